@@ -1,0 +1,254 @@
+#include "engine.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+namespace mra {
+
+namespace {
+
+constexpr int kBindAttempts = 64;
+
+uint64_t sourceKey(Endpoint e) { return (uint64_t(e.ip) << 16) | e.port; }
+
+Endpoint rtcpHint(const LegConfig& cfg) {
+  if (cfg.rtcpMux || cfg.remoteRtcp.valid()) return cfg.rtcpMux ? cfg.remoteRtp : cfg.remoteRtcp;
+  Endpoint e = cfg.remoteRtp;
+  if (e.valid()) e.port = uint16_t(e.port + 1);
+  return e;
+}
+
+}  // namespace
+
+Engine::Engine(EngineConfig cfg, EventSink sink) : cfg_(cfg), sink_(std::move(sink)) {
+  if (cfg_.workers < 1 || cfg_.workers > 64) throw EngineTypeError("workers must be between 1 and 64");
+  if (cfg_.muxPairs < 0 || cfg_.muxPairs > 64) throw EngineTypeError("muxPairs must be between 0 and 64");
+  if (cfg_.portMin % 2 != 0) throw EngineTypeError("portMin must be even (RTP even, RTCP odd)");
+  const uint32_t externalFirst = uint32_t(cfg_.portMin) + 2u * uint32_t(cfg_.muxPairs);
+  if (cfg_.portMin == 0 || externalFirst + 1 > cfg_.portMax)
+    throw EngineTypeError("port range " + std::to_string(cfg_.portMin) + "-" + std::to_string(cfg_.portMax) +
+                          " leaves no room for external legs above the mux ports");
+  initSrtpLibrary();
+  pool_ = std::make_unique<PortPool>(uint16_t(externalFirst), cfg_.portMax);
+  for (int i = 0; i < cfg_.workers; ++i) workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs));
+  for (int p = 0; p < cfg_.muxPairs; ++p) {
+    int rtp = -1, rtcp = -1;
+    const uint16_t port = uint16_t(cfg_.portMin + 2 * p);
+    if (!openUdpPair(cfg_.sockets, port, rtp, rtcp)) {
+      const std::string why = std::strerror(errno);
+      for (auto& fds : muxFds_) closeFd(fds[0]), closeFd(fds[1]);
+      throw EngineError("cannot open mux ports " + std::to_string(port) + "/" + std::to_string(port + 1) + ": " + why);
+    }
+    muxFds_.push_back({rtp, rtcp});
+    workers_[size_t(p % cfg_.workers)]->post([rtp, rtcp, p](Worker& w) { w.addMuxPair(rtp, rtcp, p); });
+  }
+  for (auto& w : workers_) w->start();
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  for (auto& w : workers_) w->stop();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [id, relay] : relays_) releaseSockets(*relay);
+  relays_.clear();
+  for (auto& fds : muxFds_) closeFd(fds[0]), closeFd(fds[1]);
+}
+
+void Engine::openLeg(Leg& leg, const LegConfig& cfg, int index, Relay* relay) {
+  leg.relay = relay;
+  leg.index = uint8_t(index);
+  leg.config = cfg;
+  LatchConfig latch = cfg_.latch;
+  latch.enabled = cfg.latch && !cfg.mux;
+  leg.rtpLatch = Latch(latch);
+  leg.rtcpLatch = Latch(latch);
+  leg.rtpLatch.setHint(cfg.remoteRtp);
+  leg.rtcpLatch.setHint(rtcpHint(cfg));
+  leg.haveSsrc = cfg.haveSsrc;
+  leg.ssrc = cfg.ssrc;
+  if (cfg.mux) {
+    leg.port = uint16_t(cfg_.portMin + 2 * cfg.muxPair);
+    return;
+  }
+  // Ports another process holds stay reserved until we have found a free pair, then go back to the pool.
+  std::vector<uint16_t> busy;
+  int lastErrno = 0;
+  for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
+    const std::optional<uint16_t> port = pool_->takePair();
+    if (!port) break;
+    int rtp = -1, rtcp = -1;
+    if (openUdpPair(cfg_.sockets, *port, rtp, rtcp)) {
+      leg.port = *port;
+      leg.rtpSocket = SocketRef{rtp, false, &leg, nullptr};
+      leg.rtcpSocket = SocketRef{rtcp, true, &leg, nullptr};
+      break;
+    }
+    lastErrno = errno;
+    busy.push_back(*port);
+    if (lastErrno != EADDRINUSE) break;
+  }
+  for (uint16_t p : busy) pool_->releasePair(p);
+  if (leg.port == 0) {
+    throw EngineError(lastErrno && lastErrno != EADDRINUSE
+                          ? std::string("cannot open media ports: ") + std::strerror(lastErrno)
+                          : "media port range exhausted (" + std::to_string(pool_->capacity()) + " pairs in use)");
+  }
+}
+
+void Engine::releaseSockets(Relay& relay) {
+  for (Leg& leg : relay.legs) {
+    if (leg.config.mux || leg.port == 0) continue;
+    closeFd(leg.rtpSocket.fd);
+    closeFd(leg.rtcpSocket.fd);
+    pool_->releasePair(leg.port);
+    leg.port = 0;
+  }
+}
+
+RelayPorts Engine::createRelay(const RelayConfig& cfgIn) {
+  RelayConfig cfg = cfgIn;
+  if (cfg.id.empty()) throw EngineTypeError("relay id must not be empty");
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (stopped_) throw EngineError("media engine is closed");
+  if (relays_.count(cfg.id)) throw EngineError("relay '" + cfg.id + "' already exists");
+  int worker = -1;
+  for (int i = 0; i < 2; ++i) {
+    LegConfig& leg = cfg.legs[size_t(i)];
+    if (!leg.mux) continue;
+    if (cfg_.muxPairs == 0) throw EngineError("this engine has no mux ports");
+    if (leg.muxPair < 0) leg.muxPair = int(nextMux_++ % size_t(cfg_.muxPairs));
+    if (leg.muxPair >= cfg_.muxPairs) throw EngineTypeError("muxPair " + std::to_string(leg.muxPair) + " does not exist");
+    if (!leg.remoteRtp.valid()) throw EngineTypeError("a mux leg needs the remote address it is demultiplexed by");
+    const int owner = leg.muxPair % cfg_.workers;
+    if (worker >= 0 && worker != owner) throw EngineError("both mux legs must be on pairs of the same worker");
+    worker = owner;
+    const auto rtpKey = std::make_pair(leg.muxPair, sourceKey(leg.remoteRtp));
+    const auto rtcpKey = std::make_pair(leg.muxPair, sourceKey(rtcpHint(leg)));
+    if (muxSources_.count(rtpKey) || (!leg.rtcpMux && muxSources_.count(rtcpKey)))
+      throw EngineError("another relay already receives from " + formatIpv4(leg.remoteRtp.ip) + ":" +
+                        std::to_string(leg.remoteRtp.port) + " on mux pair " + std::to_string(leg.muxPair));
+  }
+  if (worker < 0) worker = int(nextWorker_++ % workers_.size());
+
+  auto relay = std::make_shared<Relay>();
+  relay->id = cfg.id;
+  relay->worker = worker;
+  relay->timeoutMs = cfg.timeoutMs.value_or(cfg_.timeoutMs);
+  try {
+    for (int i = 0; i < 2; ++i) openLeg(relay->legs[size_t(i)], cfg.legs[size_t(i)], i, relay.get());
+  } catch (...) {
+    releaseSockets(*relay);
+    throw;
+  }
+  for (const Leg& leg : relay->legs) {
+    if (!leg.config.mux) continue;
+    muxSources_.emplace(leg.config.muxPair, sourceKey(leg.config.remoteRtp));
+    if (!leg.config.rtcpMux) muxSources_.emplace(leg.config.muxPair, sourceKey(leg.rtcpLatch.destination()));
+  }
+  relays_[cfg.id] = relay;
+  workers_[size_t(worker)]->post([relay](Worker& w) { w.attach(relay); });
+  return RelayPorts{worker, {relay->legs[0].port, relay->legs[1].port}};
+}
+
+std::shared_ptr<Relay> Engine::lookup(const std::string& id) const {
+  auto it = relays_.find(id);
+  if (it == relays_.end()) throw EngineError("no relay '" + id + "'");
+  return it->second;
+}
+
+void Engine::setKeys(const std::string& id, int leg, const std::optional<KeySpec>& in,
+                     const std::optional<KeySpec>& out) {
+  if (leg < 0 || leg > 1) throw EngineTypeError("leg must be 0 (A) or 1 (B)");
+  auto make = [](const std::optional<KeySpec>& k, SrtpSession::Direction d) -> std::shared_ptr<SrtpSession> {
+    if (!k) return nullptr;
+    const SrtpSuiteInfo* suite = findSrtpSuite(k->suite);
+    if (!suite) throw EngineTypeError("unknown SRTP suite '" + k->suite + "'");
+    try {
+      return std::make_shared<SrtpSession>(*suite, k->keySalt.data(), k->keySalt.size(), d);
+    } catch (const std::invalid_argument& e) {
+      throw EngineTypeError(e.what());
+    }
+  };
+  auto inSession = make(in, SrtpSession::Direction::Inbound);
+  auto outSession = make(out, SrtpSession::Direction::Outbound);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto relay = lookup(id);
+  // The sessions are built here, off the packet path; the worker only swaps pointers.
+  workers_[size_t(relay->worker)]->post([relay, leg, inSession, outSession](Worker&) {
+    Leg& l = relay->legs[size_t(leg)];
+    l.srtpIn = inSession;
+    l.srtpOut = outSession;
+  });
+}
+
+void Engine::setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rtcp) {
+  if (leg < 0 || leg > 1) throw EngineTypeError("leg must be 0 (A) or 1 (B)");
+  if (!rtp.valid()) throw EngineTypeError("remote RTP port must not be 0");
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto relay = lookup(id);
+  const LegConfig& current = relay->legs[size_t(leg)].config;
+  if (current.mux) throw EngineError("a mux leg's remote is its demux key, fixed at creation");
+  LegConfig hint = current;
+  hint.remoteRtp = rtp;
+  hint.remoteRtcp = rtcp;
+  const Endpoint rtcpTo = rtcpHint(hint);
+  workers_[size_t(relay->worker)]->post([relay, leg, rtp, rtcpTo](Worker&) {
+    Leg& l = relay->legs[size_t(leg)];
+    l.rtpLatch.setHint(rtp);
+    l.rtcpLatch.setHint(rtcpTo);
+  });
+}
+
+bool Engine::destroyRelay(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopped_) return false;
+  auto it = relays_.find(id);
+  if (it == relays_.end()) return false;
+  std::shared_ptr<Relay> relay = std::move(it->second);
+  relays_.erase(it);
+  for (const Leg& leg : relay->legs) {
+    if (!leg.config.mux) continue;
+    muxSources_.erase({leg.config.muxPair, sourceKey(leg.config.remoteRtp)});
+    if (!leg.config.rtcpMux) muxSources_.erase({leg.config.muxPair, sourceKey(leg.rtcpLatch.destination())});
+  }
+  workers_[size_t(relay->worker)]->post([this, id](Worker& w) {
+    std::shared_ptr<Relay> r = w.detach(id);
+    if (!r) return;
+    releaseSockets(*r);
+    w.emit(MediaEvent{MediaEvent::Type::Closed, id, 0, false, {}, 0});
+  });
+  return true;
+}
+
+std::shared_ptr<const Relay> Engine::find(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = relays_.find(id);
+  return it == relays_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> Engine::relayIds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> ids;
+  for (const auto& [id, relay] : relays_) ids.push_back(id);
+  return ids;
+}
+
+EngineInfo Engine::info() const {
+  EngineInfo out;
+  out.srtpBackend = srtpBackend();
+  out.srtpSuites = availableSrtpSuites();
+  out.workers = int(workers_.size());
+  for (int p = 0; p < cfg_.muxPairs; ++p) out.muxPorts.push_back(uint16_t(cfg_.portMin + 2 * p));
+  out.externalFirst = uint16_t(cfg_.portMin + 2 * cfg_.muxPairs);
+  out.externalLast = cfg_.portMax;
+  return out;
+}
+
+}  // namespace mra

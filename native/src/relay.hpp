@@ -1,0 +1,74 @@
+// A relay joins two legs (A and B). Each leg has its RTP/RTCP sockets (its own pair, or a mux pair shared
+// with other calls), where it sends (latched or signalled), and its SRTP transforms. Only the owning worker
+// thread touches a leg after creation; the control thread reads the counters.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "counters.hpp"
+#include "latch.hpp"
+#include "srtp_session.hpp"
+
+namespace mra {
+
+class MuxDemux;
+struct Relay;
+
+// What an epoll event points at: one socket, and who reads from it.
+struct SocketRef {
+  int fd = -1;
+  bool rtcp = false;         // the RFC 3550 RTCP port (rtcp-mux packets arrive on the RTP socket)
+  struct Leg* leg = nullptr;  // a leg's own socket
+  MuxDemux* mux = nullptr;    // or a shared traversal mux socket
+};
+
+struct LegConfig {
+  bool mux = false;       // use the worker's mux pair instead of an own pair
+  int muxPair = -1;       // which mux pair (-1: engine picks)
+  bool rtcpMux = false;   // RFC 5761: RTCP on the RTP port
+  bool latch = true;      // learn the remote from validated packets (external legs behind NAT)
+  Endpoint remoteRtp, remoteRtcp;
+  bool haveSsrc = false;  // the SSRC signalled for this leg, if any (demux fallback, spoof check)
+  uint32_t ssrc = 0;
+};
+
+struct Leg {
+  Relay* relay = nullptr;
+  uint8_t index = 0;  // 0 = A, 1 = B
+  LegConfig config;
+  uint16_t port = 0;  // RTP port (RTCP is port + 1)
+  SocketRef rtpSocket, rtcpSocket;
+  Latch rtpLatch, rtcpLatch;
+  bool haveSsrc = false;
+  uint32_t ssrc = 0;
+  // Shared only to hand them from the control thread; the packet path never copies the pointers.
+  std::shared_ptr<SrtpSession> srtpIn, srtpOut;  // unprotect what arrives / protect what leaves
+  uint64_t lastReceiveMs = 0;
+  bool timedOut = false;
+  uint64_t authFailuresPending = 0;
+  uint64_t lastAuthReportMs = 0;
+  TrafficCounters counters;
+
+  // Where RTP/RTCP for this leg goes; invalid endpoint when nothing is known yet.
+  Endpoint rtpDestination() const { return rtpLatch.destination(); }
+  Endpoint rtcpDestination() const;
+  int rtcpSendFd() const { return config.rtcpMux ? rtpSocket.fd : rtcpSocket.fd; }
+};
+
+struct Relay {
+  std::string id;
+  int worker = 0;
+  uint32_t timeoutMs = 60000;
+  std::array<Leg, 2> legs;
+  bool ownsPort(int leg) const { return !legs[leg].config.mux; }
+};
+
+// What the packet path decided for one received packet (rtpengine's packet_handler_ctx, reduced).
+struct Forward {
+  int fd = -1;
+  Endpoint to;
+};
+
+}  // namespace mra

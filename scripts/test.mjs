@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Runs the native unit tests (ctest) then the TypeScript tests (node --test) from dist/.
+// Suites: `unit` (test/unit), default (everything but soak), `soak` (test/soak only).
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, dirname, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const suite = process.argv[2] ?? 'all';
+let failed = false;
+
+if (suite !== 'soak' && existsSync(join(root, 'build/CTestTestfile.cmake'))) {
+  const r = spawnSync('ctest', ['--test-dir', 'build', '--output-on-failure', '-C', 'Release'], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) failed = true;
+}
+
+function collect(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir).sort()) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) collect(p, out);
+    else if (e.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+// Sources decide which compiled files run, so a deleted test never runs from a stale dist/.
+const sources = collect(join(root, 'test')).filter((p) => {
+  const rel = relative(join(root, 'test'), p);
+  if (suite === 'soak') return rel.startsWith('soak/');
+  if (rel.startsWith('soak/')) return false;
+  return suite === 'unit' ? rel.startsWith('unit/') : true;
+});
+const files = sources.map((p) => join(root, 'dist', relative(root, p)).replace(/\.ts$/, '.js'));
+if (files.length === 0) { console.error('no test files found'); process.exit(1); }
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
+  stdio: 'inherit', cwd: root, env: { ...process.env, MRA_ROOT: root },
+});
+if (r.status !== 0) failed = true;
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,1 @@
+export { startAdmin, type AdminServer, type AdminOptions } from './server.js';

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
+import { createLogger } from '../log/index.js';
+import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { hashPassword } from '../traversal/index.js';
+import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
+import { printStatus } from './status.js';
+
+/** Exit codes: 0 done, 1 runtime failure, 2 bad configuration or usage. */
+const EXIT_CONFIG = 2;
+
+function load(file: string, role?: 'edge' | 'core'): NodeConfig {
+  try {
+    const cfg = loadConfig(file);
+    if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);
+    return cfg;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`configuration error:\n${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** SIGTERM and SIGINT drain the node and exit 0; a second signal exits at once. */
+function runUntilSignalled(stop: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`${sig}: draining\n`);
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
+  const cfg = load(file, role);
+  const log = createLogger({ level: cfg.log.level, node: cfg.name });
+  let node: RunningNode;
+  try {
+    node = cfg.role === 'edge' ? await startEdge(cfg, log) : await startCore(cfg, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, `${role} failed to start`);
+    process.exit(1);
+  }
+  log.info({ ports: node.ports }, `${role} ${cfg.name} running`);
+  runUntilSignalled(() => node.close());
+}
+
+const program = new Command('mra-edge')
+  .description('Mobile and Remote Access edge: an edge node (DMZ) and a core node (inside) joined by a traversal link')
+  .showHelpAfterError();
+program.configureOutput({ outputError: (s, write) => write(s) });
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));
+
+program
+  .command('edge')
+  .description('run an edge node (Expressway-E role)')
+  .requiredOption('-c, --config <file>', 'edge configuration (YAML)')
+  .action((o: { config: string }) => runNode('edge', o.config));
+
+program
+  .command('core')
+  .description('run a core node (Expressway-C role)')
+  .requiredOption('-c, --config <file>', 'core configuration (YAML)')
+  .action((o: { config: string }) => runNode('core', o.config));
+
+program
+  .command('lab')
+  .description('run core, edge and simulated inside servers together on loopback (the default of npm start)')
+  .option('-d, --dir <dir>', 'where the lab keeps its CA, certificates and password', '.lab')
+  .option('--ephemeral-ports', 'let the OS choose every port (several labs side by side)')
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (o: { dir: string; ephemeralPorts?: boolean; logLevel: string }) => {
+    const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel });
+    process.stderr.write(
+      `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
+        `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n`,
+    );
+    runUntilSignalled(() => lab.close());
+  });
+
+program
+  .command('check-config')
+  .description('validate a configuration file; exit 2 with every problem named when it is wrong')
+  .argument('<file>')
+  .action((file: string) => {
+    const cfg = load(file);
+    process.stdout.write(`${file}: ok (${cfg.role} ${cfg.name})\n`);
+  });
+
+program
+  .command('status')
+  .description("print a node's status from its admin API")
+  .option('-u, --url <url>', 'admin API base URL', `http://127.0.0.1:${LAB_ADMIN_PORTS.core}`)
+  .option('-c, --config <file>', "read the admin address, port and token from the node's configuration")
+  .option('--json', 'print the raw status document')
+  .action(async (o: { url: string; config?: string; json?: boolean }) => {
+    let url = o.url;
+    let token = process.env.MRA_ADMIN_TOKEN;
+    if (o.config) {
+      const cfg = load(o.config);
+      url = `http://${cfg.admin.address.includes(':') ? `[${cfg.admin.address}]` : cfg.admin.address}:${cfg.admin.port}`;
+      token = cfg.admin.token ?? token;
+    }
+    process.exitCode = await printStatus(url, token, o.json ?? false);
+  });
+
+program
+  .command('hash-password')
+  .description("print the scrypt hash of a traversal password for the edge's accounts (reads stdin without an argument)")
+  .argument('[password]')
+  .action(async (password?: string) => {
+    let pw = password;
+    if (pw === undefined) {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    }
+    if (!pw) {
+      process.stderr.write('empty password\n');
+      process.exit(EXIT_CONFIG);
+    }
+    process.stdout.write(`${await hashPassword(pw)}\n`);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,3 @@
+export { ConfigError, loadConfig, parseConfig, buildConfig, type ConfigProblem } from './load.js';
+export { DEFAULT_PORTS, type NodeConfig, type EdgeConfig, type CoreConfig, type EdgeConfigInput, type CoreConfigInput } from './schema.js';
+export { muxPortCount } from './derived.js';

@@ -1,0 +1,134 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { FILE_FIELDS, nodeSchema, type NodeConfig } from './schema.js';
+
+export interface ConfigProblem {
+  line?: number;
+  /** Dotted path with indices: traversal.peers[0].sip_port */
+  field: string;
+  message: string;
+}
+
+/** A configuration that must not start a node. Its message names the file, the line and the field. */
+export class ConfigError extends Error {
+  readonly code = 'MRA_CONFIG';
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.field || '(top level)'}: ${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+type Path = readonly (string | number)[];
+
+export function fieldName(path: Path): string {
+  return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${k}` : k), '');
+}
+
+/** Where a path points in the YAML source: the key for an unknown field, else the value, else the nearest parent. */
+function lineOf(doc: Document, lc: LineCounter, path: Path, key?: string): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = (n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)) as Node | undefined;
+    if (!node) continue;
+    if (key && n === path.length && isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+      const k = pair?.key as Node | undefined;
+      if (k?.range) return lc.linePos(k.range[0]).line;
+    }
+    if (node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return `is required (${issue.message})`;
+  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+/** Checks the schema cannot express: cross-field rules and files that must exist. */
+function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path; message: string }> {
+  const out: Array<{ path: Path; message: string }> = [];
+  if (cfg.media.port_min >= cfg.media.port_max) out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
+  const loopback = cfg.admin.address === 'localhost' || cfg.admin.address.startsWith('127.') || cfg.admin.address === '::1';
+  if (!loopback && !cfg.admin.token) out.push({ path: ['admin', 'token'], message: 'is required when the admin API listens on a non-loopback address' });
+  if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
+    out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
+  for (const path of FILE_FIELDS) {
+    const value = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown> | undefined)?.[k], cfg);
+    if (typeof value !== 'string') continue;
+    const abs = isAbsolute(value) ? value : resolve(baseDir, value);
+    if (!existsSync(abs) || !statSync(abs).isFile()) out.push({ path, message: `file not found: ${abs}` });
+  }
+  for (const [path, value] of addressFields(cfg))
+    if (value !== 'localhost' && !isIP(value) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(value))
+      out.push({ path, message: `not a host name or IP address: ${JSON.stringify(value)}` });
+  return out;
+}
+
+function addressFields(cfg: NodeConfig): Array<[Path, string]> {
+  const out: Array<[Path, string]> = [[['admin', 'address'], cfg.admin.address]];
+  if (cfg.role === 'edge') out.push([['public', 'address'], cfg.public.address], [['traversal', 'address'], cfg.traversal.address]);
+  else cfg.traversal.peers.forEach((p, i) => out.push([['traversal', 'peers', i, 'address'], p.address]));
+  return out;
+}
+
+/** File fields are made absolute against the configuration file's folder, so a node can run from anywhere. */
+function resolveFiles(cfg: NodeConfig, baseDir: string): NodeConfig {
+  const copy = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
+  for (const [section, field] of FILE_FIELDS as Array<[string, string]>) {
+    const v = copy[section]?.[field];
+    if (typeof v === 'string' && !isAbsolute(v)) copy[section]![field] = resolve(baseDir, v);
+  }
+  return copy as unknown as NodeConfig;
+}
+
+/** Parses and validates one node's YAML. `file` names the source in errors; paths resolve against its folder. */
+export function parseConfig(text: string, file: string): NodeConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0)
+    throw new ConfigError(file, doc.errors.map((e) => ({ line: e.linePos?.[0]?.line, field: '', message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column (\d+):?$/, ' (column $1)')}` })));
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = nodeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems: ConfigProblem[] = [];
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          problems.push({ line: lineOf(doc, lc, issue.path as Path, key), field: fieldName([...(issue.path as Path), key]), message: 'unknown field' });
+      } else problems.push({ line: lineOf(doc, lc, issue.path as Path), field: fieldName(issue.path as Path), message: describe(issue) });
+    }
+    throw new ConfigError(file, problems);
+  }
+  const baseDir = dirname(resolve(file));
+  const semantic = semanticProblems(parsed.data, baseDir);
+  if (semantic.length > 0)
+    throw new ConfigError(file, semantic.map((p) => ({ line: lineOf(doc, lc, p.path), field: fieldName(p.path), message: p.message })));
+  return resolveFiles(parsed.data, baseDir);
+}
+
+export function loadConfig(file: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ field: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+/** Validates a configuration built in code (the lab), with the same rules and messages as a file. */
+export function buildConfig(input: unknown, origin: string, baseDir = process.cwd()): NodeConfig {
+  const parsed = nodeSchema.safeParse(input);
+  if (!parsed.success)
+    throw new ConfigError(origin, parsed.error.issues.map((i) => ({ field: fieldName(i.path as Path), message: describe(i) })));
+  const semantic = semanticProblems(parsed.data, baseDir);
+  if (semantic.length > 0) throw new ConfigError(origin, semantic.map((p) => ({ field: fieldName(p.path), message: p.message })));
+  return resolveFiles(parsed.data, baseDir);
+}

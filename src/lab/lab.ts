@@ -1,0 +1,119 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { buildConfig, type CoreConfig, type EdgeConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { labPki } from '../certs/index.js';
+import { hashPassword } from '../traversal/index.js';
+import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { startInsideServers, type InsideServers } from './inside-servers.js';
+
+export interface LabOptions {
+  /** Where the lab keeps its CA, certificates and traversal password between runs. */
+  dir: string;
+  /** 'standard' uses Expressway's port numbers on loopback aliases; 'ephemeral' lets the OS pick (tests). */
+  ports?: 'standard' | 'ephemeral';
+  logLevel?: string;
+  keepaliveS?: number;
+}
+
+export interface Lab {
+  edge: RunningNode;
+  core: RunningNode;
+  inside: InsideServers;
+  /** The configurations the lab built, as a user would have written them. */
+  configs: { edge: EdgeConfig; core: CoreConfig };
+  close(): Promise<void>;
+}
+
+// Loopback aliases stand for three hosts: the DMZ edge, the inside core, the inside servers.
+export const LAB_ADDRESSES = { edge: '127.0.1.1', core: '127.0.2.1', inside: '127.0.3.1' } as const;
+export const LAB_ADMIN_PORTS = { core: 9091, edge: 9092 } as const;
+const LAB_DOMAIN = 'lab.example.com';
+
+function traversalPassword(dir: string): string {
+  const file = join(dir, 'traversal-password');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Core, edge and simulated inside servers in one process, on embedded defaults: nothing else needed. */
+export async function startLab(opts: LabOptions): Promise<Lab> {
+  const dir = resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const standard = (opts.ports ?? 'standard') === 'standard';
+  const level = opts.logLevel ?? 'info';
+  const pki = await labPki(join(dir, 'pki'));
+  const edgeName = `edge.${LAB_DOMAIN}`;
+  const coreName = `core.${LAB_DOMAIN}`;
+  const edgeCert = await pki.node('edge', [edgeName], [LAB_ADDRESSES.edge]);
+  const coreCert = await pki.node('core', [coreName], [LAB_ADDRESSES.core]);
+  const insideCert = await pki.node('inside', [`cucm.${LAB_DOMAIN}`], [LAB_ADDRESSES.inside]);
+  const password = traversalPassword(dir);
+  const keepalive_s = opts.keepaliveS ?? 15;
+
+  const edgeConfig = buildConfig(
+    {
+      role: 'edge',
+      name: 'edge1',
+      log: { level },
+      admin: { port: standard ? LAB_ADMIN_PORTS.edge : 0 },
+      tls: { cert_file: edgeCert.certFile, key_file: edgeCert.keyFile, ca_file: pki.caFile },
+      public: { address: LAB_ADDRESSES.edge, ...(standard ? {} : { sip_tls_port: 0, https_port: 0, xmpp_port: 0 }) },
+      traversal: {
+        address: LAB_ADDRESSES.edge,
+        ...(standard ? {} : { sip_port: 0, http_tunnel_port: 0, xmpp_port: 0 }),
+        tls_verify_subject_name: coreName,
+        accounts: [{ username: 'traversal', password_hash: await hashPassword(password) }],
+        keepalive_s,
+      },
+    },
+    'lab edge configuration',
+  ) as EdgeConfig;
+
+  const logFor = (node: string): Logger => createLogger({ level, node });
+  const edge = await startEdge(edgeConfig, logFor('edge1'));
+  let core: RunningNode | undefined;
+  let inside: InsideServers | undefined;
+  try {
+    inside = await startInsideServers({
+      address: LAB_ADDRESSES.inside,
+      ports: standard ? 'standard' : 'ephemeral',
+      tls: { cert: readFileSync(insideCert.certFile, 'utf8'), key: readFileSync(insideCert.keyFile, 'utf8') },
+      log: logFor('lab'),
+    });
+    const coreConfig = buildConfig(
+      {
+        role: 'core',
+        name: 'core1',
+        log: { level },
+        admin: { port: standard ? LAB_ADMIN_PORTS.core : 0 },
+        tls: { cert_file: coreCert.certFile, key_file: coreCert.keyFile, ca_file: pki.caFile },
+        traversal: {
+          peers: [{ address: LAB_ADDRESSES.edge, sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],
+          username: 'traversal',
+          password,
+          keepalive_s,
+          reconnect_max_s: 5,
+        },
+      },
+      'lab core configuration',
+    ) as CoreConfig;
+    core = await startCore(coreConfig, logFor('core1'));
+    const started = { edge, core, inside };
+    return {
+      ...started,
+      configs: { edge: edgeConfig, core: coreConfig },
+      async close() {
+        await started.core.close();
+        await started.edge.close();
+        await started.inside.close();
+      },
+    };
+  } catch (err) {
+    await core?.close();
+    await inside?.close();
+    await edge.close();
+    throw err;
+  }
+}

@@ -1,0 +1,100 @@
+// The media engine's control plane: starts the native workers, creates relays with ids made here, routes the
+// batched native events to the relays they belong to.
+import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Logger } from '../log/index.js';
+import { loadNativeEngine, type NativeEngine, type NativeEvent, type NativeInfo, type NativeLeg } from './native.js';
+import { Relay } from './relay.js';
+import type { LegOptions, MediaEngineOptions, RelayOptions, WorkerStats } from './types.js';
+
+function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
+  if (leg === null || typeof leg !== 'object') throw new TypeError(`relay leg ${name} must be an object`);
+  const out: NativeLeg = { rtcpMux: leg.rtcpMux ?? false, latch: leg.latch ?? true };
+  if (leg.mux) {
+    out.mux = true;
+    if (typeof leg.mux === 'object') out.muxPair = leg.mux.pair;
+  }
+  if (leg.remote) out.remote = leg.remote;
+  if (leg.remoteRtcp) out.remoteRtcp = leg.remoteRtcp;
+  if (leg.ssrc !== undefined) out.ssrc = leg.ssrc;
+  return out;
+}
+
+export class MediaEngine {
+  readonly info: NativeInfo;
+  readonly #native: NativeEngine;
+  readonly #relays = new Map<string, Relay>();
+  #closed = false;
+
+  private constructor(native: NativeEngine) {
+    this.#native = native;
+    this.info = native.info();
+  }
+
+  /** Starts the workers and opens the mux ports; logs the SRTP backend and suites (issue #3). */
+  static async create(opts: MediaEngineOptions = {}, log?: Logger): Promise<MediaEngine> {
+    const size = opts.size ?? 'small';
+    if (!['small', 'medium', 'large'].includes(size)) throw new TypeError(`size must be small, medium or large, got ${size}`);
+    const NativeEngineClass = loadNativeEngine();
+    let dispatch: (events: NativeEvent[]) => void = () => {};
+    const native = new NativeEngineClass({
+      workers: opts.workers ?? Math.min(availableParallelism(), 6),
+      bindAddress: opts.bindAddress ?? '0.0.0.0',
+      portMin: opts.portMin ?? 36000,
+      portMax: opts.portMax ?? 59999,
+      muxPairs: opts.muxPairs ?? (size === 'large' ? 6 : 1),
+      timeoutMs: opts.mediaTimeoutMs ?? 60000,
+      authReportMs: opts.authReportIntervalMs ?? 1000,
+      relatchPackets: opts.relatch?.packets ?? 5,
+      relatchSilenceMs: opts.relatch?.silenceMs ?? 1000,
+      socketBuffer: opts.socketBufferBytes ?? 4 << 20,
+    }, (events) => dispatch(events));
+    const engine = new MediaEngine(native);
+    dispatch = (events) => engine.#dispatch(events);
+    const info = engine.info;
+    const level = info.srtpBackend.includes('fallback') ? 'warn' : 'info';
+    log?.[level]({ plane: 'media', srtpBackend: info.srtpBackend, srtpSuites: info.srtpSuites, workers: info.workers, muxPorts: info.muxPorts },
+      'media engine started');
+    return engine;
+  }
+
+  get closed(): boolean { return this.#closed; }
+  get relayCount(): number { return this.#relays.size; }
+
+  /** Opens the legs' ports at once (throws on bad options or an exhausted port range). */
+  createRelay(opts: RelayOptions): Relay {
+    if (this.#closed) throw new Error('media engine is closed');
+    if (opts === null || typeof opts !== 'object') throw new TypeError('relay options must be an object');
+    const id = opts.id ?? randomUUID();
+    const created = this.#native.createRelay(id, {
+      a: toNativeLeg(opts.a, 'a'),
+      b: toNativeLeg(opts.b, 'b'),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    const relay = new Relay(this.#native, id, created, (r) => this.#relays.delete(r.id));
+    this.#relays.set(id, relay);
+    return relay;
+  }
+
+  getRelay(id: string): Relay | undefined { return this.#relays.get(id); }
+
+  workerStats(): WorkerStats[] { return this.#closed ? [] : this.#native.workerStats(); }
+
+  /** What the native registry holds: for leak checks. */
+  dump(): { relayIds: string[]; portPairsInUse: number } {
+    return this.#closed ? { relayIds: [], portPairsInUse: 0 } : this.#native.dump();
+  }
+
+  /** Stops the workers and closes every socket; pending relay closes resolve. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+    for (const relay of [...this.#relays.values()]) relay.engineClosed();
+    this.#relays.clear();
+  }
+
+  #dispatch(events: NativeEvent[]): void {
+    for (const ev of events) this.#relays.get(ev.relayId)?.handle(ev);
+  }
+}

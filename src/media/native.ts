@@ -1,0 +1,101 @@
+// Loads the addon built by scripts/build-native.mjs and types its boundary. Only src/media/ imports this.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeEndpoint { address: string; port: number }
+
+export interface NativeLeg {
+  mux?: boolean;
+  muxPair?: number;
+  rtcpMux?: boolean;
+  latch?: boolean;
+  remote?: NativeEndpoint;
+  remoteRtcp?: NativeEndpoint;
+  ssrc?: number;
+}
+
+export interface NativeKey { suite: string; keySalt: Buffer }
+
+export interface NativeEvent {
+  type: 'latched' | 'relatched' | 'timeout' | 'authFailures' | 'closed';
+  relayId: string;
+  leg: 0 | 1;
+  rtcp: boolean;
+  address?: string;
+  port?: number;
+  count: number;
+}
+
+export interface NativeDrops {
+  invalid: number; auth: number; replay: number; foreign: number; noRemote: number; protect: number; send: number;
+}
+
+export interface NativeLegStats {
+  packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rtcpIn: number; rtcpOut: number;
+  drops: NativeDrops;
+}
+
+export interface NativeWorkerStats {
+  packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number;
+  unknownMux: number; receiveErrors: number; sendErrors: number; loops: number;
+}
+
+export interface NativeInfo {
+  srtpBackend: string;
+  srtpSuites: string[];
+  workers: number;
+  muxPorts: number[];
+  externalFirst: number;
+  externalLast: number;
+}
+
+export interface NativeConfig {
+  workers: number;
+  bindAddress: string;
+  portMin: number;
+  portMax: number;
+  muxPairs: number;
+  timeoutMs: number;
+  authReportMs: number;
+  relatchPackets: number;
+  relatchSilenceMs: number;
+  socketBuffer: number;
+}
+
+export interface NativeEngine {
+  createRelay(id: string, opts: { a: NativeLeg; b: NativeLeg; timeoutMs?: number }): { worker: number; a: number; b: number };
+  setKeys(id: string, leg: 0 | 1, recv: NativeKey | null, send: NativeKey | null): void;
+  setRemote(id: string, leg: 0 | 1, rtp: NativeEndpoint, rtcp: NativeEndpoint | null): void;
+  destroyRelay(id: string): boolean;
+  stats(id: string): [NativeLegStats, NativeLegStats] | null;
+  info(): NativeInfo;
+  workerStats(): NativeWorkerStats[];
+  dump(): { relayIds: string[]; portPairsInUse: number };
+  close(): void;
+}
+
+type NativeEngineClass = new (config: NativeConfig, onEvents: (events: NativeEvent[]) => void) => NativeEngine;
+
+function addonPath(): string {
+  if (process.env.MRA_NATIVE_ADDON) return process.env.MRA_NATIVE_ADDON;
+  // From src/media (ts-node style) or dist/src/media (compiled): walk up to the folder holding build/.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build/Release/mra_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('native media addon not built: run `node scripts/build-native.mjs` (build/Release/mra_native.node)');
+}
+
+let loaded: NativeEngineClass | undefined;
+
+export function loadNativeEngine(): NativeEngineClass {
+  if (!loaded) {
+    const require = createRequire(import.meta.url);
+    loaded = (require(addonPath()) as { NativeEngine: NativeEngineClass }).NativeEngine;
+  }
+  return loaded;
+}

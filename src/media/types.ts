@@ -1,0 +1,79 @@
+// The media plane's public types: what callers pass in and read out.
+import type { NativeLegStats, NativeWorkerStats } from './native.js';
+
+/** SDES crypto-suites (RFC 4568, RFC 7714); `MediaEngine.info.srtpSuites` lists what this build has. */
+export const SRTP_SUITES = {
+  AES_CM_128_HMAC_SHA1_80: { keySaltLength: 30 },
+  AES_CM_128_HMAC_SHA1_32: { keySaltLength: 30 },
+  AES_256_CM_HMAC_SHA1_80: { keySaltLength: 46 },
+  AES_256_CM_HMAC_SHA1_32: { keySaltLength: 46 },
+  AEAD_AES_128_GCM: { keySaltLength: 28 },
+  AEAD_AES_256_GCM: { keySaltLength: 44 },
+} as const satisfies Record<string, { keySaltLength: number }>;
+
+export type SrtpSuite = keyof typeof SRTP_SUITES;
+
+export interface Endpoint { address: string; port: number }
+
+/** Master key || master salt: a Buffer, or the base64 text of an SDES `inline:` key. */
+export interface SrtpKey { suite: SrtpSuite; key: Buffer | string }
+
+export type LegName = 'a' | 'b';
+
+export interface LegOptions {
+  /** Receive on the engine's shared traversal mux pair, demultiplexed by `remote` (then by `ssrc`). */
+  mux?: boolean | { pair: number };
+  /** RFC 5761: RTCP shares the RTP port. */
+  rtcpMux?: boolean;
+  /** Learn the remote from validated packets (default true; mux legs never latch). */
+  latch?: boolean;
+  /** Where to send until something latches (from SDP); required for mux legs. */
+  remote?: Endpoint;
+  /** RTCP remote when it is not RTP port + 1. */
+  remoteRtcp?: Endpoint;
+  /** The SSRC signalled for this leg: mux demux fallback and spoof check. */
+  ssrc?: number;
+}
+
+export interface RelayOptions {
+  /** Created by the control plane (a UUID when omitted). */
+  id?: string;
+  a: LegOptions;
+  b: LegOptions;
+  /** Media timeout for this relay (default: the engine's, 60 s). 0 disables it. */
+  timeoutMs?: number;
+}
+
+export interface MediaEngineOptions {
+  /** Worker threads (default: cores, at most 6). */
+  workers?: number;
+  /** Deployment size: `large` gets 6 traversal mux pairs, `small`/`medium` one. */
+  size?: 'small' | 'medium' | 'large';
+  /** Overrides the number of mux pairs that `size` implies (0: none, e.g. a core without mux). */
+  muxPairs?: number;
+  bindAddress?: string;
+  /** Media port range, inclusive (default 36000-59999); the mux pairs sit at its start. */
+  portMin?: number;
+  portMax?: number;
+  mediaTimeoutMs?: number;
+  authReportIntervalMs?: number;
+  relatch?: { packets?: number; silenceMs?: number };
+  socketBufferBytes?: number;
+}
+
+export type LegStats = NativeLegStats;
+export type WorkerStats = NativeWorkerStats;
+export interface RelayStats { a: LegStats; b: LegStats }
+
+export interface RelayPorts { rtp: number; rtcp: number }
+
+export interface LatchedEvent { leg: LegName; rtcp: boolean; address: string; port: number; relatch: boolean }
+export interface TimeoutEvent { leg: LegName; silentMs: number }
+export interface AuthFailuresEvent { leg: LegName; count: number }
+
+export interface RelayEvents {
+  latched: [LatchedEvent];
+  timeout: [TimeoutEvent];
+  authFailures: [AuthFailuresEvent];
+  close: [];
+}

@@ -1,0 +1,306 @@
+// The SIP message: a start line, header fields kept as raw slices of the received bytes, and a body.
+// Structured values are parsed on first use and cached (lazy parsing); edits replace whole fields, and
+// serialize() copies every untouched field byte-for-byte from the original buffer (the edit list is the
+// field list itself: original slices interleaved with new text).
+import { badRequest } from './errors.js';
+import { parseScalar, splitTopLevel, trimWs } from './grammar.js';
+import { displayName, headerKey } from './header-names.js';
+import { parseContactList, parseNameAddr, parseNameAddrList, type ContactList, type NameAddr } from './name-addr.js';
+import { formatUri, parseUri, type Uri } from './uri.js';
+import { parseViaList, type Via } from './via.js';
+
+export interface HeaderField {
+  /** name as written ("v", "MaX-fOrWaRdS"). */
+  name: string;
+  /** canonical lower-case long name ("via", "max-forwards"). */
+  key: string;
+  /** unfolded value. */
+  value: string;
+  /** original bytes of the whole field including its CRLF; absent for fields added or edited here. */
+  raw?: Buffer;
+}
+
+export interface CSeq {
+  seq: number;
+  method: string;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+abstract class SipMessageBase {
+  readonly headers: HeaderField[];
+  #body: Buffer;
+  #original: Buffer | null;
+  #startRaw: Buffer | null;
+  readonly #cache = new Map<string, unknown>();
+
+  constructor(headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer | null) {
+    this.headers = headers;
+    this.#body = body;
+    this.#original = original;
+    this.#startRaw = startRaw;
+  }
+
+  abstract readonly isRequest: boolean;
+  protected abstract formatStartLine(): string;
+
+  get body(): Buffer {
+    return this.#body;
+  }
+
+  set body(body: Buffer) {
+    this.#body = body;
+    this.setHeader('content-length', String(body.length));
+  }
+
+  /** First field value for a name (any spelling, compact or long). */
+  header(name: string): string | undefined {
+    const key = headerKey(name);
+    return this.headers.find((h) => h.key === key)?.value;
+  }
+
+  /** Every field value for a name, in order (each field whole, not split at commas). */
+  headerValues(name: string): string[] {
+    const key = headerKey(name);
+    return this.headers.filter((h) => h.key === key).map((h) => h.value);
+  }
+
+  /** Values of a comma-list header split into elements across all its fields (e.g. Allow, Supported). */
+  headerList(name: string): string[] {
+    return this.headerValues(name).flatMap((v) => splitTopLevel(v, ',', name).map((s) => trimWs(s)).filter((s) => s !== ''));
+  }
+
+  has(name: string): boolean {
+    return this.header(name) !== undefined;
+  }
+
+  vias(): Via[] {
+    return this.#parsed('via', () => this.headerValues('via').flatMap(parseViaList));
+  }
+
+  topVia(): Via {
+    const via = this.vias()[0];
+    if (!via) throw badRequest('Missing Via');
+    return via;
+  }
+
+  from(): NameAddr {
+    return this.#parsed('from', () => parseNameAddr(this.#required('from', 'From'), 'From'));
+  }
+
+  to(): NameAddr {
+    return this.#parsed('to', () => parseNameAddr(this.#required('to', 'To'), 'To'));
+  }
+
+  callId(): string {
+    return this.#parsed('call-id', () => {
+      const v = this.#required('call-id', 'Call-ID');
+      if (!/^[\x21-\x7e]+$/.test(v)) throw badRequest('Malformed Call-ID');
+      return v;
+    });
+  }
+
+  cseq(): CSeq {
+    return this.#parsed('cseq', () => {
+      const m = /^(\S+)[ \t]+(\S+)$/.exec(this.#required('cseq', 'CSeq'));
+      if (!m) throw badRequest('Malformed CSeq');
+      // RFC 3261 §8.1.1.5: the sequence number must be below 2**31.
+      return { seq: parseScalar(m[1]!, 'CSeq number', 0x7fffffff), method: m[2]! };
+    });
+  }
+
+  maxForwards(): number | null {
+    return this.#parsed('max-forwards', () => {
+      const v = this.header('max-forwards');
+      return v === undefined ? null : parseScalar(v, 'Max-Forwards', 255);
+    });
+  }
+
+  contentLength(): number | null {
+    return this.#parsed('content-length', () => {
+      const v = this.header('content-length');
+      return v === undefined ? null : parseScalar(v, 'Content-Length');
+    });
+  }
+
+  contacts(): ContactList {
+    return this.#parsed('contact', () => {
+      const values = this.headerValues('contact');
+      if (values.length === 1 && trimWs(values[0]!) === '*') return '*';
+      const list = values.flatMap((v) => {
+        const c = parseContactList(v);
+        if (c === '*') throw badRequest('Contact "*" mixed with other contacts');
+        return c;
+      });
+      return list;
+    });
+  }
+
+  routes(): NameAddr[] {
+    return this.#nameAddrs('route', 'Route');
+  }
+
+  recordRoutes(): NameAddr[] {
+    return this.#nameAddrs('record-route', 'Record-Route');
+  }
+
+  paths(): NameAddr[] {
+    return this.#nameAddrs('path', 'Path');
+  }
+
+  /**
+   * Parses every header this layer understands, throwing the first fault: what a UAS or a proxy that
+   * inspects Contact/Route runs before acting. Parsing stays cached, so this costs nothing later.
+   */
+  validate(): void {
+    this.vias();
+    this.from();
+    this.to();
+    this.callId();
+    this.cseq();
+    this.maxForwards();
+    this.contentLength();
+    if (this.has('contact')) this.contacts();
+    this.routes();
+    this.recordRoutes();
+    this.paths();
+  }
+
+  // ---- edits: each one drops the original bytes of the fields it touches, nothing else ----
+
+  /** Replaces every field of this name with one field holding value (in place of the first). */
+  setHeader(name: string, value: string): void {
+    const key = headerKey(name);
+    const at = this.headers.findIndex((h) => h.key === key);
+    this.removeHeader(name);
+    const field = { name: displayName(key), key, value };
+    if (at >= 0) this.headers.splice(at, 0, field);
+    else this.headers.push(field);
+    this.#touched(key);
+  }
+
+  /** Adds a field; 'top' puts it before the first field of the same name (Via, Record-Route, Path order). */
+  addHeader(name: string, value: string, where: 'top' | 'bottom' = 'bottom'): void {
+    const key = headerKey(name);
+    const field = { name: displayName(key), key, value };
+    const first = this.headers.findIndex((h) => h.key === key);
+    if (where === 'top') this.headers.splice(first >= 0 ? first : 0, 0, field);
+    else this.headers.push(field);
+    this.#touched(key);
+  }
+
+  removeHeader(name: string): void {
+    const key = headerKey(name);
+    for (let i = this.headers.length - 1; i >= 0; i--) if (this.headers[i]!.key === key) this.headers.splice(i, 1);
+    this.#touched(key);
+  }
+
+  /** Removes the first comma element of the first field (the top Via or Route); returns it, or undefined. */
+  removeFirstValue(name: string): string | undefined {
+    const key = headerKey(name);
+    const at = this.headers.findIndex((h) => h.key === key);
+    if (at < 0) return undefined;
+    const field = this.headers[at]!;
+    const [first, ...rest] = splitTopLevel(field.value, ',', field.name);
+    if (rest.length === 0) this.headers.splice(at, 1);
+    else this.headers[at] = { name: field.name, key, value: trimWs(rest.join(',')) };
+    this.#touched(key);
+    return first === undefined ? undefined : trimWs(first);
+  }
+
+  protected touchStartLine(): void {
+    this.#startRaw = null;
+    this.#original = null;
+  }
+
+  /** Wire bytes: the received buffer itself when nothing was edited. */
+  serialize(): Buffer {
+    if (this.#original) return this.#original;
+    const parts: Buffer[] = [this.#startRaw ?? Buffer.from(`${this.formatStartLine()}\r\n`, 'utf8')];
+    for (const h of this.headers) parts.push(h.raw ?? Buffer.from(`${h.name}: ${h.value}\r\n`, 'utf8'));
+    parts.push(CRLF, this.#body);
+    return Buffer.concat(parts);
+  }
+
+  toString(): string {
+    return this.serialize().toString('utf8');
+  }
+
+  #required(key: string, what: string): string {
+    const v = this.header(key);
+    if (v === undefined) throw badRequest(`Missing ${what}`);
+    return v;
+  }
+
+  #nameAddrs(key: string, what: string): NameAddr[] {
+    return this.#parsed(key, () => this.headerValues(key).flatMap((v) => parseNameAddrList(v, what)));
+  }
+
+  #parsed<T>(key: string, parse: () => T): T {
+    if (this.#cache.has(key)) return this.#cache.get(key) as T;
+    const value = parse();
+    this.#cache.set(key, value);
+    return value;
+  }
+
+  #touched(key: string): void {
+    this.#cache.delete(key);
+    this.#original = null;
+  }
+}
+
+export class SipRequest extends SipMessageBase {
+  readonly isRequest = true;
+  readonly method: string;
+  #uriText: string;
+  #uri: Uri | undefined;
+
+  constructor(method: string, uri: string | Uri, headers: HeaderField[], body: Buffer, original: Buffer | null = null, startRaw: Buffer | null = null) {
+    super(headers, body, original, startRaw);
+    this.method = method;
+    this.#uriText = typeof uri === 'string' ? uri : formatUri(uri);
+    this.#uri = typeof uri === 'string' ? undefined : uri;
+  }
+
+  get uri(): Uri {
+    this.#uri ??= parseUri(this.#uriText, 'Request-URI');
+    return this.#uri;
+  }
+
+  set uri(uri: Uri) {
+    this.#uri = uri;
+    this.#uriText = formatUri(uri);
+    this.touchStartLine();
+  }
+
+  get uriText(): string {
+    return this.#uriText;
+  }
+
+  protected formatStartLine(): string {
+    return `${this.method} ${this.#uriText} SIP/2.0`;
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly isRequest = false;
+  readonly status: number;
+  readonly reason: string;
+
+  constructor(status: number, reason: string, headers: HeaderField[], body: Buffer, original: Buffer | null = null, startRaw: Buffer | null = null) {
+    super(headers, body, original, startRaw);
+    this.status = status;
+    this.reason = reason;
+  }
+
+  protected formatStartLine(): string {
+    return `SIP/2.0 ${this.status} ${this.reason}`;
+  }
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+/** A new field list from [name, value] pairs, for building messages in code. */
+export function fields(pairs: ReadonlyArray<readonly [string, string]>): HeaderField[] {
+  return pairs.map(([name, value]) => ({ name, key: headerKey(name), value }));
+}

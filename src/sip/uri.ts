@@ -1,0 +1,146 @@
+// SIP and SIPS URIs (RFC 3261 §19.1, §25.1) with IPv6 references (RFC 5118). Other schemes are kept as
+// opaque absolute URIs: they are legal in To/From/Contact and in a Request-URI (a UAS answers 416).
+import { isIP } from 'node:net';
+import { badRequest } from './errors.js';
+import { formatParams, type Param } from './grammar.js';
+
+export interface SipUri {
+  kind: 'sip';
+  scheme: 'sip' | 'sips';
+  /** user part as written, escapes kept (decode with unescapeUri) so re-serialization is exact. */
+  user: string | null;
+  password: string | null;
+  /** hostname, IPv4 address or bracketed IPv6 reference, as written. */
+  host: string;
+  port: number | null;
+  params: Param[];
+  /** the "?hname=hvalue&..." part without the '?', escapes kept. */
+  headers: string | null;
+}
+
+export interface AbsoluteUri {
+  kind: 'absolute';
+  scheme: string;
+  opaque: string;
+}
+
+export type Uri = SipUri | AbsoluteUri;
+
+const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
+const ESC = '%[0-9A-Fa-f]{2}';
+const UNRESERVED = "A-Za-z0-9\\-_.!~*'()";
+const USER_RE = new RegExp(`^(?:[${UNRESERVED}&=+$,;?/]|${ESC})+$`);
+const PASSWORD_RE = new RegExp(`^(?:[${UNRESERVED}&=+$,]|${ESC})*$`);
+const PARAM_RE = new RegExp(`^(?:[${UNRESERVED}\\[\\]/:&+$]|${ESC})+$`);
+const HEADERS_RE = new RegExp(`^(?:[${UNRESERVED}\\[\\]/?:+$=&]|${ESC})*$`);
+const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
+const OPAQUE_RE = /^[\x21-\x7e]+$/;
+
+export function parseUri(s: string, what = 'URI'): Uri {
+  const colon = s.indexOf(':');
+  const scheme = colon > 0 ? s.slice(0, colon) : '';
+  if (!SCHEME_RE.test(scheme)) throw badRequest(`Malformed URI scheme in ${what}`);
+  const lower = scheme.toLowerCase();
+  const rest = s.slice(colon + 1);
+  if (lower !== 'sip' && lower !== 'sips') {
+    if (!OPAQUE_RE.test(rest)) throw badRequest(`Malformed ${scheme} URI in ${what}`);
+    return { kind: 'absolute', scheme, opaque: rest };
+  }
+  return parseSipUri(lower, rest, what);
+}
+
+function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
+  // '@' cannot appear unescaped after the userinfo (not in host, params or headers), so the first one ends it.
+  const at = rest.indexOf('@');
+  let user: string | null = null;
+  let password: string | null = null;
+  let hostPart = rest;
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    hostPart = rest.slice(at + 1);
+    const pw = userinfo.indexOf(':');
+    user = pw >= 0 ? userinfo.slice(0, pw) : userinfo;
+    password = pw >= 0 ? userinfo.slice(pw + 1) : null;
+    if (!USER_RE.test(user)) throw badRequest(`Malformed user part of ${what}`);
+    if (password !== null && !PASSWORD_RE.test(password)) throw badRequest(`Malformed password in ${what}`);
+  }
+  let i = 0;
+  let host: string;
+  if (hostPart[0] === '[') {
+    const close = hostPart.indexOf(']');
+    if (close < 0) throw badRequest(`Unterminated IPv6 reference in ${what}`);
+    host = hostPart.slice(0, close + 1);
+    if (isIP(host.slice(1, -1)) !== 6) throw badRequest(`Malformed IPv6 reference in ${what}`);
+    i = close + 1;
+  } else {
+    while (i < hostPart.length && hostPart[i] !== ':' && hostPart[i] !== ';' && hostPart[i] !== '?') i++;
+    host = hostPart.slice(0, i);
+    if (!HOSTNAME_RE.test(host)) throw badRequest(`Malformed host in ${what}`);
+  }
+  let port: number | null = null;
+  if (hostPart[i] === ':') {
+    const start = ++i;
+    while (i < hostPart.length && hostPart[i] !== ';' && hostPart[i] !== '?') i++;
+    port = parsePort(hostPart.slice(start, i), what);
+  }
+  const q = hostPart.indexOf('?', i);
+  const paramText = hostPart.slice(i, q >= 0 ? q : undefined);
+  const headers = q >= 0 ? hostPart.slice(q + 1) : null;
+  if (headers !== null && !HEADERS_RE.test(headers)) throw badRequest(`Malformed headers in ${what}`);
+  return { kind: 'sip', scheme, user, password, host, port, params: parseUriParams(paramText, what), headers };
+}
+
+export function parsePort(s: string, what: string): number {
+  if (!/^\d{1,5}$/.test(s)) throw badRequest(`Malformed port in ${what}`);
+  const port = Number(s);
+  if (port < 1 || port > 65535) throw badRequest(`Port out of range in ${what}`);
+  return port;
+}
+
+function parseUriParams(s: string, what: string): Param[] {
+  if (s === '') return [];
+  if (s[0] !== ';') throw badRequest(`Malformed ${what}`);
+  return s
+    .slice(1)
+    .split(';')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const name = eq >= 0 ? p.slice(0, eq) : p;
+      const value = eq >= 0 ? p.slice(eq + 1) : null;
+      if (!PARAM_RE.test(name) || (value !== null && !PARAM_RE.test(value))) {
+        throw badRequest(`Malformed URI parameter in ${what}`);
+      }
+      return { name, value };
+    });
+}
+
+export function formatUri(u: Uri): string {
+  if (u.kind === 'absolute') return `${u.scheme}:${u.opaque}`;
+  let out = `${u.scheme}:`;
+  if (u.user !== null) out += `${u.user}${u.password !== null ? `:${u.password}` : ''}@`;
+  out += u.host;
+  if (u.port !== null) out += `:${u.port}`;
+  out += formatParams(u.params);
+  if (u.headers !== null) out += `?${u.headers}`;
+  return out;
+}
+
+/** Decodes %XX escapes into UTF-8 text (a %00 stays a NUL character, RFC 4475 §3.1.1.4). */
+export function unescapeUri(s: string): string {
+  if (!s.includes('%')) return s;
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '%' && i + 2 < s.length + 0 && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(s[i]!, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Host without IPv6 brackets, lower-cased: the form to compare or to hand to a socket. */
+export function hostKey(host: string): string {
+  return (host.startsWith('[') ? host.slice(1, -1) : host).toLowerCase();
+}

@@ -1,0 +1,74 @@
+// Via (RFC 3261 §20.42, §18.2.1): the path a response retraces. Transactions key on the top Via's branch
+// and sent-by (§17.2.3), so this is one of the headers parsed eagerly.
+import { isIP } from 'node:net';
+import { badRequest } from './errors.js';
+import { formatParams, getParam, isToken, parseParams, splitTopLevel, trimWs, type Param } from './grammar.js';
+import { parsePort } from './uri.js';
+
+export const MAGIC_COOKIE = 'z9hG4bK';
+
+export interface Via {
+  protocolName: string;
+  protocolVersion: string;
+  transport: string;
+  host: string;
+  port: number | null;
+  params: Param[];
+}
+
+const SENT_PROTOCOL = /^([^\s/]+)[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;]+)[ \t]+(.*)$/s;
+const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
+
+export function parseVia(value: string): Via {
+  const m = SENT_PROTOCOL.exec(trimWs(value));
+  if (!m) throw badRequest('Malformed Via sent-protocol');
+  const [, protocolName, protocolVersion, transport, rest] = m as unknown as [string, string, string, string, string];
+  if (!isToken(protocolName) || !isToken(protocolVersion) || !isToken(transport)) throw badRequest('Malformed Via sent-protocol');
+  let i = 0;
+  let host: string;
+  if (rest[0] === '[') {
+    const close = rest.indexOf(']');
+    host = close > 0 ? rest.slice(0, close + 1) : '';
+    if (isIP(host.slice(1, -1)) !== 6) throw badRequest('Malformed IPv6 reference in Via sent-by');
+    i = close + 1;
+  } else {
+    while (i < rest.length && !/[ \t:;]/.test(rest[i]!)) i++;
+    host = rest.slice(0, i);
+    if (!HOSTNAME_RE.test(host)) throw badRequest('Malformed Via sent-by host');
+  }
+  while (rest[i] === ' ' || rest[i] === '\t') i++;
+  let port: number | null = null;
+  if (rest[i] === ':') {
+    i++;
+    while (rest[i] === ' ' || rest[i] === '\t') i++;
+    const start = i;
+    while (i < rest.length && /\d/.test(rest[i]!)) i++;
+    port = parsePort(rest.slice(start, i), 'Via sent-by');
+  }
+  const params = parseParams(rest.slice(i), 'Via');
+  const branch = getParam(params, 'branch');
+  if (branch === null || branch === '') throw badRequest('Via branch without a value');
+  return { protocolName, protocolVersion, transport, host, port, params };
+}
+
+export function parseViaList(value: string): Via[] {
+  return splitTopLevel(value, ',', 'Via').map((v) => {
+    if (trimWs(v) === '') throw badRequest('Empty element in Via');
+    return parseVia(v);
+  });
+}
+
+export function formatVia(v: Via): string {
+  const port = v.port !== null ? `:${v.port}` : '';
+  return `${v.protocolName}/${v.protocolVersion}/${v.transport} ${v.host}${port}${formatParams(v.params)}`;
+}
+
+export function branchOf(v: Via): string | null {
+  return getParam(v.params, 'branch') ?? null;
+}
+
+/** sent-by as the key RFC 3261 §17.2.3 compares: host lower-cased, default port made explicit. */
+export function sentByKey(v: Via): string {
+  const tls = v.transport.toUpperCase() === 'TLS';
+  return `${v.host.toLowerCase()}:${v.port ?? (tls ? 5061 : 5060)}`;
+}

@@ -1,0 +1,168 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log/index.js';
+import { checkPeerCertificate } from '../certs/index.js';
+import { verifyPassword } from './credentials.js';
+import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
+import { MessageChannel, StreamChannel, type Channel, type ChannelInfo } from './channel.js';
+import type { ChannelHandler, EdgeLinkStatus, TlsFiles } from './types.js';
+
+export interface TraversalServerOptions {
+  node: string;
+  tls: TlsFiles;
+  /** Must be in the core certificate's SAN or CN (Expressway's "TLS verify subject name"). */
+  subjectName: string;
+  /** username → scrypt hash: the edge's local authentication database. */
+  accounts: ReadonlyMap<string, string>;
+  keepaliveMs: number;
+  handshakeTimeoutMs: number;
+  address: string;
+  ports: Record<ChannelKind, number>;
+  log: Logger;
+  /** Told of each refused attempt, e.g. for intrusion protection. */
+  onRefused?: (remoteAddress: string, code: RefusalCode, reason: string) => void;
+}
+
+/**
+ * The edge side of the link: it only listens. Each port carries one kind of channel; every connection must pass
+ * mutual TLS, the core-certificate checks and the traversal credentials before a plane sees it.
+ */
+export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
+  readonly #servers = new Map<ChannelKind, Server>();
+  readonly #channels = new Set<Channel>();
+  readonly #handlers = new Map<ChannelKind, ChannelHandler[]>();
+  /** Every TCP connection, authenticated or not, so close() leaves nothing half-open behind. */
+  readonly #sockets = new Set<import('node:net').Socket>();
+  readonly #log: Logger;
+  #closing = false;
+
+  constructor(private readonly opts: TraversalServerOptions) {
+    super();
+    this.#log = opts.log.child({ plane: 'traversal' });
+  }
+
+  /** Starts the three listeners; resolves with the ports actually bound. */
+  async start(): Promise<Record<ChannelKind, number>> {
+    const bound = {} as Record<ChannelKind, number>;
+    for (const kind of Object.keys(this.opts.ports) as ChannelKind[]) {
+      const server = createServer({
+        cert: this.opts.tls.cert,
+        key: this.opts.tls.key,
+        ca: this.opts.tls.ca,
+        requestCert: true,
+        // Checked by hand after the handshake so the refusal can say why, to the core and in the log.
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: this.opts.handshakeTimeoutMs,
+      });
+      server.on('connection', (raw: import('node:net').Socket) => {
+        this.#sockets.add(raw);
+        raw.once('close', () => this.#sockets.delete(raw));
+      });
+      server.on('secureConnection', (socket) => void this.#accept(kind, socket));
+      server.on('tlsClientError', (err, socket) =>
+        this.#log.warn({ channel: kind, remote: socket.remoteAddress, err: err.message }, 'traversal TLS handshake failed'),
+      );
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.opts.ports[kind], this.opts.address, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      bound[kind] = (server.address() as AddressInfo).port;
+      this.#servers.set(kind, server);
+    }
+    this.#log.info({ address: this.opts.address, ports: bound }, 'traversal server listening');
+    return bound;
+  }
+
+  /** A plane's handler runs for every authenticated channel of its kind that a core opens. */
+  onChannel(kind: ChannelKind, handler: ChannelHandler): void {
+    const list = this.#handlers.get(kind) ?? [];
+    list.push(handler);
+    this.#handlers.set(kind, list);
+  }
+
+  async #accept(kind: ChannelKind, socket: TLSSocket): Promise<void> {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const refuse = (code: RefusalCode, reason: string) => {
+      this.#log.warn({ channel: kind, remote, refusal: code, reason }, 'traversal connection refused');
+      this.opts.onRefused?.(socket.remoteAddress ?? '', code, reason);
+      socket.end(line({ mra: PROTOCOL, ok: false, error: code, reason }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
+    socket.on('error', () => {});
+    if (this.#closing) return void socket.destroy();
+
+    const certReason = this.#certificateProblem(socket);
+    if (certReason) return refuse('certificate', certReason);
+
+    let hello: Hello;
+    try {
+      hello = parseHello(await readLine(socket, this.opts.handshakeTimeoutMs));
+    } catch (err) {
+      const e = err as HandshakeError;
+      if (e.code === 'closed' || e.code === 'timeout') return void socket.destroy();
+      return refuse('protocol', e.message);
+    }
+    if (hello.channel !== kind) return refuse('channel', `port carries ${kind} channels, not ${hello.channel}`);
+    const hash = this.opts.accounts.get(hello.username);
+    // Verify against a dummy hash for unknown users too, so timing does not tell which usernames exist.
+    const ok = await verifyPassword(hello.password, hash ?? DUMMY_HASH);
+    if (!hash || !ok) return refuse('credentials', `bad traversal username or password for "${hello.username}"`);
+    if (socket.destroyed) return;
+
+    socket.write(line({ mra: PROTOCOL, ok: true, node: this.opts.node, keepalive_s: this.opts.keepaliveMs / 1000 }));
+    const info: ChannelInfo = { kind, peerNode: hello.node, remote, since: new Date() };
+    const channel: Channel =
+      kind === 'sip'
+        ? new MessageChannel(info, socket, {
+            role: 'ponger',
+            intervalMs: this.opts.keepaliveMs,
+            onDead: (why) => channel.close(why),
+          })
+        : new StreamChannel(info, socket);
+    this.#channels.add(channel);
+    channel.once('close', (reason) => {
+      this.#channels.delete(channel);
+      this.#log.info({ channel: kind, core: hello.node, remote, reason }, 'traversal channel down');
+    });
+    this.#log.info({ channel: kind, core: hello.node, remote }, 'traversal channel up');
+    this.emit('channel', channel);
+    for (const h of this.#handlers.get(kind) ?? []) h(channel);
+  }
+
+  #certificateProblem(socket: TLSSocket): string | undefined {
+    const cert = socket.getPeerX509Certificate();
+    if (!cert) return 'core presented no client certificate';
+    // Our own checks name the fault in the operator's words; OpenSSL's code (e.g. INVALID_PURPOSE) is kept beside.
+    const problems = checkPeerCertificate({ certPem: cert.toString(), subjectName: this.opts.subjectName, requireClientAuth: true });
+    const named = problems.map((p) => p.message).join('; ');
+    if (!socket.authorized) return named ? `${named} (${String(socket.authorizationError)})` : `core certificate not trusted: ${String(socket.authorizationError)}`;
+    return named || undefined;
+  }
+
+  status(): EdgeLinkStatus {
+    const cores = new Map<string, EdgeLinkStatus['cores'][number]>();
+    for (const ch of this.#channels) {
+      const c = cores.get(ch.info.peerNode) ?? { node: ch.info.peerNode, remote: ch.info.remote, since: ch.info.since.toISOString(), channels: {} };
+      c.channels[ch.info.kind] = 'up';
+      cores.set(ch.info.peerNode, c);
+    }
+    const list = [...cores.values()];
+    return { state: list.some((c) => c.channels.sip === 'up') ? 'up' : 'down', cores: list };
+  }
+
+  /** Stops listening and closes every channel. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const ch of this.#channels) ch.close('edge shutting down');
+    for (const raw of this.#sockets) raw.destroy();
+    await Promise.all([...this.#servers.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.#servers.clear();
+  }
+}
+
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../support/log-capture.js';
+import { CLI } from '../support/node-files.js';
+
+test('mra-edge lab brings core, edge and inside servers up, and mra-edge status reports the link up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mra-lab-'));
+  const lab = spawn(process.execPath, [CLI, 'lab', '--dir', dir, '--ephemeral-ports', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  lab.stderr!.on('data', (d) => (err += d));
+  lab.stdout!.resume();
+  t.after(() => {
+    lab.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 20_000);
+  const url = `http://127.0.0.1:${banner[1]}`;
+
+  const status = await waitFor('link up in mra-edge status', () => {
+    const r = spawnSync(process.execPath, [CLI, 'status', '--url', url], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout : undefined;
+  }, 20_000, 200);
+  assert.match(status, /traversal link: up to edge1/);
+  assert.match(status, /channels: sip up, http up, xmpp up/);
+
+  const json = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', url, '--json'], { encoding: 'utf8' }).stdout);
+  assert.equal(json.role, 'core');
+  assert.equal(json.traversal.state, 'up');
+
+  lab.kill('SIGTERM');
+  const [code] = (await once(lab, 'exit')) as [number];
+  assert.equal(code, 0, `lab drains and exits 0 on SIGTERM; stderr:\n${err}`);
+  const after = spawnSync(process.execPath, [CLI, 'status', '--url', url], { encoding: 'utf8' });
+  assert.equal(after.status, 2, 'status says the admin API is unreachable once the lab stopped');
+  assert.match(after.stderr, /unreachable/);
+});
