@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { insideSchema } from './inside.js';
 
 // Defaults follow Expressway's port map, so a site can put us behind its existing firewall rules.
 export const DEFAULT_PORTS = {
@@ -104,6 +105,7 @@ const edgePeer = z.strictObject({
 export const coreSchema = z.strictObject({
   role: z.literal('core'),
   ...common,
+  ...insideSchema,
   traversal: z
     .strictObject({
       /** Peer 1 … Peer 6: the edge cluster's nodes, tried in order with failover. */
