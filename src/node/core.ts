@@ -1,41 +1,45 @@
 import { readFileSync } from 'node:fs';
 import type { CoreConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import { MemoryStore } from '../store/index.js';
 import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { loadTls } from './tls-files.js';
+import { createContext } from './context.js';
 import type { RunningNode } from './running-node.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient }> {
   const tls = loadTls(cfg, log);
-  const t = cfg.traversal;
-  const password = t.password ?? readFileSync(t.password_file!, 'utf8').trim();
-  const traversal = new TraversalClient({
-    node: cfg.name,
-    tls,
-    peers: t.peers.map((p) => ({ address: p.address, ports: { sip: p.sip_port, http: p.http_tunnel_port, xmpp: p.xmpp_port } })),
-    username: t.username,
-    password,
-    keepaliveMs: t.keepalive_s * 1000,
-    reconnectInitialMs: t.reconnect_initial_s * 1000,
-    reconnectMaxMs: t.reconnect_max_s * 1000,
-    connectTimeoutMs: t.connect_timeout_s * 1000,
-    log,
-  });
-  const started = new Date();
-  const status = () => ({ node: cfg.name, role: 'core', started: started.toISOString(), traversal: traversal.status() });
-  const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status });
-  traversal.start();
-  return {
-    role: 'core',
-    name: cfg.name,
-    ports: { admin: admin.port },
-    status,
-    traversal,
-    async close() {
-      await traversal.close();
-      await admin.close();
-    },
-  };
+  const store = new MemoryStore();
+  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', started: new Date().toISOString() });
+  const { ctx } = node;
+  ctx.onClose(() => store.close());
+  try {
+    const t = cfg.traversal;
+    const traversal = new TraversalClient({
+      node: cfg.name,
+      tls,
+      peers: t.peers.map((p) => ({ address: p.address, ports: { sip: p.sip_port, http: p.http_tunnel_port, xmpp: p.xmpp_port } })),
+      username: t.username,
+      password: t.password ?? readFileSync(t.password_file!, 'utf8').trim(),
+      keepaliveMs: t.keepalive_s * 1000,
+      reconnectInitialMs: t.reconnect_initial_s * 1000,
+      reconnectMaxMs: t.reconnect_max_s * 1000,
+      connectTimeoutMs: t.connect_timeout_s * 1000,
+      log,
+    });
+    ctx.onClose(() => traversal.close());
+    ctx.addStatus('traversal', () => traversal.status());
+
+    // Planes attach here, each with ctx and the traversal client's onChannel(), before the link starts.
+
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status() });
+    ctx.onClose(() => admin.close());
+    traversal.start();
+    return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, close: () => node.close() };
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
 }
