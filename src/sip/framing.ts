@@ -20,6 +20,8 @@ export class SipStreamFramer {
   readonly #limits: FramerLimits;
   #buf: Buffer = Buffer.alloc(0);
   #failed = false;
+  /** Bytes the message at the head of #buf needs in total, once its header section has been read. */
+  #need = 0;
 
   constructor(limits: Partial<FramerLimits> = {}) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
@@ -28,6 +30,8 @@ export class SipStreamFramer {
   push(chunk: Buffer): FramerEvent[] {
     if (this.#failed) return [];
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    // A body still arriving: skip re-reading the header section on every chunk.
+    if (this.#buf.length < this.#need) return [];
     const out: FramerEvent[] = [];
     for (;;) {
       // Keepalives sit only between messages: a CRLF pair is a ping, a lone CRLF a pong.
@@ -59,7 +63,11 @@ export class SipStreamFramer {
       if (typeof bodyLen === 'string') return this.#fail(out, 400, bodyLen);
       if (bodyLen > this.#limits.maxBodyBytes) return this.#fail(out, 513, 'Message Too Large (body)');
       const total = end + 4 + bodyLen;
-      if (this.#buf.length < total) break;
+      if (this.#buf.length < total) {
+        this.#need = total;
+        break;
+      }
+      this.#need = 0;
       out.push({ kind: 'message', data: Buffer.from(this.#buf.subarray(0, total)) });
       this.#buf = this.#buf.subarray(total);
     }

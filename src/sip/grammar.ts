@@ -3,7 +3,6 @@
 import { badRequest } from './errors.js';
 
 const TOKEN_RE = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-const WS = new Set([' ', '\t']);
 
 export interface Param {
   name: string;
@@ -18,7 +17,7 @@ export function isToken(s: string): boolean {
 }
 
 export function isWs(c: string | undefined): boolean {
-  return c !== undefined && WS.has(c);
+  return c === ' ' || c === '\t';
 }
 
 export function skipWs(s: string, i: number): number {
@@ -28,7 +27,11 @@ export function skipWs(s: string, i: number): number {
 
 /** Strips SP and HT only: String.prototype.trim would also eat U+FEFF and other Unicode spaces. */
 export function trimWs(s: string): string {
-  return s.replace(/^[ \t]+|[ \t]+$/g, '');
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 /** Folding (CRLF followed by whitespace) is equivalent to one SP (RFC 3261 §7.3.1). */
@@ -109,7 +112,8 @@ export function parseParams(s: string, what: string): Param[] {
     const valueStart = i;
     while (i < s.length && !isWs(s[i]) && s[i] !== ';') i++;
     const value = s.slice(valueStart, i);
-    if (value === '' || !(isToken(value) || /^\[[0-9A-Fa-f:.]+\]$/.test(value))) {
+    // Besides tokens, a value may be an IPv6 address, bracketed (maddr) or bare (received, RFC 5118 §4.5).
+    if (value === '' || !(isToken(value) || /^\[?[0-9A-Fa-f:.]+\]?$/.test(value))) {
       throw badRequest(`Malformed value of parameter '${name}' in ${what}`);
     }
     params.push({ name, value });

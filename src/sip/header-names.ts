@@ -36,11 +36,20 @@ const DISPLAY: Record<string, string> = {
 /** Single-valued headers: a second occurrence makes a request malformed (RFC 4475 §3.1.2.17). */
 export const SINGLE_VALUED = new Set(['to', 'from', 'call-id', 'cseq', 'max-forwards', 'content-length', 'content-type']);
 
+// Senders use a handful of spellings, so the mapping is memoised; the bound keeps hostile input from
+// growing it without limit.
+const KEYS = new Map<string, string>();
+
 export function headerKey(name: string): string {
-  const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    const lower = name.toLowerCase();
+    key = Object.hasOwn(COMPACT, lower) ? COMPACT[lower]! : lower;
+    if (KEYS.size < 4096) KEYS.set(name, key);
+  }
+  return key;
 }
 
 export function displayName(key: string): string {
-  return DISPLAY[key] ?? key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  return Object.hasOwn(DISPLAY, key) ? DISPLAY[key]! : key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
 }

@@ -16,8 +16,13 @@ export interface HeaderField {
   key: string;
   /** unfolded value. */
   value: string;
-  /** original bytes of the whole field including its CRLF; absent for fields added or edited here. */
-  raw?: Buffer;
+  /**
+   * Where the field's original bytes (with folding and its CRLF) sit: src[start, end). Absent for fields
+   * added or edited here. Offsets rather than a slice, so parsing allocates nothing per field for this.
+   */
+  src?: Buffer;
+  start?: number;
+  end?: number;
 }
 
 export interface CSeq {
@@ -56,13 +61,16 @@ abstract class SipMessageBase {
   /** First field value for a name (any spelling, compact or long). */
   header(name: string): string | undefined {
     const key = headerKey(name);
-    return this.headers.find((h) => h.key === key)?.value;
+    for (const h of this.headers) if (h.key === key) return h.value;
+    return undefined;
   }
 
   /** Every field value for a name, in order (each field whole, not split at commas). */
   headerValues(name: string): string[] {
     const key = headerKey(name);
-    return this.headers.filter((h) => h.key === key).map((h) => h.value);
+    const out: string[] = [];
+    for (const h of this.headers) if (h.key === key) out.push(h.value);
+    return out;
   }
 
   /** Values of a comma-list header split into elements across all its fields (e.g. Allow, Supported). */
@@ -217,7 +225,7 @@ abstract class SipMessageBase {
   serialize(): Buffer {
     if (this.#original) return this.#original;
     const parts: Buffer[] = [this.#startRaw ?? Buffer.from(`${this.formatStartLine()}\r\n`, 'utf8')];
-    for (const h of this.headers) parts.push(h.raw ?? Buffer.from(`${h.name}: ${h.value}\r\n`, 'utf8'));
+    for (const h of this.headers) parts.push(h.src ? h.src.subarray(h.start, h.end) : Buffer.from(`${h.name}: ${h.value}\r\n`, 'utf8'));
     parts.push(CRLF, this.#body);
     return Buffer.concat(parts);
   }

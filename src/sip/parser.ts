@@ -2,7 +2,8 @@
 // Only what every receiver needs is checked here (start line, field syntax, the single-valued and
 // transaction headers); everything else is parsed when first read (message.ts).
 import { SipError, badRequest, tooLarge } from './errors.js';
-import { isToken, unfold } from './grammar.js';
+import { isAscii } from 'node:buffer';
+import { isToken, trimWs, unfold } from './grammar.js';
 import { SINGLE_VALUED, headerKey } from './header-names.js';
 import { SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 import type { SipUri } from './uri.js';
@@ -56,6 +57,10 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
 
 function parseFields(data: Buffer, from: number, to: number, maxHeaders: number): HeaderField[] {
   const headers: HeaderField[] = [];
+  // One decode for the whole section; offsets in an ASCII string are byte offsets. Sections carrying
+  // UTF-8 (display names, reason phrases) decode field by field instead so each value is proper text.
+  const ascii = isAscii(data.subarray(from, to));
+  const block = ascii ? data.toString('latin1', from, to) : '';
   let pos = from;
   while (pos < to) {
     let next = data.indexOf(10, pos);
@@ -65,13 +70,13 @@ function parseFields(data: Buffer, from: number, to: number, maxHeaders: number)
       next = data.indexOf(10, next + 1);
       if (data[next - 1] !== 13) throw badRequest('Bare LF in the header section');
     }
-    const text = data.toString('utf8', pos, next - 1);
+    const text = ascii ? block.slice(pos - from, next - 1 - from) : data.toString('utf8', pos, next - 1);
     const colon = text.indexOf(':');
     if (colon < 0) throw badRequest(data[pos] === 32 || data[pos] === 9 ? 'Folded line before the first header field' : 'Header field without a colon');
-    const name = text.slice(0, colon).replace(/[ \t]+$/, '');
+    const name = trimWs(text.slice(0, colon));
     if (!isToken(name)) throw badRequest('Malformed header field name');
     if (headers.length >= maxHeaders) throw tooLarge('too many header fields');
-    headers.push({ name, key: headerKey(name), value: unfold(text.slice(colon + 1)), raw: data.subarray(pos, next + 1) });
+    headers.push({ name, key: headerKey(name), value: unfold(text.slice(colon + 1)), src: data, start: pos, end: next + 1 });
     pos = next + 1;
   }
   return headers;

@@ -128,16 +128,10 @@ export function formatUri(u: Uri): string {
 /** Decodes %XX escapes into UTF-8 text (a %00 stays a NUL character, RFC 4475 §3.1.1.4). */
 export function unescapeUri(s: string): string {
   if (!s.includes('%')) return s;
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '%' && i + 2 < s.length + 0 && /^[0-9A-Fa-f]{2}$/.test(s.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else {
-      bytes.push(...Buffer.from(s[i]!, 'utf8'));
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
+  // Escapes are octets, and several of them may form one UTF-8 character, so decode to bytes first.
+  const parts = s.split(/(%[0-9A-Fa-f]{2})/);
+  const bytes = parts.map((p, i) => (i % 2 === 1 ? Buffer.from([parseInt(p.slice(1), 16)]) : Buffer.from(p, 'utf8')));
+  return Buffer.concat(bytes).toString('utf8');
 }
 
 /** Host without IPv6 brackets, lower-cased: the form to compare or to hand to a socket. */

@@ -16,6 +16,7 @@ import {
   parseUri,
   removeTopVia,
   tagOf,
+  unescapeUri,
   type SipUri,
 } from '../../src/sip/index.js';
 import { torture } from './fixtures.js';
@@ -102,4 +103,35 @@ test('generated branches carry the magic cookie and are unique', () => {
   const seen = new Set(Array.from({ length: 1000 }, () => generateBranch()));
   assert.equal(seen.size, 1000);
   for (const b of seen) assert.match(b, /^z9hG4bK[0-9a-f]{16}$/);
+});
+
+test('IPv6 references (RFC 5118): in URIs with and without a port, in Via sent-by and in received', () => {
+  const data = Buffer.from([
+    'REGISTER sip:[2001:db8::10]:5070;transport=tcp SIP/2.0',
+    'Via: SIP/2.0/TCP [2001:db8::9:1]:5061;branch=z9hG4bKas3-111;received=2001:db8::9:255',
+    'Max-Forwards: 70',
+    'From: "Caller" <sip:caller@[2001:db8::1]>;tag=1',
+    'To: <sip:user@[2001:db8::10:5070]>',
+    'Contact: <sip:user@[::ffff:192.0.2.1]:5060>',
+    'Call-ID: v6.1',
+    'CSeq: 1 REGISTER',
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n'));
+  const m = parseMessage(data) as SipRequest;
+  m.validate();
+  const ruri = m.uri as SipUri;
+  assert.deepEqual([ruri.host, ruri.port], ['[2001:db8::10]', 5070]);
+  assert.deepEqual([m.topVia().host, m.topVia().port], ['[2001:db8::9:1]', 5061]);
+  assert.equal(m.topVia().params[1]!.value, '2001:db8::9:255');
+  // Without a port after the bracket, the last group belongs to the address.
+  assert.deepEqual([(m.to().uri as SipUri).host, (m.to().uri as SipUri).port], ['[2001:db8::10:5070]', null]);
+  const contact = m.contacts();
+  assert.ok(contact !== '*' && (contact[0]!.uri as SipUri).port === 5060);
+  assert.throws(() => parseMessage(Buffer.from(data.toString().replace('[2001:db8::10]:5070', '[2001:db8::10:5070'))), { status: 400 });
+});
+
+test('escapes decode to bytes, so multi-octet UTF-8 survives', () => {
+  assert.equal(unescapeUri('caf%C3%A9%20%F0%9F%93%9E'), 'café 📞');
+  assert.equal(unescapeUri('100%'), '100%');
 });

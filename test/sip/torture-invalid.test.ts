@@ -58,3 +58,11 @@ test('ncl and mcl01 on a stream: framing cannot continue, the connection must cl
     assert.deepEqual(events.map((e) => e.kind), ['error'], name);
   }
 });
+
+test('parser limits: header bytes, header count and body size are 513, never a crash', () => {
+  const big = torture('longreq');
+  assert.throws(() => parseMessage(big, { limits: { maxHeaderBytes: 1024 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /header section/.test(e.reason));
+  assert.throws(() => parseMessage(big, { limits: { maxHeaders: 20 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /too many header fields/.test(e.reason));
+  assert.throws(() => parseMessage(torture('mpart01'), { limits: { maxBodyBytes: 500 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /body/.test(e.reason));
+  assert.doesNotThrow(() => parseMessage(big));
+});

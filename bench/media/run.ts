@@ -1,0 +1,124 @@
+// `npm run bench:media`: the reflector (the limit), our relay (plain, RTP→SRTP, SRTP→SRTP) and rtpengine (the
+// same three paths), one after another on loopback, each searched for its loss-free rate and charged its CPU time.
+// Options: --streams N (1000) --sizes 172,1200 --trial-ms 1500 --only reflector,ours,rtpengine --no-write
+import { parseArgs } from 'node:util';
+import { LoadGenerator } from './loadgen.js';
+import { lossFreeSearch, type Trial } from './measure.js';
+import { machine, perCore, ratioLines, ratios, table, writeResults, type Row, type SubjectKind } from './report.js';
+import type { Mode, Subject } from './subject.js';
+import { SubjectSession } from './session.js';
+import { OursSubject } from './subjects/ours.js';
+import { ReflectorSubject } from './subjects/reflector.js';
+import { RtpengineSubject } from './subjects/rtpengine.js';
+import { buildTools, root } from './tools.js';
+
+const BUDGET_MS = 9.5 * 60 * 1000;  // the issue bounds the whole run at about 10 minutes
+const PORT_BASE = 20000;  // below Linux's ephemeral range (32768+), where tests bind port 0
+const say = (msg: string): void => { process.stderr.write(`[bench:media] ${msg}\n`); };
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      streams: { type: 'string', default: '1000' },
+      sizes: { type: 'string', default: '172,1200' },
+      'trial-ms': { type: 'string', default: '1500' },
+      only: { type: 'string', default: 'reflector,ours,rtpengine' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const streams = Number(values.streams);
+  // Both relays' port ranges (4 ports a stream each) must fit below the ephemeral range.
+  if (!Number.isInteger(streams) || streams < 1 || streams > 3000) throw new TypeError('--streams must be 1..3000');
+  const sizes = values.sizes.split(',').map(Number);
+  if (sizes.some((s) => !Number.isInteger(s) || s < 12 || s > 1400)) throw new TypeError('--sizes must be packet sizes 12..1400');
+  const trialMs = Number(values['trial-ms']);
+  if (!Number.isInteger(trialMs) || trialMs < 200 || trialMs > 10000) throw new TypeError('--trial-ms must be 200..10000');
+  const only = new Set(values.only.split(','));
+  for (const k of only) if (!['reflector', 'ours', 'rtpengine'].includes(k)) throw new TypeError(`--only: unknown relay ${k}`);
+  return { streams, sizes, trialMs, only: only as Set<SubjectKind>, write: !values['no-write'] };
+}
+
+const describe = (t: Trial): string => `offered ${Math.round(t.offeredPps)} sent ${Math.round(t.sentPps)} fwd ${Math.round(t.forwardedPps)} ` +
+  `loss ${(t.loss * 100).toFixed(3)}% cpu ${t.cores.toFixed(2)} cores → ${Math.round(t.ppsPerCore)} pps/core p50 ${t.p50Us}µs p99 ${t.p99Us}µs` +
+  (t.silentStreams ? ` silent streams ${t.silentStreams}` : '');
+
+async function main(): Promise<void> {
+  const o = options();
+  const started = Date.now();
+  const tools = buildTools();
+  const gen = await LoadGenerator.start(tools.loadgen);
+  const ourRange: [number, number] = [PORT_BASE, PORT_BASE + 4 * o.streams + 99];
+  const theirRange: [number, number] = [ourRange[1] + 1, ourRange[1] + 4 * o.streams + 100];
+  const plan: [SubjectKind, Mode, () => Subject][] = [
+    ['reflector', 'plain', () => new ReflectorSubject(tools.reflector)],
+    ...(['plain', 'rtp-srtp', 'srtp-srtp'] as const).map((m): [SubjectKind, Mode, () => Subject] => ['ours', m, () => new OursSubject(m, ourRange)]),
+    ...(['plain', 'rtp-srtp', 'srtp-srtp'] as const).map((m): [SubjectKind, Mode, () => Subject] => ['rtpengine', m, () => new RtpengineSubject(m, theirRange)]),
+  ];
+  const rows: Row[] = [];
+  let backend = '';
+  try {
+    for (const [kind, mode, make] of plan) {
+      if (!o.only.has(kind)) continue;
+      if (Date.now() - started > BUDGET_MS) {
+        for (const size of o.sizes) rows.push({ kind, mode, size, error: 'skipped: the run\'s time budget was spent' });
+        continue;
+      }
+      const session = new SubjectSession(make, mode, gen, o.streams, say);
+      const name = session.subject.name;
+      try {
+        say(`${name}: setting up ${o.streams} streams`);
+        await session.start();
+        if (session.subject instanceof OursSubject) backend = session.subject.srtpBackend;
+        for (const size of o.sizes) {
+          const restartsBefore = session.restarts;
+          const result = await lossFreeSearch(gen, session, size,
+            { trialMs: o.trialMs, startPps: 20000, growth: 1.5, maxTrials: 9, refineSteps: 3, deadline: started + BUDGET_MS },
+            (t) => say(`${name} ${size} B: ${describe(t)}`));
+          rows.push({ kind, mode, size, result, restarts: session.restarts - restartsBefore });
+        }
+      } catch (err) {
+        say(`${name}: ${(err as Error).message}`);
+        for (const size of o.sizes) if (!rows.some((r) => r.kind === kind && r.mode === mode && r.size === size)) rows.push({ kind, mode, size, error: (err as Error).message });
+      } finally {
+        await session.close();
+      }
+    }
+  } finally {
+    await gen.close();
+  }
+
+  const headlineSize = o.sizes.includes(172) ? 172 : o.sizes[0]!;
+  const ours = perCore(rows, 'ours', 'rtp-srtp', headlineSize);
+  const reference = perCore(rows, 'rtpengine', 'rtp-srtp', headlineSize);
+  const ratio = ours !== null && reference !== null && reference > 0 ? ours / reference : 0;
+  const command = `npm run bench:media${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const body = [
+    '## bench:media — media relay, loopback',
+    '',
+    `Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()}`,
+    '',
+    `${o.streams} concurrent streams; each relay gets one worker thread pinned to the last core, the load generator ` +
+    'the first; pps per core = packets forwarded / relay CPU seconds (utime + stime of every relay thread) at the ' +
+    `highest offered rate with loss < 0.1 % (${o.trialMs} ms trials). Packet sizes are the RTP packet before SRTP ` +
+    `(SRTP adds a 10-byte tag). Our SRTP backend: ${backend || 'n/a'}. See bench/media/README.md.`,
+    '',
+    table(rows),
+    '',
+    'Ratios (pps per core):',
+    '',
+    ratioLines(ratios(rows, o.sizes)),
+    '',
+    `Headline (${headlineSize} B, RTP→SRTP, ${o.streams} streams): ours ${Math.round(ours ?? 0)} / rtpengine ` +
+    `${Math.round(reference ?? 0)} pps per core = ${ratio.toFixed(2)}× (target ≥ 2).`,
+  ].join('\n');
+  process.stdout.write(`\n${body}\n\n`);
+  if (o.write) say(`wrote ${writeResults(root, body)}`);
+  process.stdout.write(`RESULT bench:media ours=${Math.round(ours ?? 0)} reference=${Math.round(reference ?? 0)} ratio=${ratio.toFixed(2)}\n`);
+  if (ours === null || reference === null) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  say(`failed: ${(err as Error).stack ?? String(err)}`);
+  process.stdout.write('RESULT bench:media ours=0 reference=0 ratio=0.00\n');
+  process.exit(1);
+});

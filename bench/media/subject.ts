@@ -1,0 +1,83 @@
+// What every relay under test offers the bench: a process to charge CPU time to, and N streams to send into.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+
+/** plain: RTP in, RTP out; rtp-srtp: RTP in, SRTP out; srtp-srtp: SRTP in, re-keyed SRTP out. */
+export type Mode = 'plain' | 'rtp-srtp' | 'srtp-srtp';
+
+export interface StreamPlan {
+  /** Where stream i is sent (127.0.0.1). */
+  ports: number[];
+  /** Stream i's key||salt for what arrives at the generator, when the subject protects it. */
+  rxKeys?: Buffer[];
+}
+
+export interface Subject {
+  readonly name: string;
+  /** The process whose CPU time counts as the relay's. */
+  readonly pid: number;
+  /** Creates the relays for `streams` streams from the generator's tx port to its rx port. */
+  setup(streams: number, gen: { txPort: number; rxPort: number; txKey: Buffer | null }): Promise<StreamPlan>;
+  close(): Promise<void>;
+}
+
+// Every child the bench starts, so none outlives it (rtpengine, unlike our tools, does not exit when stdin closes).
+const children = new Set<ChildProcess>();
+process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => { for (const c of children) c.kill('SIGKILL'); process.exit(130); });
+}
+
+/** Relays run on the last core and the load generator on the first, so neither steals the other's. */
+export function pinned(cmd: string, args: string[], core: 'relay' | 'generator'): ChildProcess {
+  const cores = availableParallelism();
+  const cpu = core === 'relay' ? cores - 1 : 0;
+  const [file, argv] = cores > 1 ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Resolves with the child's stdout lines until `done` says enough; rejects on exit or deadline. */
+export function readLines(child: ChildProcess, done: (lines: string[]) => boolean, what: string, timeoutMs = 30000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const lines: string[] = [];
+    let rest = '';
+    let stderr = '';
+    const timer = setTimeout(() => finish(new Error(`${what}: no answer in ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      rest += chunk.toString();
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        lines.push(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+        if (done(lines)) return finish(null);
+      }
+    };
+    const onErr = (chunk: Buffer): void => { stderr += chunk.toString(); };
+    const onExit = (code: number | null): void => finish(new Error(`${what} exited (${code}); stderr: ${stderr.slice(-500)}`));
+    const finish = (err: Error | null): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onErr);
+      child.off('exit', onExit);
+      if (err) reject(err); else resolve(lines);
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onErr);
+    child.on('exit', onExit);
+  });
+}
+
+/** Ends a child we started: stdin closed first (our tools exit on EOF), SIGTERM, then SIGKILL. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin?.end();
+  const term = setTimeout(() => child.kill('SIGTERM'), graceMs / 2);
+  const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(term);
+  clearTimeout(kill);
+}
