@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type TLSSocket } from 'node:tls';
+import { once } from 'node:events';
+import { EDGE_ADDRESS, pki, startEdgeServer, tlsOf } from './pair.js';
+
+/** A hand-driven core: real mutual TLS, then whatever bytes the test wants to send. */
+async function rawCore(port: number): Promise<TLSSocket> {
+  const { ca, core } = await pki();
+  const s = connect({ host: EDGE_ADDRESS, port, cert: core.cert, key: core.key, ca: ca.cert });
+  await once(s, 'secureConnect');
+  return s;
+}
+
+async function answer(s: TLSSocket): Promise<{ reply: Record<string, unknown> | undefined; closed: boolean }> {
+  let text = '';
+  s.on('data', (d) => (text += d));
+  await once(s, 'close');
+  const line = text.split('\n')[0];
+  return { reply: line ? (JSON.parse(line) as Record<string, unknown>) : undefined, closed: true };
+}
+
+test('bad handshakes are refused with a named reason and the connection closed', async (t) => {
+  const { ca, edge } = await pki();
+  const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
+  t.after(() => e.server.close());
+
+  const cases: Array<[string, string | Buffer, number, RegExp]> = [
+    ['garbage', 'hello there\n', e.ports.sip, /not JSON/],
+    ['wrong protocol', '{"mra":"other/9"}\n', e.ports.sip, /expected protocol/],
+    ['unknown channel', '{"mra":"mra-traversal/1","channel":"ftp","username":"traversal","password":"x","node":"c"}\n', e.ports.sip, /unknown channel/],
+    ['channel on the wrong port', '{"mra":"mra-traversal/1","channel":"xmpp","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /carries sip channels/],
+    ['missing field', '{"mra":"mra-traversal/1","channel":"sip","username":"traversal","node":"c"}\n', e.ports.sip, /password missing/],
+    ['an endless line', Buffer.alloc(5000, 'a'), e.ports.http, /too long/],
+  ];
+  for (const [name, bytes, port, reason] of cases) {
+    const s = await rawCore(port);
+    s.write(bytes);
+    const { reply } = await answer(s);
+    assert.equal(reply?.ok, false, name);
+    assert.match(String(reply?.reason), reason, name);
+  }
+  assert.equal(e.lines().filter((l) => l.msg === 'traversal connection refused').length, cases.length, 'each refusal is logged');
+  assert.equal(e.server.status().cores.length, 0, 'no channel came of any of them');
+});
+
+test('a core that says nothing is cut off after the handshake timeout', async (t) => {
+  const { ca, edge } = await pki();
+  const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
+  t.after(() => e.server.close());
+  const s = await rawCore(e.ports.sip);
+  const started = Date.now();
+  const { reply } = await answer(s);
+  assert.equal(reply, undefined, 'no answer to silence');
+  assert.ok(Date.now() - started >= 1900, 'not before the 2 s handshake timeout');
+});
