@@ -69,14 +69,16 @@ export function readLine(stream: Duplex, timeoutMs: number): Promise<string> {
   });
 }
 
-export function parseHello(line: string): Hello {
-  let v: unknown;
+function parseJsonLine(line: string, what: string): unknown {
   try {
-    v = JSON.parse(line);
+    return JSON.parse(line);
   } catch {
-    throw new HandshakeError('protocol', 'hello is not JSON');
+    throw new HandshakeError('protocol', `${what} is not JSON`);
   }
-  const h = v as Partial<Hello>;
+}
+
+export function parseHello(line: string): Hello {
+  const h = parseJsonLine(line, 'hello') as Partial<Hello>;
   if (h?.mra !== PROTOCOL) throw new HandshakeError('protocol', `expected protocol ${PROTOCOL}`);
   if (!CHANNEL_KINDS.includes(h.channel as ChannelKind)) throw new HandshakeError('protocol', 'unknown channel kind');
   for (const f of ['username', 'password', 'node'] as const)
@@ -85,13 +87,7 @@ export function parseHello(line: string): Hello {
 }
 
 export function parseReply(line: string): Reply {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    throw new HandshakeError('protocol', 'reply is not JSON');
-  }
-  const r = v as Reply;
+  const r = parseJsonLine(line, 'reply') as Reply;
   if (r?.mra !== PROTOCOL || typeof r.ok !== 'boolean') throw new HandshakeError('protocol', 'not a traversal reply');
   return r;
 }
