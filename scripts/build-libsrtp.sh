@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Builds libsrtp2 from Debian's own source package with OpenSSL (about 5x faster than the packaged NSS build)
 # into .deps/libsrtp, for static linking into the media engine. Nothing is fetched beyond the machine's own
-# apt mirrors. Idempotent: skips when .deps/libsrtp/STAMP exists. On failure it falls back to the packaged
-# libsrtp2-dev and records that in .deps/libsrtp/FALLBACK so CMake and the engine can report it.
+# apt mirrors. native/patches/libsrtp-*.patch (the OpenSSL 3 per-packet overhead) is applied before configure;
+# if Debian's source moved on and it no longer applies, the build goes on unpatched with a warning.
+# Idempotent: skips when .deps/libsrtp/STAMP names the current patch set. On failure it falls back to the
+# packaged libsrtp2-dev and records that in .deps/libsrtp/FALLBACK so CMake and the engine can report it.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
 prefix="$deps/libsrtp"
 say() { echo "[build-libsrtp] $*" >&2; }
 
-[ -f "$prefix/STAMP" ] && exit 0
+patches=("$root"/native/patches/libsrtp-*.patch)
+[ -e "${patches[0]}" ] || patches=()
+patch_id="$( { [ ${#patches[@]} -gt 0 ] && cat "${patches[@]}"; } | sha256sum | cut -c1-12)"
+[ -f "$prefix/STAMP" ] && grep -q "patches $patch_id" "$prefix/STAMP" && exit 0
 mkdir -p "$deps"
 
 fallback() {
@@ -52,6 +57,16 @@ rm -rf "$work" && mkdir -p "$work"
 ( cd "$work" && apt-get source -qq libsrtp2 >&2 ) || fallback "apt-get source libsrtp2 failed"
 srcdir="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'libsrtp2-*' | head -n1)"
 [ -n "$srcdir" ] || fallback "no unpacked libsrtp2 source"
+applied=patched
+for p in "${patches[@]}"; do
+  # A dry run first, so a patch that half applies leaves the source untouched.
+  if ( cd "$srcdir" && patch -p1 --quiet --forward --dry-run < "$p" >/dev/null && patch -p1 --quiet --forward < "$p" >&2 ); then
+    say "applied $(basename "$p")"
+  else
+    say "WARNING: $(basename "$p") does not apply to $(basename "$srcdir"): building without it (slower SRTP)"
+    applied=unpatched
+  fi
+done
 say "building $(basename "$srcdir") with OpenSSL"
 (
   cd "$srcdir" &&
@@ -61,5 +76,5 @@ say "building $(basename "$srcdir") with OpenSSL"
 ) || fallback "configure/make of libsrtp2 with --enable-openssl failed"
 [ -f "$prefix/lib/libsrtp2.a" ] || fallback "libsrtp2.a missing after install"
 rm -f "$prefix/FALLBACK"
-echo "$(basename "$srcdir") openssl $(date -u +%FT%TZ)" > "$prefix/STAMP"
+echo "$(basename "$srcdir") openssl $applied patches $patch_id $(date -u +%FT%TZ)" > "$prefix/STAMP"
 say "libsrtp installed in $prefix"

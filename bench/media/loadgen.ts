@@ -7,7 +7,7 @@ import { pinned, readLines, stopChild, type StreamPlan } from './subject.js';
 
 export interface TrialCounts {
   sent: number; sendErrors: number; received: number; foreign: number; authFail: number; stale: number;
-  silentStreams: number; elapsedS: number; p50Us: number; p99Us: number; maxUs: number;
+  silentStreams: number; minStream: number; maxStream: number; elapsedS: number; p50Us: number; p99Us: number; maxUs: number;
 }
 
 export class LoadGenerator {

@@ -43,7 +43,7 @@ export interface SearchOptions {
 const lossFree = (t: Trial): boolean => t.loss < LOSS_FREE && t.silentStreams === 0;
 
 /** Waits until the relay has stopped burning CPU (queues drained), so a trial pays only for its own packets. */
-async function settle(pid: number, maxMs = 3000): Promise<void> {
+export async function settle(pid: number, maxMs = 3000): Promise<void> {
   let last = cpuSeconds(pid);
   for (let waited = 0; waited < maxMs; waited += 100) {
     await sleep(100);

@@ -2,6 +2,7 @@
 // overload left it not forwarding (rtpengine's userspace path stops reading busy ports: we restart it, and count).
 import { randomBytes } from 'node:crypto';
 import type { LoadGenerator } from './loadgen.js';
+import { settle } from './measure.js';
 import type { Mode, Subject } from './subject.js';
 
 export class SubjectSession {
@@ -40,6 +41,8 @@ export class SubjectSession {
 
   /** After a lossy trial: if a gentle rate no longer gets through, start the subject afresh. */
   async recover(): Promise<void> {
+    // Queues left by the overload drain first: packets stuck behind them would read as a relay that stopped.
+    await settle(this.pid);
     const c = await this.gen.run(Math.min(5000, this.streams * 5), 400, 172);
     if (c.received >= 0.99 * c.sent && c.silentStreams === 0) return;
     this.say(`${this.#subject.name}: stopped forwarding after overload (${c.received}/${c.sent} at a gentle rate): restarting it`);

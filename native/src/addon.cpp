@@ -124,6 +124,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       cfg.muxPairs = int(u32(o, "muxPairs", 1, 64));
       cfg.timeoutMs = u32(o, "timeoutMs", 60000);
       cfg.authReportMs = u32(o, "authReportMs", 1000);
+      cfg.batchWaitUs = u32(o, "batchWaitUs", 100, 10000);
       cfg.latch.relatchPackets = u32(o, "relatchPackets", 5);
       cfg.latch.relatchSilenceMs = u32(o, "relatchSilenceMs", 1000);
       cfg.sockets.receiveBuffer = int(u32(o, "socketBuffer", 4 << 20, 1 << 30));

@@ -31,7 +31,7 @@ Engine::Engine(EngineConfig cfg, EventSink sink) : cfg_(cfg), sink_(std::move(si
                           " leaves no room for external legs above the mux ports");
   initSrtpLibrary();
   pool_ = std::make_unique<PortPool>(uint16_t(externalFirst), cfg_.portMax);
-  for (int i = 0; i < cfg_.workers; ++i) workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs));
+  for (int i = 0; i < cfg_.workers; ++i) workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs, cfg_.batchWaitUs));
   for (int p = 0; p < cfg_.muxPairs; ++p) {
     int rtp = -1, rtcp = -1;
     const uint16_t port = uint16_t(cfg_.portMin + 2 * p);

@@ -36,6 +36,7 @@ struct EngineConfig {
   LatchConfig latch;
   uint32_t timeoutMs = 60000;
   uint32_t authReportMs = 1000;
+  uint32_t batchWaitUs = 100;  // Worker::run: a light turn waits this long so the next one reads a batch
 };
 
 struct RelayConfig {

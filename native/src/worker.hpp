@@ -30,7 +30,7 @@ class Worker {
   using Task = std::function<void(Worker&)>;
   static constexpr int kBatch = 32;
 
-  Worker(int index, EventSink sink, uint32_t authReportMs);
+  Worker(int index, EventSink sink, uint32_t authReportMs, uint32_t batchWaitUs = 0);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -59,7 +59,7 @@ class Worker {
   void watch(SocketRef& ref);
   void unwatch(SocketRef& ref);
   void drainControl();
-  void readSocket(SocketRef& ref);
+  int readSocket(SocketRef& ref);  // packets read
   void queueSend(const Forward& f, uint8_t* data, size_t len);
   void flushSends();
   void tick();
@@ -67,6 +67,7 @@ class Worker {
   int index_;
   EventSink sink_;
   uint32_t authReportMs_;
+  uint32_t batchWaitUs_;
   int epollFd_ = -1;
   int eventFd_ = -1;
   std::thread thread_;

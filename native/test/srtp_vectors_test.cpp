@@ -8,39 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "srtp_reference.hpp"
 #include "srtp_session.hpp"
 
 using namespace mra;
-using Bytes = std::vector<uint8_t>;
-
-namespace {
-
-Bytes hex(const std::string& s) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < s.size(); i += 2) out.push_back(uint8_t(std::stoul(s.substr(i, 2), nullptr, 16)));
-  return out;
-}
-
-// AES-128 in counter mode from a 16-byte IV (RFC 3711 section 4.1.1).
-Bytes aesCtr(const Bytes& key, const Bytes& iv, size_t len) {
-  Bytes zeros(len, 0), out(len);
-  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
-  int n = 0;
-  EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), nullptr, key.data(), iv.data());
-  EVP_EncryptUpdate(c, out.data(), &n, zeros.data(), int(len));
-  EVP_CIPHER_CTX_free(c);
-  return out;
-}
-
-// RFC 3711 section 4.3.1 with key_derivation_rate 0: x = label << 48 XOR master salt, PRF = AES-CM.
-Bytes kdf(const Bytes& masterKey, const Bytes& masterSalt, uint8_t label, size_t len) {
-  Bytes iv(16, 0);
-  std::memcpy(iv.data(), masterSalt.data(), 14);
-  iv[7] ^= label;
-  return aesCtr(masterKey, iv, len);
-}
-
-}  // namespace
+using namespace mra::testref;
 
 TEST_CASE("RFC 3711 B.2: AES-CM keystream", "[srtp][rfc3711]") {
   const Bytes ks = aesCtr(hex("2B7E151628AED2A6ABF7158809CF4F3C"), hex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000"), 32);

@@ -48,6 +48,7 @@ export class MediaEngine {
       relatchPackets: opts.relatch?.packets ?? 5,
       relatchSilenceMs: opts.relatch?.silenceMs ?? 1000,
       socketBuffer: opts.socketBufferBytes ?? 4 << 20,
+      batchWaitUs: opts.batchWaitUs ?? 100,
     }, (events) => dispatch(events));
     const engine = new MediaEngine(native);
     dispatch = (events) => engine.#dispatch(events);

@@ -62,6 +62,7 @@ export interface NativeConfig {
   relatchPackets: number;
   relatchSilenceMs: number;
   socketBuffer: number;
+  batchWaitUs: number;
 }
 
 export interface NativeEngine {

@@ -59,6 +59,9 @@ export interface MediaEngineOptions {
   authReportIntervalMs?: number;
   relatch?: { packets?: number; silenceMs?: number };
   socketBufferBytes?: number;
+  /** After a turn that read less than a batch, a worker waits this long (µs) so the next turn reads more per
+   * wake-up (default 100; 0: never). Adds at most that much latency; a busy worker never waits. */
+  batchWaitUs?: number;
 }
 
 export type LegStats = NativeLegStats;
