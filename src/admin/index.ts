@@ -1,1 +1,3 @@
-export { startAdmin, type AdminServer, type AdminOptions } from './server.js';
+export { startAdmin, type AdminServer, type AdminOptions, type AdminControl } from './server.js';
+export { AlarmBoard, statusAlarms, CAPACITY_ALARM_SHARE, LINK_DOWN_GRACE_MS, type Alarm, type AlarmSeverity } from './alarms.js';
+export { createMetrics, numericFigures, type NodeMetrics } from './metrics.js';

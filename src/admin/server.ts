@@ -2,6 +2,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log/index.js';
+import type { Alarm } from './alarms.js';
+import { createMetrics } from './metrics.js';
+import { STATUS_PAGE } from './page.js';
+
+/** What the admin API may change on the node; the node's context handle provides it. */
+export interface AdminControl {
+  setMaintenance(on: boolean): void;
+  action(name: string): (() => Promise<unknown>) | undefined;
+  alarms(): Alarm[];
+}
 
 export interface AdminOptions {
   address: string;
@@ -11,6 +21,8 @@ export interface AdminOptions {
   log: Logger;
   /** The node's status document, read fresh for each request. */
   status: () => unknown;
+  /** Without it the API is read-only (status, metrics, page). */
+  control?: AdminControl;
 }
 
 export interface AdminServer {
@@ -18,9 +30,17 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
+// Operator requests are a few bytes of JSON; anything bigger is a mistake or an attack.
+const MAX_BODY = 4096;
+
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, code: number, type: string, text: string): void {
+  res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
 }
 
@@ -31,22 +51,81 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) return reject(new Error(`body larger than ${MAX_BODY} bytes`));
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new Error('body is not JSON'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
 /** The node's admin API: loopback by default, token-protected when exposed. */
 export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
-    if (!authorized(req, opts.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
-    if (req.method !== 'GET') return send(res, 405, { error: `method ${req.method} not allowed` });
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') return send(res, 200, { ok: true });
-    if (path === '/api/status') {
-      try {
-        return send(res, 200, opts.status());
-      } catch (err) {
-        opts.log.error({ err }, 'status failed');
-        return send(res, 500, { error: 'status unavailable' });
-      }
+  const readStatus = () => {
+    const doc = opts.status() as Record<string, unknown>;
+    return { doc, alarms: Array.isArray(doc.alarms) ? (doc.alarms as Alarm[]) : (opts.control?.alarms() ?? []) };
+  };
+  const metrics = createMetrics(readStatus);
+
+  async function post(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const control = opts.control;
+    if (!control) return send(res, 405, { error: 'this admin API is read-only' });
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (err) {
+      return send(res, 400, { error: (err as Error).message });
     }
+    if (path === '/api/maintenance') {
+      const on = (body as { on?: unknown }).on;
+      if (typeof on !== 'boolean') return send(res, 400, { error: 'body must be {"on": true} or {"on": false}' });
+      control.setMaintenance(on);
+      return send(res, 200, { maintenance: on });
+    }
+    const name = /^\/api\/actions\/([a-z0-9-]+)$/.exec(path)?.[1];
+    const run = name ? control.action(name) : undefined;
+    if (!run) return send(res, 404, { error: `no such action: ${path}` });
+    try {
+      return send(res, 200, { action: name, result: await run() });
+    } catch (err) {
+      opts.log.error({ action: name, err: (err as Error).message }, 'admin action failed');
+      return send(res, 500, { action: name, error: (err as Error).message });
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!;
+    // The page is static and holds no data; its script sends the token for everything it reads.
+    if (req.method === 'GET' && (path === '/' || path === '/status')) return sendText(res, 200, 'text/html; charset=utf-8', STATUS_PAGE);
+    if (!authorized(req, opts.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
+    if (req.method === 'POST') return post(path, req, res);
+    if (req.method !== 'GET') return send(res, 405, { error: `method ${req.method} not allowed` });
+    if (path === '/healthz') return send(res, 200, { ok: true });
+    if (path === '/api/status') return send(res, 200, opts.status());
+    if (path === '/metrics') return sendText(res, 200, metrics.contentType, await metrics.scrape());
     return send(res, 404, { error: `no such resource: ${path}` });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      opts.log.error({ err: err.message, url: req.url }, 'admin request failed');
+      if (!res.headersSent) send(res, 500, { error: 'internal error; see the node log' });
+      else res.destroy();
+    });
   });
   server.headersTimeout = 5000;
   server.requestTimeout = 10000;

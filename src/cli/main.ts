@@ -6,6 +6,7 @@ import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
 import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
 import { printStatus } from './status.js';
+import { writeCsr, type CsrCommandOptions } from './csr.js';
 
 /** Exit codes: 0 done, 1 runtime failure, 2 bad configuration or usage. */
 const EXIT_CONFIG = 2;
@@ -81,11 +82,19 @@ program
   .option('-d, --dir <dir>', 'where the lab keeps its CA, certificates and password', '.lab')
   .option('--ephemeral-ports', 'let the OS choose every port (several labs side by side)')
   .option('--log-level <level>', 'log level', 'info')
-  .action(async (o: { dir: string; ephemeralPorts?: boolean; logLevel: string }) => {
-    const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel });
+  .option('--clients <n>', 'simulated remote clients that sign in and register (0 for none)', '3')
+  .action(async (o: { dir: string; ephemeralPorts?: boolean; logLevel: string; clients: string }) => {
+    const clients = Number(o.clients);
+    if (!Number.isInteger(clients) || clients < 0 || clients > 100) {
+      process.stderr.write(`lab: --clients must be a whole number from 0 to 100; got "${o.clients}"\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel, clients });
     process.stderr.write(
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
-        `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n`,
+        `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n` +
+        `  status pages               http://127.0.0.1:${lab.core.ports.admin}/ (core), http://127.0.0.1:${lab.edge.ports.admin}/ (edge)\n` +
+        `  simulated clients          ${clients} signing in and registering through the edge\n`,
     );
     runUntilSignalled(() => lab.close());
   });
@@ -114,6 +123,36 @@ program
       token = cfg.admin.token ?? token;
     }
     process.exitCode = await printStatus(url, token, o.json ?? false);
+  });
+
+const many = (v: string, prev: string[]) => [...prev, v];
+program
+  .command('csr')
+  .description("generate a node's private key and a CSR with the SANs its role needs (docs/certificates.md)")
+  .requiredOption('--role <role>', 'edge or core')
+  .requiredOption('--fqdn <name>', "this peer's FQDN (first SAN and default CN)")
+  .option('--alias <name>', 'edge: cluster FQDN or another alias (repeatable)', many, [])
+  .option('--registration-domain <domain>', 'edge: a Unified CM registration domain (repeatable)', many, [])
+  .option('--collab-edge', 'edge: name registration domains as collab-edge.<domain>')
+  .option('--xmpp-domain <domain>', 'edge: an XMPP federation domain (repeatable)', many, [])
+  .option('--domains-from <core.yaml>', "edge: take registration and federation domains from core's configuration")
+  .option('--chat-alias <name>', 'IM&P chat node alias (repeatable)', many, [])
+  .option('--cluster-name <name>', "core: the core cluster's name (the edge's TLS verify subject name)")
+  .option('--phone-profile <fqdn>', 'core: a phone security profile name in FQDN form (repeatable)', many, [])
+  .option('--ip <address>', 'an IP address SAN (repeatable; an FQDN is better)', many, [])
+  .option('--key-type <type>', 'ecdsa-p256, rsa-2048 or rsa-4096', 'ecdsa-p256')
+  .option('--hash <alg>', 'SHA-256, SHA-384 or SHA-512', 'SHA-256')
+  .option('-o, --out-dir <dir>', 'where to write <fqdn>.key and <fqdn>.csr', '.')
+  .option('--force', 'replace an existing key')
+  .action(async (o: CsrCommandOptions) => {
+    try {
+      const r = await writeCsr(o);
+      process.stdout.write(`${r.csrFile}\n${r.keyFile} (keep it on this node only)\nSANs: ${r.sans.join(', ')}\n`);
+    } catch (err) {
+      if (!(err instanceof TypeError || err instanceof ConfigError)) throw err;
+      process.stderr.write(`csr: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
   });
 
 program

@@ -44,6 +44,8 @@ const cluster = (defaults: { https_port: number }) =>
     /** Verify the publisher's certificate during discovery (Expressway's "TLS verify mode"). */
     tls_verify: z.boolean().default(true),
     deployment: z.string().min(1).default('default'),
+    /** Cluster security mode "mixed": core reaches its nodes over SIP TLS (sip_tls_port) instead of TCP. */
+    mixed_mode: z.boolean().default(false),
     /** Nodes known without discovery (the lab, or a cluster discovery cannot reach yet). */
     nodes: z.array(staticNode).default([]),
   });

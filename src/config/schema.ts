@@ -51,11 +51,17 @@ const media = z
 
 const keepalive = seconds(15, 0.1);
 
+/** Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more). */
+const capacity = z.strictObject({ registrations: z.number().int().min(1).default(2500) }).prefault({});
+
 const common = {
+  capacity,
   /** Node name: its host name in this deployment (edge1, core1). */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, 'must be a host-name-like label').default('node1'),
   /** Expressway OVA size: sets the number of multiplexed media port pairs (large: 6, small/medium: 1). */
   size: z.enum(['small', 'medium', 'large']).default('small'),
+  /** Start in maintenance mode: refuse new registrations, sign-ins and calls; the admin API turns it off. */
+  maintenance_mode: z.boolean().default(false),
   log,
   admin,
   tls,
@@ -68,6 +74,68 @@ const edgeAccount = z.strictObject({
   password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be the output of `mra-edge hash-password`'),
 });
 
+/** The HTTPS edge proxy (docs/http.md): listener limits and intrusion protection on the edge. */
+const intrusionCategory = (trigger: number, window_s: number, block_s: number) =>
+  z.strictObject({ enabled: z.boolean().default(true), trigger: z.number().int().min(1).default(trigger), window_s: seconds(window_s, 1), block_s: seconds(block_s, 1) }).prefault({});
+const edgeHttp = z
+  .strictObject({
+    /** The edge's public host name as written into the edge configuration (default: its certificate's first DNS name). */
+    public_name: z.string().min(1).optional(),
+    /** Certificates offered by SNI when a client asks for the name they carry (else the node's own). */
+    domain_certs: z.array(z.strictObject({ cert_file: filePath, key_file: filePath })).default([]),
+    max_header_bytes: z.number().int().min(1024).max(1048576).default(16384),
+    max_body_bytes: z.number().int().min(0).default(1048576),
+    max_requests_per_connection_per_s: z.number().int().min(1).default(200),
+    header_timeout_s: seconds(10, 0.1),
+    idle_timeout_s: seconds(60, 0.1),
+    intrusion: z
+      .strictObject({
+        /** Addresses or CIDR blocks never blocked (a NAT many users share). */
+        exemptions: z.array(z.string().min(1)).default([]),
+        http_auth: intrusionCategory(5, 60, 600),
+        allow_list: intrusionCategory(5, 60, 600),
+        tunnel_auth: intrusionCategory(5, 60, 600),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+/** The HTTPS edge proxy on core: the HTTP allow list and authorization (docs/http.md). */
+const httpMethod = z.string().regex(/^[A-Z]{1,16}$/, 'must be an HTTP method in capitals');
+const coreHttp = z
+  .strictObject({
+    allow_list: z
+      .strictObject({
+        default_methods: z.array(httpMethod).min(1).default(['GET']),
+        /** Editable rules in the seeds' CSV format (Url,Deployment,HttpMethods,MatchType,Description), read at start and by the http-allow-list-reload action. */
+        csv_file: z.string().regex(/^\//, 'must be an absolute path').optional(),
+        rules: z
+          .array(
+            z.strictObject({
+              url: z.string().regex(/^https?:\/\/[^/\s]+/, 'must be an http(s)://host[:port][/path] URL'),
+              /** Omitted: the default method set. */
+              methods: z.array(httpMethod).min(1).optional(),
+              match: z.enum(['exact', 'prefix']).default('prefix'),
+              deployment: z.string().min(1).default('default'),
+              description: z.string().default(''),
+            }),
+          )
+          .default([]),
+      })
+      .prefault({}),
+    authorization: z
+      .strictObject({
+        credentials_refresh_min: z.number().min(1).default(480),
+        cleanup_min: z.number().min(1).default(720),
+        max_authorizations_per_period: z.number().int().min(0).default(10),
+        rate_control_period_s: seconds(60, 1),
+      })
+      .prefault({}),
+    /** The get_edge_sso answer: whether clients should sign in with SSO/OAuth. */
+    sso_enabled: z.boolean().default(false),
+  })
+  .prefault({});
+
 export const edgeSchema = z.strictObject({
   role: z.literal('edge'),
   ...common,
@@ -78,6 +146,14 @@ export const edgeSchema = z.strictObject({
       sip_tls_port: port(DEFAULT_PORTS.sipTls),
       https_port: port(DEFAULT_PORTS.https),
       xmpp_port: port(DEFAULT_PORTS.xmpp),
+    })
+    .prefault({}),
+  /** Client-facing SIP over TLS (public.sip_tls_port): the guards against slow, idle or too many clients. */
+  sip: z
+    .strictObject({
+      header_timeout_s: seconds(10, 0.1),
+      idle_timeout_s: seconds(600, 1),
+      max_connections: z.number().int().min(1).default(20000),
     })
     .prefault({}),
   /** The traversal server: where core dials in. */
@@ -92,6 +168,7 @@ export const edgeSchema = z.strictObject({
     keepalive_s: keepalive,
     handshake_timeout_s: seconds(5, 0.1),
   }),
+  http: edgeHttp,
 });
 
 const edgePeer = z.strictObject({
@@ -106,6 +183,14 @@ export const coreSchema = z.strictObject({
   role: z.literal('core'),
   ...common,
   ...insideSchema,
+  sip: z
+    .strictObject({
+      /** "SIP Path headers: on": core adds itself to Path; off: core rewrites Contact instead. */
+      path_headers: z.boolean().default(true),
+      idle_timeout_s: seconds(600, 1),
+    })
+    .prefault({}),
+  http: coreHttp,
   traversal: z
     .strictObject({
       /** Peer 1 … Peer 6: the edge cluster's nodes, tried in order with failover. */

@@ -1,6 +1,13 @@
 import { createServer as createTcpServer, type Server as TcpServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { LabTokenIssuer } from './tokens.js';
+import { labUdsHandler } from './uds.js';
+import { labTftpHandler } from './tftp.js';
+import { labVoicemailHandler } from './voicemail.js';
+import { handleAxl, labCluster, type LabCluster } from './axl.js';
 import type { Logger } from '../log/index.js';
+import { CallControl, LAB_SIP_USERS } from './call-control.js';
 
 /**
  * The simulated inside: call control (SIP on 5060), UDS on 8443, TFTP/config on 6970, voicemail on 443.
@@ -12,51 +19,85 @@ export interface InsideServersOptions {
   ports: 'standard' | 'ephemeral';
   tls: { cert: string; key: string };
   log: Logger;
+  /** The name clients and core use for these servers (default: the address). */
+  host?: string;
+  domain?: string;
 }
 
 export interface InsideServers {
   ports: { callControlSip: number; uds: number; tftp: number; voicemail: number };
+  /** Call control's OAuth issuer: tests mint tokens (good, expired) with it. */
+  tokens: LabTokenIssuer;
+  /** Every HTTP request the inside servers received, as `server METHOD target` (tests prove what got through). */
+  seen: string[];
+  /** What the publisher tells discovery (AXL on the UDS port); tests change it, then refresh. */
+  cluster: LabCluster;
+  /** The lab registrar: tests send OPTIONS/MESSAGE to registered users with it. */
+  callControl: CallControl;
   close(): Promise<void>;
 }
 
 const STANDARD = { callControlSip: 5060, uds: 8443, tftp: 6970, voicemail: 443 } as const;
 
-function listen(server: TcpServer | HttpsServer, port: number, address: string): Promise<number> {
+function listen(server: TcpServer | HttpsServer | HttpServer, port: number, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, () => resolve((server.address() as AddressInfo).port));
   });
 }
 
+/** The publisher answers discovery's AXL requests on the same HTTPS port as UDS, as call control does. */
+function withAxl(cluster: LabCluster, next: (req: IncomingMessage, res: ServerResponse) => void) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!handleAxl(cluster, req, res)) next(req, res);
+  };
+}
+
 export async function startInsideServers(opts: InsideServersOptions): Promise<InsideServers> {
   const log = opts.log.child({ lab: 'inside' });
   const port = (name: keyof typeof STANDARD) => (opts.ports === 'standard' ? STANDARD[name] : 0);
-  const servers: Array<TcpServer | HttpsServer> = [];
+  const servers: Array<TcpServer | HttpsServer | HttpServer> = [];
+  const host = opts.host ?? opts.address;
+  const tokens = new LabTokenIssuer(`https://${host}`);
+  const seen: string[] = [];
+  const cluster = labCluster(host, (JSON.parse(tokens.jwks()) as { keys: Array<Record<string, unknown>> }).keys);
   const started: Partial<InsideServers['ports']> = {};
+  let callControl: CallControl | undefined;
   try {
-    // Call control: answers every SIP request 501 until the registrar lands (issue: SIP stack).
-    const sip = createTcpServer((sock) => {
-      sock.on('error', () => {});
-      sock.setTimeout(30_000, () => sock.destroy());
-    });
-    servers.push(sip);
-    started.callControlSip = await listen(sip, port('callControlSip'), opts.address);
+    // Call control: the lab registrar and proxy (TCP 5060, TLS 5061 for a mixed-mode core).
+    callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: LAB_SIP_USERS, log }).start();
+    started.callControlSip = callControl.ports.tcp;
+    for (const n of cluster.nodes) n.sipPort = started.callControlSip;
+    // UDS (and IM&P's SOAP login, and the OAuth issuer) and voicemail over HTTPS; TFTP files over plain HTTP.
+    const handlers = {
+      uds: withAxl(cluster, labUdsHandler({ host, httpsPort: () => started.uds ?? 0, issuer: tokens })),
+      tftp: labTftpHandler({ callControlHost: host, domain: opts.domain ?? 'lab.example.com' }),
+      voicemail: labVoicemailHandler(),
+    };
     for (const name of ['uds', 'tftp', 'voicemail'] as const) {
-      const https = createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end(`lab ${name}: ${req.method} ${req.url} not provided yet\n`);
-      });
-      servers.push(https);
-      started[name] = await listen(https, port(name), opts.address);
+      const handler = handlers[name];
+      const counted = (req: IncomingMessage, res: ServerResponse) => {
+        if (seen.length < 100_000) seen.push(`${name} ${req.method} ${req.url}`);
+        handler(req, res);
+      };
+      const server = name === 'tftp' ? createHttpServer(counted) : createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, counted);
+      servers.push(server);
+      started[name] = await listen(server, port(name), opts.address);
     }
   } catch (err) {
     for (const s of servers) s.close();
+    await callControl?.close();
     throw err;
   }
   log.info({ address: opts.address, ports: started }, 'lab inside servers up');
   return {
     ports: started as InsideServers['ports'],
+    tokens,
+    seen,
+    cluster,
+    callControl,
     close: async () => {
+      await callControl.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };

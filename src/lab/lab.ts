@@ -7,6 +7,8 @@ import { labPki } from '../certs/index.js';
 import { hashPassword } from '../traversal/index.js';
 import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { startInsideServers, type InsideServers } from './inside-servers.js';
+import { LAB_AXL_CREDENTIALS } from './axl.js';
+import { startSimulatedClients, type SimulatedClients } from './simulated-clients.js';
 
 export interface LabOptions {
   /** Where the lab keeps its CA, certificates and traversal password between runs. */
@@ -15,12 +17,15 @@ export interface LabOptions {
   ports?: 'standard' | 'ephemeral';
   logLevel?: string;
   keepaliveS?: number;
+  /** Simulated remote clients that sign in and register through the edge (default 3; 0 for none). */
+  clients?: number;
 }
 
 export interface Lab {
   edge: RunningNode;
   core: RunningNode;
   inside: InsideServers;
+  clients: SimulatedClients;
   /** The configurations the lab built, as a user would have written them. */
   configs: { edge: EdgeConfig; core: CoreConfig };
   close(): Promise<void>;
@@ -35,6 +40,17 @@ function traversalPassword(dir: string): string {
   const file = join(dir, 'traversal-password');
   if (!existsSync(file)) writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
+}
+
+/** The lab's inside as core's configuration names it: one cluster on the inside servers' address. */
+function labInside(p: InsideServers['ports']) {
+  const node = { address: LAB_ADDRESSES.inside, https_port: p.uds, tftp_port: p.tftp, sip_port: p.callControlSip };
+  return {
+    domains: [{ name: LAB_DOMAIN, sip_registrations: true, im_presence: true }],
+    unified_cm: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [node] }],
+    im_presence: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [node] }],
+    unity_connection: [{ publisher: LAB_ADDRESSES.inside, https_port: p.voicemail, nodes: [{ address: LAB_ADDRESSES.inside, https_port: p.voicemail }] }],
+  };
 }
 
 /** Core, edge and simulated inside servers in one process, on embedded defaults: nothing else needed. */
@@ -81,6 +97,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       ports: standard ? 'standard' : 'ephemeral',
       tls: { cert: readFileSync(insideCert.certFile, 'utf8'), key: readFileSync(insideCert.keyFile, 'utf8') },
       log: logFor('lab'),
+      domain: LAB_DOMAIN,
     });
     const coreConfig = buildConfig(
       {
@@ -96,15 +113,24 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
           keepalive_s,
           reconnect_max_s: 5,
         },
+        ...labInside(inside.ports),
       },
       'lab core configuration',
     ) as CoreConfig;
     core = await startCore(coreConfig, logFor('core1'));
-    const started = { edge, core, inside };
+    const clients = startSimulatedClients({
+      edge: { host: LAB_ADDRESSES.edge, servername: edgeName, httpsPort: edge.ports.https!, sipTlsPort: edge.ports.sipTls! },
+      ca: readFileSync(pki.caFile, 'utf8'),
+      domain: LAB_DOMAIN,
+      count: opts.clients,
+      log: logFor('lab'),
+    });
+    const started = { edge, core, inside, clients };
     return {
       ...started,
       configs: { edge: edgeConfig, core: coreConfig },
       async close() {
+        started.clients.close();
         await started.core.close();
         await started.edge.close();
         await started.inside.close();

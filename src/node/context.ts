@@ -1,6 +1,8 @@
 import type { Logger } from '../log/index.js';
 import type { Store } from '../store/index.js';
 import type { TlsFiles } from '../traversal/index.js';
+import { AlarmBoard, statusAlarms, type Alarm, type AlarmSeverity } from '../admin/alarms.js';
+import { drainReport } from './drain.js';
 
 /**
  * What a composition root hands each plane it wires: configuration already validated, the logger, the shared
@@ -16,17 +18,71 @@ export interface NodeContext<C> {
   addStatus(section: string, read: () => unknown): void;
   /** Registers a stop step; steps run in reverse order of registration when the node drains. */
   onClose(step: () => Promise<void> | void): void;
+  /**
+   * Maintenance mode: when true, refuse NEW registrations, sign-ins and calls (SIP 503, HTTP 503,
+   * XMPP service-unavailable) and keep existing ones. Read it at the moment a new one arrives.
+   */
+  maintenance(): boolean;
+  /** Called when maintenance mode turns on or off (e.g. to stop accepting, or to drain). */
+  onMaintenance(cb: (on: boolean) => void): void;
+  /** Raises an alarm shown on the status page and in /metrics until cleared; ids are "<plane>.<what>". */
+  alarm(id: string, severity: AlarmSeverity, message: string): void;
+  clearAlarm(id: string): void;
+  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh). */
+  addAction(name: string, run: () => Promise<unknown>): void;
 }
 
 export interface ContextHandle<C> {
   ctx: NodeContext<C>;
   status(): Record<string, unknown>;
   close(): Promise<void>;
+  setMaintenance(on: boolean): void;
+  action(name: string): (() => Promise<unknown>) | undefined;
+  alarms(): Alarm[];
 }
 
-export function createContext<C>(base: Omit<NodeContext<C>, 'addStatus' | 'onClose'>, header: Record<string, unknown>): ContextHandle<C> {
+type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction';
+
+export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, header: Record<string, unknown>): ContextHandle<C> {
   const sections = new Map<string, () => unknown>();
   const steps: Array<() => Promise<void> | void> = [];
+  const board = new AlarmBoard();
+  const actions = new Map<string, () => Promise<unknown>>();
+  const maintenanceWatchers: Array<(on: boolean) => void> = [];
+  let maintenance = (base.cfg as { maintenance_mode?: boolean }).maintenance_mode === true;
+  let maintenanceSince = maintenance ? new Date().toISOString() : undefined;
+  let drainedLogged = false;
+  let drainWatch: NodeJS.Timeout | undefined;
+  const readSections = () => {
+    const doc: Record<string, unknown> = { ...header, maintenance };
+    for (const [name, read] of sections) {
+      try {
+        doc[name] = read();
+      } catch (err) {
+        // One broken section must not take the whole page down with it.
+        doc[name] = { error: (err as Error).message };
+      }
+    }
+    if (maintenance) {
+      const drain = drainReport(doc, maintenanceSince!);
+      doc.drain = drain;
+      if (drain.drained && !drainedLogged) {
+        drainedLogged = true;
+        base.log.warn({ maintenance: true, registrations: drain.registrations }, 'maintenance mode: drained, no calls or chat sessions left; the node can be stopped');
+      }
+    }
+    return doc;
+  };
+  // The drained log line must come even when nobody watches the status page.
+  const watchDrain = (on: boolean) => {
+    clearInterval(drainWatch);
+    drainWatch = undefined;
+    drainedLogged = false;
+    if (!on) return;
+    drainWatch = setInterval(() => readSections(), 2000);
+    drainWatch.unref();
+  };
+  if (maintenance) watchDrain(true);
   const ctx: NodeContext<C> = {
     ...base,
     addStatus(section, read) {
@@ -36,15 +92,46 @@ export function createContext<C>(base: Omit<NodeContext<C>, 'addStatus' | 'onClo
     onClose(step) {
       steps.push(step);
     },
+    maintenance: () => maintenance,
+    onMaintenance(cb) {
+      maintenanceWatchers.push(cb);
+    },
+    alarm: (id, severity, message) => board.raise(id, severity, message),
+    clearAlarm: (id) => board.clear(id),
+    addAction(name, run) {
+      if (actions.has(name)) throw new Error(`admin action ${name} registered twice`);
+      actions.set(name, run);
+    },
+  };
+  const alarms = () => {
+    const doc = readSections();
+    return [...board.list(), ...statusAlarms(doc)];
   };
   return {
     ctx,
     status() {
-      const doc: Record<string, unknown> = { ...header };
-      for (const [name, read] of sections) doc[name] = read();
+      const doc = readSections();
+      doc.alarms = [...board.list(), ...statusAlarms(doc)];
       return doc;
     },
+    alarms,
+    setMaintenance(on) {
+      if (on === maintenance) return;
+      maintenance = on;
+      maintenanceSince = on ? new Date().toISOString() : undefined;
+      watchDrain(on);
+      base.log.warn({ maintenance: on }, on ? 'maintenance mode on: refusing new registrations, sign-ins and calls' : 'maintenance mode off');
+      for (const cb of maintenanceWatchers) {
+        try {
+          cb(on);
+        } catch (err) {
+          base.log.error({ err: (err as Error).message }, 'maintenance watcher failed');
+        }
+      }
+    },
+    action: (name) => actions.get(name),
     async close() {
+      watchDrain(false);
       for (const step of steps.reverse()) {
         try {
           await step();

@@ -4,12 +4,16 @@ import type { Logger } from '../log/index.js';
 import { MemoryStore } from '../store/index.js';
 import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
-import { loadTls } from './tls-files.js';
+import { attachHttpCore } from '../http/index.js';
+import { attachCoreSip } from '../sip/routing/index.js';
+import { attachDomains } from '../domains/index.js';
+import { attachDiscovery, type Discovery } from '../discovery/index.js';
+import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import type { RunningNode } from './running-node.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
-export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient }> {
+export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
   const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', started: new Date().toISOString() });
@@ -33,11 +37,18 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     ctx.addStatus('traversal', () => traversal.status());
 
     // Planes attach here, each with ctx and the traversal client's onChannel(), before the link starts.
+    watchCertificates(ctx, tls);
+    const domains = attachDomains(ctx);
+    const discovery = attachDiscovery(ctx);
+    const httpCore = attachHttpCore(ctx, traversal);
+    // The allow list's automatic rules and the sign-in service records follow discovery.
+    discovery.on('change', (r) => httpCore.setInsideNodes(r.insideNodes));
+    attachCoreSip(ctx, traversal, domains, discovery);
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status() });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
     traversal.start();
-    return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, close: () => node.close() };
+    return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, discovery, close: () => node.close() };
   } catch (err) {
     await node.close();
     throw err;

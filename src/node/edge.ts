@@ -3,7 +3,9 @@ import type { Logger } from '../log/index.js';
 import { MemoryStore } from '../store/index.js';
 import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
-import { loadTls } from './tls-files.js';
+import { createHttpEdge } from '../http/index.js';
+import { attachEdgeSip } from '../sip/routing/index.js';
+import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import type { RunningNode } from './running-node.js';
 
@@ -15,6 +17,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
   const { ctx } = node;
   ctx.onClose(() => store.close());
   try {
+    const httpEdge = createHttpEdge(ctx);
     const traversal = new TraversalServer({
       node: cfg.name,
       tls,
@@ -25,19 +28,23 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
       address: cfg.traversal.address,
       ports: { sip: cfg.traversal.sip_port, http: cfg.traversal.http_tunnel_port, xmpp: cfg.traversal.xmpp_port },
       log,
+      onRefused: httpEdge.onTunnelRefused,
     });
     ctx.onClose(() => traversal.close());
     const ports = await traversal.start();
     ctx.addStatus('traversal', () => traversal.status());
 
     // Planes attach here, each with ctx and the traversal server's onChannel().
+    watchCertificates(ctx, tls);
+    const httpsPort = await httpEdge.attach(traversal);
+    const sip = await attachEdgeSip(ctx, traversal);
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status() });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
     return {
       role: 'edge',
       name: cfg.name,
-      ports: { traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
+      ports: { https: httpsPort, sipTls: sip.port, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
       status: () => node.status(),
       traversal,
       close: () => node.close(),

@@ -27,6 +27,11 @@ export class SipStreamFramer {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
+  /** Bytes held of a message not yet complete: what a header timeout (slowloris guard) watches. */
+  get buffered(): number {
+    return this.#buf.length;
+  }
+
   push(chunk: Buffer): FramerEvent[] {
     if (this.#failed) return [];
     this.#buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;

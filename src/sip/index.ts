@@ -37,3 +37,4 @@ export {
 export { reliableTimers, type TimerValues } from './transaction/timers.js';
 export type { Send, TransactionState } from './transaction/transaction.js';
 export { createCancel, createNon2xxAck } from './transaction/requests.js';
+export { DigestCredentials, NonceIssuer, digestResponse, parseChallenge, parseDigest, type DigestChallenge, type DigestInput } from './digest.js';

@@ -32,6 +32,16 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   assert.equal(json.role, 'core');
   assert.equal(json.traversal.state, 'up');
 
+  // The simulated remote clients sign in and register through the edge: both nodes count them.
+  const edgeUrl = `http://127.0.0.1:${/edge \{[^}]*"admin":(\d+)/.exec(err)![1]}`;
+  const registered = (u: string) => {
+    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
+    return (doc.sip?.registrations ?? 0) as number;
+  };
+  await waitFor('3 registrations on the edge', () => registered(edgeUrl) >= 3 || undefined, 30_000, 300);
+  await waitFor('3 registrations on core', () => registered(url) >= 3 || undefined, 10_000, 300);
+  assert.match(err, /simulated clients +3 signing in and registering/);
+
   lab.kill('SIGTERM');
   const [code] = (await once(lab, 'exit')) as [number];
   assert.equal(code, 0, `lab drains and exits 0 on SIGTERM; stderr:\n${err}`);

@@ -1,0 +1,240 @@
+// bench:http — a 1 KB UDS answer (GET cucm-uds/user/<id>, X-Auth session) through edge + HTTP tunnel + core to
+// the lab's UDS, against nginx as the same two-hop TLS reverse-proxy chain, with wrk over TLS at 1,000
+// connections. One command: `npm run bench:http`. BENCH_HTTP_SECONDS and BENCH_HTTP_CONNECTIONS shorten a trial;
+// BENCH_HTTP_HOLD=1 keeps our chain up for profiling by hand.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Agent, request } from 'undici';
+import { stringify } from 'yaml';
+import { CertificateAuthority } from '../../src/certs/index.js';
+import { encodeServiceRoute } from '../../src/http/index.js';
+import { hashPassword } from '../../src/traversal/index.js';
+import { freePort } from '../../test/support/node-files.js';
+import { cpuSeconds } from '../media/cpu.js';
+import { machine } from '../media/report.js';
+import { root } from '../media/tools.js';
+import { NodeProcess, treeCpuSeconds } from '../sip/nodes.js';
+import { writeSection } from '../sip/results.js';
+import { NginxChain } from './nginx.js';
+import { runWrk, type WrkFigures } from './wrk.js';
+
+const DOMAIN = 'example.com';
+const USER = { id: 'mdude', password: 'thispasswdwillbereset' };
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 1000);
+const THREADS = 2;
+const log = (msg: string) => process.stderr.write(`[bench:http ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+interface Row {
+  subject: string;
+  figures: WrkFigures;
+  cpuS: number;
+  /** CPU of each server process of the path during the round, in cores. */
+  cores: number[];
+}
+
+async function startUpstream(dir: string): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [join(root, 'dist/bench/http/upstream.js'), JSON.stringify({ cert: join(dir, 'inside.pem'), key: join(dir, 'inside.key'), host: '127.0.0.1' })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: proc.stdout! }), 'line')) as [string];
+  return { proc, port: (JSON.parse(line) as { port: number }).port };
+}
+
+async function writeYaml(dir: string, upstreamPort: number) {
+  const [https, sipTls, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  writeFileSync(
+    join(dir, 'edge.yaml'),
+    stringify({
+      role: 'edge',
+      name: 'edge1',
+      log: { level: 'warn' },
+      admin: { address: '127.0.0.1', port: edgeAdmin },
+      tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
+      public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
+      // wrk's connections each send as fast as they are answered; the per-connection cap is for abuse, not this.
+      http: { max_requests_per_connection_per_s: 100_000 },
+      traversal: { address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('bench-secret') }] },
+    }),
+  );
+  const cucm = { publisher: '127.0.0.1', https_port: upstreamPort, nodes: [{ address: '127.0.0.1', https_port: upstreamPort }] };
+  writeFileSync(
+    join(dir, 'core.yaml'),
+    stringify({
+      role: 'core',
+      name: 'core1',
+      log: { level: 'warn' },
+      admin: { address: '127.0.0.1', port: coreAdmin },
+      tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
+      domains: [{ name: DOMAIN, sip_registrations: true }],
+      unified_cm: [cucm],
+      traversal: { peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }], username: 'traversal', password: 'bench-secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
+    }),
+  );
+  return { https: https!, edgeAdmin: edgeAdmin!, coreAdmin: coreAdmin! };
+}
+
+interface Subject {
+  name: string;
+  url: string;
+  pids: () => number[];
+}
+
+/** One measured run of a subject: CPU of its servers read around wrk. */
+async function measure(subject: Subject, headers: Record<string, string>, round: number): Promise<Row> {
+  const each = () => subject.pids().map((p) => treeCpuSeconds(p));
+  const c0 = each();
+  const t0 = performance.now();
+  const { figures, output } = await runWrk(subject.url, { threads: THREADS, connections: CONNECTIONS, seconds: SECONDS, headers });
+  const wall = (performance.now() - t0) / 1000;
+  // Per process, in cores: a single-threaded process near 1.0 (or near its share of a loaded machine) is the bottleneck.
+  const cores = each().map((c, i) => (c - c0[i]!) / wall);
+  const row = { subject: subject.name, figures, cpuS: cores.reduce((a, b) => a + b, 0) * wall, cores };
+  log(`round ${round} ${subject.name}: ${Math.round(figures.rps)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, non-2xx ${figures.non2xx}, socket errors ${figures.socketErrors}, cores per process ${cores.map((c) => c.toFixed(2)).join(' / ')}`);
+  if (figures.non2xx > figures.requests * 0.01) throw new Error(`${subject.name}: ${figures.non2xx} of ${figures.requests} answers were not 2xx:\n${output}`);
+  return row;
+}
+
+/**
+ * Rounds alternate the subjects, so load from anything else on the machine falls on all of them alike; each
+ * subject's row is its median round by requests/s.
+ */
+async function compare(subjects: Subject[], headers: Record<string, string>): Promise<{ rows: Row[]; all: Row[][] }> {
+  for (const s of subjects) await runWrk(s.url, { threads: THREADS, connections: Math.min(100, CONNECTIONS), seconds: 3, headers }); // warm-up: TLS sessions, JIT, pools
+  const all: Row[][] = subjects.map(() => []);
+  for (let round = 1; round <= ROUNDS; round++) for (const [i, s] of subjects.entries()) all[i]!.push(await measure(s, headers, round));
+  const median = (rows: Row[]) => [...rows].sort((a, b) => a.figures.rps - b.figures.rps)[Math.floor(rows.length / 2)]!;
+  return { rows: all.map(median), all };
+}
+
+function table(rows: Row[]): string {
+  const n = (v: number, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  return [
+    '| path | requests/s | p50 | p99 | non-2xx | socket errors | answer (bytes on the wire) | CPU s (servers) | CPU ms per 1k requests | cores per process |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.subject} | **${n(r.figures.rps)}** | ${n(r.figures.p50Ms, 1)} ms | **${n(r.figures.p99Ms, 1)} ms** | ${r.figures.non2xx} | ${r.figures.socketErrors} | ${n(r.figures.bytesPerRequest)} | ${n(r.cpuS, 1)} | ${n((r.cpuS * 1e6) / Math.max(1, r.figures.requests), 1)} | ${r.cores.map((c) => c.toFixed(2)).join(' / ')} |`),
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mra-bench-http-'));
+  const stops: Array<() => Promise<unknown> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+  try {
+    const ca = await CertificateAuthority.create({ commonName: 'bench:http CA' });
+    for (const [name, cn] of [['edge', 'edge.example.com'], ['core', 'core.example.com'], ['inside', 'inside.example.com']] as const) {
+      const c = await ca.issue({ commonName: cn, dnsNames: [cn], ipAddresses: ['127.0.0.1'] });
+      writeFileSync(join(dir, `${name}.pem`), c.cert);
+      writeFileSync(join(dir, `${name}.key`), c.key, { mode: 0o600 });
+    }
+    writeFileSync(join(dir, 'ca.pem'), ca.cert);
+
+    const upstream = await startUpstream(dir);
+    stops.push(() => void upstream.proc.stdin!.end());
+    const ports = await writeYaml(dir, upstream.port);
+    const edge = new NodeProcess('edge', join(dir, 'edge.yaml'), ports.edgeAdmin);
+    const core = new NodeProcess('core', join(dir, 'core.yaml'), ports.coreAdmin);
+    stops.push(() => edge.stop(), () => core.stop());
+    await edge.start();
+    await core.start();
+    const end = Date.now() + 15_000;
+    while (((await edge.status()) as { http?: { tunnel?: { sessions: number } } }).http?.tunnel?.sessions !== 1) {
+      if (Date.now() > end) throw new Error(`the HTTP tunnel did not come up:\n${edge.log()}\n${core.log()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // Sign in as Jabber does; the X-Auth session then carries every benchmarked request.
+    const agent = new Agent({ connect: { ca: ca.cert, servername: 'edge.example.com' } });
+    stops.push(() => agent.close());
+    const edgeBase = `https://127.0.0.1:${ports.https}`;
+    const signIn = await request(`${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_config?service_name=_cisco-uds`, {
+      dispatcher: agent,
+      headers: { authorization: `Basic ${Buffer.from(`${USER.id}:${USER.password}`).toString('base64')}` },
+    });
+    const signInText = await signIn.body.text();
+    if (signIn.statusCode !== 200) throw new Error(`sign-in failed: ${signIn.statusCode} ${signInText}`);
+    const cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(signIn.headers['set-cookie']))![0];
+    const path = `/${encodeServiceRoute(DOMAIN, 'https', '127.0.0.1', upstream.port)}/cucm-uds/user/${USER.id}`;
+    const probe = await request(edgeBase + path, { dispatcher: agent, headers: { cookie } });
+    const body = await probe.body.text();
+    if (probe.statusCode !== 200) throw new Error(`probe through the edge: ${probe.statusCode} ${body}`);
+    log(`UDS answer: ${Buffer.byteLength(body)} bytes of XML`);
+
+    if (process.env.BENCH_HTTP_HOLD) {
+      // For profiling by hand: the chain stays up until stdin closes (Ctrl-D), wrk and perf pointed at it.
+      log(`holding: edge pid ${edge.pid}, core pid ${core.pid}, inside pid ${upstream.proc.pid}; wrk -H 'cookie: ${cookie}' ${edgeBase}${path}`);
+      process.stdin.resume();
+      await once(process.stdin, 'end');
+      return;
+    }
+    const [nginxEdge, nginxCore] = await Promise.all([freePort(), freePort()]);
+    const tls = { edge: { cert: join(dir, 'edge.pem'), key: join(dir, 'edge.key') }, core: { cert: join(dir, 'core.pem'), key: join(dir, 'core.key') } };
+    const nginx = await NginxChain.start(dir, [{ name: 'core', listen: nginxCore!, upstream: upstream.port, stripRoute: true }, { name: 'edge', listen: nginxEdge!, upstream: nginxCore!, stripRoute: false }], tls, join(dir, 'ca.pem'));
+    stops.push(() => nginx.stop());
+    const nginxProbe = await request(`https://127.0.0.1:${nginxEdge}${path}`, { dispatcher: agent, headers: { cookie } });
+    if (nginxProbe.statusCode !== 200 || (await nginxProbe.body.text()) !== body) throw new Error(`probe through nginx: ${nginxProbe.statusCode}`);
+
+    const { rows, all } = await compare(
+      [
+        { name: 'inside server direct (ceiling)', url: `https://127.0.0.1:${upstream.port}/cucm-uds/user/${USER.id}`, pids: () => [upstream.proc.pid!] },
+        { name: 'nginx edge → nginx core → inside', url: `https://127.0.0.1:${nginxEdge}${path}`, pids: () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!] },
+        { name: 'ours: edge → tunnel → core → inside', url: edgeBase + path, pids: () => [edge.pid, core.pid, upstream.proc.pid!] },
+        // Where the time goes: the same edge and tunnel, answered by core itself (no inside hop, no session look-up).
+        { name: 'ours, answered by core (get_edge_sso)', url: `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_sso`, pids: () => [edge.pid, core.pid, upstream.proc.pid!] },
+      ],
+      { cookie },
+    );
+    const ours = rows[2]!;
+    const ref = rows[1]!;
+    const split = { edge: cpuSeconds(edge.pid), core: cpuSeconds(core.pid) };
+    const ratio = ours.figures.rps / ref.figures.rps;
+
+    const command = 'npm run bench:http';
+    const sectionBody = `## bench:http — HTTPS edge proxy: 1 KB UDS answer through edge + tunnel + core, against nginx
+
+Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()}
+
+Everything on one machine: wrk 4.1 (Debian; ${THREADS} threads, ${CONNECTIONS} TLS connections kept alive, HTTP/1.1; after a 3 s warm-up of each path, ${ROUNDS} rounds of ${SECONDS} s
+alternating the paths, each row is that path's median round by requests/s), the
+inside server (the lab's UDS, \`src/lab/uds.ts\`, one Node process, HTTPS), and either our edge and core (one \`mra-edge\`
+process each, log level warn; the request crosses the HTTP/2 tunnel and core checks the routing segment, the allow
+list and the X-Auth session before its pooled HTTPS request inside) or nginx ${nginxVersion()} as the same chain (two nginx
+instances, one worker each, TLS on every hop, keep-alive upstream pools; the core nginx strips the routing segment,
+and does none of the decoding, allow-list or session checks). Each request: \`GET ${path.replace(/\/[^/]+/, '/<base64 route>')}\` with the X-Auth
+cookie; the answer is ${Buffer.byteLength(body)} bytes of XML. CPU s = user + system time of the servers of that path (inside server included); cores per process = edge / core / inside
+during the median round (nginx: master and worker of each hop together).
+
+${table(rows)}
+
+Every round (requests/s, p99): ${all.map((r) => `${r[0]!.subject.split(':')[0]}: ${r.map((x) => `${Math.round(x.figures.rps)} / ${x.figures.p99Ms.toFixed(0)} ms`).join(', ')}`).join('; ')}.
+
+Headline: ours ${Math.round(ours.figures.rps)} / nginx ${Math.round(ref.figures.rps)} requests/s = **${ratio.toFixed(2)}×** (target ≥ 0.5: ${ratio >= 0.5 ? 'meets' : 'misses'}); our p99 at ${CONNECTIONS} connections ${ours.figures.p99Ms.toFixed(1)} ms (target < 20 ms: ${ours.figures.p99Ms < 20 ? 'meets' : 'misses'}).
+CPU split over the whole run (warm-ups included): edge ${split.edge.toFixed(1)} s, core ${split.core.toFixed(1)} s. During the median rounds, in cores: ours edge ${ours.cores[0]!.toFixed(2)}, core ${ours.cores[1]!.toFixed(2)}, inside ${ours.cores[2]!.toFixed(2)}; nginx edge ${ref.cores[0]!.toFixed(2)}, core ${ref.cores[1]!.toFixed(2)}, inside ${ref.cores[2]!.toFixed(2)}.`;
+    const file = writeSection(root, 'http', sectionBody);
+    log(`wrote ${file}`);
+    process.stdout.write(`RESULT bench:http ours=${Math.round(ours.figures.rps)} reference=${Math.round(ref.figures.rps)} ratio=${ratio.toFixed(2)}\n`);
+  } finally {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log(`stop failed: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+function nginxVersion(): string {
+  const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  return /nginx\/([\d.]+)/.exec(`${r.stdout}${r.stderr}`)?.[1] ?? '(version unknown)';
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    log(`failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,53 @@
+// Runs wrk (Debian) against one URL and reads its figures: requests/s, latency percentiles, errors.
+import { spawn } from 'node:child_process';
+
+export interface WrkFigures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  socketErrors: number;
+  bytesPerRequest: number;
+}
+
+const UNIT: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
+function ms(text: string | undefined): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
+  return m ? Number(m[1]) * UNIT[m[2]!]! : NaN;
+}
+const SIZE: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
+
+export function parseWrk(out: string): WrkFigures {
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const read = /requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read/.exec(out);
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50Ms: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
+    requests,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    socketErrors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+    bytesPerRequest: read ? (Number(read[1]) * SIZE[read[2]!]!) / requests : NaN,
+  };
+}
+
+/** wrk -t threads -c connections for seconds, with headers; rejects when wrk fails or prints no rate. */
+export function runWrk(url: string, o: { threads: number; connections: number; seconds: number; headers: Record<string, string> }): Promise<{ figures: WrkFigures; output: string }> {
+  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s'];
+  for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
+  args.push(url);
+  return new Promise((resolve, reject) => {
+    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const figures = parseWrk(output);
+      if (code !== 0 || !Number.isFinite(figures.rps)) reject(new Error(`wrk exited ${code}:\n${output}`));
+      else resolve({ figures, output });
+    });
+  });
+}

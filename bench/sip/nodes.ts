@@ -1,0 +1,204 @@
+// The edge and core as an operator runs them: one `mra-edge edge|core -c file.yaml` process each, so the bench
+// can read each one's RSS and CPU from /proc and restart either on its own with the same ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CertificateAuthority } from '../../src/certs/index.js';
+import { hashPassword } from '../../src/traversal/index.js';
+import { freePort } from '../../test/support/node-files.js';
+import { cpuSeconds } from '../media/cpu.js';
+import { root } from '../media/tools.js';
+
+const CLI = join(root, 'dist/src/cli/main.js');
+
+/** One node process; `restart()` stops it (SIGTERM, as a service manager does) and starts it again. */
+export class NodeProcess {
+  #proc: ChildProcess | null = null;
+  #log = '';
+
+  constructor(
+    readonly role: 'edge' | 'core',
+    readonly yaml: string,
+    readonly adminPort: number,
+  ) {}
+
+  get pid(): number {
+    if (!this.#proc?.pid) throw new Error(`${this.role} is not running`);
+    return this.#proc.pid;
+  }
+
+  /** The tail of what the node logged (warnings and errors only), for failure messages. */
+  log(): string {
+    return this.#log;
+  }
+
+  async start(): Promise<void> {
+    // BENCH_SIP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles both nodes (NODE_OPTIONS refuses --cpu-prof).
+    const extra = process.env.BENCH_SIP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const proc = spawn(process.execPath, [...extra, CLI, this.role, '-c', this.yaml], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#proc = proc;
+    const keep = (d: Buffer) => (this.#log = (this.#log + d.toString()).slice(-8000));
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const end = Date.now() + 20_000;
+    while (!(await this.healthy())) {
+      if (proc.exitCode !== null) throw new Error(`${this.role} exited with ${proc.exitCode}:\n${this.#log}`);
+      if (Date.now() > end) throw new Error(`${this.role} did not answer /healthz within 20 s:\n${this.#log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.#proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = once(proc, 'exit');
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const res = await fetch(`http://127.0.0.1:${this.adminPort}/api/status`, { signal: AbortSignal.timeout(10_000) });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** The node's own event-loop delay since the last scrape (prom-client resets its histogram per scrape). */
+  async loopDelayMs(): Promise<{ max: number; p99: number } | null> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      const read = (name: string) => Number(new RegExp(`^mra_process_${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+      return { max: read('nodejs_eventloop_lag_max_seconds'), p99: read('nodejs_eventloop_lag_p99_seconds') };
+    } catch {
+      return null;
+    }
+  }
+
+  rssBytes(): number {
+    return rssOf(this.pid);
+  }
+
+  cpuSeconds(): number {
+    return cpuSeconds(this.pid);
+  }
+}
+
+export function rssOf(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`cannot read the RSS of pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/**
+ * The kernel's count of connections dropped because a listener's accept queue was full (TcpExt
+ * ListenOverflows, for the whole network namespace): each one costs the client a SYN retransmission (1 s, 3 s, 7 s...).
+ */
+export function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  return Number(values[names.indexOf('ListenOverflows')] ?? NaN);
+}
+
+/** CPU seconds of a process and its children (Kamailio forks one process per worker). */
+export function treeCpuSeconds(pid: number): number {
+  let total = cpuSeconds(pid);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) total += cpuSeconds(Number(entry));
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return total;
+}
+
+export interface BenchPair {
+  edge: NodeProcess;
+  core: NodeProcess;
+  ca: string;
+  sipTlsPort: number;
+  close(): Promise<void>;
+}
+
+/** Writes certificates and both YAML files (fixed free ports, so a restart comes back where it was) and starts both. */
+export async function startBenchPair(opts: { domain: string; registrar: { address: string; port: number }; capacity: number }): Promise<BenchPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'mra-bench-sip-'));
+  const ca = await CertificateAuthority.create({ commonName: 'bench:sip CA' });
+  const edgeCert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
+  const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
+  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
+  const [sipTls, https, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const common = { log: { level: 'warn' }, capacity: { registrations: opts.capacity } };
+  writeFileSync(
+    join(dir, 'edge.yaml'),
+    stringify({
+      role: 'edge',
+      name: 'edge1',
+      ...common,
+      admin: { address: '127.0.0.1', port: edgeAdmin },
+      tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
+      public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
+      sip: { max_connections: opts.capacity + 1000 },
+      traversal: {
+        address: '127.0.0.1',
+        sip_port: tSip,
+        http_tunnel_port: tHttp,
+        xmpp_port: tXmpp,
+        tls_verify_subject_name: 'core.example.com',
+        accounts: [{ username: 'traversal', password_hash: await hashPassword('bench-secret') }],
+      },
+    }),
+  );
+  writeFileSync(
+    join(dir, 'core.yaml'),
+    stringify({
+      role: 'core',
+      name: 'core1',
+      ...common,
+      admin: { address: '127.0.0.1', port: coreAdmin },
+      tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
+      domains: [{ name: opts.domain, sip_registrations: true }],
+      unified_cm: [{ publisher: opts.registrar.address, nodes: [{ address: opts.registrar.address, sip_port: opts.registrar.port }] }],
+      traversal: {
+        peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }],
+        username: 'traversal',
+        password: 'bench-secret',
+        reconnect_initial_s: 0.1,
+        reconnect_max_s: 0.5,
+      },
+    }),
+  );
+  const edge = new NodeProcess('edge', join(dir, 'edge.yaml'), edgeAdmin!);
+  const core = new NodeProcess('core', join(dir, 'core.yaml'), coreAdmin!);
+  const close = async () => {
+    await core.stop();
+    await edge.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await edge.start();
+    await core.start();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { edge, core, ca: ca.cert, sipTlsPort: sipTls!, close };
+}

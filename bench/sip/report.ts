@@ -1,0 +1,117 @@
+// The bench:sip table for bench/RESULTS.md and the RESULT line.
+import { writeSection } from './results.js';
+
+type Latency = { p50: number; p90: number; p99: number; max: number };
+type Delay = { max: number; p99: number };
+
+export interface Round {
+  path: 'direct to Kamailio TLS' | 'edge + core to Kamailio';
+  perSecond: number;
+  latency: Latency;
+  failures: Record<string, number>;
+  /** CPU of the server processes on the path (Kamailio; or edge + core + Kamailio) per registration. */
+  cpuMsPerReg: number;
+}
+
+export interface Figures {
+  clients: number;
+  tpClients: number;
+  loopS: number;
+  rounds: Round[];
+  hold: {
+    connected: number;
+    connectMs: number;
+    registered: number;
+    registerMs: number;
+    firstFailures: Record<string, number>;
+    rssBefore: { edge: number; core: number };
+    rssAfter: { edge: number; core: number };
+    windowS: number;
+    refreshesPerS: number;
+    steadyFailures: Record<string, number>;
+    cpuCores: { edge: number; core: number; kamailio: number };
+    steadyLoopDelay: Delay | null;
+    stillRegistered: number;
+  };
+  recovery: Array<{
+    which: 'core' | 'edge';
+    startedMs: number;
+    allBackMs: number | null;
+    registered: number;
+    failures: Record<string, number>;
+    edgeLoopDelay: Delay & { scrapeMax: number };
+    limitS: number;
+    /** Kernel ListenOverflows during the recovery (accept queue full: the SYN is dropped and retried later). */
+    listenOverflows: number;
+    /** From the spawn to 50 %, 90 %, 99 % of the clients registered. */
+    percentMs: Record<string, number>;
+    generatorCpuCores: number;
+  }>;
+}
+
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
+const ms = (v: number) => (v >= 100 ? n0(v) : v.toFixed(1));
+const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
+const fails = (f: Record<string, number>) => (Object.keys(f).length ? Object.entries(f).map(([k, v]) => `${k}: ${v}`).join(', ') : 'none');
+const meets = (ok: boolean) => (ok ? 'meets' : 'misses');
+
+export function report(f: Figures, run: { command: string; date: string; machine: string; cores: number; load: [number, number] }, root: string | null): { body: string; result: string } {
+  const mean = (path: Round['path']) => {
+    const rs = f.rounds.filter((r) => r.path === path);
+    return rs.reduce((a, r) => a + r.perSecond, 0) / Math.max(1, rs.length);
+  };
+  const cpuOf = (path: Round['path']) => {
+    const rs = f.rounds.filter((r) => r.path === path);
+    return rs.reduce((a, r) => a + r.cpuMsPerReg, 0) / Math.max(1, rs.length);
+  };
+  const ours = mean('edge + core to Kamailio');
+  const reference = mean('direct to Kamailio TLS');
+  const ratio = ours / reference;
+  const h = f.hold;
+  const kb = (role: 'edge' | 'core') => (h.rssAfter[role] - h.rssBefore[role]) / 1024 / h.registered;
+  const perClientKb = kb('edge') + kb('core');
+  const pairCpu = h.cpuCores.edge + h.cpuCores.core;
+  const edgeBack = f.recovery.find((r) => r.which === 'edge');
+
+  const lines = [
+    `## bench:sip — registrations through edge + core, and ${n0(f.clients)} TLS clients held`,
+    '',
+    `Command: \`${run.command}\` · date: ${run.date} · machine: ${run.machine} · load average (1 min) at start / end: ${run.load[0].toFixed(1)} / ${run.load[1].toFixed(1)}${run.load[0] > 1 ? ' — other work was running when this run started (the bench itself adds about 2); it lowers the absolute rates, and the rounds alternate so both paths share it' : ''}`,
+    '',
+    'Everything on one machine: the load clients (the project\'s own, src/lab/load/, in worker threads, one TLS connection per client, digest with the nonce cached between refreshes), the edge and the core (one `mra-edge` process each, log level warn), and Kamailio 5.6.3 (Debian, test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM. Kamailio runs one TCP/TLS worker (`-N 1`): Debian\'s 5.6.3 with OpenSSL 3 corrupts its shared memory when two TLS workers handshake at once (kamailio issue #3791), so the reference has one worker process.',
+    '',
+    `### Registrations per second (closed loop, ${f.tpClients} clients, ${f.loopS} s per round; rounds alternate)`,
+    '',
+    '| round | path | reg/s | p50 / p90 / p99 latency (ms) | server CPU per registration | failures |',
+    '|---:|---|---:|---:|---:|---|',
+    ...f.rounds.map((r, i) => `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms | ${fails(r.failures)} |`),
+    '',
+    `Mean: edge + core ${n0(ours)} reg/s, direct ${n0(reference)} reg/s: **ratio ${ratio.toFixed(2)}** — target ≥ 0.5 (${meets(ratio >= 0.5)}). Server CPU per registration counts Kamailio alone on the direct path, and edge + core + Kamailio through the pair (${(cpuOf('edge + core to Kamailio') / cpuOf('direct to Kamailio TLS')).toFixed(1)}× the direct path's); the load clients share the same ${run.cores} cores, so the rate of either path depends on what else runs, while CPU per registration does much less.`,
+    '',
+    `### ${n0(f.clients)} TLS clients held through the edge (Expires ${120} s, refresh every 115 s, first refreshes spread over one period)`,
+    '',
+    '| figure | value | target |',
+    '|---|---:|---|',
+    `| connected / registered | ${n0(h.connected)} in ${ms(h.connectMs / 1000)} s / ${n0(h.registered)} in ${ms(h.registerMs / 1000)} s (failures: ${fails(h.firstFailures)}) | |`,
+    `| RSS delta per registered client, edge | ${kb('edge').toFixed(1)} KB (${n0(h.rssBefore.edge / 1048576)} → ${n0(h.rssAfter.edge / 1048576)} MB) | |`,
+    `| RSS delta per registered client, core | ${kb('core').toFixed(1)} KB (${n0(h.rssBefore.core / 1048576)} → ${n0(h.rssAfter.core / 1048576)} MB) | |`,
+    `| RSS delta per registered client, edge + core | **${perClientKb.toFixed(1)} KB** | ≤ 20 KB (${meets(perClientKb <= 20)}) |`,
+    `| steady state over ${h.windowS.toFixed(0)} s: refreshes/s, failures, still registered | ${h.refreshesPerS.toFixed(1)}/s, ${fails(h.steadyFailures)}, ${n0(h.stillRegistered)} | |`,
+    `| CPU at steady state: edge, core (share of one core) | ${pct(h.cpuCores.edge)}, ${pct(h.cpuCores.core)} | |`,
+    `| CPU at steady state: edge + core, share of the machine's ${run.cores} cores | **${pct(pairCpu / run.cores)}** | < 20 % (${meets(pairCpu / run.cores < 0.2)}) |`,
+    `| CPU at steady state: Kamailio (share of one core) | ${pct(h.cpuCores.kamailio)} | |`,
+    `| edge event-loop delay at steady state (max / p99) | ${h.steadyLoopDelay ? `${ms(h.steadyLoopDelay.max)} / ${ms(h.steadyLoopDelay.p99)} ms` : 'n/a'} | |`,
+    ...f.recovery.map((r) => {
+      const what = r.which === 'core' ? 'core restart (SIGTERM, start again; then every client refreshes at once)' : 'edge restart (SIGTERM drops every TLS connection; clients reconnect after 0–3 s jitter, retry every ~1 s)';
+      const back = r.allBackMs === null ? `**not all back within ${r.limitS} s** (${n0(r.registered)} were)` : `**${ms(r.allBackMs / 1000)} s**`;
+      const target = r.which === 'edge' ? `≤ 30 s (${meets(r.allBackMs !== null && r.allBackMs <= 30_000)})` : '';
+      const marks = ['50', '90', '99'].map((p) => `${p} % at ${r.percentMs[p] === undefined ? '—' : `${ms(r.percentMs[p]! / 1000)} s`}`).join(', ');
+      return `| ${what}: from the process spawn to all ${n0(f.clients)} registered | ${back} (process up after ${ms(r.startedMs / 1000)} s; ${marks}; failures meanwhile: ${fails(r.failures)}; kernel ListenOverflows ${n0(r.listenOverflows)}; edge event-loop delay max ${ms(r.edgeLoopDelay.max)} ms, p99 ${ms(r.edgeLoopDelay.p99)} ms, admin scrape up to ${ms(r.edgeLoopDelay.scrapeMax)} ms; load generator ${r.generatorCpuCores.toFixed(2)} cores) | ${target} |`;
+    }),
+    '',
+    `Failures are final statuses by code ("0": connection lost mid-transaction, "408": no answer in time, "connect": a TLS connect that failed). Event-loop delay is the edge process's own (prom-client's monitor, read from its /metrics every second). Edge back within 30 s: ${edgeBack ? meets(edgeBack.allBackMs !== null && edgeBack.allBackMs <= 30_000) : 'n/a'}.`,
+  ];
+  const body = lines.join('\n');
+  if (root !== null) writeSection(root, 'sip', body);
+  return { body, result: `RESULT bench:sip ours=${Math.round(ours)} reference=${Math.round(reference)} ratio=${ratio.toFixed(3)}` };
+}

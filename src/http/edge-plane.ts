@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import type { EdgeConfig } from '../config/index.js';
+import type { NodeContext } from '../node/context.js';
+import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
+import { EdgeListener, dnsNames } from './edge-listener.js';
+import { IntrusionProtection, type CategorySettings, type IntrusionCategory } from './intrusion.js';
+import { RouteError, parseEdgeTarget } from './route.js';
+import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
+import { encodeIdentity } from './tunnel-protocol.js';
+
+export interface HttpEdge {
+  /** Hand to TraversalServerOptions.onRefused: tunnel authentication failures count towards blocking. */
+  onTunnelRefused: (address: string) => void;
+  intrusion: IntrusionProtection;
+  /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
+  attach(traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): Promise<number>;
+}
+
+const seconds = (s: number) => s * 1000;
+
+/**
+ * The edge's half of the HTTPS proxy: the public listener, intrusion protection, and the tunnel's client end.
+ * It holds no credential and no allow list: everything but syntax is decided by core.
+ */
+export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
+  const { cfg } = ctx;
+  const log = ctx.log.child({ plane: 'http' });
+  const http = cfg.http;
+  const cat = (c: { enabled: boolean; trigger: number; window_s: number; block_s: number }): CategorySettings => ({ enabled: c.enabled, trigger: c.trigger, windowMs: seconds(c.window_s), blockMs: seconds(c.block_s) });
+  const categories: Partial<Record<IntrusionCategory, CategorySettings>> = { http_auth: cat(http.intrusion.http_auth), allow_list: cat(http.intrusion.allow_list), tunnel_auth: cat(http.intrusion.tunnel_auth) };
+  const intrusion = new IntrusionProtection(categories, http.intrusion.exemptions, log);
+  ctx.onClose(() => intrusion.close());
+  ctx.addStatus('intrusion', () => intrusion.status());
+
+  return {
+    intrusion,
+    onTunnelRefused: (address) => void intrusion.fail('tunnel_auth', address),
+    async attach(traversal) {
+      const tunnel = new EdgeTunnel(log);
+      ctx.onClose(() => tunnel.close());
+      traversal.onChannel('http', (ch) => {
+        const sc = ch as StreamChannel;
+        void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
+      });
+      const domainCerts = http.domain_certs.map((d, i) => {
+        try {
+          return { cert: readFileSync(d.cert_file, 'utf8'), key: readFileSync(d.key_file, 'utf8') };
+        } catch (err) {
+          throw new Error(`http.domain_certs[${i}]: ${(err as Error).message}`);
+        }
+      });
+      let identity = '';
+      const listener = new EdgeListener({
+        address: cfg.public.address,
+        port: cfg.public.https_port,
+        cert: ctx.tls.cert,
+        key: ctx.tls.key,
+        domainCerts,
+        limits: {
+          maxHeaderBytes: http.max_header_bytes,
+          maxBodyBytes: http.max_body_bytes,
+          maxRequestsPerConnectionPerS: http.max_requests_per_connection_per_s,
+          headerTimeoutMs: seconds(http.header_timeout_s),
+          idleTimeoutMs: seconds(http.idle_timeout_s),
+        },
+        refuseConnection: (a) => intrusion.isBlocked(a),
+        log,
+        handler: (req, res, body) => {
+          const client = (req.socket?.remoteAddress ?? '').replace(/^::ffff:/, '');
+          if (intrusion.isBlocked(client)) {
+            return void answerText(res, 403, 'this address is blocked by intrusion protection\n');
+          }
+          try {
+            parseEdgeTarget(req.url ?? '', () => true);
+          } catch (err) {
+            if (!(err instanceof RouteError)) throw err;
+            log.info({ client, target: (req.url ?? '').slice(0, 200), reason: err.message }, 'http request refused at the edge');
+            if (err.status === 400) intrusion.fail('allow_list', client);
+            return void answerText(res, err.status, `${err.message}\n`);
+          }
+          if (!tunnel.up) return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
+          void tunnel.forward(req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
+            // A rate-limited sign-in is a failed one too: guessing passwords fast must not escape the count.
+            if (verdict === 'auth-failed' || verdict === 'rate-limited') intrusion.fail('http_auth', client);
+            else if (verdict === 'not-allowed') intrusion.fail('allow_list', client);
+          });
+        },
+      });
+      const port = await listener.listen();
+      ctx.onClose(() => listener.close());
+      identity = encodeIdentity({
+        node: cfg.name,
+        address: http.public_name ?? dnsNames(ctx.tls.cert)[0] ?? cfg.public.address,
+        sipTlsPort: cfg.public.sip_tls_port,
+        httpsPort: port,
+        xmppPort: cfg.public.xmpp_port,
+      });
+      ctx.addStatus('http', () => ({ port, tunnel: tunnel.status() }));
+      return port;
+    },
+  };
+}

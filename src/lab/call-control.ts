@@ -1,0 +1,222 @@
+// The lab's call control: a registrar and proxy that talks to core as Unified CM does. It challenges
+// REGISTERs (401, MD5 digest), keeps bindings with expiry, honours Path (RFC 3327) by sending every request
+// for a client back along it over the connection core opened, and routes requests between registered users.
+import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log/index.js';
+import { NonceIssuer, SipError, SipRequest, createResponse, decrementMaxForwards, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, parseUri, removeTopVia, type SipMessage, type SipResponse } from '../sip/index.js';
+import { SipConnection } from '../sip/transport/index.js';
+import { answer, aorOf, rawAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
+import { Bindings, type Binding } from './call-control-bindings.js';
+
+export interface CallControlOptions {
+  address: string;
+  /** TCP (5060); 0 lets the OS choose. */
+  port: number;
+  /** Also listen for TLS (5061, a mixed-mode cluster) when given. */
+  tls?: { cert: string; key: string; port: number };
+  /** user → password, the same for every domain (realm = the domain). */
+  users: Record<string, string>;
+  log: Logger;
+  maxExpiresS?: number;
+}
+
+export interface RequestResult {
+  status: number;
+  reason: string;
+}
+
+const MARK = 'lab-cc';
+
+/** The lab's users (password = name + "-pw"): what `npm start` offers a client to register with. */
+export const LAB_SIP_USERS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
+
+export class CallControl {
+  readonly #opts: CallControlOptions;
+  readonly #log: Logger;
+  readonly #servers: Server[] = [];
+  readonly #connections = new Map<string, SipConnection>();
+  readonly #nonces = new NonceIssuer();
+  readonly bindings = new Bindings();
+  readonly #pending = new Map<string, (res: SipResponse) => void>();
+  readonly ports = { tcp: 0, tls: 0 };
+
+  constructor(opts: CallControlOptions) {
+    this.#opts = opts;
+    this.#log = opts.log.child({ lab: 'call-control' });
+  }
+
+  async start(): Promise<this> {
+    this.ports.tcp = await this.#listen(createTcpServer((s) => this.#accept(s, 'tcp')), this.#opts.port);
+    if (this.#opts.tls) {
+      const t = this.#opts.tls;
+      this.ports.tls = await this.#listen(createTlsServer({ cert: t.cert, key: t.key }, (s) => this.#accept(s, 'tls')), t.port);
+    }
+    this.#log.info({ address: this.#opts.address, ports: this.ports, users: Object.keys(this.#opts.users).length }, 'lab call control up');
+    return this;
+  }
+
+  async close(): Promise<void> {
+    const closing = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const c of this.#connections.values()) c.close('call control closing');
+    this.bindings.clear();
+    await Promise.all(closing);
+  }
+
+  /** Sends a request (OPTIONS, MESSAGE, ...) to a registered user along its Path; resolves with the final status. */
+  request(aor: string, method: string, body = '', contentType = 'text/plain', timeoutMs = 8000, headers: Array<[string, string]> = []): Promise<RequestResult> {
+    const binding = this.bindings.lookup(aor)[0];
+    if (!binding) return Promise.resolve({ status: 480, reason: 'Not registered' });
+    const branch = generateBranch();
+    const payload = Buffer.from(body, 'utf8');
+    const req = new SipRequest(
+      method,
+      binding.contact,
+      fields([
+        ['Via', viaValue(binding.conn.transport, binding.conn.localAddress, binding.conn.localPort, [['branch', branch], [MARK, 'origin']])],
+        ...binding.path.map((p) => ['Route', p] as const),
+        ['Max-Forwards', '70'],
+        ['From', `<sip:callcontrol@${aor.split('@')[1]}>;tag=${generateTag()}`],
+        ['To', `<sip:${aor}>`],
+        ['Call-ID', randomBytes(10).toString('hex')],
+        ['CSeq', `1 ${method}`],
+        ...headers,
+        ...(payload.length ? [['Content-Type', contentType] as const] : []),
+        ['Content-Length', String(payload.length)],
+      ]),
+      payload,
+    );
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(branch);
+        resolve({ status: 408, reason: 'Request Timeout' });
+      }, timeoutMs);
+      this.#pending.set(branch, (res) => {
+        clearTimeout(timer);
+        this.#pending.delete(branch);
+        resolve({ status: res.status, reason: res.reason });
+      });
+      if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
+    });
+  }
+
+  #listen(server: Server, port: number): Promise<number> {
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.#opts.address, () => resolve((server.address() as AddressInfo).port));
+    });
+  }
+
+  #accept(socket: import('node:net').Socket, transport: 'tcp' | 'tls'): void {
+    socket.on('error', () => {});
+    const conn = new SipConnection(socket, transport, { idleTimeoutMs: 0 }, (data, c) => this.#onMessage(data, c));
+    this.#connections.set(conn.id, conn);
+    conn.onClose(() => this.#connections.delete(conn.id));
+  }
+
+  #onMessage(data: Buffer, conn: SipConnection): void {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: true });
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      const reply = rawAnswer(data, err.status, err.reason);
+      if (reply) conn.send(reply);
+      return;
+    }
+    if (!msg.isRequest) return this.#onResponse(msg);
+    if (msg.method === 'REGISTER') return this.#register(msg, conn);
+    this.#route(msg, conn);
+  }
+
+  #onResponse(res: SipResponse): void {
+    const top = res.vias()[0];
+    const mark = top ? getParam(top.params, MARK) : undefined;
+    if (mark === 'origin') {
+      if (res.status >= 200) this.#pending.get(getParam(top!.params, 'branch') ?? '')?.(res);
+      return;
+    }
+    if (!mark) return;
+    removeTopVia(res);
+    this.#connections.get(mark)?.send(res.serialize());
+  }
+
+  #register(req: SipRequest, conn: SipConnection): void {
+    const aor = aorOf(req);
+    const [user, realm] = aor.split('@') as [string, string];
+    const auth = req.header('authorization');
+    const verdict = auth ? this.#verify(auth, req, realm) : 'missing';
+    if (verdict !== 'ok') {
+      const stale = verdict === 'stale' ? ', stale=true' : '';
+      this.#log.debug({ aor, verdict }, 'lab registrar challenge');
+      return void conn.send(answer(req, 401, undefined, [['WWW-Authenticate', `Digest realm="${realm}", nonce="${this.#nonces.issue()}", qop="auth", algorithm=MD5${stale}`]]));
+    }
+    if (parseDigest(auth!)!.username !== user) return void conn.send(answer(req, 403, 'Authenticated user does not own this address'));
+    const contacts = req.contacts();
+    const expiresHeader = req.header('expires');
+    const max = this.#opts.maxExpiresS ?? 3600;
+    if (contacts === '*') this.bindings.removeAll(aor);
+    else {
+      const paths = req.headerValues('path').flatMap((v) => v.split(/,(?![^<]*>)/).map((s) => s.trim()));
+      for (const c of contacts) {
+        const asked = Number(getParam(c.params, 'expires') ?? expiresHeader ?? max);
+        const expires = Math.min(Number.isFinite(asked) ? asked : max, max);
+        this.bindings.set(aor, formatUri(c.uri), { path: paths, conn, callId: req.callId(), expiresS: expires });
+      }
+    }
+    const current = this.bindings.lookup(aor);
+    const headers: Array<[string, string]> = current.map((b) => ['Contact', `<${b.contact}>;expires=${b.remainingS()}`]);
+    // RFC 3327 §5.3: the registrar echoes the Path it stored, so the client learns its service route.
+    if (current[0]?.path.length && /\bpath\b/i.test(req.header('supported') ?? '')) headers.push(['Path', current[0].path.join(', ')]);
+    headers.push(['Date', new Date().toUTCString()]);
+    conn.send(createResponse(req, 200, { headers }).serialize());
+  }
+
+  #verify(auth: string, req: SipRequest, realm: string): 'ok' | 'stale' | 'bad' {
+    const p = parseDigest(auth);
+    if (!p?.username || !p.nonce || !p.response || !p.uri || p.realm !== realm) return 'bad';
+    const password = this.#opts.users[p.username];
+    if (password === undefined) return 'bad';
+    const nonce = this.#nonces.check(p.nonce);
+    if (nonce !== 'ok') return nonce;
+    const want = digestResponse({ username: p.username, realm: p.realm, nonce: p.nonce, uri: p.uri, qop: p.qop, nc: p.nc, cnonce: p.cnonce }, password, req.method);
+    return want === p.response ? 'ok' : 'bad';
+  }
+
+  /** Proxies a request to the registered user it names (or to the contact it names, inside a dialog). */
+  #route(req: SipRequest, conn: SipConnection): void {
+    try {
+      decrementMaxForwards(req);
+    } catch (err) {
+      if (err instanceof SipError) return void conn.send(createResponse(req, err.status, { reason: err.reason }).serialize());
+      throw err;
+    }
+    while (isOwnRoute(req)) req.removeFirstValue('route');
+    const uri = req.uri;
+    if (uri.kind !== 'sip') return void conn.send(answer(req, 416, 'Only sip: URIs are routed'));
+    const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
+    if (!target) {
+      // OPTIONS to the registrar itself is a keepalive/capabilities probe.
+      if (req.method === 'OPTIONS' && !uri.user) return void conn.send(createResponse(req, 200).serialize());
+      if (req.method !== 'ACK') conn.send(answer(req, uri.user && this.#opts.users[uri.user] !== undefined ? 480 : 404, 'No registered contact'));
+      return;
+    }
+    req.uri = parseUri(target.contact);
+    req.removeHeader('route');
+    for (const p of target.path) req.addHeader('route', p);
+    if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') {
+      req.addHeader('record-route', `<sip:${conn.localAddress}:${conn.localPort};transport=${conn.transport};lr;${MARK}>`, 'top');
+    }
+    req.addHeader('via', viaValue(target.conn.transport, target.conn.localAddress, target.conn.localPort, [['branch', statelessBranch(req, 'lab')], [MARK, conn.id]]), 'top');
+    if (!target.conn.send(req.serialize()) && req.method !== 'ACK') conn.send(answer(req, 480, 'Flow to the contact gone'));
+  }
+}
+
+
+function isOwnRoute(req: SipRequest): boolean {
+  const top = req.routes()[0]?.uri;
+  return top?.kind === 'sip' && getParam(top.params, MARK) !== undefined;
+}

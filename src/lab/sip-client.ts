@@ -1,0 +1,182 @@
+// A lean SIP user agent over TLS, as a remote MRA client (Jabber, a phone) behaves: one TLS connection to
+// the edge, REGISTER with digest, refresh before expiry, answer requests from the inside over the same
+// connection. Tests use it directly; the load clients run many of these in worker threads.
+import { connect, type TLSSocket } from 'node:tls';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DigestCredentials, SipError, SipRequest, createResponse, fields, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
+import { SipConnection } from '../sip/transport/index.js';
+
+export interface SipClientOptions {
+  host: string;
+  port: number;
+  /** CA that signed the edge's certificate. */
+  ca: string;
+  /** TLS name to verify (default: host). */
+  servername?: string;
+  user: string;
+  password: string;
+  domain: string;
+  expiresS?: number;
+  /** Status for requests from the inside: default 200 for all but INVITE (486). */
+  answer?: (req: SipRequest) => number;
+  timeoutMs?: number;
+}
+
+export interface SipResult {
+  status: number;
+  reason: string;
+  response?: SipResponse;
+}
+
+export class SipClient {
+  readonly opts: SipClientOptions;
+  readonly aor: string;
+  /** Requests received from the inside, by method. */
+  readonly received = new Map<string, number>();
+  readonly #callId = randomBytes(12).toString('hex');
+  readonly #tag = generateTag();
+  readonly #instance = randomUUID();
+  readonly #pending = new Map<string, (r: SipResult) => void>();
+  readonly #requestListeners: Array<(req: SipRequest) => void> = [];
+  #conn: SipConnection | undefined;
+  readonly #credentials: DigestCredentials;
+  #cseq = 1;
+  #refresh: NodeJS.Timeout | undefined;
+  /** Set when the 401 challenge was met at least once (tests check the flow was really challenged). */
+  challenged = 0;
+
+  constructor(opts: SipClientOptions) {
+    this.opts = opts;
+    this.aor = `${opts.user}@${opts.domain}`;
+    this.#credentials = new DigestCredentials(opts.user, opts.password);
+  }
+
+  connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const socket: TLSSocket = connect({ host: this.opts.host, port: this.opts.port, ca: this.opts.ca, servername: this.opts.servername }, () => {
+        socket.off('error', reject);
+        this.#conn = new SipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
+        this.#conn.onClose(() => this.#failPending('connection closed'));
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  get connected(): boolean {
+    return this.#conn !== undefined && !this.#conn.closed;
+  }
+
+  onRequest(listener: (req: SipRequest) => void): void {
+    this.#requestListeners.push(listener);
+  }
+
+  /** REGISTER, answering one digest challenge; resolves with the final response. */
+  async register(expiresS = this.opts.expiresS ?? 3600): Promise<SipResult> {
+    let r = await this.#send(this.#registerRequest(expiresS));
+    const challenge = r.status === 401 ? parseChallenge(r.response?.header('www-authenticate') ?? '') : null;
+    if (challenge) {
+      this.challenged++;
+      this.#credentials.accept(challenge);
+      r = await this.#send(this.#registerRequest(expiresS));
+    }
+    return r;
+  }
+
+  /** Re-registers every `everyS` seconds (default: 80 % of the expiry), as clients do. */
+  startRefresh(everyS?: number, onResult?: (r: SipResult) => void): void {
+    this.stopRefresh();
+    const period = (everyS ?? (this.opts.expiresS ?? 3600) * 0.8) * 1000;
+    this.#refresh = setInterval(() => void this.register().then(onResult, () => {}), period);
+    this.#refresh.unref();
+  }
+
+  stopRefresh(): void {
+    clearInterval(this.#refresh);
+  }
+
+  /** An out-of-dialog request (MESSAGE, OPTIONS, INVITE) to a URI through the edge. */
+  request(method: string, uri: string, body = '', contentType = 'text/plain'): Promise<SipResult> {
+    const payload = Buffer.from(body, 'utf8');
+    const extra: Array<[string, string]> = payload.length ? [['Content-Type', contentType]] : [];
+    return this.#send(this.#build(method, uri, `<${uri}>`, randomBytes(10).toString('hex'), extra, payload));
+  }
+
+  /** Sends raw bytes on the connection (bad-input tests). */
+  sendRaw(data: Buffer | string): boolean {
+    return this.#conn?.send(data) ?? false;
+  }
+
+  close(): void {
+    this.stopRefresh();
+    this.#conn?.close('client closing');
+  }
+
+  #registerRequest(expiresS: number): SipRequest {
+    const uri = `sip:${this.opts.domain}`;
+    const extra: Array<[string, string]> = [
+      ['Contact', `<sip:${this.opts.user}@${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`],
+      ['Expires', String(expiresS)],
+      ['Supported', 'path, outbound'],
+    ];
+    const auth = this.#credentials.authorization('REGISTER', uri);
+    if (auth) extra.push(['Authorization', auth]);
+    return this.#build('REGISTER', uri, `<sip:${this.aor}>`, this.#callId, extra, Buffer.alloc(0));
+  }
+
+  #build(method: string, uri: string, to: string, callId: string, extra: Array<[string, string]>, body: Buffer): SipRequest {
+    return new SipRequest(
+      method,
+      uri,
+      fields([
+        ['Via', `SIP/2.0/TLS ${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};branch=${generateBranch()};rport`],
+        ['Max-Forwards', '70'],
+        ['From', `<sip:${this.aor}>;tag=${this.#tag}`],
+        ['To', to],
+        ['Call-ID', callId],
+        ['CSeq', `${this.#cseq++} ${method}`],
+        ...extra,
+        ['Content-Length', String(body.length)],
+      ]),
+      body,
+    );
+  }
+
+  #send(req: SipRequest): Promise<SipResult> {
+    const branch = getParam(req.topVia().params, 'branch')!;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done({ status: 408, reason: 'Request Timeout (client)' }), this.opts.timeoutMs ?? 8000);
+      const done = (r: SipResult) => {
+        clearTimeout(timer);
+        this.#pending.delete(branch);
+        resolve(r);
+      };
+      this.#pending.set(branch, done);
+      if (!this.#conn?.send(req.serialize())) done({ status: 503, reason: 'Not connected' });
+    });
+  }
+
+  #failPending(reason: string): void {
+    for (const done of [...this.#pending.values()]) done({ status: 503, reason });
+  }
+
+  #onMessage(data: Buffer): void {
+    let msg;
+    try {
+      msg = parseMessage(data, { stream: true });
+    } catch (err) {
+      if (err instanceof SipError) return;
+      throw err;
+    }
+    if (!msg.isRequest) {
+      if (msg.status < 200) return;
+      this.#pending.get(getParam(msg.topVia().params, 'branch') ?? '')?.({ status: msg.status, reason: msg.reason, response: msg });
+      return;
+    }
+    this.received.set(msg.method, (this.received.get(msg.method) ?? 0) + 1);
+    for (const l of this.#requestListeners) l(msg);
+    if (msg.method === 'ACK') return;
+    const status = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
+    this.#conn?.send(createResponse(msg, status).serialize());
+  }
+}

@@ -1,0 +1,273 @@
+// The core's SIP rules (Expressway-C): the traversal SIP channel ↔ call control over TCP 5060 (or TLS 5061
+// for a mixed-mode cluster). Stateless like the edge: a response finds its way back by core's own Via, which
+// names the call-control connection a request from the inside came on.
+import type { Logger } from '../../log/index.js';
+import type { Store } from '../../store/index.js';
+import type { DomainTable } from '../../domains/index.js';
+import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
+import { SipError, addPath, addRecordRoute, decrementMaxForwards, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
+import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
+import { answer, answerError, aorOf, correlationId, grantedExpires, hostOf, ownTopVia, rawAnswer, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
+import { domainNotify, isDomainEvent } from './domain-sync.js';
+import { ContactRewriter } from './contact-rewrite.js';
+import { homeRoute, type CallControlRoute } from './call-control-routes.js';
+
+export interface CoreSipProxyOptions {
+  node: string;
+  traversal: Pick<TraversalClient, 'onChannel' | 'sip'>;
+  domains: DomainTable;
+  /** The call-control nodes core may route to now (discovery's, else the configuration's): read per request. */
+  routes: () => readonly CallControlRoute[];
+  /** "SIP Path headers": on adds core to Path; off rewrites Contact to core instead. */
+  pathHeaders: boolean;
+  tls: { cert: string; key: string; ca: string };
+  idleTimeoutMs: number;
+  store: Store;
+  capacity: number;
+  /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
+  maintenance?: () => boolean;
+  log: Logger;
+}
+
+const VIA_MARK = 'mra-core';
+const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+export class CoreSipProxy {
+  readonly #opts: CoreSipProxyOptions;
+  readonly #log: Logger;
+  readonly #pool: SipConnectionPool;
+  readonly #registrations: RegistrationCounter;
+  readonly #contacts: ContactRewriter;
+  readonly #ownUser: string;
+  /** Connections core opened to each node, so a node that leaves the cluster can be let go. */
+  readonly #byTarget = new Map<string, SipConnection>();
+  #notifySeq = 1;
+  readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
+
+  constructor(opts: CoreSipProxyOptions) {
+    this.#opts = opts;
+    this.#log = opts.log.child({ plane: 'sip' });
+    this.#ownUser = `mra-${opts.node}`;
+    this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
+    this.#contacts = new ContactRewriter(opts.store);
+    this.#pool = new SipConnectionPool({
+      tls: opts.tls,
+      limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
+      keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
+      onMessage: (data, conn) => void this.#fromCallControl(data, conn).catch((err: Error) => this.#log.error({ err: err.message }, 'sip core: call control message failed')),
+    });
+    opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const callControl = this.#opts.routes().map((r) => targetKey(r.target));
+    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...this.counters };
+  }
+
+  /**
+   * The routes changed (a discovery refresh): a node no longer among them gets no new request, and its
+   * connection is closed so keepalives stop and call control's requests for clients come over the nodes left.
+   */
+  routesChanged(): void {
+    const live = new Set(this.#opts.routes().map((r) => targetKey(r.target)));
+    this.#log.info({ callControl: [...live] }, 'sip call-control routes updated');
+    for (const [key, conn] of this.#byTarget) {
+      if (live.has(key)) continue;
+      this.#byTarget.delete(key);
+      this.#log.info({ callControl: key }, 'sip connection to a node that left the cluster closed');
+      conn.close('call-control node left the cluster');
+    }
+  }
+
+  close(): void {
+    this.#pool.close();
+  }
+
+  /** Tells the edge the domain table again (after a configuration or discovery change). */
+  publishDomains(): void {
+    this.#opts.traversal.sip()?.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
+  }
+
+  #edgeChannel(ch: MessageChannel): void {
+    ch.onMessage((data) => void this.#fromEdge(data, ch).catch((err: Error) => this.#log.error({ err: err.message }, 'sip core: edge message failed')));
+    // On every channel, so an edge that restarted (and knows nothing) learns the table at once.
+    ch.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
+    this.#log.info({ edge: ch.info.peerNode, domains: this.#opts.domains.size }, 'domain table sent to edge');
+  }
+
+  async #fromEdge(data: Buffer, ch: MessageChannel): Promise<void> {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: true });
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused');
+      const reply = rawAnswer(data, err.status, err.reason);
+      if (reply) ch.send(reply);
+      return;
+    }
+    if (!msg.isRequest) return this.#responseFromEdge(msg);
+    const req = msg;
+    const corr = receivedCorrelationId(req);
+    const refuse = (status: number, text: string, headers: Array<[string, string]> = []) => {
+      this.counters.refused++;
+      this.#log.warn({ corr, callId: req.callId(), method: req.method, status, reason: text }, 'sip request refused');
+      if (req.method !== 'ACK') ch.send(answer(req, status, text, headers));
+    };
+    try {
+      decrementMaxForwards(req);
+    } catch (err) {
+      if (err instanceof SipError) return void ch.send(answerError(req, err));
+      throw err;
+    }
+    // Core's own Route (from its Record-Route) is consumed; the next hop is always a call-control node of
+    // the configuration, never an address a client wrote. What remains of an in-dialog route set was recorded
+    // behind core, so it may name call control and nothing else (the edge lets only its own entry lead it);
+    // when it does, the dialog stays on the node it named.
+    while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
+    if (req.routes().some((r) => !this.#isCallControl(r.uri))) return refuse(403, 'Route to a host that is not call control');
+    const domainName = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
+    const domain = domainName ? this.#opts.domains.lookup(domainName) : undefined;
+    if (!domain) return refuse(404, `Domain not served: ${domainName ?? 'none'}`);
+    if (!domain.sip_registrations) return refuse(403, `SIP registrations not enabled for ${domain.name}`);
+    const next = req.routes()[0];
+    const route = (next && this.#nodeOf(next.uri)) ?? homeRoute(this.#opts.routes().filter((r) => r.deployment === domain.deployment), aorOf(req));
+    if (!route) return refuse(503, `No call control configured for ${domain.name}`, [['Retry-After', '30']]);
+    let viaExtra: Array<[string, string]> = [];
+    const maintenance = this.#opts.maintenance?.() === true;
+    if (req.method === 'REGISTER') {
+      const contacts = req.contacts();
+      const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
+      const admission = expires > 0 ? await this.#registrations.admit(RegistrationCounter.key(aorOf(req), req.callId()), maintenance) : 'ok';
+      if (admission !== 'ok') {
+        const r = REFUSED_ADMISSION[admission];
+        return refuse(r.status, r.text, r.headers);
+      }
+      viaExtra = [['mra-exp', String(expires)]];
+    } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
+    let conn: SipConnection;
+    try {
+      conn = await this.#pool.get(route.target);
+      this.#track(targetKey(route.target), conn);
+    } catch (err) {
+      return refuse(503, `Call control unreachable: ${(err as Error).message}`, [['Retry-After', '5']]);
+    }
+    if (req.method === 'REGISTER') {
+      if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
+      else await this.#contacts.rewrite(req, conn);
+    } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
+    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', statelessBranch(req, this.#opts.node)], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
+    this.counters.toCallControl++;
+    this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
+    if (!conn.send(req.serialize())) {
+      // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
+      removeTopVia(req);
+      refuse(503, 'Call control connection lost', [['Retry-After', '5']]);
+    }
+  }
+
+  /** A client's answer (via the edge) to a request from call control: back on the connection it came from. */
+  #responseFromEdge(res: SipResponse): void {
+    const via = ownTopVia(res, VIA_MARK);
+    if (!via) return void this.#log.warn({ status: res.status }, 'sip response from edge not for this core dropped');
+    const connId = getParam(via.params, VIA_MARK);
+    // The domain-table NOTIFY is core's own request: its answer ends here.
+    if (connId === 'self') {
+      if (res.status >= 300) this.#log.warn({ status: res.status, reason: res.reason }, 'edge refused the domain table');
+      return;
+    }
+    removeTopVia(res);
+    if (!this.#pool.byId(connId ?? '')?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
+  }
+
+  async #fromCallControl(data: Buffer, conn: SipConnection): Promise<void> {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: true });
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused');
+      const reply = rawAnswer(data, err.status, err.reason);
+      if (reply) conn.send(reply);
+      return;
+    }
+    const edge = this.#opts.traversal.sip();
+    if (!msg.isRequest) {
+      const via = ownTopVia(msg, VIA_MARK);
+      if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
+      removeTopVia(msg);
+      const corr = correlationId(msg);
+      if (msg.cseq().method === 'REGISTER' && msg.status >= 200 && msg.status < 300) {
+        const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
+        const expires = Math.min(asked, grantedExpires(msg));
+        await this.#registrations.bound(RegistrationCounter.key(aorOf(msg), msg.callId()), expires);
+        if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
+        this.#log.info({ corr, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+      } else this.#log.debug({ corr, callId: msg.callId(), status: msg.status }, 'sip response to edge');
+      if (!edge?.send(msg.serialize())) this.#log.info({ corr, status: msg.status }, 'sip response dropped: traversal link down');
+      else this.counters.toEdge++;
+      return;
+    }
+    const req = msg;
+    try {
+      decrementMaxForwards(req);
+    } catch (err) {
+      if (err instanceof SipError) return void conn.send(answerError(req, err));
+      throw err;
+    }
+    while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
+    // The domain-table event is core's to send; relayed from the inside it would be an attempt on the edge.
+    if (isDomainEvent(req)) {
+      this.counters.refused++;
+      this.#log.warn({ method: req.method, callId: req.callId(), conn: conn.remote }, 'sip request refused: domain-table event from call control');
+      if (req.method !== 'ACK') conn.send(answer(req, 403, 'Event package reserved for the traversal link'));
+      return;
+    }
+    // Path off: the registrar only knows core's stand-in Contact; the client's and the edge's Path come back here.
+    if (!this.#opts.pathHeaders && !(await this.#contacts.resolve(req)) && ContactRewriter.isStandIn(req.uri)) {
+      this.#log.info({ method: req.method, callId: req.callId() }, 'sip request toward a client refused: its binding expired');
+      if (req.method !== 'ACK') conn.send(answer(req, 480, 'Registration for this contact expired'));
+      return;
+    }
+    // No link, no way to the client's flow: fail at once (RFC 5626 430) so call control never waits out a timer.
+    if (!edge || edge.closed) {
+      this.counters.linkDown++;
+      this.#log.info({ method: req.method }, 'sip request toward a client refused: traversal link down');
+      if (req.method !== 'ACK') conn.send(answer(req, 430, 'Traversal link to the edge is down'));
+      return;
+    }
+    // In the dialog's later requests call control comes back through core, over the connection it came on.
+    if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
+    req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
+    this.counters.toEdge++;
+    edge.send(req.serialize());
+  }
+
+  #track(key: string, conn: SipConnection): void {
+    if (this.#byTarget.get(key) === conn) return;
+    this.#byTarget.set(key, conn);
+    conn.onClose(() => this.#byTarget.get(key) === conn && this.#byTarget.delete(key));
+  }
+
+  /** The call-control node a URI names, if it is one core routes to now. */
+  #nodeOf(uri: SipRequest['uri']): CallControlRoute | undefined {
+    if (uri.kind !== 'sip') return undefined;
+    const host = uri.host.toLowerCase();
+    return this.#opts.routes().find((r) => r.host === host);
+  }
+
+  #ownUri(conn: SipConnection): SipUri {
+    return { kind: 'sip', scheme: 'sip', user: this.#ownUser, password: null, host: conn.localAddress, port: conn.localPort, params: [{ name: 'transport', value: conn.transport }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
+  }
+
+  #isCallControl(uri: SipRequest['uri']): boolean {
+    return this.#nodeOf(uri) !== undefined;
+  }
+
+  #isOwn(uri: SipRequest['uri'] | undefined): boolean {
+    return uri?.kind === 'sip' && uri.user === this.#ownUser;
+  }
+}

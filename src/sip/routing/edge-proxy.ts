@@ -1,0 +1,300 @@
+// The edge's SIP rules (Expressway-E): clients on TLS 5061 ↔ core over the traversal SIP channel.
+// Stateless in the RFC 3261 §16.11 sense: everything a response needs to find its way back (the client's
+// flow) rides in the edge's own Via, so nothing is held per transaction and a core restart loses nothing.
+import type { Logger } from '../../log/index.js';
+import type { Store } from '../../store/index.js';
+import type { DomainTable } from '../../domains/index.js';
+import { DomainTable as Table } from '../../domains/index.js';
+import type { MessageChannel } from '../../traversal/index.js';
+import { SipError, SipRequest, addPath, addRecordRoute, decrementMaxForwards, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipResponse, type SipUri } from '../index.js';
+import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
+import { FlowTokens } from './flow-token.js';
+import { CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, ownTopVia, rawAnswer, statelessBranch, viaValue } from './hop.js';
+import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
+import { isDomainEvent, isDomainNotify } from './domain-sync.js';
+
+export interface EdgeSipProxyOptions {
+  listen: { address: string; port: number };
+  /** Host written into the edge's Via/Path/Record-Route (its public name or address). */
+  publicHost: string;
+  tls: { cert: string; key: string };
+  limits: Partial<ConnectionLimits>;
+  maxConnections: number;
+  store: Store;
+  capacity: number;
+  /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
+  maintenance?: () => boolean;
+  log: Logger;
+}
+
+const VIA_MARK = 'mra-edge';
+/** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
+const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
+
+export class EdgeSipProxy {
+  readonly #opts: EdgeSipProxyOptions;
+  readonly #log: Logger;
+  readonly #tokens = new FlowTokens();
+  readonly #listener: SipTlsListener;
+  readonly #registrations: RegistrationCounter;
+  readonly #cores: MessageChannel[] = [];
+  /** Registration keys per client connection: a connection that drops takes its registrations with it. */
+  readonly #keysByConnection = new Map<string, Set<string>>();
+  #domains: DomainTable | null = null;
+  #port = 0;
+  readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
+
+  constructor(opts: EdgeSipProxyOptions) {
+    this.#opts = opts;
+    this.#log = opts.log.child({ plane: 'sip' });
+    this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
+    this.#listener = new SipTlsListener({
+      address: opts.listen.address,
+      port: opts.listen.port,
+      tls: opts.tls,
+      limits: opts.limits,
+      maxConnections: opts.maxConnections,
+      log: this.#log,
+      onMessage: (data, conn) => void this.#fromClient(data, conn).catch((err: Error) => this.#log.error({ err: err.message }, 'sip edge: client message failed')),
+      onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
+    });
+  }
+
+  async start(): Promise<number> {
+    this.#port = await this.#listener.listen();
+    this.#log.info({ address: this.#opts.listen.address, port: this.#port }, 'sip tls listener up');
+    return this.#port;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Each core's SIP traversal channel: requests toward clients and responses to the clients' requests. */
+  addCoreChannel(ch: MessageChannel): void {
+    this.#cores.push(ch);
+    ch.onMessage((data) => this.#fromCore(data, ch));
+    ch.on('close', () => {
+      const i = this.#cores.indexOf(ch);
+      if (i >= 0) this.#cores.splice(i, 1);
+    });
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    return {
+      port: this.#port,
+      connections: this.#listener.connectionCount,
+      registrations: await this.#registrations.count(),
+      capacity: this.#registrations.capacity,
+      domains: this.#domains?.size ?? null,
+      coreChannels: this.#cores.length,
+      ...this.counters,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#listener.close();
+  }
+
+  #core(): MessageChannel | undefined {
+    for (let i = this.#cores.length - 1; i >= 0; i--) if (!this.#cores[i]!.closed) return this.#cores[i];
+    return undefined;
+  }
+
+  #refuse(conn: SipConnection, req: SipRequest, status: number, text: string, headers: Array<[string, string]> = []): void {
+    this.counters.refused++;
+    this.#log.warn({ corr: correlationId(req), callId: req.callId(), conn: conn.id, remote: conn.remote, method: req.method, status, reason: text }, 'sip request refused');
+    if (req.method !== 'ACK') conn.send(answer(req, status, text, headers));
+  }
+
+  async #fromClient(data: Buffer, conn: SipConnection): Promise<void> {
+    this.counters.fromClients++;
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: true, limits: PROXY_PARSE_LIMITS });
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      this.counters.refused++;
+      this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
+      const reply = rawAnswer(data, err.status, err.reason);
+      if (reply) conn.send(reply);
+      return;
+    }
+    if (!msg.isRequest) return this.#responseFromClient(msg, conn);
+    const req = msg;
+    try {
+      decrementMaxForwards(req);
+    } catch (err) {
+      if (err instanceof SipError) return this.#refuseError(conn, req, err);
+      throw err;
+    }
+    // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
+    // dialog a Route may only name this edge. In a dialog the route set starts with the edge's own entry
+    // (recorded here); the rest was recorded behind core, which checks it names only call control. The
+    // edge refuses rather than strips, so a probe is visible in the logs.
+    if (req.has('path')) return this.#refuse(conn, req, 403, 'Path header not accepted from a client');
+    const inDialog = tagOf(req.to()) !== null;
+    for (const [i, r] of req.routes().entries()) {
+      if (!this.#isOwn(r.uri) && (!inDialog || i === 0)) return this.#refuse(conn, req, 403, 'Route to a host other than the edge');
+    }
+    while (req.routes().length > 0 && this.#isOwn(req.routes()[0]!.uri)) req.removeFirstValue('route');
+    const domains = this.#domains;
+    const core = this.#core();
+    if (!domains || !core) return this.#refuse(conn, req, 503, core ? 'Domain table not yet received from core' : 'No traversal link to core', [RETRY_AFTER]);
+    const domain = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
+    if (!domain || !domains.lookup(domain)) return this.#refuse(conn, req, 404, `Domain not served: ${domain ?? 'none'}`);
+    if (!domains.allows(domain, 'sip_registrations')) return this.#refuse(conn, req, 403, `SIP registrations not enabled for ${domain}`);
+
+    const maintenance = this.#opts.maintenance?.() === true;
+    const token = this.#tokens.issue(conn.id);
+    const viaParams: Array<[string, string]> = [['branch', statelessBranch(req, conn.id)], [VIA_MARK, token]];
+    if (req.method === 'REGISTER') {
+      const contacts = req.contacts();
+      const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
+      const key = RegistrationCounter.key(aorOf(req), req.callId());
+      const admission = expires > 0 ? await this.#registrations.admit(key, maintenance) : 'ok';
+      if (admission !== 'ok') {
+        const r = REFUSED_ADMISSION[admission];
+        return this.#refuse(conn, req, r.status, r.text, r.headers);
+      }
+      viaParams.push(['mra-exp', String(expires)]);
+      addPath(req, this.#ownUri(token));
+    } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) {
+      return this.#refuse(conn, req, 503, 'Maintenance mode: new calls refused');
+    } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
+    req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
+    // Whatever a client wrote in this header is replaced: the id is the edge's to give.
+    const corr = correlationId(req);
+    req.setHeader(CORRELATION_HEADER, corr);
+    this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
+    // The link may have gone while the Store answered: the client hears so now rather than time out.
+    if (!(this.#core() ?? core).send(req.serialize())) {
+      removeTopVia(req);
+      this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
+    }
+  }
+
+  #refuseError(conn: SipConnection, req: SipRequest, err: SipError): void {
+    this.counters.refused++;
+    this.#log.warn({ corr: correlationId(req), callId: req.callId(), conn: conn.id, remote: conn.remote, method: req.method, status: err.status, reason: err.reason }, 'sip request refused');
+    conn.send(answerError(req, err));
+  }
+
+  /** A client's answer to a request from the inside: drop the edge's Via and hand it to core. */
+  #responseFromClient(res: SipResponse, conn: SipConnection): void {
+    if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
+    removeTopVia(res);
+    if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
+  }
+
+  #fromCore(data: Buffer, ch: MessageChannel): void {
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(data, { stream: true });
+      msg.validate();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused');
+      const reply = rawAnswer(data, err.status, err.reason);
+      if (reply) ch.send(reply);
+      return;
+    }
+    if (msg.isRequest) this.#requestFromCore(msg, ch);
+    else void this.#responseFromCore(msg);
+  }
+
+  #requestFromCore(req: SipRequest, ch: MessageChannel): void {
+    if (isDomainNotify(req)) {
+      try {
+        this.#domains = Table.parse(req.body.toString('utf8'));
+      } catch (err) {
+        return void ch.send(answer(req, 400, `Bad domain table: ${(err as Error).message}`));
+      }
+      this.#log.info({ core: ch.info.peerNode, domains: this.#domains.size }, 'domain table received from core');
+      return void ch.send(answer(req, 200));
+    }
+    if (isDomainEvent(req)) {
+      this.#log.warn({ core: ch.info.peerNode, callId: req.callId() }, 'sip request refused: relayed domain-table event');
+      return void ch.send(answer(req, 403, 'Event package reserved for the traversal link'));
+    }
+    try {
+      decrementMaxForwards(req);
+    } catch (err) {
+      if (err instanceof SipError) return void ch.send(answerError(req, err));
+      throw err;
+    }
+    // The request follows the Path the client registered: its top Route is this edge, naming the flow.
+    const top = req.routes()[0];
+    const token = top && this.#isOwn(top.uri) ? this.#tokens.check((top.uri as SipUri).user ?? '') : { fault: 'forged' as const };
+    // A token from an earlier edge process names a flow that died with it: 430, so the registrar lets the
+    // binding go (RFC 5626 §5.3). One this process cannot have made stays 403 (docs/sip.md, Flow token).
+    if ('fault' in token && token.fault === 'stale') {
+      this.counters.flowFailed++;
+      this.#log.info({ method: req.method }, 'sip flow failed: flow token from an earlier edge process');
+      if (req.method !== 'ACK') ch.send(answer(req, 430, 'Flow token from an earlier edge process'));
+      return;
+    }
+    if ('fault' in token) {
+      this.#log.warn({ method: req.method }, 'sip request from core without a valid flow token refused');
+      if (req.method !== 'ACK') ch.send(answer(req, 403, 'No valid edge flow token in Route'));
+      return;
+    }
+    const connId = token.connectionId;
+    req.removeFirstValue('route');
+    const conn = this.#listener.connection(connId);
+    // RFC 5626 §5.3: the flow is the only way to the client; the edge never opens a connection to one.
+    if (!conn || conn.closed) {
+      this.counters.flowFailed++;
+      this.#log.info({ method: req.method, conn: connId }, 'sip flow failed: client connection gone');
+      if (req.method !== 'ACK') ch.send(answer(req, 430, 'Client connection gone'));
+      return;
+    }
+    // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
+    if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
+    req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
+    this.counters.toClients++;
+    conn.send(req.serialize());
+  }
+
+  async #responseFromCore(res: SipResponse): Promise<void> {
+    const via = ownTopVia(res, VIA_MARK);
+    const connId = via ? this.#tokens.verify(getParam(via.params, VIA_MARK) ?? '') : undefined;
+    if (!via || !connId) return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
+    removeTopVia(res);
+    const conn = this.#listener.connection(connId);
+    const corr = correlationId(res);
+    if (res.cseq().method === 'REGISTER' && res.status >= 200 && res.status < 300) {
+      const key = RegistrationCounter.key(aorOf(res), res.callId());
+      const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
+      const granted = grantedExpires(res);
+      const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
+      await this.#registrations.bound(key, expires);
+      if (conn) this.#trackKey(conn.id, key, expires > 0);
+      this.#log.info({ corr, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+    } else this.#log.debug({ corr, callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
+    if (!conn?.send(res.serialize())) this.#log.info({ corr, status: res.status, conn: connId }, 'sip response dropped: client connection gone');
+  }
+
+  #trackKey(connId: string, key: string, bound: boolean): void {
+    let keys = this.#keysByConnection.get(connId);
+    if (!keys) this.#keysByConnection.set(connId, (keys = new Set()));
+    if (bound) keys.add(key);
+    else keys.delete(key);
+  }
+
+  async #forgetConnection(connId: string): Promise<void> {
+    const keys = this.#keysByConnection.get(connId);
+    this.#keysByConnection.delete(connId);
+    for (const k of keys ?? []) await this.#registrations.unbound(k);
+  }
+
+  #ownUri(token: string): SipUri {
+    return { kind: 'sip', scheme: 'sip', user: token, password: null, host: this.#opts.publicHost, port: this.#port, params: [{ name: 'transport', value: 'tls' }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
+  }
+
+  #isOwn(uri: SipRequest['uri']): boolean {
+    return uri.kind === 'sip' && uri.host.toLowerCase() === this.#opts.publicHost.toLowerCase() && (uri.port ?? 5061) === this.#port;
+  }
+}

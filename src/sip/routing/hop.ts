@@ -1,0 +1,92 @@
+// What both proxies do at each hop: answer with a reason that names the fault, answer even a message that
+// did not parse (from its raw Via/From/To/Call-ID/CSeq lines), and stamp and recognise their own Via.
+import { createHash } from 'node:crypto';
+import { MAGIC_COOKIE, SipError, SipRequest, createResponse, formatVia, getParam, reasonPhrase, type SipMessage, type SipResponse, type Via } from '../index.js';
+
+/** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
+export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;
+
+/** A response whose Reason header (RFC 3326) says why, so a client's log shows the edge's verdict. */
+export function answer(req: SipRequest, status: number, text?: string, headers: Array<[string, string]> = []): Buffer {
+  const extra: Array<[string, string]> = [...headers];
+  if (text) extra.push(['Reason', `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`]);
+  return createResponse(req, status, { headers: extra }).serialize();
+}
+
+export function answerError(req: SipRequest, err: SipError): Buffer {
+  return createResponse(req, err.status, { reason: err.reason }).serialize();
+}
+
+const COPIED = /^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:/i;
+
+/**
+ * The answer to bytes that did not parse: built from the lines a response must echo. Null when the bytes
+ * are a response, or lack a Via to send the answer along (nothing can be answered then; the caller logs).
+ */
+export function rawAnswer(data: Buffer, status: number, reason: string): Buffer | null {
+  const end = data.indexOf('\r\n\r\n');
+  const head = data.toString('latin1', 0, end < 0 ? Math.min(data.length, 16384) : end);
+  const lines = head.split('\r\n');
+  if (lines[0]?.startsWith('SIP/')) return null;
+  const copied = lines.slice(1).filter((l) => COPIED.test(l) && l.length < 2048);
+  if (!copied.some((l) => /^(via|v)[ \t]*:/i.test(l))) return null;
+  const phrase = reason.replace(/[\r\n]/g, ' ') || reasonPhrase(status);
+  return Buffer.from(`SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+}
+
+/** A stateless proxy's branch: the same request (a retransmission) always gets the same one (RFC 3261 §16.11). */
+export function statelessBranch(msg: SipMessage, salt: string): string {
+  const top = msg.topVia();
+  const h = createHash('sha1').update(`${getParam(top.params, 'branch') ?? ''}|${top.host}|${top.port ?? ''}|${salt}`);
+  return `${MAGIC_COOKIE}${h.digest('base64url').slice(0, 20)}`;
+}
+
+export function viaValue(transport: string, host: string, port: number | null, params: Array<[string, string]>): string {
+  const via: Via = { protocolName: 'SIP', protocolVersion: '2.0', transport: transport.toUpperCase(), host, port, params: params.map(([name, value]) => ({ name, value })) };
+  return formatVia(via);
+}
+
+/** Our own Via on top of a response, or null when the top Via is someone else's (the response is not ours). */
+export function ownTopVia(msg: SipMessage, marker: string): Via | null {
+  const top = msg.vias()[0];
+  return top && getParam(top.params, marker) !== undefined ? top : null;
+}
+
+export function hostOf(uri: SipRequest['uri']): string | undefined {
+  return uri.kind === 'sip' ? uri.host : undefined;
+}
+
+/** The address of record a REGISTER (or its response) is about: user@host of To, lower case. */
+export function aorOf(msg: SipMessage): string {
+  const u = msg.to().uri;
+  return u.kind === 'sip' ? `${u.user ?? ''}@${u.host}`.toLowerCase() : u.opaque;
+}
+
+/** The longest expiry a registrar granted in a 2xx (its Contact expires params, else Expires; none: 0). */
+export function grantedExpires(res: SipResponse): number {
+  const contacts = res.has('contact') ? res.contacts() : [];
+  const values = contacts === '*' ? [] : contacts.map((c) => Number(getParam(c.params, 'expires') ?? res.header('expires') ?? NaN)).filter(Number.isFinite);
+  if (values.length === 0) return res.has('expires') ? Number(res.header('expires')) || 0 : 0;
+  return Math.max(...values);
+}
+
+/** The header the edge hands a request's correlation id to core in; core takes it off before call control. */
+export const CORRELATION_HEADER = 'X-MRA-Correlation';
+
+/**
+ * A short id that follows one registration through both nodes' logs: a REGISTER and every refresh of it
+ * keep their Call-ID (RFC 3261 §10.2.4), so the id is the same for the life of the registration; the AOR
+ * is in it so two clients choosing one Call-ID do not share an id. A response gets the id of its request,
+ * so each hop logs it without keeping state.
+ */
+export function correlationId(msg: SipMessage): string {
+  const who = msg.cseq().method === 'REGISTER' ? aorOf(msg) : '';
+  return createHash('sha1').update(`${who}|${msg.callId()}`).digest('base64url').slice(0, 10);
+}
+
+/** The id the edge sent with a request (it is the edge's word, not a client's), else this node's own. */
+export function receivedCorrelationId(req: SipRequest): string {
+  const sent = req.header(CORRELATION_HEADER)?.trim();
+  req.removeHeader(CORRELATION_HEADER);
+  return sent && /^[A-Za-z0-9_-]{1,32}$/.test(sent) ? sent : correlationId(req);
+}

@@ -1,0 +1,91 @@
+// SIP routing through the pair: the edge's rules (clients ↔ traversal link) and the core's (traversal link ↔
+// call control). The composition roots call attachEdgeSip / attachCoreSip; see docs/sip.md for the flow.
+import type { CoreConfig, EdgeConfig } from '../../config/index.js';
+import type { NodeContext } from '../../node/context.js';
+import type { MessageChannel, TraversalClient, TraversalServer } from '../../traversal/index.js';
+import { DomainTable } from '../../domains/index.js';
+import type { DiscoveryResult } from '../../discovery/index.js';
+import { EdgeSipProxy } from './edge-proxy.js';
+import { CoreSipProxy } from './core-proxy.js';
+import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
+
+export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
+export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
+export { callControlRoutes, configuredRoutes, homeRoute, type CallControlCluster, type CallControlRoute } from './call-control-routes.js';
+export { FlowTokens } from './flow-token.js';
+export { RegistrationCounter } from './registrations.js';
+export { DOMAINS_EVENT } from './domain-sync.js';
+
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+/** Starts the client-facing SIP TLS listener on public.sip_tls_port and takes every core's SIP channel. */
+export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>): Promise<EdgeSipProxy> {
+  const { cfg } = ctx;
+  const proxy = new EdgeSipProxy({
+    listen: { address: cfg.public.address, port: cfg.public.sip_tls_port },
+    publicHost: WILDCARD.has(cfg.public.address) ? cfg.name : cfg.public.address,
+    tls: { cert: ctx.tls.cert, key: ctx.tls.key },
+    limits: { headerTimeoutMs: cfg.sip.header_timeout_s * 1000, idleTimeoutMs: cfg.sip.idle_timeout_s * 1000 },
+    maxConnections: cfg.sip.max_connections,
+    store: ctx.store,
+    capacity: cfg.capacity.registrations,
+    maintenance: () => ctx.maintenance(),
+    log: ctx.log,
+  });
+  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
+  await proxy.start();
+  ctx.onClose(() => proxy.close());
+  addSipStatus(ctx, () => proxy.status());
+  return proxy;
+}
+
+/** What core's SIP routing needs of discovery: its current answer, and word when it changes. */
+export interface CallControlDiscovery {
+  result(): DiscoveryResult;
+  on(event: 'change', listener: (r: DiscoveryResult) => void): unknown;
+}
+
+/**
+ * Routes SIP from the traversal link to call control and back: to the Unified CM nodes discovery found, or
+ * the configured unified_cm[].nodes for a cluster discovery has no answer for (or without discovery at all).
+ */
+export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip'>, domains?: DomainTable, discovery?: CallControlDiscovery): CoreSipProxy {
+  const { cfg } = ctx;
+  const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
+  // Derived once per discovery answer, not per request: the result object is replaced whole on each refresh.
+  let routes = discovery ? callControlRoutes(discovery.result(), clusters) : clusters.flatMap(configuredRoutes);
+  const proxy = new CoreSipProxy({
+    node: cfg.name,
+    traversal,
+    domains: domains ?? DomainTable.fromConfig(cfg.domains),
+    routes: () => routes,
+    pathHeaders: cfg.sip.path_headers,
+    tls: ctx.tls,
+    idleTimeoutMs: cfg.sip.idle_timeout_s * 1000,
+    store: ctx.store,
+    capacity: cfg.capacity.registrations,
+    maintenance: () => ctx.maintenance(),
+    log: ctx.log,
+  });
+  discovery?.on('change', (r) => {
+    routes = callControlRoutes(r, clusters);
+    proxy.routesChanged();
+  });
+  ctx.onClose(() => proxy.close());
+  addSipStatus(ctx, () => proxy.status());
+  return proxy;
+}
+
+/** Status reads are synchronous and the Store is async: the section shows the latest completed read. */
+function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<string, unknown>>): void {
+  let last: Record<string, unknown> = {};
+  const refresh = () => void read().then((s) => (last = s), () => {});
+  refresh();
+  ctx.addStatus('sip', () => {
+    refresh();
+    return last;
+  });
+}
+
+// Hop helpers for other SIP elements (the lab's call control and client).
+export { answer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';

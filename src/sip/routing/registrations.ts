@@ -1,0 +1,62 @@
+// Registrations held through this node, counted against capacity.registrations (Expressway: 2,500 per node).
+// Kept in the Store with the binding's expiry as TTL, so a client that vanishes without de-registering
+// stops counting when its binding would have expired at the registrar.
+import type { Store } from '../../store/index.js';
+
+const NS = 'sip-registrations';
+
+export type Admission = 'ok' | 'full' | 'maintenance';
+
+/**
+ * How a node turns a new registration away. Full: 503 with Retry-After (RFC 3261 §21.5.4), the client tries
+ * again soon. Maintenance: 503 without it, which tells the client to fail over to the next server in the
+ * SRV set (RFC 3263 §4.3) rather than wait for a node that is being drained.
+ */
+export const REFUSED_ADMISSION: Record<Exclude<Admission, 'ok'>, { status: number; text: string; headers: Array<[string, string]> }> = {
+  full: { status: 503, text: 'Registration capacity reached', headers: [['Retry-After', '5']] },
+  maintenance: { status: 503, text: 'Maintenance mode: new registrations refused', headers: [] },
+};
+
+export class RegistrationCounter {
+  constructor(
+    private readonly store: Store,
+    readonly capacity: number,
+  ) {}
+
+  /** A client's registration is one AOR over one Call-ID (RFC 3261 §10.2.4: refreshes keep the Call-ID). */
+  static key(aor: string, callId: string): string {
+    return `${aor}|${callId}`;
+  }
+
+  /**
+   * Whether a REGISTER for this key may pass: a refresh of a registration held here always may; a new one
+   * not in maintenance mode, and only below capacity.
+   */
+  async admit(key: string, maintenance: boolean): Promise<Admission> {
+    if ((await this.store.get(NS, key)) !== undefined) return 'ok';
+    if (maintenance) return 'maintenance';
+    return (await this.store.count(NS)) < this.capacity ? 'ok' : 'full';
+  }
+
+  async bound(key: string, expiresS: number): Promise<void> {
+    if (expiresS <= 0) await this.store.delete(NS, key);
+    else await this.store.set(NS, key, Date.now() + expiresS * 1000, expiresS * 1000);
+  }
+
+  async unbound(key: string): Promise<void> {
+    await this.store.delete(NS, key);
+  }
+
+  count(): Promise<number> {
+    return this.store.count(NS);
+  }
+}
+
+/** The expiry a REGISTER asks for (RFC 3261 §10.2.1.1): the Contact's expires param, else Expires; 0 for "*". */
+export function requestedExpires(contactParams: ReadonlyArray<{ name: string; value: string | null }> | '*', expiresHeader: string | undefined, fallback = 3600): number {
+  if (contactParams === '*') return 0;
+  const p = contactParams.find((x) => x.name.toLowerCase() === 'expires');
+  const text = p?.value ?? expiresHeader;
+  const n = text === undefined || text === null ? fallback : Number(text);
+  return Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
+}

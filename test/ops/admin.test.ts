@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAdmin } from '../../src/admin/index.js';
+import { coreFixture, parseExposition } from './helpers.js';
+import { waitFor } from '../support/log-capture.js';
+
+async function adminFor(fx: Awaited<ReturnType<typeof coreFixture>>, token?: string) {
+  const admin = await startAdmin({ address: '127.0.0.1', port: 0, token, log: fx.log, status: () => fx.node.status(), control: fx.node });
+  fx.node.ctx.onClose(() => admin.close());
+  const base = `http://127.0.0.1:${admin.port}`;
+  const call = async (method: string, path: string, body?: string, auth = token) => {
+    const res = await fetch(base + path, { method, body, headers: auth ? { authorization: `Bearer ${auth}` } : {} });
+    return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+  };
+  return { base, call };
+}
+
+test('maintenance mode: POST turns it on and off, status says so, planes are told, config can start in it', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const { call } = await adminFor(fx);
+  const seen: boolean[] = [];
+  fx.node.ctx.onMaintenance((on) => seen.push(on));
+  assert.equal(fx.node.ctx.maintenance(), false);
+  let r = await call('POST', '/api/maintenance', '{"on": true}');
+  assert.equal(r.status, 200);
+  assert.equal(fx.node.ctx.maintenance(), true);
+  assert.equal(JSON.parse((await call('GET', '/api/status')).text).maintenance, true);
+  r = await call('POST', '/api/maintenance', '{"on": false}');
+  assert.equal(fx.node.ctx.maintenance(), false);
+  assert.deepEqual(seen, [true, false]);
+  for (const bad of ['{"on": "yes"}', 'not json', '[]']) {
+    r = await call('POST', '/api/maintenance', bad);
+    assert.equal(r.status, 400, bad);
+    assert.match(JSON.parse(r.text).error, /JSON|"on": true/);
+  }
+  assert.equal(fx.node.ctx.maintenance(), false, 'bad requests change nothing');
+
+  const started = await coreFixture({ config: { maintenance_mode: true } });
+  t.after(() => started.cleanup());
+  assert.equal(started.node.ctx.maintenance(), true);
+  assert.equal(started.node.status().maintenance, true);
+});
+
+test('drain: in maintenance mode status counts the calls and chat sessions left, and says (and logs) when none are', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const { call } = await adminFor(fx);
+  let calls = 2;
+  let streams = 1;
+  fx.node.ctx.addStatus('media', () => ({ calls, packets: 10 }));
+  fx.node.ctx.addStatus('xmpp', () => ({ streams }));
+  fx.node.ctx.addStatus('sip', () => ({ registrations: 5, capacity: 2500 }));
+  assert.equal(fx.node.status().drain, undefined, 'no drain report outside maintenance mode');
+  await call('POST', '/api/maintenance', '{"on": true}');
+  let doc = JSON.parse((await call('GET', '/api/status')).text);
+  assert.deepEqual(doc.drain.active, { 'media.calls': 2, 'xmpp.streams': 1 });
+  assert.equal(doc.drain.drained, false);
+  assert.equal(doc.drain.registrations, 5);
+  assert.ok(Date.parse(doc.drain.since) <= Date.now());
+  calls = 0;
+  doc = JSON.parse((await call('GET', '/api/status')).text);
+  assert.deepEqual(doc.drain.active, { 'xmpp.streams': 1 });
+  const drainedLines = () => fx.logLines().filter((l) => /maintenance mode: drained/.test(String(l.msg)));
+  assert.equal(drainedLines().length, 0, 'not drained while a chat session is open');
+  streams = 0;
+  // Logged by the node's own watch, with nobody reading the status.
+  await waitFor('the drained log line', () => drainedLines().length === 1 || undefined, 5000, 100);
+  doc = JSON.parse((await call('GET', '/api/status')).text);
+  assert.deepEqual(doc.drain.active, {});
+  assert.equal(doc.drain.drained, true);
+  assert.equal(drainedLines().length, 1, 'logged once');
+  const metrics = (await call('GET', '/metrics')).text;
+  assert.match(metrics, /mra_status\{section="drain",field="drained"\} 1/);
+  await call('POST', '/api/maintenance', '{"on": false}');
+  assert.equal(fx.node.status().drain, undefined);
+});
+
+test('actions: a registered action runs on POST, a failing one is a 500 with its reason, an unknown one a 404', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const { call } = await adminFor(fx);
+  let runs = 0;
+  fx.node.ctx.addAction('ping-inside', async () => ({ runs: ++runs }));
+  fx.node.ctx.addAction('broken', async () => {
+    throw new Error('publisher gone');
+  });
+  assert.throws(() => fx.node.ctx.addAction('broken', async () => 0), /registered twice/);
+  let r = await call('POST', '/api/actions/ping-inside');
+  assert.deepEqual(JSON.parse(r.text), { action: 'ping-inside', result: { runs: 1 } });
+  r = await call('POST', '/api/actions/broken');
+  assert.equal(r.status, 500);
+  assert.match(r.text, /publisher gone/);
+  r = await call('POST', '/api/actions/nope');
+  assert.equal(r.status, 404);
+  r = await call('DELETE', '/api/status');
+  assert.equal(r.status, 405);
+});
+
+test('a token-protected admin API refuses data without the token but serves the (data-free) page', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const token = 'ops-test-token-0123456789';
+  const { call } = await adminFor(fx, token);
+  for (const [method, path] of [['GET', '/api/status'], ['GET', '/metrics'], ['POST', '/api/maintenance']] as const) {
+    assert.equal((await call(method, path, method === 'POST' ? '{"on":true}' : undefined, 'wrong-token-0123456789xx')).status, 401, path);
+  }
+  assert.equal(fx.node.ctx.maintenance(), false);
+  const page = await call('GET', '/', undefined, undefined);
+  assert.equal(page.status, 200);
+  assert.match(page.type, /text\/html/);
+  assert.match(page.text, /Status &gt; Unified Communications/);
+  assert.doesNotMatch(page.text, /core1/, 'no node data in the page itself');
+  assert.equal((await call('GET', '/api/status')).status, 200);
+});
+
+test('/metrics is Prometheus text with the same figures as /api/status', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const { call } = await adminFor(fx);
+  let registrations = 7;
+  fx.node.ctx.addStatus('sip', () => ({ registrations, flows: { active: 3 }, transports: ['tls'], peer: 'x' }));
+  fx.node.ctx.addStatus('traversal', () => ({ state: 'up', since: new Date().toISOString(), rttMs: 4 }));
+  fx.node.ctx.alarm('test.example', 'warning', 'an example alarm');
+  const r = await call('GET', '/metrics');
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/plain/);
+  const { samples, types } = parseExposition(r.text);
+  const value = (name: string, labels: Record<string, string> = {}) =>
+    samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  assert.equal(types.get('mra_status'), 'gauge');
+  assert.equal(value('mra_status', { section: 'sip', field: 'registrations' }), 7);
+  assert.equal(value('mra_status', { section: 'sip', field: 'flows.active' }), 3);
+  assert.equal(value('mra_status', { section: 'sip', field: 'transports.count' }), 1);
+  assert.equal(value('mra_status', { section: 'traversal', field: 'rttMs' }), 4);
+  assert.equal(value('mra_traversal_link_up'), 1);
+  assert.equal(value('mra_maintenance_mode'), 0);
+  assert.equal(value('mra_alarm', { id: 'test.example', severity: 'warning' }), 1);
+  assert.equal(value('mra_alarms_active', { severity: 'warning' }), 1);
+  assert.ok(samples.some((s) => s.name.startsWith('mra_process_')), 'process metrics too');
+  registrations = 8;
+  await call('POST', '/api/maintenance', '{"on":true}');
+  const again = parseExposition((await call('GET', '/metrics')).text).samples;
+  assert.equal(again.find((s) => s.name === 'mra_status' && s.labels.field === 'registrations')?.value, 8, 'each scrape reads fresh');
+  assert.equal(again.find((s) => s.name === 'mra_maintenance_mode')?.value, 1);
+});
+
+test('a status section that throws is shown as its error; the rest of the page still works', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const { call } = await adminFor(fx);
+  fx.node.ctx.addStatus('broken', () => {
+    throw new Error('section exploded');
+  });
+  fx.node.ctx.addStatus('fine', () => ({ ok: 1 }));
+  const doc = JSON.parse((await call('GET', '/api/status')).text);
+  assert.deepEqual(doc.broken, { error: 'section exploded' });
+  assert.deepEqual(doc.fine, { ok: 1 });
+  assert.equal((await call('GET', '/metrics')).status, 200);
+});

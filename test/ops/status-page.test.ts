@@ -1,0 +1,178 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startLab, type Lab } from '../../src/lab/index.js';
+import { SipClient } from '../../src/lab/sip-client.js';
+import { parseExposition } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+let dir: string;
+let lab: Lab;
+let browser: BrowserContext;
+let page: Page;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
+  dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
+  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent' });
+  browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await lab?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// Runs in the page: decodes the PNG with the browser's own decoder and counts pixels near the colour.
+const SHARE_IN_PAGE = `async ({ data, rgb }) => {
+  const img = new Image();
+  img.src = 'data:image/png;base64,' + data;
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.width;
+  c.height = img.height;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const px = g.getImageData(0, 0, c.width, c.height).data;
+  let hits = 0;
+  for (let i = 0; i < px.length; i += 4) if (Math.abs(px[i] - rgb[0]) + Math.abs(px[i + 1] - rgb[1]) + Math.abs(px[i + 2] - rgb[2]) < 60) hits++;
+  return hits / (px.length / 4);
+}`;
+
+/** Share of a PNG's pixels near `rgb`, measured by the browser itself (no image library needed here). */
+async function colourShare(png: Buffer, rgb: [number, number, number]): Promise<number> {
+  return page.evaluate(`(${SHARE_IN_PAGE})(${JSON.stringify({ data: png.toString('base64'), rgb })})`) as Promise<number>;
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Writes the screenshot under the test's temp dir and checks, from the file, that it is a real, full-size PNG. */
+function keepScreenshot(png: Buffer, name: string, minHeight: number): { width: number; height: number } {
+  const file = join(dir, name);
+  writeFileSync(file, png);
+  const back = readFileSync(file);
+  assert.deepEqual(back.subarray(0, 8), PNG_SIGNATURE, `${name} is a PNG`);
+  assert.equal(back.toString('latin1', 12, 16), 'IHDR');
+  const size = { width: back.readUInt32BE(16), height: back.readUInt32BE(20) };
+  assert.equal(size.width, 1280, `${name} spans the viewport`);
+  assert.ok(size.height >= minHeight, `${name} is ${size.height}px high: the page has its sections`);
+  assert.ok(back.length > 20_000, `${name} holds a rendered page (${back.length} bytes), not a blank one`);
+  return size;
+}
+
+const sectionText = (id: string) => page.locator(`#${id}`).innerText();
+/** Waits until a section's rendered text matches (the page polls /api/status every second). */
+const waitText = (id: string, re: RegExp, timeout = 15_000) =>
+  page.waitForFunction(`new RegExp(${JSON.stringify(re.source)}).test(document.getElementById(${JSON.stringify(id)})?.innerText ?? '')`, undefined, { timeout });
+
+test('the core status page shows the link up, registered clients, domains, discovered zones and rules', async () => {
+  const url = `http://127.0.0.1:${lab.core.ports.admin}/`;
+  await page.goto(url);
+  assert.equal(await page.title(), 'Status > Unified Communications');
+  const link = page.locator('#link-state');
+  await link.filter({ hasText: 'link up' }).waitFor({ timeout: 15_000 });
+  // The lab's simulated clients signed in and registered through the edge; core counts them.
+  await waitText('s-sip', /registrations\s+3\b/, 30_000);
+  await page.locator('#s-domains').filter({ hasText: 'lab.example.com' }).waitFor();
+  assert.match(await sectionText('s-domains'), /SIP registrations and provisioning on Unified CM/);
+  await page.locator('#s-discovery').filter({ hasText: 'CEtcp-127.0.3.1' }).waitFor();
+  assert.match(await sectionText('s-discovery'), /\/cucm-uds\//);
+  assert.match(await sectionText('s-http'), /allowList[\s\S]*automatic\s+\d/);
+  assert.match(await sectionText('s-traversal'), /peer[\s\S]*edge1/);
+  assert.match(await sectionText('alarms'), /no alarms/);
+
+  // The screenshot, not just the DOM: the link badge is drawn, and drawn in the "up" green.
+  const shot = await link.screenshot();
+  assert.ok((await colourShare(shot, [0x0a, 0x7d, 0x2c])) > 0.5, 'the link badge is drawn green');
+  const full = await page.screenshot({ fullPage: true });
+  keepScreenshot(full, 'core-status.png', 900);
+  assert.ok((await colourShare(full, [0x04, 0x40, 0x5e])) > 0.01, 'the page header is drawn');
+
+  // /metrics of the same running core carries the figures the page shows.
+  const { samples } = parseExposition(await (await fetch(`${url}metrics`)).text());
+  const doc = (await (await fetch(`${url}api/status`)).json()) as { sip: { registrations: number }; discovery: { zones: string[] } };
+  const metric = (name: string, labels: Record<string, string> = {}) => samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
+  assert.equal(metric('mra_traversal_link_up'), 1);
+  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), doc.sip.registrations);
+  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), 3);
+  assert.equal(metric('mra_status', { section: 'discovery', field: 'zones.count' }), doc.discovery.zones.length);
+  assert.equal(metric('mra_alarms_active', { severity: 'error' }), 0);
+});
+
+test('an alarm appears live on the page and clears when its cause goes away', async () => {
+  const core = `http://127.0.0.1:${lab.core.ports.admin}`;
+  await page.goto(`${core}/`);
+  await page.locator('#alarms').filter({ hasText: 'no alarms' }).waitFor({ timeout: 15_000 });
+  lab.inside.cluster.misbehave = 'garbage';
+  try {
+    assert.equal((await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' })).status, 200);
+    await waitText('alarms', /discovery\.unified_cm\.127\.0\.3\.1[\s\S]*not an AXL/, 5000);
+    assert.match(await sectionText('alarms'), /discovery\.stale/);
+    const row = page.locator('#alarms tr.alarm-error').first();
+    assert.ok((await colourShare(await row.screenshot(), [0xb3, 0x26, 0x1e])) > 0.005, 'an error alarm is drawn in red');
+    keepScreenshot(await page.screenshot({ fullPage: true }), 'core-alarm.png', 900);
+  } finally {
+    lab.inside.cluster.misbehave = undefined;
+  }
+  await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
+  await waitText('alarms', /no alarms/, 5000);
+});
+
+test('maintenance mode on the edge: the page says so live, a new registration is refused, the existing ones stay', async () => {
+  const edge = `http://127.0.0.1:${lab.edge.ports.admin}`;
+  await page.goto(`${edge}/`);
+  await page.locator('#node').filter({ hasText: 'edge edge1' }).waitFor({ timeout: 5000 });
+  await waitText('s-sip', /registrations\s+3\b/, 30_000);
+  assert.match(await sectionText('s-intrusion'), /blocks\s+0/);
+  keepScreenshot(await page.screenshot({ fullPage: true }), 'edge-status.png', 700);
+
+  const client = () =>
+    new SipClient({ host: lab.configs.edge.public.address, port: lab.edge.ports.sipTls!, servername: 'edge.lab.example.com', ca: readFileSync(lab.configs.edge.tls.ca_file, 'utf8'), user: 'alice', password: 'alice-pw', domain: 'lab.example.com', expiresS: 120, timeoutMs: 5000 });
+  let r = await fetch(`${edge}/api/maintenance`, { method: 'POST', body: '{"on":true}' });
+  assert.equal(r.status, 200);
+  await page.locator('#maint').filter({ hasText: '(Maintenance mode)' }).waitFor({ timeout: 5000 });
+  // No calls or chat sessions on the lab edge: drained at once, the registrations shown as still held.
+  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
+  const late = client();
+  try {
+    await late.connect();
+    const refused = await late.register();
+    assert.equal(refused.status, 503, `a new registration in maintenance mode: ${refused.status} ${refused.reason}`);
+    assert.match(refused.response?.header('reason') ?? '', /Maintenance mode/);
+    assert.match(await sectionText('s-sip'), /registrations\s+3\b/, 'the registrations already there stay');
+  } finally {
+    late.close();
+  }
+  r = await fetch(`${edge}/api/maintenance`, { method: 'POST', body: '{"on":false}' });
+  assert.equal(r.status, 200);
+  await page.waitForFunction("document.getElementById('maint').textContent === '' && document.getElementById('drain').textContent === ''", undefined, { timeout: 5000 });
+  const back = client();
+  try {
+    await back.connect();
+    assert.equal((await back.register()).status, 200, 'accepted again once maintenance mode is off');
+    // Unregister so the other tests' counts are the lab's own clients.
+    assert.equal((await back.register(0)).status, 200);
+  } finally {
+    back.close();
+  }
+});
+
+test('removing a lab node and refreshing removes its zone from the core page', async () => {
+  const core = `http://127.0.0.1:${lab.core.ports.admin}`;
+  lab.inside.cluster.nodes.push({ name: 'cucm2.lab.example.com' });
+  let r = await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
+  assert.deepEqual(((await r.json()) as { result: { zones: string[] } }).result.zones, ['CEtcp-127.0.3.1', 'CEtcp-cucm2.lab.example.com']);
+  await page.goto(`${core}/`);
+  await page.locator('#s-discovery').filter({ hasText: 'CEtcp-cucm2.lab.example.com' }).waitFor({ timeout: 5000 });
+  lab.inside.cluster.nodes.pop();
+  r = await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
+  assert.equal(r.status, 200);
+  await page.waitForFunction("!document.getElementById('s-discovery').innerText.includes('cucm2')", undefined, { timeout: 5000 });
+});
