@@ -1,7 +1,10 @@
 // Runs wrk (Debian) against one URL and reads its figures: requests/s, latency percentiles, errors.
 import { spawn } from 'node:child_process';
+import { cpuSeconds } from '../media/cpu.js';
 
 export interface WrkFigures {
+  /** wrk's own CPU (user + system) during the run, in seconds: the load generator shares the machine. */
+  wrkCpuS: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
@@ -23,6 +26,7 @@ export function parseWrk(out: string): WrkFigures {
   const read = /requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read/.exec(out);
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
+    wrkCpuS: NaN,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
     p50Ms: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
     p99Ms: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
@@ -34,18 +38,30 @@ export function parseWrk(out: string): WrkFigures {
 }
 
 /** wrk -t threads -c connections for seconds, with headers; rejects when wrk fails or prints no rate. */
-export function runWrk(url: string, o: { threads: number; connections: number; seconds: number; headers: Record<string, string> }): Promise<{ figures: WrkFigures; output: string }> {
+export function runWrk(url: string, o: { threads: number; connections: number; seconds: number; headers: Record<string, string>; nice?: number }): Promise<{ figures: WrkFigures; output: string }> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s'];
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
   args.push(url);
   return new Promise((resolve, reject) => {
-    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // nice execs wrk: the pid sampled below is wrk's.
+    const p = spawn('nice', ['-n', String(o.nice ?? 0), 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // /proc/<pid> is gone once wrk has exited, so its CPU is sampled while it runs (up to the last quarter second
+    // is missed: a lower bound).
+    let wrkCpuS = 0;
+    const sample = setInterval(() => {
+      try {
+        wrkCpuS = cpuSeconds(p.pid!);
+      } catch {
+        // exited between two samples
+      }
+    }, 250);
     let output = '';
     p.stdout.on('data', (d: Buffer) => (output += d.toString()));
     p.stderr.on('data', (d: Buffer) => (output += d.toString()));
     p.on('error', reject);
     p.on('exit', (code) => {
-      const figures = parseWrk(output);
+      clearInterval(sample);
+      const figures = { ...parseWrk(output), wrkCpuS };
       if (code !== 0 || !Number.isFinite(figures.rps)) reject(new Error(`wrk exited ${code}:\n${output}`));
       else resolve({ figures, output });
     });

@@ -59,8 +59,8 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
   if (!loopback && !cfg.admin.token) out.push({ path: ['admin', 'token'], message: 'is required when the admin API listens on a non-loopback address' });
   if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
     out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
-  for (const path of FILE_FIELDS) {
-    const value = path.reduce<unknown>((o, k) => (o as Record<string | number, unknown> | undefined)?.[k], cfg);
+  for (const path of fileFields(cfg)) {
+    const value = valueAt(cfg, path);
     if (typeof value !== 'string') continue;
     const abs = isAbsolute(value) ? value : resolve(baseDir, value);
     if (!existsSync(abs) || !statSync(abs).isFile()) out.push({ path, message: `file not found: ${abs}` });
@@ -78,14 +78,22 @@ function addressFields(cfg: NodeConfig): Array<[Path, string]> {
   return out;
 }
 
+const valueAt = (o: unknown, path: Path): unknown => path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], o);
+
+/** Every file field this configuration has: the fixed ones, plus each SNI certificate of the edge's HTTPS listener. */
+function fileFields(cfg: NodeConfig): Path[] {
+  const domainCerts = (cfg.http as { domain_certs?: unknown[] } | undefined)?.domain_certs ?? [];
+  return [...FILE_FIELDS, ...domainCerts.flatMap((_, i) => [['http', 'domain_certs', i, 'cert_file'], ['http', 'domain_certs', i, 'key_file']])];
+}
+
 /** File fields are made absolute against the configuration file's folder, so a node can run from anywhere. */
 function resolveFiles(cfg: NodeConfig, baseDir: string): NodeConfig {
-  const copy = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
-  for (const [section, field] of FILE_FIELDS as Array<[string, string]>) {
-    const v = copy[section]?.[field];
-    if (typeof v === 'string' && !isAbsolute(v)) copy[section]![field] = resolve(baseDir, v);
+  const copy = structuredClone(cfg);
+  for (const path of fileFields(copy)) {
+    const v = valueAt(copy, path);
+    if (typeof v === 'string' && !isAbsolute(v)) (valueAt(copy, path.slice(0, -1)) as Record<string | number, unknown>)[path.at(-1)!] = resolve(baseDir, v);
   }
-  return copy as unknown as NodeConfig;
+  return copy;
 }
 
 /** Parses and validates one node's YAML. `file` names the source in errors; paths resolve against its folder. */

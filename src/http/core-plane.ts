@@ -1,4 +1,5 @@
 import type { CoreConfig } from '../config/index.js';
+import type { DomainTable } from '../domains/index.js';
 import type { NodeContext } from '../node/context.js';
 import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
 import { readFileSync } from 'node:fs';
@@ -41,9 +42,15 @@ export interface HttpCore {
 
 /**
  * Core's half of the HTTPS proxy: serves the tunnel core opened to the edge, and owns everything that needs
- * trust: the domain table, the allow list, authorization, and the connections to the inside servers.
+ * trust: the domain check (against core's domain table), the allow list, authorization, and the connections to
+ * the inside servers.
  */
-export function attachHttpCore(ctx: NodeContext<CoreConfig>, traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): HttpCore {
+export function attachHttpCore(
+  ctx: NodeContext<CoreConfig>,
+  traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void },
+  domains: DomainTable,
+  opts: { ready?: () => Promise<unknown> } = {},
+): HttpCore {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
@@ -99,10 +106,8 @@ export function attachHttpCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     services = serviceRecords(nodes);
   };
   setInsideNodes(configuredInsideNodes(cfg));
-  const domains = new Set(cfg.domains.map((d) => d.name.toLowerCase()));
-
   const tunnel = new CoreTunnel(
-    coreProxyHandler({ coreNode: cfg.name, isDomain: (d) => domains.has(d), allowList, authorizer, callControl, upstreams, services: () => services, ssoEnabled: http.sso_enabled, maintenance: () => ctx.maintenance(), log }),
+    coreProxyHandler({ coreNode: cfg.name, isDomain: (d) => domains.lookup(d) !== undefined, allowList, authorizer, callControl, upstreams, services: () => services, ssoEnabled: http.sso_enabled, maintenance: () => ctx.maintenance(), ...(opts.ready ? { ready: opts.ready } : {}), log }),
     log,
   );
   ctx.onClose(() => tunnel.close());

@@ -3,7 +3,7 @@ import type { AllowList } from './allow-list.js';
 import type { Authorizer } from './authorize.js';
 import type { CallControl } from './call-control.js';
 import { edgeConfigXml, type ServiceRecord } from './edge-config.js';
-import { RouteError, parseEdgeTarget } from './route.js';
+import { RouteCache, RouteError } from './route.js';
 import type { TunnelAnswer, TunnelHandler, TunnelRequest } from './tunnel-core.js';
 import type { EdgeIdentity } from './tunnel-protocol.js';
 import type { Upstreams } from './upstream.js';
@@ -20,6 +20,8 @@ export interface CoreProxyDeps {
   ssoEnabled: boolean;
   /** Core's maintenance mode (NodeContext.maintenance), read per request. */
   maintenance: () => boolean;
+  /** Resolves when no discovery refresh is running: a new sign-in waits for it rather than failing mid-refresh. */
+  ready?: () => Promise<unknown>;
   log: Logger;
 }
 
@@ -36,6 +38,7 @@ function refuse(status: number, reason: string, verdict?: TunnelAnswer['verdict'
  */
 export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
   const edges = new Map<string, EdgeIdentity>();
+  const routes = new RouteCache();
   const log = deps.log;
 
   return async (req: TunnelRequest): Promise<TunnelAnswer> => {
@@ -43,7 +46,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     const where = { client: req.clientAddress, method: req.method, target: req.target.slice(0, 200) };
     let route;
     try {
-      route = parseEdgeTarget(req.target, deps.isDomain);
+      route = routes.parse(req.target, deps.isDomain);
     } catch (err) {
       if (!(err instanceof RouteError)) throw err;
       log.info({ ...where, status: err.status, reason: err.message }, 'http request refused');
@@ -66,6 +69,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
       return refuse(503, `${deps.maintenance() ? deps.coreNode : 'the edge'} is in maintenance mode: new sign-ins are refused; try another node or retry later`, undefined, { 'retry-after': '60' });
     }
 
+    if (route.kind === 'edge-config' && deps.ready) await deps.ready();
     const auth = await deps.authorizer.authorize(req.headers, { issueSession: route.kind === 'edge-config' });
     if (!auth.ok) {
       log.warn({ ...where, status: auth.status, reason: auth.reason }, 'http request not authorized');

@@ -4,7 +4,7 @@ import type { NodeContext } from '../node/context.js';
 import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
 import { EdgeListener, dnsNames } from './edge-listener.js';
 import { IntrusionProtection, type CategorySettings, type IntrusionCategory } from './intrusion.js';
-import { RouteError, parseEdgeTarget } from './route.js';
+import { RouteCache, RouteError } from './route.js';
 import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
 import { encodeIdentity } from './tunnel-protocol.js';
 
@@ -50,6 +50,7 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
         }
       });
       let identity = '';
+      const routes = new RouteCache();
       const listener = new EdgeListener({
         address: cfg.public.address,
         port: cfg.public.https_port,
@@ -71,7 +72,7 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
             return void answerText(res, 403, 'this address is blocked by intrusion protection\n');
           }
           try {
-            parseEdgeTarget(req.url ?? '', () => true);
+            routes.parse(req.url ?? '', () => true);
           } catch (err) {
             if (!(err instanceof RouteError)) throw err;
             log.info({ client, target: (req.url ?? '').slice(0, 200), reason: err.message }, 'http request refused at the edge');

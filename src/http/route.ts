@@ -71,6 +71,38 @@ export function parseEdgeTarget(target: string, isDomain: (name: string) => bool
   return { kind: 'service', domain, scheme, host, port: Number(portText), path: normalizePath(rest || '/'), search: checkSearch(search) };
 }
 
+/**
+ * parseEdgeTarget with a memory of the targets it accepted. Clients ask for the same few paths again and again
+ * (their UDS record, their configuration files), and decoding and normalizing them was a measurable share of
+ * each request's CPU. Only accepted targets are kept, each at most MAX_KEY long, and the whole memory is dropped
+ * when full, so a client sending endless distinct targets costs only what an uncached parse costs. The domain
+ * check runs on every call: the domain table may change under a cached route.
+ */
+export class RouteCache {
+  static readonly MAX_KEY = 512;
+  readonly #routes = new Map<string, EdgeRoute>();
+
+  constructor(readonly capacity = 4096) {}
+
+  parse(target: string, isDomain: (name: string) => boolean): EdgeRoute {
+    const hit = this.#routes.get(target);
+    if (hit) {
+      if (!isDomain(hit.domain)) throw new RouteError(404, `domain ${hit.domain} is not served here`);
+      return hit;
+    }
+    const route = Object.freeze(parseEdgeTarget(target, isDomain));
+    if (target.length <= RouteCache.MAX_KEY) {
+      if (this.#routes.size >= this.capacity) this.#routes.clear();
+      this.#routes.set(target, route);
+    }
+    return route;
+  }
+
+  get size(): number {
+    return this.#routes.size;
+  }
+}
+
 function checkSearch(search: string): string {
   if (/[\x00-\x20\x7f\\]/.test(search)) throw new RouteError(400, 'query carries control characters, spaces or backslashes');
   return search;

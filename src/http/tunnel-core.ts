@@ -34,6 +34,8 @@ export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
 export class CoreTunnel {
   readonly #sessions = new Set<ServerHttp2Session>();
   #served = 0;
+  /** An edge sends the same identity on every stream: decode it once, not per request. */
+  #identity: { text: unknown; value: EdgeIdentity | undefined } = { text: undefined, value: undefined };
 
   constructor(
     private readonly handler: TunnelHandler,
@@ -60,6 +62,11 @@ export class CoreTunnel {
     this.#sessions.clear();
   }
 
+  #edgeIdentity(text: string | string[] | undefined): EdgeIdentity | undefined {
+    if (text !== this.#identity.text) this.#identity = { text, value: decodeIdentity(text) };
+    return this.#identity.value;
+  }
+
   async #serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     this.#served++;
     stream.on('error', () => {});
@@ -68,7 +75,7 @@ export class CoreTunnel {
       target: String(headers[':path'] ?? '/'),
       headers,
       clientAddress: String(headers[`${MRA_HEADER_PREFIX}client-address`] ?? ''),
-      edge: decodeIdentity(headers[`${MRA_HEADER_PREFIX}edge`]),
+      edge: this.#edgeIdentity(headers[`${MRA_HEADER_PREFIX}edge`]),
       edgeMaintenance: headers[MAINTENANCE_HEADER] === '1',
       body: stream,
     };

@@ -5,6 +5,9 @@ import type { Logger } from '../log/index.js';
 import { TUNNEL_SETTINGS, HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
 
 type ClientRequest = IncomingMessage | Http2ServerRequest;
+
+/** Answers up to this size are gathered whole before they go to the client; core sends them as one DATA frame. */
+const SMALL_ANSWER = 64 * 1024;
 type ClientResponse = ServerResponse | Http2ServerResponse;
 
 export interface ForwardInfo {
@@ -109,8 +112,21 @@ export class EdgeTunnel {
           if (k.startsWith(':') || k.startsWith(MRA_HEADER_PREFIX) || HOP_BY_HOP.has(k) || v === undefined) continue;
           out[k] = v;
         }
-        if (!res.headersSent) res.writeHead(status, out);
-        upstream.pipe(res as NodeJS.WritableStream);
+        if (res.headersSent) return void upstream.close(constants.NGHTTP2_CANCEL);
+        // Most answers are small and sized (core reads them whole): gathered, they leave as one write with the
+        // head; a stream pipe per request costs more CPU than the answer itself. Others stream.
+        const length = Number(h['content-length'] ?? NaN);
+        if (!(length <= SMALL_ANSWER)) {
+          res.writeHead(status, out);
+          return void upstream.pipe(res as NodeJS.WritableStream);
+        }
+        const chunks: Buffer[] = [];
+        upstream.on('data', (c: Buffer) => chunks.push(c));
+        upstream.once('end', () => {
+          if (res.destroyed) return;
+          res.writeHead(status, out);
+          res.end(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+        });
       });
       upstream.on('error', (err) => {
         this.log.debug({ err: err.message }, 'http tunnel stream error');

@@ -22,6 +22,8 @@ export interface LabCluster {
   password: string;
   /** Test hooks: answer every request with this instead (a broken or hostile publisher). */
   misbehave?: 'garbage' | 'silent' | 'fault';
+  /** Test hook: answer this many milliseconds late (a slow publisher, so a refresh stays running). */
+  delayMs?: number;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -74,6 +76,11 @@ function authorized(req: IncomingMessage, cluster: LabCluster): boolean {
 export function handleAxl(cluster: LabCluster, req: IncomingMessage, res: ServerResponse): boolean {
   if ((req.url ?? '').split('?')[0] !== AXL_PATH) return false;
   if (cluster.misbehave === 'silent') return true; // never answers: the caller's timeout is what is tested
+  if (cluster.delayMs) {
+    const ms = cluster.delayMs;
+    setTimeout(() => handleAxl({ ...cluster, delayMs: 0 }, req, res), ms);
+    return true;
+  }
   if (req.method !== 'POST') return reply(res, 405, soapFault('AXL takes POST')), true;
   if (!authorized(req, cluster)) {
     res.writeHead(401, { 'www-authenticate': 'Basic realm="Cisco AXL"' });

@@ -40,7 +40,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     watchCertificates(ctx, tls);
     const domains = attachDomains(ctx);
     const discovery = attachDiscovery(ctx);
-    const httpCore = attachHttpCore(ctx, traversal);
+    const httpCore = attachHttpCore(ctx, traversal, domains, { ready: () => discovery.whenFresh() });
     // The allow list's automatic rules and the sign-in service records follow discovery.
     discovery.on('change', (r) => httpCore.setInsideNodes(r.insideNodes));
     attachCoreSip(ctx, traversal, domains, discovery);

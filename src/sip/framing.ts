@@ -24,7 +24,8 @@ export class SipStreamFramer {
   #need = 0;
 
   constructor(limits: Partial<FramerLimits> = {}) {
-    this.#limits = { ...DEFAULT_LIMITS, ...limits };
+    // Complete limits (a connection's shared object) are kept as given rather than copied per connection.
+    this.#limits = limits.maxHeaderBytes !== undefined && limits.maxBodyBytes !== undefined ? (limits as FramerLimits) : { ...DEFAULT_LIMITS, ...limits };
   }
 
   /** Bytes held of a message not yet complete: what a header timeout (slowloris guard) watches. */
@@ -73,7 +74,9 @@ export class SipStreamFramer {
         break;
       }
       this.#need = 0;
-      out.push({ kind: 'message', data: Buffer.from(this.#buf.subarray(0, total)) });
+      // A message that is the whole buffer (the usual case: one per TLS record) is handed on as it is; one cut
+      // from a longer buffer is copied, so a long-lived message does not pin the rest of the chunk.
+      out.push({ kind: 'message', data: total === this.#buf.length ? this.#buf : Buffer.from(this.#buf.subarray(0, total)) });
       this.#buf = this.#buf.subarray(total);
     }
     return out;

@@ -50,6 +50,15 @@ export function headerKey(name: string): string {
   return key;
 }
 
+// Proxies add the same few fields to every message they forward (Via, Path, X-MRA-Correlation...), so the
+// capitalised spelling is memoised too, with the same bound.
+const DISPLAY_NAMES = new Map<string, string>();
+
 export function displayName(key: string): string {
-  return Object.hasOwn(DISPLAY, key) ? DISPLAY[key]! : key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  let name = DISPLAY_NAMES.get(key);
+  if (name === undefined) {
+    name = Object.hasOwn(DISPLAY, key) ? DISPLAY[key]! : key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    if (DISPLAY_NAMES.size < 4096) DISPLAY_NAMES.set(key, name);
+  }
+  return name;
 }

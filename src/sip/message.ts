@@ -37,7 +37,9 @@ abstract class SipMessageBase {
   #body: Buffer;
   #original: Buffer | null;
   #startRaw: Buffer | null;
-  readonly #cache = new Map<string, unknown>();
+  // A plain object rather than a Map: every message caches the same few keys in the same order, so V8 gives
+  // them one hidden class and inline-cached reads. Invalidation writes undefined (delete would deoptimise it).
+  readonly #cache: Record<string, unknown> = {};
 
   constructor(headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer | null) {
     this.headers = headers;
@@ -83,6 +85,8 @@ abstract class SipMessageBase {
   }
 
   vias(): Via[] {
+    const hit = this.#cache['via'];
+    if (hit !== undefined) return hit as Via[];
     return this.#parsed('via', () => this.headerValues('via').flatMap(parseViaList));
   }
 
@@ -93,14 +97,20 @@ abstract class SipMessageBase {
   }
 
   from(): NameAddr {
+    const hit = this.#cache['from'];
+    if (hit !== undefined) return hit as NameAddr;
     return this.#parsed('from', () => parseNameAddr(this.#required('from', 'From'), 'From'));
   }
 
   to(): NameAddr {
+    const hit = this.#cache['to'];
+    if (hit !== undefined) return hit as NameAddr;
     return this.#parsed('to', () => parseNameAddr(this.#required('to', 'To'), 'To'));
   }
 
   callId(): string {
+    const hit = this.#cache['call-id'];
+    if (hit !== undefined) return hit as string;
     return this.#parsed('call-id', () => {
       const v = this.#required('call-id', 'Call-ID');
       if (!/^[\x21-\x7e]+$/.test(v)) throw badRequest('Malformed Call-ID');
@@ -109,6 +119,8 @@ abstract class SipMessageBase {
   }
 
   cseq(): CSeq {
+    const hit = this.#cache['cseq'];
+    if (hit !== undefined) return hit as CSeq;
     return this.#parsed('cseq', () => {
       const m = /^(\S+)[ \t]+(\S+)$/.exec(this.#required('cseq', 'CSeq'));
       if (!m) throw badRequest('Malformed CSeq');
@@ -118,6 +130,8 @@ abstract class SipMessageBase {
   }
 
   maxForwards(): number | null {
+    const hit = this.#cache['max-forwards'];
+    if (hit !== undefined) return hit as number | null;
     return this.#parsed('max-forwards', () => {
       const v = this.header('max-forwards');
       return v === undefined ? null : parseScalar(v, 'Max-Forwards', 255);
@@ -125,6 +139,8 @@ abstract class SipMessageBase {
   }
 
   contentLength(): number | null {
+    const hit = this.#cache['content-length'];
+    if (hit !== undefined) return hit as number | null;
     return this.#parsed('content-length', () => {
       const v = this.header('content-length');
       return v === undefined ? null : parseScalar(v, 'Content-Length');
@@ -132,6 +148,8 @@ abstract class SipMessageBase {
   }
 
   contacts(): ContactList {
+    const hit = this.#cache['contact'];
+    if (hit !== undefined) return hit as ContactList;
     return this.#parsed('contact', () => {
       const values = this.headerValues('contact');
       if (values.length === 1 && trimWs(values[0]!) === '*') return '*';
@@ -241,18 +259,20 @@ abstract class SipMessageBase {
   }
 
   #nameAddrs(key: string, what: string): NameAddr[] {
+    const hit = this.#cache[key];
+    if (hit !== undefined) return hit as NameAddr[];
     return this.#parsed(key, () => this.headerValues(key).flatMap((v) => parseNameAddrList(v, what)));
   }
 
+  /** Callers look in the cache first, so the parse closure is only made on a miss. */
   #parsed<T>(key: string, parse: () => T): T {
-    if (this.#cache.has(key)) return this.#cache.get(key) as T;
     const value = parse();
-    this.#cache.set(key, value);
+    this.#cache[key] = value;
     return value;
   }
 
   #touched(key: string): void {
-    this.#cache.delete(key);
+    if (this.#cache[key] !== undefined) this.#cache[key] = undefined;
     this.#original = null;
   }
 }

@@ -126,13 +126,17 @@ function checkVersion(version: string): void {
   if (m[1] !== '2' || m[2] !== '0') throw new SipError(505, 'Version Not Supported');
 }
 
+// One bit per single-valued header: the duplicate check runs on every message and needs no Set for it.
+const SINGLE_VALUED_BITS = new Map([...SINGLE_VALUED].map((key, i) => [key, 1 << i] as const));
+
 /** What a transaction layer or proxy reads on every message: fail here rather than deep in routing. */
 function checkEssentials(msg: SipMessage): void {
-  const seen = new Set<string>();
+  let seen = 0;
   for (const h of msg.headers) {
-    if (!SINGLE_VALUED.has(h.key)) continue;
-    if (seen.has(h.key)) throw badRequest(`Multiple ${h.name} header fields`);
-    seen.add(h.key);
+    const bit = SINGLE_VALUED_BITS.get(h.key);
+    if (bit === undefined) continue;
+    if (seen & bit) throw badRequest(`Multiple ${h.name} header fields`);
+    seen |= bit;
   }
   msg.topVia();
   msg.vias();

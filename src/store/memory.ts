@@ -1,40 +1,109 @@
 import type { Store } from './store.js';
 
 interface Entry {
+  key: string;
   value: unknown;
   expires: number; // ms since epoch; Infinity when kept
 }
 
-/** The embedded default: one process, no other service. Expired entries are dropped on read and by a sweep. */
+/**
+ * One namespace: its entries, and a min-heap (by expiry) of the entries that were set with a TTL. The heap lets
+ * count() drop exactly what has expired without walking the map: admission control asks for the count on every
+ * new registration, and a full sweep there made a reconnect storm quadratic. A refreshed or deleted entry stays
+ * in the heap until its old expiry; popping it then finds the map holds another object (or none) and skips it.
+ */
+class Space {
+  readonly map = new Map<string, Entry>();
+  readonly #heap: Entry[] = [];
+
+  put(e: Entry): void {
+    this.map.set(e.key, e);
+    if (e.expires === Infinity) return;
+    this.#push(e);
+    // Refreshes leave their old entries behind until those would have expired: a client refreshing far more
+    // often than its TTL would grow the heap without bound. Rebuilt from the live entries past twice their
+    // number (amortised O(1) per set).
+    if (this.#heap.length > 2 * this.map.size + 1024) this.#rebuild();
+  }
+
+  get queued(): number {
+    return this.#heap.length;
+  }
+
+  #rebuild(): void {
+    const live = [...this.map.values()].filter((e) => e.expires !== Infinity).sort((a, b) => a.expires - b.expires);
+    this.#heap.length = 0;
+    // An array sorted by expiry is a valid min-heap.
+    for (const e of live) this.#heap.push(e);
+  }
+
+  dropExpired(now: number): void {
+    const h = this.#heap;
+    while (h.length > 0 && h[0]!.expires <= now) {
+      const e = this.#pop();
+      if (this.map.get(e.key) === e) this.map.delete(e.key);
+    }
+  }
+
+  #push(e: Entry): void {
+    const h = this.#heap;
+    let i = h.push(e) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.expires <= e.expires) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  #pop(): Entry {
+    const h = this.#heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= h.length) break;
+      const c = l + 1 < h.length && h[l + 1]!.expires < h[l]!.expires ? l + 1 : l;
+      if (h[c]!.expires >= last.expires) break;
+      h[i] = h[c]!;
+      i = c;
+    }
+    h[i] = last;
+    return top;
+  }
+}
+
+/** The embedded default: one process, no other service. Expired entries are dropped on read, on count and by a sweep. */
 export class MemoryStore implements Store {
-  readonly #spaces = new Map<string, Map<string, Entry>>();
+  readonly #spaces = new Map<string, Space>();
   readonly #sweep: NodeJS.Timeout;
   #closed = false;
 
   constructor(sweepMs = 30_000, private readonly now: () => number = Date.now) {
-    this.#sweep = setInterval(() => this.#dropExpired(), sweepMs);
+    this.#sweep = setInterval(() => {
+      const t = this.now();
+      for (const space of this.#spaces.values()) space.dropExpired(t);
+    }, sweepMs);
     this.#sweep.unref();
   }
 
-  #space(ns: string): Map<string, Entry> {
+  #space(ns: string): Space {
     let s = this.#spaces.get(ns);
-    if (!s) this.#spaces.set(ns, (s = new Map()));
+    if (!s) this.#spaces.set(ns, (s = new Space()));
     return s;
   }
 
   #live(ns: string, key: string): Entry | undefined {
     const space = this.#spaces.get(ns);
-    const e = space?.get(key);
+    const e = space?.map.get(key);
     if (e && e.expires <= this.now()) {
-      space!.delete(key);
+      space!.map.delete(key);
       return undefined;
     }
     return e;
-  }
-
-  #dropExpired(): void {
-    const t = this.now();
-    for (const space of this.#spaces.values()) for (const [k, e] of space) if (e.expires <= t) space.delete(k);
   }
 
   #check(): void {
@@ -48,19 +117,20 @@ export class MemoryStore implements Store {
 
   async set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void> {
     this.#check();
-    this.#space(ns).set(key, { value, expires: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+    this.#space(ns).put({ key, value, expires: ttlMs === undefined ? Infinity : this.now() + ttlMs });
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
     this.#check();
-    return this.#spaces.get(ns)?.delete(key) ?? false;
+    // Whether a live entry was there: an expired one not yet dropped counts as gone already.
+    return this.#live(ns, key) !== undefined && this.#spaces.get(ns)!.map.delete(key);
   }
 
   async incr(ns: string, key: string, ttlMs: number): Promise<number> {
     this.#check();
     const e = this.#live(ns, key);
     if (!e) {
-      this.#space(ns).set(key, { value: 1, expires: this.now() + ttlMs });
+      this.#space(ns).put({ key, value: 1, expires: this.now() + ttlMs });
       return 1;
     }
     e.value = (e.value as number) + 1;
@@ -69,12 +139,23 @@ export class MemoryStore implements Store {
 
   async entries<T>(ns: string): Promise<Array<[string, T]>> {
     this.#check();
-    this.#dropExpired();
-    return [...(this.#spaces.get(ns) ?? [])].map(([k, e]) => [k, e.value as T]);
+    const space = this.#spaces.get(ns);
+    if (!space) return [];
+    space.dropExpired(this.now());
+    return [...space.map.values()].map((e) => [e.key, e.value as T]);
   }
 
   async count(ns: string): Promise<number> {
-    return (await this.entries(ns)).length;
+    this.#check();
+    const space = this.#spaces.get(ns);
+    if (!space) return 0;
+    space.dropExpired(this.now());
+    return space.map.size;
+  }
+
+  /** @internal How many expiries wait in a namespace's queue, stale ones included (tests bound it). */
+  expiryQueueLength(ns: string): number {
+    return this.#spaces.get(ns)?.queued ?? 0;
   }
 
   async close(): Promise<void> {

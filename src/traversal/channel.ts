@@ -75,6 +75,7 @@ export class MessageChannel extends Channel {
   readonly #messageListeners = new Set<(msg: Buffer) => void>();
   #timer: NodeJS.Timeout | undefined;
   #pingSentAt = 0;
+  #corked = false;
   #lastHeard = Date.now();
   rttMs: number | undefined;
 
@@ -89,6 +90,16 @@ export class MessageChannel extends Channel {
   /** Queues one whole SIP message; false when the channel is closed (the caller answers 503/430). */
   send(message: Buffer | string): boolean {
     if (this.closed) return false;
+    // Every client's messages share this one connection: what is sent in one tick leaves as one TLS write
+    // rather than one record and one syscall per message.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(message);
     return true;
   }

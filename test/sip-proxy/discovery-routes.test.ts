@@ -83,3 +83,13 @@ test('the publisher answers: its nodes replace the configured ones; a node that 
   assert.deepEqual(hops().slice(before).filter((l) => l.callControl === A), [], 'the removed node got no new request');
   await waitFor('core to let the removed node\'s connection go', () => pair.coreLog.lines().some((l) => l.msg === 'sip connection to a node that left the cluster closed' && l.callControl === A));
 });
+
+test('the publisher turning on mixed mode moves core to the nodes\' TLS search rules', async () => {
+  inside.cluster.mixedMode = true;
+  await discovery.refresh();
+  const routed = () => (pair.core.status() as { sip: { callControl?: string[] } }).sip.callControl;
+  await waitFor('core to route over TLS', () => JSON.stringify(routed()) === JSON.stringify(['tls:127.0.0.2:5061']));
+  inside.cluster.mixedMode = false;
+  await discovery.refresh();
+  await waitFor('core to route over TCP again', () => JSON.stringify(routed()) === JSON.stringify([B]));
+});

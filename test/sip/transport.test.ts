@@ -9,6 +9,9 @@ import { CertificateAuthority } from '../../src/certs/index.js';
 import { SipConnection, SipConnectionPool, SipTlsListener } from '../../src/sip/transport/index.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 import { freePort } from '../support/node-files.js';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { LISTEN_BACKLOG } from '../../src/util/listen.js';
 
 let ca: string;
 let listener: SipTlsListener;
@@ -102,6 +105,37 @@ test('the pool\'s CRLF keepalives keep a connection inside the peer\'s idle time
     await new Promise((r) => setTimeout(r, 900));
     assert.ok(!conn.closed, `still open after three idle periods (${conn.closeReason})`);
     assert.ok(peers[0] && !peers[0].closed);
+  } finally {
+    pool.close();
+    for (const p of peers) p.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('the TLS listener asks the kernel for a large accept backlog, so a reconnect storm is not dropped', async (t) => {
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  // For a listening socket ss shows the backlog in Send-Q; the kernel caps it at net.core.somaxconn.
+  const out = execFileSync('ss', ['-ltnH', `sport = :${listener.port}`], { encoding: 'utf8' }).trim();
+  if (!out) return t.skip('ss shows no listening socket (no /proc/net access)');
+  const backlog = Number(out.split(/\s+/)[2]);
+  assert.equal(backlog, Math.min(somaxconn, LISTEN_BACKLOG), `ss: ${out}`);
+  assert.ok(backlog > 511, "more than Node's default of 511");
+});
+
+test('messages sent in one tick arrive whole and in order (one batched write)', async () => {
+  const got: string[] = [];
+  const peers: SipConnection[] = [];
+  const server: Server = createServer((s) => peers.push(new SipConnection(s, 'tcp', {}, (data) => got.push(data.toString('latin1')))));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const pool = new SipConnectionPool({ onMessage: () => {} });
+  try {
+    const conn = await pool.get({ transport: 'tcp', host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+    const msg = (n: number) => `OPTIONS sip:x@example.com SIP/2.0\r\nCSeq: ${n} OPTIONS\r\nContent-Length: 0\r\n\r\n`;
+    for (let n = 1; n <= 50; n++) assert.equal(conn.send(msg(n)), true);
+    await waitFor('all 50 messages', () => got.length === 50);
+    assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => msg(i + 1)));
+    conn.close('test');
+    assert.equal(conn.send(msg(51)), false, 'a closed connection refuses to send');
   } finally {
     pool.close();
     for (const p of peers) p.close();

@@ -44,3 +44,74 @@ test('a closed store refuses use', async () => {
   await s.close();
   await assert.rejects(s.get('x', 'y'), /closed/);
 });
+
+test('count follows expiry exactly: refreshed entries stay, replaced and deleted ones are not counted twice', async () => {
+  let now = 0;
+  const s = new MemoryStore(60_000, () => now);
+  await s.set('reg', 'a', 1, 100);
+  await s.set('reg', 'b', 1, 200);
+  await s.set('reg', 'c', 1); // kept
+  assert.equal(await s.count('reg'), 3);
+  now = 90;
+  await s.set('reg', 'a', 2, 100); // a refresh: now expires at 190
+  await s.delete('reg', 'b');
+  await s.set('reg', 'b', 3, 50); // b again, expires at 140
+  now = 100;
+  assert.equal(await s.count('reg'), 3, "a's old expiry passed, but a was refreshed");
+  now = 140;
+  assert.equal(await s.count('reg'), 2, 'b gone at its new expiry');
+  now = 200;
+  assert.equal(await s.count('reg'), 1, "a gone; b's first expiry finds nothing to drop");
+  assert.deepEqual(await s.entries('reg'), [['c', 1]]);
+  assert.equal(await s.count('nothing-here'), 0);
+  await s.close();
+});
+
+test('count agrees with a plain model over a random sequence of sets, deletes, counters and time', async () => {
+  let now = 0;
+  const s = new MemoryStore(60_000, () => now);
+  const model = new Map<string, number>(); // key -> expiry
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let i = 0; i < 5000; i++) {
+    const key = `k${rand(300)}`;
+    const op = rand(10);
+    if (op < 5) {
+      const ttl = rand(4) === 0 ? undefined : 1 + rand(500);
+      await s.set('ns', key, i, ttl);
+      model.set(key, ttl === undefined ? Infinity : now + ttl);
+    } else if (op < 7) {
+      assert.equal(await s.delete('ns', key), (model.get(key) ?? -1) > now);
+      model.delete(key);
+    } else if (op < 8) {
+      const ttl = 1 + rand(300);
+      const live = (model.get(key) ?? -1) > now;
+      const n = await s.incr('ns', key, ttl);
+      if (!live) {
+        assert.equal(n, 1, 'a counter starts again once its window is over');
+        model.set(key, now + ttl);
+      }
+    } else {
+      now += rand(40);
+    }
+    const expected = [...model.values()].filter((e) => e > now).length;
+    if (i % 7 === 0) assert.equal(await s.count('ns'), expected, `step ${i}`);
+  }
+  await s.close();
+});
+
+test('a key refreshed far more often than its TTL does not grow the expiry queue without bound', async () => {
+  let now = 0;
+  const s = new MemoryStore(60_000, () => now);
+  for (let i = 0; i < 50; i++) await s.set('reg', `other${i}`, i, 3_600_000);
+  for (let i = 0; i < 20_000; i++) {
+    now += 1;
+    await s.set('reg', 'busy', i, 3_600_000);
+  }
+  assert.ok(s.expiryQueueLength('reg') <= 2 * 51 + 1025, `queue ${s.expiryQueueLength('reg')}`);
+  assert.equal(await s.count('reg'), 51);
+  assert.equal(await s.get('reg', 'busy'), 19_999);
+  now += 3_600_000;
+  assert.equal(await s.count('reg'), 0, 'all expire, the rebuilt queue included');
+  await s.close();
+});

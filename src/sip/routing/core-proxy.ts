@@ -31,6 +31,10 @@ export interface CoreSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-core';
+/** How long a stopping core waits for call control to answer what it already forwarded. */
+const STOP_GRACE_MS = 2000;
+/** A request call control has not answered in this long never will be (RFC 3261 Timer F: 64 × T1). */
+const ANSWER_WAIT_MS = 32_000;
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 export class CoreSipProxy {
@@ -42,13 +46,21 @@ export class CoreSipProxy {
   readonly #ownUser: string;
   /** Connections core opened to each node, so a node that leaves the cluster can be let go. */
   readonly #byTarget = new Map<string, SipConnection>();
+  #routed = '';
   #notifySeq = 1;
+  /**
+   * Requests forwarded to call control and not yet answered (core's branch → when sent), oldest first. A client
+   * on TLS does not retransmit, so an answer core drops while stopping leaves it waiting for its 32 s timer.
+   */
+  readonly #awaiting = new Map<string, number>();
+  #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
   constructor(opts: CoreSipProxyOptions) {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
     this.#ownUser = `mra-${opts.node}`;
+    this.#routed = opts.routes().map((r) => targetKey(r.target)).sort().join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
     this.#pool = new SipConnectionPool({
@@ -71,7 +83,9 @@ export class CoreSipProxy {
    */
   routesChanged(): void {
     const live = new Set(this.#opts.routes().map((r) => targetKey(r.target)));
-    this.#log.info({ callControl: [...live] }, 'sip call-control routes updated');
+    const now = [...live].sort().join(' ');
+    if (now !== this.#routed) this.#log.info({ callControl: [...live] }, 'sip call-control routes updated');
+    this.#routed = now;
     for (const [key, conn] of this.#byTarget) {
       if (live.has(key)) continue;
       this.#byTarget.delete(key);
@@ -80,8 +94,20 @@ export class CoreSipProxy {
     }
   }
 
-  close(): void {
+  /** Takes no new request (503), waits up to STOP_GRACE_MS for call control's answers, then lets go. */
+  async close(): Promise<void> {
+    this.#stopping = true;
+    this.#prune(Date.now());
+    const until = Date.now() + STOP_GRACE_MS;
+    while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
+  }
+
+  #prune(now: number): void {
+    for (const [branch, sent] of this.#awaiting) {
+      if (now - sent < ANSWER_WAIT_MS) break;
+      this.#awaiting.delete(branch);
+    }
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -116,6 +142,7 @@ export class CoreSipProxy {
       this.#log.warn({ corr, callId: req.callId(), method: req.method, status, reason: text }, 'sip request refused');
       if (req.method !== 'ACK') ch.send(answer(req, status, text, headers));
     };
+    if (this.#stopping) return refuse(503, 'Core stopping', [['Retry-After', '5']]);
     try {
       decrementMaxForwards(req);
     } catch (err) {
@@ -158,7 +185,14 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', statelessBranch(req, this.#opts.node)], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
+    const branch = statelessBranch(req, this.#opts.node);
+    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
+    if (req.method !== 'ACK') {
+      const now = Date.now();
+      this.#prune(now);
+      this.#awaiting.delete(branch); // a retransmission waits from now, and keeps the map in time order
+      this.#awaiting.set(branch, now);
+    }
     this.counters.toCallControl++;
     this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
     if (!conn.send(req.serialize())) {
@@ -198,6 +232,7 @@ export class CoreSipProxy {
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
       if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
+      if (msg.status >= 200) this.#awaiting.delete(getParam(via.params, 'branch') ?? '');
       removeTopVia(msg);
       const corr = correlationId(msg);
       if (msg.cseq().method === 'REGISTER' && msg.status >= 200 && msg.status < 300) {

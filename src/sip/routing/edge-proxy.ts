@@ -285,6 +285,7 @@ export class EdgeSipProxy {
   }
 
   async #forgetConnection(connId: string): Promise<void> {
+    this.#tokens.forget(connId);
     const keys = this.#keysByConnection.get(connId);
     this.#keysByConnection.delete(connId);
     for (const k of keys ?? []) await this.#registrations.unbound(k);

@@ -1,7 +1,7 @@
 // The edge's client-facing SIP listener: TLS on public.sip_tls_port. Clients keep one connection each and
 // every request back to them rides it (RFC 5626 flows), so connections are tracked by id.
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../../util/listen.js';
 import type { Logger } from '../../log/index.js';
 import { SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 
@@ -33,14 +33,7 @@ export class SipTlsListener {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#opts.port, this.#opts.address, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
-    this.#port = (this.#server.address() as AddressInfo).port;
+    this.#port = await listenOn(this.#server, this.#opts.port, this.#opts.address);
     return this.#port;
   }
 
