@@ -2,9 +2,10 @@ import { createServer as createTlsServer, createSecureContext, type SecureContex
 import { createServer as createH1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { X509Certificate } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
 import { answerText } from './tunnel-edge.js';
+import { listenOn } from '../util/listen.js';
 
 export interface EdgeListenerLimits {
   maxHeaderBytes: number;
@@ -116,14 +117,8 @@ export class EdgeListener {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.#tls.once('error', reject);
-      this.#tls.listen(this.opts.port, this.opts.address, () => {
-        this.#tls.off('error', reject);
-        resolve();
-      });
-    });
-    this.#port = (this.#tls.address() as AddressInfo).port;
+    // Thousands of Jabber clients reconnect at once after an edge restart: the large backlog keeps their SYNs.
+    this.#port = await listenOn(this.#tls, this.opts.port, this.opts.address);
     this.opts.log.info({ address: this.opts.address, port: this.#port }, 'https edge listener up');
     return this.#port;
   }
