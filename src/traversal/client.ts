@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/index.js';
 import { dialChannel, describeDialError } from './dial.js';
-import { MessageChannel, StreamChannel, type Channel } from './channel.js';
+import { MessageChannel, StreamChannel } from './channel.js';
 import { backoffDelay } from './backoff.js';
 import type { ChannelKind } from './handshake.js';
 import type { ChannelHandler, LinkStatus, TlsFiles } from './types.js';

@@ -2,7 +2,6 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { ProcessSet, type RunResult } from './processes.js';
 import {
   ADDRESSES,
-  FIREWALL_TABLE,
   TopologyUnavailable,
   buildNamespaces,
   deleteNamespaces,

@@ -5,9 +5,9 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { SipError, addPath, addRecordRoute, decrementMaxForwards, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
+import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { answer, answerError, aorOf, correlationId, grantedExpires, hostOf, ownTopVia, rawAnswer, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { answer, answerError, aorOf, correlationId, grantedExpires, hostOf, hopFault, ownTopVia, parseOrAnswer, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
@@ -123,17 +123,8 @@ export class CoreSipProxy {
   }
 
   async #fromEdge(data: Buffer, ch: MessageChannel): Promise<void> {
-    let msg: SipMessage;
-    try {
-      msg = parseMessage(data, { stream: true });
-      msg.validate();
-    } catch (err) {
-      if (!(err instanceof SipError)) throw err;
-      this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused');
-      const reply = rawAnswer(data, err.status, err.reason);
-      if (reply) ch.send(reply);
-      return;
-    }
+    const msg = parseOrAnswer(data, (reply) => ch.send(reply), (err) => this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused'));
+    if (!msg) return;
     if (!msg.isRequest) return this.#responseFromEdge(msg);
     const req = msg;
     const corr = receivedCorrelationId(req);
@@ -143,12 +134,8 @@ export class CoreSipProxy {
       if (req.method !== 'ACK') ch.send(answer(req, status, text, headers));
     };
     if (this.#stopping) return refuse(503, 'Core stopping', [['Retry-After', '5']]);
-    try {
-      decrementMaxForwards(req);
-    } catch (err) {
-      if (err instanceof SipError) return void ch.send(answerError(req, err));
-      throw err;
-    }
+    const hop = hopFault(req);
+    if (hop) return void ch.send(answerError(req, hop));
     // Core's own Route (from its Record-Route) is consumed; the next hop is always a call-control node of
     // the configuration, never an address a client wrote. What remains of an in-dialog route set was recorded
     // behind core, so it may name call control and nothing else (the edge lets only its own entry lead it);
@@ -217,17 +204,8 @@ export class CoreSipProxy {
   }
 
   async #fromCallControl(data: Buffer, conn: SipConnection): Promise<void> {
-    let msg: SipMessage;
-    try {
-      msg = parseMessage(data, { stream: true });
-      msg.validate();
-    } catch (err) {
-      if (!(err instanceof SipError)) throw err;
-      this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused');
-      const reply = rawAnswer(data, err.status, err.reason);
-      if (reply) conn.send(reply);
-      return;
-    }
+    const msg = parseOrAnswer(data, (reply) => conn.send(reply), (err) => this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused'));
+    if (!msg) return;
     const edge = this.#opts.traversal.sip();
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
@@ -247,12 +225,8 @@ export class CoreSipProxy {
       return;
     }
     const req = msg;
-    try {
-      decrementMaxForwards(req);
-    } catch (err) {
-      if (err instanceof SipError) return void conn.send(answerError(req, err));
-      throw err;
-    }
+    const hop = hopFault(req);
+    if (hop) return void conn.send(answerError(req, hop));
     while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
     // The domain-table event is core's to send; relayed from the inside it would be an attempt on the edge.
     if (isDomainEvent(req)) {

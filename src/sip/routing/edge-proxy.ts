@@ -6,10 +6,10 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
-import { SipError, SipRequest, addPath, addRecordRoute, decrementMaxForwards, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipResponse, type SipUri } from '../index.js';
+import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
-import { CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, ownTopVia, rawAnswer, statelessBranch, viaValue } from './hop.js';
+import { CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, hopFault, ownTopVia, parseOrAnswer, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 
@@ -110,26 +110,20 @@ export class EdgeSipProxy {
 
   async #fromClient(data: Buffer, conn: SipConnection): Promise<void> {
     this.counters.fromClients++;
-    let msg: SipMessage;
-    try {
-      msg = parseMessage(data, { stream: true, limits: PROXY_PARSE_LIMITS });
-      msg.validate();
-    } catch (err) {
-      if (!(err instanceof SipError)) throw err;
-      this.counters.refused++;
-      this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
-      const reply = rawAnswer(data, err.status, err.reason);
-      if (reply) conn.send(reply);
-      return;
-    }
+    const msg = parseOrAnswer(
+      data,
+      (reply) => conn.send(reply),
+      (err) => {
+        this.counters.refused++;
+        this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
+      },
+      PROXY_PARSE_LIMITS,
+    );
+    if (!msg) return;
     if (!msg.isRequest) return this.#responseFromClient(msg, conn);
     const req = msg;
-    try {
-      decrementMaxForwards(req);
-    } catch (err) {
-      if (err instanceof SipError) return this.#refuseError(conn, req, err);
-      throw err;
-    }
+    const hop = hopFault(req);
+    if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
     // dialog a Route may only name this edge. In a dialog the route set starts with the edge's own entry
     // (recorded here); the rest was recorded behind core, which checks it names only call control. The
@@ -190,17 +184,8 @@ export class EdgeSipProxy {
   }
 
   #fromCore(data: Buffer, ch: MessageChannel): void {
-    let msg: SipMessage;
-    try {
-      msg = parseMessage(data, { stream: true });
-      msg.validate();
-    } catch (err) {
-      if (!(err instanceof SipError)) throw err;
-      this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused');
-      const reply = rawAnswer(data, err.status, err.reason);
-      if (reply) ch.send(reply);
-      return;
-    }
+    const msg = parseOrAnswer(data, (reply) => ch.send(reply), (err) => this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused'));
+    if (!msg) return;
     if (msg.isRequest) this.#requestFromCore(msg, ch);
     else void this.#responseFromCore(msg);
   }
@@ -219,12 +204,8 @@ export class EdgeSipProxy {
       this.#log.warn({ core: ch.info.peerNode, callId: req.callId() }, 'sip request refused: relayed domain-table event');
       return void ch.send(answer(req, 403, 'Event package reserved for the traversal link'));
     }
-    try {
-      decrementMaxForwards(req);
-    } catch (err) {
-      if (err instanceof SipError) return void ch.send(answerError(req, err));
-      throw err;
-    }
+    const hop = hopFault(req);
+    if (hop) return void ch.send(answerError(req, hop));
     // The request follows the Path the client registered: its top Route is this edge, naming the flow.
     const top = req.routes()[0];
     const token = top && this.#isOwn(top.uri) ? this.#tokens.check((top.uri as SipUri).user ?? '') : { fault: 'forged' as const };

@@ -1,7 +1,7 @@
 // What both proxies do at each hop: answer with a reason that names the fault, answer even a message that
 // did not parse (from its raw Via/From/To/Call-ID/CSeq lines), and stamp and recognise their own Via.
 import { hash } from 'node:crypto';
-import { MAGIC_COOKIE, SipError, SipRequest, createResponse, formatVia, getParam, reasonPhrase, type SipMessage, type SipResponse, type Via } from '../index.js';
+import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type SipMessage, type SipResponse, type Via } from '../index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
 export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;
@@ -32,6 +32,35 @@ export function rawAnswer(data: Buffer, status: number, reason: string): Buffer 
   if (!copied.some((l) => /^(via|v)[ \t]*:/i.test(l))) return null;
   const phrase = reason.replace(/[\r\n]/g, ' ') || reasonPhrase(status);
   return Buffer.from(`SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+}
+
+/**
+ * Parses and validates one framed message. A fault (SipError) is reported to `refused` (the caller's log and
+ * counters), answered along the raw Via where the bytes allow it, and yields undefined; anything else throws.
+ */
+export function parseOrAnswer(data: Buffer, send: (reply: Buffer) => void, refused: (err: SipError) => void, limits?: Partial<ParseLimits>): SipMessage | undefined {
+  try {
+    const msg = parseMessage(data, limits ? { stream: true, limits } : { stream: true });
+    msg.validate();
+    return msg;
+  } catch (err) {
+    if (!(err instanceof SipError)) throw err;
+    refused(err);
+    const reply = rawAnswer(data, err.status, err.reason);
+    if (reply) send(reply);
+    return undefined;
+  }
+}
+
+/** Counts this hop down (RFC 3261 §16.6 step 3): the fault (483, or 400 for a bad value) to answer, if any. */
+export function hopFault(req: SipRequest): SipError | undefined {
+  try {
+    decrementMaxForwards(req);
+    return undefined;
+  } catch (err) {
+    if (err instanceof SipError) return err;
+    throw err;
+  }
 }
 
 /** A stateless proxy's branch: the same request (a retransmission) always gets the same one (RFC 3261 §16.11). */
