@@ -6,6 +6,6 @@
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "MRA_SRTP_BUILD=\"openssl, static, Debian source package (node-gyp)\""],
     "cflags_cc": ["-std=c++17", "-O2", "-fexceptions"],
     "cflags_cc!": ["-fno-exceptions"],
-    "libraries": ["<(module_root_dir)/.deps/libsrtp/lib/libsrtp2.a", "-lcrypto"]
+    "libraries": ["<(module_root_dir)/.deps/libsrtp/lib/libsrtp2.a", "-lssl", "-lcrypto"]
   }]
 }

@@ -18,7 +18,7 @@ import { cpuSeconds } from '../media/cpu.js';
 import { machine } from '../media/report.js';
 import { root } from '../media/tools.js';
 import { NodeProcess, treeCpuSeconds } from '../sip/nodes.js';
-import { writeSection } from '../sip/results.js';
+import { writeSection } from '../results.js';
 import { NginxChain } from './nginx.js';
 import { runWrk, type WrkFigures } from './wrk.js';
 

@@ -1,7 +1,6 @@
 // The bench's table, its ratios against the issue's targets, and its section of bench/RESULTS.md.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
-import { join } from 'node:path';
+import { writeSection } from '../results.js';
 import { cpuModel } from './cpu.js';
 import type { SearchResult } from './measure.js';
 import type { Mode } from './subject.js';
@@ -71,17 +70,7 @@ export function machine(): string {
   return `${availableParallelism()} cores (nproc), ${cpuModel()}, Linux ${release()}`;
 }
 
-const START = '<!-- bench:media:start -->';
-const END = '<!-- bench:media:end -->';
-
 /** Replaces only this bench's section, so the other benches' sections stay as they are. */
 export function writeResults(root: string, body: string): string {
-  const file = join(root, 'bench/RESULTS.md');
-  const section = `${START}\n${body.trim()}\n${END}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + END.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  return file;
+  return writeSection(root, 'media', body);
 }

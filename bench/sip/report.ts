@@ -1,5 +1,5 @@
 // The bench:sip table for bench/RESULTS.md and the RESULT line.
-import { writeSection } from './results.js';
+import { writeSection } from '../results.js';
 
 type Latency = { p50: number; p90: number; p99: number; max: number };
 type Delay = { max: number; p99: number };
@@ -98,7 +98,7 @@ export function report(f: Figures, run: { command: string; date: string; machine
     `| RSS delta per registered client, edge | ${kb('edge').toFixed(1)} KB (${n0(h.rssBefore.edge / 1048576)} → ${n0(h.rssAfter.edge / 1048576)} MB) | |`,
     `| RSS delta per registered client, core | ${kb('core').toFixed(1)} KB (${n0(h.rssBefore.core / 1048576)} → ${n0(h.rssAfter.core / 1048576)} MB) | |`,
     `| RSS delta per registered client, edge + core | **${perClientKb.toFixed(1)} KB** | ≤ 20 KB (${meets(perClientKb <= 20)}) |`,
-    `| RSS per idle TLS connection of a bare Node \`tls.Server\` (same kind of certificate, nothing else; the floor under the edge's figure) | ${f.tlsFloor.kb.toFixed(1)} KB (over ${n0(f.tlsFloor.connections)} connections) | |`,
+    `| RSS per idle TLS connection of a bare Node \`tls.Server\` (same kind of certificate, nothing else): what each client would cost if the edge still terminated TLS in Node | ${f.tlsFloor.kb.toFixed(1)} KB (over ${n0(f.tlsFloor.connections)} connections) | |`,
     `| steady state over ${h.windowS.toFixed(0)} s: refreshes/s, failures, still registered | ${h.refreshesPerS.toFixed(1)}/s, ${fails(h.steadyFailures)}, ${n0(h.stillRegistered)} | |`,
     `| CPU at steady state: edge, core (share of one core) | ${pct(h.cpuCores.edge)}, ${pct(h.cpuCores.core)} | |`,
     `| CPU at steady state: edge + core, share of the machine's ${run.cores} cores | **${pct(pairCpu / run.cores)}** | < 20 % (${meets(pairCpu / run.cores < 0.2)}) |`,
@@ -112,7 +112,7 @@ export function report(f: Figures, run: { command: string; date: string; machine
       return `| ${what}: from the process spawn to all ${n0(f.clients)} registered | ${back} (process up after ${ms(r.startedMs / 1000)} s; ${marks}; failures meanwhile: ${fails(r.failures)}; kernel ListenOverflows ${n0(r.listenOverflows)}; edge event-loop delay max ${ms(r.edgeLoopDelay.max)} ms, p99 ${ms(r.edgeLoopDelay.p99)} ms, admin scrape up to ${ms(r.edgeLoopDelay.scrapeMax)} ms; load generator ${r.generatorCpuCores.toFixed(2)} cores) | ${target} |`;
     }),
     '',
-    `Failures are final statuses by code ("0": connection lost mid-transaction, "408": no answer in time, "connect": a TLS connect that failed). Event-loop delay is the edge process's own (prom-client's monitor, read from its /metrics every second). The edge's memory per client is mostly Node's TLS socket and OpenSSL's state, as the bare \`tls.Server\` row shows: what is the edge's own (connection object, framer, flow token, registration key) is the difference. Edge back within 30 s: ${edgeBack ? meets(edgeBack.allBackMs !== null && edgeBack.allBackMs <= 30_000) : 'n/a'}.`,
+    `Failures are final statuses by code ("0": connection lost mid-transaction, "408": no answer in time, "connect": a TLS connect that failed). Event-loop delay is the edge process's own (prom-client's monitor, read from its /metrics every second). The edge terminates the clients' TLS in its native listener (native/src/sip_tls/: OpenSSL with SSL_MODE_RELEASE_BUFFERS, no read buffer kept while a connection is idle, no Node socket), so its memory per client is OpenSSL's per-connection state plus the edge's own (connection handle, flow token, registration key); the bare \`tls.Server\` row is what Node's TLS alone would cost per connection. Edge back within 30 s: ${edgeBack ? meets(edgeBack.allBackMs !== null && edgeBack.allBackMs <= 30_000) : 'n/a'}.`,
   ];
   const body = lines.join('\n');
   if (root !== null) writeSection(root, 'sip', body);

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "engine.hpp"
+#include "sip_tls/tls_listener_addon.hpp"
 
 namespace mra {
 namespace {
@@ -299,6 +300,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", mra::NativeEngine::Define(env));
+  exports.Set("NativeSipTlsListener", mra::defineNativeSipTlsListener(env));
   return exports;
 }
 

@@ -42,7 +42,8 @@ export interface SipRoute {
   name: string;
   priority: number;
   zone: string;
-  target: { host: string; port: number; transport: 'tcp' | 'tls' };
+  /** verify: TLS only, the zone's TLS verify mode. */
+  target: { host: string; port: number; transport: 'tcp' | 'tls'; verify?: boolean };
   deployment: string;
 }
 
@@ -99,5 +100,5 @@ export function neighborZones(nodes: readonly DiscoveredNode[], mixedMode: Reado
 }
 
 export function sipRoutes(zones: readonly NeighborZone[]): SipRoute[] {
-  return zones.map((z) => ({ name: z.name, priority: SEARCH_RULE_PRIORITY, zone: z.name, target: { host: z.node, port: z.port, transport: z.transport }, deployment: z.deployment }));
+  return zones.map((z) => ({ name: z.name, priority: SEARCH_RULE_PRIORITY, zone: z.name, target: { host: z.node, port: z.port, transport: z.transport, ...(z.transport === 'tls' ? { verify: z.tlsVerify } : {}) }, deployment: z.deployment }));
 }

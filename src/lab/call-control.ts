@@ -6,7 +6,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import { NonceIssuer, SipRequest, createResponse, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, type SipResponse } from '../sip/index.js';
-import { SipConnection } from '../sip/transport/index.js';
+import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
 import { Bindings, type Binding } from './call-control-bindings.js';
 
@@ -111,7 +111,7 @@ export class CallControl {
 
   #accept(socket: import('node:net').Socket, transport: 'tcp' | 'tls'): void {
     socket.on('error', () => {});
-    const conn = new SipConnection(socket, transport, { idleTimeoutMs: 0 }, (data, c) => this.#onMessage(data, c));
+    const conn = new StreamSipConnection(socket, transport, { idleTimeoutMs: 0 }, (data, c) => this.#onMessage(data, c));
     this.#connections.set(conn.id, conn);
     conn.onClose(() => this.#connections.delete(conn.id));
   }

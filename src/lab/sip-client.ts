@@ -4,7 +4,7 @@
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DigestCredentials, SipError, SipRequest, createResponse, fields, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
-import { SipConnection } from '../sip/transport/index.js';
+import { StreamSipConnection } from '../sip/transport/index.js';
 
 export interface SipClientOptions {
   host: string;
@@ -38,7 +38,7 @@ export class SipClient {
   readonly #instance = randomUUID();
   readonly #pending = new Map<string, (r: SipResult) => void>();
   readonly #requestListeners: Array<(req: SipRequest) => void> = [];
-  #conn: SipConnection | undefined;
+  #conn: StreamSipConnection | undefined;
   readonly #credentials: DigestCredentials;
   #cseq = 1;
   #refresh: NodeJS.Timeout | undefined;
@@ -55,7 +55,7 @@ export class SipClient {
     return new Promise((resolve, reject) => {
       const socket: TLSSocket = connect({ host: this.opts.host, port: this.opts.port, ca: this.opts.ca, servername: this.opts.servername }, () => {
         socket.off('error', reject);
-        this.#conn = new SipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
+        this.#conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
         this.#conn.onClose(() => this.#failPending('connection closed'));
         resolve();
       });

@@ -1,8 +1,5 @@
-// Loads the addon built by scripts/build-native.mjs and types its boundary. Only src/media/ imports this.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Types the media engine's side of the native addon. Only src/media/ imports this.
+import { nativeExport } from '../native/addon.js';
 
 export interface NativeEndpoint { address: string; port: number }
 
@@ -79,24 +76,6 @@ export interface NativeEngine {
 
 type NativeEngineClass = new (config: NativeConfig, onEvents: (events: NativeEvent[]) => void) => NativeEngine;
 
-function addonPath(): string {
-  if (process.env.MRA_NATIVE_ADDON) return process.env.MRA_NATIVE_ADDON;
-  // From src/media (ts-node style) or dist/src/media (compiled): walk up to the folder holding build/.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'build/Release/mra_native.node');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('native media addon not built: run `node scripts/build-native.mjs` (build/Release/mra_native.node)');
-}
-
-let loaded: NativeEngineClass | undefined;
-
 export function loadNativeEngine(): NativeEngineClass {
-  if (!loaded) {
-    const require = createRequire(import.meta.url);
-    loaded = (require(addonPath()) as { NativeEngine: NativeEngineClass }).NativeEngine;
-  }
-  return loaded;
+  return nativeExport<NativeEngineClass>('NativeEngine');
 }

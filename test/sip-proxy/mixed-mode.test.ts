@@ -22,3 +22,25 @@ test('core registers the client with a mixed-mode cluster over TLS and the insid
   assert.equal((await pair.callControl.request('alice@example.com', 'MESSAGE', 'over TLS')).status, 200);
   assert.equal(alice.received.get('MESSAGE'), 1);
 });
+
+test('tls_verify on: call control with a certificate core does not trust is refused, and the client hears 503 or 408', async () => {
+  const strict = await startPair({ mixedMode: true, untrustedCallControl: { tlsVerify: true } });
+  try {
+    const r = await (await strict.client('alice')).register();
+    assert.ok(r.status === 503 || r.status === 408, `${r.status} ${r.reason}`);
+    assert.equal(strict.callControl.bindings.lookup('alice@example.com').length, 0, 'nothing reached call control');
+  } finally {
+    await strict.close();
+  }
+});
+
+test('tls_verify off (the cluster\'s TLS verify mode): the same call control is reached over TLS', async () => {
+  const lax = await startPair({ mixedMode: true, untrustedCallControl: { tlsVerify: false } });
+  try {
+    const r = await (await lax.client('alice')).register();
+    assert.equal(r.status, 200, r.reason);
+    assert.equal(lax.callControl.bindings.lookup('alice@example.com')[0]?.conn.transport, 'tls');
+  } finally {
+    await lax.close();
+  }
+});

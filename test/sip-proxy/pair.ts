@@ -39,6 +39,8 @@ export interface PairOptions {
   relay?: boolean;
   /** The cluster is in mixed mode: call control listens for TLS too and core must use it. */
   mixedMode?: boolean;
+  /** Mixed mode: call control's certificate comes from a CA core does not trust, and the cluster's tls_verify. */
+  untrustedCallControl?: { tlsVerify: boolean };
   /**
    * The nodes' log level (default info). Debug logs every hop of every message: tests that read those lines
    * ask for it; load tests through the pair would spend their time writing and re-reading them.
@@ -59,7 +61,8 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
   const edgeLog = capturedLogger('edge1');
   const coreLog = capturedLogger('core1');
   for (const l of [edgeLog, coreLog]) l.log.level = opts.logLevel ?? 'info';
-  const ccCert = opts.mixedMode ? await ca.issue({ commonName: 'cucm1.example.com', dnsNames: ['cucm1.example.com'], ipAddresses: ['127.0.0.1'] }) : undefined;
+  const ccCa = opts.untrustedCallControl ? await CertificateAuthority.create({ commonName: 'a CA core does not know' }) : ca;
+  const ccCert = opts.mixedMode ? await ccCa.issue({ commonName: 'cucm1.example.com', dnsNames: ['cucm1.example.com'], ipAddresses: ['127.0.0.1'] }) : undefined;
   const callControl = await new CallControl({ address: '127.0.0.1', port: 0, users: USERS, log: capturedLogger('cc').log, ...(ccCert ? { tls: { cert: ccCert.cert, key: ccCert.key, port: 0 } } : {}) }).start();
   const passwordHash = await hashPassword('secret');
   // A restarted edge keeps its ports: core's peer entry and the clients' Path name them.
@@ -85,7 +88,7 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
       admin: { port: 0 },
       tls: { cert_file: f('core.pem'), key_file: f('core.key'), ca_file: f('ca.pem') },
       domains: opts.domains ?? [{ name: DOMAIN, sip_registrations: true }, { name: 'closed.example.com', sip_registrations: false }],
-      unified_cm: [{ publisher: '127.0.0.1', mixed_mode: opts.mixedMode === true, nodes: [{ address: '127.0.0.1', sip_port: callControl.ports.tcp, sip_tls_port: callControl.ports.tls || 5061 }] }],
+      unified_cm: [{ publisher: '127.0.0.1', mixed_mode: opts.mixedMode === true, ...(opts.untrustedCallControl ? { tls_verify: opts.untrustedCallControl.tlsVerify } : {}), nodes: [{ address: '127.0.0.1', sip_port: callControl.ports.tcp, sip_tls_port: callControl.ports.tls || 5061 }] }],
       traversal: {
         peers: [{ address: '127.0.0.1', sip_port: link?.port ?? edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],
         username: 'traversal',

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
-import { SipConnection, SipConnectionPool, SipTlsListener } from '../../src/sip/transport/index.js';
+import { StreamSipConnection, SipConnectionPool, SipTlsListener } from '../../src/sip/transport/index.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 import { freePort } from '../support/node-files.js';
 import { readFileSync } from 'node:fs';
@@ -95,9 +95,9 @@ test('the outbound pool reuses one connection per target and reports an unreacha
 });
 
 test('the pool\'s CRLF keepalives keep a connection inside the peer\'s idle timeout', async () => {
-  const peers: SipConnection[] = [];
+  const peers: StreamSipConnection[] = [];
   // The far end closes anything idle for 300 ms, as call control or a firewall would.
-  const server: Server = createServer((s) => peers.push(new SipConnection(s, 'tcp', { idleTimeoutMs: 300 }, () => {})));
+  const server: Server = createServer((s) => peers.push(new StreamSipConnection(s, 'tcp', { idleTimeoutMs: 300 }, () => {})));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const pool = new SipConnectionPool({ onMessage: () => {}, keepaliveMs: 100, limits: { idleTimeoutMs: 300 } });
   try {
@@ -124,8 +124,8 @@ test('the TLS listener asks the kernel for a large accept backlog, so a reconnec
 
 test('messages sent in one tick arrive whole and in order (one batched write)', async () => {
   const got: string[] = [];
-  const peers: SipConnection[] = [];
-  const server: Server = createServer((s) => peers.push(new SipConnection(s, 'tcp', {}, (data) => got.push(data.toString('latin1')))));
+  const peers: StreamSipConnection[] = [];
+  const server: Server = createServer((s) => peers.push(new StreamSipConnection(s, 'tcp', {}, (data) => got.push(data.toString('latin1')))));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const pool = new SipConnectionPool({ onMessage: () => {} });
   try {

@@ -1,7 +1,7 @@
 // Where core may send SIP: the call-control nodes of each Unified CM cluster, as discovery last read them from
 // the publisher (its CEtcp-/CEtls- search rules), or the configuration's unified_cm[].nodes for a cluster whose
 // publisher has not answered yet. The proxy only ever sees the flat list; it never reads discovery itself.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { DiscoveryResult } from '../../discovery/index.js';
 import type { SipTarget } from '../transport/index.js';
 
@@ -18,6 +18,8 @@ export interface CallControlCluster {
   publisher: string;
   deployment: string;
   mixedMode: boolean;
+  /** The cluster's tls_verify: whether core checks call control's certificate on SIP TLS. */
+  tlsVerify: boolean;
   nodes: ReadonlyArray<{ address: string; sipPort: number; sipTlsPort: number }>;
 }
 
@@ -26,7 +28,7 @@ export function configuredRoutes(c: CallControlCluster): CallControlRoute[] {
   return c.nodes.map((n) => ({
     deployment: c.deployment,
     host: n.address.toLowerCase(),
-    target: c.mixedMode ? { transport: 'tls', host: n.address, port: n.sipTlsPort } : { transport: 'tcp', host: n.address, port: n.sipPort },
+    target: c.mixedMode ? { transport: 'tls', host: n.address, port: n.sipTlsPort, verify: c.tlsVerify } : { transport: 'tcp', host: n.address, port: n.sipPort },
   }));
 }
 
@@ -55,10 +57,13 @@ export function callControlRoutes(result: Pick<DiscoveryResult, 'nodes' | 'route
  * move to it, and when one leaves only its own users move; everyone else keeps their node.
  */
 export function homeRoute(routes: readonly CallControlRoute[], aor: string): CallControlRoute | undefined {
+  // One node wins whatever the scores: no hash per request for the usual single-node route list.
+  if (routes.length <= 1) return routes[0];
   let best: CallControlRoute | undefined;
   let bestScore = -1;
   for (const r of routes) {
-    const score = createHash('sha1').update(`${aor}|${r.host}`).digest().readUInt32BE(0);
+    // One-shot hash(): the same digest without a Hash object per node per request.
+    const score = hash('sha1', `${aor}|${r.host}`, 'buffer').readUInt32BE(0);
     if (score > bestScore) [best, bestScore] = [r, score];
   }
   return best;

@@ -20,6 +20,8 @@ export interface EdgeSipProxyOptions {
   tls: { cert: string; key: string };
   limits: Partial<ConnectionLimits>;
   maxConnections: number;
+  /** Native network threads for the client TLS listener. */
+  tlsThreads?: number;
   store: Store;
   capacity: number;
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
@@ -55,6 +57,7 @@ export class EdgeSipProxy {
       tls: opts.tls,
       limits: opts.limits,
       maxConnections: opts.maxConnections,
+      threads: opts.tlsThreads,
       log: this.#log,
       onMessage: (data, conn) => void this.#fromClient(data, conn).catch((err: Error) => this.#log.error({ err: err.message }, 'sip edge: client message failed')),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
@@ -85,6 +88,7 @@ export class EdgeSipProxy {
     return {
       port: this.#port,
       connections: this.#listener.connectionCount,
+      tls: this.#listener.stats(),
       registrations: await this.#registrations.count(),
       capacity: this.#registrations.capacity,
       domains: this.#domains?.size ?? null,

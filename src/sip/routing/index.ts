@@ -27,6 +27,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     tls: { cert: ctx.tls.cert, key: ctx.tls.key },
     limits: { headerTimeoutMs: cfg.sip.header_timeout_s * 1000, idleTimeoutMs: cfg.sip.idle_timeout_s * 1000 },
     maxConnections: cfg.sip.max_connections,
+    tlsThreads: cfg.sip.tls_threads,
     store: ctx.store,
     capacity: cfg.capacity.registrations,
     maintenance: () => ctx.maintenance(),
@@ -51,7 +52,7 @@ export interface CallControlDiscovery {
  */
 export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip'>, domains?: DomainTable, discovery?: CallControlDiscovery): CoreSipProxy {
   const { cfg } = ctx;
-  const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
+  const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, tlsVerify: c.tls_verify, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
   // Derived once per discovery answer, not per request: the result object is replaced whole on each refresh.
   let routes = discovery ? callControlRoutes(discovery.result(), clusters) : clusters.flatMap(configuredRoutes);
   const proxy = new CoreSipProxy({

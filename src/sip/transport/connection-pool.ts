@@ -2,12 +2,14 @@
 // call control can send requests back over the connection core opened (RFC 5626 §5.3 connection reuse).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
 
 export interface SipTarget {
   transport: 'tcp' | 'tls';
   host: string;
   port: number;
+  /** TLS only: verify the peer's certificate and name (the zone's TLS verify mode); on unless false. */
+  verify?: boolean;
 }
 
 export interface SipConnectionPoolOptions {
@@ -69,7 +71,7 @@ export class SipConnectionPool {
       const ready = () => {
         socket.setTimeout(0);
         socket.off('error', fail);
-        const conn = new SipConnection(socket, target.transport, this.opts.limits ?? {}, this.opts.onMessage);
+        const conn = new StreamSipConnection(socket, target.transport, this.opts.limits ?? {}, this.opts.onMessage);
         const key = targetKey(target);
         this.#open.set(key, conn);
         this.#byId.set(conn.id, conn);
@@ -90,7 +92,7 @@ export class SipConnectionPool {
       if (target.transport === 'tls') {
         const t = this.opts.tls;
         if (!t) return reject(new Error(`no TLS material for ${targetKey(target)}`));
-        socket = tlsConnect({ host: target.host, port: target.port, ca: t.ca, cert: t.cert, key: t.key, servername: isIp(target.host) ? undefined : target.host }, ready);
+        socket = tlsConnect({ host: target.host, port: target.port, ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: target.verify !== false, servername: isIp(target.host) ? undefined : target.host }, ready);
       } else socket = tcpConnect({ host: target.host, port: target.port }, ready);
       socket.once('error', fail);
       socket.setTimeout(timeout, () => fail(new Error(`connect timeout after ${timeout} ms`)));

@@ -1,4 +1,4 @@
-// One SIP connection over TCP or TLS (RFC 3261 §18.3): frames whole messages, answers RFC 5626 CRLF
+// One SIP connection over a Node TCP or TLS socket (RFC 3261 §18.3): frames whole messages, answers RFC 5626 CRLF
 // keepalives, and guards the node against a peer that sends slowly (header timeout) or not at all (idle).
 import type { Socket } from 'node:net';
 import { SipStreamFramer, type FramerLimits } from '../index.js';
@@ -16,9 +16,28 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { maxHeaderBytes: 655
 
 export type ConnectionHandler = (data: Buffer, conn: SipConnection) => void;
 
+/**
+ * One SIP flow as the planes see it: whole messages in, bytes out. A StreamSipConnection (below) runs over a
+ * Node socket (core to call control, the lab); the edge's client connections run in the native TLS listener.
+ */
+export interface SipConnection {
+  readonly id: string;
+  readonly transport: 'tcp' | 'tls';
+  readonly remote: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly closed: boolean;
+  readonly closeReason: string;
+  /** false when the connection is gone: the caller answers 430 / 503 rather than open a new one. */
+  send(data: Buffer | string): boolean;
+  onClose(listener: (reason: string) => void): void;
+  /** Idempotent. */
+  close(reason?: string): void;
+}
+
 let nextId = 1;
 
-const uncork = (conn: SipConnection) => conn.flush();
+const uncork = (conn: StreamSipConnection) => conn.flush();
 
 // A listener passes the same limits object for each of its (thousands of) connections: merged once, shared.
 const MERGED = new WeakMap<Partial<ConnectionLimits>, ConnectionLimits>();
@@ -29,7 +48,7 @@ function mergedLimits(limits: Partial<ConnectionLimits>): ConnectionLimits {
   return merged;
 }
 
-export class SipConnection {
+export class StreamSipConnection implements SipConnection {
   readonly id: string;
   readonly transport: 'tcp' | 'tls';
   readonly remote: string;
@@ -68,7 +87,6 @@ export class SipConnection {
     return this.#socket.localPort ?? 0;
   }
 
-  /** false when the connection is gone: the caller answers 430 / 503 rather than open a new one. */
   send(data: Buffer | string): boolean {
     if (this.#closed || this.#socket.destroyed) return false;
     // Everything sent in one tick leaves in one write: core's connection to call control carries every
@@ -93,7 +111,6 @@ export class SipConnection {
     else this.#closeListeners.push(listener);
   }
 
-  /** Idempotent. */
   close(reason = 'closed locally'): void {
     this.#finish(reason);
     this.#socket.destroy();

@@ -1,9 +1,12 @@
-// The edge's client-facing SIP listener: TLS on public.sip_tls_port. Clients keep one connection each and
-// every request back to them rides it (RFC 5626 flows), so connections are tracked by id.
-import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { listenOn } from '../../util/listen.js';
+// The edge's client-facing SIP listener: TLS on public.sip_tls_port, terminated in the native addon on its
+// own threads (native/src/sip_tls/). JavaScript sees whole SIP messages and connection ids, never a socket:
+// an idle client costs a few KB instead of Node's ~30 KB TLS socket, and a reconnect storm's handshakes do not
+// run on the event loop. Clients keep one connection each and every request back to them rides it (RFC 5626
+// flows), so connections are tracked by id.
+import { nativeExport } from '../../native/addon.js';
+import { LISTEN_BACKLOG } from '../../util/listen.js';
 import type { Logger } from '../../log/index.js';
-import { SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionHandler, type ConnectionLimits, type SipConnection } from './connection.js';
 
 export interface SipTlsListenerOptions {
   address: string;
@@ -13,27 +16,109 @@ export interface SipTlsListenerOptions {
   maxConnections: number;
   /** A TLS handshake not done within this closes the socket (handshake slowloris). */
   handshakeTimeoutMs?: number;
+  /** Network threads that run TLS and framing (default 2: handshakes of a reconnect storm in parallel). */
+  threads?: number;
   log: Logger;
   onMessage: ConnectionHandler;
   onConnectionClosed?: (conn: SipConnection) => void;
 }
 
+type NativeEvent =
+  | { type: 'open'; id: number; remote: string; local: string }
+  | { type: 'message'; id: number; data: Buffer }
+  | { type: 'closed'; id: number; reason: string }
+  | { type: 'refused'; remote: string; reason: string }
+  | { type: 'handshakeFailed'; remote: string; reason: string };
+
+export interface SipTlsListenerStats {
+  connections: number; handshaking: number; accepted: number; refused: number; handshakeFailures: number;
+  messagesIn: number; bytesIn: number; messagesOut: number; bytesOut: number;
+}
+
+interface NativeListener {
+  listen(): number;
+  send(id: number, data: Buffer | string): boolean;
+  close(id: number, reason: string): void;
+  stop(): void;
+  stats(): SipTlsListenerStats;
+}
+
+type NativeListenerClass = new (config: Record<string, string | number>, onEvents: (events: NativeEvent[]) => void) => NativeListener;
+
+const ID_PREFIX = 't';
+const splitHostPort = (s: string): [string, number] => {
+  const at = s.lastIndexOf(':');
+  return [s.slice(0, at).replace(/^\[|\]$/g, ''), Number(s.slice(at + 1))];
+};
+
+/** A client's TLS connection, held by the native listener; this object is its handle on the JS side. */
+class ClientConnection implements SipConnection {
+  readonly id: string;
+  readonly transport = 'tls' as const;
+  readonly localAddress: string;
+  readonly localPort: number;
+  closed = false;
+  closeReason = '';
+  #listeners: Array<(reason: string) => void> | undefined;
+
+  constructor(
+    readonly num: number,
+    readonly remote: string,
+    local: string,
+    readonly owner: SipTlsListener,
+  ) {
+    this.id = ID_PREFIX + num.toString(36);
+    [this.localAddress, this.localPort] = splitHostPort(local);
+  }
+
+  send(data: Buffer | string): boolean {
+    return !this.closed && this.owner.sendTo(this.num, data);
+  }
+
+  onClose(listener: (reason: string) => void): void {
+    if (this.closed) listener(this.closeReason);
+    else (this.#listeners ??= []).push(listener);
+  }
+
+  close(reason = 'closed locally'): void {
+    if (this.closed) return;
+    this.owner.closeConnection(this, reason);
+  }
+
+  /** @internal the listener's half of a close, whichever side started it. */
+  finish(reason: string): void {
+    this.closed = true;
+    this.closeReason = reason;
+    for (const l of this.#listeners?.splice(0) ?? []) l(reason);
+  }
+}
+
 export class SipTlsListener {
-  readonly #server: Server;
-  readonly #connections = new Map<string, SipConnection>();
   readonly #opts: SipTlsListenerOptions;
+  readonly #limits: ConnectionLimits;
+  readonly #connections = new Map<number, ClientConnection>();
+  #native: NativeListener | undefined;
   #port = 0;
 
   constructor(opts: SipTlsListenerOptions) {
     this.#opts = opts;
-    this.#server = createServer({ cert: opts.tls.cert, key: opts.tls.key, handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000 }, (socket) => this.#accept(socket));
-    this.#server.on('tlsClientError', (err, socket) => {
-      opts.log.debug({ remote: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, 'sip tls handshake failed');
-    });
+    this.#limits = { ...DEFAULT_CONNECTION_LIMITS, ...opts.limits };
   }
 
+  /** Binds and starts the network threads; a port in use or a bad certificate rejects with the cause. */
   async listen(): Promise<number> {
-    this.#port = await listenOn(this.#server, this.#opts.port, this.#opts.address);
+    const { address, port, tls, maxConnections, handshakeTimeoutMs = 10_000, threads = 2 } = this.#opts;
+    const Native = nativeExport<NativeListenerClass>('NativeSipTlsListener');
+    const native = new Native(
+      {
+        address, port, certPem: tls.cert, keyPem: tls.key, threads, backlog: LISTEN_BACKLOG, maxConnections,
+        maxHeaderBytes: this.#limits.maxHeaderBytes, maxBodyBytes: this.#limits.maxBodyBytes,
+        headerTimeoutMs: this.#limits.headerTimeoutMs, idleTimeoutMs: this.#limits.idleTimeoutMs, handshakeTimeoutMs,
+      },
+      (events) => this.#onEvents(events),
+    );
+    this.#port = native.listen();
+    this.#native = native;
     return this.#port;
   }
 
@@ -46,31 +131,67 @@ export class SipTlsListener {
   }
 
   connection(id: string): SipConnection | undefined {
-    return this.#connections.get(id);
+    if (!id.startsWith(ID_PREFIX)) return undefined;
+    return this.#connections.get(parseInt(id.slice(ID_PREFIX.length), 36));
+  }
+
+  stats(): SipTlsListenerStats | undefined {
+    return this.#native?.stats();
   }
 
   async close(): Promise<void> {
-    const done = new Promise<void>((r) => this.#server.close(() => r()));
-    for (const c of this.#connections.values()) c.close('listener closing');
-    await done;
+    const native = this.#native;
+    this.#native = undefined;
+    // After stop() returns no event comes: the connections still held are closed here.
+    native?.stop();
+    for (const conn of [...this.#connections.values()]) this.#closed(conn, 'listener closing');
   }
 
-  #accept(socket: TLSSocket): void {
-    const { log } = this.#opts;
-    socket.on('error', () => {});
-    if (this.#connections.size >= this.#opts.maxConnections) {
-      log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, max: this.#opts.maxConnections }, 'sip connection refused: connection limit');
-      socket.destroy();
-      return;
+  /** @internal */
+  sendTo(num: number, data: Buffer | string): boolean {
+    return this.#native?.send(num, data) ?? false;
+  }
+
+  /** @internal a close from this side: the connection is gone for JS at once, the socket soon after. */
+  closeConnection(conn: ClientConnection, reason: string): void {
+    this.#native?.close(conn.num, reason);
+    this.#closed(conn, reason);
+  }
+
+  #onEvents(events: NativeEvent[]): void {
+    const { log, onMessage } = this.#opts;
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'message': {
+          const conn = this.#connections.get(ev.id);
+          // A message that was in flight when JS closed the connection is dropped with it.
+          if (conn) onMessage(ev.data, conn);
+          break;
+        }
+        case 'open':
+          this.#connections.set(ev.id, new ClientConnection(ev.id, ev.remote, ev.local, this));
+          break;
+        case 'closed': {
+          const conn = this.#connections.get(ev.id);
+          if (conn) this.#closed(conn, ev.reason);
+          break;
+        }
+        case 'refused':
+          log.warn({ remote: ev.remote, max: this.#opts.maxConnections, reason: ev.reason }, 'sip connection refused: connection limit');
+          break;
+        case 'handshakeFailed':
+          log.debug({ remote: ev.remote, err: ev.reason }, 'sip tls handshake failed');
+          break;
+      }
     }
-    const conn = new SipConnection(socket, 'tls', this.#opts.limits ?? {}, this.#opts.onMessage);
-    this.#connections.set(conn.id, conn);
-    conn.onClose((reason) => {
-      this.#connections.delete(conn.id);
-      // Guard trips (slowloris, idle, unframeable) are worth a warning; an ordinary hang-up is not.
-      if (/timeout|unframeable/.test(reason)) log.warn({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
-      else log.debug({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
-      this.#opts.onConnectionClosed?.(conn);
-    });
+  }
+
+  #closed(conn: ClientConnection, reason: string): void {
+    if (!this.#connections.delete(conn.num)) return;
+    // Guard trips (slowloris, idle, unframeable, a client that does not read) are worth a warning; a hang-up is not.
+    if (/timeout|unframeable|queue full/.test(reason)) this.#opts.log.warn({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
+    else this.#opts.log.debug({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
+    conn.finish(reason);
+    this.#opts.onConnectionClosed?.(conn);
   }
 }

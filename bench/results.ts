@@ -1,5 +1,4 @@
 // Writes one bench's section of bench/RESULTS.md between its markers, leaving every other section as it is.
-// (bench/media/report.ts has the same logic fixed to its own markers; it could call this one.)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
