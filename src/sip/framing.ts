@@ -14,7 +14,6 @@ export type FramerEvent =
 
 const DEFAULT_LIMITS: FramerLimits = { maxHeaderBytes: 16384, maxBodyBytes: 1 << 20 };
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const CONTENT_LENGTH = /^(?:content-length|l)[ \t]*:(.*)$/gim;
 
 export class SipStreamFramer {
   readonly #limits: FramerLimits;
@@ -65,7 +64,7 @@ export class SipStreamFramer {
         break;
       }
       if (end > this.#limits.maxHeaderBytes) return this.#fail(out, 513, 'Message Too Large (headers)');
-      const bodyLen = contentLength(this.#buf.subarray(0, end).toString('latin1'));
+      const bodyLen = contentLength(this.#buf, end);
       if (typeof bodyLen === 'string') return this.#fail(out, 400, bodyLen);
       if (bodyLen > this.#limits.maxBodyBytes) return this.#fail(out, 513, 'Message Too Large (body)');
       const total = end + 4 + bodyLen;
@@ -91,11 +90,43 @@ export class SipStreamFramer {
 }
 
 /** The body length, or the reason the stream cannot be framed (a wrong guess would desynchronise it). */
-function contentLength(head: string): number | string {
-  const found = [...head.matchAll(CONTENT_LENGTH)];
-  if (found.length === 0) return 'Missing Content-Length on a stream transport';
-  if (found.length > 1) return 'Multiple Content-Length header fields';
-  const text = found[0]![1]!.replace(/^[ \t]+|[ \t]+$/g, '');
+function contentLength(buf: Buffer, end: number): number | string {
+  // Every message on the traversal link and every client's passes here: the header section is visited line
+  // by line with the string's indexOf rather than a multi-line regex over all of it (a third of the time).
+  // As the regex's ^ did, a field starts the section or follows a CR or LF; its value runs to the next one.
+  const head = buf.toString('latin1', 0, end);
+  let found = -1;
+  let cr = head.indexOf('\r');
+  let lf = head.indexOf('\n');
+  for (let p = 0; ; ) {
+    const value = valueStart(head, p);
+    if (value >= 0) {
+      if (found >= 0) return 'Multiple Content-Length header fields';
+      found = value;
+    }
+    if (cr >= 0 && cr < p) cr = head.indexOf('\r', p);
+    if (lf >= 0 && lf < p) lf = head.indexOf('\n', p);
+    const next = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+    if (next < 0) break;
+    p = next + 1;
+  }
+  if (found < 0) return 'Missing Content-Length on a stream transport';
+  let stop = found;
+  while (stop < head.length && head[stop] !== '\r' && head[stop] !== '\n') stop++;
+  const text = head.slice(found, stop).replace(/^[ \t]+|[ \t]+$/g, '');
   if (!/^\d{1,10}$/.test(text)) return 'Malformed Content-Length';
   return Number(text);
+}
+
+const LONG_NAME = 'content-length';
+
+/** Where the value starts when a Content-Length field (long or compact "l", any case) starts at p; else -1. */
+function valueStart(head: string, p: number): number {
+  const first = head.charCodeAt(p) | 0x20;
+  let j: number;
+  if (first === 0x6c) j = p + 1; // "l"
+  else if (first === 0x63 && head.length - p >= LONG_NAME.length && head.slice(p, p + LONG_NAME.length).toLowerCase() === LONG_NAME) j = p + LONG_NAME.length;
+  else return -1;
+  while (head[j] === ' ' || head[j] === '\t') j++;
+  return head[j] === ':' ? j + 1 : -1;
 }

@@ -1,5 +1,6 @@
 // Header field names: compact forms (RFC 3261 §7.3.3 and the extensions that define one) map to one
 // canonical lower-case key, so lookups never care how the sender spelled a name.
+import { isToken } from './grammar.js';
 
 const COMPACT: Record<string, string> = {
   a: 'accept-contact',
@@ -46,6 +47,21 @@ export function headerKey(name: string): string {
     const lower = name.toLowerCase();
     key = Object.hasOwn(COMPACT, lower) ? COMPACT[lower]! : lower;
     if (KEYS.size < 4096) KEYS.set(name, key);
+  }
+  return key;
+}
+
+// Field names as received that were found to be tokens (RFC 3261 §25.1), with their keys: the parser checks
+// and maps every name of every message, and one Map hit does both. Same bound as above.
+const TOKEN_KEYS = new Map<string, string>();
+
+/** The key of a field name as received, or undefined when the name is not a token. */
+export function fieldKey(name: string): string | undefined {
+  let key = TOKEN_KEYS.get(name);
+  if (key === undefined) {
+    if (!isToken(name)) return undefined;
+    key = headerKey(name);
+    if (TOKEN_KEYS.size < 4096) TOKEN_KEYS.set(name, key);
   }
   return key;
 }

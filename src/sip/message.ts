@@ -30,8 +30,6 @@ export interface CSeq {
   method: string;
 }
 
-const CRLF = Buffer.from('\r\n');
-
 abstract class SipMessageBase {
   readonly headers: HeaderField[];
   #body: Buffer;
@@ -87,7 +85,17 @@ abstract class SipMessageBase {
   vias(): Via[] {
     const hit = this.#cache['via'];
     if (hit !== undefined) return hit as Via[];
-    return this.#parsed('via', () => this.headerValues('via').flatMap(parseViaList));
+    return this.#parsed('via', () => {
+      // A loop rather than headerValues().flatMap(): Vias are parsed for every message at every hop.
+      const out: Via[] = [];
+      for (const h of this.headers) if (h.key === 'via') for (const v of parseViaList(h.value)) out.push(v);
+      return out;
+    });
+  }
+
+  /** The Vias if they were parsed already (no parse here): lets removeTopVia hand back the top one for free. */
+  parsedVias(): Via[] | undefined {
+    return this.#cache['via'] as Via[] | undefined;
   }
 
   topVia(): Via {
@@ -153,11 +161,12 @@ abstract class SipMessageBase {
     return this.#parsed('contact', () => {
       const values = this.headerValues('contact');
       if (values.length === 1 && trimWs(values[0]!) === '*') return '*';
-      const list = values.flatMap((v) => {
+      const list: NameAddr[] = [];
+      for (const v of values) {
         const c = parseContactList(v);
         if (c === '*') throw badRequest('Contact "*" mixed with other contacts');
-        return c;
-      });
+        for (const n of c) list.push(n);
+      }
       return list;
     });
   }
@@ -198,10 +207,14 @@ abstract class SipMessageBase {
   setHeader(name: string, value: string): void {
     const key = headerKey(name);
     const at = this.headers.findIndex((h) => h.key === key);
-    this.removeHeader(name);
     const field = { name: displayName(key), key, value };
-    if (at >= 0) this.headers.splice(at, 0, field);
-    else this.headers.push(field);
+    // The usual case (Max-Forwards at every hop) is one field: it is replaced where it stands, no splicing.
+    if (at >= 0 && this.headers.findIndex((h, i) => i > at && h.key === key) < 0) this.headers[at] = field;
+    else {
+      this.removeHeader(name);
+      if (at >= 0) this.headers.splice(at, 0, field);
+      else this.headers.push(field);
+    }
     this.#touched(key);
   }
 
@@ -230,7 +243,12 @@ abstract class SipMessageBase {
     const [first, ...rest] = splitTopLevel(field.value, ',', field.name);
     if (rest.length === 0) this.headers.splice(at, 1);
     else this.headers[at] = { name: field.name, key, value: trimWs(rest.join(',')) };
+    // A parsed list (Via, Route, Path...) is one entry per comma element across the fields in order, so it
+    // loses exactly its first entry: proxies pop their own Via and Route on every message, and re-parsing
+    // what is left each time was a visible share of their CPU.
+    const parsed = this.#cache[key];
     this.#touched(key);
+    if (Array.isArray(parsed) && parsed.length > 0) this.#cache[key] = parsed.slice(1);
     return first === undefined ? undefined : trimWs(first);
   }
 
@@ -242,10 +260,40 @@ abstract class SipMessageBase {
   /** Wire bytes: the received buffer itself when nothing was edited. */
   serialize(): Buffer {
     if (this.#original) return this.#original;
-    const parts: Buffer[] = [this.#startRaw ?? Buffer.from(`${this.formatStartLine()}\r\n`, 'utf8')];
-    for (const h of this.headers) parts.push(h.src ? h.src.subarray(h.start, h.end) : Buffer.from(`${h.name}: ${h.value}\r\n`, 'utf8'));
-    parts.push(CRLF, this.#body);
-    return Buffer.concat(parts);
+    // Sized first, then written into one buffer: a Buffer (subarray or from()) per field and a concat cost
+    // more than the bytes. Untouched fields lying back to back in the received bytes go as one copy.
+    const startRaw = this.#startRaw;
+    const startLine = startRaw ? '' : `${this.formatStartLine()}\r\n`;
+    let size = (startRaw ? startRaw.length : Buffer.byteLength(startLine)) + 2 + this.#body.length;
+    for (const h of this.headers) size += h.src ? h.end! - h.start! : Buffer.byteLength(h.name) + Buffer.byteLength(h.value) + 4;
+    const out = Buffer.allocUnsafe(size);
+    let at = startRaw ? startRaw.copy(out, 0) : out.write(startLine, 0, 'utf8');
+    let runSrc: Buffer | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    for (const h of this.headers) {
+      if (h.src) {
+        if (h.src === runSrc && h.start === runEnd) {
+          runEnd = h.end!;
+          continue;
+        }
+        if (runSrc) at += runSrc.copy(out, at, runStart, runEnd);
+        runSrc = h.src;
+        runStart = h.start!;
+        runEnd = h.end!;
+        continue;
+      }
+      if (runSrc) at += runSrc.copy(out, at, runStart, runEnd);
+      runSrc = undefined;
+      at += out.write(h.name, at, 'utf8');
+      at = out.writeUInt16BE(0x3a20, at); // ': '
+      at += out.write(h.value, at, 'utf8');
+      at = out.writeUInt16BE(0x0d0a, at); // CRLF
+    }
+    if (runSrc) at += runSrc.copy(out, at, runStart, runEnd);
+    at = out.writeUInt16BE(0x0d0a, at);
+    this.#body.copy(out, at);
+    return out;
   }
 
   toString(): string {
@@ -261,7 +309,11 @@ abstract class SipMessageBase {
   #nameAddrs(key: string, what: string): NameAddr[] {
     const hit = this.#cache[key];
     if (hit !== undefined) return hit as NameAddr[];
-    return this.#parsed(key, () => this.headerValues(key).flatMap((v) => parseNameAddrList(v, what)));
+    return this.#parsed(key, () => {
+      const out: NameAddr[] = [];
+      for (const h of this.headers) if (h.key === key) for (const n of parseNameAddrList(h.value, what)) out.push(n);
+      return out;
+    });
   }
 
   /** Callers look in the cache first, so the parse closure is only made on a miss. */

@@ -61,9 +61,12 @@ export function formatNameAddr(n: NameAddr): string {
 
 /** Comma-separated lists of name-addr (Contact, Route, Record-Route, Path). */
 export function parseNameAddrList(value: string, what: string): NameAddr[] {
-  const parts = splitTopLevel(value, ',', what).map((p) => trimWs(p));
-  if (parts.some((p) => p === '')) throw badRequest(`Empty element in ${what}`);
-  return parts.map((p) => parseNameAddr(p, what));
+  const parts = splitTopLevel(value, ',', what);
+  // Every element is checked for emptiness before any is parsed, so the fault reported stays the same.
+  for (let i = 0; i < parts.length; i++) if ((parts[i] = trimWs(parts[i]!)) === '') throw badRequest(`Empty element in ${what}`);
+  const out: NameAddr[] = [];
+  for (const p of parts) out.push(parseNameAddr(p, what));
+  return out;
 }
 
 export type ContactList = NameAddr[] | '*';

@@ -4,7 +4,7 @@
 import { SipError, badRequest, tooLarge } from './errors.js';
 import { isAscii } from 'node:buffer';
 import { isToken, trimWs, unfold } from './grammar.js';
-import { SINGLE_VALUED, headerKey } from './header-names.js';
+import { SINGLE_VALUED, fieldKey } from './header-names.js';
 import { SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 import type { SipUri } from './uri.js';
 
@@ -74,9 +74,10 @@ function parseFields(data: Buffer, from: number, to: number, maxHeaders: number)
     const colon = text.indexOf(':');
     if (colon < 0) throw badRequest(data[pos] === 32 || data[pos] === 9 ? 'Folded line before the first header field' : 'Header field without a colon');
     const name = trimWs(text.slice(0, colon));
-    if (!isToken(name)) throw badRequest('Malformed header field name');
+    const key = fieldKey(name);
+    if (key === undefined) throw badRequest('Malformed header field name');
     if (headers.length >= maxHeaders) throw tooLarge('too many header fields');
-    headers.push({ name, key: headerKey(name), value: unfold(text.slice(colon + 1)), src: data, start: pos, end: next + 1 });
+    headers.push({ name, key, value: unfold(text.slice(colon + 1)), src: data, start: pos, end: next + 1 });
     pos = next + 1;
   }
   return headers;

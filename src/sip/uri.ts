@@ -29,12 +29,37 @@ export type Uri = SipUri | AbsoluteUri;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+\-.]*$/;
 const ESC = '%[0-9A-Fa-f]{2}';
 const UNRESERVED = "A-Za-z0-9\\-_.!~*'()";
-const USER_RE = new RegExp(`^(?:[${UNRESERVED}&=+$,;?/]|${ESC})+$`);
 const PASSWORD_RE = new RegExp(`^(?:[${UNRESERVED}&=+$,]|${ESC})*$`);
-const PARAM_RE = new RegExp(`^(?:[${UNRESERVED}\\[\\]/:&+$]|${ESC})+$`);
 const HEADERS_RE = new RegExp(`^(?:[${UNRESERVED}\\[\\]/?:+$=&]|${ESC})*$`);
 const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
 const OPAQUE_RE = /^[\x21-\x7e]+$/;
+
+// The user part and each URI parameter (several per URI, several URIs per message) are checked with a table
+// by character code rather than a regex per piece: same sets as the grammar, escapes (%XX) allowed in both.
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const UNRESERVED_CHARS = `${ALNUM}-_.!~*'()`;
+const USER_CHARS = charTable(`${UNRESERVED_CHARS}&=+$,;?/`);
+const PARAM_CHARS = charTable(`${UNRESERVED_CHARS}[]/:&+$`);
+
+function charTable(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  return t;
+}
+
+const isHex = (c: number) => (c >= 48 && c <= 57) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
+
+/** One or more characters of the set or %XX escapes. */
+function escapedOf(s: string, set: Uint8Array): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (set[c] === 1) continue;
+    if (c !== 37 || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) return false;
+    i += 2;
+  }
+  return true;
+}
 
 export function parseUri(s: string, what = 'URI'): Uri {
   const colon = s.indexOf(':');
@@ -49,6 +74,9 @@ export function parseUri(s: string, what = 'URI'): Uri {
   return parseSipUri(lower, rest, what);
 }
 
+/** ':' ';' '?' end a hostname or IPv4 address in a SIP URI. */
+const endsHost = (c: number) => c === 58 || c === 59 || c === 63;
+
 function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri {
   // '@' cannot appear unescaped after the userinfo (not in host, params or headers), so the first one ends it.
   const at = rest.indexOf('@');
@@ -61,7 +89,7 @@ function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri
     const pw = userinfo.indexOf(':');
     user = pw >= 0 ? userinfo.slice(0, pw) : userinfo;
     password = pw >= 0 ? userinfo.slice(pw + 1) : null;
-    if (!USER_RE.test(user)) throw badRequest(`Malformed user part of ${what}`);
+    if (!escapedOf(user, USER_CHARS)) throw badRequest(`Malformed user part of ${what}`);
     if (password !== null && !PASSWORD_RE.test(password)) throw badRequest(`Malformed password in ${what}`);
   }
   let i = 0;
@@ -73,7 +101,7 @@ function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri
     if (isIP(host.slice(1, -1)) !== 6) throw badRequest(`Malformed IPv6 reference in ${what}`);
     i = close + 1;
   } else {
-    while (i < hostPart.length && hostPart[i] !== ':' && hostPart[i] !== ';' && hostPart[i] !== '?') i++;
+    while (i < hostPart.length && !endsHost(hostPart.charCodeAt(i))) i++;
     host = hostPart.slice(0, i);
     if (!HOSTNAME_RE.test(host)) throw badRequest(`Malformed host in ${what}`);
   }
@@ -91,8 +119,14 @@ function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri
 }
 
 export function parsePort(s: string, what: string): number {
-  if (!/^\d{1,5}$/.test(s)) throw badRequest(`Malformed port in ${what}`);
-  const port = Number(s);
+  // Digits read by code, not /^\d{1,5}$/ and Number(): a Via and several URIs per message carry a port.
+  if (s.length < 1 || s.length > 5) throw badRequest(`Malformed port in ${what}`);
+  let port = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) throw badRequest(`Malformed port in ${what}`);
+    port = port * 10 + d;
+  }
   if (port < 1 || port > 65535) throw badRequest(`Port out of range in ${what}`);
   return port;
 }
@@ -100,18 +134,21 @@ export function parsePort(s: string, what: string): number {
 function parseUriParams(s: string, what: string): Param[] {
   if (s === '') return [];
   if (s[0] !== ';') throw badRequest(`Malformed ${what}`);
-  return s
-    .slice(1)
-    .split(';')
-    .map((p) => {
-      const eq = p.indexOf('=');
-      const name = eq >= 0 ? p.slice(0, eq) : p;
-      const value = eq >= 0 ? p.slice(eq + 1) : null;
-      if (!PARAM_RE.test(name) || (value !== null && !PARAM_RE.test(value))) {
-        throw badRequest(`Malformed URI parameter in ${what}`);
-      }
-      return { name, value };
-    });
+  // Walked in place rather than slice/split/map: several URIs with a few parameters each, per message.
+  const params: Param[] = [];
+  for (let from = 1; ; ) {
+    let end = s.indexOf(';', from);
+    if (end < 0) end = s.length;
+    const eq = s.indexOf('=', from);
+    const name = s.slice(from, eq >= 0 && eq < end ? eq : end);
+    const value = eq >= 0 && eq < end ? s.slice(eq + 1, end) : null;
+    if (!escapedOf(name, PARAM_CHARS) || (value !== null && !escapedOf(value, PARAM_CHARS))) {
+      throw badRequest(`Malformed URI parameter in ${what}`);
+    }
+    params.push({ name, value });
+    if (end === s.length) return params;
+    from = end + 1;
+  }
 }
 
 export function formatUri(u: Uri): string {

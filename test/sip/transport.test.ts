@@ -51,14 +51,18 @@ test('a CRLF CRLF keepalive is answered with CRLF (RFC 5626 §4.4.1)', async () 
 
 test('beyond max_connections a new connection is closed and logged; the ones held stay', async () => {
   const [a, b] = [await dial(), await dial()];
-  await waitFor('two connections held', () => listener.connectionCount === 2);
-  const c = await dial().catch(() => null);
-  if (c) await closed(c);
-  assert.ok(log.lines().some((l) => l.msg === 'sip connection refused: connection limit'));
-  assert.equal(listener.connectionCount, 2);
-  assert.ok(!a.destroyed && !b.destroyed);
-  a.destroy();
-  b.destroy();
+  try {
+    await waitFor('two connections held', () => listener.connectionCount === 2);
+    // Refused at accept, before any handshake: the client sees its socket close; the log line follows it.
+    const c = await dial().catch(() => null);
+    if (c) await closed(c);
+    await waitFor('the refusal to be logged', () => log.lines().some((l) => l.msg === 'sip connection refused: connection limit'));
+    assert.equal(listener.connectionCount, 2);
+    assert.ok(!a.destroyed && !b.destroyed);
+  } finally {
+    a.destroy();
+    b.destroy();
+  }
   await waitFor('the listener to drop both', () => listener.connectionCount === 0);
 });
 
