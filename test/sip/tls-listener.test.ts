@@ -134,6 +134,17 @@ test('a TCP connection that never starts its TLS handshake is closed after the h
   assert.equal(listener.stats()!.handshaking, 0);
 });
 
+test('a client that starts its handshake and stalls is closed after the handshake timeout too', async () => {
+  const raw = tcpConnect({ host: '127.0.0.1', port: listener.port });
+  sockets.push(raw);
+  raw.on('error', () => {});
+  // A TLS record header announcing a ClientHello of 128 bytes, and then nothing: read, so nothing is left unread.
+  raw.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x80, 0x01]));
+  const started = Date.now();
+  await closed(raw);
+  assert.ok(Date.now() - started >= 300, 'not before the timeout');
+});
+
 test('a second listener on the same port, and a key that does not match, fail with the cause', async () => {
   const again = new SipTlsListener({ address: '127.0.0.1', port: listener.port, tls, maxConnections: 1, log: log.log, onMessage: () => {} });
   await assert.rejects(again.listen(), /in use/i);

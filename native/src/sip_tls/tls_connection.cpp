@@ -52,6 +52,7 @@ void SipTlsThread::handshake(SipTlsConnection& c, uint64_t now) {
   if (r == 1) {
     c.open = true;
     c.lastRx = now;
+    --handshaking_;
     counters_.handshaking.fetch_sub(1);
     counters_.connections.fetch_add(1);
     {
@@ -179,6 +180,7 @@ void SipTlsThread::finish(SipTlsConnection& c, std::string reason) {
     counters_.connections.fetch_sub(1);
     ev.id = id;
   } else {
+    --handshaking_;
     counters_.handshaking.fetch_sub(1);
     counters_.handshakeFailures.fetch_add(1, std::memory_order_relaxed);
     ev.remote = c.remote;

@@ -22,7 +22,14 @@ namespace mra {
 
 namespace {
 constexpr int kMaxEvents = 128;
+
+bool hasUnread(int fd) {
+  char byte;
+  return ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 constexpr int kAcceptPerTurn = 64;
+constexpr int kMaxHandshaking = 128;
 constexpr uint64_t kSweepMs = 200;
 }  // namespace
 
@@ -139,6 +146,7 @@ void SipTlsThread::run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
     }
+    if (!listening_ && !outOfDescriptors_ && handshaking_ < kMaxHandshaking / 2) listen(true);
     if (now >= nextSweep) {
       sweep(now);
       nextSweep = now + kSweepMs;
@@ -168,8 +176,22 @@ void SipTlsThread::run() {
   queue_.clear();
 }
 
+void SipTlsThread::listen(bool on) {
+  if (on == listening_) return;
+  if (on) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenTag;
+    listening_ = ::epoll_ctl(epollFd_, EPOLL_CTL_ADD, listenFd_, &ev) == 0;
+  } else {
+    ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, listenFd_, nullptr);
+    listening_ = false;
+  }
+}
+
 void SipTlsThread::acceptSome(uint64_t now) {
   for (int k = 0; k < kAcceptPerTurn; ++k) {
+    if (handshaking_ >= kMaxHandshaking) return listen(false);
     sockaddr_storage sa{};
     socklen_t len = sizeof sa;
     const int fd = ::accept4(listenFd_, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -177,8 +199,8 @@ void SipTlsThread::acceptSome(uint64_t now) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors the listen socket stays readable: step out of accepting until the next sweep
         // rather than spin.
-        ::epoll_ctl(epollFd_, EPOLL_CTL_DEL, listenFd_, nullptr);
-        listening_ = false;
+        outOfDescriptors_ = true;
+        listen(false);
       }
       return;
     }
@@ -213,6 +235,7 @@ void SipTlsThread::acceptSome(uint64_t now) {
     c->remote = formatSockaddr(&sa);
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
     counters_.handshaking.fetch_add(1);
+    ++handshaking_;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kConnTag + id;
@@ -246,16 +269,15 @@ void SipTlsThread::drainCommands() {
 }
 
 void SipTlsThread::sweep(uint64_t now) {
-  if (!listening_) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = kListenTag;
-    listening_ = ::epoll_ctl(epollFd_, EPOLL_CTL_ADD, listenFd_, &ev) == 0;
-  }
+  outOfDescriptors_ = false;
+  if (handshaking_ < kMaxHandshaking) listen(true);
   std::vector<std::pair<uint32_t, std::string>> doomed;
   for (auto& [id, c] : conns_) {
     if (!c->open) {
-      if (cfg_.handshakeTimeoutMs > 0 && now - c->since >= cfg_.handshakeTimeoutMs) doomed.emplace_back(id, "handshake timeout");
+      // The guard is against a client that stalls. Bytes from it still unread are this thread's backlog (a
+      // reconnect storm of thousands of handshakes), not its fault: closing then would waste the handshake
+      // half done and lose the request a TLS 1.3 client sends right behind its Finished.
+      if (cfg_.handshakeTimeoutMs > 0 && now - c->since >= cfg_.handshakeTimeoutMs && !hasUnread(c->fd)) doomed.emplace_back(id, "handshake timeout");
     } else if (cfg_.headerTimeoutMs > 0 && c->partialSince != 0 && now - c->partialSince >= cfg_.headerTimeoutMs) {
       doomed.emplace_back(id, "message incomplete after " + std::to_string(cfg_.headerTimeoutMs) + " ms (header timeout)");
     } else if (cfg_.idleTimeoutMs > 0 && now - c->lastRx >= cfg_.idleTimeoutMs) {

@@ -61,6 +61,12 @@ class SipTlsThread {
   const SipTlsSink& sink_;
   int epollFd_ = -1, eventFd_ = -1;
   bool listening_ = false;  // the listen fd is in this epoll (taken out for a while when out of descriptors)
+  // Handshakes in progress on this thread. Past kMaxHandshaking it stops accepting until some finish: a
+  // reconnect storm then queues in the kernel rather than as thousands of half-done handshakes, each of
+  // which would wait behind all the others' first flights before any client could send a request.
+  int handshaking_ = 0;
+  bool outOfDescriptors_ = false;  // accept failed with EMFILE and the like: retried at the next sweep
+  void listen(bool on);
   uint32_t seq_ = 0;
   std::thread thread_;
 
