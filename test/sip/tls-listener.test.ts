@@ -25,7 +25,7 @@ before(async () => {
   tls = await authority.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
   ca = authority.cert;
   listener = new SipTlsListener({
-    address: '127.0.0.1', port: 0, tls, maxConnections: 50, handshakeTimeoutMs: 400,
+    address: '127.0.0.1', port: 0, tls, maxConnections: 50, handshakeTimeoutMs: 400, threads: 2,
     limits: { headerTimeoutMs: 400, idleTimeoutMs: 0, maxHeaderBytes: 4096, maxBodyBytes: 8192 },
     log: log.log,
     onMessage: (data, conn) => got.push({ text: data.toString('latin1'), conn }),

@@ -16,7 +16,7 @@ export interface SipTlsListenerOptions {
   maxConnections: number;
   /** A TLS handshake not done within this closes the socket (handshake slowloris). */
   handshakeTimeoutMs?: number;
-  /** Network threads that run TLS and framing (default 2: handshakes of a reconnect storm in parallel). */
+  /** Network threads that run TLS and framing (default 1; sip.tls_threads). */
   threads?: number;
   log: Logger;
   onMessage: ConnectionHandler;
@@ -107,7 +107,7 @@ export class SipTlsListener {
 
   /** Binds and starts the network threads; a port in use or a bad certificate rejects with the cause. */
   async listen(): Promise<number> {
-    const { address, port, tls, maxConnections, handshakeTimeoutMs = 10_000, threads = 2 } = this.#opts;
+    const { address, port, tls, maxConnections, handshakeTimeoutMs = 10_000, threads = 1 } = this.#opts;
     const Native = nativeExport<NativeListenerClass>('NativeSipTlsListener');
     const native = new Native(
       {
