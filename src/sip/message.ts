@@ -7,7 +7,7 @@ import { parseScalar, splitTopLevel, trimWs } from './grammar.js';
 import { displayName, headerKey } from './header-names.js';
 import { parseContactList, parseNameAddr, parseNameAddrList, type ContactList, type NameAddr } from './name-addr.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
-import { parseViaList, type Via } from './via.js';
+import { parseTopVia, parseViaList, type Via } from './via.js';
 
 export interface HeaderField {
   /** name as written ("v", "MaX-fOrWaRdS"). */
@@ -38,6 +38,8 @@ abstract class SipMessageBase {
   // A plain object rather than a Map: every message caches the same few keys in the same order, so V8 gives
   // them one hidden class and inline-cached reads. Invalidation writes undefined (delete would deoptimise it).
   readonly #cache: Record<string, unknown> = {};
+  /** The top Via alone: a proxy reads only its own, so the others are parsed only if someone asks for them. */
+  #topVia: Via | undefined;
 
   constructor(headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer | null) {
     this.headers = headers;
@@ -93,15 +95,21 @@ abstract class SipMessageBase {
     });
   }
 
-  /** The Vias if they were parsed already (no parse here): lets removeTopVia hand back the top one for free. */
-  parsedVias(): Via[] | undefined {
-    return this.#cache['via'] as Via[] | undefined;
+  /** The top Via if it was parsed already (no parse here): lets removeTopVia hand it back for free. */
+  parsedTopVia(): Via | undefined {
+    return (this.#cache['via'] as Via[] | undefined)?.[0] ?? this.#topVia;
   }
 
   topVia(): Via {
-    const via = this.vias()[0];
-    if (!via) throw badRequest('Missing Via');
-    return via;
+    const all = this.#cache['via'] as Via[] | undefined;
+    if (all !== undefined) {
+      if (!all[0]) throw badRequest('Missing Via');
+      return all[0];
+    }
+    if (this.#topVia) return this.#topVia;
+    const field = this.headers.find((h) => h.key === 'via');
+    if (!field) throw badRequest('Missing Via');
+    return (this.#topVia = parseTopVia(field.value));
   }
 
   from(): NameAddr {
@@ -325,6 +333,7 @@ abstract class SipMessageBase {
 
   #touched(key: string): void {
     if (this.#cache[key] !== undefined) this.#cache[key] = undefined;
+    if (key === 'via') this.#topVia = undefined;
     this.#original = null;
   }
 }

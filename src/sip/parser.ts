@@ -21,6 +21,12 @@ export interface ParseOptions {
    * and a body longer than Content-Length is cut to it (§18.3).
    */
   stream?: boolean;
+  /**
+   * false: only framing, the start line and field syntax are checked now; each structured header is parsed
+   * (and may throw) when first read. For a hop that reads a few headers of a message already checked by the
+   * other node of the pair, or a response it only passes on. Default true.
+   */
+  essentials?: boolean;
 }
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 1 << 20 };
@@ -51,7 +57,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const msg = startLine.startsWith('SIP/')
     ? response(startLine, headers, body, original, startRaw)
     : request(startLine, headers, body, original, startRaw);
-  checkEssentials(msg);
+  checkSingleValued(msg);
+  if (options.essentials !== false) checkEssentials(msg);
   return msg;
 }
 
@@ -130,8 +137,7 @@ function checkVersion(version: string): void {
 // One bit per single-valued header: the duplicate check runs on every message and needs no Set for it.
 const SINGLE_VALUED_BITS = new Map([...SINGLE_VALUED].map((key, i) => [key, 1 << i] as const));
 
-/** What a transaction layer or proxy reads on every message: fail here rather than deep in routing. */
-function checkEssentials(msg: SipMessage): void {
+function checkSingleValued(msg: SipMessage): void {
   let seen = 0;
   for (const h of msg.headers) {
     const bit = SINGLE_VALUED_BITS.get(h.key);
@@ -139,6 +145,10 @@ function checkEssentials(msg: SipMessage): void {
     if (seen & bit) throw badRequest(`Multiple ${h.name} header fields`);
     seen |= bit;
   }
+}
+
+/** What a transaction layer or proxy reads on every message: fail here rather than deep in routing. */
+function checkEssentials(msg: SipMessage): void {
   msg.topVia();
   msg.vias();
   msg.from();

@@ -68,10 +68,10 @@ export function addVia(req: SipRequest, via: Via): void {
 
 /** A proxy strips its own Via from a response before forwarding it (§16.7 step 3); returns the removed one. */
 export function removeTopVia(msg: SipRequest | SipResponse): Via | undefined {
-  const parsed = msg.parsedVias();
+  const parsed = msg.parsedTopVia();
   const removed = msg.removeFirstValue('via');
   if (removed === undefined) return undefined;
-  return parsed?.[0] ?? parseVia(removed);
+  return parsed ?? parseVia(removed);
 }
 
 function routeValue(uri: SipUri, headerParams: Param[]): string {

@@ -57,16 +57,23 @@ export function parseVia(value: string): Via {
 }
 
 export function parseViaList(value: string): Via[] {
+  return viaElements(value).map(viaElement);
+}
+
+/** The first element of a Via field: the others are left unparsed (a proxy reads only its own Via). */
+export function parseTopVia(value: string): Via {
+  return viaElement(viaElements(value)[0]!);
+}
+
+function viaElements(value: string): string[] {
   // Most Via fields hold one value: no split when nothing in it could be a separator or make the split
   // fail (a quote or '<' is left to splitTopLevel, so its fault and reason stay the same).
-  if (!value.includes(',') && !value.includes('"') && !value.includes('<')) {
-    if (trimWs(value) === '') throw badRequest('Empty element in Via');
-    return [parseVia(value)];
-  }
-  return splitTopLevel(value, ',', 'Via').map((v) => {
-    if (trimWs(v) === '') throw badRequest('Empty element in Via');
-    return parseVia(v);
-  });
+  return !value.includes(',') && !value.includes('"') && !value.includes('<') ? [value] : splitTopLevel(value, ',', 'Via');
+}
+
+function viaElement(text: string): Via {
+  if (trimWs(text) === '') throw badRequest('Empty element in Via');
+  return parseVia(text);
 }
 
 export function formatVia(v: Via): string {

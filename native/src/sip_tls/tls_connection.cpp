@@ -30,6 +30,14 @@ std::string sslErrorReason(int sslError, const char* closedText) {
   return closedText;
 }
 
+long noteDrained(BIO* b, int oper, const char*, size_t len, int, long, int ret, size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* c = reinterpret_cast<SipTlsConnection*>(BIO_get_callback_arg(b));
+    if (c) c->drained = ret <= 0 || processed == nullptr || *processed < len;
+  }
+  return ret;
+}
+
 SipTlsConnection::~SipTlsConnection() {
   if (ssl) SSL_free(ssl);
   if (fd >= 0) ::close(fd);
@@ -113,6 +121,9 @@ void SipTlsThread::readable(SipTlsConnection& c, uint64_t now) {
       c.lastRx = now;
       c.framer.push(buf, size_t(r), onFrame);
       if (failure) return finish(c, "unframeable stream: " + std::to_string(status) + " " + failure);
+      // Read-ahead took all the socket had and every record of it is read: epoll (level-triggered) calls
+      // again when more comes, so no read() just to hear EAGAIN.
+      if (c.drained && SSL_has_pending(c.ssl) == 0) break;
       continue;
     }
     const int e = SSL_get_error(c.ssl, r);

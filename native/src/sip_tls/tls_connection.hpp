@@ -1,12 +1,14 @@
 // A client connection of the native SIP TLS listener, owned by one network thread (tls_thread.cpp runs the loop;
 // tls_connection.cpp its TLS and framing work).
 #pragma once
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
+
 #include <cstdint>
 #include <string>
 
 #include "sip_tls/sip_framer.hpp"
 
-typedef struct ssl_st SSL;
 
 namespace mra {
 
@@ -27,10 +29,16 @@ struct SipTlsConnection {
   int fd;
   SSL* ssl;
   bool open = false, watchingOut = false, dirty = false;
+  // The last read from the socket got less than it asked for: the socket is empty (noteDrained).
+  bool drained = false;
   uint64_t since, lastRx, partialSince = 0;
   std::string remote, out;
   SipFramer framer;
 };
+
+// A BIO callback on each connection's socket BIO (its arg is the SipTlsConnection): sets `drained` after every
+// read, so the read loop stops without the extra read() that would only say EAGAIN.
+long noteDrained(BIO* b, int oper, const char* argp, size_t len, int argi, long argl, int ret, size_t* processed);
 
 // The reason for a failed SSL call: OpenSSL's error queue first, then errno, then closedText.
 std::string sslErrorReason(int sslError, const char* closedText);

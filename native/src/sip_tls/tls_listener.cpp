@@ -61,6 +61,9 @@ SSL_CTX* newSipTlsContext(const std::string& certPem, const std::string& keyPem)
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   // Released buffers are most of the memory saving: an idle SSL keeps no 16 KB read/write buffers.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One read() takes whatever the socket holds (not a record header, then its body); the buffer is still
+  // released whenever it empties.
+  SSL_CTX_set_read_ahead(ctx, 1);
   // Resumption by tickets only: a server-side cache would hold state per client for nothing.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 1);

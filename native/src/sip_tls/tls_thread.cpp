@@ -232,6 +232,9 @@ void SipTlsThread::acceptSome(uint64_t now) {
     // The thread is in the id so that send/close go straight to the owner; ids are never reused.
     const uint32_t id = ++seq_ * uint32_t(count_) + uint32_t(index_);
     auto c = std::make_unique<SipTlsConnection>(id, fd, ssl, SipFramerLimits{cfg_.maxHeaderBytes, cfg_.maxBodyBytes}, now);
+    BIO* bio = SSL_get_rbio(ssl);
+    BIO_set_callback_ex(bio, noteDrained);
+    BIO_set_callback_arg(bio, reinterpret_cast<char*>(c.get()));
     c->remote = formatSockaddr(&sa);
     counters_.accepted.fetch_add(1, std::memory_order_relaxed);
     counters_.handshaking.fetch_add(1);

@@ -5,9 +5,9 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipRequest, type SipResponse, type SipUri } from '../index.js';
+import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { answer, answerError, aorOf, correlationId, grantedExpires, hostOf, hopFault, ownTopVia, parseOrAnswer, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
@@ -67,7 +67,7 @@ export class CoreSipProxy {
       tls: opts.tls,
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
-      onMessage: (data, conn) => void this.#fromCallControl(data, conn).catch((err: Error) => this.#log.error({ err: err.message }, 'sip core: call control message failed')),
+      onMessage: (data, conn) => this.#settled(this.#fromCallControl(data, conn), 'call control'),
     });
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
   }
@@ -116,17 +116,30 @@ export class CoreSipProxy {
   }
 
   #edgeChannel(ch: MessageChannel): void {
-    ch.onMessage((data) => void this.#fromEdge(data, ch).catch((err: Error) => this.#log.error({ err: err.message }, 'sip core: edge message failed')));
+    ch.onMessage((data) => this.#settled(this.#fromEdge(data, ch), 'edge'));
     // On every channel, so an edge that restarted (and knows nothing) learns the table at once.
     ch.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
     this.#log.info({ edge: ch.info.peerNode, domains: this.#opts.domains.size }, 'domain table sent to edge');
   }
 
-  async #fromEdge(data: Buffer, ch: MessageChannel): Promise<void> {
-    const msg = parseOrAnswer(data, (reply) => ch.send(reply), (err) => this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused'));
-    if (!msg) return;
-    if (!msg.isRequest) return this.#responseFromEdge(msg);
-    const req = msg;
+  /** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
+  #settled(done: void | Promise<void>, from: string): void {
+    done?.catch((err: Error) => this.#log.error({ err: err.message }, `sip core: ${from} message failed`));
+  }
+
+  #fromEdge(data: Buffer, ch: MessageChannel): void | Promise<void> {
+    // The edge checked a client's message whole on the way in: core parses what its rules read (routes,
+    // domain, contacts), and each of those still refuses a malformed value with a 400.
+    return handleOrAnswer(
+      data,
+      (reply) => ch.send(reply),
+      (err) => this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused'),
+      { check: 'none' },
+      (msg) => (msg.isRequest ? this.#requestFromEdge(msg, ch) : this.#responseFromEdge(msg)),
+    );
+  }
+
+  async #requestFromEdge(req: SipRequest, ch: MessageChannel): Promise<void> {
     const corr = receivedCorrelationId(req);
     const refuse = (status: number, text: string, headers: Array<[string, string]> = []) => {
       this.counters.refused++;
@@ -161,12 +174,14 @@ export class CoreSipProxy {
       }
       viaExtra = [['mra-exp', String(expires)]];
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
-    let conn: SipConnection;
-    try {
-      conn = await this.#pool.get(route.target);
-      this.#track(targetKey(route.target), conn);
-    } catch (err) {
-      return refuse(503, `Call control unreachable: ${(err as Error).message}`, [['Retry-After', '5']]);
+    let conn = this.#pool.open(route.target);
+    if (!conn) {
+      try {
+        conn = await this.#pool.get(route.target);
+        this.#track(targetKey(route.target), conn);
+      } catch (err) {
+        return refuse(503, `Call control unreachable: ${(err as Error).message}`, [['Retry-After', '5']]);
+      }
     }
     if (req.method === 'REGISTER') {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
@@ -203,24 +218,35 @@ export class CoreSipProxy {
     if (!this.#pool.byId(connId ?? '')?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
   }
 
-  async #fromCallControl(data: Buffer, conn: SipConnection): Promise<void> {
-    const msg = parseOrAnswer(data, (reply) => conn.send(reply), (err) => this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused'));
-    if (!msg) return;
+  #fromCallControl(data: Buffer, conn: SipConnection): void | Promise<void> {
+    // Call control's requests are checked whole; its responses are passed on by core's own Via.
+    return handleOrAnswer(
+      data,
+      (reply) => conn.send(reply),
+      (err) => this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused'),
+      { check: 'requests' },
+      (msg) => this.#callControlMessage(msg, conn),
+    );
+  }
+
+  async #callControlMessage(msg: SipMessage, conn: SipConnection): Promise<void> {
     const edge = this.#opts.traversal.sip();
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
       if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
       if (msg.status >= 200) this.#awaiting.delete(getParam(via.params, 'branch') ?? '');
       removeTopVia(msg);
-      const corr = correlationId(msg);
-      if (msg.cseq().method === 'REGISTER' && msg.status >= 200 && msg.status < 300) {
-        const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
-        const expires = Math.min(asked, grantedExpires(msg));
+      // The edge's word, never call control's: it is taken off whatever call control wrote.
+      if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
+      const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
+      if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
+        const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
         await this.#registrations.bound(RegistrationCounter.key(aorOf(msg), msg.callId()), expires);
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
-        this.#log.info({ corr, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
-      } else this.#log.debug({ corr, callId: msg.callId(), status: msg.status }, 'sip response to edge');
-      if (!edge?.send(msg.serialize())) this.#log.info({ corr, status: msg.status }, 'sip response dropped: traversal link down');
+        msg.setHeader(BOUND_HEADER, String(expires));
+        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: correlationId(msg), callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+      } else if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
+      if (!edge?.send(msg.serialize())) this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
       else this.counters.toEdge++;
       return;
     }

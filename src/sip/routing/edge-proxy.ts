@@ -9,7 +9,7 @@ import type { MessageChannel } from '../../traversal/index.js';
 import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
-import { CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, hopFault, ownTopVia, parseOrAnswer, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 
@@ -30,6 +30,8 @@ export interface EdgeSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-edge';
+/** On a REGISTER's edge Via: the registration's correlation id, which is also the edge's count key for it. */
+const VIA_REGISTRATION = 'mra-reg';
 /** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
@@ -59,7 +61,7 @@ export class EdgeSipProxy {
       maxConnections: opts.maxConnections,
       threads: opts.tlsThreads,
       log: this.#log,
-      onMessage: (data, conn) => void this.#fromClient(data, conn).catch((err: Error) => this.#log.error({ err: err.message }, 'sip edge: client message failed')),
+      onMessage: (data, conn) => this.#settled(this.#fromClient(data, conn), 'client'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
     });
   }
@@ -77,7 +79,7 @@ export class EdgeSipProxy {
   /** Each core's SIP traversal channel: requests toward clients and responses to the clients' requests. */
   addCoreChannel(ch: MessageChannel): void {
     this.#cores.push(ch);
-    ch.onMessage((data) => this.#fromCore(data, ch));
+    ch.onMessage((data) => this.#settled(this.#fromCore(data, ch), 'core'));
     ch.on('close', () => {
       const i = this.#cores.indexOf(ch);
       if (i >= 0) this.#cores.splice(i, 1);
@@ -112,20 +114,28 @@ export class EdgeSipProxy {
     if (req.method !== 'ACK') conn.send(answer(req, status, text, headers));
   }
 
-  async #fromClient(data: Buffer, conn: SipConnection): Promise<void> {
+  /** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
+  #settled(done: void | Promise<void>, from: string): void {
+    done?.catch((err: Error) => this.#log.error({ err: err.message }, `sip edge: ${from} message failed`));
+  }
+
+  #fromClient(data: Buffer, conn: SipConnection): void | Promise<void> {
     this.counters.fromClients++;
-    const msg = parseOrAnswer(
+    // A client's request is checked whole at the door; its response (to a request from the inside) is
+    // passed on by the edge's own Via, and the inside reads the rest.
+    return handleOrAnswer(
       data,
       (reply) => conn.send(reply),
       (err) => {
         this.counters.refused++;
         this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
       },
-      PROXY_PARSE_LIMITS,
+      { limits: PROXY_PARSE_LIMITS, check: 'requests' },
+      (msg) => (msg.isRequest ? this.#requestFromClient(msg, conn) : this.#responseFromClient(msg, conn)),
     );
-    if (!msg) return;
-    if (!msg.isRequest) return this.#responseFromClient(msg, conn);
-    const req = msg;
+  }
+
+  async #requestFromClient(req: SipRequest, conn: SipConnection): Promise<void> {
     const hop = hopFault(req);
     if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
@@ -147,24 +157,25 @@ export class EdgeSipProxy {
 
     const maintenance = this.#opts.maintenance?.() === true;
     const token = this.#tokens.issue(conn.id);
+    // Whatever a client wrote in this header is replaced: the id is the edge's to give.
+    const corr = correlationId(req);
     const viaParams: Array<[string, string]> = [['branch', statelessBranch(req, conn.id)], [VIA_MARK, token]];
     if (req.method === 'REGISTER') {
       const contacts = req.contacts();
       const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      const key = RegistrationCounter.key(aorOf(req), req.callId());
-      const admission = expires > 0 ? await this.#registrations.admit(key, maintenance) : 'ok';
+      // A registration's correlation id is a hash of its AOR and Call-ID (RegistrationCounter.key's parts):
+      // the edge counts by it, and carries it in its Via so the answer is counted without parsing To again.
+      const admission = expires > 0 ? await this.#registrations.admit(corr, maintenance) : 'ok';
       if (admission !== 'ok') {
         const r = REFUSED_ADMISSION[admission];
         return this.#refuse(conn, req, r.status, r.text, r.headers);
       }
-      viaParams.push(['mra-exp', String(expires)]);
+      viaParams.push(['mra-exp', String(expires)], [VIA_REGISTRATION, corr]);
       addPath(req, this.#ownUri(token));
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) {
       return this.#refuse(conn, req, 503, 'Maintenance mode: new calls refused');
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
-    // Whatever a client wrote in this header is replaced: the id is the edge's to give.
-    const corr = correlationId(req);
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
@@ -187,11 +198,16 @@ export class EdgeSipProxy {
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
   }
 
-  #fromCore(data: Buffer, ch: MessageChannel): void {
-    const msg = parseOrAnswer(data, (reply) => ch.send(reply), (err) => this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused'));
-    if (!msg) return;
-    if (msg.isRequest) this.#requestFromCore(msg, ch);
-    else void this.#responseFromCore(msg);
+  #fromCore(data: Buffer, ch: MessageChannel): void | Promise<void> {
+    // Core checked what it sends (a client's message on the way in, call control's on the way out): the
+    // edge parses only the headers it reads.
+    return handleOrAnswer(
+      data,
+      (reply) => ch.send(reply),
+      (err) => this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused'),
+      { check: 'none' },
+      (msg) => (msg.isRequest ? this.#requestFromCore(msg, ch) : this.#responseFromCore(msg)),
+    );
   }
 
   #requestFromCore(req: SipRequest, ch: MessageChannel): void {
@@ -249,17 +265,23 @@ export class EdgeSipProxy {
     if (!via || !connId) return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
     removeTopVia(res);
     const conn = this.#listener.connection(connId);
-    const corr = correlationId(res);
-    if (res.cseq().method === 'REGISTER' && res.status >= 200 && res.status < 300) {
-      const key = RegistrationCounter.key(aorOf(res), res.callId());
-      const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
-      const granted = grantedExpires(res);
-      const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
-      await this.#registrations.bound(key, expires);
-      if (conn) this.#trackKey(conn.id, key, expires > 0);
-      this.#log.info({ corr, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
-    } else this.#log.debug({ corr, callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
-    if (!conn?.send(res.serialize())) this.#log.info({ corr, status: res.status, conn: connId }, 'sip response dropped: client connection gone');
+    // Only a REGISTER's Via names a registration (its correlation id).
+    const key = getParam(via.params, VIA_REGISTRATION);
+    if (key) {
+      // Core counted the binding already and says for how long; parsing the Contacts again is the fallback.
+      const told = res.header(BOUND_HEADER);
+      if (told !== undefined) res.removeHeader(BOUND_HEADER);
+      if (res.status >= 200 && res.status < 300) {
+        const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
+        const granted = told !== undefined && /^\d{1,10}$/.test(told) ? Number(told) : grantedExpires(res);
+        const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
+        await this.#registrations.bound(key, expires);
+        if (conn) this.#trackKey(conn.id, key, expires > 0);
+        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+      }
+    }
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
+    if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
   }
 
   #trackKey(connId: string, key: string, bound: boolean): void {

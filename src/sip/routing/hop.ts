@@ -35,21 +35,67 @@ export function rawAnswer(data: Buffer, status: number, reason: string): Buffer 
 }
 
 /**
- * Parses and validates one framed message. A fault (SipError) is reported to `refused` (the caller's log and
+ * How much of a message a hop checks before acting on it. 'all': every header this layer understands (what
+ * comes from outside the pair). 'requests': a request whole, a response only as its handler reads it (a proxy
+ * passes a response on by its top Via; the far end checks the rest). 'none': framing and the start line,
+ * the rest as read (what the other node of the pair sends: it checked the message on the way in).
+ */
+export type HopCheck = 'all' | 'requests' | 'none';
+
+export interface HopParseOptions {
+  limits?: Partial<ParseLimits>;
+  check?: HopCheck;
+}
+
+/**
+ * Parses and checks one framed message. A fault (SipError) is reported to `refused` (the caller's log and
  * counters), answered along the raw Via where the bytes allow it, and yields undefined; anything else throws.
  */
-export function parseOrAnswer(data: Buffer, send: (reply: Buffer) => void, refused: (err: SipError) => void, limits?: Partial<ParseLimits>): SipMessage | undefined {
+export function parseOrAnswer(data: Buffer, send: (reply: Buffer) => void, refused: (err: SipError) => void, opts: HopParseOptions = {}): SipMessage | undefined {
+  const check = opts.check ?? 'all';
+  const whole = check === 'all' || (check === 'requests' && !isResponseBytes(data));
   try {
-    const msg = parseMessage(data, limits ? { stream: true, limits } : { stream: true });
-    msg.validate();
+    const msg = parseMessage(data, { stream: true, limits: opts.limits, essentials: whole });
+    if (whole) msg.validate();
     return msg;
   } catch (err) {
-    if (!(err instanceof SipError)) throw err;
-    refused(err);
-    const reply = rawAnswer(data, err.status, err.reason);
-    if (reply) send(reply);
-    return undefined;
+    return void answerFault(data, err, send, refused);
   }
+}
+
+/**
+ * parseOrAnswer, then `handle`: a header found malformed only when the handler reads it (a message not
+ * checked whole) is answered and reported the same way, never thrown past the hop.
+ */
+export function handleOrAnswer(
+  data: Buffer,
+  send: (reply: Buffer) => void,
+  refused: (err: SipError) => void,
+  opts: HopParseOptions,
+  handle: (msg: SipMessage) => void | Promise<void>,
+): void | Promise<void> {
+  const msg = parseOrAnswer(data, send, refused, opts);
+  if (!msg) return;
+  try {
+    const done = handle(msg);
+    if (done instanceof Promise) return done.catch((err: unknown) => answerFault(data, err, send, refused));
+  } catch (err) {
+    answerFault(data, err, send, refused);
+  }
+}
+
+function answerFault(data: Buffer, err: unknown, send: (reply: Buffer) => void, refused: (err: SipError) => void): void {
+  if (!(err instanceof SipError)) throw err;
+  refused(err);
+  const reply = rawAnswer(data, err.status, err.reason);
+  if (reply) send(reply);
+}
+
+/** "SIP/" after any keepalive CRLFs: a response, by its first bytes. */
+function isResponseBytes(data: Buffer): boolean {
+  let i = 0;
+  while (data[i] === 13 && data[i + 1] === 10) i += 2;
+  return data[i] === 83 && data[i + 1] === 73 && data[i + 2] === 80 && data[i + 3] === 47;
 }
 
 /** Counts this hop down (RFC 3261 §16.6 step 3): the fault (483, or 400 for a bad value) to answer, if any. */
@@ -78,8 +124,9 @@ export function viaValue(transport: string, host: string, port: number | null, p
 
 /** Our own Via on top of a response, or null when the top Via is someone else's (the response is not ours). */
 export function ownTopVia(msg: SipMessage, marker: string): Via | null {
-  const top = msg.vias()[0];
-  return top && getParam(top.params, marker) !== undefined ? top : null;
+  if (!msg.has('via')) return null;
+  const top = msg.topVia();
+  return getParam(top.params, marker) !== undefined ? top : null;
 }
 
 export function hostOf(uri: SipRequest['uri']): string | undefined {
@@ -99,6 +146,13 @@ export function grantedExpires(res: SipResponse): number {
   if (values.length === 0) return res.has('expires') ? Number(res.header('expires')) || 0 : 0;
   return Math.max(...values);
 }
+
+/**
+ * On a REGISTER's 2xx from core to the edge: the expiry core counted the binding with (the least of what the
+ * client asked and call control granted), so the edge counts the same without parsing the Contacts again.
+ * Core takes any such header off what call control sends; the edge takes it off before the client.
+ */
+export const BOUND_HEADER = 'X-MRA-Bound';
 
 /** The header the edge hands a request's correlation id to core in; core takes it off before call control. */
 export const CORRELATION_HEADER = 'X-MRA-Correlation';

@@ -50,6 +50,12 @@ export class SipConnectionPool {
     return p;
   }
 
+  /** The open connection to the target, if there is one: no promise (and no turn of the loop) per request. */
+  open(target: SipTarget): SipConnection | undefined {
+    const open = this.#open.get(targetKey(target));
+    return open && !open.closed && !this.#closed ? open : undefined;
+  }
+
   /** A connection by id, for a response that must go back the way its request came. */
   byId(id: string): SipConnection | undefined {
     return this.#byId.get(id);
