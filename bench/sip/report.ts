@@ -19,6 +19,7 @@ export interface Figures {
   /** RSS per idle connection of a bare Node tls.Server (bench/sip/tls-floor.ts), and over how many. */
   tlsFloor: { kb: number; connections: number };
   loopS: number;
+  warmupS: number;
   rounds: Round[];
   hold: {
     connected: number;
@@ -82,7 +83,7 @@ export function report(f: Figures, run: { command: string; date: string; machine
     '',
     'Everything on one machine: the load clients (the project\'s own, src/lab/load/, in worker threads, one TLS connection per client, digest with the nonce cached between refreshes), the edge and the core (one `mra-edge` process each, log level warn), and Kamailio 5.6.3 (Debian, test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM. Kamailio runs one TCP/TLS worker (`-N 1`): Debian\'s 5.6.3 with OpenSSL 3 corrupts its shared memory when two TLS workers handshake at once (kamailio issue #3791), so the reference has one worker process.',
     '',
-    `### Registrations per second (closed loop, ${f.tpClients} clients, ${f.loopS} s per round; rounds alternate)`,
+    `### Registrations per second (closed loop, ${f.tpClients} clients, ${f.loopS} s per round after a ${f.warmupS} s unmeasured warm-up of each path; rounds alternate)`,
     '',
     '| round | path | reg/s | p50 / p90 / p99 latency (ms) | server CPU per registration | failures |',
     '|---:|---|---:|---:|---:|---|',

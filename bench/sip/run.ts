@@ -19,6 +19,7 @@ const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 
 const CLIENTS = env('BENCH_SIP_CLIENTS', 10_000);
 const TP_CLIENTS = env('BENCH_SIP_TP_CLIENTS', 200);
 const LOOP_MS = env('BENCH_SIP_LOOP_S', 10) * 1000;
+const WARMUP_MS = 5000;
 const STEADY_MS = env('BENCH_SIP_STEADY_S', 30) * 1000;
 /** Desktop clients refresh every 115 s; the steady-state window sees that rate, spread over the period. */
 const REFRESH_MS = 115_000;
@@ -36,14 +37,18 @@ function diffFailures(a: Record<string, number>, b: Record<string, number>): Rec
   return out;
 }
 
-/** Closed-loop registrations/s with TP_CLIENTS clients on their own TLS connections, and the servers' CPU. */
-async function throughput(name: Round['path'], target: SipTarget, prefix: string, servers: () => number): Promise<Round> {
+/**
+ * Closed-loop registrations/s with TP_CLIENTS clients on their own TLS connections, and the servers' CPU.
+ * warmupMs: an unmeasured loop first (a fresh Node process runs its first seconds of load unoptimised).
+ */
+async function throughput(name: Round['path'], target: SipTarget, prefix: string, servers: () => number, warmupMs = 0): Promise<Round> {
   const load = LoadClients.create({ target, domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix, count: TP_CLIENTS }, expiresS: 3600, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
   try {
     const c = await load.connect(100);
     if (c.connected !== TP_CLIENTS) throw new Error(`${name}: ${c.connected}/${TP_CLIENTS} connected: ${c.errors.join('; ')}`);
     const first = await load.registerOnce();
     if (first.ok !== TP_CLIENTS) throw new Error(`${name}: first registration failed: ${JSON.stringify(first.failures)}`);
+    if (warmupMs > 0) await load.loop(warmupMs);
     const cpu0 = servers();
     const r = await load.loop(LOOP_MS);
     const cpu = servers() - cpu0;
@@ -146,9 +151,10 @@ async function main(): Promise<string> {
 
     log(`throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, two rounds each`);
     const rounds: Round[] = [];
+    // Each path's first round starts with WARMUP_MS of unmeasured load, the same for both.
     for (let i = 0; i < 2; i++) {
-      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, kamCpu));
-      rounds.push(await throughput('edge + core to Kamailio', viaEdge, `ours${i}-`, pairCpu));
+      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, kamCpu, i === 0 ? WARMUP_MS : 0));
+      rounds.push(await throughput('edge + core to Kamailio', viaEdge, `ours${i}-`, pairCpu, i === 0 ? WARMUP_MS : 0));
     }
 
     log(`holding ${CLIENTS} TLS clients through the edge`);
@@ -178,6 +184,7 @@ async function main(): Promise<string> {
       tpClients: TP_CLIENTS,
       tlsFloor: { kb: floorKb, connections: floorConnections },
       loopS: LOOP_MS / 1000,
+      warmupS: WARMUP_MS / 1000,
       rounds,
       hold: {
         connected: c.connected,

@@ -30,16 +30,68 @@ export interface CSeq {
   method: string;
 }
 
+/**
+ * What a message has parsed of its headers, one field per header: every message has the same shape, so each
+ * read and write is a fixed-offset property access (a record keyed by header name made those megamorphic).
+ * undefined: not parsed yet, or dropped by an edit.
+ */
+class ParsedFields {
+  via: Via[] | undefined = undefined;
+  /** The top Via alone: a proxy reads only its own, so the others are parsed only if someone asks for them. */
+  topVia: Via | undefined = undefined;
+  from: NameAddr | undefined = undefined;
+  to: NameAddr | undefined = undefined;
+  callId: string | undefined = undefined;
+  cseq: CSeq | undefined = undefined;
+  maxForwards: number | null | undefined = undefined;
+  contentLength: number | null | undefined = undefined;
+  contact: ContactList | undefined = undefined;
+  route: NameAddr[] | undefined = undefined;
+  recordRoute: NameAddr[] | undefined = undefined;
+  path: NameAddr[] | undefined = undefined;
+
+  /** An edit of this header: what was parsed of it no longer holds. */
+  forget(key: string): void {
+    switch (key) {
+      case 'via': this.via = this.topVia = undefined; break;
+      case 'from': this.from = undefined; break;
+      case 'to': this.to = undefined; break;
+      case 'call-id': this.callId = undefined; break;
+      case 'cseq': this.cseq = undefined; break;
+      case 'max-forwards': this.maxForwards = undefined; break;
+      case 'content-length': this.contentLength = undefined; break;
+      case 'contact': this.contact = undefined; break;
+      case 'route': this.route = undefined; break;
+      case 'record-route': this.recordRoute = undefined; break;
+      case 'path': this.path = undefined; break;
+    }
+  }
+
+  /**
+   * The first comma element of this header was removed. A parsed list (Via, Route, Path...) is one entry per
+   * element across the fields in order, so it loses exactly its first entry: proxies pop their own Via and
+   * Route on every message, and re-parsing what is left each time was a visible share of their CPU.
+   */
+  popFirst(key: string): void {
+    switch (key) {
+      case 'via':
+        this.via = this.via?.slice(1);
+        this.topVia = this.via?.[0];
+        break;
+      case 'route': this.route = this.route?.slice(1); break;
+      case 'record-route': this.recordRoute = this.recordRoute?.slice(1); break;
+      case 'path': this.path = this.path?.slice(1); break;
+      default: this.forget(key);
+    }
+  }
+}
+
 abstract class SipMessageBase {
   readonly headers: HeaderField[];
   #body: Buffer;
   #original: Buffer | null;
   #startRaw: Buffer | null;
-  // A plain object rather than a Map: every message caches the same few keys in the same order, so V8 gives
-  // them one hidden class and inline-cached reads. Invalidation writes undefined (delete would deoptimise it).
-  readonly #cache: Record<string, unknown> = {};
-  /** The top Via alone: a proxy reads only its own, so the others are parsed only if someone asks for them. */
-  #topVia: Via | undefined;
+  readonly #p = new ParsedFields();
 
   constructor(headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer | null) {
     this.headers = headers;
@@ -85,110 +137,88 @@ abstract class SipMessageBase {
   }
 
   vias(): Via[] {
-    const hit = this.#cache['via'];
-    if (hit !== undefined) return hit as Via[];
-    return this.#parsed('via', () => {
-      // A loop rather than headerValues().flatMap(): Vias are parsed for every message at every hop.
-      const out: Via[] = [];
-      for (const h of this.headers) if (h.key === 'via') for (const v of parseViaList(h.value)) out.push(v);
-      return out;
-    });
+    if (this.#p.via !== undefined) return this.#p.via;
+    // A loop rather than headerValues().flatMap(): Vias are parsed for every message at every hop.
+    const out: Via[] = [];
+    for (const h of this.headers) if (h.key === 'via') for (const v of parseViaList(h.value)) out.push(v);
+    return (this.#p.via = out);
   }
 
   /** The top Via if it was parsed already (no parse here): lets removeTopVia hand it back for free. */
   parsedTopVia(): Via | undefined {
-    return (this.#cache['via'] as Via[] | undefined)?.[0] ?? this.#topVia;
+    return this.#p.via?.[0] ?? this.#p.topVia;
   }
 
   topVia(): Via {
-    const all = this.#cache['via'] as Via[] | undefined;
+    const all = this.#p.via;
     if (all !== undefined) {
       if (!all[0]) throw badRequest('Missing Via');
       return all[0];
     }
-    if (this.#topVia) return this.#topVia;
+    if (this.#p.topVia) return this.#p.topVia;
     const field = this.headers.find((h) => h.key === 'via');
     if (!field) throw badRequest('Missing Via');
-    return (this.#topVia = parseTopVia(field.value));
+    return (this.#p.topVia = parseTopVia(field.value));
   }
 
   from(): NameAddr {
-    const hit = this.#cache['from'];
-    if (hit !== undefined) return hit as NameAddr;
-    return this.#parsed('from', () => parseNameAddr(this.#required('from', 'From'), 'From'));
+    return (this.#p.from ??= parseNameAddr(this.#required('from', 'From'), 'From'));
   }
 
   to(): NameAddr {
-    const hit = this.#cache['to'];
-    if (hit !== undefined) return hit as NameAddr;
-    return this.#parsed('to', () => parseNameAddr(this.#required('to', 'To'), 'To'));
+    return (this.#p.to ??= parseNameAddr(this.#required('to', 'To'), 'To'));
   }
 
   callId(): string {
-    const hit = this.#cache['call-id'];
-    if (hit !== undefined) return hit as string;
-    return this.#parsed('call-id', () => {
-      const v = this.#required('call-id', 'Call-ID');
-      if (!/^[\x21-\x7e]+$/.test(v)) throw badRequest('Malformed Call-ID');
-      return v;
-    });
+    if (this.#p.callId !== undefined) return this.#p.callId;
+    const v = this.#required('call-id', 'Call-ID');
+    if (!/^[\x21-\x7e]+$/.test(v)) throw badRequest('Malformed Call-ID');
+    return (this.#p.callId = v);
   }
 
   cseq(): CSeq {
-    const hit = this.#cache['cseq'];
-    if (hit !== undefined) return hit as CSeq;
-    return this.#parsed('cseq', () => {
-      const m = /^(\S+)[ \t]+(\S+)$/.exec(this.#required('cseq', 'CSeq'));
-      if (!m) throw badRequest('Malformed CSeq');
-      // RFC 3261 §8.1.1.5: the sequence number must be below 2**31.
-      return { seq: parseScalar(m[1]!, 'CSeq number', 0x7fffffff), method: m[2]! };
-    });
+    if (this.#p.cseq !== undefined) return this.#p.cseq;
+    const m = /^(\S+)[ \t]+(\S+)$/.exec(this.#required('cseq', 'CSeq'));
+    if (!m) throw badRequest('Malformed CSeq');
+    // RFC 3261 §8.1.1.5: the sequence number must be below 2**31.
+    return (this.#p.cseq = { seq: parseScalar(m[1]!, 'CSeq number', 0x7fffffff), method: m[2]! });
   }
 
   maxForwards(): number | null {
-    const hit = this.#cache['max-forwards'];
-    if (hit !== undefined) return hit as number | null;
-    return this.#parsed('max-forwards', () => {
-      const v = this.header('max-forwards');
-      return v === undefined ? null : parseScalar(v, 'Max-Forwards', 255);
-    });
+    if (this.#p.maxForwards !== undefined) return this.#p.maxForwards;
+    const v = this.header('max-forwards');
+    return (this.#p.maxForwards = v === undefined ? null : parseScalar(v, 'Max-Forwards', 255));
   }
 
   contentLength(): number | null {
-    const hit = this.#cache['content-length'];
-    if (hit !== undefined) return hit as number | null;
-    return this.#parsed('content-length', () => {
-      const v = this.header('content-length');
-      return v === undefined ? null : parseScalar(v, 'Content-Length');
-    });
+    if (this.#p.contentLength !== undefined) return this.#p.contentLength;
+    const v = this.header('content-length');
+    return (this.#p.contentLength = v === undefined ? null : parseScalar(v, 'Content-Length'));
   }
 
   contacts(): ContactList {
-    const hit = this.#cache['contact'];
-    if (hit !== undefined) return hit as ContactList;
-    return this.#parsed('contact', () => {
-      const values = this.headerValues('contact');
-      if (values.length === 1 && trimWs(values[0]!) === '*') return '*';
-      const list: NameAddr[] = [];
-      for (const v of values) {
-        const c = parseContactList(v);
-        if (c === '*') throw badRequest('Contact "*" mixed with other contacts');
-        for (const n of c) list.push(n);
-      }
-      return list;
-    });
+    if (this.#p.contact !== undefined) return this.#p.contact;
+    const values = this.headerValues('contact');
+    if (values.length === 1 && trimWs(values[0]!) === '*') return (this.#p.contact = '*');
+    const list: NameAddr[] = [];
+    for (const v of values) {
+      const c = parseContactList(v);
+      if (c === '*') throw badRequest('Contact "*" mixed with other contacts');
+      for (const n of c) list.push(n);
+    }
+    return (this.#p.contact = list);
   }
 
   routes(): NameAddr[] {
-    return this.#nameAddrs('route', 'Route');
+    return (this.#p.route ??= this.#nameAddrs('route', 'Route'));
   }
 
   recordRoutes(): NameAddr[] {
-    return this.#nameAddrs('record-route', 'Record-Route');
+    return (this.#p.recordRoute ??= this.#nameAddrs('record-route', 'Record-Route'));
   }
 
   paths(): NameAddr[] {
-    return this.#nameAddrs('path', 'Path');
+    return (this.#p.path ??= this.#nameAddrs('path', 'Path'));
   }
 
   /**
@@ -251,12 +281,9 @@ abstract class SipMessageBase {
     const [first, ...rest] = splitTopLevel(field.value, ',', field.name);
     if (rest.length === 0) this.headers.splice(at, 1);
     else this.headers[at] = { name: field.name, key, value: trimWs(rest.join(',')) };
-    // A parsed list (Via, Route, Path...) is one entry per comma element across the fields in order, so it
-    // loses exactly its first entry: proxies pop their own Via and Route on every message, and re-parsing
-    // what is left each time was a visible share of their CPU.
-    const parsed = this.#cache[key];
-    this.#touched(key);
-    if (Array.isArray(parsed) && parsed.length > 0) this.#cache[key] = parsed.slice(1);
+    // What was parsed of the list loses its first entry (ParsedFields.popFirst).
+    this.#p.popFirst(key);
+    this.#original = null;
     return first === undefined ? undefined : trimWs(first);
   }
 
@@ -315,25 +342,13 @@ abstract class SipMessageBase {
   }
 
   #nameAddrs(key: string, what: string): NameAddr[] {
-    const hit = this.#cache[key];
-    if (hit !== undefined) return hit as NameAddr[];
-    return this.#parsed(key, () => {
-      const out: NameAddr[] = [];
-      for (const h of this.headers) if (h.key === key) for (const n of parseNameAddrList(h.value, what)) out.push(n);
-      return out;
-    });
-  }
-
-  /** Callers look in the cache first, so the parse closure is only made on a miss. */
-  #parsed<T>(key: string, parse: () => T): T {
-    const value = parse();
-    this.#cache[key] = value;
-    return value;
+    const out: NameAddr[] = [];
+    for (const h of this.headers) if (h.key === key) for (const n of parseNameAddrList(h.value, what)) out.push(n);
+    return out;
   }
 
   #touched(key: string): void {
-    if (this.#cache[key] !== undefined) this.#cache[key] = undefined;
-    if (key === 'via') this.#topVia = undefined;
+    this.#p.forget(key);
     this.#original = null;
   }
 }

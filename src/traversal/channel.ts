@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { SipStreamFramer } from '../sip/index.js';
+import { TickWriter } from '../util/tick-writer.js';
 import type { ChannelKind } from './handshake.js';
 
 export interface ChannelInfo {
@@ -75,12 +76,13 @@ export class MessageChannel extends Channel {
   readonly #messageListeners = new Set<(msg: Buffer) => void>();
   #timer: NodeJS.Timeout | undefined;
   #pingSentAt = 0;
-  #corked = false;
+  readonly #writer: TickWriter;
   #lastHeard = Date.now();
   rttMs: number | undefined;
 
   constructor(info: ChannelInfo, socket: TLSSocket, private readonly keepalive: KeepaliveOptions) {
     super(info, socket);
+    this.#writer = new TickWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.resume();
     this.#timer = setInterval(() => this.#tick(), keepalive.intervalMs);
@@ -92,15 +94,7 @@ export class MessageChannel extends Channel {
     if (this.closed) return false;
     // Every client's messages share this one connection: what is sent in one tick leaves as one TLS write
     // rather than one record and one syscall per message.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(message);
+    this.#writer.write(message);
     return true;
   }
 

@@ -2,6 +2,7 @@
 // keepalives, and guards the node against a peer that sends slowly (header timeout) or not at all (idle).
 import type { Socket } from 'node:net';
 import { SipStreamFramer, type FramerLimits } from '../index.js';
+import { TickWriter } from '../../util/tick-writer.js';
 
 export interface ConnectionLimits extends FramerLimits {
   /** A message started must be complete within this (slowloris guard); 0 disables. */
@@ -37,8 +38,6 @@ export interface SipConnection {
 
 let nextId = 1;
 
-const uncork = (conn: StreamSipConnection) => conn.flush();
-
 // A listener passes the same limits object for each of its (thousands of) connections: merged once, shared.
 const MERGED = new WeakMap<Partial<ConnectionLimits>, ConnectionLimits>();
 
@@ -53,11 +52,11 @@ export class StreamSipConnection implements SipConnection {
   readonly transport: 'tcp' | 'tls';
   readonly remote: string;
   readonly #socket: Socket;
+  readonly #writer: TickWriter;
   readonly #framer: SipStreamFramer;
   readonly #limits: ConnectionLimits;
   readonly #closeListeners: Array<(reason: string) => void> = [];
   #headerTimer: NodeJS.Timeout | undefined;
-  #corked = false;
   #closed = false;
   closeReason = '';
 
@@ -65,6 +64,7 @@ export class StreamSipConnection implements SipConnection {
     this.id = `c${(nextId++).toString(36)}`;
     this.transport = transport;
     this.#socket = socket;
+    this.#writer = new TickWriter(socket);
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#limits = mergedLimits(limits);
     this.#framer = new SipStreamFramer(this.#limits);
@@ -91,19 +91,8 @@ export class StreamSipConnection implements SipConnection {
     if (this.#closed || this.#socket.destroyed) return false;
     // Everything sent in one tick leaves in one write: core's connection to call control carries every
     // client's REGISTER, and one TLS record and one syscall per message was a fifth of a node's CPU.
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(uncork, this);
-    }
-    this.#socket.write(data);
+    this.#writer.write(data);
     return true;
-  }
-
-  /** @internal the nextTick half of send()'s batching. */
-  flush(): void {
-    this.#corked = false;
-    this.#socket.uncork();
   }
 
   onClose(listener: (reason: string) => void): void {
