@@ -19,7 +19,7 @@ const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 
 const CLIENTS = env('BENCH_SIP_CLIENTS', 10_000);
 const TP_CLIENTS = env('BENCH_SIP_TP_CLIENTS', 200);
 const LOOP_MS = env('BENCH_SIP_LOOP_S', 10) * 1000;
-const WARMUP_MS = 5000;
+const WARMUP_MS = 10_000;
 const STEADY_MS = env('BENCH_SIP_STEADY_S', 30) * 1000;
 /** Desktop clients refresh every 115 s; the steady-state window sees that rate, spread over the period. */
 const REFRESH_MS = 115_000;

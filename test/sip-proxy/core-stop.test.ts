@@ -4,48 +4,17 @@
 // restart, because core closed its call-control connections before their answers had come back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { startPair, type Pair } from './pair.js';
+import { startPairWithCallControlRelay, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
 
-/** TCP between core and call control whose answers (call control → core) arrive late, in order. */
-async function slowAnswers(delayMs: number): Promise<{ port: number; target: { port: number }; close(): Promise<void> }> {
-  const target = { port: 0 };
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((inbound) => {
-    const outbound = connect(target.port, '127.0.0.1');
-    for (const s of [inbound, outbound]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.once('close', () => sockets.delete(s));
-    }
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => setTimeout(() => inbound.destroy(), delayMs));
-    inbound.pipe(outbound);
-    outbound.on('data', (chunk: Buffer) => setTimeout(() => inbound.destroyed || inbound.write(chunk), delayMs));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    target,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
 let pair: Pair;
-let relay: Awaited<ReturnType<typeof slowAnswers>>;
+let setup: Awaited<ReturnType<typeof startPairWithCallControlRelay>> | undefined;
 before(async () => {
-  relay = await slowAnswers(400);
-  pair = await startPair({ core: { unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: relay.port }] }] } });
-  relay.target.port = pair.callControl.ports.tcp;
+  // TCP between core and call control whose answers arrive late, in order.
+  setup = await startPairWithCallControlRelay({ answerDelayMs: 400 });
+  pair = setup.pair;
 });
-after(async () => {
-  await pair?.close();
-  await relay?.close();
-});
+after(() => setup?.close());
 
 test('a REGISTER at call control when core is stopped still gets its answer; the next ones get 503, not silence', async () => {
   const alice = await pair.client('alice');

@@ -10,7 +10,7 @@ import { hashPassword, type TraversalClient } from '../../src/traversal/index.js
 import { CallControl } from '../../src/lab/call-control.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
-import { startLinkRelay, type LinkRelay } from './link-relay.js';
+import { startLinkRelay, type LinkRelay, type LinkRelayOptions } from './link-relay.js';
 
 export const DOMAIN = 'example.com';
 export const USERS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw' };
@@ -135,6 +135,22 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
       await edge.close();
       await callControl.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A pair whose core reaches call control through a relay that delays or rewrites call control's answers. */
+export async function startPairWithCallControlRelay(relayOpts: LinkRelayOptions, opts: PairOptions = {}): Promise<{ pair: Pair; relay: LinkRelay; close(): Promise<void> }> {
+  const callControl = { host: '127.0.0.1', port: 0 };
+  const relay = await startLinkRelay(callControl, relayOpts);
+  const pair = await startPair({ ...opts, core: { ...opts.core, unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: relay.port }] }] } });
+  callControl.port = pair.callControl.ports.tcp;
+  return {
+    pair,
+    relay,
+    async close() {
+      await pair.close();
+      await relay.close();
     },
   };
 }

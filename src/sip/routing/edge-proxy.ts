@@ -35,6 +35,16 @@ const VIA_REGISTRATION = 'mra-reg';
 /** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
+/** A request core has not answered in this long never will be (RFC 3261 Timer F: 64 × T1). */
+const ANSWER_WAIT_MS = 32_000;
+
+/** A client's request sent to core and not answered yet: enough to answer it if the channel goes. */
+interface InFlight {
+  req: SipRequest;
+  conn: SipConnection;
+  ch: MessageChannel;
+  sent: number;
+}
 
 export class EdgeSipProxy {
   readonly #opts: EdgeSipProxyOptions;
@@ -45,6 +55,12 @@ export class EdgeSipProxy {
   readonly #cores: MessageChannel[] = [];
   /** Registration keys per client connection: a connection that drops takes its registrations with it. */
   readonly #keysByConnection = new Map<string, Set<string>>();
+  /**
+   * Requests sent to core and not answered yet, by the edge's branch, oldest first. Only so that a core channel
+   * that closes under them (a core restart, a cut link) gets each of them a 503 at once: a client on TLS never
+   * retransmits, and would otherwise wait out its 32 s transaction timer for an answer that cannot come.
+   */
+  readonly #inFlight = new Map<string, InFlight>();
   #domains: DomainTable | null = null;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -83,6 +99,7 @@ export class EdgeSipProxy {
     ch.on('close', () => {
       const i = this.#cores.indexOf(ch);
       if (i >= 0) this.#cores.splice(i, 1);
+      this.#answerInFlight(ch);
     });
   }
 
@@ -159,7 +176,8 @@ export class EdgeSipProxy {
     const token = this.#tokens.issue(conn.id);
     // Whatever a client wrote in this header is replaced: the id is the edge's to give.
     const corr = correlationId(req);
-    const viaParams: Array<[string, string]> = [['branch', statelessBranch(req, conn.id)], [VIA_MARK, token]];
+    const branch = statelessBranch(req, conn.id);
+    const viaParams: Array<[string, string]> = [['branch', branch], [VIA_MARK, token]];
     if (req.method === 'REGISTER') {
       const contacts = req.contacts();
       const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
@@ -179,10 +197,33 @@ export class EdgeSipProxy {
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
-    if (!(this.#core() ?? core).send(req.serialize())) {
+    const ch = this.#core() ?? core;
+    if (!ch.send(req.serialize())) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
+    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#sent(branch, { req, conn, ch, sent: Date.now() });
+  }
+
+  /** Keeps the map in time order (a retransmission waits from now) and lets go of what was never answered. */
+  #sent(branch: string, f: InFlight): void {
+    for (const [b, old] of this.#inFlight) {
+      if (f.sent - old.sent < ANSWER_WAIT_MS) break;
+      this.#inFlight.delete(b);
     }
+    this.#inFlight.delete(branch);
+    this.#inFlight.set(branch, f);
+  }
+
+  /** A core channel closed: whatever it still owed an answer gets 503 now (CANCELs are not tracked: their INVITE is). */
+  #answerInFlight(ch: MessageChannel): void {
+    let answered = 0;
+    for (const [branch, f] of this.#inFlight) {
+      if (f.ch !== ch) continue;
+      this.#inFlight.delete(branch);
+      removeTopVia(f.req);
+      if (f.conn.send(answer(f.req, 503, 'Traversal link to core lost', [RETRY_AFTER]))) answered++;
+    }
+    if (answered > 0) this.#log.warn({ core: ch.info.peerNode, answered }, 'sip requests in flight answered 503: traversal channel closed');
   }
 
   #refuseError(conn: SipConnection, req: SipRequest, err: SipError): void {
@@ -263,6 +304,7 @@ export class EdgeSipProxy {
     const via = ownTopVia(res, VIA_MARK);
     const connId = via ? this.#tokens.verify(getParam(via.params, VIA_MARK) ?? '') : undefined;
     if (!via || !connId) return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
+    if (res.status >= 200) this.#inFlight.delete(getParam(via.params, 'branch') ?? '');
     removeTopVia(res);
     const conn = this.#listener.connection(connId);
     // Only a REGISTER's Via names a registration (its correlation id).
