@@ -11,6 +11,8 @@ export interface Round {
   failures: Record<string, number>;
   /** CPU of the server processes on the path (Kamailio; or edge + core + Kamailio) per registration. */
   cpuMsPerReg: number;
+  /** The same per process (edge, core, kamailio). */
+  cpuSplit: Record<string, number>;
 }
 
 export interface Figures {
@@ -87,11 +89,13 @@ export function report(f: Figures, run: { command: string; date: string; machine
     '',
     '| round | path | reg/s | p50 / p90 / p99 latency (ms) | server CPU per registration | failures |',
     '|---:|---|---:|---:|---:|---|',
-    ...f.rounds.map((r, i) => `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms | ${fails(r.failures)} |`),
+    ...f.rounds.map((r, i) => `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms${Object.keys(r.cpuSplit).length > 1 ? ` (${Object.entries(r.cpuSplit).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})` : ''} | ${fails(r.failures)} |`),
+    '',
+    `Each alternation (the pair's round ÷ the direct round just before it): ${f.rounds.flatMap((r, i) => (i > 0 && r.path === 'edge + core to Kamailio' && f.rounds[i - 1]!.path === 'direct to Kamailio TLS' ? [(r.perSecond / f.rounds[i - 1]!.perSecond).toFixed(2)] : [])).join(', ')}.`,
     '',
     `Mean: edge + core ${n0(ours)} reg/s, direct ${n0(reference)} reg/s: **ratio ${ratio.toFixed(2)}** — target ≥ 0.5 (${meets(ratio >= 0.5)}). Server CPU per registration counts Kamailio alone on the direct path, and edge + core + Kamailio through the pair (${(cpuOf('edge + core to Kamailio') / cpuOf('direct to Kamailio TLS')).toFixed(1)}× the direct path's); the load clients share the same ${run.cores} cores, so the rate of either path depends on what else runs, while CPU per registration does much less.`,
     '',
-    `### ${n0(f.clients)} TLS clients held through the edge (Expires ${120} s, refresh every 115 s, first refreshes spread over one period)`,
+    `### ${n0(f.clients)} TLS clients held through the edge (freshly started edge and core; Expires ${120} s, refresh every 115 s, first refreshes spread over one period)`,
     '',
     '| figure | value | target |',
     '|---|---:|---|',

@@ -18,7 +18,12 @@ const env = (name: string, fallback: number) => Number(process.env[name] ?? fall
 const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 'BENCH_SIP_STEADY_S'].some((n) => process.env[n] !== undefined);
 const CLIENTS = env('BENCH_SIP_CLIENTS', 10_000);
 const TP_CLIENTS = env('BENCH_SIP_TP_CLIENTS', 200);
-const LOOP_MS = env('BENCH_SIP_LOOP_S', 10) * 1000;
+const LOOP_MS = env('BENCH_SIP_LOOP_S', 8) * 1000;
+/**
+ * Rounds per path, alternating. This machine's speed drifts by a third within a minute (Kamailio alone has
+ * measured 0.068 and 0.105 ms per registration a round apart): more, shorter alternations average that out.
+ */
+const ROUNDS_PER_PATH = 4;
 const WARMUP_MS = 10_000;
 const STEADY_MS = env('BENCH_SIP_STEADY_S', 30) * 1000;
 /** Desktop clients refresh every 115 s; the steady-state window sees that rate, spread over the period. */
@@ -41,7 +46,7 @@ function diffFailures(a: Record<string, number>, b: Record<string, number>): Rec
  * Closed-loop registrations/s with TP_CLIENTS clients on their own TLS connections, and the servers' CPU.
  * warmupMs: an unmeasured loop first (a fresh Node process runs its first seconds of load unoptimised).
  */
-async function throughput(name: Round['path'], target: SipTarget, prefix: string, servers: () => number, warmupMs = 0): Promise<Round> {
+async function throughput(name: Round['path'], target: SipTarget, prefix: string, servers: () => Record<string, number>, warmupMs = 0): Promise<Round> {
   const load = LoadClients.create({ target, domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix, count: TP_CLIENTS }, expiresS: 3600, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
   try {
     const c = await load.connect(100);
@@ -51,9 +56,11 @@ async function throughput(name: Round['path'], target: SipTarget, prefix: string
     if (warmupMs > 0) await load.loop(warmupMs);
     const cpu0 = servers();
     const r = await load.loop(LOOP_MS);
-    const cpu = servers() - cpu0;
+    const cpu1 = servers();
     log(`${name}: ${Math.round(r.perSecond)} reg/s, p50 ${r.latency.p50.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`);
-    return { path: name, perSecond: r.perSecond, latency: r.latency, failures: r.failures, cpuMsPerReg: (cpu * 1000) / Math.max(1, r.ok) };
+    const perReg = (s: number) => (s * 1000) / Math.max(1, r.ok);
+    const split = Object.fromEntries(Object.keys(cpu1).map((k) => [k, perReg(cpu1[k]! - cpu0[k]!)]));
+    return { path: name, perSecond: r.perSecond, latency: r.latency, failures: r.failures, cpuMsPerReg: Object.values(split).reduce((a, b) => a + b, 0), cpuSplit: split };
   } finally {
     await load.close();
   }
@@ -147,16 +154,26 @@ async function main(): Promise<string> {
     const direct: SipTarget = { host: k.address, port: k.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' };
     const viaEdge: SipTarget = { host: '127.0.0.1', port: p.sipTlsPort, transport: 'tls', ca: p.ca, servername: 'edge.example.com' };
     const kamCpu = () => treeCpuSeconds(k.pid);
-    const pairCpu = () => p.edge.cpuSeconds() + p.core.cpuSeconds() + kamCpu();
+    const directCpu = () => ({ kamailio: kamCpu() });
+    const pairCpu = () => ({ edge: p.edge.cpuSeconds(), core: p.core.cpuSeconds(), kamailio: kamCpu() });
 
-    log(`throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, two rounds each`);
+    log(`throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_PATH} rounds each`);
     const rounds: Round[] = [];
     // Each path's first round starts with WARMUP_MS of unmeasured load, the same for both.
-    for (let i = 0; i < 2; i++) {
-      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, kamCpu, i === 0 ? WARMUP_MS : 0));
+    for (let i = 0; i < ROUNDS_PER_PATH; i++) {
+      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, directCpu, i === 0 ? WARMUP_MS : 0));
       rounds.push(await throughput('edge + core to Kamailio', viaEdge, `ours${i}-`, pairCpu, i === 0 ? WARMUP_MS : 0));
     }
 
+    // Fresh processes for the memory figure: after the throughput rounds each heap and malloc arena has room
+    // to spare that the held clients would fill unseen (the delta per client read 7 KB then, 15 on a fresh pair).
+    log('restarting edge and core for the hold');
+    await p.core.stop();
+    await p.edge.stop();
+    await p.edge.start();
+    await p.core.start();
+    for (let i = 0; i < 200 && !(await sipUp()); i++) await sleep(50);
+    await sleep(1000);
     log(`holding ${CLIENTS} TLS clients through the edge`);
     const rss0 = { edge: p.edge.rssBytes(), core: p.core.rssBytes() };
     hold = LoadClients.create({ target: viaEdge, domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix: 'hold', count: CLIENTS }, expiresS: EXPIRES_S, timeoutMs: 30_000, connectTimeoutMs: 30_000 });

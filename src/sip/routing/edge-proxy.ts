@@ -9,7 +9,7 @@ import type { MessageChannel } from '../../traversal/index.js';
 import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
-import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, rawAnswer, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 
@@ -38,9 +38,13 @@ const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
 /** A request core has not answered in this long never will be (RFC 3261 Timer F: 64 × T1). */
 const ANSWER_WAIT_MS = 32_000;
 
-/** A client's request sent to core and not answered yet: enough to answer it if the channel goes. */
+/**
+ * A client's request sent to core and not answered yet: enough to answer it if the channel goes. The bytes as
+ * the client sent them, not the parsed request: what lives across a round trip is promoted to the old generation,
+ * and a parsed request left there several KB of garbage per client for the next full collection.
+ */
 interface InFlight {
-  req: SipRequest;
+  data: Buffer;
   conn: SipConnection;
   ch: MessageChannel;
   sent: number;
@@ -148,11 +152,11 @@ export class EdgeSipProxy {
         this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
       },
       { limits: PROXY_PARSE_LIMITS, check: 'requests' },
-      (msg) => (msg.isRequest ? this.#requestFromClient(msg, conn) : this.#responseFromClient(msg, conn)),
+      (msg) => (msg.isRequest ? this.#requestFromClient(msg, conn, data) : this.#responseFromClient(msg, conn)),
     );
   }
 
-  async #requestFromClient(req: SipRequest, conn: SipConnection): Promise<void> {
+  async #requestFromClient(req: SipRequest, conn: SipConnection, data: Buffer): Promise<void> {
     const hop = hopFault(req);
     if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
@@ -201,7 +205,7 @@ export class EdgeSipProxy {
     if (!ch.send(req.serialize())) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
-    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#sent(branch, { req, conn, ch, sent: Date.now() });
+    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#sent(branch, { data, conn, ch, sent: Date.now() });
   }
 
   /** Keeps the map in time order (a retransmission waits from now) and lets go of what was never answered. */
@@ -220,8 +224,8 @@ export class EdgeSipProxy {
     for (const [branch, f] of this.#inFlight) {
       if (f.ch !== ch) continue;
       this.#inFlight.delete(branch);
-      removeTopVia(f.req);
-      if (f.conn.send(answer(f.req, 503, 'Traversal link to core lost', [RETRY_AFTER]))) answered++;
+      const reply = rawAnswer(f.data, 503, 'Service Unavailable', [RETRY_AFTER, ['Reason', 'SIP;cause=503;text="Traversal link to core lost"']]);
+      if (reply && f.conn.send(reply)) answered++;
     }
     if (answered > 0) this.#log.warn({ core: ch.info.peerNode, answered }, 'sip requests in flight answered 503: traversal channel closed');
   }

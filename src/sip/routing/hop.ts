@@ -23,7 +23,7 @@ const COPIED = /^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:/i;
  * The answer to bytes that did not parse: built from the lines a response must echo. Null when the bytes
  * are a response, or lack a Via to send the answer along (nothing can be answered then; the caller logs).
  */
-export function rawAnswer(data: Buffer, status: number, reason: string): Buffer | null {
+export function rawAnswer(data: Buffer, status: number, reason: string, headers: Array<[string, string]> = []): Buffer | null {
   const end = data.indexOf('\r\n\r\n');
   const head = data.toString('latin1', 0, end < 0 ? Math.min(data.length, 16384) : end);
   const lines = head.split('\r\n');
@@ -31,7 +31,8 @@ export function rawAnswer(data: Buffer, status: number, reason: string): Buffer 
   const copied = lines.slice(1).filter((l) => COPIED.test(l) && l.length < 2048);
   if (!copied.some((l) => /^(via|v)[ \t]*:/i.test(l))) return null;
   const phrase = reason.replace(/[\r\n]/g, ' ') || reasonPhrase(status);
-  return Buffer.from(`SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1');
+  const extra = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return Buffer.from(`SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\n${extra}Content-Length: 0\r\n\r\n`, 'latin1');
 }
 
 /**
