@@ -167,7 +167,8 @@ export class CoreSipProxy {
     if (req.method === 'REGISTER') {
       const contacts = req.contacts();
       const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      const admission = expires > 0 ? await this.#registrations.admit(RegistrationCounter.key(aorOf(req), req.callId()), maintenance) : 'ok';
+      // Core's own hash of the AOR and Call-ID (the same as the edge's id, but not taken on the edge's word).
+      const admission = expires > 0 ? await this.#registrations.admit(correlationId(req), maintenance) : 'ok';
       if (admission !== 'ok') {
         const r = REFUSED_ADMISSION[admission];
         return refuse(r.status, r.text, r.headers);
@@ -241,7 +242,7 @@ export class CoreSipProxy {
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
-        await this.#registrations.bound(RegistrationCounter.key(aorOf(msg), msg.callId()), expires);
+        await this.#registrations.bound(correlationId(msg), expires);
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: correlationId(msg), callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');

@@ -185,7 +185,7 @@ export class EdgeSipProxy {
     if (req.method === 'REGISTER') {
       const contacts = req.contacts();
       const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      // A registration's correlation id is a hash of its AOR and Call-ID (RegistrationCounter.key's parts):
+      // A registration's correlation id is a hash of its AOR and Call-ID (RegistrationCounter's key):
       // the edge counts by it, and carries it in its Via so the answer is counted without parsing To again.
       const admission = expires > 0 ? await this.#registrations.admit(corr, maintenance) : 'ok';
       if (admission !== 'ok') {

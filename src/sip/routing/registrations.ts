@@ -17,16 +17,16 @@ export const REFUSED_ADMISSION: Record<Exclude<Admission, 'ok'>, { status: numbe
   maintenance: { status: 503, text: 'Maintenance mode: new registrations refused', headers: [] },
 };
 
+/**
+ * Keys are registrations' correlation ids (hop.ts correlationId): a 60-bit hash of one AOR over one Call-ID
+ * (RFC 3261 §10.2.4: refreshes keep the Call-ID). Ten fresh characters rather than `aor|callId`, which as a
+ * slice of the received header block kept that whole block alive for as long as the registration.
+ */
 export class RegistrationCounter {
   constructor(
     private readonly store: Store,
     readonly capacity: number,
   ) {}
-
-  /** A client's registration is one AOR over one Call-ID (RFC 3261 §10.2.4: refreshes keep the Call-ID). */
-  static key(aor: string, callId: string): string {
-    return `${aor}|${callId}`;
-  }
 
   /**
    * Whether a REGISTER for this key may pass: a refresh of a registration held here always may; a new one
