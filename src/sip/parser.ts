@@ -24,9 +24,10 @@ export interface ParseOptions {
   /**
    * false: only framing, the start line and field syntax are checked now; each structured header is parsed
    * (and may throw) when first read. For a hop that reads a few headers of a message already checked by the
-   * other node of the pair, or a response it only passes on. Default true.
+   * other node of the pair, or a response it only passes on. 'requests': true for a request, false for a
+   * response. Default true.
    */
-  essentials?: boolean;
+  essentials?: boolean | 'requests';
 }
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 1 << 20 };
@@ -58,7 +59,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     ? response(startLine, headers, body, original, startRaw)
     : request(startLine, headers, body, original, startRaw);
   checkSingleValued(msg);
-  if (options.essentials !== false) checkEssentials(msg);
+  const essentials = options.essentials ?? true;
+  if (essentials === true || (essentials === 'requests' && msg.isRequest)) checkEssentials(msg);
   return msg;
 }
 

@@ -143,7 +143,13 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
 export async function startPairWithCallControlRelay(relayOpts: LinkRelayOptions, opts: PairOptions = {}): Promise<{ pair: Pair; relay: LinkRelay; close(): Promise<void> }> {
   const callControl = { host: '127.0.0.1', port: 0 };
   const relay = await startLinkRelay(callControl, relayOpts);
-  const pair = await startPair({ ...opts, core: { ...opts.core, unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: relay.port }] }] } });
+  let pair: Pair;
+  try {
+    pair = await startPair({ ...opts, core: { ...opts.core, unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: relay.port }] }] } });
+  } catch (err) {
+    await relay.close();
+    throw err;
+  }
   callControl.port = pair.callControl.ports.tcp;
   return {
     pair,

@@ -7,10 +7,11 @@ import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
+import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
 
 export interface CoreSipProxyOptions {
@@ -33,8 +34,6 @@ export interface CoreSipProxyOptions {
 const VIA_MARK = 'mra-core';
 /** How long a stopping core waits for call control to answer what it already forwarded. */
 const STOP_GRACE_MS = 2000;
-/** A request call control has not answered in this long never will be (RFC 3261 Timer F: 64 × T1). */
-const ANSWER_WAIT_MS = 32_000;
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 
 export class CoreSipProxy {
@@ -49,10 +48,10 @@ export class CoreSipProxy {
   #routed = '';
   #notifySeq = 1;
   /**
-   * Requests forwarded to call control and not yet answered (core's branch → when sent), oldest first. A client
+   * Requests forwarded to call control and not yet answered, by core's branch. A client
    * on TLS does not retransmit, so an answer core drops while stopping leaves it waiting for its 32 s timer.
    */
-  readonly #awaiting = new Map<string, number>();
+  readonly #awaiting = new AwaitingAnswers<true>();
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -67,7 +66,7 @@ export class CoreSipProxy {
       tls: opts.tls,
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
-      onMessage: (data, conn) => this.#settled(this.#fromCallControl(data, conn), 'call control'),
+      onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
     });
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
   }
@@ -97,17 +96,10 @@ export class CoreSipProxy {
   /** Takes no new request (503), waits up to STOP_GRACE_MS for call control's answers, then lets go. */
   async close(): Promise<void> {
     this.#stopping = true;
-    this.#prune(Date.now());
+    this.#awaiting.prune();
     const until = Date.now() + STOP_GRACE_MS;
     while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
-  }
-
-  #prune(now: number): void {
-    for (const [branch, sent] of this.#awaiting) {
-      if (now - sent < ANSWER_WAIT_MS) break;
-      this.#awaiting.delete(branch);
-    }
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -116,15 +108,10 @@ export class CoreSipProxy {
   }
 
   #edgeChannel(ch: MessageChannel): void {
-    ch.onMessage((data) => this.#settled(this.#fromEdge(data, ch), 'edge'));
+    ch.onMessage((data) => logFailure(this.#log, this.#fromEdge(data, ch), 'sip core: edge message failed'));
     // On every channel, so an edge that restarted (and knows nothing) learns the table at once.
     ch.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
     this.#log.info({ edge: ch.info.peerNode, domains: this.#opts.domains.size }, 'domain table sent to edge');
-  }
-
-  /** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
-  #settled(done: void | Promise<void>, from: string): void {
-    done?.catch((err: Error) => this.#log.error({ err: err.message }, `sip core: ${from} message failed`));
   }
 
   #fromEdge(data: Buffer, ch: MessageChannel): void | Promise<void> {
@@ -190,12 +177,7 @@ export class CoreSipProxy {
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
-    if (req.method !== 'ACK') {
-      const now = Date.now();
-      this.#prune(now);
-      this.#awaiting.delete(branch); // a retransmission waits from now, and keeps the map in time order
-      this.#awaiting.set(branch, now);
-    }
+    if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
     this.counters.toCallControl++;
     this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
     if (!conn.send(req.serialize())) {
@@ -235,7 +217,7 @@ export class CoreSipProxy {
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
       if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
-      if (msg.status >= 200) this.#awaiting.delete(getParam(via.params, 'branch') ?? '');
+      if (msg.status >= 200) this.#awaiting.answered(getParam(via.params, 'branch') ?? '');
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);

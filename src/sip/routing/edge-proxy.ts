@@ -9,7 +9,8 @@ import type { MessageChannel } from '../../traversal/index.js';
 import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
-import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, ownTopVia, rawAnswer, statelessBranch, viaValue } from './hop.js';
+import { AwaitingAnswers } from './awaiting-answers.js';
+import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 
@@ -35,9 +36,6 @@ const VIA_REGISTRATION = 'mra-reg';
 /** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
-/** A request core has not answered in this long never will be (RFC 3261 Timer F: 64 × T1). */
-const ANSWER_WAIT_MS = 32_000;
-
 /**
  * A client's request sent to core and not answered yet: enough to answer it if the channel goes. The bytes as
  * the client sent them, not the parsed request: what lives across a round trip is promoted to the old generation,
@@ -47,7 +45,6 @@ interface InFlight {
   data: Buffer;
   conn: SipConnection;
   ch: MessageChannel;
-  sent: number;
 }
 
 export class EdgeSipProxy {
@@ -64,7 +61,7 @@ export class EdgeSipProxy {
    * that closes under them (a core restart, a cut link) gets each of them a 503 at once: a client on TLS never
    * retransmits, and would otherwise wait out its 32 s transaction timer for an answer that cannot come.
    */
-  readonly #inFlight = new Map<string, InFlight>();
+  readonly #inFlight = new AwaitingAnswers<InFlight>();
   #domains: DomainTable | null = null;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -81,7 +78,7 @@ export class EdgeSipProxy {
       maxConnections: opts.maxConnections,
       threads: opts.tlsThreads,
       log: this.#log,
-      onMessage: (data, conn) => this.#settled(this.#fromClient(data, conn), 'client'),
+      onMessage: (data, conn) => logFailure(this.#log, this.#fromClient(data, conn), 'sip edge: client message failed'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
     });
   }
@@ -99,7 +96,7 @@ export class EdgeSipProxy {
   /** Each core's SIP traversal channel: requests toward clients and responses to the clients' requests. */
   addCoreChannel(ch: MessageChannel): void {
     this.#cores.push(ch);
-    ch.onMessage((data) => this.#settled(this.#fromCore(data, ch), 'core'));
+    ch.onMessage((data) => logFailure(this.#log, this.#fromCore(data, ch), 'sip edge: core message failed'));
     ch.on('close', () => {
       const i = this.#cores.indexOf(ch);
       if (i >= 0) this.#cores.splice(i, 1);
@@ -133,11 +130,6 @@ export class EdgeSipProxy {
     this.counters.refused++;
     this.#log.warn({ corr: correlationId(req), callId: req.callId(), conn: conn.id, remote: conn.remote, method: req.method, status, reason: text }, 'sip request refused');
     if (req.method !== 'ACK') conn.send(answer(req, status, text, headers));
-  }
-
-  /** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
-  #settled(done: void | Promise<void>, from: string): void {
-    done?.catch((err: Error) => this.#log.error({ err: err.message }, `sip edge: ${from} message failed`));
   }
 
   #fromClient(data: Buffer, conn: SipConnection): void | Promise<void> {
@@ -205,26 +197,14 @@ export class EdgeSipProxy {
     if (!ch.send(req.serialize())) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
-    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#sent(branch, { data, conn, ch, sent: Date.now() });
-  }
-
-  /** Keeps the map in time order (a retransmission waits from now) and lets go of what was never answered. */
-  #sent(branch: string, f: InFlight): void {
-    for (const [b, old] of this.#inFlight) {
-      if (f.sent - old.sent < ANSWER_WAIT_MS) break;
-      this.#inFlight.delete(b);
-    }
-    this.#inFlight.delete(branch);
-    this.#inFlight.set(branch, f);
+    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
   }
 
   /** A core channel closed: whatever it still owed an answer gets 503 now (CANCELs are not tracked: their INVITE is). */
   #answerInFlight(ch: MessageChannel): void {
     let answered = 0;
-    for (const [branch, f] of this.#inFlight) {
-      if (f.ch !== ch) continue;
-      this.#inFlight.delete(branch);
-      const reply = rawAnswer(f.data, 503, 'Service Unavailable', [RETRY_AFTER, ['Reason', 'SIP;cause=503;text="Traversal link to core lost"']]);
+    for (const f of this.#inFlight.take((f) => f.ch === ch)) {
+      const reply = rawAnswer(f.data, 503, 'Service Unavailable', [RETRY_AFTER, reasonHeader(503, 'Traversal link to core lost')]);
       if (reply && f.conn.send(reply)) answered++;
     }
     if (answered > 0) this.#log.warn({ core: ch.info.peerNode, answered }, 'sip requests in flight answered 503: traversal channel closed');
@@ -308,7 +288,7 @@ export class EdgeSipProxy {
     const via = ownTopVia(res, VIA_MARK);
     const connId = via ? this.#tokens.verify(getParam(via.params, VIA_MARK) ?? '') : undefined;
     if (!via || !connId) return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
-    if (res.status >= 200) this.#inFlight.delete(getParam(via.params, 'branch') ?? '');
+    if (res.status >= 200) this.#inFlight.answered(getParam(via.params, 'branch') ?? '');
     removeTopVia(res);
     const conn = this.#listener.connection(connId);
     // Only a REGISTER's Via names a registration (its correlation id).

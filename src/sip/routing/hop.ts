@@ -1,6 +1,7 @@
 // What both proxies do at each hop: answer with a reason that names the fault, answer even a message that
 // did not parse (from its raw Via/From/To/Call-ID/CSeq lines), and stamp and recognise their own Via.
 import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../log/index.js';
 import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type SipMessage, type SipResponse, type Via } from '../index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
@@ -9,8 +10,18 @@ export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxB
 /** A response whose Reason header (RFC 3326) says why, so a client's log shows the edge's verdict. */
 export function answer(req: SipRequest, status: number, text?: string, headers: Array<[string, string]> = []): Buffer {
   const extra: Array<[string, string]> = [...headers];
-  if (text) extra.push(['Reason', `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`]);
+  if (text) extra.push(reasonHeader(status, text));
   return createResponse(req, status, { headers: extra }).serialize();
+}
+
+/** `Reason: SIP;cause=<status>;text="<text>"` (RFC 3326). */
+export function reasonHeader(status: number, text: string): [string, string] {
+  return ['Reason', `SIP;cause=${status};text="${text.replace(/["\\\r\n]/g, '')}"`];
+}
+
+/** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
+export function logFailure(log: Logger, done: void | Promise<void>, what: string): void {
+  done?.catch((err: Error) => log.error({ err: err.message }, what));
 }
 
 export function answerError(req: SipRequest, err: SipError): Buffer {
@@ -43,6 +54,9 @@ export function rawAnswer(data: Buffer, status: number, reason: string, headers:
  */
 export type HopCheck = 'all' | 'requests' | 'none';
 
+/** What the parser checks at once for each HopCheck; validate() then adds the rest for what is checked whole. */
+const ESSENTIALS: Record<HopCheck, boolean | 'requests'> = { all: true, requests: 'requests', none: false };
+
 export interface HopParseOptions {
   limits?: Partial<ParseLimits>;
   check?: HopCheck;
@@ -54,10 +68,9 @@ export interface HopParseOptions {
  */
 export function parseOrAnswer(data: Buffer, send: (reply: Buffer) => void, refused: (err: SipError) => void, opts: HopParseOptions = {}): SipMessage | undefined {
   const check = opts.check ?? 'all';
-  const whole = check === 'all' || (check === 'requests' && !isResponseBytes(data));
   try {
-    const msg = parseMessage(data, { stream: true, limits: opts.limits, essentials: whole });
-    if (whole) msg.validate();
+    const msg = parseMessage(data, { stream: true, limits: opts.limits, essentials: ESSENTIALS[check] });
+    if (check === 'all' || (check === 'requests' && msg.isRequest)) msg.validate();
     return msg;
   } catch (err) {
     return void answerFault(data, err, send, refused);
@@ -90,13 +103,6 @@ function answerFault(data: Buffer, err: unknown, send: (reply: Buffer) => void, 
   refused(err);
   const reply = rawAnswer(data, err.status, err.reason);
   if (reply) send(reply);
-}
-
-/** "SIP/" after any keepalive CRLFs: a response, by its first bytes. */
-function isResponseBytes(data: Buffer): boolean {
-  let i = 0;
-  while (data[i] === 13 && data[i + 1] === 10) i += 2;
-  return data[i] === 83 && data[i + 1] === 73 && data[i + 2] === 80 && data[i + 3] === 47;
 }
 
 /** Counts this hop down (RFC 3261 §16.6 step 3): the fault (483, or 400 for a bad value) to answer, if any. */
