@@ -2,7 +2,7 @@
 // Runs the native unit tests (ctest) then the TypeScript tests (node --test) from dist/.
 // Suites: `unit` (test/unit), default (everything but soak), `soak` (test/soak only).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,10 +32,19 @@ const sources = collect(join(root, 'test')).filter((p) => {
   if (rel.startsWith('soak/')) return false;
   return suite === 'unit' ? rel.startsWith('unit/') : true;
 });
-const files = sources.map((p) => join(root, 'dist', relative(root, p)).replace(/\.ts$/, '.js'));
-if (files.length === 0) { console.error('no test files found'); process.exit(1); }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
-  stdio: 'inherit', cwd: root, env: { ...process.env, MRA_ROOT: root },
-});
-if (r.status !== 0) failed = true;
+const compiled = (p) => join(root, 'dist', relative(root, p)).replace(/\.ts$/, '.js');
+// A test that measures the machine's spare capacity (a flood against the relay) says `// test: alone` and runs after
+// the others, by itself: next to another test file it reads the neighbour's load, not the code under test.
+const alone = sources.filter((p) => /^\/\/ test: alone$/m.test(readFileSync(p, 'utf8')));
+const batches = [
+  { files: sources.filter((p) => !alone.includes(p)).map(compiled), concurrency: 2 },
+  { files: alone.map(compiled), concurrency: 1 },
+].filter((b) => b.files.length > 0);
+if (batches.length === 0) { console.error('no test files found'); process.exit(1); }
+for (const b of batches) {
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${b.concurrency}`, '--test-timeout=180000', ...b.files], {
+    stdio: 'inherit', cwd: root, env: { ...process.env, MRA_ROOT: root },
+  });
+  if (r.status !== 0) failed = true;
+}
 process.exit(failed ? 1 : 0);

@@ -3,6 +3,7 @@
 // was overloaded (the kernel dropped at the relay's ports), then that it kept forwarding, shared its capacity
 // across calls, and kept reading every port (rtpengine's userspace path stops reading a busy one). The measured
 // 1.5x/3x-of-capacity version is test/soak/overload.test.ts.
+// test: alone
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -53,7 +54,7 @@ describe('overload', () => {
     assert.ok(read < flood.sent * 0.97, `not overloaded (read ${read} of ${flood.sent} sent): the test proves nothing`);
     // Keeps forwarding what it reads: no collapse, no internal drop.
     assert.ok(total >= read * 0.99, `forwarded ${total} of ${read} read`);
-    assert.ok(total > 0.3 * flood.sent / 10, `forwarded only ${total} of ${flood.sent}`);
+    assert.ok(total > 0.03 * flood.sent, `forwarded only ${total} of ${flood.sent} sent: the relay collapsed under the flood, or something else held the CPU`);
     // Fair share: the least served call gets at least half the mean.
     const min = Math.min(...forwarded);
     assert.ok(min >= (total / CALLS) * 0.5, `a call was starved: min ${min}, mean ${Math.round(total / CALLS)}`);
