@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -246,6 +247,29 @@ TEST_CASE("failed and slow handshakes, and the connection limit", "[sip-tls]") {
   CHECK(listener.counters().refused == 1);
   ::close(silent);
   ::close(third);
+}
+
+TEST_CASE("a burst of connections, once over, gives its freed handshake memory back (malloc_trim)", "[sip-tls]") {
+  const auto pem = selfSigned();
+  Events ev;
+  SipTlsConfig cfg = config(pem);
+  cfg.threads = 1;  // the burst is counted per thread
+  SipTlsListener listener(cfg, ev.sink());
+  const uint16_t port = listener.listen();
+  auto waitTrims = [&](uint64_t n) {
+    for (int i = 0; i < 100 && listener.counters().memoryTrims < n; ++i) std::this_thread::sleep_for(20ms);
+    return listener.counters().memoryTrims.load();
+  };
+  {
+    std::vector<std::unique_ptr<Client>> few;
+    for (int i = 0; i < 10; ++i) few.push_back(std::make_unique<Client>(port));
+  }
+  CHECK(waitTrims(1) == 0);  // 10 opened and 10 freed: no burst yet
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 50; ++i) held.push_back(std::make_unique<Client>(port));
+  CHECK(waitTrims(1) == 1);  // 70 in all, then quiet
+  CHECK(waitTrims(2) == 1);  // and not again without new churn
+  CHECK(listener.counters().connections == 50);
 }
 
 TEST_CASE("listen errors name their cause", "[sip-tls]") {

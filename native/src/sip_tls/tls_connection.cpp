@@ -61,6 +61,7 @@ void SipTlsThread::handshake(SipTlsConnection& c, uint64_t now) {
     c.open = true;
     c.lastRx = now;
     --handshaking_;
+    ++churnSinceTrim_;
     counters_.handshaking.fetch_sub(1);
     counters_.connections.fetch_add(1);
     {
@@ -197,6 +198,7 @@ void SipTlsThread::finish(SipTlsConnection& c, std::string reason) {
     ev.remote = c.remote;
   }
   counters_.total.fetch_sub(1);
+  ++churnSinceTrim_;
   ev.reason = std::move(reason);
   events_.push_back(std::move(ev));
   conns_.erase(id);  // frees the SSL and closes the socket

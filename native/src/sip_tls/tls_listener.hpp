@@ -43,6 +43,8 @@ using SipTlsSink = std::function<void(std::vector<SipTlsEvent>&&)>;
 struct SipTlsCounters {
   std::atomic<uint64_t> accepted{0}, refused{0}, handshakeFailures{0}, messagesIn{0}, bytesIn{0}, messagesOut{0},
       bytesOut{0};
+  // malloc_trim calls after handshake bursts, and the time they took (see SipTlsThread::trimAfterBurst).
+  std::atomic<uint64_t> memoryTrims{0}, memoryTrimMicros{0};
   std::atomic<int64_t> connections{0}, handshaking{0};
   // Announced plus handshaking, over all threads: what maxConnections bounds.
   std::atomic<int64_t> total{0};

@@ -222,7 +222,8 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
     set("accepted", double(c.accepted.load())), set("refused", double(c.refused.load()));
     set("handshakeFailures", double(c.handshakeFailures.load())), set("messagesIn", double(c.messagesIn.load()));
     set("bytesIn", double(c.bytesIn.load())), set("messagesOut", double(c.messagesOut.load()));
-    set("bytesOut", double(c.bytesOut.load()));
+    set("bytesOut", double(c.bytesOut.load())), set("memoryTrims", double(c.memoryTrims.load()));
+    set("memoryTrimMs", double(c.memoryTrimMicros.load()) / 1000);
     return o;
   }
 
@@ -260,6 +261,7 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
     to.handshakeFailures = from.handshakeFailures.load(), to.messagesIn = from.messagesIn.load();
     to.bytesIn = from.bytesIn.load(), to.messagesOut = from.messagesOut.load(), to.bytesOut = from.bytesOut.load();
     to.connections = from.connections.load(), to.handshaking = from.handshaking.load();
+    to.memoryTrims = from.memoryTrims.load(), to.memoryTrimMicros = from.memoryTrimMicros.load();
   }
 
   Napi::FunctionReference onEvents_;

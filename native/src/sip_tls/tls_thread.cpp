@@ -7,11 +7,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +33,9 @@ bool hasUnread(int fd) {
 constexpr int kAcceptPerTurn = 64;
 constexpr int kMaxHandshaking = 128;
 constexpr uint64_t kSweepMs = 200;
+// A burst of this many connections opened or freed, once over, is worth handing its freed buffers back to the system.
+constexpr uint32_t kTrimAfterChurn = 64;
+constexpr uint64_t kTrimIntervalMs = 2000;
 }  // namespace
 
 SipTlsThread::SipTlsThread(int index, int count, int listenFd, SSL_CTX* ctx, const SipTlsConfig& cfg,
@@ -288,6 +293,22 @@ void SipTlsThread::sweep(uint64_t now) {
     }
   }
   for (auto& [id, reason] : doomed) finish(*conns_.at(id), std::move(reason));
+  trimAfterBurst(now);
+}
+
+// Each handshake borrows ~50 KB (record buffers, the handshake buffer, key shares) and keeps ~14 KB. After a
+// burst (a reconnect storm, the edge's start) glibc keeps the freed pages between the connections that stayed,
+// where only malloc_trim returns them: 3-4 KB per held client, measured with 10,000 clients. It walks the whole
+// heap (a few ms for 10,000 clients), so it runs once a burst is over, not per handshake.
+void SipTlsThread::trimAfterBurst(uint64_t now) {
+  if (churnSinceTrim_ < kTrimAfterChurn || handshaking_ > 0 || now - lastTrim_ < kTrimIntervalMs) return;
+  churnSinceTrim_ = 0;
+  lastTrim_ = now;
+  const auto start = std::chrono::steady_clock::now();
+  ::malloc_trim(0);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  counters_.memoryTrims.fetch_add(1, std::memory_order_relaxed);
+  counters_.memoryTrimMicros.fetch_add(uint64_t(took.count()), std::memory_order_relaxed);
 }
 
 }  // namespace mra

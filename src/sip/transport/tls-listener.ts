@@ -33,6 +33,8 @@ type NativeEvent =
 export interface SipTlsListenerStats {
   connections: number; handshaking: number; accepted: number; refused: number; handshakeFailures: number;
   messagesIn: number; bytesIn: number; messagesOut: number; bytesOut: number;
+  /** malloc_trim calls after bursts of connections, and the milliseconds they took in all. */
+  memoryTrims: number; memoryTrimMs: number;
 }
 
 interface NativeListener {
