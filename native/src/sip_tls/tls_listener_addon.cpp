@@ -111,6 +111,7 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
     return DefineClass(env, "NativeSipTlsListener",
                        {InstanceMethod<&NativeSipTlsListener::Listen>("listen"),
                         InstanceMethod<&NativeSipTlsListener::Send>("send"),
+                        InstanceMethod<&NativeSipTlsListener::HoldWakes>("holdWakes"),
                         InstanceMethod<&NativeSipTlsListener::Close>("close"),
                         InstanceMethod<&NativeSipTlsListener::Stop>("stop"),
                         InstanceMethod<&NativeSipTlsListener::Stats>("stats")});
@@ -198,6 +199,12 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
       return Napi::Boolean::New(env, listener_->send(id, s.data(), s.size()));
     }
     throw Napi::TypeError::New(env, "send: data must be a Buffer or a string");
+  }
+
+  // JavaScript holds the threads' wakes for the rest of its turn (see SipTlsListener.sendTo).
+  Napi::Value HoldWakes(const Napi::CallbackInfo& info) {
+    if (listener_) listener_->holdWakes(info.Length() > 0 && info[0].ToBoolean().Value());
+    return info.Env().Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
