@@ -7,6 +7,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connect as tcpConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { SipTlsListener, type SipConnection } from '../../src/sip/transport/index.js';
+import { EVENTS_PER_TURN } from '../../src/sip/transport/tls-listener.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 
 let ca: string;
@@ -16,6 +17,7 @@ const log = capturedLogger('edge');
 const got: Array<{ text: string; conn: SipConnection }> = [];
 const closedIds: Array<{ id: string; reason: string }> = [];
 const sockets: Array<TLSSocket | Socket> = [];
+let onEach: (() => void) | undefined;
 
 const msg = (n: number, body = '') =>
   `OPTIONS sip:x@example.com SIP/2.0\r\nCSeq: ${n} OPTIONS\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -28,7 +30,10 @@ before(async () => {
     address: '127.0.0.1', port: 0, tls, maxConnections: 50, handshakeTimeoutMs: 400, threads: 2,
     limits: { headerTimeoutMs: 400, idleTimeoutMs: 0, maxHeaderBytes: 4096, maxBodyBytes: 8192 },
     log: log.log,
-    onMessage: (data, conn) => got.push({ text: data.toString('latin1'), conn }),
+    onMessage: (data, conn) => {
+      got.push({ text: data.toString('latin1'), conn });
+      onEach?.();
+    },
     onConnectionClosed: (conn) => closedIds.push({ id: conn.id, reason: conn.closeReason }),
   });
   await listener.listen();
@@ -85,6 +90,35 @@ test('messages arrive whole however the bytes are cut, and a reply goes back on 
   assert.equal(conn.closed, true);
   assert.equal(conn.send(msg(4)), false, 'a closed connection refuses to send');
   assert.equal(listener.connection(conn.id), undefined);
+});
+
+test('a wave of messages is handled a bounded number per turn, in order, so the loop keeps turning', async () => {
+  got.length = 0;
+  const s = await dial();
+  const N = 3 * EVENTS_PER_TURN + 10;
+  let wave = '';
+  for (let i = 1; i <= N; i++) wave += msg(i);
+  s.write(wave);
+  // JavaScript busy meanwhile: the network thread reads and frames the whole wave, which then arrives as one batch.
+  const until = Date.now() + 300;
+  while (Date.now() < until);
+  const perTurn: number[] = [];
+  let turn = 0;
+  onEach = () => {
+    // Microtasks run as soon as the code that handles events returns to the loop: one run per turn.
+    if (turn++ === 0) queueMicrotask(() => { perTurn.push(turn); turn = 0; });
+  };
+  try {
+    await waitFor('the whole wave', () => got.length === N);
+  } finally {
+    onEach = undefined;
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got.map((g) => g.text), Array.from({ length: N }, (_, i) => msg(i + 1)), 'every message, in order');
+  // Not vacuous: a full turn's worth was waiting at least once.
+  assert.equal(Math.max(...perTurn), EVENTS_PER_TURN, `per turn: ${perTurn.join(', ')}`);
+  assert.ok(perTurn.length >= 4, `per turn: ${perTurn.join(', ')}`);
+  s.destroy();
 });
 
 test('a close from JS carries its reason, and the client sees the connection end', async () => {

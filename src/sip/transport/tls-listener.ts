@@ -49,6 +49,8 @@ interface NativeListener {
 type NativeListenerClass = new (config: Record<string, string | number>, onEvents: (events: NativeEvent[]) => void) => NativeListener;
 
 const ID_PREFIX = 't';
+/** Native events handled per turn of the loop at most (a message costs JavaScript ~0.1 ms: ~25 ms a turn). */
+export const EVENTS_PER_TURN = 256;
 const splitHostPort = (s: string): [string, number] => {
   const at = s.lastIndexOf(':');
   return [s.slice(0, at).replace(/^\[|\]$/g, ''), Number(s.slice(at + 1))];
@@ -104,6 +106,10 @@ export class SipTlsListener {
   #port = 0;
   // Wakes held for the rest of this turn (sendTo), released by a microtask.
   #holding = false;
+  // Events delivered but not yet handled (#onEvents), from #backlogAt on; #draining: a turn is scheduled for them.
+  #backlog: NativeEvent[] = [];
+  #backlogAt = 0;
+  #draining = false;
   readonly #release = (): void => {
     this.#holding = false;
     this.#native?.holdWakes(false);
@@ -153,6 +159,8 @@ export class SipTlsListener {
     this.#native = undefined;
     // After stop() returns no event comes: the connections still held are closed here.
     native?.stop();
+    this.#backlog = [];
+    this.#backlogAt = 0;
     for (const conn of [...this.#connections.values()]) this.#closed(conn, 'listener closing');
   }
 
@@ -179,9 +187,35 @@ export class SipTlsListener {
     this.#closed(conn, reason);
   }
 
+  // A wave of clients (all refreshing at once after core restarts) reaches JavaScript as one batch of thousands of
+  // messages; handled in one go it would hold the loop for seconds, with core's answers for the first of them
+  // waiting behind the last. At most EVENTS_PER_TURN are handled per turn; the rest wait, in order, for the next.
   #onEvents(events: NativeEvent[]): void {
+    if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN) return this.#handle(events, 0, events.length);
+    if (this.#backlog.length === 0) this.#backlog = events;
+    else for (const ev of events) this.#backlog.push(ev);
+    if (!this.#draining) this.#drain();
+  }
+
+  readonly #drain = (): void => {
+    const end = Math.min(this.#backlogAt + EVENTS_PER_TURN, this.#backlog.length);
+    this.#draining = end < this.#backlog.length;
+    const events = this.#backlog;
+    const from = this.#backlogAt;
+    if (this.#draining) {
+      this.#backlogAt = end;
+      setImmediate(this.#drain);
+    } else {
+      this.#backlog = [];
+      this.#backlogAt = 0;
+    }
+    this.#handle(events, from, end);
+  };
+
+  #handle(events: NativeEvent[], from: number, to: number): void {
     const { log, onMessage } = this.#opts;
-    for (const ev of events) {
+    for (let i = from; i < to; i++) {
+      const ev = events[i]!;
       switch (ev.type) {
         case 'message': {
           const conn = this.#connections.get(ev.id);
