@@ -2,7 +2,7 @@
 // opaque absolute URIs: they are legal in To/From/Contact and in a Request-URI (a UAS answers 416).
 import { isIP } from 'node:net';
 import { badRequest } from './errors.js';
-import { formatParams, type Param } from './grammar.js';
+import { formatParams, isHostname, type Param } from './grammar.js';
 
 export interface SipUri {
   kind: 'sip';
@@ -31,7 +31,6 @@ const ESC = '%[0-9A-Fa-f]{2}';
 const UNRESERVED = "A-Za-z0-9\\-_.!~*'()";
 const PASSWORD_RE = new RegExp(`^(?:[${UNRESERVED}&=+$,]|${ESC})*$`);
 const HEADERS_RE = new RegExp(`^(?:[${UNRESERVED}\\[\\]/?:+$=&]|${ESC})*$`);
-const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
 const OPAQUE_RE = /^[\x21-\x7e]+$/;
 
 // The user part and each URI parameter (several per URI, several URIs per message) are checked with a table
@@ -103,7 +102,7 @@ function parseSipUri(scheme: 'sip' | 'sips', rest: string, what: string): SipUri
   } else {
     while (i < hostPart.length && !endsHost(hostPart.charCodeAt(i))) i++;
     host = hostPart.slice(0, i);
-    if (!HOSTNAME_RE.test(host)) throw badRequest(`Malformed host in ${what}`);
+    if (!isHostname(host)) throw badRequest(`Malformed host in ${what}`);
   }
   let port: number | null = null;
   if (hostPart[i] === ':') {

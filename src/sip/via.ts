@@ -2,7 +2,7 @@
 // and sent-by (§17.2.3), so this is one of the headers parsed eagerly.
 import { isIP } from 'node:net';
 import { badRequest } from './errors.js';
-import { formatParams, getParam, isToken, parseParams, splitTopLevel, trimWs, type Param } from './grammar.js';
+import { formatParams, getParam, isHostname, isToken, parseParams, splitTopLevel, trimWs, type Param } from './grammar.js';
 import { parsePort } from './uri.js';
 
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -17,7 +17,6 @@ export interface Via {
 }
 
 const SENT_PROTOCOL = /^([^\s/]+)[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;]+)[ \t]+(.*)$/s;
-const HOSTNAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
 
 /** SP, HT, ':' and ';' end a sent-by host. */
 const endsHost = (c: number) => c === 32 || c === 9 || c === 58 || c === 59;
@@ -39,7 +38,7 @@ export function parseVia(value: string): Via {
     // Character codes rather than a regex per character: every Via of every message passes here.
     while (i < rest.length && !endsHost(rest.charCodeAt(i))) i++;
     host = rest.slice(0, i);
-    if (!HOSTNAME_RE.test(host)) throw badRequest('Malformed Via sent-by host');
+    if (!isHostname(host)) throw badRequest('Malformed Via sent-by host');
   }
   while (rest[i] === ' ' || rest[i] === '\t') i++;
   let port: number | null = null;
