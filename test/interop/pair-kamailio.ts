@@ -1,4 +1,4 @@
-import { startPair, type Pair } from '../sip-proxy/pair.js';
+import { startPairInFrontOf, type Pair } from '../sip-proxy/pair.js';
 import { startKamailio, type Kamailio } from './kamailio.js';
 
 /**
@@ -7,19 +7,6 @@ import { startKamailio, type Kamailio } from './kamailio.js';
  */
 export async function startPairWithKamailio(): Promise<{ pair: Pair; kam: Kamailio; close(): Promise<void> }> {
   const kam = await startKamailio({ auth: true });
-  let pair: Pair;
-  try {
-    pair = await startPair({ core: { unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: kam.tcpPort }] }] } });
-  } catch (err) {
-    await kam.close();
-    throw err;
-  }
-  return {
-    pair,
-    kam,
-    async close() {
-      await pair.close();
-      await kam.close();
-    },
-  };
+  const { pair, close } = await startPairInFrontOf(kam, kam.tcpPort);
+  return { pair, kam, close };
 }

@@ -139,24 +139,32 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
   };
 }
 
+/**
+ * A pair whose core sends to call control at `sipPort`, served by `peer` (Kamailio, a relay), which is closed when
+ * the pair fails to start and after the pair when closed.
+ */
+export async function startPairInFrontOf(peer: { close(): Promise<void> }, sipPort: number, opts: PairOptions = {}): Promise<{ pair: Pair; close(): Promise<void> }> {
+  let pair: Pair;
+  try {
+    pair = await startPair({ ...opts, core: { ...opts.core, unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: sipPort }] }] } });
+  } catch (err) {
+    await peer.close();
+    throw err;
+  }
+  return {
+    pair,
+    async close() {
+      await pair.close();
+      await peer.close();
+    },
+  };
+}
+
 /** A pair whose core reaches call control through a relay that delays or rewrites call control's answers. */
 export async function startPairWithCallControlRelay(relayOpts: LinkRelayOptions, opts: PairOptions = {}): Promise<{ pair: Pair; relay: LinkRelay; close(): Promise<void> }> {
   const callControl = { host: '127.0.0.1', port: 0 };
   const relay = await startLinkRelay(callControl, relayOpts);
-  let pair: Pair;
-  try {
-    pair = await startPair({ ...opts, core: { ...opts.core, unified_cm: [{ publisher: '127.0.0.1', nodes: [{ address: '127.0.0.1', sip_port: relay.port }] }] } });
-  } catch (err) {
-    await relay.close();
-    throw err;
-  }
+  const { pair, close } = await startPairInFrontOf(relay, relay.port, opts);
   callControl.port = pair.callControl.ports.tcp;
-  return {
-    pair,
-    relay,
-    async close() {
-      await pair.close();
-      await relay.close();
-    },
-  };
+  return { pair, relay, close };
 }
