@@ -69,8 +69,8 @@ class SipTlsListener {
   // Copies data into the connection's output, flushed at the end of its thread's turn. false when the id is
   // unknown or closed (nothing sent).
   bool send(uint32_t id, const char* data, size_t size);
-  // While held (the JS thread is handling an event batch), sends queue without waking their threads;
-  // releasing wakes each thread once, so a batch's replies cost one wake per thread, not one per reply.
+  // While held (JavaScript holds them for the rest of its turn), sends queue without waking their threads;
+  // releasing wakes each thread once, so a turn's replies cost one wake per thread, not one per reply.
   void holdWakes(bool hold);
   // Idempotent; the Closed event carries this reason.
   void close(uint32_t id, const std::string& reason);

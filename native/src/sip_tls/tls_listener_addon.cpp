@@ -19,19 +19,6 @@ struct EventBridge {
   bool pending = false;
   bool stopped = false;
   Napi::ThreadSafeFunction tsfn;
-  SipTlsListener* listener = nullptr;  // JS thread only: set while listening
-};
-
-// Holds the listener's wakes for the length of a JS callback, and releases them even when it throws (or stops
-// the listener from inside).
-struct WakeHold {
-  explicit WakeHold(EventBridge& b) : bridge(b) {
-    if (bridge.listener) bridge.listener->holdWakes(true);
-  }
-  ~WakeHold() {
-    if (bridge.listener) bridge.listener->holdWakes(false);
-  }
-  EventBridge& bridge;
 };
 
 const char* typeName(SipTlsEventType t) {
@@ -95,7 +82,6 @@ void deliver(Napi::Env env, Napi::Function fn, std::shared_ptr<EventBridge>* hel
     }
     arr.Set(uint32_t(i), o);
   }
-  WakeHold hold(*bridge);
   try {
     fn.Call({arr});
   } catch (const Napi::Error& e) {
@@ -173,7 +159,6 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
     bridge_->tsfn = Napi::ThreadSafeFunction::New(env, onEvents_.Value(), "mra-sip-tls-events", 0, 1);
     try {
       const uint16_t port = listener_->listen();
-      bridge_->listener = listener_.get();
       // At environment teardown (process exit with the listener running) the threads stop before the addon goes.
       // The raw N-API pair, so that shutdown() removes exactly the hook added here.
       hooked_ = napi_add_env_cleanup_hook(env, cleanupHook, this) == napi_ok;
@@ -245,7 +230,6 @@ class NativeSipTlsListener : public Napi::ObjectWrap<NativeSipTlsListener> {
       hooked_ = false;
       napi_remove_env_cleanup_hook(Env(), cleanupHook, this);
     }
-    if (bridge_) bridge_->listener = nullptr;
     if (listener_) {
       listener_->stop();
       // The final counters stay readable after stop.

@@ -66,10 +66,10 @@ class SipTlsThread {
   // reconnect storm then queues in the kernel rather than as thousands of half-done handshakes, each of
   // which would wait behind all the others' first flights before any client could send a request.
   int handshaking_ = 0;
-  bool outOfDescriptors_ = false;
+  bool outOfDescriptors_ = false;  // accept failed with EMFILE and the like: retried at the next sweep
   // Connections opened or freed (handshakes included) since the last malloc_trim, and when that was.
   uint32_t churnSinceTrim_ = 0;
-  uint64_t lastTrim_ = 0;  // accept failed with EMFILE and the like: retried at the next sweep
+  uint64_t lastTrim_ = 0;
   void listen(bool on);
   uint32_t seq_ = 0;
   std::thread thread_;

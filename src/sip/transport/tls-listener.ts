@@ -106,10 +106,10 @@ export class SipTlsListener {
   #port = 0;
   // Wakes held for the rest of this turn (sendTo), released by a microtask.
   #holding = false;
-  // Events delivered but not yet handled (#onEvents), from #backlogAt on; #draining: a turn is scheduled for them.
+  // Events delivered but not yet handled (#onEvents), from #backlogAt on. A next turn is scheduled exactly while
+  // #backlogAt > 0: the first part is handled at once, and the backlog is emptied with its last part.
   #backlog: NativeEvent[] = [];
   #backlogAt = 0;
-  #draining = false;
   readonly #release = (): void => {
     this.#holding = false;
     this.#native?.holdWakes(false);
@@ -194,15 +194,14 @@ export class SipTlsListener {
     if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN) return this.#handle(events, 0, events.length);
     if (this.#backlog.length === 0) this.#backlog = events;
     else for (const ev of events) this.#backlog.push(ev);
-    if (!this.#draining) this.#drain();
+    if (this.#backlogAt === 0) this.#drain();
   }
 
   readonly #drain = (): void => {
     const end = Math.min(this.#backlogAt + EVENTS_PER_TURN, this.#backlog.length);
-    this.#draining = end < this.#backlog.length;
     const events = this.#backlog;
     const from = this.#backlogAt;
-    if (this.#draining) {
+    if (end < events.length) {
       this.#backlogAt = end;
       setImmediate(this.#drain);
     } else {
