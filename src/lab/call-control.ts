@@ -5,7 +5,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
-import { NonceIssuer, SipRequest, createResponse, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, type SipResponse } from '../sip/index.js';
+import { NonceIssuer, SipRequest, createResponse, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/index.js';
 import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
 import { Bindings, type Binding } from './call-control-bindings.js';
@@ -25,6 +25,16 @@ export interface CallControlOptions {
 export interface RequestResult {
   status: number;
   reason: string;
+  /** The dialog the request was in or (answered with a tag) formed: pass it back for an in-dialog request (BYE). */
+  dialog?: Dialog;
+}
+
+/** An INVITE dialog as the lab's side of it knows it: enough to send a request inside it. */
+export interface Dialog {
+  callId: string;
+  fromTag: string;
+  toTag: string | null;
+  cseq: number;
 }
 
 const MARK = 'lab-cc';
@@ -64,11 +74,15 @@ export class CallControl {
     await Promise.all(closing);
   }
 
-  /** Sends a request (OPTIONS, MESSAGE, ...) to a registered user along its Path; resolves with the final status. */
-  request(aor: string, method: string, body = '', contentType = 'text/plain', timeoutMs = 8000, headers: Array<[string, string]> = []): Promise<RequestResult> {
+  /**
+   * Sends a request (OPTIONS, MESSAGE, INVITE...) to a registered user along its Path; resolves with the final
+   * status. With `dialog` (from an earlier result) the request is sent inside that dialog (a BYE).
+   */
+  request(aor: string, method: string, body = '', contentType = 'text/plain', timeoutMs = 8000, headers: Array<[string, string]> = [], dialog?: Dialog): Promise<RequestResult> {
     const binding = this.bindings.lookup(aor)[0];
     if (!binding) return Promise.resolve({ status: 480, reason: 'Not registered' });
     const branch = generateBranch();
+    const d: Dialog = dialog ? { ...dialog, cseq: dialog.cseq + 1 } : { callId: randomBytes(10).toString('hex'), fromTag: generateTag(), toTag: null, cseq: 1 };
     const payload = Buffer.from(body, 'utf8');
     const req = new SipRequest(
       method,
@@ -77,10 +91,10 @@ export class CallControl {
         ['Via', viaValue(binding.conn.transport, binding.conn.localAddress, binding.conn.localPort, [['branch', branch], [MARK, 'origin']])],
         ...binding.path.map((p) => ['Route', p] as const),
         ['Max-Forwards', '70'],
-        ['From', `<sip:callcontrol@${aor.split('@')[1]}>;tag=${generateTag()}`],
-        ['To', `<sip:${aor}>`],
-        ['Call-ID', randomBytes(10).toString('hex')],
-        ['CSeq', `1 ${method}`],
+        ['From', `<sip:callcontrol@${aor.split('@')[1]}>;tag=${d.fromTag}`],
+        ['To', `<sip:${aor}>${d.toTag ? `;tag=${d.toTag}` : ''}`],
+        ['Call-ID', d.callId],
+        ['CSeq', `${d.cseq} ${method}`],
         ...headers,
         ...(payload.length ? [['Content-Type', contentType] as const] : []),
         ['Content-Length', String(payload.length)],
@@ -95,7 +109,7 @@ export class CallControl {
       this.#pending.set(branch, (res) => {
         clearTimeout(timer);
         this.#pending.delete(branch);
-        resolve({ status: res.status, reason: res.reason });
+        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) } });
       });
       if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
     });

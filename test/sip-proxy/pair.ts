@@ -8,12 +8,12 @@ import { buildConfig, type CoreConfig, type EdgeConfig } from '../../src/config/
 import { startCore, startEdge, type RunningNode } from '../../src/node/index.js';
 import { hashPassword, type TraversalClient } from '../../src/traversal/index.js';
 import { CallControl } from '../../src/lab/call-control.js';
-import { SipClient } from '../../src/lab/sip-client.js';
+import { SipClient, type SipClientOptions } from '../../src/lab/sip-client.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 import { startLinkRelay, type LinkRelay, type LinkRelayOptions } from './link-relay.js';
 
 export const DOMAIN = 'example.com';
-export const USERS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw' };
+export const USERS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
 
 export interface Pair {
   edge: RunningNode;
@@ -22,7 +22,8 @@ export interface Pair {
   ca: string;
   edgeLog: ReturnType<typeof capturedLogger>;
   coreLog: ReturnType<typeof capturedLogger>;
-  client(user: string, opts?: { password?: string; domain?: string; expiresS?: number }): Promise<SipClient>;
+  /** A client connected to the edge; `answer` gives its status for requests from the inside (SipClientOptions). */
+  client(user: string, opts?: { password?: string; domain?: string; expiresS?: number; answer?: SipClientOptions['answer'] }): Promise<SipClient>;
   edgeStatus(): Record<string, unknown>;
   link: LinkRelay | undefined;
   /** Stops the edge and starts a new process's worth of it on the same ports; core reconnects by itself. */
@@ -117,7 +118,7 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
     edgeStatus,
     link,
     async client(user, o = {}) {
-      const c = new SipClient({ host: '127.0.0.1', port: edge.ports.sipTls!, ca: ca.cert, user, password: o.password ?? USERS[user] ?? 'x', domain: o.domain ?? DOMAIN, expiresS: o.expiresS ?? 600, timeoutMs: 5000 });
+      const c = new SipClient({ host: '127.0.0.1', port: edge.ports.sipTls!, ca: ca.cert, user, password: o.password ?? USERS[user] ?? 'x', domain: o.domain ?? DOMAIN, expiresS: o.expiresS ?? 600, timeoutMs: 5000, answer: o.answer });
       await c.connect();
       clients.push(c);
       return c;

@@ -13,6 +13,7 @@ import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
+import { CallTable, callStatus } from './calls.js';
 
 export interface CoreSipProxyOptions {
   node: string;
@@ -52,6 +53,7 @@ export class CoreSipProxy {
    * on TLS does not retransmit, so an answer core drops while stopping leaves it waiting for its 32 s timer.
    */
   readonly #awaiting = new AwaitingAnswers<true>();
+  readonly #calls = new CallTable();
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -73,7 +75,7 @@ export class CoreSipProxy {
 
   async status(): Promise<Record<string, unknown>> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
-    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...this.counters };
+    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls), ...this.counters };
   }
 
   /**
@@ -100,6 +102,7 @@ export class CoreSipProxy {
     const until = Date.now() + STOP_GRACE_MS;
     while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
+    this.#calls.close();
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -184,7 +187,7 @@ export class CoreSipProxy {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
       refuse(503, 'Call control connection lost', [['Retry-After', '5']]);
-    }
+    } else this.#calls.request(req, false);
   }
 
   /** A client's answer (via the edge) to a request from call control: back on the connection it came from. */
@@ -199,6 +202,7 @@ export class CoreSipProxy {
     }
     removeTopVia(res);
     if (!this.#pool.byId(connId ?? '')?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
+    else this.#calls.response(res, true);
   }
 
   #fromCallControl(data: Buffer, conn: SipConnection): void | Promise<void> {
@@ -230,7 +234,10 @@ export class CoreSipProxy {
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: correlationId(msg), callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       } else if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
       if (!edge?.send(msg.serialize())) this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
-      else this.counters.toEdge++;
+      else {
+        this.counters.toEdge++;
+        this.#calls.response(msg, false);
+      }
       return;
     }
     const req = msg;
@@ -261,7 +268,7 @@ export class CoreSipProxy {
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
     req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
     this.counters.toEdge++;
-    edge.send(req.serialize());
+    if (edge.send(req.serialize())) this.#calls.request(req, true);
   }
 
   #track(key: string, conn: SipConnection): void {

@@ -13,6 +13,7 @@ import { AwaitingAnswers } from './awaiting-answers.js';
 import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
+import { CallTable, callStatus } from './calls.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
@@ -62,6 +63,7 @@ export class EdgeSipProxy {
    * retransmits, and would otherwise wait out its 32 s transaction timer for an answer that cannot come.
    */
   readonly #inFlight = new AwaitingAnswers<InFlight>();
+  readonly #calls = new CallTable();
   #domains: DomainTable | null = null;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -113,12 +115,14 @@ export class EdgeSipProxy {
       capacity: this.#registrations.capacity,
       domains: this.#domains?.size ?? null,
       coreChannels: this.#cores.length,
+      ...callStatus(this.#calls),
       ...this.counters,
     };
   }
 
   async close(): Promise<void> {
     await this.#listener.close();
+    this.#calls.close();
   }
 
   #core(): MessageChannel | undefined {
@@ -197,7 +201,10 @@ export class EdgeSipProxy {
     if (!ch.send(req.serialize())) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
-    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
+    } else {
+      if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
+      this.#calls.request(req, false, conn.id);
+    }
   }
 
   /** A core channel closed: whatever it still owed an answer gets 503 now (CANCELs are not tracked: their INVITE is). */
@@ -221,6 +228,7 @@ export class EdgeSipProxy {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
+    else this.#calls.response(res, true);
   }
 
   #fromCore(data: Buffer, ch: MessageChannel): void | Promise<void> {
@@ -281,7 +289,7 @@ export class EdgeSipProxy {
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
     this.counters.toClients++;
-    conn.send(req.serialize());
+    if (conn.send(req.serialize())) this.#calls.request(req, true, conn.id);
   }
 
   async #responseFromCore(res: SipResponse): Promise<void> {
@@ -308,6 +316,7 @@ export class EdgeSipProxy {
     }
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
+    else this.#calls.response(res, false);
   }
 
   #trackKey(connId: string, key: string, bound: boolean): void {
@@ -319,6 +328,7 @@ export class EdgeSipProxy {
 
   async #forgetConnection(connId: string): Promise<void> {
     this.#tokens.forget(connId);
+    this.#calls.flowClosed(connId);
     const keys = this.#keysByConnection.get(connId);
     this.#keysByConnection.delete(connId);
     for (const k of keys ?? []) await this.#registrations.unbound(k);

@@ -1,0 +1,144 @@
+// The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
+// dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
+// routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
+import { tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
+
+export interface CallLeg {
+  callId: string;
+  /** user@host of the remote client on this leg. */
+  client: string;
+  /** user@host of the other party. */
+  peer: string;
+  /** Who sent the INVITE: the client ('from client') or call control ('to client'). */
+  direction: 'from client' | 'to client';
+  /** 'setup' until a 2xx answers the INVITE. */
+  state: 'setup' | 'active';
+  since: number;
+  answeredAt: number | null;
+  /** Last request or response of the dialog seen here: an idle leg is dropped after CallTableOptions.idleMs. */
+  lastSeen: number;
+  /** The client's connection, where the node knows it (the edge): a connection that closes ends its legs. */
+  flow: string | null;
+}
+
+export interface CallTableOptions {
+  /** An INVITE with no final answer this long is gone (RFC 3261 Timer C, 3 minutes). */
+  setupMs?: number;
+  /**
+   * An answered leg with no request or response seen this long has ended without a BYE here (a client that
+   * vanished). Call control refreshes sessions every 30 minutes by default (RFC 4028), so 2 hours is generous.
+   */
+  idleMs?: number;
+  /** How often the timeouts are checked. */
+  sweepMs?: number;
+  now?: () => number;
+}
+
+const aor = (n: ReturnType<SipMessage['from']>): string => (n.uri.kind === 'sip' ? `${n.uri.user ?? ''}@${n.uri.host}`.toLowerCase() : n.uri.opaque);
+
+export class CallTable {
+  readonly #legs = new Map<string, CallLeg>();
+  readonly #setupMs: number;
+  readonly #idleMs: number;
+  readonly #now: () => number;
+  readonly #timer: NodeJS.Timeout;
+  /** Legs ended by BYE, by a failed INVITE, by their flow closing, and by the timeouts. */
+  readonly ended = { bye: 0, failed: 0, flowClosed: 0, timedOut: 0 };
+
+  constructor(opts: CallTableOptions = {}) {
+    this.#setupMs = opts.setupMs ?? 180_000;
+    this.#idleMs = opts.idleMs ?? 2 * 3600_000;
+    this.#now = opts.now ?? Date.now;
+    this.#timer = setInterval(() => this.sweep(), opts.sweepMs ?? 30_000);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#legs.size;
+  }
+
+  /**
+   * A request this node forwarded; towardClient: it came from call control (core's inside, the edge's core
+   * channel) and goes to a client. Only INVITE dialogs are tracked; REGISTER costs one comparison.
+   */
+  request(req: SipRequest, towardClient: boolean, flow: string | null = null): void {
+    if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.#legs.size === 0)) return;
+    const client = aor(towardClient ? req.to() : req.from());
+    const key = `${req.callId()}|${client}`;
+    const leg = this.#legs.get(key);
+    const now = this.#now();
+    if (leg) {
+      leg.lastSeen = now;
+      if (req.method === 'BYE') this.#end(key, 'bye');
+      return;
+    }
+    if (req.method !== 'INVITE' || tagOf(req.to()) !== null) return;
+    this.#legs.set(key, {
+      callId: req.callId(),
+      client,
+      peer: aor(towardClient ? req.from() : req.to()),
+      direction: towardClient ? 'to client' : 'from client',
+      state: 'setup',
+      since: now,
+      answeredAt: null,
+      lastSeen: now,
+      flow,
+    });
+  }
+
+  /** A response this node forwarded; fromClient: the client answered a request from call control. */
+  response(res: SipResponse, fromClient: boolean): void {
+    if (this.#legs.size === 0 || res.status < 200) return;
+    // The raw CSeq is enough to tell an INVITE's answer: a REGISTER's 200 is not parsed any further here.
+    const cseq = res.header('cseq');
+    if (cseq === undefined || !cseq.endsWith('INVITE')) return;
+    const key = `${res.callId()}|${aor(fromClient ? res.to() : res.from())}`;
+    const leg = this.#legs.get(key);
+    if (!leg) return;
+    const now = this.#now();
+    leg.lastSeen = now;
+    if (res.status < 300) {
+      if (leg.state === 'setup') {
+        leg.state = 'active';
+        leg.answeredAt = now;
+      }
+    } else if (leg.state === 'setup') this.#end(key, 'failed');
+  }
+
+  /** The client's connection closed: its legs cannot go on through this node. */
+  flowClosed(flow: string): void {
+    if (this.#legs.size === 0) return;
+    for (const [key, leg] of this.#legs) if (leg.flow === flow) this.#end(key, 'flowClosed');
+  }
+
+  sweep(): void {
+    const now = this.#now();
+    for (const [key, leg] of this.#legs) {
+      if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs) this.#end(key, 'timedOut');
+    }
+  }
+
+  /** The newest legs first, at most `limit` of them (the status page shows a page, not every call). */
+  list(limit = 50): CallLeg[] {
+    return [...this.#legs.values()].slice(-limit).reverse().map((l) => ({ ...l }));
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#legs.clear();
+  }
+
+  #end(key: string, why: keyof CallTable['ended']): void {
+    if (this.#legs.delete(key)) this.ended[why]++;
+  }
+}
+
+/** The SIP section's call figures: `calls` (what drain waits for), the newest legs, and how legs ended. */
+export function callStatus(calls: CallTable): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended'] } {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    calls: calls.size,
+    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId })),
+    callsEnded: { ...calls.ended },
+  };
+}
