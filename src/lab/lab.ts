@@ -9,6 +9,8 @@ import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { startInsideServers, type InsideServers } from './inside-servers.js';
 import { LAB_AXL_CREDENTIALS } from './axl.js';
 import { startSimulatedClients, type SimulatedClients } from './simulated-clients.js';
+import { startLabCalls } from './lab-calls.js';
+import { LAB_SIP_USERS } from './call-control.js';
 
 export interface LabOptions {
   /** Where the lab keeps its CA, certificates and traversal password between runs. */
@@ -19,6 +21,8 @@ export interface LabOptions {
   keepaliveS?: number;
   /** Simulated remote clients that sign in and register through the edge (default 3; 0 for none). */
   clients?: number;
+  /** The desk phone that calls the first simulated user now and then (default on when there are clients). */
+  deskPhone?: boolean;
 }
 
 export interface Lab {
@@ -125,11 +129,14 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       count: opts.clients,
       log: logFor('lab'),
     });
+    // A desk phone inside calls the first simulated user (who picks up), so a call shows beside the registrations.
+    const deskPhone = opts.clients === 0 || opts.deskPhone === false ? undefined : startLabCalls({ callControl: inside.callControl, aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`, log: logFor('lab') });
     const started = { edge, core, inside, clients };
     return {
       ...started,
       configs: { edge: edgeConfig, core: coreConfig },
       async close() {
+        deskPhone?.close();
         started.clients.close();
         await started.core.close();
         await started.edge.close();

@@ -1,6 +1,6 @@
 // The lab's remote users: a handful of clients that sign in over HTTPS (get_edge_config, as Jabber starts)
 // and register over SIP TLS through the edge, so `npm start` shows a working system from the first minute.
-// They keep retrying until the traversal link is up, and re-register as real clients do.
+// They keep retrying until the traversal link is up, re-register as real clients do, and pick up every call.
 import { request } from 'node:https';
 import type { Logger } from '../log/index.js';
 import { SipClient } from './sip-client.js';
@@ -93,7 +93,7 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
     if (closed) return;
     if (!c.sip?.connected) {
       c.sip?.close();
-      c.sip = new SipClient({ host: o.edge.host, port: o.edge.sipTlsPort, servername: o.edge.servername, ca: o.ca, user: c.user, password: c.password, domain: o.domain, expiresS: o.expiresS ?? 300, timeoutMs: 5000 });
+      c.sip = new SipClient({ host: o.edge.host, port: o.edge.sipTlsPort, servername: o.edge.servername, ca: o.ca, user: c.user, password: c.password, domain: o.domain, expiresS: o.expiresS ?? 300, timeoutMs: 5000, answer: () => 200 });
       try {
         await c.sip.connect();
       } catch (err) {

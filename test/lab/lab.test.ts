@@ -42,6 +42,14 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   await waitFor('3 registrations on core', () => registered(url) >= 3 || undefined, 10_000, 300);
   assert.match(err, /simulated clients +3 signing in and registering/);
 
+  // The lab's desk phone calls the first simulated user, who picks up: a call leg on each node.
+  const calls = (u: string) => {
+    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
+    return ((doc.sip?.callList ?? []) as Array<{ state: string; client: string }>).filter((l) => l.state === 'active').map((l) => l.client);
+  };
+  assert.deepEqual(await waitFor('the desk phone\'s call on core', () => (calls(url).length ? calls(url) : undefined), 30_000, 300), ['alice@lab.example.com']);
+  assert.deepEqual(await waitFor('the call on the edge', () => (calls(edgeUrl).length ? calls(edgeUrl) : undefined), 5000, 200), ['alice@lab.example.com']);
+
   lab.kill('SIGTERM');
   const [code] = (await once(lab, 'exit')) as [number];
   assert.equal(code, 0, `lab drains and exits 0 on SIGTERM; stderr:\n${err}`);

@@ -19,7 +19,8 @@ let page: Page;
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
   dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
-  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent' });
+  // The tests place their own call (maintenance mode): the lab's periodic desk phone would race them.
+  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', deskPhone: false });
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
   page = await browser.newPage();
 });
@@ -125,7 +126,7 @@ test('an alarm appears live on the page and clears when its cause goes away', as
   await waitText('alarms', /no alarms/, 5000);
 });
 
-test('maintenance mode on the edge: the page says so live, a new registration is refused, the existing ones stay', async () => {
+test('maintenance mode on the edge: the page says so live, a call holds the drain until its BYE, a new registration is refused, the existing ones stay', async () => {
   const edge = `http://127.0.0.1:${lab.edge.ports.admin}`;
   await page.goto(`${edge}/`);
   await page.locator('#node').filter({ hasText: 'edge edge1' }).waitFor({ timeout: 5000 });
@@ -140,6 +141,13 @@ test('maintenance mode on the edge: the page says so live, a new registration is
   await page.locator('#maint').filter({ hasText: '(Maintenance mode)' }).waitFor({ timeout: 5000 });
   // No calls or chat sessions on the lab edge: drained at once, the registrations shown as still held.
   await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
+  // A call from the inside that alice picks up holds the edge up until its BYE.
+  const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', 'v=0\r\n', 'application/sdp');
+  assert.equal(call.status, 200, call.reason);
+  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1' }).waitFor({ timeout: 5000 });
+  assert.match(await sectionText('s-sip'), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
+  assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
+  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop/ }).waitFor({ timeout: 5000 });
   const late = client();
   try {
     await late.connect();

@@ -77,11 +77,17 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
   return proxy;
 }
 
-/** Status reads are synchronous and the Store is async: the section shows the latest completed read. */
+/**
+ * Status reads are synchronous and the Store is async: the section shows the latest completed read, taken at
+ * each read and every second, so a one-off read (`mra-edge status`, a first scrape) is at most a second old.
+ */
 function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<string, unknown>>): void {
   let last: Record<string, unknown> = {};
   const refresh = () => void read().then((s) => (last = s), () => {});
   refresh();
+  const timer = setInterval(refresh, 1000);
+  timer.unref();
+  ctx.onClose(async () => clearInterval(timer));
   ctx.addStatus('sip', () => {
     refresh();
     return last;
