@@ -1,7 +1,8 @@
 // The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
 // dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
 // routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
-import { tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
+import { tagOf, type SipRequest, type SipResponse } from '../index.js';
+import { addressOf } from './hop.js';
 
 export interface CallLeg {
   callId: string;
@@ -34,8 +35,6 @@ export interface CallTableOptions {
   now?: () => number;
 }
 
-const aor = (n: ReturnType<SipMessage['from']>): string => (n.uri.kind === 'sip' ? `${n.uri.user ?? ''}@${n.uri.host}`.toLowerCase() : n.uri.opaque);
-
 export class CallTable {
   readonly #legs = new Map<string, CallLeg>();
   readonly #setupMs: number;
@@ -63,7 +62,7 @@ export class CallTable {
    */
   request(req: SipRequest, towardClient: boolean, flow: string | null = null): void {
     if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.#legs.size === 0)) return;
-    const client = aor(towardClient ? req.to() : req.from());
+    const client = addressOf(towardClient ? req.to() : req.from());
     const key = `${req.callId()}|${client}`;
     const leg = this.#legs.get(key);
     const now = this.#now();
@@ -76,7 +75,7 @@ export class CallTable {
     this.#legs.set(key, {
       callId: req.callId(),
       client,
-      peer: aor(towardClient ? req.from() : req.to()),
+      peer: addressOf(towardClient ? req.from() : req.to()),
       direction: towardClient ? 'to client' : 'from client',
       state: 'setup',
       since: now,
@@ -92,7 +91,7 @@ export class CallTable {
     // The raw CSeq is enough to tell an INVITE's answer: a REGISTER's 200 is not parsed any further here.
     const cseq = res.header('cseq');
     if (cseq === undefined || !cseq.endsWith('INVITE')) return;
-    const key = `${res.callId()}|${aor(fromClient ? res.to() : res.from())}`;
+    const key = `${res.callId()}|${addressOf(fromClient ? res.to() : res.from())}`;
     const leg = this.#legs.get(key);
     if (!leg) return;
     const now = this.#now();
