@@ -93,3 +93,25 @@ test('a leg never answered ends after the setup time, an answered one after the 
   assert.equal(calls.size, 0);
   assert.equal(calls.ended.flowClosed, 1);
 });
+
+test('a call message whose From or To does not parse is counted, never thrown into the hop that forwarded it', (t) => {
+  const calls = new CallTable();
+  t.after(() => calls.close());
+  // Parsed as a hop parses what it passes on: the fault is found only when the table reads From.
+  const broken = (start: string) => parseMessage(Buffer.from([
+    start,
+    'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
+    'From: <sip:alice@example.com;tag=f1',
+    'To: <sip:bob@example.com>;tag=t1',
+    'Call-ID: c1',
+    'CSeq: 1 INVITE',
+    'Content-Length: 0',
+    '', '',
+  ].join('\r\n')), { stream: true, essentials: false });
+  assert.doesNotThrow(() => calls.request(broken('INVITE sip:bob@example.com SIP/2.0') as SipRequest, false));
+  assert.equal(calls.size, 0);
+  calls.request(request('INVITE', { callId: 'c1', from: 'carol', to: 'alice' }), true);
+  assert.doesNotThrow(() => calls.response(broken('SIP/2.0 200 OK') as SipResponse, false));
+  assert.equal(calls.unreadable, 2);
+  assert.equal(calls.list()[0]!.state, 'setup', 'the leg is left as it was');
+});

@@ -1,7 +1,7 @@
 // The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
 // dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
 // routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
-import { tagOf, type SipRequest, type SipResponse } from '../index.js';
+import { SipError, tagOf, type SipRequest, type SipResponse } from '../index.js';
 import { addressOf } from './hop.js';
 
 export interface CallLeg {
@@ -43,6 +43,12 @@ export class CallTable {
   readonly #timer: NodeJS.Timeout;
   /** Legs ended by BYE, by a failed INVITE, by their flow closing, and by the timeouts. */
   readonly ended = { bye: 0, failed: 0, flowClosed: 0, timedOut: 0 };
+  /**
+   * Messages of a call whose From, To or Call-ID did not parse. The table reads them after the hop forwarded
+   * the message (a response, or what the other node of the pair checked, is not read whole): such a fault is
+   * counted here, never answered or thrown into the hop that already passed the message on.
+   */
+  unreadable = 0;
 
   constructor(opts: CallTableOptions = {}) {
     this.#setupMs = opts.setupMs ?? 180_000;
@@ -62,6 +68,10 @@ export class CallTable {
    */
   request(req: SipRequest, towardClient: boolean, flow: string | null = null): void {
     if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.#legs.size === 0)) return;
+    this.#read(() => this.#request(req, towardClient, flow));
+  }
+
+  #request(req: SipRequest, towardClient: boolean, flow: string | null): void {
     const client = addressOf(towardClient ? req.to() : req.from());
     const key = `${req.callId()}|${client}`;
     const leg = this.#legs.get(key);
@@ -91,6 +101,10 @@ export class CallTable {
     // The raw CSeq is enough to tell an INVITE's answer: a REGISTER's 200 is not parsed any further here.
     const cseq = res.header('cseq');
     if (cseq === undefined || !cseq.endsWith('INVITE')) return;
+    this.#read(() => this.#response(res, fromClient));
+  }
+
+  #response(res: SipResponse, fromClient: boolean): void {
     const key = `${res.callId()}|${addressOf(fromClient ? res.to() : res.from())}`;
     const leg = this.#legs.get(key);
     if (!leg) return;
@@ -127,17 +141,27 @@ export class CallTable {
     this.#legs.clear();
   }
 
+  #read(observe: () => void): void {
+    try {
+      observe();
+    } catch (err) {
+      if (!(err instanceof SipError)) throw err;
+      this.unreadable++;
+    }
+  }
+
   #end(key: string, why: keyof CallTable['ended']): void {
     if (this.#legs.delete(key)) this.ended[why]++;
   }
 }
 
 /** The SIP section's call figures: `calls` (what drain waits for), the newest legs, and how legs ended. */
-export function callStatus(calls: CallTable): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended'] } {
+export function callStatus(calls: CallTable): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
     callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId })),
     callsEnded: { ...calls.ended },
+    callsUnreadable: calls.unreadable,
   };
 }
