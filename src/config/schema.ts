@@ -42,17 +42,25 @@ const log = z
   .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
   .prefault({});
 
-const media = z
-  .strictObject({
-    port_min: port(DEFAULT_PORTS.mediaMin),
-    port_max: port(DEFAULT_PORTS.mediaMax),
-  })
-  .prefault({});
+const mediaFields = {
+  port_min: port(DEFAULT_PORTS.mediaMin),
+  port_max: port(DEFAULT_PORTS.mediaMax),
+  /** Where the media engine binds (default: edge, its public address when that is also its traversal address; core, 0.0.0.0). */
+  address: z.ipv4().optional(),
+};
+const mediaRange = (m: { port_min: number; port_max: number }) => m.port_min > 0 && m.port_max >= m.port_min + 3;
+const rangeError = { message: 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)', path: ['port_max'] };
+const media = z.strictObject(mediaFields).refine(mediaRange, rangeError).prefault({});
+/** The edge's: plus the address it writes into the SDP it sends clients (a NAT's public address). */
+const edgeMedia = z.strictObject({ ...mediaFields, public_address: z.ipv4().optional() }).refine(mediaRange, rangeError).prefault({});
 
 const keepalive = seconds(15, 0.1);
 
-/** Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more). */
-const capacity = z.strictObject({ registrations: z.number().int().min(1).default(2500) }).prefault({});
+/**
+ * Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more), and call legs
+ * (a Large node's 500 video calls; 1,000 if they are all audio).
+ */
+const capacity = z.strictObject({ registrations: z.number().int().min(1).default(2500), calls: z.number().int().min(1).default(500) }).prefault({});
 
 const common = {
   capacity,
@@ -139,6 +147,7 @@ const coreHttp = z
 export const edgeSchema = z.strictObject({
   role: z.literal('edge'),
   ...common,
+  media: edgeMedia,
   /** The public face: what remote clients connect to. */
   public: z
     .strictObject({

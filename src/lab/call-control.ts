@@ -27,7 +27,12 @@ export interface RequestResult {
   reason: string;
   /** The dialog the request was in or (answered with a tag) formed: pass it back for an in-dialog request (BYE). */
   dialog?: Dialog;
+  /** The final response's body (an INVITE's SDP answer). */
+  body?: Buffer;
 }
+
+/** A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user. */
+export type InsidePhone = (req: SipRequest) => { status: number; body?: string };
 
 /** An INVITE dialog as the lab's side of it knows it: enough to send a request inside it. */
 export interface Dialog {
@@ -51,6 +56,8 @@ export class CallControl {
   readonly bindings = new Bindings();
   readonly #pending = new Map<string, (res: SipResponse) => void>();
   readonly ports = { tcp: 0, tls: 0 };
+  /** Inside phones by user name (the lab's desk phone when a client calls it). */
+  readonly phones = new Map<string, InsidePhone>();
 
   constructor(opts: CallControlOptions) {
     this.#opts = opts;
@@ -109,7 +116,7 @@ export class CallControl {
       this.#pending.set(branch, (res) => {
         clearTimeout(timer);
         this.#pending.delete(branch);
-        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) } });
+        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) }, body: res.body });
       });
       if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
     });
@@ -201,6 +208,13 @@ export class CallControl {
     const uri = req.uri;
     if (uri.kind !== 'sip') return void conn.send(answer(req, 416, 'Only sip: URIs are routed'));
     const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
+    const phone = uri.user ? this.phones.get(uri.user) : undefined;
+    if (!target && phone) {
+      if (req.method === 'ACK') return;
+      const a = phone(req);
+      const body = a.body ? Buffer.from(a.body, 'utf8') : undefined;
+      return void conn.send(createResponse(req, a.status, body ? { body, headers: [['Content-Type', 'application/sdp']] } : {}).serialize());
+    }
     if (!target) {
       // OPTIONS to the registrar itself is a keepalive/capabilities probe.
       if (req.method === 'OPTIONS' && !uri.user) return void conn.send(createResponse(req, 200).serialize());

@@ -17,9 +17,15 @@ export interface SipClientOptions {
   password: string;
   domain: string;
   expiresS?: number;
-  /** Status for requests from the inside: default 200 for all but INVITE (486). */
-  answer?: (req: SipRequest) => number;
+  /** Answer to requests from the inside: a status, or a status with a body (an SDP answer); default 200 for all but INVITE (486). */
+  answer?: (req: SipRequest) => number | SipAnswer;
   timeoutMs?: number;
+}
+
+export interface SipAnswer {
+  status: number;
+  body?: string;
+  contentType?: string;
 }
 
 export interface SipResult {
@@ -176,7 +182,9 @@ export class SipClient {
     this.received.set(msg.method, (this.received.get(msg.method) ?? 0) + 1);
     for (const l of this.#requestListeners) l(msg);
     if (msg.method === 'ACK') return;
-    const status = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
-    this.#conn?.send(createResponse(msg, status).serialize());
+    const a = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
+    const { status, body, contentType } = typeof a === 'number' ? { status: a } : a;
+    const payload = body ? Buffer.from(body, 'utf8') : undefined;
+    this.#conn?.send(createResponse(msg, status, payload ? { body: payload, headers: [['Content-Type', contentType ?? 'application/sdp']] } : {}).serialize());
   }
 }

@@ -10,6 +10,7 @@ import { attachDomains } from '../domains/index.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
+import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
@@ -43,7 +44,8 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     const httpCore = attachHttpCore(ctx, traversal, domains, { ready: () => discovery.whenFresh() });
     // The allow list's automatic rules and the sign-in service records follow discovery.
     discovery.on('change', (r) => httpCore.setInsideNodes(r.insideNodes));
-    attachCoreSip(ctx, traversal, domains, discovery);
+    const media = await startMediaEngine(ctx, cfg.media.address ?? '0.0.0.0', false, log);
+    attachCoreSip(ctx, traversal, domains, discovery, media);
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());

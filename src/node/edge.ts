@@ -7,6 +7,7 @@ import { createHttpEdge } from '../http/index.js';
 import { attachEdgeSip } from '../sip/routing/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
+import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
@@ -37,7 +38,10 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     // Planes attach here, each with ctx and the traversal server's onChannel().
     watchCertificates(ctx, tls);
     const httpsPort = await httpEdge.attach(traversal);
-    const sip = await attachEdgeSip(ctx, traversal);
+    // One address for both faces unless they differ (then every interface): media.address chooses otherwise.
+    const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
+    const media = await startMediaEngine(ctx, mediaBind, true, log);
+    const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());

@@ -10,6 +10,8 @@ export interface ChannelInfo {
   peerNode: string;
   /** address:port of the far end of the TLS connection. */
   remote: string;
+  /** This node's address on the connection (what the far end sees, barring NAT): core's media address towards the edge. */
+  localAddress?: string;
   since: Date;
 }
 

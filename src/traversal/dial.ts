@@ -59,7 +59,7 @@ export async function dialChannel(
     socket.on('error', () => {});
     return {
       socket,
-      info: { kind, peerNode: reply.node, remote: `${socket.remoteAddress}:${socket.remotePort}`, since: new Date() },
+      info: { kind, peerNode: reply.node, remote: `${socket.remoteAddress}:${socket.remotePort}`, localAddress: socket.localAddress, since: new Date() },
     };
   } catch (err) {
     socket.destroy();

@@ -7,6 +7,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { parseExposition } from './helpers.js';
+import { audioSdp } from '../support/sdp.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -142,7 +143,7 @@ test('maintenance mode on the edge: the page says so live, a call holds the drai
   // No calls or chat sessions on the lab edge: drained at once, the registrations shown as still held.
   await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
   // A call from the inside that alice picks up holds the edge up until its BYE.
-  const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', 'v=0\r\n', 'application/sdp');
+  const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', audioSdp(), 'application/sdp');
   assert.equal(call.status, 200, call.reason);
   await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1' }).waitFor({ timeout: 5000 });
   assert.match(await sectionText('s-sip'), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);

@@ -4,8 +4,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPair, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
+import { clientOffer } from '../support/sdp.js';
 
-const SDP = 'v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+// SRTP, as a client must offer it (core refuses a client's offer without a=crypto: media encryption is forced).
+const SDP = clientOffer();
 const answerInvites = (status: number) => (req: { method: string }) => (req.method === 'INVITE' ? status : 200);
 
 let pair: Pair;

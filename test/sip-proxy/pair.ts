@@ -10,6 +10,7 @@ import { hashPassword, type TraversalClient } from '../../src/traversal/index.js
 import { CallControl } from '../../src/lab/call-control.js';
 import { SipClient, type SipClientOptions } from '../../src/lab/sip-client.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
+import { mediaRange } from '../support/media-range.js';
 import { startLinkRelay, type LinkRelay, type LinkRelayOptions } from './link-relay.js';
 
 export const DOMAIN = 'example.com';
@@ -66,6 +67,8 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
   const ccCert = opts.mixedMode ? await ccCa.issue({ commonName: 'cucm1.example.com', dnsNames: ['cucm1.example.com'], ipAddresses: ['127.0.0.1'] }) : undefined;
   const callControl = await new CallControl({ address: '127.0.0.1', port: 0, users: USERS, log: capturedLogger('cc').log, ...(ccCert ? { tls: { cert: ccCert.cert, key: ccCert.key, port: 0 } } : {}) }).start();
   const passwordHash = await hashPassword('secret');
+  // Each node its own media range on loopback: the media tests send real packets through both.
+  const edgeMedia = { ...mediaRange(), address: '127.0.0.1' };
   // A restarted edge keeps its ports: core's peer entry and the clients' Path name them.
   const edgeCfg = (ports?: RunningNode['ports']) =>
     buildConfig(
@@ -75,6 +78,7 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
         admin: { port: 0 },
         tls: { cert_file: f('edge.pem'), key_file: f('edge.key'), ca_file: f('ca.pem') },
         public: { address: '127.0.0.1', sip_tls_port: ports?.sipTls ?? 0, https_port: 0, xmpp_port: 0 },
+        media: edgeMedia,
         traversal: { address: '127.0.0.1', sip_port: ports?.traversalSip ?? 0, http_tunnel_port: ports?.httpTunnel ?? 0, xmpp_port: ports?.xmppTraversal ?? 0, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: passwordHash }], keepalive_s },
         ...opts.edge,
       },
@@ -88,6 +92,7 @@ export async function startPair(opts: PairOptions = {}): Promise<Pair> {
       name: 'core1',
       admin: { port: 0 },
       tls: { cert_file: f('core.pem'), key_file: f('core.key'), ca_file: f('ca.pem') },
+      media: { ...mediaRange(), address: '127.0.0.1' },
       domains: opts.domains ?? [{ name: DOMAIN, sip_registrations: true }, { name: 'closed.example.com', sip_registrations: false }],
       unified_cm: [{ publisher: '127.0.0.1', mixed_mode: opts.mixedMode === true, ...(opts.untrustedCallControl ? { tls_verify: opts.untrustedCallControl.tlsVerify } : {}), nodes: [{ address: '127.0.0.1', sip_port: callControl.ports.tcp, sip_tls_port: callControl.ports.tls || 5061 }] }],
       traversal: {

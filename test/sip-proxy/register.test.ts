@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPair, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
+import { audioSdp } from '../support/sdp.js';
 
 let pair: Pair;
 before(async () => {
@@ -35,7 +36,7 @@ test('the inside reaches the registered client over its own TLS connection (OPTI
   assert.equal(message.status, 200, message.reason);
   assert.equal(bob.received.get('OPTIONS'), 1);
   assert.equal(bob.received.get('MESSAGE'), 1);
-  const invite = await pair.callControl.request('bob@example.com', 'INVITE', 'v=0\r\n', 'application/sdp');
+  const invite = await pair.callControl.request('bob@example.com', 'INVITE', audioSdp(), 'application/sdp');
   assert.equal(invite.status, 486, 'the client\'s own answer to an INVITE comes back unchanged');
   assert.equal(bob.received.get('INVITE'), 1);
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startPair, type Pair } from './pair.js';
 import { rawConnect, type RawConnection } from './raw.js';
 import type { SipRequest } from '../../src/sip/index.js';
+import { audioSdp } from '../support/sdp.js';
 
 let pair: Pair;
 let raw: RawConnection;
@@ -42,7 +43,7 @@ test('an INVITE from the inside reaches the client with the edge and core record
   const alice = await pair.client('alice');
   assert.equal((await alice.register()).status, 200);
   const seen = new Promise<SipRequest>((r) => alice.onRequest((req) => req.method === 'INVITE' && r(req)));
-  assert.equal((await pair.callControl.request('alice@example.com', 'INVITE', 'v=0\r\n', 'application/sdp')).status, 486);
+  assert.equal((await pair.callControl.request('alice@example.com', 'INVITE', audioSdp(), 'application/sdp')).status, 486);
   recorded = (await seen).headerList('record-route');
   assert.equal(recorded.length, 2, recorded.join(' | '));
   assert.match(recorded[0]!, /^<sip:[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=tls;lr;ob>$/, 'the edge, naming alice\'s flow');

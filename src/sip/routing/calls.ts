@@ -33,7 +33,14 @@ export interface CallTableOptions {
   /** How often the timeouts are checked. */
   sweepMs?: number;
   now?: () => number;
+  /** Legs the node carries at most (capacity.calls): a new call beyond them is refused 503 (atCapacity). */
+  capacity?: number;
+  /** A leg ended (any way, and at close): whatever the node holds for it (its media relays) goes with it. */
+  onEnded?: (key: string) => void;
 }
+
+/** A leg's key: its Call-ID and its client's user@host. */
+export const legKey = (callId: string, client: string): string => `${callId}|${client}`;
 
 export class CallTable {
   readonly #legs = new Map<string, CallLeg>();
@@ -41,6 +48,8 @@ export class CallTable {
   readonly #idleMs: number;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
+  readonly #onEnded: (key: string) => void;
+  readonly capacity: number | null;
   /** Legs ended by BYE, by a failed INVITE, by their flow closing, and by the timeouts. */
   readonly ended = { bye: 0, failed: 0, flowClosed: 0, timedOut: 0 };
   /**
@@ -54,12 +63,23 @@ export class CallTable {
     this.#setupMs = opts.setupMs ?? 180_000;
     this.#idleMs = opts.idleMs ?? 2 * 3600_000;
     this.#now = opts.now ?? Date.now;
+    this.#onEnded = opts.onEnded ?? (() => {});
+    this.capacity = opts.capacity ?? null;
     this.#timer = setInterval(() => this.sweep(), opts.sweepMs ?? 30_000);
     this.#timer.unref();
   }
 
   get size(): number {
     return this.#legs.size;
+  }
+
+  has(key: string): boolean {
+    return this.#legs.has(key);
+  }
+
+  /** A new call (an INVITE out of a dialog) while the node carries `capacity` legs already. */
+  atCapacity(req: SipRequest): boolean {
+    return req.method === 'INVITE' && this.capacity !== null && this.#legs.size >= this.capacity && tagOf(req.to()) === null;
   }
 
   /**
@@ -73,7 +93,7 @@ export class CallTable {
 
   #request(req: SipRequest, towardClient: boolean, flow: string | null): void {
     const client = addressOf(towardClient ? req.to() : req.from());
-    const key = `${req.callId()}|${client}`;
+    const key = legKey(req.callId(), client);
     const leg = this.#legs.get(key);
     const now = this.#now();
     if (leg) {
@@ -105,7 +125,7 @@ export class CallTable {
   }
 
   #response(res: SipResponse, fromClient: boolean): void {
-    const key = `${res.callId()}|${addressOf(fromClient ? res.to() : res.from())}`;
+    const key = legKey(res.callId(), addressOf(fromClient ? res.to() : res.from()));
     const leg = this.#legs.get(key);
     if (!leg) return;
     const now = this.#now();
@@ -138,7 +158,9 @@ export class CallTable {
 
   close(): void {
     clearInterval(this.#timer);
+    const keys = [...this.#legs.keys()];
     this.#legs.clear();
+    for (const key of keys) this.#onEnded(key);
   }
 
   #read(observe: () => void): void {
@@ -151,16 +173,18 @@ export class CallTable {
   }
 
   #end(key: string, why: keyof CallTable['ended']): void {
-    if (this.#legs.delete(key)) this.ended[why]++;
+    if (!this.#legs.delete(key)) return;
+    this.ended[why]++;
+    this.#onEnded(key);
   }
 }
 
-/** The SIP section's call figures: `calls` (what drain waits for), the newest legs, and how legs ended. */
-export function callStatus(calls: CallTable): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
+/** The SIP section's call figures: `calls` (what drain waits for), the newest legs (with their media), and how legs ended. */
+export function callStatus(calls: CallTable, media?: { legStatus(key: string): unknown }): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId })),
+    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(legKey(l.callId, l.client)) ?? null })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };

@@ -7,13 +7,15 @@ import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, addressOf, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
-import { CallTable, callStatus } from './calls.js';
+import { CallTable, callStatus, legKey } from './calls.js';
+import type { MediaEngine } from '../../media/index.js';
+import { CoreMedia, carriesAnswer, carriesOffer, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
@@ -27,6 +29,10 @@ export interface CoreSipProxyOptions {
   idleTimeoutMs: number;
   store: Store;
   capacity: number;
+  /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
+  callCapacity?: number;
+  /** The media engine (the B2BUA's relays) and media.address; without it SDP passes untouched. */
+  media?: { engine: MediaEngine; address?: string };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
   log: Logger;
@@ -53,7 +59,8 @@ export class CoreSipProxy {
    * on TLS does not retransmit, so an answer core drops while stopping leaves it waiting for its 32 s timer.
    */
   readonly #awaiting = new AwaitingAnswers<true>();
-  readonly #calls = new CallTable();
+  readonly #calls: CallTable;
+  readonly #media: CoreMedia | undefined;
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -64,6 +71,8 @@ export class CoreSipProxy {
     this.#routed = opts.routes().map((r) => targetKey(r.target)).sort().join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
+    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
+    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
@@ -75,7 +84,12 @@ export class CoreSipProxy {
 
   async status(): Promise<Record<string, unknown>> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
-    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls), ...this.counters };
+    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
+  }
+
+  /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
+  mediaStatus(): Record<string, unknown> {
+    return { calls: this.#calls.size, capacity: this.#calls.capacity, relays: this.#media?.relays ?? 0, ...this.#media?.counters };
   }
 
   /**
@@ -103,6 +117,7 @@ export class CoreSipProxy {
     while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#calls.close();
+    this.#media?.close();
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -165,6 +180,7 @@ export class CoreSipProxy {
       }
       viaExtra = [['mra-exp', String(expires)]];
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
+    else if (this.#calls.atCapacity(req)) return refuse(503, 'Call capacity reached', [['Retry-After', '5']]);
     let conn = this.#pool.open(route.target);
     if (!conn) {
       try {
@@ -178,6 +194,10 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
+    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.from())) : undefined;
+    const at = this.#addresses(conn);
+    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromClient(mediaKey, sdp, at));
+    if (fault) return refuse(fault.status, fault.text);
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
@@ -186,6 +206,7 @@ export class CoreSipProxy {
     if (!conn.send(req.serialize())) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
+      if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
       refuse(503, 'Call control connection lost', [['Retry-After', '5']]);
     } else this.#calls.request(req, false);
   }
@@ -201,7 +222,13 @@ export class CoreSipProxy {
       return;
     }
     removeTopVia(res);
-    if (!this.#pool.byId(connId ?? '')?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
+    const conn = this.#pool.byId(connId ?? '');
+    if (this.#media && conn && carriesAnswer(res)) {
+      const leg = legKey(res.callId(), addressOf(res.to()));
+      const at = this.#addresses(conn);
+      this.#media.answer(res, leg, (sdp) => this.#media!.answerFromEdge(leg, sdp, at));
+    }
+    if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else this.#calls.response(res, true);
   }
 
@@ -225,6 +252,11 @@ export class CoreSipProxy {
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
+      if (this.#media && carriesAnswer(msg)) {
+        const leg = legKey(msg.callId(), addressOf(msg.from()));
+        const at = this.#addresses(conn);
+        this.#media.answer(msg, leg, (sdp) => this.#media!.answerFromInside(leg, sdp, at));
+      }
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
@@ -264,11 +296,34 @@ export class CoreSipProxy {
       if (req.method !== 'ACK') conn.send(answer(req, 430, 'Traversal link to the edge is down'));
       return;
     }
+    if (this.#calls.atCapacity(req)) {
+      this.#log.warn({ callId: req.callId(), conn: conn.remote }, 'sip request toward a client refused: call capacity reached');
+      return void conn.send(answer(req, 503, 'Call capacity reached', [['Retry-After', '5']]));
+    }
+    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.to())) : undefined;
+    const at = this.#addresses(conn);
+    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromInside(mediaKey, sdp, at));
+    if (fault) {
+      this.#log.warn({ callId: req.callId(), status: fault.status, reason: fault.text }, 'sip request toward a client refused');
+      return void conn.send(answer(req, fault.status, fault.text));
+    }
     // In the dialog's later requests call control comes back through core, over the connection it came on.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
     req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
     this.counters.toEdge++;
     if (edge.send(req.serialize())) this.#calls.request(req, true);
+    else if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
+  }
+
+  /**
+   * Where core's relays are, as each side sees it: media.address when set, else the local address of the
+   * connection towards that side (the call-control connection, the traversal link), which routes back to core.
+   */
+  #addresses(conn: SipConnection): Addresses {
+    const own = this.#opts.media?.address;
+    const link = this.#opts.traversal.sip()?.info;
+    const fixed = own !== undefined && own !== '0.0.0.0' ? own : undefined;
+    return { inside: fixed ?? conn.localAddress, edge: fixed ?? link?.localAddress ?? '0.0.0.0', edgeHost: link ? link.remote.slice(0, link.remote.lastIndexOf(':')) : '0.0.0.0' };
   }
 
   #track(key: string, conn: SipConnection): void {

@@ -10,10 +10,12 @@ import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, 
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, addressOf, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
-import { CallTable, callStatus } from './calls.js';
+import { CallTable, callStatus, legKey } from './calls.js';
+import type { MediaEngine } from '../../media/index.js';
+import { EdgeMedia, carriesAnswer, carriesOffer } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
@@ -26,6 +28,10 @@ export interface EdgeSipProxyOptions {
   tlsThreads?: number;
   store: Store;
   capacity: number;
+  /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
+  callCapacity?: number;
+  /** The media engine and the addresses its SDP names; without it SDP passes untouched (no media through the edge). */
+  media?: { engine: MediaEngine; publicAddress?: string; muxAddress: string };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
   log: Logger;
@@ -63,7 +69,8 @@ export class EdgeSipProxy {
    * retransmits, and would otherwise wait out its 32 s transaction timer for an answer that cannot come.
    */
   readonly #inFlight = new AwaitingAnswers<InFlight>();
-  readonly #calls = new CallTable();
+  readonly #calls: CallTable;
+  readonly #media: EdgeMedia | undefined;
   #domains: DomainTable | null = null;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -72,6 +79,8 @@ export class EdgeSipProxy {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
+    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
+    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
     this.#listener = new SipTlsListener({
       address: opts.listen.address,
       port: opts.listen.port,
@@ -115,14 +124,20 @@ export class EdgeSipProxy {
       capacity: this.#registrations.capacity,
       domains: this.#domains?.size ?? null,
       coreChannels: this.#cores.length,
-      ...callStatus(this.#calls),
+      ...callStatus(this.#calls, this.#media),
       ...this.counters,
     };
+  }
+
+  /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
+  mediaStatus(): Record<string, unknown> {
+    return { calls: this.#calls.size, capacity: this.#calls.capacity, relays: this.#media?.relays ?? 0, ...this.#media?.counters };
   }
 
   async close(): Promise<void> {
     await this.#listener.close();
     this.#calls.close();
+    this.#media?.close();
   }
 
   #core(): MessageChannel | undefined {
@@ -192,13 +207,19 @@ export class EdgeSipProxy {
       addPath(req, this.#ownUri(token));
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) {
       return this.#refuse(conn, req, 503, 'Maintenance mode: new calls refused');
+    } else if (this.#calls.atCapacity(req)) {
+      return this.#refuse(conn, req, 503, 'Call capacity reached', [RETRY_AFTER]);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
+    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.from())) : undefined;
+    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromClient(mediaKey, sdp));
+    if (fault) return this.#refuse(conn, req, fault.status, fault.text);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
     const ch = this.#core() ?? core;
     if (!ch.send(req.serialize())) {
+      if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
     } else {
@@ -227,6 +248,10 @@ export class EdgeSipProxy {
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
+    if (this.#media && carriesAnswer(res)) {
+      const leg = legKey(res.callId(), addressOf(res.to()));
+      this.#media.answer(res, leg, (sdp) => this.#media!.answerFromClient(leg, sdp));
+    }
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
@@ -285,11 +310,22 @@ export class EdgeSipProxy {
       if (req.method !== 'ACK') ch.send(answer(req, 430, 'Client connection gone'));
       return;
     }
+    if (this.#calls.atCapacity(req)) {
+      this.#log.warn({ callId: req.callId() }, 'sip request toward a client refused: call capacity reached');
+      return void ch.send(answer(req, 503, 'Call capacity reached', [RETRY_AFTER]));
+    }
+    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.to())) : undefined;
+    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerToClient(mediaKey, sdp, conn.localAddress));
+    if (fault) {
+      this.#log.warn({ callId: req.callId(), status: fault.status, reason: fault.text }, 'sip request toward a client refused');
+      return void ch.send(answer(req, fault.status, fault.text));
+    }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
     this.counters.toClients++;
     if (conn.send(req.serialize())) this.#calls.request(req, true, conn.id);
+    else if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
   }
 
   async #responseFromCore(res: SipResponse): Promise<void> {
@@ -313,6 +349,10 @@ export class EdgeSipProxy {
         if (conn) this.#trackKey(conn.id, key, expires > 0);
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }
+    }
+    if (this.#media && conn && carriesAnswer(res)) {
+      const leg = legKey(res.callId(), addressOf(res.from()));
+      this.#media.answer(res, leg, (sdp) => this.#media!.answerToClient(leg, sdp, conn.localAddress));
     }
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');

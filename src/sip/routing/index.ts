@@ -8,6 +8,7 @@ import type { DiscoveryResult } from '../../discovery/index.js';
 import { EdgeSipProxy } from './edge-proxy.js';
 import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
+import type { MediaEngine } from '../../media/index.js';
 
 export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
 export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
@@ -18,9 +19,17 @@ export { DOMAINS_EVENT } from './domain-sync.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
-/** Starts the client-facing SIP TLS listener on public.sip_tls_port and takes every core's SIP channel. */
-export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>): Promise<EdgeSipProxy> {
+const specific = (address: string | undefined): string | undefined => (address === undefined || WILDCARD.has(address) ? undefined : address);
+
+/**
+ * Starts the client-facing SIP TLS listener on public.sip_tls_port and takes every core's SIP channel. With a media
+ * engine, calls' media goes through the edge: clients are told media.public_address (else public.address, else
+ * the address their connection reached), core the traversal address (else the engine's, else core falls back to
+ * the address it dials).
+ */
+export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
   const { cfg } = ctx;
+  const publicAddress = specific(cfg.media.public_address) ?? specific(cfg.public.address);
   const proxy = new EdgeSipProxy({
     listen: { address: cfg.public.address, port: cfg.public.sip_tls_port },
     publicHost: WILDCARD.has(cfg.public.address) ? cfg.name : cfg.public.address,
@@ -30,6 +39,8 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     tlsThreads: cfg.sip.tls_threads,
     store: ctx.store,
     capacity: cfg.capacity.registrations,
+    callCapacity: cfg.capacity.calls,
+    ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
   });
@@ -37,6 +48,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
   await proxy.start();
   ctx.onClose(() => proxy.close());
   addSipStatus(ctx, () => proxy.status());
+  addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
 }
 
@@ -50,7 +62,7 @@ export interface CallControlDiscovery {
  * Routes SIP from the traversal link to call control and back: to the Unified CM nodes discovery found, or
  * the configured unified_cm[].nodes for a cluster discovery has no answer for (or without discovery at all).
  */
-export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip'>, domains?: DomainTable, discovery?: CallControlDiscovery): CoreSipProxy {
+export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip'>, domains?: DomainTable, discovery?: CallControlDiscovery, engine?: MediaEngine): CoreSipProxy {
   const { cfg } = ctx;
   const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, tlsVerify: c.tls_verify, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
   // Derived once per discovery answer, not per request: the result object is replaced whole on each refresh.
@@ -65,6 +77,8 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     idleTimeoutMs: cfg.sip.idle_timeout_s * 1000,
     store: ctx.store,
     capacity: cfg.capacity.registrations,
+    callCapacity: cfg.capacity.calls,
+    ...(engine ? { media: { engine, ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
   });
@@ -74,7 +88,21 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
   });
   ctx.onClose(() => proxy.close());
   addSipStatus(ctx, () => proxy.status());
+  addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
+}
+
+/**
+ * The `media` section: call legs against capacity.calls (so the 80 % capacity alarm covers calls), the relays'
+ * counters, and the engine's port pairs in use and worker totals (packets, unknown mux sources, socket errors).
+ */
+function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, unknown>, engine: MediaEngine | undefined): void {
+  ctx.addStatus('media', () => {
+    if (!engine || engine.closed) return read();
+    const workers = engine.workerStats();
+    const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
+    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), srtpBackend: engine.info.srtpBackend };
+  });
 }
 
 /**

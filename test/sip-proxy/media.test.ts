@@ -1,0 +1,214 @@
+// Media through the pair, real UDP and real SRTP on loopback: the inside's plain RTP reaches the client as SRTP
+// under core's key (checked with werift, not libsrtp), the client's SRTP reaches the inside as RTP, both call
+// directions; the edge's SDP names its own ports and passes a=crypto untouched; bad or unencrypted offers get 488;
+// a forged packet counts an auth failure and reaches nobody; every port is back when the call ends.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
+import { Sdp, parseCrypto } from '../../src/sip/sdp/index.js';
+import type { SipRequest } from '../../src/sip/index.js';
+import { startPair, type Pair } from './pair.js';
+import { waitFor } from '../support/log-capture.js';
+import { Peer, rtp } from '../media/helpers.js';
+import { SRTP_SUITE, audioSdp } from '../support/sdp.js';
+
+let pair: Pair;
+before(async () => {
+  pair = await startPair();
+});
+after(async () => pair?.close());
+
+type Media = { calls: number; relays: number; portPairsInUse: number; authFailures: number; offersRefused: number };
+const edgeMedia = () => (pair.edge.status() as { media: Media }).media;
+const coreMedia = () => (pair.core.status() as { media: Media }).media;
+type Leg = { client: string; media: Array<{ a: Record<string, number | string>; b: Record<string, number | string> }> | null };
+const edgeLegs = () => (pair.edge.status() as { sip: { callList: Leg[] } }).sip.callList;
+const coreLegs = () => (pair.core.status() as { sip: { callList: Leg[] } }).sip.callList;
+
+const SUITE = SRTP_SUITE;
+const sdp = audioSdp;
+
+/** werift as the client's SRTP: protects with `send`, unprotects with `recv` (each key||salt). */
+function srtp(send: Buffer, recv: Buffer): SrtpSession {
+  return new SrtpSession({ profile: ProtectionProfileAes128CmHmacSha1_80, keys: { localMasterKey: send.subarray(0, 16), localMasterSalt: send.subarray(16), remoteMasterKey: recv.subarray(0, 16), remoteMasterSalt: recv.subarray(16) } });
+}
+const protect = (s: SrtpSession, packet: Buffer) => {
+  const p = RtpPacket.deSerialize(packet);
+  return s.encrypt(p.payload, p.header);
+};
+const stream = (ssrc: number, n: number, from = 1) => Array.from({ length: n }, (_, i) => rtp(from + i, ssrc, { fill: i }));
+
+async function idle(): Promise<void> {
+  await waitFor('no call and no relay left on either node', () => edgeMedia().calls === 0 && coreMedia().calls === 0 && edgeMedia().relays === 0 && coreMedia().relays === 0);
+}
+
+test('a call from the inside: plain RTP in, SRTP under core\'s key out to the client, and back; BYE frees every port', async (t) => {
+  await idle();
+  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
+  const inside = await Peer.open();
+  const client = await Peer.open();
+  t.after(() => { inside.close(); client.close(); });
+  const clientKey = randomBytes(30);
+  let offer: Sdp | undefined;
+  const alice = await pair.client('alice', {
+    answer: (req: SipRequest) => {
+      if (req.method !== 'INVITE') return 200;
+      offer = Sdp.parse(req.body);
+      return { status: 200, body: sdp(client.port, { proto: 'RTP/SAVP', key: clientKey }) };
+    },
+  });
+  t.after(() => alice.close());
+  assert.equal((await alice.register()).status, 200);
+  const invite = await pair.callControl.request('alice@example.com', 'INVITE', sdp(inside.port, { extra: 'a=x-vendor:kept as it was' }), 'application/sdp');
+  assert.equal(invite.status, 200, invite.reason);
+
+  // What the client was offered: the edge's address and an external port, RTP/SAVP, core's key, the rest untouched.
+  const m = offer!.media[0]!;
+  assert.equal(m.proto, 'RTP/SAVP');
+  assert.equal(m.address, '127.0.0.1');
+  assert.ok(m.port !== inside.port && m.port > 0);
+  const cryptos = m.attributes('crypto').map((v) => parseCrypto(v, 'offer'));
+  assert.deepEqual(cryptos.map((c) => [c.tag, c.suite, c.keySalt.length]), [[1, SUITE, 30]]);
+  assert.deepEqual(m.attributes('x-vendor'), ['kept as it was']);
+  assert.deepEqual(m.attributes('rtpmap'), ['0 PCMU/8000', '101 telephone-event/8000']);
+  // What the inside got back: core's plain RTP leg, no key.
+  const answer = Sdp.parse(invite.body!).media[0]!;
+  assert.equal(answer.proto, 'RTP/AVP');
+  assert.equal(answer.attributes('crypto').length, 0);
+  assert.ok(answer.port !== client.port);
+
+  // Inside -> client: the inside sends first (core opens the traversal flow), the client decrypts with core's key.
+  const session = srtp(clientKey, cryptos[0]!.keySalt);
+  const sent = stream(0x1111, 10);
+  for (const p of sent) await inside.send(p, answer.port);
+  await client.waitFor(10);
+  for (const [i, r] of client.received.entries()) {
+    assert.equal(r.port, m.port, 'from the edge port the client was told');
+    assert.ok(r.data.length > sent[i]!.length, 'with an SRTP tag');
+    assert.deepEqual(session.decrypt(r.data), sent[i], 'decrypts under core\'s key to what the inside sent');
+  }
+  // Client -> inside: SRTP under the client's key, plain RTP at the inside, from core's port.
+  const back = stream(0x2222, 10);
+  for (const p of back) await client.send(protect(session, p), m.port);
+  await inside.waitFor(10);
+  assert.deepEqual(inside.received.map((r) => r.data), back);
+  assert.ok(inside.received.every((r) => r.port === answer.port));
+
+  await waitFor('both nodes to list the leg with its media', () => {
+    const [e, c] = [edgeLegs()[0]?.media?.[0], coreLegs()[0]?.media?.[0]];
+    return e && c && Number(e.a.packetsIn) === 10 && Number(e.b.packetsIn) === 10 && Number(c.a.packetsIn) === 10 && Number(c.b.packetsIn) === 10;
+  });
+  assert.equal(edgeLegs()[0]!.media![0]!.a.latched, `127.0.0.1:${client.port}`);
+  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2], 'the edge opens one pair (the mux is shared), core two');
+
+  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], invite.dialog);
+  assert.equal(bye.status, 200);
+  await idle();
+  await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === basePorts[0] && coreMedia().portPairsInUse === basePorts[1]);
+  assert.equal((await alice.register(0)).status, 200);
+});
+
+test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP, the answer carries core\'s key', async (t) => {
+  await idle();
+  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
+  const inside = await Peer.open();
+  const client = await Peer.open();
+  t.after(() => { inside.close(); client.close(); pair.callControl.phones.delete('desk'); });
+  let offered: Sdp | undefined;
+  pair.callControl.phones.set('desk', (req) => {
+    if (req.method !== 'INVITE') return { status: 200 };
+    offered = Sdp.parse(req.body);
+    return { status: 200, body: sdp(inside.port) };
+  });
+  const carol = await pair.client('carol');
+  t.after(() => carol.close());
+  assert.equal((await carol.register()).status, 200);
+  const clientKey = randomBytes(30);
+  const r = await carol.request('INVITE', 'sip:desk@example.com', sdp(client.port, { proto: 'RTP/SAVP', key: clientKey }), 'application/sdp');
+  assert.equal(r.status, 200, r.reason);
+  const toInside = offered!.media[0]!;
+  assert.equal(toInside.proto, 'RTP/AVP');
+  assert.equal(toInside.attributes('crypto').length, 0, 'no key goes to the inside');
+  const answer = Sdp.parse(r.response!.body).media[0]!;
+  assert.equal(answer.proto, 'RTP/SAVP');
+  const coreKey = parseCrypto(answer.attributes('crypto')[0]!, 'answer');
+  assert.equal(coreKey.tag, 1);
+  assert.notDeepEqual(coreKey.keySalt, clientKey);
+  const session = srtp(clientKey, coreKey.keySalt);
+
+  // The inside sends first: core's first packet opens the way through the traversal mux.
+  const sent = stream(0x3333, 5);
+  for (const p of sent) await inside.send(p, toInside.port);
+  await client.waitFor(5);
+  assert.deepEqual(client.received.map((x) => session.decrypt(x.data)), sent);
+  const back = stream(0x4444, 5);
+  for (const p of back) await client.send(protect(session, p), answer.port);
+  await inside.waitFor(5);
+  assert.deepEqual(inside.received.map((x) => x.data), back);
+
+  // Forged packets from the internet at the edge's port (right SSRC, wrong key; garbage): from another source the
+  // edge drops them (it relays only the latched client); with the client's own source (spoofed) they pass the edge,
+  // which holds no key, and core's authentication drops and counts them. The inside gets nothing either way.
+  const forger = await Peer.open();
+  t.after(() => forger.close());
+  const forged = protect(srtp(randomBytes(30), randomBytes(30)), rtp(6, 0x4444));
+  await forger.send(forged, answer.port);
+  await forger.send(randomBytes(40), answer.port);
+  await waitFor('the edge to drop both', () => Number(edgeLegs()[0]?.media?.[0]?.a.dropped) === 2);
+  await client.send(forged, answer.port);
+  await waitFor('core to count the auth failure', () => coreMedia().authFailures === 1 && Number(coreLegs()[0]?.media?.[0]?.b.authFailures) === 1);
+  await new Promise((res) => setTimeout(res, 200));
+  assert.equal(inside.received.length, 5, 'nothing more reached the inside');
+
+  // The desk phone hangs up (call control sends BYE towards carol).
+  const dialog = { callId: r.response!.callId(), fromTag: r.response!.to().params.find((p) => p.name === 'tag')!.value!, toTag: r.response!.from().params.find((p) => p.name === 'tag')!.value!, cseq: 10 };
+  assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
+  await idle();
+  await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === basePorts[0] && coreMedia().portPairsInUse === basePorts[1]);
+  assert.equal((await carol.register(0)).status, 200);
+});
+
+test('offers a call cannot use get 488 with the reason, and leave no relay or port behind', async (t) => {
+  await idle();
+  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
+  const baseRefused = [edgeMedia().offersRefused, coreMedia().offersRefused];
+  const carol = await pair.client('carol');
+  t.after(() => carol.close());
+  assert.equal((await carol.register()).status, 200);
+  const refused = async (body: string, reason: RegExp) => {
+    const r = await carol.request('INVITE', 'sip:bob@example.com', body, 'application/sdp');
+    assert.equal(r.status, 488, r.reason);
+    assert.match(r.response?.header('reason') ?? '', reason);
+  };
+  await refused(sdp(40000), /media encryption is forced/);
+  await refused(sdp(40000, { proto: 'RTP/SAVP', extra: 'a=crypto:1 F8_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj' }), /media encryption is forced/);
+  await refused('v=0\r\ns=-\r\n', /no o= line/);
+  await refused(sdp(40000, { key: randomBytes(30), proto: 'RTP/SAVP' }).replace('c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'), /IPv6 media is not supported/);
+  const inside = pair.callControl.request('carol@example.com', 'INVITE', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n', 'application/sdp');
+  assert.equal((await inside).status, 488, 'core refuses the inside\'s bad offer too');
+  await idle();
+  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], basePorts);
+  // The edge refuses what does not parse; core what is not encrypted, and the inside's offer without c=.
+  assert.deepEqual([edgeMedia().offersRefused - baseRefused[0]!, coreMedia().offersRefused - baseRefused[1]!], [2, 3]);
+  assert.equal((await carol.register(0)).status, 200);
+});
+
+test('a node at capacity.calls answers a new call 503 with Retry-After', async (t) => {
+  const small = await startPair({ core: { capacity: { calls: 1 } } });
+  t.after(() => small.close());
+  const alice = await small.client('alice', { answer: (req) => (req.method === 'INVITE' ? { status: 200 } : 200) });
+  assert.equal((await alice.register()).status, 200);
+  const first = await small.callControl.request('alice@example.com', 'INVITE', sdp(40000), 'application/sdp');
+  assert.equal(first.status, 200);
+  const second = await small.callControl.request('alice@example.com', 'INVITE', sdp(40002), 'application/sdp');
+  assert.equal(second.status, 503);
+  const third = await alice.request('INVITE', 'sip:bob@example.com', sdp(40004, { proto: 'RTP/SAVP', key: randomBytes(30) }), 'application/sdp');
+  assert.equal(third.status, 503);
+  assert.equal(third.response?.header('retry-after'), '5');
+  assert.match(third.response?.header('reason') ?? '', /Call capacity reached/);
+  const media = (small.core.status() as { media: { calls: number; capacity: number } }).media;
+  assert.deepEqual([media.calls, media.capacity], [1, 1]);
+  const alarms = (small.core.status() as { alarms: Array<{ id: string }> }).alarms.map((a) => a.id);
+  assert.ok(alarms.includes('media.capacity'), `the capacity alarm is raised: ${alarms.join(', ')}`);
+});
