@@ -194,6 +194,31 @@ test('offers a call cannot use get 488 with the reason, and leave no relay or po
   assert.equal((await carol.register(0)).status, 200);
 });
 
+test('relays go with the leg: a refused INVITE frees both nodes\' at once, a client whose connection closes frees the edge\'s', async (t) => {
+  await idle();
+  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
+  const bob = await pair.client('bob', { answer: (req) => (req.method === 'INVITE' ? 486 : 200) });
+  t.after(() => bob.close());
+  assert.equal((await bob.register()).status, 200);
+  assert.equal((await pair.callControl.request('bob@example.com', 'INVITE', sdp(40000), 'application/sdp')).status, 486);
+  await idle();
+  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], basePorts);
+
+  const client = await Peer.open();
+  t.after(() => client.close());
+  const alice = await pair.client('alice', { answer: (req) => (req.method === 'INVITE' ? { status: 200, body: sdp(client.port, { proto: 'RTP/SAVP', key: randomBytes(30) }) } : 200) });
+  assert.equal((await alice.register()).status, 200);
+  const invite = await pair.callControl.request('alice@example.com', 'INVITE', sdp(40000), 'application/sdp');
+  assert.equal(invite.status, 200);
+  await waitFor('the edge to hold the call\'s relay', () => edgeMedia().relays === 1 && edgeMedia().portPairsInUse === basePorts[0]! + 1);
+  alice.close();
+  await waitFor('the edge to free it with the flow', () => edgeMedia().relays === 0 && edgeMedia().portPairsInUse === basePorts[0]);
+  assert.equal(coreMedia().relays, 1, 'core learns nothing of the flow: its leg ends with call control\'s BYE');
+  assert.equal((await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], invite.dialog)).status, 430);
+  await idle();
+  assert.equal(coreMedia().portPairsInUse, basePorts[1]);
+});
+
 test('a node at capacity.calls answers a new call 503 with Retry-After', async (t) => {
   const small = await startPair({ core: { capacity: { calls: 1 } } });
   t.after(() => small.close());
