@@ -1,6 +1,8 @@
 // A desk phone on the inside that calls one of the lab's remote users now and then and hangs up a minute later,
 // so the status pages of `npm start` show a call through core and edge (a leg on each), not only registrations.
+import dgram from 'node:dgram';
 import type { Logger } from '../log/index.js';
+import { Sdp } from '../sip/sdp/index.js';
 import type { CallControl } from './call-control.js';
 
 export interface LabCallsOptions {
@@ -13,19 +15,47 @@ export interface LabCallsOptions {
   everyMs?: number;
   /** How long a call lasts before the desk phone sends BYE. */
   holdMs?: number;
+  /** The desk phone's address (its RTP socket's); its media is plain RTP, as inside phones' often is. */
+  address: string;
+  /** RTP packets a second while a call is up (G.711 sized: 160 bytes of payload). */
+  packetsPerSecond?: number;
   log: Logger;
 }
 
-// The lab does not anchor media (no B2BUA yet): the offer only has to be a well-formed SDP.
-const OFFER = 'v=0\r\no=lab 1 1 IN IP4 192.0.2.10\r\ns=lab desk phone\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+const offer = (address: string, port: number) => `v=0\r\no=lab 1 1 IN IP4 ${address}\r\ns=lab desk phone\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n`;
 
-export function startLabCalls(o: LabCallsOptions): { close(): void } {
+/** One G.711 packet (RTP header + 160 bytes of µ-law silence). */
+function rtpPacket(seq: number, ssrc: number): Buffer {
+  const b = Buffer.alloc(172, 0xff);
+  b[0] = 0x80;
+  b[1] = 0;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE((seq * 160) >>> 0, 4);
+  b.writeUInt32BE(ssrc, 8);
+  return b;
+}
+
+export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void }> {
   const log = o.log.child({ lab: 'desk phone' });
   const firstAfterMs = o.firstAfterMs ?? 5000;
   const everyMs = o.everyMs ?? 120_000;
   const holdMs = Math.min(o.holdMs ?? 60_000, everyMs);
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let talking: NodeJS.Timeout | undefined;
+  const socket = dgram.createSocket('udp4');
+  socket.on('error', (err) => log.warn({ err: err.message }, 'lab desk phone media socket error'));
+  socket.on('message', () => {});
+  await new Promise<void>((resolve) => socket.bind(0, o.address, resolve));
+  const port = socket.address().port;
+  // Sends to where the answer points until the BYE: core's inside leg, which latches and relays it out.
+  const talk = (answer: Buffer | undefined) => {
+    const m = answer && answer.length > 0 ? Sdp.parse(answer).media.find((x) => !x.disabled) : undefined;
+    if (!m) return;
+    let seq = 1;
+    talking = setInterval(() => socket.send(rtpPacket(seq++, 0x0de5c000), m.port, m.address), 1000 / (o.packetsPerSecond ?? 5));
+    talking.unref();
+  };
   const later = (ms: number, fn: () => Promise<void>) => {
     if (closed) return;
     timer = setTimeout(() => void fn(), ms);
@@ -34,7 +64,7 @@ export function startLabCalls(o: LabCallsOptions): { close(): void } {
 
   const call = async (): Promise<void> => {
     const started = Date.now();
-    const r = await o.callControl.request(o.aor, 'INVITE', OFFER, 'application/sdp');
+    const r = await o.callControl.request(o.aor, 'INVITE', offer(o.address, port), 'application/sdp');
     if (closed) return;
     const dialog = r.dialog;
     if (r.status !== 200 || !dialog) {
@@ -42,7 +72,13 @@ export function startLabCalls(o: LabCallsOptions): { close(): void } {
       return later(firstAfterMs, call);
     }
     log.info({ aor: o.aor, callId: dialog.callId }, 'lab call answered');
+    try {
+      talk(r.body);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'lab call answer SDP unusable: no media');
+    }
     later(holdMs, async () => {
+      clearInterval(talking);
       const bye = await o.callControl.request(o.aor, 'BYE', '', 'text/plain', 8000, [], dialog);
       log.info({ aor: o.aor, callId: dialog.callId, status: bye.status }, 'lab call ended');
       later(Math.max(0, everyMs - (Date.now() - started)), call);
@@ -54,6 +90,8 @@ export function startLabCalls(o: LabCallsOptions): { close(): void } {
     close() {
       closed = true;
       clearTimeout(timer);
+      clearInterval(talking);
+      socket.close();
     },
   };
 }

@@ -11,6 +11,7 @@ import { LAB_AXL_CREDENTIALS } from './axl.js';
 import { startSimulatedClients, type SimulatedClients } from './simulated-clients.js';
 import { startLabCalls } from './lab-calls.js';
 import { LAB_SIP_USERS } from './call-control.js';
+import { ClientMedia } from './client-media.js';
 
 export interface LabOptions {
   /** Where the lab keeps its CA, certificates and traversal password between runs. */
@@ -23,6 +24,11 @@ export interface LabOptions {
   clients?: number;
   /** The desk phone that calls the first simulated user now and then (default on when there are clients). */
   deskPhone?: boolean;
+  /**
+   * Media port ranges (default 36000-59999 each, on each host's own alias): tests running labs side by side give
+   * each its own, as a range cannot be port 0.
+   */
+  media?: Partial<Record<'edge' | 'core' | 'clients', { port_min: number; port_max: number }>>;
 }
 
 export interface Lab {
@@ -36,7 +42,7 @@ export interface Lab {
 }
 
 // Loopback aliases stand for three hosts: the DMZ edge, the inside core, the inside servers.
-export const LAB_ADDRESSES = { edge: '127.0.1.1', core: '127.0.2.1', inside: '127.0.3.1' } as const;
+export const LAB_ADDRESSES = { edge: '127.0.1.1', core: '127.0.2.1', inside: '127.0.3.1', internet: '127.0.4.1' } as const;
 export const LAB_ADMIN_PORTS = { core: 9091, edge: 9092 } as const;
 const LAB_DOMAIN = 'lab.example.com';
 
@@ -80,6 +86,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       admin: { port: standard ? LAB_ADMIN_PORTS.edge : 0 },
       tls: { cert_file: edgeCert.certFile, key_file: edgeCert.keyFile, ca_file: pki.caFile },
       public: { address: LAB_ADDRESSES.edge, ...(standard ? {} : { sip_tls_port: 0, https_port: 0, xmpp_port: 0 }) },
+      ...(opts.media?.edge ? { media: opts.media.edge } : {}),
       traversal: {
         address: LAB_ADDRESSES.edge,
         ...(standard ? {} : { sip_port: 0, http_tunnel_port: 0, xmpp_port: 0 }),
@@ -95,6 +102,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const edge = await startEdge(edgeConfig, logFor('edge1'));
   let core: RunningNode | undefined;
   let inside: InsideServers | undefined;
+  let clientMedia: ClientMedia | undefined;
   try {
     inside = await startInsideServers({
       address: LAB_ADDRESSES.inside,
@@ -111,7 +119,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         admin: { port: standard ? LAB_ADMIN_PORTS.core : 0 },
         tls: { cert_file: coreCert.certFile, key_file: coreCert.keyFile, ca_file: pki.caFile },
         // Core's media on its own alias: the edge's (public = traversal address) binds 127.0.1.1 by itself.
-        media: { address: LAB_ADDRESSES.core },
+        media: { address: LAB_ADDRESSES.core, ...opts.media?.core },
         traversal: {
           peers: [{ address: LAB_ADDRESSES.edge, sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],
           username: 'traversal',
@@ -124,7 +132,11 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       'lab core configuration',
     ) as CoreConfig;
     core = await startCore(coreConfig, logFor('core1'));
+    const range = opts.media?.clients ?? { port_min: 36000, port_max: 59999 };
+    clientMedia = await ClientMedia.start({ address: LAB_ADDRESSES.internet, portMin: range.port_min, portMax: range.port_max, log: logFor('lab') });
+    const media = clientMedia;
     const clients = startSimulatedClients({
+      answer: (req) => media.answer(req),
       edge: { host: LAB_ADDRESSES.edge, servername: edgeName, httpsPort: edge.ports.https!, sipTlsPort: edge.ports.sipTls! },
       ca: readFileSync(pki.caFile, 'utf8'),
       domain: LAB_DOMAIN,
@@ -132,20 +144,22 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       log: logFor('lab'),
     });
     // A desk phone inside calls the first simulated user (who picks up), so a call shows beside the registrations.
-    const deskPhone = opts.clients === 0 || opts.deskPhone === false ? undefined : startLabCalls({ callControl: inside.callControl, aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`, log: logFor('lab') });
-    const started = { edge, core, inside, clients };
+    const deskPhone = opts.clients === 0 || opts.deskPhone === false ? undefined : await startLabCalls({ callControl: inside.callControl, aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`, address: LAB_ADDRESSES.inside, log: logFor('lab') });
+    const started = { edge, core, inside, clients, media };
     return {
       ...started,
       configs: { edge: edgeConfig, core: coreConfig },
       async close() {
         deskPhone?.close();
         started.clients.close();
+        await started.media.close();
         await started.core.close();
         await started.edge.close();
         await started.inside.close();
       },
     };
   } catch (err) {
+    await clientMedia?.close();
     await core?.close();
     await inside?.close();
     await edge.close();

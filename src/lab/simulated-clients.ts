@@ -6,6 +6,8 @@ import type { Logger } from '../log/index.js';
 import { SipClient } from './sip-client.js';
 import { LAB_USERS } from './lab-users.js';
 import { LAB_SIP_USERS } from './call-control.js';
+import type { SipAnswer } from './sip-client.js';
+import type { SipRequest } from '../sip/index.js';
 
 export interface SimulatedClientsOptions {
   /** The edge as a remote client sees it. */
@@ -18,6 +20,8 @@ export interface SimulatedClientsOptions {
   /** Between attempts while the pair is not ready yet. */
   retryMs?: number;
   expiresS?: number;
+  /** How the clients answer requests from the inside (their media: ClientMedia.answer); default 200 to all. */
+  answer?: (req: SipRequest) => number | SipAnswer;
   log: Logger;
 }
 
@@ -93,7 +97,7 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
     if (closed) return;
     if (!c.sip?.connected) {
       c.sip?.close();
-      c.sip = new SipClient({ host: o.edge.host, port: o.edge.sipTlsPort, servername: o.edge.servername, ca: o.ca, user: c.user, password: c.password, domain: o.domain, expiresS: o.expiresS ?? 300, timeoutMs: 5000, answer: () => 200 });
+      c.sip = new SipClient({ host: o.edge.host, port: o.edge.sipTlsPort, servername: o.edge.servername, ca: o.ca, user: c.user, password: c.password, domain: o.domain, expiresS: o.expiresS ?? 300, timeoutMs: 5000, answer: o.answer ?? (() => 200) });
       try {
         await c.sip.connect();
       } catch (err) {

@@ -50,6 +50,15 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   assert.deepEqual(await waitFor('the desk phone\'s call on core', () => (calls(url).length ? calls(url) : undefined), 30_000, 300), ['alice@lab.example.com']);
   assert.deepEqual(await waitFor('the call on the edge', () => (calls(edgeUrl).length ? calls(edgeUrl) : undefined), 5000, 200), ['alice@lab.example.com']);
 
+  // Its media flows each way: the desk phone's RTP reaches alice as SRTP and her echo comes back, on both nodes.
+  const flowing = (u: string) => {
+    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
+    const s = doc.sip?.callList?.[0]?.media?.[0] as { a: { packetsIn: number; packetsOut: number }; b: { packetsIn: number; packetsOut: number } } | undefined;
+    return s && s.a.packetsIn > 0 && s.a.packetsOut > 0 && s.b.packetsIn > 0 && s.b.packetsOut > 0 ? true : undefined;
+  };
+  await waitFor('packets each way on core', () => flowing(url), 10_000, 300);
+  await waitFor('packets each way on the edge', () => flowing(edgeUrl), 5000, 200);
+
   lab.kill('SIGTERM');
   const [code] = (await once(lab, 'exit')) as [number];
   assert.equal(code, 0, `lab drains and exits 0 on SIGTERM; stderr:\n${err}`);

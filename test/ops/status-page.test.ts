@@ -8,6 +8,7 @@ import { startLab, type Lab } from '../../src/lab/index.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { parseExposition } from './helpers.js';
 import { audioSdp } from '../support/sdp.js';
+import { mediaRange } from '../support/media-range.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -21,7 +22,7 @@ before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
   dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
   // The tests place their own call (maintenance mode): the lab's periodic desk phone would race them.
-  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', deskPhone: false });
+  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', deskPhone: false, media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() } });
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
   page = await browser.newPage();
 });
