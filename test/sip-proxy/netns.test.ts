@@ -1,7 +1,7 @@
 // End to end across the three hosts: a client in internet registers through the edge (dmz) and core
 // (inside) to the lab registrar (inside), is challenged, re-registers, and the inside reaches it with an
-// OPTIONS and a MESSAGE over its own TLS connection. Namespaces with the DMZ firewall when this machine can
-// make them, loopback hosts otherwise.
+// OPTIONS and a MESSAGE over its own TLS connection; a call's media crosses the DMZ firewall because core sends
+// first. Namespaces with the DMZ firewall when this machine can make them, loopback hosts otherwise.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,32 +10,30 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { hashPassword } from '../../src/traversal/index.js';
-import { createNetwork, type Network } from '../topology/index.js';
+import { FIREWALL_TABLE, createNetwork, type Network } from '../topology/index.js';
 import { CLI, freePort } from '../support/node-files.js';
 import { jsonLines } from './lines.js';
+import { mediaRange } from '../support/media-range.js';
 
 const TOOLS = join(CLI, '../../../test/sip-proxy/tools');
 let net: Network;
 let dir = '';
+let sipTls = 0;
+let ccLines: ReturnType<typeof jsonLines>;
+let cc: ReturnType<Network['spawnNode']>;
 
 before(async () => {
   const made = await createNetwork('sipe2e');
   net = made.network;
   if (made.fallback) console.log(`# loopback hosts: ${made.fallback}`);
   dir = mkdtempSync(join(tmpdir(), 'mra-sip-e2e-'));
-});
-after(async () => {
-  await net?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-test('a client in internet registers through edge and core and is reached from the inside', { timeout: 60_000 }, async () => {
   const ca = await CertificateAuthority.create({ commonName: 'mra-edge sip e2e CA' });
   const edgeCert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: [...new Set([net.dmzPublicAddress, net.dmzTraversalAddress])] });
   const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
   const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
-  const [sipTls, traversalSip, tunnel, xmppT, callControlPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  let traversalSip: number, tunnel: number, xmppT: number, callControlPort: number;
+  [sipTls, traversalSip, tunnel, xmppT, callControlPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
   writeFileSync(
     join(dir, 'edge.yaml'),
@@ -45,6 +43,7 @@ test('a client in internet registers through edge and core and is reached from t
       admin: { port: 0 },
       tls: tls('edge'),
       public: { address: net.dmzPublicAddress, sip_tls_port: sipTls, https_port: 0, xmpp_port: 0 },
+      media: mediaRange(),
       traversal: { address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('secret') }] },
     }),
   );
@@ -56,14 +55,15 @@ test('a client in internet registers through edge and core and is reached from t
       // Loopback inside the namespace: the admin API is not under test here and needs no token there.
       admin: { address: '127.0.0.1', port: 0 },
       tls: tls('core'),
+      media: mediaRange(),
       domains: [{ name: 'example.com', sip_registrations: true }],
       unified_cm: [{ publisher: net.inside.address, nodes: [{ address: net.inside.address, sip_port: callControlPort }] }],
       traversal: { peers: [{ address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT }], username: 'traversal', password: 'secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
     }),
   );
 
-  const cc = net.spawnNode(net.inside, [join(TOOLS, 'call-control.js'), net.inside.address, String(callControlPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const ccLines = jsonLines(cc);
+  cc = net.spawnNode(net.inside, [join(TOOLS, 'call-control.js'), net.inside.address, String(callControlPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  ccLines = jsonLines(cc);
   await ccLines.next('call control listening', (o) => o.event === 'listening');
   const edge = net.spawnNode(net.dmz, [CLI, 'edge', '-c', join(dir, 'edge.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const edgeLines = jsonLines(edge);
@@ -77,6 +77,14 @@ test('a client in internet registers through edge and core and is reached from t
     throw new Error(`${err.message}; edge log: ${said(edgeLines)}; core log: ${said(coreLines)}; core stderr: ${coreErr.trim()}`);
   });
 
+});
+after(async () => {
+  cc?.stdin!.end();
+  await net?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a client in internet registers through edge and core and is reached from the inside', { timeout: 60_000 }, async () => {
   const client = net.spawnNode(net.internet, [join(TOOLS, 'client.js'), net.dmzPublicAddress, String(sipTls), join(dir, 'ca.pem'), 'alice', 'alice-pw', 'example.com'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const clientLines = jsonLines(client);
   const registered = await clientLines.next('the first registration', (o) => o.event === 'registered' || o.event === 'error');
@@ -94,5 +102,45 @@ test('a client in internet registers through edge and core and is reached from t
   const message = await clientLines.next('the client to see the MESSAGE', (o) => o.event === 'request' && o.method === 'MESSAGE');
   assert.equal(message.body, 'hello from the inside');
   client.stdin!.end();
-  cc.stdin!.end();
+});
+
+test('a call\'s media crosses the DMZ firewall both ways because core sends first', { timeout: 60_000 }, async () => {
+  const client = net.spawnNode(net.internet, [join(TOOLS, 'media-client.js'), net.dmzPublicAddress, String(sipTls), join(dir, 'ca.pem'), 'bob', 'bob-pw', 'example.com', net.internet.address], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const clientLines = jsonLines(client);
+  assert.equal((await clientLines.next('bob registered', (o) => o.event === 'registered' || o.event === 'error')).status, 200);
+  const drops = async () => {
+    const r = await net.run(net.inside, 'nft', ['list', 'chain', 'inet', FIREWALL_TABLE, 'input']);
+    return Number(/ct state new counter packets (\d+)/.exec(r.stdout)?.[1] ?? NaN);
+  };
+  const dropsBefore = net.firewall ? await drops() : 0;
+
+  cc.stdin!.write(`${JSON.stringify({ id: 10, call: 'bob@example.com' })}\n`);
+  const offer = await clientLines.next('bob to be offered SRTP at the edge\'s public address', (o) => o.event === 'offer');
+  assert.deepEqual([offer.proto, offer.address, offer.suite], ['RTP/SAVP', net.dmzPublicAddress, 'AES_CM_128_HMAC_SHA1_80']);
+  const answered = await ccLines.next('the call answered', (o) => o.id === 10);
+  assert.equal(answered.status, 200, String(answered.reason));
+  assert.match(String(answered.answer), /m=audio \d+ RTP\/AVP 0/, 'the inside gets plain RTP from core');
+
+  // The client speaks first: the edge relays it towards core, but core has not opened the flow, so the firewall
+  // drops it as a new connection from the DMZ and the phone hears nothing.
+  client.stdin!.write(`${JSON.stringify({ send: 5 })}\n`);
+  await clientLines.next('bob\'s first packets sent', (o) => o.event === 'sent');
+  if (net.firewall) {
+    const deadline = Date.now() + 5000;
+    while ((await drops()) < dropsBefore + 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await drops()) >= dropsBefore + 5, 'the firewall dropped what the edge sent before core did');
+  }
+  // The phone speaks: core sends first to the edge's mux port, the client decrypts it under core's key, and from
+  // then on the edge answers on that flow: the client's SRTP reaches the phone as RTP.
+  cc.stdin!.write(`${JSON.stringify({ id: 11, send: 10 })}\n`);
+  const heard = await clientLines.next('bob to decrypt 10 packets', (o) => o.event === 'srtp-error' || (o.event === 'srtp' && o.decrypted === 10));
+  assert.equal(heard.event, 'srtp', JSON.stringify(heard));
+  assert.equal(heard.ssrc, 0x0de5c000);
+  client.stdin!.write(`${JSON.stringify({ send: 5 })}\n`);
+  const rtp = await ccLines.next('the phone to hear bob', (o) => o.event === 'rtp' && o.count === 5);
+  assert.match(String(rtp.from), /:\d+$/);
+  if (net.firewall) assert.equal(String(rtp.from).split(':')[0], net.inside.address, 'from core, on the inside');
+  cc.stdin!.write(`${JSON.stringify({ id: 12, bye: true })}\n`);
+  assert.equal((await ccLines.next('the BYE answered', (o) => o.id === 12)).status, 200);
+  client.stdin!.end();
 });
