@@ -47,6 +47,8 @@ const mediaFields = {
   port_max: port(DEFAULT_PORTS.mediaMax),
   /** Where the media engine binds (default: edge, its public address when that is also its traversal address; core, 0.0.0.0). */
   address: z.ipv4().optional(),
+  /** A relay leg silent this long on an answered call is reported (logged and counted; the call goes on). 0: never. */
+  timeout_s: z.number().min(0).default(60),
 };
 const mediaRange = (m: { port_min: number; port_max: number }) => m.port_min > 0 && m.port_max >= m.port_min + 3;
 const rangeError = { message: 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)', path: ['port_max'] };

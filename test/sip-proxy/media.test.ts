@@ -12,6 +12,7 @@ import { startPair, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
 import { Peer, rtp } from '../media/helpers.js';
 import { SRTP_SUITE, audioSdp } from '../support/sdp.js';
+import { mediaRange } from '../support/media-range.js';
 
 let pair: Pair;
 before(async () => {
@@ -102,7 +103,24 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
   assert.equal(edgeLegs()[0]!.media![0]!.a.latched, `127.0.0.1:${client.port}`);
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2], 'the edge opens one pair (the mux is shared), core two');
 
-  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], invite.dialog);
+  // A re-INVITE moves the inside's media to another port: the same relays (no new port), the same key for the client.
+  const moved = await Peer.open();
+  t.after(() => moved.close());
+  const reinvite = await pair.callControl.request('alice@example.com', 'INVITE', sdp(moved.port), 'application/sdp', 5000, [], invite.dialog);
+  assert.equal(reinvite.status, 200);
+  const m2 = offer!.media[0]!;
+  assert.equal(m2.port, m.port, 'the client keeps the edge port');
+  assert.deepEqual(parseCrypto(m2.attributes('crypto')[0]!, 're-offer').keySalt, cryptos[0]!.keySalt, 'and core\'s key');
+  assert.equal(Sdp.parse(reinvite.body!).media[0]!.port, answer.port, 'the inside keeps core\'s port');
+  const later = stream(0x1111, 5, 11);
+  for (const p of later) await moved.send(p, answer.port);
+  await client.waitFor(15);
+  assert.deepEqual(client.received.slice(10).map((r) => session.decrypt(r.data)), later);
+  for (const p of stream(0x2222, 5, 11)) await client.send(protect(session, p), m.port);
+  await moved.waitFor(5);
+  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
+
+  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);
   assert.equal(bye.status, 200);
   await idle();
   await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === basePorts[0] && coreMedia().portPairsInUse === basePorts[1]);
@@ -219,10 +237,10 @@ test('relays go with the leg: a refused INVITE frees both nodes\' at once, a cli
   assert.equal(coreMedia().portPairsInUse, basePorts[1]);
 });
 
-test('a node at capacity.calls answers a new call 503 with Retry-After', async (t) => {
-  const small = await startPair({ core: { capacity: { calls: 1 } } });
+test('a node at capacity.calls answers a new call 503 with Retry-After; a silent answered call is reported, not ended', async (t) => {
+  const small = await startPair({ core: { capacity: { calls: 1 }, media: { ...mediaRange(), address: '127.0.0.1', timeout_s: 0.3 } } });
   t.after(() => small.close());
-  const alice = await small.client('alice', { answer: (req) => (req.method === 'INVITE' ? { status: 200 } : 200) });
+  const alice = await small.client('alice', { answer: (req) => (req.method === 'INVITE' ? { status: 200, body: sdp(40010, { proto: 'RTP/SAVP', key: randomBytes(30) }) } : 200) });
   assert.equal((await alice.register()).status, 200);
   const first = await small.callControl.request('alice@example.com', 'INVITE', sdp(40000), 'application/sdp');
   assert.equal(first.status, 200);
@@ -236,4 +254,8 @@ test('a node at capacity.calls answers a new call 503 with Retry-After', async (
   assert.deepEqual([media.calls, media.capacity], [1, 1]);
   const alarms = (small.core.status() as { alarms: Array<{ id: string }> }).alarms.map((a) => a.id);
   assert.ok(alarms.includes('media.capacity'), `the capacity alarm is raised: ${alarms.join(', ')}`);
+  // Nobody sends on the answered call: core's relay legs time out, which is logged and counted; the call stays.
+  await waitFor('core to report the media timeout', () => (small.core.status() as { media: { mediaTimeouts: number } }).media.mediaTimeouts >= 1);
+  assert.ok(small.coreLog.lines().some((l) => l.msg === 'media timeout on an answered call'));
+  assert.equal((small.core.status() as { media: { calls: number } }).media.calls, 1);
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
-import { CallTable } from '../../src/sip/routing/calls.js';
+import { CallTable, legKey } from '../../src/sip/routing/calls.js';
 
 function request(method: string, opts: { from?: string; to?: string; toTag?: string; callId?: string } = {}): SipRequest {
   return parseMessage(Buffer.from([
@@ -114,4 +114,26 @@ test('a call message whose From or To does not parse is counted, never thrown in
   assert.doesNotThrow(() => calls.response(broken('SIP/2.0 200 OK') as SipResponse, false));
   assert.equal(calls.unreadable, 2);
   assert.equal(calls.list()[0]!.state, 'setup', 'the leg is left as it was');
+});
+
+test('every way a leg ends tells onEnded its key (the media relays go with it), and so does close', (t) => {
+  let now = 0;
+  const ended: string[] = [];
+  const calls = new CallTable({ now: () => now, setupMs: 1000, capacity: 3, onEnded: (key) => ended.push(key) });
+  t.after(() => calls.close());
+  for (const callId of ['bye', 'failed', 'flow']) calls.request(request('INVITE', { callId }), false, callId === 'flow' ? 'f1' : null);
+  assert.equal(calls.has(legKey('bye', 'alice@example.com')), true);
+  assert.equal(calls.atCapacity(request('INVITE', { callId: 'fourth' })), true, 'a fourth call is over capacity');
+  assert.equal(calls.atCapacity(request('INVITE', { callId: 'bye', toTag: 't1' })), false, 'a re-INVITE never is');
+  calls.request(request('BYE', { callId: 'bye', toTag: 't1' }), false);
+  calls.response(response(486, 'INVITE', { callId: 'failed' }), false);
+  calls.flowClosed('f1');
+  calls.request(request('INVITE', { callId: 'slow' }), false);
+  calls.request(request('INVITE', { callId: 'open' }), true);
+  now = 1000;
+  calls.sweep();
+  assert.deepEqual(ended, ['bye', 'failed', 'flow', 'slow', 'open'].map((c) => legKey(c, 'alice@example.com').replace('open|alice', 'open|bob')));
+  calls.request(request('INVITE', { callId: 'last' }), false);
+  calls.close();
+  assert.equal(ended.at(-1), legKey('last', 'alice@example.com'));
 });

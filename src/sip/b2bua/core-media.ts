@@ -20,6 +20,8 @@ export interface Addresses {
 }
 
 const newKey = (suite: SrtpSuite): SrtpKey => ({ suite, key: randomBytes(SRTP_SUITES[suite].keySaltLength) });
+/** The key a stream already has for `suite`, else a new one. */
+const keep = (k: SrtpKey | undefined, suite: SrtpSuite): SrtpKey => (k?.suite === suite ? k : newKey(suite));
 const keyLine = (tag: number, k: SrtpKey) => formatCrypto(tag, k.suite, k.key as Buffer);
 
 export class CoreMedia extends CallMedia {
@@ -50,10 +52,11 @@ export class CoreMedia extends CallMedia {
       if (stream) stream.relay.setRemote('a', remote.rtp, remote.rtcp);
       else stream = this.openStream(s, m.index, { remote: remote.rtp, ...(remote.rtcp ? { remoteRtcp: remote.rtcp } : {}), rtcpMux: m.rtcpMux }, { latch: false, rtcpMux: m.rtcpMux });
       const c = inside[m.index];
-      stream.insideKey = c ? newKey(c.suite) : undefined;
+      stream.insideKey = c ? keep(stream.insideKey, c.suite) : undefined;
       stream.insideTag = c?.tag;
       stream.relay.setKeys('a', c ? { recv: { suite: c.suite, key: c.keySalt }, send: stream.insideKey } : { recv: null, send: null });
-      stream.edgeKey = newKey(OFFERED_SUITE);
+      // A re-INVITE keeps core's key: what it sends meanwhile still decrypts under the one the client has.
+      stream.edgeKey = keep(stream.edgeKey, OFFERED_SUITE);
       stream.edgeTag = 1;
       m.removeAttributes('crypto');
       m.addAttribute('crypto', keyLine(1, stream.edgeKey));
@@ -107,7 +110,7 @@ export class CoreMedia extends CallMedia {
       const fixed = `${edge.rtp.address}:${edge.rtp.port}`;
       let stream = s.streams[m.index];
       if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(s, m.index, { rtcpMux: m.rtcpMux }, { remote: edge.rtp, ...(edge.rtcp ? { remoteRtcp: edge.rtcp } : {}), latch: false, rtcpMux: m.rtcpMux }, fixed);
-      stream.edgeKey = newKey(c.suite);
+      stream.edgeKey = keep(stream.edgeKey, c.suite);
       stream.edgeTag = c.tag;
       stream.insideKey = undefined;
       stream.relay.setKeys('b', { recv: { suite: c.suite, key: c.keySalt }, send: stream.edgeKey });
