@@ -40,8 +40,10 @@ const protect = (s: SrtpSession, packet: Buffer) => {
 };
 const stream = (ssrc: number, n: number, from = 1) => Array.from({ length: n }, (_, i) => rtp(from + i, ssrc, { fill: i }));
 
-async function idle(): Promise<void> {
+/** No call and no relay on either node and, given the pools' figures from before, every port back (a relay's ports return as its close completes). */
+async function idle(ports?: number[]): Promise<void> {
   await waitFor('no call and no relay left on either node', () => edgeMedia().calls === 0 && coreMedia().calls === 0 && edgeMedia().relays === 0 && coreMedia().relays === 0);
+  if (ports) await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === ports[0] && coreMedia().portPairsInUse === ports[1]);
 }
 
 test('a call from the inside: plain RTP in, SRTP under core\'s key out to the client, and back; BYE frees every port', async (t) => {
@@ -122,8 +124,7 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
 
   const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);
   assert.equal(bye.status, 200);
-  await idle();
-  await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === basePorts[0] && coreMedia().portPairsInUse === basePorts[1]);
+  await idle(basePorts);
   assert.equal((await alice.register(0)).status, 200);
 });
 
@@ -182,8 +183,7 @@ test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
   // The desk phone hangs up (call control sends BYE towards carol).
   const dialog = { callId: r.response!.callId(), fromTag: r.response!.to().params.find((p) => p.name === 'tag')!.value!, toTag: r.response!.from().params.find((p) => p.name === 'tag')!.value!, cseq: 10 };
   assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
-  await idle();
-  await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === basePorts[0] && coreMedia().portPairsInUse === basePorts[1]);
+  await idle(basePorts);
   assert.equal((await carol.register(0)).status, 200);
 });
 
@@ -205,8 +205,7 @@ test('offers a call cannot use get 488 with the reason, and leave no relay or po
   await refused(sdp(40000, { key: randomBytes(30), proto: 'RTP/SAVP' }).replace('c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'), /IPv6 media is not supported/);
   const inside = pair.callControl.request('carol@example.com', 'INVITE', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n', 'application/sdp');
   assert.equal((await inside).status, 488, 'core refuses the inside\'s bad offer too');
-  await idle();
-  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], basePorts);
+  await idle(basePorts);
   // The edge refuses what does not parse; core what is not encrypted, and the inside's offer without c=.
   assert.deepEqual([edgeMedia().offersRefused - baseRefused[0]!, coreMedia().offersRefused - baseRefused[1]!], [2, 3]);
   assert.equal((await carol.register(0)).status, 200);
@@ -219,8 +218,7 @@ test('relays go with the leg: a refused INVITE frees both nodes\' at once, a cli
   t.after(() => bob.close());
   assert.equal((await bob.register()).status, 200);
   assert.equal((await pair.callControl.request('bob@example.com', 'INVITE', sdp(40000), 'application/sdp')).status, 486);
-  await idle();
-  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], basePorts);
+  await idle(basePorts);
 
   const client = await Peer.open();
   t.after(() => client.close());
@@ -233,8 +231,7 @@ test('relays go with the leg: a refused INVITE frees both nodes\' at once, a cli
   await waitFor('the edge to free it with the flow', () => edgeMedia().relays === 0 && edgeMedia().portPairsInUse === basePorts[0]);
   assert.equal(coreMedia().relays, 1, 'core learns nothing of the flow: its leg ends with call control\'s BYE');
   assert.equal((await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], invite.dialog)).status, 430);
-  await idle();
-  assert.equal(coreMedia().portPairsInUse, basePorts[1]);
+  await idle(basePorts);
 });
 
 test('a node at capacity.calls answers a new call 503 with Retry-After; a silent answered call is reported, not ended', async (t) => {

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log/index.js';
 import type { Endpoint, LegName, LegOptions, LegStats, MediaEngine, Relay, SrtpKey } from '../../media/index.js';
-import type { SipMessage, SipRequest } from '../index.js';
+import type { SipRequest, SipResponse } from '../index.js';
 import { SdpError, type MediaDescription, type Sdp } from '../sdp/index.js';
-import { offerFault, rewriteSdp } from './sdp-hop.js';
+import { carriesAnswer, carriesOffer, offerFault, rewriteSdp } from './sdp-hop.js';
 
 /** One relayed m= line: its relay and what the rewrites must remember between offer and answer. */
 export interface Stream {
@@ -130,18 +130,21 @@ export class CallMedia {
   }
 
   /**
-   * Rewrites an offer on its way through: the refusal to send (488 for SDP the call cannot use, 503 when no relay
-   * opens) or undefined. A refused offer leaves no relay behind, but a live call's (a refused re-INVITE) stay.
+   * Rewrites the offer of an INVITE on its way through, for the leg `leg()` names: undefined when there is none,
+   * else the leg's key and, if it is refused, what to answer (488 for SDP the call cannot use, 503 when no relay
+   * opens). A refused offer leaves no relay behind, but a live call's (a refused re-INVITE) stay.
    */
-  offer(req: SipRequest, key: string, rewrite: (sdp: Sdp) => void): { status: number; text: string } | undefined {
+  offer(req: SipRequest, leg: () => string, rewrite: (sdp: Sdp, key: string) => void): { key: string; fault?: { status: number; text: string } } | undefined {
+    if (!carriesOffer(req)) return undefined;
+    const key = leg();
     const fresh = !this.#sessions.has(key);
     try {
-      rewriteSdp(req, rewrite);
-      return undefined;
+      rewriteSdp(req, (sdp) => rewrite(sdp, key));
+      return { key };
     } catch (err) {
       this.counters.offersRefused++;
       if (fresh) this.release(key);
-      return offerFault(err);
+      return { key, fault: offerFault(err) };
     }
   }
 
@@ -150,10 +153,12 @@ export class CallMedia {
     if (!this.#hasLeg(key)) this.release(key);
   }
 
-  /** Rewrites an answer; one whose SDP cannot be used closes the leg's relays and passes as it came (no media). */
-  answer(res: SipMessage, key: string, rewrite: (sdp: Sdp) => void): void {
+  /** Rewrites the answer an INVITE's 18x/2xx carries; one whose SDP cannot be used closes the leg's relays and passes as it came (no media). */
+  answer(res: SipResponse, leg: () => string, rewrite: (sdp: Sdp, key: string) => void): void {
+    if (!carriesAnswer(res)) return;
+    const key = leg();
     try {
-      rewriteSdp(res, rewrite);
+      rewriteSdp(res, (sdp) => rewrite(sdp, key));
     } catch (err) {
       if (!(err instanceof SdpError)) throw err;
       this.counters.answersUnusable++;

@@ -1,7 +1,7 @@
 // The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
 // dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
 // routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
-import { SipError, tagOf, type SipRequest, type SipResponse } from '../index.js';
+import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
 import { addressOf } from './hop.js';
 
 export interface CallLeg {
@@ -41,6 +41,9 @@ export interface CallTableOptions {
 
 /** A leg's key: its Call-ID and its client's user@host. */
 export const legKey = (callId: string, client: string): string => `${callId}|${client}`;
+
+/** The key of the leg whose client is in `msg`'s From or To. */
+export const clientLeg = (msg: SipMessage, client: 'from' | 'to'): string => legKey(msg.callId(), addressOf(client === 'from' ? msg.from() : msg.to()));
 
 export class CallTable {
   readonly #legs = new Map<string, CallLeg>();
@@ -125,7 +128,7 @@ export class CallTable {
   }
 
   #response(res: SipResponse, fromClient: boolean): void {
-    const key = legKey(res.callId(), addressOf(fromClient ? res.to() : res.from()));
+    const key = clientLeg(res, fromClient ? 'to' : 'from');
     const leg = this.#legs.get(key);
     if (!leg) return;
     const now = this.#now();

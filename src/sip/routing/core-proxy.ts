@@ -7,15 +7,15 @@ import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { BOUND_HEADER, addressOf, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
-import { CallTable, callStatus, legKey } from './calls.js';
+import { CallTable, callStatus, clientLeg } from './calls.js';
 import type { MediaEngine } from '../../media/index.js';
-import { CoreMedia, carriesAnswer, carriesOffer, type Addresses } from '../b2bua/index.js';
+import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
@@ -194,10 +194,8 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.from())) : undefined;
-    const at = this.#addresses(conn);
-    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromClient(mediaKey, sdp, at));
-    if (fault) return refuse(fault.status, fault.text);
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), (sdp, key) => this.#media!.offerFromClient(key, sdp, this.#addresses(conn)));
+    if (offer?.fault) return refuse(offer.fault.status, offer.fault.text);
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
@@ -206,7 +204,7 @@ export class CoreSipProxy {
     if (!conn.send(req.serialize())) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
-      if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
+      if (offer) this.#media!.unsent(offer.key);
       refuse(503, 'Call control connection lost', [['Retry-After', '5']]);
     } else this.#calls.request(req, false);
   }
@@ -223,11 +221,7 @@ export class CoreSipProxy {
     }
     removeTopVia(res);
     const conn = this.#pool.byId(connId ?? '');
-    if (this.#media && conn && carriesAnswer(res)) {
-      const leg = legKey(res.callId(), addressOf(res.to()));
-      const at = this.#addresses(conn);
-      this.#media.answer(res, leg, (sdp) => this.#media!.answerFromEdge(leg, sdp, at));
-    }
+    if (conn) this.#media?.answer(res, () => clientLeg(res, 'to'), (sdp, key) => this.#media!.answerFromEdge(key, sdp, this.#addresses(conn)));
     if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else this.#calls.response(res, true);
   }
@@ -252,11 +246,7 @@ export class CoreSipProxy {
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      if (this.#media && carriesAnswer(msg)) {
-        const leg = legKey(msg.callId(), addressOf(msg.from()));
-        const at = this.#addresses(conn);
-        this.#media.answer(msg, leg, (sdp) => this.#media!.answerFromInside(leg, sdp, at));
-      }
+      this.#media?.answer(msg, () => clientLeg(msg, 'from'), (sdp, key) => this.#media!.answerFromInside(key, sdp, this.#addresses(conn)));
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
@@ -300,19 +290,17 @@ export class CoreSipProxy {
       this.#log.warn({ callId: req.callId(), conn: conn.remote }, 'sip request toward a client refused: call capacity reached');
       return void conn.send(answer(req, 503, 'Call capacity reached', [['Retry-After', '5']]));
     }
-    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.to())) : undefined;
-    const at = this.#addresses(conn);
-    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromInside(mediaKey, sdp, at));
-    if (fault) {
-      this.#log.warn({ callId: req.callId(), status: fault.status, reason: fault.text }, 'sip request toward a client refused');
-      return void conn.send(answer(req, fault.status, fault.text));
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), (sdp, key) => this.#media!.offerFromInside(key, sdp, this.#addresses(conn)));
+    if (offer?.fault) {
+      this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
+      return void conn.send(answer(req, offer.fault.status, offer.fault.text));
     }
     // In the dialog's later requests call control comes back through core, over the connection it came on.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
     req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
     this.counters.toEdge++;
     if (edge.send(req.serialize())) this.#calls.request(req, true);
-    else if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
+    else if (offer) this.#media!.unsent(offer.key);
   }
 
   /**

@@ -10,12 +10,12 @@ import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, 
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, addressOf, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
-import { CallTable, callStatus, legKey } from './calls.js';
+import { CallTable, callStatus, clientLeg } from './calls.js';
 import type { MediaEngine } from '../../media/index.js';
-import { EdgeMedia, carriesAnswer, carriesOffer } from '../b2bua/index.js';
+import { EdgeMedia } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
@@ -210,16 +210,15 @@ export class EdgeSipProxy {
     } else if (this.#calls.atCapacity(req)) {
       return this.#refuse(conn, req, 503, 'Call capacity reached', [RETRY_AFTER]);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
-    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.from())) : undefined;
-    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerFromClient(mediaKey, sdp));
-    if (fault) return this.#refuse(conn, req, fault.status, fault.text);
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), (sdp, key) => this.#media!.offerFromClient(key, sdp));
+    if (offer?.fault) return this.#refuse(conn, req, offer.fault.status, offer.fault.text);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
     const ch = this.#core() ?? core;
     if (!ch.send(req.serialize())) {
-      if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
+      if (offer) this.#media!.unsent(offer.key);
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
     } else {
@@ -248,10 +247,7 @@ export class EdgeSipProxy {
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
-    if (this.#media && carriesAnswer(res)) {
-      const leg = legKey(res.callId(), addressOf(res.to()));
-      this.#media.answer(res, leg, (sdp) => this.#media!.answerFromClient(leg, sdp));
-    }
+    this.#media?.answer(res, () => clientLeg(res, 'to'), (sdp, key) => this.#media!.answerFromClient(key, sdp));
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
@@ -314,18 +310,17 @@ export class EdgeSipProxy {
       this.#log.warn({ callId: req.callId() }, 'sip request toward a client refused: call capacity reached');
       return void ch.send(answer(req, 503, 'Call capacity reached', [RETRY_AFTER]));
     }
-    const mediaKey = this.#media && carriesOffer(req) ? legKey(req.callId(), addressOf(req.to())) : undefined;
-    const fault = mediaKey === undefined ? undefined : this.#media!.offer(req, mediaKey, (sdp) => this.#media!.offerToClient(mediaKey, sdp, conn.localAddress));
-    if (fault) {
-      this.#log.warn({ callId: req.callId(), status: fault.status, reason: fault.text }, 'sip request toward a client refused');
-      return void ch.send(answer(req, fault.status, fault.text));
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), (sdp, key) => this.#media!.offerToClient(key, sdp, conn.localAddress));
+    if (offer?.fault) {
+      this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
+      return void ch.send(answer(req, offer.fault.status, offer.fault.text));
     }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
     this.counters.toClients++;
     if (conn.send(req.serialize())) this.#calls.request(req, true, conn.id);
-    else if (mediaKey !== undefined) this.#media!.unsent(mediaKey);
+    else if (offer) this.#media!.unsent(offer.key);
   }
 
   async #responseFromCore(res: SipResponse): Promise<void> {
@@ -350,10 +345,7 @@ export class EdgeSipProxy {
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }
     }
-    if (this.#media && conn && carriesAnswer(res)) {
-      const leg = legKey(res.callId(), addressOf(res.from()));
-      this.#media.answer(res, leg, (sdp) => this.#media!.answerToClient(leg, sdp, conn.localAddress));
-    }
+    if (conn) this.#media?.answer(res, () => clientLeg(res, 'from'), (sdp, leg) => this.#media!.answerToClient(leg, sdp, conn.localAddress));
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
     else this.#calls.response(res, false);
