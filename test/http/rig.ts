@@ -8,6 +8,7 @@ import { startCore, startEdge } from '../../src/node/index.js';
 import { startInsideServers, type InsideServers } from '../../src/lab/index.js';
 import { hashPassword } from '../../src/traversal/index.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
+import { mediaRange } from '../support/media-range.js';
 
 export const DOMAIN = 'lab.example.com';
 export const EDGE_NAME = 'edge.lab.example.com';
@@ -75,6 +76,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const edgeCfg = buildConfig(
     {
       role: 'edge',
+      media: mediaRange(),
       name: 'edge1',
       admin: { port: 0 },
       tls: tls('edge'),
@@ -89,6 +91,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const coreCfg = buildConfig(
     {
       role: 'core',
+      media: mediaRange(),
       name: 'core1',
       admin: { port: 0 },
       tls: tls('core'),

@@ -1,6 +1,6 @@
 // A media port range of its own for each node a test starts: test files run two at a time, a node's media range
 // cannot be port 0, and two engines on one range would take each other's packets (SO_REUSEADDR). Slices of
-// 20000-35999 (below the product's 36000 and Linux's ephemeral ports) are claimed with a lock file naming the
+// 20000-32599 (below the product's 36000 and Linux's ephemeral ports, 32768 up) are claimed with a lock file naming the
 // process, and a slice whose process is gone is taken over.
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const FIRST = 20000;
 const SLICE = 200;
-const SLICES = (36000 - FIRST) / SLICE;
+const SLICES = (32600 - FIRST) / SLICE;
 const DIR = join(tmpdir(), 'mra-media-ranges');
 const mine: string[] = [];
 

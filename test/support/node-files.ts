@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { hashPassword } from '../../src/traversal/index.js';
+import { mediaRange } from './media-range.js';
 
 export const CLI = join(process.env.MRA_ROOT ?? process.cwd(), 'dist/src/cli/main.js');
 
@@ -49,6 +50,7 @@ export async function writePairFiles(opts: {
     edgeYaml,
     stringify({
       role: 'edge',
+      media: mediaRange(),
       name: 'edge1',
       log: { level: 'debug' },
       admin: admin(opts.edgeAdmin),
@@ -70,6 +72,7 @@ export async function writePairFiles(opts: {
     coreYaml,
     stringify({
       role: 'core',
+      media: mediaRange(),
       name: 'core1',
       log: { level: 'debug' },
       admin: admin(opts.coreAdmin),
