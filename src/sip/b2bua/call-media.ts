@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log/index.js';
 import type { Endpoint, LegName, LegOptions, LegStats, MediaEngine, Relay, SrtpKey } from '../../media/index.js';
-import type { SipRequest, SipResponse } from '../index.js';
+import { SipError, type SipRequest, type SipResponse } from '../index.js';
 import { SdpError, type MediaDescription, type Sdp } from '../sdp/index.js';
 import { carriesAnswer, carriesOffer, offerFault, rewriteSdp } from './sdp-hop.js';
 
@@ -156,7 +156,15 @@ export class CallMedia {
   /** Rewrites the answer an INVITE's 18x/2xx carries; one whose SDP cannot be used closes the leg's relays and passes as it came (no media). */
   answer(res: SipResponse, leg: () => string, rewrite: (sdp: Sdp, key: string) => void): void {
     if (!carriesAnswer(res)) return;
-    const key = leg();
+    let key: string;
+    try {
+      key = leg();
+    } catch (err) {
+      // A response is passed on by its Via and not checked whole: a From/To that does not parse names no leg.
+      if (!(err instanceof SipError)) throw err;
+      this.counters.answersUnusable++;
+      return;
+    }
     try {
       rewriteSdp(res, (sdp) => rewrite(sdp, key));
     } catch (err) {
