@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
 import { Sdp, parseCrypto } from '../../src/sip/sdp/index.js';
-import type { SipRequest } from '../../src/sip/index.js';
+import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/index.js';
 import { startPair, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
 import { Peer, rtp } from '../media/helpers.js';
+import { ReferenceSrtp } from '../media/srtp-reference.js';
 import { SRTP_SUITE, audioSdp } from '../support/sdp.js';
 import { mediaRange } from '../support/media-range.js';
 
@@ -39,6 +40,9 @@ const protect = (s: SrtpSession, packet: Buffer) => {
   return s.encrypt(p.payload, p.header);
 };
 const stream = (ssrc: number, n: number, from = 1) => Array.from({ length: n }, (_, i) => rtp(from + i, ssrc, { fill: i }));
+
+/** The dialog a client's answered INVITE formed, as the inside party sees it (to send the BYE from the inside). */
+const insideDialog = (res: SipResponse) => ({ callId: res.callId(), fromTag: tagOf(res.to())!, toTag: tagOf(res.from())!, cseq: 10 });
 
 /** No call and no relay on either node and, given the pools' figures from before, every port back (a relay's ports return as its close completes). */
 async function idle(ports?: number[]): Promise<void> {
@@ -181,9 +185,38 @@ test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
   assert.equal(inside.received.length, 5, 'nothing more reached the inside');
 
   // The desk phone hangs up (call control sends BYE towards carol).
-  const dialog = { callId: r.response!.callId(), fromTag: r.response!.to().params.find((p) => p.name === 'tag')!.value!, toTag: r.response!.from().params.find((p) => p.name === 'tag')!.value!, cseq: 10 };
+  const dialog = insideDialog(r.response!);
   assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
   await idle(basePorts);
+  assert.equal((await carol.register(0)).status, 200);
+});
+
+test('core answers a client under the tag and suite of the first a=crypto it can run (AES-256 here, an MKI line skipped)', async (t) => {
+  await idle();
+  const inside = await Peer.open();
+  t.after(() => { inside.close(); pair.callControl.phones.delete('desk'); });
+  pair.callControl.phones.set('desk', (req) => (req.method === 'INVITE' ? { status: 200, body: sdp(inside.port) } : { status: 200 }));
+  const carol = await pair.client('carol');
+  t.after(() => carol.close());
+  assert.equal((await carol.register()).status, 200);
+  const key = randomBytes(46);
+  const lines = [`a=crypto:7 AES_256_CM_HMAC_SHA1_80 inline:${randomBytes(46).toString('base64')}|2^31|1:4`, `a=crypto:8 AES_256_CM_HMAC_SHA1_80 inline:${key.toString('base64')}`, `a=crypto:9 ${SUITE} inline:${randomBytes(30).toString('base64')}`];
+  const r = await carol.request('INVITE', 'sip:desk@example.com', sdp(40000, { proto: 'RTP/SAVP', extra: lines.join('\r\n') }), 'application/sdp');
+  assert.equal(r.status, 200, r.reason);
+  const answer = Sdp.parse(r.response!.body).media[0]!;
+  const chosen = answer.attributes('crypto').map((v) => parseCrypto(v, 'answer'));
+  assert.deepEqual(chosen.map((c) => [c.tag, c.suite, c.keySalt.length]), [[8, 'AES_256_CM_HMAC_SHA1_80', 46]]);
+  // The client's SRTP under its AES-256 key (an RFC 3711/6188 reference on node:crypto, not libsrtp) arrives as RTP.
+  const ref = new ReferenceSrtp({ keyLength: 32, tagLength: 10 }, key);
+  const sent = stream(0x5555, 5);
+  const client = await Peer.open();
+  t.after(() => client.close());
+  for (const p of sent) await client.send(ref.protect(p), answer.port);
+  await inside.waitFor(5);
+  assert.deepEqual(inside.received.map((x) => x.data), sent);
+  const dialog = insideDialog(r.response!);
+  assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
+  await idle();
   assert.equal((await carol.register(0)).status, 200);
 });
 
