@@ -90,7 +90,7 @@ int legArg(const Napi::CallbackInfo& info, size_t i) {
 void setCounters(Napi::Env env, Napi::Object o, const TrafficCounters& c) {
   auto n = [&](const char* k, const Counter& v) { o.Set(k, Napi::Number::New(env, double(v.get()))); };
   n("packetsIn", c.packetsIn), n("bytesIn", c.bytesIn), n("packetsOut", c.packetsOut), n("bytesOut", c.bytesOut);
-  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut);
+  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
   Napi::Object drops = Napi::Object::New(env);
 #define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name.get())));
   MRA_DROP_REASONS(MRA_SET_DROP)

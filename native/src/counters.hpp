@@ -9,6 +9,8 @@ namespace mra {
 class Counter {
  public:
   void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  // For a figure the writer computes (a total it keeps elsewhere) rather than counts.
+  void set(uint64_t n) { v_.store(n, std::memory_order_relaxed); }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -33,6 +35,8 @@ struct DropCounters {
 
 struct TrafficCounters {
   Counter packetsIn, bytesIn, packetsOut, bytesOut, rtcpIn, rtcpOut;
+  // RTP received on this leg (RtpSequence): packets the sequence numbers say were sent, and those never received.
+  Counter rtpExpected, rtpLost;
   DropCounters drops;
 };
 

@@ -66,7 +66,13 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
   leg.timedOut = false;
   leg.counters.packetsIn.add();
   leg.counters.bytesIn.add(ctx.length);
-  if (rtcp) leg.counters.rtcpIn.add();
+  if (rtcp) {
+    leg.counters.rtcpIn.add();
+  } else {
+    leg.sequence.onPacket(info.ssrc, info.seq);
+    leg.counters.rtpExpected.set(leg.sequence.expected());
+    leg.counters.rtpLost.set(leg.sequence.lost());
+  }
 
   Leg& peer = leg.relay->legs[leg.index ^ 1];
   Forward out;

@@ -9,6 +9,7 @@
 
 #include "counters.hpp"
 #include "latch.hpp"
+#include "rtp_sequence.hpp"
 #include "srtp_session.hpp"
 
 namespace mra {
@@ -49,6 +50,7 @@ struct Leg {
   bool timedOut = false;
   uint64_t authFailuresPending = 0;
   uint64_t lastAuthReportMs = 0;
+  RtpSequence sequence;
   TrafficCounters counters;
 
   // Where RTP/RTCP for this leg goes; invalid endpoint when nothing is known yet.

@@ -31,6 +31,8 @@ export interface NativeDrops {
 
 export interface NativeLegStats {
   packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rtcpIn: number; rtcpOut: number;
+  /** RTP received on this leg, RFC 3550 A.3: packets its sequence numbers say were sent, and those that never came. */
+  rtpExpected: number; rtpLost: number;
   drops: NativeDrops;
 }
 

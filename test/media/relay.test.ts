@@ -41,6 +41,27 @@ describe('media relay over real UDP', () => {
     assert.equal(s.a.packetsOut, 5);
   });
 
+  it('counts RTP loss per leg from sequence numbers, RTCP aside', async (t) => {
+    const client = await Peer.open();
+    const core = await Peer.open();
+    t.after(() => { client.close(); core.close(); });
+    const relay = engine.createRelay({ a: { rtcpMux: true }, b: { remote: core.endpoint, rtcpMux: true, latch: false } });
+    t.after(() => relay.close());
+    // 65530..65535, 0..9 across the wrap, with 65533, 2 and 3 missing and 7 late: 16 expected, 3 lost.
+    const seqs = [65530, 65531, 65532, 65534, 65535, 0, 1, 4, 5, 6, 8, 7, 9];
+    for (const seq of seqs) await client.send(rtp(seq, 0x3333), relay.ports.a.rtp);
+    await client.send(rtcpRr(0x3333), relay.ports.a.rtp);
+    await core.waitFor(seqs.length + 1);
+    let s = relay.stats();
+    assert.deepEqual([s.a.rtpExpected, s.a.rtpLost], [16, 3]);
+    assert.deepEqual([s.b.rtpExpected, s.b.rtpLost], [0, 0], 'nothing received on the other leg');
+    // A new source (a re-INVITE's new stream) starts its own count; the first one's loss stays in the total.
+    for (const seq of [100, 101, 103]) await client.send(rtp(seq, 0x4444), relay.ports.a.rtp);
+    await core.waitFor(seqs.length + 4);
+    s = relay.stats();
+    assert.deepEqual([s.a.rtpExpected, s.a.rtpLost], [20, 4]);
+  });
+
   it('relays RTCP on RFC 3550 ports and with rtcp-mux', async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();

@@ -118,12 +118,20 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
   assert.equal(m2.port, m.port, 'the client keeps the edge port');
   assert.deepEqual(parseCrypto(m2.attributes('crypto')[0]!, 're-offer').keySalt, cryptos[0]!.keySalt, 'and core\'s key');
   assert.equal(Sdp.parse(reinvite.body!).media[0]!.port, answer.port, 'the inside keeps core\'s port');
-  const later = stream(0x1111, 5, 11);
+  // Packet 13 never leaves the inside: each hop downstream counts it lost (RFC 3550 sequence numbers), none upstream.
+  const later = stream(0x1111, 5, 11).filter((_, i) => i !== 2);
   for (const p of later) await moved.send(p, answer.port);
-  await client.waitFor(15);
+  await client.waitFor(14);
   assert.deepEqual(client.received.slice(10).map((r) => session.decrypt(r.data)), later);
   for (const p of stream(0x2222, 5, 11)) await client.send(protect(session, p), m.port);
   await moved.waitFor(5);
+  await waitFor('both nodes to count the lost packet', () => Number(coreLegs()[0]?.media?.[0]?.a.rtpExpected) === 15 && Number(edgeLegs()[0]?.media?.[0]?.b.rtpExpected) === 15);
+  const loss = (l: Record<string, number | string>) => [l.rtpExpected, l.rtpLost, l.lossPercent];
+  const [edgeStream, coreStream] = [edgeLegs()[0]!.media![0]!, coreLegs()[0]!.media![0]!];
+  assert.deepEqual(loss(coreStream.a), [15, 1, 6.7], 'core, from the inside');
+  assert.deepEqual(loss(edgeStream.b), [15, 1, 6.7], 'the edge, from core');
+  assert.deepEqual(loss(edgeStream.a), [15, 0, 0], 'the edge, from the client');
+  assert.deepEqual(loss(coreStream.b), [15, 0, 0], 'core, from the edge');
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
 
   const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);

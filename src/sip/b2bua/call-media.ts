@@ -175,7 +175,7 @@ export class CallMedia {
     }
   }
 
-  /** Per leg, for the call list: each stream's packets and bytes both ways, drops and latched remotes. */
+  /** Per leg, for the call list: each stream's packets and bytes both ways, RTP loss, drops and latched remotes. */
   legStatus(key: string): Array<Record<string, unknown>> | undefined {
     const s = this.#sessions.get(key);
     if (!s) return undefined;
@@ -201,5 +201,11 @@ export class CallMedia {
 
 function legFigures(l: LegStats, latched: string | undefined): Record<string, unknown> {
   const d = l.drops;
-  return { packetsIn: l.packetsIn, bytesIn: l.bytesIn, packetsOut: l.packetsOut, bytesOut: l.bytesOut, rtcpIn: l.rtcpIn, rtcpOut: l.rtcpOut, authFailures: d.auth, dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send, latched: latched ?? null };
+  // Loss of the RTP this leg receives (RFC 3550 A.3, from sequence numbers), as a share of what was sent to it.
+  const lossPercent = l.rtpExpected > 0 ? Math.round((1000 * l.rtpLost) / l.rtpExpected) / 10 : 0;
+  return {
+    packetsIn: l.packetsIn, bytesIn: l.bytesIn, packetsOut: l.packetsOut, bytesOut: l.bytesOut, rtcpIn: l.rtcpIn, rtcpOut: l.rtcpOut,
+    rtpExpected: l.rtpExpected, rtpLost: l.rtpLost, lossPercent, authFailures: d.auth,
+    dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send, latched: latched ?? null,
+  };
 }
