@@ -60,6 +60,7 @@ LegConfig legConfig(const Napi::Value& v) {
   c.latch = flag(o, "latch", true);
   c.remoteRtp = endpoint(o.Get("remote"), "remote");
   c.remoteRtcp = endpoint(o.Get("remoteRtcp"), "remoteRtcp");
+  c.keepaliveMs = u32(o, "keepaliveMs", 0, 3600000);
   if (o.Get("ssrc").IsNumber()) {
     c.haveSsrc = true;
     c.ssrc = u32(o, "ssrc", 0);
@@ -91,6 +92,7 @@ void setCounters(Napi::Env env, Napi::Object o, const TrafficCounters& c) {
   auto n = [&](const char* k, const Counter& v) { o.Set(k, Napi::Number::New(env, double(v.get()))); };
   n("packetsIn", c.packetsIn), n("bytesIn", c.bytesIn), n("packetsOut", c.packetsOut), n("bytesOut", c.bytesOut);
   n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
+  n("keepalivesIn", c.keepalivesIn), n("keepalivesOut", c.keepalivesOut);
   Napi::Object drops = Napi::Object::New(env);
 #define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name.get())));
   MRA_DROP_REASONS(MRA_SET_DROP)

@@ -37,6 +37,8 @@ struct TrafficCounters {
   Counter packetsIn, bytesIn, packetsOut, bytesOut, rtcpIn, rtcpOut;
   // RTP received on this leg (RtpSequence): packets the sequence numbers say were sent, and those never received.
   Counter rtpExpected, rtpLost;
+  // 0-byte keepalive datagrams (RFC 6263 §4.1), received and sent; never forwarded.
+  Counter keepalivesIn, keepalivesOut;
   DropCounters drops;
 };
 

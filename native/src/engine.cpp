@@ -203,6 +203,7 @@ void Engine::setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rt
     Leg& l = relay->legs[size_t(leg)];
     l.rtpLatch.setHint(rtp);
     l.rtcpLatch.setHint(rtcpTo);
+    l.lastSendMs = 0;  // a new remote gets a keepalive at the next tick, before any media
   });
 }
 

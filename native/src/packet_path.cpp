@@ -39,6 +39,10 @@ bool unprotect(Leg& leg, bool rtcp, uint8_t* data, size_t& len) {
 
 Forward processPacket(PacketContext& ctx, EventBatch& events) {
   Leg& leg = *ctx.leg;
+  if (ctx.length == 0) {  // a keepalive: it opened or kept the path open, and ends here
+    leg.counters.keepalivesIn.add();
+    return Forward{};
+  }
   const PacketInfo info = classifyPacket(ctx.data, ctx.length);
   if (info.kind == PacketKind::Invalid) return drop(leg.counters.drops.invalid);
   const bool rtcp = info.kind == PacketKind::Rtcp;
@@ -85,6 +89,7 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
   }
   out.fd = rtcp ? peer.rtcpSendFd() : peer.rtpSocket.fd;
   peer.counters.packetsOut.add();
+  peer.lastSendMs = ctx.nowMs;
   peer.counters.bytesOut.add(ctx.length);
   if (rtcp) peer.counters.rtcpOut.add();
   return out;

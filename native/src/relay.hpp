@@ -33,6 +33,9 @@ struct LegConfig {
   Endpoint remoteRtp, remoteRtcp;
   bool haveSsrc = false;  // the SSRC signalled for this leg, if any (demux fallback, spoof check)
   uint32_t ssrc = 0;
+  // RFC 6263 §4.1 keepalive: a 0-byte datagram to the remote whenever nothing was sent for this long (0: never).
+  // Core's traversal legs use it to open, and keep open, the DMZ firewall's flow before and between media.
+  uint32_t keepaliveMs = 0;
 };
 
 struct Leg {
@@ -47,6 +50,7 @@ struct Leg {
   // Shared only to hand them from the control thread; the packet path never copies the pointers.
   std::shared_ptr<SrtpSession> srtpIn, srtpOut;  // unprotect what arrives / protect what leaves
   uint64_t lastReceiveMs = 0;
+  uint64_t lastSendMs = 0;  // 0: nothing sent yet, so the first tick with a remote sends a keepalive at once
   bool timedOut = false;
   uint64_t authFailuresPending = 0;
   uint64_t lastAuthReportMs = 0;

@@ -214,6 +214,20 @@ void Worker::flushSends() {
   sendCount_ = 0;
 }
 
+void Worker::sendKeepalive(Leg& leg) {
+  const Endpoint rtp = leg.rtpDestination();
+  if (!rtp.valid()) return;  // nowhere to send yet: the tick after setRemote sends it
+  auto send = [&](int fd, Endpoint to) {
+    const sockaddr_in sa = sockaddrOf(to);
+    if (::sendto(fd, "", 0, MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) leg.counters.keepalivesOut.add();
+  };
+  send(leg.rtpSocket.fd, rtp);
+  // RTCP has its own flow through the firewall unless it shares the RTP port.
+  const Endpoint rtcp = leg.rtcpDestination();
+  if (!leg.config.rtcpMux && rtcp.valid()) send(leg.rtcpSocket.fd, rtcp);
+  leg.lastSendMs = nowMs_;
+}
+
 void Worker::tick() {
   for (auto& [id, relay] : relays_) {
     for (Leg& leg : relay->legs) {
@@ -221,6 +235,7 @@ void Worker::tick() {
         leg.timedOut = true;
         emit(MediaEvent{MediaEvent::Type::Timeout, id, leg.index, false, {}, nowMs_ - leg.lastReceiveMs});
       }
+      if (leg.config.keepaliveMs > 0 && nowMs_ - leg.lastSendMs >= leg.config.keepaliveMs) sendKeepalive(leg);
       if (leg.authFailuresPending > 0 && nowMs_ - leg.lastAuthReportMs >= authReportMs_) {
         emit(MediaEvent{MediaEvent::Type::AuthFailures, id, leg.index, false, {}, leg.authFailuresPending});
         leg.authFailuresPending = 0;

@@ -63,6 +63,7 @@ class Worker {
   void queueSend(const Forward& f, uint8_t* data, size_t len);
   void flushSends();
   void tick();
+  void sendKeepalive(Leg& leg);
 
   int index_;
   EventSink sink_;

@@ -55,6 +55,13 @@ const rangeError = { message: 'port_min..port_max must hold at least two port pa
 const media = z.strictObject(mediaFields).refine(mediaRange, rangeError).prefault({});
 /** The edge's: plus the address it writes into the SDP it sends clients (a NAT's public address). */
 const edgeMedia = z.strictObject({ ...mediaFields, public_address: z.ipv4().optional() }).refine(mediaRange, rangeError).prefault({});
+/**
+ * Core's: plus the keepalive on its legs towards the edge. Core sends first (the DMZ firewall drops what the edge
+ * starts inwards), so each such leg sends a 0-byte datagram (RFC 6263 §4.1) as soon as it knows the edge's port and
+ * whenever it has sent nothing for this long: a client that speaks first is heard, and a one-way silence (mute, hold)
+ * does not let the firewall's flow expire. RFC 6263's default, 15 s, is inside conntrack's 30 s for an unanswered flow.
+ */
+const coreMedia = z.strictObject({ ...mediaFields, keepalive_s: z.number().min(1).max(300).default(15) }).refine(mediaRange, rangeError).prefault({});
 
 const keepalive = seconds(15, 0.1);
 
@@ -198,6 +205,7 @@ const edgePeer = z.strictObject({
 export const coreSchema = z.strictObject({
   role: z.literal('core'),
   ...common,
+  media: coreMedia,
   ...insideSchema,
   sip: z
     .strictObject({

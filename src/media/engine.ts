@@ -17,6 +17,7 @@ function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
   if (leg.remote) out.remote = leg.remote;
   if (leg.remoteRtcp) out.remoteRtcp = leg.remoteRtcp;
   if (leg.ssrc !== undefined) out.ssrc = leg.ssrc;
+  if (leg.keepaliveMs !== undefined) out.keepaliveMs = leg.keepaliveMs;
   return out;
 }
 

@@ -11,6 +11,7 @@ export interface NativeLeg {
   remote?: NativeEndpoint;
   remoteRtcp?: NativeEndpoint;
   ssrc?: number;
+  keepaliveMs?: number;
 }
 
 export interface NativeKey { suite: string; keySalt: Buffer }
@@ -33,6 +34,8 @@ export interface NativeLegStats {
   packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rtcpIn: number; rtcpOut: number;
   /** RTP received on this leg, RFC 3550 A.3: packets its sequence numbers say were sent, and those that never came. */
   rtpExpected: number; rtpLost: number;
+  /** 0-byte keepalive datagrams (RFC 6263 §4.1) received, and sent by a leg with `keepaliveMs`. */
+  keepalivesIn: number; keepalivesOut: number;
   drops: NativeDrops;
 }
 

@@ -33,6 +33,11 @@ export interface LegOptions {
   remoteRtcp?: Endpoint;
   /** The SSRC signalled for this leg: mux demux fallback and spoof check. */
   ssrc?: number;
+  /**
+   * Send a 0-byte keepalive (RFC 6263 §4.1) to the remote whenever this leg has sent nothing for this long, and at
+   * once when it gets a remote: core's traversal legs open the DMZ firewall's flow before any media, and keep it.
+   */
+  keepaliveMs?: number;
 }
 
 export interface RelayOptions {

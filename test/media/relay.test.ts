@@ -62,6 +62,38 @@ describe('media relay over real UDP', () => {
     assert.deepEqual([s.a.rtpExpected, s.a.rtpLost], [20, 4]);
   });
 
+  it('keeps a leg\'s path open with 0-byte keepalives when it sends nothing, and never forwards one', async (t) => {
+    const client = await Peer.open();
+    const core = await Peer.open();
+    const later = await Peer.open();
+    t.after(() => { client.close(); core.close(); later.close(); });
+    const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, rtcpMux: true, latch: false, keepaliveMs: 300 } });
+    t.after(() => relay.close());
+    // At once, before any media: what opens a firewall's flow from this side.
+    await core.waitFor(1, 1000);
+    assert.equal(core.received[0]!.data.length, 0);
+    assert.equal(core.received[0]!.port, relay.ports.b.rtp);
+    // Media going out is keepalive enough; once it stops, keepalives resume after keepaliveMs.
+    for (let i = 0; i < 8; i++) {
+      await client.send(rtp(i, 0x5555), relay.ports.a.rtp);
+      await sleep(60);
+    }
+    await core.waitFor(9);
+    assert.ok(core.received.slice(1, 9).every((r) => r.data.length > 0), 'no keepalive while media flows');
+    await core.waitFor(10, 1500);
+    assert.equal(core.received[9]!.data.length, 0);
+    // A new remote gets one at the next tick; a keepalive that arrives is counted and goes no further.
+    relay.setRemote('b', later.endpoint);
+    await later.waitFor(1, 1000);
+    assert.equal(later.received[0]!.data.length, 0);
+    await client.send(Buffer.alloc(0), relay.ports.a.rtp);
+    await until(() => relay.stats().a.keepalivesIn === 1);
+    const s = relay.stats();
+    assert.ok(s.b.keepalivesOut >= 3);
+    assert.equal(s.a.drops.invalid, 0, 'a keepalive is not garbage');
+    assert.equal(later.received.length, 1, 'and is not forwarded');
+  });
+
   it('relays RTCP on RFC 3550 ports and with rtcp-mux', async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SRTP_SUITES, type SrtpKey, type SrtpSuite } from '../../media/index.js';
 import { Sdp, SdpError, formatCrypto, parseCrypto, type MediaDescription, type SdpCrypto } from '../sdp/index.js';
-import { CallMedia, endpoints, isWildcard, plainProto, relayable, secureProto } from './call-media.js';
+import { CallMedia, endpoints, isWildcard, plainProto, relayable, secureProto, type CallMediaOptions } from './call-media.js';
 
 /** What core offers the client when the inside offered plain RTP (the suite every MRA client has). */
 const OFFERED_SUITE: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80';
@@ -25,6 +25,14 @@ const keep = (k: SrtpKey | undefined, suite: SrtpSuite): SrtpKey => (k?.suite ==
 const keyLine = (tag: number, k: SrtpKey) => formatCrypto(tag, k.suite, k.key as Buffer);
 
 export class CoreMedia extends CallMedia {
+  /** The keepalive on legs towards the edge (media.keepalive_s): they open the DMZ firewall's flow, and keep it. */
+  readonly #keepaliveMs: number;
+
+  constructor(opts: CallMediaOptions & { keepaliveMs: number }) {
+    super(opts);
+    this.#keepaliveMs = opts.keepaliveMs;
+  }
+
   /** The first a=crypto line with a suite the engine runs, a key of the suite's length and no MKI or session parameter. */
   #pick(m: MediaDescription): (SdpCrypto & { suite: SrtpSuite }) | undefined {
     const suites = this.engine.info.srtpSuites;
@@ -50,7 +58,7 @@ export class CoreMedia extends CallMedia {
       const remote = endpoints(m);
       let stream = s.streams[m.index];
       if (stream) stream.relay.setRemote('a', remote.rtp, remote.rtcp);
-      else stream = this.openStream(s, m.index, { remote: remote.rtp, ...(remote.rtcp ? { remoteRtcp: remote.rtcp } : {}), rtcpMux: m.rtcpMux }, { latch: false, rtcpMux: m.rtcpMux });
+      else stream = this.openStream(s, m.index, { remote: remote.rtp, ...(remote.rtcp ? { remoteRtcp: remote.rtcp } : {}), rtcpMux: m.rtcpMux }, { latch: false, rtcpMux: m.rtcpMux, keepaliveMs: this.#keepaliveMs });
       const c = inside[m.index];
       stream.insideKey = c ? keep(stream.insideKey, c.suite) : undefined;
       stream.insideTag = c?.tag;
@@ -109,7 +117,7 @@ export class CoreMedia extends CallMedia {
       const edge = endpoints(m, isWildcard(m.address) ? at.edgeHost : m.address);
       const fixed = `${edge.rtp.address}:${edge.rtp.port}`;
       let stream = s.streams[m.index];
-      if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(s, m.index, { rtcpMux: m.rtcpMux }, { remote: edge.rtp, ...(edge.rtcp ? { remoteRtcp: edge.rtcp } : {}), latch: false, rtcpMux: m.rtcpMux }, fixed);
+      if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(s, m.index, { rtcpMux: m.rtcpMux }, { remote: edge.rtp, ...(edge.rtcp ? { remoteRtcp: edge.rtcp } : {}), latch: false, rtcpMux: m.rtcpMux, keepaliveMs: this.#keepaliveMs }, fixed);
       stream.edgeKey = keep(stream.edgeKey, c.suite);
       stream.edgeTag = c.tag;
       stream.insideKey = undefined;

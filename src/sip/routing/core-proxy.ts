@@ -32,7 +32,7 @@ export interface CoreSipProxyOptions {
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
   callCapacity?: number;
   /** The media engine (the B2BUA's relays) and media.address; without it SDP passes untouched. */
-  media?: { engine: MediaEngine; address?: string };
+  media?: { engine: MediaEngine; keepaliveMs: number; address?: string };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
   log: Logger;
@@ -72,7 +72,7 @@ export class CoreSipProxy {
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
     this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
-    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
+    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
