@@ -1,11 +1,11 @@
-import { createServer as createTlsServer, createSecureContext, type SecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { createServer as createH1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
 import { answerText } from './tunnel-edge.js';
 import { listenOn } from '../util/listen.js';
+import { sniCallback } from '../certs/index.js';
 
 export interface EdgeListenerLimits {
   maxHeaderBytes: number;
@@ -32,22 +32,6 @@ export interface EdgeListenerOptions {
   log: Logger;
 }
 
-/** Does a certificate name (exact or `*.` one label deep) cover the host name a client asked for? */
-export function nameCovers(pattern: string, host: string): boolean {
-  const p = pattern.toLowerCase();
-  const h = host.toLowerCase();
-  if (p === h) return true;
-  return p.startsWith('*.') && h.endsWith(p.slice(1)) && !h.slice(0, h.length - p.length + 1).includes('.');
-}
-
-export function dnsNames(certPem: string): string[] {
-  const san = new X509Certificate(certPem).subjectAltName ?? '';
-  return san
-    .split(/,\s*/)
-    .filter((e) => e.startsWith('DNS:'))
-    .map((e) => e.slice(4));
-}
-
 /**
  * The edge's public HTTPS listener: one TLS port speaking HTTP/1.1 (keep-alive) and HTTP/2, chosen by ALPN.
  * TLS is terminated here so the certificate can follow SNI; each protocol then gets its own parser with
@@ -61,7 +45,6 @@ export class EdgeListener {
 
   constructor(private readonly opts: EdgeListenerOptions) {
     const { limits, log } = opts;
-    const contexts: Array<{ names: string[]; ctx: SecureContext }> = opts.domainCerts.map((c) => ({ names: dnsNames(c.cert), ctx: createSecureContext({ cert: c.cert, key: c.key }) }));
     this.#tls = createTlsServer({
       cert: opts.cert,
       key: opts.key,
@@ -69,7 +52,7 @@ export class EdgeListener {
       minVersion: 'TLSv1.2',
       noDelay: true,
       handshakeTimeout: limits.headerTimeoutMs,
-      SNICallback: (servername, cb) => cb(null, contexts.find((c) => c.names.some((n) => nameCovers(n, servername)))?.ctx),
+      SNICallback: sniCallback(opts.domainCerts),
     });
     const h1 = createH1Server(
       {

@@ -5,7 +5,7 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { MDUDE, b64, basicOf, DOMAIN, EDGE_NAME, startRig, type Rig } from './rig.js';
 import { xmlValue } from './xml.js';
-import { nameCovers } from '../../src/http/edge-listener.js';
+import { nameCovers } from '../../src/certs/index.js';
 
 let rig: Rig;
 let cookie = '';
