@@ -33,6 +33,8 @@ const staticNode = z.strictObject({
   sip_tls_port: port(5061),
   https_port: port(8443),
   tftp_port: port(6970),
+  /** IM and Presence: client-to-server XMPP (STARTTLS), where core relays remote clients' streams. */
+  xmpp_port: port(5222),
 });
 
 const cluster = (defaults: { https_port: number }) =>

@@ -112,6 +112,8 @@ const edgeHttp = z
         http_auth: intrusionCategory(5, 60, 600),
         allow_list: intrusionCategory(5, 60, 600),
         tunnel_auth: intrusionCategory(5, 60, 600),
+        /** Failed XMPP sign-ins (SASL failures the inside answered) from one address. */
+        xmpp: intrusionCategory(5, 60, 600),
       })
       .prefault({}),
   })
@@ -179,6 +181,18 @@ export const edgeSchema = z.strictObject({
       tls_threads: z.number().int().min(1).max(8).default(1),
     })
     .prefault({}),
+  /** Client-facing XMPP (public.xmpp_port, docs/xmpp.md): the guards on each remote client's stream. */
+  xmpp: z
+    .strictObject({
+      /** Largest stanza (any top-level element) a client may send, in characters. */
+      max_stanza_chars: z.number().int().min(1024).max(16777216).default(65536),
+      max_stanzas_per_s: z.number().int().min(1).default(50),
+      /** From the TCP connection to the bound resource: STARTTLS, SASL and bind. */
+      handshake_timeout_s: seconds(20, 0.1),
+      /** Silence from the client (no stanza, no whitespace keepalive) that ends its stream. */
+      idle_timeout_s: seconds(300, 1),
+    })
+    .prefault({}),
   /** The traversal server: where core dials in. */
   traversal: z.strictObject({
     address: address.default('0.0.0.0'),
@@ -215,6 +229,13 @@ export const coreSchema = z.strictObject({
     })
     .prefault({}),
   http: coreHttp,
+  /** The relay of remote clients' XMPP streams to IM and Presence (docs/xmpp.md). */
+  xmpp: z
+    .strictObject({
+      /** Per IM and Presence node tried: TCP, stream header, STARTTLS and the TLS handshake. */
+      connect_timeout_s: seconds(10, 0.1),
+    })
+    .prefault({}),
   traversal: z
     .strictObject({
       /** Peer 1 … Peer 6: the edge cluster's nodes, tried in order with failover. */

@@ -18,7 +18,7 @@ type Clusters = CoreConfig['unified_cm'];
 /** The inside nodes by type from the static configuration; discovery feeds the same shape when it lands. */
 export function configuredInsideNodes(cfg: Pick<CoreConfig, 'unified_cm' | 'im_presence' | 'unity_connection'>): InsideNode[] {
   const nodes = (clusters: Clusters, type: InsideNode['type'], pick: (n: Clusters[number]['nodes'][number]) => InsideNode['ports']) =>
-    clusters.flatMap((c) => (c.nodes.length ? c.nodes : [{ address: c.publisher, https_port: c.https_port, tftp_port: 6970, sip_port: 5060, sip_tls_port: 5061 }]).map((n) => ({ type, address: n.address, ports: pick(n), deployment: c.deployment })));
+    clusters.flatMap((c) => (c.nodes.length ? c.nodes : [{ address: c.publisher, https_port: c.https_port, tftp_port: 6970, sip_port: 5060, sip_tls_port: 5061, xmpp_port: 5222 }]).map((n) => ({ type, address: n.address, ports: pick(n), deployment: c.deployment })));
   return [
     ...nodes(cfg.unified_cm, 'unified_cm', (n) => ({ https: n.https_port })),
     ...nodes(cfg.unified_cm, 'tftp', (n) => ({ tftp: n.tftp_port })),

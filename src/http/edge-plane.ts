@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
 import type { NodeContext } from '../node/context.js';
 import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
-import { EdgeListener, dnsNames } from './edge-listener.js';
+import { dnsNames } from '../certs/index.js';
+import { EdgeListener } from './edge-listener.js';
 import { IntrusionProtection, type CategorySettings, type IntrusionCategory } from './intrusion.js';
 import { RouteCache, RouteError } from './route.js';
 import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
@@ -12,6 +13,8 @@ export interface HttpEdge {
   /** Hand to TraversalServerOptions.onRefused: tunnel authentication failures count towards blocking. */
   onTunnelRefused: (address: string) => void;
   intrusion: IntrusionProtection;
+  /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
+  domainCerts: Array<{ cert: string; key: string }>;
   /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
   attach(traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): Promise<number>;
 }
@@ -27,13 +30,22 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
   const cat = (c: { enabled: boolean; trigger: number; window_s: number; block_s: number }): CategorySettings => ({ enabled: c.enabled, trigger: c.trigger, windowMs: seconds(c.window_s), blockMs: seconds(c.block_s) });
-  const categories: Partial<Record<IntrusionCategory, CategorySettings>> = { http_auth: cat(http.intrusion.http_auth), allow_list: cat(http.intrusion.allow_list), tunnel_auth: cat(http.intrusion.tunnel_auth) };
+  const categories: Partial<Record<IntrusionCategory, CategorySettings>> = { http_auth: cat(http.intrusion.http_auth), allow_list: cat(http.intrusion.allow_list), tunnel_auth: cat(http.intrusion.tunnel_auth), xmpp: cat(http.intrusion.xmpp) };
   const intrusion = new IntrusionProtection(categories, http.intrusion.exemptions, log);
   ctx.onClose(() => intrusion.close());
   ctx.addStatus('intrusion', () => intrusion.status());
 
+  const domainCerts = http.domain_certs.map((d, i) => {
+    try {
+      return { cert: readFileSync(d.cert_file, 'utf8'), key: readFileSync(d.key_file, 'utf8') };
+    } catch (err) {
+      throw new Error(`http.domain_certs[${i}]: ${(err as Error).message}`);
+    }
+  });
+
   return {
     intrusion,
+    domainCerts,
     onTunnelRefused: (address) => void intrusion.fail('tunnel_auth', address),
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
@@ -41,13 +53,6 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
       traversal.onChannel('http', (ch) => {
         const sc = ch as StreamChannel;
         void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
-      });
-      const domainCerts = http.domain_certs.map((d, i) => {
-        try {
-          return { cert: readFileSync(d.cert_file, 'utf8'), key: readFileSync(d.key_file, 'utf8') };
-        } catch (err) {
-          throw new Error(`http.domain_certs[${i}]: ${(err as Error).message}`);
-        }
       });
       let identity = '';
       const routes = new RouteCache();

@@ -40,17 +40,19 @@ export class CoreTunnel {
   constructor(
     private readonly handler: TunnelHandler,
     private readonly log: Logger,
+    /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
+    private readonly kind = 'http',
   ) {}
 
   attach(stream: TLSSocket, peerNode: string): void {
     stream.setNoDelay(true); // as on the edge end: small frames of many streams must not wait for ACKs
     const session = performServerHandshake(stream, { settings: TUNNEL_SETTINGS, maxSessionMemory: 64 });
-    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, 'http tunnel session error'));
+    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel session error`));
     session.on('connect', () => session.setLocalWindowSize(TUNNEL_SETTINGS.initialWindowSize! * 16));
     session.on('stream', (s, headers) => void this.#serve(s, headers));
     session.once('close', () => this.#sessions.delete(session));
     this.#sessions.add(session);
-    this.log.info({ peerNode }, 'http tunnel serving');
+    this.log.info({ peerNode }, `${this.kind} tunnel serving`);
   }
 
   status(): { sessions: number; served: number } {

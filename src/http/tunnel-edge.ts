@@ -32,7 +32,11 @@ export class EdgeTunnel {
   #forwarded = 0;
   #unavailable = 0;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
+    private readonly kind = 'http',
+  ) {}
 
   /** Takes over a tunnel channel's TLS stream; the session is dropped when the channel closes. */
   async attach(stream: import('node:tls').TLSSocket, peerNode: string, onClose: (cb: () => void) => void): Promise<void> {
@@ -44,7 +48,7 @@ export class EdgeTunnel {
     stream.setNoDelay(true);
     const session = connect('http://mra-tunnel', { createConnection: () => stream, settings: TUNNEL_SETTINGS, maxSessionMemory: 64 });
     session.setLocalWindowSize(TUNNEL_SETTINGS.initialWindowSize! * 16);
-    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, 'http tunnel session error'));
+    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel session error`));
     const drop = () => {
       const i = this.#sessions.indexOf(session);
       if (i >= 0) this.#sessions.splice(i, 1);
@@ -54,7 +58,7 @@ export class EdgeTunnel {
     session.once('goaway', drop);
     onClose(drop);
     this.#sessions.push(session);
-    this.log.info({ peerNode }, 'http tunnel up');
+    this.log.info({ peerNode }, `${this.kind} tunnel up`);
   }
 
   get up(): boolean {
@@ -68,6 +72,25 @@ export class EdgeTunnel {
   close(): void {
     for (const s of [...this.#sessions]) s.destroy();
     this.#sessions.length = 0;
+  }
+
+  /**
+   * Opens one long-lived stream down a tunnel (an XMPP session): the caller writes and reads it as a duplex
+   * with HTTP/2 flow control. Undefined when no tunnel is up or it is closing.
+   */
+  open(headers: OutgoingHttpHeaders): import('node:http2').ClientHttp2Stream | undefined {
+    const session = this.#pick();
+    if (session) {
+      try {
+        const stream = session.request(headers);
+        this.#forwarded++;
+        return stream;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, `${this.kind} tunnel stream not opened`);
+      }
+    }
+    this.#unavailable++;
+    return undefined;
   }
 
   /** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */

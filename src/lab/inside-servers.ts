@@ -8,6 +8,7 @@ import { labVoicemailHandler } from './voicemail.js';
 import { handleAxl, labCluster, type LabCluster } from './axl.js';
 import type { Logger } from '../log/index.js';
 import { CallControl, LAB_SIP_USERS } from './call-control.js';
+import { LabImp } from './imp.js';
 
 /**
  * The simulated inside: call control (SIP on 5060), UDS on 8443, TFTP/config on 6970, voicemail on 443.
@@ -25,7 +26,9 @@ export interface InsideServersOptions {
 }
 
 export interface InsideServers {
-  ports: { callControlSip: number; uds: number; tftp: number; voicemail: number };
+  ports: { callControlSip: number; uds: number; tftp: number; voicemail: number; imp: number };
+  /** IM and Presence's XMPP service (STARTTLS on 5222): tests see who is online and what was routed. */
+  imp: LabImp;
   /** Call control's OAuth issuer: tests mint tokens (good, expired) with it. */
   tokens: LabTokenIssuer;
   /** Every HTTP request the inside servers received, as `server METHOD target` (tests prove what got through). */
@@ -37,7 +40,7 @@ export interface InsideServers {
   close(): Promise<void>;
 }
 
-const STANDARD = { callControlSip: 5060, uds: 8443, tftp: 6970, voicemail: 443 } as const;
+const STANDARD = { callControlSip: 5060, uds: 8443, tftp: 6970, voicemail: 443, imp: 5222 } as const;
 
 function listen(server: TcpServer | HttpsServer | HttpServer, port: number, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -63,7 +66,10 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
   const cluster = labCluster(host, (JSON.parse(tokens.jwks()) as { keys: Array<Record<string, unknown>> }).keys);
   const started: Partial<InsideServers['ports']> = {};
   let callControl: CallControl | undefined;
+  let imp: LabImp | undefined;
   try {
+    imp = await new LabImp({ address: opts.address, port: port('imp'), tls: opts.tls, domain: opts.domain ?? 'lab.example.com', log }).start();
+    started.imp = imp.port;
     // Call control: the lab registrar and proxy (TCP 5060, TLS 5061 for a mixed-mode core).
     callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: LAB_SIP_USERS, log }).start();
     started.callControlSip = callControl.ports.tcp;
@@ -87,6 +93,7 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
   } catch (err) {
     for (const s of servers) s.close();
     await callControl?.close();
+    await imp?.close();
     throw err;
   }
   log.info({ address: opts.address, ports: started }, 'lab inside servers up');
@@ -96,8 +103,10 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
     seen,
     cluster,
     callControl,
+    imp,
     close: async () => {
       await callControl.close();
+      await imp.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };

@@ -58,7 +58,7 @@ function labInside(p: InsideServers['ports']) {
   return {
     domains: [{ name: LAB_DOMAIN, sip_registrations: true, im_presence: true }],
     unified_cm: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [node] }],
-    im_presence: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [node] }],
+    im_presence: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [{ ...node, xmpp_port: p.imp }] }],
     unity_connection: [{ publisher: LAB_ADDRESSES.inside, https_port: p.voicemail, nodes: [{ address: LAB_ADDRESSES.inside, https_port: p.voicemail }] }],
   };
 }

@@ -6,6 +6,7 @@ import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { attachHttpCore } from '../http/index.js';
 import { attachCoreSip } from '../sip/routing/index.js';
+import { attachXmppCore } from '../xmpp/index.js';
 import { attachDomains } from '../domains/index.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
@@ -46,6 +47,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     discovery.on('change', (r) => httpCore.setInsideNodes(r.insideNodes));
     const media = await startMediaEngine(ctx, cfg.media.address ?? '0.0.0.0', false, log);
     attachCoreSip(ctx, traversal, domains, discovery, media);
+    attachXmppCore(ctx, traversal, domains, discovery);
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());

@@ -5,6 +5,7 @@ import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { createHttpEdge } from '../http/index.js';
 import { attachEdgeSip } from '../sip/routing/index.js';
+import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
@@ -42,13 +43,14 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
     const media = await startMediaEngine(ctx, mediaBind, true, log);
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
+    const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion: httpEdge.intrusion, domainCerts: httpEdge.domainCerts });
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
     return {
       role: 'edge',
       name: cfg.name,
-      ports: { https: httpsPort, sipTls: sip.port, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
+      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
       status: () => node.status(),
       traversal,
       close: () => node.close(),

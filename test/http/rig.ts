@@ -47,6 +47,8 @@ export interface RigOptions {
   /** Names of a domain certificate the edge offers by SNI (issued by the rig's CA). */
   domainCertNames?: string[];
   coreHttp?: Record<string, unknown>;
+  /** The edge's xmpp section (limits). */
+  edgeXmpp?: Record<string, unknown>;
 }
 
 /**
@@ -83,6 +85,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       public: { address: '127.0.0.1', sip_tls_port: 0, https_port: 0, xmpp_port: 0 },
       traversal: { address: '127.0.0.1', sip_port: 0, http_tunnel_port: 0, xmpp_port: 0, tls_verify_subject_name: 'core.lab.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('traversal-secret') }] },
       http: { ...(opts.edgeHttp ?? {}), ...domainCerts },
+      xmpp: opts.edgeXmpp ?? {},
     },
     'http test edge',
   ) as EdgeConfig;
@@ -104,7 +107,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       },
       domains: [{ name: DOMAIN, sip_registrations: true, im_presence: true }],
       unified_cm: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [node] }],
-      im_presence: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [node] }],
+      im_presence: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [{ ...node, xmpp_port: inside.ports.imp }] }],
       unity_connection: [{ publisher: '127.0.0.1', https_port: inside.ports.voicemail, nodes: [{ address: '127.0.0.1', https_port: inside.ports.voicemail }] }],
       http: opts.coreHttp ?? {},
     },

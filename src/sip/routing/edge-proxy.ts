@@ -75,6 +75,12 @@ export class EdgeSipProxy {
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
 
+
+  /** The domain table core last sent, null until the first: the XMPP listener checks stream domains in it. */
+  get domainTable(): DomainTable | null {
+    return this.#domains;
+  }
+
   constructor(opts: EdgeSipProxyOptions) {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
