@@ -31,3 +31,11 @@ export const [MDUDE, JDOE] = [LAB_USERS[0]!, LAB_USERS[1]!];
 export function client(rig: Rig, user: { id: string; password: string }, more: Partial<XmppClientOptions> = {}): XmppClient {
   return new XmppClient({ host: '127.0.0.1', port: edgeXmpp(rig).port, servername: EDGE_NAME, ca: rig.ca, domain: DOMAIN, user: user.id, password: user.password, ...more });
 }
+
+/** Maintenance mode on a node through its admin API, as an operator turns it on. */
+export async function setMaintenance(node: { ports: Record<string, number> }, on: boolean): Promise<void> {
+  const { request } = await import('undici');
+  const r = await request(`http://127.0.0.1:${node.ports.admin}/api/maintenance`, { method: 'POST', body: JSON.stringify({ on }), headers: { 'content-type': 'application/json' } });
+  await r.body.text();
+  if (r.statusCode !== 200) throw new Error(`maintenance: HTTP ${r.statusCode}`);
+}

@@ -1,0 +1,105 @@
+// What the edge refuses, and that a refusal or a fault ends only the stream it concerns: unknown domain, no
+// TLS, bad XML, an oversized stanza, maintenance mode, and the traversal link dropping under live streams.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { x } from '../../src/xmpp/index.js';
+import { waitFor } from '../support/log-capture.js';
+import type { Rig } from '../http/rig.js';
+import { DOMAIN } from '../http/rig.js';
+import { startXmppRig, waitForXmppReady, client, edgeXmpp, coreXmpp, setMaintenance, MDUDE, JDOE } from './helpers.js';
+
+let rig: Rig;
+before(async () => {
+  rig = await startXmppRig({ edgeXmpp: { max_stanza_chars: 4096 } });
+});
+after(async () => {
+  await rig?.close();
+});
+
+/** The stream error a client got before its connection closed. */
+async function refusedWith(c: ReturnType<typeof client>, act: () => Promise<unknown>): Promise<string> {
+  await act().catch(() => {});
+  await c.whenClosed();
+  return c.streamError?.condition ?? 'none';
+}
+
+const ping = (id: string) => x('iq', { type: 'get', id }, x('ping', { xmlns: 'urn:xmpp:ping' }));
+
+test('a domain the pair does not serve for IM and Presence is refused with host-unknown', async () => {
+  const c = client(rig, MDUDE, { domain: 'elsewhere.example.net' });
+  assert.equal(await refusedWith(c, () => c.open()), 'host-unknown');
+  assert.equal(edgeXmpp(rig).refused['host-unknown'], 1);
+});
+
+test('anything but STARTTLS on the plain stream is refused with policy-violation', async () => {
+  const c = client(rig, MDUDE);
+  await c.open();
+  assert.equal(await refusedWith(c, async () => c.send(x('auth', { xmlns: 'urn:ietf:params:xml:ns:xmpp-sasl', mechanism: 'PLAIN' }, 'AG1kdWRlAHg='))), 'policy-violation');
+  assert.equal(edgeXmpp(rig).refused['no-tls'], 1);
+});
+
+test('bad XML ends that client\'s stream with not-well-formed; another user\'s session carries on', async () => {
+  const good = client(rig, JDOE);
+  await good.connect();
+  const bad = client(rig, MDUDE);
+  await bad.connect();
+  await waitFor('both online at IM&P', () => rig.inside.imp.online().length === 2, 5000);
+  assert.equal(await refusedWith(bad, async () => bad.sendRaw("<message to='jdoe@lab.example.com'><body>oops</bdy></message>")), 'not-well-formed');
+  await waitFor('IM&P session of the bad client gone', () => rig.inside.imp.online().length === 1, 5000);
+  good.send(ping('p1'));
+  assert.equal((await good.waitFor((el) => el.attrs.id === 'p1')).attrs.type, 'result');
+  assert.equal(edgeXmpp(rig).streams, 1);
+  await good.close();
+});
+
+test('a stanza over xmpp.max_stanza_chars ends the stream with policy-violation before it reaches IM&P', async () => {
+  const c = client(rig, MDUDE);
+  await c.connect();
+  const before = rig.inside.imp.routed.length;
+  assert.equal(await refusedWith(c, async () => c.send(x('message', { to: `jdoe@${DOMAIN}` }, x('body', {}, 'x'.repeat(5000))))), 'policy-violation');
+  assert.equal(rig.inside.imp.routed.length, before);
+});
+
+test('maintenance mode refuses a new stream with system-shutdown and keeps the existing one', async () => {
+  const old = client(rig, JDOE);
+  await old.connect();
+  await setMaintenance(rig.edge, true);
+  try {
+    const fresh = client(rig, MDUDE);
+    assert.equal(await refusedWith(fresh, () => fresh.open()), 'system-shutdown');
+    old.send(ping('p2'));
+    assert.equal((await old.waitFor((el) => el.attrs.id === 'p2')).attrs.type, 'result');
+    // Drain waits for the stream still up.
+    const drain = (rig.edge.status() as { drain: { active: Record<string, number>; drained: boolean } }).drain;
+    assert.equal(drain.active['xmpp.streams'], 1);
+    await old.close();
+    await waitFor('drained', () => (rig.edge.status() as { drain: { drained: boolean } }).drain.drained, 5000);
+  } finally {
+    await setMaintenance(rig.edge, false);
+  }
+});
+
+test('the traversal link dropping closes each live stream with remote-connection-failed; after it is back, sign-in works', async () => {
+  const a = client(rig, MDUDE);
+  const b = client(rig, JDOE);
+  await a.connect();
+  await b.connect();
+  await waitFor('core relays both', () => coreXmpp(rig).streams === 2, 5000);
+  await rig.stopCore();
+  await Promise.all([a.whenClosed(), b.whenClosed()]);
+  assert.equal(a.streamError?.condition, 'remote-connection-failed');
+  assert.equal(b.streamError?.condition, 'remote-connection-failed');
+  await waitFor('no stream left at the edge', () => edgeXmpp(rig).streams === 0, 5000);
+  assert.equal(edgeXmpp(rig).refused['link-lost'], 2);
+  // While core is away a new client hears why, at once.
+  const c = client(rig, MDUDE);
+  await c.open().catch(() => {});
+  await c.startTls().catch(() => {});
+  await c.whenClosed();
+  assert.equal(c.streamError?.condition, 'remote-connection-failed');
+  await rig.restartCore();
+  await waitForXmppReady(rig);
+  const d = client(rig, MDUDE);
+  await d.connect();
+  await d.close();
+});
