@@ -82,7 +82,7 @@ program
   .option('-d, --dir <dir>', 'where the lab keeps its CA, certificates and password', '.lab')
   .option('--ephemeral-ports', 'let the OS choose every port (several labs side by side)')
   .option('--log-level <level>', 'log level', 'info')
-  .option('--clients <n>', 'simulated remote clients that sign in and register (0 for none)', '3')
+  .option('--clients <n>', 'simulated remote clients that sign in, register and stay online over XMPP (0 for none)', '3')
   .action(async (o: { dir: string; ephemeralPorts?: boolean; logLevel: string; clients: string }) => {
     const clients = Number(o.clients);
     if (!Number.isInteger(clients) || clients < 0 || clients > 100) {
@@ -94,7 +94,7 @@ program
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
         `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n` +
         `  status pages               http://127.0.0.1:${lab.core.ports.admin}/ (core), http://127.0.0.1:${lab.edge.ports.admin}/ (edge)\n` +
-        `  simulated clients          ${clients} signing in and registering through the edge\n`,
+        `  simulated clients          ${clients} signing in, registering and online over XMPP through the edge\n`,
     );
     runUntilSignalled(() => lab.close());
   });

@@ -137,7 +137,7 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     const media = clientMedia;
     const clients = startSimulatedClients({
       answer: (req) => media.answer(req),
-      edge: { host: LAB_ADDRESSES.edge, servername: edgeName, httpsPort: edge.ports.https!, sipTlsPort: edge.ports.sipTls! },
+      edge: { host: LAB_ADDRESSES.edge, servername: edgeName, httpsPort: edge.ports.https!, sipTlsPort: edge.ports.sipTls!, xmppPort: edge.ports.xmpp! },
       ca: readFileSync(pki.caFile, 'utf8'),
       domain: LAB_DOMAIN,
       count: opts.clients,

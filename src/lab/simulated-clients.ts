@@ -1,5 +1,6 @@
-// The lab's remote users: a handful of clients that sign in over HTTPS (get_edge_config, as Jabber starts)
-// and register over SIP TLS through the edge, so `npm start` shows a working system from the first minute.
+// The lab's remote users: a handful of clients that sign in over HTTPS (get_edge_config, as Jabber starts),
+// register over SIP TLS and keep an XMPP session (IM and presence) through the edge, so `npm start` shows a
+// working system from the first minute.
 // They keep retrying until the traversal link is up, re-register as real clients do, and pick up every call.
 import { request } from 'node:https';
 import type { Logger } from '../log/index.js';
@@ -8,10 +9,12 @@ import { LAB_USERS } from './lab-users.js';
 import { LAB_SIP_USERS } from './call-control.js';
 import type { SipAnswer } from './sip-client.js';
 import type { SipRequest } from '../sip/index.js';
+import { XmppClient } from './xmpp-client.js';
+import { x } from '../xmpp/index.js';
 
 export interface SimulatedClientsOptions {
   /** The edge as a remote client sees it. */
-  edge: { host: string; servername: string; httpsPort: number; sipTlsPort: number };
+  edge: { host: string; servername: string; httpsPort: number; sipTlsPort: number; xmppPort?: number };
   /** CA that signed the edge's certificate. */
   ca: string;
   domain: string;
@@ -36,6 +39,9 @@ export interface SimulatedClientState {
   /** The last answer: HTTP status of the sign-in or SIP status of the REGISTER, with its reason. */
   last?: string;
   attempts: number;
+  /** The XMPP session through the edge (none when the edge's XMPP port is not given). */
+  xmpp: 'off' | 'connecting' | 'online';
+  jid?: string;
 }
 
 export interface SimulatedClients {
@@ -73,8 +79,8 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
   let closed = false;
   const clients = Array.from({ length: count }, (_, i) => {
     const [user, password] = sipUsers[i % sipUsers.length]!;
-    const state: SimulatedClientState = { aor: `${user}@${o.domain}`, signInUser: LAB_USERS[i % LAB_USERS.length]!.id, phase: 'signing-in', attempts: 0 };
-    return { state, user, password, directory: LAB_USERS[i % LAB_USERS.length]!, sip: undefined as SipClient | undefined, timer: undefined as NodeJS.Timeout | undefined };
+    const state: SimulatedClientState = { aor: `${user}@${o.domain}`, signInUser: LAB_USERS[i % LAB_USERS.length]!.id, phase: 'signing-in', attempts: 0, xmpp: 'off' };
+    return { i, state, user, password, directory: LAB_USERS[i % LAB_USERS.length]!, sip: undefined as SipClient | undefined, timer: undefined as NodeJS.Timeout | undefined, im: undefined as XmppClient | undefined };
   });
 
   type Client = (typeof clients)[number];
@@ -85,6 +91,28 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
     c.timer.unref();
   };
 
+  /** Keeps one XMPP session up, as Jabber does after sign-in: connect, announce presence, reconnect when lost. */
+  async function chat(c: Client): Promise<void> {
+    if (closed || o.edge.xmppPort === undefined || c.state.xmpp !== 'off') return;
+    c.state.xmpp = 'connecting';
+    const im = new XmppClient({ host: o.edge.host, port: o.edge.xmppPort, servername: o.edge.servername, ca: o.ca, domain: o.domain, user: c.directory.id, password: c.directory.password, resource: `lab-${c.i}`, timeoutMs: 8000 });
+    c.im = im;
+    im.once('closed', () => {
+      c.state.xmpp = 'off';
+      c.state.jid = undefined;
+      if (!closed) setTimeout(() => void chat(c), retryMs).unref();
+    });
+    try {
+      c.state.jid = await im.connect();
+      im.send(x('presence', {}, x('status', {}, 'simulated client')));
+      c.state.xmpp = 'online';
+      log.info({ jid: c.state.jid }, 'simulated client online over XMPP');
+    } catch (err) {
+      log.debug({ user: c.directory.id, err: (err as Error).message }, 'simulated client not online over XMPP yet');
+      im.destroy();
+    }
+  }
+
   async function step(c: Client): Promise<void> {
     if (closed) return;
     c.state.attempts++;
@@ -93,6 +121,7 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
       c.state.last = `HTTP ${r.status} ${r.reason}`;
       if (r.status !== 200) return later(c);
       c.state.phase = 'registering';
+      void chat(c);
     }
     if (closed) return;
     if (!c.sip?.connected) {
@@ -128,6 +157,7 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
       for (const c of clients) {
         clearTimeout(c.timer);
         c.sip?.close();
+        c.im?.destroy();
       }
     },
   };

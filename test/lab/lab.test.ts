@@ -40,7 +40,11 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   };
   await waitFor('3 registrations on the edge', () => registered(edgeUrl) >= 3 || undefined, 30_000, 300);
   await waitFor('3 registrations on core', () => registered(url) >= 3 || undefined, 10_000, 300);
-  assert.match(err, /simulated clients +3 signing in and registering/);
+  assert.match(err, /simulated clients +3 signing in, registering and online over XMPP/);
+  // ...and each keeps an XMPP session through the edge to the lab's IM and Presence.
+  const streams = (u: string) => (JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}').xmpp?.streams ?? 0) as number;
+  await waitFor('3 XMPP streams on the edge', () => streams(edgeUrl) >= 3 || undefined, 30_000, 300);
+  assert.equal(streams(url), 3, 'core relays the same 3 streams to IM and Presence');
 
   // The lab's desk phone calls the first simulated user, who picks up: a call leg on each node.
   const calls = (u: string) => {
