@@ -41,6 +41,8 @@ export class LabImp {
   readonly #log: Logger;
   /** Every stanza routed between users, as `from -> to kind` (tests prove what arrived). */
   readonly routed: string[] = [];
+  /** Bytes received from all clients, so tests can prove what never arrived. */
+  received = 0;
   port = 0;
 
   constructor(private readonly o: LabImpOptions) {
@@ -82,6 +84,7 @@ export class LabImp {
       },
     });
     const onData = (chunk: Buffer) => {
+      this.received += chunk.length;
       try {
         framer.write(chunk);
       } catch (err) {

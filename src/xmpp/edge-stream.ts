@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../certs/index.js';
 import type { Logger } from '../log/index.js';
+import { ElementGate } from './element-gate.js';
 import { XmppFramer, XmppFramingError } from './framing.js';
 import { NS, streamError, streamHeader, type StreamErrorCondition, type XmlElement } from './xml.js';
 
@@ -43,8 +44,9 @@ const LINGER_MS = 2000;
  * header, features with STARTTLS required, proceed); after the client restarts the stream over TLS, every byte
  * goes to core as one tunnel stream and core relays it to IM&P, so SASL, bind and stanzas are end to end.
  * The edge still reads both directions: limits and well-formedness on the client's, and on the inside's the
- * SASL outcome (intrusion protection), the bound JID (status) and stream restarts. Output from the inside is
- * passed on one whole element at a time, so a stream error can always be written between two elements.
+ * SASL outcome (intrusion protection), the bound JID (status) and stream restarts. Both directions pass one
+ * whole element at a time (ElementGate): IM&P never sees a stanza the edge refused, and a stream error can
+ * always be written to the client between two elements.
  */
 export class EdgeXmppStream {
   readonly since = new Date().toISOString();
@@ -56,9 +58,11 @@ export class EdgeXmppStream {
   #out: Socket | TLSSocket;
   #client: XmppFramer | undefined;
   #upstream: ClientHttp2Stream | undefined;
+  /** What the client sent, released to core one whole checked element at a time. */
+  readonly #fromClient = new ElementGate();
+  /** What IM&P sent, released to the client the same way. */
+  readonly #fromServer = new ElementGate();
   #early = '';
-  #pending = '';
-  #forwarded = 0;
   #headerSent = false;
   #serverEnded = false;
   #blocked = false;
@@ -172,7 +176,7 @@ export class EdgeXmppStream {
       } catch (err) {
         return this.#framingFailed(err);
       }
-      this.#toCore(text);
+      this.#toCore(this.#fromClient.take(text, framer.completed));
     });
     // The client has nothing more to say: the inside closes its stream and the edge follows.
     tls.on('end', () => {
@@ -237,12 +241,8 @@ export class EdgeXmppStream {
       this.d.log.warn({ remote: this.remote, err: (err as Error).message }, 'xmpp: the inside sent bad XML');
       return this.close('internal-server-error', 'the inside service sent bad XML', 'inside-bad-xml');
     }
-    this.#pending += text;
-    const n = server.completed - this.#forwarded;
-    if (n > 0) {
-      this.#forwarded += n;
-      const whole = this.#pending.slice(0, n);
-      this.#pending = this.#pending.slice(n);
+    const whole = this.#fromServer.take(text, server.completed);
+    if (whole) {
       if (!this.#out.write(whole)) {
         this.#upstream!.pause();
         this.#out.once('drain', () => this.#upstream?.resume());
