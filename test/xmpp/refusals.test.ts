@@ -10,7 +10,7 @@ import { startXmppRig, waitForXmppReady, client, edgeXmpp, coreXmpp, setMaintena
 
 let rig: Rig;
 before(async () => {
-  rig = await startXmppRig({ edgeXmpp: { max_stanza_chars: 4096 } });
+  rig = await startXmppRig({ edgeXmpp: { max_stanza_chars: 4096, max_stanzas_per_s: 20, handshake_timeout_s: 3 }, edgeHttp: { intrusion: { xmpp: { trigger: 2 } } } });
 });
 after(async () => {
   await rig?.close();
@@ -67,6 +67,41 @@ test('a stanza over xmpp.max_stanza_chars ends the stream with policy-violation;
   });
   assert.equal(await refused, 'policy-violation');
   assert.equal(rig.inside.imp.received, before);
+});
+
+test('more than xmpp.max_stanzas_per_s stanzas in a second end the stream with policy-violation', async () => {
+  const c = client(rig, MDUDE);
+  await c.connect();
+  assert.equal(await refusedWith(c, async () => c.sendRaw(Array.from({ length: 25 }, (_, i) => ping(`r${i}`).toString()).join(''))), 'policy-violation');
+  assert.equal(edgeXmpp(rig).refused.rate, 1);
+});
+
+test('a client that does not get to a bound resource within xmpp.handshake_timeout_s is closed with connection-timeout', async () => {
+  const c = client(rig, MDUDE);
+  const t0 = Date.now();
+  assert.equal(await refusedWith(c, async () => c.open()), 'connection-timeout');
+  assert.ok(Date.now() - t0 >= 2500, 'not before the timeout');
+  assert.equal(edgeXmpp(rig).refused['handshake-timeout'], 1);
+});
+
+test('repeated SASL failures from one address block it (intrusion protection, category xmpp); other addresses go on', async () => {
+  const from = { localAddress: '127.0.0.9' };
+  const first = client(rig, { id: MDUDE.id, password: 'guess-1' }, from);
+  await assert.rejects(first.connect(), /SASL failure/);
+  first.destroy();
+  // The failure that reaches the trigger ends its stream as well.
+  const second = client(rig, { id: MDUDE.id, password: 'guess-2' }, from);
+  assert.equal(await refusedWith(second, () => second.connect()), 'policy-violation');
+  const intrusion = (rig.edge.status() as { intrusion: { blocked: Array<{ address: string; category: string }> } }).intrusion;
+  assert.deepEqual(intrusion.blocked.map((b) => [b.address, b.category]), [['127.0.0.9', 'xmpp']]);
+  // New connections from it are dropped before a byte is read, even with the right password.
+  const third = client(rig, MDUDE, from);
+  await assert.rejects(third.connect());
+  assert.equal(third.streamError, undefined, 'dropped, not answered');
+  assert.equal(edgeXmpp(rig).refused.blocked, 2);
+  const other = client(rig, MDUDE);
+  await other.connect();
+  await other.close();
 });
 
 test('maintenance mode refuses a new stream with system-shutdown and keeps the existing one', async () => {
