@@ -49,6 +49,8 @@ export interface RigOptions {
   coreHttp?: Record<string, unknown>;
   /** The edge's xmpp section (limits). */
   edgeXmpp?: Record<string, unknown>;
+  /** Starts another IM and Presence service (a certificate from the rig's CA) and gives its XMPP port. */
+  imp?: (ca: CertificateAuthority) => Promise<number>;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     writeFileSync(join(dir, 'domain.key'), d.key, { mode: 0o600 });
     domainCerts.domain_certs = [{ cert_file: join(dir, 'domain.pem'), key_file: join(dir, 'domain.key') }];
   }
+  const impPort = opts.imp ? await opts.imp(ca) : undefined;
   const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
 
   const inside = await startInsideServers({ address: '127.0.0.1', ports: 'ephemeral', tls: { cert: insideCert.cert, key: insideCert.key }, log: capturedLogger('lab').log, domain: DOMAIN });
@@ -107,7 +110,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       },
       domains: [{ name: DOMAIN, sip_registrations: true, im_presence: true }],
       unified_cm: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [node] }],
-      im_presence: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [{ ...node, xmpp_port: inside.ports.imp }] }],
+      im_presence: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [{ ...node, xmpp_port: impPort ?? inside.ports.imp }] }],
       unity_connection: [{ publisher: '127.0.0.1', https_port: inside.ports.voicemail, nodes: [{ address: '127.0.0.1', https_port: inside.ports.voicemail }] }],
       http: opts.coreHttp ?? {},
     },
