@@ -1,5 +1,6 @@
 // The lab's IM and Presence service: an XMPP server just large enough for MRA to carry real sessions. It
-// speaks client-to-server XMPP on one port with STARTTLS required, SASL PLAIN against the lab users, resource
+// speaks client-to-server XMPP on one port with STARTTLS required, SASL PLAIN against the lab users (or
+// X-OAUTH2 with call control's access token), resource
 // binding, presence broadcast among everyone online (no rosters), and message and IQ routing between them.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -16,6 +17,8 @@ export interface LabImpOptions {
   tls: { cert: string; key: string };
   domain: string;
   log: Logger;
+  /** The OAuth issuer whose access tokens X-OAUTH2 sign-ins carry (the same the HTTPS plane's clients get). */
+  tokens?: { verify(token: string): string | undefined };
 }
 
 type Phase = 'plain' | 'tls' | 'authenticated' | 'bound';
@@ -100,7 +103,7 @@ export class LabImp {
     if ((attrs.to ?? '').toLowerCase() !== this.o.domain.toLowerCase()) throw new XmppFramingError('host-unknown', `this service is ${this.o.domain}`);
     let features = '';
     if (s.phase === 'plain') features = `<starttls xmlns='${NS.tls}'><required/></starttls>`;
-    else if (s.phase === 'tls') features = `<mechanisms xmlns='${NS.sasl}'><mechanism>PLAIN</mechanism></mechanisms>`;
+    else if (s.phase === 'tls') features = `<mechanisms xmlns='${NS.sasl}'><mechanism>PLAIN</mechanism>${this.o.tokens ? '<mechanism>X-OAUTH2</mechanism>' : ''}</mechanisms>`;
     else features = `<bind xmlns='${NS.bind}'/><session xmlns='${NS.session}'><optional/></session>`;
     s.out.write(`${streamHeader({ from: this.o.domain, id: s.id })}<stream:features>${features}</stream:features>`);
   }
@@ -118,7 +121,7 @@ export class LabImp {
     }
     if (s.phase === 'tls') {
       if (!el.is('auth', NS.sasl)) throw new XmppFramingError('policy-violation', 'authenticate first');
-      const user = el.attrs.mechanism === 'PLAIN' ? this.#checkPlain(el.text) : undefined;
+      const user = el.attrs.mechanism === 'PLAIN' ? this.#checkPlain(el.text) : el.attrs.mechanism === 'X-OAUTH2' ? this.#checkToken(el.text) : undefined;
       if (!user) {
         this.#log.info({ session: s.id }, 'lab IM&P: sign-in refused');
         return void s.out.write(`<failure xmlns='${NS.sasl}'><not-authorized/></failure>`);
@@ -138,6 +141,14 @@ export class LabImp {
     const [, authcid, password] = Buffer.from(b64.trim(), 'base64').toString('utf8').split('\0');
     const user = LAB_USERS.find((u) => u.id.toLowerCase() === (authcid ?? '').toLowerCase());
     return user && user.password === password ? user.id : undefined;
+  }
+
+  /** X-OAUTH2: the same `\0user\0secret` layout as PLAIN, the secret an access token naming that user. */
+  #checkToken(b64: string): string | undefined {
+    const [, authcid = '', token = ''] = Buffer.from(b64.trim(), 'base64').toString('utf8').split('\0');
+    const sub = this.o.tokens?.verify(token);
+    const user = LAB_USERS.find((u) => u.id.toLowerCase() === authcid.toLowerCase());
+    return user && sub?.toLowerCase() === user.id.toLowerCase() ? user.id : undefined;
   }
 
   #bind(s: Session, iq: XmlElement): void {

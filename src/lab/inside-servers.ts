@@ -68,7 +68,7 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
   let callControl: CallControl | undefined;
   let imp: LabImp | undefined;
   try {
-    imp = await new LabImp({ address: opts.address, port: port('imp'), tls: opts.tls, domain: opts.domain ?? 'lab.example.com', log }).start();
+    imp = await new LabImp({ address: opts.address, port: port('imp'), tls: opts.tls, domain: opts.domain ?? 'lab.example.com', tokens, log }).start();
     started.imp = imp.port;
     // Call control: the lab registrar and proxy (TCP 5060, TLS 5061 for a mixed-mode core).
     callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: LAB_SIP_USERS, log }).start();

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basicUser, findUser } from './lab-users.js';
 import { readBody } from './lab-http.js';
@@ -9,6 +9,7 @@ import { readBody } from './lab-http.js';
  */
 export class LabTokenIssuer {
   readonly #key: KeyObject;
+  readonly #public: KeyObject;
   readonly #jwk: Record<string, unknown>;
   readonly kid: string;
   readonly #refresh = new Map<string, { user: string; expires: number }>();
@@ -19,6 +20,7 @@ export class LabTokenIssuer {
   ) {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.#key = privateKey;
+    this.#public = publicKey;
     const jwk = publicKey.export({ format: 'jwk' });
     this.kid = createHash('sha256').update(JSON.stringify(jwk)).digest('base64url').slice(0, 16);
     this.#jwk = { ...jwk, kid: this.kid, alg: 'ES256', use: 'sig' };
@@ -32,6 +34,19 @@ export class LabTokenIssuer {
     const body = enc({ sub: user, iss: this.issuer, iat: now, exp: now + lifetimeS, scope: 'UnifiedCommunications:readwrite', token_use: 'access' });
     const sig = sign('sha256', Buffer.from(`${head}.${body}`), { key: this.#key, dsaEncoding: 'ieee-p1363' });
     return `${head}.${body}.${sig.toString('base64url')}`;
+  }
+
+  /** The user an unexpired access token of this issuer names (IM and Presence checks XMPP sign-ins so). */
+  verify(token: string): string | undefined {
+    const [head = '', body = '', sig = ''] = token.split('.');
+    const signed = verify('sha256', Buffer.from(`${head}.${body}`), { key: this.#public, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig, 'base64url'));
+    if (!signed) return undefined;
+    try {
+      const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { sub?: string; exp?: number; token_use?: string };
+      return claims.token_use === 'access' && typeof claims.exp === 'number' && claims.exp * 1000 > Date.now() ? claims.sub : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   jwks(): string {

@@ -14,6 +14,8 @@ export interface XmppClientOptions {
   domain: string;
   user: string;
   password: string;
+  /** Sign in with this OAuth access token (SASL X-OAUTH2) instead of the password. */
+  token?: string;
   resource?: string;
   timeoutMs?: number;
   localAddress?: string;
@@ -89,8 +91,9 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
   async authenticate(): Promise<string> {
     const features = await this.waitFor((el) => el.is('features', NS.stream));
     const mechanisms = features.child('mechanisms', NS.sasl)?.children.map((c) => (typeof c === 'string' ? '' : c.text)) ?? [];
-    if (!mechanisms.includes('PLAIN')) throw new Error(`the server offers no SASL PLAIN (${mechanisms.join(', ')})`);
-    this.send(x('auth', { xmlns: NS.sasl, mechanism: 'PLAIN' }, Buffer.from(`\0${this.o.user}\0${this.o.password}`).toString('base64')));
+    const mechanism = this.o.token ? 'X-OAUTH2' : 'PLAIN';
+    if (!mechanisms.includes(mechanism)) throw new Error(`the server offers no SASL ${mechanism} (${mechanisms.join(', ')})`);
+    this.send(x('auth', { xmlns: NS.sasl, mechanism }, Buffer.from(`\0${this.o.user}\0${this.o.token ?? this.o.password}`).toString('base64')));
     const outcome = await this.waitFor((el) => el.ns === NS.sasl && (el.local === 'success' || el.local === 'failure'));
     if (outcome.local === 'failure') throw new Error(`SASL failure: ${outcome.children.map((c) => (typeof c === 'string' ? c : c.local)).join(' ')}`);
     this.sendRaw(streamHeader({ to: this.o.domain }));

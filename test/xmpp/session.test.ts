@@ -47,12 +47,25 @@ test('two users sign in through the pair, see each other online and exchange a m
   assert.deepEqual(rig.inside.imp.online(), []);
 });
 
-test('a wrong password is the IM&P service\'s SASL failure, passed through; the stream stays for a retry', async () => {
+test('a wrong password is the IM&P service\'s SASL failure, passed through and counted by intrusion protection', async () => {
   const c = client(rig, { id: MDUDE.id, password: 'wrong' });
   await assert.rejects(c.connect(), /SASL failure: not-authorized/);
   c.destroy();
   await waitFor('stream gone', () => edgeXmpp(rig).streams === 0, 5000);
   assert.equal((rig.edge.status() as { intrusion: { failures: { xmpp: number } } }).intrusion.failures.xmpp, 1);
+});
+
+test('a client signs in with the OAuth access token call control issued (SASL X-OAUTH2); an expired or foreign one is refused', async () => {
+  const good = client(rig, { id: MDUDE.id, password: '' }, { token: rig.inside.tokens.accessToken(MDUDE.id) });
+  assert.equal(await good.connect(), `mdude@${DOMAIN}/lab`);
+  await good.close();
+  const expired = client(rig, { id: MDUDE.id, password: '' }, { token: rig.inside.tokens.accessToken(MDUDE.id, -60) });
+  await assert.rejects(expired.connect(), /SASL failure: not-authorized/);
+  expired.destroy();
+  // A valid token of another user does not sign in as this one.
+  const foreign = client(rig, { id: MDUDE.id, password: '' }, { token: rig.inside.tokens.accessToken(JDOE.id) });
+  await assert.rejects(foreign.connect(), /SASL failure: not-authorized/);
+  foreign.destroy();
 });
 
 test('a stanza to a user not online comes back as service-unavailable from IM&P', async () => {
