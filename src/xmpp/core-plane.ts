@@ -48,6 +48,10 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
 
   const relay = async (req: TunnelRequest): Promise<TunnelAnswer> => {
     if (req.method !== 'POST' || req.target !== '/xmpp') return { status: 404, body: 'the xmpp tunnel carries XMPP streams only\n' };
+    if (ctx.maintenance()) {
+      book.refused('maintenance');
+      return { status: 503, body: 'this core node is in maintenance mode\n' };
+    }
     const domain = String(req.headers[XMPP_DOMAIN_HEADER] ?? '');
     const entry = domains.lookup(domain);
     if (!entry?.im_presence) {
@@ -79,7 +83,10 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     tls.on('data', (c: Buffer) => (s.bytesOut += c.length));
     tls.once('close', () => {
       book.remove(s);
-      req.body.destroy();
+      // The answer's end (IM&P's last bytes) must leave before the tunnel stream goes; the edge closes it anyway.
+      const t = setTimeout(() => req.body.destroy(), 2000);
+      t.unref();
+      req.body.once('close', () => clearTimeout(t));
     });
     req.body.on('data', (c: Buffer) => (s.bytesIn += c.length));
     // The edge cancelled (client gone, stream error, link down): the IM&P connection goes with it.

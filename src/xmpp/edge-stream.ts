@@ -203,7 +203,8 @@ export class EdgeXmppStream {
     });
     up.on('response', (h) => {
       const status = Number(h[':status']);
-      if (status !== 200) this.close('remote-connection-failed', `the IM and Presence service is not reachable (core answered ${status})`, 'inside-unreachable');
+      if (status === 503) this.close('system-shutdown', 'the inside node is in maintenance mode; sign in again shortly', 'maintenance');
+      else if (status !== 200) this.close('remote-connection-failed', `the IM and Presence service is not reachable (core answered ${status})`, 'inside-unreachable');
     });
     up.on('data', (chunk: Buffer) => this.#fromCore(chunk, server));
     up.on('error', () => {});

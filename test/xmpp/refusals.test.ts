@@ -123,6 +123,23 @@ test('maintenance mode refuses a new stream with system-shutdown and keeps the e
   }
 });
 
+test('core in maintenance mode refuses a new stream (system-shutdown after STARTTLS) and keeps relaying the existing one', async () => {
+  const old = client(rig, JDOE);
+  await old.connect();
+  await setMaintenance(rig.core, true);
+  try {
+    const fresh = client(rig, MDUDE);
+    assert.equal(await refusedWith(fresh, () => fresh.connect()), 'system-shutdown');
+    assert.equal(coreXmpp(rig).refused.maintenance, 1);
+    old.send(ping('p3'));
+    assert.equal((await old.waitFor((el) => el.attrs.id === 'p3')).attrs.type, 'result');
+    assert.equal((rig.core.status() as { drain: { active: Record<string, number> } }).drain.active['xmpp.streams'], 1);
+    await old.close();
+  } finally {
+    await setMaintenance(rig.core, false);
+  }
+});
+
 test('the traversal link dropping closes each live stream with remote-connection-failed; after it is back, sign-in works', async () => {
   const a = client(rig, MDUDE);
   const b = client(rig, JDOE);

@@ -41,6 +41,7 @@ test('two users sign in through the pair, see each other online and exchange a m
   assert.match(coreXmpp(rig).streamList[0]!.imp, /^127\.0\.0\.1:\d+$/);
 
   await a.close();
+  assert.equal(a.streamError, undefined, 'an ordinary end: IM&P\'s </stream:stream>, no stream error');
   await b.waitFor((el) => el.is('presence') && el.attrs.type === 'unavailable' && el.attrs.from === a.jid);
   await b.close();
   await waitFor('streams gone at both nodes', () => edgeXmpp(rig).streams === 0 && coreXmpp(rig).streams === 0, 5000);
