@@ -164,3 +164,11 @@ test('the traversal link dropping closes each live stream with remote-connection
   await d.connect();
   await d.close();
 });
+
+test('no IM&P node answering: core answers the tunnel stream 502 and the client hears remote-connection-failed', async () => {
+  await rig.inside.imp.close();
+  const c = client(rig, MDUDE);
+  assert.equal(await refusedWith(c, () => c.connect()), 'remote-connection-failed');
+  assert.equal(edgeXmpp(rig).refused['inside-unreachable'], 1);
+  assert.equal(coreXmpp(rig).refused['imp-unreachable'], 1);
+});

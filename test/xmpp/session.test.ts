@@ -39,6 +39,9 @@ test('two users sign in through the pair, see each other online and exchange a m
   assert.ok(listed && listed.remote === '127.0.0.1' && listed.stanzasIn >= 4 && listed.stanzasOut >= 4, JSON.stringify(st.streamList));
   assert.equal(coreXmpp(rig).streams, 2);
   assert.match(coreXmpp(rig).streamList[0]!.imp, /^127\.0\.0\.1:\d+$/);
+  // The same figures in Prometheus text, through the status document.
+  const metrics = await (await fetch(`http://127.0.0.1:${rig.edge.ports.admin}/metrics`)).text();
+  assert.match(metrics, /mra_status\{section="xmpp",field="streams"\} 2/);
 
   await a.close();
   assert.equal(a.streamError, undefined, 'an ordinary end: IM&P\'s </stream:stream>, no stream error');
