@@ -65,6 +65,11 @@ export class LabImp {
     return [...this.#sessions].flatMap((s) => (s.jid ? [s.jid] : []));
   }
 
+  /** Ends every session as a service going down does (stream error system-shutdown); clients may come back. */
+  endSessions(): void {
+    for (const s of this.#sessions) if (s.out.writable) s.out.end(streamError('system-shutdown', 'IM and Presence is restarting'));
+  }
+
   close(): Promise<void> {
     for (const s of this.#sessions) s.out.destroy();
     return new Promise((resolve) => this.#server.close(() => resolve()));

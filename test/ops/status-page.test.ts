@@ -83,6 +83,9 @@ test('the core status page shows the link up, registered clients, domains, disco
   await link.filter({ hasText: 'link up' }).waitFor({ timeout: 15_000 });
   // The lab's simulated clients signed in and registered through the edge; core counts them.
   await waitText('s-sip', /registrations\s+3\b/, 30_000);
+  // ...and each keeps an XMPP session, which core relays to the lab's IM and Presence.
+  await waitText('s-xmpp', /streams\s+3\b/, 30_000);
+  assert.match(await sectionText('s-xmpp'), /127\.0\.3\.1:\d+/, 'each stream names its IM&P node');
   await page.locator('#s-domains').filter({ hasText: 'lab.example.com' }).waitFor();
   assert.match(await sectionText('s-domains'), /SIP registrations and provisioning on Unified CM/);
   await page.locator('#s-discovery').filter({ hasText: 'CEtcp-127.0.3.1' }).waitFor();
@@ -128,11 +131,13 @@ test('an alarm appears live on the page and clears when its cause goes away', as
   await waitText('alarms', /no alarms/, 5000);
 });
 
-test('maintenance mode on the edge: the page says so live, a call holds the drain until its BYE, a new registration is refused, the existing ones stay', async () => {
+test('maintenance mode on the edge: the page says so live, a call and the chat sessions hold the drain until they end, a new registration is refused, the existing ones stay', async () => {
   const edge = `http://127.0.0.1:${lab.edge.ports.admin}`;
   await page.goto(`${edge}/`);
   await page.locator('#node').filter({ hasText: 'edge edge1' }).waitFor({ timeout: 5000 });
   await waitText('s-sip', /registrations\s+3\b/, 30_000);
+  await waitText('s-xmpp', /streams\s+3\b/, 30_000);
+  assert.match(await sectionText('s-xmpp'), /mdude@lab\.example\.com\/lab-0/, 'the edge lists each stream by its JID');
   assert.match(await sectionText('s-intrusion'), /blocks\s+0/);
   keepScreenshot(await page.screenshot({ fullPage: true }), 'edge-status.png', 700);
 
@@ -141,15 +146,18 @@ test('maintenance mode on the edge: the page says so live, a call holds the drai
   let r = await fetch(`${edge}/api/maintenance`, { method: 'POST', body: '{"on":true}' });
   assert.equal(r.status, 200);
   await page.locator('#maint').filter({ hasText: '(Maintenance mode)' }).waitFor({ timeout: 5000 });
-  // No calls or chat sessions on the lab edge: drained at once, the registrations shown as still held.
-  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
+  // The lab clients' chat sessions continue and hold the edge up; registrations are not waited for.
+  await page.locator('#drain').filter({ hasText: 'draining: xmpp.streams 3' }).waitFor({ timeout: 5000 });
   // A call from the inside that alice picks up holds the edge up until its BYE.
   const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', audioSdp(), 'application/sdp');
   assert.equal(call.status, 200, call.reason);
-  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1' }).waitFor({ timeout: 5000 });
+  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1, xmpp.streams 3' }).waitFor({ timeout: 5000 });
   assert.match(await sectionText('s-sip'), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
   assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
-  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop/ }).waitFor({ timeout: 5000 });
+  await page.locator('#drain').filter({ hasText: /^draining: xmpp\.streams 3$/ }).waitFor({ timeout: 5000 });
+  // IM&P ends the chat sessions; the clients' attempts to come back are refused while the edge is in maintenance.
+  lab.inside.imp.endSessions();
+  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
   const late = client();
   try {
     await late.connect();
@@ -172,6 +180,8 @@ test('maintenance mode on the edge: the page says so live, a call holds the drai
   } finally {
     back.close();
   }
+  // The lab clients' chat sessions come back as they retry.
+  await waitText('s-xmpp', /streams\s+3\b/, 15_000);
 });
 
 test('removing a lab node and refreshing removes its zone from the core page', async () => {
