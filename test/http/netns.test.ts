@@ -4,14 +4,10 @@
 // (dmz cannot dial inside) when this machine can make them, loopback hosts otherwise.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { CertificateAuthority } from '../../src/certs/index.js';
-import { hashPassword } from '../../src/traversal/index.js';
 import { createNetwork, type Network } from '../topology/index.js';
-import { CLI, freePort } from '../support/node-files.js';
+import { pairFiles, type PairFiles } from '../topology/pair-files.js';
+import { CLI } from '../support/node-files.js';
 import { jsonLines, type LineReader } from '../sip-proxy/lines.js';
 import { xmlValue, xmlValues } from './xml.js';
 
@@ -19,6 +15,7 @@ const TOOLS = join(CLI, '../../../test/http/tools');
 const DOMAIN = 'example.com';
 const USER = { id: 'mdude', password: 'thispasswdwillbereset' };
 let net: Network;
+let files: PairFiles;
 let dir = '';
 let edgeHttps = 0;
 let inside: { uds: number; tftp: number; voicemail: number };
@@ -27,52 +24,23 @@ before(async () => {
   const made = await createNetwork('httpe2e');
   net = made.network;
   if (made.fallback) console.log(`# loopback hosts: ${made.fallback}`);
-  dir = mkdtempSync(join(tmpdir(), 'mra-http-e2e-'));
-  const ca = await CertificateAuthority.create({ commonName: 'mra-edge http e2e CA' });
-  const issue = async (name: string, cn: string, ips: string[]) => {
-    const c = await ca.issue({ commonName: cn, dnsNames: [cn], ipAddresses: [...new Set(ips)] });
-    writeFileSync(join(dir, `${name}.pem`), c.cert);
-    writeFileSync(join(dir, `${name}.key`), c.key, { mode: 0o600 });
-  };
-  writeFileSync(join(dir, 'ca.pem'), ca.cert);
-  await issue('edge', 'edge.example.com', [net.dmzPublicAddress, net.dmzTraversalAddress]);
-  await issue('core', 'core.example.com', []);
-  await issue('inside', 'cucm.example.com', [net.inside.address]);
+  files = await pairFiles(net, 'http-e2e');
+  dir = files.dir;
+  await files.issue('inside', 'cucm.example.com', [net.inside.address]);
 
   const lab = net.spawnNode(net.inside, [join(TOOLS, 'inside.js'), net.inside.address, join(dir, 'inside.pem'), join(dir, 'inside.key'), DOMAIN], { stdio: ['pipe', 'pipe', 'inherit'] });
   inside = (await jsonLines(lab).next('the inside servers', (o) => o.event === 'listening')).ports as typeof inside;
 
-  const [sipTls, traversalSip, tunnel, xmppT] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  edgeHttps = await freePort();
-  const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
-  writeFileSync(
-    join(dir, 'edge.yaml'),
-    stringify({
-      role: 'edge',
-      name: 'edge1',
-      admin: { address: '127.0.0.1', port: 0 },
-      tls: tls('edge'),
-      public: { address: net.dmzPublicAddress, sip_tls_port: sipTls, https_port: edgeHttps, xmpp_port: 0 },
-      traversal: { address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('secret') }] },
-    }),
-  );
+  edgeHttps = files.ports.https;
   const node = (port: number) => [{ address: net.inside.address, https_port: port, tftp_port: inside.tftp }];
-  writeFileSync(
-    join(dir, 'core.yaml'),
-    stringify({
-      role: 'core',
-      name: 'core1',
-      admin: { address: '127.0.0.1', port: 0 },
-      tls: tls('core'),
-      domains: [{ name: DOMAIN, sip_registrations: true, im_presence: true }],
-      unified_cm: [{ publisher: net.inside.address, https_port: inside.uds, nodes: node(inside.uds) }],
-      im_presence: [{ publisher: net.inside.address, https_port: inside.uds, nodes: node(inside.uds) }],
-      unity_connection: [{ publisher: net.inside.address, https_port: inside.voicemail, nodes: node(inside.voicemail) }],
-      traversal: { peers: [{ address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT }], username: 'traversal', password: 'secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
-    }),
-  );
-  const edge = jsonLines(net.spawnNode(net.dmz, [CLI, 'edge', '-c', join(dir, 'edge.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const core = jsonLines(net.spawnNode(net.inside, [CLI, 'core', '-c', join(dir, 'core.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const yaml = await files.writeConfigs(['sipTls', 'https'], {
+    domains: [{ name: DOMAIN, sip_registrations: true, im_presence: true }],
+    unified_cm: [{ publisher: net.inside.address, https_port: inside.uds, nodes: node(inside.uds) }],
+    im_presence: [{ publisher: net.inside.address, https_port: inside.uds, nodes: node(inside.uds) }],
+    unity_connection: [{ publisher: net.inside.address, https_port: inside.voicemail, nodes: node(inside.voicemail) }],
+  });
+  const edge = jsonLines(net.spawnNode(net.dmz, [CLI, 'edge', '-c', yaml.edge], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const core = jsonLines(net.spawnNode(net.inside, [CLI, 'core', '-c', yaml.core], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const said = (lines: LineReader) => lines.all().map((l) => `${l.msg} ${l.reason ?? l.err ?? ''}`).join(' | ');
   try {
     await edge.next('the HTTP tunnel', (o) => o.msg === 'http tunnel up', 30_000);
@@ -83,7 +51,7 @@ before(async () => {
 });
 after(async () => {
   await net?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  files?.remove();
 });
 
 async function signIn(mode: 'basic' | 'token'): Promise<Map<string, { status: number; body: string; setCookie: unknown }>> {

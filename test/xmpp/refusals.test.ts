@@ -104,41 +104,28 @@ test('repeated SASL failures from one address block it (intrusion protection, ca
   await other.close();
 });
 
-test('maintenance mode refuses a new stream with system-shutdown and keeps the existing one', async () => {
-  const old = client(rig, JDOE);
-  await old.connect();
-  await setMaintenance(rig.edge, true);
-  try {
-    const fresh = client(rig, MDUDE);
-    assert.equal(await refusedWith(fresh, () => fresh.open()), 'system-shutdown');
-    old.send(ping('p2'));
-    assert.equal((await old.waitFor((el) => el.attrs.id === 'p2')).attrs.type, 'result');
-    // Drain waits for the stream still up.
-    const drain = (rig.edge.status() as { drain: { active: Record<string, number>; drained: boolean } }).drain;
-    assert.equal(drain.active['xmpp.streams'], 1);
-    await old.close();
-    await waitFor('drained', () => (rig.edge.status() as { drain: { drained: boolean } }).drain.drained, 5000);
-  } finally {
-    await setMaintenance(rig.edge, false);
-  }
-});
-
-test('core in maintenance mode refuses a new stream (system-shutdown after STARTTLS) and keeps relaying the existing one', async () => {
-  const old = client(rig, JDOE);
-  await old.connect();
-  await setMaintenance(rig.core, true);
-  try {
-    const fresh = client(rig, MDUDE);
-    assert.equal(await refusedWith(fresh, () => fresh.connect()), 'system-shutdown');
-    assert.equal(coreXmpp(rig).refused.maintenance, 1);
-    old.send(ping('p3'));
-    assert.equal((await old.waitFor((el) => el.attrs.id === 'p3')).attrs.type, 'result');
-    assert.equal((rig.core.status() as { drain: { active: Record<string, number> } }).drain.active['xmpp.streams'], 1);
-    await old.close();
-  } finally {
-    await setMaintenance(rig.core, false);
-  }
-});
+for (const where of ['edge', 'core'] as const) {
+  const when = where === 'edge' ? 'at its first header' : 'after STARTTLS, core answering the tunnel stream 503';
+  test(`maintenance mode on ${where} refuses a new stream with system-shutdown (${when}), keeps the existing one and drains on it`, async () => {
+    const node = rig[where];
+    const drain = () => (node.status() as { drain: { active: Record<string, number>; drained: boolean } }).drain;
+    const old = client(rig, JDOE);
+    await old.connect();
+    await setMaintenance(node, true);
+    try {
+      const fresh = client(rig, MDUDE);
+      assert.equal(await refusedWith(fresh, () => fresh.connect()), 'system-shutdown');
+      assert.equal((where === 'edge' ? edgeXmpp(rig) : coreXmpp(rig)).refused.maintenance, 1);
+      old.send(ping(`m-${where}`));
+      assert.equal((await old.waitFor((el) => el.attrs.id === `m-${where}`)).attrs.type, 'result');
+      assert.equal(drain().active['xmpp.streams'], 1, 'drain waits for the stream still up');
+      await old.close();
+      await waitFor('drained', () => drain().drained, 5000);
+    } finally {
+      await setMaintenance(node, false);
+    }
+  });
+}
 
 test('the traversal link dropping closes each live stream with remote-connection-failed; after it is back, sign-in works', async () => {
   const a = client(rig, MDUDE);
