@@ -1,4 +1,4 @@
-import { performServerHandshake, constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { performServerHandshake, constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream, type Settings } from 'node:http2';
 import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
@@ -34,6 +34,7 @@ export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
 export class CoreTunnel {
   readonly #sessions = new Set<ServerHttp2Session>();
   #served = 0;
+  readonly #settings: Settings;
   /** An edge sends the same identity on every stream: decode it once, not per request. */
   #identity: { text: unknown; value: EdgeIdentity | undefined } = { text: undefined, value: undefined };
 
@@ -42,11 +43,15 @@ export class CoreTunnel {
     private readonly log: Logger,
     /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
     private readonly kind = 'http',
-  ) {}
+    /** Streams the edge may hold open at once (SETTINGS_MAX_CONCURRENT_STREAMS core announces). */
+    maxStreams = TUNNEL_SETTINGS.maxConcurrentStreams,
+  ) {
+    this.#settings = { ...TUNNEL_SETTINGS, maxConcurrentStreams: maxStreams };
+  }
 
   attach(stream: TLSSocket, peerNode: string): void {
     stream.setNoDelay(true); // as on the edge end: small frames of many streams must not wait for ACKs
-    const session = performServerHandshake(stream, { settings: TUNNEL_SETTINGS, maxSessionMemory: 64 });
+    const session = performServerHandshake(stream, { settings: this.#settings, maxSessionMemory: 64 });
     session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel session error`));
     session.on('connect', () => session.setLocalWindowSize(TUNNEL_SETTINGS.initialWindowSize! * 16));
     session.on('stream', (s, headers) => void this.#serve(s, headers));

@@ -18,6 +18,12 @@ interface CoreStream {
   bytesOut: number;
 }
 
+/**
+ * Every client session is one tunnel stream for as long as it lasts: the HTTP tunnel's 4096 concurrent requests
+ * would cap a core link at 4096 chat sessions, so the xmpp tunnel allows as many as the edge takes clients.
+ */
+const XMPP_TUNNEL_STREAMS = 50_000;
+
 export interface XmppDiscovery {
   result(): DiscoveryResult;
 }
@@ -97,7 +103,7 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     return { status: 200, body: tls };
   };
 
-  const tunnel = new CoreTunnel(relay, log, 'xmpp');
+  const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS);
   ctx.onClose(() => tunnel.close());
   traversal.onChannel('xmpp', (ch) => {
     const sc = ch as StreamChannel;

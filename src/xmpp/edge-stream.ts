@@ -3,6 +3,7 @@ import { constants, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'nod
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../certs/index.js';
+import { MRA_HEADER_PREFIX } from '../http/index.js';
 import type { Logger } from '../log/index.js';
 import { ElementGate } from './element-gate.js';
 import { XmppFramer, XmppFramingError } from './framing.js';
@@ -36,7 +37,7 @@ export interface EdgeStreamDeps {
   ended(stream: EdgeXmppStream, reason: string | undefined): void;
 }
 
-export const XMPP_DOMAIN_HEADER = 'x-mra-xmpp-domain';
+export const XMPP_DOMAIN_HEADER = `${MRA_HEADER_PREFIX}xmpp-domain`;
 const LINGER_MS = 2000;
 
 /**
@@ -193,7 +194,7 @@ export class EdgeXmppStream {
       this.#restartAllowed = false;
       return;
     }
-    const up = this.d.open({ ':method': 'POST', ':path': '/xmpp', 'x-mra-client-address': this.remote, [XMPP_DOMAIN_HEADER]: to });
+    const up = this.d.open({ ':method': 'POST', ':path': '/xmpp', [`${MRA_HEADER_PREFIX}client-address`]: this.remote, [XMPP_DOMAIN_HEADER]: to });
     if (!up) throw new XmppFramingError('remote-connection-failed', 'the inside is not reachable at the moment; retry shortly', 'no-link');
     this.#upstream = up;
     const server = new XmppFramer({
