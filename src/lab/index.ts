@@ -1,5 +1,5 @@
 export { startLab, LAB_ADDRESSES, LAB_ADMIN_PORTS, type Lab, type LabOptions } from './lab.js';
 export { startInsideServers, type InsideServers } from './inside-servers.js';
-export { XmppClient, XmppStreamError, type XmppClientOptions } from './xmpp-client.js';
+export { XmppClient, XmppStreamError, SM, type XmppClientOptions, type Resumption } from './xmpp-client.js';
 export { LabImp } from './imp.js';
 export { LAB_USERS } from './lab-users.js';

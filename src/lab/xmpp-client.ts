@@ -21,6 +21,16 @@ export interface XmppClientOptions {
   localAddress?: string;
 }
 
+/** XEP-0198 stream management. */
+export const SM = NS.sm;
+
+/** A stream management session to resume: the id the server gave, the stanzas handled, the JID it had. */
+export interface Resumption {
+  previd: string;
+  h: number;
+  jid: string;
+}
+
 export class XmppStreamError extends Error {
   constructor(
     readonly condition: string,
@@ -65,12 +75,15 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
     return this.waitFor((el) => el.is('features', NS.stream));
   }
 
-  /** Everything up to a bound resource: STARTTLS, SASL PLAIN, bind. Rejects with the server's refusal. */
-  async connect(): Promise<string> {
+  /**
+   * Everything up to a bound resource: STARTTLS, SASL PLAIN, bind; or, given a stream management session
+   * (XEP-0198) the server let go on, its resumption instead of bind. Rejects with the server's refusal.
+   */
+  async connect(resume?: Resumption): Promise<string> {
     const features = await this.open();
     if (!features.child('starttls', NS.tls)) throw new Error('the server offers no STARTTLS');
     await this.startTls();
-    return this.authenticate();
+    return this.authenticate(resume);
   }
 
   async startTls(): Promise<void> {
@@ -88,7 +101,7 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
     this.sendRaw(streamHeader({ to: this.o.domain }));
   }
 
-  async authenticate(): Promise<string> {
+  async authenticate(resume?: Resumption): Promise<string> {
     const features = await this.waitFor((el) => el.is('features', NS.stream));
     const mechanisms = features.child('mechanisms', NS.sasl)?.children.map((c) => (typeof c === 'string' ? '' : c.text)) ?? [];
     const mechanism = this.o.token ? 'X-OAUTH2' : 'PLAIN';
@@ -98,6 +111,13 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
     if (outcome.local === 'failure') throw new Error(`SASL failure: ${outcome.children.map((c) => (typeof c === 'string' ? c : c.local)).join(' ')}`);
     this.sendRaw(streamHeader({ to: this.o.domain }));
     await this.waitFor((el) => el.is('features', NS.stream));
+    if (resume) {
+      this.send(x('resume', { xmlns: SM, previd: resume.previd, h: String(resume.h) }));
+      const answer = await this.waitFor((el) => el.ns === SM && (el.local === 'resumed' || el.local === 'failed'));
+      if (answer.local !== 'resumed') throw new Error(`resumption refused: ${answer.toString()}`);
+      this.jid = resume.jid;
+      return resume.jid;
+    }
     this.send(x('iq', { type: 'set', id: 'bind1' }, x('bind', { xmlns: NS.bind }, x('resource', {}, this.o.resource ?? 'lab'))));
     const bound = await this.waitFor((el) => el.is('iq') && el.attrs.id === 'bind1');
     const jid = bound.child('bind', NS.bind)?.child('jid')?.text;

@@ -263,6 +263,9 @@ export class EdgeXmppStream {
       this.#restartAllowed = true;
     } else if (el.is('failure', NS.sasl)) {
       if (this.d.authFailed(this.remote)) this.#blocked = true;
+    } else if (el.is('resumed', NS.sm)) {
+      // A resumed session (XEP-0198) is signed in; its JID was bound on the stream it continues.
+      clearTimeout(this.#handshake);
     } else if (el.is('iq') && el.attrs.type === 'result') {
       const jid = el.child('bind', NS.bind)?.child('jid')?.text;
       if (jid) {

@@ -10,6 +10,8 @@ export const NS = {
   bind: 'urn:ietf:params:xml:ns:xmpp-bind',
   session: 'urn:ietf:params:xml:ns:xmpp-session',
   stanzas: 'urn:ietf:params:xml:ns:xmpp-stanzas',
+  /** XEP-0198 stream management: a resumed stream is signed in without a new bind. */
+  sm: 'urn:xmpp:sm:3',
 } as const;
 
 const ESC: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };

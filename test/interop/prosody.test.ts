@@ -3,6 +3,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { x } from '../../src/xmpp/index.js';
+import { SM } from '../../src/lab/index.js';
 import { waitFor } from '../support/log-capture.js';
 import type { Rig } from '../http/rig.js';
 import { DOMAIN } from '../http/rig.js';
@@ -15,6 +16,8 @@ let prosody: Prosody | undefined;
 before(async () => {
   if (missing) return;
   rig = await startXmppRig({
+    // Short, so the resumption test proves a resumed stream is not cut off as unfinished.
+    edgeXmpp: { handshake_timeout_s: 3 },
     imp: async (ca) => {
       const cert = await ca.issue({ commonName: `imp.${DOMAIN}`, dnsNames: [`imp.${DOMAIN}`], ipAddresses: ['127.0.0.1'] });
       prosody = await startProsody({ address: '127.0.0.1', domain: DOMAIN, tls: cert, users: [MDUDE, JDOE] });
@@ -58,4 +61,23 @@ test('a wrong password is Prosody\'s SASL failure, and the edge counts it for in
   await assert.rejects(c.connect(), /SASL failure: not-authorized/);
   c.destroy();
   assert.equal((rig!.edge.status() as { intrusion: { failures: { xmpp: number } } }).intrusion.failures.xmpp, before + 1);
+});
+
+test('a session Prosody keeps (XEP-0198) resumes through the pair after the connection drops, and stays past the handshake timeout', async (t) => {
+  if (missing) return t.skip(missing);
+  const a = client(rig!, MDUDE, { resource: 'mobile' });
+  const jid = await a.connect();
+  a.send(x('enable', { xmlns: SM, resume: 'true' }));
+  const enabled = await a.waitFor((el) => el.is('enabled', SM));
+  assert.equal(enabled.attrs.resume, 'true');
+  // The phone loses its network: no </stream:stream>, the TCP connection just goes.
+  a.destroy();
+  await a.whenClosed();
+  const again = client(rig!, MDUDE, { resource: 'mobile' });
+  assert.equal(await again.connect({ previd: enabled.attrs.id!, h: 0, jid }), jid);
+  await new Promise((r) => setTimeout(r, 3500));
+  again.send(x('iq', { type: 'get', id: 'after', to: DOMAIN }, x('ping', { xmlns: 'urn:xmpp:ping' })));
+  assert.equal((await again.waitFor((el) => el.attrs.id === 'after')).attrs.type, 'result');
+  assert.equal(again.streamError, undefined);
+  await again.close();
 });
