@@ -151,7 +151,7 @@ test('maintenance mode on the edge: the page says so live, a call and the chat s
   // A call from the inside that alice picks up holds the edge up until its BYE.
   const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', audioSdp(), 'application/sdp');
   assert.equal(call.status, 200, call.reason);
-  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1, xmpp.streams 3' }).waitFor({ timeout: 5000 });
+  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1, media.calls 1, xmpp.streams 3' }).waitFor({ timeout: 5000 });
   assert.match(await sectionText('s-sip'), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
   assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
   await page.locator('#drain').filter({ hasText: /^draining: xmpp\.streams 3$/ }).waitFor({ timeout: 5000 });
