@@ -4,19 +4,15 @@
 // first. Namespaces with the DMZ firewall when this machine can make them, loopback hosts otherwise.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { CertificateAuthority } from '../../src/certs/index.js';
-import { hashPassword } from '../../src/traversal/index.js';
 import { FIREWALL_TABLE, createNetwork, type Network } from '../topology/index.js';
+import { pairFiles, type PairFiles } from '../topology/pair-files.js';
 import { CLI, freePort } from '../support/node-files.js';
 import { jsonLines } from './lines.js';
-import { mediaRange } from '../support/media-range.js';
 
 const TOOLS = join(CLI, '../../../test/sip-proxy/tools');
 let net: Network;
+let files: PairFiles;
 let dir = '';
 let sipTls = 0;
 let ccLines: ReturnType<typeof jsonLines>;
@@ -26,48 +22,21 @@ before(async () => {
   const made = await createNetwork('sipe2e');
   net = made.network;
   if (made.fallback) console.log(`# loopback hosts: ${made.fallback}`);
-  dir = mkdtempSync(join(tmpdir(), 'mra-sip-e2e-'));
-  const ca = await CertificateAuthority.create({ commonName: 'mra-edge sip e2e CA' });
-  const edgeCert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: [...new Set([net.dmzPublicAddress, net.dmzTraversalAddress])] });
-  const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
-  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
-  let traversalSip: number, tunnel: number, xmppT: number, callControlPort: number;
-  [sipTls, traversalSip, tunnel, xmppT, callControlPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
-  writeFileSync(
-    join(dir, 'edge.yaml'),
-    stringify({
-      role: 'edge',
-      name: 'edge1',
-      admin: { port: 0 },
-      tls: tls('edge'),
-      public: { address: net.dmzPublicAddress, sip_tls_port: sipTls, https_port: 0, xmpp_port: 0 },
-      media: mediaRange(),
-      traversal: { address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('secret') }] },
-    }),
-  );
-  writeFileSync(
-    join(dir, 'core.yaml'),
-    stringify({
-      role: 'core',
-      name: 'core1',
-      // Loopback inside the namespace: the admin API is not under test here and needs no token there.
-      admin: { address: '127.0.0.1', port: 0 },
-      tls: tls('core'),
-      media: mediaRange(),
-      domains: [{ name: 'example.com', sip_registrations: true }],
-      unified_cm: [{ publisher: net.inside.address, nodes: [{ address: net.inside.address, sip_port: callControlPort }] }],
-      traversal: { peers: [{ address: net.dmzTraversalAddress, sip_port: traversalSip, http_tunnel_port: tunnel, xmpp_port: xmppT }], username: 'traversal', password: 'secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
-    }),
-  );
+  files = await pairFiles(net, 'sip-e2e');
+  ({ dir } = files);
+  sipTls = files.ports.sipTls;
+  const callControlPort = await freePort();
+  const yaml = await files.writeConfigs(['sipTls'], {
+    domains: [{ name: 'example.com', sip_registrations: true }],
+    unified_cm: [{ publisher: net.inside.address, nodes: [{ address: net.inside.address, sip_port: callControlPort }] }],
+  });
 
   cc = net.spawnNode(net.inside, [join(TOOLS, 'call-control.js'), net.inside.address, String(callControlPort)], { stdio: ['pipe', 'pipe', 'inherit'] });
   ccLines = jsonLines(cc);
   await ccLines.next('call control listening', (o) => o.event === 'listening');
-  const edge = net.spawnNode(net.dmz, [CLI, 'edge', '-c', join(dir, 'edge.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const edge = net.spawnNode(net.dmz, [CLI, 'edge', '-c', yaml.edge], { stdio: ['ignore', 'pipe', 'inherit'] });
   const edgeLines = jsonLines(edge);
-  const core = net.spawnNode(net.inside, [CLI, 'core', '-c', join(dir, 'core.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const core = net.spawnNode(net.inside, [CLI, 'core', '-c', yaml.core], { stdio: ['ignore', 'pipe', 'pipe'] });
   const coreLines = jsonLines(core);
   let coreErr = '';
   core.stderr!.on('data', (d: Buffer) => (coreErr += d.toString('utf8')));
@@ -81,7 +50,7 @@ before(async () => {
 after(async () => {
   cc?.stdin!.end();
   await net?.destroy();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  files?.remove();
 });
 
 test('a client in internet registers through edge and core and is reached from the inside', { timeout: 60_000 }, async () => {
