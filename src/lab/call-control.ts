@@ -90,8 +90,34 @@ export class CallControl {
     if (!binding) return Promise.resolve({ status: 480, reason: 'Not registered' });
     const branch = generateBranch();
     const d: Dialog = dialog ? { ...dialog, cseq: dialog.cseq + 1 } : { callId: randomBytes(10).toString('hex'), fromTag: generateTag(), toTag: null, cseq: 1 };
+    const req = this.#build(binding, aor, method, d, branch, body, contentType, headers);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(branch);
+        resolve({ status: 408, reason: 'Request Timeout' });
+      }, timeoutMs);
+      this.#pending.set(branch, (res) => {
+        clearTimeout(timer);
+        this.#pending.delete(branch);
+        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) }, body: res.body });
+      });
+      if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
+    });
+  }
+
+  /**
+   * The ACK for an INVITE's 2xx, inside the dialog the result formed: with `body`, the SDP answer to an offer the 2xx
+   * carried (an INVITE sent without SDP). Nothing answers an ACK; it is sent and forgotten.
+   */
+  ack(aor: string, dialog: Dialog, body = '', contentType = 'application/sdp'): boolean {
+    const binding = this.bindings.lookup(aor)[0];
+    if (!binding) return false;
+    return binding.conn.send(this.#build(binding, aor, 'ACK', dialog, generateBranch(), body, contentType, []).serialize());
+  }
+
+  #build(binding: Binding, aor: string, method: string, d: Dialog, branch: string, body: string, contentType: string, headers: Array<[string, string]>): SipRequest {
     const payload = Buffer.from(body, 'utf8');
-    const req = new SipRequest(
+    return new SipRequest(
       method,
       binding.contact,
       fields([
@@ -108,18 +134,6 @@ export class CallControl {
       ]),
       payload,
     );
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(branch);
-        resolve({ status: 408, reason: 'Request Timeout' });
-      }, timeoutMs);
-      this.#pending.set(branch, (res) => {
-        clearTimeout(timer);
-        this.#pending.delete(branch);
-        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) }, body: res.body });
-      });
-      if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
-    });
   }
 
   #listen(server: Server, port: number): Promise<number> {

@@ -1,7 +1,8 @@
 // Media through the pair, real UDP and real SRTP on loopback: the inside's plain RTP reaches the client as SRTP
 // under core's key (checked with werift, not libsrtp), the client's SRTP reaches the inside as RTP, both call
-// directions; the edge's SDP names its own ports and passes a=crypto untouched; bad or unencrypted offers get 488;
-// a forged packet counts an auth failure and reaches nobody; every port is back when the call ends.
+// directions and a delayed offer (the offer in the 200, the answer in the ACK); the edge's SDP names its own ports
+// and passes a=crypto untouched; bad or unencrypted offers get 488; a forged packet counts an auth failure and
+// reaches nobody; every port is back when the call ends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -132,6 +133,64 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
   assert.deepEqual(loss(edgeStream.b), [15, 1, 6.7], 'the edge, from core');
   assert.deepEqual(loss(edgeStream.a), [15, 0, 0], 'the edge, from the client');
   assert.deepEqual(loss(coreStream.b), [15, 0, 0], 'core, from the edge');
+  assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
+
+  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);
+  assert.equal(bye.status, 200);
+  await idle(basePorts);
+  assert.equal((await alice.register(0)).status, 200);
+});
+
+test('a delayed offer from the inside (an INVITE without SDP, as in Unified CM\'s re-INVITEs): the client offers in its 200, the inside answers in the ACK, media flows', async (t) => {
+  await idle();
+  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
+  const inside = await Peer.open();
+  const client = await Peer.open();
+  t.after(() => { inside.close(); client.close(); });
+  const clientKey = randomBytes(30);
+  const acks: SipRequest[] = [];
+  const alice = await pair.client('alice', {
+    answer: (req: SipRequest) => (req.method === 'INVITE' ? { status: 200, body: sdp(client.port, { proto: 'RTP/SAVP', key: clientKey }) } : 200),
+  });
+  alice.onRequest((req) => req.method === 'ACK' && acks.push(req));
+  t.after(() => alice.close());
+  assert.equal((await alice.register()).status, 200);
+
+  const ackedSdp = async (n: number) => {
+    await waitFor(`ACK ${n} at the client`, () => acks.length >= n);
+    return Sdp.parse(acks[n - 1]!.body).media[0]!;
+  };
+  const invite = await pair.callControl.request('alice@example.com', 'INVITE', '', 'application/sdp');
+  assert.equal(invite.status, 200, invite.reason);
+  // The client's offer reaches the inside as core's plain RTP leg, without a key.
+  const offered = Sdp.parse(invite.body!).media[0]!;
+  assert.deepEqual([offered.proto, offered.attributes('crypto').length], ['RTP/AVP', 0]);
+  assert.ok(offered.port !== client.port);
+  // The inside's answer, in the ACK, reaches the client as the edge's port with core's key.
+  assert.ok(pair.callControl.ack('alice@example.com', invite.dialog!, sdp(inside.port)));
+  const m = await ackedSdp(1);
+  assert.deepEqual([m.proto, m.address], ['RTP/SAVP', '127.0.0.1']);
+  assert.ok(m.port !== inside.port);
+  const coreKey = parseCrypto(m.attributes('crypto')[0]!, 'ack');
+  const session = srtp(clientKey, coreKey.keySalt);
+  const sent = stream(0x1111, 5);
+  for (const p of sent) await inside.send(p, offered.port);
+  await client.waitFor(5);
+  assert.deepEqual(client.received.map((r) => session.decrypt(r.data)), sent);
+  assert.ok(client.received.every((r) => r.port === m.port));
+  const back = stream(0x2222, 5);
+  for (const p of back) await client.send(protect(session, p), m.port);
+  await inside.waitFor(5);
+  assert.deepEqual(inside.received.map((r) => r.data), back);
+
+  // A re-INVITE without SDP on the live call: the same ports and key each way, no new relay.
+  const reinvite = await pair.callControl.request('alice@example.com', 'INVITE', '', 'application/sdp', 5000, [], invite.dialog);
+  assert.equal(reinvite.status, 200);
+  assert.equal(Sdp.parse(reinvite.body!).media[0]!.port, offered.port);
+  assert.ok(pair.callControl.ack('alice@example.com', reinvite.dialog!, sdp(inside.port)));
+  const m2 = await ackedSdp(2);
+  assert.equal(m2.port, m.port);
+  assert.deepEqual(parseCrypto(m2.attributes('crypto')[0]!, 'ack 2').keySalt, coreKey.keySalt);
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
 
   const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);

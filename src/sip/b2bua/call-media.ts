@@ -6,8 +6,19 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log/index.js';
 import type { Endpoint, LegName, LegOptions, LegStats, MediaEngine, Relay, SrtpKey } from '../../media/index.js';
 import { SipError, type SipRequest, type SipResponse } from '../index.js';
-import { SdpError, type MediaDescription, type Sdp } from '../sdp/index.js';
-import { carriesAnswer, carriesOffer, offerFault, rewriteSdp } from './sdp-hop.js';
+import type { MediaDescription, Sdp } from '../sdp/index.js';
+import { carriesAnswer, carriesOffer, hasSdp, offerFault, rewriteSdp } from './sdp-hop.js';
+
+/**
+ * One side of a node for a leg (the client's, or the inside's): how an offer from that side is rewritten, and how an
+ * answer from it is. Which one a body is follows RFC 3264: an INVITE's SDP is the offer and its 18x/2xx the answer;
+ * an INVITE without SDP (a delayed offer, as Unified CM sends in re-INVITEs) gets the offer in its 2xx and the
+ * answer in the ACK.
+ */
+export interface SdpSide {
+  offer(sdp: Sdp, key: string): void;
+  answer(sdp: Sdp, key: string): void;
+}
 
 /** One relayed m= line: its relay and what the rewrites must remember between offer and answer. */
 export interface Stream {
@@ -64,6 +75,8 @@ export class CallMedia {
   readonly #sessions = new Map<string, MediaSession>();
   readonly #hasLeg: (key: string) => boolean;
   readonly #timer: NodeJS.Timeout;
+  /** Legs in a delayed-offer exchange: the offer is due in the INVITE's answer, then the answer in the ACK. */
+  readonly #delayed = new Map<string, 'offer' | 'answer'>();
   readonly counters = { relaysOpened: 0, relaysClosed: 0, mediaTimeouts: 0, authFailures: 0, offersRefused: 0, answersUnusable: 0 };
 
   constructor(opts: CallMediaOptions) {
@@ -123,6 +136,7 @@ export class CallMedia {
 
   /** The leg ended: its relays close and their ports go back to the pool. */
   release(key: string): void {
+    this.#delayed.delete(key);
     const s = this.#sessions.get(key);
     if (!s) return;
     this.#sessions.delete(key);
@@ -132,14 +146,22 @@ export class CallMedia {
   /**
    * Rewrites the offer of an INVITE on its way through, for the leg `leg()` names: undefined when there is none,
    * else the leg's key and, if it is refused, what to answer (488 for SDP the call cannot use, 503 when no relay
-   * opens). A refused offer leaves no relay behind, but a live call's (a refused re-INVITE) stay.
+   * opens). A refused offer leaves no relay behind, but a live call's (a refused re-INVITE) stay. An INVITE without
+   * SDP starts a delayed offer; the ACK that ends one carries its answer, rewritten by `side.answer`.
    */
-  offer(req: SipRequest, leg: () => string, rewrite: (sdp: Sdp, key: string) => void): { key: string; fault?: { status: number; text: string } } | undefined {
+  offer(req: SipRequest, leg: () => string, side: () => SdpSide): { key: string; fault?: { status: number; text: string } } | undefined {
+    if (req.method === 'ACK') return void this.#answerInAck(req, leg, side);
+    if (req.method === 'INVITE' && !hasSdp(req)) {
+      const key = this.#key(leg);
+      if (key !== undefined) this.#delayed.set(key, 'offer');
+      return undefined;
+    }
     if (!carriesOffer(req)) return undefined;
     const key = leg();
+    this.#delayed.delete(key);
     const fresh = !this.#sessions.has(key);
     try {
-      rewriteSdp(req, (sdp) => rewrite(sdp, key));
+      rewriteSdp(req, (sdp) => side().offer(sdp, key));
       return { key };
     } catch (err) {
       this.counters.offersRefused++;
@@ -153,26 +175,57 @@ export class CallMedia {
     if (!this.#hasLeg(key)) this.release(key);
   }
 
-  /** Rewrites the answer an INVITE's 18x/2xx carries; one whose SDP cannot be used closes the leg's relays and passes as it came (no media). */
-  answer(res: SipResponse, leg: () => string, rewrite: (sdp: Sdp, key: string) => void): void {
-    if (!carriesAnswer(res)) return;
-    let key: string;
+  /** A response's or an unchecked request's From/To may not parse: it names no leg, and passes untouched. */
+  #key(leg: () => string): string | undefined {
     try {
-      key = leg();
+      return leg();
     } catch (err) {
-      // A response is passed on by its Via and not checked whole: a From/To that does not parse names no leg.
       if (!(err instanceof SipError)) throw err;
       this.counters.answersUnusable++;
-      return;
+      return undefined;
     }
+  }
+
+  /** The ACK of a delayed offer's 2xx: its SDP is the answer. Another ACK's body is none of the media's business. */
+  #answerInAck(req: SipRequest, leg: () => string, side: () => SdpSide): void {
+    if (!hasSdp(req) || this.#delayed.size === 0) return;
+    const key = this.#key(leg);
+    if (key === undefined || this.#delayed.get(key) !== 'answer') return;
+    this.#delayed.delete(key);
+    this.#unusable(key, () => rewriteSdp(req, (sdp) => side().answer(sdp, key)));
+  }
+
+  /** Runs a rewrite of SDP that cannot be refused (an answer, or a delayed offer in a 2xx): if it fails, the leg has no media and the message passes as it came. */
+  #unusable(key: string, rewrite: () => void): void {
     try {
-      rewriteSdp(res, (sdp) => rewrite(sdp, key));
+      rewrite();
     } catch (err) {
-      if (!(err instanceof SdpError)) throw err;
+      // SDP it cannot use, or a relay that cannot open (an exhausted range): neither is reason to lose the message.
+      if (!(err instanceof Error)) throw err;
       this.counters.answersUnusable++;
       this.release(key);
-      this.log.warn({ leg: key, reason: err.message }, 'sip answer SDP unusable: media not relayed');
+      this.log.warn({ leg: key, reason: (err as Error).message }, 'sip SDP unusable: media not relayed');
     }
+  }
+
+  /**
+   * Rewrites the answer an INVITE's 18x/2xx carries (or, after an INVITE without SDP, the offer: `side.offer`, the
+   * answer then due in the ACK); SDP that cannot be used closes the leg's relays and passes as it came (no media).
+   */
+  answer(res: SipResponse, leg: () => string, side: () => SdpSide): void {
+    if (!carriesAnswer(res)) {
+      // A delayed offer that failed leaves nothing to wait for.
+      if (res.status >= 300 && this.#delayed.size > 0 && (res.header('cseq') ?? '').trim().endsWith('INVITE')) {
+        const key = this.#key(leg);
+        if (key !== undefined && this.#delayed.get(key) === 'offer') this.#delayed.delete(key);
+      }
+      return;
+    }
+    const key = this.#key(leg);
+    if (key === undefined) return;
+    if (this.#delayed.get(key) !== 'offer') return this.#unusable(key, () => rewriteSdp(res, (sdp) => side().answer(sdp, key)));
+    this.#unusable(key, () => rewriteSdp(res, (sdp) => side().offer(sdp, key)));
+    if (res.status >= 200 && this.#sessions.has(key)) this.#delayed.set(key, 'answer');
   }
 
   /** Per leg, for the call list: each stream's packets and bytes both ways, RTP loss, drops and latched remotes. */
@@ -196,6 +249,8 @@ export class CallMedia {
   #sweep(ms: number): void {
     const now = Date.now();
     for (const [key, s] of this.#sessions) if (now - s.opened >= ms && !this.#hasLeg(key)) this.release(key);
+    // A delayed offer whose INVITE never became a leg (refused further on) has nothing to wait for.
+    for (const key of this.#delayed.keys()) if (!this.#hasLeg(key)) this.#delayed.delete(key);
   }
 }
 
