@@ -31,7 +31,10 @@ export interface RequestResult {
   body?: Buffer;
 }
 
-/** A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user. */
+/**
+ * A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user, and sees
+ * the ACK too (an SDP answer may ride it), whose result is ignored.
+ */
 export type InsidePhone = (req: SipRequest) => { status: number; body?: string };
 
 /** An INVITE dialog as the lab's side of it knows it: enough to send a request inside it. */
@@ -224,7 +227,7 @@ export class CallControl {
     const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
     const phone = uri.user ? this.phones.get(uri.user) : undefined;
     if (!target && phone) {
-      if (req.method === 'ACK') return;
+      if (req.method === 'ACK') return void phone(req); // seen (it may carry an SDP answer), never answered
       const a = phone(req);
       const body = a.body ? Buffer.from(a.body, 'utf8') : undefined;
       return void conn.send(createResponse(req, a.status, body ? { body, headers: [['Content-Type', 'application/sdp']] } : {}).serialize());

@@ -3,7 +3,7 @@
 // connection. Tests use it directly; the load clients run many of these in worker threads.
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DigestCredentials, SipError, SipRequest, createResponse, fields, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
+import { DigestCredentials, SipError, SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
 
 export interface SipClientOptions {
@@ -108,6 +108,21 @@ export class SipClient {
     return this.#send(this.#build(method, uri, `<${uri}>`, randomBytes(10).toString('hex'), extra, payload));
   }
 
+  /**
+   * The ACK for a 2xx to an INVITE this client sent to `uri`: in the dialog the 2xx formed, along its Record-Route
+   * set reversed (RFC 3261 §12.1.2); `body` is the SDP answer when the 2xx carried the offer. Nothing answers an ACK.
+   */
+  ack(uri: string, res: SipResponse, body = ''): boolean {
+    const payload = Buffer.from(body, 'utf8');
+    const contact = res.contacts();
+    const target = contact !== '*' && contact[0] ? formatUri(contact[0].uri) : uri;
+    const routes = res.headerList('record-route').reverse().map((r): [string, string] => ['Route', r]);
+    const cseq = Number.parseInt(res.header('cseq') ?? '0', 10);
+    const extra: Array<[string, string]> = [...routes, ...(payload.length ? [['Content-Type', 'application/sdp'] as [string, string]] : [])];
+    const req = this.#build('ACK', target, res.header('to') ?? `<${uri}>`, res.callId(), extra, payload, cseq);
+    return this.#conn?.send(req.serialize()) ?? false;
+  }
+
   /** Sends raw bytes on the connection (bad-input tests). */
   sendRaw(data: Buffer | string): boolean {
     return this.#conn?.send(data) ?? false;
@@ -130,7 +145,7 @@ export class SipClient {
     return this.#build('REGISTER', uri, `<sip:${this.aor}>`, this.#callId, extra, Buffer.alloc(0));
   }
 
-  #build(method: string, uri: string, to: string, callId: string, extra: Array<[string, string]>, body: Buffer): SipRequest {
+  #build(method: string, uri: string, to: string, callId: string, extra: Array<[string, string]>, body: Buffer, cseq = this.#cseq++): SipRequest {
     return new SipRequest(
       method,
       uri,
@@ -140,7 +155,7 @@ export class SipClient {
         ['From', `<sip:${this.aor}>;tag=${this.#tag}`],
         ['To', to],
         ['Call-ID', callId],
-        ['CSeq', `${this.#cseq++} ${method}`],
+        ['CSeq', `${cseq} ${method}`],
         ...extra,
         ['Content-Length', String(body.length)],
       ]),

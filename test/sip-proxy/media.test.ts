@@ -3,7 +3,7 @@
 // directions and a delayed offer (the offer in the 200, the answer in the ACK); the edge's SDP names its own ports
 // and passes a=crypto untouched; bad or unencrypted offers get 488; a forged packet counts an auth failure and
 // reaches nobody; every port is back when the call ends.
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
@@ -51,12 +51,18 @@ async function idle(ports?: number[]): Promise<void> {
   if (ports) await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === ports[0] && coreMedia().portPairsInUse === ports[1]);
 }
 
-test('a call from the inside: plain RTP in, SRTP under core\'s key out to the client, and back; BYE frees every port', async (t) => {
+/** A call's start: nothing left of the last test, the pools' figures now, and UDP peers for an inside phone and a client. */
+async function callStart(t: TestContext): Promise<{ basePorts: number[]; inside: Peer; client: Peer }> {
   await idle();
   const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
   const inside = await Peer.open();
   const client = await Peer.open();
   t.after(() => { inside.close(); client.close(); });
+  return { basePorts, inside, client };
+}
+
+test('a call from the inside: plain RTP in, SRTP under core\'s key out to the client, and back; BYE frees every port', async (t) => {
+  const { basePorts, inside, client } = await callStart(t);
   const clientKey = randomBytes(30);
   let offer: Sdp | undefined;
   const alice = await pair.client('alice', {
@@ -142,11 +148,7 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
 });
 
 test('a delayed offer from the inside (an INVITE without SDP, as in Unified CM\'s re-INVITEs): the client offers in its 200, the inside answers in the ACK, media flows', async (t) => {
-  await idle();
-  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
-  const inside = await Peer.open();
-  const client = await Peer.open();
-  t.after(() => { inside.close(); client.close(); });
+  const { basePorts, inside, client } = await callStart(t);
   const clientKey = randomBytes(30);
   const acks: SipRequest[] = [];
   const alice = await pair.client('alice', {
@@ -199,12 +201,46 @@ test('a delayed offer from the inside (an INVITE without SDP, as in Unified CM\'
   assert.equal((await alice.register(0)).status, 200);
 });
 
+test('a delayed offer from the client: the inside offers in its 200, which reaches the client as SRTP, and the client\'s answer in the ACK reaches the inside as plain RTP', async (t) => {
+  const { basePorts, inside, client } = await callStart(t);
+  let ack: SipRequest | undefined;
+  t.after(() => pair.callControl.phones.delete('desk'));
+  pair.callControl.phones.set('desk', (req) => {
+    if (req.method === 'ACK') ack = req;
+    return req.method === 'INVITE' ? { status: 200, body: sdp(inside.port) } : { status: 200 };
+  });
+  const carol = await pair.client('carol');
+  t.after(() => carol.close());
+  assert.equal((await carol.register()).status, 200);
+  const r = await carol.request('INVITE', 'sip:desk@example.com', '', 'application/sdp');
+  assert.equal(r.status, 200, r.reason);
+  // The inside's plain offer reaches the client as the edge's port under core's key.
+  const offered = Sdp.parse(r.response!.body).media[0]!;
+  assert.deepEqual([offered.proto, offered.address], ['RTP/SAVP', '127.0.0.1']);
+  const coreKey = parseCrypto(offered.attributes('crypto')[0]!, 'offer');
+  const clientKey = randomBytes(30);
+  assert.ok(carol.ack('sip:desk@example.com', r.response!, sdp(client.port, { proto: 'RTP/SAVP', key: clientKey })));
+  await waitFor('the ACK at the inside', () => ack !== undefined);
+  const answered = Sdp.parse(ack!.body).media[0]!;
+  assert.deepEqual([answered.proto, answered.attributes('crypto').length], ['RTP/AVP', 0], 'the client\'s key stays with core');
+  const session = srtp(clientKey, coreKey.keySalt);
+  const sent = stream(0x4444, 5);
+  for (const p of sent) await inside.send(p, answered.port);
+  await client.waitFor(5);
+  assert.deepEqual(client.received.map((x) => session.decrypt(x.data)), sent);
+  const back = stream(0x5555, 5);
+  for (const p of back) await client.send(protect(session, p), offered.port);
+  await inside.waitFor(5);
+  assert.deepEqual(inside.received.map((x) => x.data), back);
+  const bye = await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], insideDialog(r.response!));
+  assert.equal(bye.status, 200);
+  await idle(basePorts);
+  assert.equal((await carol.register(0)).status, 200);
+});
+
 test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP, the answer carries core\'s key', async (t) => {
-  await idle();
-  const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
-  const inside = await Peer.open();
-  const client = await Peer.open();
-  t.after(() => { inside.close(); client.close(); pair.callControl.phones.delete('desk'); });
+  const { basePorts, inside, client } = await callStart(t);
+  t.after(() => pair.callControl.phones.delete('desk'));
   let offered: Sdp | undefined;
   pair.callControl.phones.set('desk', (req) => {
     if (req.method !== 'INVITE') return { status: 200 };
