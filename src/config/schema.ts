@@ -179,6 +179,11 @@ export const edgeSchema = z.strictObject({
        * to JavaScript (17 % more registrations/s than two, measured); more help a larger node's handshake storms.
        */
       tls_threads: z.number().int().min(1).max(8).default(1),
+      /**
+       * Sustained overload: a client's request that has waited this long behind the others is answered 503 with
+       * Retry-After at once instead of being forwarded late (its client would give up on it). 0: never.
+       */
+      max_queue_wait_s: z.number().min(0).max(60).default(5),
     })
     .prefault({}),
   /** Client-facing XMPP (public.xmpp_port, docs/xmpp.md): the guards on each remote client's stream. */

@@ -26,6 +26,8 @@ export interface EdgeSipProxyOptions {
   maxConnections: number;
   /** Native network threads for the client TLS listener. */
   tlsThreads?: number;
+  /** A client's request that waited this long in the queue is answered 503 at once (sip.max_queue_wait_s; 0: never). */
+  maxQueueWaitMs?: number;
   store: Store;
   capacity: number;
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
@@ -72,6 +74,7 @@ export class EdgeSipProxy {
   readonly #calls: CallTable;
   readonly #media: EdgeMedia | undefined;
   #domains: DomainTable | null = null;
+  #shedLoggedAt = 0;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
 
@@ -97,6 +100,8 @@ export class EdgeSipProxy {
       log: this.#log,
       onMessage: (data, conn) => logFailure(this.#log, this.#fromClient(data, conn), 'sip edge: client message failed'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
+      onShed: (data, conn) => this.#shed(data, conn),
+      ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}),
     });
   }
 
@@ -126,6 +131,7 @@ export class EdgeSipProxy {
       port: this.#port,
       connections: this.#listener.connectionCount,
       tls: this.#listener.stats(),
+      overloadShed: this.#listener.shed,
       registrations: await this.#registrations.count(),
       capacity: this.#registrations.capacity,
       domains: this.#domains?.size ?? null,
@@ -231,6 +237,25 @@ export class EdgeSipProxy {
       if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
       this.#calls.request(req, false, conn.id);
     }
+  }
+
+  /**
+   * Sustained overload (more than the node can handle, for longer than sip.max_queue_wait_s): a request that waited
+   * that long is answered 503 with Retry-After from its raw bytes, a fraction of forwarding it, so the queue
+   * empties to the fresh ones and the rate forwarded holds up instead of the node working on requests their
+   * clients are about to give up on. Responses and ACKs are always handled.
+   */
+  #shed(data: Buffer, conn: SipConnection): boolean {
+    if (data.subarray(0, 4).toString('latin1') === 'ACK ') return false;
+    const reply = rawAnswer(data, 503, 'Service Unavailable', [RETRY_AFTER, reasonHeader(503, 'Edge overloaded')]);
+    if (!reply) return false;
+    conn.send(reply);
+    const now = Date.now();
+    if (now - this.#shedLoggedAt >= 1000) {
+      this.#shedLoggedAt = now;
+      this.#log.warn({ shed: this.#listener.shed + 1 }, 'sip overload: requests that waited too long answered 503');
+    }
+    return true;
   }
 
   /** A core channel closed: whatever it still owed an answer gets 503 now (CANCELs are not tracked: their INVITE is). */

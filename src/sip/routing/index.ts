@@ -37,6 +37,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     limits: { headerTimeoutMs: cfg.sip.header_timeout_s * 1000, idleTimeoutMs: cfg.sip.idle_timeout_s * 1000 },
     maxConnections: cfg.sip.max_connections,
     tlsThreads: cfg.sip.tls_threads,
+    maxQueueWaitMs: Math.round(cfg.sip.max_queue_wait_s * 1000),
     store: ctx.store,
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,

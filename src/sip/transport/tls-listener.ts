@@ -21,6 +21,12 @@ export interface SipTlsListenerOptions {
   log: Logger;
   onMessage: ConnectionHandler;
   onConnectionClosed?: (conn: SipConnection) => void;
+  /**
+   * Sustained overload: a message that waited longer than `maxQueueWaitMs` (default 5 s; 0: never) behind the
+   * others is offered here first; true means it was answered at once (a cheap 503) and is not handled further.
+   */
+  onShed?: (data: Buffer, conn: SipConnection) => boolean;
+  maxQueueWaitMs?: number;
 }
 
 type NativeEvent =
@@ -110,6 +116,10 @@ export class SipTlsListener {
   // #backlogAt > 0: the first part is handled at once, and the backlog is emptied with its last part.
   #backlog: NativeEvent[] = [];
   #backlogAt = 0;
+  // When each batch in the backlog arrived: [index of its first event, performance.now()], oldest first.
+  #arrivals: Array<[number, number]> = [];
+  /** Messages answered at once because they waited too long (sustained overload). */
+  shed = 0;
   readonly #release = (): void => {
     this.#holding = false;
     this.#native?.holdWakes(false);
@@ -191,7 +201,8 @@ export class SipTlsListener {
   // messages; handled in one go it would hold the loop for seconds, with core's answers for the first of them
   // waiting behind the last. At most EVENTS_PER_TURN are handled per turn; the rest wait, in order, for the next.
   #onEvents(events: NativeEvent[]): void {
-    if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN) return this.#handle(events, 0, events.length);
+    if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN) return this.#handle(events, 0, events.length, 0);
+    this.#arrivals.push([this.#backlog.length, performance.now()]);
     if (this.#backlog.length === 0) this.#backlog = events;
     else for (const ev of events) this.#backlog.push(ev);
     if (this.#backlogAt === 0) this.#drain();
@@ -201,25 +212,43 @@ export class SipTlsListener {
     const end = Math.min(this.#backlogAt + EVENTS_PER_TURN, this.#backlog.length);
     const events = this.#backlog;
     const from = this.#backlogAt;
+    const staleEnd = this.#staleEnd(events.length);
     if (end < events.length) {
       this.#backlogAt = end;
       setImmediate(this.#drain);
     } else {
       this.#backlog = [];
       this.#backlogAt = 0;
+      this.#arrivals = [];
     }
-    this.#handle(events, from, end);
+    this.#handle(events, from, end, staleEnd);
   };
 
-  #handle(events: NativeEvent[], from: number, to: number): void {
-    const { log, onMessage } = this.#opts;
+  /**
+   * Where the backlog's messages stop being stale: the first event of the oldest batch that has waited less than
+   * maxQueueWaitMs. Under a burst (a refresh wave) nothing is that old and everything is handled; under load that
+   * does not end, the oldest are answered at once, so the wait stays bounded and the node's rate does not fall.
+   */
+  #staleEnd(length: number): number {
+    const maxWait = this.#opts.maxQueueWaitMs ?? 5000;
+    if (maxWait <= 0 || !this.#opts.onShed) return 0;
+    const limit = performance.now() - maxWait;
+    let k = 0;
+    while (k < this.#arrivals.length && this.#arrivals[k]![1] < limit) k++;
+    return k === 0 ? 0 : (this.#arrivals[k]?.[0] ?? length);
+  }
+
+  #handle(events: NativeEvent[], from: number, to: number, staleEnd: number): void {
+    const { log, onMessage, onShed } = this.#opts;
     for (let i = from; i < to; i++) {
       const ev = events[i]!;
       switch (ev.type) {
         case 'message': {
           const conn = this.#connections.get(ev.id);
           // A message that was in flight when JS closed the connection is dropped with it.
-          if (conn) onMessage(ev.data, conn);
+          if (!conn) break;
+          if (i < staleEnd && onShed!(ev.data, conn)) this.shed++;
+          else onMessage(ev.data, conn);
           break;
         }
         case 'open':
