@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SRTP_SUITES, type SrtpKey, type SrtpSuite } from '../../media/index.js';
 import { Sdp, SdpError, formatCrypto, parseCrypto, type MediaDescription, type SdpCrypto } from '../sdp/index.js';
-import { CallMedia, endpoints, isWildcard, plainProto, relayable, secureProto, type CallMediaOptions } from './call-media.js';
+import { CallMedia, endpoints, isWildcard, plainProto, relayable, secureProto, type CallMediaOptions, type SdpSide } from './call-media.js';
 
 /** What core offers the client when the inside offered plain RTP (the suite every MRA client has). */
 const OFFERED_SUITE: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80';
@@ -42,6 +42,16 @@ export class CoreMedia extends CallMedia {
       if (info && suites.includes(c.suite) && c.keySalt.length === info.keySaltLength && !c.unsupportedParams) return c as SdpCrypto & { suite: SrtpSuite };
     }
     return undefined;
+  }
+
+  /** SDP from the client's side (through the edge), with core's addresses `at` as each side sees them. */
+  clientSide(at: Addresses): SdpSide {
+    return { offer: (sdp, key) => this.offerFromClient(key, sdp, at), answer: (sdp, key) => this.answerFromEdge(key, sdp, at) };
+  }
+
+  /** SDP from the inside's side (call control's phones). */
+  insideSide(at: Addresses): SdpSide {
+    return { offer: (sdp, key) => this.offerFromInside(key, sdp, at), answer: (sdp, key) => this.answerFromInside(key, sdp, at) };
   }
 
   /** Call control's offer towards a client: RTP/SAVP with core's key, from core's edge leg. */

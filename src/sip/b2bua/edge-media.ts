@@ -3,7 +3,7 @@
 // public address and external port, core the edge's mux address and port. a=crypto passes untouched: SRTP is
 // end to end between the client and core, and the edge holds no key.
 import { Sdp } from '../sdp/index.js';
-import { CallMedia, endpoints, relayable, type CallMediaOptions, type MediaSession } from './call-media.js';
+import { CallMedia, endpoints, relayable, type CallMediaOptions, type MediaSession, type SdpSide } from './call-media.js';
 
 export interface EdgeMediaOptions extends CallMediaOptions {
   /** What SDP towards clients names (media.public_address); undefined: the address the client's connection reached. */
@@ -31,6 +31,14 @@ export class EdgeMedia extends CallMedia {
   #muxLeg(s: MediaSession, core: { rtp: { address: string; port: number }; rtcp?: { address: string; port: number } }, rtcpMux: boolean) {
     this.#muxPort(s);
     return { mux: { pair: s.muxPair! }, remote: core.rtp, ...(core.rtcp ? { remoteRtcp: core.rtcp } : {}), rtcpMux, latch: false };
+  }
+
+  /** SDP from the client's side: its offers keep their streams for core's answer, its answers set the external legs. */
+  readonly clientSide: SdpSide = { offer: (sdp, key) => this.offerFromClient(key, sdp), answer: (sdp, key) => this.answerFromClient(key, sdp) };
+
+  /** SDP from core's side, towards a client whose connection reached the edge at `localAddress` (what it is told). */
+  coreSide(localAddress: string): SdpSide {
+    return { offer: (sdp, key) => this.offerToClient(key, sdp, localAddress), answer: (sdp, key) => this.answerToClient(key, sdp, localAddress) };
   }
 
   /** A client's offer on its way to core: its streams are to reach the edge's mux pair. Relays open with the answer. */

@@ -15,7 +15,7 @@ import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
 import { CallTable, callStatus, clientLeg } from './calls.js';
 import type { MediaEngine } from '../../media/index.js';
-import { CoreMedia, type Addresses, type SdpSide } from '../b2bua/index.js';
+import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
@@ -194,7 +194,7 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#clientSide(conn));
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#media!.clientSide(this.#addresses(conn)));
     if (offer?.fault) return refuse(offer.fault.status, offer.fault.text);
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
@@ -221,7 +221,7 @@ export class CoreSipProxy {
     }
     removeTopVia(res);
     const conn = this.#pool.byId(connId ?? '');
-    if (conn) this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#clientSide(conn));
+    if (conn) this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn)));
     if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else this.#calls.response(res, true);
   }
@@ -246,7 +246,7 @@ export class CoreSipProxy {
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      this.#media?.answer(msg, () => clientLeg(msg, 'from'), () => this.#insideSide(conn));
+      this.#media?.answer(msg, () => clientLeg(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn)));
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
@@ -290,7 +290,7 @@ export class CoreSipProxy {
       this.#log.warn({ callId: req.callId(), conn: conn.remote }, 'sip request toward a client refused: call capacity reached');
       return void conn.send(answer(req, 503, 'Call capacity reached', [['Retry-After', '5']]));
     }
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#insideSide(conn));
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#media!.insideSide(this.#addresses(conn)));
     if (offer?.fault) {
       this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
       return void conn.send(answer(req, offer.fault.status, offer.fault.text));
@@ -312,17 +312,6 @@ export class CoreSipProxy {
     const link = this.#opts.traversal.sip()?.info;
     const fixed = own !== undefined && own !== '0.0.0.0' ? own : undefined;
     return { inside: fixed ?? conn.localAddress, edge: fixed ?? link?.localAddress ?? '0.0.0.0', edgeHost: link ? link.remote.slice(0, link.remote.lastIndexOf(':')) : '0.0.0.0' };
-  }
-
-  /** The client's side of a leg (through the edge) and the inside's, for SDP that crosses `conn`'s call control. */
-  #clientSide(conn: SipConnection): SdpSide {
-    const media = this.#media!;
-    return { offer: (sdp, key) => media.offerFromClient(key, sdp, this.#addresses(conn)), answer: (sdp, key) => media.answerFromEdge(key, sdp, this.#addresses(conn)) };
-  }
-
-  #insideSide(conn: SipConnection): SdpSide {
-    const media = this.#media!;
-    return { offer: (sdp, key) => media.offerFromInside(key, sdp, this.#addresses(conn)), answer: (sdp, key) => media.answerFromInside(key, sdp, this.#addresses(conn)) };
   }
 
   #track(key: string, conn: SipConnection): void {

@@ -15,7 +15,7 @@ import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './regi
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, clientLeg } from './calls.js';
 import type { MediaEngine } from '../../media/index.js';
-import { EdgeMedia, type SdpSide } from '../b2bua/index.js';
+import { EdgeMedia } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
@@ -222,7 +222,7 @@ export class EdgeSipProxy {
     } else if (this.#calls.atCapacity(req)) {
       return this.#refuse(conn, req, 503, 'Call capacity reached', [RETRY_AFTER]);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#clientSide);
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#media!.clientSide);
     if (offer?.fault) return this.#refuse(conn, req, offer.fault.status, offer.fault.text);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
@@ -278,7 +278,7 @@ export class EdgeSipProxy {
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
-    this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#clientSide);
+    this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#media!.clientSide);
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
@@ -341,7 +341,7 @@ export class EdgeSipProxy {
       this.#log.warn({ callId: req.callId() }, 'sip request toward a client refused: call capacity reached');
       return void ch.send(answer(req, 503, 'Call capacity reached', [RETRY_AFTER]));
     }
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#coreSide(conn));
+    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#media!.coreSide(conn.localAddress));
     if (offer?.fault) {
       this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
       return void ch.send(answer(req, offer.fault.status, offer.fault.text));
@@ -376,7 +376,7 @@ export class EdgeSipProxy {
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }
     }
-    if (conn) this.#media?.answer(res, () => clientLeg(res, 'from'), () => this.#coreSide(conn));
+    if (conn) this.#media?.answer(res, () => clientLeg(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
     else this.#calls.response(res, false);
@@ -395,18 +395,6 @@ export class EdgeSipProxy {
     const keys = this.#keysByConnection.get(connId);
     this.#keysByConnection.delete(connId);
     for (const k of keys ?? []) await this.#registrations.unbound(k);
-  }
-
-  /** SDP from the client's side: its offers keep their streams for core's answer, its answers set the external legs. */
-  readonly #clientSide: SdpSide = {
-    offer: (sdp, key) => this.#media!.offerFromClient(key, sdp),
-    answer: (sdp, key) => this.#media!.answerFromClient(key, sdp),
-  };
-
-  /** SDP from core's side, towards the client on `conn`: the client is told the edge's address it reached. */
-  #coreSide(conn: SipConnection): SdpSide {
-    const media = this.#media!;
-    return { offer: (sdp, key) => media.offerToClient(key, sdp, conn.localAddress), answer: (sdp, key) => media.answerToClient(key, sdp, conn.localAddress) };
   }
 
   #ownUri(token: string): SipUri {
