@@ -14,6 +14,7 @@ import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerErr
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, clientLeg } from './calls.js';
+import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
 
@@ -243,11 +244,10 @@ export class EdgeSipProxy {
    * Sustained overload (more than the node can handle, for longer than sip.max_queue_wait_s): a request that waited
    * that long is answered 503 with Retry-After from its raw bytes, a fraction of forwarding it, so the queue
    * empties to the fresh ones and the rate forwarded holds up instead of the node working on requests their
-   * clients are about to give up on. Responses and ACKs are always handled.
+   * clients are about to give up on. Responses, ACKs and requests inside a dialog are always handled.
    */
   #shed(data: Buffer, conn: SipConnection): boolean {
-    if (data.subarray(0, 4).toString('latin1') === 'ACK ') return false;
-    const reply = rawAnswer(data, 503, 'Service Unavailable', [RETRY_AFTER, reasonHeader(503, 'Edge overloaded')]);
+    const reply = overloadAnswer(data);
     if (!reply) return false;
     conn.send(reply);
     const now = Date.now();

@@ -125,3 +125,4 @@ function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<stri
 
 // Hop helpers for other SIP elements (the lab's call control and client).
 export { answer, hopFault, parseOrAnswer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';
+export { overloadAnswer } from './overload.js';
