@@ -204,7 +204,7 @@ export class CallMedia {
       if (!(err instanceof Error)) throw err;
       this.counters.answersUnusable++;
       this.release(key);
-      this.log.warn({ leg: key, reason: (err as Error).message }, 'sip SDP unusable: media not relayed');
+      this.log.warn({ leg: key, reason: err.message }, 'sip SDP unusable: media not relayed');
     }
   }
 

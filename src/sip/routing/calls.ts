@@ -182,6 +182,11 @@ export class CallTable {
   }
 }
 
+/** The media section's call figures: legs against capacity.calls (the capacity alarm reads them), relays and their counters. */
+export function mediaStatus(calls: CallTable, media?: { relays: number; counters: Record<string, number> }): Record<string, unknown> {
+  return { calls: calls.size, capacity: calls.capacity, relays: media?.relays ?? 0, ...media?.counters };
+}
+
 /** The SIP section's call figures: `calls` (what drain waits for), the newest legs (with their media), and how legs ended. */
 export function callStatus(calls: CallTable, media?: { legStatus(key: string): unknown }): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());

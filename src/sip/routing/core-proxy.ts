@@ -13,7 +13,7 @@ import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
-import { CallTable, callStatus, clientLeg } from './calls.js';
+import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
 import type { MediaEngine } from '../../media/index.js';
 import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
@@ -89,7 +89,7 @@ export class CoreSipProxy {
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
   mediaStatus(): Record<string, unknown> {
-    return { calls: this.#calls.size, capacity: this.#calls.capacity, relays: this.#media?.relays ?? 0, ...this.#media?.counters };
+    return mediaStatus(this.#calls, this.#media);
   }
 
   /**

@@ -13,7 +13,7 @@ import { AwaitingAnswers } from './awaiting-answers.js';
 import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
-import { CallTable, callStatus, clientLeg } from './calls.js';
+import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
@@ -79,7 +79,6 @@ export class EdgeSipProxy {
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
 
-
   /** The domain table core last sent, null until the first: the XMPP listener checks stream domains in it. */
   get domainTable(): DomainTable | null {
     return this.#domains;
@@ -144,7 +143,7 @@ export class EdgeSipProxy {
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
   mediaStatus(): Record<string, unknown> {
-    return { calls: this.#calls.size, capacity: this.#calls.capacity, relays: this.#media?.relays ?? 0, ...this.#media?.counters };
+    return mediaStatus(this.#calls, this.#media);
   }
 
   async close(): Promise<void> {

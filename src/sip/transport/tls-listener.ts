@@ -215,6 +215,8 @@ export class SipTlsListener {
     const staleEnd = this.#staleEnd(events.length);
     if (end < events.length) {
       this.#backlogAt = end;
+      // Batches this turn finishes are of no more use to #staleEnd, which would scan them every turn.
+      while (this.#arrivals.length > 1 && this.#arrivals[1]![0] <= end) this.#arrivals.shift();
       setImmediate(this.#drain);
     } else {
       this.#backlog = [];
