@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import type { Logger } from '../log/index.js';
 import { Sdp } from '../sip/sdp/index.js';
 import type { CallControl } from './call-control.js';
+import { rtpPacket } from './rtp-packet.js';
 
 export interface LabCallsOptions {
   callControl: CallControl;
@@ -24,17 +25,6 @@ export interface LabCallsOptions {
 
 const offer = (address: string, port: number) => `v=0\r\no=lab 1 1 IN IP4 ${address}\r\ns=lab desk phone\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n`;
 
-/** One G.711 packet (RTP header + 160 bytes of µ-law silence). */
-function rtpPacket(seq: number, ssrc: number): Buffer {
-  const b = Buffer.alloc(172, 0xff);
-  b[0] = 0x80;
-  b[1] = 0;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE((seq * 160) >>> 0, 4);
-  b.writeUInt32BE(ssrc, 8);
-  return b;
-}
-
 export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void }> {
   const log = o.log.child({ lab: 'desk phone' });
   const firstAfterMs = o.firstAfterMs ?? 5000;
@@ -48,12 +38,13 @@ export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void
   socket.on('message', () => {});
   await new Promise<void>((resolve) => socket.bind(0, o.address, resolve));
   const port = socket.address().port;
-  // Sends to where the answer points until the BYE: core's inside leg, which latches and relays it out.
+  // Sends to where the answer points until the BYE: core's inside leg, which latches and relays it out. G.711 µ-law
+  // silence (0xff) at the default size.
   const talk = (answer: Buffer | undefined) => {
     const m = answer && answer.length > 0 ? Sdp.parse(answer).media.find((x) => !x.disabled) : undefined;
     if (!m) return;
     let seq = 1;
-    talking = setInterval(() => socket.send(rtpPacket(seq++, 0x0de5c000), m.port, m.address), 1000 / (o.packetsPerSecond ?? 5));
+    talking = setInterval(() => socket.send(rtpPacket(seq++, 0x0de5c000, { fill: 0xff }), m.port, m.address), 1000 / (o.packetsPerSecond ?? 5));
     talking.unref();
   };
   const later = (ms: number, fn: () => Promise<void>) => {

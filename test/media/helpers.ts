@@ -6,15 +6,7 @@ import { MediaEngine, type MediaEngineOptions } from '../../src/media/index.js';
 
 export const LOOPBACK = '127.0.0.1';
 
-export function rtp(seq: number, ssrc: number, opts: { ts?: number; pt?: number; size?: number; fill?: number } = {}): Buffer {
-  const b = Buffer.alloc(opts.size ?? 172, opts.fill ?? 0xd5);
-  b[0] = 0x80;
-  b[1] = opts.pt ?? 0;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE((opts.ts ?? seq * 160) >>> 0, 4);
-  b.writeUInt32BE(ssrc >>> 0, 8);
-  return b;
-}
+export { rtpPacket as rtp } from '../../src/lab/rtp-packet.js';
 
 /** A minimal RTCP receiver report (PT 201) from `ssrc`. */
 export function rtcpRr(ssrc: number): Buffer {

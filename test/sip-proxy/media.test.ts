@@ -10,6 +10,7 @@ import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'we
 import { Sdp, parseCrypto } from '../../src/sip/sdp/index.js';
 import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/index.js';
 import { startPair, type Pair } from './pair.js';
+import type { Dialog } from '../../src/lab/call-control.js';
 import { waitFor } from '../support/log-capture.js';
 import { Peer, rtp } from '../media/helpers.js';
 import { ReferenceSrtp } from '../media/srtp-reference.js';
@@ -49,6 +50,12 @@ const insideDialog = (res: SipResponse) => ({ callId: res.callId(), fromTag: tag
 async function idle(ports?: number[]): Promise<void> {
   await waitFor('no call and no relay left on either node', () => edgeMedia().calls === 0 && coreMedia().calls === 0 && edgeMedia().relays === 0 && coreMedia().relays === 0);
   if (ports) await waitFor('every port back in both pools', () => edgeMedia().portPairsInUse === ports[0] && coreMedia().portPairsInUse === ports[1]);
+}
+
+/** The inside hangs up (`dialog` as the inside knows it): the BYE is answered 200, and then nothing is left on either node. */
+async function hangUp(aor: string, dialog: Dialog, basePorts?: number[]): Promise<void> {
+  assert.equal((await pair.callControl.request(aor, 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
+  await idle(basePorts);
 }
 
 /** A call's start: nothing left of the last test, the pools' figures now, and UDP peers for an inside phone and a client. */
@@ -141,9 +148,7 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
   assert.deepEqual(loss(coreStream.b), [15, 0, 0], 'core, from the edge');
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
 
-  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);
-  assert.equal(bye.status, 200);
-  await idle(basePorts);
+  await hangUp('alice@example.com', reinvite.dialog!, basePorts);
   assert.equal((await alice.register(0)).status, 200);
 });
 
@@ -195,9 +200,7 @@ test('a delayed offer from the inside (an INVITE without SDP, as in Unified CM\'
   assert.deepEqual(parseCrypto(m2.attributes('crypto')[0]!, 'ack 2').keySalt, coreKey.keySalt);
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
 
-  const bye = await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], reinvite.dialog);
-  assert.equal(bye.status, 200);
-  await idle(basePorts);
+  await hangUp('alice@example.com', reinvite.dialog!, basePorts);
   assert.equal((await alice.register(0)).status, 200);
 });
 
@@ -232,9 +235,7 @@ test('a delayed offer from the client: the inside offers in its 200, which reach
   for (const p of back) await client.send(protect(session, p), offered.port);
   await inside.waitFor(5);
   assert.deepEqual(inside.received.map((x) => x.data), back);
-  const bye = await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], insideDialog(r.response!));
-  assert.equal(bye.status, 200);
-  await idle(basePorts);
+  await hangUp('carol@example.com', insideDialog(r.response!), basePorts);
   assert.equal((await carol.register(0)).status, 200);
 });
 
@@ -289,8 +290,7 @@ test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
 
   // The desk phone hangs up (call control sends BYE towards carol).
   const dialog = insideDialog(r.response!);
-  assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
-  await idle(basePorts);
+  await hangUp('carol@example.com', dialog, basePorts);
   assert.equal((await carol.register(0)).status, 200);
 });
 
@@ -318,8 +318,7 @@ test('core answers a client under the tag and suite of the first a=crypto it can
   await inside.waitFor(5);
   assert.deepEqual(inside.received.map((x) => x.data), sent);
   const dialog = insideDialog(r.response!);
-  assert.equal((await pair.callControl.request('carol@example.com', 'BYE', '', 'text/plain', 5000, [], dialog)).status, 200);
-  await idle();
+  await hangUp('carol@example.com', dialog);
   assert.equal((await carol.register(0)).status, 200);
 });
 

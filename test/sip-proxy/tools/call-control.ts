@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../../../src/log/index.js';
 import { CallControl, LAB_SIP_USERS, type Dialog } from '../../../src/lab/call-control.js';
 import { Sdp } from '../../../src/sip/sdp/index.js';
+import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 const [address = '127.0.0.1', port = '0'] = process.argv.slice(2);
 const cc = await new CallControl({ address, port: Number(port), users: LAB_SIP_USERS, log: createLogger({ level: 'warn', destination: process.stderr }) }).start();
@@ -21,14 +22,7 @@ let received = 0;
 socket.on('message', (_data, from) => out({ event: 'rtp', count: ++received, from: `${from.address}:${from.port}` }));
 let call: { aor: string; dialog: Dialog; to: { address: string; port: number } } | undefined;
 let seq = 1;
-const rtp = () => {
-  const b = Buffer.alloc(172, 0xff);
-  b[0] = 0x80;
-  b.writeUInt16BE(seq, 2);
-  b.writeUInt32BE(seq++ * 160, 4);
-  b.writeUInt32BE(0x0de5c000, 8);
-  return b;
-};
+const rtp = () => rtpPacket(seq++, 0x0de5c000, { fill: 0xff });
 out({ event: 'listening', port: cc.ports.tcp });
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {

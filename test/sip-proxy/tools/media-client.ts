@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
 import { SipClient } from '../../../src/lab/sip-client.js';
 import { Sdp, parseCrypto } from '../../../src/sip/sdp/index.js';
+import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 const [host, port, caFile, user, password, domain, local] = process.argv.slice(2) as [string, string, string, string, string, string, string];
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -50,12 +51,7 @@ try {
 createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = JSON.parse(line) as { send?: number };
   for (let i = 0; i < (cmd.send ?? 0) && session && edge; i++) {
-    const b = Buffer.alloc(172, 0x7f);
-    b[0] = 0x80;
-    b.writeUInt16BE(seq, 2);
-    b.writeUInt32BE(seq++ * 160, 4);
-    b.writeUInt32BE(0xc11e0001, 8);
-    const p = RtpPacket.deSerialize(b);
+    const p = RtpPacket.deSerialize(rtpPacket(seq++, 0xc11e0001, { fill: 0x7f }));
     socket.send(session.encrypt(p.payload, p.header), edge.port, edge.address);
   }
   out({ event: 'sent', count: cmd.send ?? 0 });
