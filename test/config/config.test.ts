@@ -109,6 +109,18 @@ test('core: exactly one of password and password_file', () => {
   assert.match(e.problems[0]!.message, /exactly one of password or password_file/);
 });
 
+test('media, overload and XMPP settings out of range name their field', () => {
+  const range = problemsOf(edgeYaml('media:\n  port_min: 40000\n  port_max: 40002\n'));
+  assert.deepEqual([range.problems[0]?.field, range.problems[0]?.message], ['media.port_max', 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)']);
+  assert.equal(problemsOf(edgeYaml('sip:\n  max_queue_wait_s: -1\n')).problems[0]?.field, 'sip.max_queue_wait_s');
+  assert.equal(problemsOf(edgeYaml('xmpp:\n  max_stanza_chars: 10\n')).problems[0]?.field, 'xmpp.max_stanza_chars');
+  assert.equal(problemsOf(edgeYaml('capacity:\n  calls: 0\n')).problems[0]?.field, 'capacity.calls');
+  const core = 'role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal: {username: t, password: p, peers: [{address: edge.example.com}]}\n';
+  assert.equal(problemsOf(`${core}media:\n  keepalive_s: 0\n`).problems[0]?.field, 'media.keepalive_s');
+  // keepalive_s is core's: the edge sends none, and says so rather than ignore it.
+  assert.equal(problemsOf(edgeYaml('media:\n  keepalive_s: 15\n')).problems[0]?.field, 'media.keepalive_s');
+});
+
 test('the admin API needs a token off loopback', () => {
   const e = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n'));
   assert.equal(e.problems[0]?.field, 'admin.token');
