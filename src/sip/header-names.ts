@@ -51,19 +51,42 @@ export function headerKey(name: string): string {
   return key;
 }
 
-// Field names as received that were found to be tokens (RFC 3261 §25.1), with their keys: the parser checks
-// and maps every name of every message, and one Map hit does both. Same bound as above.
-const TOKEN_KEYS = new Map<string, string>();
+/** A field name as received, resolved once: its key, and its bit if the header is single-valued (else 0). */
+export interface FieldName {
+  readonly key: string;
+  readonly single: number;
+}
 
-/** The key of a field name as received, or undefined when the name is not a token. */
-export function fieldKey(name: string): string | undefined {
-  let key = TOKEN_KEYS.get(name);
-  if (key === undefined) {
+// One bit per single-valued header: the parser's duplicate check needs no Set, and the bit rides on the
+// same lookup that maps the name.
+const SINGLE_BITS = new Map([...SINGLE_VALUED].map((key, i) => [key, 1 << i] as const));
+
+// Field names as received that were found to be tokens (RFC 3261 §25.1), resolved: the parser checks and maps
+// every name of every message, and one Map hit does all of it. Same bound as above.
+const FIELD_NAMES = new Map<string, FieldName>();
+
+// In front of the Map, a direct-mapped table of the names last seen, slotted by length and end characters: a
+// name sliced from a message has no hash yet, and computing one cost more than comparing it with one spelling.
+const RECENT_NAMES: Array<string | undefined> = new Array<string | undefined>(256).fill(undefined);
+const RECENT_FOUND: Array<FieldName | undefined> = new Array<FieldName | undefined>(256).fill(undefined);
+
+/** What a field name as received stands for, or undefined when the name is not a token. */
+export function fieldName(name: string): FieldName | undefined {
+  const n = name.length;
+  const slot = (n * 7 + name.charCodeAt(0) * 3 + name.charCodeAt(n - 1)) & 255;
+  if (RECENT_NAMES[slot] === name) return RECENT_FOUND[slot];
+  // Kept as a copy, not the slice: a slice would keep the whole message it was cut from alive.
+  const kept = Buffer.from(name, 'latin1').toString('latin1');
+  let found = FIELD_NAMES.get(name);
+  if (found === undefined) {
     if (!isToken(name)) return undefined;
-    key = headerKey(name);
-    if (TOKEN_KEYS.size < 4096) TOKEN_KEYS.set(name, key);
+    const key = headerKey(kept);
+    found = Object.freeze({ key, single: SINGLE_BITS.get(key) ?? 0 });
+    if (FIELD_NAMES.size < 4096) FIELD_NAMES.set(kept, found);
   }
-  return key;
+  RECENT_NAMES[slot] = kept;
+  RECENT_FOUND[slot] = found;
+  return found;
 }
 
 // Proxies add the same few fields to every message they forward (Via, Path, X-MRA-Correlation...), so the

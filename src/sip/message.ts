@@ -4,6 +4,8 @@
 // field list itself: original slices interleaved with new text).
 import { badRequest } from './errors.js';
 import { parseScalar, splitTopLevel, trimWs } from './grammar.js';
+
+const isWsCode = (c: number) => c === 32 || c === 9;
 import { displayName, headerKey } from './header-names.js';
 import { parseContactList, parseNameAddr, parseNameAddrList, type ContactList, type NameAddr } from './name-addr.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
@@ -178,10 +180,17 @@ abstract class SipMessageBase {
 
   cseq(): CSeq {
     if (this.#p.cseq !== undefined) return this.#p.cseq;
-    const m = /^(\S+)[ \t]+(\S+)$/.exec(this.#required('cseq', 'CSeq'));
-    if (!m) throw badRequest('Malformed CSeq');
+    // "<number> LWS <method>", each part free of whitespace: read by index, as on every message at every hop.
+    const v = this.#required('cseq', 'CSeq');
+    let i = 0;
+    while (i < v.length && !isWsCode(v.charCodeAt(i))) i++;
+    let j = i;
+    while (j < v.length && isWsCode(v.charCodeAt(j))) j++;
+    const seq = v.slice(0, i);
+    const method = v.slice(j);
+    if (i === 0 || j === i || method === '' || /\s/.test(method) || /\s/.test(seq)) throw badRequest('Malformed CSeq');
     // RFC 3261 §8.1.1.5: the sequence number must be below 2**31.
-    return (this.#p.cseq = { seq: parseScalar(m[1]!, 'CSeq number', 0x7fffffff), method: m[2]! });
+    return (this.#p.cseq = { seq: parseScalar(seq, 'CSeq number', 0x7fffffff), method });
   }
 
   maxForwards(): number | null {

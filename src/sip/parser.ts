@@ -4,7 +4,7 @@
 import { SipError, badRequest, tooLarge } from './errors.js';
 import { isAscii } from 'node:buffer';
 import { isToken, trimWs, unfold } from './grammar.js';
-import { SINGLE_VALUED, fieldKey } from './header-names.js';
+import { fieldName } from './header-names.js';
 import { SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 import type { SipUri } from './uri.js';
 
@@ -36,60 +36,92 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const VERSION_RE = /^SIP\/(\d+)\.(\d+)$/i;
 
 export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessage {
-  const limits = { ...DEFAULT_PARSE_LIMITS, ...options.limits };
+  // Read field by field rather than spread into a new object: this runs for every message a node receives.
+  const limits = options.limits;
+  const maxHeaderBytes = limits?.maxHeaderBytes ?? DEFAULT_PARSE_LIMITS.maxHeaderBytes;
   let start = 0;
   // Empty lines before the start line are keepalive residue and are ignored (RFC 3261 §7.5).
   while (data[start] === 13 && data[start + 1] === 10) start += 2;
   const end = data.indexOf(CRLFCRLF, start);
   if (end < 0) {
-    if (data.length - start > limits.maxHeaderBytes) throw tooLarge('header section');
+    if (data.length - start > maxHeaderBytes) throw tooLarge('header section');
     throw badRequest('Missing empty line after the header section');
   }
-  if (end - start > limits.maxHeaderBytes) throw tooLarge('header section');
+  if (end - start > maxHeaderBytes) throw tooLarge('header section');
 
-  const lineEnd = data.indexOf(13, start);
-  const startRaw = data.subarray(start, lineEnd + 2);
-  const startLine = data.toString('utf8', start, lineEnd);
-  const headers = parseFields(data, lineEnd + 2, end + 2, limits.maxHeaders);
+  // One decode of the whole header section: latin1 is one character per byte, so offsets in it are offsets in
+  // data, and lines and names are found with string searches (each Buffer.indexOf is a call into C++).
+  const head = data.toString('latin1', start, end + 2);
+  // Sections carrying UTF-8 (display names, reason phrases) decode field by field so each value is proper text.
+  const ascii = isAscii(data.subarray(start, end));
+  const lineEnd = head.indexOf('\r');
+  const startRaw = data.subarray(start, start + lineEnd + 2);
+  const startLine = ascii ? head.slice(0, lineEnd) : data.toString('utf8', start, start + lineEnd);
+  const fields = new FieldReader(data, head, start, ascii, limits?.maxHeaders ?? DEFAULT_PARSE_LIMITS.maxHeaders);
+  const headers = fields.read(lineEnd + 2);
 
-  const body = cutBody(data.subarray(end + 4), headers, limits.maxBodyBytes, options.stream === true);
+  const body = cutBody(data.subarray(end + 4), headers, limits?.maxBodyBytes ?? DEFAULT_PARSE_LIMITS.maxBodyBytes, options.stream === true);
   // The received bytes can be handed on unchanged only if nothing before or after the message was dropped.
   const original = body.length === data.length - end - 4 && start === 0 ? data : null;
   const msg = startLine.startsWith('SIP/')
     ? response(startLine, headers, body, original, startRaw)
     : request(startLine, headers, body, original, startRaw);
-  checkSingleValued(msg);
+  // A single-valued header seen twice (RFC 4475 §3.1.2.17), reported after the start line's faults.
+  if (fields.repeated) throw badRequest(`Multiple ${fields.repeated} header fields`);
   const essentials = options.essentials ?? true;
   if (essentials === true || (essentials === 'requests' && msg.isRequest)) checkEssentials(msg);
   return msg;
 }
 
-function parseFields(data: Buffer, from: number, to: number, maxHeaders: number): HeaderField[] {
-  const headers: HeaderField[] = [];
-  // One decode for the whole section; offsets in an ASCII string are byte offsets. Sections carrying
-  // UTF-8 (display names, reason phrases) decode field by field instead so each value is proper text.
-  const ascii = isAscii(data.subarray(from, to));
-  const block = ascii ? data.toString('latin1', from, to) : '';
-  let pos = from;
-  while (pos < to) {
-    let next = data.indexOf(10, pos);
-    if (data[next - 1] !== 13) throw badRequest('Bare LF in the header section');
-    // Folded continuation lines (starting with SP or HT) belong to the same field.
-    while (next + 1 < to && (data[next + 1] === 32 || data[next + 1] === 9)) {
-      next = data.indexOf(10, next + 1);
-      if (data[next - 1] !== 13) throw badRequest('Bare LF in the header section');
+/** Cuts the header section (a latin1 string of the bytes) into fields, noting the first repeated single-valued one. */
+class FieldReader {
+  /** The name, as written, of the first single-valued header that appeared a second time; '' if none. */
+  repeated = '';
+
+  constructor(
+    private readonly data: Buffer,
+    private readonly head: string,
+    /** Where head starts in data. */
+    private readonly base: number,
+    private readonly ascii: boolean,
+    private readonly maxHeaders: number,
+  ) {}
+
+  read(from: number): HeaderField[] {
+    const { data, head, base, ascii } = this;
+    const headers: HeaderField[] = [];
+    const to = head.length;
+    let seen = 0;
+    let pos = from;
+    while (pos < to) {
+      let next = head.indexOf('\n', pos);
+      if (head.charCodeAt(next - 1) !== 13) throw badRequest('Bare LF in the header section');
+      // Folded continuation lines (starting with SP or HT) belong to the same field.
+      let folded = false;
+      for (let c = head.charCodeAt(next + 1); next + 1 < to && (c === 32 || c === 9); c = head.charCodeAt(next + 1)) {
+        next = head.indexOf('\n', next + 1);
+        if (head.charCodeAt(next - 1) !== 13) throw badRequest('Bare LF in the header section');
+        folded = true;
+      }
+      const colon = head.indexOf(':', pos);
+      if (colon < 0 || colon > next) {
+        const c = head.charCodeAt(pos);
+        throw badRequest(c === 32 || c === 9 ? 'Folded line before the first header field' : 'Header field without a colon');
+      }
+      const name = trimWs(head.slice(pos, colon));
+      const found = fieldName(name);
+      if (found === undefined) throw badRequest('Malformed header field name');
+      if (headers.length >= this.maxHeaders) throw tooLarge('too many header fields');
+      if (found.single !== 0) {
+        if (seen & found.single) this.repeated ||= name;
+        seen |= found.single;
+      }
+      const raw = ascii ? head.slice(colon + 1, next - 1) : data.toString('utf8', base + colon + 1, base + next - 1);
+      headers.push({ name, key: found.key, value: folded ? unfold(raw) : trimWs(raw), src: data, start: base + pos, end: base + next + 1 });
+      pos = next + 1;
     }
-    const text = ascii ? block.slice(pos - from, next - 1 - from) : data.toString('utf8', pos, next - 1);
-    const colon = text.indexOf(':');
-    if (colon < 0) throw badRequest(data[pos] === 32 || data[pos] === 9 ? 'Folded line before the first header field' : 'Header field without a colon');
-    const name = trimWs(text.slice(0, colon));
-    const key = fieldKey(name);
-    if (key === undefined) throw badRequest('Malformed header field name');
-    if (headers.length >= maxHeaders) throw tooLarge('too many header fields');
-    headers.push({ name, key, value: unfold(text.slice(colon + 1)), src: data, start: pos, end: next + 1 });
-    pos = next + 1;
+    return headers;
   }
-  return headers;
 }
 
 function cutBody(rest: Buffer, headers: HeaderField[], maxBody: number, stream: boolean): Buffer {
@@ -131,28 +163,17 @@ function response(line: string, headers: HeaderField[], body: Buffer, original: 
 }
 
 function checkVersion(version: string): void {
+  if (version === 'SIP/2.0') return;
   const m = VERSION_RE.exec(version);
   if (!m) throw badRequest('Malformed SIP-Version');
   if (m[1] !== '2' || m[2] !== '0') throw new SipError(505, 'Version Not Supported');
 }
 
-// One bit per single-valued header: the duplicate check runs on every message and needs no Set for it.
-const SINGLE_VALUED_BITS = new Map([...SINGLE_VALUED].map((key, i) => [key, 1 << i] as const));
-
-function checkSingleValued(msg: SipMessage): void {
-  let seen = 0;
-  for (const h of msg.headers) {
-    const bit = SINGLE_VALUED_BITS.get(h.key);
-    if (bit === undefined) continue;
-    if (seen & bit) throw badRequest(`Multiple ${h.name} header fields`);
-    seen |= bit;
-  }
-}
-
 /** What a transaction layer or proxy reads on every message: fail here rather than deep in routing. */
 function checkEssentials(msg: SipMessage): void {
-  msg.topVia();
+  // Every Via first: topVia() then reads the first of them instead of parsing it a second time.
   msg.vias();
+  msg.topVia();
   msg.from();
   msg.to();
   msg.callId();

@@ -61,6 +61,9 @@ function escapedOf(s: string, set: Uint8Array): boolean {
 }
 
 export function parseUri(s: string, what = 'URI'): Uri {
+  // The scheme nearly every URI has, recognised without a regex and a lower-casing.
+  if (s.startsWith('sip:')) return parseSipUri('sip', s.slice(4), what);
+  if (s.startsWith('sips:')) return parseSipUri('sips', s.slice(5), what);
   const colon = s.indexOf(':');
   const scheme = colon > 0 ? s.slice(0, colon) : '';
   if (!SCHEME_RE.test(scheme)) throw badRequest(`Malformed URI scheme in ${what}`);

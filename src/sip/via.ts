@@ -16,17 +16,39 @@ export interface Via {
   params: Param[];
 }
 
-const SENT_PROTOCOL = /^([^\s/]+)[ \t]*\/[ \t]*([^\s/]+)[ \t]*\/[ \t]*([^\s/;]+)[ \t]+(.*)$/s;
-
 /** SP, HT, ':' and ';' end a sent-by host. */
 const endsHost = (c: number) => c === 32 || c === 9 || c === 58 || c === 59;
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
+/** SP, HT and '/' end a sent-protocol part; ';' too ends the transport. */
+const endsPart = (c: number, semi: boolean) => c === 32 || c === 9 || c === 47 || (semi && c === 59);
+
+/** Reads "name / version / transport" and the whitespace after it; -1 if malformed. Index-walked, not a regex: every Via of every message. */
+function sentProtocol(v: string, out: string[]): number {
+  let i = 0;
+  for (let part = 0; part < 3; part++) {
+    const start = i;
+    while (i < v.length && !endsPart(v.charCodeAt(i), part === 2)) i++;
+    const text = v.slice(start, i);
+    if (!isToken(text)) return -1;
+    out[part] = text;
+    while (v.charCodeAt(i) === 32 || v.charCodeAt(i) === 9) i++;
+    if (part < 2) {
+      if (v.charCodeAt(i) !== 47) return -1;
+      i++;
+      while (v.charCodeAt(i) === 32 || v.charCodeAt(i) === 9) i++;
+    } else if (i === start + text.length) return -1;
+  }
+  return i;
+}
+
 export function parseVia(value: string): Via {
-  const m = SENT_PROTOCOL.exec(trimWs(value));
-  if (!m) throw badRequest('Malformed Via sent-protocol');
-  const [, protocolName, protocolVersion, transport, rest] = m as unknown as [string, string, string, string, string];
-  if (!isToken(protocolName) || !isToken(protocolVersion) || !isToken(transport)) throw badRequest('Malformed Via sent-protocol');
+  const v = trimWs(value);
+  const parts: string[] = [];
+  const at = sentProtocol(v, parts);
+  if (at < 0) throw badRequest('Malformed Via sent-protocol');
+  const [protocolName, protocolVersion, transport] = parts as [string, string, string];
+  const rest = v.slice(at);
   let i = 0;
   let host: string;
   if (rest[0] === '[') {
