@@ -125,8 +125,20 @@ function valueStart(head: string, p: number): number {
   const first = head.charCodeAt(p) | 0x20;
   let j: number;
   if (first === 0x6c) j = p + 1; // "l"
-  else if (first === 0x63 && head.length - p >= LONG_NAME.length && head.slice(p, p + LONG_NAME.length).toLowerCase() === LONG_NAME) j = p + LONG_NAME.length;
+  else if (first === 0x63 && matchesLongName(head, p)) j = p + LONG_NAME.length;
   else return -1;
-  while (head[j] === ' ' || head[j] === '\t') j++;
-  return head[j] === ':' ? j + 1 : -1;
+  let c = head.charCodeAt(j);
+  while (c === 32 || c === 9) c = head.charCodeAt(++j);
+  return c === 58 ? j + 1 : -1;
+}
+
+/** "content-length" at p in any case, compared by character code: no slice and lower-casing per "C" line. */
+function matchesLongName(head: string, p: number): boolean {
+  if (head.length - p < LONG_NAME.length) return false;
+  // OR-ing 0x20 lower-cases the letters; the '-' is compared as it is (a CR OR-ed with 0x20 would pass for it).
+  for (let k = 1; k < LONG_NAME.length; k++) {
+    const c = head.charCodeAt(p + k);
+    if (k === 7 ? c !== 0x2d : (c | 0x20) !== LONG_NAME.charCodeAt(k)) return false;
+  }
+  return true;
 }

@@ -39,6 +39,8 @@ export interface CoreSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-core';
+/** On core's Via of a REGISTER: the registration's key (correlation id) in core's own count. */
+const VIA_REGISTRATION = 'mra-reg';
 /** How long a stopping core waits for call control to answer what it already forwarded. */
 const STOP_GRACE_MS = 2000;
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -173,12 +175,14 @@ export class CoreSipProxy {
       const contacts = req.contacts();
       const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
       // Core's own hash of the AOR and Call-ID (the same as the edge's id, but not taken on the edge's word).
-      const admission = expires > 0 ? await this.#registrations.admit(correlationId(req), maintenance) : 'ok';
+      const key = correlationId(req);
+      const admission = expires > 0 ? await this.#registrations.admit(key, maintenance) : 'ok';
       if (admission !== 'ok') {
         const r = REFUSED_ADMISSION[admission];
         return refuse(r.status, r.text, r.headers);
       }
-      viaExtra = [['mra-exp', String(expires)]];
+      // Both ride in core's own Via, so the answer is counted without parsing its To again.
+      viaExtra = [['mra-exp', String(expires)], [VIA_REGISTRATION, key]];
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
     else if (this.#calls.atCapacity(req)) return refuse(503, 'Call capacity reached', [['Retry-After', '5']]);
     let conn = this.#pool.open(route.target);
@@ -250,7 +254,7 @@ export class CoreSipProxy {
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
-        await this.#registrations.bound(correlationId(msg), expires);
+        await this.#registrations.bound(getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg), expires);
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: correlationId(msg), callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
