@@ -1,22 +1,15 @@
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { createServer as createH1Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
 import { answerText } from './tunnel-edge.js';
 import { listenOn } from '../util/listen.js';
 import { sniCallback } from '../certs/index.js';
+import { overRate, type EdgeRequestHandler } from './edge-exchange.js';
+import { H1Server, type H1Limits } from './h1-server.js';
 
-export interface EdgeListenerLimits {
-  maxHeaderBytes: number;
-  maxBodyBytes: number;
-  maxRequestsPerConnectionPerS: number;
-  headerTimeoutMs: number;
-  idleTimeoutMs: number;
-}
-
-/** `body` is the whole request body, already within the limit: nothing is forwarded before the edge has decided. */
-export type EdgeRequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, body: Buffer) => void;
+export type EdgeListenerLimits = H1Limits;
+export type { EdgeRequestHandler } from './edge-exchange.js';
 
 export interface EdgeListenerOptions {
   address: string;
@@ -40,7 +33,7 @@ export interface EdgeListenerOptions {
 export class EdgeListener {
   readonly #tls: TlsServer;
   readonly #sockets = new Set<Socket>();
-  #h1: ReturnType<typeof createH1Server> | undefined;
+  readonly #h1: H1Server;
   #port = 0;
 
   constructor(private readonly opts: EdgeListenerOptions) {
@@ -54,32 +47,11 @@ export class EdgeListener {
       handshakeTimeout: limits.headerTimeoutMs,
       SNICallback: sniCallback(opts.domainCerts),
     });
-    const h1 = createH1Server(
-      {
-        maxHeaderSize: limits.maxHeaderBytes,
-        headersTimeout: limits.headerTimeoutMs,
-        requestTimeout: limits.headerTimeoutMs * 6,
-        keepAliveTimeout: limits.idleTimeoutMs,
-        requireHostHeader: true,
-        connectionsCheckingInterval: Math.max(100, Math.min(1000, limits.headerTimeoutMs / 2)),
-      },
-      (req, res) => this.#dispatch(req, res, req.socket),
-    );
-    // Node enforces headersTimeout/requestTimeout (slowloris) from a timer it starts on 'listening'; this server
-    // never listens (it is fed the TLS server's sockets), so start that timer here and stop it on close.
-    h1.emit('listening');
+    const h1 = new H1Server(limits, opts.handler, log);
     this.#h1 = h1;
-    h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      log.info({ remote: socket.remoteAddress, code: err.code, err: err.message }, 'http client error');
-      if (!socket.writable) return void socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      // Destroyed once written, not half-closed: a client that never reads (slowloris) must not hold the socket.
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
-    });
-    h1.on('timeout', (s: Socket) => s.destroy());
     const h2 = createH2Server({ settings: { maxConcurrentStreams: 128, maxHeaderListSize: limits.maxHeaderBytes } }, (req, res) =>
       // Rate per connection: the session is the connection (req.socket is a per-stream proxy).
-      this.#dispatch(req, res, req.stream.session ?? req.stream),
+      this.#dispatchH2(req, res, req.stream.session ?? req.stream),
     );
     h2.on('session', (session) => {
       session.setTimeout(limits.idleTimeoutMs, () => session.close());
@@ -94,7 +66,7 @@ export class EdgeListener {
     this.#tls.on('secureConnection', (socket: TLSSocket) => {
       socket.on('error', () => {});
       if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
-      else h1.emit('connection', socket);
+      else h1.take(socket);
     });
     this.#tls.on('tlsClientError', (err, socket) => log.debug({ remote: socket.remoteAddress, err: err.message }, 'https TLS handshake failed'));
   }
@@ -112,32 +84,26 @@ export class EdgeListener {
 
   close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
-    this.#h1?.close(() => {}); // clears its connection-checking timer; it never listened, so the error is expected
+    this.#h1.close();
     return new Promise((r) => this.#tls.close(() => r()));
   }
 
-  #dispatch(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, conn: Socket | { destroy(): void; close?(): void }): void {
+  /** HTTP/2 requests (node's compatibility objects); HTTP/1.1 ones take the same steps in h1-server.ts. */
+  #dispatchH2(req: Http2ServerRequest, res: Http2ServerResponse, session: { close?(): void }): void {
     const { limits } = this.opts;
-    const h2 = 'stream' in req;
-    // Refusals that leave the connection unusable: HTTP/1.1 closes it (the rest of a body would be parsed as the
-    // next request), HTTP/2 ends just the stream.
+    // A refusal ends just the stream; the session carries on.
     const refuse = (status: number, text: string, headers: Record<string, string> = {}) => {
-      answerText(res, status, text, { ...(h2 ? {} : { connection: 'close' }), ...headers });
-      if (h2) res.once('finish', () => req.stream.close());
-      else res.once('finish', () => conn.destroy());
+      answerText(res, status, text, headers);
+      res.once('finish', () => req.stream.close());
     };
-    if (overRate(conn, limits.maxRequestsPerConnectionPerS)) {
-      if (h2) (conn as { close?(): void }).close?.();
+    if (overRate(session, limits.maxRequestsPerConnectionPerS)) {
+      session.close?.();
       return refuse(429, 'too many requests on this connection\n', { 'retry-after': '1' });
     }
     const tooLarge = () => refuse(413, `request body larger than ${limits.maxBodyBytes} bytes\n`);
-    if (req.headers['content-length'] !== undefined && req.headers['transfer-encoding'] !== undefined) {
-      // Node's parser refuses this already; kept so a parser change can never reopen request smuggling.
-      return refuse(400, 'Content-Length together with Transfer-Encoding is not accepted\n');
-    }
     const declared = req.headers['content-length'] === undefined ? 0 : Number(req.headers['content-length']);
     if (!Number.isSafeInteger(declared) || declared < 0 || declared > limits.maxBodyBytes) return tooLarge();
-    if (!hasBody(req)) {
+    if (req.stream.endAfterHeaders) {
       req.resume();
       return this.opts.handler(req, res, EMPTY);
     }
@@ -166,20 +132,3 @@ export class EdgeListener {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** Whether the client announced a body: a length above zero, chunked framing, or an HTTP/2 stream left open. */
-function hasBody(req: IncomingMessage | Http2ServerRequest): boolean {
-  if ('stream' in req) return !req.stream.endAfterHeaders;
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-}
-
-const rates = new WeakMap<object, { second: number; count: number }>();
-function overRate(socket: object, max: number): boolean {
-  const second = Math.floor(Date.now() / 1000);
-  const r = rates.get(socket);
-  if (!r || r.second !== second) {
-    rates.set(socket, { second, count: 1 });
-    return false;
-  }
-  return ++r.count > max;
-}

@@ -1,14 +1,10 @@
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from '../log/index.js';
+import type { EdgeRequest, EdgeResponse } from './edge-exchange.js';
 import { TUNNEL_SETTINGS, HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
-
-type ClientRequest = IncomingMessage | Http2ServerRequest;
 
 /** Answers up to this size are gathered whole before they go to the client; core sends them as one DATA frame. */
 const SMALL_ANSWER = 64 * 1024;
-type ClientResponse = ServerResponse | Http2ServerResponse;
 
 export interface ForwardInfo {
   clientAddress: string;
@@ -94,7 +90,7 @@ export class EdgeTunnel {
   }
 
   /** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */
-  forward(req: ClientRequest, res: ClientResponse, body: Buffer, info: ForwardInfo): Promise<Verdict> {
+  forward(req: EdgeRequest, res: EdgeResponse, body: Buffer, info: ForwardInfo): Promise<Verdict> {
     const session = this.#pick();
     if (!session) {
       this.#unavailable++;
@@ -141,7 +137,12 @@ export class EdgeTunnel {
         const length = Number(h['content-length'] ?? NaN);
         if (!(length <= SMALL_ANSWER)) {
           res.writeHead(status, out);
-          return void upstream.pipe(res as NodeJS.WritableStream);
+          upstream.on('data', (c: Buffer) => {
+            if (res.write(c)) return;
+            upstream.pause();
+            res.once('drain', () => upstream.resume());
+          });
+          return void upstream.once('end', () => res.end());
         }
         const chunks: Buffer[] = [];
         upstream.on('data', (c: Buffer) => chunks.push(c));
@@ -172,7 +173,7 @@ export class EdgeTunnel {
   }
 }
 
-function copyRequestHeaders(from: IncomingMessage['headers'], to: OutgoingHttpHeaders): void {
+function copyRequestHeaders(from: EdgeRequest['headers'], to: OutgoingHttpHeaders): void {
   for (const [k, v] of Object.entries(from)) {
     // Client-sent x-mra-* headers would otherwise pass as the edge's own word to core.
     // content-length is the edge's to state: the body is already read whole (a chunked one has none).
@@ -182,13 +183,13 @@ function copyRequestHeaders(from: IncomingMessage['headers'], to: OutgoingHttpHe
 }
 
 /** A short plain-text answer with its length, so a keep-alive client knows where it ends. */
-export function answerText(res: ClientResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function answerText(res: EdgeResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
 
 /** 503/502 with Retry-After: what a client sees while the tunnel is down or drops, never a hang. */
-export function unavailable(res: ClientResponse, reason: string, status: 502 | 503 = 503): void {
+export function unavailable(res: EdgeResponse, reason: string, status: 502 | 503 = 503): void {
   answerText(res, status, `${reason}\n`, { 'retry-after': '2' });
 }
