@@ -8,7 +8,9 @@ export { parseEdgeTarget, decodeRoutingSegment, normalizePath, encodeServiceRout
 export { IntrusionProtection, type IntrusionCategory } from './intrusion.js';
 export { edgeConfigXml } from './edge-config.js';
 export { TokenKeys } from './token-keys.js';
-// The tunnel itself, for the XMPP plane: one multiplexed HTTP/2 session per traversal channel, core dials and serves.
-export { EdgeTunnel } from './tunnel-edge.js';
+// The tunnel itself, for the XMPP plane: one multiplexed session (mux-session.ts) per traversal channel, core
+// dials, the edge opens the streams.
+export { EdgeTunnel, type TunnelHeaders } from './tunnel-edge.js';
+export type { MuxDuplex as TunnelStream } from './mux-duplex.js';
 export { CoreTunnel, type TunnelRequest, type TunnelAnswer } from './tunnel-core.js';
 export { MRA_HEADER_PREFIX } from './tunnel-protocol.js';

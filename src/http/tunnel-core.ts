@@ -1,20 +1,25 @@
-import { performServerHandshake, constants, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream, type Settings } from 'node:http2';
 import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, TUNNEL_SETTINGS, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './tunnel-protocol.js';
+import { MuxDuplex } from './mux-duplex.js';
+import { MuxSession, type MuxStream } from './mux-session.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './tunnel-protocol.js';
+
+/** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
+export type TunnelRequestHeaders = Record<string, string | string[] | undefined>;
 
 /** One remote client's request as core receives it from the edge. */
 export interface TunnelRequest {
   method: string;
   /** The request target exactly as the client sent it (routing segment first). */
   target: string;
-  headers: IncomingHttpHeaders;
+  headers: TunnelRequestHeaders;
   clientAddress: string;
   edge: EdgeIdentity | undefined;
   /** The edge that took the request is in maintenance mode (it refuses new sign-ins too). */
   edgeMaintenance: boolean;
-  body: Readable;
+  /** The request body as it arrives (made on first use: most requests have none and never ask). */
+  readonly body: Readable;
 }
 
 export interface TunnelAnswer {
@@ -27,14 +32,16 @@ export interface TunnelAnswer {
 
 export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
 
+/** Streams an edge may hold open at once on one tunnel, unless the plane says otherwise. */
+const MAX_STREAMS = 4096;
+
 /**
- * The core end of the HTTP tunnel: core dialled the TLS connection and is the HTTP/2 *server* on it, so the
- * edge can send requests inward without ever opening a connection towards the inside.
+ * The core end of a tunnel: core dialled the TLS connection and serves the streams the edge opens on it
+ * (mux-session.ts), so the edge can send requests inward without ever opening a connection towards the inside.
  */
 export class CoreTunnel {
-  readonly #sessions = new Set<ServerHttp2Session>();
+  readonly #sessions = new Set<MuxSession>();
   #served = 0;
-  readonly #settings: Settings;
   /** An edge sends the same identity on every stream: decode it once, not per request. */
   #identity: { text: unknown; value: EdgeIdentity | undefined } = { text: undefined, value: undefined };
 
@@ -43,19 +50,18 @@ export class CoreTunnel {
     private readonly log: Logger,
     /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
     private readonly kind = 'http',
-    /** Streams the edge may hold open at once (SETTINGS_MAX_CONCURRENT_STREAMS core announces). */
-    maxStreams = TUNNEL_SETTINGS.maxConcurrentStreams,
-  ) {
-    this.#settings = { ...TUNNEL_SETTINGS, maxConcurrentStreams: maxStreams };
-  }
+    /** Streams the edge may hold open at once (core announces it when the tunnel starts). */
+    private readonly maxStreams = MAX_STREAMS,
+  ) {}
 
   attach(stream: TLSSocket, peerNode: string): void {
-    stream.setNoDelay(true); // as on the edge end: small frames of many streams must not wait for ACKs
-    const session = performServerHandshake(stream, { settings: this.#settings, maxSessionMemory: 64 });
-    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel session error`));
-    session.on('connect', () => session.setLocalWindowSize(TUNNEL_SETTINGS.initialWindowSize! * 16));
-    session.on('stream', (s, headers) => void this.#serve(s, headers));
-    session.once('close', () => this.#sessions.delete(session));
+    stream.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel connection error`));
+    const session: MuxSession = new MuxSession(stream, {
+      role: 'core',
+      maxStreams: this.maxStreams,
+      onStream: (s, head) => void this.#serve(s, head),
+      onClose: () => this.#sessions.delete(session),
+    });
     this.#sessions.add(session);
     this.log.info({ peerNode }, `${this.kind} tunnel serving`);
   }
@@ -65,7 +71,7 @@ export class CoreTunnel {
   }
 
   close(): void {
-    for (const s of this.#sessions) s.destroy();
+    for (const s of [...this.#sessions]) s.close();
     this.#sessions.clear();
   }
 
@@ -74,17 +80,20 @@ export class CoreTunnel {
     return this.#identity.value;
   }
 
-  async #serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+  async #serve(stream: MuxStream, head: Record<string, unknown>): Promise<void> {
     this.#served++;
-    stream.on('error', () => {});
+    const headers = (head.h ?? {}) as TunnelRequestHeaders;
+    let duplex: MuxDuplex | undefined;
     const req: TunnelRequest = {
-      method: String(headers[':method'] ?? 'GET'),
-      target: String(headers[':path'] ?? '/'),
+      method: String(head.m ?? 'GET'),
+      target: String(head.p ?? '/'),
       headers,
       clientAddress: String(headers[`${MRA_HEADER_PREFIX}client-address`] ?? ''),
       edge: this.#edgeIdentity(headers[`${MRA_HEADER_PREFIX}edge`]),
       edgeMaintenance: headers[MAINTENANCE_HEADER] === '1',
-      body: stream,
+      get body() {
+        return (duplex ??= new MuxDuplex(stream));
+      },
     };
     let answer: TunnelAnswer;
     try {
@@ -93,29 +102,31 @@ export class CoreTunnel {
       this.log.error({ err: (err as Error).message, target: req.target }, 'http request handler failed');
       answer = { status: 500, body: 'internal error while handling the request\n' };
     }
-    if (stream.destroyed || stream.closed) {
-      // An unread upstream body would hold its pooled connection for ever; release it.
+    if (stream.done) {
+      // The edge cancelled: an unread upstream body would hold its pooled connection for ever; release it.
       if (answer.body instanceof Readable) answer.body.destroy();
       this.log.debug({ target: req.target, status: answer.status }, 'http tunnel stream gone before the answer');
       return;
     }
-    const out: Record<string, string | string[] | number> = { ':status': answer.status };
+    const out: Record<string, string | string[] | number> = {};
     for (const [k, v] of Object.entries(answer.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) out[k.toLowerCase()] = v;
     if (answer.verdict) out[VERDICT_HEADER] = answer.verdict;
-    // Whatever of the request body the handler did not read is not wanted; stop the edge sending it.
-    if (!stream.readableEnded) stream.resume();
     const body = answer.body;
     if (body instanceof Readable) {
-      stream.respond(out);
-      // pipeline, not pipe: if either end fails or the edge cancels, both are destroyed (and the pool freed).
-      pipeline(body, stream, (err) => {
-        if (err && !stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      stream.sendHead({ s: answer.status, h: out }, false);
+      // pipeline: if either end fails or the edge cancels, both are destroyed (and the pool freed).
+      const to = duplex ?? (duplex = new MuxDuplex(stream));
+      pipeline(body, to, (err) => {
+        if (err) to.destroy();
+        else if (!stream.recvEnd) stream.reset(); // the answer is whole; the rest of the request body is not wanted
       });
-    } else {
-      const buf = typeof body === 'string' ? Buffer.from(body) : (body ?? Buffer.alloc(0));
-      out['content-length'] = buf.length;
-      stream.respond(out, { endStream: buf.length === 0 });
-      if (buf.length) stream.end(buf);
+      return;
     }
+    const buf = typeof body === 'string' ? Buffer.from(body) : (body ?? Buffer.alloc(0));
+    out['content-length'] = buf.length;
+    stream.sendHead({ s: answer.status, h: out }, buf.length === 0);
+    if (buf.length) stream.sendData(buf, true);
+    // Whatever of the request body the handler did not read is not wanted: stop the edge sending it.
+    if (!stream.recvEnd) stream.reset();
   }
 }

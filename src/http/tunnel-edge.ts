@@ -1,9 +1,11 @@
-import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
 import type { EdgeRequest, EdgeResponse } from './edge-exchange.js';
-import { TUNNEL_SETTINGS, HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
+import { MuxDuplex } from './mux-duplex.js';
+import { MuxSession, type MuxStream } from './mux-session.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
 
-/** Answers up to this size are gathered whole before they go to the client; core sends them as one DATA frame. */
+/** Answers up to this size are gathered whole before they go to the client; core sends them as one frame. */
 const SMALL_ANSWER = 64 * 1024;
 
 export interface ForwardInfo {
@@ -17,13 +19,16 @@ export interface ForwardInfo {
 /** What core said about a refused request, so intrusion protection can count it without reading bodies. */
 export type Verdict = 'auth-failed' | 'not-allowed' | 'rate-limited' | undefined;
 
+/** Request headers as they cross the tunnel: lower-case names, the edge's own `x-mra-*` ones included. */
+export type TunnelHeaders = Record<string, string | string[]>;
+
 /**
- * The edge end of the HTTP tunnel: core dialled the connection, but the edge is the HTTP/2 client on it and
- * sends every remote request down it as one stream. HTTP/2 flow control is per stream, so a slow upstream holds
- * only its own stream's window. One session per core node that holds a tunnel; requests go round-robin.
+ * The edge end of a tunnel: core dialled the connection, but the edge opens the streams on it (mux-session.ts),
+ * one per remote request. Each stream has its own window, so a slow upstream holds only its own stream. One
+ * session per core node that holds a tunnel; requests go round-robin.
  */
 export class EdgeTunnel {
-  readonly #sessions: ClientHttp2Session[] = [];
+  readonly #sessions: MuxSession[] = [];
   #next = 0;
   #forwarded = 0;
   #unavailable = 0;
@@ -35,23 +40,15 @@ export class EdgeTunnel {
   ) {}
 
   /** Takes over a tunnel channel's TLS stream; the session is dropped when the channel closes. */
-  async attach(stream: import('node:tls').TLSSocket, peerNode: string, onClose: (cb: () => void) => void): Promise<void> {
-    // The handshake answer may still be in flight on this socket; node's HTTP/2 takes the native handle over
-    // and must not inherit a write it did not start, so wait until everything written so far has completed.
-    await new Promise<void>((resolve) => stream.write(Buffer.alloc(0), () => resolve()));
+  attach(stream: TLSSocket, peerNode: string, onClose: (cb: () => void) => void): void {
     if (stream.destroyed) return;
-    // Many small frames from many streams: Nagle would hold each behind the previous one's ACK.
-    stream.setNoDelay(true);
-    const session = connect('http://mra-tunnel', { createConnection: () => stream, settings: TUNNEL_SETTINGS, maxSessionMemory: 64 });
-    session.setLocalWindowSize(TUNNEL_SETTINGS.initialWindowSize! * 16);
-    session.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel session error`));
     const drop = () => {
       const i = this.#sessions.indexOf(session);
       if (i >= 0) this.#sessions.splice(i, 1);
-      if (!session.destroyed) session.destroy();
+      if (!session.closed) session.close();
     };
-    session.once('close', drop);
-    session.once('goaway', drop);
+    const session: MuxSession = new MuxSession(stream, { role: 'edge', onClose: drop });
+    stream.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel connection error`));
     onClose(drop);
     this.#sessions.push(session);
     this.log.info({ peerNode }, `${this.kind} tunnel up`);
@@ -66,30 +63,26 @@ export class EdgeTunnel {
   }
 
   close(): void {
-    for (const s of [...this.#sessions]) s.destroy();
+    for (const s of [...this.#sessions]) s.close();
     this.#sessions.length = 0;
   }
 
   /**
-   * Opens one long-lived stream down a tunnel (an XMPP session): the caller writes and reads it as a duplex
-   * with HTTP/2 flow control. Undefined when no tunnel is up or it is closing.
+   * Opens one long-lived stream down a tunnel (an XMPP session): a Duplex the caller writes and reads, with the
+   * stream's flow control; core's answer head comes as its 'response' event. Undefined when no tunnel is up,
+   * it is closing, or core takes no more streams.
    */
-  open(headers: OutgoingHttpHeaders): import('node:http2').ClientHttp2Stream | undefined {
-    const session = this.#pick();
-    if (session) {
-      try {
-        const stream = session.request(headers);
-        this.#forwarded++;
-        return stream;
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, `${this.kind} tunnel stream not opened`);
-      }
+  open(method: string, path: string, headers: TunnelHeaders): MuxDuplex | undefined {
+    const stream = this.#pick()?.open({ m: method, p: path, h: headers }, false, {});
+    if (!stream) {
+      this.#unavailable++;
+      return undefined;
     }
-    this.#unavailable++;
-    return undefined;
+    this.#forwarded++;
+    return new MuxDuplex(stream);
   }
 
-  /** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */
+/** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */
   forward(req: EdgeRequest, res: EdgeResponse, body: Buffer, info: ForwardInfo): Promise<Verdict> {
     const session = this.#pick();
     if (!session) {
@@ -97,84 +90,93 @@ export class EdgeTunnel {
       unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
       return Promise.resolve(undefined);
     }
-    this.#forwarded++;
-    const headers: OutgoingHttpHeaders = {
-      ':method': req.method ?? 'GET',
-      ':path': req.url ?? '/',
-      ':authority': (req.headers.host ?? req.headers[':authority'] ?? 'edge') as string,
+    const headers: TunnelHeaders = {
       [`${MRA_HEADER_PREFIX}client-address`]: info.clientAddress,
       [`${MRA_HEADER_PREFIX}edge`]: info.edgeIdentity,
     };
     if (info.maintenance) headers[MAINTENANCE_HEADER] = '1';
     copyRequestHeaders(req.headers, headers);
+    if (body.length) headers['content-length'] = String(body.length);
+    headers[':authority'] = (req.headers.host ?? req.headers[':authority'] ?? 'edge') as string;
     return new Promise<Verdict>((resolve) => {
-      let upstream: import('node:http2').ClientHttp2Stream;
-      try {
-        if (body.length) headers['content-length'] = body.length;
-        upstream = session.request(headers, { endStream: body.length === 0 });
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'http tunnel request failed');
-        unavailable(res, 'the HTTP tunnel is closing; retry shortly');
+      let verdict: Verdict;
+      let status = 0;
+      let out: Record<string, string | string[]> = {};
+      let gathered: Buffer[] | undefined;
+      let streaming = false;
+      const answer = (h: Record<string, unknown>, end: boolean) => {
+        const hh = (h.h ?? {}) as Record<string, string | string[]>;
+        verdict = hh[VERDICT_HEADER] as Verdict;
+        status = Number(h.s);
+        out = {};
+        for (const k in hh) {
+          if (k.startsWith(MRA_HEADER_PREFIX) || HOP_BY_HOP.has(k)) continue;
+          out[k] = hh[k]!;
+        }
+        if (res.headersSent || res.destroyed) return void upstream!.reset();
+        if (end) {
+          res.writeHead(status, out);
+          return void res.end();
+        }
+        // Most answers are small and sized (core reads them whole): gathered, they leave as one write with the
+        // head. Others stream, the tunnel stream's window following the client's reading.
+        if (Number(hh['content-length'] ?? NaN) <= SMALL_ANSWER) gathered = [];
+        else {
+          res.writeHead(status, out);
+          streaming = true;
+        }
+      };
+      const data = (c: Buffer, end: boolean) => {
+        if (gathered) {
+          if (c.length) gathered.push(c);
+          if (!end || res.destroyed) return;
+          res.writeHead(status, out);
+          return void res.end(gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered));
+        }
+        if (!streaming) return;
+        if (c.length && !res.write(c) && !end) {
+          upstream!.pause();
+          res.once('drain', () => upstream!.resume());
+        }
+        if (end) res.end();
+      };
+      const upstream: MuxStream | undefined = session.open({ m: req.method ?? 'GET', p: req.url ?? '/', h: headers }, body.length === 0, {
+        head: answer,
+        data,
+        reset: () => {
+          // Core resets a stream whose body it did not read once its answer is whole: nothing is lost then.
+          if (upstream?.recvEnd) return;
+          if (!res.headersSent) unavailable(res, 'the HTTP tunnel dropped this request; retry', 502);
+          else res.destroy();
+        },
+      });
+      if (!upstream) {
+        this.#unavailable++;
+        unavailable(res, 'the HTTP tunnel is busy or closing; retry shortly');
         return resolve(undefined);
       }
-      let verdict: Verdict;
-      if (body.length) upstream.end(body);
+      this.#forwarded++;
+      if (body.length) upstream.sendData(body, true);
       res.on('close', () => {
-        if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
+        // The client went away (or its answer is done): whatever core still has for it is not wanted.
+        if (!upstream.done) upstream.reset();
         resolve(verdict);
-      });
-      upstream.on('response', (h: IncomingHttpHeaders) => {
-        verdict = h[VERDICT_HEADER] as Verdict;
-        const status = Number(h[':status']);
-        const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(h)) {
-          if (k.startsWith(':') || k.startsWith(MRA_HEADER_PREFIX) || HOP_BY_HOP.has(k) || v === undefined) continue;
-          out[k] = v;
-        }
-        if (res.headersSent) return void upstream.close(constants.NGHTTP2_CANCEL);
-        // Most answers are small and sized (core reads them whole): gathered, they leave as one write with the
-        // head; a stream pipe per request costs more CPU than the answer itself. Others stream.
-        const length = Number(h['content-length'] ?? NaN);
-        if (!(length <= SMALL_ANSWER)) {
-          res.writeHead(status, out);
-          upstream.on('data', (c: Buffer) => {
-            if (res.write(c)) return;
-            upstream.pause();
-            res.once('drain', () => upstream.resume());
-          });
-          return void upstream.once('end', () => res.end());
-        }
-        const chunks: Buffer[] = [];
-        upstream.on('data', (c: Buffer) => chunks.push(c));
-        upstream.once('end', () => {
-          if (res.destroyed) return;
-          res.writeHead(status, out);
-          res.end(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-        });
-      });
-      upstream.on('error', (err) => {
-        this.log.debug({ err: err.message }, 'http tunnel stream error');
-        if (!res.headersSent) unavailable(res, 'the HTTP tunnel dropped this request; retry', 502);
-        else res.destroy();
-      });
-      upstream.on('close', () => {
-        if (!res.headersSent) this.log.debug({ rstCode: upstream.rstCode }, 'http tunnel stream closed unanswered');
-        if (!res.headersSent) unavailable(res, 'the HTTP tunnel closed before core answered; retry', 502);
       });
     });
   }
 
-  #pick(): ClientHttp2Session | undefined {
+  #pick(): MuxSession | undefined {
     for (let i = 0; i < this.#sessions.length; i++) {
       const s = this.#sessions[(this.#next++ + i) % this.#sessions.length]!;
-      if (!s.closed && !s.destroyed) return s;
+      if (!s.closed) return s;
     }
     return undefined;
   }
 }
 
-function copyRequestHeaders(from: EdgeRequest['headers'], to: OutgoingHttpHeaders): void {
-  for (const [k, v] of Object.entries(from)) {
+function copyRequestHeaders(from: EdgeRequest['headers'], to: TunnelHeaders): void {
+  for (const k in from) {
+    const v = from[k];
     // Client-sent x-mra-* headers would otherwise pass as the edge's own word to core.
     // content-length is the edge's to state: the body is already read whole (a chunked one has none).
     if (k.startsWith(':') || k === 'host' || k === 'content-length' || HOP_BY_HOP.has(k) || k.startsWith(MRA_HEADER_PREFIX) || v === undefined) continue;

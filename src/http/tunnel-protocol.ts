@@ -1,23 +1,12 @@
-import type { Settings } from 'node:http2';
-
 /**
- * What the two ends of the HTTP tunnel agree on besides HTTP/2 itself. The edge adds `x-mra-*` headers (after
+ * What the two ends of the HTTP tunnel agree on besides its framing (mux-frames.ts). The edge adds `x-mra-*` headers (after
  * stripping any a client sent), and core marks refusals so the edge's intrusion protection can count them.
  */
 export const MRA_HEADER_PREFIX = 'x-mra-';
 export const VERDICT_HEADER = 'x-mra-verdict';
 export const MAINTENANCE_HEADER = 'x-mra-maintenance';
 
-// Windows sized so a few hundred concurrent 1 KB answers never wait for WINDOW_UPDATE, while one stalled
-// stream can hold at most 256 KiB.
-export const TUNNEL_SETTINGS: Settings = {
-  initialWindowSize: 256 * 1024,
-  maxConcurrentStreams: 4096,
-  maxHeaderListSize: 64 * 1024,
-  enablePush: false,
-};
-
-/** RFC 9110 §7.6.1 connection-specific fields: meaningful on one hop only, forbidden in HTTP/2. */
+/** RFC 9110 §7.6.1 connection-specific fields: meaningful on one hop only, never sent through the tunnel. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate']);
 
 /** The edge's public face, as core needs it for the edge-config answer. */

@@ -54,7 +54,7 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
     const stream = new EdgeXmppStream(socket, remote, {
       admit,
       tls,
-      open: (headers) => tunnel.open(headers),
+      open: (method, path, headers) => tunnel.open(method, path, headers),
       authFailed: (a) => deps.intrusion.fail('xmpp', a),
       limits: { maxStanzaChars: x.max_stanza_chars, maxStanzasPerS: x.max_stanzas_per_s, handshakeTimeoutMs: x.handshake_timeout_s * 1000, idleTimeoutMs: x.idle_timeout_s * 1000 },
       log,

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { constants, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../certs/index.js';
-import { MRA_HEADER_PREFIX } from '../http/index.js';
+import { MRA_HEADER_PREFIX, type TunnelHeaders, type TunnelStream } from '../http/index.js';
 import type { Logger } from '../log/index.js';
 import { ElementGate } from './element-gate.js';
 import { XmppFramer, XmppFramingError } from './framing.js';
@@ -28,7 +27,7 @@ export interface EdgeStreamDeps {
   admit(domain: string): Refusal | undefined;
   tls: { secureContext: SecureContext; SNICallback: SniCallback };
   /** A stream down the xmpp tunnel, or undefined when there is none. */
-  open(headers: OutgoingHttpHeaders): ClientHttp2Stream | undefined;
+  open(method: string, path: string, headers: TunnelHeaders): TunnelStream | undefined;
   /** A SASL failure from the inside; true when it blocked the address. */
   authFailed(remote: string): boolean;
   limits: EdgeStreamLimits;
@@ -58,7 +57,7 @@ export class EdgeXmppStream {
   stanzasOut = 0;
   #out: Socket | TLSSocket;
   #client: XmppFramer | undefined;
-  #upstream: ClientHttp2Stream | undefined;
+  #upstream: TunnelStream | undefined;
   /** What the client sent, released to core one whole checked element at a time. */
   readonly #fromClient = new ElementGate();
   /** What IM&P sent, released to the client the same way. */
@@ -109,7 +108,7 @@ export class EdgeXmppStream {
       this.d.log.info({ remote: this.remote, jid: this.jid, condition, reason }, 'xmpp stream closed with a stream error');
     }
     if (this.#out.writable) this.#out.end();
-    if (this.#upstream && !this.#upstream.closed) this.#upstream.close(constants.NGHTTP2_CANCEL);
+    if (this.#upstream && !this.#upstream.closed) this.#upstream.destroy();
     setTimeout(() => this.#destroy(), LINGER_MS).unref();
     this.#report(reason);
   }
@@ -194,7 +193,7 @@ export class EdgeXmppStream {
       this.#restartAllowed = false;
       return;
     }
-    const up = this.d.open({ ':method': 'POST', ':path': '/xmpp', [`${MRA_HEADER_PREFIX}client-address`]: this.remote, [XMPP_DOMAIN_HEADER]: to });
+    const up = this.d.open('POST', '/xmpp', { [`${MRA_HEADER_PREFIX}client-address`]: this.remote, [XMPP_DOMAIN_HEADER]: to });
     if (!up) throw new XmppFramingError('remote-connection-failed', 'the inside is not reachable at the moment; retry shortly', 'no-link');
     this.#upstream = up;
     const server = new XmppFramer({
