@@ -51,18 +51,7 @@ export function parseRequestHead(buf: Buffer, maxBytes: number): RequestHead | u
   const lines = buf.toString('latin1', 0, end).split('\r\n');
   const line = REQUEST_LINE.exec(lines[0]!);
   if (!line) throw new H1Error(400, 'malformed request line (an absolute path is required)');
-  const headers: H1Headers = {};
-  for (let i = 1; i < lines.length; i++) {
-    const f = FIELD.exec(lines[i]!);
-    if (!f || BAD_VALUE.test(f[2]!)) throw new H1Error(400, 'malformed header field');
-    const name = f[1]!.toLowerCase();
-    const value = f[2]!;
-    const had = headers[name];
-    if (had === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-    else if (SINGLE.has(name)) throw new H1Error(400, `${name} given more than once`);
-    else if (Array.isArray(had)) had.push(value);
-    else headers[name] = `${had}${name === 'cookie' ? '; ' : ', '}${value}`;
-  }
+  const headers = parseFields(lines);
   const minor = line[3] === '1' ? 1 : 0;
   if (minor === 1 && headers.host === undefined) throw new H1Error(400, 'Host is required');
   const te = headers['transfer-encoding'] as string | undefined;
@@ -89,6 +78,62 @@ export function parseRequestHead(buf: Buffer, maxBytes: number): RequestHead | u
     keepAlive: minor === 1 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection),
     expectContinue: expect !== undefined,
   };
+}
+
+/** The header fields of a head's lines (the first line is the request or status line). */
+function parseFields(lines: string[]): H1Headers {
+  const headers: H1Headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const f = FIELD.exec(lines[i]!);
+    if (!f || BAD_VALUE.test(f[2]!)) throw new H1Error(400, 'malformed header field');
+    const name = f[1]!.toLowerCase();
+    const value = f[2]!;
+    const had = headers[name];
+    if (had === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (SINGLE.has(name)) throw new H1Error(400, `${name} given more than once`);
+    else if (Array.isArray(had)) had.push(value);
+    else headers[name] = `${had}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  return headers;
+}
+
+export interface ResponseHead {
+  status: number;
+  headers: H1Headers;
+  length: number;
+  /** How the body is framed; 'none' for 1xx, 204, 304 and answers to HEAD. */
+  body: { length: number } | 'chunked' | 'close' | 'none';
+  keepAlive: boolean;
+}
+
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [\x09\x20-\x7e\x80-\xff]*)?$/;
+
+/** An inside server's answer head, for core's client (inside-client.ts); same strictness as for requests. */
+export function parseResponseHead(buf: Buffer, maxBytes: number, method: string): ResponseHead | undefined {
+  const end = buf.indexOf(CRLF2);
+  if (end < 0) {
+    if (buf.length > maxBytes) throw new H1Error(431, 'answer head too large');
+    return undefined;
+  }
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  const line = STATUS_LINE.exec(lines[0]!);
+  if (!line) throw new H1Error(400, 'malformed status line');
+  const headers = parseFields(lines);
+  const status = Number(line[2]);
+  const te = headers['transfer-encoding'] as string | undefined;
+  const cl = headers['content-length'] as string | undefined;
+  const connection = ((headers.connection as string | undefined) ?? '').toLowerCase();
+  let body: ResponseHead['body'];
+  if (status < 200 || status === 204 || status === 304 || method === 'HEAD') body = 'none';
+  else if (te !== undefined) {
+    if (cl !== undefined || te.toLowerCase() !== 'chunked') throw new H1Error(400, 'answer framing not understood');
+    body = 'chunked';
+  } else if (cl !== undefined) {
+    if (!/^\d{1,15}$/.test(cl)) throw new H1Error(400, 'malformed Content-Length');
+    body = { length: Number(cl) };
+  } else body = 'close';
+  const keepAlive = body !== 'close' && (line[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection));
+  return { status, headers, length: end + 4, body, keepAlive };
 }
 
 const HEX = /^([0-9a-fA-F]{1,8})(;[\x09\x20-\x7e]*)?$/;

@@ -1,8 +1,7 @@
-import { Agent, errors as undiciErrors, util as undiciUtil, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http2';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { HOP_BY_HOP, MRA_HEADER_PREFIX } from './tunnel-protocol.js';
-import type { TunnelAnswer } from './tunnel-core.js';
+import type { TunnelAnswer, TunnelRequestHeaders } from './tunnel-core.js';
+import { InsideClient, InsideError, type InsideRequest } from './inside-client.js';
 
 const SMALL_ANSWER = 64 * 1024;
 
@@ -15,28 +14,30 @@ export interface UpstreamTarget {
 }
 
 /**
- * Core's connections to the inside servers: one keep-alive pool per origin (undici), verifying inside
- * certificates against the node's CA bundle. The request body streams from the tunnel to the upstream and the
- * answer streams back, so neither end's size sits in memory.
+ * Core's connections to the inside servers (inside-client.ts: one keep-alive pool per origin, inside
+ * certificates verified against the node's CA bundle). Answers stream back, so their size never sits in memory
+ * unless it is small and known.
  */
 export class Upstreams {
-  readonly #agent: Agent;
+  readonly #client: InsideClient;
 
   constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number }) {
-    this.#agent = new Agent({
-      connect: { ca: opts.ca, rejectUnauthorized: true, timeout: 5_000 },
-      headersTimeout: opts.headersTimeoutMs ?? 30_000,
-      bodyTimeout: opts.bodyTimeoutMs ?? 60_000,
+    this.#client = new InsideClient({
+      ca: opts.ca,
+      connectTimeoutMs: 5_000,
+      headersTimeoutMs: opts.headersTimeoutMs ?? 30_000,
+      bodyTimeoutMs: opts.bodyTimeoutMs ?? 60_000,
       // Requests to one inside server wait for a free connection (one request at a time on each); a small pool
       // caps throughput at pool size / inside latency, so it is sized for a thousand clients at once.
       connections: opts.connections ?? 256,
-      keepAliveTimeout: 30_000,
+      keepAliveMs: 30_000,
     });
   }
 
-  async forward(method: string, target: UpstreamTarget, headers: IncomingHttpHeaders, body: Readable | undefined): Promise<TunnelAnswer> {
+  async forward(method: string, target: UpstreamTarget, headers: TunnelRequestHeaders, body: Readable | undefined): Promise<TunnelAnswer> {
     const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(headers)) {
+    for (const k in headers) {
+      const v = headers[k];
       if (k.startsWith(':') || k === 'host' || HOP_BY_HOP.has(k) || k.startsWith(MRA_HEADER_PREFIX) || k === 'content-length' || v === undefined) continue;
       if (k === 'cookie') {
         // The X-Auth session belongs to the edge proxy; the inside server never needs it.
@@ -47,68 +48,53 @@ export class Upstreams {
       out[k] = v;
     }
     const hasBody = method !== 'GET' && method !== 'HEAD';
-    if (hasBody && headers['content-length'] !== undefined) out['content-length'] = String(headers['content-length']);
     try {
-      return await this.#exchange({
-        origin: `${target.scheme}://${target.host}:${target.port}`,
-        path: target.pathAndQuery,
-        method: method as 'GET',
-        headers: out,
-        // undici destroys a body stream once it has read it; the tunnel stream must live on to carry the answer.
-        body: hasBody && body ? body.pipe(new PassThrough()) : undefined,
-      });
+      // The edge read the body whole (within its limit) before sending it: it leaves here as one write too.
+      const data = hasBody && body ? await readAll(body) : undefined;
+      if (hasBody) out['content-length'] = String(data?.length ?? 0);
+      return await this.#exchange({ scheme: target.scheme, host: target.host, port: target.port, method, path: target.pathAndQuery, headers: out, ...(data ? { body: data } : {}) });
     } catch (err) {
-      const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+      const timeout = err instanceof InsideError && err.kind === 'timeout';
       return { status: timeout ? 504 : 502, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `inside server ${target.host}:${target.port} ${timeout ? 'did not answer in time' : 'is unreachable'}: ${(err as Error).message}\n` };
     }
   }
 
   /**
-   * One request on the pool through undici's dispatch interface rather than request(): no per-request async
-   * resource and no body stream for the common small answer, which profiling showed as a large share of core's
-   * CPU per proxied request. Most answers (UDS records, config files) are small and sized: they are gathered and
-   * go back as one DATA frame. Larger or unsized ones stream with backpressure (undici is paused while the tunnel
-   * stream is full), and destroying that stream (the client went away) aborts the inside request.
+   * One exchange. Most answers (UDS records, config files) are small and sized: they are gathered and go back
+   * as one frame. Larger or unsized ones stream with backpressure (the inside connection is paused while the
+   * tunnel stream is full), and destroying that stream (the client went away) aborts the inside request.
    */
-  #exchange(opts: Dispatcher.DispatchOptions): Promise<TunnelAnswer> {
+  #exchange(req: InsideRequest): Promise<TunnelAnswer> {
     return new Promise((resolve, reject) => {
       let status = 0;
       let headers: Record<string, string | string[]> = {};
       const chunks: Buffer[] = [];
       let stream: Readable | undefined;
-      let abort: (err?: Error) => void = () => {};
-      let finished = false;
-      this.#agent.dispatch(opts, {
-        onConnect: (a) => void (abort = a),
-        onHeaders: (statusCode, raw, resume) => {
-          if (statusCode < 200) return true; // 1xx: the final answer follows
+      const ctl = this.#client.request(req, {
+        onHead: (statusCode, raw) => {
           status = statusCode;
-          const parsed = undiciUtil.parseHeaders(raw) as Record<string, string | string[] | undefined>;
           headers = {};
-          for (const [k, v] of Object.entries(parsed)) if (v !== undefined && !HOP_BY_HOP.has(k) && k !== 'content-length') headers[k] = v;
-          if (Number(parsed['content-length'] ?? NaN) <= SMALL_ANSWER) return true;
+          for (const k in raw) if (!HOP_BY_HOP.has(k) && k !== 'content-length') headers[k] = raw[k]!;
+          if (Number(raw['content-length'] ?? NaN) <= SMALL_ANSWER) return;
           stream = new Readable({
-            read: () => resume(),
+            read: () => ctl.resume(),
             destroy: (err, cb) => {
-              if (!finished) abort(err ?? new Error('the answer is no longer wanted'));
+              ctl.abort();
               cb(err);
             },
           });
           resolve({ status, headers, body: stream });
-          return true;
         },
         onData: (chunk) => {
           if (stream) return stream.push(chunk);
           chunks.push(chunk);
           return true;
         },
-        onComplete: () => {
-          finished = true;
+        onEnd: () => {
           if (stream) stream.push(null);
           else resolve({ status, headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
         },
         onError: (err) => {
-          finished = true;
           if (stream) stream.destroy(err);
           else reject(err);
         },
@@ -119,12 +105,24 @@ export class Upstreams {
   /** For core's own look-ups (credential checks, token keys): small answers read whole. */
   async fetchText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
     const u = new URL(url);
-    const res = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers });
-    const text = await res.body.text();
-    return { status: res.statusCode, text };
+    const scheme = u.protocol === 'http:' ? 'http' : 'https';
+    const answer = await this.#exchange({ scheme, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (scheme === 'http' ? 80 : 443)), method: 'GET', path: u.pathname + u.search, headers });
+    const body = answer.body instanceof Readable ? await readAll(answer.body) : (answer.body ?? '');
+    return { status: answer.status, text: body.toString() };
   }
 
-  close(): Promise<void> {
-    return this.#agent.close();
+  close(): void {
+    this.#client.close();
   }
+}
+
+/** A body read whole, without destroying its stream (a tunnel stream must live on to carry the answer). */
+function readAll(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    body.once('error', reject);
+    body.once('close', () => reject(new Error('the request body was cut off')));
+  });
 }
