@@ -98,6 +98,8 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
       log.warn({ ...where, user: auth.user }, 'http request refused: another user\'s record');
       return refuse(403, `signed in as ${auth.user}: the record of another user is not available`);
     }
-    return deps.upstreams.forward(req.method, { scheme: route.scheme, host: route.host, port: route.port, pathAndQuery: route.path + route.search }, req.headers, req.body);
+    // req.body is made on first use: a GET or HEAD has none to pass.
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body;
+    return deps.upstreams.forward(req.method, { scheme: route.scheme, host: route.host, port: route.port, pathAndQuery: route.path + route.search }, req.headers, body);
   };
 }

@@ -1,5 +1,5 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { ChunkedBody, H1Error, parseResponseHead, type H1Headers, type ResponseHead } from './h1-head.js';
 
 export interface InsideRequest {
@@ -55,9 +55,12 @@ export class InsideClient {
   readonly #pools = new Map<string, Pool>();
   readonly #sweep: NodeJS.Timeout;
   readonly opts: Required<InsideClientOptions>;
+  /** Made once: a `ca` option per connection would parse the CA bundle for every new connection. */
+  readonly secureContext: SecureContext;
 
   constructor(opts: InsideClientOptions) {
     this.opts = { connectTimeoutMs: 5_000, headersTimeoutMs: 30_000, bodyTimeoutMs: 60_000, connections: 256, keepAliveMs: 30_000, ...opts };
+    this.secureContext = createSecureContext({ ca: opts.ca });
     // One timer for every connection's deadline (connect, head, body, idle), not one per request.
     this.#sweep = setInterval(() => {
       const now = Date.now();
@@ -152,10 +155,9 @@ class Pool {
   }
 
   #open(): Conn {
-    const { opts } = this.client;
     const socket =
       this.scheme === 'https'
-        ? tlsConnect({ host: this.host, port: this.port, ca: opts.ca, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'], ...(isIP(this.host) ? {} : { servername: this.host }) })
+        ? tlsConnect({ host: this.host, port: this.port, secureContext: this.client.secureContext, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'], ...(isIP(this.host) ? {} : { servername: this.host }) })
         : tcpConnect({ host: this.host, port: this.port });
     const conn = new Conn(this, socket);
     this.#all.add(conn);
