@@ -226,7 +226,7 @@ Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machi
 Everything on one machine: wrk 4.1 (Debian; at nice ${WRK_NICE}, below the servers, see "Where the time goes"; ${THREADS} threads, ${CONNECTIONS} TLS connections kept alive, HTTP/1.1; after a ${WARMUP_SECONDS} s warm-up of each path at the full connection count (pools full, JIT warm; each round still opens its ${CONNECTIONS} TLS connections anew, as wrk does), ${ROUNDS} rounds of ${SECONDS} s
 alternating the paths, each row is that path's median round by requests/s), the
 inside server (the lab's UDS, \`src/lab/uds.ts\`, one Node process, HTTPS), and either our edge and core (one \`mra-edge\`
-process each, log level warn; the request crosses the HTTP/2 tunnel and core checks the routing segment, the allow
+process each, log level warn; the request crosses the multiplexed tunnel and core checks the routing segment, the allow
 list and the X-Auth session before its pooled HTTPS request inside) or nginx ${nginxVersion()} as the same chain (two nginx
 instances, one worker each, TLS on every hop, keep-alive upstream pools; the core nginx strips the routing segment,
 and does none of the decoding, allow-list or session checks). Each request: \`GET ${path.replace(/\/[^/]+/, '/<base64 route>')}\` with the X-Auth
@@ -259,7 +259,7 @@ ${GAP}`;
 
 /**
  * Where the remaining gap lies. The shares come from \`--cpu-prof\` of both nodes under this load
- * (BENCH_HTTP_HOLD=1, 2026-11-23); the per-request figures are this run's.
+ * (BENCH_HTTP_HOLD=1, 2026-11-24); the per-request figures are this run's.
  */
 const GAP = `### Where the time goes
 
@@ -272,23 +272,22 @@ const GAP = `### Where the time goes
   1,075 / 1,333 / 1,347 requests/s with wrk at nice 0 (wrk ≈ 0.95 cores) and 1,754 / 2,063 / 1,766 at nice 5
   (wrk ≈ 0.6 cores). Hence nice ${WRK_NICE} for every path. At 50 connections wrk costs about 0.1 ms a request on any
   path (last row).
-- **Edge** (profile shares): Node's HTTPS/1.1 server side (TLS records, llhttp, the answer's write) ≈ 45 %;
-  \`ClientHttp2Session.request()\` ≈ 20 %: per stream, Node 20 builds an AsyncResource-bound callback with two
-  deprecation wrappers (\`AsyncResource.bind\`), plus the stream object and header encoding; the HTTP/2 answer ≈ 10 %;
-  GC ≈ 5 %. Our own work (limits, route syntax, header copy) is under 5 % since accepted routes are remembered
-  (\`RouteCache\`) and small answers are gathered instead of piped.
-- **Core**: the HTTP/1.1 client to the inside (undici: request write, llhttp-wasm parse, TLS) ≈ 45 %, now through
-  \`dispatch()\` without a per-request async resource or body stream; Node's HTTP/2 server stream and \`respond()\`
-  ≈ 25 % (Node 20 also builds an ERR_STREAM_DESTROYED error, stack and all, for each answer whose stream closes before
-  its write callback, ≈ 3 %); routing, allow list and X-Auth session ≈ 5 %.
+- **Edge** (profile shares of its busy time, 1,000 connections): since it speaks HTTP/1.1 itself
+  (\`h1-server.ts\`) and the tunnel is our own framing (\`mux-session.ts\`), the TLS write of each answer to its
+  client is ≈ 30 % and reading the TLS records ≈ 10 %; parsing the request head ≈ 5 %, the stream head's JSON ≈ 5 %,
+  GC ≈ 7 %; limits, route syntax and the header copy ≈ 5 %. Before (node's http server and HTTP/2 client) the
+  same request cost the edge about twice the CPU: \`ClientHttp2Session.request()\` alone was ≈ 20 %.
+- **Core**: the TLS write of each request to the inside server ≈ 25 % (one write per request, head and body
+  together), parsing the inside answer ≈ 9 % (\`inside-client.ts\`; undici's client was ≈ 45 % of core before),
+  routing, allow list and X-Auth session ≈ 10 %, the tunnel's frames ≈ 10 %, GC ≈ 6 %.
 - **p99 at 1,000 connections** cannot be under 20 ms for any server on this machine: wrk keeps every connection
   busy (a closed loop), so by Little's law the mean latency is connections ÷ requests/s (1,000 ÷ 2,000/s = 500 ms),
   for nginx as for ours. The 20 ms target is a statement about an unsaturated edge: the 50-connection row is the
   figure to hold it against (it too is above 20 ms here).
 - **nginx** does the same two TLS hops in C with one allocation pool per request; its whole chain costs less than
-  our edge alone. What is left for us is Node's per-request machinery on three TLS connections and an HTTP/2
-  stream, not a wait: the machine has no idle CPU during the rounds, and the tunnel's windows (256 KiB per stream, 4 MiB per
-  session) never fill with 1 KB answers.
+  our edge alone. What is left for us is mostly node's cost per TLS write and read on three TLS connections (a
+  write request object, a callback, the stream machinery around each), not a wait: the machine has no idle CPU
+  during the rounds, and the tunnel's windows (256 KiB per stream) never fill with 1 KB answers.
 `;
 
 function nginxVersion(): string {
