@@ -104,9 +104,12 @@ test('refusals: smuggling, duplicate or bad framing, no Host, oversize head and 
     assert.deepEqual(statuses(r.text), [status], `${JSON.stringify(bytes.slice(0, 80))}: ${r.text}`);
     assert.ok(r.closed, 'the connection is closed after a refusal');
   }
-  const r = await exchange(['GET / HTTP/1.1\r\nHost: e\r\n\r\n'.repeat(25)]);
-  assert.equal(statuses(r.text).at(-1), 429);
-  assert.equal(statuses(r.text).length, 21, 'twenty answered, then refused and closed');
+  // The limit counts per calendar second: a burst that straddles a second's end may get twice the limit through.
+  const r = await exchange(['GET / HTTP/1.1\r\nHost: e\r\n\r\n'.repeat(61)], 3000);
+  const got = statuses(r.text);
+  assert.equal(got.at(-1), 429);
+  assert.ok(got.length >= 21 && got.length <= 41, `${got.length - 1} answered, then refused and closed`);
+  assert.ok(r.closed);
 });
 
 test('a head that never completes is 408 and closed near the header timeout; an idle one is closed silently', async () => {
