@@ -34,6 +34,8 @@ const WARMUP_SECONDS = 5;
 // connection busy (it still gets the CPU the servers leave) without racing them. The same for every path.
 const WRK_NICE = Number(process.env.BENCH_HTTP_WRK_NICE ?? 5);
 const FEW = 50;
+/** The pause of each connection between its requests in the paced rows: 1,000 connections at about 1 request/s each. */
+const PAUSE_MS = Number(process.env.BENCH_HTTP_PAUSE_MS ?? 1000);
 const log = (msg: string) => process.stderr.write(`[bench:http ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 interface Row {
@@ -100,12 +102,12 @@ interface Subject {
 }
 
 /** One measured run of a subject: CPU of its servers read around wrk. */
-async function measure(subject: Subject, headers: Record<string, string>, round: number, connections = CONNECTIONS): Promise<Row> {
+async function measure(subject: Subject, headers: Record<string, string>, round: number, connections = CONNECTIONS, pauseMs?: number, scriptDir?: string): Promise<Row> {
   const each = () => subject.pids().map((p) => treeCpuSeconds(p));
   const c0 = each();
   const m0 = machineTicks();
   const t0 = performance.now();
-  const { figures, output } = await runWrk(subject.url, { threads: THREADS, connections, seconds: SECONDS, headers, nice: WRK_NICE });
+  const { figures, output } = await runWrk(subject.url, { threads: THREADS, connections, seconds: SECONDS, headers, nice: WRK_NICE, ...(pauseMs !== undefined ? { pauseMs, scriptDir } : {}) });
   const wall = (performance.now() - t0) / 1000;
   // Per process, in cores: a single-threaded process near 1.0 (or near its share of a loaded machine) is the bottleneck.
   const cores = each().map((c, i) => (c - c0[i]!) / wall);
@@ -211,6 +213,11 @@ async function main(): Promise<void> {
     );
     // The same path without the handshake storm at the start of the round (see "Where the time goes").
     const oursFew = await measure({ name: `ours at ${FEW} connections (one round)`, url: edgeBase + path, pids: () => [edge.pid, core.pid, upstream.proc.pid!] }, { cookie }, 1, FEW);
+    // p99 at 1,000 connections that the chain carries rather than all it can take: each connection pauses between
+    // its requests, so the rate is about 1,000 ÷ the pause (the target's "p99 under 20 ms at 1,000 connections").
+    const paced = (name: string, url: string, pids: () => number[]) => measure({ name: `${name}, ${CONNECTIONS} connections pausing ${PAUSE_MS} ms (one round)`, url, pids }, { cookie }, 1, CONNECTIONS, PAUSE_MS, dir);
+    const nginxPaced = await paced('nginx', `https://127.0.0.1:${nginxEdge}${path}`, () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!]);
+    const oursPaced = await paced('ours', edgeBase + path, () => [edge.pid, core.pid, upstream.proc.pid!]);
     const ours = rows[2]!;
     const ref = rows[1]!;
     const split = { edge: cpuSeconds(edge.pid), core: cpuSeconds(core.pid) };
@@ -235,11 +242,11 @@ during the median round (nginx: master and worker of each hop together). wrk run
 "machine busy" is every CPU's busy time during the round: when it is near 2 the machine, not a wait, limits the rate,
 and anything in it beyond the servers and wrk is some other program's load.
 
-${table([...rows, oursFew])}
+${table([...rows, oursFew, nginxPaced, oursPaced])}
 
 Every round (requests/s, p99): ${all.map((r) => `${r[0]!.subject.split(':')[0]}: ${r.map((x) => `${Math.round(x.figures.rps)} / ${x.figures.p99Ms.toFixed(0)} ms`).join(', ')}`).join('; ')}.
 
-Headline: ours ${Math.round(ours.figures.rps)} / nginx ${Math.round(ref.figures.rps)} requests/s = **${ratio.toFixed(2)}×** (target ≥ 0.5: ${ratio >= 0.5 ? 'meets' : 'misses'}); our p99 at ${CONNECTIONS} connections ${ours.figures.p99Ms.toFixed(1)} ms (target < 20 ms: ${ours.figures.p99Ms < 20 ? 'meets' : 'misses'}).
+Headline: ours ${Math.round(ours.figures.rps)} / nginx ${Math.round(ref.figures.rps)} requests/s = **${ratio.toFixed(2)}×** (target ≥ 0.5: ${ratio >= 0.5 ? 'meets' : 'misses'}); our p99 at ${CONNECTIONS} connections each pausing ${PAUSE_MS} ms between requests (${Math.round(oursPaced.figures.rps)} requests/s) **${oursPaced.figures.p99Ms.toFixed(1)} ms** (target < 20 ms: ${oursPaced.figures.p99Ms < 20 ? 'meets' : 'misses'}; nginx ${nginxPaced.figures.p99Ms.toFixed(1)} ms), and ${ours.figures.p99Ms.toFixed(1)} ms with the ${CONNECTIONS} connections saturating the machine (nginx ${ref.figures.p99Ms.toFixed(1)} ms; see below).
 CPU split over the whole run (warm-ups included): edge ${split.edge.toFixed(1)} s, core ${split.core.toFixed(1)} s. CPU per request during the median rounds (µs): ours edge ${perReq(ours, 0)}, core ${perReq(ours, 1)}, inside ${perReq(ours, 2)}, wrk ${perReqWrk(ours)}; nginx edge ${perReq(ref, 0)}, core ${perReq(ref, 1)}, inside ${perReq(ref, 2)}, wrk ${perReqWrk(ref)}.
 
 ${GAP}`;
@@ -280,10 +287,14 @@ const GAP = `### Where the time goes
 - **Core**: the TLS write of each request to the inside server ≈ 25 % (one write per request, head and body
   together), parsing the inside answer ≈ 9 % (\`inside-client.ts\`; undici's client was ≈ 45 % of core before),
   routing, allow list and X-Auth session ≈ 10 %, the tunnel's frames ≈ 10 %, GC ≈ 6 %.
-- **p99 at 1,000 connections** cannot be under 20 ms for any server on this machine: wrk keeps every connection
-  busy (a closed loop), so by Little's law the mean latency is connections ÷ requests/s (1,000 ÷ 2,000/s = 500 ms),
-  for nginx as for ours. The 20 ms target is a statement about an unsaturated edge: the 50-connection row is the
-  figure to hold it against (it too is above 20 ms here).
+- **p99 at 1,000 connections** cannot be under 20 ms for any server on this machine while wrk keeps every
+  connection busy (a closed loop): by Little's law the mean latency is connections ÷ requests/s (1,000 ÷ 4,000/s =
+  250 ms), for nginx as for ours. The 20 ms target is a statement about 1,000 connected clients the edge carries,
+  so it is judged on the paced rows: the same 1,000 TLS connections, each pausing ${PAUSE_MS} ms after every
+  answer (wrk's Lua \`delay()\`), about a quarter of what the chain can take. Their p50 is the steady state; their
+  p99 is not: wrk opens all 1,000 TLS connections at the start of a round, and each connection's first request waits
+  out that handshake storm. In a 20 s round those first requests are about 5 % of all, so the p99 measures the
+  storm (for nginx as for ours) and the 20 ms target is not met by either chain in this form.
 - **nginx** does the same two TLS hops in C with one allocation pool per request; its whole chain costs less than
   our edge alone. What is left for us is mostly node's cost per TLS write and read on three TLS connections (a
   write request object, a callback, the stream machinery around each), not a wait: the machine has no idle CPU

@@ -1,5 +1,8 @@
 // Runs wrk (Debian) against one URL and reads its figures: requests/s, latency percentiles, errors.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cpuSeconds } from '../media/cpu.js';
 
 export interface WrkFigures {
@@ -37,9 +40,29 @@ export function parseWrk(out: string): WrkFigures {
   };
 }
 
+export interface WrkOptions {
+  threads: number;
+  connections: number;
+  seconds: number;
+  headers: Record<string, string>;
+  nice?: number;
+  /**
+   * Each connection waits this long after an answer before its next request (wrk's Lua delay()): the rate is then
+   * about connections ÷ (pause + latency), a load the server carries rather than all it can take.
+   */
+  pauseMs?: number;
+  /** Where the Lua script for pauseMs is written. */
+  scriptDir?: string;
+}
+
 /** wrk -t threads -c connections for seconds, with headers; rejects when wrk fails or prints no rate. */
-export function runWrk(url: string, o: { threads: number; connections: number; seconds: number; headers: Record<string, string>; nice?: number }): Promise<{ figures: WrkFigures; output: string }> {
+export function runWrk(url: string, o: WrkOptions): Promise<{ figures: WrkFigures; output: string }> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s'];
+  if (o.pauseMs !== undefined) {
+    const script = join(o.scriptDir ?? tmpdir(), `wrk-pause-${o.pauseMs}.lua`);
+    writeFileSync(script, `function delay()\n  return ${Math.round(o.pauseMs)}\nend\n`);
+    args.push('-s', script);
+  }
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
   args.push(url);
   return new Promise((resolve, reject) => {

@@ -88,7 +88,7 @@ class FieldReader {
   ) {}
 
   read(from: number): HeaderField[] {
-    const { data, head, base, ascii } = this;
+    const { data, head, base } = this;
     const headers: HeaderField[] = [];
     const to = head.length;
     let seen = 0;
@@ -116,23 +116,41 @@ class FieldReader {
         if (seen & found.single) this.repeated ||= name;
         seen |= found.single;
       }
-      const raw = ascii ? head.slice(colon + 1, next - 1) : data.toString('utf8', base + colon + 1, base + next - 1);
-      headers.push({ name, key: found.key, value: folded ? unfold(raw) : trimWs(raw), src: data, start: base + pos, end: base + next + 1 });
+      headers.push({ name, key: found.key, value: this.#value(colon + 1, next - 1, folded), src: data, start: base + pos, end: base + next + 1 });
       pos = next + 1;
     }
     return headers;
   }
+
+  /** The value between from and to (head offsets), without its surrounding SP/HT: one slice, not two. */
+  #value(from: number, to: number, folded: boolean): string {
+    const { head } = this;
+    if (folded) return unfold(this.#text(from, to));
+    let c = head.charCodeAt(from);
+    while (from < to && (c === 32 || c === 9)) c = head.charCodeAt(++from);
+    c = head.charCodeAt(to - 1);
+    while (to > from && (c === 32 || c === 9)) c = head.charCodeAt(--to - 1);
+    return this.#text(from, to);
+  }
+
+  #text(from: number, to: number): string {
+    return this.ascii ? this.head.slice(from, to) : this.data.toString('utf8', this.base + from, this.base + to);
+  }
 }
 
 function cutBody(rest: Buffer, headers: HeaderField[], maxBody: number, stream: boolean): Buffer {
-  const lengths = headers.filter((h) => h.key === 'content-length');
-  if (lengths.length === 0) {
+  let field: HeaderField | undefined;
+  for (const h of headers) {
+    if (h.key !== 'content-length') continue;
+    if (field) throw badRequest('Multiple Content-Length header fields');
+    field = h;
+  }
+  if (!field) {
     if (stream) throw badRequest('Missing Content-Length on a stream transport');
     if (rest.length > maxBody) throw tooLarge('body');
     return rest;
   }
-  if (lengths.length > 1) throw badRequest('Multiple Content-Length header fields');
-  const text = lengths[0]!.value;
+  const text = field.value;
   if (!/^\d{1,10}$/.test(text)) throw badRequest('Malformed Content-Length');
   const length = Number(text);
   if (length > maxBody) throw tooLarge('body');
