@@ -51,6 +51,8 @@ export interface WrkOptions {
    * about connections ÷ (pause + latency), a load the server carries rather than all it can take.
    */
   pauseMs?: number;
+  /** With pauseMs: how long each connection waits before its first request (the handshakes of all of them settle). */
+  settleMs?: number;
   /** Where the Lua script for pauseMs is written. */
   scriptDir?: string;
 }
@@ -60,7 +62,20 @@ export function runWrk(url: string, o: WrkOptions): Promise<{ figures: WrkFigure
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s'];
   if (o.pauseMs !== undefined) {
     const script = join(o.scriptDir ?? tmpdir(), `wrk-pause-${o.pauseMs}.lua`);
-    writeFileSync(script, `function delay()\n  return ${Math.round(o.pauseMs)}\nend\n`);
+    // Each thread's first delay() calls are its connections' first requests: those wait until every connection's TLS
+    // handshake is done (settle), spread over one pause, so the latencies are of the steady state, not of wrk
+    // opening all its connections at once.
+    const perThread = Math.ceil(o.connections / o.threads);
+    const settle = o.settleMs ?? 0;
+    writeFileSync(script, [
+      'local firsts = 0',
+      'function delay()',
+      '  firsts = firsts + 1',
+      `  if firsts <= ${perThread} then return ${settle} + math.random(0, ${Math.round(o.pauseMs)}) end`,
+      `  return ${Math.round(o.pauseMs)}`,
+      'end',
+      '',
+    ].join('\n'));
     args.push('-s', script);
   }
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
