@@ -1,6 +1,7 @@
 // Header field names: compact forms (RFC 3261 §7.3.3 and the extensions that define one) map to one
 // canonical lower-case key, so lookups never care how the sender spelled a name.
 import { isToken } from './grammar.js';
+import { RecentStrings, flatCopy } from './recent-strings.js';
 
 const COMPACT: Record<string, string> = {
   a: 'accept-contact',
@@ -65,27 +66,22 @@ const SINGLE_BITS = new Map([...SINGLE_VALUED].map((key, i) => [key, 1 << i] as 
 // every name of every message, and one Map hit does all of it. Same bound as above.
 const FIELD_NAMES = new Map<string, FieldName>();
 
-// In front of the Map, a direct-mapped table of the names last seen, slotted by length and end characters: a
-// name sliced from a message has no hash yet, and computing one cost more than comparing it with one spelling.
-const RECENT_NAMES: Array<string | undefined> = new Array<string | undefined>(256).fill(undefined);
-const RECENT_FOUND: Array<FieldName | undefined> = new Array<FieldName | undefined>(256).fill(undefined);
+// In front of the Map, the names met last (RecentStrings): a name sliced from a message has no hash yet.
+const RECENT = new RecentStrings<FieldName>();
 
 /** What a field name as received stands for, or undefined when the name is not a token. */
 export function fieldName(name: string): FieldName | undefined {
-  const n = name.length;
-  const slot = (n * 7 + name.charCodeAt(0) * 3 + name.charCodeAt(n - 1)) & 255;
-  if (RECENT_NAMES[slot] === name) return RECENT_FOUND[slot];
-  // Kept as a copy, not the slice: a slice would keep the whole message it was cut from alive.
-  const kept = Buffer.from(name, 'latin1').toString('latin1');
+  const recent = RECENT.get(name);
+  if (recent !== undefined) return recent;
   let found = FIELD_NAMES.get(name);
   if (found === undefined) {
     if (!isToken(name)) return undefined;
+    const kept = flatCopy(name);
     const key = headerKey(kept);
     found = Object.freeze({ key, single: SINGLE_BITS.get(key) ?? 0 });
     if (FIELD_NAMES.size < 4096) FIELD_NAMES.set(kept, found);
   }
-  RECENT_NAMES[slot] = kept;
-  RECENT_FOUND[slot] = found;
+  RECENT.set(name, found);
   return found;
 }
 

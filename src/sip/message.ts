@@ -3,9 +3,7 @@
 // serialize() copies every untouched field byte-for-byte from the original buffer (the edit list is the
 // field list itself: original slices interleaved with new text).
 import { badRequest } from './errors.js';
-import { parseScalar, splitTopLevel, trimWs } from './grammar.js';
-
-const isWsCode = (c: number) => c === 32 || c === 9;
+import { isWsCode, parseScalar, skipWs, splitTopLevel, trimWs } from './grammar.js';
 import { displayName, headerKey } from './header-names.js';
 import { parseContactList, parseNameAddr, parseNameAddrList, type ContactList, type NameAddr } from './name-addr.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
@@ -184,8 +182,7 @@ abstract class SipMessageBase {
     const v = this.#required('cseq', 'CSeq');
     let i = 0;
     while (i < v.length && !isWsCode(v.charCodeAt(i))) i++;
-    let j = i;
-    while (j < v.length && isWsCode(v.charCodeAt(j))) j++;
+    const j = skipWs(v, i);
     const seq = v.slice(0, i);
     const method = v.slice(j);
     if (i === 0 || j === i || method === '' || /\s/.test(method) || /\s/.test(seq)) throw badRequest('Malformed CSeq');

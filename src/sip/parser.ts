@@ -3,7 +3,7 @@
 // transaction headers); everything else is parsed when first read (message.ts).
 import { SipError, badRequest, tooLarge } from './errors.js';
 import { isAscii } from 'node:buffer';
-import { isToken, trimWs, unfold } from './grammar.js';
+import { isToken, isWsCode, trimWs, unfold } from './grammar.js';
 import { fieldName } from './header-names.js';
 import { SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 import type { SipUri } from './uri.js';
@@ -126,10 +126,8 @@ class FieldReader {
   #value(from: number, to: number, folded: boolean): string {
     const { head } = this;
     if (folded) return unfold(this.#text(from, to));
-    let c = head.charCodeAt(from);
-    while (from < to && (c === 32 || c === 9)) c = head.charCodeAt(++from);
-    c = head.charCodeAt(to - 1);
-    while (to > from && (c === 32 || c === 9)) c = head.charCodeAt(--to - 1);
+    while (from < to && isWsCode(head.charCodeAt(from))) from++;
+    while (to > from && isWsCode(head.charCodeAt(to - 1))) to--;
     return this.#text(from, to);
   }
 

@@ -2,7 +2,7 @@
 // and sent-by (§17.2.3), so this is one of the headers parsed eagerly.
 import { isIP } from 'node:net';
 import { badRequest } from './errors.js';
-import { formatParams, getParam, isHostname, isToken, parseParams, splitTopLevel, trimWs, type Param } from './grammar.js';
+import { formatParams, getParam, isHostname, isToken, parseParams, skipWs, splitTopLevel, trimWs, type Param } from './grammar.js';
 import { parsePort } from './uri.js';
 
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -32,12 +32,15 @@ function sentProtocol(v: string, out: string[]): number {
     const text = v.slice(start, i);
     if (!isToken(text)) return -1;
     out[part] = text;
-    while (v.charCodeAt(i) === 32 || v.charCodeAt(i) === 9) i++;
+    const after = skipWs(v, i);
     if (part < 2) {
-      if (v.charCodeAt(i) !== 47) return -1;
-      i++;
-      while (v.charCodeAt(i) === 32 || v.charCodeAt(i) === 9) i++;
-    } else if (i === start + text.length) return -1;
+      if (v.charCodeAt(after) !== 47) return -1;
+      i = skipWs(v, after + 1);
+    } else {
+      // The transport and the sent-by are parted by whitespace.
+      if (after === i) return -1;
+      i = after;
+    }
   }
   return i;
 }

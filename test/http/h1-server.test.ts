@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { H1Server } from '../../src/http/h1-server.js';
+import { listenOn } from '../../src/util/listen.js';
 import { capturedLogger } from '../support/log-capture.js';
 
 // The edge's own HTTP/1.1 on real TLS sockets, against a handler that echoes what it was given: framing,
@@ -34,9 +34,7 @@ before(async () => {
     capturedLogger().log,
   );
   tls = createServer({ cert: c.cert, key: c.key }, (s) => h1.take(s));
-  tls.listen(0, '127.0.0.1');
-  await once(tls, 'listening');
-  port = (tls.address() as AddressInfo).port;
+  port = await listenOn(tls, 0, '127.0.0.1');
 });
 
 after(() => {

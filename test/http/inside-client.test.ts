@@ -1,11 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { InsideClient, InsideError } from '../../src/http/inside-client.js';
 import { Upstreams } from '../../src/http/upstream.js';
+import { listenOn } from '../../src/util/listen.js';
 
 // Core's client to the inside servers against a real HTTPS server: keep-alive reuse and the pool's limit,
 // every answer framing, a reused connection the server had dropped, timeouts, aborts and certificate checks.
@@ -63,9 +63,7 @@ before(async () => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  port = (server.address() as AddressInfo).port;
+  port = await listenOn(server, 0, '127.0.0.1');
 });
 
 after(() => {

@@ -43,6 +43,21 @@ const protect = (s: SrtpSession, packet: Buffer) => {
 };
 const stream = (ssrc: number, n: number, from = 1) => Array.from({ length: n }, (_, i) => rtp(from + i, ssrc, { fill: i }));
 
+/**
+ * Five packets each way on a live call: the inside's plain RTP to `insideTo` reaches the client under core's key,
+ * and the client's SRTP to `clientTo` reaches the inside as the plain RTP it protected.
+ */
+async function bothWays(session: SrtpSession, inside: Peer, client: Peer, insideTo: number, clientTo: number, ssrcs: [number, number]): Promise<void> {
+  const sent = stream(ssrcs[0], 5);
+  for (const p of sent) await inside.send(p, insideTo);
+  await client.waitFor(5);
+  assert.deepEqual(client.received.map((x) => session.decrypt(x.data)), sent);
+  const back = stream(ssrcs[1], 5);
+  for (const p of back) await client.send(protect(session, p), clientTo);
+  await inside.waitFor(5);
+  assert.deepEqual(inside.received.map((x) => x.data), back);
+}
+
 /** The dialog a client's answered INVITE formed, as the inside party sees it (to send the BYE from the inside). */
 const insideDialog = (res: SipResponse) => ({ callId: res.callId(), fromTag: tagOf(res.to())!, toTag: tagOf(res.from())!, cseq: 10 });
 
@@ -180,15 +195,8 @@ test('a delayed offer from the inside (an INVITE without SDP, as in Unified CM\'
   assert.ok(m.port !== inside.port);
   const coreKey = parseCrypto(m.attributes('crypto')[0]!, 'ack');
   const session = srtp(clientKey, coreKey.keySalt);
-  const sent = stream(0x1111, 5);
-  for (const p of sent) await inside.send(p, offered.port);
-  await client.waitFor(5);
-  assert.deepEqual(client.received.map((r) => session.decrypt(r.data)), sent);
+  await bothWays(session, inside, client, offered.port, m.port, [0x1111, 0x2222]);
   assert.ok(client.received.every((r) => r.port === m.port));
-  const back = stream(0x2222, 5);
-  for (const p of back) await client.send(protect(session, p), m.port);
-  await inside.waitFor(5);
-  assert.deepEqual(inside.received.map((r) => r.data), back);
 
   // A re-INVITE without SDP on the live call: the same ports and key each way, no new relay.
   const reinvite = await pair.callControl.request('alice@example.com', 'INVITE', '', 'application/sdp', 5000, [], invite.dialog);
@@ -227,14 +235,7 @@ test('a delayed offer from the client: the inside offers in its 200, which reach
   const answered = Sdp.parse(ack!.body).media[0]!;
   assert.deepEqual([answered.proto, answered.attributes('crypto').length], ['RTP/AVP', 0], 'the client\'s key stays with core');
   const session = srtp(clientKey, coreKey.keySalt);
-  const sent = stream(0x4444, 5);
-  for (const p of sent) await inside.send(p, answered.port);
-  await client.waitFor(5);
-  assert.deepEqual(client.received.map((x) => session.decrypt(x.data)), sent);
-  const back = stream(0x5555, 5);
-  for (const p of back) await client.send(protect(session, p), offered.port);
-  await inside.waitFor(5);
-  assert.deepEqual(inside.received.map((x) => x.data), back);
+  await bothWays(session, inside, client, answered.port, offered.port, [0x4444, 0x5555]);
   await hangUp('carol@example.com', insideDialog(r.response!), basePorts);
   assert.equal((await carol.register(0)).status, 200);
 });
@@ -265,14 +266,7 @@ test('a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
   const session = srtp(clientKey, coreKey.keySalt);
 
   // The inside sends first: core's first packet opens the way through the traversal mux.
-  const sent = stream(0x3333, 5);
-  for (const p of sent) await inside.send(p, toInside.port);
-  await client.waitFor(5);
-  assert.deepEqual(client.received.map((x) => session.decrypt(x.data)), sent);
-  const back = stream(0x4444, 5);
-  for (const p of back) await client.send(protect(session, p), answer.port);
-  await inside.waitFor(5);
-  assert.deepEqual(inside.received.map((x) => x.data), back);
+  await bothWays(session, inside, client, toInside.port, answer.port, [0x3333, 0x4444]);
 
   // Forged packets from the internet at the edge's port (right SSRC, wrong key; garbage): from another source the
   // edge drops them (it relays only the latched client); with the client's own source (spoofed) they pass the edge,

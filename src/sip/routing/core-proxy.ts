@@ -7,7 +7,7 @@ import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { BOUND_HEADER, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
@@ -39,8 +39,6 @@ export interface CoreSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-core';
-/** On core's Via of a REGISTER: the registration's key (correlation id) in core's own count. */
-const VIA_REGISTRATION = 'mra-reg';
 /** How long a stopping core waits for call control to answer what it already forwarded. */
 const STOP_GRACE_MS = 2000;
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
@@ -181,7 +179,6 @@ export class CoreSipProxy {
         const r = REFUSED_ADMISSION[admission];
         return refuse(r.status, r.text, r.headers);
       }
-      // Both ride in core's own Via, so the answer is counted without parsing its To again.
       viaExtra = [['mra-exp', String(expires)], [VIA_REGISTRATION, key]];
     } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
     else if (this.#calls.atCapacity(req)) return refuse(503, 'Call capacity reached', [['Retry-After', '5']]);
@@ -254,10 +251,11 @@ export class CoreSipProxy {
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
-        await this.#registrations.bound(getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg), expires);
+        const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
+        await this.#registrations.bound(key, expires);
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
-        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: correlationId(msg), callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       } else if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
       if (!edge?.send(msg.serialize())) this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
       else {

@@ -10,7 +10,7 @@ import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, 
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
@@ -41,8 +41,6 @@ export interface EdgeSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-edge';
-/** On a REGISTER's edge Via: the registration's correlation id, which is also the edge's count key for it. */
-const VIA_REGISTRATION = 'mra-reg';
 /** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const RETRY_AFTER: [string, string] = ['Retry-After', '5'];

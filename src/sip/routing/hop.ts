@@ -173,6 +173,12 @@ export function grantedExpires(res: SipResponse): number {
  */
 export const BOUND_HEADER = 'X-MRA-Bound';
 
+/**
+ * On a node's own Via of a REGISTER: the registration's correlation id, the node's count key for it, so the answer
+ * is counted without parsing its To again. Each node works it out itself (core does not take the edge's word).
+ */
+export const VIA_REGISTRATION = 'mra-reg';
+
 /** The header the edge hands a request's correlation id to core in; core takes it off before call control. */
 export const CORRELATION_HEADER = 'X-MRA-Correlation';
 
