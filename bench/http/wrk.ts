@@ -47,8 +47,11 @@ export interface WrkOptions {
   headers: Record<string, string>;
   nice?: number;
   /**
-   * Each connection waits this long after an answer before its next request (wrk's Lua delay()): the rate is then
-   * about connections ÷ (pause + latency), a load the server carries rather than all it can take.
+   * Each connection waits about this long after an answer before its next request (wrk's Lua delay(), drawn
+   * evenly from half to one and a half times it): the rate is then about connections ÷ (pause + latency), a load
+   * the server carries rather than all it can take. Drawn, not fixed: with one fixed pause, the connections a
+   * stall held back answer together and come back together a pause later, again and again, so the round
+   * measures bursts it made itself, growing with its length. Independent clients do not keep such step.
    */
   pauseMs?: number;
   /** With pauseMs: how long each connection waits before its first request (the handshakes of all of them settle). */
@@ -72,7 +75,7 @@ export function runWrk(url: string, o: WrkOptions): Promise<{ figures: WrkFigure
       'function delay()',
       '  firsts = firsts + 1',
       `  if firsts <= ${perThread} then return ${settle} + math.random(0, ${Math.round(o.pauseMs)}) end`,
-      `  return ${Math.round(o.pauseMs)}`,
+      `  return math.random(${Math.round(o.pauseMs / 2)}, ${Math.round((o.pauseMs * 3) / 2)})`,
       'end',
       '',
     ].join('\n'));

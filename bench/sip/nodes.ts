@@ -2,7 +2,7 @@
 // can read each one's RSS and CPU from /proc and restart either on its own with the same ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -40,7 +40,12 @@ export class NodeProcess {
     const extra = process.env.BENCH_SIP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
     const proc = spawn(process.execPath, [...extra, CLI, this.role, '-c', this.yaml], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
-    const keep = (d: Buffer) => (this.#log = (this.#log + d.toString()).slice(-8000));
+    // BENCH_NODE_OUT=<dir> also keeps each node's whole output (e.g. with --trace-gc) in <dir>/<role>.out.
+    const out = process.env.BENCH_NODE_OUT ? join(process.env.BENCH_NODE_OUT, `${this.role}.out`) : undefined;
+    const keep = (d: Buffer) => {
+      this.#log = (this.#log + d.toString()).slice(-8000);
+      if (out) appendFileSync(out, d);
+    };
     proc.stdout!.on('data', keep);
     proc.stderr!.on('data', keep);
     const end = Date.now() + 20_000;

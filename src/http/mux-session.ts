@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { IdTable } from '../util/id-table.js';
 import { TickWriter } from '../util/tick-writer.js';
 import { END, FrameError, FrameReader, FrameType, MAX_DATA_FRAME, MAX_HEAD, STREAM_WINDOW, creditFrame, frame, jsonFrame } from './mux-frames.js';
 
@@ -190,7 +191,7 @@ export interface MuxSessionOptions {
  * loop leave as one write (one TLS record for many streams).
  */
 export class MuxSession {
-  readonly #streams = new Map<number, MuxStream>();
+  readonly #streams = new IdTable<MuxStream>();
   readonly #writer: TickWriter;
   #nextId = 1;
   #lastPeerId = 0;
@@ -275,7 +276,7 @@ export class MuxSession {
   #lost(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of [...this.#streams.values()]) s.lost();
+    for (const s of this.#streams.values()) s.lost();
     this.#streams.clear();
     this.opts.onClose?.();
   }
