@@ -4,7 +4,10 @@ import type { Duplex } from 'node:stream';
  * The first exchange on every traversal channel, after mutual TLS: core says who it is and what the channel
  * carries, the edge accepts or refuses with a reason. One JSON line each way; then the channel's own protocol.
  */
-export const PROTOCOL = 'mra-traversal/1';
+// 2: the HTTP and XMPP channels carry mux-frames.ts framing (it was HTTP/2). A release that changes what any
+// channel carries takes the next number, so edge and core of different releases refuse each other by name.
+export const PROTOCOL = 'mra-traversal/2';
+const ANY_VERSION = /^mra-traversal\/\d+$/;
 export const CHANNEL_KINDS = ['sip', 'http', 'xmpp'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
@@ -79,6 +82,8 @@ function parseJsonLine(line: string, what: string): unknown {
 
 export function parseHello(line: string): Hello {
   const h = parseJsonLine(line, 'hello') as Partial<Hello>;
+  if (typeof h?.mra === 'string' && ANY_VERSION.test(h.mra) && h.mra !== PROTOCOL)
+    throw new HandshakeError('protocol', `core speaks ${h.mra}, this edge ${PROTOCOL}: edge and core must run the same release`);
   if (h?.mra !== PROTOCOL) throw new HandshakeError('protocol', `expected protocol ${PROTOCOL}`);
   if (!CHANNEL_KINDS.includes(h.channel as ChannelKind)) throw new HandshakeError('protocol', 'unknown channel kind');
   for (const f of ['username', 'password', 'node'] as const)
@@ -88,7 +93,10 @@ export function parseHello(line: string): Hello {
 
 export function parseReply(line: string): Reply {
   const r = parseJsonLine(line, 'reply') as Reply;
-  if (r?.mra !== PROTOCOL || typeof r.ok !== 'boolean') throw new HandshakeError('protocol', 'not a traversal reply');
+  const mra = (r as { mra?: unknown } | null)?.mra;
+  if (typeof mra === 'string' && ANY_VERSION.test(mra) && mra !== PROTOCOL)
+    throw new HandshakeError('protocol', `the edge speaks ${mra}, this core ${PROTOCOL}: edge and core must run the same release`);
+  if (mra !== PROTOCOL || typeof r.ok !== 'boolean') throw new HandshakeError('protocol', 'not a traversal reply');
   return r;
 }
 

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type TLSSocket } from 'node:tls';
+import { connect, createServer, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
-import { EDGE_ADDRESS, pki, startEdgeServer, tlsOf } from './pair.js';
+import type { AddressInfo } from 'node:net';
+import { waitFor } from '../support/log-capture.js';
+import { EDGE_ADDRESS, coreClient, pki, startEdgeServer, tlsOf } from './pair.js';
 
 /** A hand-driven core: real mutual TLS, then whatever bytes the test wants to send. */
 async function rawCore(port: number): Promise<TLSSocket> {
@@ -28,9 +30,10 @@ test('bad handshakes are refused with a named reason and the connection closed',
   const cases: Array<[string, string | Buffer, number, RegExp]> = [
     ['garbage', 'hello there\n', e.ports.sip, /not JSON/],
     ['wrong protocol', '{"mra":"other/9"}\n', e.ports.sip, /expected protocol/],
-    ['unknown channel', '{"mra":"mra-traversal/1","channel":"ftp","username":"traversal","password":"x","node":"c"}\n', e.ports.sip, /unknown channel/],
-    ['channel on the wrong port', '{"mra":"mra-traversal/1","channel":"xmpp","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /carries sip channels/],
-    ['missing field', '{"mra":"mra-traversal/1","channel":"sip","username":"traversal","node":"c"}\n', e.ports.sip, /password missing/],
+    ['a core of another release', '{"mra":"mra-traversal/1","channel":"sip","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /core speaks mra-traversal\/1, this edge mra-traversal\/2: edge and core must run the same release/],
+    ['unknown channel', '{"mra":"mra-traversal/2","channel":"ftp","username":"traversal","password":"x","node":"c"}\n', e.ports.sip, /unknown channel/],
+    ['channel on the wrong port', '{"mra":"mra-traversal/2","channel":"xmpp","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /carries sip channels/],
+    ['missing field', '{"mra":"mra-traversal/2","channel":"sip","username":"traversal","node":"c"}\n', e.ports.sip, /password missing/],
     ['an endless line', Buffer.alloc(5000, 'a'), e.ports.http, /too long/],
   ];
   for (const [name, bytes, port, reason] of cases) {
@@ -53,4 +56,24 @@ test('a core that says nothing is cut off after the handshake timeout', async (t
   const { reply } = await answer(s);
   assert.equal(reply, undefined, 'no answer to silence');
   assert.ok(Date.now() - started >= 1900, 'not before the 2 s handshake timeout');
+});
+
+test('a core that reaches an edge of another release reports both versions and keeps retrying', async (t) => {
+  const { ca, edge, core } = await pki();
+  // An edge of the release before: it answers every hello with its own version's refusal.
+  const old = createServer({ cert: edge.cert, key: edge.key, ca: ca.cert, requestCert: true }, (s) => {
+    s.once('data', () => s.end('{"mra":"mra-traversal/1","ok":false,"error":"protocol","reason":"expected protocol mra-traversal/1"}\n'));
+    s.on('error', () => {});
+  });
+  old.listen(0, EDGE_ADDRESS);
+  await once(old, 'listening');
+  t.after(() => old.close());
+  const port = (old.address() as AddressInfo).port;
+  const c = coreClient({ tls: tlsOf(core, ca.cert), peers: [{ address: EDGE_ADDRESS, ports: { sip: port, http: port, xmpp: port } }] });
+  t.after(() => c.client.close());
+  c.client.start();
+  await waitFor('core reports the version mismatch', () => /the edge speaks mra-traversal\/1, this core mra-traversal\/2: edge and core must run the same release/.test(c.client.status().lastError ?? ''));
+  assert.notEqual(c.client.status().state, 'up');
+  const before = c.client.status().failedAttempts;
+  await waitFor('another attempt', () => c.client.status().failedAttempts > before);
 });
