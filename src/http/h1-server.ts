@@ -285,14 +285,32 @@ class H1Response extends EventEmitter implements EdgeResponse {
   #headHead(framing: string): string {
     this.headersSent = true;
     let head = `HTTP/1.1 ${this.#status} ${STATUS_CODES[this.#status] ?? 'Unknown'}\r\n${framing}`;
+    let dated = false;
     for (const k in this.#headers) {
       const v = this.#headers[k]!;
+      if (k.length === 4 && k.toLowerCase() === 'date') dated = true;
       // A value carrying CR or LF would split the answer; header values from inside must not reach the client so.
       if (Array.isArray(v)) for (const x of v) head += INJECTION.test(x) ? '' : `${k}: ${x}\r\n`;
       else if (!INJECTION.test(String(v))) head += `${k}: ${v}\r\n`;
     }
+    if (!dated) head += `date: ${httpDate()}\r\n`;
     return head + (this.keepAlive ? '\r\n' : 'connection: close\r\n\r\n');
   }
+}
+
+let dateSecond = 0;
+let dateText = '';
+/**
+ * RFC 9110 §6.6.1: the edge's own answers carry a Date, and so does an inside answer forwarded without one. One
+ * formatted string per second serves every answer in it.
+ */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
 }
 
 const INJECTION = /[\r\n\0]/;

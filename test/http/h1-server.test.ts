@@ -28,6 +28,7 @@ before(async () => {
         return void setTimeout(() => res.end(Buffer.from('part two')), 20);
       }
       if (req.url === '/slow') return void setTimeout(() => (res.writeHead(200, {}), res.end(text)), 50);
+      if (req.url === '/dated') return void (res.writeHead(200, { Date: 'Tue, 01 Jan 2030 00:00:00 GMT' }), res.end(text));
       res.writeHead(200, { 'content-type': 'text/plain', 'x-bad': 'a\r\nx-injected: 1' });
       res.end(text);
     },
@@ -126,4 +127,17 @@ test('HEAD has no body, HTTP/1.0 closes, an unsized answer is chunked', async ()
   r = await exchange(['GET /old HTTP/1.0\r\n\r\n']);
   assert.match(r.text, /^HTTP\/1\.1 200[\s\S]*connection: close/);
   assert.ok(r.closed);
+});
+
+test('every answer carries a Date (RFC 9110 6.6.1), one of its own kept as it is', async () => {
+  const { text } = await exchange(['GET /a HTTP/1.1\r\nHost: e\r\n\r\nGET /dated HTTP/1.1\r\nHost: e\r\n\r\nGET /stream HTTP/1.1\r\nHost: e\r\n\r\n']);
+  const answers = text.split(/(?=HTTP\/1\.1 )/);
+  assert.equal(answers.length, 3, text);
+  const dates = answers.map((a) => [...a.matchAll(/^date: (.*)\r$/gim)].map((m) => m[1]!));
+  for (const d of dates) assert.equal(d.length, 1, `one Date per answer: ${text}`);
+  for (const i of [0, 2]) {
+    assert.match(dates[i]![0]!, /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/);
+    assert.ok(Math.abs(Date.parse(dates[i]![0]!) - Date.now()) < 5000, 'the time now');
+  }
+  assert.equal(dates[1]![0], 'Tue, 01 Jan 2030 00:00:00 GMT');
 });
