@@ -13,12 +13,9 @@ export interface StreamEvents {
   drain?(): void;
 }
 
-/** Consumed bytes are credited back in batches of this size (or all at once when the reader resumes). */
-const CREDIT_BATCH = STREAM_WINDOW / 4;
-
 /**
  * One stream of a MuxSession: a request and its answer, or a long-lived XMPP session. Each direction has its
- * own window: the sender may have at most STREAM_WINDOW bytes unconsumed at the receiver, so a stream whose
+ * own window: the sender may have at most the session's streamWindow bytes unconsumed at the receiver, so a stream whose
  * reader stalls (a slow client, a slow inside server) holds only its own window, never the connection.
  */
 export class MuxStream {
@@ -29,18 +26,20 @@ export class MuxStream {
   #endDelivered = false;
   recvEnd = false;
   #done = false;
-  #credit = STREAM_WINDOW;
+  #credit: number;
   /** Data waiting for credit, with whether the end follows it. */
   #held: Buffer[] = [];
   #heldEnd = false;
-  #allowed = STREAM_WINDOW;
+  #allowed: number;
   #unacked = 0;
   #paused = false;
 
   constructor(
     readonly id: number,
     private readonly session: MuxSession,
-  ) {}
+  ) {
+    this.#credit = this.#allowed = session.streamWindow;
+  }
 
   /** Sets the handlers and hands over what arrived before them, the end included. */
   listen(ev: StreamEvents): void {
@@ -100,7 +99,8 @@ export class MuxStream {
       if (end) this.recvEnd = true;
       else this.#unacked += payload.length;
       if (!this.ev.data) return void (this.#early ??= []).push([payload, end]);
-      if (!end && !this.#paused && this.#unacked >= CREDIT_BATCH) this.#creditBack();
+      // Consumed bytes are credited back in batches of a quarter window (or all at once when the reader resumes).
+      if (!end && !this.#paused && this.#unacked >= this.session.streamWindow / 4) this.#creditBack();
       this.#deliver(payload, end);
     } else if (type === FrameType.Head) {
       if (end) this.recvEnd = true;
@@ -182,6 +182,11 @@ export interface MuxSessionOptions {
   /** 'edge' opens streams; 'core' takes them (onStream) and announces how many it allows at once. */
   role: 'edge' | 'core';
   maxStreams?: number;
+  /**
+   * Bytes a stream may have unconsumed at its receiver (default STREAM_WINDOW). Not negotiated: both ends of a
+   * channel are built by the same plane of the same release (the traversal handshake checks the release).
+   */
+  streamWindow?: number;
   onStream?: (stream: MuxStream, head: Record<string, unknown>, end: boolean) => void;
   onClose?: () => void;
 }
@@ -193,6 +198,7 @@ export interface MuxSessionOptions {
 export class MuxSession {
   readonly #streams = new IdTable<MuxStream>();
   readonly #writer: TickWriter;
+  readonly streamWindow: number;
   #nextId = 1;
   #lastPeerId = 0;
   /** Streams the far side takes at once; core announces its figure first thing. */
@@ -204,6 +210,7 @@ export class MuxSession {
     private readonly opts: MuxSessionOptions,
   ) {
     this.#writer = new TickWriter(socket);
+    this.streamWindow = opts.streamWindow ?? STREAM_WINDOW;
     // Many small frames from many streams: Nagle would hold each behind the previous one's ACK.
     socket.setNoDelay(true);
     const reader = new FrameReader((type, flags, id, payload) => this.#frame(type, flags, id, payload));

@@ -52,6 +52,8 @@ export class CoreTunnel {
     private readonly kind = 'http',
     /** Streams the edge may hold open at once (core announces it when the tunnel starts). */
     private readonly maxStreams = MAX_STREAMS,
+    /** Each stream's window (MuxSessionOptions.streamWindow): the edge's end of the channel uses the same. */
+    private readonly streamWindow?: number,
   ) {}
 
   attach(stream: TLSSocket, peerNode: string): void {
@@ -59,6 +61,7 @@ export class CoreTunnel {
     const session: MuxSession = new MuxSession(stream, {
       role: 'core',
       maxStreams: this.maxStreams,
+      ...(this.streamWindow ? { streamWindow: this.streamWindow } : {}),
       onStream: (s, head) => void this.#serve(s, head),
       onClose: () => this.#sessions.delete(session),
     });

@@ -37,6 +37,8 @@ export class EdgeTunnel {
     private readonly log: Logger,
     /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
     private readonly kind = 'http',
+    /** Each stream's window (MuxSessionOptions.streamWindow): core's end of the channel uses the same. */
+    private readonly streamWindow?: number,
   ) {}
 
   /** Takes over a tunnel channel's TLS stream; the session is dropped when the channel closes. */
@@ -47,7 +49,7 @@ export class EdgeTunnel {
       if (i >= 0) this.#sessions.splice(i, 1);
       if (!session.closed) session.close();
     };
-    const session: MuxSession = new MuxSession(stream, { role: 'edge', onClose: drop });
+    const session: MuxSession = new MuxSession(stream, { role: 'edge', onClose: drop, ...(this.streamWindow ? { streamWindow: this.streamWindow } : {}) });
     stream.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel connection error`));
     onClose(drop);
     this.#sessions.push(session);

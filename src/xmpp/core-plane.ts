@@ -5,7 +5,7 @@ import type { DiscoveryResult } from '../discovery/index.js';
 import type { NodeContext } from '../node/context.js';
 import type { ChannelHandler, ChannelKind, StreamChannel } from '../traversal/index.js';
 import { CoreTunnel, type TunnelAnswer, type TunnelRequest } from '../http/index.js';
-import { XMPP_DOMAIN_HEADER } from './edge-stream.js';
+import { XMPP_DOMAIN_HEADER, XMPP_STREAM_WINDOW } from './edge-stream.js';
 import { connectImp, type ImpNode } from './imp-connect.js';
 import { StreamBook } from './stream-book.js';
 
@@ -103,7 +103,7 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     return { status: 200, body: tls };
   };
 
-  const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS);
+  const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS, XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
   traversal.onChannel('xmpp', (ch) => {
     const sc = ch as StreamChannel;

@@ -7,7 +7,7 @@ import type { ChannelHandler, ChannelKind, StreamChannel } from '../traversal/in
 import { EdgeTunnel, type IntrusionProtection } from '../http/index.js';
 import { sniCallback } from '../certs/index.js';
 import { listenOn } from '../util/listen.js';
-import { EdgeXmppStream, type Refusal } from './edge-stream.js';
+import { EdgeXmppStream, XMPP_STREAM_WINDOW, type Refusal } from './edge-stream.js';
 import { StreamBook } from './stream-book.js';
 
 export interface XmppEdgeDeps {
@@ -30,7 +30,7 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'xmpp' });
   const x = cfg.xmpp;
-  const tunnel = new EdgeTunnel(log, 'xmpp');
+  const tunnel = new EdgeTunnel(log, 'xmpp', XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
   deps.traversal.onChannel('xmpp', (ch) => {
     const sc = ch as StreamChannel;

@@ -37,6 +37,12 @@ export interface EdgeStreamDeps {
 }
 
 export const XMPP_DOMAIN_HEADER = `${MRA_HEADER_PREFIX}xmpp-domain`;
+/**
+ * Each chat session's window on the xmpp tunnel, both ends: one default-size stanza (xmpp.max_stanza_chars).
+ * The HTTP tunnel's 256 KiB per stream, over up to 50,000 sessions whose clients stop reading (a phone puts
+ * Jabber in the background with its socket open), would let each end hold 12 GiB; this holds a quarter of it.
+ */
+export const XMPP_STREAM_WINDOW = 64 * 1024;
 const LINGER_MS = 2000;
 
 /**

@@ -150,3 +150,39 @@ test('a peer sending beyond a stream\'s window is cut off', async () => {
   for (let sent = 0; sent <= STREAM_WINDOW * 2; sent += chunk.length) session.socket.write(frame(FrameType.Data, 0, st.id, chunk));
   await waitFor(() => session.closed);
 });
+
+test('a session built with a smaller window (the xmpp tunnel) holds that much of a stalled stream, then the rest', async (t) => {
+  const WINDOW = 64 * 1024;
+  const authority = await CertificateAuthority.create({ commonName: 'mux window CA' });
+  const c = await authority.issue({ commonName: 'core.test', dnsNames: ['core.test'], ipAddresses: ['127.0.0.1'] });
+  const big = Buffer.alloc(5 * WINDOW, 3);
+  const small = createServer({ cert: c.cert, key: c.key }, (s) => {
+    new MuxSession(s, {
+      role: 'core',
+      streamWindow: WINDOW,
+      onStream: (st) => {
+        st.listen({});
+        const d = new MuxDuplex(st);
+        d.write(big);
+        d.end();
+      },
+    });
+  });
+  small.listen(0, '127.0.0.1');
+  await once(small, 'listening');
+  t.after(() => small.close());
+  const s = connect({ host: '127.0.0.1', port: (small.address() as AddressInfo).port, ca: authority.cert, servername: 'core.test' });
+  await once(s, 'secureConnect');
+  const session = new MuxSession(s, { role: 'edge', streamWindow: WINDOW });
+  t.after(() => session.close());
+  let got = 0;
+  let ended = false;
+  const st = session.open({ m: 'GET', p: '/', h: {} }, true, { data: (chunk, end) => ((got += chunk.length), (ended ||= end)) })!;
+  st.pause();
+  await waitFor(() => got >= WINDOW);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got, WINDOW, 'one window while its reader is paused');
+  st.resume();
+  await waitFor(() => ended);
+  assert.equal(got, big.length, 'all of it once the reader goes on');
+});
