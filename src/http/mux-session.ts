@@ -178,6 +178,12 @@ export class MuxStream {
   }
 }
 
+/** Stream ids are u32 on the wire; the edge's are odd and rise by 2, and after the last one they start again at 1. */
+const MAX_STREAM_ID = 0xffffffff;
+/** A new stream id below the last one is that wrap only if the last one was this near the top, and it this low. */
+const WRAP_ZONE = 2 ** 24;
+const nextStreamId = (id: number) => (id >= MAX_STREAM_ID ? 1 : id + 2);
+
 export interface MuxSessionOptions {
   /** 'edge' opens streams; 'core' takes them (onStream) and announces how many it allows at once. */
   role: 'edge' | 'core';
@@ -187,6 +193,8 @@ export interface MuxSessionOptions {
    * channel are built by the same plane of the same release (the traversal handshake checks the release).
    */
   streamWindow?: number;
+  /** @internal the edge's first stream id (odd), for tests of the wrap after 2^31 streams. */
+  firstStreamId?: number;
   onStream?: (stream: MuxStream, head: Record<string, unknown>, end: boolean) => void;
   onClose?: () => void;
 }
@@ -211,6 +219,7 @@ export class MuxSession {
   ) {
     this.#writer = new TickWriter(socket);
     this.streamWindow = opts.streamWindow ?? STREAM_WINDOW;
+    this.#nextId = opts.firstStreamId ?? 1;
     // Many small frames from many streams: Nagle would hold each behind the previous one's ACK.
     socket.setNoDelay(true);
     const reader = new FrameReader((type, flags, id, payload) => this.#frame(type, flags, id, payload));
@@ -237,8 +246,11 @@ export class MuxSession {
   /** A new stream with its head sent; undefined when the tunnel is closing or the far side takes no more. */
   open(head: Record<string, unknown>, end: boolean, ev: StreamEvents): MuxStream | undefined {
     if (this.#closed || this.#streams.size >= this.#peerMax) return undefined;
-    const s = new MuxStream(this.#nextId, this);
-    this.#nextId += 2;
+    // A busy tunnel uses up 2^31 ids in days and starts again at 1; a stream that old still open keeps its id.
+    let id = this.#nextId;
+    while (this.#streams.get(id)) id = nextStreamId(id);
+    this.#nextId = nextStreamId(id);
+    const s = new MuxStream(id, this);
     s.listen(ev);
     this.#streams.set(s.id, s);
     s.sendHead(head, end);
@@ -269,7 +281,8 @@ export class MuxSession {
       return;
     }
     if (type !== FrameType.Head || this.opts.role !== 'core') return; // a stream already gone here: a race, not an error
-    if (id <= this.#lastPeerId || id % 2 === 0) throw new FrameError(`stream id ${id} reused or out of order`);
+    const wrapped = id < this.#lastPeerId && this.#lastPeerId > MAX_STREAM_ID - WRAP_ZONE && id < WRAP_ZONE;
+    if (id % 2 === 0 || (id <= this.#lastPeerId && !wrapped)) throw new FrameError(`stream id ${id} reused or out of order`);
     if (payload.length > MAX_HEAD) throw new FrameError('stream head too large');
     this.#lastPeerId = id;
     const stream = new MuxStream(id, this);

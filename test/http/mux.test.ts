@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
 import { MuxSession, type MuxStream } from '../../src/http/mux-session.js';
 import { MuxDuplex } from '../../src/http/mux-duplex.js';
-import { FrameType, STREAM_WINDOW, frame } from '../../src/http/mux-frames.js';
+import { END, FrameType, STREAM_WINDOW, frame, jsonFrame } from '../../src/http/mux-frames.js';
 
 // The tunnel's framing on a real TLS connection, core's end serving and the edge's end opening streams, as the
 // traversal channel hands them over: windows per stream, early data, resets and the tunnel's loss.
@@ -185,4 +185,32 @@ test('a session built with a smaller window (the xmpp tunnel) holds that much of
   st.resume();
   await waitFor(() => ended);
   assert.equal(got, big.length, 'all of it once the reader goes on');
+});
+
+test('stream ids start again at 1 after 2^32-1, and core takes that wrap but not an id out of order', async () => {
+  onCoreStream = (st, head) => {
+    st.listen({});
+    st.sendHead({ s: 200, h: { path: String(head.p) } }, true);
+  };
+  const s = connect({ host: '127.0.0.1', port, ca, servername: 'core.test' });
+  await once(s, 'secureConnect');
+  // As a tunnel is after about 2^31 streams (days of a busy one).
+  const session = new MuxSession(s, { role: 'edge', firstStreamId: 0xfffffffb });
+  await new Promise((r) => setTimeout(r, 20));
+  const ids: number[] = [];
+  const answers: unknown[] = [];
+  for (const p of ['/a', '/b', '/c', '/d']) {
+    answers.push(
+      await new Promise((resolve) => {
+        const st = session.open({ m: 'GET', p, h: {} }, true, { head: (h) => resolve((h.h as Record<string, string>).path) })!;
+        ids.push(st.id);
+      }),
+    );
+  }
+  assert.deepEqual(ids, [0xfffffffb, 0xfffffffd, 0xffffffff, 1]);
+  assert.deepEqual(answers, ['/a', '/b', '/c', '/d']);
+  assert.ok(!session.closed);
+  // After the wrap, an id at or below the last one is a broken peer again.
+  session.socket.write(jsonFrame(FrameType.Head, END, 1, { m: 'GET', p: '/again', h: {} }));
+  await waitFor(() => session.closed);
 });
