@@ -39,6 +39,8 @@ const PAUSE_MS = Number(process.env.BENCH_HTTP_PAUSE_MS ?? 1000);
 /** In the paced rows, how long every connection waits before its first request: all 1,000 handshakes done by then. */
 const SETTLE_MS = 3000;
 const PACED_ROUNDS = Number(process.env.BENCH_HTTP_PACED_ROUNDS ?? 3);
+/** The range each paced pause is drawn from (wrk.ts). */
+const PAUSES = `${PAUSE_MS / 2}-${(PAUSE_MS * 3) / 2}`;
 const log = (msg: string) => process.stderr.write(`[bench:http ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
 interface Row {
@@ -125,19 +127,23 @@ async function measure(subject: Subject, headers: Record<string, string>, round:
   return row;
 }
 
-/**
- * Rounds alternate the subjects, so load from anything else on the machine falls on all of them alike; each
- * subject's row is its median round by requests/s.
- */
+/** Each subject's rounds, the subjects taking turns, so load from anything else on the machine falls on all alike. */
+async function alternate(subjects: Subject[], rounds: number, run: (s: Subject, round: number) => Promise<Row>): Promise<Row[][]> {
+  const all: Row[][] = subjects.map(() => []);
+  for (let round = 1; round <= rounds; round++) for (const [i, s] of subjects.entries()) all[i]!.push(await run(s, round));
+  return all;
+}
+
+const medianBy = (rows: Row[], figure: (r: Row) => number): Row => [...rows].sort((a, b) => figure(a) - figure(b))[Math.floor(rows.length / 2)]!;
+
+/** Alternating rounds after a warm-up; each subject's row is its median round by requests/s. */
 async function compare(subjects: Subject[], headers: Record<string, string>): Promise<{ rows: Row[]; all: Row[][] }> {
   // Warm-up at the full connection count, so the proxies' upstream pools are full and the JIT has run before any
   // round. wrk cannot keep connections from one run to the next: every round opens its 1,000 TLS connections
   // anew, for every path alike, and rounds are long enough (20 s) that this start is a small part of them.
   for (const s of subjects) await runWrk(s.url, { threads: THREADS, connections: CONNECTIONS, seconds: WARMUP_SECONDS, headers, nice: WRK_NICE });
-  const all: Row[][] = subjects.map(() => []);
-  for (let round = 1; round <= ROUNDS; round++) for (const [i, s] of subjects.entries()) all[i]!.push(await measure(s, headers, round));
-  const median = (rows: Row[]) => [...rows].sort((a, b) => a.figures.rps - b.figures.rps)[Math.floor(rows.length / 2)]!;
-  return { rows: all.map(median), all };
+  const all = await alternate(subjects, ROUNDS, (s, round) => measure(s, headers, round));
+  return { rows: all.map((r) => medianBy(r, (x) => x.figures.rps)), all };
 }
 
 function table(rows: Row[]): string {
@@ -204,33 +210,35 @@ async function main(): Promise<void> {
     const tls = { edge: { cert: join(dir, 'edge.pem'), key: join(dir, 'edge.key') }, core: { cert: join(dir, 'core.pem'), key: join(dir, 'core.key') } };
     const nginx = await NginxChain.start(dir, [{ name: 'core', listen: nginxCore!, upstream: upstream.port, stripRoute: true }, { name: 'edge', listen: nginxEdge!, upstream: nginxCore!, stripRoute: false }], tls, join(dir, 'ca.pem'));
     stops.push(() => nginx.stop());
-    const nginxProbe = await request(`https://127.0.0.1:${nginxEdge}${path}`, { dispatcher: agent, headers: { cookie } });
+    const nginxUrl = `https://127.0.0.1:${nginxEdge}${path}`;
+    const nginxProbe = await request(nginxUrl, { dispatcher: agent, headers: { cookie } });
     if (nginxProbe.statusCode !== 200 || (await nginxProbe.body.text()) !== body) throw new Error(`probe through nginx: ${nginxProbe.statusCode}`);
 
+    const nginxPids = () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!];
+    const oursPids = () => [edge.pid, core.pid, upstream.proc.pid!];
     const { rows, all } = await compare(
       [
         { name: 'inside server direct (ceiling)', url: `https://127.0.0.1:${upstream.port}/cucm-uds/user/${USER.id}`, pids: () => [upstream.proc.pid!] },
-        { name: 'nginx edge → nginx core → inside', url: `https://127.0.0.1:${nginxEdge}${path}`, pids: () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!] },
-        { name: 'ours: edge → tunnel → core → inside', url: edgeBase + path, pids: () => [edge.pid, core.pid, upstream.proc.pid!] },
+        { name: 'nginx edge → nginx core → inside', url: nginxUrl, pids: nginxPids },
+        { name: 'ours: edge → tunnel → core → inside', url: edgeBase + path, pids: oursPids },
         // Where the time goes: the same edge and tunnel, answered by core itself (no inside hop, no session look-up).
-        { name: 'ours, answered by core (get_edge_sso)', url: `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_sso`, pids: () => [edge.pid, core.pid, upstream.proc.pid!] },
+        { name: 'ours, answered by core (get_edge_sso)', url: `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_sso`, pids: oursPids },
       ],
       { cookie },
     );
     // The same path without the handshake storm at the start of the round (see "Where the time goes").
-    const oursFew = await measure({ name: `ours at ${FEW} connections (one round)`, url: edgeBase + path, pids: () => [edge.pid, core.pid, upstream.proc.pid!] }, { cookie }, 1, FEW);
+    const oursFew = await measure({ name: `ours at ${FEW} connections (one round)`, url: edgeBase + path, pids: oursPids }, { cookie }, 1, FEW);
     // p99 at 1,000 connections that the chain carries rather than all it can take: each connection pauses between
     // its requests, so the rate is about 1,000 ÷ the pause (the target's "p99 under 20 ms at 1,000 connections").
     // One round's p99 rests on its slowest 1 % (about 150 requests): a stall of the host's (steal) in it moves it by
     // tens of ms, so the paths alternate for several rounds and each row is its median round by p99.
-    const pacedName = (name: string) => `${name}, ${CONNECTIONS} connections pausing ${PAUSE_MS / 2}-${(PAUSE_MS * 3) / 2} ms (median of ${PACED_ROUNDS} rounds by p99)`;
+    const pacedName = (name: string) => `${name}, ${CONNECTIONS} connections pausing ${PAUSES} ms (median of ${PACED_ROUNDS} rounds by p99)`;
     const pacedSubjects: Subject[] = [
-      { name: pacedName('nginx'), url: `https://127.0.0.1:${nginxEdge}${path}`, pids: () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!] },
-      { name: pacedName('ours'), url: edgeBase + path, pids: () => [edge.pid, core.pid, upstream.proc.pid!] },
+      { name: pacedName('nginx'), url: nginxUrl, pids: nginxPids },
+      { name: pacedName('ours'), url: edgeBase + path, pids: oursPids },
     ];
-    const pacedAll: Row[][] = pacedSubjects.map(() => []);
-    for (let round = 1; round <= PACED_ROUNDS; round++) for (const [i, s] of pacedSubjects.entries()) pacedAll[i]!.push(await measure(s, { cookie }, round, CONNECTIONS, PAUSE_MS, dir));
-    const [nginxPaced, oursPaced] = pacedAll.map((r) => [...r].sort((a, b) => a.figures.p99Ms - b.figures.p99Ms)[Math.floor(r.length / 2)]!) as [Row, Row];
+    const pacedAll = await alternate(pacedSubjects, PACED_ROUNDS, (s, round) => measure(s, { cookie }, round, CONNECTIONS, PAUSE_MS, dir));
+    const [nginxPaced, oursPaced] = pacedAll.map((r) => medianBy(r, (x) => x.figures.p99Ms)) as [Row, Row];
     const ours = rows[2]!;
     const ref = rows[1]!;
     const split = { edge: cpuSeconds(edge.pid), core: cpuSeconds(core.pid) };
@@ -260,7 +268,7 @@ ${table([...rows, oursFew, nginxPaced, oursPaced])}
 Every round (requests/s, p99): ${all.map((r) => `${r[0]!.subject.split(':')[0]}: ${r.map((x) => `${Math.round(x.figures.rps)} / ${x.figures.p99Ms.toFixed(0)} ms`).join(', ')}`).join('; ')}.
 Every paced round (p99, host steal in cores): ${pacedAll.map((r, i) => `${i === 0 ? 'nginx' : 'ours'}: ${r.map((x) => `${x.figures.p99Ms.toFixed(1)} ms / ${x.stealCores.toFixed(2)}`).join(', ')}`).join('; ')}.
 
-Headline: ours ${Math.round(ours.figures.rps)} / nginx ${Math.round(ref.figures.rps)} requests/s = **${ratio.toFixed(2)}×** (target ≥ 0.5: ${ratio >= 0.5 ? 'meets' : 'misses'}); our p99 at ${CONNECTIONS} connections each pausing ${PAUSE_MS / 2}-${(PAUSE_MS * 3) / 2} ms between requests (${Math.round(oursPaced.figures.rps)} requests/s) **${oursPaced.figures.p99Ms.toFixed(1)} ms** (target < 20 ms: ${oursPaced.figures.p99Ms < 20 ? 'meets' : 'misses'}; nginx ${nginxPaced.figures.p99Ms.toFixed(1)} ms), and ${ours.figures.p99Ms.toFixed(1)} ms with the ${CONNECTIONS} connections saturating the machine (nginx ${ref.figures.p99Ms.toFixed(1)} ms; see below).
+Headline: ours ${Math.round(ours.figures.rps)} / nginx ${Math.round(ref.figures.rps)} requests/s = **${ratio.toFixed(2)}×** (target ≥ 0.5: ${ratio >= 0.5 ? 'meets' : 'misses'}); our p99 at ${CONNECTIONS} connections each pausing ${PAUSES} ms between requests (${Math.round(oursPaced.figures.rps)} requests/s) **${oursPaced.figures.p99Ms.toFixed(1)} ms** (target < 20 ms: ${oursPaced.figures.p99Ms < 20 ? 'meets' : 'misses'}; nginx ${nginxPaced.figures.p99Ms.toFixed(1)} ms), and ${ours.figures.p99Ms.toFixed(1)} ms with the ${CONNECTIONS} connections saturating the machine (nginx ${ref.figures.p99Ms.toFixed(1)} ms; see below).
 CPU split over the whole run (warm-ups included): edge ${split.edge.toFixed(1)} s, core ${split.core.toFixed(1)} s. CPU per request during the median rounds (µs): ours edge ${perReq(ours, 0)}, core ${perReq(ours, 1)}, inside ${perReq(ours, 2)}, wrk ${perReqWrk(ours)}; nginx edge ${perReq(ref, 0)}, core ${perReq(ref, 1)}, inside ${perReq(ref, 2)}, wrk ${perReqWrk(ref)}.
 
 ${GAP}`;
@@ -304,7 +312,7 @@ const GAP = `### Where the time goes
 - **p99 at 1,000 connections** cannot be under 20 ms for any server on this machine while wrk keeps every
   connection busy (a closed loop): by Little's law the mean latency is connections ÷ requests/s (1,000 ÷ 4,000/s =
   250 ms), for nginx as for ours. The 20 ms target is a statement about 1,000 connected clients the edge carries,
-  so it is judged on the paced rows: the same 1,000 TLS connections, each pausing ${PAUSE_MS / 2}-${(PAUSE_MS * 3) / 2} ms (drawn anew each
+  so it is judged on the paced rows: the same 1,000 TLS connections, each pausing ${PAUSES} ms (drawn anew each
   time) after every answer (wrk's Lua \`delay()\`), about a quarter of what the chain can take. wrk opens all its TLS connections at
   the start of a round; each connection's first request waits ${SETTLE_MS / 1000} s (plus up to one pause) so that every
   handshake is done before any request is timed (their requests/s counts those seconds too). Without that wait the

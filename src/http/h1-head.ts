@@ -61,11 +61,7 @@ export function parseRequestHead(buf: Buffer, maxBytes: number): RequestHead | u
   if (te !== undefined) {
     if (te.toLowerCase() !== 'chunked') throw new H1Error(501, 'only chunked transfer coding is accepted');
     body = 'chunked';
-  } else if (cl !== undefined) {
-    if (!/^\d{1,15}$/.test(cl)) throw new H1Error(400, 'malformed Content-Length');
-    body = { length: Number(cl) };
-  }
-  const connection = ((headers.connection as string | undefined) ?? '').toLowerCase();
+  } else if (cl !== undefined) body = contentLength(cl);
   const expect = headers.expect as string | undefined;
   if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new H1Error(417, 'only Expect: 100-continue is understood');
   return {
@@ -75,9 +71,20 @@ export function parseRequestHead(buf: Buffer, maxBytes: number): RequestHead | u
     headers,
     length: end + 4,
     body,
-    keepAlive: minor === 1 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection),
+    keepAlive: persistent(minor === 1, headers),
     expectContinue: expect !== undefined,
   };
+}
+
+function contentLength(cl: string): { length: number } {
+  if (!/^\d{1,15}$/.test(cl)) throw new H1Error(400, 'malformed Content-Length');
+  return { length: Number(cl) };
+}
+
+/** RFC 9112 §9.3: HTTP/1.1 connections persist unless `close` is said, HTTP/1.0 ones only if `keep-alive` is. */
+function persistent(http11: boolean, headers: H1Headers): boolean {
+  const connection = ((headers.connection as string | undefined) ?? '').toLowerCase();
+  return http11 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
 }
 
 /** The header fields of a head's lines (the first line is the request or status line). */
@@ -122,17 +129,14 @@ export function parseResponseHead(buf: Buffer, maxBytes: number, method: string)
   const status = Number(line[2]);
   const te = headers['transfer-encoding'] as string | undefined;
   const cl = headers['content-length'] as string | undefined;
-  const connection = ((headers.connection as string | undefined) ?? '').toLowerCase();
   let body: ResponseHead['body'];
   if (status < 200 || status === 204 || status === 304 || method === 'HEAD') body = 'none';
   else if (te !== undefined) {
     if (cl !== undefined || te.toLowerCase() !== 'chunked') throw new H1Error(400, 'answer framing not understood');
     body = 'chunked';
-  } else if (cl !== undefined) {
-    if (!/^\d{1,15}$/.test(cl)) throw new H1Error(400, 'malformed Content-Length');
-    body = { length: Number(cl) };
-  } else body = 'close';
-  const keepAlive = body !== 'close' && (line[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection));
+  } else if (cl !== undefined) body = contentLength(cl);
+  else body = 'close';
+  const keepAlive = body !== 'close' && persistent(line[1] === '1', headers);
   return { status, headers, length: end + 4, body, keepAlive };
 }
 

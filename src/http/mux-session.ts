@@ -183,6 +183,8 @@ const MAX_STREAM_ID = 0xffffffff;
 /** A new stream id below the last one is that wrap only if the last one was this near the top, and it this low. */
 const WRAP_ZONE = 2 ** 24;
 const nextStreamId = (id: number) => (id >= MAX_STREAM_ID ? 1 : id + 2);
+/** Streams core takes at once on a tunnel, unless its plane says otherwise. */
+export const DEFAULT_MAX_STREAMS = 4096;
 
 export interface MuxSessionOptions {
   /** 'edge' opens streams; 'core' takes them (onStream) and announces how many it allows at once. */
@@ -207,7 +209,8 @@ export class MuxSession {
   readonly #streams = new IdTable<MuxStream>();
   readonly #writer: TickWriter;
   readonly streamWindow: number;
-  #nextId = 1;
+  readonly #maxStreams: number;
+  #nextId: number;
   #lastPeerId = 0;
   /** Streams the far side takes at once; core announces its figure first thing. */
   #peerMax = 100;
@@ -219,6 +222,7 @@ export class MuxSession {
   ) {
     this.#writer = new TickWriter(socket);
     this.streamWindow = opts.streamWindow ?? STREAM_WINDOW;
+    this.#maxStreams = opts.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#nextId = opts.firstStreamId ?? 1;
     // Many small frames from many streams: Nagle would hold each behind the previous one's ACK.
     socket.setNoDelay(true);
@@ -232,7 +236,7 @@ export class MuxSession {
     });
     socket.once('close', () => this.#lost());
     socket.on('error', () => {});
-    if (opts.role === 'core') this.send(jsonFrame(FrameType.Settings, 0, 0, { maxStreams: opts.maxStreams ?? 4096 }));
+    if (opts.role === 'core') this.send(jsonFrame(FrameType.Settings, 0, 0, { maxStreams: this.#maxStreams }));
   }
 
   get closed(): boolean {
@@ -285,8 +289,8 @@ export class MuxSession {
     if (id % 2 === 0 || (id <= this.#lastPeerId && !wrapped)) throw new FrameError(`stream id ${id} reused or out of order`);
     if (payload.length > MAX_HEAD) throw new FrameError('stream head too large');
     this.#lastPeerId = id;
+    if (this.#streams.size >= this.#maxStreams) return void this.send(frame(FrameType.Reset, 0, id));
     const stream = new MuxStream(id, this);
-    if (this.#streams.size >= (this.opts.maxStreams ?? 4096)) return void this.send(frame(FrameType.Reset, 0, id));
     this.#streams.set(id, stream);
     const end = (flags & END) !== 0;
     if (end) stream.recvEnd = true;

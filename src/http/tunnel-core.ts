@@ -2,7 +2,8 @@ import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
 import { MuxDuplex } from './mux-duplex.js';
-import { MuxSession, type MuxStream } from './mux-session.js';
+import { STREAM_WINDOW } from './mux-frames.js';
+import { DEFAULT_MAX_STREAMS, MuxSession, type MuxStream } from './mux-session.js';
 import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './tunnel-protocol.js';
 
 /** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
@@ -32,9 +33,6 @@ export interface TunnelAnswer {
 
 export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
 
-/** Streams an edge may hold open at once on one tunnel, unless the plane says otherwise. */
-const MAX_STREAMS = 4096;
-
 /**
  * The core end of a tunnel: core dialled the TLS connection and serves the streams the edge opens on it
  * (mux-session.ts), so the edge can send requests inward without ever opening a connection towards the inside.
@@ -51,9 +49,9 @@ export class CoreTunnel {
     /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
     private readonly kind = 'http',
     /** Streams the edge may hold open at once (core announces it when the tunnel starts). */
-    private readonly maxStreams = MAX_STREAMS,
+    private readonly maxStreams = DEFAULT_MAX_STREAMS,
     /** Each stream's window (MuxSessionOptions.streamWindow): the edge's end of the channel uses the same. */
-    private readonly streamWindow?: number,
+    private readonly streamWindow = STREAM_WINDOW,
   ) {}
 
   attach(stream: TLSSocket, peerNode: string): void {
@@ -61,7 +59,7 @@ export class CoreTunnel {
     const session: MuxSession = new MuxSession(stream, {
       role: 'core',
       maxStreams: this.maxStreams,
-      ...(this.streamWindow ? { streamWindow: this.streamWindow } : {}),
+      streamWindow: this.streamWindow,
       onStream: (s, head) => void this.#serve(s, head),
       onClose: () => this.#sessions.delete(session),
     });
@@ -118,7 +116,7 @@ export class CoreTunnel {
     if (body instanceof Readable) {
       stream.sendHead({ s: answer.status, h: out }, false);
       // pipeline: if either end fails or the edge cancels, both are destroyed (and the pool freed).
-      const to = duplex ?? (duplex = new MuxDuplex(stream));
+      const to = (duplex ??= new MuxDuplex(stream));
       pipeline(body, to, (err) => {
         if (err) to.destroy();
         else if (!stream.recvEnd) stream.reset(); // the answer is whole; the rest of the request body is not wanted

@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
 import type { EdgeRequest, EdgeResponse } from './edge-exchange.js';
 import { MuxDuplex } from './mux-duplex.js';
+import { STREAM_WINDOW } from './mux-frames.js';
 import { MuxSession, type MuxStream } from './mux-session.js';
 import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
 
@@ -38,7 +39,7 @@ export class EdgeTunnel {
     /** Which traversal channel this tunnel runs on ('http', 'xmpp'), for the log. */
     private readonly kind = 'http',
     /** Each stream's window (MuxSessionOptions.streamWindow): core's end of the channel uses the same. */
-    private readonly streamWindow?: number,
+    private readonly streamWindow = STREAM_WINDOW,
   ) {}
 
   /** Takes over a tunnel channel's TLS stream; the session is dropped when the channel closes. */
@@ -49,7 +50,7 @@ export class EdgeTunnel {
       if (i >= 0) this.#sessions.splice(i, 1);
       if (!session.closed) session.close();
     };
-    const session: MuxSession = new MuxSession(stream, { role: 'edge', onClose: drop, ...(this.streamWindow ? { streamWindow: this.streamWindow } : {}) });
+    const session: MuxSession = new MuxSession(stream, { role: 'edge', streamWindow: this.streamWindow, onClose: drop });
     stream.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel connection error`));
     onClose(drop);
     this.#sessions.push(session);
@@ -84,7 +85,7 @@ export class EdgeTunnel {
     return new MuxDuplex(stream);
   }
 
-/** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */
+  /** Sends one client request through the tunnel; resolves with core's verdict once the response has ended. */
   forward(req: EdgeRequest, res: EdgeResponse, body: Buffer, info: ForwardInfo): Promise<Verdict> {
     const session = this.#pick();
     if (!session) {

@@ -80,10 +80,15 @@ function parseJsonLine(line: string, what: string): unknown {
   }
 }
 
+/** A peer of another release names its version: refused with both named, not as a stranger. */
+function sameRelease(mra: unknown, peer: 'core' | 'the edge', self: 'edge' | 'core'): void {
+  if (typeof mra === 'string' && ANY_VERSION.test(mra) && mra !== PROTOCOL)
+    throw new HandshakeError('protocol', `${peer} speaks ${mra}, this ${self} ${PROTOCOL}: edge and core must run the same release`);
+}
+
 export function parseHello(line: string): Hello {
   const h = parseJsonLine(line, 'hello') as Partial<Hello>;
-  if (typeof h?.mra === 'string' && ANY_VERSION.test(h.mra) && h.mra !== PROTOCOL)
-    throw new HandshakeError('protocol', `core speaks ${h.mra}, this edge ${PROTOCOL}: edge and core must run the same release`);
+  sameRelease(h?.mra, 'core', 'edge');
   if (h?.mra !== PROTOCOL) throw new HandshakeError('protocol', `expected protocol ${PROTOCOL}`);
   if (!CHANNEL_KINDS.includes(h.channel as ChannelKind)) throw new HandshakeError('protocol', 'unknown channel kind');
   for (const f of ['username', 'password', 'node'] as const)
@@ -94,8 +99,7 @@ export function parseHello(line: string): Hello {
 export function parseReply(line: string): Reply {
   const r = parseJsonLine(line, 'reply') as Reply;
   const mra = (r as { mra?: unknown } | null)?.mra;
-  if (typeof mra === 'string' && ANY_VERSION.test(mra) && mra !== PROTOCOL)
-    throw new HandshakeError('protocol', `the edge speaks ${mra}, this core ${PROTOCOL}: edge and core must run the same release`);
+  sameRelease(mra, 'the edge', 'core');
   if (mra !== PROTOCOL || typeof r.ok !== 'boolean') throw new HandshakeError('protocol', 'not a traversal reply');
   return r;
 }
