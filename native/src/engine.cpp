@@ -176,15 +176,21 @@ void Engine::setKeys(const std::string& id, int leg, const std::optional<KeySpec
       throw EngineTypeError(e.what());
     }
   };
-  auto inSession = make(in, SrtpSession::Direction::Inbound);
-  auto outSession = make(out, SrtpSession::Direction::Outbound);
   std::lock_guard<std::mutex> lock(mutex_);
   auto relay = lookup(id);
+  // A direction whose key is unchanged keeps its session; only a new (or removed) key replaces one.
+  const bool newIn = !(relay->keyIn[size_t(leg)] == in);
+  const bool newOut = !(relay->keyOut[size_t(leg)] == out);
+  if (!newIn && !newOut) return;
   // The sessions are built here, off the packet path; the worker only swaps pointers.
-  workers_[size_t(relay->worker)]->post([relay, leg, inSession, outSession](Worker&) {
+  auto inSession = newIn ? make(in, SrtpSession::Direction::Inbound) : nullptr;
+  auto outSession = newOut ? make(out, SrtpSession::Direction::Outbound) : nullptr;
+  relay->keyIn[size_t(leg)] = in;
+  relay->keyOut[size_t(leg)] = out;
+  workers_[size_t(relay->worker)]->post([relay, leg, newIn, newOut, inSession, outSession](Worker&) {
     Leg& l = relay->legs[size_t(leg)];
-    l.srtpIn = inSession;
-    l.srtpOut = outSession;
+    if (newIn) l.srtpIn = inSession;
+    if (newOut) l.srtpOut = outSession;
   });
 }
 

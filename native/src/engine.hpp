@@ -45,11 +45,6 @@ struct RelayConfig {
   std::optional<uint32_t> timeoutMs;
 };
 
-struct KeySpec {
-  std::string suite;
-  std::vector<uint8_t> keySalt;
-};
-
 struct RelayPorts {
   int worker;
   std::array<uint16_t, 2> rtpPorts;  // RTCP is +1 (the mux pair's RTCP port for mux legs)

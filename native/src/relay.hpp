@@ -5,7 +5,9 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "counters.hpp"
 #include "latch.hpp"
@@ -63,11 +65,23 @@ struct Leg {
   int rtcpSendFd() const { return config.rtcpMux ? rtpSocket.fd : rtcpSocket.fd; }
 };
 
+// An SDES key as signalled: the suite and its key||salt.
+struct KeySpec {
+  std::string suite;
+  std::vector<uint8_t> keySalt;
+  bool operator==(const KeySpec& o) const { return suite == o.suite && keySalt == o.keySalt; }
+};
+
 struct Relay {
   std::string id;
   int worker = 0;
   uint32_t timeoutMs = 60000;
   std::array<Leg, 2> legs;
+  // The keys each leg was last given, read and written by the control thread only (under the engine's lock): a
+  // setKeys that repeats a leg's key keeps its running session, so the SRTP index, the SRTCP index and the replay
+  // window go on (RFC 3711 §3.2: one master key, one context). Re-keying them would restart the SRTCP index, and
+  // the far end would drop what follows as replayed.
+  std::array<std::optional<KeySpec>, 2> keyIn, keyOut;
   bool ownsPort(int leg) const { return !legs[leg].config.mux; }
 };
 
