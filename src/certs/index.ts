@@ -6,4 +6,4 @@ export { CertificateAuthority, type PemPair, type IssueOptions, type SigningOpti
 export { labPki, type LabPki, type LabNodeFiles } from './lab-pki.js';
 export { validateNodeCertificate, checkPeerCertificate, type CertProblem, type CertProblemCode } from './validate.js';
 export { createCsr, sansForRole, type RoleCertInputs, type EdgeCertInputs, type CoreCertInputs, type CsrOptions } from './csr.js';
-export { nameCovers, dnsNames, sniCallback, type SniCallback } from './sni.js';
+export { nameCovers, dnsNames, ipAddressNames, sniCallback, type SniCallback } from './sni.js';

@@ -224,6 +224,12 @@ const edgePeer = z.strictObject({
 export const coreSchema = z.strictObject({
   role: z.literal('core'),
   ...common,
+  /**
+   * The address core's own connections leave from: the traversal link, call control, the inside servers (HTTP,
+   * XMPP, AXL). Core names its connections' local address in the SIP it sends (Record-Route, Path, Via), so on a
+   * host with several addresses this says which one is core's. Default: whatever the route to each peer picks.
+   */
+  source_address: z.ipv4().optional(),
   media: coreMedia,
   ...insideSchema,
   sip: z

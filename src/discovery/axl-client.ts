@@ -14,6 +14,8 @@ export interface AxlTarget {
   timeoutMs: number;
   /** Aborts the request when the node stops. */
   signal?: AbortSignal;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
 }
 
 /** Why a publisher could not be read; `kind` lets the alarm say what to fix. */
@@ -57,6 +59,7 @@ function post(t: AxlTarget, op: AxlOperation, body: string): Promise<string> {
         headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: `"CUCM:DB ver=12.5 ${op}"`, ...(auth ? { authorization: auth } : {}) },
         timeout: t.timeoutMs,
         signal: t.signal,
+        ...(t.localAddress ? { localAddress: t.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -91,7 +94,7 @@ function post(t: AxlTarget, op: AxlOperation, body: string): Promise<string> {
  */
 export function probeHttps(t: AxlTarget, path = '/vmrest/version'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: t.host, port: t.port, path, method: 'GET', ca: t.ca, rejectUnauthorized: t.tlsVerify, servername: isIP(t.host) ? undefined : t.host, timeout: t.timeoutMs, signal: t.signal }, (res) => {
+    const req = request({ host: t.host, port: t.port, path, method: 'GET', ca: t.ca, rejectUnauthorized: t.tlsVerify, servername: isIP(t.host) ? undefined : t.host, timeout: t.timeoutMs, signal: t.signal, ...(t.localAddress ? { localAddress: t.localAddress } : {}) }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

@@ -50,6 +50,8 @@ export interface DiscoveryOptions {
   clusters: readonly ClusterConfig[];
   /** CAs that sign the publishers' (tomcat) certificates. */
   ca?: string;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
   timeoutMs?: number;
   /** A cluster not read successfully for this long makes discovery stale. */
   staleAfterMs?: number;
@@ -163,7 +165,7 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
 
   async #readCluster(c: ClusterConfig): Promise<void> {
     if (this.#stop.signal.aborted) return;
-    const t: AxlTarget = { host: c.publisher, port: c.https_port, username: c.username, password: c.password, tlsVerify: c.tls_verify, ca: this.#opts.ca, timeoutMs: this.#opts.timeoutMs ?? 10_000, signal: this.#stop.signal };
+    const t: AxlTarget = { host: c.publisher, port: c.https_port, username: c.username, password: c.password, tlsVerify: c.tls_verify, ca: this.#opts.ca, timeoutMs: this.#opts.timeoutMs ?? 10_000, signal: this.#stop.signal, ...(this.#opts.localAddress ? { localAddress: this.#opts.localAddress } : {}) };
     const state = this.#states.get(c)!;
     state.lastAttempt = new Date().toISOString();
     try {

@@ -41,6 +41,7 @@ export function attachDiscovery(ctx: NodeContext<CoreConfig>, opts: { timeoutMs?
   const discovery = new Discovery({
     clusters: clustersFromConfig(ctx.cfg),
     ca: ctx.tls.ca,
+    ...(ctx.cfg.source_address ? { localAddress: ctx.cfg.source_address } : {}),
     timeoutMs: opts.timeoutMs,
     staleAfterMs: opts.staleAfterMs,
     alarm: (id, sev, msg) => ctx.alarm(id, sev, msg),

@@ -54,7 +54,7 @@ export function attachHttpCore(
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
-  const upstreams = new Upstreams({ ca: ctx.tls.ca });
+  const upstreams = new Upstreams({ ca: ctx.tls.ca, ...(ctx.cfg.source_address ? { localAddress: ctx.cfg.source_address } : {}) });
   ctx.onClose(() => upstreams.close());
   const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, httpsPort: c.https_port, nodes: c.nodes.map((n) => ({ address: n.address, httpsPort: n.https_port })) }));
   const callControl = new CallControl(clusters, upstreams);

@@ -17,6 +17,11 @@ export interface HttpEdge {
   domainCerts: Array<{ cert: string; key: string }>;
   /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
   attach(traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): Promise<number>;
+  /**
+   * The ports the SIP and XMPP listeners bound (they differ from the configuration's when it says 0): the edge
+   * configuration hands them to clients, so it must give the real ones.
+   */
+  setPublicPorts(ports: { sipTls: number; xmpp: number }): void;
 }
 
 const seconds = (s: number) => s * 1000;
@@ -43,9 +48,24 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
     }
   });
 
+  let identity = '';
+  let faces = { sipTls: cfg.public.sip_tls_port, xmpp: cfg.public.xmpp_port, https: cfg.public.https_port };
+  const encode = () =>
+    (identity = encodeIdentity({
+      node: cfg.name,
+      address: http.public_name ?? dnsNames(ctx.tls.cert)[0] ?? cfg.public.address,
+      sipTlsPort: faces.sipTls,
+      httpsPort: faces.https,
+      xmppPort: faces.xmpp,
+    }));
+
   return {
     intrusion,
     domainCerts,
+    setPublicPorts(ports) {
+      faces = { ...faces, ...ports };
+      encode();
+    },
     onTunnelRefused: (address) => void intrusion.fail('tunnel_auth', address),
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
@@ -54,7 +74,6 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
         const sc = ch as StreamChannel;
         void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
       });
-      let identity = '';
       const routes = new RouteCache();
       const listener = new EdgeListener({
         address: cfg.public.address,
@@ -94,13 +113,8 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
       });
       const port = await listener.listen();
       ctx.onClose(() => listener.close());
-      identity = encodeIdentity({
-        node: cfg.name,
-        address: http.public_name ?? dnsNames(ctx.tls.cert)[0] ?? cfg.public.address,
-        sipTlsPort: cfg.public.sip_tls_port,
-        httpsPort: port,
-        xmppPort: cfg.public.xmpp_port,
-      });
+      faces.https = port;
+      encode();
       ctx.addStatus('http', () => ({ port, tunnel: tunnel.status() }));
       return port;
     },

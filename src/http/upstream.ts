@@ -21,7 +21,7 @@ export interface UpstreamTarget {
 export class Upstreams {
   readonly #client: InsideClient;
 
-  constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number }) {
+  constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number; localAddress?: string }) {
     this.#client = new InsideClient({
       ca: opts.ca,
       connectTimeoutMs: 5_000,
@@ -31,6 +31,7 @@ export class Upstreams {
       // caps throughput at pool size / inside latency, so it is sized for a thousand clients at once.
       connections: opts.connections ?? 256,
       keepAliveMs: 30_000,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
   }
 

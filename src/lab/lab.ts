@@ -118,7 +118,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         log: { level },
         admin: { port: standard ? LAB_ADMIN_PORTS.core : 0 },
         tls: { cert_file: coreCert.certFile, key_file: coreCert.keyFile, ca_file: pki.caFile },
-        // Core's media on its own alias: the edge's (public = traversal address) binds 127.0.1.1 by itself.
+        // Core's own alias for what it dials (the link, call control, the inside servers) and for its media: the
+        // edge's (public = traversal address) binds 127.0.1.1 by itself.
+        source_address: LAB_ADDRESSES.core,
         media: { address: LAB_ADDRESSES.core, ...opts.media?.core },
         traversal: {
           peers: [{ address: LAB_ADDRESSES.edge, sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],

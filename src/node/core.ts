@@ -33,6 +33,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
       reconnectInitialMs: t.reconnect_initial_s * 1000,
       reconnectMaxMs: t.reconnect_max_s * 1000,
       connectTimeoutMs: t.connect_timeout_s * 1000,
+      ...(cfg.source_address ? { localAddress: cfg.source_address } : {}),
       log,
     });
     ctx.onClose(() => traversal.close());

@@ -44,6 +44,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     const media = await startMediaEngine(ctx, mediaBind, true, log);
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
     const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion: httpEdge.intrusion, domainCerts: httpEdge.domainCerts });
+    httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());

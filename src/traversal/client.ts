@@ -22,6 +22,8 @@ export interface TraversalClientOptions {
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   connectTimeoutMs: number;
+  /** The local address core dials from (source_address); default: the one the route picks. */
+  localAddress?: string;
   log: Logger;
 }
 

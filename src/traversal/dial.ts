@@ -21,6 +21,8 @@ interface DialOptions {
   username: string;
   password: string;
   connectTimeoutMs: number;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function dialChannel(
     ca: opts.tls.ca,
     servername: isIP(peer.address) ? undefined : peer.address,
     minVersion: 'TLSv1.2',
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -72,7 +72,7 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     for (let i = 0; i < nodes.length && !conn; i++) {
       const node = nodes[(start + i) % nodes.length]!;
       try {
-        conn = await connectImp(node, domain, ctx.tls.ca, cfg.xmpp.connect_timeout_s * 1000);
+        conn = await connectImp(node, domain, ctx.tls.ca, cfg.xmpp.connect_timeout_s * 1000, cfg.source_address);
         imp = `${node.address}:${node.port}`;
       } catch (err) {
         log.warn({ err: (err as Error).message, domain }, 'xmpp: IM and Presence node not reachable');

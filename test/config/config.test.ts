@@ -119,6 +119,9 @@ test('media, overload and XMPP settings out of range name their field', () => {
   assert.equal(problemsOf(`${core}media:\n  keepalive_s: 0\n`).problems[0]?.field, 'media.keepalive_s');
   // keepalive_s is core's: the edge sends none, and says so rather than ignore it.
   assert.equal(problemsOf(edgeYaml('media:\n  keepalive_s: 15\n')).problems[0]?.field, 'media.keepalive_s');
+  // source_address is core's address, not a name: refused by its field; on an edge it is an unknown field.
+  assert.equal(problemsOf(`${core}source_address: core.example.com\n`).problems[0]?.field, 'source_address');
+  assert.equal(problemsOf(edgeYaml('source_address: 10.0.0.2\n')).problems[0]?.field, 'source_address');
 });
 
 test('the admin API needs a token off loopback', () => {

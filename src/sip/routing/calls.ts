@@ -14,6 +14,8 @@ export interface CallLeg {
   direction: 'from client' | 'to client';
   /** 'setup' until a 2xx answers the INVITE. */
   state: 'setup' | 'active';
+  /** The caller's ACK for the 2xx has passed (RFC 3261 §13.2.2.4): the dialog is confirmed. */
+  confirmed: boolean;
   since: number;
   answeredAt: number | null;
   /** Last request or response of the dialog seen here: an idle leg is dropped after CallTableOptions.idleMs. */
@@ -30,6 +32,11 @@ export interface CallTableOptions {
    * vanished). Call control refreshes sessions every 30 minutes by default (RFC 4028), so 2 hours is generous.
    */
   idleMs?: number;
+  /**
+   * An answered leg whose ACK has not passed this long is over (64·T1, RFC 3261 §13.3.1.4): its caller never
+   * confirmed the 2xx, and a callee that gave up retransmitting it may not send the BYE either.
+   */
+  ackMs?: number;
   /** How often the timeouts are checked. */
   sweepMs?: number;
   now?: () => number;
@@ -49,12 +56,13 @@ export class CallTable {
   readonly #legs = new Map<string, CallLeg>();
   readonly #setupMs: number;
   readonly #idleMs: number;
+  readonly #ackMs: number;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
   readonly #onEnded: (key: string) => void;
   readonly capacity: number | null;
-  /** Legs ended by BYE, by a failed INVITE, by their flow closing, and by the timeouts. */
-  readonly ended = { bye: 0, failed: 0, flowClosed: 0, timedOut: 0 };
+  /** Legs ended by BYE, by a failed INVITE, by their flow closing, by a 2xx never ACKed, and by the timeouts. */
+  readonly ended = { bye: 0, failed: 0, flowClosed: 0, unconfirmed: 0, timedOut: 0 };
   /**
    * Messages of a call whose From, To or Call-ID did not parse. The table reads them after the hop forwarded
    * the message (a response, or what the other node of the pair checked, is not read whole): such a fault is
@@ -65,6 +73,7 @@ export class CallTable {
   constructor(opts: CallTableOptions = {}) {
     this.#setupMs = opts.setupMs ?? 180_000;
     this.#idleMs = opts.idleMs ?? 2 * 3600_000;
+    this.#ackMs = opts.ackMs ?? 32_000;
     this.#now = opts.now ?? Date.now;
     this.#onEnded = opts.onEnded ?? (() => {});
     this.capacity = opts.capacity ?? null;
@@ -102,6 +111,7 @@ export class CallTable {
     if (leg) {
       leg.lastSeen = now;
       if (req.method === 'BYE') this.#end(key, 'bye');
+      else if (req.method === 'ACK' && leg.state === 'active') leg.confirmed = true;
       return;
     }
     if (req.method !== 'INVITE' || tagOf(req.to()) !== null) return;
@@ -111,6 +121,7 @@ export class CallTable {
       peer: addressOf(towardClient ? req.from() : req.to()),
       direction: towardClient ? 'to client' : 'from client',
       state: 'setup',
+      confirmed: false,
       since: now,
       answeredAt: null,
       lastSeen: now,
@@ -150,7 +161,8 @@ export class CallTable {
   sweep(): void {
     const now = this.#now();
     for (const [key, leg] of this.#legs) {
-      if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs) this.#end(key, 'timedOut');
+      if (leg.state === 'active' && !leg.confirmed && now - leg.answeredAt! >= this.#ackMs) this.#end(key, 'unconfirmed');
+      else if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs) this.#end(key, 'timedOut');
     }
   }
 
@@ -192,7 +204,7 @@ export function callStatus(calls: CallTable, media?: { legStatus(key: string): u
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(legKey(l.callId, l.client)) ?? null })),
+    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(legKey(l.callId, l.client)) ?? null })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };

@@ -27,6 +27,8 @@ export interface CoreSipProxyOptions {
   pathHeaders: boolean;
   tls: { cert: string; key: string; ca: string };
   idleTimeoutMs: number;
+  /** Where core's connections to call control leave from (source_address). */
+  sourceAddress?: string;
   store: Store;
   capacity: number;
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
@@ -75,6 +77,7 @@ export class CoreSipProxy {
     this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
+      ...(opts.sourceAddress ? { localAddress: opts.sourceAddress } : {}),
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
       onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
@@ -155,11 +158,13 @@ export class CoreSipProxy {
     const hop = hopFault(req);
     if (hop) return void ch.send(answerError(req, hop));
     // Core's own Route (from its Record-Route) is consumed; the next hop is always a call-control node of
-    // the configuration, never an address a client wrote. What remains of an in-dialog route set was recorded
-    // behind core, so it may name call control and nothing else (the edge lets only its own entry lead it);
-    // when it does, the dialog stays on the node it named.
+    // the configuration, never an address a client wrote: what remains of an in-dialog route set must start with
+    // call control (the edge lets only its own entry lead it), and the dialog stays on the node it names. What
+    // follows that entry is call control's to follow, not core's: a call between two remote clients was recorded
+    // edge, core, call control, core, edge, and its far half leads back out through core to the other client.
     while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
-    if (req.routes().some((r) => !this.#isCallControl(r.uri))) return refuse(403, 'Route to a host that is not call control');
+    const first = req.routes()[0];
+    if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
     const domainName = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
     const domain = domainName ? this.#opts.domains.lookup(domainName) : undefined;
     if (!domain) return refuse(404, `Domain not served: ${domainName ?? 'none'}`);

@@ -22,6 +22,12 @@ export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
   /** Host written into the edge's Via/Path/Record-Route (its public name or address). */
   publicHost: string;
+  /**
+   * Every other name and address a Route may name this edge by (RFC 3261 §16.4): its public name (the one
+   * get_edge_config hands out), its certificate's DNS names and IP addresses, a NAT's public address. The domains
+   * in core's domain table count too, as clients configured with the domain as outbound proxy name it so.
+   */
+  names?: readonly string[];
   tls: { cert: string; key: string };
   limits: Partial<ConnectionLimits>;
   maxConnections: number;
@@ -73,6 +79,8 @@ export class EdgeSipProxy {
   readonly #calls: CallTable;
   readonly #media: EdgeMedia | undefined;
   #domains: DomainTable | null = null;
+  /** publicHost and opts.names, lower case. */
+  readonly #names: ReadonlySet<string>;
   #shedLoggedAt = 0;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -85,6 +93,7 @@ export class EdgeSipProxy {
   constructor(opts: EdgeSipProxyOptions) {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
+    this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
     this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
@@ -182,7 +191,7 @@ export class EdgeSipProxy {
     if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
     // dialog a Route may only name this edge. In a dialog the route set starts with the edge's own entry
-    // (recorded here); the rest was recorded behind core, which checks it names only call control. The
+    // (recorded here); the rest was recorded behind core, which checks that it leads on to call control. The
     // edge refuses rather than strips, so a probe is visible in the logs.
     if (req.has('path')) return this.#refuse(conn, req, 403, 'Path header not accepted from a client');
     const inDialog = tagOf(req.to()) !== null;
@@ -398,7 +407,13 @@ export class EdgeSipProxy {
     return { kind: 'sip', scheme: 'sip', user: token, password: null, host: this.#opts.publicHost, port: this.#port, params: [{ name: 'transport', value: 'tls' }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
   }
 
+  /**
+   * Does a URI name this edge: one of its names or a domain it serves, and its client port (5061 when the URI
+   * gives none: the edge speaks only TLS to clients, RFC 3263's default for it)?
+   */
   #isOwn(uri: SipRequest['uri']): boolean {
-    return uri.kind === 'sip' && uri.host.toLowerCase() === this.#opts.publicHost.toLowerCase() && (uri.port ?? 5061) === this.#port;
+    if (uri.kind !== 'sip' || (uri.port ?? 5061) !== this.#port) return false;
+    const host = uri.host.toLowerCase();
+    return this.#names.has(host) || this.#domains?.lookup(host) !== undefined;
   }
 }

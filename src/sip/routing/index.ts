@@ -9,6 +9,7 @@ import { EdgeSipProxy } from './edge-proxy.js';
 import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
 import type { MediaEngine } from '../../media/index.js';
+import { dnsNames, ipAddressNames } from '../../certs/index.js';
 
 export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
 export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
@@ -33,6 +34,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
   const proxy = new EdgeSipProxy({
     listen: { address: cfg.public.address, port: cfg.public.sip_tls_port },
     publicHost: WILDCARD.has(cfg.public.address) ? cfg.name : cfg.public.address,
+    names: edgeNames(cfg, ctx.tls.cert),
     tls: { cert: ctx.tls.cert, key: ctx.tls.key },
     limits: { headerTimeoutMs: cfg.sip.header_timeout_s * 1000, idleTimeoutMs: cfg.sip.idle_timeout_s * 1000 },
     maxConnections: cfg.sip.max_connections,
@@ -51,6 +53,16 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
+}
+
+/**
+ * The names a client's Route may give the edge by (docs/sip.md, "Names the edge answers to"): its public name and
+ * address, a NAT's public address, and its certificate's exact DNS names and IP addresses (a wildcard name covers
+ * hosts that are not this edge, so it does not count).
+ */
+export function edgeNames(cfg: EdgeConfig, certPem: string): string[] {
+  const fromCert = [...dnsNames(certPem).filter((n) => !n.startsWith('*')), ...ipAddressNames(certPem)];
+  return [cfg.http.public_name, specific(cfg.public.address), specific(cfg.media.public_address), ...fromCert].filter((n): n is string => n !== undefined);
 }
 
 /** What core's SIP routing needs of discovery: its current answer, and word when it changes. */
@@ -76,6 +88,7 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     pathHeaders: cfg.sip.path_headers,
     tls: ctx.tls,
     idleTimeoutMs: cfg.sip.idle_timeout_s * 1000,
+    ...(cfg.source_address ? { sourceAddress: cfg.source_address } : {}),
     store: ctx.store,
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
