@@ -1,6 +1,6 @@
 // Where SDP meets a hop: which messages carry an offer or an answer, and how a rewrite's failure is answered.
 import type { SipMessage, SipRequest, SipResponse } from '../index.js';
-import { Sdp, SdpError } from '../sdp/index.js';
+import { SdpError } from '../../sdp/index.js';
 
 /** A non-empty application/sdp body (a multipart body or none passes untouched: no relay for it). */
 export function hasSdp(msg: SipMessage): boolean {
@@ -21,11 +21,4 @@ export function offerFault(err: unknown): { status: number; text: string } {
   if (err instanceof SdpError) return { status: 488, text: err.message };
   if (err instanceof Error) return { status: 503, text: `Media relay unavailable: ${err.message}` };
   throw err;
-}
-
-/** Parses `msg`'s SDP, lets `rewrite` change it, and puts the result back as the body. */
-export function rewriteSdp(msg: SipMessage, rewrite: (sdp: Sdp) => void): void {
-  const sdp = Sdp.parse(msg.body);
-  rewrite(sdp);
-  msg.body = sdp.toBuffer();
 }

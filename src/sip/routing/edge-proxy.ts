@@ -10,10 +10,11 @@ import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, 
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
-import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
+import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import { RegistrationCounter } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
-import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
+import { CallTable, callStatus, mediaStatus } from './calls.js';
+import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
@@ -95,8 +96,8 @@ export class EdgeSipProxy {
     this.#log = opts.log.child({ plane: 'sip' });
     this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
-    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
-    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
+    this.#calls = new CallTable({ capacity: opts.callCapacity });
+    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log });
     this.#listener = new SipTlsListener({
       address: opts.listen.address,
       port: opts.listen.port,
@@ -156,7 +157,6 @@ export class EdgeSipProxy {
   async close(): Promise<void> {
     await this.#listener.close();
     this.#calls.close();
-    this.#media?.close();
   }
 
   #core(): MessageChannel | undefined {
@@ -202,48 +202,33 @@ export class EdgeSipProxy {
     const domains = this.#domains;
     const core = this.#core();
     if (!domains || !core) return this.#refuse(conn, req, 503, core ? 'Domain table not yet received from core' : 'No traversal link to core', [RETRY_AFTER]);
-    const domain = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
-    if (!domain || !domains.lookup(domain)) return this.#refuse(conn, req, 404, `Domain not served: ${domain ?? 'none'}`);
-    if (!domains.allows(domain, 'sip_registrations')) return this.#refuse(conn, req, 403, `SIP registrations not enabled for ${domain}`);
-
-    const maintenance = this.#opts.maintenance?.() === true;
-    const token = this.#tokens.issue(conn.id);
-    // Whatever a client wrote in this header is replaced: the id is the edge's to give.
+    // Whatever a client wrote in this header is replaced: the id is the edge's to give. A registration's id is a
+    // hash of its AOR and Call-ID (RegistrationCounter's key): the edge counts by it, and carries it in its Via so
+    // the answer is counted without parsing To again.
     const corr = correlationId(req);
+    const admitted = await admit(req, { lookup: (d) => domains.lookup(d), registrations: this.#registrations, calls: this.#calls, maintenance: this.#opts.maintenance?.() === true, registrationKey: () => corr });
+    if (isRefusal(admitted)) return this.#refuse(conn, req, admitted.status, admitted.text, admitted.headers);
+
+    const token = this.#tokens.issue(conn.id);
     const branch = statelessBranch(req, conn.id);
     const viaParams: Array<[string, string]> = [['branch', branch], [VIA_MARK, token]];
-    if (req.method === 'REGISTER') {
-      const contacts = req.contacts();
-      const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      // A registration's correlation id is a hash of its AOR and Call-ID (RegistrationCounter's key):
-      // the edge counts by it, and carries it in its Via so the answer is counted without parsing To again.
-      const admission = expires > 0 ? await this.#registrations.admit(corr, maintenance) : 'ok';
-      if (admission !== 'ok') {
-        const r = REFUSED_ADMISSION[admission];
-        return this.#refuse(conn, req, r.status, r.text, r.headers);
-      }
-      viaParams.push(['mra-exp', String(expires)], [VIA_REGISTRATION, corr]);
+    if (admitted.registration) {
+      viaParams.push(['mra-exp', String(admitted.registration.expires)], [VIA_REGISTRATION, corr]);
       addPath(req, this.#ownUri(token));
-    } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) {
-      return this.#refuse(conn, req, 503, 'Maintenance mode: new calls refused');
-    } else if (this.#calls.atCapacity(req)) {
-      return this.#refuse(conn, req, 503, 'Call capacity reached', [RETRY_AFTER]);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#media!.clientSide);
-    if (offer?.fault) return this.#refuse(conn, req, offer.fault.status, offer.fault.text);
+    const carried = carry(req, this.#calls, this.#media, false, conn.id, () => this.#media!.clientSide);
+    if (isRefusal(carried)) return this.#refuse(conn, req, carried.status, carried.text);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
     const ch = this.#core() ?? core;
-    if (!ch.send(req.serialize())) {
-      if (offer) this.#media!.unsent(offer.key);
+    const sent = ch.send(req.serialize());
+    forwarded(req, this.#calls, carried, sent, false, conn.id);
+    if (!sent) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
-    } else {
-      if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
-      this.#calls.request(req, false, conn.id);
-    }
+    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
   }
 
   /**
@@ -284,7 +269,7 @@ export class EdgeSipProxy {
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
-    this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#media!.clientSide);
+    this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide);
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
@@ -343,21 +328,16 @@ export class EdgeSipProxy {
       if (req.method !== 'ACK') ch.send(answer(req, 430, 'Client connection gone'));
       return;
     }
-    if (this.#calls.atCapacity(req)) {
-      this.#log.warn({ callId: req.callId() }, 'sip request toward a client refused: call capacity reached');
-      return void ch.send(answer(req, 503, 'Call capacity reached', [RETRY_AFTER]));
-    }
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#media!.coreSide(conn.localAddress));
-    if (offer?.fault) {
-      this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
-      return void ch.send(answer(req, offer.fault.status, offer.fault.text));
+    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, conn.id, () => this.#media!.coreSide(conn.localAddress));
+    if (isRefusal(carried)) {
+      this.#log.warn({ callId: req.callId(), status: carried.status, reason: carried.text }, 'sip request toward a client refused');
+      return void ch.send(answer(req, carried.status, carried.text, carried.headers));
     }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
     this.counters.toClients++;
-    if (conn.send(req.serialize())) this.#calls.request(req, true, conn.id);
-    else if (offer) this.#media!.unsent(offer.key);
+    forwarded(req, this.#calls, carried, conn.send(req.serialize()), true, conn.id);
   }
 
   async #responseFromCore(res: SipResponse): Promise<void> {
@@ -382,7 +362,7 @@ export class EdgeSipProxy {
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }
     }
-    if (conn) this.#media?.answer(res, () => clientLeg(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
+    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
     else this.#calls.response(res, false);

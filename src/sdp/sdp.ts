@@ -1,4 +1,4 @@
-// SDP (RFC 8866) as far as a call's media needs it: parse, a few rewrites, serialize. Every line the caller does
+// SDP (RFC 8866) as far as a call's media needs it (SIP's offers and answers, and the ng protocol's): parse, a few rewrites, serialize. Every line the caller does
 // not rewrite comes out byte for byte as it came in (latin1 both ways, each line with its own line ending), so
 // what a relay does not understand (b=, a=fmtp, a=ssrc, vendor attributes) passes through untouched.
 import { isIPv4 } from 'node:net';
@@ -192,6 +192,12 @@ export class Sdp extends Section {
       }
     }
     return new Sdp(session, media, trailer);
+  }
+
+  /** The session-level c= address, if there is one. */
+  get sessionAddress(): string | undefined {
+    const c = this.connectionLine();
+    return c ? connectionAddress(c, 'session') : undefined;
   }
 
   /** Points the session-level c= (if any) at `address`; the media's own are set by setTransport. */
