@@ -166,7 +166,7 @@ export function callStatus(calls: CallTable, media?: { legStatus(leg: Leg): unkn
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
+    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, kind: l.kind, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };
