@@ -3,14 +3,9 @@
  * start-up, a publisher that does not answer); the rest are read off the status document each time it is
  * built (link down, capacity, staleness), so they clear by themselves when the figure recovers.
  */
-export type AlarmSeverity = 'warning' | 'error';
+import type { Alarm, AlarmSeverity } from '../host/index.js';
 
-export interface Alarm {
-  id: string;
-  severity: AlarmSeverity;
-  message: string;
-  since: string;
-}
+export type { Alarm, AlarmSeverity };
 
 export class AlarmBoard {
   readonly #alarms = new Map<string, Alarm>();

@@ -2,7 +2,7 @@
 // each publisher over an AXL-style SOAP subset (docs/discovery.md).
 import { readFileSync } from 'node:fs';
 import type { CoreConfig } from '../config/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { NodeContext } from '../host/index.js';
 import { Discovery, type ClusterConfig } from './discovery.js';
 
 export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';

@@ -1,6 +1,6 @@
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { NodeContext } from '../host/index.js';
 import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
 import { readFileSync } from 'node:fs';
 import { AllowList, ruleUrl, type InsideNode } from './allow-list.js';

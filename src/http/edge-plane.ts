@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { IntrusionProtection, NodeContext } from '../host/index.js';
 import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
-import { IntrusionProtection, type CategorySettings, type IntrusionCategory } from './intrusion.js';
 import { RouteCache, RouteError } from './route.js';
 import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
 import { encodeIdentity } from './tunnel-protocol.js';
 
 export interface HttpEdge {
-  /** Hand to TraversalServerOptions.onRefused: tunnel authentication failures count towards blocking. */
-  onTunnelRefused: (address: string) => void;
-  intrusion: IntrusionProtection;
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
   domainCerts: Array<{ cert: string; key: string }>;
   /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
@@ -27,18 +23,14 @@ export interface HttpEdge {
 const seconds = (s: number) => s * 1000;
 
 /**
- * The edge's half of the HTTPS proxy: the public listener, intrusion protection, and the tunnel's client end.
- * It holds no credential and no allow list: everything but syntax is decided by core.
+ * The edge's half of the HTTPS proxy: the public listener and the tunnel's client end; failed sign-ins and
+ * requests the allow list refused count against the node's intrusion protection. It holds no credential and
+ * no allow list: everything but syntax is decided by core.
  */
-export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
+export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: IntrusionProtection): HttpEdge {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
-  const cat = (c: { enabled: boolean; trigger: number; window_s: number; block_s: number }): CategorySettings => ({ enabled: c.enabled, trigger: c.trigger, windowMs: seconds(c.window_s), blockMs: seconds(c.block_s) });
-  const categories: Partial<Record<IntrusionCategory, CategorySettings>> = { http_auth: cat(http.intrusion.http_auth), allow_list: cat(http.intrusion.allow_list), tunnel_auth: cat(http.intrusion.tunnel_auth), xmpp: cat(http.intrusion.xmpp) };
-  const intrusion = new IntrusionProtection(categories, http.intrusion.exemptions, log);
-  ctx.onClose(() => intrusion.close());
-  ctx.addStatus('intrusion', () => intrusion.status());
 
   const domainCerts = http.domain_certs.map((d, i) => {
     try {
@@ -60,13 +52,11 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
     }));
 
   return {
-    intrusion,
     domainCerts,
     setPublicPorts(ports) {
       faces = { ...faces, ...ports };
       encode();
     },
-    onTunnelRefused: (address) => void intrusion.fail('tunnel_auth', address),
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
       ctx.onClose(() => tunnel.close());

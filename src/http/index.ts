@@ -5,7 +5,6 @@ export { attachHttpCore, configuredInsideNodes, serviceRecords, type HttpCore } 
 export { AllowList, automaticRules, parseRuleUrl, type AllowRule, type InsideNode, type InsideNodeType, type MatchType } from './allow-list.js';
 export { parseAllowCsv, formatAllowCsv, CSV_HEADER, CsvError } from './allow-list-csv.js';
 export { parseEdgeTarget, decodeRoutingSegment, normalizePath, encodeServiceRoute, RouteError, type EdgeRoute } from './route.js';
-export { IntrusionProtection, type IntrusionCategory } from './intrusion.js';
 export { edgeConfigXml } from './edge-config.js';
 export { TokenKeys } from './token-keys.js';
 // The tunnel itself, for the XMPP plane: one multiplexed session (mux-session.ts) per traversal channel, core

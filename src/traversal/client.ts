@@ -4,7 +4,8 @@ import { dialChannel, describeDialError } from './dial.js';
 import { MessageChannel, StreamChannel } from './channel.js';
 import { backoffDelay } from './backoff.js';
 import type { ChannelKind } from './handshake.js';
-import type { ChannelHandler, LinkStatus, TlsFiles } from './types.js';
+import type { TlsFiles } from '../host/index.js';
+import type { ChannelHandler, LinkStatus } from './types.js';
 
 export interface EdgePeer {
   address: string;

@@ -2,7 +2,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import { HandshakeError, PROTOCOL, line, parseReply, readLine, type ChannelKind } from './handshake.js';
 import type { ChannelInfo } from './channel.js';
-import type { TlsFiles } from './types.js';
+import type { TlsFiles } from '../host/index.js';
 
 /** The edge said no, with its reason: wrong credentials, certificate problem, protocol. */
 export class TraversalRefused extends Error {

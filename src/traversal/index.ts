@@ -6,4 +6,4 @@ export { Channel, MessageChannel, StreamChannel, type ChannelInfo } from './chan
 export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';
 export { CHANNEL_KINDS, type ChannelKind } from './handshake.js';
-export type { LinkStatus, EdgeLinkStatus, ChannelHandler, TlsFiles } from './types.js';
+export type { LinkStatus, EdgeLinkStatus, ChannelHandler } from './types.js';

@@ -6,7 +6,8 @@ import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
 import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
 import { MessageChannel, StreamChannel, type Channel, type ChannelInfo } from './channel.js';
-import type { ChannelHandler, EdgeLinkStatus, TlsFiles } from './types.js';
+import type { TlsFiles } from '../host/index.js';
+import type { ChannelHandler, EdgeLinkStatus } from './types.js';
 
 export interface TraversalServerOptions {
   node: string;

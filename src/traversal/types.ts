@@ -1,13 +1,6 @@
 import type { Channel } from './channel.js';
 import type { ChannelKind } from './handshake.js';
 
-/** PEM contents, already read from the configured files. */
-export interface TlsFiles {
-  cert: string;
-  key: string;
-  ca: string;
-}
-
 export type ChannelHandler = (channel: Channel) => void;
 
 export type ChannelState = 'up' | 'down';

@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
 import type { DiscoveryResult } from '../discovery/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { NodeContext } from '../host/index.js';
 import type { ChannelHandler, ChannelKind, StreamChannel } from '../traversal/index.js';
 import { CoreTunnel, type TunnelAnswer, type TunnelRequest } from '../http/index.js';
 import { XMPP_DOMAIN_HEADER, XMPP_STREAM_WINDOW } from './edge-stream.js';

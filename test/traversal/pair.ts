@@ -1,5 +1,6 @@
 import { CertificateAuthority, type PemPair } from '../../src/certs/index.js';
-import { TraversalClient, TraversalServer, hashPassword, type TlsFiles } from '../../src/traversal/index.js';
+import type { TlsFiles } from '../../src/host/index.js';
+import { TraversalClient, TraversalServer, hashPassword } from '../../src/traversal/index.js';
 import { capturedLogger } from '../support/log-capture.js';
 
 export const CORE_NAME = 'core.example.com';

@@ -1,7 +1,7 @@
 // SIP routing through the pair: the edge's rules (clients ↔ traversal link) and the core's (traversal link ↔
 // call control). The composition roots call attachEdgeSip / attachCoreSip; see docs/sip.md for the flow.
 import type { CoreConfig, EdgeConfig } from '../../config/index.js';
-import type { NodeContext } from '../../node/context.js';
+import type { NodeContext } from '../../host/index.js';
 import type { MessageChannel, TraversalClient, TraversalServer } from '../../traversal/index.js';
 import { DomainTable } from '../../domains/index.js';
 import type { DiscoveryResult } from '../../discovery/index.js';

@@ -1,0 +1,7 @@
+// The kernel below the planes: what every plane may import and none owns. The node context's type (the one
+// object a plane is handed), the TLS material, alarm types, and the services more than one plane uses
+// (intrusion protection: HTTPS and XMPP on the edge). Nothing here imports a plane or the composition root.
+export type { NodeContext } from './context.js';
+export type { TlsFiles } from './tls.js';
+export type { Alarm, AlarmSeverity } from './alarms.js';
+export { IntrusionProtection, type IntrusionCategory, type CategorySettings } from './intrusion.js';
