@@ -1,7 +1,7 @@
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
 import type { NodeContext } from '../host/index.js';
-import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
+import { CoreTunnel, type StreamChannel, type ChannelKind, type ChannelHandler } from '../traversal/index.js';
 import { readFileSync } from 'node:fs';
 import { AllowList, ruleUrl, type InsideNode } from './allow-list.js';
 import { formatAllowCsv, parseAllowCsv } from './allow-list-csv.js';
@@ -10,7 +10,6 @@ import { CallControl, type CallControlCluster } from './call-control.js';
 import { coreProxyHandler } from './core-proxy.js';
 import type { ServiceRecord } from './edge-config.js';
 import { TokenKeys } from './token-keys.js';
-import { CoreTunnel } from './tunnel-core.js';
 import { Upstreams } from './upstream.js';
 
 type Clusters = CoreConfig['unified_cm'];

@@ -4,8 +4,7 @@ import type { Authorizer } from './authorize.js';
 import type { CallControl } from './call-control.js';
 import { edgeConfigXml, type ServiceRecord } from './edge-config.js';
 import { RouteCache, RouteError } from './route.js';
-import type { TunnelAnswer, TunnelHandler, TunnelRequest } from './tunnel-core.js';
-import type { EdgeIdentity } from './tunnel-protocol.js';
+import type { EdgeIdentity, TunnelAnswer, TunnelHandler, TunnelRequest } from '../traversal/index.js';
 import type { Upstreams } from './upstream.js';
 
 export interface CoreProxyDeps {

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
 import type { IntrusionProtection, NodeContext } from '../host/index.js';
-import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
+import { EdgeTunnel, answerText, encodeIdentity, unavailable, type StreamChannel, type ChannelKind, type ChannelHandler } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
 import { RouteCache, RouteError } from './route.js';
-import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
-import { encodeIdentity } from './tunnel-protocol.js';
 
 export interface HttpEdge {
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */

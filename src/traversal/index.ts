@@ -1,5 +1,6 @@
 // The traversal link's public face: core dials (TraversalClient), edge accepts (TraversalServer); planes get
-// authenticated channels through onChannel() and never touch the sockets' set-up.
+// authenticated channels through onChannel() and never touch the sockets' set-up. The HTTPS and XMPP planes
+// run the multiplexed tunnel (tunnel/) on their stream channels.
 export { TraversalServer, type TraversalServerOptions } from './server.js';
 export { TraversalClient, type TraversalClientOptions, type EdgePeer } from './client.js';
 export { Channel, MessageChannel, StreamChannel, type ChannelInfo } from './channel.js';
@@ -7,3 +8,21 @@ export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';
 export { CHANNEL_KINDS, type ChannelKind } from './handshake.js';
 export type { LinkStatus, EdgeLinkStatus, ChannelHandler } from './types.js';
+export {
+  CoreTunnel,
+  EdgeTunnel,
+  answerText,
+  unavailable,
+  HOP_BY_HOP,
+  MAINTENANCE_HEADER,
+  MRA_HEADER_PREFIX,
+  VERDICT_HEADER,
+  encodeIdentity,
+  type EdgeIdentity,
+  type TunnelAnswer,
+  type TunnelHandler,
+  type TunnelHeaders,
+  type TunnelRequest,
+  type TunnelRequestHeaders,
+  type TunnelStream,
+} from './tunnel/index.js';

@@ -1,10 +1,10 @@
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../log/index.js';
-import type { EdgeRequest, EdgeResponse } from './edge-exchange.js';
+import type { Logger } from '../../log/index.js';
+import type { EdgeRequest, EdgeResponse } from '../../http/edge-exchange.js';
 import { MuxDuplex } from './mux-duplex.js';
 import { STREAM_WINDOW } from './mux-frames.js';
 import { MuxSession, type MuxStream } from './mux-session.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './tunnel-protocol.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER } from './protocol.js';
 
 /** Answers up to this size are gathered whole before they go to the client; core sends them as one frame. */
 const SMALL_ANSWER = 64 * 1024;

@@ -1,10 +1,10 @@
 import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../log/index.js';
+import type { Logger } from '../../log/index.js';
 import { MuxDuplex } from './mux-duplex.js';
 import { STREAM_WINDOW } from './mux-frames.js';
 import { DEFAULT_MAX_STREAMS, MuxSession, type MuxStream } from './mux-session.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './tunnel-protocol.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './protocol.js';
 
 /** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
 export type TunnelRequestHeaders = Record<string, string | string[] | undefined>;

@@ -1,5 +1,5 @@
 /**
- * What the two ends of the HTTP tunnel agree on besides its framing (mux-frames.ts). The edge adds `x-mra-*` headers (after
+ * What the two ends of a tunnel agree on besides its framing (mux-frames.ts). The edge adds `x-mra-*` headers (after
  * stripping any a client sent), and core marks refusals so the edge's intrusion protection can count them.
  */
 export const MRA_HEADER_PREFIX = 'x-mra-';
