@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
 import type { IntrusionProtection, NodeContext } from '../host/index.js';
-import { EdgeTunnel, answerText, encodeIdentity, unavailable, type StreamChannel, type ChannelKind, type ChannelHandler } from '../traversal/index.js';
+import { EdgeTunnel, encodeIdentity, type StreamChannel, type ChannelKind, type ChannelHandler } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
 import { RouteCache, RouteError } from './route.js';
+import { answerText, forward, unavailable } from './edge-forward.js';
 
 export interface HttpEdge {
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
@@ -92,7 +93,7 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
             return void answerText(res, err.status, `${err.message}\n`);
           }
           if (!tunnel.up) return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
-          void tunnel.forward(req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
+          void forward(tunnel, req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
             // A rate-limited sign-in is a failed one too: guessing passwords fast must not escape the count.
             if (verdict === 'auth-failed' || verdict === 'rate-limited') intrusion.fail('http_auth', client);
             else if (verdict === 'not-allowed') intrusion.fail('allow_list', client);

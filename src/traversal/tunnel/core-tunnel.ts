@@ -4,7 +4,7 @@ import type { Logger } from '../../log/index.js';
 import { MuxDuplex } from './mux-duplex.js';
 import { STREAM_WINDOW } from './mux-frames.js';
 import { DEFAULT_MAX_STREAMS, MuxSession, type MuxStream } from './mux-session.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './protocol.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity, type Verdict } from './protocol.js';
 
 /** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
 export type TunnelRequestHeaders = Record<string, string | string[] | undefined>;
@@ -28,7 +28,7 @@ export interface TunnelAnswer {
   headers?: Record<string, string | string[] | number>;
   body?: string | Buffer | Readable;
   /** Marks a refusal for the edge's intrusion protection (not shown to the client). */
-  verdict?: 'auth-failed' | 'not-allowed' | 'rate-limited';
+  verdict?: Exclude<Verdict, undefined>;
 }
 
 export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
