@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
 import type { IntrusionProtection, NodeContext } from '../host/index.js';
-import { EdgeTunnel, encodeIdentity, type StreamChannel, type ChannelKind, type ChannelHandler } from '../traversal/index.js';
+import { EdgeTunnel, encodeIdentity, type ChannelSource } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
 import { RouteCache, RouteError } from './route.js';
@@ -11,7 +11,7 @@ export interface HttpEdge {
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
   domainCerts: Array<{ cert: string; key: string }>;
   /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
-  attach(traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): Promise<number>;
+  attach(traversal: ChannelSource): Promise<number>;
   /**
    * The ports the SIP and XMPP listeners bound (they differ from the configuration's when it says 0): the edge
    * configuration hands them to clients, so it must give the real ones.
@@ -59,10 +59,7 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
       ctx.onClose(() => tunnel.close());
-      traversal.onChannel('http', (ch) => {
-        const sc = ch as StreamChannel;
-        void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
-      });
+      traversal.onChannel('http', (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)));
       const routes = new RouteCache();
       const listener = new EdgeListener({
         address: cfg.public.address,

@@ -4,6 +4,7 @@ import { MemoryStore } from '../store/index.js';
 import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { createHttpEdge } from '../http/index.js';
+import { SipStreamFramer } from '../sip/index.js';
 import { attachEdgeSip } from '../sip/routing/index.js';
 import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
@@ -31,6 +32,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
       handshakeTimeoutMs: cfg.traversal.handshake_timeout_s * 1000,
       address: cfg.traversal.address,
       ports: { sip: cfg.traversal.sip_port, http: cfg.traversal.http_tunnel_port, xmpp: cfg.traversal.xmpp_port },
+      framer: () => new SipStreamFramer(),
       log,
       // Tunnel authentication failures count towards blocking, as sign-ins do.
       onRefused: (address) => void intrusion.fail('tunnel_auth', address),

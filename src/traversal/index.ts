@@ -3,11 +3,11 @@
 // run the multiplexed tunnel (tunnel/) on their stream channels.
 export { TraversalServer, type TraversalServerOptions } from './server.js';
 export { TraversalClient, type TraversalClientOptions, type EdgePeer } from './client.js';
-export { Channel, MessageChannel, StreamChannel, type ChannelInfo } from './channel.js';
+export { Channel, MessageChannel, StreamChannel, type ChannelInfo, type FramedEvent, type MessageFramer } from './channel.js';
 export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';
 export { CHANNEL_KINDS, type ChannelKind } from './handshake.js';
-export type { LinkStatus, EdgeLinkStatus, ChannelHandler } from './types.js';
+export type { LinkStatus, EdgeLinkStatus, ChannelHandler, ChannelOfKind, ChannelSource } from './types.js';
 export {
   CoreTunnel,
   EdgeTunnel,

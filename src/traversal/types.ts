@@ -1,7 +1,23 @@
-import type { Channel } from './channel.js';
+import type { MessageChannel, StreamChannel } from './channel.js';
 import type { ChannelKind } from './handshake.js';
 
-export type ChannelHandler = (channel: Channel) => void;
+/** The channel each kind is: SIP carries whole messages; the HTTP and XMPP channels a byte stream for the tunnel. */
+export interface ChannelOfKind {
+  sip: MessageChannel;
+  http: StreamChannel;
+  xmpp: StreamChannel;
+}
+
+export type ChannelHandler<K extends ChannelKind = ChannelKind> = (channel: ChannelOfKind[K]) => void;
+
+/** Where a plane takes its channels from: the edge's TraversalServer or core's TraversalClient. */
+export interface ChannelSource {
+  /** The handler runs for every authenticated channel of that kind (core: each time it is (re)established). */
+  onChannel<K extends ChannelKind>(kind: K, handler: ChannelHandler<K>): void;
+}
+
+/** Each kind's handlers, kept apart so each is called with its own kind of channel. */
+export type ChannelHandlers = { [K in ChannelKind]: Array<ChannelHandler<K>> };
 
 export type ChannelState = 'up' | 'down';
 

@@ -3,7 +3,7 @@ import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
 import type { DiscoveryResult } from '../discovery/index.js';
 import type { NodeContext } from '../host/index.js';
-import { CoreTunnel, type ChannelHandler, type ChannelKind, type StreamChannel, type TunnelAnswer, type TunnelRequest } from '../traversal/index.js';
+import { CoreTunnel, type ChannelSource, type TunnelAnswer, type TunnelRequest } from '../traversal/index.js';
 import { XMPP_DOMAIN_HEADER, XMPP_STREAM_WINDOW } from './edge-stream.js';
 import { connectImp, type ImpNode } from './imp-connect.js';
 import { StreamBook } from './stream-book.js';
@@ -45,7 +45,7 @@ export function impNodes(cfg: Pick<CoreConfig, 'im_presence'>, deployment: strin
  * tunnel stream (one remote client's XMPP session) to an IM and Presence node over STARTTLS. Core reads none of
  * the stream: SASL, bind and stanzas are between the client and IM&P.
  */
-export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }, domains: DomainTable, discovery?: XmppDiscovery): void {
+export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: ChannelSource, domains: DomainTable, discovery?: XmppDiscovery): void {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'xmpp' });
   const book = new StreamBook<CoreStream>();
@@ -104,9 +104,6 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
 
   const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS, XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
-  traversal.onChannel('xmpp', (ch) => {
-    const sc = ch as StreamChannel;
-    tunnel.attach(sc.stream, sc.info.peerNode);
-  });
+  traversal.onChannel('xmpp', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
   ctx.addStatus('xmpp', () => ({ ...book.status((s) => ({ ...s })), tunnel: tunnel.status() }));
 }

@@ -2,7 +2,7 @@
 // call control). The composition roots call attachEdgeSip / attachCoreSip; see docs/sip.md for the flow.
 import type { CoreConfig, EdgeConfig } from '../../config/index.js';
 import type { NodeContext } from '../../host/index.js';
-import type { MessageChannel, TraversalClient, TraversalServer } from '../../traversal/index.js';
+import type { ChannelSource, TraversalClient } from '../../traversal/index.js';
 import { DomainTable } from '../../domains/index.js';
 import type { DiscoveryResult } from '../../discovery/index.js';
 import { EdgeSipProxy } from './edge-proxy.js';
@@ -28,7 +28,7 @@ const specific = (address: string | undefined): string | undefined => (address =
  * the address their connection reached), core the traversal address (else the engine's, else core falls back to
  * the address it dials).
  */
-export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
+export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: ChannelSource, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
   const { cfg } = ctx;
   const publicAddress = specific(cfg.media.public_address) ?? specific(cfg.public.address);
   const proxy = new EdgeSipProxy({
@@ -47,7 +47,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
   });
-  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
+  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch));
   await proxy.start();
   ctx.onClose(() => proxy.close());
   addSipStatus(ctx, () => proxy.status());
