@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildConfig, type CoreConfig, type EdgeConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { labPki } from '../certs/index.js';
+import { labPki } from './lab-pki.js';
 import { hashPassword } from '../traversal/index.js';
 import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { startInsideServers, type InsideServers } from './inside-servers.js';

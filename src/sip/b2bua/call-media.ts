@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log/index.js';
 import type { Endpoint, LegName, LegOptions, LegStats, MediaEngine, Relay, SrtpKey } from '../../media/index.js';
-import { SipError, type SipRequest, type SipResponse } from '../index.js';
+import { SipError, type SipRequest, type SipResponse } from '../message/index.js';
 import type { MediaDescription, Sdp } from '../sdp/index.js';
 import { carriesAnswer, carriesOffer, hasSdp, offerFault, rewriteSdp } from './sdp-hop.js';
 

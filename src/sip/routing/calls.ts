@@ -1,7 +1,7 @@
 // The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
 // dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
 // routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
-import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
+import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { addressOf } from './hop.js';
 
 export interface CallLeg {

@@ -5,7 +5,7 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
+import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';

@@ -2,7 +2,7 @@
 // did not parse (from its raw Via/From/To/Call-ID/CSeq lines), and stamp and recognise their own Via.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log/index.js';
-import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../index.js';
+import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../message/index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
 export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;

@@ -11,12 +11,7 @@ import { callControlRoutes, configuredRoutes, type CallControlCluster } from './
 import type { MediaEngine } from '../../media/index.js';
 import { dnsNames, ipAddressNames } from '../../certs/index.js';
 
-export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
-export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
-export { callControlRoutes, configuredRoutes, homeRoute, type CallControlCluster, type CallControlRoute } from './call-control-routes.js';
-export { FlowTokens } from './flow-token.js';
-export { RegistrationCounter } from './registrations.js';
-export { DOMAINS_EVENT } from './domain-sync.js';
+export type { EdgeSipProxy, CoreSipProxy };
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
@@ -136,6 +131,6 @@ function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<stri
   });
 }
 
-// Hop helpers for other SIP elements (the lab's call control and client).
+// Hop helpers for other SIP elements (the lab's call control and client, tests).
 export { answer, hopFault, parseOrAnswer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';
 export { overloadAnswer } from './overload.js';
