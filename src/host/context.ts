@@ -13,7 +13,10 @@ export interface NodeContext<C> {
   log: Logger;
   store: Store;
   tls: TlsFiles;
-  /** Adds a section to GET /api/status (and so to the status page and metrics). */
+  /**
+   * Adds a section to GET /api/status (and so to the status page and metrics). A plane reads it as a type of its
+   * own that extends SectionStatus (status.ts): drain and the alarms read those figures and no others.
+   */
   addStatus(section: string, read: () => unknown): void;
   /** Registers a stop step; steps run in reverse order of registration when the node drains. */
   onClose(step: () => Promise<void> | void): void;

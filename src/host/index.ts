@@ -4,4 +4,17 @@
 export type { NodeContext } from './context.js';
 export type { TlsFiles } from './tls.js';
 export type { Alarm, AlarmSeverity } from './alarms.js';
-export { IntrusionProtection, type IntrusionCategory, type CategorySettings } from './intrusion.js';
+export { IntrusionProtection, type IntrusionCategory, type CategorySettings, type IntrusionStatus } from './intrusion.js';
+export {
+  CAPACITY_COUNTS,
+  TRAFFIC,
+  capacityOf,
+  linkFigures,
+  sectionFigures,
+  type Capacity,
+  type CapacityCount,
+  type LinkSection,
+  type SectionStatus,
+  type StatusDocument,
+  type Traffic,
+} from './status.js';

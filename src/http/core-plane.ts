@@ -11,6 +11,7 @@ import { coreProxyHandler } from './core-proxy.js';
 import type { ServiceRecord } from './edge-config.js';
 import { TokenKeys } from './token-keys.js';
 import { Upstreams } from './upstream.js';
+import type { HttpCoreStatus } from './status.js';
 
 type Clusters = CoreConfig['unified_cm'];
 
@@ -111,6 +112,6 @@ export function attachHttpCore(
   );
   ctx.onClose(() => tunnel.close());
   traversal.onChannel('http', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
-  ctx.addStatus('http', () => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
+  ctx.addStatus('http', (): HttpCoreStatus => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
   return { allowList, authorizer, setInsideNodes };
 }

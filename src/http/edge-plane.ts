@@ -6,6 +6,7 @@ import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
 import { RouteCache, RouteError } from './route.js';
 import { answerText, forward, unavailable } from './edge-forward.js';
+import type { HttpEdgeStatus } from './status.js';
 
 export interface HttpEdge {
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
@@ -101,7 +102,7 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
       ctx.onClose(() => listener.close());
       faces.https = port;
       encode();
-      ctx.addStatus('http', () => ({ port, tunnel: tunnel.status() }));
+      ctx.addStatus('http', (): HttpEdgeStatus => ({ port, tunnel: tunnel.status() }));
       return port;
     },
   };

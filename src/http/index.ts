@@ -8,3 +8,4 @@ export { parseAllowCsv, formatAllowCsv, CSV_HEADER, CsvError } from './allow-lis
 export { parseEdgeTarget, decodeRoutingSegment, normalizePath, encodeServiceRoute, RouteError, type EdgeRoute } from './route.js';
 export { edgeConfigXml } from './edge-config.js';
 export { TokenKeys } from './token-keys.js';
+export type { HttpCoreStatus, HttpEdgeStatus } from './status.js';

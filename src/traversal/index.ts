@@ -7,10 +7,12 @@ export { Channel, MessageChannel, StreamChannel, type ChannelInfo, type FramedEv
 export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';
 export { CHANNEL_KINDS, type ChannelKind } from './handshake.js';
-export type { LinkStatus, EdgeLinkStatus, ChannelHandler, ChannelOfKind, ChannelSource } from './types.js';
+export type { LinkStatus, EdgeLinkStatus, TraversalStatus, ChannelHandler, ChannelOfKind, ChannelSource } from './types.js';
 export {
   CoreTunnel,
   EdgeTunnel,
+  type CoreTunnelStatus,
+  type EdgeTunnelStatus,
   HOP_BY_HOP,
   MAINTENANCE_HEADER,
   MRA_HEADER_PREFIX,

@@ -1,5 +1,6 @@
 import type { MessageChannel, StreamChannel } from './channel.js';
 import type { ChannelKind } from './handshake.js';
+import type { LinkSection } from '../host/index.js';
 
 /** The channel each kind is: SIP carries whole messages; the HTTP and XMPP channels a byte stream for the tunnel. */
 export interface ChannelOfKind {
@@ -22,7 +23,7 @@ export type ChannelHandlers = { [K in ChannelKind]: Array<ChannelHandler<K>> };
 export type ChannelState = 'up' | 'down';
 
 /** The core's view: one link to one edge peer at a time, with failover across the configured peers. */
-export interface LinkStatus {
+export interface LinkStatus extends LinkSection {
   state: 'up' | 'connecting' | 'down';
   /** The edge peer in use or being tried, address:port of its SIP traversal listener. */
   peer?: string;
@@ -41,7 +42,10 @@ export interface LinkStatus {
 }
 
 /** The edge's view: every core node that holds channels to it. */
-export interface EdgeLinkStatus {
+export interface EdgeLinkStatus extends LinkSection {
   state: 'up' | 'down';
   cores: Array<{ node: string; remote: string; since: string; channels: Partial<Record<ChannelKind, ChannelState>> }>;
 }
+
+/** The `traversal` status section: core's link or the edge's cores. */
+export type TraversalStatus = LinkStatus | EdgeLinkStatus;

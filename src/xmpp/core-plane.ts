@@ -7,6 +7,7 @@ import { CoreTunnel, type ChannelSource, type TunnelAnswer, type TunnelRequest }
 import { XMPP_DOMAIN_HEADER, XMPP_STREAM_WINDOW } from './edge-stream.js';
 import { connectImp, type ImpNode } from './imp-connect.js';
 import { StreamBook } from './stream-book.js';
+import type { XmppStatus } from './status.js';
 
 interface CoreStream {
   remote: string;
@@ -105,5 +106,5 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: ChannelS
   const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS, XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
   traversal.onChannel('xmpp', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
-  ctx.addStatus('xmpp', () => ({ ...book.status((s) => ({ ...s })), tunnel: tunnel.status() }));
+  ctx.addStatus('xmpp', (): XmppStatus => ({ ...book.status((s) => ({ ...s })), tunnel: tunnel.status() }));
 }

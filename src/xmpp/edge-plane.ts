@@ -8,6 +8,7 @@ import { sniCallback } from '../certs/index.js';
 import { listenOn } from '../util/listen.js';
 import { EdgeXmppStream, XMPP_STREAM_WINDOW, type Refusal } from './edge-stream.js';
 import { StreamBook } from './stream-book.js';
+import type { XmppStatus } from './status.js';
 
 export interface XmppEdgeDeps {
   traversal: ChannelSource;
@@ -68,7 +69,7 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
         server.close(() => resolve());
       }),
   );
-  ctx.addStatus('xmpp', () => ({
+  ctx.addStatus('xmpp', (): XmppStatus => ({
     port,
     ...book.status((s) => ({ jid: s.jid ?? null, domain: s.domain ?? null, remote: s.remote, since: s.since, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut })),
     tunnel: tunnel.status(),

@@ -3,6 +3,7 @@
 // routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
 import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { addressOf } from './hop.js';
+import type { MediaStatus } from './status.js';
 
 export interface CallLeg {
   callId: string;
@@ -195,7 +196,7 @@ export class CallTable {
 }
 
 /** The media section's call figures: legs against capacity.calls (the capacity alarm reads them), relays and their counters. */
-export function mediaStatus(calls: CallTable, media?: { relays: number; counters: Record<string, number> }): Record<string, unknown> {
+export function mediaStatus(calls: CallTable, media?: { relays: number; counters: Record<string, number> }): MediaStatus {
   return { calls: calls.size, capacity: calls.capacity, relays: media?.relays ?? 0, ...media?.counters };
 }
 

@@ -14,6 +14,7 @@ import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
 import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
 import type { MediaEngine } from '../../media/index.js';
 import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
@@ -85,13 +86,13 @@ export class CoreSipProxy {
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<SipStatus> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
     return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 

@@ -14,6 +14,7 @@ import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS,
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
@@ -133,7 +134,7 @@ export class EdgeSipProxy {
     });
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<SipStatus> {
     return {
       port: this.#port,
       connections: this.#listener.connectionCount,
@@ -149,7 +150,7 @@ export class EdgeSipProxy {
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 

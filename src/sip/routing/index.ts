@@ -10,8 +10,10 @@ import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
 import type { MediaEngine } from '../../media/index.js';
 import { dnsNames, ipAddressNames } from '../../certs/index.js';
+import type { MediaStatus, SipStatus } from './status.js';
 
 export type { EdgeSipProxy, CoreSipProxy };
+export type { MediaStatus, SipStatus } from './status.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
@@ -105,8 +107,8 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
  * The `media` section: call legs against capacity.calls (so the 80 % capacity alarm covers calls), the relays'
  * counters, and the engine's port pairs in use and worker totals (packets, unknown mux sources, socket errors).
  */
-function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, unknown>, engine: MediaEngine | undefined): void {
-  ctx.addStatus('media', () => {
+function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engine: MediaEngine | undefined): void {
+  ctx.addStatus('media', (): MediaStatus => {
     if (!engine || engine.closed) return read();
     const workers = engine.workerStats();
     const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
@@ -118,8 +120,9 @@ function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, un
  * Status reads are synchronous and the Store is async: the section shows the latest completed read, taken at
  * each read and every second, so a one-off read (`mra-edge status`, a first scrape) is at most a second old.
  */
-function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<string, unknown>>): void {
-  let last: Record<string, unknown> = {};
+function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<SipStatus>): void {
+  // Empty until the first read completes.
+  let last: SipStatus | Record<string, never> = {};
   const refresh = () => void read().then((s) => (last = s), () => {});
   refresh();
   const timer = setInterval(refresh, 1000);

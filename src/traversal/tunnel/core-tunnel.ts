@@ -33,6 +33,12 @@ export interface TunnelAnswer {
 
 export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
 
+/** Core's end's figures: sessions up, streams served. */
+export interface CoreTunnelStatus {
+  sessions: number;
+  served: number;
+}
+
 /**
  * The core end of a tunnel: core dialled the TLS connection and serves the streams the edge opens on it
  * (mux-session.ts), so the edge can send requests inward without ever opening a connection towards the inside.
@@ -67,7 +73,7 @@ export class CoreTunnel {
     this.log.info({ peerNode }, `${this.kind} tunnel serving`);
   }
 
-  status(): { sessions: number; served: number } {
+  status(): CoreTunnelStatus {
     return { sessions: this.#sessions.size, served: this.#served };
   }
 

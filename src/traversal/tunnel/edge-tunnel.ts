@@ -7,6 +7,13 @@ import { MuxSession, type MuxStream, type StreamEvents } from './mux-session.js'
 /** Request headers as they cross the tunnel: lower-case names, the edge's own `x-mra-*` ones included. */
 export type TunnelHeaders = Record<string, string | string[]>;
 
+/** The edge end's figures: sessions up, streams opened, streams that could not be (no tunnel, or busy). */
+export interface EdgeTunnelStatus {
+  sessions: number;
+  forwarded: number;
+  unavailable: number;
+}
+
 /** A stream's opening head: method, path and headers, as core's end reads them (core-tunnel.ts). */
 export type StreamHead = { m: string; p: string; h: TunnelHeaders };
 
@@ -48,7 +55,7 @@ export class EdgeTunnel {
     return this.#sessions.length > 0;
   }
 
-  status(): { sessions: number; forwarded: number; unavailable: number } {
+  status(): EdgeTunnelStatus {
     return { sessions: this.#sessions.length, forwarded: this.#forwarded, unavailable: this.#unavailable };
   }
 
