@@ -18,3 +18,4 @@ export {
   type StatusDocument,
   type Traffic,
 } from './status.js';
+export { INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';

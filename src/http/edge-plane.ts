@@ -4,6 +4,7 @@ import type { IntrusionProtection, NodeContext } from '../host/index.js';
 import { EdgeTunnel, encodeIdentity, type ChannelSource } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
+import { httpAnswer } from './errors.js';
 import { RouteCache, RouteError } from './route.js';
 import { answerText, forward, unavailable } from './edge-forward.js';
 import type { HttpEdgeStatus } from './status.js';
@@ -86,9 +87,10 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
             routes.parse(req.url ?? '', () => true);
           } catch (err) {
             if (!(err instanceof RouteError)) throw err;
-            log.info({ client, target: (req.url ?? '').slice(0, 200), reason: err.message }, 'http request refused at the edge');
+            log.info({ client, target: (req.url ?? '').slice(0, 200), code: err.code, reason: err.message }, 'http request refused at the edge');
             if (err.status === 400) intrusion.fail('allow_list', client);
-            return void answerText(res, err.status, `${err.message}\n`);
+            const { status, body: text } = httpAnswer(err);
+            return void answerText(res, status, text);
           }
           if (!tunnel.up) return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
           void forward(tunnel, req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {

@@ -106,7 +106,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
       hello = parseHello(await readLine(socket, this.opts.handshakeTimeoutMs));
     } catch (err) {
       const e = err as HandshakeError;
-      if (e.code === 'closed' || e.code === 'timeout') return void socket.destroy();
+      if (e.kind === 'closed' || e.kind === 'timeout') return void socket.destroy();
       return refuse('protocol', e.message);
     }
     if (hello.channel !== kind) return refuse('channel', `port carries ${kind} channels, not ${hello.channel}`);

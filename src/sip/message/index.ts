@@ -1,6 +1,6 @@
 // The SIP message layer: stream framing, the parser, messages and their structured header values (URI, Via,
 // name-addr), and the helpers a proxy edits them with. Everything in SIP stands on it; it stands on nothing of
-// ours. The lab's user agents and call control, the tests and the benches build their SIP elements from it.
+// ours but the kernel (src/host: its errors are MraErrors). The lab's user agents and call control, the tests and the benches build their SIP elements from it.
 export { SipStreamFramer, type FramerEvent, type FramerLimits } from './framing.js';
 export { SipError, type SipErrorStatus } from './errors.js';
 export { parseMessage, DEFAULT_PARSE_LIMITS, type ParseLimits, type ParseOptions } from './parser.js';
