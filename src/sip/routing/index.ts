@@ -112,7 +112,7 @@ function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engi
     if (!engine || engine.closed) return read();
     const workers = engine.workerStats();
     const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
-    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), srtpBackend: engine.info.srtpBackend };
+    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
   });
 }
 
