@@ -48,7 +48,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
       route = routes.parse(req.target, deps.isDomain);
     } catch (err) {
       if (!(err instanceof RouteError)) throw err;
-      log.info({ ...where, status: err.status, reason: err.message }, 'http request refused');
+      log.info({ ...where, status: err.status, code: err.code, reason: err.message }, 'http request refused');
       return refuse(err.status, err.message, err.status === 400 ? 'not-allowed' : undefined);
     }
     if (route.kind === 'edge-sso') {

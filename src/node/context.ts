@@ -1,5 +1,5 @@
 import type { Alarm, NodeContext } from '../host/index.js';
-import { AlarmBoard, statusAlarms } from '../admin/alarms.js';
+import { AlarmBoard, statusAlarms } from '../admin/index.js';
 import { drainReport } from './drain.js';
 
 /** The composition root's hold on a node context: the side of it planes never see. */
