@@ -5,7 +5,7 @@
 import type { Logger } from '../../log/index.js';
 import type { LegOptions, MediaEngine } from '../../media/index.js';
 import { rewriteBody, type Leg, type MediaStream, type SessionDescription, type StreamEvents } from '../../calls/index.js';
-import type { SipMessage, SipRequest, SipResponse } from '../index.js';
+import type { SipMessage, SipRequest, SipResponse } from '../message/index.js';
 import { answeredMethod, carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
 
 /**

@@ -1,5 +1,5 @@
 // Where SDP meets a hop: which messages carry an offer or an answer, and how a rewrite's failure is answered.
-import type { SipMessage, SipRequest, SipResponse } from '../index.js';
+import type { SipMessage, SipRequest, SipResponse } from '../message/index.js';
 import { SdpError } from '../../sdp/index.js';
 
 /** A non-empty application/sdp body (a multipart body or none passes untouched: no relay for it). */
