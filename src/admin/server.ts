@@ -79,7 +79,7 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     const doc = opts.status() as Record<string, unknown>;
     return { doc, alarms: Array.isArray(doc.alarms) ? (doc.alarms as Alarm[]) : (opts.control?.alarms() ?? []) };
   };
-  const metrics = createMetrics(readStatus);
+  const metrics = createMetrics(readStatus, String((opts.status() as Record<string, unknown>).role ?? 'node'));
 
   async function post(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const control = opts.control;

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
-import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { startCore, startEdge, VERSION, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
 import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
 import { printStatus } from './status.js';
@@ -60,6 +60,7 @@ async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
 
 const program = new Command('mra-edge')
   .description('Mobile and Remote Access edge: an edge node (DMZ) and a core node (inside) joined by a traversal link')
+  .version(`mra-edge ${VERSION} (Node.js ${process.versions.node})`, '-V, --version', 'print the release and exit')
   .showHelpAfterError();
 program.configureOutput({ outputError: (s, write) => write(s) });
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));

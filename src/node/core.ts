@@ -13,12 +13,13 @@ import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
+import { VERSION } from './version.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', started: new Date().toISOString() });
+  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
   try {

@@ -10,12 +10,13 @@ import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
+import { VERSION } from './version.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'edge', started: new Date().toISOString() });
+  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
   try {

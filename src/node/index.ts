@@ -2,3 +2,4 @@ export { startEdge } from './edge.js';
 export { startCore } from './core.js';
 export type { RunningNode } from './running-node.js';
 export type { NodeContext } from './context.js';
+export { VERSION } from './version.js';

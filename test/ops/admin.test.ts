@@ -71,7 +71,7 @@ test('drain: in maintenance mode status counts the calls and chat sessions left,
   assert.equal(doc.drain.drained, true);
   assert.equal(drainedLines().length, 1, 'logged once');
   const metrics = (await call('GET', '/metrics')).text;
-  assert.match(metrics, /mra_status\{section="drain",field="drained"\} 1/);
+  assert.match(metrics, /^mra_maintenance_drained\{role="core"\} 1$/m);
   await call('POST', '/api/maintenance', '{"on": false}');
   assert.equal(fx.node.status().drain, undefined);
 });
@@ -120,7 +120,7 @@ test('/metrics is Prometheus text with the same figures as /api/status', async (
   const { call } = await adminFor(fx);
   let registrations = 7;
   fx.node.ctx.addStatus('sip', () => ({ registrations, flows: { active: 3 }, transports: ['tls'], peer: 'x' }));
-  fx.node.ctx.addStatus('traversal', () => ({ state: 'up', since: new Date().toISOString(), rttMs: 4 }));
+  fx.node.ctx.addStatus('traversal', () => ({ state: 'up', since: new Date().toISOString(), rttMs: 4, reconnects: 0 }));
   fx.node.ctx.alarm('test.example', 'warning', 'an example alarm');
   const r = await call('GET', '/metrics');
   assert.equal(r.status, 200);
@@ -128,20 +128,21 @@ test('/metrics is Prometheus text with the same figures as /api/status', async (
   const { samples, types } = parseExposition(r.text);
   const value = (name: string, labels: Record<string, string> = {}) =>
     samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-  assert.equal(types.get('mra_status'), 'gauge');
-  assert.equal(value('mra_status', { section: 'sip', field: 'registrations' }), 7);
-  assert.equal(value('mra_status', { section: 'sip', field: 'flows.active' }), 3);
-  assert.equal(value('mra_status', { section: 'sip', field: 'transports.count' }), 1);
-  assert.equal(value('mra_status', { section: 'traversal', field: 'rttMs' }), 4);
+  assert.equal(types.get('mra_sip_registrations'), 'gauge');
+  assert.equal(value('mra_sip_registrations', { role: 'core' }), 7);
+  assert.equal(value('mra_traversal_rtt_seconds'), 0.004, 'milliseconds in the document, seconds in the metric');
+  assert.equal(types.get('mra_traversal_reconnects_total'), 'counter');
   assert.equal(value('mra_traversal_link_up'), 1);
   assert.equal(value('mra_maintenance_mode'), 0);
   assert.equal(value('mra_alarm', { id: 'test.example', severity: 'warning' }), 1);
-  assert.equal(value('mra_alarms_active', { severity: 'warning' }), 1);
-  assert.ok(samples.some((s) => s.name.startsWith('mra_process_')), 'process metrics too');
+  assert.equal(value('mra_alarms', { severity: 'warning' }), 1);
+  assert.ok(samples.some((s) => s.name === 'process_cpu_seconds_total'), 'process metrics under their usual names');
+  assert.ok(!samples.some((s) => /process_process|^mra_status$/.test(s.name)), 'no doubled prefix, no catch-all gauge');
+  assert.equal(value('mra_intrusion_blocks_total'), undefined, "an edge's family is not on core");
   registrations = 8;
   await call('POST', '/api/maintenance', '{"on":true}');
   const again = parseExposition((await call('GET', '/metrics')).text).samples;
-  assert.equal(again.find((s) => s.name === 'mra_status' && s.labels.field === 'registrations')?.value, 8, 'each scrape reads fresh');
+  assert.equal(again.find((s) => s.name === 'mra_sip_registrations')?.value, 8, 'each scrape reads fresh');
   assert.equal(again.find((s) => s.name === 'mra_maintenance_mode')?.value, 1);
 });
 

@@ -106,10 +106,10 @@ test('the core status page shows the link up, registered clients, domains, disco
   const doc = (await (await fetch(`${url}api/status`)).json()) as { sip: { registrations: number }; discovery: { zones: string[] } };
   const metric = (name: string, labels: Record<string, string> = {}) => samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
   assert.equal(metric('mra_traversal_link_up'), 1);
-  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), doc.sip.registrations);
-  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), 3);
-  assert.equal(metric('mra_status', { section: 'discovery', field: 'zones.count' }), doc.discovery.zones.length);
-  assert.equal(metric('mra_alarms_active', { severity: 'error' }), 0);
+  assert.equal(metric('mra_sip_registrations'), doc.sip.registrations);
+  assert.equal(metric('mra_sip_registrations'), 3);
+  assert.equal(metric('mra_discovery_zones'), doc.discovery.zones.length);
+  assert.equal(metric('mra_alarms', { severity: 'error' }), 0);
 });
 
 test('an alarm appears live on the page and clears when its cause goes away', async () => {
