@@ -155,6 +155,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   // HTTPS proxy (core)
   counter('mra_http_authorizations_total', 'Core: requests authorized, by how', each('method', { basic: 'http.authorization.basic', cached: 'http.authorization.cached', token: 'http.authorization.token', session: 'http.authorization.session' }), ['method']),
   counter('mra_http_authorization_failures_total', 'Core: requests not authorized, by reason', each('reason', { refused: 'http.authorization.failed', rate_limited: 'http.authorization.rateLimited' }), ['reason']),
+  counter('mra_http_authorization_challenges_total', 'Core: requests that carried no credential at all, answered 401 with the challenge (not counted as failures)', at('http.authorization.challenged')),
   gauge('mra_http_token_signing_keys', "Core: call control's token signing keys held", at('http.authorization.tokenKeys')),
   gauge('mra_http_allow_list_rules', 'Core: HTTP allow-list rules, by kind', each('kind', { automatic: 'http.allowList.automatic', editable: 'http.allowList.editable' }), ['kind']),
 

@@ -148,6 +148,12 @@ const coreHttp = z
         cleanup_min: z.number().min(1).default(720),
         max_authorizations_per_period: z.number().int().min(0).default(10),
         rate_control_period_s: seconds(60, 1),
+        /** Accepted `iss` of OAuth tokens (what call control writes there); empty: any issuer whose key call control publishes. */
+        token_issuers: z.array(z.string().min(1)).default([]),
+        /** When set, a token's `aud` must hold it. */
+        token_audience: z.string().min(1).optional(),
+        /** Leeway on a token's `exp` and `nbf` for clocks a little apart. */
+        token_clock_skew_s: z.number().min(0).max(300).default(30),
       })
       .prefault({}),
     /** The get_edge_sso answer: whether clients should sign in with SSO/OAuth. */

@@ -58,8 +58,8 @@ export function attachHttpCore(
   ctx.onClose(() => upstreams.close());
   const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, httpsPort: c.https_port, nodes: c.nodes.map((n) => ({ address: n.address, httpsPort: n.https_port })) }));
   const callControl = new CallControl(clusters, upstreams);
-  const tokens = new TokenKeys(() => callControl.tokenKeys());
   const a = http.authorization;
+  const tokens = new TokenKeys(() => callControl.tokenKeys(), { issuers: a.token_issuers, clockToleranceS: a.token_clock_skew_s, ...(a.token_audience ? { audience: a.token_audience } : {}) });
   const refreshMs = a.credentials_refresh_min * 60_000;
   const authorizer = new Authorizer(
     ctx.store,
