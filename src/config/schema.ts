@@ -33,9 +33,17 @@ const admin = z
   .strictObject({
     address: address.default('127.0.0.1'),
     port: port(9090),
-    /** Required when the admin API listens on anything but loopback. */
+    /** Bearer token every request but the (data-free) page must carry; or token_file, or client certificates. */
     token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** A file holding the token (readable by the service only), so the YAML can be shared. */
+    token_file: filePath.optional(),
+    /**
+     * HTTPS for the admin API: required when it listens on anything but loopback. With client_ca_file, TLS itself
+     * refuses a client without a certificate that CA signed (client-certificate auth instead of, or beside, the token).
+     */
+    tls: z.strictObject({ cert_file: filePath, key_file: filePath, client_ca_file: filePath.optional() }).optional(),
   })
+  .refine((a) => a.token === undefined || a.token_file === undefined, { message: 'give at most one of token or token_file', path: ['token'] })
   .prefault({});
 
 const log = z
@@ -281,4 +289,8 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['tls', 'key_file'],
   ['tls', 'ca_file'],
   ['traversal', 'password_file'],
+  ['admin', 'token_file'],
+  ['admin', 'tls', 'cert_file'],
+  ['admin', 'tls', 'key_file'],
+  ['admin', 'tls', 'client_ca_file'],
 ];

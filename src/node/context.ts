@@ -28,8 +28,10 @@ export interface NodeContext<C> {
   /** Raises an alarm shown on the status page and in /metrics until cleared; ids are "<plane>.<what>". */
   alarm(id: string, severity: AlarmSeverity, message: string): void;
   clearAlarm(id: string): void;
-  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh). */
-  addAction(name: string, run: () => Promise<unknown>): void;
+  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh); `input` is the JSON body. */
+  addAction(name: string, run: (input: Record<string, unknown>) => Promise<unknown>): void;
+  /** Offers a list too long for the status document as GET /api/<name> (e.g. registrations). */
+  addQuery(name: string, run: () => Promise<unknown[]> | unknown[]): void;
 }
 
 export interface ContextHandle<C> {
@@ -37,17 +39,21 @@ export interface ContextHandle<C> {
   status(): Record<string, unknown>;
   close(): Promise<void>;
   setMaintenance(on: boolean): void;
-  action(name: string): (() => Promise<unknown>) | undefined;
+  action(name: string): ((input?: Record<string, unknown>) => Promise<unknown>) | undefined;
+  query(name: string): (() => Promise<unknown[]> | unknown[]) | undefined;
   alarms(): Alarm[];
+  /** Marks an active alarm as seen by an operator; false when no such alarm is active. */
+  acknowledge(id: string): boolean;
 }
 
-type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction';
+type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction' | 'addQuery';
 
 export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, header: Record<string, unknown>): ContextHandle<C> {
   const sections = new Map<string, () => unknown>();
   const steps: Array<() => Promise<void> | void> = [];
   const board = new AlarmBoard();
-  const actions = new Map<string, () => Promise<unknown>>();
+  const actions = new Map<string, (input: Record<string, unknown>) => Promise<unknown>>();
+  const queries = new Map<string, () => Promise<unknown[]> | unknown[]>();
   const maintenanceWatchers: Array<(on: boolean) => void> = [];
   let maintenance = (base.cfg as { maintenance_mode?: boolean }).maintenance_mode === true;
   let maintenanceSince = maintenance ? new Date().toISOString() : undefined;
@@ -102,16 +108,18 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
       if (actions.has(name)) throw new Error(`admin action ${name} registered twice`);
       actions.set(name, run);
     },
+    addQuery(name, run) {
+      if (queries.has(name)) throw new Error(`admin query ${name} registered twice`);
+      queries.set(name, run);
+    },
   };
-  const alarms = () => {
-    const doc = readSections();
-    return [...board.list(), ...statusAlarms(doc)];
-  };
+  const alarmsOf = (doc: Record<string, unknown>) => board.acknowledged([...board.list(), ...statusAlarms(doc)]);
+  const alarms = () => alarmsOf(readSections());
   return {
     ctx,
     status() {
       const doc = readSections();
-      doc.alarms = [...board.list(), ...statusAlarms(doc)];
+      doc.alarms = alarmsOf(doc);
       return doc;
     },
     alarms,
@@ -129,7 +137,19 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
         }
       }
     },
-    action: (name) => actions.get(name),
+    action: (name) => {
+      const run = actions.get(name);
+      return run && ((input = {}) => run(input));
+    },
+    query: (name) => queries.get(name),
+    acknowledge(id) {
+      const active = alarms().some((a) => a.id === id);
+      if (active) {
+        board.acknowledge(id);
+        base.log.info({ alarm: id }, 'alarm acknowledged');
+      }
+      return active;
+    },
     async close() {
       watchDrain(false);
       for (const step of steps.reverse()) {

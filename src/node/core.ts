@@ -14,6 +14,7 @@ import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
+import { adminSecurity } from './admin-options.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
@@ -22,6 +23,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
   const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
+  ctx.addStatus('store', () => store.describe());
   try {
     const t = cfg.traversal;
     const traversal = new TraversalClient({
@@ -50,7 +52,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     attachCoreSip(ctx, traversal, domains, discovery, media);
     attachXmppCore(ctx, traversal, domains, discovery);
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
     traversal.start();
     return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, discovery, close: () => node.close() };

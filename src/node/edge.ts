@@ -11,6 +11,7 @@ import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
+import { adminSecurity } from './admin-options.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
@@ -19,6 +20,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
   const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
+  ctx.addStatus('store', () => store.describe());
   try {
     const httpEdge = createHttpEdge(ctx);
     const traversal = new TraversalServer({
@@ -46,7 +48,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
     const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion: httpEdge.intrusion, domainCerts: httpEdge.domainCerts });
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
     return {
       role: 'edge',

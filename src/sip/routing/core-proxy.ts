@@ -82,6 +82,11 @@ export class CoreSipProxy {
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
   }
 
+  /** The registrations held through this core (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
+  }
+
   async status(): Promise<Record<string, unknown>> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
     return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
@@ -252,7 +257,7 @@ export class CoreSipProxy {
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
         const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(msg) });
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');

@@ -124,6 +124,11 @@ export class EdgeSipProxy {
     });
   }
 
+  /** The registrations held through this edge (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
+  }
+
   async status(): Promise<Record<string, unknown>> {
     return {
       port: this.#port,
@@ -368,7 +373,7 @@ export class EdgeSipProxy {
         const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
         const granted = told !== undefined && /^\d{1,10}$/.test(told) ? Number(told) : grantedExpires(res);
         const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(res), ...(conn ? { remote: conn.remote } : {}) });
         if (conn) this.#trackKey(conn.id, key, expires > 0);
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }

@@ -48,6 +48,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
   traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
   await proxy.start();
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
@@ -88,6 +89,7 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     proxy.routesChanged();
   });
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
