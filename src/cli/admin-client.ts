@@ -45,7 +45,7 @@ const read = (file: string, what: string) => {
 export function targetFromConfig(cfg: NodeConfig, file: string, o: TargetOptions): AdminTarget {
   const a = cfg.admin;
   const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
-  const token = process.env.MRA_ADMIN_TOKEN ?? a.token ?? (a.token_file ? read(a.token_file, 'admin.token_file').trim() : undefined);
+  const token = process.env.MRA_ADMIN_TOKEN || a.token || (a.token_file ? read(a.token_file, 'admin.token_file').trim() : undefined);
   const t: AdminTarget = { url: new URL(`${a.tls ? 'https' : 'http'}://${hostForUrl(host)}:${a.port}/`), from: `admin.address and admin.port of ${file}`, ...(token ? { token } : {}) };
   if (a.tls) {
     const cert = read(a.tls.cert_file, 'admin.tls.cert_file');
@@ -63,7 +63,7 @@ export function targetFromUrl(url: string, from: string, o: TargetOptions): Admi
     throw new AdminUnreachable(`--url ${url} is not a URL (e.g. https://edge1.example.com:9090)`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AdminUnreachable(`--url ${url}: the admin API speaks http or https`);
-  const token = process.env.MRA_ADMIN_TOKEN;
+  const token = process.env.MRA_ADMIN_TOKEN || undefined;
   return withClientCert({ url: u, from, ...(token ? { token } : {}), ...(o.ca ? { ca: [read(o.ca, '--ca')] } : {}) }, o);
 }
 
