@@ -35,4 +35,8 @@ export interface LinkStatus {
 export interface EdgeLinkStatus {
   state: 'up' | 'down';
   cores: Array<{ node: string; remote: string; since: string; channels: Partial<Record<ChannelKind, ChannelState>> }>;
+  /** Connections refused, by the check that failed (certificate, credentials, protocol, channel). */
+  refused: Record<string, number>;
+  /** The last refusal: when, from where and why (the link-down alarm carries it). */
+  lastError?: string;
 }
