@@ -89,3 +89,4 @@ export function createLogger(opts: LogOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+export { tlsKeyLog } from './tls-keylog.js';

@@ -15,6 +15,7 @@ import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
 import { adminSecurity } from './admin-options.js';
+import { attachDiagnostics } from '../diag/index.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
@@ -54,6 +55,9 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
+    // Core's traffic is what it dials: the edge's traversal ports and the inside servers' ports.
+    const dialled = [...t.peers.flatMap((p) => [p.sip_port, p.http_tunnel_port, p.xmpp_port]), ...[...cfg.unified_cm, ...cfg.im_presence, ...cfg.unity_connection].flatMap((c) => [c.https_port, ...c.nodes.flatMap((n) => [n.sip_port, n.sip_tls_port, n.https_port, n.tftp_port, n.xmpp_port])])];
+    attachDiagnostics(ctx, () => node.status(), { ports: () => dialled, media: { min: cfg.media.port_min, max: cfg.media.port_max } });
     traversal.start();
     return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, discovery, close: () => node.close() };
   } catch (err) {

@@ -12,6 +12,7 @@ import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
 import { adminSecurity } from './admin-options.js';
+import { attachDiagnostics } from '../diag/index.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
@@ -50,6 +51,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
+    attachDiagnostics(ctx, () => node.status(), { ports: () => [httpsPort, sip.port, xmppPort, ports.sip, ports.http, ports.xmpp], media: { min: cfg.media.port_min, max: cfg.media.port_max } });
     return {
       role: 'edge',
       name: cfg.name,

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { HandshakeError, PROTOCOL, line, parseReply, readLine, type ChannelKind } from './handshake.js';
 import type { ChannelInfo } from './channel.js';
 import type { TlsFiles } from './types.js';
+import { tlsKeyLog } from '../log/index.js';
 
 /** The edge said no, with its reason: wrong credentials, certificate problem, protocol. */
 export class TraversalRefused extends Error {
@@ -41,6 +42,7 @@ export async function dialChannel(
     servername: isIP(peer.address) ? undefined : peer.address,
     minVersion: 'TLSv1.2',
   });
+  tlsKeyLog.onSocket(socket);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Logger } from '../log/index.js';
+import { tlsKeyLog, type Logger } from '../log/index.js';
 import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
 import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
@@ -77,6 +77,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
     raw.once('close', () => this.#sockets.delete(raw));
     if (this.#closing) return void raw.destroy();
     const socket = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    tlsKeyLog.onSocket(socket);
     const remote = raw.remoteAddress ?? '';
     const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
     timer.unref();
