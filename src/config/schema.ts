@@ -73,6 +73,18 @@ const coreMedia = z.strictObject({ ...mediaFields, keepalive_s: z.number().min(1
 
 const keepalive = seconds(15, 0.1);
 
+/** An optional HEP v3 feed of the node's SIP (outside the traversal link) to a Homer collector, over UDP. */
+const hep = z
+  .strictObject({
+    address,
+    port: port(9060),
+    /** The capture agent ID Homer shows for this node. */
+    agent_id: z.number().int().min(0).max(4294967295).default(2001),
+    /** The collector's authentication key, when it asks for one. */
+    password: z.string().min(1).optional(),
+  })
+  .optional();
+
 /**
  * Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more), and call legs
  * (a Large node's 500 video calls; 1,000 if they are all audio).
@@ -91,6 +103,7 @@ const common = {
   admin,
   tls,
   media,
+  hep,
 };
 
 const edgeAccount = z.strictObject({

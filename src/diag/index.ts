@@ -4,12 +4,20 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { NodeContext } from '../node/context.js';
-import { logControlOf, tlsKeyLog } from '../log/index.js';
+import { logControlOf, tlsKeyLog, type Logger } from '../log/index.js';
+import { HepFeed } from './hep.js';
 import { captureFilter, startCapture, type Capture } from './capture.js';
 import { redact } from './redact.js';
 
 export { redact, REDACTED } from './redact.js';
 export { captureFilter } from './capture.js';
+export { HepFeed, encodeHep, type HepMessage, type HepTarget } from './hep.js';
+
+/** The node's HEP feed when its configuration names a collector (hep:), else undefined. */
+export function hepFeed(cfg: { hep?: { address: string; port: number; agent_id: number; password?: string | undefined } | undefined }, log: Logger): HepFeed | undefined {
+  const h = cfg.hep;
+  return h ? new HepFeed({ address: h.address, port: h.port, agentId: h.agent_id, ...(h.password ? { password: h.password } : {}) }, log) : undefined;
+}
 
 /**
  * Diagnostic logging, as Expressway's Maintenance > Diagnostics > Diagnostic logging gives it: `diag-start` turns

@@ -12,15 +12,20 @@ import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
 import { adminSecurity } from './admin-options.js';
-import { attachDiagnostics } from '../diag/index.js';
+import { attachDiagnostics, hepFeed } from '../diag/index.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
+  const hep = hepFeed(cfg, log);
+  const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
+  if (hep) {
+    ctx.onClose(() => hep.close());
+    ctx.addStatus('hep', () => ({ collector: `${cfg.hep!.address}:${cfg.hep!.port}`, agentId: cfg.hep!.agent_id, sent: hep.sent }));
+  }
   ctx.addStatus('store', () => store.describe());
   try {
     const httpEdge = createHttpEdge(ctx);

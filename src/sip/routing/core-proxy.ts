@@ -6,7 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
-import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
+import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
@@ -19,6 +19,8 @@ import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
+  /** Sees each message to and from call control (a HEP feed). */
+  tap?: SipTap;
   traversal: Pick<TraversalClient, 'onChannel' | 'sip'>;
   domains: DomainTable;
   /** The call-control nodes core may route to now (discovery's, else the configuration's): read per request. */
@@ -78,6 +80,7 @@ export class CoreSipProxy {
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
       onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
+      ...(opts.tap ? { tap: opts.tap } : {}),
     });
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
   }

@@ -7,7 +7,7 @@ import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
 import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
-import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
+import { SipTlsListener, type SipConnection, type ConnectionLimits, type SipTap } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
@@ -20,6 +20,8 @@ import { EdgeMedia } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
+  /** Sees each message to and from clients (a HEP feed). */
+  tap?: SipTap;
   /** Host written into the edge's Via/Path/Record-Route (its public name or address). */
   publicHost: string;
   tls: { cert: string; key: string };
@@ -99,6 +101,7 @@ export class EdgeSipProxy {
       onMessage: (data, conn) => logFailure(this.#log, this.#fromClient(data, conn), 'sip edge: client message failed'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
       onShed: (data, conn) => this.#shed(data, conn),
+      ...(opts.tap ? { tap: opts.tap } : {}),
       ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}),
     });
   }

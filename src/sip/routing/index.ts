@@ -44,6 +44,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
   traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
   await proxy.start();
@@ -83,6 +84,7 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
   discovery?.on('change', (r) => {
     routes = callControlRoutes(r, clusters);
