@@ -38,13 +38,10 @@ export function createMetrics(read: () => { doc: Doc; alarms: Alarm[] }, role: s
   const current = () => (snapshot ??= read());
   for (const f of METRIC_FAMILIES) {
     if (f.role && f.role !== role) continue;
-    const labelNames = [...f.labels];
+    const base = { name: f.name, help: f.help, labelNames: [...f.labels], registers: [registry] };
     if (f.type === 'gauge') {
       new Gauge({
-        name: f.name,
-        help: f.help,
-        labelNames,
-        registers: [registry],
+        ...base,
         collect() {
           this.reset();
           for (const [labels, v] of f.read(current())) this.set(labels, v);
@@ -53,10 +50,7 @@ export function createMetrics(read: () => { doc: Doc; alarms: Alarm[] }, role: s
     } else {
       // A counter here mirrors one the plane keeps: its value is set from the plane's figure at each scrape.
       new Counter({
-        name: f.name,
-        help: f.help,
-        labelNames,
-        registers: [registry],
+        ...base,
         collect() {
           this.reset();
           for (const [labels, v] of f.read(current())) this.inc(labels, Math.max(0, v));

@@ -4,11 +4,10 @@ import { startAdmin } from '../../src/admin/index.js';
 import { coreFixture, parseExposition } from './helpers.js';
 import { waitFor } from '../support/log-capture.js';
 import { request as httpsRequest } from 'node:https';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { CLI } from '../support/node-files.js';
+import { runCli } from '../support/cli-run.js';
 
 async function adminFor(fx: Awaited<ReturnType<typeof coreFixture>>, token?: string) {
   const admin = await startAdmin({ address: '127.0.0.1', port: 0, token, log: fx.log, status: () => fx.node.status(), control: fx.node });
@@ -201,16 +200,10 @@ test('off loopback the admin API is HTTPS: refused without TLS, a client without
   writeFileSync(join(fx.dir, 'token'), `${token}\n`);
   const yaml = join(fx.dir, 'core.yaml');
   writeFileSync(yaml, stringify({ role: 'core', name: 'core1', admin: { address: '0.0.0.0', port: admin.port, token_file: 'token', tls: { cert_file: 'admin.pem', key_file: 'admin.key', client_ca_file: 'ca.pem' } }, tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' }, traversal: { peers: [{ address: '127.0.0.1' }], username: 't', password: 'p' } }));
-  // Not spawnSync: the admin server under test runs on this process's event loop.
-  const cli = (...args: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MRA_ADMIN_TOKEN: '' } });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+  const cli = async (...args: string[]) => {
+    const r = await runCli(args);
+    return { status: r.code, stdout: r.out, stderr: r.err };
+  };
   const noCert = await cli('status', '-c', yaml);
   assert.equal(noCert.status, 2);
   assert.match(noCert.stderr, /asks for a client certificate \(admin\.tls\.client_ca_file\): give --cert and --key/);

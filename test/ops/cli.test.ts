@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,8 @@ import { stringify } from 'yaml';
 import { startLab, type Lab } from '../../src/lab/index.js';
 import { waitFor } from '../support/log-capture.js';
 import { mediaRange } from '../support/media-range.js';
-import { CLI, freePort } from '../support/node-files.js';
+import { runCli } from '../support/cli-run.js';
+import { freePort } from '../support/node-files.js';
 
 let dir: string;
 let lab: Lab;
@@ -33,16 +33,7 @@ after(async () => {
 });
 
 /** Runs the CLI as an operator would (a child process) and gives back what it printed and its exit code. */
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, MRA_ADMIN_URL: '', MRA_ADMIN_TOKEN: '' } });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (...args: string[]) => runCli(args);
 
 test('status: every plane of each node, from --url or from the node\'s configuration, readable or --json', async () => {
   await waitFor('alice registered at core', async () => /1 registration/.test((await cli('status', '--url', core)).out), 30_000, 300);

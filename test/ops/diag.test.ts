@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { LAB_USERS } from '../../src/lab/lab-users.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { REDACTED } from '../../src/diag/index.js';
 import { mediaRange } from '../support/media-range.js';
-import { CLI } from '../support/node-files.js';
+import { runCli } from '../support/cli-run.js';
 
 let dir: string;
 let lab: Lab;
@@ -27,16 +27,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args]);
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (...args: string[]) => runCli(args);
 
 /** A sign-in through the edge's HTTPS listener with Basic credentials, as Jabber's first request. */
 function signIn(): Promise<number> {
