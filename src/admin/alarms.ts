@@ -28,6 +28,23 @@ export class AlarmBoard {
   list(): Alarm[] {
     return [...this.#alarms.values()];
   }
+
+  readonly #acks = new Map<string, string>();
+
+  /** Remembers an operator's acknowledgement of an alarm id until that alarm is no longer active. */
+  acknowledge(id: string): void {
+    if (!this.#acks.has(id)) this.#acks.set(id, new Date().toISOString());
+  }
+
+  /**
+   * The active alarms with their acknowledgement; an acknowledgement of an alarm that cleared is forgotten, so
+   * the same condition coming back later is new again (as Expressway's alarms are).
+   */
+  acknowledged(active: Alarm[]): Alarm[] {
+    const ids = new Set(active.map((a) => a.id));
+    for (const id of [...this.#acks.keys()]) if (!ids.has(id)) this.#acks.delete(id);
+    return active.map((a) => (this.#acks.has(a.id) ? { ...a, acknowledged: this.#acks.get(a.id)! } : a));
+  }
 }
 
 /** Capacity above this share of a section's limit raises an alarm (the seeds' 80% warning). */

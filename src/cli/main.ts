@@ -1,28 +1,14 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
+import { ConfigError } from '../config/index.js';
+import { EXIT_CONFIG, loadOrExit } from './load-config.js';
+import { addAdminCommands } from './admin-commands.js';
 import { createLogger } from '../log/index.js';
-import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { startCore, startEdge, VERSION, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
-import { printStatus } from './status.js';
 import { writeCsr, type CsrCommandOptions } from './csr.js';
 
-/** Exit codes: 0 done, 1 runtime failure, 2 bad configuration or usage. */
-const EXIT_CONFIG = 2;
-
-function load(file: string, role?: 'edge' | 'core'): NodeConfig {
-  try {
-    const cfg = loadConfig(file);
-    if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);
-    return cfg;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error:\n${err.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-    throw err;
-  }
-}
+const load = loadOrExit;
 
 /** SIGTERM and SIGINT drain the node and exit 0; a second signal exits at once. */
 function runUntilSignalled(stop: () => Promise<void>): void {
@@ -57,14 +43,9 @@ async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
   runUntilSignalled(() => node.close());
 }
 
-/** The lab core's admin API: what `status` asks when told no URL and no configuration. */
-async function labCoreAdmin(): Promise<string> {
-  const { LAB_ADMIN_PORTS } = await import('../lab/addresses.js');
-  return `http://127.0.0.1:${LAB_ADMIN_PORTS.core}`;
-}
-
 const program = new Command('mra-edge')
   .description('Mobile and Remote Access edge: an edge node (DMZ) and a core node (inside) joined by a traversal link')
+  .version(`mra-edge ${VERSION} (Node.js ${process.versions.node})`, '-V, --version', 'print the release and exit')
   .showHelpAfterError();
 program.configureOutput({ outputError: (s, write) => write(s) });
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));
@@ -99,7 +80,7 @@ program
     const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel, clients });
     process.stderr.write(
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
-        `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n` +
+        `  mra-edge status --url http://127.0.0.1:${lab.core.ports.admin}   (core; edge: --url http://127.0.0.1:${lab.edge.ports.admin})\n` +
         `  status pages               http://127.0.0.1:${lab.core.ports.admin}/ (core), http://127.0.0.1:${lab.edge.ports.admin}/ (edge)\n` +
         `  simulated clients          ${clients} signing in, registering and online over XMPP through the edge\n`,
     );
@@ -115,22 +96,7 @@ program
     process.stdout.write(`${file}: ok (${cfg.role} ${cfg.name})\n`);
   });
 
-program
-  .command('status')
-  .description("print a node's status from its admin API")
-  .option('-u, --url <url>', "admin API base URL (default: the lab core's admin API on 127.0.0.1)")
-  .option('-c, --config <file>', "read the admin address, port and token from the node's configuration")
-  .option('--json', 'print the raw status document')
-  .action(async (o: { url?: string; config?: string; json?: boolean }) => {
-    let url = o.url ?? (await labCoreAdmin());
-    let token = process.env.MRA_ADMIN_TOKEN;
-    if (o.config) {
-      const cfg = load(o.config);
-      url = `http://${cfg.admin.address.includes(':') ? `[${cfg.admin.address}]` : cfg.admin.address}:${cfg.admin.port}`;
-      token = cfg.admin.token ?? token;
-    }
-    process.exitCode = await printStatus(url, token, o.json ?? false);
-  });
+addAdminCommands(program);
 
 const many = (v: string, prev: string[]) => [...prev, v];
 program

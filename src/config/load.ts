@@ -56,8 +56,12 @@ function describe(issue: z.core.$ZodIssue): string {
 function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
   if (cfg.media.port_min >= cfg.media.port_max) out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
-  const loopback = cfg.admin.address === 'localhost' || cfg.admin.address.startsWith('127.') || cfg.admin.address === '::1';
-  if (!loopback && !cfg.admin.token) out.push({ path: ['admin', 'token'], message: 'is required when the admin API listens on a non-loopback address' });
+  if (!isLoopback(cfg.admin.address)) {
+    const where = `admin.address ${cfg.admin.address} is not loopback`;
+    if (!cfg.admin.tls) out.push({ path: ['admin', 'tls'], message: `is required when ${where}: the admin API then serves HTTPS only (cert_file, key_file)` });
+    if (!cfg.admin.token && !cfg.admin.token_file && !cfg.admin.tls?.client_ca_file)
+      out.push({ path: ['admin', 'token'], message: `(or admin.token_file, or admin.tls.client_ca_file for client certificates) is required when ${where}` });
+  }
   if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
     out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
   for (const path of fileFields(cfg)) {
@@ -70,6 +74,11 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
     if (value !== 'localhost' && !isIP(value) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(value))
       out.push({ path, message: `not a host name or IP address: ${JSON.stringify(value)}` });
   return out;
+}
+
+/** Addresses only this host can reach: the admin API may be plain HTTP without a token there. */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address.startsWith('127.') || address === '::1';
 }
 
 function addressFields(cfg: NodeConfig): Array<[Path, string]> {

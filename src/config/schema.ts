@@ -33,9 +33,17 @@ const admin = z
   .strictObject({
     address: address.default('127.0.0.1'),
     port: port(9090),
-    /** Required when the admin API listens on anything but loopback. */
+    /** Bearer token every request but the (data-free) page must carry; or token_file, or client certificates. */
     token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** A file holding the token (readable by the service only), so the YAML can be shared. */
+    token_file: filePath.optional(),
+    /**
+     * HTTPS for the admin API: required when it listens on anything but loopback. With client_ca_file, TLS itself
+     * refuses a client without a certificate that CA signed (client-certificate auth instead of, or beside, the token).
+     */
+    tls: z.strictObject({ cert_file: filePath, key_file: filePath, client_ca_file: filePath.optional() }).optional(),
   })
+  .refine((a) => a.token === undefined || a.token_file === undefined, { message: 'give at most one of token or token_file', path: ['token'] })
   .prefault({});
 
 const log = z
@@ -65,6 +73,18 @@ const coreMedia = z.strictObject({ ...mediaFields, keepalive_s: z.number().min(1
 
 const keepalive = seconds(15, 0.1);
 
+/** An optional HEP v3 feed of the node's SIP (outside the traversal link) to a Homer collector, over UDP. */
+const hep = z
+  .strictObject({
+    address,
+    port: port(9060),
+    /** The capture agent ID Homer shows for this node. */
+    agent_id: z.number().int().min(0).max(4294967295).default(2001),
+    /** The collector's authentication key, when it asks for one. */
+    password: z.string().min(1).optional(),
+  })
+  .optional();
+
 /**
  * Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more), and call legs
  * (a Large node's 500 video calls; 1,000 if they are all audio).
@@ -83,6 +103,7 @@ const common = {
   admin,
   tls,
   media,
+  hep,
 };
 
 const edgeAccount = z.strictObject({
@@ -148,6 +169,12 @@ const coreHttp = z
         cleanup_min: z.number().min(1).default(720),
         max_authorizations_per_period: z.number().int().min(0).default(10),
         rate_control_period_s: seconds(60, 1),
+        /** Accepted `iss` of OAuth tokens (what call control writes there); empty: any issuer whose key call control publishes. */
+        token_issuers: z.array(z.string().min(1)).default([]),
+        /** When set, a token's `aud` must hold it. */
+        token_audience: z.string().min(1).optional(),
+        /** Leeway on a token's `exp` and `nbf` for clocks a little apart. */
+        token_clock_skew_s: z.number().min(0).max(300).default(30),
       })
       .prefault({}),
     /** The get_edge_sso answer: whether clients should sign in with SSO/OAuth. */
@@ -281,4 +308,8 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['tls', 'key_file'],
   ['tls', 'ca_file'],
   ['traversal', 'password_file'],
+  ['admin', 'token_file'],
+  ['admin', 'tls', 'cert_file'],
+  ['admin', 'tls', 'key_file'],
+  ['admin', 'tls', 'client_ca_file'],
 ];

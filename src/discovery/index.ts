@@ -8,7 +8,7 @@ import { Discovery, type ClusterConfig } from './discovery.js';
 export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryStatus, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
 export { DiscoveryError, type AxlTarget } from './axl-client.js';
 export { SEARCH_RULE_PRIORITY, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type InsideNodeType, type NeighborZone, type SipRoute } from './derive.js';
-export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, elements, text, xmlEscape, requestOperation, type AxlOperation } from './axl-xml.js';
+export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, parseXml, descendants, textOf, xmlEscape, requestOperation, type AxlOperation, type XmlNode } from './axl-xml.js';
 
 type InsideClusters = Pick<CoreConfig, 'unified_cm' | 'im_presence' | 'unity_connection'>;
 

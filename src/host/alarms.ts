@@ -9,4 +9,6 @@ export interface Alarm {
   severity: AlarmSeverity;
   message: string;
   since: string;
+  /** When an operator acknowledged it (it stays listed until its cause goes away). */
+  acknowledged?: string;
 }

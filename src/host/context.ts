@@ -11,6 +11,8 @@ import type { TlsFiles } from './tls.js';
 export interface NodeContext<C> {
   cfg: C;
   log: Logger;
+  /** When set (a HEP feed to Homer), the SIP planes hand it each message they take in or send outside the link. */
+  sipTap?: (direction: 'in' | 'out', data: Buffer | string, conn: { remote: string; localAddress: string; localPort: number; transport: 'tcp' | 'tls' }) => void;
   store: Store;
   tls: TlsFiles;
   /**
@@ -30,6 +32,8 @@ export interface NodeContext<C> {
   /** Raises an alarm shown on the status page and in /metrics until cleared; ids are "<plane>.<what>". */
   alarm(id: string, severity: AlarmSeverity, message: string): void;
   clearAlarm(id: string): void;
-  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh). */
-  addAction(name: string, run: () => Promise<unknown>): void;
+  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh); `input` is the JSON body. */
+  addAction(name: string, run: (input: Record<string, unknown>) => Promise<unknown>): void;
+  /** Offers a list too long for the status document as GET /api/<name> (e.g. registrations). */
+  addQuery(name: string, run: () => Promise<unknown[]> | unknown[]): void;
 }

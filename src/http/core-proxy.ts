@@ -72,7 +72,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     const auth = await deps.authorizer.authorize(req.headers, { issueSession: route.kind === 'edge-config' });
     if (!auth.ok) {
       log.warn({ ...where, status: auth.status, reason: auth.reason }, 'http request not authorized');
-      const verdict = auth.status === 401 && !auth.staleSession ? 'auth-failed' : auth.status === 429 ? 'rate-limited' : undefined;
+      const verdict = auth.status === 401 && !auth.staleSession && !auth.noCredentials ? 'auth-failed' : auth.status === 429 ? 'rate-limited' : undefined;
       return refuse(auth.status, auth.reason, verdict, auth.status === 401 ? { 'www-authenticate': 'Basic realm="mra-edge"' } : {});
     }
 

@@ -70,7 +70,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const pki = await labPki(join(dir, 'pki'));
   const edgeName = `edge.${LAB_DOMAIN}`;
   const coreName = `core.${LAB_DOMAIN}`;
-  const edgeCert = await pki.node('edge', [edgeName], [LAB_ADDRESSES.edge]);
+  // The seeds want the domain itself in every edge certificate's SAN: an XMPP client checks the domain it signs in to.
+  const edgeCert = await pki.node('edge', [edgeName, LAB_DOMAIN], [LAB_ADDRESSES.edge]);
   const coreCert = await pki.node('core', [coreName], [LAB_ADDRESSES.core]);
   const insideCert = await pki.node('inside', [`cucm.${LAB_DOMAIN}`], [LAB_ADDRESSES.inside]);
   const password = traversalPassword(dir);

@@ -8,17 +8,21 @@ export interface ContextHandle<C> {
   status(): Record<string, unknown>;
   close(): Promise<void>;
   setMaintenance(on: boolean): void;
-  action(name: string): (() => Promise<unknown>) | undefined;
+  action(name: string): ((input?: Record<string, unknown>) => Promise<unknown>) | undefined;
+  query(name: string): (() => Promise<unknown[]> | unknown[]) | undefined;
   alarms(): Alarm[];
+  /** Marks an active alarm as seen by an operator; false when no such alarm is active. */
+  acknowledge(id: string): boolean;
 }
 
-type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction';
+type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction' | 'addQuery';
 
 export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, header: Record<string, unknown>): ContextHandle<C> {
   const sections = new Map<string, () => unknown>();
   const steps: Array<() => Promise<void> | void> = [];
   const board = new AlarmBoard();
-  const actions = new Map<string, () => Promise<unknown>>();
+  const actions = new Map<string, (input: Record<string, unknown>) => Promise<unknown>>();
+  const queries = new Map<string, () => Promise<unknown[]> | unknown[]>();
   const maintenanceWatchers: Array<(on: boolean) => void> = [];
   let maintenance = (base.cfg as { maintenance_mode?: boolean }).maintenance_mode === true;
   let maintenanceSince = maintenance ? new Date().toISOString() : undefined;
@@ -73,16 +77,18 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
       if (actions.has(name)) throw new Error(`admin action ${name} registered twice`);
       actions.set(name, run);
     },
+    addQuery(name, run) {
+      if (queries.has(name)) throw new Error(`admin query ${name} registered twice`);
+      queries.set(name, run);
+    },
   };
-  const alarms = () => {
-    const doc = readSections();
-    return [...board.list(), ...statusAlarms(doc)];
-  };
+  const alarmsOf = (doc: Record<string, unknown>) => board.acknowledged([...board.list(), ...statusAlarms(doc)]);
+  const alarms = () => alarmsOf(readSections());
   return {
     ctx,
     status() {
       const doc = readSections();
-      doc.alarms = [...board.list(), ...statusAlarms(doc)];
+      doc.alarms = alarmsOf(doc);
       return doc;
     },
     alarms,
@@ -100,7 +106,19 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
         }
       }
     },
-    action: (name) => actions.get(name),
+    action: (name) => {
+      const run = actions.get(name);
+      return run && ((input = {}) => run(input));
+    },
+    query: (name) => queries.get(name),
+    acknowledge(id) {
+      const active = alarms().some((a) => a.id === id);
+      if (active) {
+        board.acknowledge(id);
+        base.log.info({ alarm: id }, 'alarm acknowledged');
+      }
+      return active;
+    },
     async close() {
       watchDrain(false);
       for (const step of steps.reverse()) {

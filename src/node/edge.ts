@@ -11,14 +11,23 @@ import { createContext } from './context.js';
 import { startIntrusionProtection } from './intrusion.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
+import { VERSION } from './version.js';
+import { adminSecurity } from './admin-options.js';
+import { attachDiagnostics, hepFeed } from '../diag/index.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'edge', started: new Date().toISOString() });
+  const hep = hepFeed(cfg, log);
+  const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
+  if (hep) {
+    ctx.onClose(() => hep.close());
+    ctx.addStatus('hep', () => ({ collector: `${cfg.hep!.address}:${cfg.hep!.port}`, agentId: cfg.hep!.agent_id, sent: hep.sent }));
+  }
+  ctx.addStatus('store', () => store.describe());
   try {
     const intrusion = startIntrusionProtection(ctx);
     const httpEdge = createHttpEdge(ctx, intrusion);
@@ -50,8 +59,9 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion, domainCerts: httpEdge.domainCerts });
     httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
+    attachDiagnostics(ctx, () => node.status(), { ports: () => [httpsPort, sip.port, xmppPort, ports.sip, ports.http, ports.xmpp], media: { min: cfg.media.port_min, max: cfg.media.port_max } });
     return {
       role: 'edge',
       name: cfg.name,

@@ -1,3 +1,4 @@
 export { startEdge } from './edge.js';
 export { startCore } from './core.js';
 export type { RunningNode } from './running-node.js';
+export { VERSION } from './version.js';

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { HandshakeError, PROTOCOL, line, parseReply, readLine, refusalCode, type ChannelKind } from './handshake.js';
 import type { ChannelInfo } from './channel.js';
 import { MraError, type TlsFiles } from '../host/index.js';
+import { tlsKeyLog } from '../log/index.js';
 
 /** The edge said no, with its reason: wrong credentials, certificate problem, protocol. */
 export class TraversalRefused extends MraError {
@@ -49,6 +50,7 @@ export async function dialChannel(
     minVersion: 'TLSv1.2',
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
+  tlsKeyLog.onSocket(socket);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);

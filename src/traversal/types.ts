@@ -45,6 +45,10 @@ export interface LinkStatus extends LinkSection {
 export interface EdgeLinkStatus extends LinkSection {
   state: 'up' | 'down';
   cores: Array<{ node: string; remote: string; since: string; channels: Partial<Record<ChannelKind, ChannelState>> }>;
+  /** Connections refused, by the check that failed (certificate, credentials, protocol, channel). */
+  refused: Record<string, number>;
+  /** The last refusal: when, from where and why (the link-down alarm carries it). */
+  lastError?: string;
 }
 
 /** The `traversal` status section: core's link or the edge's cores. */

@@ -6,7 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
 import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
-import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
+import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { RegistrationCounter } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
@@ -21,6 +21,8 @@ import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
+  /** Sees each message to and from call control (a HEP feed). */
+  tap?: SipTap;
   traversal: Pick<TraversalClient, 'onChannel' | 'sip'>;
   domains: DomainTable;
   /** The call-control nodes core may route to now (discovery's, else the configuration's): read per request. */
@@ -83,8 +85,14 @@ export class CoreSipProxy {
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
       onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
+      ...(opts.tap ? { tap: opts.tap } : {}),
     });
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch));
+  }
+
+  /** The registrations held through this node (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
   }
 
   async status(): Promise<SipStatus> {
@@ -245,7 +253,7 @@ export class CoreSipProxy {
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
         const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(msg) });
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');

@@ -7,7 +7,7 @@ import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
 import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
-import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
+import { SipTlsListener, type SipConnection, type ConnectionLimits, type SipTap } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
@@ -22,6 +22,8 @@ import { EdgeMedia } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
+  /** Sees each message to and from clients (a HEP feed). */
+  tap?: SipTap;
   /** Host written into the edge's Via/Path/Record-Route (its public name or address). */
   publicHost: string;
   /**
@@ -110,6 +112,7 @@ export class EdgeSipProxy {
       onMessage: (data, conn) => logFailure(this.#log, this.#fromClient(data, conn), 'sip edge: client message failed'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
       onShed: (data, conn) => this.#shed(data, conn),
+      ...(opts.tap ? { tap: opts.tap } : {}),
       ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}),
     });
   }
@@ -133,6 +136,11 @@ export class EdgeSipProxy {
       if (i >= 0) this.#cores.splice(i, 1);
       this.#answerInFlight(ch);
     });
+  }
+
+  /** The registrations held through this node (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
   }
 
   async status(): Promise<SipStatus> {
@@ -358,7 +366,7 @@ export class EdgeSipProxy {
         const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
         const granted = told !== undefined && /^\d{1,10}$/.test(told) ? Number(told) : grantedExpires(res);
         const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(res), ...(conn ? { remote: conn.remote } : {}) });
         if (conn) this.#trackKey(conn.id, key, expires > 0);
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }

@@ -43,10 +43,12 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Cha
     ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
   traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch));
   await proxy.start();
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
@@ -92,12 +94,14 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
   discovery?.on('change', (r) => {
     routes = callControlRoutes(r, clusters);
     proxy.routesChanged();
   });
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;

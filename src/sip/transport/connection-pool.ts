@@ -2,7 +2,7 @@
 // call control can send requests back over the connection core opened (RFC 5626 §5.3 connection reuse).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits, type SipTap } from './connection.js';
 
 export interface SipTarget {
   transport: 'tcp' | 'tls';
@@ -25,6 +25,7 @@ export interface SipConnectionPoolOptions {
   keepaliveMs?: number;
   limits?: Partial<ConnectionLimits>;
   onMessage: ConnectionHandler;
+  tap?: SipTap;
 }
 
 export function targetKey(t: SipTarget): string {
@@ -80,6 +81,7 @@ export class SipConnectionPool {
         socket.setTimeout(0);
         socket.off('error', fail);
         const conn = new StreamSipConnection(socket, target.transport, this.opts.limits ?? {}, this.opts.onMessage);
+        conn.tap = this.opts.tap;
         const key = targetKey(target);
         this.#open.set(key, conn);
         this.#byId.set(conn.id, conn);
