@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
-import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { startCore, startEdge, startRelay, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
 import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
 import { printStatus } from './status.js';
@@ -11,7 +11,9 @@ import { writeCsr, type CsrCommandOptions } from './csr.js';
 /** Exit codes: 0 done, 1 runtime failure, 2 bad configuration or usage. */
 const EXIT_CONFIG = 2;
 
-function load(file: string, role?: 'edge' | 'core'): NodeConfig {
+type Role = 'edge' | 'core' | 'relay';
+
+function load(file: string, role?: Role): NodeConfig {
   try {
     const cfg = loadConfig(file);
     if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);
@@ -44,12 +46,12 @@ function runUntilSignalled(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal);
 }
 
-async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
+async function runNode(role: Role, file: string): Promise<void> {
   const cfg = load(file, role);
   const log = createLogger({ level: cfg.log.level, node: cfg.name });
   let node: RunningNode;
   try {
-    node = cfg.role === 'edge' ? await startEdge(cfg, log) : await startCore(cfg, log);
+    node = cfg.role === 'edge' ? await startEdge(cfg, log) : cfg.role === 'core' ? await startCore(cfg, log) : await startRelay(cfg, log);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, `${role} failed to start`);
     process.exit(1);
@@ -75,6 +77,12 @@ program
   .description('run a core node (Expressway-C role)')
   .requiredOption('-c, --config <file>', 'core configuration (YAML)')
   .action((o: { config: string }) => runNode('core', o.config));
+
+program
+  .command('relay')
+  .description("run a media relay driven over rtpengine's ng protocol by Kamailio or OpenSIPS (docs/relay.md)")
+  .requiredOption('-c, --config <file>', 'relay configuration (YAML)')
+  .action((o: { config: string }) => runNode('relay', o.config));
 
 program
   .command('lab')

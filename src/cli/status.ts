@@ -2,9 +2,10 @@ import type { EdgeLinkStatus, LinkStatus } from '../traversal/index.js';
 
 interface StatusDoc {
   node: string;
-  role: 'edge' | 'core';
+  role: 'edge' | 'core' | 'relay';
   started: string;
   traversal: LinkStatus | EdgeLinkStatus;
+  relay?: { calls: number; relays: number; ng: { ports: Record<string, number> } };
 }
 
 /** Prints a node's status; returns the exit code: 0 link up, 1 link not up, 2 admin API unreachable. */
@@ -26,9 +27,16 @@ export async function printStatus(url: string, token: string | undefined, json: 
   }
   if (json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    return doc.traversal.state === 'up' ? 0 : 1;
+    return doc.role === 'relay' || doc.traversal.state === 'up' ? 0 : 1;
   }
   const lines = [`${doc.role} ${doc.node} (since ${doc.started})`];
+  if (doc.role === 'relay') {
+    // A relay has no traversal link: it is up when its admin API answers.
+    const r = doc.relay;
+    lines.push(`ng control: ${Object.entries(r?.ng.ports ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}; calls ${r?.calls ?? 0}, relays ${r?.relays ?? 0}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  }
   if (doc.role === 'core') {
     const t = doc.traversal as LinkStatus;
     lines.push(`traversal link: ${t.state}${t.peer ? ` to ${t.peerNode ?? '?'} at ${t.peer}` : ''} since ${t.since}`);
