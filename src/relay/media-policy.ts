@@ -65,7 +65,9 @@ export class RelayMedia {
       if (p === undefined || p === null) {
         d.leg.closeStream(s.index);
         if (p === null) warnings.push(`m= line ${s.index + 1} (${s.media} ${s.proto}) rejected: this relay carries RTP only`);
-        return { ...s, port: 0, ice: undefined, dtls: undefined };
+        // A disabled RTP line takes the profile asked for all the same (rtpengine does).
+        const proto = /^RTP\/S?AVPF?$/.test(s.proto) ? (o.transport ?? s.proto) : s.proto;
+        return { ...s, port: 0, proto, crypto: [], ice: undefined, dtls: undefined };
       }
       const stream = d.leg.streams[s.index] ?? d.leg.openStream(this.engine, s.index, SIDE_LEG, SIDE_LEG, this.events(d));
       this.#setRemote(stream, from, s, o);
@@ -124,7 +126,8 @@ export class RelayMedia {
       const c = chosen[i];
       if (!c) {
         if (r.port === 0) d.leg.closeStream(r.index);
-        return { ...r, port: 0, ice: undefined, dtls: undefined };
+        // Refused towards the offerer in the profile it offered.
+        return { ...r, port: 0, proto: offer.streams[r.index]?.proto ?? r.proto, crypto: [], ice: undefined, dtls: undefined };
       }
       const { stream, s } = c;
       this.#setRemote(stream, answerer, r, o);
