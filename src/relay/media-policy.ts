@@ -69,8 +69,15 @@ export class RelayMedia {
         const proto = /^RTP\/S?AVPF?$/.test(s.proto) ? (o.transport ?? s.proto) : s.proto;
         return { ...s, port: 0, proto, crypto: [], ice: undefined, dtls: undefined };
       }
-      const stream = d.leg.streams[s.index] ?? d.leg.openStream(this.engine, s.index, SIDE_LEG, SIDE_LEG, this.events(d));
-      this.#setRemote(stream, from, s, o);
+      let stream = d.leg.streams[s.index];
+      if (stream) this.#setRemote(stream, from, s, o);
+      else {
+        // A new relay learns the offerer's address as it opens: one call into the engine, not two.
+        const address = this.#remoteAddress(s, o);
+        const e = address === undefined ? undefined : streamEndpoints(s, address);
+        const offerer: LegOptions = { ...SIDE_LEG, ...(e ? { remote: e.rtp, ...(e.rtcp ? { remoteRtcp: e.rtcp } : {}) } : {}) };
+        stream = d.leg.openStream(this.engine, s.index, from === 'a' ? offerer : SIDE_LEG, from === 'b' ? offerer : SIDE_LEG, this.events(d));
+      }
       d.side(from).proto.set(s.index, s.proto);
       d.side(to).proto.set(s.index, p.proto);
       // The offerer's suites keep its tags; the relay's own take the lowest free ones.
