@@ -286,18 +286,7 @@ export class RelayCommands {
 
   #statistics(): Reply {
     const c = this.counters;
-    let packets = 0;
-    let errors = 0;
-    for (const call of this.calls.values())
-      for (const d of call.dialogues)
-        for (const s of d.leg.streams) {
-          const st = s?.stats();
-          if (!st) continue;
-          for (const l of [st.a, st.b]) {
-            packets += l.packetsOut;
-            errors += Object.values(l.drops).reduce((x, y) => x + y, 0);
-          }
-        }
+    const { packets, errors } = this.relayed();
     const ended = this.#o.registry.ended;
     return {
       result: 'ok',
@@ -321,6 +310,19 @@ export class RelayCommands {
         },
       },
     };
+  }
+
+  /** Packets forwarded since the engine started (its workers' count, as rtpengine's relayedpackets), and the drops of the calls held now. */
+  relayed(): { packets: number; errors: number } {
+    const packets = this.#o.engine.workerStats().reduce((n, w) => n + w.packetsOut, 0);
+    let errors = 0;
+    for (const call of this.calls.values())
+      for (const d of call.dialogues)
+        for (const s of d.leg.streams) {
+          const st = s?.stats();
+          if (st) for (const l of [st.a, st.b]) errors += Object.values(l.drops).reduce((x, y) => x + y, 0);
+        }
+    return { packets, errors };
   }
 
   /**

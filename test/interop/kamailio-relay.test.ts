@@ -36,7 +36,7 @@ async function startCallee(dir: string, port: number, rtpBase: number): Promise<
 }
 
 const caller = (dir: string, k: Kamailio, callee: string, rtpBase: number) =>
-  sipp([`127.0.0.1:${k.udpPort}`, '-sf', join(SIPP_SCENARIOS, 'relay-uac.xml'), '-s', 'callee', '-key', 'callee', callee,
+  sipp([`127.0.0.1:${k.udpPort}`, '-sf', join(SIPP_SCENARIOS, 'relay-uac.xml'), '-s', 'callee', '-key', 'callee', callee, '-d', '2500',
     '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(rtpBase), '-m', '1', '-t', 'u1', '-rsa', `127.0.0.1:${k.udpPort}`], dir);
 
 describe('Kamailio with its rtpengine module, pointed at the relay', { skip: missing ?? false }, () => {
