@@ -91,7 +91,7 @@ int legArg(const Napi::CallbackInfo& info, size_t i) {
 void setCounters(Napi::Env env, Napi::Object o, const TrafficCounters& c) {
   auto n = [&](const char* k, const Counter& v) { o.Set(k, Napi::Number::New(env, double(v.get()))); };
   n("packetsIn", c.packetsIn), n("bytesIn", c.bytesIn), n("packetsOut", c.packetsOut), n("bytesOut", c.bytesOut);
-  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
+  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtcpBytesIn", c.rtcpBytesIn), n("rtcpBytesOut", c.rtcpBytesOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
   n("keepalivesIn", c.keepalivesIn), n("keepalivesOut", c.keepalivesOut);
   Napi::Object drops = Napi::Object::New(env);
 #define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name.get())));
@@ -107,6 +107,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                        {InstanceMethod<&NativeEngine::CreateRelay>("createRelay"),
                         InstanceMethod<&NativeEngine::SetKeys>("setKeys"),
                         InstanceMethod<&NativeEngine::SetRemote>("setRemote"),
+                        InstanceMethod<&NativeEngine::SetRtcpMux>("setRtcpMux"),
                         InstanceMethod<&NativeEngine::DestroyRelay>("destroyRelay"),
                         InstanceMethod<&NativeEngine::Stats>("stats"), InstanceMethod<&NativeEngine::Info>("info"),
                         InstanceMethod<&NativeEngine::WorkerStats>("workerStats"),
@@ -214,6 +215,15 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     return guarded(env, [&]() -> Napi::Value {
       engine().setRemote(stringArg(info, 0, "relay id"), legArg(info, 1), endpoint(info[2], "remote"),
                          endpoint(info[3], "remoteRtcp"));
+      return env.Undefined();
+    });
+  }
+
+  Napi::Value SetRtcpMux(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!info[2].IsBoolean()) throw EngineTypeError("rtcpMux must be a boolean");
+      engine().setRtcpMux(stringArg(info, 0, "relay id"), legArg(info, 1), info[2].As<Napi::Boolean>().Value());
       return env.Undefined();
     });
   }

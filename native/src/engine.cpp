@@ -213,6 +213,14 @@ void Engine::setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rt
   });
 }
 
+void Engine::setRtcpMux(const std::string& id, int leg, bool rtcpMux) {
+  if (leg < 0 || leg > 1) throw EngineTypeError("leg must be 0 (A) or 1 (B)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto relay = lookup(id);
+  if (relay->legs[size_t(leg)].config.mux) throw EngineError("a mux leg's rtcp-mux is part of its demux key, fixed at creation");
+  workers_[size_t(relay->worker)]->post([relay, leg, rtcpMux](Worker&) { relay->legs[size_t(leg)].config.rtcpMux = rtcpMux; });
+}
+
 bool Engine::destroyRelay(const std::string& id) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (stopped_) return false;

@@ -66,6 +66,8 @@ class Engine {
   RelayPorts createRelay(const RelayConfig& cfg);
   void setKeys(const std::string& id, int leg, const std::optional<KeySpec>& in, const std::optional<KeySpec>& out);
   void setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rtcp);
+  // RFC 5761 negotiated after the relay opened (the ng relay learns it from an answer): where RTCP goes and leaves from.
+  void setRtcpMux(const std::string& id, int leg, bool rtcpMux);
   // Unknown id: false. The ports are back in the pool when the Closed event for this id is emitted.
   bool destroyRelay(const std::string& id);
   std::shared_ptr<const Relay> find(const std::string& id) const;

@@ -33,11 +33,27 @@ export interface StreamDescription {
    * byte for byte; one that does reads them (crypto.ts in src/sdp) and writes its own.
    */
   crypto: string[];
+  /** RFC 8445/8839 ICE: its credentials and candidates (a=candidate values), from the m= section or the session. */
+  ice?: IceDescription;
+  /** DTLS-SRTP (RFC 5763): a=setup and a=fingerprint. A relay that does not terminate DTLS drops them. */
+  dtls?: { setup?: string; fingerprints: string[] };
+}
+
+export interface IceDescription {
+  ufrag: string;
+  pwd: string;
+  /** a=ice-options (trickle, ice2...), if any. */
+  options?: string;
+  candidates: string[];
 }
 
 export interface SessionDescription {
   /** The session-level c= address, if there is one (each stream has its own effective address). */
   address?: string;
+  /** The o= line's address (RFC 8866 §5.2), which a relay may replace with its own. */
+  origin?: string;
+  /** Session-level a=ice-lite (RFC 8445 §2.5). */
+  iceLite?: boolean;
   streams: StreamDescription[];
 }
 

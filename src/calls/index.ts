@@ -3,5 +3,5 @@
 export { CallRegistry, type Call, type CallRegistryOptions, type LegEnd } from './registry.js';
 export { Leg, legKey, type DialogData, type DialogParty, type LegData, type LegDirection, type LegInit, type LegState } from './leg.js';
 export { MediaStream, type MediaStreamData, type RelayLegData, type StreamEvents, type StreamKey } from './media-stream.js';
-export { held, heldByAddress, isWildcard, moved, plainProto, relayable, secureProto, streamEndpoints, type Direction, type SessionDescription, type StreamDescription, type Transport } from './description.js';
+export { held, heldByAddress, isWildcard, moved, plainProto, relayable, secureProto, streamEndpoints, type Direction, type IceDescription, type SessionDescription, type StreamDescription, type Transport } from './description.js';
 export { apply, describe, rewriteBody } from './sdp-translate.js';

@@ -89,6 +89,11 @@ export class MediaStream {
     this.#legs[leg].latched = null;
   }
 
+  setRtcpMux(leg: LegName, rtcpMux: boolean): void {
+    this.relay.setRtcpMux(leg, rtcpMux);
+    this.#legs[leg].options = { ...this.#legs[leg].options, rtcpMux };
+  }
+
   stats(): Record<LegName, LegStats> | undefined {
     return this.relay.closed ? undefined : this.relay.stats();
   }

@@ -49,7 +49,7 @@ export function targetFromConfig(cfg: NodeConfig, file: string, o: TargetOptions
   const t: AdminTarget = { url: new URL(`${a.tls ? 'https' : 'http'}://${hostForUrl(host)}:${a.port}/`), from: `admin.address and admin.port of ${file}`, ...(token ? { token } : {}) };
   if (a.tls) {
     const cert = read(a.tls.cert_file, 'admin.tls.cert_file');
-    t.ca = [read(cfg.tls.ca_file, 'tls.ca_file'), cert, ...(o.ca ? [read(o.ca, '--ca')] : [])];
+    t.ca = [...('tls' in cfg ? [read(cfg.tls.ca_file, 'tls.ca_file')] : []), cert, ...(o.ca ? [read(o.ca, '--ca')] : [])];
     t.pin = new X509Certificate(cert).fingerprint256;
   }
   return withClientCert(t, o);

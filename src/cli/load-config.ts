@@ -4,7 +4,7 @@ import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
 export const EXIT_CONFIG = 2;
 
 /** A node's configuration, or exit 2 with every problem named (file, line, field). */
-export function loadOrExit(file: string, role?: 'edge' | 'core'): NodeConfig {
+export function loadOrExit(file: string, role?: 'edge' | 'core' | 'relay'): NodeConfig {
   try {
     const cfg = loadConfig(file);
     if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);

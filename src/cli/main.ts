@@ -4,11 +4,12 @@ import { ConfigError } from '../config/index.js';
 import { EXIT_CONFIG, loadOrExit } from './load-config.js';
 import { addAdminCommands } from './admin-commands.js';
 import { createLogger } from '../log/index.js';
-import { startCore, startEdge, VERSION, type RunningNode } from '../node/index.js';
+import { startCore, startEdge, startRelay, VERSION, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
 import { writeCsr, type CsrCommandOptions } from './csr.js';
 
 const load = loadOrExit;
+type Role = 'edge' | 'core' | 'relay';
 
 /** SIGTERM and SIGINT drain the node and exit 0; a second signal exits at once. */
 function runUntilSignalled(stop: () => Promise<void>): void {
@@ -29,12 +30,12 @@ function runUntilSignalled(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal);
 }
 
-async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
+async function runNode(role: Role, file: string): Promise<void> {
   const cfg = load(file, role);
   const log = createLogger({ level: cfg.log.level, node: cfg.name });
   let node: RunningNode;
   try {
-    node = cfg.role === 'edge' ? await startEdge(cfg, log) : await startCore(cfg, log);
+    node = cfg.role === 'edge' ? await startEdge(cfg, log) : cfg.role === 'core' ? await startCore(cfg, log) : await startRelay(cfg, log);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, `${role} failed to start`);
     process.exit(1);
@@ -61,6 +62,12 @@ program
   .description('run a core node (Expressway-C role)')
   .requiredOption('-c, --config <file>', 'core configuration (YAML)')
   .action((o: { config: string }) => runNode('core', o.config));
+
+program
+  .command('relay')
+  .description("run a media relay driven over rtpengine's ng protocol by Kamailio or OpenSIPS (docs/relay.md)")
+  .requiredOption('-c, --config <file>', 'relay configuration (YAML)')
+  .action((o: { config: string }) => runNode('relay', o.config));
 
 program
   .command('lab')

@@ -1,7 +1,7 @@
 import { age } from './table.js';
 
 /** The status document as `GET /api/status` gives it; each plane's section is optional (an edge has no discovery). */
-export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'core'; started: string; maintenance?: boolean };
+export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'core' | 'relay'; started: string; maintenance?: boolean };
 
 const list = (o: Record<string, unknown> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ');
 
@@ -14,6 +14,11 @@ export function renderStatus(doc: StatusDoc): string {
   out.push(`alarms: ${alarms.length ? alarms.length : 'none'}`);
   for (const a of alarms) out.push(`  ${String(a.severity).toUpperCase()} ${a.id}: ${a.message} (since ${a.since}${a.acknowledged ? ', acknowledged' : ''})`);
 
+  if (doc.role === 'relay' && doc.relay) {
+    // A relay has no traversal link: its ng control sockets and the calls it carries.
+    const r = doc.relay;
+    out.push(`ng control: ${list(r.ng?.ports ?? {})}; calls ${r.calls ?? 0}, relays ${r.relays ?? 0}`);
+  }
   const t = doc.traversal;
   if (t && doc.role === 'core') {
     out.push(`traversal link: ${t.state}${t.peer ? ` to ${t.peerNode ?? '?'} at ${t.peer}` : ''} since ${t.since}`);

@@ -292,13 +292,65 @@ export const coreSchema = z.strictObject({
     }),
 });
 
-export const nodeSchema = z.discriminatedUnion('role', [edgeSchema, coreSchema], {
-  error: 'role must be "edge" or "core"',
+/**
+ * The relay (docs/relay.md): the media engine on its own, driven over rtpengine's ng control protocol by Kamailio's or
+ * OpenSIPS's rtpengine module. No traversal link and no certificate of its own (ng.tls has one when TLS is wanted).
+ */
+const ngListener = (fallback: number) => z.strictObject({ address: address.default('127.0.0.1'), port: port(fallback) });
+export const relaySchema = z.strictObject({
+  role: z.literal('relay'),
+  name: common.name,
+  maintenance_mode: common.maintenance_mode,
+  log,
+  admin,
+  media,
+  /** Calls (offer/answer dialogues) held at once; an offer for a new one beyond it is refused. */
+  capacity: z.strictObject({ calls: z.number().int().min(1).default(500) }).prefault({}),
+  /**
+   * rtpengine's logical interfaces: what the SDP says for each side of a call (`direction` names them). The first is
+   * the default; media.address is where the ports are bound (default 0.0.0.0, every interface).
+   */
+  interfaces: z
+    .array(z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be a name of letters, digits, _ . -'),
+      address: z.ipv4(),
+      /** Written into SDP instead of `address` (a NAT's public address). */
+      advertised_address: z.ipv4().optional(),
+    }))
+    .min(1, 'needs at least one interface'),
+  ng: z
+    .strictObject({
+      /** UDP, as Kamailio's and OpenSIPS's rtpengine modules speak it (rtpengine's --listen-ng). */
+      udp: ngListener(2223).prefault({}),
+      /** Optional: the same messages over TCP (rtpengine's --listen-tcp-ng). */
+      tcp: ngListener(2223).optional(),
+      /** Optional: over TLS; with ca_file, clients must present a certificate it signed. */
+      tls: z.strictObject({ ...ngListener(2224).shape, cert_file: filePath, key_file: filePath, ca_file: filePath.optional() }).optional(),
+      /** Control sources allowed (addresses or CIDR blocks); anything else is refused. */
+      allow: z.array(z.string().min(1)).min(1, 'needs at least one address or CIDR block').default(['127.0.0.1']),
+      /** Offers per second beyond which an offer is refused (load limit), so a flood cannot take every port. */
+      max_offers_per_s: z.number().int().min(1).default(500),
+      /** How long a deleted call's media goes on (rtpengine's delete-delay); a message's `delete delay` overrides it. */
+      delete_delay_s: z.number().min(0).max(3600).default(30),
+      /** How long a reply is kept to answer a retransmitted command (same cookie) without running it again. */
+      cookie_cache_s: z.number().min(1).max(600).default(30),
+      /** An offer never answered is dropped after this long (rtpengine's offer-timeout). */
+      offer_timeout_s: z.number().min(1).default(3600),
+      /** Largest message on TCP/TLS (a UDP datagram is at most 64 KiB anyway). */
+      max_message_bytes: z.number().int().min(1024).max(16777216).default(1048576),
+    })
+    .prefault({}),
+});
+
+export const nodeSchema = z.discriminatedUnion('role', [edgeSchema, coreSchema, relaySchema], {
+  error: 'role must be "edge", "core" or "relay"',
 });
 
 export type EdgeConfig = z.output<typeof edgeSchema>;
 export type CoreConfig = z.output<typeof coreSchema>;
-export type NodeConfig = EdgeConfig | CoreConfig;
+export type RelayConfig = z.output<typeof relaySchema>;
+export type RelayConfigInput = z.input<typeof relaySchema>;
+export type NodeConfig = EdgeConfig | CoreConfig | RelayConfig;
 export type EdgeConfigInput = z.input<typeof edgeSchema>;
 export type CoreConfigInput = z.input<typeof coreSchema>;
 

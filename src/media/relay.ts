@@ -60,6 +60,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.native.setRemote(this.id, legIndex(leg), rtp, rtcp ?? null);
   }
 
+  /** RFC 5761 for one leg, as an answer negotiated it: RTCP then goes to, and leaves from, the RTP port. */
+  setRtcpMux(leg: LegName, rtcpMux: boolean): void {
+    this.#assertOpen();
+    this.native.setRtcpMux(this.id, legIndex(leg), rtcpMux);
+  }
+
   stats(): RelayStats {
     this.#assertOpen();
     const s = this.native.stats(this.id);

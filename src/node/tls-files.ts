@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../log/index.js';
-import type { NodeConfig } from '../config/index.js';
+import type { CoreConfig, EdgeConfig } from '../config/index.js';
+
+/** The roles with a certificate of their own (the relay's is ng.tls, read by its plane). */
+type NodeConfig = EdgeConfig | CoreConfig;
 import { validateNodeCertificate, type CertProblem } from '../certs/index.js';
 import type { NodeContext, TlsFiles } from '../host/index.js';
 

@@ -134,13 +134,13 @@ export class MediaDescription extends Section {
     return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
   }
 
-  /** Moves the stream to our relay: the m= port (and proto), its own c= if it has one, and a=rtcp. */
-  setTransport(address: string, port: number, proto?: string): void {
+  /** Moves the stream to our relay: the m= port (and proto), its own c= if it has one, and a=rtcp (RTCP's port). */
+  setTransport(address: string, port: number, proto?: string, rtcpPort = port + 1): void {
     const f = this.#fields();
     this.lines[0]!.text = `m=${f[1]} ${port} ${proto ?? f[4]}${f[5]}`;
     const own = this.connectionLine();
     if (own) own.text = `c=IN IP4 ${address}`;
-    this.rewriteAttributes('rtcp', () => `${port + 1} IN IP4 ${address}`);
+    this.rewriteAttributes('rtcp', () => `${rtcpPort} IN IP4 ${address}`);
   }
 }
 
@@ -198,6 +198,20 @@ export class Sdp extends Section {
   get sessionAddress(): string | undefined {
     const c = this.connectionLine();
     return c ? connectionAddress(c, 'session') : undefined;
+  }
+
+  /** The o= line's unicast address (its sixth field), if the line has one. */
+  get originAddress(): string | undefined {
+    const o = this.lines.find((l) => l.text.startsWith('o='));
+    return o?.text.split(' ')[5];
+  }
+
+  /** Replaces the o= line's address (and its address type, IP4): a relay's replace-origin. */
+  setOriginAddress(address: string): void {
+    const o = this.lines.find((l) => l.text.startsWith('o='));
+    const f = o?.text.split(' ');
+    if (!o || !f || f.length < 6) throw new SdpError('o= line has fewer than six fields');
+    o.text = [...f.slice(0, 4), 'IP4', address, ...f.slice(6)].join(' ');
   }
 
   /** Points the session-level c= (if any) at `address`; the media's own are set by setTransport. */
