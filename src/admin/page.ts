@@ -24,7 +24,7 @@ th{color:#52606d;font-weight:600;width:34%}.up{color:#0a7d2c;font-weight:bold}.d
 <script>
 const TITLES={domains:'Domains and services',traversal:'Traversal link',discovery:'Discovered nodes and zones',
 registrations:'Registrations',xmpp:'XMPP streams',calls:'Calls',media:'Calls and media',http:'HTTPS proxy and allow list',
-allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls'};
+allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls',turn:'TURN server'};
 const HEADER=['node','role','started','maintenance','drain','alarms'];
 const token=(location.hash.match(/token=([^&]+)/)||[])[1];
 const esc=s=>String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { insideSchema } from './inside.js';
+import { turnSection } from './turn.js';
 
 // Defaults follow Expressway's port map, so a site can put us behind its existing firewall rules.
 export const DEFAULT_PORTS = {
@@ -211,6 +212,7 @@ export const edgeSchema = z.strictObject({
     handshake_timeout_s: seconds(5, 0.1),
   }),
   http: edgeHttp,
+  turn: turnSection,
 });
 
 const edgePeer = z.strictObject({
@@ -281,4 +283,5 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['tls', 'key_file'],
   ['tls', 'ca_file'],
   ['traversal', 'password_file'],
+  ['turn', 'secret_file'],
 ];

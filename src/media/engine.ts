@@ -61,6 +61,8 @@ export class MediaEngine {
   }
 
   get closed(): boolean { return this.#closed; }
+  /** The native engine, for native services that relay from its port range (the TURN server, src/turn/). */
+  get nativeHandle(): object { return this.#native; }
   get relayCount(): number { return this.#relays.size; }
 
   /** Opens the legs' ports at once (throws on bad options or an exhausted port range). */

@@ -9,6 +9,7 @@ import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
+import { startTurn } from './turn.js';
 import type { RunningNode } from './running-node.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
@@ -42,6 +43,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     // One address for both faces unless they differ (then every interface): media.address chooses otherwise.
     const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
     const media = await startMediaEngine(ctx, mediaBind, true, log);
+    const turn = startTurn(ctx, media, mediaBind, log);
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
     const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion: httpEdge.intrusion, domainCerts: httpEdge.domainCerts });
     httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
@@ -51,7 +53,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     return {
       role: 'edge',
       name: cfg.name,
-      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
+      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port, ...(turn ? { turn: turn.ports.udp } : {}) },
       status: () => node.status(),
       traversal,
       close: () => node.close(),

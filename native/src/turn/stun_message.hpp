@@ -103,7 +103,8 @@ class StunView {
   // Why a buffer is not a STUN message; None when it is.
   enum class Problem { None, TooShort, NotStun, BadLength, BadCookie, BadAttribute, TooManyAttributes, BadFingerprint };
 
-  // `exact`: the buffer is one datagram and must hold exactly one message (UDP); otherwise trailing bytes are
+  // After TooShort, NotStun, BadLength or BadCookie nothing can be read; after the other problems the header
+  // (method, class, transaction) can. `exact`: the buffer is one datagram and must hold exactly one message (UDP); otherwise trailing bytes are
   // allowed (a stream's framing already cut it).
   Problem parse(const uint8_t* data, size_t length, bool exact = true);
 

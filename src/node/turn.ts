@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import type { EdgeConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { MediaEngine } from '../media/index.js';
+import { TurnServer } from '../turn/index.js';
+import type { NodeContext } from './context.js';
+
+/** Expressway-E's TURN relays by OVA size: 1,800 on small and medium, 6,000 on large. */
+const ALLOCATIONS_BY_SIZE = { small: 1800, medium: 1800, large: 6000 } as const;
+
+/** turn.secrets, then turn.secret_file's lines (blank lines and # comments skipped). */
+function secretsOf(t: EdgeConfig['turn']): string[] {
+  const fromFile = t.secret_file ? readFileSync(t.secret_file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean) : [];
+  const bad = fromFile.find((s) => s.length < 16);
+  if (bad !== undefined) throw new Error(`turn.secret_file: ${t.secret_file}: every secret must be at least 16 characters`);
+  const secrets = [...t.secrets, ...fromFile];
+  if (secrets.length === 0) throw new Error(`turn.secret_file: ${t.secret_file} holds no secret`);
+  return secrets;
+}
+
+/**
+ * The edge's TURN server (turn.enabled), relaying from the media engine's range at its address. Clients are told
+ * the media's public address (media.public_address, else public.address, else the media address). Closed before
+ * the engine; in maintenance mode it takes no new allocation.
+ */
+export function startTurn(ctx: NodeContext<EdgeConfig>, media: MediaEngine, mediaBind: string, log: Logger): TurnServer | undefined {
+  const { cfg } = ctx;
+  const t = cfg.turn;
+  if (!t.enabled) return undefined;
+  const advertised = [cfg.media.public_address, cfg.public.address, mediaBind].find((a) => a !== undefined && isIPv4(a) && a !== '0.0.0.0');
+  if (!advertised) throw new Error('turn: the relayed address to give clients is unknown: set media.public_address (or public.address to an IPv4 address)');
+  const server = TurnServer.start(media, {
+    address: t.address ?? mediaBind,
+    port: t.port,
+    tcp: t.tcp,
+    relayAddress: mediaBind,
+    advertisedAddress: advertised,
+    realm: t.realm,
+    secrets: secretsOf(t),
+    defaultLifetimeS: t.default_lifetime_s,
+    maxLifetimeS: t.max_lifetime_s,
+    nonceLifetimeS: t.nonce_lifetime_s,
+    maxAllocations: t.max_allocations ?? ALLOCATIONS_BY_SIZE[cfg.size],
+    maxAllocationsPerUser: t.max_allocations_per_user,
+    threads: t.threads,
+    allowPeers: t.allow_peers,
+    denyPeers: t.deny_peers,
+  }, log);
+  ctx.onClose(() => server.close());
+  ctx.addStatus('turn', () => server.status());
+  server.setAccepting(!ctx.maintenance());
+  ctx.onMaintenance((on) => server.setAccepting(!on));
+  return server;
+}

@@ -1,0 +1,6 @@
+// The TURN plane's public face: the edge's TURN server (RFC 8656) in the native engine, and the credentials core
+// hands clients for it (docs/turn.md).
+export { TurnServer } from './server.js';
+export type { TurnServerOptions, TurnStats, TurnStatus } from './server.js';
+export { turnCredentials } from './credentials.js';
+export type { TurnCredentials } from './credentials.js';
