@@ -23,6 +23,7 @@ export interface NativeTurnConfig {
   tcpIdleS: number;
   threads: number;
   batchWaitUs: number;
+  ioUring: boolean;
   allowPeers: string[];
   denyPeers: string[];
 }
@@ -36,11 +37,13 @@ export interface NativeTurnStats {
   challenges: number; authFailures: number; badRequests: number; wrongCredentials: number; staleNonces: number; mismatches: number;
   forbidden: number; unknownAttributes: number; unsupportedTransport: number; addressFamily: number; quotaRefusals: number;
   capacityRefusals: number; malformed: number; noAllocation: number; noPermission: number; tooBig: number; sendErrors: number;
+  receiveErrors: number;
   tcpAccepted: number; tcpClosed: number;
 }
 
 export interface NativeTurnServer {
-  ports(): { udp: number; tcp: number };
+  /** `io`: how relay sockets are read and written in batches ("io_uring"), or one system call each. */
+  ports(): { udp: number; tcp: number; io: 'io_uring' | 'system calls' };
   stats(): NativeTurnStats;
   setAccepting(on: boolean): void;
   close(): void;

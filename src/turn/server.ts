@@ -34,6 +34,8 @@ export interface TurnServerOptions {
   maxTcpConnections?: number;
   threads?: number;
   batchWaitUs?: number;
+  /** Batch the relay sockets' I/O through io_uring when the kernel allows (default); false: a system call each. */
+  ioUring?: boolean;
   /** CIDR blocks relayed to even inside a denied one. */
   allowPeers?: string[];
   /** CIDR blocks a permission or channel is refused for (403). */
@@ -45,6 +47,8 @@ export type TurnStats = NativeTurnStats;
 /** The status page's and /metrics' view: gauges first, then what was relayed and refused. */
 export interface TurnStatus {
   port: number;
+  /** How relay sockets are read and written: "io_uring" batches, or "system calls" (slower, docs/turn.md). */
+  io: string;
   realm: string;
   /** Read by the alarms: above 80 % raises turn.capacity. */
   capacity: { used: number; limit: number };
@@ -60,11 +64,13 @@ export interface TurnStatus {
     authFailures: number; wrongCredentials: number; staleNonces: number; badRequests: number; quota: number;
     capacity: number; forbiddenPeers: number; mismatches: number; other: number;
   };
-  dropped: { malformed: number; noAllocation: number; noPermission: number; tooBig: number; sendErrors: number };
+  dropped: { malformed: number; noAllocation: number; noPermission: number; tooBig: number; sendErrors: number; receiveErrors: number };
 }
 
 export class TurnServer {
   readonly ports: { udp: number; tcp: number };
+  /** "io_uring": relay sockets are read and written in batches; "system calls": one per datagram (no io_uring). */
+  readonly io: string;
   readonly #native: NativeTurnServer;
   readonly #realm: string;
   readonly #limit: number;
@@ -72,7 +78,9 @@ export class TurnServer {
 
   private constructor(native: NativeTurnServer, realm: string, limit: number) {
     this.#native = native;
-    this.ports = native.ports();
+    const { udp, tcp, io } = native.ports();
+    this.ports = { udp, tcp };
+    this.io = io;
     this.#realm = realm;
     this.#limit = limit;
   }
@@ -102,12 +110,13 @@ export class TurnServer {
       tcpIdleS: 30,
       threads: opts.threads ?? 1,
       batchWaitUs: opts.batchWaitUs ?? 100,
+      ioUring: opts.ioUring ?? true,
       allowPeers: opts.allowPeers ?? [],
       denyPeers: opts.denyPeers ?? [],
     };
     const NativeTurnServerClass = loadNativeTurnServer();
     const server = new TurnServer(new NativeTurnServerClass(engine.nativeHandle, config), config.realm, config.maxAllocations);
-    log?.info({ plane: 'turn', port: server.ports.udp, tcp: config.tcp, relayAddress: config.advertisedAddress, realm: config.realm, maxAllocations: config.maxAllocations, threads: config.threads },
+    log?.[server.io === 'io_uring' ? 'info' : 'warn']({ plane: 'turn', port: server.ports.udp, tcp: config.tcp, io: server.io, relayAddress: config.advertisedAddress, realm: config.realm, maxAllocations: config.maxAllocations, threads: config.threads },
       'TURN server listening');
     return server;
   }
@@ -123,6 +132,7 @@ export class TurnServer {
     const s = this.stats();
     return {
       port: this.ports.udp,
+      io: this.io,
       realm: this.#realm,
       capacity: { used: s.allocations, limit: this.#limit },
       allocations: s.allocations,
@@ -138,7 +148,7 @@ export class TurnServer {
         quota: s.quotaRefusals, capacity: s.capacityRefusals, forbiddenPeers: s.forbidden, mismatches: s.mismatches,
         other: s.unknownAttributes + s.unsupportedTransport + s.addressFamily,
       },
-      dropped: { malformed: s.malformed, noAllocation: s.noAllocation, noPermission: s.noPermission, tooBig: s.tooBig, sendErrors: s.sendErrors },
+      dropped: { malformed: s.malformed, noAllocation: s.noAllocation, noPermission: s.noPermission, tooBig: s.tooBig, sendErrors: s.sendErrors, receiveErrors: s.receiveErrors },
     };
   }
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { sleep } from '../media/helpers.js';
 import { turnCredentials } from '../../src/turn/index.js';
 import { ATTR, METHOD, TurnClient, attr, encode, errorOf, find, integrityOk, readXorAddress, type ClientOptions, type Endpoint } from '../support/turn-client.js';
-import { LOOPBACK, SECRET } from './subjects.js';
+import { LOOPBACK, REALM, SECRET } from './subjects.js';
 
 export type Transcript = Record<string, unknown>;
 
@@ -155,6 +155,43 @@ export async function basics(server: Endpoint, transport: 'udp' | 'tcp', denied:
     peer.close();
     other.close();
   }
+}
+
+/** What RFC 8656 says `basics` must see (test/turn/protocol.test.ts compares coturn's with it). */
+export function expectedBasics(transport: 'udp' | 'tcp'): Transcript {
+  return {
+    binding: { cls: 'success', mapped: true },
+    challenge: { code: 401, realm: REALM, nonce: true },
+    wrongPassword: [401, 401],
+    expiredCredentials: [401, 401],
+    otherSecret: [401, 401],
+    allocate: { codes: [401, 0], relayed: '127.0.0.1', integrity: true },
+    allocateAgain: [437],
+    allocateRetransmitted: { code: 0, same: true },
+    refresh: [0],
+    dataBeforePermission: false,
+    createPermission: [0],
+    dataIndication: { kind: 'data', data: 'from peer', peerPort: true },
+    sendIndication: { data: 'send indication', fromRelay: true },
+    sendWithoutPermission: false,
+    channelBind: [0],
+    channelToPeer: 'channel to peer',
+    channelToClient: { kind: 'channel', channel: 0x4001, data: 'channel to client' },
+    channelRebindSame: [0],
+    channelToOtherPeer: [400],
+    peerOnOtherChannel: [400],
+    channelNumberTooLow: [400],
+    deniedPeer: [403],
+    unknownAttribute: [420],
+    wrongCredentials: [441],
+    tcpTransport: 442,
+    noTransport: [401, 400],
+    ipv6: [440],
+    permissionWithoutAllocation: [437],
+    refreshWithoutAllocation: [437],
+    delete: [0],
+    ...(transport === 'udp' ? { refreshAfterDelete: 437, allocateAfterDelete: 0, deleteAgain: [0] } : {}),
+  };
 }
 
 /** Malformed input: none of it is answered, and the server answers a Binding afterwards. */

@@ -4,13 +4,14 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { MediaEngine } from '../../src/media/index.js';
 import { TurnServer } from '../../src/turn/index.js';
 import { sleep } from '../media/helpers.js';
 import { waitFor } from '../support/log-capture.js';
 import { mediaRange } from '../support/media-range.js';
 import { ATTR, METHOD, TurnClient, attr, find, errorOf, integrityOk, readXorAddress } from '../support/turn-client.js';
-import { client, credentials, Peer } from './scenarios.js';
+import { basics, client, credentials, expectedBasics, Peer } from './scenarios.js';
 import { LOOPBACK, REALM, SECRET, startOurs, type Ours, type TurnTestConfig } from './subjects.js';
 
 describe('our TURN server', () => {
@@ -219,6 +220,18 @@ describe('our TURN server', () => {
     // A port another server holds: an Error naming it.
     assert.throws(() => TurnServer.start(ours.engine, { address: LOOPBACK, port: ours.endpoint.port, relayAddress: LOOPBACK, realm: REALM, secrets: [SECRET] }), /cannot open the TURN port \d+\/udp/);
     assert.equal(ours.engine.dump().portPairsInUse, 0);
+  });
+
+  it('relays the same without io_uring, a system call per datagram (what a kernel without it gets)', async () => {
+    await restart({ ioUring: false, deniedPeers: ['127.0.0.99'] });
+    assert.equal(ours.turn.io, 'system calls');
+    assert.deepEqual(await basics(ours.endpoint, 'udp', '127.0.0.99'), expectedBasics('udp'));
+  });
+
+  it('batches relay sockets\' I/O through io_uring where the kernel allows it', () => {
+    const allowed = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0';
+    assert.equal(ours.turn.io, allowed ? 'io_uring' : 'system calls');
+    assert.equal(ours.turn.status().io, ours.turn.io);
   });
 
   it('the relayed address named is the advertised one (a NAT\'s public address)', async () => {

@@ -20,6 +20,8 @@ export interface TurnTestConfig {
   channelLifetimeS?: number;
   /** How long an EVEN-PORT reservation lasts (ours only; coturn's is fixed). */
   reservationLifetimeS?: number;
+  /** Ours without io_uring: a system call per datagram (what a kernel without io_uring gets). */
+  ioUring?: boolean;
   /** Single addresses refused as peers (403). */
   deniedPeers?: string[];
 }
@@ -57,6 +59,7 @@ export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
     ...(cfg.reservationLifetimeS ? { reservationLifetimeS: cfg.reservationLifetimeS } : {}),
     maxAllocations: cfg.totalQuota ?? 1800,
     maxAllocationsPerUser: cfg.userQuota ?? 0,
+    ...(cfg.ioUring === false ? { ioUring: false } : {}),
     // Loopback is where the tests' peers are: only the addresses a test names are refused.
     denyPeers: cfg.deniedPeers ?? [],
   });

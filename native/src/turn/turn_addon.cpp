@@ -56,6 +56,7 @@ TurnConfig configFrom(const Napi::Object& o) {
   c.listenIp = address(o, "listenAddress");
   c.port = uint16_t(number(o, "port", 3478, 0, 65535));
   c.tcp = !o.Get("tcp").IsBoolean() || o.Get("tcp").As<Napi::Boolean>().Value();
+  c.ioUring = !o.Get("ioUring").IsBoolean() || o.Get("ioUring").As<Napi::Boolean>().Value();
   c.relayIp = address(o, "relayAddress");
   c.advertisedIp = address(o, "advertisedAddress");
   c.realm = text(o, "realm", "");
@@ -117,6 +118,7 @@ class NativeTurnServer : public Napi::ObjectWrap<NativeTurnServer> {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("udp", server(info.Env()).udpPort());
     o.Set("tcp", server(info.Env()).tcpPort());
+    o.Set("io", server(info.Env()).batchesAcrossSockets() ? "io_uring" : "system calls");
     return o;
   }
 

@@ -41,6 +41,7 @@ struct Allocation {
   uint64_t expiresMs = 0;
   std::vector<Permission> permissions;
   std::vector<Channel> channels;
+  bool ended = false;  // retired this turn: its socket closes at the turn's end, nothing more is read from it
 
   bool permitted(uint32_t ip, uint64_t nowMs) const {
     for (const Permission& p : permissions)

@@ -35,6 +35,7 @@ struct TurnConfig {
   uint32_t tcpIdleS = 30;
   int threads = 1;
   uint32_t batchWaitUs = 100;  // as the media workers: a light turn naps so the next reads a batch
+  bool ioUring = true;         // batch relay sockets' I/O through io_uring when the kernel allows (BatchIo)
   int listenBuffer = 4 << 20;
   int relayBuffer = 512 << 10;
   PeerPolicy peers;
@@ -47,7 +48,7 @@ struct TurnConfig {
   X(toPeerPackets) X(toPeerBytes) X(toClientPackets) X(toClientBytes) X(challenges) X(authFailures)      \
   X(badRequests) X(wrongCredentials) X(staleNonces) X(mismatches) X(forbidden) X(unknownAttributes)       \
   X(unsupportedTransport) X(addressFamily) X(quotaRefusals) X(capacityRefusals) X(malformed)             \
-  X(noAllocation) X(noPermission) X(tooBig) X(sendErrors) X(tcpAccepted) X(tcpClosed)
+  X(noAllocation) X(noPermission) X(tooBig) X(sendErrors) X(receiveErrors) X(tcpAccepted) X(tcpClosed)
 
 // Gauges a worker sets (the sum over workers is the server's).
 #define MRA_TURN_GAUGES(X) X(allocations) X(permissions) X(channels) X(tcpConnections)

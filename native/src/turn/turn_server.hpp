@@ -27,6 +27,8 @@ class TurnServer {
 
   uint16_t udpPort() const { return workers_.front()->udpPort(); }
   uint16_t tcpPort() const { return workers_.front()->tcpPort(); }
+  // io_uring batches sends and reads across relay sockets (BatchIo); false: one system call per datagram.
+  bool batchesAcrossSockets() const { return workers_.front()->batchesAcrossSockets(); }
   TurnStats stats() const;
   // Maintenance mode: existing allocations go on, new ones are refused 508.
   void setAccepting(bool on) { shared_->accepting = on; }

@@ -136,25 +136,31 @@ void TurnWorker::unwatch(int fd) {
 }
 
 void TurnWorker::onUdpListener() {
-  const int room = std::min(kBatch, kSlots - slotsUsed_);
-  for (int i = 0; i < room; ++i) {
-    recvIov_[i] = {slots_[size_t(slotsUsed_ + i)].data() + kHeadroom, kMaxStunMessage};
-    recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-  }
-  const int got = ::recvmmsg(udpFd_, recvMsgs_.data(), unsigned(room), MSG_DONTWAIT, nullptr);
-  if (got <= 0) return;
-  const int first = slotsUsed_;
-  slotsUsed_ += got;
-  packetsThisTurn_ += got;
-  for (int i = 0; i < got; ++i) {
-    uint8_t* data = slots_[size_t(first + i)].data() + kHeadroom;
-    if (recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      counters_.tooBig.add();
-      continue;
+  // The listening socket carries every client of this thread, a relay socket one allocation's peers: it gets up to
+  // kListenerBatches batches a turn where a relay socket gets one, so that under load the clients' direction is
+  // not starved by the peers' (each of thousands of relay sockets reading its batch every turn).
+  for (int batch = 0; batch < kListenerBatches; ++batch) {
+    const int room = std::min(kBatch, kSlots - slotsUsed_);
+    for (int i = 0; i < room; ++i) {
+      recvIov_[i] = {slots_[size_t(slotsUsed_ + i)].data() + kHeadroom, kMaxStunMessage};
+      recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
     }
-    fromClient(data, recvMsgs_[i].msg_len, endpointOf(recvAddrs_[i]), nullptr, true);
+    const int got = ::recvmmsg(udpFd_, recvMsgs_.data(), unsigned(room), MSG_DONTWAIT, nullptr);
+    if (got <= 0) return;
+    const int first = slotsUsed_;
+    slotsUsed_ += got;
+    packetsThisTurn_ += got;
+    for (int i = 0; i < got; ++i) {
+      uint8_t* data = slots_[size_t(first + i)].data() + kHeadroom;
+      if (recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        counters_.tooBig.add();
+        continue;
+      }
+      fromClient(data, recvMsgs_[i].msg_len, endpointOf(recvAddrs_[i]), nullptr, true);
+    }
+    if (kSlots - slotsUsed_ < kBatch) flushSends();
+    if (got < room) return;
   }
-  if (kSlots - slotsUsed_ < kBatch) flushSends();
 }
 
 void TurnWorker::fromClient(uint8_t* data, size_t length, Endpoint from, TcpConnection* tcp, bool datagram) {
@@ -209,30 +215,56 @@ void TurnWorker::queueToPeer(Allocation& a, uint8_t* data, size_t length, Endpoi
   counters_.toPeerBytes.add(length);
 }
 
-void TurnWorker::onRelay(Allocation& a) {
-  const int room = std::min(kBatch, kSlots - slotsUsed_);
-  for (int i = 0; i < room; ++i) {
-    recvIov_[i] = {slots_[size_t(slotsUsed_ + i)].data() + kHeadroom, kMaxStunMessage - 40};
-    recvMsgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-  }
-  const int got = ::recvmmsg(a.relayFd, recvMsgs_.data(), unsigned(room), MSG_DONTWAIT, nullptr);
-  if (got <= 0) return;
-  const int first = slotsUsed_;
-  slotsUsed_ += got;
-  packetsThisTurn_ += got;
-  for (int i = 0; i < got; ++i) {
-    const Endpoint peer = endpointOf(recvAddrs_[i]);
-    if (recvMsgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-      counters_.tooBig.add();
-      continue;
+void TurnWorker::readRelays() {
+  // One datagram from each ready relay socket, all in one system call (BatchIo); a socket with more is reported
+  // again by the next epoll_wait (level-triggered), so a busy allocation cannot starve the others.
+  size_t next = 0;
+  while (next < readyRelays_.size()) {
+    if (kSlots - slotsUsed_ < 1) flushSends();
+    const int room = std::min(kSlots - slotsUsed_, BatchIo::kMaxBatch);
+    Allocation* batch[BatchIo::kMaxBatch];
+    int n = 0;
+    for (; next < readyRelays_.size() && n < room; ++next) {
+      Allocation* a = readyRelays_[next];
+      if (a->ended) continue;
+      const int slot = slotsUsed_ + n;
+      relayIov_[size_t(slot)] = {slots_[size_t(slot)].data() + kHeadroom, kMaxRelayed};
+      msghdr& m = relayMsgs_[size_t(slot)];
+      m = msghdr{};
+      m.msg_iov = &relayIov_[size_t(slot)];
+      m.msg_iovlen = 1;
+      m.msg_name = &relayAddrs_[size_t(slot)];
+      m.msg_namelen = sizeof(sockaddr_in);
+      batchMsgs_[size_t(n)] = &m;
+      batchFds_[size_t(n)] = a->relayFd;
+      batch[n++] = a;
     }
-    if (!a.permitted(peer.ip, nowMs_)) {
-      counters_.noPermission.add();
-      continue;
+    if (n == 0) break;
+    io_.receive(batchFds_.data(), batchMsgs_.data(), batchResults_.data(), n);
+    const int first = slotsUsed_;
+    slotsUsed_ += n;
+    for (int k = 0; k < n; ++k) {
+      const int got = batchResults_[size_t(k)];
+      if (got < 0) {
+        if (got != -EAGAIN && got != -EWOULDBLOCK) counters_.receiveErrors.add();
+        continue;
+      }
+      ++packetsThisTurn_;
+      // A datagram that filled the buffer may have been cut: too big to be media.
+      if (size_t(got) >= kMaxRelayed) {
+        counters_.tooBig.add();
+        continue;
+      }
+      const Endpoint peer = endpointOf(relayAddrs_[size_t(first + k)]);
+      if (!batch[k]->permitted(peer.ip, nowMs_)) {
+        counters_.noPermission.add();
+        continue;
+      }
+      relayToClient(*batch[k], slots_[size_t(first + k)].data() + kHeadroom, size_t(got), peer);
     }
-    relayToClient(a, slots_[size_t(first + i)].data() + kHeadroom, recvMsgs_[i].msg_len, peer);
+    if (kSlots - slotsUsed_ < kBatch) flushSends();
   }
-  if (kSlots - slotsUsed_ < kBatch) flushSends();
+  readyRelays_.clear();
 }
 
 void TurnWorker::relayToClient(Allocation& a, uint8_t* data, size_t length, Endpoint peer) {
@@ -303,10 +335,27 @@ void TurnWorker::flushSends() {
     m.msg_hdr.msg_name = &sends_[i].to;
     m.msg_hdr.msg_namelen = sizeof(sockaddr_in);
   }
+  // Toward peers each datagram has a socket of its own: they go in BatchIo batches, one system call for many.
+  int batched = 0;
+  auto sendBatch = [&] {
+    io_.send(batchFds_.data(), batchMsgs_.data(), batchResults_.data(), batched);
+    for (int k = 0; k < batched; ++k)
+      if (batchResults_[size_t(k)] < 0) counters_.sendErrors.add();
+    batched = 0;
+  };
   size_t start = 0;
   while (start < n) {
     size_t end = start + 1;
     while (end < n && sends_[end].fd == sends_[start].fd) ++end;
+    if (sends_[start].fd != udpFd_) {
+      for (size_t i = start; i < end; ++i) {
+        batchFds_[size_t(batched)] = sends_[i].fd;
+        batchMsgs_[size_t(batched)] = &sendMsgs_[i].msg_hdr;
+        if (++batched == BatchIo::kMaxBatch) sendBatch();
+      }
+      start = end;
+      continue;
+    }
     size_t done = start;
     while (done < end) {
       const int sent = ::sendmmsg(sends_[start].fd, &sendMsgs_[done], unsigned(end - done), MSG_DONTWAIT);
@@ -318,6 +367,7 @@ void TurnWorker::flushSends() {
     }
     start = end;
   }
+  if (batched > 0) sendBatch();
   sends_.clear();
   slotsUsed_ = 0;
   for (TcpConnection* c : tcpDirty_) flushTcp(*c);
@@ -405,6 +455,7 @@ void TurnWorker::retire(Allocation* a, Counter& why) {
   auto it = allocations_.find(a);
   if (it == allocations_.end()) return;
   why.add();
+  a->ended = true;
   if (a->tcp) a->tcp->allocation = nullptr;
   else byClient_.erase(clientKey(a->client));
   permissions_ -= uint32_t(a->permissions.size());
@@ -487,12 +538,10 @@ void TurnWorker::run() {
         case Watch::Kind::Control: control_.drain(*this); break;
         case Watch::Kind::UdpListener: onUdpListener(); break;
         case Watch::Kind::TcpListener: onTcpListener(); break;
-        case Watch::Kind::Relay: {
-          // Retired this turn: its socket is still open (closed at the turn's end) but no longer ours to read.
-          Allocation* a = static_cast<Allocation*>(w->owner);
-          if (allocations_.count(a)) onRelay(*a);
+        case Watch::Kind::Relay:
+          // Read together after this turn's other events (readRelays), unless the allocation ends before that.
+          readyRelays_.push_back(static_cast<Allocation*>(w->owner));
           break;
-        }
         case Watch::Kind::TcpConnection: {
           TcpConnection* c = static_cast<TcpConnection*>(w->owner);
           if (c->closing) break;
@@ -508,6 +557,7 @@ void TurnWorker::run() {
         }
       }
     }
+    readRelays();
     if (nowMs_ - lastTickMs_ >= kTickMs) {
       lastTickMs_ = nowMs_;
       tick();

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "turn/batch_io.hpp"
 #include "turn/control_queue.hpp"
 #include "turn/turn_allocation.hpp"
 #include "turn/turn_config.hpp"
@@ -34,6 +35,7 @@ class TurnWorker {
 
   uint16_t udpPort() const { return udpPort_; }
   uint16_t tcpPort() const { return tcpPort_; }
+  bool batchesAcrossSockets() const { return io_.usesRing(); }
   void start();
   void stop();  // joins, then ends every allocation: their ports go back to the pool
   void post(Task task) { control_.post(std::move(task)); }
@@ -42,10 +44,13 @@ class TurnWorker {
  private:
   static constexpr int kBatch = 32;
   static constexpr int kSlots = 128;
+  static constexpr int kListenerBatches = 16;
   // Room before a received payload for the header it gets on its way to the client: a Data indication's
   // 20-byte header, XOR-PEER-ADDRESS (12) and DATA's attribute header (4), or ChannelData's 4.
   static constexpr size_t kHeadroom = 40;
   static constexpr size_t kSlotSize = kHeadroom + kMaxStunMessage + 4;
+  // What is read from a peer: room left for a Data indication's header and padding in a kMaxStunMessage message.
+  static constexpr size_t kMaxRelayed = kMaxStunMessage - 40;
 
   struct Send {
     int fd;
@@ -60,7 +65,7 @@ class TurnWorker {
   void onTcpListener();
   void onTcpReadable(TcpConnection& c);
   void onTcpWritable(TcpConnection& c);
-  void onRelay(Allocation& a);
+  void readRelays();  // the relay sockets epoll reported this turn: one datagram each, in one batch
   void flushSends();
   void flushTcp(TcpConnection& c);
   void endTurn();
@@ -127,6 +132,14 @@ class TurnWorker {
   std::array<sockaddr_in, kBatch> recvAddrs_{};
   std::vector<Send> sends_;
   std::vector<mmsghdr> sendMsgs_;
+  BatchIo io_{shared_.cfg.ioUring};
+  std::vector<Allocation*> readyRelays_;
+  std::array<msghdr, kSlots> relayMsgs_{};
+  std::array<msghdr*, kSlots> relayMsgPtrs_{};
+  std::array<iovec, kSlots> relayIov_{};
+  std::array<sockaddr_in, kSlots> relayAddrs_{};
+  std::array<int, BatchIo::kMaxBatch> batchFds_{}, batchResults_{};
+  std::array<msghdr*, BatchIo::kMaxBatch> batchMsgs_{};
   std::array<uint8_t, kMaxStunMessage> response_{};
 };
 
