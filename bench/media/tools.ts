@@ -28,8 +28,9 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
-function build(name: string, extra: { cflags: string[]; libs: string[] }): string {
-  const src = join(root, 'bench/media', `${name}.c`);
+/** Compiles one C file of bench/ into build/bench/<name> unless the binary is newer than its source. */
+export function buildC(source: string, name: string, extra: { cflags: string[]; libs: string[] }): string {
+  const src = join(root, source);
   const out = join(toolDir, name);
   if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return out;
   mkdirSync(toolDir, { recursive: true });
@@ -38,5 +39,5 @@ function build(name: string, extra: { cflags: string[]; libs: string[] }): strin
 }
 
 export function buildTools(): { reflector: string; loadgen: string } {
-  return { reflector: build('reflector', { cflags: [], libs: [] }), loadgen: build('loadgen', srtpFlags()) };
+  return { reflector: buildC('bench/media/reflector.c', 'reflector', { cflags: [], libs: [] }), loadgen: buildC('bench/media/loadgen.c', 'loadgen', srtpFlags()) };
 }
