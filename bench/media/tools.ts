@@ -28,11 +28,15 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
-/** Compiles one C file of bench/ into build/bench/<name> unless the binary is newer than its source. */
+/** What every generator includes: a change to it rebuilds them. */
+const COMMON_HEADER = join(root, 'bench/loadgen-common.h');
+
+/** Compiles one C file of bench/ into build/bench/<name> unless the binary is newer than its source and the header. */
 export function buildC(source: string, name: string, extra: { cflags: string[]; libs: string[] }): string {
   const src = join(root, source);
   const out = join(toolDir, name);
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return out;
+  const newest = Math.max(statSync(src).mtimeMs, existsSync(COMMON_HEADER) ? statSync(COMMON_HEADER).mtimeMs : 0);
+  if (existsSync(out) && statSync(out).mtimeMs > newest) return out;
   mkdirSync(toolDir, { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...extra.cflags, '-o', out, src, ...extra.libs], { stdio: 'inherit' });
   return out;

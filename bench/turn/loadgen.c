@@ -30,10 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../loadgen-common.h"
+
 #define BATCH 64
 #define MAX_ALLOCATIONS 20000
 #define MAX_PACKET 1400
-#define HIST_US 1000000
 #define DRAIN_MS 300
 #define COOKIE 0x2112A442u
 #define CHANNEL 0x4001
@@ -54,35 +55,12 @@ static uint16_t serverPort;
 static char realm[128];
 static uint32_t hist[HIST_US];
 
-static uint64_t nowNs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void fail(const char* what) {
-  printf("{\"error\":\"%s\"}\n", what);
-  fflush(stdout);
-}
-
+// Bound to every address, so that one socket receives for thousands of 127.x addresses; IP_PKTINFO on each send
+// picks which of them a datagram comes from.
 static int openSocket(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  int size = 32 << 20, one = 1;
-  // Root may exceed rmem_max: the generator must never be the one that drops.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
-  if (bind(fd, (struct sockaddr*)&sa, sizeof sa) != 0) return -1;
+  int fd = openBoundSocket(INADDR_ANY), one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
   return fd;
-}
-
-static uint16_t localPort(int fd) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  getsockname(fd, (struct sockaddr*)&sa, &len);
-  return ntohs(sa.sin_port);
 }
 
 // ---- STUN, just what a client's setup needs ----
@@ -305,14 +283,7 @@ static void receiveOn(int fd, int headerBytes, counts_t* c, uint32_t startUs) {
   static struct mmsghdr msgs[BATCH];
   static struct iovec iov[BATCH];
   for (int round = 0; round < 64; round++) {
-    for (int k = 0; k < BATCH; k++) {
-      iov[k].iov_base = recvBuf[k];
-      iov[k].iov_len = sizeof recvBuf[k];
-      memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
-      msgs[k].msg_hdr.msg_iov = &iov[k];
-      msgs[k].msg_hdr.msg_iovlen = 1;
-    }
-    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    int n = receiveInto(fd, msgs, iov, &recvBuf[0][0], sizeof recvBuf[0], BATCH);
     if (n <= 0) return;
     const uint32_t nowUs = (uint32_t)(nowNs() / 1000);
     for (int k = 0; k < n; k++) {
@@ -328,15 +299,6 @@ static void receiveOn(int fd, int headerBytes, counts_t* c, uint32_t startUs) {
     }
     if (n < BATCH) return;
   }
-}
-
-static uint32_t percentile(uint64_t total, double q) {
-  uint64_t want = (uint64_t)(q * (double)total), seen = 0;
-  for (uint32_t us = 0; us < HIST_US; us++) {
-    seen += hist[us];
-    if (seen > want) return us;
-  }
-  return HIST_US;
 }
 
 // One sendmmsg batch from one side: dir 0 client→server (ChannelData), dir 1 peer→relayed address.
@@ -428,7 +390,7 @@ static void cmdRun(double pps, int ms, int size) {
          "\"silentAllocations\":%d,\"elapsedS\":%.4f,\"p50Us\":%u,\"p99Us\":%u}\n",
          (unsigned long long)c.sent, (unsigned long long)c.sendErrors, (unsigned long long)c.toPeer,
          (unsigned long long)c.toClient, (unsigned long long)c.stale, (unsigned long long)c.foreign, silent, elapsed,
-         percentile(received, 0.50), percentile(received, 0.99));
+         percentile(hist, received, 0.50), percentile(hist, received, 0.99));
   fflush(stdout);
 }
 

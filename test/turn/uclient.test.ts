@@ -12,7 +12,7 @@ import { LOOPBACK, SECRET, startCoturn, startOurs, type Ours, type Subject } fro
 
 const missing = coturnMissing();
 const MESSAGES = 20;
-const LIFETIME_S = 12;
+const LIFETIME_S = 20;
 
 interface Outcome { exit: number | null; sent: number; received: number; lost: number; output: string }
 
