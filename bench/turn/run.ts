@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { freePort } from '../../test/support/node-files.js';
+import { freeTurnPort } from '../../test/support/coturn.js';
 import { writeSection } from '../results.js';
 import { cpuSeconds } from '../media/cpu.js';
 import { machine } from '../media/report.js';
@@ -128,10 +128,10 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   say(`machine: ${machine()}, load average ${load0.toFixed(2)}`);
   const binary = buildLoadgen();
-  const [oursPort, coturnPort] = [await freePort(), await freePort()];
+  const coturnPort = await freeTurnPort();
   const sides: Side[] = [];
   try {
-    const oursServer = await OursTurn.start(oursPort, OUR_RANGE, o.allocations);
+    const oursServer = await OursTurn.start(0, OUR_RANGE, o.allocations);
     sides.push({ subject: oursServer, gen: await TurnLoadGenerator.start(binary), setupMs: 0, rssPerAllocation: 0, rounds: [] });
     const coturn = await Coturn.start(coturnPort, COTURN_RANGE, o.allocations);
     sides.push({ subject: coturn, gen: await TurnLoadGenerator.start(binary), setupMs: 0, rssPerAllocation: 0, rounds: [] });

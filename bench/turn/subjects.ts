@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { METHOD, TurnClient } from '../../test/support/turn-client.js';
 import { pinned } from '../media/subject.js';
 import { LineChild } from './line-child.js';
 
@@ -85,17 +86,20 @@ function coturnVersion(): string {
   return r.status === 0 ? `${r.stdout.trim()}, Debian` : 'unknown version';
 }
 
-/** coturn says nothing when it is ready: wait until its UDP port is bound (its own /proc/net/udp entry). */
+/** coturn says nothing when it is ready: it is when it answers a STUN Binding (its threads start after the bind). */
 async function waitListening(port: number, pid: number): Promise<void> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
-  for (const end = Date.now() + 10_000; Date.now() < end;) {
-    if (readFileSync('/proc/net/udp', 'utf8').includes(`0100007F${hex}`)) return;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      throw new Error('coturn exited at start');
+  const probe = await TurnClient.open({ address: '127.0.0.1', port });
+  try {
+    for (const end = Date.now() + 30_000; Date.now() < end;) {
+      if (await probe.transact(probe.build(METHOD.binding, []), 250)) return;
+      try {
+        process.kill(pid, 0);
+      } catch {
+        throw new Error('coturn exited at start');
+      }
     }
-    await new Promise((r) => setTimeout(r, 50));
+    throw new Error(`coturn did not answer on 127.0.0.1:${port}`);
+  } finally {
+    probe.close();
   }
-  throw new Error(`coturn did not bind 127.0.0.1:${port}`);
 }

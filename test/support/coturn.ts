@@ -2,6 +2,8 @@
 // lifetimes and peer rules as ours, on its own ports, its state in a temporary folder (its SQLite database and pid
 // file would otherwise be shared with any other coturn on the machine).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +27,24 @@ export interface CoturnOptions {
   threads?: number;
   /** Extra arguments (taskset/nice are the caller's). */
   wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+/** A port free for UDP and for TCP at once (a TURN server takes both): the OS's choice for UDP, checked for TCP. */
+export async function freeTurnPort(address = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, address, resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, address, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (free ? tcp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (free) return port;
+  }
+  throw new Error('no port free for both UDP and TCP');
 }
 
 export function coturnMissing(): string | undefined {

@@ -228,6 +228,30 @@ describe('our TURN server', () => {
     assert.deepEqual(await basics(ours.endpoint, 'udp', '127.0.0.99'), expectedBasics('udp'));
   });
 
+  it('several TURN threads share the port: each client stays on one, every one is relayed both ways', async () => {
+    await restart({ threads: 2 });
+    const peer = await Peer.open();
+    const many: TurnClient[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await open(`user${i}`, { transport: i % 4 === 0 ? 'tcp' : 'udp' });
+      const a = await c.allocate();
+      assert.equal(a.code, 0);
+      assert.equal((await c.channelBind(0x4001, peer.endpoint)).code, 0);
+      c.channelData(0x4001, Buffer.from(`to peer ${i}`));
+      await peer.send(Buffer.from(`to client ${i}`), a.relayed!.port);
+      many.push(c);
+    }
+    await peer.waitFor(20);
+    for (const [i, c] of many.entries()) {
+      await c.waitReceived(1);
+      assert.equal(c.received[0]!.data.toString(), `to client ${i}`);
+    }
+    assert.deepEqual(peer.received.map((r) => r.data.toString()).sort(), many.map((_, i) => `to peer ${i}`).sort());
+    assert.equal(ours.held().allocations, 20);
+    for (const c of many) assert.equal((await c.refresh(0)).code, 0);
+    peer.close();
+  });
+
   it('batches relay sockets\' I/O through io_uring where the kernel allows it', () => {
     const allowed = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0';
     assert.equal(ours.turn.io, allowed ? 'io_uring' : 'system calls');

@@ -2,9 +2,8 @@
 // slice of its own) and coturn, the reference. Ours also says what it holds, for the leak checks.
 import { MediaEngine } from '../../src/media/index.js';
 import { TurnServer } from '../../src/turn/index.js';
-import { Coturn } from '../support/coturn.js';
+import { Coturn, freeTurnPort } from '../support/coturn.js';
 import { mediaRange } from '../support/media-range.js';
-import { freePort } from '../support/node-files.js';
 import type { Endpoint } from '../support/turn-client.js';
 
 export const LOOPBACK = '127.0.0.1';
@@ -20,6 +19,8 @@ export interface TurnTestConfig {
   channelLifetimeS?: number;
   /** How long an EVEN-PORT reservation lasts (ours only; coturn's is fixed). */
   reservationLifetimeS?: number;
+  /** Ours with several TURN threads sharing the port (SO_REUSEPORT). */
+  threads?: number;
   /** Ours without io_uring: a system call per datagram (what a kernel without io_uring gets). */
   ioUring?: boolean;
   /** Single addresses refused as peers (403). */
@@ -43,11 +44,10 @@ export interface Ours extends Subject {
 export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
   const range = mediaRange();
   const engine = await MediaEngine.create({ workers: 1, bindAddress: LOOPBACK, portMin: range.port_min, portMax: range.port_max, muxPairs: 0 });
-  const port = await freePort();
   const max = cfg.maxLifetimeS ?? 3600;
   const turn = TurnServer.start(engine, {
     address: LOOPBACK,
-    port,
+    port: 0,
     relayAddress: LOOPBACK,
     realm: REALM,
     secrets: [SECRET],
@@ -60,6 +60,7 @@ export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
     maxAllocations: cfg.totalQuota ?? 1800,
     maxAllocationsPerUser: cfg.userQuota ?? 0,
     ...(cfg.ioUring === false ? { ioUring: false } : {}),
+    ...(cfg.threads ? { threads: cfg.threads } : {}),
     // Loopback is where the tests' peers are: only the addresses a test names are refused.
     denyPeers: cfg.deniedPeers ?? [],
   });
@@ -81,7 +82,7 @@ export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
 
 export async function startCoturn(cfg: TurnTestConfig = {}): Promise<Subject & { coturn: Coturn }> {
   const range = mediaRange();
-  const port = await freePort();
+  const port = await freeTurnPort();
   const coturn = await Coturn.start({
     address: LOOPBACK,
     port,

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { coturnMissing } from '../support/coturn.js';
 import { waitFor } from '../support/log-capture.js';
-import { freePort } from '../support/node-files.js';
+import { mediaRange } from '../support/media-range.js';
 import { LOOPBACK, SECRET, startCoturn, startOurs, type Ours, type Subject } from './subjects.js';
 
 const missing = coturnMissing();
@@ -44,7 +44,8 @@ describe('turnutils_uclient through ours and through coturn', { skip: missing },
     // a run (uclient takes about 6 s whatever it sends) let it, without waiting for the default 10 minutes.
     ours = await startOurs({ maxLifetimeS: LIFETIME_S, reservationLifetimeS: 2 });
     coturn = await startCoturn({ maxLifetimeS: LIFETIME_S });
-    peerPort = await freePort();
+    // turnutils_peer listens on this port and the next: two ports of a media slice of this test's own.
+    peerPort = mediaRange().port_min;
     peer = spawn('turnutils_peer', ['-L', LOOPBACK, '-p', String(peerPort)], { stdio: 'ignore' });
   });
   after(async () => {
