@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { FILE_FIELDS, nodeSchema, type NodeConfig } from './schema.js';
+import { turnProblems } from './turn.js';
 
 export interface ConfigProblem {
   line?: number;
@@ -57,6 +58,7 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
   if (cfg.media.port_min >= cfg.media.port_max) out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
   const loopback = cfg.admin.address === 'localhost' || cfg.admin.address.startsWith('127.') || cfg.admin.address === '::1';
   if (!loopback && !cfg.admin.token) out.push({ path: ['admin', 'token'], message: 'is required when the admin API listens on a non-loopback address' });
+  if (cfg.role === 'edge') out.push(...turnProblems(cfg));
   if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
     out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
   for (const path of fileFields(cfg)) {

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 
 /** Expressway-E's TURN request port, UDP and TCP. */
@@ -48,3 +49,13 @@ export const turnSection = z
   .prefault({});
 
 export type TurnSection = z.output<typeof turnSection>;
+
+/**
+ * What the schema cannot check: with TURN on, clients must be told an IPv4 relayed address, so one of
+ * media.public_address, public.address and media.address must be one (src/node/turn.ts picks in that order).
+ */
+export function turnProblems(cfg: { turn: TurnSection; public: { address: string }; media: { address?: string; public_address?: string } }): Array<{ path: string[]; message: string }> {
+  if (!cfg.turn.enabled) return [];
+  const named = [cfg.media.public_address, cfg.public.address, cfg.media.address].some((a) => a !== undefined && isIPv4(a) && a !== '0.0.0.0');
+  return named ? [] : [{ path: ['turn', 'enabled'], message: 'needs an IPv4 address to give clients as their relayed address: set media.public_address (or public.address, or media.address)' }];
+}

@@ -36,14 +36,14 @@ function problems(text: string): Array<{ line?: number; field: string; message: 
 test('turn is off by default, and on takes Expressway-E\'s defaults', () => {
   const off = parseConfig(edge(''), join(dir, 'edge.yaml'));
   assert.equal(off.role === 'edge' && off.turn.enabled, false);
-  const on = parseConfig(edge('turn:\n  enabled: true\n  secrets: ["0123456789abcdef0123"]\n'), join(dir, 'edge.yaml'));
+  const on = parseConfig(edge('media:\n  public_address: 198.51.100.7\nturn:\n  enabled: true\n  secrets: ["0123456789abcdef0123"]\n'), join(dir, 'edge.yaml'));
   assert.ok(on.role === 'edge');
   if (on.role !== 'edge') return;
   assert.deepEqual(on.turn, {
     enabled: true, port: 3478, tcp: true, realm: 'mra-edge', secrets: ['0123456789abcdef0123'], max_allocations_per_user: 10,
     default_lifetime_s: 600, max_lifetime_s: 3600, nonce_lifetime_s: 600, threads: 1, allow_peers: [], deny_peers: DEFAULT_DENIED_PEERS,
   });
-  const file = parseConfig(edge('turn:\n  enabled: true\n  secret_file: turn-secrets\n'), join(dir, 'edge.yaml'));
+  const file = parseConfig(edge('public:\n  address: 198.51.100.7\nturn:\n  enabled: true\n  secret_file: turn-secrets\n'), join(dir, 'edge.yaml'));
   assert.equal(file.role === 'edge' && file.turn.secret_file, join(dir, 'turn-secrets'), 'resolved against the configuration folder');
 });
 
@@ -62,6 +62,8 @@ test('bad turn values are refused by field name and line', () => {
     ['turn:\n  address: "not-an-address"\n', { field: 'turn.address', message: /./ }],
     ['turn:\n  secret_file: missing-file\n', { field: 'turn.secret_file', message: /file not found/ }],
     ['turn:\n  colour: blue\n', { field: 'turn.colour', message: /unknown field/, line: 12 }],
+    // The edge's public address is every interface here, and nothing else names one to give clients.
+    ['turn:\n  enabled: true\n  secrets: ["0123456789abcdef0123"]\n', { field: 'turn.enabled', message: /needs an IPv4 address to give clients/, line: 12 }],
   ];
   for (const [yaml, want] of cases) {
     const found = problems(edge(yaml));
