@@ -58,6 +58,18 @@ export function moved(s: StreamDescription, address: string, port: number, proto
   return { ...s, address, port, proto, ...(s.rtcpPort !== undefined ? { rtcpPort: port + 1 } : {}) };
 }
 
+/**
+ * RFC 3264 §8.4's old-style hold: a live stream (port not 0) at c=0.0.0.0. Its sender will receive nothing, whatever
+ * its direction says; a node keeps the stream's relay as it was (remote, keys, latched source) and says the same
+ * thing towards the other side with a direction instead (held()).
+ */
+export const heldByAddress = (s: StreamDescription): boolean => s.port !== 0 && s.address === '0.0.0.0';
+
+/** The direction that says what c=0.0.0.0 said: the holder does not receive. */
+export function held(direction: Direction): Direction {
+  return direction === 'sendrecv' ? 'sendonly' : direction === 'recvonly' ? 'inactive' : direction;
+}
+
 const WILDCARD = new Set(['0.0.0.0', '']);
 /** An unspecified address: RFC 3264's old hold (c=0.0.0.0), or a wildcard a node bound to. */
 export const isWildcard = (address: string | undefined): boolean => address === undefined || WILDCARD.has(address);

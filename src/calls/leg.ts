@@ -20,6 +20,34 @@ export interface LegInit {
   flow: string | null;
 }
 
+/** One party of a leg's dialog: its address with tag (as From/To carry it), where it is (Contact), its last CSeq. */
+export interface DialogParty {
+  /** The name-addr as it appears in From or To, without the tag parameter. */
+  uri: string;
+  tag: string | null;
+  /** Its Contact URI: where requests to it go (RFC 3261 §12.1: the dialog's remote target). */
+  contact: string | null;
+  /** The highest CSeq number it has sent in the dialog. */
+  cseq: number;
+}
+
+/**
+ * What a node knows of a leg's dialog, so that it can end the call itself (a session that was not refreshed, media
+ * that stopped) with a BYE to each side, and so that another node could carry the dialog on: plain data.
+ */
+export interface DialogData {
+  client: DialogParty;
+  inside: DialogParty;
+  /** The route from this node to each side: the Record-Route entries beyond it, nearest first. */
+  toClient: string[];
+  toInside: string[];
+  /** The connection towards the inside the dialog rides (core: its call-control connection's id). */
+  insideConnection: string | null;
+  /** RFC 4028: the session interval the last 2xx agreed (seconds) and when (ms); none without session timers. */
+  sessionExpires: number | null;
+  refreshedAt: number | null;
+}
+
 /** A leg as plain data: what the status page lists, and what a store would keep. */
 export interface LegData extends LegInit {
   key: string;
@@ -34,6 +62,7 @@ export interface LegData extends LegInit {
   muxPair?: number;
   /** A delayed offer (RFC 3264: an INVITE without SDP) in progress: the offer is due in the 2xx, then the answer in the ACK. */
   delayed?: 'offer' | 'answer';
+  dialog?: DialogData;
   streams: MediaStreamData[];
 }
 
@@ -57,6 +86,8 @@ export class Leg implements LegInit {
   pendingOffer: StreamDescription[] | undefined;
   muxPair: number | undefined;
   delayed: 'offer' | 'answer' | undefined;
+  /** Its SIP dialog, where the node keeps it (core). */
+  dialog: DialogData | undefined;
   /** By m= line index; a hole is a stream that is not relayed. */
   readonly streams: Array<MediaStream | undefined> = [];
   #closed = false;
@@ -88,13 +119,23 @@ export class Leg implements LegInit {
     return this.relays > 0 || this.pendingOffer !== undefined;
   }
 
-  /** Opens stream `index` (closing what was there); throws the engine's error (an exhausted range) as it is. */
-  openStream(engine: MediaEngine, index: number, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string): MediaStream {
+  /** Opens the stream of m= line `at.index` (closing what was there); throws the engine's error (an exhausted range) as it is. */
+  openStream(engine: MediaEngine, at: { index: number; media: string }, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string): MediaStream {
     if (this.#closed) throw new Error(`leg ${this.key} is closed`);
-    this.closeStream(index);
-    const stream = new MediaStream(engine, `${this.key}#${index}#${randomUUID()}`, index, a, b, events, fixedRemote);
-    this.streams[index] = stream;
+    this.closeStream(at.index);
+    const stream = new MediaStream(engine, `${this.key}#${at.index}#${randomUUID()}`, at, a, b, events, fixedRemote);
+    this.streams[at.index] = stream;
     return stream;
+  }
+
+  /** What the call carries, as Expressway counts calls: video if any relayed stream is, audio if only audio ("audio-only" is one m= line). */
+  get kind(): 'video' | 'audio' | 'none' {
+    let audio = false;
+    for (const s of this.streams) {
+      if (s?.media === 'video') return 'video';
+      if (s) audio = true;
+    }
+    return audio ? 'audio' : 'none';
   }
 
   /** Closes stream `index`'s relay (an answer turned it off); true when there was one. */
@@ -139,6 +180,7 @@ export class Leg implements LegInit {
       ...(this.pendingOffer ? { pendingOffer: structuredClone(this.pendingOffer) } : {}),
       ...(this.muxPair !== undefined ? { muxPair: this.muxPair } : {}),
       ...(this.delayed ? { delayed: this.delayed } : {}),
+      ...(this.dialog ? { dialog: structuredClone(this.dialog) } : {}),
       streams: this.streams.filter((s): s is MediaStream => s !== undefined).map((s) => s.toData()),
     };
   }

@@ -21,6 +21,8 @@ export interface RelayLegData {
 
 export interface MediaStreamData {
   index: number;
+  /** audio, video, ... (the m= line's media). */
+  media: string;
   relayId: string;
   ports: { a: { rtp: number; rtcp: number }; b: { rtp: number; rtcp: number } };
   legs: Record<LegName, RelayLegData>;
@@ -43,6 +45,7 @@ const keyText = (k: SrtpKey | null | undefined) => (k ? { suite: k.suite, key: t
 
 export class MediaStream {
   readonly index: number;
+  readonly media: string;
   readonly relay: Relay;
   readonly fixedRemote: string | undefined;
   readonly keys: Record<string, StreamKey> = {};
@@ -51,8 +54,9 @@ export class MediaStream {
   readonly #events: StreamEvents;
 
   /** Opens the relay: throws the engine's error (an exhausted range) as it is. */
-  constructor(engine: MediaEngine, id: string, index: number, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string) {
-    this.index = index;
+  constructor(engine: MediaEngine, id: string, at: { index: number; media: string }, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string) {
+    this.index = at.index;
+    this.media = at.media;
     this.fixedRemote = fixedRemote;
     this.relay = engine.createRelay({ id, a, b });
     this.#events = events;
@@ -99,6 +103,7 @@ export class MediaStream {
     const copy = (l: RelayLegData): RelayLegData => ({ ...l, options: { ...l.options } });
     return {
       index: this.index,
+      media: this.media,
       relayId: this.relay.id,
       ports: { a: { ...this.relay.ports.a }, b: { ...this.relay.ports.b } },
       legs: { a: copy(this.#legs.a), b: copy(this.#legs.b) },

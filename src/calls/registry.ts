@@ -4,7 +4,7 @@
 import { Leg, type LegData, type LegInit } from './leg.js';
 
 /** How a leg ended: BYE, a failed INVITE, its flow closed, a 2xx never ACKed, a timeout. */
-export type LegEnd = 'bye' | 'failed' | 'flowClosed' | 'unconfirmed' | 'timedOut';
+export type LegEnd = 'bye' | 'failed' | 'flowClosed' | 'unconfirmed' | 'timedOut' | 'sessionExpired' | 'mediaTimeout';
 
 export interface CallRegistryOptions {
   /** Legs the node carries at most (capacity.calls): a new call beyond them is refused (atCapacity). */
@@ -44,7 +44,7 @@ export class CallRegistry {
   readonly #timer: NodeJS.Timeout;
   readonly #onEnded: NonNullable<CallRegistryOptions['onEnded']>;
   readonly capacity: number | null;
-  readonly ended: Record<LegEnd, number> = { bye: 0, failed: 0, flowClosed: 0, unconfirmed: 0, timedOut: 0 };
+  readonly ended: Record<LegEnd, number> = { bye: 0, failed: 0, flowClosed: 0, unconfirmed: 0, timedOut: 0, sessionExpired: 0, mediaTimeout: 0 };
 
   constructor(opts: CallRegistryOptions = {}) {
     this.#setupMs = opts.setupMs ?? 180_000;

@@ -4,7 +4,6 @@ import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
-import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
 import { printStatus } from './status.js';
 import { writeCsr, type CsrCommandOptions } from './csr.js';
 
@@ -58,6 +57,12 @@ async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
   runUntilSignalled(() => node.close());
 }
 
+/** The lab core's admin API: what `status` asks when told no URL and no configuration. */
+async function labCoreAdmin(): Promise<string> {
+  const { LAB_ADMIN_PORTS } = await import('../lab/addresses.js');
+  return `http://127.0.0.1:${LAB_ADMIN_PORTS.core}`;
+}
+
 const program = new Command('mra-edge')
   .description('Mobile and Remote Access edge: an edge node (DMZ) and a core node (inside) joined by a traversal link')
   .showHelpAfterError();
@@ -89,6 +94,8 @@ program
       process.stderr.write(`lab: --clients must be a whole number from 0 to 100; got "${o.clients}"\n`);
       process.exit(EXIT_CONFIG);
     }
+    // Loaded only here: the lab's simulated servers are no part of a node (nothing else of the product imports src/lab).
+    const { startLab } = await import('../lab/index.js');
     const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel, clients });
     process.stderr.write(
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
@@ -111,11 +118,11 @@ program
 program
   .command('status')
   .description("print a node's status from its admin API")
-  .option('-u, --url <url>', 'admin API base URL', `http://127.0.0.1:${LAB_ADMIN_PORTS.core}`)
+  .option('-u, --url <url>', "admin API base URL (default: the lab core's admin API on 127.0.0.1)")
   .option('-c, --config <file>', "read the admin address, port and token from the node's configuration")
   .option('--json', 'print the raw status document')
-  .action(async (o: { url: string; config?: string; json?: boolean }) => {
-    let url = o.url;
+  .action(async (o: { url?: string; config?: string; json?: boolean }) => {
+    let url = o.url ?? (await labCoreAdmin());
     let token = process.env.MRA_ADMIN_TOKEN;
     if (o.config) {
       const cfg = load(o.config);

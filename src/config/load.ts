@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node }
 import type { z } from 'zod';
 import { FILE_FIELDS, nodeSchema, type NodeConfig } from './schema.js';
 import { turnProblems } from './turn.js';
+import { MraError } from '../host/index.js';
 
 export interface ConfigProblem {
   line?: number;
@@ -14,7 +15,7 @@ export interface ConfigProblem {
 }
 
 /** A configuration that must not start a node. Its message names the file, the line and the field. */
-export class ConfigError extends Error {
+export class ConfigError extends MraError {
   readonly code = 'MRA_CONFIG';
   constructor(
     readonly file: string,

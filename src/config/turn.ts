@@ -52,7 +52,7 @@ export type TurnSection = z.output<typeof turnSection>;
 
 /**
  * What the schema cannot check: with TURN on, clients must be told an IPv4 relayed address, so one of
- * media.public_address, public.address and media.address must be one (src/node/turn.ts picks in that order).
+ * media.public_address, public.address and media.address must be one (src/turn/attach.ts picks in that order).
  */
 export function turnProblems(cfg: { turn: TurnSection; public: { address: string }; media: { address?: string; public_address?: string } }): Array<{ path: string[]; message: string }> {
   if (!cfg.turn.enabled) return [];

@@ -1,6 +1,7 @@
 import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { AXL_PATH, SECURITY_MODE_SQL, elements, soapEnvelope, text, xmlEscape, type AxlOperation } from './axl-xml.js';
+import { MraError } from '../host/index.js';
 
 /** Where and how to ask one publisher. */
 export interface AxlTarget {
@@ -19,13 +20,17 @@ export interface AxlTarget {
 }
 
 /** Why a publisher could not be read; `kind` lets the alarm say what to fix. */
-export class DiscoveryError extends Error {
+export class DiscoveryError extends MraError {
   constructor(
     readonly kind: 'unreachable' | 'tls' | 'credentials' | 'fault' | 'garbage' | 'timeout',
     message: string,
   ) {
     super(message);
     this.name = 'DiscoveryError';
+  }
+
+  get code(): string {
+    return `MRA_DISCOVERY_${this.kind.toUpperCase()}`;
   }
 }
 

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { SectionStatus } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import { DiscoveryError, listCallManagers, listProcessNodes, listTokenSigningKeys, probeHttps, readMixedMode, type AxlTarget } from './axl-client.js';
 import { automaticRules, insideNodes, neighborZones, sipRoutes, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type NeighborZone, type SipRoute } from './derive.js';
@@ -31,6 +32,18 @@ export interface ClusterState {
   lastAttempt?: string;
   lastSuccess?: string;
   error?: string;
+}
+
+/** The `discovery` status section: what was read, when, and whether it is stale (an alarm then). */
+export interface DiscoveryStatus extends SectionStatus {
+  refreshing: boolean;
+  refreshedAt: string | undefined;
+  stale: boolean;
+  staleReason?: string;
+  clusters: ClusterState[];
+  nodes: Array<Pick<DiscoveredNode, 'name' | 'kind' | 'publisher' | 'source'>>;
+  zones: string[];
+  rules: string[];
 }
 
 /** Everything discovery knows now: plain data, replaced whole on each refresh. */
@@ -148,7 +161,7 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
     return undefined;
   }
 
-  status(): Record<string, unknown> {
+  status(): DiscoveryStatus {
     const r = this.#result;
     const stale = this.staleness();
     return {

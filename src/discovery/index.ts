@@ -2,10 +2,10 @@
 // each publisher over an AXL-style SOAP subset (docs/discovery.md).
 import { readFileSync } from 'node:fs';
 import type { CoreConfig } from '../config/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { NodeContext } from '../host/index.js';
 import { Discovery, type ClusterConfig } from './discovery.js';
 
-export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
+export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryStatus, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
 export { DiscoveryError, type AxlTarget } from './axl-client.js';
 export { SEARCH_RULE_PRIORITY, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type InsideNodeType, type NeighborZone, type SipRoute } from './derive.js';
 export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, elements, text, xmlEscape, requestOperation, type AxlOperation } from './axl-xml.js';

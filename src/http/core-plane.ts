@@ -1,7 +1,7 @@
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
-import type { NodeContext } from '../node/context.js';
-import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
+import type { NodeContext } from '../host/index.js';
+import { CoreTunnel, type ChannelSource } from '../traversal/index.js';
 import { readFileSync } from 'node:fs';
 import { AllowList, ruleUrl, type InsideNode } from './allow-list.js';
 import { formatAllowCsv, parseAllowCsv } from './allow-list-csv.js';
@@ -10,8 +10,8 @@ import { CallControl, type CallControlCluster } from './call-control.js';
 import { coreProxyHandler } from './core-proxy.js';
 import type { ServiceRecord } from './edge-config.js';
 import { TokenKeys } from './token-keys.js';
-import { CoreTunnel } from './tunnel-core.js';
 import { Upstreams } from './upstream.js';
+import type { HttpCoreStatus } from './status.js';
 
 type Clusters = CoreConfig['unified_cm'];
 
@@ -47,7 +47,7 @@ export interface HttpCore {
  */
 export function attachHttpCore(
   ctx: NodeContext<CoreConfig>,
-  traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void },
+  traversal: ChannelSource,
   domains: DomainTable,
   opts: { ready?: () => Promise<unknown> } = {},
 ): HttpCore {
@@ -111,10 +111,7 @@ export function attachHttpCore(
     log,
   );
   ctx.onClose(() => tunnel.close());
-  traversal.onChannel('http', (ch) => {
-    const sc = ch as StreamChannel;
-    tunnel.attach(sc.stream, sc.info.peerNode);
-  });
-  ctx.addStatus('http', () => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
+  traversal.onChannel('http', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
+  ctx.addStatus('http', (): HttpCoreStatus => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
   return { allowList, authorizer, setInsideNodes };
 }

@@ -2,7 +2,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
-import { answerText } from './tunnel-edge.js';
+import { answerText } from './edge-forward.js';
 import { listenOn } from '../util/listen.js';
 import { sniCallback } from '../certs/index.js';
 import { overRate, type EdgeRequestHandler } from './edge-exchange.js';

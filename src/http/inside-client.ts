@@ -1,5 +1,6 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import { MraError } from '../host/index.js';
 import { ChunkedBody, H1Error, parseResponseHead, type H1Headers, type ResponseHead } from './h1-head.js';
 
 export interface InsideRequest {
@@ -22,13 +23,17 @@ export interface InsideHandler {
   onError(err: InsideError): void;
 }
 
-export class InsideError extends Error {
+export class InsideError extends MraError {
   constructor(
     message: string,
     /** 'timeout' when the inside server did not answer (or connect) in time: a 504 rather than a 502. */
     readonly kind: 'timeout' | 'failed' = 'failed',
   ) {
     super(message);
+  }
+
+  get code(): string {
+    return this.kind === 'timeout' ? 'MRA_HTTP_INSIDE_TIMEOUT' : 'MRA_HTTP_INSIDE_FAILED';
   }
 }
 

@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX } from './tunnel-protocol.js';
-import type { TunnelAnswer, TunnelRequestHeaders } from './tunnel-core.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, type TunnelAnswer, type TunnelRequestHeaders } from '../traversal/index.js';
 import { InsideClient, InsideError, type InsideRequest } from './inside-client.js';
 
 const SMALL_ANSWER = 64 * 1024;

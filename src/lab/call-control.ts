@@ -5,7 +5,8 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
-import { NonceIssuer, SipRequest, createResponse, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/index.js';
+import { SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/message/index.js';
+import { NonceIssuer, digestResponse, parseDigest } from './digest.js';
 import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
 import { Bindings, type Binding } from './call-control-bindings.js';

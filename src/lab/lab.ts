@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildConfig, type CoreConfig, type EdgeConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { labPki } from '../certs/index.js';
+import { labPki } from './lab-pki.js';
 import { hashPassword } from '../traversal/index.js';
 import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { startInsideServers, type InsideServers } from './inside-servers.js';
@@ -12,6 +12,7 @@ import { startSimulatedClients, type SimulatedClients } from './simulated-client
 import { startLabCalls } from './lab-calls.js';
 import { LAB_SIP_USERS } from './call-control.js';
 import { ClientMedia } from './client-media.js';
+import { LAB_ADDRESSES, LAB_ADMIN_PORTS } from './addresses.js';
 
 export interface LabOptions {
   /** Where the lab keeps its CA, certificates and traversal password between runs. */
@@ -41,9 +42,6 @@ export interface Lab {
   close(): Promise<void>;
 }
 
-// Loopback aliases stand for three hosts: the DMZ edge, the inside core, the inside servers.
-export const LAB_ADDRESSES = { edge: '127.0.1.1', core: '127.0.2.1', inside: '127.0.3.1', internet: '127.0.4.1' } as const;
-export const LAB_ADMIN_PORTS = { core: 9091, edge: 9092 } as const;
 const LAB_DOMAIN = 'lab.example.com';
 
 function traversalPassword(dir: string): string {

@@ -3,7 +3,8 @@
 // connection. Tests use it directly; the load clients run many of these in worker threads.
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DigestCredentials, SipError, SipRequest, fields, formatUri, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
+import { SipError, SipRequest, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, type SipResponse } from '../sip/message/index.js';
+import { DigestCredentials, parseChallenge } from './digest.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
 import { uasResponse, type UasAnswer } from './uas.js';
 

@@ -1,6 +1,6 @@
 // How the lab's user agents (a remote client, an inside phone) answer a request: a response that forms or lives in
 // a dialog carries what RFC 3261 §12.1.1 requires of a UAS, so a standard client can confirm and end the call.
-import { createResponse, type SipRequest, type SipResponse } from '../sip/index.js';
+import { createResponse, type SipRequest, type SipResponse } from '../sip/message/index.js';
 
 export interface UasAnswer {
   status: number;

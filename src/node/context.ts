@@ -1,37 +1,8 @@
-import type { Logger } from '../log/index.js';
-import type { Store } from '../store/index.js';
-import type { TlsFiles } from '../traversal/index.js';
-import { AlarmBoard, statusAlarms, type Alarm, type AlarmSeverity } from '../admin/alarms.js';
+import type { Alarm, NodeContext } from '../host/index.js';
+import { AlarmBoard, statusAlarms } from '../admin/index.js';
 import { drainReport } from './drain.js';
 
-/**
- * What a composition root hands each plane it wires: configuration already validated, the logger, the shared
- * store, the node's TLS material, a place to publish status, and a place to register what must stop on exit.
- * Planes receive only this, never another plane's object.
- */
-export interface NodeContext<C> {
-  cfg: C;
-  log: Logger;
-  store: Store;
-  tls: TlsFiles;
-  /** Adds a section to GET /api/status (and so to the status page and metrics). */
-  addStatus(section: string, read: () => unknown): void;
-  /** Registers a stop step; steps run in reverse order of registration when the node drains. */
-  onClose(step: () => Promise<void> | void): void;
-  /**
-   * Maintenance mode: when true, refuse NEW registrations, sign-ins and calls (SIP 503, HTTP 503,
-   * XMPP service-unavailable) and keep existing ones. Read it at the moment a new one arrives.
-   */
-  maintenance(): boolean;
-  /** Called when maintenance mode turns on or off (e.g. to stop accepting, or to drain). */
-  onMaintenance(cb: (on: boolean) => void): void;
-  /** Raises an alarm shown on the status page and in /metrics until cleared; ids are "<plane>.<what>". */
-  alarm(id: string, severity: AlarmSeverity, message: string): void;
-  clearAlarm(id: string): void;
-  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh). */
-  addAction(name: string, run: () => Promise<unknown>): void;
-}
-
+/** The composition root's hold on a node context: the side of it planes never see. */
 export interface ContextHandle<C> {
   ctx: NodeContext<C>;
   status(): Record<string, unknown>;

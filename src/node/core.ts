@@ -5,7 +5,7 @@ import { MemoryStore } from '../store/index.js';
 import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { attachHttpCore } from '../http/index.js';
-import { attachCoreSip } from '../sip/routing/index.js';
+import { SipStreamFramer, attachCoreSip } from '../sip/index.js';
 import { attachXmppCore } from '../xmpp/index.js';
 import { attachDomains } from '../domains/index.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
@@ -33,6 +33,7 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
       reconnectInitialMs: t.reconnect_initial_s * 1000,
       reconnectMaxMs: t.reconnect_max_s * 1000,
       connectTimeoutMs: t.connect_timeout_s * 1000,
+      framer: () => new SipStreamFramer(),
       ...(cfg.source_address ? { localAddress: cfg.source_address } : {}),
       log,
     });

@@ -4,12 +4,13 @@ import { MemoryStore } from '../store/index.js';
 import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { createHttpEdge } from '../http/index.js';
-import { attachEdgeSip } from '../sip/routing/index.js';
+import { SipStreamFramer, attachEdgeSip } from '../sip/index.js';
+import { attachTurnEdge } from '../turn/index.js';
 import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
+import { startIntrusionProtection } from './intrusion.js';
 import { startMediaEngine } from './media.js';
-import { startTurn } from './turn.js';
 import type { RunningNode } from './running-node.js';
 
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
@@ -20,7 +21,8 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
   const { ctx } = node;
   ctx.onClose(() => store.close());
   try {
-    const httpEdge = createHttpEdge(ctx);
+    const intrusion = startIntrusionProtection(ctx);
+    const httpEdge = createHttpEdge(ctx, intrusion);
     const traversal = new TraversalServer({
       node: cfg.name,
       tls,
@@ -30,8 +32,10 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
       handshakeTimeoutMs: cfg.traversal.handshake_timeout_s * 1000,
       address: cfg.traversal.address,
       ports: { sip: cfg.traversal.sip_port, http: cfg.traversal.http_tunnel_port, xmpp: cfg.traversal.xmpp_port },
+      framer: () => new SipStreamFramer(),
       log,
-      onRefused: httpEdge.onTunnelRefused,
+      // Tunnel authentication failures count towards blocking, as sign-ins do.
+      onRefused: (address) => void intrusion.fail('tunnel_auth', address),
     });
     ctx.onClose(() => traversal.close());
     const ports = await traversal.start();
@@ -43,9 +47,9 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     // One address for both faces unless they differ (then every interface): media.address chooses otherwise.
     const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
     const media = await startMediaEngine(ctx, mediaBind, true, log);
-    const turn = startTurn(ctx, media, mediaBind, log);
+    const turn = attachTurnEdge(ctx, { media, mediaBind });
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
-    const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion: httpEdge.intrusion, domainCerts: httpEdge.domainCerts });
+    const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion, domainCerts: httpEdge.domainCerts });
     httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
 
     const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });

@@ -1,4 +1,3 @@
 export { startEdge } from './edge.js';
 export { startCore } from './core.js';
 export type { RunningNode } from './running-node.js';
-export type { NodeContext } from './context.js';

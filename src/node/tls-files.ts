@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../log/index.js';
 import type { NodeConfig } from '../config/index.js';
 import { validateNodeCertificate, type CertProblem } from '../certs/index.js';
-import type { TlsFiles } from '../traversal/index.js';
-import type { NodeContext } from './context.js';
+import type { NodeContext, TlsFiles } from '../host/index.js';
 
 /** Problems that make a certificate unusable; the rest (e.g. a missing EKU) are the peer's to refuse. */
 const FATAL = new Set(['unreadable', 'key-mismatch']);

@@ -1,17 +1,22 @@
 import { connect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
-import { HandshakeError, PROTOCOL, line, parseReply, readLine, type ChannelKind } from './handshake.js';
+import { HandshakeError, PROTOCOL, line, parseReply, readLine, refusalCode, type ChannelKind } from './handshake.js';
 import type { ChannelInfo } from './channel.js';
-import type { TlsFiles } from './types.js';
+import { MraError, type TlsFiles } from '../host/index.js';
 
 /** The edge said no, with its reason: wrong credentials, certificate problem, protocol. */
-export class TraversalRefused extends Error {
+export class TraversalRefused extends MraError {
   constructor(
-    readonly code: string,
+    /** The refusal as the edge named it (certificate, credentials, protocol, channel). */
+    readonly refusal: string,
     reason: string,
   ) {
-    super(`edge refused (${code}): ${reason}`);
+    super(`edge refused (${refusal}): ${reason}`);
     this.name = 'TraversalRefused';
+  }
+
+  get code(): string {
+    return refusalCode(this.refusal);
   }
 }
 

@@ -5,8 +5,10 @@ import type { Logger } from '../log/index.js';
 import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
 import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
-import { MessageChannel, StreamChannel, type Channel, type ChannelInfo } from './channel.js';
-import type { ChannelHandler, EdgeLinkStatus, TlsFiles } from './types.js';
+import { MessageChannel, StreamChannel, type Channel, type ChannelInfo, type MessageFramer } from './channel.js';
+import { ChannelHandlers } from './handlers.js';
+import type { TlsFiles } from '../host/index.js';
+import type { ChannelHandler, ChannelSource, EdgeLinkStatus } from './types.js';
 
 export interface TraversalServerOptions {
   node: string;
@@ -19,6 +21,8 @@ export interface TraversalServerOptions {
   handshakeTimeoutMs: number;
   address: string;
   ports: Record<ChannelKind, number>;
+  /** Frames each SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
+  framer: () => MessageFramer;
   log: Logger;
   /** Told of each refused attempt, e.g. for intrusion protection. */
   onRefused?: (remoteAddress: string, code: RefusalCode, reason: string) => void;
@@ -28,10 +32,10 @@ export interface TraversalServerOptions {
  * The edge side of the link: it only listens. Each port carries one kind of channel; every connection must pass
  * mutual TLS, the core-certificate checks and the traversal credentials before a plane sees it.
  */
-export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
+export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implements ChannelSource {
   readonly #servers = new Map<ChannelKind, Server>();
   readonly #channels = new Set<Channel>();
-  readonly #handlers = new Map<ChannelKind, ChannelHandler[]>();
+  readonly #handlers = new ChannelHandlers();
   /** Every TCP connection, authenticated or not, so close() leaves nothing half-open behind. */
   readonly #sockets = new Set<import('node:net').Socket>();
   readonly #log: Logger;
@@ -79,10 +83,8 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
   }
 
   /** A plane's handler runs for every authenticated channel of its kind that a core opens. */
-  onChannel(kind: ChannelKind, handler: ChannelHandler): void {
-    const list = this.#handlers.get(kind) ?? [];
-    list.push(handler);
-    this.#handlers.set(kind, list);
+  onChannel<K extends ChannelKind>(kind: K, handler: ChannelHandler<K>): void {
+    this.#handlers.add(kind, handler);
   }
 
   async #accept(kind: ChannelKind, socket: TLSSocket): Promise<void> {
@@ -104,7 +106,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
       hello = parseHello(await readLine(socket, this.opts.handshakeTimeoutMs));
     } catch (err) {
       const e = err as HandshakeError;
-      if (e.code === 'closed' || e.code === 'timeout') return void socket.destroy();
+      if (e.kind === 'closed' || e.kind === 'timeout') return void socket.destroy();
       return refuse('protocol', e.message);
     }
     if (hello.channel !== kind) return refuse('channel', `port carries ${kind} channels, not ${hello.channel}`);
@@ -116,9 +118,9 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
 
     socket.write(line({ mra: PROTOCOL, ok: true, node: this.opts.node, keepalive_s: this.opts.keepaliveMs / 1000 }));
     const info: ChannelInfo = { kind, peerNode: hello.node, remote, since: new Date() };
-    const channel: Channel =
+    const channel: MessageChannel | StreamChannel =
       kind === 'sip'
-        ? new MessageChannel(info, socket, {
+        ? new MessageChannel(info, socket, this.opts.framer(), {
             role: 'ponger',
             intervalMs: this.opts.keepaliveMs,
             onDead: (why) => channel.close(why),
@@ -131,7 +133,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
     });
     this.#log.info({ channel: kind, core: hello.node, remote }, 'traversal channel up');
     this.emit('channel', channel);
-    for (const h of this.#handlers.get(kind) ?? []) h(channel);
+    this.#handlers.deliver(channel);
   }
 
   #certificateProblem(socket: TLSSocket): string | undefined {

@@ -1,5 +1,6 @@
 // The TURN server's control plane: starts the native server over a media engine (its relays come from the
 // engine's port range), reads its counters for the status page and /metrics, and stops it. No packet passes here.
+import type { Capacity, SectionStatus } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import type { MediaEngine } from '../media/index.js';
 import { loadNativeTurnServer, type NativeTurnConfig, type NativeTurnServer, type NativeTurnStats } from './native.js';
@@ -45,13 +46,13 @@ export interface TurnServerOptions {
 export type TurnStats = NativeTurnStats;
 
 /** The status page's and /metrics' view: gauges first, then what was relayed and refused. */
-export interface TurnStatus {
+export interface TurnStatus extends SectionStatus {
   port: number;
   /** How relay sockets are read and written: "io_uring" batches, or "system calls" (slower, docs/turn.md). */
   io: string;
   realm: string;
   /** Read by the alarms: above 80 % raises turn.capacity. */
-  capacity: { used: number; limit: number };
+  capacity: Capacity;
   allocations: number;
   permissions: number;
   channels: number;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
 import { Sdp, parseCrypto } from '../../src/sdp/index.js';
-import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { startPair, type Pair } from './pair.js';
 import type { Dialog } from '../../src/lab/call-control.js';
 import { waitFor } from '../support/log-capture.js';

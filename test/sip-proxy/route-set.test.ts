@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPair, type Pair } from './pair.js';
 import { rawConnect, type RawConnection } from './raw.js';
-import type { SipRequest } from '../../src/sip/index.js';
+import type { SipRequest } from '../../src/sip/message/index.js';
 import { audioSdp } from '../support/sdp.js';
 
 let pair: Pair;

@@ -1,7 +1,7 @@
 // The call table on its own: which messages open, answer and end a leg, and the two timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { CallTable, legKey } from '../../src/sip/routing/calls.js';
 
 function request(method: string, opts: { from?: string; to?: string; toTag?: string; callId?: string } = {}): SipRequest {

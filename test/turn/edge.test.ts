@@ -27,8 +27,24 @@ describe('the edge\'s TURN server', () => {
   /** The edge's media engine's pairs in use (TURN's relay ports come from it). */
   const pairsInUse = () => (edge.status() as { media: { portPairsInUse: number } }).media.portPairsInUse;
 
+  let passwordHash = '';
+  /** The edge's configuration, its turn section changed by `turn`. */
+  const edgeConfig = (turn: Record<string, unknown>) => buildConfig({
+    role: 'edge',
+    name: 'edge1',
+    size: 'large',
+    media: mediaRange(),
+    admin: { port: 0 },
+    tls: { cert_file: join(dir, 'edge.pem'), key_file: join(dir, 'edge.key'), ca_file: join(dir, 'ca.pem') },
+    public: { address: '127.0.0.1', sip_tls_port: 0, https_port: 0, xmpp_port: 0 },
+    traversal: { address: '127.0.0.1', sip_port: 0, http_tunnel_port: 0, xmpp_port: 0, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: passwordHash }] },
+    // The tests' peers are on loopback, which the defaults deny.
+    turn: { enabled: true, port: 0, realm: 'edge.example.com', secrets: [SECRETS[0]], secret_file: join(dir, 'turn-secrets'), allow_peers: ['127.0.0.0/8'], ...turn },
+  }, 'turn edge test', dir) as EdgeConfig;
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mra-edge-turn-'));
+    passwordHash = await hashPassword('traversal-secret');
     const ca = await CertificateAuthority.create({ commonName: 'mra-edge turn test CA' });
     const cert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
     writeFileSync(join(dir, 'ca.pem'), ca.cert);
@@ -36,19 +52,7 @@ describe('the edge\'s TURN server', () => {
     writeFileSync(join(dir, 'edge.key'), cert.key, { mode: 0o600 });
     // One secret inline, the rotated one from a file: both verify.
     writeFileSync(join(dir, 'turn-secrets'), `# rotated in 2026-12\n${SECRETS[1]}\n`, { mode: 0o600 });
-    const cfg = buildConfig({
-      role: 'edge',
-      name: 'edge1',
-      size: 'large',
-      media: mediaRange(),
-      admin: { port: 0 },
-      tls: { cert_file: join(dir, 'edge.pem'), key_file: join(dir, 'edge.key'), ca_file: join(dir, 'ca.pem') },
-      public: { address: '127.0.0.1', sip_tls_port: 0, https_port: 0, xmpp_port: 0 },
-      traversal: { address: '127.0.0.1', sip_port: 0, http_tunnel_port: 0, xmpp_port: 0, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('traversal-secret') }] },
-      // The tests' peers are on loopback, which the defaults deny.
-      turn: { enabled: true, port: 0, realm: 'edge.example.com', secrets: [SECRETS[0]], secret_file: join(dir, 'turn-secrets'), allow_peers: ['127.0.0.0/8'] },
-    }, 'turn edge test', dir) as EdgeConfig;
-    edge = await startEdge(cfg, capturedLogger('edge1').log);
+    edge = await startEdge(edgeConfig({}), capturedLogger('edge1').log);
   });
   after(async () => {
     await edge?.close();
@@ -110,6 +114,17 @@ describe('the edge\'s TURN server', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('a TURN server that cannot start as configured stops the edge with MRA_TURN_START, naming why', async () => {
+    // The port the running edge's TURN server holds.
+    await assert.rejects(startEdge(edgeConfig({ port: edge.ports.turn }), capturedLogger('edge2').log), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'MRA_TURN_START');
+      assert.match(err.message, /cannot open the TURN port \d+\/udp/);
+      return true;
+    });
+    writeFileSync(join(dir, 'short-secrets'), 'too-short\n');
+    await assert.rejects(startEdge(edgeConfig({ secret_file: join(dir, 'short-secrets') }), capturedLogger('edge3').log), /MRA_TURN_START|every secret must be at least 16 characters/);
   });
 
   it('closes with the node, allocations and all', async () => {

@@ -5,8 +5,8 @@
 import type { Logger } from '../../log/index.js';
 import type { LegOptions, MediaEngine } from '../../media/index.js';
 import { rewriteBody, type Leg, type MediaStream, type SessionDescription, type StreamEvents } from '../../calls/index.js';
-import type { SipMessage, SipRequest, SipResponse } from '../index.js';
-import { carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
+import type { SipMessage, SipRequest, SipResponse } from '../message/index.js';
+import { answeredMethod, carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
 
 /**
  * One side of a node for a leg (the client's, or the inside's): what an offer from that side becomes on its way
@@ -33,8 +33,8 @@ export class CallMedia {
   }
 
   /** Opens stream `index` of `leg` (closing what was there): throws the engine's error (an exhausted range) as is. */
-  protected openStream(leg: Leg, index: number, a: LegOptions, b: LegOptions, fixedRemote?: string): MediaStream {
-    const stream = leg.openStream(this.engine, index, a, b, this.#events(leg), fixedRemote);
+  protected openStream(leg: Leg, at: { index: number; media: string }, a: LegOptions, b: LegOptions, fixedRemote?: string): MediaStream {
+    const stream = leg.openStream(this.engine, at, a, b, this.#events(leg), fixedRemote);
     this.counters.relaysOpened++;
     return stream;
   }
@@ -70,7 +70,12 @@ export class CallMedia {
       return undefined;
     }
     if (!carriesOffer(req)) return undefined;
-    leg.delayed = undefined;
+    // A PRACK during a delayed offer answers the offer a reliable 18x carried (RFC 3262 §5); otherwise it offers.
+    if (req.method === 'PRACK' && leg.delayed !== undefined) {
+      leg.delayed = undefined;
+      return void this.#unusable(leg, req, (d) => side().answer(leg, d));
+    }
+    if (req.method === 'INVITE') leg.delayed = undefined;
     const fresh = !leg.hasMedia;
     try {
       req.body = rewriteBody(req.body, (d) => side().offer(leg, d));
@@ -109,7 +114,7 @@ export class CallMedia {
   answer(res: SipResponse, legOf: () => Leg | undefined, side: () => MediaPolicy): void {
     if (!carriesAnswer(res)) {
       // A delayed offer that failed leaves nothing to wait for.
-      if (res.status >= 300 && (res.header('cseq') ?? '').trim().endsWith('INVITE')) {
+      if (res.status >= 300 && answeredMethod(res) === 'INVITE') {
         const leg = legOf();
         if (leg?.delayed === 'offer') leg.delayed = undefined;
       }
@@ -117,7 +122,7 @@ export class CallMedia {
     }
     const leg = legOf();
     if (!leg) return;
-    if (leg.delayed !== 'offer') return this.#unusable(leg, res, (d) => side().answer(leg, d));
+    if (leg.delayed !== 'offer' || answeredMethod(res) !== 'INVITE') return this.#unusable(leg, res, (d) => side().answer(leg, d));
     this.#unusable(leg, res, (d) => side().offer(leg, d));
     if (res.status >= 200 && leg.hasMedia) leg.delayed = 'answer';
   }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { SRTP_SUITES, type SrtpKey, type SrtpSuite } from '../../media/index.js';
 import { SdpError, formatCrypto, parseCrypto, type SdpCrypto } from '../../sdp/index.js';
-import { isWildcard, moved, plainProto, relayable, secureProto, streamEndpoints, type Leg, type SessionDescription, type StreamDescription, type StreamKey } from '../../calls/index.js';
+import { held, heldByAddress, isWildcard, moved, plainProto, relayable, secureProto, streamEndpoints, type Leg, type SessionDescription, type StreamDescription, type StreamKey } from '../../calls/index.js';
 import { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media.js';
 
 /** What core offers the client when the inside offered plain RTP (the suite every MRA client has). */
@@ -27,6 +27,8 @@ function keep(k: StreamKey | undefined, suite: SrtpSuite, tag: number): StreamKe
 const srtpKey = (k: StreamKey): SrtpKey => ({ suite: k.suite, key: k.key });
 const keyLine = (k: StreamKey) => formatCrypto(k.tag, k.suite, Buffer.from(k.key, 'base64'));
 const taken = (c: SdpCrypto & { suite: SrtpSuite }): SrtpKey => ({ suite: c.suite, key: c.keySalt });
+/** What goes to the client for an inside stream: an old-style hold (c=0.0.0.0) is said with a direction (docs/calls.md). */
+const towardEdge = (from: StreamDescription, out: StreamDescription): StreamDescription => (heldByAddress(from) ? { ...out, direction: held(from.direction) } : out);
 
 export class CoreMedia extends CallMedia {
   /** The keepalive on legs towards the edge (media.keepalive_s): they open the DMZ firewall's flow, and keep it. */
@@ -65,17 +67,19 @@ export class CoreMedia extends CallMedia {
     if (inside.some((c) => c === null)) throw new SdpError('no usable a=crypto in an RTP/SAVP stream');
     const streams = d.streams.map((s) => {
       if (!relayable(s)) return s.port === 0 ? s : moved(s, at.edge, 0);
-      const remote = streamEndpoints(s);
+      // A phone on hold by address (c=0.0.0.0) says nothing of where it is: its leg keeps what it had, or latches.
+      const remote = heldByAddress(s) ? undefined : streamEndpoints(s);
       let stream = leg.streams[s.index];
-      if (stream) stream.setRemote('a', remote.rtp, remote.rtcp);
-      else stream = this.openStream(leg, s.index, { remote: remote.rtp, ...(remote.rtcp ? { remoteRtcp: remote.rtcp } : {}), rtcpMux: s.rtcpMux }, { latch: false, rtcpMux: s.rtcpMux, keepaliveMs: this.#keepaliveMs });
+      if (stream) {
+        if (remote) stream.setRemote('a', remote.rtp, remote.rtcp);
+      } else stream = this.openStream(leg, s, { ...(remote ? { remote: remote.rtp, ...(remote.rtcp ? { remoteRtcp: remote.rtcp } : {}) } : {}), rtcpMux: s.rtcpMux }, { latch: false, rtcpMux: s.rtcpMux, keepaliveMs: this.#keepaliveMs });
       const c = inside[s.index];
       if (c) stream.keys.inside = keep(stream.keys.inside, c.suite, c.tag);
       else delete stream.keys.inside;
       stream.setKeys('a', c ? { recv: taken(c), send: srtpKey(stream.keys.inside!) } : { recv: null, send: null });
       // A re-INVITE keeps core's key: what it sends meanwhile still decrypts under the one the client has.
       stream.keys.edge = keep(stream.keys.edge, OFFERED_SUITE, 1);
-      return { ...moved(s, at.edge, stream.relay.ports.b.rtp, secureProto(s.proto)), crypto: [keyLine(stream.keys.edge)] };
+      return towardEdge(s, { ...moved(s, at.edge, stream.relay.ports.b.rtp, secureProto(s.proto)), crypto: [keyLine(stream.keys.edge)] });
     });
     return { address: at.edge, streams };
   }
@@ -118,7 +122,7 @@ export class CoreMedia extends CallMedia {
       const edge = streamEndpoints(s, isWildcard(s.address) ? at.edgeHost : s.address);
       const fixed = `${edge.rtp.address}:${edge.rtp.port}`;
       let stream = leg.streams[s.index];
-      if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(leg, s.index, { rtcpMux: s.rtcpMux }, { remote: edge.rtp, ...(edge.rtcp ? { remoteRtcp: edge.rtcp } : {}), latch: false, rtcpMux: s.rtcpMux, keepaliveMs: this.#keepaliveMs }, fixed);
+      if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(leg, s, { rtcpMux: s.rtcpMux }, { remote: edge.rtp, ...(edge.rtcp ? { remoteRtcp: edge.rtcp } : {}), latch: false, rtcpMux: s.rtcpMux, keepaliveMs: this.#keepaliveMs }, fixed);
       stream.keys.edge = keep(stream.keys.edge, c.suite, c.tag);
       delete stream.keys.inside;
       stream.setKeys('b', { recv: taken(c), send: srtpKey(stream.keys.edge) });
@@ -138,9 +142,11 @@ export class CoreMedia extends CallMedia {
         leg.closeStream(s.index);
         return s;
       }
-      const remote = streamEndpoints(s);
-      stream.setRemote('a', remote.rtp, remote.rtcp);
-      return { ...moved(s, at.edge, stream.relay.ports.b.rtp, secureProto(s.proto)), crypto: [keyLine(edgeKey)] };
+      if (!heldByAddress(s)) {
+        const remote = streamEndpoints(s);
+        stream.setRemote('a', remote.rtp, remote.rtcp);
+      }
+      return towardEdge(s, { ...moved(s, at.edge, stream.relay.ports.b.rtp, secureProto(s.proto)), crypto: [keyLine(edgeKey)] });
     });
     leg.answered = true;
     return { address: at.edge, streams };

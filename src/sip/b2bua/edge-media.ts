@@ -2,7 +2,7 @@
 // leg (b: the shared traversal pair, demultiplexed by core's address for the call). The client is told the edge's
 // public address and external port, core the edge's mux address and port. a=crypto passes untouched: SRTP is
 // end to end between the client and core, and the edge holds no key.
-import { moved, relayable, streamEndpoints, type Leg, type SessionDescription, type StreamDescription } from '../../calls/index.js';
+import { held, heldByAddress, moved, relayable, streamEndpoints, type Leg, type SessionDescription, type StreamDescription } from '../../calls/index.js';
 import { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media.js';
 
 export interface EdgeMediaOptions extends CallMediaOptions {
@@ -13,6 +13,9 @@ export interface EdgeMediaOptions extends CallMediaOptions {
 }
 
 type Endpoints = ReturnType<typeof streamEndpoints>;
+
+/** What goes to core for a client's stream: an old-style hold (c=0.0.0.0) is said with a direction (docs/calls.md). */
+const towardCore = (from: StreamDescription, out: StreamDescription): StreamDescription => (heldByAddress(from) ? { ...out, direction: held(from.direction) } : out);
 const fixedKey = (e: Endpoints) => `${e.rtp.address}:${e.rtp.port}`;
 
 export class EdgeMedia extends CallMedia {
@@ -57,7 +60,7 @@ export class EdgeMedia extends CallMedia {
       if (!relayable(s)) return this.#off(s, this.#muxAddress);
       pending[s.index] = s;
       const stream = leg.streams[s.index];
-      return moved(s, this.#muxAddress, stream ? stream.relay.ports.b.rtp : this.#muxPort(leg));
+      return towardCore(s, moved(s, this.#muxAddress, stream ? stream.relay.ports.b.rtp : this.#muxPort(leg)));
     });
     return { address: this.#muxAddress, streams };
   }
@@ -74,10 +77,12 @@ export class EdgeMedia extends CallMedia {
         return s;
       }
       const core = streamEndpoints(s);
-      const at = streamEndpoints(client);
+      // A client on hold by address (c=0.0.0.0) says nothing of where it is: its leg keeps what it had, or latches.
+      const at = heldByAddress(client) ? undefined : streamEndpoints(client);
       let stream = leg.streams[s.index];
-      if (stream && stream.fixedRemote === fixedKey(core)) stream.setRemote('a', at.rtp, at.rtcp);
-      else stream = this.openStream(leg, s.index, { remote: at.rtp, ...(at.rtcp ? { remoteRtcp: at.rtcp } : {}), rtcpMux: client.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      if (stream && stream.fixedRemote === fixedKey(core)) {
+        if (at) stream.setRemote('a', at.rtp, at.rtcp);
+      } else stream = this.openStream(leg, s, { ...(at ? { remote: at.rtp, ...(at.rtcp ? { remoteRtcp: at.rtcp } : {}) } : {}), rtcpMux: client.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
       return moved(s, pub, stream.relay.ports.a.rtp);
     });
     leg.answered = true;
@@ -92,7 +97,7 @@ export class EdgeMedia extends CallMedia {
       if (!relayable(s)) return this.#off(s, pub);
       const core = streamEndpoints(s);
       let stream = leg.streams[s.index];
-      if (!stream || stream.fixedRemote !== fixedKey(core)) stream = this.openStream(leg, s.index, { rtcpMux: s.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      if (!stream || stream.fixedRemote !== fixedKey(core)) stream = this.openStream(leg, s, { rtcpMux: s.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
       return moved(s, pub, stream.relay.ports.a.rtp);
     });
     return { address: pub, streams };
@@ -108,9 +113,11 @@ export class EdgeMedia extends CallMedia {
         leg.closeStream(s.index);
         return s;
       }
-      const client = streamEndpoints(s);
-      stream.setRemote('a', client.rtp, client.rtcp);
-      return moved(s, this.#muxAddress, stream.relay.ports.b.rtp);
+      if (!heldByAddress(s)) {
+        const client = streamEndpoints(s);
+        stream.setRemote('a', client.rtp, client.rtcp);
+      }
+      return towardCore(s, moved(s, this.#muxAddress, stream.relay.ports.b.rtp));
     });
     leg.answered = true;
     return { address: this.#muxAddress, streams };

@@ -3,8 +3,9 @@
 // model's registry (src/calls/); this table is what SIP does to them: which message opens a leg, answers, confirms
 // or ends it. Nothing here routes anything.
 import { CallRegistry, legKey, type Leg, type LegData, type LegEnd } from '../../calls/index.js';
-import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
+import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { addressOf } from './hop.js';
+import type { MediaStatus } from './status.js';
 
 export { legKey };
 export type CallLeg = Omit<LegData, 'streams' | 'pendingOffer' | 'muxPair' | 'delayed' | 'key' | 'answered'>;
@@ -157,7 +158,7 @@ export class CallTable {
 }
 
 /** The media section's call figures: legs against capacity.calls (the capacity alarm reads them), relays and their counters. */
-export function mediaStatus(calls: CallTable, media?: { counters: Record<string, number> }): Record<string, unknown> {
+export function mediaStatus(calls: CallTable, media?: { counters: Record<string, number> }): MediaStatus {
   return { calls: calls.size, capacity: calls.capacity, relays: calls.legs.relays, ...media?.counters };
 }
 
@@ -166,7 +167,7 @@ export function callStatus(calls: CallTable, media?: { legStatus(leg: Leg): unkn
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
+    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, kind: l.kind, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };

@@ -5,7 +5,7 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
+import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
 import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { RegistrationCounter } from './registrations.js';
@@ -14,6 +14,7 @@ import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
 import { CallTable, callStatus, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
 import { CoreMedia, type Addresses } from '../b2bua/index.js';
@@ -83,16 +84,16 @@ export class CoreSipProxy {
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
       onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
     });
-    opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
+    opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch));
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<SipStatus> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
     return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 

@@ -6,7 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
-import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
+import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
@@ -14,6 +14,7 @@ import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS,
 import { RegistrationCounter } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
@@ -134,7 +135,7 @@ export class EdgeSipProxy {
     });
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  async status(): Promise<SipStatus> {
     return {
       port: this.#port,
       connections: this.#listener.connectionCount,
@@ -150,7 +151,7 @@ export class EdgeSipProxy {
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 

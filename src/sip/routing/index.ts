@@ -1,8 +1,8 @@
 // SIP routing through the pair: the edge's rules (clients ↔ traversal link) and the core's (traversal link ↔
 // call control). The composition roots call attachEdgeSip / attachCoreSip; see docs/sip.md for the flow.
 import type { CoreConfig, EdgeConfig } from '../../config/index.js';
-import type { NodeContext } from '../../node/context.js';
-import type { MessageChannel, TraversalClient, TraversalServer } from '../../traversal/index.js';
+import type { NodeContext } from '../../host/index.js';
+import type { ChannelSource, TraversalClient } from '../../traversal/index.js';
 import { DomainTable } from '../../domains/index.js';
 import type { DiscoveryResult } from '../../discovery/index.js';
 import { EdgeSipProxy } from './edge-proxy.js';
@@ -10,13 +10,10 @@ import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
 import type { MediaEngine } from '../../media/index.js';
 import { dnsNames, ipAddressNames } from '../../certs/index.js';
+import type { MediaStatus, SipStatus } from './status.js';
 
-export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
-export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
-export { callControlRoutes, configuredRoutes, homeRoute, type CallControlCluster, type CallControlRoute } from './call-control-routes.js';
-export { FlowTokens } from './flow-token.js';
-export { RegistrationCounter } from './registrations.js';
-export { DOMAINS_EVENT } from './domain-sync.js';
+export type { EdgeSipProxy, CoreSipProxy };
+export type { MediaStatus, SipStatus } from './status.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
@@ -28,7 +25,7 @@ const specific = (address: string | undefined): string | undefined => (address =
  * the address their connection reached), core the traversal address (else the engine's, else core falls back to
  * the address it dials).
  */
-export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
+export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: ChannelSource, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
   const { cfg } = ctx;
   const publicAddress = specific(cfg.media.public_address) ?? specific(cfg.public.address);
   const proxy = new EdgeSipProxy({
@@ -47,7 +44,7 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
   });
-  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
+  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch));
   await proxy.start();
   ctx.onClose(() => proxy.close());
   addSipStatus(ctx, () => proxy.status());
@@ -110,12 +107,12 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
  * The `media` section: call legs against capacity.calls (so the 80 % capacity alarm covers calls), the relays'
  * counters, and the engine's port pairs in use and worker totals (packets, unknown mux sources, socket errors).
  */
-function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, unknown>, engine: MediaEngine | undefined): void {
-  ctx.addStatus('media', () => {
+function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engine: MediaEngine | undefined): void {
+  ctx.addStatus('media', (): MediaStatus => {
     if (!engine || engine.closed) return read();
     const workers = engine.workerStats();
     const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
-    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), srtpBackend: engine.info.srtpBackend };
+    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
   });
 }
 
@@ -123,8 +120,9 @@ function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, un
  * Status reads are synchronous and the Store is async: the section shows the latest completed read, taken at
  * each read and every second, so a one-off read (`mra-edge status`, a first scrape) is at most a second old.
  */
-function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<string, unknown>>): void {
-  let last: Record<string, unknown> = {};
+function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<SipStatus>): void {
+  // Empty until the first read completes.
+  let last: SipStatus | Record<string, never> = {};
   const refresh = () => void read().then((s) => (last = s), () => {});
   refresh();
   const timer = setInterval(refresh, 1000);
@@ -136,6 +134,6 @@ function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<stri
   });
 }
 
-// Hop helpers for other SIP elements (the lab's call control and client).
+// Hop helpers for other SIP elements (the lab's call control and client, tests).
 export { answer, hopFault, parseOrAnswer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';
 export { overloadAnswer } from './overload.js';

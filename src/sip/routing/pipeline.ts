@@ -3,7 +3,7 @@
 // rewritten by the node's media policy), and recording what was forwarded. Each node supplies its policies: which
 // Routes it accepts, where the request goes, what it records in it (edge-proxy.ts, core-proxy.ts).
 import type { DomainEntry } from '../../domains/index.js';
-import { tagOf, type SipRequest } from '../index.js';
+import { tagOf, type SipRequest } from '../message/index.js';
 import type { CallMedia, MediaPolicy } from '../b2bua/index.js';
 import { hostOf } from './hop.js';
 import { REFUSED_ADMISSION, requestedExpires, type RegistrationCounter } from './registrations.js';

@@ -1,7 +1,7 @@
 // One SIP connection over a Node TCP or TLS socket (RFC 3261 §18.3): frames whole messages, answers RFC 5626 CRLF
 // keepalives, and guards the node against a peer that sends slowly (header timeout) or not at all (idle).
 import type { Socket } from 'node:net';
-import { SipStreamFramer, type FramerLimits } from '../index.js';
+import { SipStreamFramer, type FramerLimits } from '../message/index.js';
 import { TickWriter } from '../../util/tick-writer.js';
 
 export interface ConnectionLimits extends FramerLimits {

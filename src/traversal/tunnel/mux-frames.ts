@@ -4,6 +4,8 @@
  * proxied request than the request itself. Every frame: a 10-byte header (payload length u32, type u8,
  * flags u8, stream id u32) and its payload.
  */
+import { MraError } from '../../host/index.js';
+
 export const FRAME_HEADER = 10;
 
 export const enum FrameType {
@@ -60,7 +62,9 @@ export function creditFrame(id: number, n: number): Buffer {
   return out;
 }
 
-export class FrameError extends Error {}
+export class FrameError extends MraError {
+  readonly code = 'MRA_TUNNEL_FRAME';
+}
 
 /** Cuts a byte stream into frames; a payload is a view of the received bytes when one read holds it whole. */
 export class FrameReader {

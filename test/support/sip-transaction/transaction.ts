@@ -1,6 +1,6 @@
 // What client and server transactions share: a guarded state machine (an illegal transition is a bug
 // and throws), RFC-named timers that all die with the transaction, and one termination path.
-import type { SipMessage } from '../message.js';
+import type { SipMessage } from '../../../src/sip/message/message.js';
 import type { TimerValues } from './timers.js';
 
 export type TransactionState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';

@@ -1,15 +1,15 @@
 // The transaction layer (RFC 3261 §17): matches every incoming message to its transaction, creates
 // server transactions for new requests, and gives the TU (a UA core or a stateful proxy) each request
 // and response exactly once. CANCEL is matched to its INVITE by §17.2.3 and answered 481 when it has none.
-import type { SipRequest, SipResponse } from '../message.js';
-import { createResponse } from '../proxy.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
+import { createResponse } from '../../../src/sip/message/proxy.js';
 import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transaction.js';
 import { clientKey, clientKeyOfResponse, serverKey } from './keys.js';
 import { createCancel } from './requests.js';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.js';
 import { reliableTimers, type TimerValues } from './timers.js';
 import type { Send, Transaction } from './transaction.js';
-import { branchOf } from '../via.js';
+import { branchOf } from '../../../src/sip/message/via.js';
 
 export interface TransactionUser {
   /** A new request (never a retransmission, never an ACK). The TU answers through txn.respond(). */

@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
-import { IdTable } from '../util/id-table.js';
-import { TickWriter } from '../util/tick-writer.js';
+import { IdTable } from '../../util/id-table.js';
+import { TickWriter } from '../../util/tick-writer.js';
 import { END, FrameError, FrameReader, FrameType, MAX_DATA_FRAME, MAX_HEAD, STREAM_WINDOW, creditFrame, frame, jsonFrame } from './mux-frames.js';
 
 /** What a stream's user hears (MuxStream.listen). Data that comes before anyone listens waits, uncredited. */

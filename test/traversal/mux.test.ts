@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { createServer, connect, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
-import { MuxSession, type MuxStream } from '../../src/http/mux-session.js';
-import { MuxDuplex } from '../../src/http/mux-duplex.js';
-import { END, FrameType, STREAM_WINDOW, frame, jsonFrame } from '../../src/http/mux-frames.js';
+import { MuxSession, type MuxStream } from '../../src/traversal/tunnel/mux-session.js';
+import { MuxDuplex } from '../../src/traversal/tunnel/mux-duplex.js';
+import { END, FrameType, STREAM_WINDOW, frame, jsonFrame } from '../../src/traversal/tunnel/mux-frames.js';
 
 // The tunnel's framing on a real TLS connection, core's end serving and the edge's end opening streams, as the
 // traversal channel hands them over: windows per stream, early data, resets and the tunnel's loss.

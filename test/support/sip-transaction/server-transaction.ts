@@ -1,7 +1,7 @@
 // Server transactions (RFC 3261 §17.2, RFC 6026 for INVITE Accepted), reliable-transport subset. They
 // absorb retransmitted requests by replaying the last response, so the TU sees each request once.
-import type { SipRequest, SipResponse } from '../message.js';
-import { createResponse } from '../proxy.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
+import { createResponse } from '../../../src/sip/message/proxy.js';
 import type { TimerValues } from './timers.js';
 import { Transaction, type Send, type TransactionState } from './transaction.js';
 

@@ -1,7 +1,7 @@
 // Requests the transaction layer builds itself: the ACK for a non-2xx final response (§17.1.1.3) and a
 // CANCEL (§9.1). Both reuse the INVITE's top Via so they land in the same server-side transaction.
-import { splitTopLevel, trimWs } from '../grammar.js';
-import { SipRequest, fields, type SipResponse } from '../message.js';
+import { splitTopLevel, trimWs } from '../../../src/sip/message/grammar.js';
+import { SipRequest, fields, type SipResponse } from '../../../src/sip/message/message.js';
 
 function routes(invite: SipRequest): Array<[string, string]> {
   return invite.headers.filter((h) => h.key === 'route').map((h) => ['Route', h.value]);

@@ -1,8 +1,8 @@
 // Transaction matching (RFC 3261 §17.1.3 and §17.2.3). With the magic cookie the branch is unique, so
 // branch + sent-by + method is the key; ACK joins its INVITE's transaction and CANCEL has its own. Without
 // the cookie (RFC 2543 peers) the key falls back to the dialog identifiers and CSeq.
-import type { SipRequest, SipResponse } from '../message.js';
-import { MAGIC_COOKIE, branchOf, sentByKey } from '../via.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
+import { MAGIC_COOKIE, branchOf, sentByKey } from '../../../src/sip/message/via.js';
 
 export function clientKey(branch: string, method: string): string {
   return `c|${branch}|${method === 'ACK' ? 'INVITE' : method}`;

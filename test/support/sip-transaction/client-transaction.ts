@@ -1,6 +1,6 @@
 // Client transactions (RFC 3261 §17.1, RFC 6026 for INVITE Accepted), reliable-transport subset: no
 // retransmission timers; Timer B/F bound the wait for a response, D/K are zero, M keeps 2xx flowing.
-import type { SipRequest, SipResponse } from '../message.js';
+import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
 import { createNon2xxAck } from './requests.js';
 import type { TimerValues } from './timers.js';
 import { Transaction, type Send, type TransactionState } from './transaction.js';

@@ -1,10 +1,13 @@
 /**
- * What the two ends of the HTTP tunnel agree on besides its framing (mux-frames.ts). The edge adds `x-mra-*` headers (after
+ * What the two ends of a tunnel agree on besides its framing (mux-frames.ts). The edge adds `x-mra-*` headers (after
  * stripping any a client sent), and core marks refusals so the edge's intrusion protection can count them.
  */
 export const MRA_HEADER_PREFIX = 'x-mra-';
 export const VERDICT_HEADER = 'x-mra-verdict';
 export const MAINTENANCE_HEADER = 'x-mra-maintenance';
+
+/** What core said about a refused request, so intrusion protection can count it without reading bodies. */
+export type Verdict = 'auth-failed' | 'not-allowed' | 'rate-limited' | undefined;
 
 /** RFC 9110 §7.6.1 connection-specific fields: meaningful on one hop only, never sent through the tunnel. */
 export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate']);

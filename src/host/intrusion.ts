@@ -12,6 +12,13 @@ export interface CategorySettings {
   blockMs: number;
 }
 
+/** The `intrusion` status section: addresses blocked now, failures by category, blocks since the start. */
+export interface IntrusionStatus {
+  blocked: Array<{ address: string; category: IntrusionCategory; since: string; until: string }>;
+  failures: Record<IntrusionCategory, number>;
+  blocks: number;
+}
+
 interface Blocked {
   category: IntrusionCategory;
   since: number;
@@ -80,7 +87,7 @@ export class IntrusionProtection {
     return true;
   }
 
-  status(): { blocked: Array<{ address: string; category: IntrusionCategory; since: string; until: string }>; failures: Record<IntrusionCategory, number>; blocks: number } {
+  status(): IntrusionStatus {
     return {
       blocked: [...this.#blocked].map(([address, b]) => ({ address, category: b.category, since: new Date(b.since).toISOString(), until: new Date(b.until).toISOString() })),
       failures: { ...this.#totals },

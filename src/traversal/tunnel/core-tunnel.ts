@@ -1,10 +1,10 @@
 import { Readable, pipeline } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../log/index.js';
+import type { Logger } from '../../log/index.js';
 import { MuxDuplex } from './mux-duplex.js';
 import { STREAM_WINDOW } from './mux-frames.js';
 import { DEFAULT_MAX_STREAMS, MuxSession, type MuxStream } from './mux-session.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity } from './tunnel-protocol.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity, type Verdict } from './protocol.js';
 
 /** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
 export type TunnelRequestHeaders = Record<string, string | string[] | undefined>;
@@ -28,10 +28,16 @@ export interface TunnelAnswer {
   headers?: Record<string, string | string[] | number>;
   body?: string | Buffer | Readable;
   /** Marks a refusal for the edge's intrusion protection (not shown to the client). */
-  verdict?: 'auth-failed' | 'not-allowed' | 'rate-limited';
+  verdict?: Exclude<Verdict, undefined>;
 }
 
 export type TunnelHandler = (req: TunnelRequest) => Promise<TunnelAnswer>;
+
+/** Core's end's figures: sessions up, streams served. */
+export interface CoreTunnelStatus {
+  sessions: number;
+  served: number;
+}
 
 /**
  * The core end of a tunnel: core dialled the TLS connection and serves the streams the edge opens on it
@@ -67,7 +73,7 @@ export class CoreTunnel {
     this.log.info({ peerNode }, `${this.kind} tunnel serving`);
   }
 
-  status(): { sessions: number; served: number } {
+  status(): CoreTunnelStatus {
     return { sessions: this.#sessions.size, served: this.#served };
   }
 

@@ -1,9 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CertificateAuthority } from './authority.js';
-import { isHostname } from './names.js';
-import { validateNodeCertificate } from './validate.js';
+import { CertificateAuthority, isHostname, validateNodeCertificate } from '../certs/index.js';
 
 export interface LabNodeFiles {
   certFile: string;
