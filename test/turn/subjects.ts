@@ -45,25 +45,32 @@ export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
   const range = mediaRange();
   const engine = await MediaEngine.create({ workers: 1, bindAddress: LOOPBACK, portMin: range.port_min, portMax: range.port_max, muxPairs: 0 });
   const max = cfg.maxLifetimeS ?? 3600;
-  const turn = TurnServer.start(engine, {
-    address: LOOPBACK,
-    port: 0,
-    relayAddress: LOOPBACK,
-    realm: REALM,
-    secrets: [SECRET],
-    defaultLifetimeS: Math.min(600, max),
-    maxLifetimeS: max,
-    ...(cfg.permissionLifetimeS ? { permissionLifetimeS: cfg.permissionLifetimeS } : {}),
-    ...(cfg.channelLifetimeS ? { channelLifetimeS: cfg.channelLifetimeS } : {}),
-    nonceLifetimeS: cfg.nonceLifetimeS ?? 600,
-    ...(cfg.reservationLifetimeS ? { reservationLifetimeS: cfg.reservationLifetimeS } : {}),
-    maxAllocations: cfg.totalQuota ?? 1800,
-    maxAllocationsPerUser: cfg.userQuota ?? 0,
-    ...(cfg.ioUring === false ? { ioUring: false } : {}),
-    ...(cfg.threads ? { threads: cfg.threads } : {}),
-    // Loopback is where the tests' peers are: only the addresses a test names are refused.
-    denyPeers: cfg.deniedPeers ?? [],
-  });
+  let turn: TurnServer;
+  try {
+    turn = TurnServer.start(engine, {
+      address: LOOPBACK,
+      port: 0,
+      relayAddress: LOOPBACK,
+      realm: REALM,
+      secrets: [SECRET],
+      defaultLifetimeS: Math.min(600, max),
+      maxLifetimeS: max,
+      ...(cfg.permissionLifetimeS ? { permissionLifetimeS: cfg.permissionLifetimeS } : {}),
+      ...(cfg.channelLifetimeS ? { channelLifetimeS: cfg.channelLifetimeS } : {}),
+      nonceLifetimeS: cfg.nonceLifetimeS ?? 600,
+      ...(cfg.reservationLifetimeS ? { reservationLifetimeS: cfg.reservationLifetimeS } : {}),
+      maxAllocations: cfg.totalQuota ?? 1800,
+      maxAllocationsPerUser: cfg.userQuota ?? 0,
+      ...(cfg.ioUring === false ? { ioUring: false } : {}),
+      ...(cfg.threads ? { threads: cfg.threads } : {}),
+      // Loopback is where the tests' peers are: only the addresses a test names are refused.
+      denyPeers: cfg.deniedPeers ?? [],
+    });
+  } catch (err) {
+    // The engine's threads would keep the test process alive.
+    await engine.close();
+    throw err;
+  }
   return {
     name: 'ours',
     endpoint: { address: LOOPBACK, port: turn.ports.udp },

@@ -68,22 +68,28 @@ TurnWorker::TurnWorker(int index, TurnShared& shared, uint16_t port) : index_(in
   epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epollFd_ < 0) throw std::runtime_error("cannot create the TURN thread's epoll");
   const bool sharedPort = shared.cfg.threads > 1;
-  udpFd_ = listenSocket(SOCK_DGRAM, shared.cfg.listenIp, port, sharedPort, shared.cfg.listenBuffer);
-  if (udpFd_ < 0) {
-    const std::string why = std::strerror(errno);
-    closeFd(epollFd_);
-    throw std::runtime_error("cannot open the TURN port " + std::to_string(port) + "/udp: " + why);
-  }
-  udpPort_ = boundPort(udpFd_);
-  if (shared.cfg.tcp) {
-    // Port 0 (tests): TCP takes the port UDP got, so that both are the one TURN port.
-    tcpFd_ = listenSocket(SOCK_STREAM, shared.cfg.listenIp, udpPort_, sharedPort, 0);
-    if (tcpFd_ < 0) {
+  // Port 0 (tests): UDP takes any free port and TCP the same number, so that both are the one TURN port. A port
+  // free for UDP may be one some TCP connection on the machine holds: then another, a few times.
+  const int attempts = port == 0 && shared.cfg.tcp ? 32 : 1;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    udpFd_ = listenSocket(SOCK_DGRAM, shared.cfg.listenIp, port, sharedPort, shared.cfg.listenBuffer);
+    if (udpFd_ < 0) {
       const std::string why = std::strerror(errno);
-      closeFd(udpFd_), closeFd(epollFd_);
-      throw std::runtime_error("cannot open the TURN port " + std::to_string(udpPort_) + "/tcp: " + why);
+      closeFd(epollFd_);
+      throw std::runtime_error("cannot open the TURN port " + std::to_string(port) + "/udp: " + why);
     }
-    tcpPort_ = udpPort_;
+    udpPort_ = boundPort(udpFd_);
+    if (!shared.cfg.tcp) break;
+    tcpFd_ = listenSocket(SOCK_STREAM, shared.cfg.listenIp, udpPort_, sharedPort, 0);
+    if (tcpFd_ >= 0) {
+      tcpPort_ = udpPort_;
+      break;
+    }
+    const int saved = errno;
+    closeFd(udpFd_);
+    if (saved == EADDRINUSE && attempt + 1 < attempts) continue;
+    closeFd(epollFd_);
+    throw std::runtime_error("cannot open the TURN port " + std::to_string(udpPort_) + "/tcp: " + std::strerror(saved));
   }
   watch(control_.fd(), controlWatch_);
   watch(udpFd_, udpWatch_);
