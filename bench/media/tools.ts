@@ -28,20 +28,15 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
-/** What every generator includes: a change to it rebuilds them. */
-const COMMON_HEADER = join(root, 'bench/loadgen-common.h');
-
-/** Compiles one C file of bench/ into build/bench/<name> unless the binary is newer than its source and the header. */
-export function buildC(source: string, name: string, extra: { cflags: string[]; libs: string[] }): string {
-  const src = join(root, source);
+function build(name: string, extra: { cflags: string[]; libs: string[] }): string {
+  const src = join(root, 'bench/media', `${name}.c`);
   const out = join(toolDir, name);
-  const newest = Math.max(statSync(src).mtimeMs, existsSync(COMMON_HEADER) ? statSync(COMMON_HEADER).mtimeMs : 0);
-  if (existsSync(out) && statSync(out).mtimeMs > newest) return out;
+  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return out;
   mkdirSync(toolDir, { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...extra.cflags, '-o', out, src, ...extra.libs], { stdio: 'inherit' });
   return out;
 }
 
 export function buildTools(): { reflector: string; loadgen: string } {
-  return { reflector: buildC('bench/media/reflector.c', 'reflector', { cflags: [], libs: [] }), loadgen: buildC('bench/media/loadgen.c', 'loadgen', srtpFlags()) };
+  return { reflector: build('reflector', { cflags: [], libs: [] }), loadgen: build('loadgen', srtpFlags()) };
 }

@@ -1,5 +1,8 @@
 // The TypeScript side of loadgen.c: N TURN clients and their peers, one generator per server under test.
-import { buildC } from '../media/tools.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, toolDir } from '../media/tools.js';
 import { pinned } from '../media/subject.js';
 import { LineChild } from './line-child.js';
 
@@ -8,8 +11,14 @@ export interface TurnTrial {
   silentAllocations: number; elapsedS: number; p50Us: number; p99Us: number;
 }
 
+/** build/bench/turn-loadgen, compiled with Debian's cc when its sources are newer (OpenSSL's libcrypto for the credentials). */
 export function buildLoadgen(): string {
-  return buildC('bench/turn/loadgen.c', 'turn-loadgen', { cflags: [], libs: ['-lcrypto'] });
+  const sources = ['bench/turn/loadgen.c', 'bench/media/gen-common.h'].map((f) => statSync(join(root, f)).mtimeMs);
+  const out = join(toolDir, 'turn-loadgen');
+  if (existsSync(out) && statSync(out).mtimeMs > Math.max(...sources)) return out;
+  mkdirSync(toolDir, { recursive: true });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', out, join(root, 'bench/turn/loadgen.c'), '-lcrypto'], { stdio: 'inherit' });
+  return out;
 }
 
 export class TurnLoadGenerator {
