@@ -4,6 +4,7 @@
 
 #include "engine.hpp"
 #include "sip_tls/tls_listener_addon.hpp"
+#include "turn/turn_addon.hpp"
 
 namespace mra {
 namespace {
@@ -100,8 +101,18 @@ void setCounters(Napi::Env env, Napi::Object o, const TrafficCounters& c) {
   o.Set("drops", drops);
 }
 
+// Marks NativeEngine objects, so that a native service handed "an engine" can tell one from any other object.
+const napi_type_tag kEngineTag = {0x6d72612d656e6769ULL, 0x6e652d6f626a6563ULL};
+
 class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
  public:
+  // The engine behind a JS NativeEngine, for the TURN server; throws a TypeError for anything else or a closed one.
+  static std::shared_ptr<PortPool> portPoolOf(const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kEngineTag))
+      throw EngineTypeError("the first argument must be a NativeEngine");
+    return Unwrap(v.As<Napi::Object>())->engine().portPool();
+  }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeEngine",
                        {InstanceMethod<&NativeEngine::CreateRelay>("createRelay"),
@@ -119,6 +130,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     try {
       if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
         throw EngineTypeError("new NativeEngine(config, onEvents)");
+      info.This().As<Napi::Object>().TypeTag(&kEngineTag);
       const Napi::Object o = info[0].As<Napi::Object>();
       EngineConfig cfg;
       cfg.workers = int(u32(o, "workers", 1, 64));
@@ -313,6 +325,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", mra::NativeEngine::Define(env));
   exports.Set("NativeSipTlsListener", mra::defineNativeSipTlsListener(env));
+  exports.Set("NativeTurnServer", mra::defineNativeTurnServer(env, &mra::NativeEngine::portPoolOf));
   return exports;
 }
 

@@ -30,7 +30,7 @@ Engine::Engine(EngineConfig cfg, EventSink sink) : cfg_(cfg), sink_(std::move(si
     throw EngineTypeError("port range " + std::to_string(cfg_.portMin) + "-" + std::to_string(cfg_.portMax) +
                           " leaves no room for external legs above the mux ports");
   initSrtpLibrary();
-  pool_ = std::make_unique<PortPool>(uint16_t(externalFirst), cfg_.portMax);
+  pool_ = std::make_shared<PortPool>(uint16_t(externalFirst), cfg_.portMax);
   for (int i = 0; i < cfg_.workers; ++i) workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs, cfg_.batchWaitUs));
   for (int p = 0; p < cfg_.muxPairs; ++p) {
     int rtp = -1, rtcp = -1;

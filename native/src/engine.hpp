@@ -75,6 +75,8 @@ class Engine {
   const Worker& worker(int i) const { return *workers_.at(size_t(i)); }
   EngineInfo info() const;
   size_t portPairsInUse() const { return pool_->inUse(); }
+  // Shared with native services that relay from the same media range (the TURN server, native/src/turn/).
+  std::shared_ptr<PortPool> portPool() const { return pool_; }
   void stop();
 
  private:
@@ -84,7 +86,7 @@ class Engine {
 
   EngineConfig cfg_;
   EventSink sink_;
-  std::unique_ptr<PortPool> pool_;
+  std::shared_ptr<PortPool> pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::array<int, 2>> muxFds_;
   mutable std::mutex mutex_;

@@ -15,8 +15,8 @@ export interface MetricFamily {
   type: 'gauge' | 'counter';
   help: string;
   labels: readonly string[];
-  /** The one role that has the figure (its help starts "Edge:" or "Core:"); both when absent. */
-  role?: 'edge' | 'core';
+  /** The one role that has the figure (its help starts "Edge:", "Core:" or "Relay:"); edge and core when absent. */
+  role?: 'edge' | 'core' | 'relay';
   /** The family's samples in this snapshot; none when the node has no such figure (an edge has no discovery). */
   read(s: { doc: Doc; alarms: Alarm[] }): Sample[];
 }
@@ -53,7 +53,7 @@ const list = (doc: Doc, path: string): unknown[] => {
   return Array.isArray(v) ? v : [];
 };
 
-const roleOf = (help: string) => (help.startsWith('Edge:') ? 'edge' : help.startsWith('Core:') ? 'core' : undefined);
+const roleOf = (help: string) => (help.startsWith('Edge:') ? 'edge' : help.startsWith('Core:') ? 'core' : help.startsWith('Relay:') ? 'relay' : undefined);
 const family = (type: MetricFamily['type']) => (name: string, help: string, read: (doc: Doc) => Sample[], labels: readonly string[] = []): MetricFamily => {
   const role = roleOf(help);
   return { name, type, help, labels, ...(role ? { role } : {}), read: (s) => read(s.doc) };
@@ -168,6 +168,27 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   gauge('mra_xmpp_streams', 'XMPP streams (chat sessions) through this node', at('xmpp.streams')),
   counter('mra_xmpp_streams_opened_total', 'XMPP streams opened', at('xmpp.total')),
   counter('mra_xmpp_refused_total', 'XMPP streams refused, by reason', byKey('reason', 'xmpp.refused'), ['reason']),
+
+  // TURN server (edge, with turn.enabled)
+  gauge('mra_turn_allocations', 'Edge: TURN allocations held', at('turn.allocations')),
+  gauge('mra_turn_allocations_limit', 'Edge: TURN allocations this node takes at most (new ones beyond it get 486)', at('turn.capacity.limit')),
+  gauge('mra_turn_permissions', 'Edge: TURN permissions installed', at('turn.permissions')),
+  gauge('mra_turn_channels', 'Edge: TURN channels bound', at('turn.channels')),
+  gauge('mra_turn_tcp_connections', 'Edge: TCP connections to the TURN port', at('turn.tcpConnections')),
+  counter('mra_turn_packets_total', 'Edge: packets relayed by the TURN server, by direction', each('direction', { to_peers: 'turn.packets.toPeers', to_clients: 'turn.packets.toClients' }), ['direction']),
+  counter('mra_turn_bytes_total', 'Edge: bytes relayed by the TURN server, by direction', each('direction', { to_peers: 'turn.bytes.toPeers', to_clients: 'turn.bytes.toClients' }), ['direction']),
+  counter('mra_turn_allocations_ended_total', 'Edge: TURN allocations ended, by how', byKey('reason', 'turn.allocationsEnded'), ['reason']),
+  counter('mra_turn_refused_total', 'Edge: TURN requests refused, by reason', byKey('reason', 'turn.refused'), ['reason']),
+  counter('mra_turn_dropped_total', 'Edge: packets the TURN server dropped, by reason', byKey('reason', 'turn.dropped'), ['reason']),
+
+  // The relay role (ng)
+  gauge('mra_relay_calls', 'Relay: calls (ng dialogues by Call-ID) held', at('relay.calls')),
+  gauge('mra_relay_calls_limit', 'Relay: capacity.calls: offers for new calls beyond it are refused', at('relay.capacity')),
+  gauge('mra_relay_relays', 'Relay: media relays open', at('relay.relays')),
+  counter('mra_relay_commands_total', 'Relay: ng commands handled, by command', byKey('command', 'relay.commands', (k) => k), ['command']),
+  counter('mra_relay_refused_total', 'Relay: ng commands refused, by reason', byKey('reason', 'relay.refused'), ['reason']),
+  counter('mra_relay_packets_forwarded_total', 'Relay: media packets forwarded', at('relay.packetsForwarded')),
+  gauge('mra_relay_port_pairs_in_use', 'Relay: media port pairs in use', at('relay.portPairsInUse')),
 
   // Domains and discovery (core)
   gauge('mra_domains', "MRA domains: core's configured ones, the edge's as core last sent them", (doc) => (Array.isArray(doc.domains) ? [[{}, doc.domains.length]] : one(figure(doc, 'sip.domains')))),

@@ -55,10 +55,10 @@ table.list th{color:#52606d;font-weight:600;background:#f7f9fa}
 <script>
 const TITLES={domains:'Domains and services',traversal:'Traversal link',discovery:'Discovered nodes and zones',
 registrations:'Registrations',xmpp:'XMPP streams',calls:'Calls',media:'Calls and media',http:'HTTPS proxy and allow list',
-allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls',store:'State store'};
+allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls',turn:'TURN server',store:'State store'};
 const HEADER=['node','role','version','started','maintenance','drain','alarms'];
 /* Expressway's order: the link first, then what rides it; a section a plane adds later goes before the store. */
-const ORDER=['traversal','domains','discovery','sip','media','http','xmpp','intrusion'];
+const ORDER=['traversal','domains','discovery','sip','media','turn','http','xmpp','intrusion'];
 const rank=id=>{const i=ORDER.indexOf(id.slice(2));return id==='alarms'?-1:id==='s-cluster'?1e3:id==='s-store'?999:i<0?500:i;};
 const token=(location.hash.match(/token=([^&]+)/)||[])[1];
 const AUTH=token?{authorization:'Bearer '+decodeURIComponent(token)}:{};

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { FILE_FIELDS, nodeSchema, type NodeConfig, type RelayConfig } from './schema.js';
+import { turnProblems } from './turn.js';
 import { MraError } from '../host/index.js';
 
 export interface ConfigProblem {
@@ -63,6 +64,7 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
       out.push({ path: ['admin', 'token'], message: `(or admin.token_file, or admin.tls.client_ca_file for client certificates) is required when ${where}` });
   }
   if (cfg.role === 'relay') out.push(...relayProblems(cfg));
+  if (cfg.role === 'edge') out.push(...turnProblems(cfg));
   if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
     out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
   for (const path of fileFields(cfg)) {

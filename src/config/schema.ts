@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { insideSchema } from './inside.js';
+import { turnSection } from './turn.js';
 
 // Defaults follow Expressway's port map, so a site can put us behind its existing firewall rules.
 export const DEFAULT_PORTS = {
@@ -238,6 +239,7 @@ export const edgeSchema = z.strictObject({
     handshake_timeout_s: seconds(5, 0.1),
   }),
   http: edgeHttp,
+  turn: turnSection,
 });
 
 const edgePeer = z.strictObject({
@@ -364,4 +366,5 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['admin', 'tls', 'cert_file'],
   ['admin', 'tls', 'key_file'],
   ['admin', 'tls', 'client_ca_file'],
+  ['turn', 'secret_file'],
 ];

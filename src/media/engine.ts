@@ -65,6 +65,8 @@ export class MediaEngine {
   }
 
   get closed(): boolean { return this.#closed; }
+  /** The native engine, for native services that relay from its port range (the TURN server, src/turn/). */
+  get nativeHandle(): object { return this.#native; }
   get relayCount(): number { return this.#relays.size; }
   /** Relay event listeners that threw (each logged with its code); the media section shows it. */
   get listenerFailures(): number { return this.#listenerFailures; }

@@ -5,6 +5,7 @@ import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { createHttpEdge } from '../http/index.js';
 import { SipStreamFramer, attachEdgeSip } from '../sip/index.js';
+import { attachTurnEdge } from '../turn/index.js';
 import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
@@ -55,6 +56,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     // One address for both faces unless they differ (then every interface): media.address chooses otherwise.
     const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
     const media = await startMediaEngine(ctx, mediaBind, true, log);
+    const turn = attachTurnEdge(ctx, { media, mediaBind });
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
     const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion, domainCerts: httpEdge.domainCerts });
     httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
@@ -65,7 +67,7 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     return {
       role: 'edge',
       name: cfg.name,
-      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port },
+      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port, ...(turn ? { turn: turn.ports.udp } : {}) },
       status: () => node.status(),
       traversal,
       close: () => node.close(),
