@@ -20,16 +20,20 @@ export interface MediaPolicy {
 export interface CallMediaOptions {
   engine: MediaEngine;
   log: Logger;
+  /** An answered call's stream went silent for media.timeout_s: what the node does beyond reporting it (core: hang up). */
+  onTimeout?: (leg: Leg) => void;
 }
 
 export class CallMedia {
   protected readonly engine: MediaEngine;
   protected readonly log: Logger;
+  readonly #onTimeout: ((leg: Leg) => void) | undefined;
   readonly counters = { relaysOpened: 0, relaysClosed: 0, mediaTimeouts: 0, authFailures: 0, offersRefused: 0, answersUnusable: 0 };
 
   constructor(opts: CallMediaOptions) {
     this.engine = opts.engine;
     this.log = opts.log;
+    this.#onTimeout = opts.onTimeout;
   }
 
   /** Opens stream `index` of `leg` (closing what was there): throws the engine's error (an exhausted range) as is. */
@@ -46,11 +50,13 @@ export class CallMedia {
         this.counters.authFailures += count;
         this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, count }, 'media SRTP authentication failures: packets dropped');
       },
-      // Report only: a call on hold may be silent, and the SIP dialog (BYE, session timers, flow) decides its end.
+      // Reported; ended only where the node is told to (core's media.timeout_action: hangup): a call on hold may
+      // be silent, and otherwise the SIP dialog (BYE, session timers, flow) decides its end.
       timeout: (stream, side, silentMs) => {
         if (!leg.answered) return;
         this.counters.mediaTimeouts++;
         this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, silentMs }, 'media timeout on an answered call');
+        this.#onTimeout?.(leg);
       },
       closed: () => this.counters.relaysClosed++,
     };
