@@ -284,3 +284,19 @@ test('media timeout with timeout_action hangup: a call whose media stops is ende
   await idle();
   assert.equal(sip('core').callsEnded.mediaTimeout, 1);
 });
+
+test('ICE ends at the pair: candidates from either side are removed, and each side is given the relay', async (t) => {
+  await idle();
+  const ice = (port: number) => `a=ice-ufrag:Fx9q\r\na=ice-pwd:asd88fgpdd777uzjYhagZg4k\r\na=candidate:1 1 UDP 2130706431 10.9.8.7 ${port} typ host`;
+  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(40800, { extra: ice(40800) }) } : { status: 200 }));
+  const c = await alice(t);
+  const r = await c.request('INVITE', 'sip:desk@example.com', savp(47000, key(), ice(47000)), 'application/sdp');
+  assert.equal(r.status, 200, r.reason);
+  c.ack('sip:desk@example.com', r.response!);
+  for (const body of [seen[0]!.body.toString('latin1'), r.response!.body.toString('latin1')]) {
+    assert.doesNotMatch(body, /a=(ice-ufrag|ice-pwd|candidate)/);
+    assert.match(body, /c=IN IP4 127\.0\.0\.1/, 'the relay');
+  }
+  assert.equal((await c.inDialog('BYE', r.response!)).status, 200);
+  await idle();
+});
