@@ -10,6 +10,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const suite = process.argv[2] ?? 'all';
 let failed = false;
 
+// The linter (biome.json) first: seconds, and a finding fails the run like a failing test.
+if (suite !== 'soak') {
+  console.log('lint: biome (biome.json)');
+  const r = spawnSync(join(root, 'node_modules/.bin/biome'), ['lint', '--error-on-warnings', '--no-errors-on-unmatched'], { stdio: 'inherit', cwd: root });
+  if (r.status !== 0) failed = true;
+}
+
 if (suite !== 'soak' && existsSync(join(root, 'build/CTestTestfile.cmake'))) {
   const r = spawnSync('ctest', ['--test-dir', 'build', '--output-on-failure', '-C', 'Release'], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) failed = true;

@@ -158,7 +158,7 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   const load0 = loadavg().map((l) => l.toFixed(2)).join(' ');
   const dir = mkdtempSync(join(tmpdir(), 'mra-bench-http-'));
-  const stops: Array<() => Promise<unknown> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+  const stops: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
   try {
     const ca = await CertificateAuthority.create({ commonName: 'bench:http CA' });
     for (const [name, cn] of [['edge', 'edge.example.com'], ['core', 'core.example.com'], ['inside', 'inside.example.com']] as const) {

@@ -82,6 +82,7 @@ export class Coturn implements TurnSubject {
 }
 
 function coturnVersion(): string {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax, not a template
   const r = spawnSync('dpkg-query', ['-W', '-f=${Version}', 'coturn'], { encoding: 'utf8' });
   return r.status === 0 ? `${r.stdout.trim()}, Debian` : 'unknown version';
 }

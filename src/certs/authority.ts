@@ -100,7 +100,7 @@ export class CertificateAuthority {
       signingAlgorithm: signingAlgorithm(keys.privateKey, hash),
       extensions: [...CA_EXTENSIONS(), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
     });
-    return new CertificateAuthority({ cert: cert.toString('pem') + '\n', key: await privateKeyToPem(keys.privateKey) }, cert);
+    return new CertificateAuthority({ cert: `${cert.toString('pem')}\n`, key: await privateKeyToPem(keys.privateKey) }, cert);
   }
 
   /** pair.cert may be a bundle: the CA first, then the certificates above it up to (not needing) the root. */
@@ -121,7 +121,7 @@ export class CertificateAuthority {
     }
     if (!matches) throw new TypeError(`CA private key does not belong to the CA certificate "${asn.subject}"`);
     const selfSigned = node.checkIssued(node);
-    const chain = selfSigned ? '' : bundle.map((c) => c.asn.toString('pem') + '\n').join('');
+    const chain = selfSigned ? '' : bundle.map((c) => `${c.asn.toString('pem')}\n`).join('');
     return new CertificateAuthority(pair, asn, chain);
   }
 
@@ -192,7 +192,7 @@ export class CertificateAuthority {
       extensions,
     });
     // TLS peers need the intermediates to reach their root, so they travel in the same file.
-    return cert.toString('pem') + '\n' + this.#chain;
+    return `${cert.toString('pem')}\n${this.#chain}`;
   }
 
   #signer(hash: HashAlg): Promise<CryptoKey> {

@@ -121,5 +121,5 @@ export async function createCsr(opts: RoleCertInputs & CsrOptions): Promise<{ cs
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0), true),
     ],
   });
-  return { csr: csr.toString('pem') + '\n', key: await privateKeyToPem(keys.privateKey), sans };
+  return { csr: `${csr.toString('pem')}\n`, key: await privateKeyToPem(keys.privateKey), sans };
 }

@@ -12,6 +12,7 @@ import { Refused, UsageError, adminOptions, get, post, print, refusedOr, run, ty
  * done, 1 when the node said no (or, for status, the link is not up), 2 when no node answered or the usage or
  * configuration is wrong.
  */
+// biome-ignore lint/suspicious/noExplicitAny: the status JSON is read as the node wrote it, field by field, for display only
 type Row = Record<string, any>;
 
 function mediaLine(s: Row): string {

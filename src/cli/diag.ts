@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { AdminTarget } from './admin-client.js';
 import { Refused, post, print, refusedOr, type RunCommand } from './admin-run.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: the status JSON is read as the node wrote it, field by field, for display only
 type Row = Record<string, any>;
 
 /** `mra-edge diag start|stop`: diagnostic logging on the node, collected into one bundle on its host. */

@@ -1,6 +1,7 @@
 import { age } from './table.js';
 
 /** The status document as `GET /api/status` gives it; each plane's section is optional (an edge has no discovery). */
+// biome-ignore lint/suspicious/noExplicitAny: the status JSON is read as the node wrote it, field by field, for display only
 export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'core' | 'relay'; started: string; maintenance?: boolean };
 
 const list = (o: Record<string, unknown> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ');
@@ -29,9 +30,11 @@ export function renderStatus(doc: StatusDoc): string {
     for (const c of t.cores) out.push(`  ${c.node} from ${c.remote} since ${c.since}: ${list(c.channels)}`);
     if (t.lastError) out.push(`  last refusal: ${t.lastError}`);
   }
+  // biome-ignore lint/suspicious/noExplicitAny: a section of the untyped status document (see StatusDoc)
   if (Array.isArray(doc.domains)) out.push(`domains: ${doc.domains.map((d: any) => `${d.name} (${(d.services ?? []).join('; ') || 'no services'})`).join(', ') || 'none'}`);
   const disc = doc.discovery;
   if (disc) {
+    // biome-ignore lint/suspicious/noExplicitAny: a section of the untyped status document (see StatusDoc)
     const clusters = (disc.clusters ?? []) as any[];
     out.push(`discovery: ${clusters.filter((c) => c.ok).length} of ${clusters.length} publishers answered, ${(disc.nodes ?? []).length} node(s), refreshed ${disc.refreshedAt ?? 'never'}${disc.stale ? `, STALE${disc.staleReason ? `: ${disc.staleReason}` : ''}` : ''}`);
     out.push(`  zones: ${(disc.zones ?? []).join(', ') || 'none'}`);

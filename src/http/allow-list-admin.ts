@@ -24,7 +24,7 @@ export function attachAllowListAdmin(ctx: Pick<NodeContext<unknown>, 'addAction'
   };
   const loadCsv = () => {
     if (!csvFile) throw new Error('http.allow_list.csv_file is not configured');
-    let rules;
+    let rules: ReturnType<typeof parseAllowCsv>;
     try {
       rules = parseAllowCsv(readFileSync(csvFile, 'utf8'));
     } catch (err) {

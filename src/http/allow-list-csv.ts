@@ -91,5 +91,5 @@ function quote(v: string): string {
 
 export function formatAllowCsv(rules: readonly AllowRule[]): string {
   const rows = rules.map((r) => [ruleUrl(r), r.deployment, r.methods === 'default' ? '' : r.methods.join(','), r.match, r.description].map(quote).join(','));
-  return [CSV_HEADER, ...rows].join('\n') + '\n';
+  return `${[CSV_HEADER, ...rows].join('\n')}\n`;
 }

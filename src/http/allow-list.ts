@@ -1,4 +1,4 @@
-import { RouteError, isHostName, normalizePath } from './route.js';
+import { type RouteError, isHostName, normalizePath } from './route.js';
 
 /**
  * The HTTP server allow list (Expressway-C): which inside URLs a remote client may reach through the edge.
@@ -172,5 +172,5 @@ function pathMatches(rule: AllowRule, path: string): boolean {
   if (rule.match === 'exact') return path === rule.path;
   if (rule.path.endsWith('/')) return path.startsWith(rule.path) || path === rule.path.slice(0, -1);
   // A prefix without a trailing slash still ends at a segment or a dot, so /vmrest does not admit /vmrest-admin.
-  return path === rule.path || path.startsWith(rule.path + '/') || path.startsWith(rule.path + '.');
+  return path === rule.path || path.startsWith(`${rule.path}/`) || path.startsWith(`${rule.path}.`);
 }

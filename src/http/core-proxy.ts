@@ -43,7 +43,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
   return async (req: TunnelRequest): Promise<TunnelAnswer> => {
     if (req.edge) edges.set(req.edge.node, req.edge);
     const where = { client: req.clientAddress, method: req.method, target: req.target.slice(0, 200) };
-    let route;
+    let route: ReturnType<typeof routes.parse>;
     try {
       route = routes.parse(req.target, deps.isDomain);
     } catch (err) {

@@ -221,9 +221,9 @@ class Conn {
       else head += `${k}: ${v}\r\n`;
     }
     const body = req.body;
-    if (body && body.length && req.headers['content-length'] === undefined) head += `content-length: ${body.length}\r\n`;
+    if (body?.length && req.headers['content-length'] === undefined) head += `content-length: ${body.length}\r\n`;
     head += '\r\n';
-    this.socket.write(body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head, 'latin1');
+    this.socket.write(body?.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head, 'latin1');
   }
 
   sweep(now: number): void {

@@ -142,7 +142,7 @@ export function normalizePath(raw: string): string {
     out.push(seg);
   }
   // Re-encode only what must be encoded on the wire; everything else stays as the client meant it.
-  return '/' + out.map((s) => encodeURIComponent(s).replace(/%(40|3A|2C|3B|3D|2B|24|21|27|28|29|2A)/g, (m) => decodeURIComponent(m))).join('/');
+  return `/${out.map((s) => encodeURIComponent(s).replace(/%(40|3A|2C|3B|3D|2B|24|21|27|28|29|2A)/g, (m) => decodeURIComponent(m))).join('/')}`;
 }
 
 /** The inverse, for clients, tests and the lab: builds the path Jabber would send. */

@@ -1,4 +1,4 @@
-import { type Server as TcpServer, type AddressInfo } from 'node:net';
+import type { Server as TcpServer, AddressInfo } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { LabTokenIssuer } from './tokens.js';

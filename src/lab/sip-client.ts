@@ -223,7 +223,7 @@ export class SipClient {
   }
 
   #onMessage(data: Buffer): void {
-    let msg;
+    let msg: ReturnType<typeof parseMessage>;
     try {
       msg = parseMessage(data, { stream: true });
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenKeys } from '../http/index.js';
-import { LAB_USERS, basicUser, esc, findUser } from './lab-users.js';
+import { type LAB_USERS, basicUser, esc, findUser } from './lab-users.js';
 import { readBody, sendText, sendXml } from './lab-http.js';
 import type { LabTokenIssuer } from './tokens.js';
 

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { tlsKeyLog, type Logger } from '../log/index.js';
 import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
-import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
+import { type HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
 import { MessageChannel, StreamChannel, type Channel, type ChannelInfo, type MessageFramer } from './channel.js';
 import { ChannelHandlers } from './handlers.js';
 import type { TlsFiles } from '../host/index.js';

@@ -72,7 +72,7 @@ test('header injection, oversize headers and bodies, and request smuggling are r
   r = await rawExchange(port, rig.ca, `POST /${uds}/EPASSoap/service/v80 HTTP/1.1\r\nHost: e\r\nCookie: ${cookie}\r\nContent-Length: 70000\r\n\r\n`);
   assert.equal(r.status, 413, r.text);
   const chunk = 'x'.repeat(16_000);
-  const chunked = `POST /${uds}/EPASSoap/service/v80 HTTP/1.1\r\nHost: e\r\nCookie: ${cookie}\r\nTransfer-Encoding: chunked\r\n\r\n` + `${(16_000).toString(16)}\r\n${chunk}\r\n`.repeat(5) + '0\r\n\r\n';
+  const chunked = `POST /${uds}/EPASSoap/service/v80 HTTP/1.1\r\nHost: e\r\nCookie: ${cookie}\r\nTransfer-Encoding: chunked\r\n\r\n${`${(16_000).toString(16)}\r\n${chunk}\r\n`.repeat(5)}0\r\n\r\n`;
   r = await rawExchange(port, rig.ca, chunked);
   assert.equal(r.status, 413, r.text);
   const smuggle = `POST /${uds}/EPASSoap/service/v80 HTTP/1.1\r\nHost: e\r\nCookie: ${cookie}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /${uds}/ccmadmin/ HTTP/1.1\r\nHost: e\r\n\r\n`;

@@ -94,7 +94,7 @@ test('refusals: smuggling, duplicate or bad framing, no Host, oversize head and 
     ['GET http://x/ HTTP/1.1\r\nHost: e\r\n\r\n', 400],
     [`GET / HTTP/1.1\r\nHost: e\r\nX-Big: ${'a'.repeat(3000)}\r\n\r\n`, 431],
     ['POST / HTTP/1.1\r\nHost: e\r\nContent-Length: 1001\r\n\r\n', 413],
-    [`POST / HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\n${'3e8\r\n' + 'x'.repeat(1000) + '\r\n'}1\r\nx\r\n0\r\n\r\n`, 413],
+    [`POST / HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\n${`3e8\r\n${'x'.repeat(1000)}\r\n`}1\r\nx\r\n0\r\n\r\n`, 413],
     ['POST / HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
     ['GET / HTTP/1.1\r\nHost: e\r\nExpect: something\r\n\r\n', 417],
   ];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import { CertificateAuthority } from '../../src/certs/index.js';
-import { InsideClient, InsideError } from '../../src/http/inside-client.js';
+import { InsideClient, type InsideError } from '../../src/http/inside-client.js';
 import { Upstreams } from '../../src/http/upstream.js';
 import { listenOn } from '../../src/util/listen.js';
 

@@ -78,9 +78,9 @@ test('calls: the desk phone\'s call listed, filtered, and shown with its legs an
   const shown = await cli('calls', 'show', listed.callId.slice(0, 8), '--url', edge);
   assert.equal(shown.code, 0, shown.err);
   assert.match(shown.out, new RegExp(`^call ${listed.callId}$`, 'm'));
-  assert.match(shown.out, /^  leg alice@lab\.example\.com ↔ callcontrol@lab\.example\.com, to client, active/m);
-  assert.match(shown.out, /^    stream 0: ports a \d+\/\d+ b \d+\/\d+$/m);
-  assert.match(shown.out, /^      a: in \d+ pkts\/\d+ B, out \d+ pkts\/\d+ B, lost \d+ \([\d.]+%\), SRTP failures 0, latched 127\.0\.4\.1:\d+$/m);
+  assert.match(shown.out, /^ {2}leg alice@lab\.example\.com ↔ callcontrol@lab\.example\.com, to client, active/m);
+  assert.match(shown.out, /^ {4}stream 0: ports a \d+\/\d+ b \d+\/\d+$/m);
+  assert.match(shown.out, /^ {6}a: in \d+ pkts\/\d+ B, out \d+ pkts\/\d+ B, lost \d+ \([\d.]+%\), SRTP failures 0, latched 127\.0\.4\.1:\d+$/m);
   const none = await cli('calls', 'show', 'no-such-call', '--url', core);
   assert.equal(none.code, 1);
   assert.match(none.err, /HTTP 404: no call no-such-call through this node/);

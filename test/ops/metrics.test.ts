@@ -33,6 +33,7 @@ function promtool(text: string): { code: number | null; out: string } {
 }
 
 const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+// biome-ignore lint/suspicious/noExplicitAny: the status JSON, read field by field
 const status = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/api/status`)).json()) as Record<string, any>;
 
 test('promtool check metrics finds nothing to say about either node, and does flag names against the rules', async () => {

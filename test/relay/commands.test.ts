@@ -157,7 +157,7 @@ describe('RTP/AVP ↔ RTP/SAVP with SDES', () => {
   it('an SRTP offer to a plain callee: the caller is answered with its first usable suite and a key of the relay', async () => {
     const id = callId();
     const key = randomBytes(30).toString('base64');
-    const offer = await relay.ng.command({ command: 'offer', 'call-id': id, 'from-tag': 'sa', sdp: partySdp(6000, { proto: 'RTP/SAVP', extra: ['a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:' + key, 'a=crypto:2 AEAD_AES_128_GCM inline:' + randomBytes(28).toString('base64')] }), 'transport-protocol': 'RTP/AVP' });
+    const offer = await relay.ng.command({ command: 'offer', 'call-id': id, 'from-tag': 'sa', sdp: partySdp(6000, { proto: 'RTP/SAVP', extra: [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`, `a=crypto:2 AEAD_AES_128_GCM inline:${randomBytes(28).toString('base64')}`] }), 'transport-protocol': 'RTP/AVP' });
     assert.match(String(offer.sdp), /^m=audio \d+ RTP\/AVP 0 101\r$/m);
     assert.deepEqual(cryptos(offer.sdp), []);
     const answer = await relay.ng.command({ command: 'answer', 'call-id': id, 'from-tag': 'sa', 'to-tag': 'sb', sdp: partySdp(6002) });

@@ -100,7 +100,7 @@ describe('ng control socket', () => {
     const r = await streamExchange(s, [wire.subarray(0, 5), wire.subarray(5, 30), wire.subarray(30)], 3);
     assert.deepEqual(r.replies, [['t1', { result: 'pong' }], ['t2', { result: 'ok', calls: [] }], ['t3', { result: 'pong' }]]);
     const bad = await streamExchange(s, [Buffer.from('t4 x')], 1);
-    assert.match(String((bad.replies[0]?.[1] as Record<string, string>)['error-reason']), /cannot frame the stream/);
+    assert.match(String((bad.replies[0]![1] as Record<string, string>)['error-reason']), /cannot frame the stream/);
     s.destroy();
   });
 

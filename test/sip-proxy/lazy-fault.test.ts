@@ -11,7 +11,7 @@ let setup: Awaited<ReturnType<typeof startPairWithCallControlRelay>> | undefined
 before(async () => {
   // Call control's 200s for alice carry a Contact whose URI has an unterminated angle bracket.
   setup = await startPairWithCallControlRelay({
-    rewriteAnswer: (text) => (/^SIP\/2\.0 200[^]*alice@/.test(text) ? text.replace(/\r\nContact: <([^>\r]*)>/i, '\r\nContact: <$1') : text),
+    rewriteAnswer: (text) => (/^SIP\/2\.0 200[\s\S]*alice@/.test(text) ? text.replace(/\r\nContact: <([^>\r]*)>/i, '\r\nContact: <$1') : text),
   });
   pair = setup.pair;
 });

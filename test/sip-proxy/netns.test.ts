@@ -48,7 +48,7 @@ before(async () => {
 
 });
 after(async () => {
-  cc?.stdin!.end();
+  cc?.stdin?.end();
   await net?.destroy();
   files?.remove();
 });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   SipError,
-  SipRequest,
-  SipResponse,
+  type SipRequest,
+  type SipResponse,
   addPath,
   addRecordRoute,
   addVia,

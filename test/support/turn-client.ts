@@ -47,7 +47,7 @@ export function xorAddress(type: number, e: Endpoint): Attr {
 }
 
 export function readXorAddress(a: Attr | undefined): Endpoint | undefined {
-  if (!a || a.value.length !== 8 || a.value[1] !== 1) return undefined;
+  if (a?.value.length !== 8 || a.value[1] !== 1) return undefined;
   const ip = (a.value.readUInt32BE(4) ^ COOKIE) >>> 0;
   return { address: [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.'), port: a.value.readUInt16BE(2) ^ (COOKIE >>> 16) };
 }

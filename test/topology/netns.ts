@@ -128,7 +128,7 @@ export async function buildNamespaces(procs: ProcessSet, ns: Namespaces): Promis
     must(procs, 'link internet-dmz', null, 'ip', ['-n', ns.internet, 'link', 'add', LINKS.internetToDmz, 'type', 'veth', 'peer', 'name', LINKS.dmzToInternet, 'netns', ns.dmz]),
     must(procs, 'link inside-dmz', null, 'ip', ['-n', ns.inside, 'link', 'add', LINKS.insideToDmz, 'type', 'veth', 'peer', 'name', LINKS.dmzToInside, 'netns', ns.dmz]),
   ]);
-  const batch = (lines: string[]) => lines.join('\n') + '\n';
+  const batch = (lines: string[]) => `${lines.join('\n')}\n`;
   // Only connected routes, no default route: internet reaches the edge's public face and nothing behind it;
   // inside reaches the edge's traversal face; the edge reaches both and forwards nothing between them.
   await Promise.all([

@@ -76,7 +76,7 @@ export class Probe {
   }
 
   send(line: string): void {
-    this.child.stdin!.write(line + '\n');
+    this.child.stdin!.write(`${line}\n`);
   }
 
   async stop(): Promise<void> {

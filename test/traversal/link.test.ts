@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { CertificateAuthority } from '../../src/certs/index.js';
-import { MessageChannel, StreamChannel, type Channel } from '../../src/traversal/index.js';
+import type { MessageChannel, StreamChannel, Channel } from '../../src/traversal/index.js';
 import { waitFor } from '../support/log-capture.js';
 import { CORE_NAME, EDGE_ADDRESS, coreClient, pki, startEdgeServer, tlsOf } from './pair.js';
 

@@ -219,7 +219,7 @@ export class RegisteringClient {
   }
 
   #onMessage(data: Buffer): void {
-    let msg;
+    let msg: ReturnType<typeof parseMessage>;
     try {
       msg = parseMessage(data, { stream: true });
     } catch {

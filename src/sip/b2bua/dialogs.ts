@@ -145,7 +145,7 @@ export class DialogKeeper {
     const d = leg.dialog;
     const ending = ENDINGS[why];
     this.ended[why]++;
-    if (d && d.client.tag && d.inside.tag && d.client.contact && d.inside.contact) {
+    if (d?.client.tag && d.inside.tag && d.client.contact && d.inside.contact) {
       const toClient = this.#bye(leg.callId, d.inside, d.client, d.toClient, ending);
       const sentOut = this.#opts.toEdge(toClient(`SIP/2.0/TLS ${this.#opts.node}.mra.invalid;branch=${generateBranch()};mra-core=self`));
       const sentIn = d.insideConnection !== null && this.#opts.toInside(d.insideConnection, (t, host, port) => `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${generateBranch()};mra-core=self`, this.#bye(leg.callId, d.client, d.inside, d.toInside, ending));

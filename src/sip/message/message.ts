@@ -267,7 +267,7 @@ abstract class SipMessageBase {
     const key = headerKey(name);
     const field = { name: displayName(key), key, value };
     const first = this.headers.findIndex((h) => h.key === key);
-    if (where === 'top') this.headers.splice(first >= 0 ? first : 0, 0, field);
+    if (where === 'top') this.headers.splice(Math.max(first , 0), 0, field);
     else this.headers.push(field);
     this.#touched(key);
   }

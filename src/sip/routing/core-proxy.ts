@@ -86,7 +86,7 @@ export class CoreSipProxy {
       toEdge: (data) => this.#opts.traversal.sip()?.send(data) ?? false,
       toInside: (id, via, build) => {
         const conn = this.#pool.byId(id);
-        return conn !== undefined && conn.send(build(via(conn.transport, conn.localAddress, conn.localPort)));
+        return conn?.send(build(via(conn.transport, conn.localAddress, conn.localPort))) ?? false;
       },
       end: (leg, why) => this.#calls.legs.end(leg.key, why),
       log: this.#log,

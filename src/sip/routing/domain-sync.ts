@@ -2,7 +2,7 @@
 // and a JSON body, answered 200. The edge holds no domain configuration of its own (Expressway-E learns its
 // MRA domains from Expressway-C the same way), so until the first NOTIFY it refuses registrations 503.
 import { randomBytes } from 'node:crypto';
-import { DomainTable } from '../../domains/index.js';
+import type { DomainTable } from '../../domains/index.js';
 import { SipRequest, fields, generateBranch, generateTag, getParam } from '../message/index.js';
 
 export const DOMAINS_EVENT = 'x-mra-domains';

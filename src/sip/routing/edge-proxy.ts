@@ -6,7 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
-import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
+import { type SipError, type SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits, type SipTap } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';

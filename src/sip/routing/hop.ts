@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { errorCode } from '../../host/index.js';
 import type { Logger } from '../../log/index.js';
-import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../message/index.js';
+import { MAGIC_COOKIE, SipError, type SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../message/index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
 export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;

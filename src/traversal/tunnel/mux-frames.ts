@@ -8,7 +8,7 @@ import { MraError } from '../../host/index.js';
 
 export const FRAME_HEADER = 10;
 
-export const enum FrameType {
+export enum FrameType {
   /** Stream 0: the sender's limits, JSON ({ maxStreams }). */
   Settings = 0,
   /** Opens a stream (request: { m, p, h }) or answers on it (response: { s, h }); JSON. */

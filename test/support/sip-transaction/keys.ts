@@ -18,7 +18,7 @@ export function serverKey(req: SipRequest, method: string = req.method): string 
   const via = req.topVia();
   const m = method === 'ACK' ? 'INVITE' : method;
   const branch = branchOf(via);
-  if (branch !== null && branch.startsWith(MAGIC_COOKIE)) return `s|${branch}|${sentByKey(via)}|${m}`;
+  if (branch?.startsWith(MAGIC_COOKIE)) return `s|${branch}|${sentByKey(via)}|${m}`;
   // RFC 2543 matching (§17.2.3 last paragraphs): the To tag is left out because an ACK carries the tag
   // of the response while the INVITE did not.
   const fromTag = req.from().params.find((p) => p.name.toLowerCase() === 'tag')?.value ?? '';

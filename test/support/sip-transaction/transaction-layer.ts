@@ -3,7 +3,7 @@
 // and response exactly once. CANCEL is matched to its INVITE by §17.2.3 and answered 481 when it has none.
 import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
 import { createResponse } from '../../../src/sip/message/proxy.js';
-import { ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transaction.js';
+import { type ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transaction.js';
 import { clientKey, clientKeyOfResponse, serverKey } from './keys.js';
 import { createCancel } from './requests.js';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.js';

@@ -12,5 +12,5 @@ if ('skip' in t) {
   process.stderr.write(`hold-topology: ${t.skip}\n`);
   process.exit(1);
 }
-process.stdout.write(JSON.stringify([t.internet.ns, t.dmz.ns, t.inside.ns]) + '\n');
+process.stdout.write(`${JSON.stringify([t.internet.ns, t.dmz.ns, t.inside.ns])}\n`);
 setInterval(() => {}, 60_000);

@@ -11,7 +11,7 @@ import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 
 function report(event: string, fields: Record<string, unknown> = {}): void {
-  process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
+  process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
 }
 
 function usage(message: string): never {
@@ -34,7 +34,7 @@ function tcpListen(host: string, greeting: string | undefined): void {
   const server = createServer((socket) => {
     report('accepted', { remote: socket.remoteAddress });
     socket.on('error', () => {}); // a peer reset must not end the listener
-    if (greeting) socket.write(greeting + '\n');
+    if (greeting) socket.write(`${greeting}\n`);
     socket.pipe(socket);
   });
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -67,7 +67,7 @@ function tcpConnect(host: string, port: number, ms: number): void {
   socket.on('connect', () => {
     clearTimeout(timer);
     report('connected', { local: socket.localAddress });
-    createInterface({ input: process.stdin }).on('line', (line) => socket.write(line + '\n'));
+    createInterface({ input: process.stdin }).on('line', (line) => socket.write(`${line}\n`));
   });
   socket.setEncoding('utf8').on('data', (text: string) => report('data', { text }));
   socket.on('error', (err: NodeJS.ErrnoException) => {
