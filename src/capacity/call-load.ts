@@ -30,9 +30,10 @@ export interface CallLoadOptions {
 /** A call that is up: what its teardown needs. */
 export interface LiveCall {
   id: string;
-  client: CallingClient;
-  dialog: ClientDialog;
   setupMs: number;
+  /** SIP calls: whose call it is, and the dialog its BYE goes in. */
+  client?: CallingClient;
+  dialog?: ClientDialog;
 }
 
 /** How a call ended, for the step's figures. */
@@ -141,7 +142,7 @@ export class CallLoad {
       }));
       await this.#o.gen.add(id, plans);
     } catch {
-      await client.bye(call.dialog);
+      await client.bye(r.dialog);
       return { status: r.status, setupMs: r.ms, failure: 'media' };
     }
     return call;
@@ -154,7 +155,7 @@ export class CallLoad {
 
   /** BYE, then the call's media figures. */
   async end(call: LiveCall): Promise<CallOutcome> {
-    const bye = await call.client.bye(call.dialog);
+    const bye = await call.client!.bye(call.dialog!);
     const media = await this.#o.gen.del(call.id);
     return { status: 200, setupMs: call.setupMs, media, ...(bye.status === 200 ? {} : { failure: `bye ${bye.status}` }) };
   }
@@ -165,4 +166,4 @@ export class CallLoad {
   }
 }
 
-export const isLive = (x: LiveCall | CallOutcome): x is LiveCall => 'dialog' in x;
+export const isLive = (x: LiveCall | CallOutcome): x is LiveCall => 'id' in x;

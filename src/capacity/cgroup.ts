@@ -122,10 +122,10 @@ export class CpuJail {
       for (const d of jail.#dirs) mkdirSync(d, { recursive: true });
       jail.#writeCpuset();
       jail.setShare(o.share);
-      // The jail competes with the rest of the machine as one entity: a high weight, so that neighbours on a shared
+      // The jail competes with the rest of the machine as one entity: the highest weight, so that neighbours on a shared
       // host do not take what its quota allows (the quota, not the neighbours, is what a run measures).
-      if (h.version === 1) writeFileSync(join(h.cpu, o.name, 'cpu.shares'), '10240');
-      else writeFileSync(join(h.root, o.name, 'cpu.weight'), '1000');
+      if (h.version === 1) writeFileSync(join(h.cpu, o.name, 'cpu.shares'), '262144');
+      else writeFileSync(join(h.root, o.name, 'cpu.weight'), '10000');
     } catch (err) {
       jail.destroy();
       if (err instanceof CapacityError) throw err;

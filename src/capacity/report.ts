@@ -43,7 +43,7 @@ export function linearity(r: PairShareRun): string {
 function measuredFor(run: CapacityRun, pair: PairKind): MeasuredCapacity[] {
   return run.runs.filter((r) => r.pair === pair).flatMap((r) => {
     const s = atCapacity(r);
-    return s ? [{ share: r.share, calls: r.capacity, coresPerCall: Object.values(s.cores).map((c) => c / Math.max(1, s.up)), video: r.video }] : [];
+    return s ? [{ share: r.share, calls: r.capacity, coresPerCall: Object.values(s.cores).map((c) => c / Math.max(1, s.up)), video: r.video, bounded: r.steps.some((x) => !x.pass && x.calls > r.capacity) }] : [];
   });
 }
 
@@ -111,14 +111,14 @@ export function reportMarkdown(run: CapacityRun, command: string, figures: Array
   );
 
   L.push('## Capacity per CPU share', '');
-  L.push('| pair | calls | cores per node (CPUs) | **capacity** (concurrent calls) | what failed above it | cores used at capacity | CPU per call (ms/s) | memory per call (KB) | **calls per core** of the pair |', '|---|---|---|---:|---|---|---|---|---:|');
+  L.push('| pair | calls | cores per node (CPUs) | **capacity** (concurrent calls) | what failed above it | cores used at capacity | CPU per call (ms/s) | CPU per call set-up (ms) | memory per call (KB) | **calls per core** of the pair |', '|---|---|---|---:|---|---|---|---|---|---:|');
   for (const r of run.runs) {
     const s = atCapacity(r);
     L.push(
-      `| ${r.label} | ${r.video ? 'video' : 'SRTP audio'} | ${r.share} (${r.cpus.map((c) => c.join('+')).join(', ')}) | **${n0(r.capacity)}** | ${r.limitedBy} | ${s ? r.nodes.map((n) => `${n} ${f(s.cores[n]!)}`).join(', ') : '–'} | ${s ? r.nodes.map((n) => `${n} ${f(s.cpuMsPerCallSecond[n]!, 3)}`).join(', ') : '–'} | ${s ? r.nodes.map((n) => `${n} ${f(s.memoryPerCallKb[n]!, 1)}`).join(', ') : '–'} | **${n0(callsPerCore(r))}** |`,
+      `| ${r.label} | ${r.video ? 'video' : 'SRTP audio'} | ${r.share} (${r.cpus.map((c) => c.join('+')).join(', ')}) | **${n0(r.capacity)}** | ${r.limitedBy} | ${s ? r.nodes.map((n) => `${n} ${f(s.cores[n]!)}`).join(', ') : '–'} | ${s ? r.nodes.map((n) => `${n} ${f(s.cpuMsPerCallSecond[n]!, 3)}`).join(', ') : '–'} | ${s ? r.nodes.map((n) => `${n} ${f(s.setupCpuMsPerCall[n]!, 2)}`).join(', ') : '–'} | ${s ? r.nodes.map((n) => `${n} ${f(s.memoryPerCallKb[n]!, 1)}`).join(', ') : '–'} | **${n0(callsPerCore(r))}** |`,
     );
   }
-  L.push('', '"Calls per core" = concurrent calls at capacity ÷ the cores the pair\'s two nodes used then (measured, not the quota): the figure that compares pairs whose nodes were not both saturated.', '');
+  L.push('', '"Calls per core" = concurrent calls at capacity ÷ the cores the pair\'s two nodes used then (measured, not the quota): the figure that compares pairs whose nodes were not both saturated. "CPU per call set-up" is what each node spent per call while the step\'s calls were set up (SIP, the relays\' creation, and the media of the calls already up). Memory per call is noisy at small steps (a garbage collection in the window moves a Node process by megabytes).', '');
 
   const ours = audio.find((r) => r.pair === 'ours' && r.share === largest);
   const ref = audio.find((r) => r.pair === 'reference' && r.share === largest);
@@ -183,7 +183,7 @@ export function reportMarkdown(run: CapacityRun, command: string, figures: Array
   for (const [name, mdl] of [['ours', model.ours], ['reference', model.reference]] as const) {
     if (!mdl) continue;
     const d = deriveCalls(mdl.measured, 1);
-    L.push(`- ${name}: ${f(d.coresPerCall * 1000, 3)} ms of CPU per second per call on the busier node, utilisation ${f(d.utilisation)}${mdl.regs ? `; a registration ${f(mdl.regs.cpuMs, 3)} ms of CPU and ${f(mdl.regs.memoryKb, 1)} KB on the busier node` : ''}.`);
+    L.push(`- ${name}: ${f(d.coresPerCall * 1000, 3)} ms of CPU per second per call on the busier node, utilisation ${Number.isFinite(d.utilisation) ? f(d.utilisation) : 'unknown (no share\'s search reached a failing step, so nothing is derived: raise --max-calls)'}${mdl.regs ? `; a registration ${f(mdl.regs.cpuMs, 3)} ms of CPU and ${f(mdl.regs.memoryKb, 1)} KB on the busier node` : ''}.`);
   }
   L.push('');
 

@@ -46,6 +46,8 @@ export interface MeasuredCapacity {
   /** Cores per call of each node at that step (window CPU ÷ calls). */
   coresPerCall: number[];
   video: boolean;
+  /** A step above the capacity failed: the capacity is the pair's limit at that share, not the search's ceiling. */
+  bounded: boolean;
 }
 
 export interface SizeRow {
@@ -70,11 +72,13 @@ export const VIDEO_PPS = 1_500_000 / 8 / 1200;
  */
 export function deriveCalls(measured: MeasuredCapacity[], vcpu: number): { audio: number; video: number; utilisation: number; coresPerCall: number } {
   const audio = measured.filter((m) => !m.video && m.calls > 0);
-  if (!audio.length) return { audio: 0, video: 0, utilisation: 0, coresPerCall: NaN };
+  // Only a share whose search found the limit tells how much of a node is usable; without one nothing is derived.
+  const bounded = audio.filter((m) => m.bounded);
+  if (!audio.length || !bounded.length) return { audio: NaN, video: NaN, utilisation: NaN, coresPerCall: audio.length ? Math.max(...audio.reduce((a, b) => (b.share > a.share ? b : a)).coresPerCall) : NaN };
   // The cost at the largest share measured: the steps closest to a whole node.
   const base = audio.reduce((a, b) => (b.share > a.share ? b : a));
   const perCall = Math.max(...base.coresPerCall);
-  const utilisation = Math.min(1, audio.reduce((a, m) => a + (m.calls * Math.max(...m.coresPerCall)) / m.share, 0) / audio.length);
+  const utilisation = Math.min(1, bounded.reduce((a, m) => a + (m.calls * Math.max(...m.coresPerCall)) / m.share, 0) / bounded.length);
   const videoRun = measured.filter((m) => m.video && m.calls > 0).reduce<MeasuredCapacity | undefined>((a, b) => (!a || b.share > a.share ? b : a), undefined);
   const videoPerCall = videoRun ? Math.max(...videoRun.coresPerCall) : (perCall * (AUDIO_PPS + VIDEO_PPS)) / AUDIO_PPS;
   return { audio: Math.floor((vcpu * utilisation) / perCall), video: Math.floor((vcpu * utilisation) / videoPerCall), utilisation, coresPerCall: perCall };

@@ -4,7 +4,7 @@
 import { loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { CallGenerator, WindowFigures } from './callgen.js';
-import { isLive, type CallLoad, type CallOutcome, type LiveCall } from './call-load.js';
+import { isLive, type CallOutcome, type LiveCall } from './call-load.js';
 import type { PairUnderTest } from './pair.js';
 
 /** The capacity criteria: a step passes with less loss, a lower p99 and no failed set-up. */
@@ -46,6 +46,11 @@ export interface StepResult {
   /** Cores each node used during the window, and its CPU per call (ms of CPU per second per call). */
   cores: Record<string, number>;
   cpuMsPerCallSecond: Record<string, number>;
+  /**
+   * CPU each node spent per call while the calls were set up (ms): the signalling and the relays' creation, and the
+   * media of the calls already up (about half the ramp's calls on average).
+   */
+  setupCpuMsPerCall: Record<string, number>;
   /** Memory of each node during the window, and what it grew by per call since before the step. */
   memoryBytes: Record<string, number>;
   memoryPerCallKb: Record<string, number>;
@@ -89,9 +94,17 @@ function loadSideSeconds(gen: CallGenerator): number {
   return (own.user + own.system) / 1e6 + cpuOfPid(gen.pid);
 }
 
+/** What a step needs of the load: CallLoad (SIP through the pair), or a test's load that opens relays directly. */
+export interface StepLoad {
+  ensureClients(n: number): Promise<{ added: number; failures: Record<string, number>; ms: number }>;
+  place(i: number): Promise<LiveCall | CallOutcome>;
+  quiet(call: LiveCall): Promise<void>;
+  end(call: LiveCall): Promise<CallOutcome>;
+}
+
 export interface StepEnv {
-  pair: PairUnderTest;
-  load: CallLoad;
+  pair: Pick<PairUnderTest, 'label' | 'nodes'>;
+  load: StepLoad;
   gen: CallGenerator;
   onProgress?: (p: Progress) => void;
 }
@@ -133,6 +146,7 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   // Set-up, paced; a ticker reports calls up.
   let up = 0;
   const ticker = setInterval(() => progress({ phase: 'setting up', up }), 1000);
+  const rampCpu0 = Object.fromEntries(pair.nodes.map((n) => [n.name, n.cpuSeconds()]));
   const rampStart = performance.now();
   let lastUp = rampStart;
   const placed = await paced(plan.calls, plan.cps, async (i) => {
@@ -145,6 +159,7 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   });
   clearInterval(ticker);
   const live = placed.filter(isLive) as LiveCall[];
+  const setupCpuMsPerCall = Object.fromEntries(pair.nodes.map((n) => [n.name, (1000 * (n.cpuSeconds() - rampCpu0[n.name]!)) / Math.max(1, live.length)]));
   const setupTimes = [...placed.map((r) => r.setupMs).filter((x): x is number => x !== undefined)].sort((a, b) => a - b);
 
   await sleep(plan.settleMs);
@@ -215,6 +230,7 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
     jitterMs: { mean: Math.max(window.up.jitterMeanUs, window.down.jitterMeanUs) / 1000, max: Math.max(window.up.jitterMaxUs, window.down.jitterMaxUs) / 1000 },
     worstCallLossPercent: worstCallLoss,
     cores,
+    setupCpuMsPerCall,
     cpuMsPerCallSecond: Object.fromEntries(Object.entries(cores).map(([k, c]) => [k, (1000 * c) / n])),
     memoryBytes: memory,
     memoryPerCallKb: Object.fromEntries(Object.entries(memory).map(([k, m]) => [k, (m - memBefore[k]!) / 1024 / n])),
@@ -247,7 +263,8 @@ export interface RateResult {
 export async function runRate(env: StepEnv, cps: number, seconds: number, holdMs: number): Promise<RateResult> {
   const { load } = env;
   const calls = Math.max(1, Math.round(cps * seconds));
-  const concurrent = Math.min(calls, Math.ceil((cps * holdMs) / 1000) + cps);
+  // Enough clients that one is free when its turn comes even if set-up takes seconds: hold + 3 s of calls.
+  const concurrent = Math.min(calls, Math.ceil((cps * (holdMs + 3000)) / 1000));
   await load.ensureClients(concurrent);
   const failures: Record<string, number> = {};
   const fail = (k: string) => (failures[k] = (failures[k] ?? 0) + 1);
@@ -258,7 +275,7 @@ export async function runRate(env: StepEnv, cps: number, seconds: number, holdMs
   const busy = new Set<number>();
   await paced(calls, cps, async (i) => {
     const slot = i % concurrent;
-    if (busy.has(slot)) return fail('no free client');
+    if (busy.has(slot)) return fail('client still in its last call (set-up or teardown over 3 s)');
     busy.add(slot);
     try {
       const r = await load.place(slot);
