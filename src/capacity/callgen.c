@@ -315,7 +315,7 @@ static void cmdWindow(const char* what) {
              winHighest(win.hist[d]), flows[d] ? jSum[d] / flows[d] : 0.0, jMax[d]);
     }
     printf("}\n");
-    win.open = 0;
+    win.open = win.closed = 0;
   } else return fail("window start|end|read", NULL);
   fflush(stdout);
 }
