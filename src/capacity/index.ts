@@ -10,7 +10,7 @@ export { CallGenerator, buildCallgen, AUDIO, VIDEO, type StreamPlan, type CallMe
 export { CallLoad, isLive, type LiveCall, type CallOutcome } from './call-load.js';
 export { CallingClient, type SipFace } from './calling-client.js';
 export { StepLadder } from './ladder.js';
-export { runStep, runRate, CRITERIA, type StepResult, type RateResult, type Progress, type StepEnv } from './step.js';
+export { runStep, runRate, CRITERIA, type StepResult, type RateResult, type Progress, type StepEnv, type StepLoad } from './step.js';
 export { EXPRESSWAY_SIZES, sizeNamed, deriveCalls, deriveRegistrations, type SizeKey } from './sizes.js';
 export { startOurs } from './ours.js';
 export { startReference, referenceMissing } from './reference.js';

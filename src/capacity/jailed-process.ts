@@ -42,11 +42,16 @@ export class JailedProcess implements MeasuredNode {
   }
 
   /** Starts `cmd args` inside a new cgroup `jailName` at `share` cores on `cpus`. */
-  static start(o: { name: string; jailName: string; share: number; cpus: number[]; cmd: string; args: string[]; env?: NodeJS.ProcessEnv }): JailedProcess {
+  static start(o: { name: string; jailName: string; share: number; cpus: number[]; cmd: string; args: string[]; env?: NodeJS.ProcessEnv; stdin?: boolean }): JailedProcess {
     const jail = CpuJail.create({ name: o.jailName, share: o.share, cpus: o.cpus });
     const [file, argv] = jail.wrap(o.cmd, o.args);
-    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: o.env ?? process.env });
+    const child = spawn(file, argv, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env: o.env ?? process.env });
     return new JailedProcess(o.name, jail, child);
+  }
+
+  /** The process's standard streams, when started with `stdin` (a node driven by lines). */
+  get stdio(): { stdin: NodeJS.WritableStream | null; stdout: NodeJS.ReadableStream | null } {
+    return { stdin: this.#child.stdin, stdout: this.#child.stdout };
   }
 
   get share(): number {
