@@ -19,6 +19,25 @@ export interface CapacityCliOptions {
   rates?: string;
   video?: boolean;
   budget?: string;
+  mediaPorts?: string;
+}
+
+/** --media-ports edge=A-B,core=C-D,rtpengine=E-F: each node's own UDP range (the defaults suit a host of its own). */
+function mediaPorts(text: string | undefined): CapacityRunOptions['mediaPorts'] {
+  if (text === undefined) return undefined;
+  const ranges: Record<string, [number, number]> = {};
+  for (const part of text.split(',')) {
+    const m = /^\s*(edge|core|rtpengine)=(\d+)-(\d+)\s*$/.exec(part);
+    const [lo, hi] = m ? [Number(m[2]), Number(m[3])] : [0, 0];
+    if (!m || lo < 1024 || hi > 65535 || hi < lo + 3) throw new CapacityError(`--media-ports must be edge=FIRST-LAST,core=FIRST-LAST,rtpengine=FIRST-LAST (ports 1024-65535, two pairs at least each); got "${part}"`);
+    ranges[m[1]!] = [lo, hi];
+  }
+  // Our pair is two nodes: one range alone would leave the other on its default, which may be the range in use.
+  if (Boolean(ranges.edge) !== Boolean(ranges.core)) throw new CapacityError(`--media-ports names edge and core together (one range each); got "${text}"`);
+  return {
+    ...(ranges.edge && ranges.core ? { ours: [ranges.edge, ranges.core] } : {}),
+    ...(ranges.rtpengine ? { reference: [ranges.rtpengine] } : {}),
+  };
 }
 
 function number(name: string, text: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
@@ -64,6 +83,7 @@ export function capacityOptions(c: CapacityCliOptions, cpus = machineCpus()): { 
       rateSeconds: 4,
       rateHoldMs: 2000,
       video: c.video === true,
+      ...(c.mediaPorts !== undefined ? { mediaPorts: mediaPorts(c.mediaPorts) } : {}),
       ...(c.budget !== undefined ? { budgetMs: 60_000 * number('budget', c.budget, 0, (n) => n > 0, 'minutes above 0') } : {}),
     },
     sizes,
