@@ -5,6 +5,7 @@ import { CapacityError } from './errors.js';
 import type { PairKind } from './pair.js';
 import type { CapacityRunOptions } from './run.js';
 import { sizeNamed, type SizeKey } from './sizes.js';
+import { CRITERIA } from './step.js';
 
 export interface CapacityCliOptions {
   pair?: string;
@@ -20,6 +21,7 @@ export interface CapacityCliOptions {
   video?: boolean;
   budget?: string;
   mediaPorts?: string;
+  maxP99?: string;
 }
 
 /** --media-ports edge=A-B,core=C-D,rtpengine=E-F: each node's own UDP range (the defaults suit a host of its own). */
@@ -83,6 +85,7 @@ export function capacityOptions(c: CapacityCliOptions, cpus = machineCpus()): { 
       rateSeconds: 4,
       rateHoldMs: 2000,
       video: c.video === true,
+      criteria: { ...CRITERIA, maxP99Ms: number('max-p99', c.maxP99, CRITERIA.maxP99Ms, (n) => n > 0 && n <= 10_000, 'milliseconds above 0, at most 10000') },
       ...(c.mediaPorts !== undefined ? { mediaPorts: mediaPorts(c.mediaPorts) } : {}),
       ...(c.budget !== undefined ? { budgetMs: 60_000 * number('budget', c.budget, 0, (n) => n > 0, 'minutes above 0') } : {}),
     },

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { plots } from './plots.js';
 import type { CapacityRun, PairShareRun } from './run.js';
-import { CRITERIA, type StepResult } from './step.js';
+import type { StepResult } from './step.js';
 import { EXPRESSWAY_SIZES, deriveCalls, deriveRegistrations, type MeasuredCapacity, type SizeKey } from './sizes.js';
 import type { PairKind } from './pair.js';
 
@@ -101,7 +101,7 @@ export function reportMarkdown(run: CapacityRun, command: string, figures: Array
     '',
     `Each node of a pair runs in its own cgroup, held to a CPU quota of the share named ("cores per node") on its own cpuset; the load side (call control with the inside phones, the TLS clients, the media generator) runs outside them, the generator pinned to the CPUs the nodes leave free (${Object.entries(run.generatorCpus).map(([s, c]) => `${s} core: CPU ${c.join(',')}`).join('; ')}). A step registers N remote clients over TLS through the pair (once; later steps add clients), sets up N calls at ${run.options.cps} calls/s (each client calls its own inside phone behind the lab's call control: INVITE with an SDES SRTP offer, ${'AES_CM_128_HMAC_SHA1_80'}; the phone answers RTP/AVP), lets them settle ${run.options.settleMs / 1000} s, and measures a ${run.options.windowMs / 1000} s window: G.711 at 20 ms (172-byte RTP packets, 50 a second each way per call), SRTP on the client's side, plain RTP inside${run.options.video ? '; the video search adds a second m= line with 1,200-byte packets at 1.5 Mbit/s each way' : ''}. Then media stops, what is in flight arrives, and every client sends BYE.`,
     '',
-    `A step **passes** with loss < ${CRITERIA.maxLossPercent} % in each direction, p99 latency < ${CRITERIA.maxP99Ms} ms in each direction, and no failed set-up. The search doubles the calls from ${run.options.ladder.start} until a step fails (or ${run.options.ladder.max}), then bisects ${run.options.ladder.refine} times; the **capacity** is the largest step that passed.`,
+    `A step **passes** with loss < ${run.options.criteria.maxLossPercent} % in each direction, p99 latency < ${run.options.criteria.maxP99Ms} ms in each direction, and no failed set-up. The search doubles the calls from ${run.options.ladder.start} until a step fails (or ${run.options.ladder.max}), then bisects ${run.options.ladder.refine} times; the **capacity** is the largest step that passed.`,
     '',
     '- **loss**: packets stamped (sent) in the window that never arrived, or arrived failing SRTP authentication, over packets sent in the window (counted after a 300 ms drain).',
     '- **latency**: send → receive at the generator, through the whole pair (client → edge → core → inside, and back; for the reference client → rtpengine → inside), loopback and the generator\'s own receive path included (a few tens of µs here). The send time rides in the RTP timestamp, which SRTP authenticates but does not encrypt.',

@@ -32,6 +32,8 @@ export interface CapacityRunOptions {
   rateHoldMs: number;
   /** Also search with video calls (two m= lines) at the largest share. */
   video: boolean;
+  /** What a step must meet (the issue's CRITERIA unless the operator names other limits). */
+  criteria: { maxLossPercent: number; maxP99Ms: number };
   /** No new step starts once this much time has gone (the steps under way finish). */
   budgetMs?: number;
   /** Media port ranges per pair (the nodes' own: ours two, the reference one). */
@@ -101,7 +103,7 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
     machine: { cpus: availableParallelism(), model: info.model, mhz: info.mhz, kernel: release(), cgroup },
     hostLoad: { start: loadavg(), end: [] },
     generatorCpus: {},
-    options: { pairs: o.pairs, shares: o.shares, ladder: o.ladder, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, rates: o.rates, rateSeconds: o.rateSeconds, rateHoldMs: o.rateHoldMs, video: o.video, ...(o.budgetMs ? { budgetMs: o.budgetMs } : {}) },
+    options: { pairs: o.pairs, shares: o.shares, ladder: o.ladder, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, rates: o.rates, rateSeconds: o.rateSeconds, rateHoldMs: o.rateHoldMs, video: o.video, criteria: o.criteria, ...(o.budgetMs ? { budgetMs: o.budgetMs } : {}) },
     runs: [],
     cut: [],
   };
@@ -149,7 +151,7 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
                   e.ladder.record({ calls, pass: false, why: ['not run: the time budget was spent'] } as StepResult);
                   continue;
                 }
-                const r = await runStep({ pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, { calls, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs });
+                const r = await runStep({ pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, { calls, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, criteria: o.criteria });
                 e.ladder.record(r);
                 log(`${e.pair.label} ${share} core${video ? ' video' : ''}: ${calls} calls ${r.pass ? 'pass' : `FAIL (${r.why.join('; ')})`}; loss ${Math.max(r.lossPercent.up, r.lossPercent.down).toFixed(3)} %, p99 ${r.latencyMs.p99.toFixed(2)} ms, cores ${Object.entries(r.cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ')}, host load ${r.host.load1.toFixed(1)}`);
               }

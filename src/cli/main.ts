@@ -119,6 +119,7 @@ program
   .option('--settle <s>', 'seconds between the last call up and the window', '2')
   .option('--rates <list>', 'set-up rates to try at the largest share (calls/s), or none', '25,50,100,200')
   .option('--video', 'also search with video calls (a second m= line, 1.5 Mbit/s) at the largest share')
+  .option('--max-p99 <ms>', 'a step fails when its p99 latency through the pair reaches this (the issue\'s criterion: 10)', '10')
   .option('--budget <minutes>', 'start no new step after this long')
   .option('--media-ports <ranges>', 'UDP ranges of the nodes: edge=A-B,core=C-D,rtpengine=E-F (default edge 36000-43999, core 44000-59999, rtpengine 10000-25999)')
   .option('-o, --out <dir>', 'where the report (capacity.md) and its SVG plots go', 'capacity-report')

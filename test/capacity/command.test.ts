@@ -20,8 +20,10 @@ before(async () => {
   if (skip) return;
   out = mkdtempSync(join(tmpdir(), 'mra-capacity-report-'));
   const [edge, core, rtpengine] = [mediaRange(), mediaRange(), mediaRange()];
+  // Latency is the bench's to judge: on a host loaded by other suites a 2-call step's p99 reached 15 ms, so the test
+  // names a p99 limit no working pair reaches and judges what it can: every call up, media both ways without loss.
   const ports = `edge=${edge.port_min}-${edge.port_max},core=${core.port_min}-${core.port_max},rtpengine=${rtpengine.port_min}-${rtpengine.port_max}`;
-  run = await runCli(['capacity', '--pair', reference ? 'ours' : 'both', '--shares', '0.5', '--start', '2', '--max-calls', '4', '--refine', '0', '--window', '1', '--settle', '0', '--cps', '20', '--rates', '5', '--media-ports', ports, '-o', out]);
+  run = await runCli(['capacity', '--pair', reference ? 'ours' : 'both', '--shares', '0.5', '--start', '2', '--max-calls', '4', '--refine', '0', '--window', '1', '--settle', '0', '--cps', '20', '--rates', '5', '--max-p99', '1000', '--media-ports', ports, '-o', out]);
 });
 after(() => {
   if (out) rmSync(out, { recursive: true, force: true });
@@ -35,6 +37,7 @@ test('the command runs the search, shows its progress, and writes the report wit
   assert.match(run.err, /\[capacity\] report: .*capacity\.md/);
   const md = readFileSync(join(out, 'capacity.md'), 'utf8');
   for (const heading of ['## What a step is', '## Capacity per CPU share', '## How the cost grows with load', '## Set-up rate (0.5 core per node)', '## Per Expressway size', '## Every step', '## Plots']) assert.ok(md.includes(heading), heading);
+  assert.match(md, /loss < 0\.1 % in each direction, p99 latency < 1000 ms/, 'the report states the criteria the run used');
   assert.match(md, /\| this machine at 0\.5 core per node \| 0\.5 \|.*\| \*\*measured\*\* \|/);
   assert.match(md, /\| Large VM \(8 vCPU × 3\.2 GHz\) \| 8 \| 1,000 \(1,000\) \| 500 \(500\) \| 2,500 \(3,500\) \|.*\| derived \|/);
   assert.match(md, /\| CE1200 appliance .*\| 2,500 \(7,000\) \|/);

@@ -17,6 +17,7 @@ test('bad arguments get a clear error naming the option: an unknown size, a shar
   refuse({ pair: 'asterisk' }, /--pair must be ours .* reference .* or both; got "asterisk"/);
   refuse({ maxCalls: '10', start: '50' }, /--max-calls must be a whole number of calls from --start \(50\)/);
   refuse({ cps: '0' }, /--cps must be calls per second above 0/);
+  refuse({ maxP99: '0' }, /--max-p99 must be milliseconds above 0/);
   refuse({ mediaPorts: 'edge=30000-30001' }, /--media-ports must be edge=FIRST-LAST.*got "edge=30000-30001"/);
   refuse({ mediaPorts: 'edge=30000-30099' }, /--media-ports names edge and core together/);
   refuse({ mediaPorts: 'sbc=30000-30099' }, /--media-ports must be/);
@@ -34,6 +35,7 @@ test('good arguments: the defaults, both pairs, a size measured at its own share
   assert.deepEqual(b.run.shares, [0.5, 2], 'a medium node (2 vCPU) fits twice on 4 CPUs');
   assert.deepEqual(b.run.rates, []);
   assert.deepEqual(b.sizes, ['medium']);
+  assert.deepEqual(d.run.criteria, { maxLossPercent: 0.1, maxP99Ms: 10 }, "the issue's criteria by default");
   assert.deepEqual(capacityOptions({ mediaPorts: 'edge=30000-30099,core=30100-30199,rtpengine=30200-30299' }, 2).run.mediaPorts, { ours: [[30000, 30099], [30100, 30199]], reference: [[30200, 30299]] });
   assert.deepEqual(capacityOptions({ size: 'large' }, 2).run.shares, [0.25, 0.5, 1], 'a large node does not fit: derived, not measured');
 });
