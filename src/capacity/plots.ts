@@ -45,7 +45,7 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'share', type: 'quantitative', title: 'cores per node (quota)' },
-        y: { field: 'calls', type: 'quantitative', title: 'concurrent calls at 0 failed set-up, loss < 0.1 %, p99 < 10 ms' },
+        y: { field: 'calls', type: 'quantitative', title: `concurrent calls at 0 failed set-up, loss < ${run.options.criteria.maxLossPercent} %, p99 < ${run.options.criteria.maxP99Ms} ms` },
         color: { field: 'pair', type: 'nominal', title: null },
         strokeDash: { field: 'kind', type: 'nominal', title: null },
       },
@@ -64,8 +64,8 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
     })),
   );
   for (const [field, file, title, threshold, yTitle] of [
-    ['loss', 'loss-vs-calls.svg', 'Loss against concurrent calls', 0.1, 'loss in the window, worse direction (%)'],
-    ['p99', 'p99-vs-calls.svg', 'p99 latency through the pair against concurrent calls', 10, 'p99 one-way latency, worse direction (ms)'],
+    ['loss', 'loss-vs-calls.svg', 'Loss against concurrent calls', run.options.criteria.maxLossPercent, 'loss in the window, worse direction (%)'],
+    ['p99', 'p99-vs-calls.svg', 'p99 latency through the pair against concurrent calls', run.options.criteria.maxP99Ms, 'p99 one-way latency, worse direction (ms)'],
   ] as const) {
     out.push({
       file,
