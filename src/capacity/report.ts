@@ -195,7 +195,7 @@ export function reportMarkdown(run: CapacityRun, command: string, figures: Array
     L.push('## Plots', '');
     for (const p of figures) L.push(`### ${p.title}`, '', `![${p.title}](${p.file})`, '');
   }
-  return { markdown: `${L.join('\n')}\n`, perCore };
+  return { markdown: `${L.join('\n').trimEnd()}\n`, perCore };
 }
 
 function deriveFor(run: CapacityRun, pair: PairKind): { measured: MeasuredCapacity[]; regs: { cpuMs: number; memoryKb: number } | null } | null {
