@@ -157,10 +157,13 @@ export class CpuJail {
     this.share = share;
   }
 
-  /** A command line that joins this cgroup (every controller's) and then runs `cmd args`. */
+  /**
+   * A command line that joins this cgroup (every controller's) and then runs `cmd args`, which gets SIGTERM when the
+   * process that started it dies: a capacity run stopped by ^C left its edge and core running without it.
+   */
   wrap(cmd: string, args: string[]): [string, string[]] {
     const joins = this.#dirs.map((d) => `echo $$ > '${join(d, 'cgroup.procs')}'`).join(' && ');
-    return ['sh', ['-c', `${joins} && exec "$@"`, 'sh', cmd, ...args]];
+    return ['sh', ['-c', `${joins} && exec setpriv --pdeathsig TERM -- "$@"`, 'sh', cmd, ...args]];
   }
 
   /** CPU seconds every task in the cgroup has used since it was made. */

@@ -92,7 +92,7 @@ test("a cgroup v2 jail writes cpu.max, the cpuset and a weight, enables the pare
     assert.deepEqual(jail.throttled(), { periods: 7, seconds: 0.3 });
     const [cmd, argv] = jail.wrap('/bin/true', ['x']);
     assert.equal(cmd, 'sh');
-    assert.match(argv[1]!, new RegExp(`echo \\$\\$ > '${dir}/cgroup.procs' && exec "\\$@"`));
+    assert.match(argv[1]!, new RegExp(`echo \\$\\$ > '${dir}/cgroup.procs' && exec setpriv --pdeathsig TERM -- "\\$@"`), 'the node ends with the run that started it');
     assert.throws(() => jail.setShare(2), /more than this machine's 1 CPU/);
   } finally {
     rmSync(root, { recursive: true, force: true });
