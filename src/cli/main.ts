@@ -105,6 +105,36 @@ program
 
 addAdminCommands(program);
 
+program
+  .command('capacity')
+  .description('search the capacity of a pair held to CPU shares on this machine and write a report with plots (docs/capacity.md; root, cgroups)')
+  .option('--pair <pair>', 'ours (the built-in lab pair: edge + core), reference (Kamailio + rtpengine) or both', 'ours')
+  .option('--shares <list>', 'cores each node is held to, one search each', '0.25,0.5,1')
+  .option('--size <size>', 'compare with this Expressway size only: small, medium, large or ce1200 (measured at its vCPU when they fit)')
+  .option('--start <calls>', 'first step of concurrent calls', '50')
+  .option('--max-calls <calls>', 'largest step', '4000')
+  .option('--refine <n>', 'bisection steps after the first failure', '2')
+  .option('--cps <n>', 'calls set up per second in each step', '100')
+  .option('--window <s>', 'seconds measured at each step', '10')
+  .option('--settle <s>', 'seconds between the last call up and the window', '2')
+  .option('--rates <list>', 'set-up rates to try at the largest share (calls/s), or none', '25,50,100,200')
+  .option('--video', 'also search with video calls (a second m= line, 1.5 Mbit/s) at the largest share')
+  .option('--max-p99 <ms>', 'a step fails when its p99 latency through the pair reaches this (the issue\'s criterion: 10)', '10')
+  .option('--budget <minutes>', 'start no new step after this long')
+  .option('--media-ports <ranges>', 'UDP ranges of the nodes: edge=A-B,core=C-D,rtpengine=E-F (default edge 36000-43999, core 44000-59999, rtpengine 10000-25999)')
+  .option('-o, --out <dir>', 'where the report (capacity.md) and its SVG plots go', 'capacity-report')
+  .action(async (o: Record<string, string | boolean | undefined>) => {
+    // Loaded only here: the capacity tool drives the lab and its generator, which no node carries.
+    const { capacityCommand, CapacityError } = await import('../capacity/index.js');
+    try {
+      await capacityCommand(o);
+    } catch (err) {
+      if (!(err instanceof CapacityError)) throw err;
+      process.stderr.write(`capacity: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+  });
+
 const many = (v: string, prev: string[]) => [...prev, v];
 program
   .command('csr')

@@ -4,3 +4,7 @@ export { startInsideServers, type InsideServers } from './inside-servers.js';
 export { XmppClient, XmppStreamError, SM, type XmppClientOptions, type Resumption } from './xmpp-client.js';
 export { LabImp } from './imp.js';
 export { LAB_USERS } from './lab-users.js';
+// What the capacity tool (src/capacity/) drives its calls with: the lab's call control and inside phones, digest.
+export { CallControl, type InsidePhone } from './call-control.js';
+export { DigestCredentials, parseChallenge } from './digest.js';
+export { uasResponse } from './uas.js';

@@ -51,6 +51,9 @@ export async function dialChannel(
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
   tlsKeyLog.onSocket(socket);
+  // A SIP request and its answers are small writes back to back (a 100 Trying, then the 200): with Nagle the second
+  // waits for the peer's delayed ACK, up to 40 ms a hop.
+  socket.setNoDelay(true);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);

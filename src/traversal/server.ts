@@ -80,6 +80,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
     this.#sockets.add(raw);
     raw.once('close', () => this.#sockets.delete(raw));
     if (this.#closing) return void raw.destroy();
+    raw.setNoDelay(true); // small SIP messages back to back: no Nagle wait for the peer's delayed ACK (dial.ts)
     const socket = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
     tlsKeyLog.onSocket(socket);
     const remote = raw.remoteAddress ?? '';
