@@ -3,11 +3,13 @@
 // thread touches a leg after creation; the control thread reads the counters.
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "counters.hpp"
+#include "kernel_path.hpp"
 #include "latch.hpp"
 #include "rtp_sequence.hpp"
 #include "srtp_session.hpp"
@@ -38,6 +40,19 @@ struct LegConfig {
   uint32_t keepaliveMs = 0;
 };
 
+// The kernel path's state for the RTP a leg receives (docs/media.md, "Two paths"). The worker owns it; the
+// atomics are what a stats reader on the control thread needs, under the relay's kernelVersion seqlock.
+struct KernelLeg {
+  bool installed = false;
+  uint32_t slot = 0;
+  KernelFlow flow;         // as installed
+  bool sameSequence = false;  // the leg's RtpSequence is still the count the kernel continues
+  uint64_t userRtp = 0;    // RTP from the current source forwarded in user space since the stream (re)started
+  // Installed: the slot's counts already added to the leg's counters (and the peer's packetsOut/bytesOut).
+  std::atomic<uint64_t> foldedPackets{0}, foldedBytes{0};
+  std::atomic<int64_t> liveSlot{-1};  // the slot a reader adds on top of the counters, -1: none
+};
+
 struct Leg {
   Relay* relay = nullptr;
   uint8_t index = 0;  // 0 = A, 1 = B
@@ -56,6 +71,7 @@ struct Leg {
   uint64_t lastAuthReportMs = 0;
   RtpSequence sequence;
   TrafficCounters counters;
+  KernelLeg kernel;
 
   // Where RTP/RTCP for this leg goes; invalid endpoint when nothing is known yet.
   Endpoint rtpDestination() const { return rtpLatch.destination(); }
@@ -68,8 +84,25 @@ struct Relay {
   int worker = 0;
   uint32_t timeoutMs = 60000;
   std::array<Leg, 2> legs;
+  // Odd while the worker folds kernel counts into the legs' counters: a reader retries (stats snapshot).
+  std::atomic<uint32_t> kernelVersion{0};
   bool ownsPort(int leg) const { return !legs[leg].config.mux; }
 };
+
+// A leg's counters as the control plane reads them: what user space counted plus what the kernel has counted
+// for its stream since the last fold, read consistently under the relay's kernelVersion.
+struct LegSnapshot {
+  uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0, rtcpIn = 0, rtcpOut = 0;
+  uint64_t rtpExpected = 0, rtpLost = 0, keepalivesIn = 0, keepalivesOut = 0;
+#define MRA_DECLARE_DROP_SNAPSHOT(name) uint64_t name = 0;
+  struct {
+    MRA_DROP_REASONS(MRA_DECLARE_DROP_SNAPSHOT)
+  } drops;
+#undef MRA_DECLARE_DROP_SNAPSHOT
+  bool kernel = false;  // the RTP this leg receives is forwarded in the kernel now
+};
+
+std::array<LegSnapshot, 2> snapshotRelay(const Relay& relay, const KernelPath* kernel);
 
 // What the packet path decided for one received packet (rtpengine's packet_handler_ctx, reduced).
 struct Forward {

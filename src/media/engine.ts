@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from '../log/index.js';
 import { loadNativeEngine, type NativeEngine, type NativeEvent, type NativeInfo, type NativeLeg } from './native.js';
 import { Relay } from './relay.js';
-import type { LegOptions, MediaEngineOptions, RelayOptions, WorkerStats } from './types.js';
+import { KERNEL_PATH_MODES, type LegOptions, type MediaEngineOptions, type RelayOptions, type WorkerStats } from './types.js';
 
 function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
   if (leg === null || typeof leg !== 'object') throw new TypeError(`relay leg ${name} must be an object`);
@@ -36,6 +36,8 @@ export class MediaEngine {
   static async create(opts: MediaEngineOptions = {}, log?: Logger): Promise<MediaEngine> {
     const size = opts.size ?? 'small';
     if (!['small', 'medium', 'large'].includes(size)) throw new TypeError(`size must be small, medium or large, got ${size}`);
+    const kernelPath = opts.kernelPath ?? 'auto';
+    if (!KERNEL_PATH_MODES.includes(kernelPath)) throw new TypeError(`kernelPath must be auto or off, got ${String(kernelPath)}`);
     const NativeEngineClass = loadNativeEngine();
     let dispatch: (events: NativeEvent[]) => void = () => {};
     const native = new NativeEngineClass({
@@ -50,6 +52,8 @@ export class MediaEngine {
       relatchSilenceMs: opts.relatch?.silenceMs ?? 1000,
       socketBuffer: opts.socketBufferBytes ?? 4 << 20,
       batchWaitUs: opts.batchWaitUs ?? 100,
+      kernelPath: kernelPath === 'auto',
+      kernelAfterPackets: opts.kernelAfterPackets ?? 10,
     }, (events) => dispatch(events));
     const engine = new MediaEngine(native);
     dispatch = (events) => engine.#dispatch(events);
@@ -57,6 +61,10 @@ export class MediaEngine {
     const level = info.srtpBackend.includes('fallback') ? 'warn' : 'info';
     log?.[level]({ plane: 'media', srtpBackend: info.srtpBackend, srtpSuites: info.srtpSuites, workers: info.workers, muxPorts: info.muxPorts },
       'media engine started');
+    // Said once: which path pass-through streams will take, and why not the kernel's when not.
+    const k = info.kernelPath;
+    if (k.active) log?.info({ plane: 'media', interfaces: k.interfaces }, 'media kernel path on: streams that need no change are forwarded in the kernel');
+    else log?.[kernelPath === 'off' ? 'info' : 'warn']({ plane: 'media', reason: k.reason }, `media kernel path off: ${k.reason}; every packet goes through user space`);
     return engine;
   }
 

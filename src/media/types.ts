@@ -67,7 +67,17 @@ export interface MediaEngineOptions {
   /** After a turn that read less than a batch, a worker waits this long (µs) so the next turn reads more per
    * wake-up (default 100; 0: never). Adds at most that much latency; a busy worker never waits. */
   batchWaitUs?: number;
+  /**
+   * `auto` (default): streams that need nothing but new addresses and ports (no SRTP key on either side) go into
+   * the kernel path once latched, where the machine allows it; `off`: every packet through user space.
+   */
+  kernelPath?: KernelPathMode;
+  /** RTP packets a stream's current source sends through user space before it may go into the kernel (default 10). */
+  kernelAfterPackets?: number;
 }
+
+export const KERNEL_PATH_MODES = ['auto', 'off'] as const;
+export type KernelPathMode = (typeof KERNEL_PATH_MODES)[number];
 
 export type LegStats = NativeLegStats;
 export type WorkerStats = NativeWorkerStats;
