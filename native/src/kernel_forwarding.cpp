@@ -41,10 +41,13 @@ void KernelForwarding::afterPacket(const PacketContext& ctx, bool forwarded, uin
   if (!active()) return;
   Leg& leg = *ctx.leg;
   if (ctx.latchMoved) {
-    // A new source: its stream starts over in user space, and the peer's stream now goes somewhere else.
+    // A new source: its stream starts over in user space, and the peer's stream goes there now (unless the
+    // client latched where its SDP said, where the peer's flow already sends).
     leg.kernel.userRtp = 0;
-    uninstall(leg, nowMs);
-    uninstall(peerOf(leg), nowMs);
+    const Endpoint now = leg.rtpLatch.destination();
+    if (leg.kernel.installed && leg.kernel.flow.source != now) uninstall(leg, nowMs);
+    Leg& peer = peerOf(leg);
+    if (peer.kernel.installed && peer.kernel.flow.to != now) uninstall(peer, nowMs);
   } else if (ctx.sequenceRestarted) {
     // The count the kernel continued is closed (beforePacket folded it); a late fold must not touch the new one.
     leg.kernel.sameSequence = false;
