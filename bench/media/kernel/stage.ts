@@ -71,7 +71,10 @@ export async function kernelStage(o: KernelOptions, say: (m: string) => void): P
                   `loss ${(t.loss * 100).toFixed(3)}% cpu ${t.cores.toFixed(2)} → ${Math.round(t.ppsPerCore)} pps/core` +
                   `${t.bpfNsPerPacket ? ` bpf ${Math.round(t.bpfNsPerPacket)} ns/pkt` : ''} p50 ${t.p50Us}µs p99 ${t.p99Us}µs`));
               const after = await ours?.workerStats();
+              const last = result.trials.at(-1);
+              const cutShort = Date.now() > o.deadline && !result.generatorBound && last !== undefined && last.loss < 0.001;
               const notes = [
+                cutShort ? `cut short by the run's time budget after ${result.trials.length} trials: the relay was not pushed to loss` : '',
                 before && after ? `user space read ${after.packetsIn - before.packetsIn} packets during the trials` : '',
                 ours && ours.pids.length > 1 ? `${ours.pids.length} engine processes (a process may hold 20,000 descriptors here), so a packet passes up to ${ours.pids.length} programs` : '',
               ].filter(Boolean);
