@@ -9,7 +9,8 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 deps="$root/.deps"
 prefix="$deps/libsrtp"
-say() { echo "[build-libsrtp] $*" >&2; }
+# Each line carries the seconds since the script started, so a slow stage shows which one it was.
+say() { echo "[build-libsrtp] ${SECONDS}s $*" >&2; }
 
 patches=("$root"/native/patches/libsrtp-*.patch)
 [ -e "${patches[0]}" ] || patches=()
@@ -54,6 +55,7 @@ fi
 
 work="$deps/src"
 rm -rf "$work" && mkdir -p "$work"
+say "fetching Debian's libsrtp2 source package"
 ( cd "$work" && apt-get source -qq libsrtp2 >&2 ) || fallback "apt-get source libsrtp2 failed"
 srcdir="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'libsrtp2-*' | head -n1)"
 [ -n "$srcdir" ] || fallback "no unpacked libsrtp2 source"
@@ -67,13 +69,13 @@ for p in "${patches[@]}"; do
     applied=unpatched
   fi
 done
-say "building $(basename "$srcdir") with OpenSSL"
-(
-  cd "$srcdir" &&
-  CFLAGS="-O2 -fPIC" ./configure --quiet --enable-openssl --disable-debug-logging --prefix="$prefix" >&2 &&
-  make -s -j"$(nproc)" libsrtp2.a >&2 &&
-  make -s install >&2
-) || fallback "configure/make of libsrtp2 with --enable-openssl failed"
+say "configuring $(basename "$srcdir") with OpenSSL"
+( cd "$srcdir" && CFLAGS="-O2 -fPIC" ./configure --quiet --enable-openssl --disable-debug-logging --prefix="$prefix" >&2 ) \
+  || fallback "configure of libsrtp2 with --enable-openssl failed"
+say "compiling libsrtp2.a"
+( cd "$srcdir" && make -s -j"$(nproc)" libsrtp2.a >&2 ) || fallback "make of libsrtp2 with --enable-openssl failed"
+say "installing into $prefix"
+( cd "$srcdir" && make -s install >&2 ) || fallback "make install of libsrtp2 failed"
 [ -f "$prefix/lib/libsrtp2.a" ] || fallback "libsrtp2.a missing after install"
 rm -f "$prefix/FALLBACK"
 echo "$(basename "$srcdir") openssl $applied patches $patch_id $(date -u +%FT%TZ)" > "$prefix/STAMP"

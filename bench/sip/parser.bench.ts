@@ -3,7 +3,7 @@
 // Prints `RESULT bench:sip-parser ours=<msgs/s> reference=<msgs/s> ratio=<ours/reference>`.
 // Run: npx tsc -p tsconfig.json && node dist/bench/sip/parser.bench.js
 import { Bench } from 'tinybench';
-import { addVia, decrementMaxForwards, parseMessage, removeTopVia, type SipRequest } from '../../src/sip/index.js';
+import { addVia, decrementMaxForwards, parseMessage, removeTopVia, type SipRequest } from '../../src/sip/message/index.js';
 
 const REGISTER = Buffer.from([
   'REGISTER sip:example.com SIP/2.0',

@@ -4,6 +4,7 @@
 
 #include "engine.hpp"
 #include "sip_tls/tls_listener_addon.hpp"
+#include "turn/turn_addon.hpp"
 
 namespace mra {
 namespace {
@@ -91,7 +92,7 @@ int legArg(const Napi::CallbackInfo& info, size_t i) {
 void setCounters(Napi::Env env, Napi::Object o, const LegSnapshot& c) {
   auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
   n("packetsIn", c.packetsIn), n("bytesIn", c.bytesIn), n("packetsOut", c.packetsOut), n("bytesOut", c.bytesOut);
-  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
+  n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtcpBytesIn", c.rtcpBytesIn), n("rtcpBytesOut", c.rtcpBytesOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
   n("keepalivesIn", c.keepalivesIn), n("keepalivesOut", c.keepalivesOut);
   Napi::Object drops = Napi::Object::New(env);
 #define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name)));
@@ -101,13 +102,24 @@ void setCounters(Napi::Env env, Napi::Object o, const LegSnapshot& c) {
   o.Set("path", c.kernel ? "kernel" : "user");
 }
 
+// Marks NativeEngine objects, so that a native service handed "an engine" can tell one from any other object.
+const napi_type_tag kEngineTag = {0x6d72612d656e6769ULL, 0x6e652d6f626a6563ULL};
+
 class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
  public:
+  // The engine behind a JS NativeEngine, for the TURN server; throws a TypeError for anything else or a closed one.
+  static std::shared_ptr<PortPool> portPoolOf(const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kEngineTag))
+      throw EngineTypeError("the first argument must be a NativeEngine");
+    return Unwrap(v.As<Napi::Object>())->engine().portPool();
+  }
+
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeEngine",
                        {InstanceMethod<&NativeEngine::CreateRelay>("createRelay"),
                         InstanceMethod<&NativeEngine::SetKeys>("setKeys"),
                         InstanceMethod<&NativeEngine::SetRemote>("setRemote"),
+                        InstanceMethod<&NativeEngine::SetRtcpMux>("setRtcpMux"),
                         InstanceMethod<&NativeEngine::DestroyRelay>("destroyRelay"),
                         InstanceMethod<&NativeEngine::Stats>("stats"), InstanceMethod<&NativeEngine::Info>("info"),
                         InstanceMethod<&NativeEngine::WorkerStats>("workerStats"),
@@ -119,6 +131,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     try {
       if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
         throw EngineTypeError("new NativeEngine(config, onEvents)");
+      info.This().As<Napi::Object>().TypeTag(&kEngineTag);
       const Napi::Object o = info[0].As<Napi::Object>();
       EngineConfig cfg;
       cfg.workers = int(u32(o, "workers", 1, 64));
@@ -222,6 +235,15 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
     });
   }
 
+  Napi::Value SetRtcpMux(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      if (!info[2].IsBoolean()) throw EngineTypeError("rtcpMux must be a boolean");
+      engine().setRtcpMux(stringArg(info, 0, "relay id"), legArg(info, 1), info[2].As<Napi::Boolean>().Value());
+      return env.Undefined();
+    });
+  }
+
   Napi::Value DestroyRelay(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value { return Napi::Boolean::New(env, engine().destroyRelay(stringArg(info, 0, "relay id"))); });
@@ -316,6 +338,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", mra::NativeEngine::Define(env));
   exports.Set("NativeSipTlsListener", mra::defineNativeSipTlsListener(env));
+  exports.Set("NativeTurnServer", mra::defineNativeTurnServer(env, &mra::NativeEngine::portPoolOf));
   return exports;
 }
 

@@ -35,6 +35,8 @@ struct DropCounters {
 
 struct TrafficCounters {
   Counter packetsIn, bytesIn, packetsOut, bytesOut, rtcpIn, rtcpOut;
+  // The RTCP share of bytesIn and bytesOut, so RTP and RTCP volumes can be told apart (the ng protocol's query).
+  Counter rtcpBytesIn, rtcpBytesOut;
   // RTP received on this leg (RtpSequence): packets the sequence numbers say were sent, and those never received.
   Counter rtpExpected, rtpLost;
   // 0-byte keepalive datagrams (RFC 6263 §4.1), received and sent; never forwarded.

@@ -30,7 +30,7 @@ Engine::Engine(EngineConfig cfg, EventSink sink) : cfg_(cfg), sink_(std::move(si
     throw EngineTypeError("port range " + std::to_string(cfg_.portMin) + "-" + std::to_string(cfg_.portMax) +
                           " leaves no room for external legs above the mux ports");
   initSrtpLibrary();
-  pool_ = std::make_unique<PortPool>(uint16_t(externalFirst), cfg_.portMax);
+  pool_ = std::make_shared<PortPool>(uint16_t(externalFirst), cfg_.portMax);
   // Two received streams per relay at most, and a relay holds an own pair or a mux source: a slot for each leg
   // that could exist, shared out between the workers.
   const uint32_t legs = 2 * (uint32_t(pool_->capacity()) + 64u * uint32_t(cfg_.muxPairs));
@@ -184,15 +184,23 @@ void Engine::setKeys(const std::string& id, int leg, const std::optional<KeySpec
       throw EngineTypeError(e.what());
     }
   };
-  auto inSession = make(in, SrtpSession::Direction::Inbound);
-  auto outSession = make(out, SrtpSession::Direction::Outbound);
   std::lock_guard<std::mutex> lock(mutex_);
   auto relay = lookup(id);
+  // A direction whose key is unchanged keeps its session; only a new (or removed) key replaces one.
+  const bool newIn = !(relay->keyIn[size_t(leg)] == in);
+  const bool newOut = !(relay->keyOut[size_t(leg)] == out);
+  if (!newIn && !newOut) return;
   // The sessions are built here, off the packet path; the worker only swaps pointers.
-  workers_[size_t(relay->worker)]->post([relay, leg, inSession, outSession](Worker& w) {
+  auto inSession = newIn ? make(in, SrtpSession::Direction::Inbound) : nullptr;
+  auto outSession = newOut ? make(out, SrtpSession::Direction::Outbound) : nullptr;
+  relay->keyIn[size_t(leg)] = in;
+  relay->keyOut[size_t(leg)] = out;
+  // A key that really changed takes the stream back from the kernel (an unchanged one returned above): a keyed leg
+  // never qualifies again, and a key removed lets it re-qualify from its next packets in user space.
+  workers_[size_t(relay->worker)]->post([relay, leg, newIn, newOut, inSession, outSession](Worker& w) {
     Leg& l = relay->legs[size_t(leg)];
-    l.srtpIn = inSession;
-    l.srtpOut = outSession;
+    if (newIn) l.srtpIn = inSession;
+    if (newOut) l.srtpOut = outSession;
     w.kernelReset(*relay, leg, false);
   });
 }
@@ -215,6 +223,14 @@ void Engine::setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rt
     l.rtcpLatch.setHint(rtcpTo);
     l.lastSendMs = 0;  // a new remote gets a keepalive at the next tick, before any media
   });
+}
+
+void Engine::setRtcpMux(const std::string& id, int leg, bool rtcpMux) {
+  if (leg < 0 || leg > 1) throw EngineTypeError("leg must be 0 (A) or 1 (B)");
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto relay = lookup(id);
+  if (relay->legs[size_t(leg)].config.mux) throw EngineError("a mux leg's rtcp-mux is part of its demux key, fixed at creation");
+  workers_[size_t(relay->worker)]->post([relay, leg, rtcpMux](Worker&) { relay->legs[size_t(leg)].config.rtcpMux = rtcpMux; });
 }
 
 bool Engine::destroyRelay(const std::string& id) {

@@ -47,11 +47,6 @@ struct RelayConfig {
   std::optional<uint32_t> timeoutMs;
 };
 
-struct KeySpec {
-  std::string suite;
-  std::vector<uint8_t> keySalt;
-};
-
 struct RelayPorts {
   int worker;
   std::array<uint16_t, 2> rtpPorts;  // RTCP is +1 (the mux pair's RTCP port for mux legs)
@@ -76,6 +71,8 @@ class Engine {
   RelayPorts createRelay(const RelayConfig& cfg);
   void setKeys(const std::string& id, int leg, const std::optional<KeySpec>& in, const std::optional<KeySpec>& out);
   void setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rtcp);
+  // RFC 5761 negotiated after the relay opened (the ng relay learns it from an answer): where RTCP goes and leaves from.
+  void setRtcpMux(const std::string& id, int leg, bool rtcpMux);
   // Unknown id: false. The ports are back in the pool when the Closed event for this id is emitted.
   bool destroyRelay(const std::string& id);
   std::shared_ptr<const Relay> find(const std::string& id) const;
@@ -85,6 +82,8 @@ class Engine {
   const Worker& worker(int i) const { return *workers_.at(size_t(i)); }
   EngineInfo info() const;
   size_t portPairsInUse() const { return pool_->inUse(); }
+  // Shared with native services that relay from the same media range (the TURN server, native/src/turn/).
+  std::shared_ptr<PortPool> portPool() const { return pool_; }
   void stop();
 
  private:
@@ -95,7 +94,7 @@ class Engine {
   EngineConfig cfg_;
   EventSink sink_;
   std::shared_ptr<KernelPath> kernel_;
-  std::unique_ptr<PortPool> pool_;
+  std::shared_ptr<PortPool> pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::array<int, 2>> muxFds_;
   mutable std::mutex mutex_;

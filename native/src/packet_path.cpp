@@ -73,6 +73,7 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
   leg.counters.bytesIn.add(ctx.length);
   if (rtcp) {
     leg.counters.rtcpIn.add();
+    leg.counters.rtcpBytesIn.add(ctx.length);
   } else {
     ctx.rtp = true;
     ctx.sequenceRestarted = leg.sequence.onPacket(info.ssrc, info.seq);
@@ -93,7 +94,10 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
   peer.counters.packetsOut.add();
   peer.lastSendMs = ctx.nowMs;
   peer.counters.bytesOut.add(ctx.length);
-  if (rtcp) peer.counters.rtcpOut.add();
+  if (rtcp) {
+    peer.counters.rtcpOut.add();
+    peer.counters.rtcpBytesOut.add(ctx.length);
+  }
   return out;
 }
 

@@ -18,6 +18,7 @@ namespace {
 void readCounters(const TrafficCounters& c, LegSnapshot& out) {
   out.packetsIn = c.packetsIn.get(), out.bytesIn = c.bytesIn.get(), out.packetsOut = c.packetsOut.get();
   out.bytesOut = c.bytesOut.get(), out.rtcpIn = c.rtcpIn.get(), out.rtcpOut = c.rtcpOut.get();
+  out.rtcpBytesIn = c.rtcpBytesIn.get(), out.rtcpBytesOut = c.rtcpBytesOut.get();
   out.rtpExpected = c.rtpExpected.get(), out.rtpLost = c.rtpLost.get();
   out.keepalivesIn = c.keepalivesIn.get(), out.keepalivesOut = c.keepalivesOut.get();
 #define MRA_READ_DROP(name) out.drops.name = c.drops.name.get();

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "counters.hpp"
 #include "kernel_path.hpp"
@@ -79,6 +81,13 @@ struct Leg {
   int rtcpSendFd() const { return config.rtcpMux ? rtpSocket.fd : rtcpSocket.fd; }
 };
 
+// An SDES key as signalled: the suite and its key||salt.
+struct KeySpec {
+  std::string suite;
+  std::vector<uint8_t> keySalt;
+  bool operator==(const KeySpec& o) const { return suite == o.suite && keySalt == o.keySalt; }
+};
+
 struct Relay {
   std::string id;
   int worker = 0;
@@ -86,6 +95,11 @@ struct Relay {
   std::array<Leg, 2> legs;
   // Odd while the worker folds kernel counts into the legs' counters: a reader retries (stats snapshot).
   std::atomic<uint32_t> kernelVersion{0};
+  // The keys each leg was last given, read and written by the control thread only (under the engine's lock): a
+  // setKeys that repeats a leg's key keeps its running session, so the SRTP index, the SRTCP index and the replay
+  // window go on (RFC 3711 §3.2: one master key, one context). Re-keying them would restart the SRTCP index, and
+  // the far end would drop what follows as replayed.
+  std::array<std::optional<KeySpec>, 2> keyIn, keyOut;
   bool ownsPort(int leg) const { return !legs[leg].config.mux; }
 };
 
@@ -93,6 +107,7 @@ struct Relay {
 // for its stream since the last fold, read consistently under the relay's kernelVersion.
 struct LegSnapshot {
   uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0, rtcpIn = 0, rtcpOut = 0;
+  uint64_t rtcpBytesIn = 0, rtcpBytesOut = 0;
   uint64_t rtpExpected = 0, rtpLost = 0, keepalivesIn = 0, keepalivesOut = 0;
 #define MRA_DECLARE_DROP_SNAPSHOT(name) uint64_t name = 0;
   struct {

@@ -3,14 +3,9 @@
  * start-up, a publisher that does not answer); the rest are read off the status document each time it is
  * built (link down, capacity, staleness), so they clear by themselves when the figure recovers.
  */
-export type AlarmSeverity = 'warning' | 'error';
+import { capacityOf, linkFigures, sectionFigures, type Alarm, type AlarmSeverity, type StatusDocument } from '../host/index.js';
 
-export interface Alarm {
-  id: string;
-  severity: AlarmSeverity;
-  message: string;
-  since: string;
-}
+export type { Alarm, AlarmSeverity };
 
 export class AlarmBoard {
   readonly #alarms = new Map<string, Alarm>();
@@ -33,6 +28,23 @@ export class AlarmBoard {
   list(): Alarm[] {
     return [...this.#alarms.values()];
   }
+
+  readonly #acks = new Map<string, string>();
+
+  /** Remembers an operator's acknowledgement of an alarm id until that alarm is no longer active. */
+  acknowledge(id: string): void {
+    if (!this.#acks.has(id)) this.#acks.set(id, new Date().toISOString());
+  }
+
+  /**
+   * The active alarms with their acknowledgement; an acknowledgement of an alarm that cleared is forgotten, so
+   * the same condition coming back later is new again (as Expressway's alarms are).
+   */
+  acknowledged(active: Alarm[]): Alarm[] {
+    const ids = new Set(active.map((a) => a.id));
+    for (const id of [...this.#acks.keys()]) if (!ids.has(id)) this.#acks.delete(id);
+    return active.map((a) => (this.#acks.has(a.id) ? { ...a, acknowledged: this.#acks.get(a.id)! } : a));
+  }
 }
 
 /** Capacity above this share of a section's limit raises an alarm (the seeds' 80% warning). */
@@ -40,51 +52,34 @@ export const CAPACITY_ALARM_SHARE = 0.8;
 /** The link may be down this long (a reconnect) before it is an alarm. */
 export const LINK_DOWN_GRACE_MS = 10_000;
 
-type Doc = Record<string, unknown>;
-const isObject = (v: unknown): v is Doc => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
- * A section's capacity as used/limit: either `capacity: { used, limit }`, or the planes' flat form, a numeric
- * `capacity` (the configured limit, e.g. capacity.registrations) beside the count it limits.
+ * Alarms that follow from the status document itself, read by the figures every section type shares
+ * (SectionStatus, LinkSection in src/host/status.ts): the traversal link's state, each section's capacity
+ * and staleness.
  */
-function capacityOf(section: Doc): { used: number; limit: number; what?: string } | undefined {
-  const cap = section.capacity;
-  if (isObject(cap) && typeof cap.used === 'number' && typeof cap.limit === 'number') return { used: cap.used, limit: cap.limit };
-  if (typeof cap !== 'number') return undefined;
-  for (const what of ['registrations', 'calls', 'sessions']) {
-    const used = section[what];
-    if (typeof used === 'number') return { used, limit: cap, what };
-  }
-  return undefined;
-}
-
-/**
- * Alarms that follow from the status document itself. Sections opt in by shape:
- * `traversal.state`/`since`, `<section>.capacity` (see capacityOf), `<section>.stale: true` with `staleReason`.
- */
-export function statusAlarms(doc: Doc, now = Date.now()): Alarm[] {
+export function statusAlarms(doc: StatusDocument, now = Date.now()): Alarm[] {
   const out: Alarm[] = [];
-  const t = doc.traversal;
-  if (isObject(t) && typeof t.state === 'string' && t.state !== 'up') {
-    const since = typeof t.since === 'string' ? Date.parse(t.since) : NaN;
+  const link = linkFigures(doc.traversal);
+  if (link && link.state !== 'up') {
+    const since = link.since !== undefined ? Date.parse(link.since) : NaN;
     const started = typeof doc.started === 'string' ? Date.parse(doc.started) : NaN;
     const downSince = Number.isNaN(since) ? started : since;
     if (Number.isNaN(downSince) || now - downSince >= LINK_DOWN_GRACE_MS) {
       const sinceIso = Number.isNaN(downSince) ? new Date(now).toISOString() : new Date(downSince).toISOString();
-      const why = typeof t.lastError === 'string' ? `: ${t.lastError}` : '';
-      out.push({ id: 'traversal.link-down', severity: 'error', message: `traversal link is ${t.state}${why}`, since: sinceIso });
+      const why = link.lastError !== undefined ? `: ${link.lastError}` : '';
+      out.push({ id: 'traversal.link-down', severity: 'error', message: `traversal link is ${link.state}${why}`, since: sinceIso });
     }
   }
   for (const [name, section] of Object.entries(doc)) {
-    if (!isObject(section)) continue;
-    const cap = capacityOf(section);
+    const figures = sectionFigures(section);
+    const cap = capacityOf(figures);
     if (cap && cap.limit > 0 && cap.used / cap.limit > CAPACITY_ALARM_SHARE) {
       const pct = Math.round((cap.used / cap.limit) * 100);
       const label = cap.what ? `${name} ${cap.what}` : name;
       out.push({ id: `${name}.capacity`, severity: 'warning', message: `${label}: ${cap.used} of ${cap.limit} in use (${pct}%, above ${CAPACITY_ALARM_SHARE * 100}%)`, since: new Date(now).toISOString() });
     }
-    if (section.stale === true) {
-      const why = typeof section.staleReason === 'string' ? section.staleReason : 'not refreshed in time';
+    if (figures.stale) {
+      const why = figures.staleReason ?? 'not refreshed in time';
       out.push({ id: `${name}.stale`, severity: 'warning', message: `${name} is stale: ${why}`, since: new Date(now).toISOString() });
     }
   }

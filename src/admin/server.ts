@@ -1,16 +1,29 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import type { Alarm } from './alarms.js';
 import { createMetrics } from './metrics.js';
 import { STATUS_PAGE } from './page.js';
+import { callsOf, filterByAddress } from './queries.js';
+import { isLoopback } from '../config/index.js';
 
 /** What the admin API may change on the node; the node's context handle provides it. */
 export interface AdminControl {
   setMaintenance(on: boolean): void;
-  action(name: string): (() => Promise<unknown>) | undefined;
+  action(name: string): ((input: Record<string, unknown>) => Promise<unknown>) | undefined;
+  /** A list a plane offers (registrations); undefined when this node has none of that name. */
+  query?(name: string): (() => Promise<unknown[]> | unknown[]) | undefined;
   alarms(): Alarm[];
+  acknowledge?(id: string): boolean;
+}
+
+/** HTTPS for the admin API (required off loopback); `clientCa` makes TLS itself demand a client certificate it signed. */
+export interface AdminTls {
+  cert: string;
+  key: string;
+  clientCa?: string;
 }
 
 export interface AdminOptions {
@@ -18,6 +31,7 @@ export interface AdminOptions {
   port: number;
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   token?: string;
+  tls?: AdminTls;
   log: Logger;
   /** The node's status document, read fresh for each request. */
   status: () => unknown;
@@ -79,7 +93,7 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     const doc = opts.status() as Record<string, unknown>;
     return { doc, alarms: Array.isArray(doc.alarms) ? (doc.alarms as Alarm[]) : (opts.control?.alarms() ?? []) };
   };
-  const metrics = createMetrics(readStatus);
+  const metrics = createMetrics(readStatus, String((opts.status() as Record<string, unknown>).role ?? 'node'));
 
   async function post(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const control = opts.control;
@@ -96,11 +110,18 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
       control.setMaintenance(on);
       return send(res, 200, { maintenance: on });
     }
+    const ack = /^\/api\/alarms\/([^/]+)\/acknowledge$/.exec(path)?.[1];
+    if (ack !== undefined) {
+      const id = decodeURIComponent(ack);
+      if (!control.acknowledge?.(id)) return send(res, 404, { error: `no active alarm ${id}` });
+      return send(res, 200, { acknowledged: id });
+    }
     const name = /^\/api\/actions\/([a-z0-9-]+)$/.exec(path)?.[1];
     const run = name ? control.action(name) : undefined;
     if (!run) return send(res, 404, { error: `no such action: ${path}` });
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'body must be a JSON object' });
     try {
-      return send(res, 200, { action: name, result: await run() });
+      return send(res, 200, { action: name, result: await run(body as Record<string, unknown>) });
     } catch (err) {
       opts.log.error({ action: name, err: (err as Error).message }, 'admin action failed');
       return send(res, 500, { action: name, error: (err as Error).message });
@@ -117,16 +138,32 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     if (path === '/healthz') return send(res, 200, { ok: true });
     if (path === '/api/status') return send(res, 200, opts.status());
     if (path === '/metrics') return sendText(res, 200, metrics.contentType, await metrics.scrape());
+    if (path === '/api/alarms') return send(res, 200, readStatus().alarms);
+    const params = new URLSearchParams((req.url ?? '').split('?')[1] ?? '');
+    if (path === '/api/calls') return send(res, 200, callsOf(opts.status() as Record<string, unknown>, params));
+    const call = /^\/api\/calls\/([^/]+)$/.exec(path)?.[1];
+    if (call !== undefined) {
+      const found = callsOf(opts.status() as Record<string, unknown>, new URLSearchParams({ id: decodeURIComponent(call) }));
+      return found.length ? send(res, 200, found[0]) : send(res, 404, { error: `no call ${decodeURIComponent(call)} through this node` });
+    }
+    const query = /^\/api\/([a-z][a-z0-9-]*)$/.exec(path)?.[1];
+    const list = query ? opts.control?.query?.(query) : undefined;
+    if (list) return send(res, 200, filterByAddress(await list(), params));
     return send(res, 404, { error: `no such resource: ${path}` });
   }
 
-  const server = createServer((req, res) => {
+  if (!opts.tls && !isLoopback(opts.address)) throw new Error(`admin API on ${opts.address}: off loopback it needs TLS (admin.tls) and a token or client certificates`);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       opts.log.error({ err: err.message, url: req.url }, 'admin request failed');
       if (!res.headersSent) send(res, 500, { error: 'internal error; see the node log' });
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+    : createHttpServer(onRequest);
+  server.on('tlsClientError', (err, socket) => opts.log.warn({ remote: socket.remoteAddress, err: err.message }, 'admin API TLS handshake failed'));
   server.headersTimeout = 5000;
   server.requestTimeout = 10000;
   await new Promise<void>((resolve, reject) => {
@@ -134,7 +171,7 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     server.listen(opts.port, opts.address, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  opts.log.info({ address: opts.address, port }, 'admin API listening');
+  opts.log.info({ address: opts.address, port, tls: !!opts.tls, clientCertificates: !!opts.tls?.clientCa, token: !!opts.token }, 'admin API listening');
   return {
     port,
     close: () =>

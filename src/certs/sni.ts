@@ -10,11 +10,20 @@ export function nameCovers(pattern: string, host: string): boolean {
 }
 
 export function dnsNames(certPem: string): string[] {
+  return sanEntries(certPem, 'DNS:');
+}
+
+/** The IP addresses in a certificate's subjectAltName. */
+export function ipAddressNames(certPem: string): string[] {
+  return sanEntries(certPem, 'IP Address:');
+}
+
+function sanEntries(certPem: string, prefix: string): string[] {
   const san = new X509Certificate(certPem).subjectAltName ?? '';
   return san
     .split(/,\s*/)
-    .filter((e) => e.startsWith('DNS:'))
-    .map((e) => e.slice(4));
+    .filter((e) => e.startsWith(prefix))
+    .map((e) => e.slice(prefix.length));
 }
 
 export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;

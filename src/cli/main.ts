@@ -1,29 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigError, loadConfig, type NodeConfig } from '../config/index.js';
+import { ConfigError } from '../config/index.js';
+import { EXIT_CONFIG, loadOrExit } from './load-config.js';
+import { addAdminCommands } from './admin-commands.js';
 import { createLogger } from '../log/index.js';
-import { startCore, startEdge, type RunningNode } from '../node/index.js';
+import { startCore, startEdge, startRelay, VERSION, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
-import { startLab, LAB_ADMIN_PORTS } from '../lab/index.js';
-import { printStatus } from './status.js';
 import { writeCsr, type CsrCommandOptions } from './csr.js';
 
-/** Exit codes: 0 done, 1 runtime failure, 2 bad configuration or usage. */
-const EXIT_CONFIG = 2;
-
-function load(file: string, role?: 'edge' | 'core'): NodeConfig {
-  try {
-    const cfg = loadConfig(file);
-    if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);
-    return cfg;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error:\n${err.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-    throw err;
-  }
-}
+const load = loadOrExit;
+type Role = 'edge' | 'core' | 'relay';
 
 /** SIGTERM and SIGINT drain the node and exit 0; a second signal exits at once. */
 function runUntilSignalled(stop: () => Promise<void>): void {
@@ -44,12 +30,12 @@ function runUntilSignalled(stop: () => Promise<void>): void {
   process.on('SIGINT', onSignal);
 }
 
-async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
+async function runNode(role: Role, file: string): Promise<void> {
   const cfg = load(file, role);
   const log = createLogger({ level: cfg.log.level, node: cfg.name });
   let node: RunningNode;
   try {
-    node = cfg.role === 'edge' ? await startEdge(cfg, log) : await startCore(cfg, log);
+    node = cfg.role === 'edge' ? await startEdge(cfg, log) : cfg.role === 'core' ? await startCore(cfg, log) : await startRelay(cfg, log);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, `${role} failed to start`);
     process.exit(1);
@@ -60,6 +46,7 @@ async function runNode(role: 'edge' | 'core', file: string): Promise<void> {
 
 const program = new Command('mra-edge')
   .description('Mobile and Remote Access edge: an edge node (DMZ) and a core node (inside) joined by a traversal link')
+  .version(`mra-edge ${VERSION} (Node.js ${process.versions.node})`, '-V, --version', 'print the release and exit')
   .showHelpAfterError();
 program.configureOutput({ outputError: (s, write) => write(s) });
 program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG));
@@ -77,6 +64,12 @@ program
   .action((o: { config: string }) => runNode('core', o.config));
 
 program
+  .command('relay')
+  .description("run a media relay driven over rtpengine's ng protocol by Kamailio or OpenSIPS (docs/relay.md)")
+  .requiredOption('-c, --config <file>', 'relay configuration (YAML)')
+  .action((o: { config: string }) => runNode('relay', o.config));
+
+program
   .command('lab')
   .description('run core, edge and simulated inside servers together on loopback (the default of npm start)')
   .option('-d, --dir <dir>', 'where the lab keeps its CA, certificates and password', '.lab')
@@ -89,10 +82,12 @@ program
       process.stderr.write(`lab: --clients must be a whole number from 0 to 100; got "${o.clients}"\n`);
       process.exit(EXIT_CONFIG);
     }
+    // Loaded only here: the lab's simulated servers are no part of a node (nothing else of the product imports src/lab).
+    const { startLab } = await import('../lab/index.js');
     const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel, clients });
     process.stderr.write(
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
-        `  mra-edge status            (core admin API, port ${lab.core.ports.admin})\n` +
+        `  mra-edge status --url http://127.0.0.1:${lab.core.ports.admin}   (core; edge: --url http://127.0.0.1:${lab.edge.ports.admin})\n` +
         `  status pages               http://127.0.0.1:${lab.core.ports.admin}/ (core), http://127.0.0.1:${lab.edge.ports.admin}/ (edge)\n` +
         `  simulated clients          ${clients} signing in, registering and online over XMPP through the edge\n`,
     );
@@ -108,22 +103,7 @@ program
     process.stdout.write(`${file}: ok (${cfg.role} ${cfg.name})\n`);
   });
 
-program
-  .command('status')
-  .description("print a node's status from its admin API")
-  .option('-u, --url <url>', 'admin API base URL', `http://127.0.0.1:${LAB_ADMIN_PORTS.core}`)
-  .option('-c, --config <file>', "read the admin address, port and token from the node's configuration")
-  .option('--json', 'print the raw status document')
-  .action(async (o: { url: string; config?: string; json?: boolean }) => {
-    let url = o.url;
-    let token = process.env.MRA_ADMIN_TOKEN;
-    if (o.config) {
-      const cfg = load(o.config);
-      url = `http://${cfg.admin.address.includes(':') ? `[${cfg.admin.address}]` : cfg.admin.address}:${cfg.admin.port}`;
-      token = cfg.admin.token ?? token;
-    }
-    process.exitCode = await printStatus(url, token, o.json ?? false);
-  });
+addAdminCommands(program);
 
 const many = (v: string, prev: string[]) => [...prev, v];
 program

@@ -1,45 +1,62 @@
-import type { EdgeLinkStatus, LinkStatus } from '../traversal/index.js';
+import { age } from './table.js';
 
-interface StatusDoc {
-  node: string;
-  role: 'edge' | 'core';
-  started: string;
-  traversal: LinkStatus | EdgeLinkStatus;
-}
+/** The status document as `GET /api/status` gives it; each plane's section is optional (an edge has no discovery). */
+export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'core' | 'relay'; started: string; maintenance?: boolean };
 
-/** Prints a node's status; returns the exit code: 0 link up, 1 link not up, 2 admin API unreachable. */
-export async function printStatus(url: string, token: string | undefined, json: boolean): Promise<number> {
-  let doc: StatusDoc;
-  try {
-    const res = await fetch(`${url.replace(/\/$/, '')}/api/status`, {
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) {
-      process.stderr.write(`${url}: HTTP ${res.status}: ${await res.text()}\n`);
-      return 2;
-    }
-    doc = (await res.json()) as StatusDoc;
-  } catch (err) {
-    process.stderr.write(`${url}: admin API unreachable: ${(err as Error).cause ?? (err as Error).message}\n`);
-    return 2;
+const list = (o: Record<string, unknown> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+
+/** Every plane of a node in a few lines each, in the order an operator reads them: node, alarms, link, then traffic. */
+export function renderStatus(doc: StatusDoc): string {
+  const out: string[] = [];
+  out.push(`${doc.role} ${doc.node} (mra-edge ${doc.version ?? '?'}), up ${age(doc.started)}, maintenance ${doc.maintenance ? 'ON' : 'off'}`);
+  if (doc.drain) out.push(`  drain: ${doc.drain.drained ? 'drained, safe to stop' : `active ${list(doc.drain.active)}`}`);
+  const alarms = (doc.alarms ?? []) as Array<Record<string, string>>;
+  out.push(`alarms: ${alarms.length ? alarms.length : 'none'}`);
+  for (const a of alarms) out.push(`  ${String(a.severity).toUpperCase()} ${a.id}: ${a.message} (since ${a.since}${a.acknowledged ? ', acknowledged' : ''})`);
+
+  if (doc.role === 'relay' && doc.relay) {
+    // A relay has no traversal link: its ng control sockets and the calls it carries.
+    const r = doc.relay;
+    out.push(`ng control: ${list(r.ng?.ports ?? {})}; calls ${r.calls ?? 0}, relays ${r.relays ?? 0}`);
   }
-  if (json) {
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    return doc.traversal.state === 'up' ? 0 : 1;
+  const t = doc.traversal;
+  if (t && doc.role === 'core') {
+    out.push(`traversal link: ${t.state}${t.peer ? ` to ${t.peerNode ?? '?'} at ${t.peer}` : ''} since ${t.since}`);
+    out.push(`  channels: ${list(t.channels)}; rtt ${t.rttMs ?? '-'} ms, reconnects ${t.reconnects}, failed attempts ${t.failedAttempts}`);
+    if (t.lastError) out.push(`  last error: ${t.lastError}`);
+  } else if (t) {
+    out.push(`traversal: ${t.state}, ${t.cores.length} core node(s)${t.refused && Object.keys(t.refused).length ? `; refused: ${list(t.refused)}` : ''}`);
+    for (const c of t.cores) out.push(`  ${c.node} from ${c.remote} since ${c.since}: ${list(c.channels)}`);
+    if (t.lastError) out.push(`  last refusal: ${t.lastError}`);
   }
-  const lines = [`${doc.role} ${doc.node} (since ${doc.started})`];
-  if (doc.role === 'core') {
-    const t = doc.traversal as LinkStatus;
-    lines.push(`traversal link: ${t.state}${t.peer ? ` to ${t.peerNode ?? '?'} at ${t.peer}` : ''} since ${t.since}`);
-    lines.push(`  channels: ${Object.entries(t.channels).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    lines.push(`  rtt: ${t.rttMs ?? '-'} ms, reconnects: ${t.reconnects}, failed attempts: ${t.failedAttempts}`);
-    if (t.lastError) lines.push(`  last error: ${t.lastError}`);
-  } else {
-    const t = doc.traversal as EdgeLinkStatus;
-    lines.push(`traversal: ${t.state}, ${t.cores.length} core node(s)`);
-    for (const c of t.cores) lines.push(`  ${c.node} from ${c.remote} since ${c.since}: ${Object.entries(c.channels).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (Array.isArray(doc.domains)) out.push(`domains: ${doc.domains.map((d: any) => `${d.name} (${(d.services ?? []).join('; ') || 'no services'})`).join(', ') || 'none'}`);
+  const disc = doc.discovery;
+  if (disc) {
+    const clusters = (disc.clusters ?? []) as any[];
+    out.push(`discovery: ${clusters.filter((c) => c.ok).length} of ${clusters.length} publishers answered, ${(disc.nodes ?? []).length} node(s), refreshed ${disc.refreshedAt ?? 'never'}${disc.stale ? `, STALE${disc.staleReason ? `: ${disc.staleReason}` : ''}` : ''}`);
+    out.push(`  zones: ${(disc.zones ?? []).join(', ') || 'none'}`);
+    for (const c of clusters.filter((x) => !x.ok)) out.push(`  ${c.kind} ${c.publisher}: ${c.error ?? 'failed'}`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return doc.traversal.state === 'up' ? 0 : 1;
+  const sip = doc.sip;
+  if (sip && Object.keys(sip).length) {
+    out.push(`sip: ${sip.registrations} registration(s) of ${sip.capacity}, ${sip.calls ?? 0} call leg(s), refused ${sip.refused ?? 0}`);
+    if (doc.role === 'edge') out.push(`  clients: ${sip.connections} connection(s), TLS accepted ${sip.tls?.accepted ?? 0}, failed ${sip.tls?.handshakeFailures ?? 0}; messages from clients ${sip.fromClients ?? 0}, to clients ${sip.toClients ?? 0}; overload shed ${sip.overloadShed ?? 0}`);
+    else out.push(`  call control: ${(sip.callControl ?? []).join(', ') || 'none'} (${sip.callControlConnections ?? 0} connection(s)); to call control ${sip.toCallControl ?? 0}, to edge ${sip.toEdge ?? 0}`);
+  }
+  const m = doc.media;
+  if (m) out.push(`media: ${m.calls} call(s) of ${m.capacity}, ${m.relays} relay(s), packets in ${m.packetsIn ?? 0} out ${m.packetsOut ?? 0}, SRTP failures ${m.authFailures}, timeouts ${m.mediaTimeouts}; ${m.srtpBackend ?? ''}`);
+  const http = doc.http;
+  if (http) {
+    const tun = http.tunnel ?? {};
+    out.push(`https tunnel: ${tun.sessions ?? 0} session(s), ${tun.forwarded ?? tun.served ?? 0} request(s)${tun.unavailable !== undefined ? `, ${tun.unavailable} with no tunnel up` : ''}`);
+    if (http.authorization) out.push(`  authorizations: ${list({ basic: http.authorization.basic, cached: http.authorization.cached, token: http.authorization.token, session: http.authorization.session })}; failed ${http.authorization.failed}, rate-limited ${http.authorization.rateLimited}; token keys ${http.authorization.tokenKeys}`);
+    if (http.allowList) out.push(`  allow list: ${http.allowList.automatic} automatic, ${http.allowList.editable} editable rule(s)`);
+  }
+  const x = doc.xmpp;
+  if (x) out.push(`xmpp: ${x.streams} stream(s) now, ${x.total} opened${Object.keys(x.refused ?? {}).length ? `, refused ${list(x.refused)}` : ''}; tunnel ${x.tunnel?.sessions ?? 0} session(s)`);
+  const i = doc.intrusion;
+  if (i) out.push(`intrusion protection: ${(i.blocked ?? []).length} address(es) blocked now, ${i.blocks} block(s) in all; failures ${list(i.failures)}`);
+  const s = doc.store;
+  if (s) out.push(`store: ${s.kind}; ${list(s.entries) || 'empty'}`);
+  return out.join('\n');
 }

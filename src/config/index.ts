@@ -1,4 +1,5 @@
-export { ConfigError, loadConfig, parseConfig, buildConfig, type ConfigProblem } from './load.js';
-export { DEFAULT_PORTS, type NodeConfig, type EdgeConfig, type CoreConfig, type EdgeConfigInput, type CoreConfigInput } from './schema.js';
+export { ConfigError, loadConfig, parseConfig, buildConfig, isLoopback, type ConfigProblem } from './load.js';
+export { DEFAULT_PORTS, type NodeConfig, type EdgeConfig, type CoreConfig, type EdgeConfigInput, type CoreConfigInput, type RelayConfig, type RelayConfigInput } from './schema.js';
 export { muxPortCount } from './derived.js';
 export type { DomainConfig } from './inside.js';
+export { DEFAULT_TURN_PORT, DEFAULT_DENIED_PEERS } from './turn.js';

@@ -3,7 +3,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { FILE_FIELDS, nodeSchema, type NodeConfig } from './schema.js';
+import { FILE_FIELDS, nodeSchema, type NodeConfig, type RelayConfig } from './schema.js';
+import { turnProblems } from './turn.js';
+import { MraError } from '../host/index.js';
 
 export interface ConfigProblem {
   line?: number;
@@ -13,7 +15,7 @@ export interface ConfigProblem {
 }
 
 /** A configuration that must not start a node. Its message names the file, the line and the field. */
-export class ConfigError extends Error {
+export class ConfigError extends MraError {
   readonly code = 'MRA_CONFIG';
   constructor(
     readonly file: string,
@@ -55,8 +57,14 @@ function describe(issue: z.core.$ZodIssue): string {
 function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
   if (cfg.media.port_min >= cfg.media.port_max) out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
-  const loopback = cfg.admin.address === 'localhost' || cfg.admin.address.startsWith('127.') || cfg.admin.address === '::1';
-  if (!loopback && !cfg.admin.token) out.push({ path: ['admin', 'token'], message: 'is required when the admin API listens on a non-loopback address' });
+  if (!isLoopback(cfg.admin.address)) {
+    const where = `admin.address ${cfg.admin.address} is not loopback`;
+    if (!cfg.admin.tls) out.push({ path: ['admin', 'tls'], message: `is required when ${where}: the admin API then serves HTTPS only (cert_file, key_file)` });
+    if (!cfg.admin.token && !cfg.admin.token_file && !cfg.admin.tls?.client_ca_file)
+      out.push({ path: ['admin', 'token'], message: `(or admin.token_file, or admin.tls.client_ca_file for client certificates) is required when ${where}` });
+  }
+  if (cfg.role === 'relay') out.push(...relayProblems(cfg));
+  if (cfg.role === 'edge') out.push(...turnProblems(cfg));
   if (cfg.role === 'core' && cfg.traversal.reconnect_initial_s > cfg.traversal.reconnect_max_s)
     out.push({ path: ['traversal', 'reconnect_initial_s'], message: 'must not exceed traversal.reconnect_max_s' });
   for (const path of fileFields(cfg)) {
@@ -71,10 +79,36 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
   return out;
 }
 
+/** Addresses only this host can reach: the admin API may be plain HTTP without a token there. */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address.startsWith('127.') || address === '::1';
+}
+
 function addressFields(cfg: NodeConfig): Array<[Path, string]> {
   const out: Array<[Path, string]> = [[['admin', 'address'], cfg.admin.address]];
   if (cfg.role === 'edge') out.push([['public', 'address'], cfg.public.address], [['traversal', 'address'], cfg.traversal.address]);
-  else cfg.traversal.peers.forEach((p, i) => out.push([['traversal', 'peers', i, 'address'], p.address]));
+  else if (cfg.role === 'core') cfg.traversal.peers.forEach((p, i) => out.push([['traversal', 'peers', i, 'address'], p.address]));
+  else {
+    out.push([['ng', 'udp', 'address'], cfg.ng.udp.address]);
+    if (cfg.ng.tcp) out.push([['ng', 'tcp', 'address'], cfg.ng.tcp.address]);
+    if (cfg.ng.tls) out.push([['ng', 'tls', 'address'], cfg.ng.tls.address]);
+  }
+  return out;
+}
+
+/** The relay's interfaces have distinct names, and ng.allow holds addresses or CIDR blocks. */
+function relayProblems(cfg: RelayConfig): Array<{ path: Path; message: string }> {
+  const out: Array<{ path: Path; message: string }> = [];
+  cfg.interfaces.forEach((i, n) => {
+    if (cfg.interfaces.findIndex((o) => o.name === i.name) !== n) out.push({ path: ['interfaces', n, 'name'], message: `"${i.name}" is named twice` });
+  });
+  cfg.ng.allow.forEach((entry, n) => {
+    const [addr, bits, more] = entry.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    if (family === 0 || more !== undefined || (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > max)))
+      out.push({ path: ['ng', 'allow', n], message: `not an address or CIDR block: ${JSON.stringify(entry)}` });
+  });
   return out;
 }
 
@@ -82,6 +116,7 @@ const valueAt = (o: unknown, path: Path): unknown => path.reduce<unknown>((v, k)
 
 /** Every file field this configuration has: the fixed ones, plus each SNI certificate of the edge's HTTPS listener. */
 function fileFields(cfg: NodeConfig): Path[] {
+  if (cfg.role === 'relay') return cfg.ng.tls ? [['ng', 'tls', 'cert_file'], ['ng', 'tls', 'key_file'], ['ng', 'tls', 'ca_file']] : [];
   const domainCerts = (cfg.http as { domain_certs?: unknown[] } | undefined)?.domain_certs ?? [];
   return [...FILE_FIELDS, ...domainCerts.flatMap((_, i) => [['http', 'domain_certs', i, 'cert_file'], ['http', 'domain_certs', i, 'key_file']])];
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { insideSchema } from './inside.js';
+import { turnSection } from './turn.js';
 
 // Defaults follow Expressway's port map, so a site can put us behind its existing firewall rules.
 export const DEFAULT_PORTS = {
@@ -33,9 +34,17 @@ const admin = z
   .strictObject({
     address: address.default('127.0.0.1'),
     port: port(9090),
-    /** Required when the admin API listens on anything but loopback. */
+    /** Bearer token every request but the (data-free) page must carry; or token_file, or client certificates. */
     token: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** A file holding the token (readable by the service only), so the YAML can be shared. */
+    token_file: filePath.optional(),
+    /**
+     * HTTPS for the admin API: required when it listens on anything but loopback. With client_ca_file, TLS itself
+     * refuses a client without a certificate that CA signed (client-certificate auth instead of, or beside, the token).
+     */
+    tls: z.strictObject({ cert_file: filePath, key_file: filePath, client_ca_file: filePath.optional() }).optional(),
   })
+  .refine((a) => a.token === undefined || a.token_file === undefined, { message: 'give at most one of token or token_file', path: ['token'] })
   .prefault({});
 
 const log = z
@@ -71,6 +80,18 @@ const coreMedia = z.strictObject({ ...mediaFields, keepalive_s: z.number().min(1
 
 const keepalive = seconds(15, 0.1);
 
+/** An optional HEP v3 feed of the node's SIP (outside the traversal link) to a Homer collector, over UDP. */
+const hep = z
+  .strictObject({
+    address,
+    port: port(9060),
+    /** The capture agent ID Homer shows for this node. */
+    agent_id: z.number().int().min(0).max(4294967295).default(2001),
+    /** The collector's authentication key, when it asks for one. */
+    password: z.string().min(1).optional(),
+  })
+  .optional();
+
 /**
  * Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more), and call legs
  * (a Large node's 500 video calls; 1,000 if they are all audio).
@@ -89,6 +110,7 @@ const common = {
   admin,
   tls,
   media,
+  hep,
 };
 
 const edgeAccount = z.strictObject({
@@ -154,6 +176,12 @@ const coreHttp = z
         cleanup_min: z.number().min(1).default(720),
         max_authorizations_per_period: z.number().int().min(0).default(10),
         rate_control_period_s: seconds(60, 1),
+        /** Accepted `iss` of OAuth tokens (what call control writes there); empty: any issuer whose key call control publishes. */
+        token_issuers: z.array(z.string().min(1)).default([]),
+        /** When set, a token's `aud` must hold it. */
+        token_audience: z.string().min(1).optional(),
+        /** Leeway on a token's `exp` and `nbf` for clocks a little apart. */
+        token_clock_skew_s: z.number().min(0).max(300).default(30),
       })
       .prefault({}),
     /** The get_edge_sso answer: whether clients should sign in with SSO/OAuth. */
@@ -217,6 +245,7 @@ export const edgeSchema = z.strictObject({
     handshake_timeout_s: seconds(5, 0.1),
   }),
   http: edgeHttp,
+  turn: turnSection,
 });
 
 const edgePeer = z.strictObject({
@@ -230,6 +259,12 @@ const edgePeer = z.strictObject({
 export const coreSchema = z.strictObject({
   role: z.literal('core'),
   ...common,
+  /**
+   * The address core's own connections leave from: the traversal link, call control, the inside servers (HTTP,
+   * XMPP, AXL). Core names its connections' local address in the SIP it sends (Record-Route, Path, Via), so on a
+   * host with several addresses this says which one is core's. Default: whatever the route to each peer picks.
+   */
+  source_address: z.ipv4().optional(),
   media: coreMedia,
   ...insideSchema,
   sip: z
@@ -265,13 +300,65 @@ export const coreSchema = z.strictObject({
     }),
 });
 
-export const nodeSchema = z.discriminatedUnion('role', [edgeSchema, coreSchema], {
-  error: 'role must be "edge" or "core"',
+/**
+ * The relay (docs/relay.md): the media engine on its own, driven over rtpengine's ng control protocol by Kamailio's or
+ * OpenSIPS's rtpengine module. No traversal link and no certificate of its own (ng.tls has one when TLS is wanted).
+ */
+const ngListener = (fallback: number) => z.strictObject({ address: address.default('127.0.0.1'), port: port(fallback) });
+export const relaySchema = z.strictObject({
+  role: z.literal('relay'),
+  name: common.name,
+  maintenance_mode: common.maintenance_mode,
+  log,
+  admin,
+  media,
+  /** Calls (offer/answer dialogues) held at once; an offer for a new one beyond it is refused. */
+  capacity: z.strictObject({ calls: z.number().int().min(1).default(500) }).prefault({}),
+  /**
+   * rtpengine's logical interfaces: what the SDP says for each side of a call (`direction` names them). The first is
+   * the default; media.address is where the ports are bound (default 0.0.0.0, every interface).
+   */
+  interfaces: z
+    .array(z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be a name of letters, digits, _ . -'),
+      address: z.ipv4(),
+      /** Written into SDP instead of `address` (a NAT's public address). */
+      advertised_address: z.ipv4().optional(),
+    }))
+    .min(1, 'needs at least one interface'),
+  ng: z
+    .strictObject({
+      /** UDP, as Kamailio's and OpenSIPS's rtpengine modules speak it (rtpengine's --listen-ng). */
+      udp: ngListener(2223).prefault({}),
+      /** Optional: the same messages over TCP (rtpengine's --listen-tcp-ng). */
+      tcp: ngListener(2223).optional(),
+      /** Optional: over TLS; with ca_file, clients must present a certificate it signed. */
+      tls: z.strictObject({ ...ngListener(2224).shape, cert_file: filePath, key_file: filePath, ca_file: filePath.optional() }).optional(),
+      /** Control sources allowed (addresses or CIDR blocks); anything else is refused. */
+      allow: z.array(z.string().min(1)).min(1, 'needs at least one address or CIDR block').default(['127.0.0.1']),
+      /** Offers per second beyond which an offer is refused (load limit), so a flood cannot take every port. */
+      max_offers_per_s: z.number().int().min(1).default(500),
+      /** How long a deleted call's media goes on (rtpengine's delete-delay); a message's `delete delay` overrides it. */
+      delete_delay_s: z.number().min(0).max(3600).default(30),
+      /** How long a reply is kept to answer a retransmitted command (same cookie) without running it again. */
+      cookie_cache_s: z.number().min(1).max(600).default(30),
+      /** An offer never answered is dropped after this long (rtpengine's offer-timeout). */
+      offer_timeout_s: z.number().min(1).default(3600),
+      /** Largest message on TCP/TLS (a UDP datagram is at most 64 KiB anyway). */
+      max_message_bytes: z.number().int().min(1024).max(16777216).default(1048576),
+    })
+    .prefault({}),
+});
+
+export const nodeSchema = z.discriminatedUnion('role', [edgeSchema, coreSchema, relaySchema], {
+  error: 'role must be "edge", "core" or "relay"',
 });
 
 export type EdgeConfig = z.output<typeof edgeSchema>;
 export type CoreConfig = z.output<typeof coreSchema>;
-export type NodeConfig = EdgeConfig | CoreConfig;
+export type RelayConfig = z.output<typeof relaySchema>;
+export type RelayConfigInput = z.input<typeof relaySchema>;
+export type NodeConfig = EdgeConfig | CoreConfig | RelayConfig;
 export type EdgeConfigInput = z.input<typeof edgeSchema>;
 export type CoreConfigInput = z.input<typeof coreSchema>;
 
@@ -281,4 +368,9 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['tls', 'key_file'],
   ['tls', 'ca_file'],
   ['traversal', 'password_file'],
+  ['admin', 'token_file'],
+  ['admin', 'tls', 'cert_file'],
+  ['admin', 'tls', 'key_file'],
+  ['admin', 'tls', 'client_ca_file'],
+  ['turn', 'secret_file'],
 ];

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { SectionStatus } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import { DiscoveryError, listCallManagers, listProcessNodes, listTokenSigningKeys, probeHttps, readMixedMode, type AxlTarget } from './axl-client.js';
 import { automaticRules, insideNodes, neighborZones, sipRoutes, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type NeighborZone, type SipRoute } from './derive.js';
@@ -33,6 +34,18 @@ export interface ClusterState {
   error?: string;
 }
 
+/** The `discovery` status section: what was read, when, and whether it is stale (an alarm then). */
+export interface DiscoveryStatus extends SectionStatus {
+  refreshing: boolean;
+  refreshedAt: string | undefined;
+  stale: boolean;
+  staleReason?: string;
+  clusters: ClusterState[];
+  nodes: Array<Pick<DiscoveredNode, 'name' | 'kind' | 'publisher' | 'source'>>;
+  zones: string[];
+  rules: string[];
+}
+
 /** Everything discovery knows now: plain data, replaced whole on each refresh. */
 export interface DiscoveryResult {
   nodes: DiscoveredNode[];
@@ -50,6 +63,8 @@ export interface DiscoveryOptions {
   clusters: readonly ClusterConfig[];
   /** CAs that sign the publishers' (tomcat) certificates. */
   ca?: string;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
   timeoutMs?: number;
   /** A cluster not read successfully for this long makes discovery stale. */
   staleAfterMs?: number;
@@ -146,7 +161,7 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
     return undefined;
   }
 
-  status(): Record<string, unknown> {
+  status(): DiscoveryStatus {
     const r = this.#result;
     const stale = this.staleness();
     return {
@@ -163,7 +178,7 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
 
   async #readCluster(c: ClusterConfig): Promise<void> {
     if (this.#stop.signal.aborted) return;
-    const t: AxlTarget = { host: c.publisher, port: c.https_port, username: c.username, password: c.password, tlsVerify: c.tls_verify, ca: this.#opts.ca, timeoutMs: this.#opts.timeoutMs ?? 10_000, signal: this.#stop.signal };
+    const t: AxlTarget = { host: c.publisher, port: c.https_port, username: c.username, password: c.password, tlsVerify: c.tls_verify, ca: this.#opts.ca, timeoutMs: this.#opts.timeoutMs ?? 10_000, signal: this.#stop.signal, ...(this.#opts.localAddress ? { localAddress: this.#opts.localAddress } : {}) };
     const state = this.#states.get(c)!;
     state.lastAttempt = new Date().toISOString();
     try {

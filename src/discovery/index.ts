@@ -2,13 +2,13 @@
 // each publisher over an AXL-style SOAP subset (docs/discovery.md).
 import { readFileSync } from 'node:fs';
 import type { CoreConfig } from '../config/index.js';
-import type { NodeContext } from '../node/context.js';
+import type { NodeContext } from '../host/index.js';
 import { Discovery, type ClusterConfig } from './discovery.js';
 
-export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
+export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryStatus, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
 export { DiscoveryError, type AxlTarget } from './axl-client.js';
 export { SEARCH_RULE_PRIORITY, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type InsideNodeType, type NeighborZone, type SipRoute } from './derive.js';
-export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, elements, text, xmlEscape, requestOperation, type AxlOperation } from './axl-xml.js';
+export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, parseXml, descendants, textOf, xmlEscape, requestOperation, type AxlOperation, type XmlNode } from './axl-xml.js';
 
 type InsideClusters = Pick<CoreConfig, 'unified_cm' | 'im_presence' | 'unity_connection'>;
 
@@ -41,6 +41,7 @@ export function attachDiscovery(ctx: NodeContext<CoreConfig>, opts: { timeoutMs?
   const discovery = new Discovery({
     clusters: clustersFromConfig(ctx.cfg),
     ca: ctx.tls.ca,
+    ...(ctx.cfg.source_address ? { localAddress: ctx.cfg.source_address } : {}),
     timeoutMs: opts.timeoutMs,
     staleAfterMs: opts.staleAfterMs,
     alarm: (id, sev, msg) => ctx.alarm(id, sev, msg),

@@ -29,6 +29,9 @@ const SERVICE_NAMES: Record<DomainFlag, string> = {
 /** A fully qualified name may end in a dot; it is the same domain. */
 const domainKey = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
+/** The `domains` status section: each domain with its services in the product's words (a list: no figures). */
+export type DomainsStatus = Array<{ name: string; deployment: string; services: string[] }>;
+
 export class DomainTable {
   readonly #byName = new Map<string, DomainEntry>();
 
@@ -64,8 +67,7 @@ export class DomainTable {
     return this.entries().filter((e) => e[flag] === true);
   }
 
-  /** The "domains" status section: each domain with its services in the product's words. */
-  status(): Array<{ name: string; deployment: string; services: string[] }> {
+  status(): DomainsStatus {
     return this.entries().map((e) => ({ name: e.name, deployment: e.deployment, services: DOMAIN_FLAGS.filter((f) => e[f] === true).map((f) => SERVICE_NAMES[f]) }));
   }
 

@@ -1,3 +1,4 @@
+import { MraError } from '../host/index.js';
 import { checkMethods, parseRuleUrl, ruleUrl, type AllowRule, type MatchType } from './allow-list.js';
 
 /**
@@ -7,7 +8,9 @@ import { checkMethods, parseRuleUrl, ruleUrl, type AllowRule, type MatchType } f
  */
 export const CSV_HEADER = 'Url,Deployment,HttpMethods,MatchType,Description';
 
-export class CsvError extends Error {
+export class CsvError extends MraError {
+  readonly code = 'MRA_HTTP_ALLOW_LIST_CSV';
+
   constructor(
     readonly line: number,
     message: string,

@@ -17,7 +17,7 @@ export interface AuthorizationSettings {
 
 export type Authorization =
   | { ok: true; user: string; via: 'session' | 'basic' | 'cached' | 'token'; session?: string }
-  | { ok: false; status: 401 | 429 | 502; reason: string; staleSession?: true };
+  | { ok: false; status: 401 | 429 | 502; reason: string; staleSession?: true; noCredentials?: true };
 
 /** Asks call control whether user and password are good: true, false, or throws when it cannot tell. */
 export type CredentialCheck = (user: string, password: string) => Promise<boolean>;
@@ -40,7 +40,7 @@ export class Authorizer {
   // Per-process salt: a leaked store dump names users but cannot be used to test passwords offline.
   readonly #salt = randomBytes(16);
   readonly #timer: NodeJS.Timeout;
-  readonly stats = { basic: 0, cached: 0, token: 0, session: 0, failed: 0, rateLimited: 0 };
+  readonly stats = { basic: 0, cached: 0, token: 0, session: 0, failed: 0, rateLimited: 0, challenged: 0 };
 
   constructor(
     private readonly store: Store,
@@ -69,7 +69,13 @@ export class Authorizer {
       this.stats.failed++;
       return { ok: false, status: 401, reason: 'X-Auth session is unknown or has expired; sign in again', staleSession: true };
     }
-    if (!auth) return this.#fail(401, 'authorization required (Basic credentials, a bearer token, or an X-Auth session)');
+    if (!auth) {
+      // The first request of an HTTP Basic exchange carries nothing and is answered with the challenge
+      // (RFC 9110 11.6.1): not a failed attempt, so intrusion protection does not count it (as Expressway counts
+      // only rejected credentials and tokens in "HTTP proxy authorization failure").
+      this.stats.challenged++;
+      return { ok: false, status: 401, reason: 'authorization required (Basic credentials, a bearer token, or an X-Auth session)', noCredentials: true };
+    }
     const [scheme, value = ''] = auth.trim().split(/\s+/, 2) as [string, string?];
     let result: Authorization;
     if (/^basic$/i.test(scheme)) result = await this.#basic(value);
@@ -135,7 +141,7 @@ export class Authorizer {
 
   /** A token is verified locally on every request; only a sign-in with it counts towards rate control. */
   async #bearer(token: string, signIn: boolean): Promise<Authorization> {
-    const v = this.tokens.verify(token);
+    const v = await this.tokens.verify(token);
     if (!v.ok) return this.#fail(401, v.reason);
     if (signIn && (await this.#rateLimited(v.claims.sub))) return this.#limit(v.claims.sub);
     this.stats.token++;

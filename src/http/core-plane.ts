@@ -1,17 +1,16 @@
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
-import type { NodeContext } from '../node/context.js';
-import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
-import { readFileSync } from 'node:fs';
-import { AllowList, ruleUrl, type InsideNode } from './allow-list.js';
-import { formatAllowCsv, parseAllowCsv } from './allow-list-csv.js';
+import type { NodeContext } from '../host/index.js';
+import { CoreTunnel, type ChannelSource } from '../traversal/index.js';
+import { AllowList, type InsideNode } from './allow-list.js';
+import { attachAllowListAdmin } from './allow-list-admin.js';
 import { Authorizer } from './authorize.js';
 import { CallControl, type CallControlCluster } from './call-control.js';
 import { coreProxyHandler } from './core-proxy.js';
 import type { ServiceRecord } from './edge-config.js';
 import { TokenKeys } from './token-keys.js';
-import { CoreTunnel } from './tunnel-core.js';
 import { Upstreams } from './upstream.js';
+import type { HttpCoreStatus } from './status.js';
 
 type Clusters = CoreConfig['unified_cm'];
 
@@ -47,19 +46,19 @@ export interface HttpCore {
  */
 export function attachHttpCore(
   ctx: NodeContext<CoreConfig>,
-  traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void },
+  traversal: ChannelSource,
   domains: DomainTable,
   opts: { ready?: () => Promise<unknown> } = {},
 ): HttpCore {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
-  const upstreams = new Upstreams({ ca: ctx.tls.ca });
+  const upstreams = new Upstreams({ ca: ctx.tls.ca, ...(ctx.cfg.source_address ? { localAddress: ctx.cfg.source_address } : {}) });
   ctx.onClose(() => upstreams.close());
   const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, httpsPort: c.https_port, nodes: c.nodes.map((n) => ({ address: n.address, httpsPort: n.https_port })) }));
   const callControl = new CallControl(clusters, upstreams);
-  const tokens = new TokenKeys(() => callControl.tokenKeys());
   const a = http.authorization;
+  const tokens = new TokenKeys(() => callControl.tokenKeys(), { issuers: a.token_issuers, clockToleranceS: a.token_clock_skew_s, ...(a.token_audience ? { audience: a.token_audience } : {}) });
   const refreshMs = a.credentials_refresh_min * 60_000;
   const authorizer = new Authorizer(
     ctx.store,
@@ -82,24 +81,9 @@ export function attachHttpCore(
 
   const allowList = new AllowList(http.allow_list.default_methods);
   for (const r of http.allow_list.rules) allowList.addRule({ url: r.url, methods: r.methods ?? 'default', match: r.match, deployment: r.deployment, description: r.description });
-  const configured = [...allowList.rules().editable];
   const csvFile = http.allow_list.csv_file;
-  const loadCsv = () => {
-    if (!csvFile) throw new Error('http.allow_list.csv_file is not configured');
-    let rules;
-    try {
-      rules = parseAllowCsv(readFileSync(csvFile, 'utf8'));
-    } catch (err) {
-      throw new Error(`http.allow_list.csv_file ${csvFile}: ${(err as Error).message}`);
-    }
-    allowList.replaceEditable([...configured, ...rules]);
-    log.info({ file: csvFile, rules: rules.length }, 'http allow list rules loaded from CSV');
-    return { file: csvFile, rules: rules.length };
-  };
+  const { loadCsv } = attachAllowListAdmin(ctx, allowList, { ...(csvFile ? { csvFile } : {}), log });
   if (csvFile) loadCsv();
-  // The operator's upload is the file (then this action), the export is the same format back.
-  ctx.addAction('http-allow-list-reload', async () => loadCsv());
-  ctx.addAction('http-allow-list-export', async () => ({ csv: formatAllowCsv(allowList.rules().editable), automatic: allowList.rules().automatic.map(ruleUrl) }));
   let services: ServiceRecord[] = [];
   const setInsideNodes = (nodes: readonly InsideNode[]) => {
     allowList.setNodes(nodes);
@@ -111,10 +95,7 @@ export function attachHttpCore(
     log,
   );
   ctx.onClose(() => tunnel.close());
-  traversal.onChannel('http', (ch) => {
-    const sc = ch as StreamChannel;
-    tunnel.attach(sc.stream, sc.info.peerNode);
-  });
-  ctx.addStatus('http', () => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
+  traversal.onChannel('http', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
+  ctx.addStatus('http', (): HttpCoreStatus => ({ tunnel: tunnel.status(), authorization: { ...authorizer.stats, tokenKeys: tokens.size }, allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length } }));
   return { allowList, authorizer, setInsideNodes };
 }

@@ -4,8 +4,7 @@ import type { Authorizer } from './authorize.js';
 import type { CallControl } from './call-control.js';
 import { edgeConfigXml, type ServiceRecord } from './edge-config.js';
 import { RouteCache, RouteError } from './route.js';
-import type { TunnelAnswer, TunnelHandler, TunnelRequest } from './tunnel-core.js';
-import type { EdgeIdentity } from './tunnel-protocol.js';
+import type { EdgeIdentity, TunnelAnswer, TunnelHandler, TunnelRequest } from '../traversal/index.js';
 import type { Upstreams } from './upstream.js';
 
 export interface CoreProxyDeps {
@@ -49,7 +48,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
       route = routes.parse(req.target, deps.isDomain);
     } catch (err) {
       if (!(err instanceof RouteError)) throw err;
-      log.info({ ...where, status: err.status, reason: err.message }, 'http request refused');
+      log.info({ ...where, status: err.status, code: err.code, reason: err.message }, 'http request refused');
       return refuse(err.status, err.message, err.status === 400 ? 'not-allowed' : undefined);
     }
     if (route.kind === 'edge-sso') {
@@ -73,7 +72,7 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     const auth = await deps.authorizer.authorize(req.headers, { issueSession: route.kind === 'edge-config' });
     if (!auth.ok) {
       log.warn({ ...where, status: auth.status, reason: auth.reason }, 'http request not authorized');
-      const verdict = auth.status === 401 && !auth.staleSession ? 'auth-failed' : auth.status === 429 ? 'rate-limited' : undefined;
+      const verdict = auth.status === 401 && !auth.staleSession && !auth.noCredentials ? 'auth-failed' : auth.status === 429 ? 'rate-limited' : undefined;
       return refuse(auth.status, auth.reason, verdict, auth.status === 401 ? { 'www-authenticate': 'Basic realm="mra-edge"' } : {});
     }
 

@@ -1,4 +1,4 @@
-import type { EdgeIdentity } from './tunnel-protocol.js';
+import type { EdgeIdentity } from '../traversal/index.js';
 
 /** One SRV-like answer for a `serviceConfig` entry (the inside SRV records `_cisco-uds`, `_cuplogin`). */
 export interface ServiceRecord {

@@ -1,8 +1,8 @@
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
-import type { Logger } from '../log/index.js';
-import { answerText } from './tunnel-edge.js';
+import { tlsKeyLog, type Logger } from '../log/index.js';
+import { answerText } from './edge-forward.js';
 import { listenOn } from '../util/listen.js';
 import { sniCallback } from '../certs/index.js';
 import { overRate, type EdgeRequestHandler } from './edge-exchange.js';
@@ -47,6 +47,7 @@ export class EdgeListener {
       handshakeTimeout: limits.headerTimeoutMs,
       SNICallback: sniCallback(opts.domainCerts),
     });
+    tlsKeyLog.watch(this.#tls);
     const h1 = new H1Server(limits, opts.handler, log);
     this.#h1 = h1;
     const h2 = createH2Server({ settings: { maxConcurrentStreams: 128, maxHeaderListSize: limits.maxHeaderBytes } }, (req, res) =>

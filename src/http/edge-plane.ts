@@ -1,39 +1,37 @@
 import { readFileSync } from 'node:fs';
 import type { EdgeConfig } from '../config/index.js';
-import type { NodeContext } from '../node/context.js';
-import type { StreamChannel, ChannelKind, ChannelHandler } from '../traversal/index.js';
+import type { IntrusionProtection, NodeContext } from '../host/index.js';
+import { EdgeTunnel, encodeIdentity, type ChannelSource } from '../traversal/index.js';
 import { dnsNames } from '../certs/index.js';
 import { EdgeListener } from './edge-listener.js';
-import { IntrusionProtection, type CategorySettings, type IntrusionCategory } from './intrusion.js';
+import { httpAnswer } from './errors.js';
 import { RouteCache, RouteError } from './route.js';
-import { EdgeTunnel, answerText, unavailable } from './tunnel-edge.js';
-import { encodeIdentity } from './tunnel-protocol.js';
+import { answerText, forward, unavailable } from './edge-forward.js';
+import type { HttpEdgeStatus } from './status.js';
 
 export interface HttpEdge {
-  /** Hand to TraversalServerOptions.onRefused: tunnel authentication failures count towards blocking. */
-  onTunnelRefused: (address: string) => void;
-  intrusion: IntrusionProtection;
   /** http.domain_certs, read: offered by SNI on the HTTPS listener and the XMPP one. */
   domainCerts: Array<{ cert: string; key: string }>;
   /** Starts the public listener and takes the tunnels core opens; resolves with the bound port. */
-  attach(traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }): Promise<number>;
+  attach(traversal: ChannelSource): Promise<number>;
+  /**
+   * The ports the SIP and XMPP listeners bound (they differ from the configuration's when it says 0): the edge
+   * configuration hands them to clients, so it must give the real ones.
+   */
+  setPublicPorts(ports: { sipTls: number; xmpp: number }): void;
 }
 
 const seconds = (s: number) => s * 1000;
 
 /**
- * The edge's half of the HTTPS proxy: the public listener, intrusion protection, and the tunnel's client end.
- * It holds no credential and no allow list: everything but syntax is decided by core.
+ * The edge's half of the HTTPS proxy: the public listener and the tunnel's client end; failed sign-ins and
+ * requests the allow list refused count against the node's intrusion protection. It holds no credential and
+ * no allow list: everything but syntax is decided by core.
  */
-export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
+export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: IntrusionProtection): HttpEdge {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'http' });
   const http = cfg.http;
-  const cat = (c: { enabled: boolean; trigger: number; window_s: number; block_s: number }): CategorySettings => ({ enabled: c.enabled, trigger: c.trigger, windowMs: seconds(c.window_s), blockMs: seconds(c.block_s) });
-  const categories: Partial<Record<IntrusionCategory, CategorySettings>> = { http_auth: cat(http.intrusion.http_auth), allow_list: cat(http.intrusion.allow_list), tunnel_auth: cat(http.intrusion.tunnel_auth), xmpp: cat(http.intrusion.xmpp) };
-  const intrusion = new IntrusionProtection(categories, http.intrusion.exemptions, log);
-  ctx.onClose(() => intrusion.close());
-  ctx.addStatus('intrusion', () => intrusion.status());
 
   const domainCerts = http.domain_certs.map((d, i) => {
     try {
@@ -43,18 +41,27 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
     }
   });
 
+  let identity = '';
+  let faces = { sipTls: cfg.public.sip_tls_port, xmpp: cfg.public.xmpp_port, https: cfg.public.https_port };
+  const encode = () =>
+    (identity = encodeIdentity({
+      node: cfg.name,
+      address: http.public_name ?? dnsNames(ctx.tls.cert)[0] ?? cfg.public.address,
+      sipTlsPort: faces.sipTls,
+      httpsPort: faces.https,
+      xmppPort: faces.xmpp,
+    }));
+
   return {
-    intrusion,
     domainCerts,
-    onTunnelRefused: (address) => void intrusion.fail('tunnel_auth', address),
+    setPublicPorts(ports) {
+      faces = { ...faces, ...ports };
+      encode();
+    },
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
       ctx.onClose(() => tunnel.close());
-      traversal.onChannel('http', (ch) => {
-        const sc = ch as StreamChannel;
-        void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
-      });
-      let identity = '';
+      traversal.onChannel('http', (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)));
       const routes = new RouteCache();
       const listener = new EdgeListener({
         address: cfg.public.address,
@@ -80,12 +87,13 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
             routes.parse(req.url ?? '', () => true);
           } catch (err) {
             if (!(err instanceof RouteError)) throw err;
-            log.info({ client, target: (req.url ?? '').slice(0, 200), reason: err.message }, 'http request refused at the edge');
+            log.info({ client, target: (req.url ?? '').slice(0, 200), code: err.code, reason: err.message }, 'http request refused at the edge');
             if (err.status === 400) intrusion.fail('allow_list', client);
-            return void answerText(res, err.status, `${err.message}\n`);
+            const { status, body: text } = httpAnswer(err);
+            return void answerText(res, status, text);
           }
           if (!tunnel.up) return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
-          void tunnel.forward(req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
+          void forward(tunnel, req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
             // A rate-limited sign-in is a failed one too: guessing passwords fast must not escape the count.
             if (verdict === 'auth-failed' || verdict === 'rate-limited') intrusion.fail('http_auth', client);
             else if (verdict === 'not-allowed') intrusion.fail('allow_list', client);
@@ -94,14 +102,9 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>): HttpEdge {
       });
       const port = await listener.listen();
       ctx.onClose(() => listener.close());
-      identity = encodeIdentity({
-        node: cfg.name,
-        address: http.public_name ?? dnsNames(ctx.tls.cert)[0] ?? cfg.public.address,
-        sipTlsPort: cfg.public.sip_tls_port,
-        httpsPort: port,
-        xmppPort: cfg.public.xmpp_port,
-      });
-      ctx.addStatus('http', () => ({ port, tunnel: tunnel.status() }));
+      faces.https = port;
+      encode();
+      ctx.addStatus('http', (): HttpEdgeStatus => ({ port, tunnel: tunnel.status() }));
       return port;
     },
   };

@@ -3,8 +3,9 @@
  * anything a lenient parser would guess about (bare CR or LF, folded lines, duplicate or conflicting framing
  * fields) is refused, because two parsers guessing differently is how requests get smuggled.
  */
+import { HttpError } from './errors.js';
 
-export class H1Error extends Error {
+export class H1Error extends HttpError {
   constructor(
     readonly status: 400 | 413 | 417 | 431 | 501,
     message: string,

@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/index.js';
 import { overRate, type EdgeRequest, type EdgeRequestHandler, type EdgeResponse } from './edge-exchange.js';
+import { httpAnswer } from './errors.js';
 import { ChunkedBody, H1Error, parseRequestHead, type H1Headers, type RequestHead } from './h1-head.js';
 
 export interface H1Limits {
@@ -113,8 +114,9 @@ class H1Connection {
       head = parseRequestHead(buf, limits.maxHeaderBytes);
     } catch (err) {
       if (!(err instanceof H1Error)) throw err;
-      log.info({ remote: this.socket.remoteAddress, status: err.status, err: err.message }, 'http client error');
-      return this.#refuse(err.status, `${err.message}\n`);
+      log.info({ remote: this.socket.remoteAddress, status: err.status, code: err.code, err: err.message }, 'http client error');
+      const { status, body } = httpAnswer(err);
+      return this.#refuse(status, body);
     }
     if (!head) return;
     this.#buf = undefined;
@@ -139,7 +141,8 @@ class H1Connection {
         rest = this.#chunked.push(chunk);
       } catch (err) {
         if (!(err instanceof H1Error)) throw err;
-        return this.#refuse(err.status, `${err.message}\n`);
+        const { status, body } = httpAnswer(err);
+        return this.#refuse(status, body);
       }
       if (rest !== undefined) this.#dispatch(this.#chunked.body(), rest.length ? rest : undefined);
       return;

@@ -1,5 +1,6 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import { MraError } from '../host/index.js';
 import { ChunkedBody, H1Error, parseResponseHead, type H1Headers, type ResponseHead } from './h1-head.js';
 
 export interface InsideRequest {
@@ -22,13 +23,17 @@ export interface InsideHandler {
   onError(err: InsideError): void;
 }
 
-export class InsideError extends Error {
+export class InsideError extends MraError {
   constructor(
     message: string,
     /** 'timeout' when the inside server did not answer (or connect) in time: a 504 rather than a 502. */
     readonly kind: 'timeout' | 'failed' = 'failed',
   ) {
     super(message);
+  }
+
+  get code(): string {
+    return this.kind === 'timeout' ? 'MRA_HTTP_INSIDE_TIMEOUT' : 'MRA_HTTP_INSIDE_FAILED';
   }
 }
 
@@ -41,6 +46,8 @@ export interface InsideClientOptions {
   connections?: number;
   /** The longest a connection stays idle in the pool (less when the server's Keep-Alive says so). */
   keepAliveMs?: number;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
 }
 
 const MAX_HEAD = 64 * 1024;
@@ -54,7 +61,7 @@ const MAX_HEAD = 64 * 1024;
 export class InsideClient {
   readonly #pools = new Map<string, Pool>();
   readonly #sweep: NodeJS.Timeout;
-  readonly opts: Required<InsideClientOptions>;
+  readonly opts: Required<Omit<InsideClientOptions, 'localAddress'>> & Pick<InsideClientOptions, 'localAddress'>;
   /** Made once: a `ca` option per connection would parse the CA bundle for every new connection. */
   readonly secureContext: SecureContext;
 
@@ -114,6 +121,10 @@ class Pool {
   readonly #idle: Conn[] = [];
   readonly #all = new Set<Conn>();
   readonly #waiting: Exchange[] = [];
+  get #from(): { localAddress?: string } {
+    const a = this.client.opts.localAddress;
+    return a ? { localAddress: a } : {};
+  }
 
   constructor(
     readonly client: InsideClient,
@@ -157,8 +168,8 @@ class Pool {
   #open(): Conn {
     const socket =
       this.scheme === 'https'
-        ? tlsConnect({ host: this.host, port: this.port, secureContext: this.client.secureContext, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'], ...(isIP(this.host) ? {} : { servername: this.host }) })
-        : tcpConnect({ host: this.host, port: this.port });
+        ? tlsConnect({ host: this.host, port: this.port, secureContext: this.client.secureContext, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'], ...(isIP(this.host) ? {} : { servername: this.host }), ...this.#from })
+        : tcpConnect({ host: this.host, port: this.port, ...this.#from });
     const conn = new Conn(this, socket);
     this.#all.add(conn);
     return conn;

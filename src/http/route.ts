@@ -1,9 +1,11 @@
+import { HttpError } from './errors.js';
+
 /**
  * Decoding the first path segment of an edge request: base64 of `domain` (edge configuration) or of
  * `domain/http|https/host/port` (a proxied service). Jabber sends it unpadded, browsers padded, and both
  * alphabets occur, so all four forms are accepted; anything else is refused before any look-up.
  */
-export class RouteError extends Error {
+export class RouteError extends HttpError {
   constructor(
     readonly status: 400 | 404 | 405,
     message: string,

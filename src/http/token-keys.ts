@@ -1,9 +1,9 @@
-import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
+import { createLocalJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 /**
  * OAuth self-describing tokens (JWS compact, ES256 or RS256) issued by call control. Core verifies them with
  * the issuer's public keys, fetched at start and at every refresh, so a forged or expired token is refused
- * without a round trip inside.
+ * without a round trip inside. jose does the JWS and JWT checks: signature, `exp`, `nbf`, `iss`, `aud`.
  */
 export interface TokenClaims {
   sub: string;
@@ -14,14 +14,31 @@ export interface TokenClaims {
 
 export type TokenVerdict = { ok: true; claims: TokenClaims } | { ok: false; reason: string };
 
+export interface TokenRules {
+  /** Accepted `iss` values; none: any (the key set already names who may sign). */
+  issuers?: readonly string[];
+  /** When set, `aud` must hold it. */
+  audience?: string;
+  /** Leeway on `exp` and `nbf` for clocks that differ a little (the seeds: keep every node on NTP). */
+  clockToleranceS?: number;
+}
+
+/** Expressway and call control are kept on NTP; this much skew is drift, more is a clock to fix. */
+export const DEFAULT_CLOCK_TOLERANCE_S = 30;
+const ALGORITHMS = ['ES256', 'RS256'];
+
 export class TokenKeys {
-  #keys = new Map<string, { key: KeyObject; alg: string }>();
+  #keySet: JWTVerifyGetKey | undefined;
+  #size = 0;
   #fetchedAt = 0;
 
-  constructor(private readonly fetchJwks: () => Promise<string>) {}
+  constructor(
+    private readonly fetchJwks: () => Promise<string>,
+    private readonly rules: TokenRules = {},
+  ) {}
 
   get size(): number {
-    return this.#keys.size;
+    return this.#size;
   }
 
   get fetchedAt(): number {
@@ -30,36 +47,47 @@ export class TokenKeys {
 
   /** Replaces the key set with what call control publishes now; keeps the old set if the fetch fails. */
   async refresh(): Promise<void> {
-    const doc = JSON.parse(await this.fetchJwks()) as { keys?: Array<JsonWebKey & { kid?: string; alg?: string }> };
-    const next = new Map<string, { key: KeyObject; alg: string }>();
-    for (const jwk of doc.keys ?? []) {
-      if (!jwk.kid || (jwk.alg !== 'ES256' && jwk.alg !== 'RS256')) continue;
-      next.set(jwk.kid, { key: createPublicKey({ key: jwk, format: 'jwk' }), alg: jwk.alg });
-    }
-    this.#keys = next;
+    const doc = JSON.parse(await this.fetchJwks()) as { keys?: Array<Record<string, unknown>> };
+    // Only signing keys of the two algorithms call control uses, each named: a token must say which key it used.
+    const keys = (doc.keys ?? []).filter((k) => typeof k.kid === 'string' && ALGORITHMS.includes(String(k.alg)));
+    this.#keySet = createLocalJWKSet({ keys } as unknown as JSONWebKeySet);
+    this.#size = keys.length;
     this.#fetchedAt = Date.now();
   }
 
-  verify(token: string, nowS = Date.now() / 1000): TokenVerdict {
-    const parts = token.split('.');
-    if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p))) return { ok: false, reason: 'token is not a JWS' };
-    let header: { alg?: string; kid?: string };
-    let claims: Partial<TokenClaims>;
+  async verify(token: string, now: Date = new Date()): Promise<TokenVerdict> {
+    if (!this.#keySet) return { ok: false, reason: 'no token signing keys from call control yet' };
     try {
-      header = JSON.parse(Buffer.from(parts[0]!, 'base64url').toString('utf8'));
-      claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    } catch {
-      return { ok: false, reason: 'token header or claims are not JSON' };
+      const { payload } = await jwtVerify(token, this.#keySet, {
+        algorithms: ALGORITHMS,
+        ...(this.rules.issuers?.length ? { issuer: [...this.rules.issuers] } : {}),
+        ...(this.rules.audience ? { audience: this.rules.audience } : {}),
+        clockTolerance: this.rules.clockToleranceS ?? DEFAULT_CLOCK_TOLERANCE_S,
+        currentDate: now,
+        requiredClaims: ['exp', 'sub'],
+      });
+      if (typeof payload.sub !== 'string' || !payload.sub) return { ok: false, reason: 'token names no user' };
+      return { ok: true, claims: payload as unknown as TokenClaims };
+    } catch (err) {
+      return { ok: false, reason: refusal(err) };
     }
-    const entry = header.kid ? this.#keys.get(header.kid) : undefined;
-    if (!entry) return { ok: false, reason: 'token signed with an unknown key' };
-    if (header.alg !== entry.alg) return { ok: false, reason: 'token algorithm does not match its key' };
-    const data = Buffer.from(`${parts[0]}.${parts[1]}`);
-    const sig = Buffer.from(parts[2]!, 'base64url');
-    const good = entry.alg === 'ES256' ? verify('sha256', data, { key: entry.key, dsaEncoding: 'ieee-p1363' }, sig) : verify('sha256', data, entry.key, sig);
-    if (!good) return { ok: false, reason: 'token signature does not verify' };
-    if (typeof claims.sub !== 'string' || !claims.sub) return { ok: false, reason: 'token names no user' };
-    if (typeof claims.exp !== 'number' || claims.exp <= nowS) return { ok: false, reason: 'token has expired' };
-    return { ok: true, claims: claims as TokenClaims };
   }
+}
+
+/** jose's error, in the words the client (401 body) and the log get. */
+function refusal(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    const claim = err.claim;
+    if (claim === 'nbf') return 'token is not valid yet (nbf)';
+    if (claim === 'iss') return 'token issuer (iss) is not one this core trusts';
+    if (claim === 'aud') return 'token audience (aud) is not this service';
+    return `token claim ${claim} ${err.reason === 'missing' ? 'is missing' : 'is not acceptable'}`;
+  }
+  if (err instanceof errors.JWKSNoMatchingKey) return 'token signed with an unknown key';
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'token names no key that matches one alone';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature does not verify';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not ES256 or RS256';
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'token is not a JWS';
+  return `token refused: ${(err as Error).message}`;
 }

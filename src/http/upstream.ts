@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX } from './tunnel-protocol.js';
-import type { TunnelAnswer, TunnelRequestHeaders } from './tunnel-core.js';
+import { HOP_BY_HOP, MRA_HEADER_PREFIX, type TunnelAnswer, type TunnelRequestHeaders } from '../traversal/index.js';
 import { InsideClient, InsideError, type InsideRequest } from './inside-client.js';
 
 const SMALL_ANSWER = 64 * 1024;
@@ -21,7 +20,7 @@ export interface UpstreamTarget {
 export class Upstreams {
   readonly #client: InsideClient;
 
-  constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number }) {
+  constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number; localAddress?: string }) {
     this.#client = new InsideClient({
       ca: opts.ca,
       connectTimeoutMs: 5_000,
@@ -31,6 +30,7 @@ export class Upstreams {
       // caps throughput at pool size / inside latency, so it is sized for a thousand clients at once.
       connections: opts.connections ?? 256,
       keepAliveMs: 30_000,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     });
   }
 

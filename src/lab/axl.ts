@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
-import { AXL_PATH, SECURITY_MODE_SQL, requestOperation, soapEnvelope, soapFault, text, xmlEscape } from '../discovery/index.js';
+import { AXL_PATH, SECURITY_MODE_SQL, requestOperation, soapEnvelope, soapFault, textOf, xmlEscape, type AxlOperation, type XmlNode } from '../discovery/index.js';
 
 /**
  * The lab publisher's answers to discovery: the AXL-style subset of docs/discovery.md, read from a cluster
@@ -46,7 +46,7 @@ function reply(res: ServerResponse, code: number, xml: string): void {
   res.end(xml);
 }
 
-function answer(cluster: LabCluster, op: NonNullable<ReturnType<typeof requestOperation>>, body: string): string {
+function answer(cluster: LabCluster, op: AxlOperation, body: XmlNode): string {
   const ret = (inner: string) => soapEnvelope(op, `<return>${inner}</return>`, true);
   switch (op) {
     case 'listProcessNode':
@@ -60,7 +60,7 @@ function answer(cluster: LabCluster, op: NonNullable<ReturnType<typeof requestOp
           .join(''),
       );
     case 'executeSQLQuery':
-      if (text(body, 'sql') !== SECURITY_MODE_SQL) throw new Error('the lab publisher answers only the ClusterSecurityMode query');
+      if (textOf(body, 'sql') !== SECURITY_MODE_SQL) throw new Error('the lab publisher answers only the ClusterSecurityMode query');
       return ret(`<row><paramvalue>${cluster.mixedMode ? 1 : 0}</paramvalue></row>`);
     case 'listTokenSigningKey':
       return ret(cluster.tokenKeys.map((k) => `<tokenSigningKey><kid>${xmlEscape(k.kid)}</kid><jwk>${xmlEscape(JSON.stringify(k.jwk))}</jwk></tokenSigningKey>`).join(''));
@@ -96,11 +96,10 @@ export function handleAxl(cluster: LabCluster, req: IncomingMessage, res: Server
     if (cluster.misbehave === 'garbage') return reply(res, 200, '<html><body>Service Temporarily Unavailable</body></html>');
     if (cluster.misbehave === 'fault') return reply(res, 500, soapFault('Database is not available'));
     if (size > MAX_BODY) return reply(res, 413, soapFault('request too large'));
-    const body = Buffer.concat(chunks).toString('utf8');
-    const op = requestOperation(body);
-    if (!op) return reply(res, 500, soapFault('operation not in the lab publisher subset'));
+    const request = requestOperation(Buffer.concat(chunks).toString('utf8'));
+    if (!request) return reply(res, 500, soapFault('operation not in the lab publisher subset'));
     try {
-      reply(res, 200, answer(cluster, op, body));
+      reply(res, 200, answer(cluster, request.op, request.body));
     } catch (err) {
       reply(res, 500, soapFault((err as Error).message));
     }

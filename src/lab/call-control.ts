@@ -5,10 +5,12 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
-import { NonceIssuer, SipRequest, createResponse, digestResponse, parseDigest, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/index.js';
+import { SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/message/index.js';
+import { NonceIssuer, digestResponse, parseDigest } from './digest.js';
 import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
 import { Bindings, type Binding } from './call-control-bindings.js';
+import { uasResponse } from './uas.js';
 
 export interface CallControlOptions {
   address: string;
@@ -46,9 +48,13 @@ export interface Dialog {
 }
 
 const MARK = 'lab-cc';
+/** The To tag inside phones answer with (one per phone would do as well: a dialog is its Call-ID and both tags). */
+const PHONE_TAG = generateTag();
 
 /** The lab's users (password = name + "-pw"): what `npm start` offers a client to register with. */
 export const LAB_SIP_USERS: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw', carol: 'carol-pw' };
+/** Inside phones: users of the lab's call control that register with it directly (127.0.3.1:5060), not through the edge. */
+export const LAB_INSIDE_PHONE_USERS: Record<string, string> = { desk: 'desk-pw' };
 
 export class CallControl {
   readonly #opts: CallControlOptions;
@@ -217,20 +223,35 @@ export class CallControl {
     return want === p.response ? 'ok' : 'bad';
   }
 
+  /** Sends `req` on to the connection whose far end the Route names (a proxy that connected here and recorded itself). */
+  #forwardAlongRoute(req: SipRequest, from: SipConnection, route: SipRequest['uri']): void {
+    const to = this.#connectionFrom(route);
+    if (to) return this.#forward(req, from, to);
+    if (req.method !== 'ACK') from.send(answer(req, 404, `No connection to the next hop ${formatUri(route)}`));
+  }
+
   /** Proxies a request to the registered user it names (or to the contact it names, inside a dialog). */
   #route(req: SipRequest, conn: SipConnection): void {
     const hop = hopFault(req);
     if (hop) return void conn.send(createResponse(req, hop.status, { reason: hop.reason }).serialize());
-    while (isOwnRoute(req)) req.removeFirstValue('route');
+    while (this.#isOwnRoute(req)) req.removeFirstValue('route');
+    // In a dialog call control recorded itself in, the rest of the route set leads on (RFC 3261 §16.12: loose
+    // routing): a call between two remote clients goes back out through core, over the connection core opened here.
+    const next = req.routes()[0]?.uri;
+    if (next) return this.#forwardAlongRoute(req, conn, next);
     const uri = req.uri;
     if (uri.kind !== 'sip') return void conn.send(answer(req, 416, 'Only sip: URIs are routed'));
     const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
+    // A phone registered here may give, in a dialog, the Contact of the connection it opened rather than the one it
+    // registered (RFC 5626 flows): that connection is the way to it.
+    const flow = target ? undefined : this.#connectionFrom(uri);
+    if (flow) return this.#forward(req, conn, flow);
     const phone = uri.user ? this.phones.get(uri.user) : undefined;
     if (!target && phone) {
       if (req.method === 'ACK') return void phone(req); // seen (it may carry an SDP answer), never answered
-      const a = phone(req);
-      const body = a.body ? Buffer.from(a.body, 'utf8') : undefined;
-      return void conn.send(createResponse(req, a.status, body ? { body, headers: [['Content-Type', 'application/sdp']] } : {}).serialize());
+      // The phone sits behind call control: its Contact names call control, which brings the dialog's requests here.
+      const contact = `<sip:${uri.user}@${conn.localAddress}:${conn.localPort};transport=${conn.transport}>`;
+      return void conn.send(uasResponse(req, phone(req), contact, PHONE_TAG).serialize());
     }
     if (!target) {
       // OPTIONS to the registrar itself is a keepalive/capabilities probe.
@@ -244,13 +265,28 @@ export class CallControl {
     if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') {
       req.addHeader('record-route', `<sip:${conn.localAddress}:${conn.localPort};transport=${conn.transport};lr;${MARK}>`, 'top');
     }
-    req.addHeader('via', viaValue(target.conn.transport, target.conn.localAddress, target.conn.localPort, [['branch', statelessBranch(req, 'lab')], [MARK, conn.id]]), 'top');
-    if (!target.conn.send(req.serialize()) && req.method !== 'ACK') conn.send(answer(req, 480, 'Flow to the contact gone'));
+    this.#forward(req, conn, target.conn);
   }
-}
 
+  /** Forwards `req` (from `from`) on the connection `to`, with call control's Via naming where the answer goes back. */
+  #forward(req: SipRequest, from: SipConnection, to: SipConnection): void {
+    req.addHeader('via', viaValue(to.transport, to.localAddress, to.localPort, [['branch', statelessBranch(req, 'lab')], [MARK, from.id]]), 'top');
+    if (!to.send(req.serialize()) && req.method !== 'ACK') from.send(answer(req, 480, 'Flow to the contact gone'));
+  }
 
-function isOwnRoute(req: SipRequest): boolean {
-  const top = req.routes()[0]?.uri;
-  return top?.kind === 'sip' && getParam(top.params, MARK) !== undefined;
+  /** The connection a UA opened from the host and port `uri` names, if any. */
+  #connectionFrom(uri: SipRequest['uri']): SipConnection | undefined {
+    if (uri.kind !== 'sip' || uri.port === null) return undefined;
+    const remote = `${uri.host}:${uri.port}`;
+    return [...this.#connections.values()].find((c) => c.remote === remote);
+  }
+
+  /** A Route naming call control: the mark of its own Record-Route, or its address and a port it listens on. */
+  #isOwnRoute(req: SipRequest): boolean {
+    const top = req.routes()[0]?.uri;
+    if (top?.kind !== 'sip') return false;
+    if (getParam(top.params, MARK) !== undefined) return true;
+    const port = top.port ?? (getParam(top.params, 'transport')?.toLowerCase() === 'tls' ? 5061 : 5060);
+    return top.host === this.#opts.address && (port === this.ports.tcp || port === this.ports.tls);
+  }
 }

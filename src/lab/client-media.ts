@@ -7,8 +7,8 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
 import { MediaEngine, SRTP_SUITES, type Relay, type SrtpSuite } from '../media/index.js';
-import { Sdp, formatCrypto, parseCrypto } from '../sip/sdp/index.js';
-import type { SipRequest } from '../sip/index.js';
+import { Sdp, formatCrypto, parseCrypto } from '../sdp/index.js';
+import type { SipRequest } from '../sip/message/index.js';
 import type { SipAnswer } from './sip-client.js';
 
 export interface ClientMediaOptions {

@@ -7,7 +7,7 @@ import { labTftpHandler } from './tftp.js';
 import { labVoicemailHandler } from './voicemail.js';
 import { handleAxl, labCluster, type LabCluster } from './axl.js';
 import type { Logger } from '../log/index.js';
-import { CallControl, LAB_SIP_USERS } from './call-control.js';
+import { CallControl, LAB_INSIDE_PHONE_USERS, LAB_SIP_USERS } from './call-control.js';
 import { LabImp } from './imp.js';
 
 /**
@@ -71,7 +71,7 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
     imp = await new LabImp({ address: opts.address, port: port('imp'), tls: opts.tls, domain: opts.domain ?? 'lab.example.com', tokens, log }).start();
     started.imp = imp.port;
     // Call control: the lab registrar and proxy (TCP 5060, TLS 5061 for a mixed-mode core).
-    callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: LAB_SIP_USERS, log }).start();
+    callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: { ...LAB_SIP_USERS, ...LAB_INSIDE_PHONE_USERS }, log }).start();
     started.callControlSip = callControl.ports.tcp;
     for (const n of cluster.nodes) n.sipPort = started.callControlSip;
     // UDS (and IM&P's SOAP login, and the OAuth issuer) and voicemail over HTTPS; TFTP files over plain HTTP.

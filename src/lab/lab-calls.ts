@@ -2,7 +2,7 @@
 // so the status pages of `npm start` show a call through core and edge (a leg on each), not only registrations.
 import dgram from 'node:dgram';
 import type { Logger } from '../log/index.js';
-import { Sdp } from '../sip/sdp/index.js';
+import { Sdp } from '../sdp/index.js';
 import type { CallControl } from './call-control.js';
 import { rtpPacket } from './rtp-packet.js';
 

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { buildConfig, type CoreConfig, type EdgeConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
-import { labPki } from '../certs/index.js';
+import { labPki } from './lab-pki.js';
 import { hashPassword } from '../traversal/index.js';
 import { startCore, startEdge, type RunningNode } from '../node/index.js';
 import { startInsideServers, type InsideServers } from './inside-servers.js';
@@ -12,6 +12,7 @@ import { startSimulatedClients, type SimulatedClients } from './simulated-client
 import { startLabCalls } from './lab-calls.js';
 import { LAB_SIP_USERS } from './call-control.js';
 import { ClientMedia } from './client-media.js';
+import { LAB_ADDRESSES, LAB_ADMIN_PORTS } from './addresses.js';
 
 export interface LabOptions {
   /** Where the lab keeps its CA, certificates and traversal password between runs. */
@@ -41,9 +42,6 @@ export interface Lab {
   close(): Promise<void>;
 }
 
-// Loopback aliases stand for three hosts: the DMZ edge, the inside core, the inside servers.
-export const LAB_ADDRESSES = { edge: '127.0.1.1', core: '127.0.2.1', inside: '127.0.3.1', internet: '127.0.4.1' } as const;
-export const LAB_ADMIN_PORTS = { core: 9091, edge: 9092 } as const;
 const LAB_DOMAIN = 'lab.example.com';
 
 function traversalPassword(dir: string): string {
@@ -72,7 +70,8 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
   const pki = await labPki(join(dir, 'pki'));
   const edgeName = `edge.${LAB_DOMAIN}`;
   const coreName = `core.${LAB_DOMAIN}`;
-  const edgeCert = await pki.node('edge', [edgeName], [LAB_ADDRESSES.edge]);
+  // The seeds want the domain itself in every edge certificate's SAN: an XMPP client checks the domain it signs in to.
+  const edgeCert = await pki.node('edge', [edgeName, LAB_DOMAIN], [LAB_ADDRESSES.edge]);
   const coreCert = await pki.node('core', [coreName], [LAB_ADDRESSES.core]);
   const insideCert = await pki.node('inside', [`cucm.${LAB_DOMAIN}`], [LAB_ADDRESSES.inside]);
   const password = traversalPassword(dir);
@@ -118,7 +117,9 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         log: { level },
         admin: { port: standard ? LAB_ADMIN_PORTS.core : 0 },
         tls: { cert_file: coreCert.certFile, key_file: coreCert.keyFile, ca_file: pki.caFile },
-        // Core's media on its own alias: the edge's (public = traversal address) binds 127.0.1.1 by itself.
+        // Core's own alias for what it dials (the link, call control, the inside servers) and for its media: the
+        // edge's (public = traversal address) binds 127.0.1.1 by itself.
+        source_address: LAB_ADDRESSES.core,
         media: { address: LAB_ADDRESSES.core, ...opts.media?.core },
         traversal: {
           peers: [{ address: LAB_ADDRESSES.edge, sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],

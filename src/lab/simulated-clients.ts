@@ -8,7 +8,7 @@ import { SipClient } from './sip-client.js';
 import { LAB_USERS } from './lab-users.js';
 import { LAB_SIP_USERS } from './call-control.js';
 import type { SipAnswer } from './sip-client.js';
-import type { SipRequest } from '../sip/index.js';
+import type { SipRequest } from '../sip/message/index.js';
 import { XmppClient } from './xmpp-client.js';
 import { x } from '../xmpp/index.js';
 

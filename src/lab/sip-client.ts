@@ -3,8 +3,10 @@
 // connection. Tests use it directly; the load clients run many of these in worker threads.
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DigestCredentials, SipError, SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseChallenge, parseMessage, type SipResponse } from '../sip/index.js';
+import { SipError, SipRequest, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, type SipResponse } from '../sip/message/index.js';
+import { DigestCredentials, parseChallenge } from './digest.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
+import { uasResponse, type UasAnswer } from './uas.js';
 
 export interface SipClientOptions {
   host: string;
@@ -22,11 +24,7 @@ export interface SipClientOptions {
   timeoutMs?: number;
 }
 
-export interface SipAnswer {
-  status: number;
-  body?: string;
-  contentType?: string;
-}
+export type SipAnswer = UasAnswer;
 
 export interface SipResult {
   status: number;
@@ -198,8 +196,7 @@ export class SipClient {
     for (const l of this.#requestListeners) l(msg);
     if (msg.method === 'ACK') return;
     const a = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
-    const { status, body, contentType } = typeof a === 'number' ? { status: a } : a;
-    const payload = body ? Buffer.from(body, 'utf8') : undefined;
-    this.#conn?.send(createResponse(msg, status, payload ? { body: payload, headers: [['Content-Type', contentType ?? 'application/sdp']] } : {}).serialize());
+    const contact = `<sip:${this.opts.user}@${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};transport=tls;ob>`;
+    this.#conn?.send(uasResponse(msg, typeof a === 'number' ? { status: a } : a, contact, this.#tag).serialize());
   }
 }

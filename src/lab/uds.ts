@@ -20,11 +20,11 @@ export function labUdsHandler(opts: LabUdsOptions): (req: IncomingMessage, res: 
   const ready = keys.refresh();
 
   /** A present Authorization must be good; an absent one is the proxy's business (core authorized already). */
-  const authorizationFails = (req: IncomingMessage, id: string): boolean => {
+  const authorizationFails = async (req: IncomingMessage, id: string): Promise<boolean> => {
     const a = req.headers.authorization;
     if (!a) return false;
     if (/^bearer\s/i.test(a)) {
-      const v = keys.verify(a.slice(7).trim());
+      const v = await keys.verify(a.slice(7).trim());
       return !v.ok || v.claims.sub.toLowerCase() !== id.toLowerCase();
     }
     return basicUser(a)?.id.toLowerCase() !== id.toLowerCase();
@@ -52,7 +52,7 @@ export function labUdsHandler(opts: LabUdsOptions): (req: IncomingMessage, res: 
       if (m) {
         const user = findUser(decodeURIComponent(m[1]!));
         if (!user) return sendXml(res, 404, '<error>user not found</error>');
-        if (authorizationFails(req, user.id)) return sendText(res, 401, 'credentials not accepted\n', { 'www-authenticate': 'Basic realm="Cisco Web Services Realm"' });
+        if (await authorizationFails(req, user.id)) return sendText(res, 401, 'credentials not accepted\n', { 'www-authenticate': 'Basic realm="Cisco Web Services Realm"' });
         if (m[2]) {
           return sendXml(
             res,

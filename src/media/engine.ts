@@ -2,6 +2,7 @@
 // batched native events to the relays they belong to.
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { errorCode, type ListenerFailed } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import { loadNativeEngine, type NativeEngine, type NativeEvent, type NativeInfo, type NativeLeg } from './native.js';
 import { Relay } from './relay.js';
@@ -25,10 +26,13 @@ export class MediaEngine {
   readonly info: NativeInfo;
   readonly #native: NativeEngine;
   readonly #relays = new Map<string, Relay>();
+  readonly #log: Logger | undefined;
   #closed = false;
+  #listenerFailures = 0;
 
-  private constructor(native: NativeEngine) {
+  private constructor(native: NativeEngine, log: Logger | undefined) {
     this.#native = native;
+    this.#log = log;
     this.info = native.info();
   }
 
@@ -55,7 +59,7 @@ export class MediaEngine {
       kernelPath: kernelPath === 'auto',
       kernelAfterPackets: opts.kernelAfterPackets ?? 10,
     }, (events) => dispatch(events));
-    const engine = new MediaEngine(native);
+    const engine = new MediaEngine(native, log);
     dispatch = (events) => engine.#dispatch(events);
     const info = engine.info;
     const level = info.srtpBackend.includes('fallback') ? 'warn' : 'info';
@@ -69,7 +73,11 @@ export class MediaEngine {
   }
 
   get closed(): boolean { return this.#closed; }
+  /** The native engine, for native services that relay from its port range (the TURN server, src/turn/). */
+  get nativeHandle(): object { return this.#native; }
   get relayCount(): number { return this.#relays.size; }
+  /** Relay event listeners that threw (each logged with its code); the media section shows it. */
+  get listenerFailures(): number { return this.#listenerFailures; }
 
   /** Opens the legs' ports at once (throws on bad options or an exhausted port range). */
   createRelay(opts: RelayOptions): Relay {
@@ -81,7 +89,7 @@ export class MediaEngine {
       b: toNativeLeg(opts.b, 'b'),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     });
-    const relay = new Relay(this.#native, id, created, (r) => this.#relays.delete(r.id));
+    const relay = new Relay(this.#native, id, created, (r) => this.#relays.delete(r.id), (r, failure) => this.#listenerFailed(r, failure));
     this.#relays.set(id, relay);
     return relay;
   }
@@ -102,6 +110,11 @@ export class MediaEngine {
     this.#native.close();
     for (const relay of [...this.#relays.values()]) relay.engineClosed();
     this.#relays.clear();
+  }
+
+  #listenerFailed(relay: Relay, failure: ListenerFailed): void {
+    this.#listenerFailures++;
+    this.#log?.error({ plane: 'media', code: failure.code, cause: errorCode(failure.cause), relay: relay.id, event: failure.event, err: failure.message }, 'a relay event listener threw; the relay and the node go on');
   }
 
   #dispatch(events: NativeEvent[]): void {

@@ -32,6 +32,8 @@ export interface NativeDrops {
 
 export interface NativeLegStats {
   packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rtcpIn: number; rtcpOut: number;
+  /** The RTCP share of bytesIn and bytesOut. */
+  rtcpBytesIn: number; rtcpBytesOut: number;
   /** RTP received on this leg, RFC 3550 A.3: packets its sequence numbers say were sent, and those that never came. */
   rtpExpected: number; rtpLost: number;
   /** 0-byte keepalive datagrams (RFC 6263 §4.1) received, and sent by a leg with `keepaliveMs`. */
@@ -87,6 +89,7 @@ export interface NativeEngine {
   createRelay(id: string, opts: { a: NativeLeg; b: NativeLeg; timeoutMs?: number }): { worker: number; a: number; b: number };
   setKeys(id: string, leg: 0 | 1, recv: NativeKey | null, send: NativeKey | null): void;
   setRemote(id: string, leg: 0 | 1, rtp: NativeEndpoint, rtcp: NativeEndpoint | null): void;
+  setRtcpMux(id: string, leg: 0 | 1, rtcpMux: boolean): void;
   destroyRelay(id: string): boolean;
   stats(id: string): [NativeLegStats, NativeLegStats] | null;
   info(): NativeInfo;

@@ -1,5 +1,6 @@
 // One relay as the control plane sees it: its ports, keys, remotes, stats and events. Packets never come here.
 import { EventEmitter } from 'node:events';
+import { ListenerFailed } from '../host/index.js';
 import type { NativeEngine, NativeEvent, NativeKey } from './native.js';
 import { SRTP_SUITES, type Endpoint, type LegName, type RelayEvents, type RelayPorts, type RelayStats, type SrtpKey } from './types.js';
 
@@ -36,6 +37,8 @@ export class Relay extends EventEmitter<RelayEvents> {
     id: string,
     created: { worker: number; a: number; b: number },
     private readonly onClose: (relay: Relay) => void,
+    /** A listener of this relay's events threw: the engine logs and counts it (a bug in the listener, not the relay's). */
+    private readonly onListenerFailed: (relay: Relay, failure: ListenerFailed) => void = () => {},
   ) {
     super();
     this.id = id;
@@ -57,6 +60,12 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.native.setRemote(this.id, legIndex(leg), rtp, rtcp ?? null);
   }
 
+  /** RFC 5761 for one leg, as an answer negotiated it: RTCP then goes to, and leaves from, the RTP port. */
+  setRtcpMux(leg: LegName, rtcpMux: boolean): void {
+    this.#assertOpen();
+    this.native.setRtcpMux(this.id, legIndex(leg), rtcpMux);
+  }
+
   stats(): RelayStats {
     this.#assertOpen();
     const s = this.native.stats(this.id);
@@ -76,20 +85,32 @@ export class Relay extends EventEmitter<RelayEvents> {
   /** @internal: events for this relay, from the engine's batches. */
   handle(ev: NativeEvent): void {
     const leg = legName(ev.leg);
-    try {
-      switch (ev.type) {
-        case 'latched':
-        case 'relatched':
-          this.emit('latched', { leg, rtcp: ev.rtcp, address: ev.address ?? '', port: ev.port ?? 0, relatch: ev.type === 'relatched' });
-          break;
-        case 'timeout': this.emit('timeout', { leg, silentMs: ev.count }); break;
-        case 'authFailures': this.emit('authFailures', { leg, count: ev.count }); break;
-        case 'closed': this.engineClosed(); break;
-      }
-    } catch (err) {
-      // A throwing listener must not break delivery of the rest of the batch.
-      queueMicrotask(() => { throw err; });
+    switch (ev.type) {
+      case 'latched':
+      case 'relatched':
+        this.emit('latched', { leg, rtcp: ev.rtcp, address: ev.address ?? '', port: ev.port ?? 0, relatch: ev.type === 'relatched' });
+        break;
+      case 'timeout': this.emit('timeout', { leg, silentMs: ev.count }); break;
+      case 'authFailures': this.emit('authFailures', { leg, count: ev.count }); break;
+      case 'closed': this.engineClosed(); break;
     }
+  }
+
+  /**
+   * Each listener is called on its own: one that throws (a bug in it) must not keep the event from the others,
+   * break delivery of the rest of the engine's batch, nor, thrown on, end the process with every call on it. It is
+   * reported to the engine, which logs it with its code and counts it; the relay and the node go on.
+   */
+  override emit<K extends keyof RelayEvents>(event: K, ...args: RelayEvents[K]): boolean {
+    const listeners = this.rawListeners(event) as Array<(...a: RelayEvents[K]) => void>;
+    for (const listener of listeners) {
+      try {
+        listener.apply(this, args);
+      } catch (err) {
+        this.onListenerFailed(this, new ListenerFailed(`relay ${event}`, err));
+      }
+    }
+    return listeners.length > 0;
   }
 
   /** @internal: the engine went away or confirmed the close. */

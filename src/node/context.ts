@@ -1,53 +1,28 @@
-import type { Logger } from '../log/index.js';
-import type { Store } from '../store/index.js';
-import type { TlsFiles } from '../traversal/index.js';
-import { AlarmBoard, statusAlarms, type Alarm, type AlarmSeverity } from '../admin/alarms.js';
+import type { Alarm, NodeContext } from '../host/index.js';
+import { AlarmBoard, statusAlarms } from '../admin/index.js';
 import { drainReport } from './drain.js';
 
-/**
- * What a composition root hands each plane it wires: configuration already validated, the logger, the shared
- * store, the node's TLS material, a place to publish status, and a place to register what must stop on exit.
- * Planes receive only this, never another plane's object.
- */
-export interface NodeContext<C> {
-  cfg: C;
-  log: Logger;
-  store: Store;
-  tls: TlsFiles;
-  /** Adds a section to GET /api/status (and so to the status page and metrics). */
-  addStatus(section: string, read: () => unknown): void;
-  /** Registers a stop step; steps run in reverse order of registration when the node drains. */
-  onClose(step: () => Promise<void> | void): void;
-  /**
-   * Maintenance mode: when true, refuse NEW registrations, sign-ins and calls (SIP 503, HTTP 503,
-   * XMPP service-unavailable) and keep existing ones. Read it at the moment a new one arrives.
-   */
-  maintenance(): boolean;
-  /** Called when maintenance mode turns on or off (e.g. to stop accepting, or to drain). */
-  onMaintenance(cb: (on: boolean) => void): void;
-  /** Raises an alarm shown on the status page and in /metrics until cleared; ids are "<plane>.<what>". */
-  alarm(id: string, severity: AlarmSeverity, message: string): void;
-  clearAlarm(id: string): void;
-  /** Offers an operator action as POST /api/actions/<name> on the admin API (e.g. discovery-refresh). */
-  addAction(name: string, run: () => Promise<unknown>): void;
-}
-
+/** The composition root's hold on a node context: the side of it planes never see. */
 export interface ContextHandle<C> {
   ctx: NodeContext<C>;
   status(): Record<string, unknown>;
   close(): Promise<void>;
   setMaintenance(on: boolean): void;
-  action(name: string): (() => Promise<unknown>) | undefined;
+  action(name: string): ((input?: Record<string, unknown>) => Promise<unknown>) | undefined;
+  query(name: string): (() => Promise<unknown[]> | unknown[]) | undefined;
   alarms(): Alarm[];
+  /** Marks an active alarm as seen by an operator; false when no such alarm is active. */
+  acknowledge(id: string): boolean;
 }
 
-type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction';
+type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction' | 'addQuery';
 
 export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, header: Record<string, unknown>): ContextHandle<C> {
   const sections = new Map<string, () => unknown>();
   const steps: Array<() => Promise<void> | void> = [];
   const board = new AlarmBoard();
-  const actions = new Map<string, () => Promise<unknown>>();
+  const actions = new Map<string, (input: Record<string, unknown>) => Promise<unknown>>();
+  const queries = new Map<string, () => Promise<unknown[]> | unknown[]>();
   const maintenanceWatchers: Array<(on: boolean) => void> = [];
   let maintenance = (base.cfg as { maintenance_mode?: boolean }).maintenance_mode === true;
   let maintenanceSince = maintenance ? new Date().toISOString() : undefined;
@@ -102,16 +77,18 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
       if (actions.has(name)) throw new Error(`admin action ${name} registered twice`);
       actions.set(name, run);
     },
+    addQuery(name, run) {
+      if (queries.has(name)) throw new Error(`admin query ${name} registered twice`);
+      queries.set(name, run);
+    },
   };
-  const alarms = () => {
-    const doc = readSections();
-    return [...board.list(), ...statusAlarms(doc)];
-  };
+  const alarmsOf = (doc: Record<string, unknown>) => board.acknowledged([...board.list(), ...statusAlarms(doc)]);
+  const alarms = () => alarmsOf(readSections());
   return {
     ctx,
     status() {
       const doc = readSections();
-      doc.alarms = [...board.list(), ...statusAlarms(doc)];
+      doc.alarms = alarmsOf(doc);
       return doc;
     },
     alarms,
@@ -129,7 +106,19 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
         }
       }
     },
-    action: (name) => actions.get(name),
+    action: (name) => {
+      const run = actions.get(name);
+      return run && ((input = {}) => run(input));
+    },
+    query: (name) => queries.get(name),
+    acknowledge(id) {
+      const active = alarms().some((a) => a.id === id);
+      if (active) {
+        board.acknowledge(id);
+        base.log.info({ alarm: id }, 'alarm acknowledged');
+      }
+      return active;
+    },
     async close() {
       watchDrain(false);
       for (const step of steps.reverse()) {

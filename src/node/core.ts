@@ -5,7 +5,7 @@ import { MemoryStore } from '../store/index.js';
 import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { attachHttpCore } from '../http/index.js';
-import { attachCoreSip } from '../sip/routing/index.js';
+import { SipStreamFramer, attachCoreSip } from '../sip/index.js';
 import { attachXmppCore } from '../xmpp/index.js';
 import { attachDomains } from '../domains/index.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
@@ -13,14 +13,23 @@ import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
+import { VERSION } from './version.js';
+import { adminSecurity } from './admin-options.js';
+import { attachDiagnostics, hepFeed } from '../diag/index.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', started: new Date().toISOString() });
+  const hep = hepFeed(cfg, log);
+  const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;
   ctx.onClose(() => store.close());
+  if (hep) {
+    ctx.onClose(() => hep.close());
+    ctx.addStatus('hep', () => ({ collector: `${cfg.hep!.address}:${cfg.hep!.port}`, agentId: cfg.hep!.agent_id, sent: hep.sent }));
+  }
+  ctx.addStatus('store', () => store.describe());
   try {
     const t = cfg.traversal;
     const traversal = new TraversalClient({
@@ -33,6 +42,8 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
       reconnectInitialMs: t.reconnect_initial_s * 1000,
       reconnectMaxMs: t.reconnect_max_s * 1000,
       connectTimeoutMs: t.connect_timeout_s * 1000,
+      framer: () => new SipStreamFramer(),
+      ...(cfg.source_address ? { localAddress: cfg.source_address } : {}),
       log,
     });
     ctx.onClose(() => traversal.close());
@@ -49,8 +60,11 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     attachCoreSip(ctx, traversal, domains, discovery, media);
     attachXmppCore(ctx, traversal, domains, discovery);
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, token: cfg.admin.token, log, status: () => node.status(), control: node });
+    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
     ctx.onClose(() => admin.close());
+    // Core's traffic is what it dials: the edge's traversal ports and the inside servers' ports.
+    const dialled = [...t.peers.flatMap((p) => [p.sip_port, p.http_tunnel_port, p.xmpp_port]), ...[...cfg.unified_cm, ...cfg.im_presence, ...cfg.unity_connection].flatMap((c) => [c.https_port, ...c.nodes.flatMap((n) => [n.sip_port, n.sip_tls_port, n.https_port, n.tftp_port, n.xmpp_port])])];
+    attachDiagnostics(ctx, () => node.status(), { ports: () => dialled, media: { min: cfg.media.port_min, max: cfg.media.port_max } });
     traversal.start();
     return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, discovery, close: () => node.close() };
   } catch (err) {

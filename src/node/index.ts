@@ -1,4 +1,5 @@
 export { startEdge } from './edge.js';
 export { startCore } from './core.js';
+export { startRelay } from './relay.js';
 export type { RunningNode } from './running-node.js';
-export type { NodeContext } from './context.js';
+export { VERSION } from './version.js';

@@ -1,6 +1,6 @@
 import type { Logger } from '../log/index.js';
 import { MediaEngine } from '../media/index.js';
-import type { NodeContext } from './context.js';
+import type { NodeContext } from '../host/index.js';
 
 /**
  * The node's media engine on its media.port_min..port_max at `bindAddress`: the edge with the size's traversal mux

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../log/index.js';
-import type { NodeConfig } from '../config/index.js';
+import type { CoreConfig, EdgeConfig } from '../config/index.js';
+
+/** The roles with a certificate of their own (the relay's is ng.tls, read by its plane). */
+type NodeConfig = EdgeConfig | CoreConfig;
 import { validateNodeCertificate, type CertProblem } from '../certs/index.js';
-import type { TlsFiles } from '../traversal/index.js';
-import type { NodeContext } from './context.js';
+import type { NodeContext, TlsFiles } from '../host/index.js';
 
 /** Problems that make a certificate unusable; the rest (e.g. a missing EKU) are the peer's to refuse. */
 const FATAL = new Set(['unreadable', 'key-mismatch']);

@@ -90,6 +90,11 @@ export class MemoryStore implements Store {
     this.#sweep.unref();
   }
 
+  /** For the status page: where state lives and how many entries each namespace holds (expired ones until the sweep). */
+  describe(): { kind: string; entries: Record<string, number> } {
+    return { kind: 'memory (this process)', entries: Object.fromEntries([...this.#spaces].map(([ns, s]) => [ns, s.map.size])) };
+  }
+
   #space(ns: string): Space {
     let s = this.#spaces.get(ns);
     if (!s) this.#spaces.set(ns, (s = new Space()));

@@ -12,4 +12,6 @@ export interface Store {
   entries<T>(ns: string): Promise<Array<[string, T]>>;
   count(ns: string): Promise<number>;
   close(): Promise<void>;
+  /** Where the state lives and entries per namespace, for the status page (`store` section). */
+  describe(): { kind: string; entries: Record<string, number> };
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
-import { SipStreamFramer } from '../sip/index.js';
 import { TickWriter } from '../util/tick-writer.js';
 import type { ChannelKind } from './handshake.js';
 
@@ -13,6 +12,21 @@ export interface ChannelInfo {
   /** This node's address on the connection (what the far end sees, barring NAT): core's media address towards the edge. */
   localAddress?: string;
   since: Date;
+}
+
+/** What a message framer finds in the SIP channel's byte stream. */
+export type FramedEvent =
+  | { kind: 'message'; data: Buffer }
+  | { kind: 'ping' }
+  | { kind: 'pong' }
+  | { kind: 'error'; status: number; reason: string };
+
+/**
+ * Cuts the SIP channel's byte stream into whole messages and the RFC 5626 keepalives between them. The link
+ * knows no SIP: the composition root hands it the SIP plane's framer (TraversalServerOptions.framer).
+ */
+export interface MessageFramer {
+  push(chunk: Buffer): FramedEvent[];
 }
 
 interface ChannelEvents {
@@ -74,7 +88,7 @@ interface KeepaliveOptions {
  * keepalive (CRLFCRLF ping, CRLF pong) between them. The pinger measures the round trip of each ping.
  */
 export class MessageChannel extends Channel {
-  readonly #framer = new SipStreamFramer();
+  readonly #framer: MessageFramer;
   readonly #messageListeners = new Set<(msg: Buffer) => void>();
   #timer: NodeJS.Timeout | undefined;
   #pingSentAt = 0;
@@ -82,8 +96,9 @@ export class MessageChannel extends Channel {
   #lastHeard = Date.now();
   rttMs: number | undefined;
 
-  constructor(info: ChannelInfo, socket: TLSSocket, private readonly keepalive: KeepaliveOptions) {
+  constructor(info: ChannelInfo, socket: TLSSocket, framer: MessageFramer, private readonly keepalive: KeepaliveOptions) {
     super(info, socket);
+    this.#framer = framer;
     this.#writer = new TickWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.resume();

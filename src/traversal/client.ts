@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/index.js';
 import { dialChannel, describeDialError } from './dial.js';
-import { MessageChannel, StreamChannel } from './channel.js';
+import { MessageChannel, StreamChannel, type MessageFramer } from './channel.js';
+import { ChannelHandlers, isKind } from './handlers.js';
 import { backoffDelay } from './backoff.js';
 import type { ChannelKind } from './handshake.js';
-import type { ChannelHandler, LinkStatus, TlsFiles } from './types.js';
+import type { TlsFiles } from '../host/index.js';
+import type { ChannelHandler, ChannelSource, LinkStatus } from './types.js';
 
 export interface EdgePeer {
   address: string;
@@ -22,6 +24,10 @@ export interface TraversalClientOptions {
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   connectTimeoutMs: number;
+  /** The local address core dials from (source_address); default: the one the route picks. */
+  localAddress?: string;
+  /** Frames the SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
+  framer: () => MessageFramer;
   log: Logger;
 }
 
@@ -29,9 +35,9 @@ export interface TraversalClientOptions {
  * The core side of the link: it dials out and keeps the link up. The SIP channel is the link's heartbeat; the
  * HTTP tunnel and XMPP channels are opened to the same edge peer once it is up, for the planes that asked.
  */
-export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> {
+export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> implements ChannelSource {
   readonly #log: Logger;
-  readonly #handlers = new Map<ChannelKind, ChannelHandler[]>();
+  readonly #handlers = new ChannelHandlers();
   readonly #streams = new Map<ChannelKind, StreamChannel>();
   readonly #streamAttempts = new Map<ChannelKind, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -61,16 +67,11 @@ export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> {
   }
 
   /** The plane's handler runs each time a channel of its kind is (re)established. */
-  onChannel(kind: ChannelKind, handler: ChannelHandler): void {
-    const list = this.#handlers.get(kind) ?? [];
-    list.push(handler);
-    this.#handlers.set(kind, list);
-    if (kind === 'sip' && this.#sip) handler(this.#sip);
-    else if (kind !== 'sip') {
-      const open = this.#streams.get(kind);
-      if (open) handler(open);
-      else if (this.#sip) void this.#openStream(kind);
-    }
+  onChannel<K extends ChannelKind>(kind: K, handler: ChannelHandler<K>): void {
+    this.#handlers.add(kind, handler);
+    const open = kind === 'sip' ? this.#sip : this.#streams.get(kind);
+    if (open && isKind(open, kind)) handler(open);
+    else if (kind !== 'sip' && this.#sip) void this.#openStream(kind);
   }
 
   /** The SIP channel while the link is up. */
@@ -104,7 +105,7 @@ export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> {
     try {
       const dialed = await dialChannel(peer, 'sip', this.opts);
       if (this.#stopped) return void dialed.socket.destroy();
-      channel = new MessageChannel(dialed.info, dialed.socket, {
+      channel = new MessageChannel(dialed.info, dialed.socket, this.opts.framer(), {
         role: 'pinger',
         intervalMs: this.opts.keepaliveMs,
         onDead: (why) => channel.close(why),
@@ -124,7 +125,7 @@ export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> {
     this.#setStatus({ state: 'up', peer: where, peerNode: channel.info.peerNode, reconnects, failedAttempts: 0, lastError: undefined, channels: { ...this.#status.channels, sip: 'up' } });
     this.#log.info({ peer: where, edge: channel.info.peerNode }, 'traversal link up');
     channel.once('close', (reason) => this.#lost(channel, reason));
-    for (const h of this.#handlers.get('sip') ?? []) h(channel);
+    this.#handlers.deliver(channel);
     // The tunnels are kept up whether or not a plane uses them yet: status then proves the whole port path.
     void this.#openStream('http');
     void this.#openStream('xmpp');
@@ -170,7 +171,7 @@ export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> {
       this.#log.warn({ channel: kind, reason }, 'traversal channel down; reopening');
       this.#schedule(backoffDelay(0, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#openStream(kind));
     });
-    for (const h of this.#handlers.get(kind) ?? []) h(channel);
+    this.#handlers.deliver(channel);
   }
 
   /** Stops dialling and closes every channel. */

@@ -1,17 +1,23 @@
 import { connect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
-import { HandshakeError, PROTOCOL, line, parseReply, readLine, type ChannelKind } from './handshake.js';
+import { HandshakeError, PROTOCOL, line, parseReply, readLine, refusalCode, type ChannelKind } from './handshake.js';
 import type { ChannelInfo } from './channel.js';
-import type { TlsFiles } from './types.js';
+import { MraError, type TlsFiles } from '../host/index.js';
+import { tlsKeyLog } from '../log/index.js';
 
 /** The edge said no, with its reason: wrong credentials, certificate problem, protocol. */
-export class TraversalRefused extends Error {
+export class TraversalRefused extends MraError {
   constructor(
-    readonly code: string,
+    /** The refusal as the edge named it (certificate, credentials, protocol, channel). */
+    readonly refusal: string,
     reason: string,
   ) {
-    super(`edge refused (${code}): ${reason}`);
+    super(`edge refused (${refusal}): ${reason}`);
     this.name = 'TraversalRefused';
+  }
+
+  get code(): string {
+    return refusalCode(this.refusal);
   }
 }
 
@@ -21,6 +27,8 @@ interface DialOptions {
   username: string;
   password: string;
   connectTimeoutMs: number;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
 }
 
 /**
@@ -40,7 +48,9 @@ export async function dialChannel(
     ca: opts.tls.ca,
     servername: isIP(peer.address) ? undefined : peer.address,
     minVersion: 'TLSv1.2',
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
+  tlsKeyLog.onSocket(socket);
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { MraError } from '../host/index.js';
 
 /**
  * The first exchange on every traversal channel, after mutual TLS: core says who it is and what the channel
@@ -26,13 +27,23 @@ export type Reply =
 
 const MAX_LINE = 4096;
 
-export class HandshakeError extends Error {
+const REFUSALS: readonly RefusalCode[] = ['certificate', 'credentials', 'protocol', 'channel'];
+
+/** A refusal's stable code, e.g. MRA_TRAVERSAL_CREDENTIALS; one the edge names that this release does not know is PROTOCOL. */
+export const refusalCode = (kind: string): string => `MRA_TRAVERSAL_${(REFUSALS.includes(kind as RefusalCode) || kind === 'timeout' || kind === 'closed' ? kind : 'protocol').toUpperCase()}`;
+
+export class HandshakeError extends MraError {
   constructor(
-    readonly code: RefusalCode | 'timeout' | 'closed',
+    /** What failed: a refusal's reason, or the peer went silent (timeout) or away (closed). */
+    readonly kind: RefusalCode | 'timeout' | 'closed',
     message: string,
   ) {
     super(message);
     this.name = 'HandshakeError';
+  }
+
+  get code(): string {
+    return refusalCode(this.kind);
   }
 }
 

@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
-import type { Logger } from '../log/index.js';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tlsKeyLog, type Logger } from '../log/index.js';
 import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
 import { HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
-import { MessageChannel, StreamChannel, type Channel, type ChannelInfo } from './channel.js';
-import type { ChannelHandler, EdgeLinkStatus, TlsFiles } from './types.js';
+import { MessageChannel, StreamChannel, type Channel, type ChannelInfo, type MessageFramer } from './channel.js';
+import { ChannelHandlers } from './handlers.js';
+import type { TlsFiles } from '../host/index.js';
+import type { ChannelHandler, ChannelSource, EdgeLinkStatus } from './types.js';
 
 export interface TraversalServerOptions {
   node: string;
@@ -19,6 +21,8 @@ export interface TraversalServerOptions {
   handshakeTimeoutMs: number;
   address: string;
   ports: Record<ChannelKind, number>;
+  /** Frames each SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
+  framer: () => MessageFramer;
   log: Logger;
   /** Told of each refused attempt, e.g. for intrusion protection. */
   onRefused?: (remoteAddress: string, code: RefusalCode, reason: string) => void;
@@ -28,12 +32,15 @@ export interface TraversalServerOptions {
  * The edge side of the link: it only listens. Each port carries one kind of channel; every connection must pass
  * mutual TLS, the core-certificate checks and the traversal credentials before a plane sees it.
  */
-export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
+export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implements ChannelSource {
   readonly #servers = new Map<ChannelKind, Server>();
   readonly #channels = new Set<Channel>();
-  readonly #handlers = new Map<ChannelKind, ChannelHandler[]>();
+  readonly #handlers = new ChannelHandlers();
   /** Every TCP connection, authenticated or not, so close() leaves nothing half-open behind. */
-  readonly #sockets = new Set<import('node:net').Socket>();
+  readonly #sockets = new Set<Socket>();
+  /** Refused connections by the check that failed, and the last one's time, address and reason (status, alarm). */
+  readonly #refusals: Partial<Record<RefusalCode, number>> = {};
+  #lastRefusal: string | undefined;
   readonly #log: Logger;
   #closing = false;
 
@@ -45,25 +52,9 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
   /** Starts the three listeners; resolves with the ports actually bound. */
   async start(): Promise<Record<ChannelKind, number>> {
     const bound = {} as Record<ChannelKind, number>;
+    const context = createSecureContext({ cert: this.opts.tls.cert, key: this.opts.tls.key, ca: this.opts.tls.ca, minVersion: 'TLSv1.2' });
     for (const kind of Object.keys(this.opts.ports) as ChannelKind[]) {
-      const server = createServer({
-        cert: this.opts.tls.cert,
-        key: this.opts.tls.key,
-        ca: this.opts.tls.ca,
-        requestCert: true,
-        // Checked by hand after the handshake so the refusal can say why, to the core and in the log.
-        rejectUnauthorized: false,
-        minVersion: 'TLSv1.2',
-        handshakeTimeout: this.opts.handshakeTimeoutMs,
-      });
-      server.on('connection', (raw: import('node:net').Socket) => {
-        this.#sockets.add(raw);
-        raw.once('close', () => this.#sockets.delete(raw));
-      });
-      server.on('secureConnection', (socket) => void this.#accept(kind, socket));
-      server.on('tlsClientError', (err, socket) =>
-        this.#log.warn({ channel: kind, remote: socket.remoteAddress, err: err.message }, 'traversal TLS handshake failed'),
-      );
+      const server = createServer((raw) => this.#handshake(kind, raw, context));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(this.opts.ports[kind], this.opts.address, () => {
@@ -78,18 +69,50 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
     return bound;
   }
 
+  /**
+   * TLS on one accepted connection, as Expressway's traversal server does it: a client that presents no
+   * certificate is refused in the TLS handshake itself (certificate_required), so nobody without one ever reaches
+   * the link's own handshake parser. A client that presents one completes TLS whatever OpenSSL thought of it, so
+   * that the refusal can name the fault (untrusted, expired, no clientAuth, wrong name) to core and in the log.
+   * tls.Server ties "demand a certificate" to "drop an unverified one without a word", so the socket is ours.
+   */
+  #handshake(kind: ChannelKind, raw: Socket, context: SecureContext): void {
+    this.#sockets.add(raw);
+    raw.once('close', () => this.#sockets.delete(raw));
+    if (this.#closing) return void raw.destroy();
+    const socket = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    tlsKeyLog.onSocket(socket);
+    const remote = raw.remoteAddress ?? '';
+    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
+    timer.unref();
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      void this.#accept(kind, socket);
+    });
+    socket.on('error', (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      if (socket.listenerCount('secure') === 0) return; // after the handshake: the channel's own business
+      if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') this.#refused(kind, `${remote}:${raw.remotePort}`, remote, 'certificate', 'presented no client certificate: refused in the TLS handshake');
+      else this.#log.warn({ channel: kind, remote, err: err.message }, 'traversal TLS handshake failed');
+    });
+  }
+
+  #refused(kind: ChannelKind, remote: string, address: string, code: RefusalCode, reason: string): void {
+    this.#log.warn({ channel: kind, remote, refusal: code, reason }, 'traversal connection refused');
+    this.#refusals[code] = (this.#refusals[code] ?? 0) + 1;
+    this.#lastRefusal = `${new Date().toISOString()} from ${remote}: ${reason}`;
+    this.opts.onRefused?.(address, code, reason);
+  }
+
   /** A plane's handler runs for every authenticated channel of its kind that a core opens. */
-  onChannel(kind: ChannelKind, handler: ChannelHandler): void {
-    const list = this.#handlers.get(kind) ?? [];
-    list.push(handler);
-    this.#handlers.set(kind, list);
+  onChannel<K extends ChannelKind>(kind: K, handler: ChannelHandler<K>): void {
+    this.#handlers.add(kind, handler);
   }
 
   async #accept(kind: ChannelKind, socket: TLSSocket): Promise<void> {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const refuse = (code: RefusalCode, reason: string) => {
-      this.#log.warn({ channel: kind, remote, refusal: code, reason }, 'traversal connection refused');
-      this.opts.onRefused?.(socket.remoteAddress ?? '', code, reason);
+      this.#refused(kind, remote, socket.remoteAddress ?? '', code, reason);
       socket.end(line({ mra: PROTOCOL, ok: false, error: code, reason }));
       setTimeout(() => socket.destroy(), 1000).unref();
     };
@@ -104,7 +127,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
       hello = parseHello(await readLine(socket, this.opts.handshakeTimeoutMs));
     } catch (err) {
       const e = err as HandshakeError;
-      if (e.code === 'closed' || e.code === 'timeout') return void socket.destroy();
+      if (e.kind === 'closed' || e.kind === 'timeout') return void socket.destroy();
       return refuse('protocol', e.message);
     }
     if (hello.channel !== kind) return refuse('channel', `port carries ${kind} channels, not ${hello.channel}`);
@@ -116,9 +139,9 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
 
     socket.write(line({ mra: PROTOCOL, ok: true, node: this.opts.node, keepalive_s: this.opts.keepaliveMs / 1000 }));
     const info: ChannelInfo = { kind, peerNode: hello.node, remote, since: new Date() };
-    const channel: Channel =
+    const channel: MessageChannel | StreamChannel =
       kind === 'sip'
-        ? new MessageChannel(info, socket, {
+        ? new MessageChannel(info, socket, this.opts.framer(), {
             role: 'ponger',
             intervalMs: this.opts.keepaliveMs,
             onDead: (why) => channel.close(why),
@@ -131,16 +154,18 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
     });
     this.#log.info({ channel: kind, core: hello.node, remote }, 'traversal channel up');
     this.emit('channel', channel);
-    for (const h of this.#handlers.get(kind) ?? []) h(channel);
+    this.#handlers.deliver(channel);
   }
 
   #certificateProblem(socket: TLSSocket): string | undefined {
     const cert = socket.getPeerX509Certificate();
     if (!cert) return 'core presented no client certificate';
+    // OpenSSL's verdict on the chain, read as tls.Server itself reads it (it is not on a TLSSocket's public face).
+    const verifyError = (socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } })._handle.verifyError();
     // Our own checks name the fault in the operator's words; OpenSSL's code (e.g. INVALID_PURPOSE) is kept beside.
     const problems = checkPeerCertificate({ certPem: cert.toString(), subjectName: this.opts.subjectName, requireClientAuth: true });
     const named = problems.map((p) => p.message).join('; ');
-    if (!socket.authorized) return named ? `${named} (${String(socket.authorizationError)})` : `core certificate not trusted: ${String(socket.authorizationError)}`;
+    if (verifyError) return named ? `${named} (${verifyError.code ?? verifyError.message})` : `core certificate not trusted: ${verifyError.code ?? verifyError.message}`;
     return named || undefined;
   }
 
@@ -152,7 +177,7 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> {
       cores.set(ch.info.peerNode, c);
     }
     const list = [...cores.values()];
-    return { state: list.some((c) => c.channels.sip === 'up') ? 'up' : 'down', cores: list };
+    return { state: list.some((c) => c.channels.sip === 'up') ? 'up' : 'down', cores: list, refused: { ...this.#refusals }, ...(this.#lastRefusal ? { lastError: `last refused: ${this.#lastRefusal}` } : {}) };
   }
 
   /** Stops listening and closes every channel. */

@@ -2,12 +2,12 @@ import type { TLSSocket } from 'node:tls';
 import type { CoreConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
 import type { DiscoveryResult } from '../discovery/index.js';
-import type { NodeContext } from '../node/context.js';
-import type { ChannelHandler, ChannelKind, StreamChannel } from '../traversal/index.js';
-import { CoreTunnel, type TunnelAnswer, type TunnelRequest } from '../http/index.js';
+import type { NodeContext } from '../host/index.js';
+import { CoreTunnel, type ChannelSource, type TunnelAnswer, type TunnelRequest } from '../traversal/index.js';
 import { XMPP_DOMAIN_HEADER, XMPP_STREAM_WINDOW } from './edge-stream.js';
 import { connectImp, type ImpNode } from './imp-connect.js';
 import { StreamBook } from './stream-book.js';
+import type { XmppStatus } from './status.js';
 
 interface CoreStream {
   remote: string;
@@ -46,7 +46,7 @@ export function impNodes(cfg: Pick<CoreConfig, 'im_presence'>, deployment: strin
  * tunnel stream (one remote client's XMPP session) to an IM and Presence node over STARTTLS. Core reads none of
  * the stream: SASL, bind and stanzas are between the client and IM&P.
  */
-export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void }, domains: DomainTable, discovery?: XmppDiscovery): void {
+export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: ChannelSource, domains: DomainTable, discovery?: XmppDiscovery): void {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'xmpp' });
   const book = new StreamBook<CoreStream>();
@@ -72,7 +72,7 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
     for (let i = 0; i < nodes.length && !conn; i++) {
       const node = nodes[(start + i) % nodes.length]!;
       try {
-        conn = await connectImp(node, domain, ctx.tls.ca, cfg.xmpp.connect_timeout_s * 1000);
+        conn = await connectImp(node, domain, ctx.tls.ca, cfg.xmpp.connect_timeout_s * 1000, cfg.source_address);
         imp = `${node.address}:${node.port}`;
       } catch (err) {
         log.warn({ err: (err as Error).message, domain }, 'xmpp: IM and Presence node not reachable');
@@ -105,9 +105,6 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: { onChan
 
   const tunnel = new CoreTunnel(relay, log, 'xmpp', XMPP_TUNNEL_STREAMS, XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
-  traversal.onChannel('xmpp', (ch) => {
-    const sc = ch as StreamChannel;
-    tunnel.attach(sc.stream, sc.info.peerNode);
-  });
-  ctx.addStatus('xmpp', () => ({ ...book.status((s) => ({ ...s })), tunnel: tunnel.status() }));
+  traversal.onChannel('xmpp', (ch) => tunnel.attach(ch.stream, ch.info.peerNode));
+  ctx.addStatus('xmpp', (): XmppStatus => ({ ...book.status((s) => ({ ...s })), tunnel: tunnel.status() }));
 }

@@ -2,16 +2,16 @@ import { createServer, type Server } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import type { EdgeConfig } from '../config/index.js';
 import type { DomainTable } from '../domains/index.js';
-import type { NodeContext } from '../node/context.js';
-import type { ChannelHandler, ChannelKind, StreamChannel } from '../traversal/index.js';
-import { EdgeTunnel, type IntrusionProtection } from '../http/index.js';
+import type { IntrusionProtection, NodeContext } from '../host/index.js';
+import { EdgeTunnel, type ChannelSource } from '../traversal/index.js';
 import { sniCallback } from '../certs/index.js';
 import { listenOn } from '../util/listen.js';
 import { EdgeXmppStream, XMPP_STREAM_WINDOW, type Refusal } from './edge-stream.js';
 import { StreamBook } from './stream-book.js';
+import type { XmppStatus } from './status.js';
 
 export interface XmppEdgeDeps {
-  traversal: { onChannel(kind: ChannelKind, h: ChannelHandler): void };
+  traversal: ChannelSource;
   /** The domain table core last sent over the SIP channel (null until then). */
   domains: () => DomainTable | null;
   /** The edge's intrusion protection (category xmpp: failed SASL sign-ins). */
@@ -32,10 +32,7 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
   const x = cfg.xmpp;
   const tunnel = new EdgeTunnel(log, 'xmpp', XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
-  deps.traversal.onChannel('xmpp', (ch) => {
-    const sc = ch as StreamChannel;
-    void tunnel.attach(sc.stream, sc.info.peerNode, (cb) => sc.once('close', cb));
-  });
+  deps.traversal.onChannel('xmpp', (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)));
   const book = new StreamBook<EdgeXmppStream>();
   const tls = { secureContext: createSecureContext({ cert: ctx.tls.cert, key: ctx.tls.key, minVersion: 'TLSv1.2' }), SNICallback: sniCallback(deps.domainCerts) };
   const admit = (domain: string): Refusal | undefined => {
@@ -72,7 +69,7 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
         server.close(() => resolve());
       }),
   );
-  ctx.addStatus('xmpp', () => ({
+  ctx.addStatus('xmpp', (): XmppStatus => ({
     port,
     ...book.status((s) => ({ jid: s.jid ?? null, domain: s.domain ?? null, remote: s.remote, since: s.since, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut })),
     tunnel: tunnel.status(),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../certs/index.js';
-import { MRA_HEADER_PREFIX, type TunnelHeaders, type TunnelStream } from '../http/index.js';
+import { MRA_HEADER_PREFIX, type TunnelHeaders, type TunnelStream } from '../traversal/index.js';
 import type { Logger } from '../log/index.js';
 import { ElementGate } from './element-gate.js';
 import { XmppFramer, XmppFramingError } from './framing.js';

@@ -3,9 +3,14 @@
 // and namespaces; restricted XML (§11.1: no comments, processing instructions or DTDs) is refused here.
 import { StringDecoder } from 'node:string_decoder';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { MraError } from '../host/index.js';
 import { NS, XmlElement, type StreamErrorCondition } from './xml.js';
 
-export class XmppFramingError extends Error {
+/**
+ * A stream refused or failed: on the wire, the RFC 6120 §4.9 stream error `condition` with the message as its
+ * text (EdgeXmppStream closes the stream with it: XMPP's one mapping of its errors to the wire).
+ */
+export class XmppFramingError extends MraError {
   constructor(
     readonly condition: StreamErrorCondition,
     message: string,
@@ -13,6 +18,11 @@ export class XmppFramingError extends Error {
     readonly reason: string = condition,
   ) {
     super(message);
+  }
+
+  /** MRA_XMPP_ and the condition, e.g. MRA_XMPP_POLICY_VIOLATION. */
+  get code(): string {
+    return `MRA_XMPP_${this.condition.toUpperCase().replace(/-/g, '_')}`;
   }
 }
 

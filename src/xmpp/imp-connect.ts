@@ -15,9 +15,9 @@ export interface ImpNode {
  * client's domain, STARTTLS (required: the client's SASL credentials cross this hop), and the TLS handshake.
  * The stream is then ready for the client's own restarted stream header, which core relays as it came.
  */
-export function connectImp(node: ImpNode, domain: string, ca: string, timeoutMs: number): Promise<TLSSocket> {
+export function connectImp(node: ImpNode, domain: string, ca: string, timeoutMs: number, localAddress?: string): Promise<TLSSocket> {
   return new Promise<TLSSocket>((resolve, reject) => {
-    let current: Socket = tcpConnect({ host: node.address, port: node.port, noDelay: true });
+    let current: Socket = tcpConnect({ host: node.address, port: node.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     const fail = (why: string) => {
       clearTimeout(timer);
       current.destroy();

@@ -3,5 +3,6 @@
 // client share. See docs/xmpp.md.
 export { attachXmppEdge, type XmppEdgeDeps } from './edge-plane.js';
 export { attachXmppCore, impNodes, type XmppDiscovery } from './core-plane.js';
+export type { XmppStatus } from './status.js';
 export { XmppFramer, XmppFramingError, type FramerHandlers } from './framing.js';
 export { XmlElement, NS, x, escapeXml, streamHeader, streamError, type StreamErrorCondition } from './xml.js';

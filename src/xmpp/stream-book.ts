@@ -1,3 +1,5 @@
+import type { StreamsStatus } from './status.js';
+
 /** Newest first, this many in a status section's streamList: the count is exact, the list a sample. */
 export const STREAM_LIST_MAX = 50;
 
@@ -28,7 +30,7 @@ export class StreamBook<S> {
     return [...this.#streams];
   }
 
-  status<T>(view: (s: S) => T): { streams: number; total: number; refused: Record<string, number>; streamList: T[] } {
+  status<T>(view: (s: S) => T): StreamsStatus<T> {
     // A Set keeps insertion order: the newest are at its end.
     const newest = [...this.#streams].slice(-STREAM_LIST_MAX).reverse();
     return { streams: this.#streams.size, total: this.#total, refused: { ...this.#refused }, streamList: newest.map(view) };

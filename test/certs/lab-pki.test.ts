@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority, labPki, validateNodeCertificate } from '../../src/certs/index.js';
+import { CertificateAuthority, validateNodeCertificate } from '../../src/certs/index.js';
+import { labPki } from '../../src/lab/lab-pki.js';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'mra-pki-'));

@@ -119,11 +119,33 @@ test('media, overload and XMPP settings out of range name their field', () => {
   assert.equal(problemsOf(`${core}media:\n  keepalive_s: 0\n`).problems[0]?.field, 'media.keepalive_s');
   // keepalive_s is core's: the edge sends none, and says so rather than ignore it.
   assert.equal(problemsOf(edgeYaml('media:\n  keepalive_s: 15\n')).problems[0]?.field, 'media.keepalive_s');
+  // source_address is core's address, not a name: refused by its field; on an edge it is an unknown field.
+  assert.equal(problemsOf(`${core}source_address: core.example.com\n`).problems[0]?.field, 'source_address');
+  assert.equal(problemsOf(edgeYaml('source_address: 10.0.0.2\n')).problems[0]?.field, 'source_address');
 });
 
-test('the admin API needs a token off loopback', () => {
+test('off loopback the admin API needs TLS and a token or client certificates, else the node does not start', () => {
   const e = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n'));
-  assert.equal(e.problems[0]?.field, 'admin.token');
+  assert.deepEqual(e.problems.map((p) => p.field), ['admin.tls', 'admin.token']);
+  assert.match(e.message, /admin\.tls: is required when admin\.address 0\.0\.0\.0 is not loopback: the admin API then serves HTTPS only/);
+  // A token alone (the old rule) is not enough: it would travel in clear.
+  const tokenOnly = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n'));
+  assert.deepEqual(tokenOnly.problems.map((p) => p.field), ['admin.tls']);
+  const tlsOnly = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key}\n'));
+  assert.deepEqual(tlsOnly.problems.map((p) => p.field), ['admin.token']);
+  const file = join(dir, 'edge.yaml');
+  assert.equal(parseConfig(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: edge.crt, key_file: edge.key}\n'), file).admin.tls?.cert_file, join(dir, 'edge.crt'));
+  assert.equal(parseConfig(edgeYaml('admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key, client_ca_file: ca.crt}\n'), file).admin.address, '0.0.0.0');
+  assert.equal(parseConfig(edgeYaml('admin:\n  address: 127.0.0.1\n'), file).admin.tls, undefined, 'loopback: plain HTTP is fine');
+  const both = problemsOf(edgeYaml('admin:\n  token: a-long-enough-admin-token\n  token_file: edge.key\n'));
+  assert.equal(both.problems[0]?.field, 'admin.token');
+  const missing = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: nope.pem, key_file: edge.key}\n'));
+  assert.deepEqual(missing.problems.map((p) => p.field), ['admin.tls.cert_file']);
+  // The CLI says so and exits 2 before any port is opened.
+  writeFileSync(join(dir, 'open-admin.yaml'), edgeYaml('admin:\n  address: 0.0.0.0\n'));
+  const r = spawnSync(process.execPath, [join(process.env.MRA_ROOT ?? process.cwd(), 'dist/src/cli/main.js'), 'edge', '-c', join(dir, 'open-admin.yaml')], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /configuration error:[\s\S]*open-admin\.yaml:\d+: admin\.tls: is required/);
 });
 
 test('YAML syntax errors carry the line', () => {

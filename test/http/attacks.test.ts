@@ -131,3 +131,25 @@ test('1,000 failed logins: the attacker address is blocked, an exempted NAT addr
   const ok = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) }, rig.client(NAT));
   assert.equal(ok.status, 200, 'a good user behind the NAT still signs in');
 });
+
+test('requests with no credentials at all get the 401 challenge and are not counted; a rejected credential is', async () => {
+  // Expressway's "HTTP proxy authorization failure" counts failed authentication attempts: the first request of
+  // a Basic exchange carries nothing and is not one (docs/http.md "Intrusion protection").
+  const client = rig.client('127.0.0.6');
+  const failures = () => (rig.edge.status() as { intrusion: { failures: { http_auth: number } } }).intrusion.failures.http_auth;
+  const before = failures();
+  for (let i = 0; i < 30; i++) {
+    const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {}, client);
+    assert.equal(r.status, 401, r.text);
+    assert.match(String(r.headers['www-authenticate']), /^Basic /);
+    assert.match(r.text, /authorization required/);
+  }
+  assert.equal(failures(), before, '30 challenges (above the trigger of 20) counted nothing');
+  const st = rig.edge.status() as { intrusion: { blocked: Array<{ address: string }> } };
+  assert.ok(!st.intrusion.blocked.some((b) => b.address === '127.0.0.6'), 'the address is not blocked');
+  const wrong = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, 'not-the-password') }, client);
+  assert.equal(wrong.status, 401);
+  assert.equal(failures(), before + 1, 'a rejected credential is one failure');
+  const core = rig.core.status() as { http: { authorization: { challenged: number } } };
+  assert.ok(core.http.authorization.challenged >= 30, 'core counts the challenges apart');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IntrusionProtection } from '../../src/http/index.js';
+import { IntrusionProtection } from '../../src/host/index.js';
 import { capturedLogger } from '../support/log-capture.js';
 
 const cat = { enabled: true, trigger: 3, windowMs: 1000, blockMs: 5000 };

@@ -95,7 +95,8 @@ test('sign-in with an OAuth token: the token authorizes every request, a forged 
   checkEdgeConfig(r.text);
   await signInSequence({ authorization: `Bearer ${token}` });
 
-  const expired = rig.inside.tokens.accessToken('mdude', -10);
+  // Expired two minutes ago: beyond the 30 s of clock skew core allows (http.authorization.token_clock_skew_s).
+  const expired = rig.inside.tokens.accessToken('mdude', -120);
   const e = await rig.get(`/${rig.route('uds')}/cucm-uds/servers`, { authorization: `Bearer ${expired}` });
   assert.equal(e.status, 401);
   assert.match(e.text, /expired/);

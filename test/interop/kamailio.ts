@@ -26,12 +26,19 @@ export interface KamailioOptions {
   tcpChildren?: number;
   /** Shared memory in MB: TLS connections cost Kamailio tens of KB each. */
   shmMb?: number;
+  /** Another cfg than kamailio.cfg (test/interop/kamailio/relay.cfg: calls through an rtpengine relay). */
+  cfg?: string;
+  /** Also listen on UDP (the port comes back as udpPort). */
+  udp?: boolean;
+  /** `-A NAME=VALUE` defines for the cfg (strings are quoted). */
+  defines?: Record<string, string>;
 }
 
 export interface Kamailio {
   address: string;
   tcpPort: number;
   tlsPort: number | null;
+  udpPort: number | null;
   pid: number;
   /** Everything Kamailio wrote to stderr so far (its log). */
   log(): string;
@@ -67,9 +74,12 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
   const dir = mkdtempSync(join(tmpdir(), 'mra-kamailio-'));
   const tcpPort = await freePort(address);
   const tlsPort = opts.tls ? await freePort(address) : null;
-  const args = ['-f', KAMAILIO_CFG, '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir];
+  const udpPort = opts.udp ? await freePort(address) : null;
+  const args = ['-f', opts.cfg ?? KAMAILIO_CFG, '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir];
   args.push('-m', String(opts.shmMb ?? 256), '-M', '16', '-N', String(opts.tcpChildren ?? (opts.tls ? 1 : 2)), '-n', '1');
   args.push('-l', `tcp:${address}:${tcpPort}`);
+  if (udpPort) args.push('-l', `udp:${address}:${udpPort}`);
+  for (const [name, value] of Object.entries(opts.defines ?? {})) args.push('-A', `${name}="${value}"`);
   if (opts.auth) args.push('-A', 'WITH_AUTH');
   if (opts.tls && tlsPort) {
     writeFileSync(join(dir, 'cert.pem'), opts.tls.cert);
@@ -92,7 +102,7 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
     );
     args.push('-A', 'WITH_TLS', '-A', `TLS_CONFIG="${tlsCfg}"`, '-l', `tls:${address}:${tlsPort}`);
   }
-  // UDP stays off: no -l udp given, and nothing here uses it.
+  // UDP stays off unless asked for (the relay cfg's calls).
   // Its own process group, so one signal reaches the main process and every worker it forked.
   const proc: ChildProcess = spawn(KAMAILIO_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const group = proc.pid!;
@@ -147,5 +157,5 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { address, tcpPort, tlsPort, pid: proc.pid!, log: () => log, close };
+  return { address, tcpPort, tlsPort, udpPort, pid: proc.pid!, log: () => log, close };
 }

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { SipStreamFramer, parseMessage, SipResponse } from '../../src/sip/index.js';
+import { SipStreamFramer, parseMessage, SipResponse } from '../../src/sip/message/index.js';
 
 /**
  * Sends one out-of-dialog request (OPTIONS, MESSAGE) over a fresh TCP connection, as another party inside

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../support/log-capture.js';
@@ -19,6 +20,10 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
     rmSync(dir, { recursive: true, force: true });
   });
   const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 20_000);
+  // The edge certificate names the lab's domain (the seeds require it on every edge certificate), not only its host.
+  const sans = new X509Certificate(readFileSync(join(dir, 'pki/edge.pem'))).subjectAltName ?? '';
+  assert.match(sans, /DNS:edge\.lab\.example\.com/);
+  assert.match(sans, /DNS:lab\.example\.com(,|$)/);
   const url = `http://127.0.0.1:${banner[1]}`;
 
   const status = await waitFor('link up in mra-edge status', () => {

@@ -77,6 +77,33 @@ describe('SRTP transforms and interop with werift', () => {
     });
   }
 
+  it('a setKeys that repeats a leg\'s key keeps its SRTP session (the SRTCP index goes on); a new key starts a new one', async (t) => {
+    const client = await Peer.open();
+    const core = await Peer.open();
+    t.after(() => { client.close(); core.close(); });
+    const k = randomBytes(30);
+    const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
+    t.after(() => relay.close());
+    const suite: SrtpSuite = 'AES_CM_128_HMAC_SHA1_80';
+    relay.setKeys('b', { send: { suite, key: k } });
+    // SRTCP (RFC 3711 §3.4): E flag and 31-bit index, then the 10-byte tag, at the end of each packet.
+    const nextIndex = async () => {
+      const before = core.received.length;
+      await client.send(rtcpRr(0x77), relay.ports.a.rtcp);
+      await core.waitFor(before + 1);
+      const p = core.received[before]!.data;
+      return p.readUInt32BE(p.length - 14) & 0x7fffffff;
+    };
+    const first = await nextIndex();
+    assert.equal(await nextIndex(), first + 1);
+    // A 200 retransmitted, or a re-INVITE that keeps the key, gives the same key again: the far end must not see
+    // the index start over (it drops such packets as replayed).
+    relay.setKeys('b', { send: { suite, key: Buffer.from(k) } });
+    assert.equal(await nextIndex(), first + 2, 'the same key keeps the session');
+    relay.setKeys('b', { send: { suite, key: randomBytes(30) } });
+    assert.equal(await nextIndex(), first, 'a new key is a new session');
+  });
+
   for (const s of SUITES) {
     const keyLen = s.keyLength + s.saltLength;
 

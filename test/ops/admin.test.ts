@@ -3,6 +3,11 @@ import assert from 'node:assert/strict';
 import { startAdmin } from '../../src/admin/index.js';
 import { coreFixture, parseExposition } from './helpers.js';
 import { waitFor } from '../support/log-capture.js';
+import { request as httpsRequest } from 'node:https';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { runCli } from '../support/cli-run.js';
 
 async function adminFor(fx: Awaited<ReturnType<typeof coreFixture>>, token?: string) {
   const admin = await startAdmin({ address: '127.0.0.1', port: 0, token, log: fx.log, status: () => fx.node.status(), control: fx.node });
@@ -71,7 +76,7 @@ test('drain: in maintenance mode status counts the calls and chat sessions left,
   assert.equal(doc.drain.drained, true);
   assert.equal(drainedLines().length, 1, 'logged once');
   const metrics = (await call('GET', '/metrics')).text;
-  assert.match(metrics, /mra_status\{section="drain",field="drained"\} 1/);
+  assert.match(metrics, /^mra_maintenance_drained\{role="core"\} 1$/m);
   await call('POST', '/api/maintenance', '{"on": false}');
   assert.equal(fx.node.status().drain, undefined);
 });
@@ -120,7 +125,7 @@ test('/metrics is Prometheus text with the same figures as /api/status', async (
   const { call } = await adminFor(fx);
   let registrations = 7;
   fx.node.ctx.addStatus('sip', () => ({ registrations, flows: { active: 3 }, transports: ['tls'], peer: 'x' }));
-  fx.node.ctx.addStatus('traversal', () => ({ state: 'up', since: new Date().toISOString(), rttMs: 4 }));
+  fx.node.ctx.addStatus('traversal', () => ({ state: 'up', since: new Date().toISOString(), rttMs: 4, reconnects: 0 }));
   fx.node.ctx.alarm('test.example', 'warning', 'an example alarm');
   const r = await call('GET', '/metrics');
   assert.equal(r.status, 200);
@@ -128,20 +133,21 @@ test('/metrics is Prometheus text with the same figures as /api/status', async (
   const { samples, types } = parseExposition(r.text);
   const value = (name: string, labels: Record<string, string> = {}) =>
     samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-  assert.equal(types.get('mra_status'), 'gauge');
-  assert.equal(value('mra_status', { section: 'sip', field: 'registrations' }), 7);
-  assert.equal(value('mra_status', { section: 'sip', field: 'flows.active' }), 3);
-  assert.equal(value('mra_status', { section: 'sip', field: 'transports.count' }), 1);
-  assert.equal(value('mra_status', { section: 'traversal', field: 'rttMs' }), 4);
+  assert.equal(types.get('mra_sip_registrations'), 'gauge');
+  assert.equal(value('mra_sip_registrations', { role: 'core' }), 7);
+  assert.equal(value('mra_traversal_rtt_seconds'), 0.004, 'milliseconds in the document, seconds in the metric');
+  assert.equal(types.get('mra_traversal_reconnects_total'), 'counter');
   assert.equal(value('mra_traversal_link_up'), 1);
   assert.equal(value('mra_maintenance_mode'), 0);
   assert.equal(value('mra_alarm', { id: 'test.example', severity: 'warning' }), 1);
-  assert.equal(value('mra_alarms_active', { severity: 'warning' }), 1);
-  assert.ok(samples.some((s) => s.name.startsWith('mra_process_')), 'process metrics too');
+  assert.equal(value('mra_alarms', { severity: 'warning' }), 1);
+  assert.ok(samples.some((s) => s.name === 'process_cpu_seconds_total'), 'process metrics under their usual names');
+  assert.ok(!samples.some((s) => /process_process|^mra_status$/.test(s.name)), 'no doubled prefix, no catch-all gauge');
+  assert.equal(value('mra_intrusion_blocks_total'), undefined, "an edge's family is not on core");
   registrations = 8;
   await call('POST', '/api/maintenance', '{"on":true}');
   const again = parseExposition((await call('GET', '/metrics')).text).samples;
-  assert.equal(again.find((s) => s.name === 'mra_status' && s.labels.field === 'registrations')?.value, 8, 'each scrape reads fresh');
+  assert.equal(again.find((s) => s.name === 'mra_sip_registrations')?.value, 8, 'each scrape reads fresh');
   assert.equal(again.find((s) => s.name === 'mra_maintenance_mode')?.value, 1);
 });
 
@@ -157,4 +163,57 @@ test('a status section that throws is shown as its error; the rest of the page s
   assert.deepEqual(doc.broken, { error: 'section exploded' });
   assert.deepEqual(doc.fine, { ok: 1 });
   assert.equal((await call('GET', '/metrics')).status, 200);
+});
+
+test('off loopback the admin API is HTTPS: refused without TLS, a client without a certificate is refused in TLS, the CLI pins the configured certificate', async (t) => {
+  const fx = await coreFixture();
+  t.after(() => fx.cleanup());
+  const status = () => fx.node.status();
+  await assert.rejects(startAdmin({ address: '0.0.0.0', port: 0, token: 'ops-test-token-0123456789', log: fx.log, status }), /off loopback it needs TLS/);
+
+  const adminCert = await fx.ca.issue({ commonName: 'admin.core.example.com', dnsNames: ['admin.core.example.com'] });
+  const operator = await fx.ca.issue({ commonName: 'operator', dnsNames: ['operator.example.com'] });
+  const token = 'ops-test-token-0123456789';
+  const admin = await startAdmin({ address: '0.0.0.0', port: 0, token, tls: { cert: adminCert.cert, key: adminCert.key, clientCa: fx.ca.cert }, log: fx.log, status, control: fx.node });
+  t.after(() => admin.close());
+  const ask = (opts: { cert?: string; key?: string; token?: string }) =>
+    new Promise<{ status?: number; error?: string }>((resolve) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: admin.port, path: '/api/status', ca: fx.ca.cert, servername: 'admin.core.example.com', ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      req.end();
+    });
+  assert.match((await ask({ token })).error ?? '', /CERTIFICATE_REQUIRED|ECONNRESET/, 'no client certificate: refused in the TLS handshake');
+  assert.equal((await ask({ cert: operator.cert, key: operator.key })).status, 401, 'a certificate, but no token');
+  assert.equal((await ask({ cert: operator.cert, key: operator.key, token })).status, 200);
+  await waitFor('the refusal in the log', () => fx.logLines().some((l) => l.msg === 'admin API TLS handshake failed'));
+  const plain = await fetch(`http://127.0.0.1:${admin.port}/api/status`).then((r) => r.status, (err: Error) => err.message);
+  assert.notEqual(plain, 200, 'plain HTTP gets nothing');
+
+  // The CLI with the node's configuration: HTTPS, the token, the admin certificate pinned (its name is not the address).
+  writeFileSync(join(fx.dir, 'admin.pem'), adminCert.cert);
+  writeFileSync(join(fx.dir, 'admin.key'), adminCert.key);
+  writeFileSync(join(fx.dir, 'operator.pem'), operator.cert);
+  writeFileSync(join(fx.dir, 'operator.key'), operator.key);
+  writeFileSync(join(fx.dir, 'token'), `${token}\n`);
+  const yaml = join(fx.dir, 'core.yaml');
+  writeFileSync(yaml, stringify({ role: 'core', name: 'core1', admin: { address: '0.0.0.0', port: admin.port, token_file: 'token', tls: { cert_file: 'admin.pem', key_file: 'admin.key', client_ca_file: 'ca.pem' } }, tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' }, traversal: { peers: [{ address: '127.0.0.1' }], username: 't', password: 'p' } }));
+  const cli = async (...args: string[]) => {
+    const r = await runCli(args);
+    return { status: r.code, stdout: r.out, stderr: r.err };
+  };
+  const noCert = await cli('status', '-c', yaml);
+  assert.equal(noCert.status, 2);
+  assert.match(noCert.stderr, /asks for a client certificate \(admin\.tls\.client_ca_file\): give --cert and --key/);
+  const ok = await cli('status', '-c', yaml, '--cert', join(fx.dir, 'operator.pem'), '--key', join(fx.dir, 'operator.key'), '--json');
+  assert.equal(ok.status, 1, `the answer came (exit 1: this fixture has no traversal link): ${ok.stderr}`);
+  assert.equal(JSON.parse(ok.stdout).node, 'core1');
+  // Another certificate of the same CA in the configuration: the pin refuses the server's.
+  const other = await fx.ca.issue({ commonName: 'other', dnsNames: ['other.example.com'] });
+  writeFileSync(join(fx.dir, 'admin.pem'), other.cert);
+  const pinned = await cli('status', '-c', yaml, '--cert', join(fx.dir, 'operator.pem'), '--key', join(fx.dir, 'operator.key'));
+  assert.equal(pinned.status, 2);
+  assert.match(pinned.stderr, /certificate is not the one in the configuration/);
 });

@@ -114,3 +114,10 @@ test('discovery stale: a publisher that does not answer raises its own alarm and
   const nodes = (fx.node.status().discovery as { nodes: Array<{ name: string; source: string }> }).nodes;
   assert.deepEqual(nodes.map((n) => `${n.name}/${n.source}`), ['127.0.0.1/static'], 'never read: the publisher alone, as configured');
 });
+
+test("the edge's link-down alarm carries the last refused attempt's reason", () => {
+  const started = new Date(Date.now() - 60_000).toISOString();
+  const [alarm] = statusAlarms({ started, traversal: { state: 'down', cores: [], refused: { certificate: 3 }, lastError: 'last refused: 2026-01-01T00:00:00.000Z from 198.18.2.2:40000: presented no client certificate: refused in the TLS handshake' } });
+  assert.equal(alarm?.id, 'traversal.link-down');
+  assert.match(alarm!.message, /traversal link is down: last refused: .* from 198\.18\.2\.2:40000: presented no client certificate/);
+});

@@ -5,7 +5,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labPki } from '../../src/certs/index.js';
+import { labPki } from '../../src/lab/lab-pki.js';
 import { Discovery, type ClusterConfig } from '../../src/discovery/index.js';
 import { startInsideServers, type InsideServers } from '../../src/lab/index.js';
 import { LAB_AXL_CREDENTIALS } from '../../src/lab/axl.js';

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -11,7 +11,9 @@ import { audioSdp } from '../support/sdp.js';
 import { mediaRange } from '../support/media-range.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// Screenshots stay after the run for a person to look at (gitignored).
+const ARTEFACTS = join(process.env.MRA_ROOT ?? process.cwd(), 'test-artefacts', 'status-page');
 
 let dir: string;
 let lab: Lab;
@@ -21,6 +23,7 @@ let page: Page;
 before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
   dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
+  mkdirSync(ARTEFACTS, { recursive: true });
   // The tests place their own call (maintenance mode): the lab's periodic desk phone would race them.
   lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', deskPhone: false, media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() } });
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
@@ -56,15 +59,15 @@ async function colourShare(png: Buffer, rgb: [number, number, number]): Promise<
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-/** Writes the screenshot under the test's temp dir and checks, from the file, that it is a real, full-size PNG. */
-function keepScreenshot(png: Buffer, name: string, minHeight: number): { width: number; height: number } {
-  const file = join(dir, name);
+/** Writes the screenshot under test-artefacts/ and checks, from the file, that it is a real, full-size PNG. */
+function keepScreenshot(png: Buffer, name: string, minHeight: number, width = 1280): { width: number; height: number } {
+  const file = join(ARTEFACTS, name);
   writeFileSync(file, png);
   const back = readFileSync(file);
   assert.deepEqual(back.subarray(0, 8), PNG_SIGNATURE, `${name} is a PNG`);
   assert.equal(back.toString('latin1', 12, 16), 'IHDR');
   const size = { width: back.readUInt32BE(16), height: back.readUInt32BE(20) };
-  assert.equal(size.width, 1280, `${name} spans the viewport`);
+  assert.equal(size.width, width, `${name} spans the viewport`);
   assert.ok(size.height >= minHeight, `${name} is ${size.height}px high: the page has its sections`);
   assert.ok(back.length > 20_000, `${name} holds a rendered page (${back.length} bytes), not a blank one`);
   return size;
@@ -106,10 +109,10 @@ test('the core status page shows the link up, registered clients, domains, disco
   const doc = (await (await fetch(`${url}api/status`)).json()) as { sip: { registrations: number }; discovery: { zones: string[] } };
   const metric = (name: string, labels: Record<string, string> = {}) => samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
   assert.equal(metric('mra_traversal_link_up'), 1);
-  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), doc.sip.registrations);
-  assert.equal(metric('mra_status', { section: 'sip', field: 'registrations' }), 3);
-  assert.equal(metric('mra_status', { section: 'discovery', field: 'zones.count' }), doc.discovery.zones.length);
-  assert.equal(metric('mra_alarms_active', { severity: 'error' }), 0);
+  assert.equal(metric('mra_sip_registrations'), doc.sip.registrations);
+  assert.equal(metric('mra_sip_registrations'), 3);
+  assert.equal(metric('mra_discovery_zones'), doc.discovery.zones.length);
+  assert.equal(metric('mra_alarms', { severity: 'error' }), 0);
 });
 
 test('an alarm appears live on the page and clears when its cause goes away', async () => {
@@ -195,4 +198,106 @@ test('removing a lab node and refreshing removes its zone from the core page', a
   r = await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
   assert.equal(r.status, 200);
   await page.waitForFunction("!document.getElementById('s-discovery').innerText.includes('cucm2')", undefined, { timeout: 5000 });
+});
+
+/** Every cell and section of the overview whose content is wider than its box: none may be (nothing cut off). */
+const CLIPPED_IN_PAGE = `(() => {
+  const out = [];
+  for (const el of document.querySelectorAll('#sections section, #sections td, #sections th')) {
+    if (el.scrollWidth > el.clientWidth + 1) out.push((el.closest('section')?.id ?? '?') + ': ' + el.textContent.slice(0, 60));
+  }
+  return out;
+})()`;
+
+test('no value is cut off: at 1280 and at 900 px every cell of both pages shows its whole value (the TLS counters with their numbers)', async () => {
+  for (const [node, port] of [['core', lab.core.ports.admin], ['edge', lab.edge.ports.admin]] as const) {
+    for (const width of [1280, 900]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`http://127.0.0.1:${port}/`);
+      await waitText('s-sip', /registrations\s+3\b/, 30_000);
+      const clipped = (await page.evaluate(CLIPPED_IN_PAGE)) as string[];
+      assert.deepEqual(clipped, [], `${node} at ${width} px: cells wider than their box`);
+      keepScreenshot(await page.screenshot({ fullPage: true }), `${node}-overview-${width}.png`, 700, width);
+    }
+    if (node === 'edge') {
+      const sip = await sectionText('s-sip');
+      assert.match(sip, /tls\.handshakeFailures\s+0\b/, 'a nested counter is a row with its value');
+      assert.match(sip, /tls\.bytesIn\s+\d+/);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert.match(await sectionText('s-cluster'), /runs alone/, 'the place for the cluster peers');
+});
+
+test('registrations: the list with search by user and by domain', async () => {
+  await page.goto(`http://127.0.0.1:${lab.edge.ports.admin}/`);
+  await page.click('#tab-registrations');
+  await page.locator('#reg-list table').waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#reg-list tr').count(), 4, 'a header and the 3 lab clients');
+  assert.match(await page.locator('#reg-list').innerText(), /alice@lab\.example\.com\s+127\.0\.0\.1:\d+/);
+  await page.fill('#reg-user', 'car');
+  await page.click('#reg-form button');
+  await page.waitForFunction("document.querySelectorAll('#reg-list tr').length === 2", undefined, { timeout: 5000 });
+  assert.match(await page.locator('#reg-list').innerText(), /carol@lab\.example\.com/);
+  await page.fill('#reg-user', '');
+  await page.fill('#reg-domain', 'elsewhere.example.com');
+  await page.click('#reg-form button');
+  await page.locator('#reg-list').filter({ hasText: 'no registrations' }).waitFor({ timeout: 5000 });
+  keepScreenshot(await page.screenshot({ fullPage: true }), 'edge-registrations.png', 400);
+});
+
+test('calls: a live call is listed, found by search, and its legs show their media per stream and side', async () => {
+  const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', audioSdp(), 'application/sdp');
+  assert.equal(call.status, 200, call.reason);
+  try {
+    await page.goto(`http://127.0.0.1:${lab.core.ports.admin}/`);
+    await page.click('#tab-calls');
+    await page.locator('#call-list button.call').first().waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('#call-list').innerText(), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
+    await page.fill('#call-user', 'bob');
+    await page.click('#call-form button');
+    await page.locator('#call-list').filter({ hasText: 'no calls' }).waitFor({ timeout: 5000 });
+    await page.fill('#call-user', 'alice');
+    await page.click('#call-form button');
+    await page.locator('#call-list button.call').first().click();
+    await page.locator('#call-detail table.media').waitFor({ timeout: 5000 });
+    const detail = await page.locator('#call-detail').innerText();
+    assert.match(detail, /alice@lab\.example\.com ↔ callcontrol@lab\.example\.com/);
+    assert.match(detail, /Packets in[\s\S]*Loss %[\s\S]*SRTP auth failures[\s\S]*Latched to/);
+    assert.equal(await page.locator('#call-detail table.media tr').count(), 3, 'a header and sides a and b of the one stream');
+    keepScreenshot(await page.screenshot({ fullPage: true }), 'core-call-media.png', 400);
+  } finally {
+    assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
+  }
+});
+
+test('alarms: Acknowledge marks one, it stays until its cause goes; maintenance mode on and off from the header', async () => {
+  const core = `http://127.0.0.1:${lab.core.ports.admin}`;
+  await page.goto(`${core}/`);
+  await page.locator('#alarms').filter({ hasText: 'no alarms' }).waitFor({ timeout: 15_000 });
+  lab.inside.cluster.misbehave = 'garbage';
+  try {
+    await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
+    const button = page.locator('#alarms button.ack[data-id="discovery.unified_cm.127.0.3.1"]');
+    await button.waitFor({ timeout: 5000 });
+    await button.click();
+    await page.locator('#alarms tr', { hasText: 'discovery.unified_cm.127.0.3.1' }).filter({ hasText: 'acknowledged' }).waitFor({ timeout: 5000 });
+    await page.click('#tab-alarms');
+    await page.locator('#alarm-list').filter({ hasText: 'acknowledged' }).waitFor({ timeout: 5000 });
+    assert.ok((await page.locator('#alarm-list button.ack').count()) >= 1, 'the others can still be acknowledged');
+    keepScreenshot(await page.screenshot({ fullPage: true }), 'core-alarms-acknowledged.png', 300);
+  } finally {
+    lab.inside.cluster.misbehave = undefined;
+  }
+  await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
+  await page.click('#tab-overview');
+  await waitText('alarms', /no alarms/, 5000);
+
+  await page.click('#maint-toggle');
+  await page.locator('#maint').filter({ hasText: '(Maintenance mode)' }).waitFor({ timeout: 5000 });
+  assert.equal(await page.locator('#maint-toggle').innerText(), 'Leave maintenance mode');
+  assert.equal(lab.core.status() && (lab.core.status() as { maintenance: boolean }).maintenance, true);
+  await page.click('#maint-toggle');
+  await page.waitForFunction("document.getElementById('maint').textContent === ''", undefined, { timeout: 5000 });
+  assert.equal((lab.core.status() as { maintenance: boolean }).maintenance, false);
 });

@@ -7,12 +7,13 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
-import { Sdp, parseCrypto } from '../../src/sip/sdp/index.js';
-import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import { Sdp, parseCrypto } from '../../src/sdp/index.js';
+import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { startPair, type Pair } from './pair.js';
 import type { Dialog } from '../../src/lab/call-control.js';
 import { waitFor } from '../support/log-capture.js';
-import { Peer, rtp } from '../media/helpers.js';
+import { Peer, rtcpRr, rtp } from '../media/helpers.js';
+import { uasResponse } from '../../src/lab/uas.js';
 import { ReferenceSrtp } from '../media/srtp-reference.js';
 import { SRTP_SUITE, audioSdp } from '../support/sdp.js';
 import { mediaRange } from '../support/media-range.js';
@@ -163,6 +164,45 @@ test('a call from the inside: plain RTP in, SRTP under core\'s key out to the cl
   assert.deepEqual(loss(coreStream.b), [15, 0, 0], 'core, from the edge');
   assert.deepEqual([edgeMedia().portPairsInUse, coreMedia().portPairsInUse], [basePorts[0]! + 1, basePorts[1]! + 2]);
 
+  await hangUp('alice@example.com', reinvite.dialog!, basePorts);
+  assert.equal((await alice.register(0)).status, 200);
+});
+
+test('a 2xx the client sends again, and a re-INVITE that keeps the keys, leave core\'s SRTP sessions running: the SRTCP index the client sees goes on', async (t) => {
+  const { basePorts, inside, client } = await callStart(t);
+  const clientKey = randomBytes(30);
+  const answerSdp = sdp(client.port, { proto: 'RTP/SAVP', key: clientKey, extra: 'a=rtcp-mux' });
+  let invited: SipRequest | undefined;
+  const alice = await pair.client('alice', {
+    answer: (req: SipRequest) => {
+      if (req.method !== 'INVITE') return 200;
+      invited = req;
+      return { status: 200, body: answerSdp };
+    },
+  });
+  t.after(() => alice.close());
+  assert.equal((await alice.register()).status, 200);
+  const invite = await pair.callControl.request('alice@example.com', 'INVITE', sdp(inside.port, { extra: 'a=rtcp-mux' }), 'application/sdp');
+  assert.equal(invite.status, 200, invite.reason);
+  const toCore = Sdp.parse(invite.body!).media[0]!;
+  // RTCP from the inside reaches the client as SRTCP under core's key: E flag and 31-bit index before the 10-byte tag.
+  const srtcpIndex = async (): Promise<number> => {
+    const before = client.received.length;
+    await inside.send(rtcpRr(0x3333), toCore.port);
+    await client.waitFor(before + 1);
+    const p = client.received[before]!.data;
+    return p.readUInt32BE(p.length - 14) & 0x7fffffff;
+  };
+  const first = await srtcpIndex();
+  assert.equal(await srtcpIndex(), first + 1);
+  // A UAS sends its 2xx again until the ACK comes (RFC 3261 §13.3.1.4): the same answer passes core again.
+  alice.sendRaw(uasResponse(invited!, { status: 200, body: answerSdp }, '<sip:alice@127.0.0.1;transport=tls>', invite.dialog!.toTag!).serialize());
+  // Edge and core handle the client's messages in order: once an OPTIONS sent after it is answered, core has read the 2xx.
+  assert.equal((await alice.request('OPTIONS', 'sip:example.com')).status, 200);
+  assert.equal(await srtcpIndex(), first + 2, 'a repeated 2xx must not start core\'s session over (the client would drop what follows as replayed)');
+  const reinvite = await pair.callControl.request('alice@example.com', 'INVITE', sdp(inside.port, { extra: 'a=rtcp-mux' }), 'application/sdp', 5000, [], invite.dialog);
+  assert.equal(reinvite.status, 200);
+  assert.equal(await srtcpIndex(), first + 3, 'nor a re-INVITE whose answer keeps the key');
   await hangUp('alice@example.com', reinvite.dialog!, basePorts);
   assert.equal((await alice.register(0)).status, 200);
 });

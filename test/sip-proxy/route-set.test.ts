@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPair, type Pair } from './pair.js';
 import { rawConnect, type RawConnection } from './raw.js';
-import type { SipRequest } from '../../src/sip/index.js';
+import type { SipRequest } from '../../src/sip/message/index.js';
 import { audioSdp } from '../support/sdp.js';
 
 let pair: Pair;
@@ -83,3 +83,35 @@ test('out of a dialog, any Route past the edge is refused by the edge', async ()
     assert.match(got.text, /text="Route to a host other than the edge"/);
   }
 });
+
+test('a Route naming the edge by any of its names passes: its certificate\'s DNS name and IP address, a domain it serves; any other name is refused', async () => {
+  assert.equal(recorded.length, 2, 'needs alice registered by the first test');
+  const port = pair.edge.ports.sipTls!;
+  for (const name of ['edge.example.com', 'EDGE.example.com', '127.0.0.1', 'example.com']) {
+    raw.send(message([`<sip:${name}:${port};transport=tls;lr>`], false));
+    const got = await raw.next();
+    assert.notEqual(got, 'closed');
+    if (got !== 'closed') assert.equal(got.status, 200, `Route by ${name}: ${got.text}`);
+  }
+  // The route get_edge_config hands out names a core as the user part: it is still the edge's own entry.
+  raw.send(message([`<sip:core1@edge.example.com:${port};transport=tls;lr>`], false));
+  const viaRoute = await raw.next();
+  if (viaRoute !== 'closed') assert.equal(viaRoute.status, 200, viaRoute.text);
+  for (const other of [`<sip:other.example.com:${port};transport=tls;lr>`, `<sip:edge.example.com:${port + 1};transport=tls;lr>`, '<sip:edge.example.com;transport=tls;lr>']) {
+    raw.send(message([other], false));
+    const got = await raw.next();
+    assert.notEqual(got, 'closed');
+    if (got !== 'closed') assert.equal(got.status, 403, `Route ${other}: ${got.text}`);
+  }
+});
+
+test('in a dialog between two remote clients (edge, core, call control, core, edge), core passes the far half on to call control', async () => {
+  assert.equal(recorded.length, 2, 'needs the route the first test recorded');
+  const cc = `<sip:127.0.0.1:${pair.callControl.ports.tcp};transport=tcp;lr;lab-cc>`;
+  // The second half is the way back out to the other client (alice again here): call control follows it through core.
+  raw.send(message([...recorded, cc, recorded[1]!, recorded[0]!], true));
+  const got = await raw.next();
+  assert.notEqual(got, 'closed');
+  if (got !== 'closed') assert.equal(got.status, 200, got.text);
+});
+

@@ -1,7 +1,7 @@
 // The call table on its own: which messages open, answer and end a leg, and the two timeouts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.js';
+import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { CallTable, legKey } from '../../src/sip/routing/calls.js';
 
 function request(method: string, opts: { from?: string; to?: string; toTag?: string; callId?: string } = {}): SipRequest {
@@ -92,6 +92,28 @@ test('a leg never answered ends after the setup time, an answered one after the 
   calls.flowClosed('f1');
   assert.equal(calls.size, 0);
   assert.equal(calls.ended.flowClosed, 1);
+});
+
+test('an answered leg whose 2xx is never ACKed ends after 64·T1; one whose ACK passed stays', (t) => {
+  let now = 0;
+  const ended: string[] = [];
+  const calls = new CallTable({ now: () => now, ackMs: 32_000, onEnded: (key) => ended.push(key) });
+  t.after(() => calls.close());
+  for (const callId of ['acked', 'never-acked']) {
+    calls.request(request('INVITE', { callId }), false);
+    calls.response(response(200, 'INVITE', { callId }), false);
+  }
+  now = 1000;
+  calls.request(request('ACK', { callId: 'acked', toTag: 't1' }), false);
+  assert.equal(calls.list().find((l) => l.callId === 'acked')?.confirmed, true);
+  now = 31_999;
+  calls.sweep();
+  assert.equal(calls.size, 2, 'not before 64·T1');
+  now = 32_000;
+  calls.sweep();
+  assert.deepEqual(calls.list().map((l) => l.callId), ['acked']);
+  assert.equal(calls.ended.unconfirmed, 1);
+  assert.deepEqual(ended, [legKey('never-acked', 'alice@example.com')], 'its media goes with it');
 });
 
 test('a call message whose From or To does not parse is counted, never thrown into the hop that forwarded it', (t) => {

@@ -2,7 +2,7 @@
 // arithmetic, nc counting, and nonces that are the registrar's own and age.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DigestCredentials, NonceIssuer, digestResponse, parseChallenge, parseDigest } from '../../src/sip/index.js';
+import { DigestCredentials, NonceIssuer, digestResponse, parseChallenge, parseDigest } from '../../src/lab/digest.js';
 
 test('RFC 2617 §3.5 example: the response value', () => {
   const p = { username: 'Mufasa', realm: 'testrealm@host.com', nonce: 'dcd98b7102dd2f0e8b11d0f600bfb0c093', uri: '/dir/index.html', qop: 'auth', nc: '00000001', cnonce: '0a4f113b' };

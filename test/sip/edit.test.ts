@@ -18,7 +18,7 @@ import {
   tagOf,
   unescapeUri,
   type SipUri,
-} from '../../src/sip/index.js';
+} from '../../src/sip/message/index.js';
 import { torture } from './fixtures.js';
 
 function lines(b: Buffer): string[] {

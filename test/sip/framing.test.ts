@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SipStreamFramer, type FramerEvent } from '../../src/sip/index.js';
+import { SipStreamFramer, type FramerEvent } from '../../src/sip/message/index.js';
 import { torture } from './fixtures.js';
 
 const MESSAGES = ['wsinv', 'esc01', 'mpart01', 'longreq', 'unreason', 'noreason', 'intmeth'].map(torture);

@@ -3,7 +3,7 @@
 // plain way: each case compares against a fresh parse or the text built by hand.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SipStreamFramer, parseMessage, parseNameAddr, removeTopVia, type SipRequest } from '../../src/sip/index.js';
+import { SipStreamFramer, parseMessage, parseNameAddr, removeTopVia, type SipRequest } from '../../src/sip/message/index.js';
 
 const REGISTER = [
   'REGISTER sip:example.com SIP/2.0',

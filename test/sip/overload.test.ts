@@ -83,5 +83,6 @@ test('load beyond capacity: what waited longer than the limit is answered 503 at
   assert.deepEqual(r.shedIds.filter((n) => !(n > 0) || n % 10 === 0), [], 'no request inside a dialog was shed');
   assert.equal(handled, r.ok);
   assert.ok(r.ok * costMs >= MAX_WAIT_MS / 2, `the node kept working at its rate meanwhile (${r.ok} handled)`);
-  assert.ok(r.ms < 1500 * costMs * 0.8, `done in ${Math.round(r.ms)} ms, well under the ${1500 * costMs} ms handling all would take`);
+  // Not a wall-clock bound (a busy host stretches it): most of the excess was answered 503, not worked through late.
+  assert.ok(r.ok < 1500 * 0.8, `${r.ok} of 1500 handled: the rest was shed rather than handled after the wait`);
 });

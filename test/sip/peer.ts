@@ -2,18 +2,8 @@
 // transaction tests drive. Messages are framed, parsed and serialized exactly as a transport would.
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import {
-  SipRequest,
-  SipStreamFramer,
-  TransactionLayer,
-  fields,
-  generateBranch,
-  parseMessage,
-  type Send,
-  type SipMessage,
-  type TransactionLayerOptions,
-  type TransactionUser,
-} from '../../src/sip/index.js';
+import { SipRequest, SipStreamFramer, fields, generateBranch, parseMessage, type SipMessage } from '../../src/sip/message/index.js';
+import { TransactionLayer, type Send, type TransactionLayerOptions, type TransactionUser } from '../support/sip-transaction/index.js';
 
 export interface Element {
   layer: TransactionLayer;

@@ -14,7 +14,7 @@ import {
   type Param,
   type SipUri,
   type Via,
-} from '../../src/sip/index.js';
+} from '../../src/sip/message/index.js';
 import { torture } from './fixtures.js';
 
 const token = fc.stringMatching(/^[A-Za-z0-9\-.!%*_+`'~]{1,12}$/);

@@ -1,7 +1,7 @@
 // SDP as calls need it: what parses, what is refused (and why), and that what is not rewritten comes out byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sdp, SdpError, parseCrypto, formatCrypto, MAX_MEDIA } from '../../src/sip/sdp/index.js';
+import { Sdp, SdpError, parseCrypto, formatCrypto, MAX_MEDIA } from '../../src/sdp/index.js';
 
 const JABBER = [
   'v=0',

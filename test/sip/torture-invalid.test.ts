@@ -2,7 +2,7 @@
 // (400 with a reason naming the fault, 505), and nothing else is ever thrown.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SipError, SipStreamFramer, parseMessage } from '../../src/sip/index.js';
+import { SipError, SipStreamFramer, parseMessage } from '../../src/sip/message/index.js';
 import { torture } from './fixtures.js';
 
 function faultOf(name: string, stream = false): SipError {

@@ -15,7 +15,7 @@ import {
   type SipMessage,
   type SipUri,
   type Uri,
-} from '../../src/sip/index.js';
+} from '../../src/sip/message/index.js';
 import { torture } from './fixtures.js';
 
 function load(name: string): SipMessage {

@@ -2,14 +2,8 @@
 // retransmission absorption, the non-2xx ACK, CANCEL matching (§9.2, §17.2.3) and the RFC-named timers.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  InviteClientTransaction,
-  SipRequest,
-  createResponse,
-  type ClientTransactionUser,
-  type ServerTransaction,
-  type SipResponse,
-} from '../../src/sip/index.js';
+import { SipRequest, createResponse, type SipResponse } from '../../src/sip/message/index.js';
+import { InviteClientTransaction, type ClientTransactionUser, type ServerTransaction } from '../support/sip-transaction/index.js';
 import { pair, request, until } from './peer.js';
 
 function collector(): ClientTransactionUser & { responses: number[]; timeouts: number; errors: Error[]; ended: boolean } {

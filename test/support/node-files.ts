@@ -44,7 +44,8 @@ export async function writePairFiles(opts: {
   const core = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
   const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edge.cert, 'edge.key': edge.key, 'core.pem': core.cert, 'core.key': core.key, 'password': 'traversal-secret\n' };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
-  const admin = (a: { address: string; port: number }) => ({ address: a.address, port: a.port, ...(a.address.startsWith('127.') ? {} : { token: 'test-admin-token-0123456789' }) });
+  // Off loopback the admin API is HTTPS with a token (the node's own certificate serves it here).
+  const admin = (a: { address: string; port: number }, node: 'edge' | 'core') => ({ address: a.address, port: a.port, ...(a.address.startsWith('127.') ? {} : { token: 'test-admin-token-0123456789', tls: { cert_file: `${node}.pem`, key_file: `${node}.key` } }) });
   const edgeYaml = join(dir, 'edge.yaml');
   writeFileSync(
     edgeYaml,
@@ -53,7 +54,7 @@ export async function writePairFiles(opts: {
       media: mediaRange(),
       name: 'edge1',
       log: { level: 'debug' },
-      admin: admin(opts.edgeAdmin),
+      admin: admin(opts.edgeAdmin, 'edge'),
       tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
       traversal: {
         address: opts.edgeListen ?? opts.edgeAddresses[0],
@@ -75,7 +76,7 @@ export async function writePairFiles(opts: {
       media: mediaRange(),
       name: 'core1',
       log: { level: 'debug' },
-      admin: admin(opts.coreAdmin),
+      admin: admin(opts.coreAdmin, 'core'),
       tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
       traversal: {
         peers: peers.map((p) => ({ address: p.address, sip_port: p.sip, http_tunnel_port: p.http, xmpp_port: p.xmpp })),

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TraversalClient } from '../../src/traversal/index.js';
+import { SipStreamFramer } from '../../src/sip/index.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 import { CLI, freePort, writePairFiles } from '../support/node-files.js';
 import { EDGE_ADDRESS, coreClient, pki, startEdgeServer, tlsOf } from './pair.js';
@@ -114,6 +115,7 @@ test('kill the edge process: core notices at once, and reconnects when the edge 
     reconnectInitialMs: 100,
     reconnectMaxMs: 500,
     connectTimeoutMs: 2000,
+    framer: () => new SipStreamFramer(),
     log: cap.log,
   });
   let edge = startEdgeProcess(files.edgeYaml);

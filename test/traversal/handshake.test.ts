@@ -77,3 +77,24 @@ test('a core that reaches an edge of another release reports both versions and k
   const before = c.client.status().failedAttempts;
   await waitFor('another attempt', () => c.client.status().failedAttempts > before);
 });
+
+test('a client with no certificate is refused in the TLS handshake itself: it never reaches the hello parser; the edge logs, counts and keeps the reason', async (t) => {
+  const { ca, edge } = await pki();
+  const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
+  t.after(() => e.server.close());
+  const s = connect({ host: EDGE_ADDRESS, port: e.ports.sip, ca: ca.cert, servername: 'edge.example.com' });
+  s.on('secureConnect', () => s.write('{"mra":"mra-traversal/2","channel":"sip","username":"traversal","password":"right-password","node":"x"}\n'));
+  let data = '';
+  s.on('data', (d) => (data += d));
+  const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];
+  assert.equal(err.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'TLS says no: a certificate is required');
+  assert.equal(data, '', 'no line of the link handshake was ever answered');
+  await waitFor('the refusal in the edge log', () => e.lines().some((l) => l.msg === 'traversal connection refused'));
+  const line = e.lines().find((l) => l.msg === 'traversal connection refused')!;
+  assert.equal(line.refusal, 'certificate');
+  assert.match(String(line.reason), /presented no client certificate: refused in the TLS handshake/);
+  const st = e.server.status();
+  assert.equal(st.refused.certificate, 1);
+  assert.match(st.lastError ?? '', /from 127\.0\.0\.1:\d+: presented no client certificate/);
+  assert.equal(st.cores.length, 0);
+});

@@ -1,5 +1,7 @@
 import { CertificateAuthority, type PemPair } from '../../src/certs/index.js';
-import { TraversalClient, TraversalServer, hashPassword, type TlsFiles } from '../../src/traversal/index.js';
+import type { TlsFiles } from '../../src/host/index.js';
+import { TraversalClient, TraversalServer, hashPassword } from '../../src/traversal/index.js';
+import { SipStreamFramer } from '../../src/sip/index.js';
 import { capturedLogger } from '../support/log-capture.js';
 
 export const CORE_NAME = 'core.example.com';
@@ -36,6 +38,7 @@ export async function startEdgeServer(opts: { tls: TlsFiles; password?: string; 
     handshakeTimeoutMs: 2000,
     address: EDGE_ADDRESS,
     ports: { sip: 0, http: 0, xmpp: 0 },
+    framer: () => new SipStreamFramer(),
     log: cap.log,
   });
   const ports = await server.start();
@@ -61,6 +64,7 @@ export function coreClient(opts: {
     reconnectInitialMs: opts.reconnectInitialMs ?? 100,
     reconnectMaxMs: opts.reconnectMaxMs ?? 400,
     connectTimeoutMs: 2000,
+    framer: () => new SipStreamFramer(),
     log: cap.log,
   });
   return { client, ...cap };

@@ -41,7 +41,7 @@ test('two users sign in through the pair, see each other online and exchange a m
   assert.match(coreXmpp(rig).streamList[0]!.imp, /^127\.0\.0\.1:\d+$/);
   // The same figures in Prometheus text, through the status document.
   const metrics = await (await fetch(`http://127.0.0.1:${rig.edge.ports.admin}/metrics`)).text();
-  assert.match(metrics, /mra_status\{section="xmpp",field="streams"\} 2/);
+  assert.match(metrics, /^mra_xmpp_streams\{role="edge"\} 2$/m);
 
   await a.close();
   assert.equal(a.streamError, undefined, 'an ordinary end: IM&P\'s </stream:stream>, no stream error');

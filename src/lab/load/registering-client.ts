@@ -1,7 +1,8 @@
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SipStreamFramer, parseMessage, createResponse, branchOf, SipRequest, DigestCredentials, parseChallenge, type SipResponse } from '../../sip/index.js';
+import { SipStreamFramer, parseMessage, createResponse, branchOf, SipRequest, type SipResponse } from '../../sip/message/index.js';
+import { DigestCredentials, parseChallenge } from '../digest.js';
 
 /** Where a client connects: the edge's 5061, Kamailio's TLS port, or a TCP port in tests. */
 export interface SipTarget {

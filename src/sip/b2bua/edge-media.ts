@@ -1,9 +1,9 @@
-// The edge's media: per relayed m= line, an external leg (a: its own ports, latching on the client) and a mux
+// The edge's media policy: per relayed stream, an external leg (a: its own ports, latching on the client) and a mux
 // leg (b: the shared traversal pair, demultiplexed by core's address for the call). The client is told the edge's
 // public address and external port, core the edge's mux address and port. a=crypto passes untouched: SRTP is
 // end to end between the client and core, and the edge holds no key.
-import { Sdp } from '../sdp/index.js';
-import { CallMedia, endpoints, relayable, type CallMediaOptions, type MediaSession, type SdpSide } from './call-media.js';
+import { held, heldByAddress, moved, relayable, streamEndpoints, type Leg, type SessionDescription, type StreamDescription } from '../../calls/index.js';
+import { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media.js';
 
 export interface EdgeMediaOptions extends CallMediaOptions {
   /** What SDP towards clients names (media.public_address); undefined: the address the client's connection reached. */
@@ -11,6 +11,12 @@ export interface EdgeMediaOptions extends CallMediaOptions {
   /** What SDP towards core names: the edge's traversal-side address. */
   muxAddress: string;
 }
+
+type Endpoints = ReturnType<typeof streamEndpoints>;
+
+/** What goes to core for a client's stream: an old-style hold (c=0.0.0.0) is said with a direction (docs/calls.md). */
+const towardCore = (from: StreamDescription, out: StreamDescription): StreamDescription => (heldByAddress(from) ? { ...out, direction: held(from.direction) } : out);
+const fixedKey = (e: Endpoints) => `${e.rtp.address}:${e.rtp.port}`;
 
 export class EdgeMedia extends CallMedia {
   readonly #publicAddress: string | undefined;
@@ -23,97 +29,97 @@ export class EdgeMedia extends CallMedia {
     this.#muxAddress = opts.muxAddress;
   }
 
-  #muxPort(s: MediaSession): number {
-    s.muxPair ??= this.#nextPair++ % this.engine.info.muxPorts.length;
-    return this.engine.info.muxPorts[s.muxPair]!;
+  #muxPort(leg: Leg): number {
+    leg.muxPair ??= this.#nextPair++ % this.engine.info.muxPorts.length;
+    return this.engine.info.muxPorts[leg.muxPair]!;
   }
 
-  #muxLeg(s: MediaSession, core: { rtp: { address: string; port: number }; rtcp?: { address: string; port: number } }, rtcpMux: boolean) {
-    this.#muxPort(s);
-    return { mux: { pair: s.muxPair! }, remote: core.rtp, ...(core.rtcp ? { remoteRtcp: core.rtcp } : {}), rtcpMux, latch: false };
+  #muxLeg(leg: Leg, core: Endpoints, rtcpMux: boolean) {
+    this.#muxPort(leg);
+    return { mux: { pair: leg.muxPair! }, remote: core.rtp, ...(core.rtcp ? { remoteRtcp: core.rtcp } : {}), rtcpMux, latch: false };
   }
 
   /** SDP from the client's side: its offers keep their streams for core's answer, its answers set the external legs. */
-  readonly clientSide: SdpSide = { offer: (sdp, key) => this.offerFromClient(key, sdp), answer: (sdp, key) => this.answerFromClient(key, sdp) };
+  readonly clientSide: MediaPolicy = { offer: (leg, d) => this.offerFromClient(leg, d), answer: (leg, d) => this.answerFromClient(leg, d) };
 
   /** SDP from core's side, towards a client whose connection reached the edge at `localAddress` (what it is told). */
-  coreSide(localAddress: string): SdpSide {
-    return { offer: (sdp, key) => this.offerToClient(key, sdp, localAddress), answer: (sdp, key) => this.answerToClient(key, sdp, localAddress) };
+  coreSide(localAddress: string): MediaPolicy {
+    return { offer: (leg, d) => this.offerToClient(leg, d, localAddress), answer: (leg, d) => this.answerToClient(leg, d, localAddress) };
+  }
+
+  /** A stream that is not relayed: an enabled one is turned off (port 0) at `address`. */
+  #off(s: StreamDescription, address: string): StreamDescription {
+    return s.port === 0 ? s : moved(s, address, 0);
   }
 
   /** A client's offer on its way to core: its streams are to reach the edge's mux pair. Relays open with the answer. */
-  offerFromClient(key: string, sdp: Sdp): void {
-    const s = this.session(key, true)!;
-    s.clientOffer = [];
-    for (const m of sdp.media) {
-      if (!relayable(m)) {
-        if (!m.disabled) m.setTransport(this.#muxAddress, 0);
-        continue;
-      }
-      s.clientOffer[m.index] = { ...endpoints(m), rtcpMux: m.rtcpMux };
-      const stream = s.streams[m.index];
-      m.setTransport(this.#muxAddress, stream ? stream.relay.ports.b.rtp : this.#muxPort(s));
-    }
-    sdp.setSessionAddress(this.#muxAddress);
+  offerFromClient(leg: Leg, d: SessionDescription): SessionDescription {
+    const pending: StreamDescription[] = [];
+    leg.pendingOffer = pending;
+    const streams = d.streams.map((s) => {
+      if (!relayable(s)) return this.#off(s, this.#muxAddress);
+      pending[s.index] = s;
+      const stream = leg.streams[s.index];
+      return towardCore(s, moved(s, this.#muxAddress, stream ? stream.relay.ports.b.rtp : this.#muxPort(leg)));
+    });
+    return { address: this.#muxAddress, streams };
   }
 
   /** Core's answer to a client's offer: the relays open (or follow a new core address) and the client gets the edge's. */
-  answerToClient(key: string, sdp: Sdp, localAddress: string): void {
-    const s = this.session(key, false);
-    if (!s?.clientOffer) return;
+  answerToClient(leg: Leg, d: SessionDescription, localAddress: string): SessionDescription {
+    const offered = leg.pendingOffer;
+    if (!offered) return d;
     const pub = this.#publicAddress ?? localAddress;
-    for (const m of sdp.media) {
-      const client = s.clientOffer[m.index];
-      if (!client || !relayable(m)) {
-        this.closeStream(s, m.index);
-        continue;
+    const streams = d.streams.map((s) => {
+      const client = offered[s.index];
+      if (!client || !relayable(s)) {
+        leg.closeStream(s.index);
+        return s;
       }
-      const core = endpoints(m);
-      const fixed = `${core.rtp.address}:${core.rtp.port}`;
-      let stream = s.streams[m.index];
-      if (stream && stream.fixedRemote === fixed) stream.relay.setRemote('a', client.rtp, client.rtcp);
-      else stream = this.openStream(s, m.index, { remote: client.rtp, ...(client.rtcp ? { remoteRtcp: client.rtcp } : {}), rtcpMux: client.rtcpMux }, this.#muxLeg(s, core, m.rtcpMux), fixed);
-      m.setTransport(pub, stream.relay.ports.a.rtp);
-    }
-    sdp.setSessionAddress(pub);
-    s.answered = true;
+      const core = streamEndpoints(s);
+      // A client on hold by address (c=0.0.0.0) says nothing of where it is: its leg keeps what it had, or latches.
+      const at = heldByAddress(client) ? undefined : streamEndpoints(client);
+      let stream = leg.streams[s.index];
+      if (stream && stream.fixedRemote === fixedKey(core)) {
+        if (at) stream.setRemote('a', at.rtp, at.rtcp);
+      } else stream = this.openStream(leg, s, { ...(at ? { remote: at.rtp, ...(at.rtcp ? { remoteRtcp: at.rtcp } : {}) } : {}), rtcpMux: client.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      return moved(s, pub, stream.relay.ports.a.rtp);
+    });
+    leg.answered = true;
+    return { address: pub, streams };
   }
 
   /** Core's offer towards a client: the relays open now (core's address is the mux leg's key). */
-  offerToClient(key: string, sdp: Sdp, localAddress: string): void {
-    const s = this.session(key, true)!;
-    s.clientOffer = undefined;
+  offerToClient(leg: Leg, d: SessionDescription, localAddress: string): SessionDescription {
+    leg.pendingOffer = undefined;
     const pub = this.#publicAddress ?? localAddress;
-    for (const m of sdp.media) {
-      if (!relayable(m)) {
-        if (!m.disabled) m.setTransport(pub, 0);
-        continue;
-      }
-      const core = endpoints(m);
-      const fixed = `${core.rtp.address}:${core.rtp.port}`;
-      let stream = s.streams[m.index];
-      if (!stream || stream.fixedRemote !== fixed) stream = this.openStream(s, m.index, { rtcpMux: m.rtcpMux }, this.#muxLeg(s, core, m.rtcpMux), fixed);
-      m.setTransport(pub, stream.relay.ports.a.rtp);
-    }
-    sdp.setSessionAddress(pub);
+    const streams = d.streams.map((s) => {
+      if (!relayable(s)) return this.#off(s, pub);
+      const core = streamEndpoints(s);
+      let stream = leg.streams[s.index];
+      if (!stream || stream.fixedRemote !== fixedKey(core)) stream = this.openStream(leg, s, { rtcpMux: s.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      return moved(s, pub, stream.relay.ports.a.rtp);
+    });
+    return { address: pub, streams };
   }
 
   /** The client's answer on its way to core: the external legs learn where to send; core gets the mux address. */
-  answerFromClient(key: string, sdp: Sdp): void {
-    const s = this.session(key, false);
-    if (!s || s.clientOffer) return;
-    for (const m of sdp.media) {
-      const stream = s.streams[m.index];
-      if (!stream) continue;
-      if (!relayable(m)) {
-        this.closeStream(s, m.index);
-        continue;
+  answerFromClient(leg: Leg, d: SessionDescription): SessionDescription {
+    if (leg.pendingOffer) return d;
+    const streams = d.streams.map((s) => {
+      const stream = leg.streams[s.index];
+      if (!stream) return s;
+      if (!relayable(s)) {
+        leg.closeStream(s.index);
+        return s;
       }
-      const client = endpoints(m);
-      stream.relay.setRemote('a', client.rtp, client.rtcp);
-      m.setTransport(this.#muxAddress, stream.relay.ports.b.rtp);
-    }
-    sdp.setSessionAddress(this.#muxAddress);
-    s.answered = true;
+      if (!heldByAddress(s)) {
+        const client = streamEndpoints(s);
+        stream.setRemote('a', client.rtp, client.rtcp);
+      }
+      return towardCore(s, moved(s, this.#muxAddress, stream.relay.ports.b.rtp));
+    });
+    leg.answered = true;
+    return { address: this.#muxAddress, streams };
   }
 }

@@ -1,60 +1,42 @@
-// The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE
-// dialog (a call between two MRA clients is two legs, as Expressway counts traversal calls). Nothing here
-// routes anything; the table is what the status page lists, /metrics counts and maintenance mode drains on.
-import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../index.js';
+// The calls a node carries, as its stateless proxy sees them go by: one leg per remote client in an INVITE dialog
+// (a call between two MRA clients is two legs, as Expressway counts traversal calls). The legs live in the call
+// model's registry (src/calls/); this table is what SIP does to them: which message opens a leg, answers, confirms
+// or ends it. Nothing here routes anything.
+import { CallRegistry, legKey, type Leg, type LegData, type LegEnd } from '../../calls/index.js';
+import { SipError, tagOf, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import { addressOf } from './hop.js';
+import type { MediaStatus } from './status.js';
 
-export interface CallLeg {
-  callId: string;
-  /** user@host of the remote client on this leg. */
-  client: string;
-  /** user@host of the other party. */
-  peer: string;
-  /** Who sent the INVITE: the client ('from client') or call control ('to client'). */
-  direction: 'from client' | 'to client';
-  /** 'setup' until a 2xx answers the INVITE. */
-  state: 'setup' | 'active';
-  since: number;
-  answeredAt: number | null;
-  /** Last request or response of the dialog seen here: an idle leg is dropped after CallTableOptions.idleMs. */
-  lastSeen: number;
-  /** The client's connection, where the node knows it (the edge): a connection that closes ends its legs. */
-  flow: string | null;
-}
+export { legKey };
+export type CallLeg = Omit<LegData, 'streams' | 'pendingOffer' | 'muxPair' | 'delayed' | 'key' | 'answered'>;
 
 export interface CallTableOptions {
   /** An INVITE with no final answer this long is gone (RFC 3261 Timer C, 3 minutes). */
   setupMs?: number;
-  /**
-   * An answered leg with no request or response seen this long has ended without a BYE here (a client that
-   * vanished). Call control refreshes sessions every 30 minutes by default (RFC 4028), so 2 hours is generous.
-   */
+  /** An answered leg with nothing seen this long has ended without a BYE here (a client that vanished). */
   idleMs?: number;
+  /** An answered leg whose ACK has not passed this long is over (64·T1, RFC 3261 §13.3.1.4). */
+  ackMs?: number;
   /** How often the timeouts are checked. */
   sweepMs?: number;
   now?: () => number;
   /** Legs the node carries at most (capacity.calls): a new call beyond them is refused 503 (atCapacity). */
   capacity?: number;
-  /** A leg ended (any way, and at close): whatever the node holds for it (its media relays) goes with it. */
-  onEnded?: (key: string) => void;
+  /** A leg ended (any way, and at close), after its media closed; `relays`: how many it had open. */
+  onEnded?: (key: string, relays: number) => void;
 }
-
-/** A leg's key: its Call-ID and its client's user@host. */
-export const legKey = (callId: string, client: string): string => `${callId}|${client}`;
 
 /** The key of the leg whose client is in `msg`'s From or To. */
 export const clientLeg = (msg: SipMessage, client: 'from' | 'to'): string => legKey(msg.callId(), addressOf(client === 'from' ? msg.from() : msg.to()));
 
+/** A leg a request opened (`fresh`: this request made it; if it is not sent after all, discard it). */
+export interface OpenedLeg {
+  leg: Leg;
+  fresh: boolean;
+}
+
 export class CallTable {
-  readonly #legs = new Map<string, CallLeg>();
-  readonly #setupMs: number;
-  readonly #idleMs: number;
-  readonly #now: () => number;
-  readonly #timer: NodeJS.Timeout;
-  readonly #onEnded: (key: string) => void;
-  readonly capacity: number | null;
-  /** Legs ended by BYE, by a failed INVITE, by their flow closing, and by the timeouts. */
-  readonly ended = { bye: 0, failed: 0, flowClosed: 0, timedOut: 0 };
+  readonly legs: CallRegistry;
   /**
    * Messages of a call whose From, To or Call-ID did not parse. The table reads them after the hop forwarded
    * the message (a response, or what the other node of the pair checked, is not read whole): such a fault is
@@ -63,136 +45,129 @@ export class CallTable {
   unreadable = 0;
 
   constructor(opts: CallTableOptions = {}) {
-    this.#setupMs = opts.setupMs ?? 180_000;
-    this.#idleMs = opts.idleMs ?? 2 * 3600_000;
-    this.#now = opts.now ?? Date.now;
-    this.#onEnded = opts.onEnded ?? (() => {});
-    this.capacity = opts.capacity ?? null;
-    this.#timer = setInterval(() => this.sweep(), opts.sweepMs ?? 30_000);
-    this.#timer.unref();
+    const { onEnded, ...rest } = opts;
+    this.legs = new CallRegistry({ ...rest, ...(onEnded ? { onEnded: (leg, _why, relays) => onEnded(leg.key, relays) } : {}) });
   }
 
   get size(): number {
-    return this.#legs.size;
+    return this.legs.size;
+  }
+
+  get capacity(): number | null {
+    return this.legs.capacity;
+  }
+
+  get ended(): Record<LegEnd, number> {
+    return this.legs.ended;
   }
 
   has(key: string): boolean {
-    return this.#legs.has(key);
+    return this.legs.has(key);
   }
 
   /** A new call (an INVITE out of a dialog) while the node carries `capacity` legs already. */
   atCapacity(req: SipRequest): boolean {
-    return req.method === 'INVITE' && this.capacity !== null && this.#legs.size >= this.capacity && tagOf(req.to()) === null;
+    return req.method === 'INVITE' && this.legs.atCapacity() && tagOf(req.to()) === null;
+  }
+
+  /**
+   * The leg a request belongs to, before it is forwarded (its SDP is rewritten for that leg): an INVITE out of a
+   * dialog opens one; a request in a dialog finds its own. towardClient: it came from the inside and goes to a client.
+   */
+  legFor(req: SipRequest, towardClient: boolean, flow: string | null = null): OpenedLeg | undefined {
+    if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.legs.size === 0)) return undefined;
+    return this.#read(() => {
+      const client = addressOf(towardClient ? req.to() : req.from());
+      const existing = this.legs.get(legKey(req.callId(), client));
+      if (existing) return { leg: existing, fresh: false };
+      if (req.method !== 'INVITE' || tagOf(req.to()) !== null) return undefined;
+      const leg = this.legs.open({ callId: req.callId(), client, peer: addressOf(towardClient ? req.from() : req.to()), direction: towardClient ? 'to client' : 'from client', flow });
+      return { leg, fresh: true };
+    });
+  }
+
+  /** The leg a response (or an ACK) names: its client is in From or To. Undefined when there is none or it does not parse. */
+  legOf(msg: SipMessage, client: 'from' | 'to'): Leg | undefined {
+    if (this.legs.size === 0) return undefined;
+    return this.#read(() => this.legs.get(clientLeg(msg, client)));
+  }
+
+  /** A leg a request opened was not forwarded after all (refused further on, or the send failed). */
+  unsent(opened: OpenedLeg | undefined): void {
+    if (opened?.fresh) this.legs.discard(opened.leg.key);
   }
 
   /**
    * A request this node forwarded; towardClient: it came from call control (core's inside, the edge's core
    * channel) and goes to a client. Only INVITE dialogs are tracked; REGISTER costs one comparison.
    */
-  request(req: SipRequest, towardClient: boolean, flow: string | null = null): void {
-    if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.#legs.size === 0)) return;
-    this.#read(() => this.#request(req, towardClient, flow));
-  }
-
-  #request(req: SipRequest, towardClient: boolean, flow: string | null): void {
-    const client = addressOf(towardClient ? req.to() : req.from());
-    const key = legKey(req.callId(), client);
-    const leg = this.#legs.get(key);
-    const now = this.#now();
-    if (leg) {
-      leg.lastSeen = now;
-      if (req.method === 'BYE') this.#end(key, 'bye');
-      return;
-    }
-    if (req.method !== 'INVITE' || tagOf(req.to()) !== null) return;
-    this.#legs.set(key, {
-      callId: req.callId(),
-      client,
-      peer: addressOf(towardClient ? req.from() : req.to()),
-      direction: towardClient ? 'to client' : 'from client',
-      state: 'setup',
-      since: now,
-      answeredAt: null,
-      lastSeen: now,
-      flow,
-    });
+  request(req: SipRequest, towardClient: boolean, flow: string | null = null, known?: Leg): void {
+    if (req.method === 'REGISTER' || (req.method !== 'INVITE' && this.legs.size === 0)) return;
+    const leg = known ?? this.legFor(req, towardClient, flow)?.leg;
+    if (!leg || leg.closed) return;
+    leg.lastSeen = this.legs.now();
+    if (req.method === 'BYE') this.legs.end(leg.key, 'bye');
+    else if (req.method === 'ACK' && leg.state === 'active') leg.confirmed = true;
   }
 
   /** A response this node forwarded; fromClient: the client answered a request from call control. */
   response(res: SipResponse, fromClient: boolean): void {
-    if (this.#legs.size === 0 || res.status < 200) return;
+    if (this.legs.size === 0 || res.status < 200) return;
     // The raw CSeq is enough to tell an INVITE's answer: a REGISTER's 200 is not parsed any further here.
     const cseq = res.header('cseq');
     if (cseq === undefined || !cseq.endsWith('INVITE')) return;
-    this.#read(() => this.#response(res, fromClient));
-  }
-
-  #response(res: SipResponse, fromClient: boolean): void {
-    const key = clientLeg(res, fromClient ? 'to' : 'from');
-    const leg = this.#legs.get(key);
+    const leg = this.legOf(res, fromClient ? 'to' : 'from');
     if (!leg) return;
-    const now = this.#now();
+    const now = this.legs.now();
     leg.lastSeen = now;
     if (res.status < 300) {
       if (leg.state === 'setup') {
         leg.state = 'active';
         leg.answeredAt = now;
       }
-    } else if (leg.state === 'setup') this.#end(key, 'failed');
+    } else if (leg.state === 'setup') this.legs.end(leg.key, 'failed');
   }
 
   /** The client's connection closed: its legs cannot go on through this node. */
   flowClosed(flow: string): void {
-    if (this.#legs.size === 0) return;
-    for (const [key, leg] of this.#legs) if (leg.flow === flow) this.#end(key, 'flowClosed');
+    this.legs.flowClosed(flow);
   }
 
   sweep(): void {
-    const now = this.#now();
-    for (const [key, leg] of this.#legs) {
-      if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs) this.#end(key, 'timedOut');
-    }
+    this.legs.sweep();
   }
 
   /** The newest legs first, at most `limit` of them (the status page shows a page, not every call). */
   list(limit = 50): CallLeg[] {
-    return [...this.#legs.values()].slice(-limit).reverse().map((l) => ({ ...l }));
+    return this.legs.list(limit).map((l) => ({ callId: l.callId, client: l.client, peer: l.peer, direction: l.direction, flow: l.flow, state: l.state, confirmed: l.confirmed, since: l.since, answeredAt: l.answeredAt, lastSeen: l.lastSeen }));
   }
 
   close(): void {
-    clearInterval(this.#timer);
-    const keys = [...this.#legs.keys()];
-    this.#legs.clear();
-    for (const key of keys) this.#onEnded(key);
+    this.legs.close();
   }
 
-  #read(observe: () => void): void {
+  #read<T>(observe: () => T): T | undefined {
     try {
-      observe();
+      return observe();
     } catch (err) {
       if (!(err instanceof SipError)) throw err;
       this.unreadable++;
+      return undefined;
     }
-  }
-
-  #end(key: string, why: keyof CallTable['ended']): void {
-    if (!this.#legs.delete(key)) return;
-    this.ended[why]++;
-    this.#onEnded(key);
   }
 }
 
 /** The media section's call figures: legs against capacity.calls (the capacity alarm reads them), relays and their counters. */
-export function mediaStatus(calls: CallTable, media?: { relays: number; counters: Record<string, number> }): Record<string, unknown> {
-  return { calls: calls.size, capacity: calls.capacity, relays: media?.relays ?? 0, ...media?.counters };
+export function mediaStatus(calls: CallTable, media?: { counters: Record<string, number> }): MediaStatus {
+  return { calls: calls.size, capacity: calls.capacity, relays: calls.legs.relays, ...media?.counters };
 }
 
 /** The SIP section's call figures: `calls` (what drain waits for), the newest legs (with their media), and how legs ended. */
-export function callStatus(calls: CallTable, media?: { legStatus(key: string): unknown }): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
+export function callStatus(calls: CallTable, media?: { legStatus(leg: Leg): unknown }): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(legKey(l.callId, l.client)) ?? null })),
+    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, kind: l.kind, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };

@@ -5,7 +5,7 @@
 // binding.
 import { createHash } from 'node:crypto';
 import type { Store } from '../../store/index.js';
-import { formatNameAddr, formatUri, parseUri, type SipMessage, type SipRequest, type SipUri } from '../index.js';
+import { formatNameAddr, formatUri, parseUri, type SipMessage, type SipRequest, type SipUri } from '../message/index.js';
 import type { SipConnection } from '../transport/index.js';
 import { requestedExpires } from './registrations.js';
 

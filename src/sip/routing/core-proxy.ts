@@ -5,20 +5,24 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../index.js';
-import { SipConnectionPool, targetKey, type SipConnection } from '../transport/index.js';
-import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
-import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
+import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
+import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import { RegistrationCounter } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { homeRoute, type CallControlRoute } from './call-control-routes.js';
-import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
+import { CallTable, callStatus, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
+import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
 import { CoreMedia, type Addresses } from '../b2bua/index.js';
 
 export interface CoreSipProxyOptions {
   node: string;
+  /** Sees each message to and from call control (a HEP feed). */
+  tap?: SipTap;
   traversal: Pick<TraversalClient, 'onChannel' | 'sip'>;
   domains: DomainTable;
   /** The call-control nodes core may route to now (discovery's, else the configuration's): read per request. */
@@ -27,6 +31,8 @@ export interface CoreSipProxyOptions {
   pathHeaders: boolean;
   tls: { cert: string; key: string; ca: string };
   idleTimeoutMs: number;
+  /** Where core's connections to call control leave from (source_address). */
+  sourceAddress?: string;
   store: Store;
   capacity: number;
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
@@ -71,24 +77,31 @@ export class CoreSipProxy {
     this.#routed = opts.routes().map((r) => targetKey(r.target)).sort().join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
-    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
-    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
+    this.#calls = new CallTable({ capacity: opts.callCapacity });
+    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
+      ...(opts.sourceAddress ? { localAddress: opts.sourceAddress } : {}),
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
       onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
+      ...(opts.tap ? { tap: opts.tap } : {}),
     });
-    opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch as MessageChannel));
+    opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch));
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  /** The registrations held through this node (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
+  }
+
+  async status(): Promise<SipStatus> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
     return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 
@@ -117,7 +130,6 @@ export class CoreSipProxy {
     while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#calls.close();
-    this.#media?.close();
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -155,33 +167,21 @@ export class CoreSipProxy {
     const hop = hopFault(req);
     if (hop) return void ch.send(answerError(req, hop));
     // Core's own Route (from its Record-Route) is consumed; the next hop is always a call-control node of
-    // the configuration, never an address a client wrote. What remains of an in-dialog route set was recorded
-    // behind core, so it may name call control and nothing else (the edge lets only its own entry lead it);
-    // when it does, the dialog stays on the node it named.
+    // the configuration, never an address a client wrote: what remains of an in-dialog route set must start with
+    // call control (the edge lets only its own entry lead it), and the dialog stays on the node it names. What
+    // follows that entry is call control's to follow, not core's: a call between two remote clients was recorded
+    // edge, core, call control, core, edge, and its far half leads back out through core to the other client.
     while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
-    if (req.routes().some((r) => !this.#isCallControl(r.uri))) return refuse(403, 'Route to a host that is not call control');
-    const domainName = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
-    const domain = domainName ? this.#opts.domains.lookup(domainName) : undefined;
-    if (!domain) return refuse(404, `Domain not served: ${domainName ?? 'none'}`);
-    if (!domain.sip_registrations) return refuse(403, `SIP registrations not enabled for ${domain.name}`);
+    const first = req.routes()[0];
+    if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
+    // Core's own hash of the AOR and Call-ID for a registration (the same as the edge's id, not taken on its word).
+    const admitted = await admit(req, { lookup: (d) => this.#opts.domains.lookup(d), registrations: this.#registrations, calls: this.#calls, maintenance: this.#opts.maintenance?.() === true, registrationKey: () => correlationId(req) });
+    if (isRefusal(admitted)) return refuse(admitted.status, admitted.text, admitted.headers);
+    const { domain, registration } = admitted;
     const next = req.routes()[0];
     const route = (next && this.#nodeOf(next.uri)) ?? homeRoute(this.#opts.routes().filter((r) => r.deployment === domain.deployment), aorOf(req));
     if (!route) return refuse(503, `No call control configured for ${domain.name}`, [['Retry-After', '30']]);
-    let viaExtra: Array<[string, string]> = [];
-    const maintenance = this.#opts.maintenance?.() === true;
-    if (req.method === 'REGISTER') {
-      const contacts = req.contacts();
-      const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      // Core's own hash of the AOR and Call-ID (the same as the edge's id, but not taken on the edge's word).
-      const key = correlationId(req);
-      const admission = expires > 0 ? await this.#registrations.admit(key, maintenance) : 'ok';
-      if (admission !== 'ok') {
-        const r = REFUSED_ADMISSION[admission];
-        return refuse(r.status, r.text, r.headers);
-      }
-      viaExtra = [['mra-exp', String(expires)], [VIA_REGISTRATION, key]];
-    } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) return refuse(503, 'Maintenance mode: new calls refused');
-    else if (this.#calls.atCapacity(req)) return refuse(503, 'Call capacity reached', [['Retry-After', '5']]);
+    const viaExtra: Array<[string, string]> = registration ? [['mra-exp', String(registration.expires)], [VIA_REGISTRATION, registration.key]] : [];
     let conn = this.#pool.open(route.target);
     if (!conn) {
       try {
@@ -195,19 +195,20 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#media!.clientSide(this.#addresses(conn)));
-    if (offer?.fault) return refuse(offer.fault.status, offer.fault.text);
+    const carried = carry(req, this.#calls, this.#media, false, null, () => this.#media!.clientSide(this.#addresses(conn)));
+    if (isRefusal(carried)) return refuse(carried.status, carried.text);
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
     this.counters.toCallControl++;
     this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
-    if (!conn.send(req.serialize())) {
+    const sent = conn.send(req.serialize());
+    forwarded(req, this.#calls, carried, sent, false);
+    if (!sent) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
-      if (offer) this.#media!.unsent(offer.key);
       refuse(503, 'Call control connection lost', [['Retry-After', '5']]);
-    } else this.#calls.request(req, false);
+    }
   }
 
   /** A client's answer (via the edge) to a request from call control: back on the connection it came from. */
@@ -222,7 +223,7 @@ export class CoreSipProxy {
     }
     removeTopVia(res);
     const conn = this.#pool.byId(connId ?? '');
-    if (conn) this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn)));
+    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn)));
     if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else this.#calls.response(res, true);
   }
@@ -247,12 +248,12 @@ export class CoreSipProxy {
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      this.#media?.answer(msg, () => clientLeg(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn)));
+      this.#media?.answer(msg, () => this.#calls.legOf(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn)));
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
         const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(msg) });
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
@@ -288,21 +289,16 @@ export class CoreSipProxy {
       if (req.method !== 'ACK') conn.send(answer(req, 430, 'Traversal link to the edge is down'));
       return;
     }
-    if (this.#calls.atCapacity(req)) {
-      this.#log.warn({ callId: req.callId(), conn: conn.remote }, 'sip request toward a client refused: call capacity reached');
-      return void conn.send(answer(req, 503, 'Call capacity reached', [['Retry-After', '5']]));
-    }
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#media!.insideSide(this.#addresses(conn)));
-    if (offer?.fault) {
-      this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
-      return void conn.send(answer(req, offer.fault.status, offer.fault.text));
+    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, null, () => this.#media!.insideSide(this.#addresses(conn)));
+    if (isRefusal(carried)) {
+      this.#log.warn({ callId: req.callId(), conn: conn.remote, status: carried.status, reason: carried.text }, 'sip request toward a client refused');
+      return void conn.send(answer(req, carried.status, carried.text, carried.headers));
     }
     // In the dialog's later requests call control comes back through core, over the connection it came on.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
     req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
     this.counters.toEdge++;
-    if (edge.send(req.serialize())) this.#calls.request(req, true);
-    else if (offer) this.#media!.unsent(offer.key);
+    forwarded(req, this.#calls, carried, edge.send(req.serialize()), true);
   }
 
   /**

@@ -3,7 +3,7 @@
 // MRA domains from Expressway-C the same way), so until the first NOTIFY it refuses registrations 503.
 import { randomBytes } from 'node:crypto';
 import { DomainTable } from '../../domains/index.js';
-import { SipRequest, fields, generateBranch, generateTag, getParam } from '../index.js';
+import { SipRequest, fields, generateBranch, generateTag, getParam } from '../message/index.js';
 
 export const DOMAINS_EVENT = 'x-mra-domains';
 

@@ -6,22 +6,32 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
-import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../index.js';
-import { SipTlsListener, type SipConnection, type ConnectionLimits } from '../transport/index.js';
+import { SipError, SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
+import { SipTlsListener, type SipConnection, type ConnectionLimits, type SipTap } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, hostOf, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
-import { REFUSED_ADMISSION, RegistrationCounter, requestedExpires } from './registrations.js';
+import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import { RegistrationCounter } from './registrations.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
-import { CallTable, callStatus, clientLeg, mediaStatus } from './calls.js';
+import { CallTable, callStatus, mediaStatus } from './calls.js';
+import type { MediaStatus, SipStatus } from './status.js';
+import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
 
 export interface EdgeSipProxyOptions {
   listen: { address: string; port: number };
+  /** Sees each message to and from clients (a HEP feed). */
+  tap?: SipTap;
   /** Host written into the edge's Via/Path/Record-Route (its public name or address). */
   publicHost: string;
+  /**
+   * Every other name and address a Route may name this edge by (RFC 3261 §16.4): its public name (the one
+   * get_edge_config hands out), its certificate's DNS names and IP addresses, a NAT's public address. The domains
+   * in core's domain table count too, as clients configured with the domain as outbound proxy name it so.
+   */
+  names?: readonly string[];
   tls: { cert: string; key: string };
   limits: Partial<ConnectionLimits>;
   maxConnections: number;
@@ -73,6 +83,8 @@ export class EdgeSipProxy {
   readonly #calls: CallTable;
   readonly #media: EdgeMedia | undefined;
   #domains: DomainTable | null = null;
+  /** publicHost and opts.names, lower case. */
+  readonly #names: ReadonlySet<string>;
   #shedLoggedAt = 0;
   #port = 0;
   readonly counters = { fromClients: 0, toClients: 0, refused: 0, flowFailed: 0 };
@@ -85,9 +97,10 @@ export class EdgeSipProxy {
   constructor(opts: EdgeSipProxyOptions) {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
+    this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
-    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#media?.release(key) });
-    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, hasLeg: (key) => this.#calls.has(key) });
+    this.#calls = new CallTable({ capacity: opts.callCapacity });
+    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log });
     this.#listener = new SipTlsListener({
       address: opts.listen.address,
       port: opts.listen.port,
@@ -99,6 +112,7 @@ export class EdgeSipProxy {
       onMessage: (data, conn) => logFailure(this.#log, this.#fromClient(data, conn), 'sip edge: client message failed'),
       onConnectionClosed: (conn) => void this.#forgetConnection(conn.id),
       onShed: (data, conn) => this.#shed(data, conn),
+      ...(opts.tap ? { tap: opts.tap } : {}),
       ...(opts.maxQueueWaitMs !== undefined ? { maxQueueWaitMs: opts.maxQueueWaitMs } : {}),
     });
   }
@@ -124,7 +138,12 @@ export class EdgeSipProxy {
     });
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  /** The registrations held through this node (the admin API's registrations query). */
+  registrations(): ReturnType<RegistrationCounter['list']> {
+    return this.#registrations.list();
+  }
+
+  async status(): Promise<SipStatus> {
     return {
       port: this.#port,
       connections: this.#listener.connectionCount,
@@ -140,14 +159,13 @@ export class EdgeSipProxy {
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
-  mediaStatus(): Record<string, unknown> {
+  mediaStatus(): MediaStatus {
     return mediaStatus(this.#calls, this.#media);
   }
 
   async close(): Promise<void> {
     await this.#listener.close();
     this.#calls.close();
-    this.#media?.close();
   }
 
   #core(): MessageChannel | undefined {
@@ -182,7 +200,7 @@ export class EdgeSipProxy {
     if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
     // dialog a Route may only name this edge. In a dialog the route set starts with the edge's own entry
-    // (recorded here); the rest was recorded behind core, which checks it names only call control. The
+    // (recorded here); the rest was recorded behind core, which checks that it leads on to call control. The
     // edge refuses rather than strips, so a probe is visible in the logs.
     if (req.has('path')) return this.#refuse(conn, req, 403, 'Path header not accepted from a client');
     const inDialog = tagOf(req.to()) !== null;
@@ -193,48 +211,33 @@ export class EdgeSipProxy {
     const domains = this.#domains;
     const core = this.#core();
     if (!domains || !core) return this.#refuse(conn, req, 503, core ? 'Domain table not yet received from core' : 'No traversal link to core', [RETRY_AFTER]);
-    const domain = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
-    if (!domain || !domains.lookup(domain)) return this.#refuse(conn, req, 404, `Domain not served: ${domain ?? 'none'}`);
-    if (!domains.allows(domain, 'sip_registrations')) return this.#refuse(conn, req, 403, `SIP registrations not enabled for ${domain}`);
-
-    const maintenance = this.#opts.maintenance?.() === true;
-    const token = this.#tokens.issue(conn.id);
-    // Whatever a client wrote in this header is replaced: the id is the edge's to give.
+    // Whatever a client wrote in this header is replaced: the id is the edge's to give. A registration's id is a
+    // hash of its AOR and Call-ID (RegistrationCounter's key): the edge counts by it, and carries it in its Via so
+    // the answer is counted without parsing To again.
     const corr = correlationId(req);
+    const admitted = await admit(req, { lookup: (d) => domains.lookup(d), registrations: this.#registrations, calls: this.#calls, maintenance: this.#opts.maintenance?.() === true, registrationKey: () => corr });
+    if (isRefusal(admitted)) return this.#refuse(conn, req, admitted.status, admitted.text, admitted.headers);
+
+    const token = this.#tokens.issue(conn.id);
     const branch = statelessBranch(req, conn.id);
     const viaParams: Array<[string, string]> = [['branch', branch], [VIA_MARK, token]];
-    if (req.method === 'REGISTER') {
-      const contacts = req.contacts();
-      const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
-      // A registration's correlation id is a hash of its AOR and Call-ID (RegistrationCounter's key):
-      // the edge counts by it, and carries it in its Via so the answer is counted without parsing To again.
-      const admission = expires > 0 ? await this.#registrations.admit(corr, maintenance) : 'ok';
-      if (admission !== 'ok') {
-        const r = REFUSED_ADMISSION[admission];
-        return this.#refuse(conn, req, r.status, r.text, r.headers);
-      }
-      viaParams.push(['mra-exp', String(expires)], [VIA_REGISTRATION, corr]);
+    if (admitted.registration) {
+      viaParams.push(['mra-exp', String(admitted.registration.expires)], [VIA_REGISTRATION, corr]);
       addPath(req, this.#ownUri(token));
-    } else if (maintenance && req.method === 'INVITE' && !tagOf(req.to())) {
-      return this.#refuse(conn, req, 503, 'Maintenance mode: new calls refused');
-    } else if (this.#calls.atCapacity(req)) {
-      return this.#refuse(conn, req, 503, 'Call capacity reached', [RETRY_AFTER]);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'from'), () => this.#media!.clientSide);
-    if (offer?.fault) return this.#refuse(conn, req, offer.fault.status, offer.fault.text);
+    const carried = carry(req, this.#calls, this.#media, false, conn.id, () => this.#media!.clientSide);
+    if (isRefusal(carried)) return this.#refuse(conn, req, carried.status, carried.text);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
     const ch = this.#core() ?? core;
-    if (!ch.send(req.serialize())) {
-      if (offer) this.#media!.unsent(offer.key);
+    const sent = ch.send(req.serialize());
+    forwarded(req, this.#calls, carried, sent, false, conn.id);
+    if (!sent) {
       removeTopVia(req);
       this.#refuse(conn, req, 503, 'No traversal link to core', [RETRY_AFTER]);
-    } else {
-      if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
-      this.#calls.request(req, false, conn.id);
-    }
+    } else if (req.method !== 'ACK' && req.method !== 'CANCEL') this.#inFlight.sent(branch, { data, conn, ch });
   }
 
   /**
@@ -275,7 +278,7 @@ export class EdgeSipProxy {
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
     if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
-    this.#media?.answer(res, () => clientLeg(res, 'to'), () => this.#media!.clientSide);
+    this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide);
     if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
@@ -334,21 +337,16 @@ export class EdgeSipProxy {
       if (req.method !== 'ACK') ch.send(answer(req, 430, 'Client connection gone'));
       return;
     }
-    if (this.#calls.atCapacity(req)) {
-      this.#log.warn({ callId: req.callId() }, 'sip request toward a client refused: call capacity reached');
-      return void ch.send(answer(req, 503, 'Call capacity reached', [RETRY_AFTER]));
-    }
-    const offer = this.#media?.offer(req, () => clientLeg(req, 'to'), () => this.#media!.coreSide(conn.localAddress));
-    if (offer?.fault) {
-      this.#log.warn({ callId: req.callId(), status: offer.fault.status, reason: offer.fault.text }, 'sip request toward a client refused');
-      return void ch.send(answer(req, offer.fault.status, offer.fault.text));
+    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, conn.id, () => this.#media!.coreSide(conn.localAddress));
+    if (isRefusal(carried)) {
+      this.#log.warn({ callId: req.callId(), status: carried.status, reason: carried.text }, 'sip request toward a client refused');
+      return void ch.send(answer(req, carried.status, carried.text, carried.headers));
     }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
     this.counters.toClients++;
-    if (conn.send(req.serialize())) this.#calls.request(req, true, conn.id);
-    else if (offer) this.#media!.unsent(offer.key);
+    forwarded(req, this.#calls, carried, conn.send(req.serialize()), true, conn.id);
   }
 
   async #responseFromCore(res: SipResponse): Promise<void> {
@@ -368,12 +366,12 @@ export class EdgeSipProxy {
         const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
         const granted = told !== undefined && /^\d{1,10}$/.test(told) ? Number(told) : grantedExpires(res);
         const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
-        await this.#registrations.bound(key, expires);
+        await this.#registrations.bound(key, expires, { aor: aorOf(res), ...(conn ? { remote: conn.remote } : {}) });
         if (conn) this.#trackKey(conn.id, key, expires > 0);
         if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
       }
     }
-    if (conn) this.#media?.answer(res, () => clientLeg(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
+    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
     if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
     if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
     else this.#calls.response(res, false);
@@ -398,7 +396,13 @@ export class EdgeSipProxy {
     return { kind: 'sip', scheme: 'sip', user: token, password: null, host: this.#opts.publicHost, port: this.#port, params: [{ name: 'transport', value: 'tls' }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
   }
 
+  /**
+   * Does a URI name this edge: one of its names or a domain it serves, and its client port (5061 when the URI
+   * gives none: the edge speaks only TLS to clients, RFC 3263's default for it)?
+   */
   #isOwn(uri: SipRequest['uri']): boolean {
-    return uri.kind === 'sip' && uri.host.toLowerCase() === this.#opts.publicHost.toLowerCase() && (uri.port ?? 5061) === this.#port;
+    if (uri.kind !== 'sip' || (uri.port ?? 5061) !== this.#port) return false;
+    const host = uri.host.toLowerCase();
+    return this.#names.has(host) || this.#domains?.lookup(host) !== undefined;
   }
 }

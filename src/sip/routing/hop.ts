@@ -1,8 +1,9 @@
 // What both proxies do at each hop: answer with a reason that names the fault, answer even a message that
 // did not parse (from its raw Via/From/To/Call-ID/CSeq lines), and stamp and recognise their own Via.
 import { randomBytes } from 'node:crypto';
+import { errorCode } from '../../host/index.js';
 import type { Logger } from '../../log/index.js';
-import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../index.js';
+import { MAGIC_COOKIE, SipError, SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../message/index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
 export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;
@@ -21,7 +22,7 @@ export function reasonHeader(status: number, text: string): [string, string] {
 
 /** A handler that failed past its own answers is a bug: logged, and the node goes on serving. */
 export function logFailure(log: Logger, done: void | Promise<void>, what: string): void {
-  done?.catch((err: Error) => log.error({ err: err.message }, what));
+  done?.catch((err: Error) => log.error({ code: errorCode(err), err: err.message }, what));
 }
 
 export function answerError(req: SipRequest, err: SipError): Buffer {

@@ -1,21 +1,19 @@
 // SIP routing through the pair: the edge's rules (clients ↔ traversal link) and the core's (traversal link ↔
 // call control). The composition roots call attachEdgeSip / attachCoreSip; see docs/sip.md for the flow.
 import type { CoreConfig, EdgeConfig } from '../../config/index.js';
-import type { NodeContext } from '../../node/context.js';
-import type { MessageChannel, TraversalClient, TraversalServer } from '../../traversal/index.js';
+import type { NodeContext } from '../../host/index.js';
+import type { ChannelSource, TraversalClient } from '../../traversal/index.js';
 import { DomainTable } from '../../domains/index.js';
 import type { DiscoveryResult } from '../../discovery/index.js';
 import { EdgeSipProxy } from './edge-proxy.js';
 import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
 import type { MediaEngine } from '../../media/index.js';
+import { dnsNames, ipAddressNames } from '../../certs/index.js';
+import type { MediaStatus, SipStatus } from './status.js';
 
-export { EdgeSipProxy, type EdgeSipProxyOptions } from './edge-proxy.js';
-export { CoreSipProxy, type CoreSipProxyOptions } from './core-proxy.js';
-export { callControlRoutes, configuredRoutes, homeRoute, type CallControlCluster, type CallControlRoute } from './call-control-routes.js';
-export { FlowTokens } from './flow-token.js';
-export { RegistrationCounter } from './registrations.js';
-export { DOMAINS_EVENT } from './domain-sync.js';
+export type { EdgeSipProxy, CoreSipProxy };
+export type { MediaStatus, SipStatus } from './status.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
@@ -27,12 +25,13 @@ const specific = (address: string | undefined): string | undefined => (address =
  * the address their connection reached), core the traversal address (else the engine's, else core falls back to
  * the address it dials).
  */
-export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pick<TraversalServer, 'onChannel'>, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
+export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: ChannelSource, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
   const { cfg } = ctx;
   const publicAddress = specific(cfg.media.public_address) ?? specific(cfg.public.address);
   const proxy = new EdgeSipProxy({
     listen: { address: cfg.public.address, port: cfg.public.sip_tls_port },
     publicHost: WILDCARD.has(cfg.public.address) ? cfg.name : cfg.public.address,
+    names: edgeNames(cfg, ctx.tls.cert),
     tls: { cert: ctx.tls.cert, key: ctx.tls.key },
     limits: { headerTimeoutMs: cfg.sip.header_timeout_s * 1000, idleTimeoutMs: cfg.sip.idle_timeout_s * 1000 },
     maxConnections: cfg.sip.max_connections,
@@ -44,13 +43,25 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Pic
     ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
-  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch as MessageChannel));
+  traversal.onChannel('sip', (ch) => proxy.addCoreChannel(ch));
   await proxy.start();
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
+}
+
+/**
+ * The names a client's Route may give the edge by (docs/sip.md, "Names the edge answers to"): its public name and
+ * address, a NAT's public address, and its certificate's exact DNS names and IP addresses (a wildcard name covers
+ * hosts that are not this edge, so it does not count).
+ */
+export function edgeNames(cfg: EdgeConfig, certPem: string): string[] {
+  const fromCert = [...dnsNames(certPem).filter((n) => !n.startsWith('*')), ...ipAddressNames(certPem)];
+  return [cfg.http.public_name, specific(cfg.public.address), specific(cfg.media.public_address), ...fromCert].filter((n): n is string => n !== undefined);
 }
 
 /** What core's SIP routing needs of discovery: its current answer, and word when it changes. */
@@ -76,18 +87,21 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     pathHeaders: cfg.sip.path_headers,
     tls: ctx.tls,
     idleTimeoutMs: cfg.sip.idle_timeout_s * 1000,
+    ...(cfg.source_address ? { sourceAddress: cfg.source_address } : {}),
     store: ctx.store,
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
     ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
+    ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
   discovery?.on('change', (r) => {
     routes = callControlRoutes(r, clusters);
     proxy.routesChanged();
   });
   ctx.onClose(() => proxy.close());
+  ctx.addQuery('registrations', () => proxy.registrations());
   addSipStatus(ctx, () => proxy.status());
   addMediaStatus(ctx, () => proxy.mediaStatus(), engine);
   return proxy;
@@ -97,12 +111,12 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
  * The `media` section: call legs against capacity.calls (so the 80 % capacity alarm covers calls), the relays'
  * counters, and the engine's port pairs in use and worker totals (packets, unknown mux sources, socket errors).
  */
-function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, unknown>, engine: MediaEngine | undefined): void {
-  ctx.addStatus('media', () => {
+function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engine: MediaEngine | undefined): void {
+  ctx.addStatus('media', (): MediaStatus => {
     if (!engine || engine.closed) return read();
     const workers = engine.workerStats();
     const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
-    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), srtpBackend: engine.info.srtpBackend };
+    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
   });
 }
 
@@ -110,8 +124,9 @@ function addMediaStatus(ctx: NodeContext<unknown>, read: () => Record<string, un
  * Status reads are synchronous and the Store is async: the section shows the latest completed read, taken at
  * each read and every second, so a one-off read (`mra-edge status`, a first scrape) is at most a second old.
  */
-function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<string, unknown>>): void {
-  let last: Record<string, unknown> = {};
+function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<SipStatus>): void {
+  // Empty until the first read completes.
+  let last: SipStatus | Record<string, never> = {};
   const refresh = () => void read().then((s) => (last = s), () => {});
   refresh();
   const timer = setInterval(refresh, 1000);
@@ -123,6 +138,6 @@ function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<Record<stri
   });
 }
 
-// Hop helpers for other SIP elements (the lab's call control and client).
+// Hop helpers for other SIP elements (the lab's call control and client, tests).
 export { answer, hopFault, parseOrAnswer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';
 export { overloadAnswer } from './overload.js';

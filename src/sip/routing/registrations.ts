@@ -7,6 +7,19 @@ const NS = 'sip-registrations';
 
 export type Admission = 'ok' | 'full' | 'maintenance';
 
+/** What a registration is, as far as the node that holds it can tell. */
+export interface RegistrationInfo {
+  /** user@domain of the To header. */
+  aor?: string;
+  /** The client's address:port (the edge; core sees the traversal link). */
+  remote?: string;
+}
+
+interface HeldRegistration extends RegistrationInfo {
+  since: number;
+  expires: number;
+}
+
 /**
  * How a node turns a new registration away. Full: 503 with Retry-After (RFC 3261 §21.5.4), the client tries
  * again soon. Maintenance: 503 without it, which tells the client to fail over to the next server in the
@@ -38,9 +51,15 @@ export class RegistrationCounter {
     return (await this.store.count(NS)) < this.capacity ? 'ok' : 'full';
   }
 
-  async bound(key: string, expiresS: number): Promise<void> {
+  /** `who` is kept beside the expiry so an operator can list the registrations (mra-edge registrations). */
+  async bound(key: string, expiresS: number, who: RegistrationInfo = {}): Promise<void> {
     if (expiresS <= 0) await this.store.delete(NS, key);
-    else await this.store.set(NS, key, Date.now() + expiresS * 1000, expiresS * 1000);
+    else await this.store.set<HeldRegistration>(NS, key, { ...who, since: (await this.store.get<HeldRegistration>(NS, key))?.since ?? Date.now(), expires: Date.now() + expiresS * 1000 }, expiresS * 1000);
+  }
+
+  /** Every registration held here: AOR, client address (edge), when it was first bound and when it expires. */
+  async list(): Promise<Array<RegistrationInfo & { key: string; since: string; expires: string }>> {
+    return (await this.store.entries<HeldRegistration>(NS)).map(([key, r]) => ({ key, ...r, since: new Date(r.since).toISOString(), expires: new Date(r.expires).toISOString() }));
   }
 
   async unbound(key: string): Promise<void> {

@@ -2,7 +2,7 @@
 // call control can send requests back over the connection core opened (RFC 5626 §5.3 connection reuse).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits } from './connection.js';
+import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits, type SipTap } from './connection.js';
 
 export interface SipTarget {
   transport: 'tcp' | 'tls';
@@ -16,6 +16,8 @@ export interface SipConnectionPoolOptions {
   /** Trust anchors for TLS destinations (mixed-mode clusters); the node's own certificate is offered. */
   tls?: { cert: string; key: string; ca: string };
   connectTimeoutMs?: number;
+  /** The local address to connect from (core's source_address); default: the one the route picks. */
+  localAddress?: string;
   /**
    * RFC 5626 §4.4.1 CRLF keepalives sent this often (0: none). The peer's pong keeps the connection inside
    * its idle timeout: call control sends requests for clients back over it, so it must not lapse quietly.
@@ -23,6 +25,7 @@ export interface SipConnectionPoolOptions {
   keepaliveMs?: number;
   limits?: Partial<ConnectionLimits>;
   onMessage: ConnectionHandler;
+  tap?: SipTap;
 }
 
 export function targetKey(t: SipTarget): string {
@@ -78,6 +81,7 @@ export class SipConnectionPool {
         socket.setTimeout(0);
         socket.off('error', fail);
         const conn = new StreamSipConnection(socket, target.transport, this.opts.limits ?? {}, this.opts.onMessage);
+        conn.tap = this.opts.tap;
         const key = targetKey(target);
         this.#open.set(key, conn);
         this.#byId.set(conn.id, conn);
@@ -95,11 +99,12 @@ export class SipConnectionPool {
         socket.destroy();
         reject(new Error(`cannot reach ${targetKey(target)}: ${err.message}`));
       };
+      const from = this.opts.localAddress ? { localAddress: this.opts.localAddress } : {};
       if (target.transport === 'tls') {
         const t = this.opts.tls;
         if (!t) return reject(new Error(`no TLS material for ${targetKey(target)}`));
-        socket = tlsConnect({ host: target.host, port: target.port, ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: target.verify !== false, servername: isIp(target.host) ? undefined : target.host }, ready);
-      } else socket = tcpConnect({ host: target.host, port: target.port }, ready);
+        socket = tlsConnect({ host: target.host, port: target.port, ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: target.verify !== false, servername: isIp(target.host) ? undefined : target.host, ...from }, ready);
+      } else socket = tcpConnect({ host: target.host, port: target.port, ...from }, ready);
       socket.once('error', fail);
       socket.setTimeout(timeout, () => fail(new Error(`connect timeout after ${timeout} ms`)));
     });

@@ -1,7 +1,7 @@
 // One SIP connection over a Node TCP or TLS socket (RFC 3261 §18.3): frames whole messages, answers RFC 5626 CRLF
 // keepalives, and guards the node against a peer that sends slowly (header timeout) or not at all (idle).
 import type { Socket } from 'node:net';
-import { SipStreamFramer, type FramerLimits } from '../index.js';
+import { SipStreamFramer, type FramerLimits } from '../message/index.js';
 import { TickWriter } from '../../util/tick-writer.js';
 
 export interface ConnectionLimits extends FramerLimits {
@@ -35,6 +35,9 @@ export interface SipConnection {
   /** Idempotent. */
   close(reason?: string): void;
 }
+
+/** Sees every SIP message a transport takes in or sends, whole (a HEP feed to Homer); it must not keep them. */
+export type SipTap = (direction: 'in' | 'out', data: Buffer | string, conn: SipConnection) => void;
 
 let nextId = 1;
 
@@ -87,8 +90,12 @@ export class StreamSipConnection implements SipConnection {
     return this.#socket.localPort ?? 0;
   }
 
+  /** Set by the pool that made this connection when a capture wants its messages. */
+  tap: SipTap | undefined;
+
   send(data: Buffer | string): boolean {
     if (this.#closed || this.#socket.destroyed) return false;
+    this.tap?.('out', data, this);
     // Everything sent in one tick leaves in one write: core's connection to call control carries every
     // client's REGISTER, and one TLS record and one syscall per message was a fifth of a node's CPU.
     this.#writer.write(data);
@@ -112,6 +119,7 @@ export class StreamSipConnection implements SipConnection {
         // Each whole message restarts the clock: only a message that stalls is a slowloris.
         clearTimeout(this.#headerTimer);
         this.#headerTimer = undefined;
+        this.tap?.('in', ev.data, this);
         this.onMessage(ev.data, this);
       }
       else if (ev.kind === 'ping') this.#socket.write('\r\n');

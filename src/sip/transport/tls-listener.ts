@@ -6,7 +6,7 @@
 import { nativeExport } from '../../native/addon.js';
 import { LISTEN_BACKLOG } from '../../util/listen.js';
 import type { Logger } from '../../log/index.js';
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionHandler, type ConnectionLimits, type SipConnection } from './connection.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionHandler, type ConnectionLimits, type SipConnection, type SipTap } from './connection.js';
 
 export interface SipTlsListenerOptions {
   address: string;
@@ -27,6 +27,7 @@ export interface SipTlsListenerOptions {
    */
   onShed?: (data: Buffer, conn: SipConnection) => boolean;
   maxQueueWaitMs?: number;
+  tap?: SipTap;
 }
 
 type NativeEvent =
@@ -182,6 +183,7 @@ export class SipTlsListener {
   sendTo(num: number, data: Buffer | string): boolean {
     const native = this.#native;
     if (!native) return false;
+    if (this.#opts.tap) this.#opts.tap('out', data, this.#connections.get(num)!);
     if (!this.#holding) {
       this.#holding = true;
       native.holdWakes(true);
@@ -249,6 +251,7 @@ export class SipTlsListener {
           const conn = this.#connections.get(ev.id);
           // A message that was in flight when JS closed the connection is dropped with it.
           if (!conn) break;
+          this.#opts.tap?.('in', ev.data, conn);
           if (i < staleEnd && onShed!(ev.data, conn)) this.shed++;
           else onMessage(ev.data, conn);
           break;

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { createLogger } from '../../../src/log/index.js';
 import { CallControl, LAB_SIP_USERS, type Dialog } from '../../../src/lab/call-control.js';
-import { Sdp } from '../../../src/sip/sdp/index.js';
+import { Sdp } from '../../../src/sdp/index.js';
 import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 const [address = '127.0.0.1', port = '0'] = process.argv.slice(2);

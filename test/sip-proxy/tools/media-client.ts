@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
 import { SipClient } from '../../../src/lab/sip-client.js';
-import { Sdp, parseCrypto } from '../../../src/sip/sdp/index.js';
+import { Sdp, parseCrypto } from '../../../src/sdp/index.js';
 import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 const [host, port, caFile, user, password, domain, local] = process.argv.slice(2) as [string, string, string, string, string, string, string];
