@@ -40,14 +40,32 @@ describe('kernel path on loopback', () => {
     await b.waitFor(30);
     await intoKernel(relay, 'a');
     assert.ok(b.received.every((p) => p.data.length === 172), 'forwarded unchanged');
+    // Keys said again unchanged (a re-INVITE's answer, the ng relay's repeated offer: still no key) change nothing,
+    // so the stream stays in the kernel.
+    relay.setKeys('a', { recv: null, send: null });
+    relay.setKeys('b', {});
+    const quietBefore = engine.workerStats()[0]!.packetsIn;
+    await sleep(150);
+    await stream(a, relay.ports.a.rtp, 7, 30, 20);
+    await b.waitFor(50);
+    assert.equal(engine.workerStats()[0]!.packetsIn - quietBefore, 0, 'user space read none of them');
+    assert.equal(relay.stats().a.path, 'kernel');
     relay.setKeys('b', { send: { suite: 'AES_CM_128_HMAC_SHA1_80', key: randomBytes(30) } });
     await until(() => relay.stats().a.path === 'user');
     const userBefore = engine.workerStats()[0]!.packetsIn;
-    await stream(a, relay.ports.a.rtp, 7, 30, 30);
-    await b.waitFor(60);
-    assert.ok(b.received.slice(30).every((p) => p.data.length === 182), 'each now carries an SRTP tag');
+    await stream(a, relay.ports.a.rtp, 7, 50, 30);
+    await b.waitFor(80);
+    assert.ok(b.received.slice(50).every((p) => p.data.length === 182), 'each now carries an SRTP tag');
     assert.equal(engine.workerStats()[0]!.packetsIn - userBefore, 30, 'user space read every one');
     assert.equal(relay.stats().a.path, 'user', 'and the stream stays there: it needs a key');
+    // The key taken away again: the stream needs nothing but addresses once more and goes back into the kernel.
+    relay.setKeys('b', { send: null });
+    await sleep(20);
+    await stream(a, relay.ports.a.rtp, 7, 80, 20);
+    await b.waitFor(100);
+    assert.ok(b.received.slice(80).every((p) => p.data.length === 172), 'unprotected again');
+    await intoKernel(relay, 'a');
+    assert.equal(relay.stats().a.packetsIn, 100);
     await relay.close();
     a.close(), b.close();
   });
