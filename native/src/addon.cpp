@@ -278,6 +278,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         set("sendErrors", c.sendErrors), set("loops", c.loops);
         const KernelCounters& k = engine().worker(i).kernelCounters();
         set("kernelInstalls", k.installs), set("kernelRemovals", k.removals), set("kernelRefusals", k.refusals);
+        set("kernelPackets", k.packets), set("kernelBytes", k.bytes);
         out.Set(uint32_t(i), o);
       }
       return out;

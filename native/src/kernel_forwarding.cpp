@@ -111,6 +111,8 @@ void KernelForwarding::fold(Leg& leg, uint64_t nowMs) {
     leg.kernel.foldedPackets.store(c.packets, std::memory_order_relaxed);
     leg.kernel.foldedBytes.store(c.bytes, std::memory_order_relaxed);
   }
+  counters_.packets.add(packets);
+  counters_.bytes.add(bytes);
   if (leg.kernel.sameSequence) {
     leg.sequence.absorb(packets, c.cycles, c.maxSeq);
     leg.counters.rtpExpected.set(leg.sequence.expected());

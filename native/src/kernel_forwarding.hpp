@@ -17,6 +17,8 @@ namespace mra {
 
 struct KernelCounters {
   Counter installs, removals, refusals;
+  // What the kernel forwarded for this worker's streams, as folded into the legs (at most a tick behind).
+  Counter packets, bytes;
 };
 
 class KernelForwarding {

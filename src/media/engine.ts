@@ -6,7 +6,7 @@ import { errorCode, type ListenerFailed } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import { loadNativeEngine, type NativeEngine, type NativeEvent, type NativeInfo, type NativeLeg } from './native.js';
 import { Relay } from './relay.js';
-import { KERNEL_PATH_MODES, type LegOptions, type MediaEngineOptions, type RelayOptions, type WorkerStats } from './types.js';
+import { KERNEL_PATH_MODES, type EngineTraffic, type KernelPathStatus, type LegOptions, type MediaEngineOptions, type RelayOptions, type WorkerStats } from './types.js';
 
 function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
   if (leg === null || typeof leg !== 'object') throw new TypeError(`relay leg ${name} must be an object`);
@@ -97,6 +97,28 @@ export class MediaEngine {
   getRelay(id: string): Relay | undefined { return this.#relays.get(id); }
 
   workerStats(): WorkerStats[] { return this.#closed ? [] : this.#native.workerStats(); }
+
+  /**
+   * The engine's packet totals, user space and the kernel path together (a packet the kernel forwarded counts in
+   * and out, as one user space forwards does), and the kernel path's own figures: for the nodes' status sections.
+   */
+  traffic(): EngineTraffic {
+    const workers = this.workerStats();
+    const sum = (k: keyof WorkerStats) => workers.reduce((n, w) => n + w[k], 0);
+    const k = this.info.kernelPath;
+    const kernelPath: KernelPathStatus = {
+      active: k.active,
+      ...(k.active ? { interfaces: k.interfaces } : { reason: k.reason }),
+      flows: sum('kernelInstalls') - sum('kernelRemovals'),
+      packets: sum('kernelPackets'), bytes: sum('kernelBytes'),
+      installs: sum('kernelInstalls'), removals: sum('kernelRemovals'), refusals: sum('kernelRefusals'),
+    };
+    return {
+      packetsIn: sum('packetsIn') + kernelPath.packets, packetsOut: sum('packetsOut') + kernelPath.packets,
+      bytesIn: sum('bytesIn') + kernelPath.bytes, bytesOut: sum('bytesOut') + kernelPath.bytes,
+      unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), kernelPath,
+    };
+  }
 
   /** What the native registry holds: for leak checks. */
   dump(): { relayIds: string[]; portPairsInUse: number } {

@@ -48,6 +48,9 @@ export interface NativeWorkerStats {
   unknownMux: number; receiveErrors: number; sendErrors: number; loops: number;
   /** Streams this worker put into the kernel path, took back out, and could not put in (no route, table full). */
   kernelInstalls: number; kernelRemovals: number; kernelRefusals: number;
+  /** Packets and bytes the kernel forwarded for this worker's streams (not in packetsIn/packetsOut: user space
+   * never read them), as folded into the legs' counters every tick. */
+  kernelPackets: number; kernelBytes: number;
 }
 
 export interface NativeKernelPath {

@@ -79,6 +79,29 @@ export interface MediaEngineOptions {
 export const KERNEL_PATH_MODES = ['auto', 'off'] as const;
 export type KernelPathMode = (typeof KERNEL_PATH_MODES)[number];
 
+/** The kernel path in a status section (docs/media.md, "Two paths"). */
+export interface KernelPathStatus {
+  /** Streams that need nothing but new addresses are forwarded in the kernel. */
+  active: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** The interfaces the program is attached to, when on. */
+  interfaces?: string[];
+  /** Flows in the kernel now: one per direction of a stream (the RTP one leg receives). */
+  flows: number;
+  /** Packets and bytes the kernel forwarded (at most a worker tick, 100 ms, behind). */
+  packets: number; bytes: number;
+  /** Flows put in, taken back out, and streams that qualified but could not go in (no route, a full table). */
+  installs: number; removals: number; refusals: number;
+}
+
+/** The engine's totals for a status section: packets and bytes through user space and the kernel path. */
+export interface EngineTraffic {
+  packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number;
+  unknownMux: number; socketErrors: number;
+  kernelPath: KernelPathStatus;
+}
+
 export type LegStats = NativeLegStats;
 export type WorkerStats = NativeWorkerStats;
 export interface RelayStats { a: LegStats; b: LegStats }

@@ -105,6 +105,34 @@ describe('kernel path on loopback', () => {
     a.close(), b.close(), c.close();
   });
 
+  test('the engine\'s totals for status count what the kernel forwarded, once, and its flows', async (t) => {
+    if (skip) return t.skip(skip);
+    const [a, b] = [await Peer.open(), await Peer.open()];
+    const relay = engine.createRelay({ a: {}, b: { remote: b.endpoint, latch: false } });
+    const before = engine.traffic();
+    await stream(a, relay.ports.a.rtp, 11, 0, 20);
+    await intoKernel(relay, 'a');
+    await b.waitFor(20);
+    // The first ten through user space, the rest through the kernel, folded in at the worker's next tick.
+    await until(() => engine.traffic().packetsIn - before.packetsIn === 20, 2000);
+    const mid = engine.traffic();
+    assert.equal(mid.kernelPath.flows - before.kernelPath.flows, 1, 'one direction of one stream');
+    const userMid = engine.workerStats()[0]!.packetsIn;
+    await stream(a, relay.ports.a.rtp, 11, 20, 50);
+    await b.waitFor(70);
+    await until(() => engine.traffic().packetsIn - mid.packetsIn >= 50, 2000);
+    const after = engine.traffic();
+    assert.equal(engine.workerStats()[0]!.packetsIn - userMid, 0, 'user space read none of these 50');
+    assert.equal(after.kernelPath.packets - mid.kernelPath.packets, 50, 'the kernel forwarded them');
+    assert.equal(after.packetsIn - mid.packetsIn, 50, 'each counted once in');
+    assert.equal(after.packetsOut - mid.packetsOut, 50, 'and once out');
+    assert.equal(after.kernelPath.bytes - mid.kernelPath.bytes, 50 * 172);
+    assert.equal(after.kernelPath.active, true);
+    await relay.close();
+    await until(() => engine.traffic().kernelPath.flows === before.kernelPath.flows, 2000);
+    a.close(), b.close();
+  });
+
   test('a kernel-forwarded stream is not a media timeout, and keeps the peer leg from sending keepalives', async (t) => {
     if (skip) return t.skip(skip);
     const [a, b] = [await Peer.open(), await Peer.open()];
