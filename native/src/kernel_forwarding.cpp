@@ -90,6 +90,7 @@ void KernelForwarding::install(Leg& leg, Endpoint source, uint64_t nowMs) {
     FoldSection section(*leg.relay);
     leg.kernel.foldedPackets.store(0, std::memory_order_relaxed);
     leg.kernel.foldedBytes.store(0, std::memory_order_relaxed);
+    leg.kernel.foldedExtendedMax.store(uint64_t(leg.sequence.cycles()) + leg.sequence.maxSeq(), std::memory_order_relaxed);
     leg.kernel.liveSlot.store(int64_t(slot), std::memory_order_relaxed);
   }
   counters_.installs.add();
@@ -110,14 +111,16 @@ void KernelForwarding::fold(Leg& leg, uint64_t nowMs) {
     peer.counters.bytesOut.add(bytes);
     leg.kernel.foldedPackets.store(c.packets, std::memory_order_relaxed);
     leg.kernel.foldedBytes.store(c.bytes, std::memory_order_relaxed);
+    // In the same section, so a reader never adds the kernel's sequence progress to a count that already has it.
+    if (leg.kernel.sameSequence) {
+      leg.sequence.absorb(packets, c.cycles, c.maxSeq);
+      leg.counters.rtpExpected.set(leg.sequence.expected());
+      leg.counters.rtpLost.set(leg.sequence.lost());
+      leg.kernel.foldedExtendedMax.store(uint64_t(leg.sequence.cycles()) + leg.sequence.maxSeq(), std::memory_order_relaxed);
+    }
   }
   counters_.packets.add(packets);
   counters_.bytes.add(bytes);
-  if (leg.kernel.sameSequence) {
-    leg.sequence.absorb(packets, c.cycles, c.maxSeq);
-    leg.counters.rtpExpected.set(leg.sequence.expected());
-    leg.counters.rtpLost.set(leg.sequence.lost());
-  }
   // The kernel's clock is CLOCK_MONOTONIC; the worker's coarse copy of it may lag by a tick of its own.
   const uint64_t heardMs = std::min(c.lastNs / 1000000, nowMs);
   leg.lastReceiveMs = std::max(leg.lastReceiveMs, heardMs);

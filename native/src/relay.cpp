@@ -51,6 +51,12 @@ std::array<LegSnapshot, 2> snapshotRelay(const Relay& relay, const KernelPath* k
       out[i].kernel = true;
       out[i].packetsIn += packets, out[i].bytesIn += bytes;
       out[i ^ 1].packetsOut += packets, out[i ^ 1].bytesOut += bytes;
+      // RFC 3550 A.3 on top of the last fold: the kernel counts only RTP of the count it continues, so what it
+      // received is `packets`, and the highest sequence number it saw extends what was expected.
+      const uint64_t now = uint64_t(c.cycles) + c.maxSeq, folded = k.foldedExtendedMax.load(std::memory_order_relaxed);
+      const uint64_t more = now > folded ? now - folded : 0;
+      out[i].rtpExpected += more;
+      out[i].rtpLost = out[i].rtpLost + more > packets ? out[i].rtpLost + more - packets : 0;
     }
     std::atomic_thread_fence(std::memory_order_acquire);
     if (relay.kernelVersion.load(std::memory_order_relaxed) == before) return out;

@@ -52,6 +52,9 @@ struct KernelLeg {
   uint64_t userRtp = 0;    // RTP from the current source forwarded in user space since the stream (re)started
   // Installed: the slot's counts already added to the leg's counters (and the peer's packetsOut/bytesOut).
   std::atomic<uint64_t> foldedPackets{0}, foldedBytes{0};
+  // The extended highest sequence number (wraps + seq) the leg's count stood at after the last fold: a reader adds
+  // how far the kernel's has moved on to rtpExpected, so loss figures are as live as the packet counts.
+  std::atomic<uint64_t> foldedExtendedMax{0};
   std::atomic<int64_t> liveSlot{-1};  // the slot a reader adds on top of the counters, -1: none
 };
 
