@@ -3,6 +3,7 @@
 // then the kernel rows (kernel/stage.ts): our kernel path against the reflector across a veth pair.
 // Options: --streams N (1000) --sizes 172,1200 --trial-ms 1500 --only reflector,ours,rtpengine,kernel
 //          --kernel-streams 1000,10000 --no-write
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { LoadGenerator } from './loadgen.js';
 import { lossFreeSearch, type Trial } from './measure.js';
@@ -53,6 +54,10 @@ const describe = (t: Trial): string => `offered ${Math.round(t.offeredPps)} sent
 async function main(): Promise<void> {
   const o = options();
   const started = Date.now();
+  // The machine is shared: the load average beside the figures says how much of it the run had.
+  const load = (): string => loadavg()[0]!.toFixed(1);
+  const loadStart = load();
+  say(`load average (1 min) at start: ${loadStart}`);
   const tools = buildTools();
   const gen = await LoadGenerator.start(tools.loadgen);
   const ourRange: [number, number] = [PORT_BASE, PORT_BASE + 4 * o.streams + 99];
@@ -95,6 +100,7 @@ async function main(): Promise<void> {
     await gen.close();
   }
 
+  const loadLoopback = load();
   let kernelRows: KernelRow[] = [];
   let kernelSkip = o.only.has('kernel') ? '' : 'not asked for (--only)';
   if (o.only.has('kernel')) {
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
     else kernelRows = stage.rows;
   }
 
+  const loadEnd = load();
   const headlineSize = o.sizes.includes(172) ? 172 : o.sizes[0]!;
   const ours = perCore(rows, 'ours', 'rtp-srtp', headlineSize);
   const reference = perCore(rows, 'rtpengine', 'rtp-srtp', headlineSize);
@@ -112,7 +119,8 @@ async function main(): Promise<void> {
   const body = [
     '## bench:media — media relay, loopback',
     '',
-    `Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()}`,
+    `Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()} · load average (1 min) at ` +
+    `start / after the loopback rows / end: ${loadStart} / ${loadLoopback} / ${loadEnd}`,
     '',
     `${o.streams} concurrent streams; each relay gets one worker thread pinned to the last core, the load generator ` +
     `the first${process.getuid?.() === 0 ? `, both at nice ${BENCH_NICE} (the machine is shared)` : ''}; pps per core = packets forwarded / relay CPU seconds (utime + stime of every relay thread) at the ` +

@@ -4,6 +4,7 @@
 // push the relay to loss (it usually cannot: then the row says so, and pps per core comes from a relay that was
 // not saturated, which only makes a per-packet cost look higher).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { LoadGenerator } from '../loadgen.js';
 import { lossFreeSearch, type SearchResult } from '../measure.js';
 import { SubjectSession } from '../session.js';
@@ -76,6 +77,8 @@ export async function kernelStage(o: KernelOptions, say: (m: string) => void): P
               const notes = [
                 cutShort ? `cut short by the run's time budget after ${result.trials.length} trials: the relay was not pushed to loss` : '',
                 before && after ? `user space read ${after.packetsIn - before.packetsIn} packets during the trials` : '',
+                // Each row's own: on a shared machine the load moves within a run.
+                `load average (1 min) ${loadavg()[0]!.toFixed(1)} after its search`,
                 ours && ours.pids.length > 1 ? `${ours.pids.length} engine processes (a process may hold 20,000 descriptors here), so a packet passes up to ${ours.pids.length} programs` : '',
               ].filter(Boolean);
               const note = notes.length ? notes.join('; ') : undefined;
