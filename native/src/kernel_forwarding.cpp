@@ -54,6 +54,17 @@ void KernelForwarding::afterPacket(const PacketContext& ctx, bool forwarded, uin
     leg.kernel.userRtp = 0;
     uninstall(leg, nowMs);
   }
+  if (ctx.rtp && leg.kernel.installed && leg.kernel.sameSequence) {
+    // A packet queued before its flow went in and read by user space after: the leg's count has it now, so a
+    // reader adds only the kernel's progress beyond it (else that progress counted twice in rtpExpected until the
+    // next fold). processPacket set the counters just before, outside this section: a reader in between may see
+    // the packet's own sequence step twice, for that instant.
+    const uint64_t mine = uint64_t(leg.sequence.cycles()) + leg.sequence.maxSeq();
+    if (mine > leg.kernel.foldedExtendedMax.load(std::memory_order_relaxed)) {
+      FoldSection section(*leg.relay);
+      leg.kernel.foldedExtendedMax.store(mine, std::memory_order_relaxed);
+    }
+  }
   if (!forwarded || !ctx.rtp || leg.kernel.installed) return;
   if (++leg.kernel.userRtp >= afterPackets_) install(leg, ctx.source, nowMs);
 }
