@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <srtp2/srtp.h>
 
+#include "gen-common.h"
+
 #define BATCH 64
 #define MAX_STREAMS 20000
 #define MAX_PACKET 1500
@@ -48,16 +50,6 @@ static uint32_t hist[HIST_US];
 static uint8_t sendBuf[BATCH][MAX_PACKET + SRTP_MAX_TRAILER_LEN];
 static uint8_t recvBuf[BATCH][MAX_PACKET + 64];
 
-static uint64_t nowNs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void fail(const char* what) {
-  printf("{\"error\":\"%s\"}\n", what);
-  fflush(stdout);
-}
 
 static int openSocket(void) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -232,21 +224,6 @@ static void receiveBatch(counts_t* c, int verify, uint32_t startUs) {
   }
 }
 
-static uint32_t highest(void) {
-  for (uint32_t us = HIST_US; us-- > 0;)
-    if (hist[us]) return us;
-  return 0;
-}
-
-static uint32_t percentile(uint64_t total, double q) {
-  uint64_t want = (uint64_t)(q * (double)total), seen = 0;
-  for (uint32_t us = 0; us < HIST_US; us++) {
-    seen += hist[us];
-    if (seen > want) return us;
-  }
-  return HIST_US;
-}
-
 static void cmdRun(double pps, int ms, int size, int verify) {
   if (streamCount == 0) return fail("no streams");
   if (pps <= 0 || ms <= 0 || ms > 60000) return fail("rate and duration must be positive (duration at most 60 s)");
@@ -314,7 +291,7 @@ static void cmdRun(double pps, int ms, int size, int verify) {
          (unsigned long long)c.sent, (unsigned long long)c.sendErrors, (unsigned long long)c.received,
          (unsigned long long)c.foreign, (unsigned long long)c.authFail, (unsigned long long)c.stale, silent,
          (unsigned long long)minStream, (unsigned long long)maxStream, elapsed,
-         percentile(c.received, 0.50), percentile(c.received, 0.99), highest());
+         histPercentile(hist, HIST_US, c.received, 0.50), histPercentile(hist, HIST_US, c.received, 0.99), histHighest(hist, HIST_US));
   fflush(stdout);
 }
 

@@ -8,13 +8,16 @@ import { pinned, readLines, stopChild, type StreamPlan } from './subject.js';
 export interface TrialCounts {
   sent: number; sendErrors: number; received: number; foreign: number; authFail: number; stale: number;
   silentStreams: number; minStream: number; maxStream: number; elapsedS: number; p50Us: number; p99Us: number; maxUs: number;
+  /** kgen only: NET_RX softirq ns on the charged core outside the charged processes, over the trial and its drain. */
+  netRxNs?: number;
 }
 
 export class LoadGenerator {
   private constructor(private readonly child: ChildProcess, readonly txPort: number, readonly rxPort: number) {}
 
-  static async start(binary: string): Promise<LoadGenerator> {
-    const child = pinned(binary, [], 'generator');
+  /** loadgen.c on loopback, or (kernel rows) `ip netns exec <ns> kgen ...`: the same line protocol. */
+  static async start(binary: string, args: string[] = []): Promise<LoadGenerator> {
+    const child = pinned(binary, args, 'generator');
     const [hello] = await readLines(child, (l) => l.length >= 1, 'load generator');
     const ports = JSON.parse(hello!) as { txPort?: number; rxPort?: number; error?: string };
     if (!ports.txPort || !ports.rxPort) throw new Error(`load generator: ${ports.error ?? hello}`);
@@ -44,6 +47,16 @@ export class LoadGenerator {
 
   async setTxKey(key: Buffer | null): Promise<void> {
     await this.#ask(`txkey ${key ? key.toString('hex') : 'none'}`);
+  }
+
+  /** kgen only: bytes after the payload (10: the shape of an SRTP packet, for the pass-through rows). */
+  async setTrailer(bytes: number): Promise<void> {
+    await this.#ask(`trailer ${bytes}`);
+  }
+
+  /** kgen only: whose softirq time the next runs measure (`netRxNs`). */
+  async charge(core: number, pids: number[]): Promise<void> {
+    await this.#ask(`charge ${core} ${pids.join(',')}`);
   }
 
   /** One paced trial; `verify` unprotects every arrival (slower: for correctness checks only). */

@@ -3,6 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSeconds } from './cpu.js';
 import type { LoadGenerator } from './loadgen.js';
 
+/** What a relay has spent so far: CPU seconds, and for the kernel rows what the BPF program itself ran. */
+export interface CpuSample { seconds: number; bpfNs?: number; bpfRuns?: number }
+
+/**
+ * Reads a relay's CPU: its processes' time, and for the kernel rows (`softirq`) the NET_RX softirq time the
+ * generator measures on the relay core outside those processes (bench/media/kernel/meter.ts).
+ */
+export interface CpuMeter { sample(): CpuSample; readonly softirq?: { core: number; pids: number[] } }
+
+/** utime + stime of one process, every thread. */
+export const processMeter = (pid: number): CpuMeter => ({ sample: () => ({ seconds: cpuSeconds(pid) }) });
+
 export const LOSS_FREE = 0.001;  // "loss-free": under 0.1 % lost
 const DRAIN_S = 0.3;  // loadgen.c's DRAIN_MS: it keeps receiving that long after the last send
 
@@ -20,6 +32,8 @@ export interface Trial {
   p50Us: number;
   p99Us: number;
   silentStreams: number;
+  /** Kernel rows: nanoseconds the BPF program ran per packet it ran for (kernel.bpf_stats_enabled). */
+  bpfNsPerPacket?: number;
 }
 
 export interface SearchResult {
@@ -31,8 +45,8 @@ export interface SearchResult {
   lowRate: Trial | null;
 }
 
-/** The relay as the search sees it: whose CPU to read, and how to get it forwarding again after an overload. */
-export interface SearchTarget { readonly pid: number; recover(): Promise<void> }
+/** The relay as the search sees it: how to read its CPU, and how to get it forwarding again after an overload. */
+export interface SearchTarget { readonly meter: CpuMeter; recover(): Promise<void> }
 
 export interface SearchOptions {
   trialMs: number; startPps: number; growth: number; maxTrials: number; refineSteps: number;
@@ -43,21 +57,24 @@ export interface SearchOptions {
 const lossFree = (t: Trial): boolean => t.loss < LOSS_FREE && t.silentStreams === 0;
 
 /** Waits until the relay has stopped burning CPU (queues drained), so a trial pays only for its own packets. */
-export async function settle(pid: number, maxMs = 3000): Promise<void> {
-  let last = cpuSeconds(pid);
+export async function settle(meter: CpuMeter, maxMs = 3000): Promise<void> {
+  let last = meter.sample().seconds;
   for (let waited = 0; waited < maxMs; waited += 100) {
     await sleep(100);
-    const now = cpuSeconds(pid);
+    const now = meter.sample().seconds;
     if (now - last < 0.005) return;
     last = now;
   }
 }
 
-export async function trial(gen: LoadGenerator, pid: number, pps: number, ms: number, size: number): Promise<Trial> {
-  await settle(pid);
-  const before = cpuSeconds(pid);
+export async function trial(gen: LoadGenerator, meter: CpuMeter, pps: number, ms: number, size: number): Promise<Trial> {
+  await settle(meter);
+  if (meter.softirq) await gen.charge(meter.softirq.core, meter.softirq.pids);
+  const before = meter.sample();
   const c = await gen.run(pps, ms, size);
-  const cpuS = cpuSeconds(pid) - before;
+  const after = meter.sample();
+  const cpuS = after.seconds - before.seconds + (meter.softirq ? (c.netRxNs ?? 0) / 1e9 : 0);
+  const runs = (after.bpfRuns ?? 0) - (before.bpfRuns ?? 0);
   return {
     offeredPps: pps,
     sentPps: c.sent / c.elapsedS,
@@ -69,6 +86,7 @@ export async function trial(gen: LoadGenerator, pid: number, pps: number, ms: nu
     p50Us: c.p50Us,
     p99Us: c.p99Us,
     silentStreams: c.silentStreams,
+    ...(runs > 0 ? { bpfNsPerPacket: ((after.bpfNs ?? 0) - (before.bpfNs ?? 0)) / runs } : {}),
   };
 }
 
@@ -85,7 +103,7 @@ export async function lossFreeSearch(gen: LoadGenerator, target: SearchTarget, s
   let lo = 0;
   let hi = 0;
   const run = async (pps: number): Promise<Trial> => {
-    const t = await trial(gen, target.pid, pps, o.trialMs, size);
+    const t = await trial(gen, target.meter, pps, o.trialMs, size);
     trials.push(t);
     onTrial(t);
     if (lossFree(t) && (!best || t.forwardedPps > best.forwardedPps)) best = t;

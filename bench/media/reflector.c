@@ -1,7 +1,8 @@
 // The limit for bench/media: the least a userspace relay can do. One UDP socket per stream on 127.0.0.1, one epoll
 // loop, recvmmsg a batch from a readable socket and sendmmsg it unchanged from that socket to one destination.
 // No parsing, no state, no crypto: whatever a real relay costs above this is its own work.
-// Usage: reflector <streams> <destination port>. Prints each socket's port, one a line, then "ready"; exits on
+// Usage: reflector <streams> <destination port> [<bind address> <destination address>] (both 127.0.0.1 by default;
+// the kernel rows run it in a namespace of its own). Prints each socket's port, one a line, then "ready"; exits on
 // SIGTERM or when stdin closes.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,13 +20,15 @@
 #define SOCKET_BUFFER (4 << 20)  // the same request our engine makes, capped the same way by rmem_max
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: reflector <streams> <destination port>\n");
+  if (argc != 3 && argc != 5) {
+    fprintf(stderr, "usage: reflector <streams> <destination port> [<bind address> <destination address>]\n");
     return 2;
   }
   const int count = atoi(argv[1]), destPort = atoi(argv[2]);
-  if (count <= 0 || count > 30000 || destPort <= 0 || destPort > 65535) {
-    fprintf(stderr, "reflector: streams must be 1..30000 and the port 1..65535\n");
+  struct in_addr bindAddr = {htonl(INADDR_LOOPBACK)}, destAddr = {htonl(INADDR_LOOPBACK)};
+  if (count <= 0 || count > 30000 || destPort <= 0 || destPort > 65535 ||
+      (argc == 5 && (inet_pton(AF_INET, argv[3], &bindAddr) != 1 || inet_pton(AF_INET, argv[4], &destAddr) != 1))) {
+    fprintf(stderr, "reflector: streams must be 1..30000, the port 1..65535, the addresses IPv4\n");
     return 2;
   }
   const int ep = epoll_create1(0);
@@ -36,7 +39,7 @@ int main(int argc, char** argv) {
     const int size = SOCKET_BUFFER;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = bindAddr};
     socklen_t len = sizeof sa;
     if (fd < 0 || bind(fd, (struct sockaddr*)&sa, sizeof sa) != 0 || getsockname(fd, (struct sockaddr*)&sa, &len) != 0) {
       perror("reflector: socket");
@@ -52,7 +55,7 @@ int main(int argc, char** argv) {
   static uint8_t bufs[BATCH][MAX_PACKET];
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
-  struct sockaddr_in dest = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons((uint16_t)destPort)};
+  struct sockaddr_in dest = {.sin_family = AF_INET, .sin_addr = destAddr, .sin_port = htons((uint16_t)destPort)};
   struct epoll_event events[64];
   for (;;) {
     const int n = epoll_wait(ep, events, 64, -1);

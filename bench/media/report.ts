@@ -11,7 +11,7 @@ export interface Row { kind: SubjectKind; mode: Mode; size: number; result?: Sea
 
 export interface Ratio { what: string; value: number | null; target: number }
 
-const PATH: Record<Mode, string> = { plain: 'RTP→RTP', 'rtp-srtp': 'RTP→SRTP', 'srtp-srtp': 'SRTP→SRTP' };
+const PATH: Record<Mode, string> = { plain: 'RTP→RTP', 'rtp-srtp': 'RTP→SRTP', 'srtp-srtp': 'SRTP→SRTP', edge: 'SRTP pass-through' };
 const NAME: Record<SubjectKind, string> = { reflector: 'reflector (limit)', ours: 'ours', rtpengine: 'rtpengine (userspace)' };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 

@@ -1,6 +1,9 @@
 // `npm run bench:media`: the reflector (the limit), our relay (plain, RTP→SRTP, SRTP→SRTP) and rtpengine (the
-// same three paths), one after another on loopback, each searched for its loss-free rate and charged its CPU time.
-// Options: --streams N (1000) --sizes 172,1200 --trial-ms 1500 --only reflector,ours,rtpengine --no-write
+// same three paths), one after another on loopback, each searched for its loss-free rate and charged its CPU time;
+// then the kernel rows (kernel/stage.ts): our kernel path against the reflector across a veth pair.
+// Options: --streams N (1000) --sizes 172,1200 --trial-ms 1500 --only reflector,ours,rtpengine,kernel
+//          --kernel-streams 1000,10000 --no-write
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { LoadGenerator } from './loadgen.js';
 import { lossFreeSearch, type Trial } from './measure.js';
@@ -11,8 +14,11 @@ import { OursSubject } from './subjects/ours.js';
 import { ReflectorSubject } from './subjects/reflector.js';
 import { RtpengineSubject } from './subjects/rtpengine.js';
 import { buildTools, root } from './tools.js';
+import { KERNEL_TARGET, kernelPerCore, kernelRatioLines, kernelTable } from './kernel/report.js';
+import { kernelStage, type KernelRow } from './kernel/stage.js';
 
-const BUDGET_MS = 9.5 * 60 * 1000;  // the issue bounds the whole run at about 10 minutes
+const BUDGET_MS = 9.5 * 60 * 1000;  // the issue bounds the loopback rows at about 10 minutes
+const KERNEL_BUDGET_MS = 24 * 60 * 1000;  // and the kernel rows their own (10,000 streams take a while to set up)
 const PORT_BASE = 20000;  // below Linux's ephemeral range (32768+), where tests bind port 0
 const say = (msg: string): void => { process.stderr.write(`[bench:media] ${msg}\n`); };
 
@@ -22,7 +28,8 @@ function options() {
       streams: { type: 'string', default: '1000' },
       sizes: { type: 'string', default: '172,1200' },
       'trial-ms': { type: 'string', default: '1500' },
-      only: { type: 'string', default: 'reflector,ours,rtpengine' },
+      only: { type: 'string', default: 'reflector,ours,rtpengine,kernel' },
+      'kernel-streams': { type: 'string', default: '1000,10000' },
       'no-write': { type: 'boolean', default: false },
     },
   });
@@ -34,8 +41,10 @@ function options() {
   const trialMs = Number(values['trial-ms']);
   if (!Number.isInteger(trialMs) || trialMs < 200 || trialMs > 10000) throw new TypeError('--trial-ms must be 200..10000');
   const only = new Set(values.only.split(','));
-  for (const k of only) if (!['reflector', 'ours', 'rtpengine'].includes(k)) throw new TypeError(`--only: unknown relay ${k}`);
-  return { streams, sizes, trialMs, only: only as Set<SubjectKind>, write: !values['no-write'] };
+  for (const k of only) if (!['reflector', 'ours', 'rtpengine', 'kernel'].includes(k)) throw new TypeError(`--only: unknown relay ${k}`);
+  const kernelStreams = values['kernel-streams'].split(',').map(Number);
+  if (kernelStreams.some((n) => !Number.isInteger(n) || n < 1 || n > 10000)) throw new TypeError('--kernel-streams must be counts 1..10000');
+  return { streams, sizes, trialMs, only: only as Set<SubjectKind | 'kernel'>, kernelStreams, write: !values['no-write'] };
 }
 
 const describe = (t: Trial): string => `offered ${Math.round(t.offeredPps)} sent ${Math.round(t.sentPps)} fwd ${Math.round(t.forwardedPps)} ` +
@@ -45,6 +54,10 @@ const describe = (t: Trial): string => `offered ${Math.round(t.offeredPps)} sent
 async function main(): Promise<void> {
   const o = options();
   const started = Date.now();
+  // The machine is shared: the load average beside the figures says how much of it the run had.
+  const load = (): string => loadavg()[0]!.toFixed(1);
+  const loadStart = load();
+  say(`load average (1 min) at start: ${loadStart}`);
   const tools = buildTools();
   const gen = await LoadGenerator.start(tools.loadgen);
   const ourRange: [number, number] = [PORT_BASE, PORT_BASE + 4 * o.streams + 99];
@@ -87,6 +100,16 @@ async function main(): Promise<void> {
     await gen.close();
   }
 
+  const loadLoopback = load();
+  let kernelRows: KernelRow[] = [];
+  let kernelSkip = o.only.has('kernel') ? '' : 'not asked for (--only)';
+  if (o.only.has('kernel')) {
+    const stage = await kernelStage({ streams: o.kernelStreams, sizes: o.sizes, trialMs: Math.max(o.trialMs, 2000), deadline: Date.now() + KERNEL_BUDGET_MS }, say);
+    if ('skip' in stage) say(`kernel rows skipped: ${(kernelSkip = stage.skip)}`);
+    else kernelRows = stage.rows;
+  }
+
+  const loadEnd = load();
   const headlineSize = o.sizes.includes(172) ? 172 : o.sizes[0]!;
   const ours = perCore(rows, 'ours', 'rtp-srtp', headlineSize);
   const reference = perCore(rows, 'rtpengine', 'rtp-srtp', headlineSize);
@@ -96,7 +119,8 @@ async function main(): Promise<void> {
   const body = [
     '## bench:media — media relay, loopback',
     '',
-    `Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()}`,
+    `Command: \`${command}\` · date: ${new Date().toISOString()} · machine: ${machine()} · load average (1 min) at ` +
+    `start / after the loopback rows / end: ${loadStart} / ${loadLoopback} / ${loadEnd}`,
     '',
     `${o.streams} concurrent streams; each relay gets one worker thread pinned to the last core, the load generator ` +
     `the first${process.getuid?.() === 0 ? `, both at nice ${BENCH_NICE} (the machine is shared)` : ''}; pps per core = packets forwarded / relay CPU seconds (utime + stime of every relay thread) at the ` +
@@ -116,11 +140,41 @@ async function main(): Promise<void> {
     `Ceiling on this machine: reflector ${Math.round(reflector ?? 0)} / rtpengine RTP→SRTP ${Math.round(reference ?? 0)} = ` +
     `${reflector && reference ? (reflector / reference).toFixed(2) : 'n/a'}× (no userspace relay can show more than this ratio here). ` +
     'Figures move ±10-20 % between runs on this shared VM: compare ratios within one run.',
+    '',
+    kernelSection(kernelRows, kernelSkip, o.sizes, o.kernelStreams),
   ].join('\n');
   process.stdout.write(`\n${body}\n\n`);
   if (o.write) say(`wrote ${writeResults(root, body)}`);
+  const kOurs = kernelPerCore(kernelRows, 'ours-kernel', 'plain', headlineSize, o.kernelStreams[0]!);
+  const kRef = kernelPerCore(kernelRows, 'reflector', 'plain', headlineSize, o.kernelStreams[0]!);
+  if (o.only.has('kernel')) {
+    process.stdout.write(`RESULT bench:media-kernel ours=${Math.round(kOurs ?? 0)} reference=${Math.round(kRef ?? 0)} ratio=${kOurs && kRef ? (kOurs / kRef).toFixed(2) : '0.00'}\n`);
+  }
   process.stdout.write(`RESULT bench:media ours=${Math.round(ours ?? 0)} reference=${Math.round(reference ?? 0)} ratio=${ratio.toFixed(2)}\n`);
   if (ours === null || reference === null) process.exitCode = 1;
+}
+
+function kernelSection(rows: KernelRow[], skip: string, sizes: number[], streams: number[]): string {
+  if (skip) return `### Kernel path\n\nNot measured in this run: ${skip}.`;
+  return [
+    '### Kernel path: our engine forwarding in the kernel against the userspace reflector, across a veth pair',
+    '',
+    'The relay in a network namespace of its own on the last core, the generator (bench/media/kernel/kgen.c: Ethernet frames ' +
+    'through an AF_PACKET socket bypassing the qdisc; what comes back counted and dropped by a BPF program on its own link) ' +
+    'in another on the first, joined by a veth pair, each side\'s receive processing steered to its own core (RPS). ' +
+    'Relay CPU, for every relay alike: its processes\' CPU time plus the NET_RX softirq time on the relay core outside ' +
+    'their context (irq:softirq_entry/exit tracepoints, to the nanosecond; anyone else\'s network work on that core ' +
+    'counts too). BPF program per packet: ' +
+    'run_time_ns / run_cnt with kernel.bpf_stats_enabled. SRTP pass-through is the edge\'s relay (external leg → mux leg, ' +
+    'no key) carrying packets of an SRTP packet\'s size (a 10-byte tag after the payload). Every kernel-path stream went ' +
+    'through user space for its first packets and was in the kernel before timing. See bench/media/README.md.',
+    '',
+    kernelTable(rows),
+    '',
+    `Ratios (pps per core, target ≥ ${KERNEL_TARGET}):`,
+    '',
+    kernelRatioLines(rows, sizes, streams),
+  ].join('\n');
 }
 
 main().catch((err: unknown) => {

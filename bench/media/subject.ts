@@ -1,9 +1,11 @@
 // What every relay under test offers the bench: a process to charge CPU time to, and N streams to send into.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import type { LoadGenerator } from './loadgen.js';
+import type { CpuMeter } from './measure.js';
 
 /** plain: RTP in, RTP out; rtp-srtp: RTP in, SRTP out; srtp-srtp: SRTP in, re-keyed SRTP out. */
-export type Mode = 'plain' | 'rtp-srtp' | 'srtp-srtp';
+export type Mode = 'plain' | 'rtp-srtp' | 'srtp-srtp' | 'edge';
 
 export interface StreamPlan {
   /** Where stream i is sent (127.0.0.1). */
@@ -16,6 +18,10 @@ export interface Subject {
   readonly name: string;
   /** The process whose CPU time counts as the relay's. */
   readonly pid: number;
+  /** How to charge the relay's CPU when its process's time is not all of it (the kernel rows). */
+  readonly meter?: CpuMeter;
+  /** After setup and verification, before timing: e.g. let every stream go into the kernel. Says what it did. */
+  warmUp?(gen: LoadGenerator, streams: number): Promise<string>;
   /** Creates the relays for `streams` streams from the generator's tx port to its rx port. */
   setup(streams: number, gen: { txPort: number; rxPort: number; txKey: Buffer | null }): Promise<StreamPlan>;
   close(): Promise<void>;
@@ -26,6 +32,17 @@ const children = new Set<ChildProcess>();
 process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => { for (const c of children) c.kill('SIGKILL'); process.exit(130); });
+}
+
+/**
+ * The kernel rows: the relay runs in a namespace of its own (bench/media/kernel/netns.ts) on `relayAddress` and
+ * sends to the generator's `genAddress`; `kernelPath` is our engine's switch.
+ */
+export interface Placement { ns: string; relayAddress: string; genAddress: string; kernelPath: 'auto' | 'off' }
+
+/** A relay process on the relay core: pinned(), inside the placement's namespace when there is one. */
+export function pinnedRelay(cmd: string, args: string[], placement?: Placement): ChildProcess {
+  return placement ? pinned('ip', ['netns', 'exec', placement.ns, cmd, ...args], 'relay') : pinned(cmd, args, 'relay');
 }
 
 /** Nice value for the relay and the generator when root: a shared machine's other work then barely moves them. */

@@ -16,6 +16,8 @@ export const root = ((): string => {
 })();
 
 export const toolDir = join(root, 'build/bench');
+/** The generators' shared header: a change to it rebuilds them. */
+const COMMON = join(root, 'bench/media/gen-common.h');
 
 /** libsrtp for the generator: the engine's OpenSSL build when present, else Debian's package. */
 function srtpFlags(): { cflags: string[]; libs: string[] } {
@@ -31,7 +33,7 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
 function build(name: string, extra: { cflags: string[]; libs: string[] }): string {
   const src = join(root, 'bench/media', `${name}.c`);
   const out = join(toolDir, name);
-  if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) return out;
+  if (existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(COMMON).mtimeMs)) return out;
   mkdirSync(toolDir, { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...extra.cflags, '-o', out, src, ...extra.libs], { stdio: 'inherit' });
   return out;
@@ -39,4 +41,28 @@ function build(name: string, extra: { cflags: string[]; libs: string[] }): strin
 
 export function buildTools(): { reflector: string; loadgen: string } {
   return { reflector: build('reflector', { cflags: [], libs: [] }), loadgen: build('loadgen', srtpFlags()) };
+}
+
+/**
+ * The kernel rows' generator (kernel/kgen.c, with libbpf) and its receiving BPF program (kernel/sink.bpf.c, with
+ * clang). Null with the reason when this machine lacks clang or libbpf (scripts/apt-packages.txt installs both).
+ */
+export function buildKernelTools(): { kgen: string; sink: string } | { missing: string } {
+  for (const [cmd, pkg] of [['clang', 'clang'], ['cc', 'build-essential']] as const) {
+    if (spawnSync(cmd, ['--version']).status !== 0) return { missing: `no ${cmd} (Debian package ${pkg})` };
+  }
+  if (!existsSync('/usr/include/bpf/libbpf.h')) return { missing: 'no libbpf headers (Debian package libbpf-dev)' };
+  const dir = join(root, 'bench/media/kernel');
+  const sink = join(toolDir, 'sink.bpf.o');
+  const fresh = (out: string, src: string) => existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(join(dir, 'sink.h')).mtimeMs, statSync(COMMON).mtimeMs);
+  mkdirSync(toolDir, { recursive: true });
+  if (!fresh(sink, join(dir, 'sink.bpf.c'))) {
+    const arch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';
+    execFileSync('clang', ['-O2', '-g', '-Wall', '-target', 'bpf', `-I/usr/include/${arch}`, '-c', join(dir, 'sink.bpf.c'), '-o', sink], { stdio: 'inherit' });
+  }
+  const kgen = join(toolDir, 'kgen');
+  if (!fresh(kgen, join(dir, 'kgen.c'))) {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', kgen, join(dir, 'kgen.c'), '-lbpf'], { stdio: 'inherit' });
+  }
+  return { kgen, sink };
 }

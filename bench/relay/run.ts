@@ -60,7 +60,10 @@ async function startOurs(dir: string): Promise<Subject> {
   const file = join(dir, 'relay.yaml');
   writeFileSync(file, stringify({
     role: 'relay', name: 'bench-relay', log: { level: 'warn' }, admin: { port: await freePort() },
-    media: { port_min: 45000, port_max: 49999 }, capacity: { calls: 20000 },
+    // User space against user space, as the issue compares them: with the kernel path on, the RTP↔RTP calls here
+    // would be forwarded in loopback's softirq, charged to sipp's sends and not to the relay's /proc CPU time.
+    // The kernel path's own figures, with softirq time charged, are bench:media's kernel rows.
+    media: { port_min: 45000, port_max: 49999, kernel_path: 'off' }, capacity: { calls: 20000 },
     interfaces: [{ name: 'internal', address: '127.0.0.1' }],
     ng: { udp: { address: '127.0.0.1', port: ngPort }, delete_delay_s: 0, max_offers_per_s: 1_000_000 },
   }));

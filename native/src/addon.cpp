@@ -89,16 +89,17 @@ int legArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
-void setCounters(Napi::Env env, Napi::Object o, const TrafficCounters& c) {
-  auto n = [&](const char* k, const Counter& v) { o.Set(k, Napi::Number::New(env, double(v.get()))); };
+void setCounters(Napi::Env env, Napi::Object o, const LegSnapshot& c) {
+  auto n = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, double(v))); };
   n("packetsIn", c.packetsIn), n("bytesIn", c.bytesIn), n("packetsOut", c.packetsOut), n("bytesOut", c.bytesOut);
   n("rtcpIn", c.rtcpIn), n("rtcpOut", c.rtcpOut), n("rtcpBytesIn", c.rtcpBytesIn), n("rtcpBytesOut", c.rtcpBytesOut), n("rtpExpected", c.rtpExpected), n("rtpLost", c.rtpLost);
   n("keepalivesIn", c.keepalivesIn), n("keepalivesOut", c.keepalivesOut);
   Napi::Object drops = Napi::Object::New(env);
-#define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name.get())));
+#define MRA_SET_DROP(name) drops.Set(#name, Napi::Number::New(env, double(c.drops.name)));
   MRA_DROP_REASONS(MRA_SET_DROP)
 #undef MRA_SET_DROP
   o.Set("drops", drops);
+  o.Set("path", c.kernel ? "kernel" : "user");
 }
 
 // Marks NativeEngine objects, so that a native service handed "an engine" can tell one from any other object.
@@ -145,6 +146,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       cfg.latch.relatchSilenceMs = u32(o, "relatchSilenceMs", 1000);
       cfg.sockets.receiveBuffer = int(u32(o, "socketBuffer", 4 << 20, 1 << 30));
       cfg.sockets.sendBuffer = cfg.sockets.receiveBuffer;
+      cfg.kernelPath = flag(o, "kernelPath", true);
+      cfg.kernelAfterPackets = u32(o, "kernelAfterPackets", 10, 1000000);
+      if (cfg.kernelAfterPackets < 1) throw EngineTypeError("kernelAfterPackets must be at least 1");
       tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "mra-media-events", 0, 1);
       auto tsfn = tsfn_;
       engine_ = std::make_unique<Engine>(cfg, [tsfn](EventBatch&& batch) mutable {
@@ -248,12 +252,12 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      auto relay = engine().find(stringArg(info, 0, "relay id"));
-      if (!relay) return env.Null();
+      const auto snapshot = engine().snapshot(stringArg(info, 0, "relay id"));
+      if (!snapshot) return env.Null();
       Napi::Array legs = Napi::Array::New(env, 2);
       for (uint32_t i = 0; i < 2; ++i) {
         Napi::Object leg = Napi::Object::New(env);
-        setCounters(env, leg, relay->legs[i].counters);
+        setCounters(env, leg, (*snapshot)[i]);
         legs.Set(i, leg);
       }
       return legs;
@@ -272,6 +276,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
         set("packetsIn", c.packetsIn), set("bytesIn", c.bytesIn), set("packetsOut", c.packetsOut);
         set("bytesOut", c.bytesOut), set("unknownMux", c.unknownMux), set("receiveErrors", c.receiveErrors);
         set("sendErrors", c.sendErrors), set("loops", c.loops);
+        const KernelCounters& k = engine().worker(i).kernelCounters();
+        set("kernelInstalls", k.installs), set("kernelRemovals", k.removals), set("kernelRefusals", k.refusals);
+        set("kernelPackets", k.packets), set("kernelBytes", k.bytes);
         out.Set(uint32_t(i), o);
       }
       return out;
@@ -293,6 +300,13 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
       o.Set("muxPorts", mux);
       o.Set("externalFirst", i.externalFirst);
       o.Set("externalLast", i.externalLast);
+      Napi::Object kernel = Napi::Object::New(env);
+      kernel.Set("active", i.kernelPath);
+      kernel.Set("reason", i.kernelPathReason);
+      Napi::Array ifaces = Napi::Array::New(env, i.kernelInterfaces.size());
+      for (size_t k = 0; k < i.kernelInterfaces.size(); ++k) ifaces.Set(uint32_t(k), i.kernelInterfaces[k]);
+      kernel.Set("interfaces", ifaces);
+      o.Set("kernelPath", kernel);
       return o;
     });
   }

@@ -31,7 +31,15 @@ Engine::Engine(EngineConfig cfg, EventSink sink) : cfg_(cfg), sink_(std::move(si
                           " leaves no room for external legs above the mux ports");
   initSrtpLibrary();
   pool_ = std::make_shared<PortPool>(uint16_t(externalFirst), cfg_.portMax);
-  for (int i = 0; i < cfg_.workers; ++i) workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs, cfg_.batchWaitUs));
+  // Two received streams per relay at most, and a relay holds an own pair or a mux source: a slot for each leg
+  // that could exist, shared out between the workers.
+  const uint32_t legs = 2 * (uint32_t(pool_->capacity()) + 64u * uint32_t(cfg_.muxPairs));
+  const uint32_t perWorker = (legs + uint32_t(cfg_.workers) - 1) / uint32_t(cfg_.workers);
+  kernel_ = std::make_shared<KernelPath>(KernelPathConfig{cfg_.kernelPath, perWorker * uint32_t(cfg_.workers), cfg_.sockets.bindIp});
+  for (int i = 0; i < cfg_.workers; ++i) {
+    auto share = std::make_unique<KernelForwarding>(kernel_, uint32_t(i) * perWorker, perWorker, cfg_.kernelAfterPackets, cfg_.sockets.bindIp);
+    workers_.push_back(std::make_unique<Worker>(i, sink_, cfg_.authReportMs, cfg_.batchWaitUs, std::move(share)));
+  }
   for (int p = 0; p < cfg_.muxPairs; ++p) {
     int rtp = -1, rtcp = -1;
     const uint16_t port = uint16_t(cfg_.portMin + 2 * p);
@@ -187,10 +195,13 @@ void Engine::setKeys(const std::string& id, int leg, const std::optional<KeySpec
   auto outSession = newOut ? make(out, SrtpSession::Direction::Outbound) : nullptr;
   relay->keyIn[size_t(leg)] = in;
   relay->keyOut[size_t(leg)] = out;
-  workers_[size_t(relay->worker)]->post([relay, leg, newIn, newOut, inSession, outSession](Worker&) {
+  // A key that really changed takes the stream back from the kernel (an unchanged one returned above): a keyed leg
+  // never qualifies again, and a key removed lets it re-qualify from its next packets in user space.
+  workers_[size_t(relay->worker)]->post([relay, leg, newIn, newOut, inSession, outSession](Worker& w) {
     Leg& l = relay->legs[size_t(leg)];
     if (newIn) l.srtpIn = inSession;
     if (newOut) l.srtpOut = outSession;
+    w.kernelReset(*relay, leg, false);
   });
 }
 
@@ -205,8 +216,9 @@ void Engine::setRemote(const std::string& id, int leg, Endpoint rtp, Endpoint rt
   hint.remoteRtp = rtp;
   hint.remoteRtcp = rtcp;
   const Endpoint rtcpTo = rtcpHint(hint);
-  workers_[size_t(relay->worker)]->post([relay, leg, rtp, rtcpTo](Worker&) {
+  workers_[size_t(relay->worker)]->post([relay, leg, rtp, rtcpTo](Worker& w) {
     Leg& l = relay->legs[size_t(leg)];
+    w.kernelReset(*relay, leg, true);  // before the latch forgets the source its flow is keyed by
     l.rtpLatch.setHint(rtp);
     l.rtcpLatch.setHint(rtcpTo);
     l.lastSendMs = 0;  // a new remote gets a keepalive at the next tick, before any media
@@ -248,6 +260,12 @@ std::shared_ptr<const Relay> Engine::find(const std::string& id) const {
   return it == relays_.end() ? nullptr : it->second;
 }
 
+std::optional<std::array<LegSnapshot, 2>> Engine::snapshot(const std::string& id) const {
+  std::shared_ptr<const Relay> relay = find(id);
+  if (!relay) return std::nullopt;
+  return snapshotRelay(*relay, kernel_.get());
+}
+
 std::vector<std::string> Engine::relayIds() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::string> ids;
@@ -263,6 +281,9 @@ EngineInfo Engine::info() const {
   for (int p = 0; p < cfg_.muxPairs; ++p) out.muxPorts.push_back(uint16_t(cfg_.portMin + 2 * p));
   out.externalFirst = uint16_t(cfg_.portMin + 2 * cfg_.muxPairs);
   out.externalLast = cfg_.portMax;
+  out.kernelPath = kernel_->active();
+  out.kernelPathReason = kernel_->reason();
+  out.kernelInterfaces = kernel_->interfaces();
   return out;
 }
 

@@ -37,6 +37,8 @@ struct EngineConfig {
   uint32_t timeoutMs = 60000;
   uint32_t authReportMs = 1000;
   uint32_t batchWaitUs = 100;  // Worker::run: a light turn waits this long so the next one reads a batch
+  bool kernelPath = true;           // forward pass-through streams in the kernel where it can (docs/media.md)
+  uint32_t kernelAfterPackets = 10;  // RTP packets a stream's current source sends through user space first
 };
 
 struct RelayConfig {
@@ -56,6 +58,9 @@ struct EngineInfo {
   int workers;
   std::vector<uint16_t> muxPorts;  // RTP port of each mux pair
   uint16_t externalFirst, externalLast;
+  bool kernelPath;                        // streams that need no change are forwarded in the kernel
+  std::string kernelPathReason;           // why not, when not
+  std::vector<std::string> kernelInterfaces;  // where the program is attached
 };
 
 class Engine {
@@ -71,6 +76,8 @@ class Engine {
   // Unknown id: false. The ports are back in the pool when the Closed event for this id is emitted.
   bool destroyRelay(const std::string& id);
   std::shared_ptr<const Relay> find(const std::string& id) const;
+  // The relay's legs' counters with what the kernel counted; nullopt for an unknown id.
+  std::optional<std::array<LegSnapshot, 2>> snapshot(const std::string& id) const;
   std::vector<std::string> relayIds() const;
   const Worker& worker(int i) const { return *workers_.at(size_t(i)); }
   EngineInfo info() const;
@@ -86,6 +93,7 @@ class Engine {
 
   EngineConfig cfg_;
   EventSink sink_;
+  std::shared_ptr<KernelPath> kernel_;
   std::shared_ptr<PortPool> pool_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::array<int, 2>> muxFds_;

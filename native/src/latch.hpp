@@ -32,6 +32,12 @@ class Latch {
   Verdict offer(Endpoint src, uint64_t nowMs);
 
   bool latched() const { return latched_; }
+  // The destination is where the remote really sends from: latched, or fixed (latching off, a mux leg).
+  bool settled() const { return latched_ || !cfg_.enabled; }
+  // The current source was heard at `ms` on another path (the kernel forwarded its packets).
+  void heard(uint64_t ms) {
+    if (latched_ && ms > lastFromCurrentMs_) lastFromCurrentMs_ = ms;
+  }
   bool isCurrent(Endpoint src) const { return current_.valid() && src == current_; }
   Endpoint destination() const { return current_; }
 

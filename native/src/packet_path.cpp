@@ -61,6 +61,7 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
   if (verdict != Latch::Verdict::Accept) {
     const auto type = verdict == Latch::Verdict::Latched ? MediaEvent::Type::Latched : MediaEvent::Type::Relatched;
     events.push_back(MediaEvent{type, leg.relay->id, leg.index, ctx.onRtcpSocket, ctx.source, 0});
+    ctx.latchMoved = !ctx.onRtcpSocket;
   }
   if (!rtcp && !leg.haveSsrc) {
     leg.haveSsrc = true;
@@ -74,7 +75,8 @@ Forward processPacket(PacketContext& ctx, EventBatch& events) {
     leg.counters.rtcpIn.add();
     leg.counters.rtcpBytesIn.add(ctx.length);
   } else {
-    leg.sequence.onPacket(info.ssrc, info.seq);
+    ctx.rtp = true;
+    ctx.sequenceRestarted = leg.sequence.onPacket(info.ssrc, info.seq);
     leg.counters.rtpExpected.set(leg.sequence.expected());
     leg.counters.rtpLost.set(leg.sequence.lost());
   }

@@ -17,6 +17,10 @@ struct PacketContext {
   size_t length = 0;
   size_t capacity = 0;
   uint64_t nowMs = 0;
+  // Out: what the kernel path needs to know about this packet (docs/media.md, "Two paths").
+  bool rtp = false;                // an RTP packet, counted on the leg
+  bool latchMoved = false;         // it latched or re-latched the leg's RTP source
+  bool sequenceRestarted = false;  // it started a new RTP count (another SSRC, a jump)
 };
 
 // Returns where to send (fd >= 0) or a drop (fd < 0, already counted on the leg).

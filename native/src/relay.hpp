@@ -3,6 +3,7 @@
 // thread touches a leg after creation; the control thread reads the counters.
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "counters.hpp"
+#include "kernel_path.hpp"
 #include "latch.hpp"
 #include "rtp_sequence.hpp"
 #include "srtp_session.hpp"
@@ -40,6 +42,22 @@ struct LegConfig {
   uint32_t keepaliveMs = 0;
 };
 
+// The kernel path's state for the RTP a leg receives (docs/media.md, "Two paths"). The worker owns it; the
+// atomics are what a stats reader on the control thread needs, under the relay's kernelVersion seqlock.
+struct KernelLeg {
+  bool installed = false;
+  uint32_t slot = 0;
+  KernelFlow flow;         // as installed
+  bool sameSequence = false;  // the leg's RtpSequence is still the count the kernel continues
+  uint64_t userRtp = 0;    // RTP from the current source forwarded in user space since the stream (re)started
+  // Installed: the slot's counts already added to the leg's counters (and the peer's packetsOut/bytesOut).
+  std::atomic<uint64_t> foldedPackets{0}, foldedBytes{0};
+  // The extended highest sequence number (wraps + seq) the leg's count stood at after the last fold: a reader adds
+  // how far the kernel's has moved on to rtpExpected, so loss figures are as live as the packet counts.
+  std::atomic<uint64_t> foldedExtendedMax{0};
+  std::atomic<int64_t> liveSlot{-1};  // the slot a reader adds on top of the counters, -1: none
+};
+
 struct Leg {
   Relay* relay = nullptr;
   uint8_t index = 0;  // 0 = A, 1 = B
@@ -58,6 +76,7 @@ struct Leg {
   uint64_t lastAuthReportMs = 0;
   RtpSequence sequence;
   TrafficCounters counters;
+  KernelLeg kernel;
 
   // Where RTP/RTCP for this leg goes; invalid endpoint when nothing is known yet.
   Endpoint rtpDestination() const { return rtpLatch.destination(); }
@@ -77,6 +96,8 @@ struct Relay {
   int worker = 0;
   uint32_t timeoutMs = 60000;
   std::array<Leg, 2> legs;
+  // Odd while the worker folds kernel counts into the legs' counters: a reader retries (stats snapshot).
+  std::atomic<uint32_t> kernelVersion{0};
   // The keys each leg was last given, read and written by the control thread only (under the engine's lock): a
   // setKeys that repeats a leg's key keeps its running session, so the SRTP index, the SRTCP index and the replay
   // window go on (RFC 3711 §3.2: one master key, one context). Re-keying them would restart the SRTCP index, and
@@ -84,6 +105,22 @@ struct Relay {
   std::array<std::optional<KeySpec>, 2> keyIn, keyOut;
   bool ownsPort(int leg) const { return !legs[leg].config.mux; }
 };
+
+// A leg's counters as the control plane reads them: what user space counted plus what the kernel has counted
+// for its stream since the last fold, read consistently under the relay's kernelVersion.
+struct LegSnapshot {
+  uint64_t packetsIn = 0, bytesIn = 0, packetsOut = 0, bytesOut = 0, rtcpIn = 0, rtcpOut = 0;
+  uint64_t rtcpBytesIn = 0, rtcpBytesOut = 0;
+  uint64_t rtpExpected = 0, rtpLost = 0, keepalivesIn = 0, keepalivesOut = 0;
+#define MRA_DECLARE_DROP_SNAPSHOT(name) uint64_t name = 0;
+  struct {
+    MRA_DROP_REASONS(MRA_DECLARE_DROP_SNAPSHOT)
+  } drops;
+#undef MRA_DECLARE_DROP_SNAPSHOT
+  bool kernel = false;  // the RTP this leg receives is forwarded in the kernel now
+};
+
+std::array<LegSnapshot, 2> snapshotRelay(const Relay& relay, const KernelPath* kernel);
 
 // What the packet path decided for one received packet (rtpengine's packet_handler_ctx, reduced).
 struct Forward {

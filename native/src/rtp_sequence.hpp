@@ -7,8 +7,17 @@ namespace mra {
 
 class RtpSequence {
  public:
-  // One validated (and, on an SRTP leg, authenticated) RTP packet from `ssrc`.
-  void onPacket(uint32_t ssrc, uint16_t seq);
+  // One validated (and, on an SRTP leg, authenticated) RTP packet from `ssrc`. True when it started a new count
+  // (a new SSRC, or a jump).
+  bool onPacket(uint32_t ssrc, uint16_t seq);
+  // The kernel path continues the current count: it is seeded with where it stands, and hands back packets it
+  // received and the highest sequence number it saw (the later of the two wins: user space may still be
+  // reading packets queued before the kernel took over).
+  bool started() const { return started_; }
+  uint32_t ssrc() const { return ssrc_; }
+  uint32_t cycles() const { return cycles_; }
+  uint16_t maxSeq() const { return maxSeq_; }
+  void absorb(uint64_t received, uint32_t cycles, uint16_t maxSeq);
   // Over every source this leg has received, a new SSRC (re-INVITE, a restarted sender) starting afresh.
   uint64_t expected() const { return priorExpected_ + current(); }
   // Never below 0: duplicates can make received exceed expected.

@@ -25,8 +25,10 @@ uint64_t monotonicMs() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
-Worker::Worker(int index, EventSink sink, uint32_t authReportMs, uint32_t batchWaitUs)
+Worker::Worker(int index, EventSink sink, uint32_t authReportMs, uint32_t batchWaitUs,
+               std::unique_ptr<KernelForwarding> kernel)
     : index_(index), sink_(std::move(sink)), authReportMs_(authReportMs), batchWaitUs_(batchWaitUs) {
+  if (kernel && kernel->active()) kernel_ = std::move(kernel);
   epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
   eventFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epollFd_ < 0 || eventFd_ < 0) throw std::runtime_error("cannot create the worker's epoll/eventfd");
@@ -124,6 +126,7 @@ std::shared_ptr<Relay> Worker::detach(const std::string& id) {
   std::shared_ptr<Relay> relay = std::move(it->second);
   relays_.erase(it);
   detachedThisTurn_ = true;
+  if (kernel_) kernel_->release(*relay, nowMs_);
   for (Leg& leg : relay->legs) {
     if (leg.config.mux) {
       if (MuxDemux* d = mux(leg.config.muxPair)) d->removeLeg(&leg);
@@ -176,7 +179,9 @@ int Worker::readSocket(SocketRef& ref) {
         continue;
       }
     }
+    if (kernel_) kernel_->beforePacket(*ctx.leg, nowMs_);
     const Forward f = processPacket(ctx, pendingEvents_);
+    if (kernel_) kernel_->afterPacket(ctx, f.fd >= 0, nowMs_);
     if (f.fd >= 0) queueSend(f, ctx.data, ctx.length);
   }
   counters_.bytesIn.add(bytes);
@@ -228,8 +233,14 @@ void Worker::sendKeepalive(Leg& leg) {
   leg.lastSendMs = nowMs_;
 }
 
+void Worker::kernelReset(Relay& relay, int leg, bool restartCount) {
+  if (kernel_) kernel_->reset(relay, leg, restartCount, nowMs_ ? nowMs_ : monotonicMs());
+}
+
 void Worker::tick() {
   for (auto& [id, relay] : relays_) {
+    // What the kernel forwarded counts as received and sent before timeouts and keepalives are judged.
+    if (kernel_) kernel_->tick(*relay, nowMs_);
     for (Leg& leg : relay->legs) {
       if (!leg.timedOut && relay->timeoutMs > 0 && nowMs_ - leg.lastReceiveMs >= relay->timeoutMs) {
         leg.timedOut = true;
@@ -243,6 +254,7 @@ void Worker::tick() {
       }
     }
   }
+  if (kernel_) kernel_->endTick(nowMs_);
 }
 
 void Worker::run() {

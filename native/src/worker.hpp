@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "counters.hpp"
+#include "kernel_forwarding.hpp"
 #include "media_event.hpp"
 #include "mux_demux.hpp"
 #include "relay.hpp"
@@ -30,7 +31,9 @@ class Worker {
   using Task = std::function<void(Worker&)>;
   static constexpr int kBatch = 32;
 
-  Worker(int index, EventSink sink, uint32_t authReportMs, uint32_t batchWaitUs = 0);
+  // `kernel`: this worker's share of the kernel path (null: user space only).
+  Worker(int index, EventSink sink, uint32_t authReportMs, uint32_t batchWaitUs = 0,
+         std::unique_ptr<KernelForwarding> kernel = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -45,9 +48,13 @@ class Worker {
   void attach(std::shared_ptr<Relay> relay);  // registers its sockets and mux sources
   std::shared_ptr<Relay> detach(const std::string& id);
   void emit(MediaEvent ev) { pendingEvents_.push_back(std::move(ev)); }
+  // Keys or a remote of `leg` changed: the relay's streams leave the kernel; a new remote restarts the count.
+  void kernelReset(Relay& relay, int leg, bool restartCount);
 
   int index() const { return index_; }
   const WorkerCounters& counters() const { return counters_; }
+  // Installs, removals and refusals of kernel flows (all zero without a kernel path).
+  const KernelCounters& kernelCounters() const { return kernel_ ? kernel_->counters() : noKernel_; }
 
  private:
   struct MuxPair {
@@ -82,6 +89,8 @@ class Worker {
   uint64_t lastTickMs_ = 0;
   bool detachedThisTurn_ = false;
   WorkerCounters counters_;
+  std::unique_ptr<KernelForwarding> kernel_;
+  KernelCounters noKernel_;
 
   // Batch buffers, reused every turn: the receive buffers double as send buffers (forwarding is in place).
   std::array<std::array<uint8_t, kPacketBufferSize>, kBatch> buffers_{};

@@ -32,12 +32,25 @@ TEST_CASE("latching: a sustained new source re-latches once the old one is silen
   CHECK(l.destination() == after);
 }
 
+TEST_CASE("latching: a source the kernel path forwarded is not silent to a newcomer", "[latch][kernel]") {
+  Latch l(LatchConfig{true, 5, 1000});
+  const Endpoint client{0x0a000001, 4000}, spoofer{0x0a000001, 4100};
+  CHECK_FALSE(l.settled());
+  l.offer(client, 0);
+  CHECK(l.settled());
+  // Its packets went through the kernel from t=0 on; user space heard of them only by the fold at t=1990.
+  l.heard(1990);
+  for (int i = 0; i < 10; ++i) CHECK(l.offer(spoofer, 2000 + i) == Latch::Verdict::Foreign);
+  CHECK(l.destination() == client);
+}
+
 TEST_CASE("latching off: only the signalled remote is accepted", "[latch]") {
   Latch l(LatchConfig{false, 5, 1000});
   const Endpoint core{0x7f000001, 7000};
   l.setHint(core);
   CHECK(l.offer(core, 0) == Latch::Verdict::Accept);
   CHECK(l.offer(Endpoint{0x7f000001, 7002}, 5000) == Latch::Verdict::Foreign);
+  CHECK(l.settled());  // the kernel path may key a flow on it at once
 }
 
 TEST_CASE("port pool hands out even pairs, recycles the oldest, and reports exhaustion", "[ports]") {

@@ -39,3 +39,21 @@ TEST_CASE("rtp sequence: duplicates never make loss negative", "[rtp-sequence]")
   CHECK(s.expected() == 1);
   CHECK(s.lost() == 0);
 }
+
+TEST_CASE("rtp sequence: the kernel path continues a count and hands it back", "[rtp-sequence][kernel]") {
+  RtpSequence s;
+  CHECK(s.onPacket(3, 65530));  // the first packet starts a count
+  for (uint16_t q = 65531; q != 65535; ++q) CHECK_FALSE(s.onPacket(3, q));
+  // Seeded with (cycles 0, max 65534), the kernel received 10 more across the wrap, one lost: up to 9.
+  s.absorb(10, 65536, 9);
+  CHECK(s.expected() == 16);  // 65530 .. 9
+  CHECK(s.lost() == 1);
+  // User space still reads a packet queued before the kernel took over (65535, lost so far); a fold with an
+  // older highest does not move it back.
+  CHECK_FALSE(s.onPacket(3, 65535));
+  s.absorb(0, 0, 65535);
+  CHECK(s.expected() == 16);
+  CHECK(s.lost() == 0);
+  CHECK(s.onPacket(4, 1));  // another SSRC: a new count, the kernel's kept in the totals
+  CHECK(s.expected() == 17);
+}

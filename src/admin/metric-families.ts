@@ -61,6 +61,8 @@ const family = (type: MetricFamily['type']) => (name: string, help: string, read
 const gauge = family('gauge');
 const counter = family('counter');
 const at = (path: string) => (doc: Doc) => one(figure(doc, path));
+/** A kernel path figure: in the media section on edge and core, in the relay section on the relay role. */
+const kernelPath = (k: string) => (doc: Doc) => one(figure(doc, `media.kernelPath.${k}`) ?? figure(doc, `relay.kernelPath.${k}`));
 
 const channelsUp = (doc: Doc): Sample[] => {
   const t = doc.traversal;
@@ -142,10 +144,18 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   counter('mra_media_offers_refused_total', 'Offers refused (488, 503)', at('media.offersRefused')),
   counter('mra_media_answers_unusable_total', 'Answers whose SDP could not be used (that leg has no media)', at('media.answersUnusable')),
   gauge('mra_media_port_pairs_in_use', 'Media port pairs in use', at('media.portPairsInUse')),
-  counter('mra_media_packets_total', 'Packets through the media engine, by direction', each('direction', { in: 'media.packetsIn', out: 'media.packetsOut' }), ['direction']),
-  counter('mra_media_bytes_total', 'Bytes through the media engine, by direction', each('direction', { in: 'media.bytesIn', out: 'media.bytesOut' }), ['direction']),
+  counter('mra_media_packets_total', 'Packets through the media engine (user space and its kernel path), by direction', each('direction', { in: 'media.packetsIn', out: 'media.packetsOut' }), ['direction']),
+  counter('mra_media_bytes_total', 'Bytes through the media engine (user space and its kernel path), by direction', each('direction', { in: 'media.bytesIn', out: 'media.bytesOut' }), ['direction']),
   counter('mra_media_unknown_mux_packets_total', 'Edge: packets on a mux port from a source no call signalled', at('media.unknownMux')),
   counter('mra_media_socket_errors_total', 'Media socket receive and send errors', at('media.socketErrors')),
+  // The engine's kernel path (docs/media.md, "Two paths"): edge and core in media, the relay role in relay.
+  gauge('mra_media_kernel_path', '1 when streams that need no change are forwarded in the kernel, 0 when every packet goes through user space', kernelPath('active')),
+  gauge('mra_media_kernel_flows', 'Flows forwarded in the kernel now, one per direction of a stream', kernelPath('flows')),
+  counter('mra_media_kernel_packets_total', 'Packets the kernel path forwarded (counted in mra_media_packets_total too)', kernelPath('packets')),
+  counter('mra_media_kernel_bytes_total', 'Bytes the kernel path forwarded (counted in mra_media_bytes_total too)', kernelPath('bytes')),
+  counter('mra_media_kernel_flows_installed_total', 'Flows put into the kernel', kernelPath('installs')),
+  counter('mra_media_kernel_flows_removed_total', 'Flows taken back to user space (re-latch, new keys or remote, close)', kernelPath('removals')),
+  counter('mra_media_kernel_refusals_total', 'Streams that qualified for the kernel but could not go in (no route, a device without Ethernet, a full table)', kernelPath('refusals')),
 
   // The tunnel (HTTP and XMPP planes over the traversal link)
   gauge('mra_tunnel_sessions', 'Multiplexed tunnel sessions over the traversal link, by plane', each('plane', { http: 'http.tunnel.sessions', xmpp: 'xmpp.tunnel.sessions' }), ['plane']),

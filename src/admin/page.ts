@@ -147,7 +147,7 @@ async function showCalls(){
   $('call-list').className='';
   $('call-list').innerHTML=calls.length?'<table class="list"><tr><th>Call-ID</th><th>Client</th><th>Peer</th><th>Direction</th><th>State</th><th>Duration</th><th></th></tr>'+calls.flatMap(c=>c.legs.map(l=>'<tr><td>'+esc(c.callId)+'</td><td>'+esc(l.client)+'</td><td>'+esc(l.peer)+'</td><td>'+esc(l.direction)+'</td><td>'+esc(l.state)+'</td><td>'+ago(l.answeredAt||l.since)+'</td><td><button class="act call" data-id="'+esc(c.callId)+'">Media</button></td></tr>')).join('')+'</table>':'<span class="muted">no calls</span>';
 }
-const SIDE_COLS=[['packetsIn','Packets in'],['packetsOut','Packets out'],['bytesIn','Bytes in'],['bytesOut','Bytes out'],['rtcpIn','RTCP in'],['rtcpOut','RTCP out'],['rtpExpected','RTP expected'],['rtpLost','RTP lost'],['lossPercent','Loss %'],['authFailures','SRTP auth failures'],['dropped','Dropped'],['latched','Latched to']];
+const SIDE_COLS=[['packetsIn','Packets in'],['packetsOut','Packets out'],['bytesIn','Bytes in'],['bytesOut','Bytes out'],['rtcpIn','RTCP in'],['rtcpOut','RTCP out'],['rtpExpected','RTP expected'],['rtpLost','RTP lost'],['lossPercent','Loss %'],['authFailures','SRTP auth failures'],['dropped','Dropped'],['latched','Latched to'],['path','Path']];
 async function showCall(id){
   const c=await api('/api/calls/'+encodeURIComponent(id));
   const legs=c.legs.map(l=>'<h3>'+esc(l.client)+' ↔ '+esc(l.peer)+' · '+esc(l.direction)+' · '+esc(l.state)+'</h3>'+

@@ -16,7 +16,7 @@ import { Refused, UsageError, adminOptions, get, post, print, refusedOr, run, ty
 type Row = Record<string, any>;
 
 function mediaLine(s: Row): string {
-  const side = (x: Row | undefined) => (x ? `in ${x.packetsIn} pkts/${x.bytesIn} B, out ${x.packetsOut} pkts/${x.bytesOut} B, lost ${x.rtpLost ?? 0} (${x.lossPercent ?? 0}%), SRTP failures ${x.authFailures ?? 0}, latched ${x.latched ?? '-'}` : '-');
+  const side = (x: Row | undefined) => (x ? `in ${x.packetsIn} pkts/${x.bytesIn} B, out ${x.packetsOut} pkts/${x.bytesOut} B, lost ${x.rtpLost ?? 0} (${x.lossPercent ?? 0}%), SRTP failures ${x.authFailures ?? 0}, latched ${x.latched ?? '-'}${x.path ? `, ${x.path} path` : ''}` : '-');
   return `    stream ${s.stream}: ports a ${s.ports?.a?.rtp}/${s.ports?.a?.rtcp} b ${s.ports?.b?.rtp}/${s.ports?.b?.rtcp}\n      a: ${side(s.a)}\n      b: ${side(s.b)}`;
 }
 

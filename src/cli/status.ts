@@ -5,6 +5,10 @@ import { age } from './table.js';
 export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'core' | 'relay'; started: string; maintenance?: boolean };
 
 const list = (o: Record<string, unknown> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ');
+/** Which path pass-through streams take (docs/media.md, "Two paths"), and how much the kernel carries. */
+const kernelPathLine = (k: Record<string, any>) => (k.active
+  ? `kernel path: on (${(k.interfaces ?? []).join(', ')}), ${k.flows} flow(s) in the kernel now, ${k.packets} packet(s) forwarded there; refusals ${k.refusals}`
+  : `kernel path: off, ${k.reason}`);
 
 /** Every plane of a node in a few lines each, in the order an operator reads them: node, alarms, link, then traffic. */
 export function renderStatus(doc: StatusDoc): string {
@@ -19,6 +23,7 @@ export function renderStatus(doc: StatusDoc): string {
     // A relay has no traversal link: its ng control sockets and the calls it carries.
     const r = doc.relay;
     out.push(`ng control: ${list(r.ng?.ports ?? {})}; calls ${r.calls ?? 0}, relays ${r.relays ?? 0}`);
+    if (r.kernelPath) out.push(`  ${kernelPathLine(r.kernelPath)}`);
   }
   const t = doc.traversal;
   if (t && doc.role === 'core') {
@@ -48,6 +53,7 @@ export function renderStatus(doc: StatusDoc): string {
   }
   const m = doc.media;
   if (m) out.push(`media: ${m.calls} call(s) of ${m.capacity}, ${m.relays} relay(s), packets in ${m.packetsIn ?? 0} out ${m.packetsOut ?? 0}, SRTP failures ${m.authFailures}, timeouts ${m.mediaTimeouts}; ${m.srtpBackend ?? ''}`);
+  if (m?.kernelPath) out.push(`  ${kernelPathLine(m.kernelPath)}`);
   const http = doc.http;
   if (http) {
     const tun = http.tunnel ?? {};

@@ -58,6 +58,12 @@ const mediaFields = {
   address: z.ipv4().optional(),
   /** A relay leg silent this long on an answered call is reported (logged and counted; the call goes on). 0: never. */
   timeout_s: z.number().min(0).default(60),
+  /**
+   * auto: streams that pass through unchanged (the edge's SRTP both ways, plain RTP to RTP) are forwarded by a BPF
+   * program in the kernel once latched, where the machine allows it (else the engine says why at start); off: every
+   * packet through the engine's threads.
+   */
+  kernel_path: z.enum(['auto', 'off']).default('auto'),
 };
 const mediaRange = (m: { port_min: number; port_max: number }) => m.port_min > 0 && m.port_max >= m.port_min + 3;
 const rangeError = { message: 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)', path: ['port_max'] };

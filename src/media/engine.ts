@@ -6,7 +6,7 @@ import { errorCode, type ListenerFailed } from '../host/index.js';
 import type { Logger } from '../log/index.js';
 import { loadNativeEngine, type NativeEngine, type NativeEvent, type NativeInfo, type NativeLeg } from './native.js';
 import { Relay } from './relay.js';
-import type { LegOptions, MediaEngineOptions, RelayOptions, WorkerStats } from './types.js';
+import { KERNEL_PATH_MODES, type EngineTraffic, type KernelPathStatus, type LegOptions, type MediaEngineOptions, type RelayOptions, type WorkerStats } from './types.js';
 
 function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
   if (leg === null || typeof leg !== 'object') throw new TypeError(`relay leg ${name} must be an object`);
@@ -40,6 +40,8 @@ export class MediaEngine {
   static async create(opts: MediaEngineOptions = {}, log?: Logger): Promise<MediaEngine> {
     const size = opts.size ?? 'small';
     if (!['small', 'medium', 'large'].includes(size)) throw new TypeError(`size must be small, medium or large, got ${size}`);
+    const kernelPath = opts.kernelPath ?? 'auto';
+    if (!KERNEL_PATH_MODES.includes(kernelPath)) throw new TypeError(`kernelPath must be auto or off, got ${String(kernelPath)}`);
     const NativeEngineClass = loadNativeEngine();
     let dispatch: (events: NativeEvent[]) => void = () => {};
     const native = new NativeEngineClass({
@@ -54,6 +56,8 @@ export class MediaEngine {
       relatchSilenceMs: opts.relatch?.silenceMs ?? 1000,
       socketBuffer: opts.socketBufferBytes ?? 4 << 20,
       batchWaitUs: opts.batchWaitUs ?? 100,
+      kernelPath: kernelPath === 'auto',
+      kernelAfterPackets: opts.kernelAfterPackets ?? 10,
     }, (events) => dispatch(events));
     const engine = new MediaEngine(native, log);
     dispatch = (events) => engine.#dispatch(events);
@@ -61,6 +65,10 @@ export class MediaEngine {
     const level = info.srtpBackend.includes('fallback') ? 'warn' : 'info';
     log?.[level]({ plane: 'media', srtpBackend: info.srtpBackend, srtpSuites: info.srtpSuites, workers: info.workers, muxPorts: info.muxPorts },
       'media engine started');
+    // Said once: which path pass-through streams will take, and why not the kernel's when not.
+    const k = info.kernelPath;
+    if (k.active) log?.info({ plane: 'media', interfaces: k.interfaces }, 'media kernel path on: streams that need no change are forwarded in the kernel');
+    else log?.[kernelPath === 'off' ? 'info' : 'warn']({ plane: 'media', reason: k.reason }, `media kernel path off: ${k.reason}; every packet goes through user space`);
     return engine;
   }
 
@@ -89,6 +97,28 @@ export class MediaEngine {
   getRelay(id: string): Relay | undefined { return this.#relays.get(id); }
 
   workerStats(): WorkerStats[] { return this.#closed ? [] : this.#native.workerStats(); }
+
+  /**
+   * The engine's packet totals, user space and the kernel path together (a packet the kernel forwarded counts in
+   * and out, as one user space forwards does), and the kernel path's own figures: for the nodes' status sections.
+   */
+  traffic(): EngineTraffic {
+    const workers = this.workerStats();
+    const sum = (k: keyof WorkerStats) => workers.reduce((n, w) => n + w[k], 0);
+    const k = this.info.kernelPath;
+    const kernelPath: KernelPathStatus = {
+      active: k.active,
+      ...(k.active ? { interfaces: k.interfaces } : { reason: k.reason }),
+      flows: sum('kernelInstalls') - sum('kernelRemovals'),
+      packets: sum('kernelPackets'), bytes: sum('kernelBytes'),
+      installs: sum('kernelInstalls'), removals: sum('kernelRemovals'), refusals: sum('kernelRefusals'),
+    };
+    return {
+      packetsIn: sum('packetsIn') + kernelPath.packets, packetsOut: sum('packetsOut') + kernelPath.packets,
+      bytesIn: sum('bytesIn') + kernelPath.bytes, bytesOut: sum('bytesOut') + kernelPath.bytes,
+      unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), kernelPath,
+    };
+  }
 
   /** What the native registry holds: for leak checks. */
   dump(): { relayIds: string[]; portPairsInUse: number } {

@@ -1,9 +1,9 @@
 // The media plane's public face: the native relay engine behind a small typed API.
 export { MediaEngine } from './engine.js';
 export { Relay } from './relay.js';
-export { SRTP_SUITES } from './types.js';
+export { KERNEL_PATH_MODES, SRTP_SUITES } from './types.js';
 export type {
-  AuthFailuresEvent, Endpoint, LatchedEvent, LegName, LegOptions, LegStats, MediaEngineOptions, RelayEvents,
-  RelayOptions, RelayPorts, RelayStats, SrtpKey, SrtpSuite, TimeoutEvent, WorkerStats,
+  AuthFailuresEvent, EngineTraffic, Endpoint, KernelPathStatus, LatchedEvent, LegName, LegOptions, LegStats, MediaEngineOptions, RelayEvents,
+  KernelPathMode, RelayOptions, RelayPorts, RelayStats, SrtpKey, SrtpSuite, TimeoutEvent, WorkerStats,
 } from './types.js';
-export type { NativeInfo as MediaEngineInfo } from './native.js';
+export type { NativeInfo as MediaEngineInfo, NativeKernelPath as KernelPathInfo } from './native.js';

@@ -39,11 +39,27 @@ export interface NativeLegStats {
   /** 0-byte keepalive datagrams (RFC 6263 §4.1) received, and sent by a leg with `keepaliveMs`. */
   keepalivesIn: number; keepalivesOut: number;
   drops: NativeDrops;
+  /** Which path carries the RTP this leg receives now: `kernel` once the stream is installed there (docs/media.md). */
+  path: 'kernel' | 'user';
 }
 
 export interface NativeWorkerStats {
   packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number;
   unknownMux: number; receiveErrors: number; sendErrors: number; loops: number;
+  /** Streams this worker put into the kernel path, took back out, and could not put in (no route, table full). */
+  kernelInstalls: number; kernelRemovals: number; kernelRefusals: number;
+  /** Packets and bytes the kernel forwarded for this worker's streams (not in packetsIn/packetsOut: user space
+   * never read them), as folded into the legs' counters every tick. */
+  kernelPackets: number; kernelBytes: number;
+}
+
+export interface NativeKernelPath {
+  /** Streams that need nothing but new addresses are forwarded in the kernel. */
+  active: boolean;
+  /** Why not, when not (said once at start). */
+  reason: string;
+  /** Interfaces the program is attached to. */
+  interfaces: string[];
 }
 
 export interface NativeInfo {
@@ -53,6 +69,7 @@ export interface NativeInfo {
   muxPorts: number[];
   externalFirst: number;
   externalLast: number;
+  kernelPath: NativeKernelPath;
 }
 
 export interface NativeConfig {
@@ -67,6 +84,8 @@ export interface NativeConfig {
   relatchSilenceMs: number;
   socketBuffer: number;
   batchWaitUs: number;
+  kernelPath: boolean;
+  kernelAfterPackets: number;
 }
 
 export interface NativeEngine {

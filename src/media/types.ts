@@ -67,6 +67,39 @@ export interface MediaEngineOptions {
   /** After a turn that read less than a batch, a worker waits this long (µs) so the next turn reads more per
    * wake-up (default 100; 0: never). Adds at most that much latency; a busy worker never waits. */
   batchWaitUs?: number;
+  /**
+   * `auto` (default): streams that need nothing but new addresses and ports (no SRTP key on either side) go into
+   * the kernel path once latched, where the machine allows it; `off`: every packet through user space.
+   */
+  kernelPath?: KernelPathMode;
+  /** RTP packets a stream's current source sends through user space before it may go into the kernel (default 10). */
+  kernelAfterPackets?: number;
+}
+
+export const KERNEL_PATH_MODES = ['auto', 'off'] as const;
+export type KernelPathMode = (typeof KERNEL_PATH_MODES)[number];
+
+/** The kernel path in a status section (docs/media.md, "Two paths"). */
+export interface KernelPathStatus {
+  /** Streams that need nothing but new addresses are forwarded in the kernel. */
+  active: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** The interfaces the program is attached to, when on. */
+  interfaces?: string[];
+  /** Flows in the kernel now: one per direction of a stream (the RTP one leg receives). */
+  flows: number;
+  /** Packets and bytes the kernel forwarded (at most a worker tick, 100 ms, behind). */
+  packets: number; bytes: number;
+  /** Flows put in, taken back out, and streams that qualified but could not go in (no route, a full table). */
+  installs: number; removals: number; refusals: number;
+}
+
+/** The engine's totals for a status section: packets and bytes through user space and the kernel path. */
+export interface EngineTraffic {
+  packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number;
+  unknownMux: number; socketErrors: number;
+  kernelPath: KernelPathStatus;
 }
 
 export type LegStats = NativeLegStats;

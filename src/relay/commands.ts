@@ -312,9 +312,12 @@ export class RelayCommands {
     };
   }
 
-  /** Packets forwarded since the engine started (its workers' count, as rtpengine's relayedpackets), and the drops of the calls held now. */
+  /**
+   * Packets forwarded since the engine started (its workers' count and its kernel path's, as rtpengine's
+   * relayedpackets counts its kernel module's), and the drops of the calls held now.
+   */
   relayed(): { packets: number; errors: number } {
-    const packets = this.#o.engine.workerStats().reduce((n, w) => n + w.packetsOut, 0);
+    const packets = this.#o.engine.traffic().packetsOut;
     let errors = 0;
     for (const call of this.calls.values())
       for (const d of call.dialogues)

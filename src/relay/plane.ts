@@ -61,6 +61,7 @@ export async function attachRelay(ctx: NodeContext<RelayConfig>, engine: MediaEn
     refused: { errors: c.counters.errors, unknownCommands: c.counters.unknownCommands, rateLimited: c.counters.offersRateLimited, atCapacity: c.counters.offersAtCapacity, maintenance: c.counters.offersInMaintenance },
     ended: { deleted: c.counters.callsDeleted, timedOut: c.counters.callsTimedOut, legs: { ...registry.ended } },
     packetsForwarded: c.relayed().packets,
+    kernelPath: engine.traffic().kernelPath,
     portPairsInUse: engine.dump().portPairsInUse,
   }));
   return { ports: server.ports, commands, registry };

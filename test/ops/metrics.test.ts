@@ -79,6 +79,9 @@ test('the figures are the status document\'s, in base units and with labels for 
   assert.equal(ev('mra_sip_tls_handshakes_total', { result: 'accepted' }), edgeDoc.sip.tls.accepted);
   assert.equal(ev('mra_traversal_cores'), 1);
   assert.equal(ev('mra_domains'), 1, "the edge counts the domains core sent it");
+  assert.equal(ev('mra_media_kernel_path'), edgeDoc.media.kernelPath.active ? 1 : 0);
+  assert.equal(ev('mra_media_kernel_flows'), edgeDoc.media.kernelPath.flows);
+  assert.equal(ev('mra_media_kernel_flows_installed_total'), edgeDoc.media.kernelPath.installs);
 });
 
 test('docs/metrics.md lists exactly the families the code exports, and the Grafana dashboard asks only for those', () => {

@@ -44,7 +44,7 @@ describe('overload, measured', () => {
     const lossFree = search.best.forwardedPps;
     // What it sustains when saturated: a relay that sleeps now and then gets more than its share of a contended
     // core, so the loss-free rate overstates what it keeps up under constant load.
-    await settle(session.pid, 20_000);
+    await settle(session.meter, 20_000);
     const saturated = await gen.run(1.25 * lossFree, OVERLOAD_MS, SIZE);
     const capacity = saturated.received / saturated.elapsedS;
     t.diagnostic(`${SIZE} B, ${STREAMS} calls, RTP->SRTP: loss-free ${Math.round(lossFree)} pps` +
@@ -53,7 +53,7 @@ describe('overload, measured', () => {
 
     for (const factor of [1.5, 3]) {
       // The previous overload's queues (4 MB a socket) drain first, or this trial would count them against it.
-      await settle(session.pid, 20_000);
+      await settle(session.meter, 20_000);
       const c = await gen.run(factor * capacity, OVERLOAD_MS, SIZE);
       const sent = c.sent / c.elapsedS;
       const forwarded = c.received / c.elapsedS;
@@ -72,7 +72,7 @@ describe('overload, measured', () => {
     }
 
     // Every port still read: a gentle rate gets through loss-free once the queues have drained.
-    await settle(session.pid, 20_000);
+    await settle(session.meter, 20_000);
     const calm = await gen.run(5000, 2000, SIZE);
     t.diagnostic(`after: ${calm.received}/${calm.sent} at 5000 pps, silent calls ${calm.silentStreams}`);
     assert.equal(calm.silentStreams, 0, 'every call forwards after the overload');

@@ -143,7 +143,10 @@ export class CallMedia {
     if (res.status >= 200 && leg.hasMedia) leg.delayed = 'answer';
   }
 
-  /** Per leg, for the call list: each stream's packets and bytes both ways, RTP loss, drops and latched remotes. */
+  /**
+   * Per leg, for the call list: each stream's packets and bytes both ways, RTP loss, drops, latched remotes, and
+   * the path that carries the RTP each side receives (`kernel` or `user`, docs/media.md "Two paths").
+   */
   legStatus(leg: Leg): Array<Record<string, unknown>> | undefined {
     if (!leg.hasMedia) return undefined;
     const out: Array<Record<string, unknown>> = [];
@@ -163,6 +166,6 @@ function legFigures(l: ReturnType<MediaStream['relay']['stats']>['a'], latched: 
   return {
     packetsIn: l.packetsIn, bytesIn: l.bytesIn, packetsOut: l.packetsOut, bytesOut: l.bytesOut, rtcpIn: l.rtcpIn, rtcpOut: l.rtcpOut,
     rtpExpected: l.rtpExpected, rtpLost: l.rtpLost, lossPercent, authFailures: d.auth,
-    dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send, latched,
+    dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send, latched, path: l.path,
   };
 }

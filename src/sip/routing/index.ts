@@ -109,14 +109,13 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
 
 /**
  * The `media` section: call legs against capacity.calls (so the 80 % capacity alarm covers calls), the relays'
- * counters, and the engine's port pairs in use and worker totals (packets, unknown mux sources, socket errors).
+ * counters, and the engine's port pairs in use and totals (packets through user space and the kernel path,
+ * unknown mux sources, socket errors) with the kernel path's own figures (`kernelPath`).
  */
 function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engine: MediaEngine | undefined): void {
   ctx.addStatus('media', (): MediaStatus => {
     if (!engine || engine.closed) return read();
-    const workers = engine.workerStats();
-    const sum = (k: keyof (typeof workers)[number]) => workers.reduce((n, w) => n + w[k], 0);
-    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, packetsIn: sum('packetsIn'), packetsOut: sum('packetsOut'), bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut'), unknownMux: sum('unknownMux'), socketErrors: sum('receiveErrors') + sum('sendErrors'), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
+    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, ...engine.traffic(), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
   });
 }
 
