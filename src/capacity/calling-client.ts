@@ -184,7 +184,7 @@ export class CallingClient {
   }
 
   #onMessage(data: Buffer): void {
-    let msg;
+    let msg: ReturnType<typeof parseMessage>;
     try {
       msg = parseMessage(data, { stream: true });
     } catch (err) {

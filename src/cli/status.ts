@@ -6,6 +6,7 @@ export type StatusDoc = Record<string, any> & { node: string; role: 'edge' | 'co
 
 const list = (o: Record<string, unknown> | undefined) => Object.entries(o ?? {}).map(([k, v]) => `${k} ${String(v)}`).join(', ');
 /** Which path pass-through streams take (docs/media.md, "Two paths"), and how much the kernel carries. */
+// biome-ignore lint/suspicious/noExplicitAny: a section of the untyped status document (see StatusDoc)
 const kernelPathLine = (k: Record<string, any>) => (k.active
   ? `kernel path: on (${(k.interfaces ?? []).join(', ')}), ${k.flows} flow(s) in the kernel now, ${k.packets} packet(s) forwarded there; refusals ${k.refusals}`
   : `kernel path: off, ${k.reason}`);

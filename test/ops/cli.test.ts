@@ -40,7 +40,7 @@ test('status: every plane of each node, from --url or from the node\'s configura
   const c = await cli('status', '-c', coreYaml);
   assert.equal(c.code, 0, c.err);
   assert.equal(c.err, '', 'with -c nothing is guessed, so nothing to warn about');
-  for (const line of [/^core core1 \(mra-edge \d+\.\d+\.\d+\), up .*, maintenance off$/m, /^alarms: none$/m, /^traversal link: up to edge1 at 127\.0\.1\.1:\d+/m, /channels: sip up, http up, xmpp up/, /^domains: lab\.example\.com \(SIP registrations and provisioning on Unified CM/m, /^discovery: 3 of 3 publishers answered, 3 node\(s\)/m, /zones: CEtcp-127\.0\.3\.1/, /^sip: 1 registration\(s\) of 2500/m, /^media: \d+ call\(s\) of 500/m, /^  kernel path: (on \(.+\), \d+ flow\(s\)|off, .+)/m, /^https tunnel: 1 session\(s\)/m, /allow list: \d+ automatic/, /^xmpp: 1 stream\(s\) now/m, /^store: memory/m])
+  for (const line of [/^core core1 \(mra-edge \d+\.\d+\.\d+\), up .*, maintenance off$/m, /^alarms: none$/m, /^traversal link: up to edge1 at 127\.0\.1\.1:\d+/m, /channels: sip up, http up, xmpp up/, /^domains: lab\.example\.com \(SIP registrations and provisioning on Unified CM/m, /^discovery: 3 of 3 publishers answered, 3 node\(s\)/m, /zones: CEtcp-127\.0\.3\.1/, /^sip: 1 registration\(s\) of 2500/m, /^media: \d+ call\(s\) of 500/m, /^ {2}kernel path: (on \(.+\), \d+ flow\(s\)|off, .+)/m, /^https tunnel: 1 session\(s\)/m, /allow list: \d+ automatic/, /^xmpp: 1 stream\(s\) now/m, /^store: memory/m])
     assert.match(c.out, line);
   const e = await cli('status', '--url', edge);
   assert.equal(e.code, 0, e.err);
