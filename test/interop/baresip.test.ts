@@ -17,11 +17,13 @@ import { waitFor } from '../support/log-capture.js';
 import { mediaRange } from '../support/media-range.js';
 import { Baresip, baresipMissing, type Audio, type BaresipEvent } from './baresip.js';
 import { dnsmasqMissing, startDns, type Dns } from './dnsmasq.js';
+import { Capture, tsharkMissing, type RtpPacket } from './tshark.js';
 
 const DOMAIN = 'lab.example.com';
 const EDGE_NAME = `edge.${DOMAIN}`;
 const TONES = { bob: 440, carol: 880, desk: 660 } as const;
 const missing = baresipMissing() ?? dnsmasqMissing();
+const wireMissing = tsharkMissing();
 
 let dir = '';
 let lab: Lab | undefined;
@@ -187,11 +189,51 @@ test('core names its own address in what it records: the lab\'s core connects fr
   assert.deepEqual([...new Set(recorded)], [LAB_ADDRESSES.core]);
 });
 
-test('a remote client calls an inside phone (plain RTP inside, SRTP outside), and the inside phone hangs up', async (t) => {
+test('a remote client calls an inside phone (plain RTP inside, SRTP outside), and the inside phone hangs up; tshark checks the wire', async (t) => {
   if (missing) return t.skip(missing);
-  const { caller, answerer } = await call(t, { caller: ua.bob!, callee: `desk@${DOMAIN}`, answerer: ua.desk!, hangsUp: ua.desk!, legs: 1 });
-  isTone(caller, TONES.desk, 'bob');
-  isTone(answerer!, TONES.bob, 'desk');
+  // The clients' media only (baresip's RTP ports): what the edge sends the remote client, what core and the phone
+  // exchange. The nodes' own media ranges (edge to core) are left out.
+  const capture = wireMissing ? undefined : await Capture.start('udp and portrange 10000-19999');
+  const since = { bob: ua.bob!.output.length, desk: ua.desk!.output.length };
+  let packets: RtpPacket[] = [];
+  try {
+    const { caller, answerer } = await call(t, { caller: ua.bob!, callee: `desk@${DOMAIN}`, answerer: ua.desk!, hangsUp: ua.desk!, legs: 1 });
+    isTone(caller, TONES.desk, 'bob');
+    isTone(answerer!, TONES.bob, 'desk');
+  } finally {
+    packets = (await capture?.stop()) ?? [];
+  }
+  // What each side was offered and answered: SRTP only outside (baresip's trace is the SDP after TLS), plain inside.
+  const mLines = (text: string) => [...text.matchAll(/^m=audio \d+ (\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual([...new Set(mLines(ua.bob!.output.slice(since.bob)))], ['RTP/SAVP'], 'the remote client sent and was sent RTP/SAVP only');
+  assert.deepEqual([...new Set(mLines(ua.desk!.output.slice(since.desk)))], ['RTP/AVP'], 'the inside phone plain RTP');
+  if (!capture) return t.diagnostic(`wire not checked: ${wireMissing}`);
+  // This call's packets: between the ports its SDP named (other tests on the machine share the loopback).
+  const ports = new Set([...`${ua.bob!.output.slice(since.bob)}${ua.desk!.output.slice(since.desk)}`.matchAll(/^m=audio (\d+)/gm)].map((m) => m[1]));
+  const port = (address: string) => address.slice(address.lastIndexOf(':') + 1);
+  const pcmu = (p: RtpPacket) => p.version === 2 && p.payloadType === 0 && ports.has(port(p.src)) && ports.has(port(p.dst));
+  const outside = packets.filter((p) => p.src.startsWith(`${LAB_ADDRESSES.edge}:`) && pcmu(p));
+  const inside = packets.filter((p) => p.src.startsWith(`${LAB_ADDRESSES.core}:`) || p.dst.startsWith(`${LAB_ADDRESSES.core}:`)).filter(pcmu);
+  t.diagnostic(`captured ${packets.length} RTP-like packets: ${outside.length} from the edge to the remote client, ${inside.length} between core and the phone`);
+  assert.ok(outside.length >= 200 && inside.length >= 400, 'both legs carried the call\'s audio on the wire');
+  // SRTP (AES_CM_128_HMAC_SHA1_80): 160 bytes of PCMU encrypted plus a 10-byte tag; no payload the phone sent or got
+  // in the clear ever appears towards the internet.
+  for (const p of outside) assert.equal(p.payload.length / 2, 170, `${p.src} -> ${p.dst} seq ${p.seq}: an SRTP packet's payload and tag`);
+  const clear = new Set(inside.map((p) => p.payload));
+  assert.equal(outside.filter((p) => clear.has(p.payload.slice(0, 320))).length, 0, 'no plain RTP leaves the edge towards the internet');
+  // The inside leg's RTP is valid: PCMU at 20 ms, each stream's sequence numbers consecutive, timestamps 160 apart.
+  const streams = new Map<string, RtpPacket[]>();
+  // (The phone sends from 127.0.0.1, not the address it names: core answers where the media comes from.)
+  for (const p of inside) {
+    const id = `${port(p.src)}>${port(p.dst)}/${p.ssrc}`;
+    streams.set(id, [...(streams.get(id) ?? []), p]);
+  }
+  assert.equal(streams.size, 2, `one stream each way inside: ${[...streams.keys()].join(', ')}`);
+  for (const [id, s] of streams) {
+    assert.ok(s.every((p) => p.payload.length === 320), `${id}: 160 bytes of PCMU in each packet`);
+    const steps = s.slice(1).map((p, i) => ({ seq: (p.seq - s[i]!.seq + 65536) % 65536, ts: (p.timestamp - s[i]!.timestamp + 2 ** 32) % 2 ** 32 }));
+    assert.deepEqual(steps.filter((d) => d.seq !== 1 || d.ts !== 160), [], `${id}: consecutive sequence numbers, timestamps 160 apart`);
+  }
 });
 
 test('an inside phone calls a remote client, who hangs up', async (t) => {
