@@ -4,8 +4,13 @@
 import { isIPv4 } from 'node:net';
 
 const MARK = Symbol.for('mra-edge.sip.SdpError');
+const SYNTAX_MARK = Symbol.for('mra-edge.sip.SdpSyntaxError');
 
-/** An SDP body a call cannot use: answered 488 Not Acceptable Here, with this message as the Reason. */
+/**
+ * An SDP body a call cannot use: well-formed but unusable (IPv6, no usable key, port ranges) is answered 488 Not
+ * Acceptable Here; malformed (an SdpSyntaxError) 400 Bad Request. The message names the line, and is the answer's
+ * Reason and Warning text.
+ */
 export class SdpError extends Error {
   constructor(message: string) {
     super(message);
@@ -17,6 +22,23 @@ export class SdpError extends Error {
   }
 
   get [MARK](): true {
+    return true;
+  }
+}
+
+/** SDP that breaks RFC 8866's grammar (or RFC 4568's for a=crypto), or one of its MUSTs: not an offer at all. */
+export class SdpSyntaxError extends SdpError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SdpSyntaxError';
+  }
+
+  // Its own mark: SdpError's test would accept every SdpError as a syntax error.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SYNTAX_MARK] === true;
+  }
+
+  get [SYNTAX_MARK](): true {
     return true;
   }
 }
@@ -35,7 +57,7 @@ const CONNECTION = /^c=IN (IP4|IP6) ([^\s/]+)(\/\S+)?$/;
 
 function connectionAddress(line: Line, where: string): string {
   const m = CONNECTION.exec(line.text);
-  if (!m) throw new SdpError(`${where}: malformed c= line`);
+  if (!m) throw new SdpSyntaxError(`${where}: malformed c= line`);
   if (m[1] === 'IP6') throw new SdpError(`${where}: IPv6 media is not supported`);
   if (!isIPv4(m[2]!)) throw new SdpError(`${where}: c= address must be an IPv4 address`);
   return m[2]!;
@@ -103,13 +125,13 @@ export class MediaDescription extends Section {
     this.index = index;
     const m = MEDIA.exec(lines[0]!.text);
     const where = `m= line ${index + 1}`;
-    if (!m) throw new SdpError(`${where}: malformed (m=<media> <port> <proto> <formats>)`);
-    if (Number(m[2]) > 65535) throw new SdpError(`${where}: port out of range`);
+    if (!m) throw new SdpSyntaxError(`${where}: malformed (m=<media> <port> <proto> <formats>)`);
+    if (Number(m[2]) > 65535) throw new SdpSyntaxError(`${where}: port out of range`);
     if (m[3] !== undefined && m[3] !== '1') throw new SdpError(`${where}: port ranges are not supported`);
     const own = this.connectionLine();
     const address = own ? connectionAddress(own, where) : sessionAddress;
-    if (address === undefined && Number(m[2]) !== 0) throw new SdpError(`${where}: no c= line for it or for the session`);
-    if (lines.slice(1).some((l) => l.text.startsWith('c=') && l !== own)) throw new SdpError(`${where}: more than one c= line`);
+    if (address === undefined && Number(m[2]) !== 0) throw new SdpSyntaxError(`${where}: no c= line for it or for the session`);
+    if (lines.slice(1).some((l) => l.text.startsWith('c=') && l !== own)) throw new SdpSyntaxError(`${where}: more than one c= line`);
     this.#address = address ?? '0.0.0.0';
   }
 
@@ -162,24 +184,24 @@ export class Sdp extends Section {
     const re = /([^\r\n]*)(\r\n|\n|$)/gy;
     while (re.lastIndex < text.length) {
       const m = re.exec(text);
-      if (!m || m[0] === '') throw new SdpError(`line ${lines.length + 1} holds a bare CR`);
+      if (!m || m[0] === '') throw new SdpSyntaxError(`line ${lines.length + 1} holds a bare CR`);
       lines.push({ text: m[1]!, eol: m[2]! });
     }
     let end = lines.length;
     while (end > 0 && lines[end - 1]!.text === '') end--;
     const trailer = lines.slice(end).map((l) => l.eol).join('');
     lines.length = end;
-    if (lines.length === 0) throw new SdpError('empty SDP body');
-    if (lines[0]!.text !== 'v=0') throw new SdpError('first line is not v=0');
+    if (lines.length === 0) throw new SdpSyntaxError('empty SDP body');
+    if (lines[0]!.text !== 'v=0') throw new SdpSyntaxError('first line is not v=0');
     for (const [i, l] of lines.entries()) {
-      if (!LINE.test(l.text)) throw new SdpError(`line ${i + 1} is not <type>=<value>`);
-      if (l.text.includes('\0')) throw new SdpError(`line ${i + 1} holds a NUL`);
+      if (!LINE.test(l.text)) throw new SdpSyntaxError(`line ${i + 1} is not <type>=<value>`);
+      if (l.text.includes('\0')) throw new SdpSyntaxError(`line ${i + 1} holds a NUL`);
     }
     const firstMedia = lines.findIndex((l) => l.text.startsWith('m='));
     const session = firstMedia < 0 ? lines : lines.slice(0, firstMedia);
-    for (const type of ['o=', 's=', 't=']) if (!session.some((l) => l.text.startsWith(type))) throw new SdpError(`no ${type} line`);
+    for (const type of ['o=', 's=', 't=']) if (!session.some((l) => l.text.startsWith(type))) throw new SdpSyntaxError(`no ${type} line`);
     const sessionC = session.filter((l) => l.text.startsWith('c='));
-    if (sessionC.length > 1) throw new SdpError('more than one session-level c= line');
+    if (sessionC.length > 1) throw new SdpSyntaxError('more than one session-level c= line');
     const sessionAddress = sessionC[0] ? connectionAddress(sessionC[0], 'session') : undefined;
     const media: MediaDescription[] = [];
     if (firstMedia >= 0) {
@@ -210,7 +232,7 @@ export class Sdp extends Section {
   setOriginAddress(address: string): void {
     const o = this.lines.find((l) => l.text.startsWith('o='));
     const f = o?.text.split(' ');
-    if (!o || !f || f.length < 6) throw new SdpError('o= line has fewer than six fields');
+    if (!o || !f || f.length < 6) throw new SdpSyntaxError('o= line has fewer than six fields');
     o.text = [...f.slice(0, 4), 'IP4', address, ...f.slice(6)].join(' ');
   }
 

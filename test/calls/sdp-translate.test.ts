@@ -2,7 +2,7 @@
 // a body nobody changed comes out byte for byte, and SDP a call cannot use is refused with the line named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sdp, SdpError } from '../../src/sdp/index.js';
+import { Sdp, SdpError, SdpSyntaxError } from '../../src/sdp/index.js';
 import { apply, describe, rewriteBody, moved } from '../../src/calls/index.js';
 
 const KEY = 'WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz';
@@ -58,14 +58,21 @@ test('apply writes only what changed: the stream moved and re-keyed, a direction
   assert.deepEqual(again.streams.map((s) => [s.port, s.proto, s.direction, s.crypto.length]), [[36012, 'RTP/AVP', 'sendrecv', 0], [40010, 'RTP/AVPF', 'inactive', 0], [0, 'UDP/BFCP', 'sendrecv', 0]]);
 });
 
-test('SDP a call cannot use is refused with an SdpError that names the line', () => {
-  const refused = (text: string, why: RegExp) => assert.throws(() => rewriteBody(Buffer.from(text), (d) => d), (e: unknown) => e instanceof SdpError && why.test((e as Error).message));
+test('SDP a call cannot use is refused with an SdpError that names the line; malformed SDP is an SdpSyntaxError, unusable SDP not', () => {
+  const refused = (text: string, why: RegExp, syntax: boolean) =>
+    assert.throws(() => rewriteBody(Buffer.from(text), (d) => d), (e: unknown) => e instanceof SdpError && (e instanceof SdpSyntaxError) === syntax && why.test((e as Error).message));
   const head = ['v=0', 'o=- 1 1 IN IP4 192.0.2.1', 's=-', 't=0 0'];
-  refused([...head, 'm=audio 4000 RTP/AVP 0', ''].join('\r\n'), /m= line 1: no c= line/);
-  refused([...head, 'c=IN IP6 2001:db8::1', 'm=audio 4000 RTP/AVP 0', ''].join('\r\n'), /IPv6 media is not supported/);
-  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio 4000 RTP/AVP 0', 'm=video 99999 RTP/AVP 96', ''].join('\r\n'), /m= line 2: port out of range/);
-  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio RTP/AVP', ''].join('\r\n'), /m= line 1: malformed/);
-  refused(['o=- 1 1 IN IP4 192.0.2.1', 's=-', ''].join('\r\n'), /first line is not v=0/);
+  refused([...head, 'm=audio 4000 RTP/AVP 0', ''].join('\r\n'), /m= line 1: no c= line/, true);
+  refused([...head, 'c=IN IP6 2001:db8::1', 'm=audio 4000 RTP/AVP 0', ''].join('\r\n'), /IPv6 media is not supported/, false);
+  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio 4000/2 RTP/AVP 0', ''].join('\r\n'), /m= line 1: port ranges are not supported/, false);
+  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio 4000 RTP/AVP 0', 'm=video 99999 RTP/AVP 96', ''].join('\r\n'), /m= line 2: port out of range/, true);
+  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio RTP/AVP', ''].join('\r\n'), /m= line 1: malformed/, true);
+  refused([...head, 'c=IN IP4', 'm=audio 4000 RTP/AVP 0', ''].join('\r\n'), /session: malformed c= line/, true);
+  refused([...head, 'c=IN IP4 192.0.2.1', 'm=audio 4000 RTP/AVP 0', 'garbage', ''].join('\r\n'), /line 7 is not <type>=<value>/, true);
+  refused(['o=- 1 1 IN IP4 192.0.2.1', 's=-', ''].join('\r\n'), /first line is not v=0/, true);
+  // The subclass's own test: an SdpError is not taken for a syntax error.
+  assert.equal(new SdpError('x') instanceof SdpSyntaxError, false);
+  assert.equal(new SdpSyntaxError('x') instanceof SdpError, true);
 });
 
 test('a policy that changes its copy cannot change what apply compares against', () => {

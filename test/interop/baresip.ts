@@ -1,7 +1,8 @@
 // baresip (Debian's baresip-core) as a third-party SIP user agent: its own SIP stack, TLS and SRTP (libre), no sound
 // card. A sine tone of its own frequency is its microphone (ausine); what it decodes is written to a WAV file
 // (sndfile), so a test can tell whose audio reached it and that it decrypted. It is driven over ctrl_tcp: netstring
-// JSON commands (dial, hangup) and events (REGISTER_OK, CALL_ESTABLISHED, CALL_CLOSED...).
+// JSON commands (dial, hangup, hold, resume, sndcode, answermode) and events (REGISTER_OK, CALL_ESTABLISHED,
+// CALL_DTMF_START, CALL_CLOSED...).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -87,6 +88,8 @@ export class Baresip {
       ...(o.dnsServer ? [`dns_server ${o.dnsServer}`] : []),
       // Below every node's media range in the tests (20000-32599) and the kernel's ephemeral ports.
       'rtp_ports 10000-19999',
+      // Each stream's RTP packets sent and received, printed when it closes (rtpTotals()).
+      'rtp_stats yes',
       // ausine runs at 48 kHz stereo only; baresip resamples to the codec's 8 kHz.
       `audio_source ausine,${o.toneHz}`,
       'audio_player aubridge,out',
@@ -156,8 +159,34 @@ export class Baresip {
     return this.command('dial', uri);
   }
 
+  /** Ends the current call: BYE once answered, CANCEL while it rings out, 486 to one ringing in (a rejection). */
   hangup(): Promise<{ ok: boolean; data: string }> {
     return this.command('hangup');
+  }
+
+  /** Puts the current call on hold: a re-INVITE with a=sendonly. */
+  hold(): Promise<{ ok: boolean; data: string }> {
+    return this.command('hold');
+  }
+
+  /** Takes it off hold: a re-INVITE with a=sendrecv. */
+  resume(): Promise<{ ok: boolean; data: string }> {
+    return this.command('resume');
+  }
+
+  /** Sends `digits` as RFC 4733 telephone-events in the current call's audio stream. */
+  sendDigits(digits: string): Promise<{ ok: boolean; data: string }> {
+    return this.command('sndcode', digits);
+  }
+
+  /** auto: every call is picked up at once; manual: a call rings until accepted or hung up (rejected). */
+  answerMode(mode: 'auto' | 'manual'): Promise<{ ok: boolean; data: string }> {
+    return this.command('answermode', mode);
+  }
+
+  /** SIP requests with `method` baresip received so far (from its -s trace). */
+  receivedRequests(method: string): number {
+    return [...this.#out.matchAll(new RegExp(`^${method} sip:`, 'gm'))].length;
   }
 
   /** Resolves once the account is registered (ctrl_tcp's events of the start are gone before it connects: ask). */
@@ -174,12 +203,28 @@ export class Baresip {
     return waitFor(`baresip: ${what}`, () => this.events.slice(from).find(match), timeoutMs, 50);
   }
 
-  /** The audio of the calls decoded so far, one entry per call (the WAV sndfile wrote, oldest first). */
+  /**
+   * The audio of the calls decoded so far, one entry per call (the WAV sndfile wrote, oldest first). baresip 1.0 drops
+   * its decoding filters when a re-INVITE makes the stream other than sendrecv (a hold) and never sets them up again
+   * in that call: a held call's recording ends at the hold. rtpTotals() counts what came after.
+   */
   decoded(): Audio[] {
     return readdirSync(this.#dir)
       .filter((f) => f.endsWith('-dec.wav'))
       .sort()
       .map((f) => analyse(readFileSync(join(this.#dir, f))));
+  }
+
+  /**
+   * The audio RTP packets sent and received in the first call that ended after `since` (a length of output), as
+   * baresip prints them when the stream closes. A received packet is counted after SRTP authenticated and decrypted
+   * it (baresip's srtp drops one that fails) and only while the stream's direction lets it receive.
+   */
+  rtpTotals(since: number, timeoutMs = 10_000): Promise<{ sent: number; received: number }> {
+    return waitFor('baresip\'s RTP totals of the call', () => {
+      const m = /audio\s+Transmit:\s+Receive:\s+packets:\s+(\d+)\s+(\d+)/.exec(this.#out.slice(since));
+      return m ? { sent: Number(m[1]), received: Number(m[2]) } : undefined;
+    }, timeoutMs, 50);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,8 @@
 // What real endpoints do in a call, through the pair: offers and answers in UPDATE, early media whose answer changes
 // in the 200, hold (by direction and by c=0.0.0.0) keeping ports and keys, a video line with its own relay and BFCP
-// turned off, CANCEL (before and crossing the 200), rejections, call forwarding at call control, SIP INFO and RFC 4733
-// DTMF passing the SRTP B2BUA, and core ending a call itself when its session timer runs out or its media stops (a BYE
-// each way with the reason, relays freed on both nodes).
+// turned off, CANCEL (before and crossing the 200), a BYE crossing a re-INVITE, rejections, call forwarding at call
+// control, SIP INFO and RFC 4733 DTMF passing the SRTP B2BUA, and core ending a call itself when its session timer
+// runs out or its media stops (a BYE each way with the reason, relays freed on both nodes).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,7 @@ type Media = { calls: number; relays: number };
 type Sip = { calls: number; callList: Array<{ kind: string; state: string; confirmed: boolean }>; callsEnded: Record<string, number> };
 const media = (n: 'edge' | 'core') => (pair[n].status() as { media: Media }).media;
 const sip = (n: 'edge' | 'core') => (pair[n].status() as { sip: Sip }).sip;
+const portPairs = (n: 'edge' | 'core') => (pair[n].status() as { media: { portPairsInUse: number } }).media.portPairsInUse;
 const NODES = ['edge', 'core'] as const;
 
 async function idle(): Promise<void> {
@@ -195,6 +196,32 @@ test('CANCEL of a ringing call: 200 to the CANCEL, 487 to the INVITE, nothing le
   await waitFor('core to list the call as active', () => sip('core').callList[0]?.state === 'active', 3000, 50);
   assert.equal((await c.inDialog('BYE', answered.response!)).status, 200);
   await idle();
+});
+
+test('a BYE crossing a re-INVITE: the BYE is answered and ends the call, the re-INVITE gets a final answer, nothing is left and every port is back', async (t) => {
+  await idle();
+  const pairs = { edge: portPairs('edge'), core: portPairs('core') };
+  let invites = 0;
+  // The phone answers the call at once and the re-INVITE only after 1.5 s: the client's BYE overtakes that answer.
+  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(40450), ...(invites++ > 0 ? { finalAfterMs: 1500 } : {}) } : { status: 200 }));
+  const c = await alice(t);
+  const k = key();
+  const first = await c.request('INVITE', 'sip:desk@example.com', savp(43100, k), 'application/sdp');
+  assert.equal(first.status, 200);
+  c.ack('sip:desk@example.com', first.response!);
+  await waitFor('core to list the call as active', () => sip('core').callList[0]?.state === 'active', 3000, 50);
+  const reinvite = c.inDialog('INVITE', first.response!, savp(43100, k, 'a=sendonly'));
+  await waitFor('the re-INVITE at the phone', () => seen.filter((r) => r.method === 'INVITE').length === 2, 3000, 20);
+  assert.equal((await c.inDialog('BYE', first.response!)).status, 200, 'the BYE is answered while the re-INVITE is pending');
+  const late = await reinvite;
+  t.diagnostic(`the re-INVITE crossed by the BYE was answered ${late.status}`);
+  assert.ok(late.status >= 200, `the re-INVITE gets a final answer (${late.status}), never a hang`);
+  if (late.status === 200) c.ack('sip:desk@example.com', late.response!);
+  assert.equal(seen.filter((r) => r.method === 'BYE').length, 1, 'the BYE reached the phone');
+  // The phone's late 200 to the re-INVITE finds no call: it must not open media again.
+  await idle();
+  await waitFor('every port pair back', () => NODES.every((n) => portPairs(n) === pairs[n]), 5000, 50);
+  for (const n of NODES) assert.equal(sip(n).calls, 0, `${n}: no leg left`);
 });
 
 test('rejections and forwarding: 486 and 603 free everything; call control forwards a line to another phone', async (t) => {

@@ -1,7 +1,7 @@
 // Media through the pair, real UDP and real SRTP on loopback: the inside's plain RTP reaches the client as SRTP
 // under core's key (checked with werift, not libsrtp), the client's SRTP reaches the inside as RTP, both call
 // directions and a delayed offer (the offer in the 200, the answer in the ACK); the edge's SDP names its own ports
-// and passes a=crypto untouched; bad or unencrypted offers get 488; a forged packet counts an auth failure and
+// and passes a=crypto untouched; unencrypted or unusable offers get 488 and malformed ones 400, each with a Warning; a forged packet counts an auth failure and
 // reaches nobody; every port is back when the call ends.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -356,24 +356,32 @@ test('core answers a client under the tag and suite of the first a=crypto it can
   assert.equal((await carol.register(0)).status, 200);
 });
 
-test('offers a call cannot use get 488 with the reason, and leave no relay or port behind', async (t) => {
+test('offers a call cannot use get 488, malformed ones 400, each with the reason and a Warning, and leave no relay or port behind', async (t) => {
   await idle();
   const basePorts = [edgeMedia().portPairsInUse, coreMedia().portPairsInUse];
   const baseRefused = [edgeMedia().offersRefused, coreMedia().offersRefused];
   const carol = await pair.client('carol');
   t.after(() => carol.close());
   assert.equal((await carol.register()).status, 200);
-  const refused = async (body: string, reason: RegExp) => {
+  // RFC 3261 §20.43: Warning: 399 <the refusing node> "<why>", besides the Reason (RFC 3326); the pair's edge is
+  // known by its public address, core by its name.
+  const EDGE_HOST = '127.0.0.1';
+  const refused = async (body: string, status: number, reason: RegExp, agent: string) => {
     const r = await carol.request('INVITE', 'sip:bob@example.com', body, 'application/sdp');
-    assert.equal(r.status, 488, r.reason);
+    assert.equal(r.status, status, r.reason);
     assert.match(r.response?.header('reason') ?? '', reason);
+    const warning = r.response?.header('warning') ?? '';
+    assert.match(warning, new RegExp(`^399 ${agent.replace(/\./g, '\\.')} "`), `the Warning names who refused: ${warning}`);
+    assert.match(warning, reason, 'and says why');
   };
-  await refused(sdp(40000), /media encryption is forced/);
-  await refused(sdp(40000, { proto: 'RTP/SAVP', extra: 'a=crypto:1 F8_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj' }), /media encryption is forced/);
-  await refused('v=0\r\ns=-\r\n', /no o= line/);
-  await refused(sdp(40000, { key: randomBytes(30), proto: 'RTP/SAVP' }).replace('c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'), /IPv6 media is not supported/);
-  const inside = pair.callControl.request('carol@example.com', 'INVITE', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n', 'application/sdp');
-  assert.equal((await inside).status, 488, 'core refuses the inside\'s bad offer too');
+  await refused(sdp(40000), 488, /media encryption is forced/, 'core1');
+  await refused(sdp(40000, { proto: 'RTP/SAVP', extra: 'a=crypto:1 F8_128_HMAC_SHA1_80 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj' }), 488, /media encryption is forced/, 'core1');
+  // Malformed (RFC 8866 requires o=, s=, t=): 400, distinct from SDP that is well-formed but unusable.
+  await refused('v=0\r\ns=-\r\n', 400, /no o= line/, EDGE_HOST);
+  await refused(sdp(40000, { key: randomBytes(30), proto: 'RTP/SAVP' }).replace('c=IN IP4 127.0.0.1', 'c=IN IP6 ::1'), 488, /IPv6 media is not supported/, EDGE_HOST);
+  // A stream without any c= breaks a MUST of RFC 8866 §5.7: core answers the inside 400 with the line named.
+  const inside = await pair.callControl.request('carol@example.com', 'INVITE', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n', 'application/sdp');
+  assert.equal(inside.status, 400, 'core refuses the inside\'s malformed offer too');
   await idle(basePorts);
   // The edge refuses what does not parse; core what is not encrypted, and the inside's offer without c=.
   assert.deepEqual([edgeMedia().offersRefused - baseRefused[0]!, coreMedia().offersRefused - baseRefused[1]!], [2, 3]);

@@ -6,7 +6,7 @@ import type { Logger } from '../../log/index.js';
 import type { LegOptions, MediaEngine } from '../../media/index.js';
 import { rewriteBody, type Leg, type MediaStream, type SessionDescription, type StreamEvents } from '../../calls/index.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/index.js';
-import { answeredMethod, carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
+import { answeredMethod, carriesAnswer, carriesOffer, hasSdp, offerFault, type OfferFault } from './sdp-hop.js';
 
 /**
  * One side of a node for a leg (the client's, or the inside's): what an offer from that side becomes on its way
@@ -32,18 +32,22 @@ export interface CallMediaOptions {
   log: Logger;
   /** An answered call's stream went silent for media.timeout_s: what the node does beyond reporting it (core: hang up). */
   onTimeout?: (leg: Leg) => void;
+  /** Who a refused offer's Warning names (RFC 3261 §20.43 warn-agent): the node's host name or pseudonym. */
+  agent?: string;
 }
 
 export class CallMedia {
   protected readonly engine: MediaEngine;
   protected readonly log: Logger;
   readonly #onTimeout: ((leg: Leg) => void) | undefined;
+  readonly #agent: string;
   readonly counters = { relaysOpened: 0, relaysClosed: 0, mediaTimeouts: 0, authFailures: 0, offersRefused: 0, answersUnusable: 0 };
 
   constructor(opts: CallMediaOptions) {
     this.engine = opts.engine;
     this.log = opts.log;
     this.#onTimeout = opts.onTimeout;
+    this.#agent = opts.agent ?? 'mra-edge';
   }
 
   /** Opens stream `index` of `leg` (closing what was there): throws the engine's error (an exhausted range) as is. */
@@ -74,11 +78,12 @@ export class CallMedia {
 
   /**
    * Rewrites the offer of an INVITE on its way through, for `leg`: undefined when there is none, else whether it is
-   * refused and with what (488 for SDP the call cannot use, 503 when no relay opens). A refused offer leaves no relay
+   * refused and with what (400 for SDP that does not parse, 488 for SDP the call cannot use, each with a Warning; 503
+   * when no relay opens). A refused offer leaves no relay
    * behind on a new leg, but a live call's (a refused re-INVITE) stay. An INVITE without SDP starts a delayed offer;
    * the ACK that ends one carries its answer, rewritten by `side.answer`.
    */
-  offer(req: SipRequest, leg: Leg | undefined, side: () => MediaPolicy): { fault?: { status: number; text: string } } | undefined {
+  offer(req: SipRequest, leg: Leg | undefined, side: () => MediaPolicy): { fault?: OfferFault } | undefined {
     if (!leg) return undefined;
     if (req.method === 'ACK') return void this.#answerInAck(req, leg, side);
     if (req.method === 'INVITE' && !hasSdp(req)) {
@@ -99,7 +104,7 @@ export class CallMedia {
     } catch (err) {
       this.counters.offersRefused++;
       if (fresh) leg.closeMedia();
-      return { fault: offerFault(err) };
+      return { fault: offerFault(err, this.#agent) };
     }
   }
 

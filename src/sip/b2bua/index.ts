@@ -2,5 +2,5 @@
 export { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media.js';
 export { EdgeMedia, type EdgeMediaOptions } from './edge-media.js';
 export { CoreMedia, type Addresses } from './core-media.js';
-export { carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
+export { carriesAnswer, carriesOffer, hasSdp, offerFault, warningHeader, type OfferFault } from './sdp-hop.js';
 export { DialogKeeper, type DialogKeeperOptions } from './dialogs.js';

@@ -92,7 +92,7 @@ export class CoreSipProxy {
       log: this.#log,
     });
     const hangUpOnTimeout = opts.media?.timeoutAction === 'hangup';
-    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}) });
+    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, agent: opts.node, ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}) });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
       ...(opts.sourceAddress ? { localAddress: opts.sourceAddress } : {}),
@@ -211,7 +211,7 @@ export class CoreSipProxy {
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
     const carried = carry(req, this.#calls, this.#media, false, null, () => this.#media!.clientSide(this.#addresses(conn)));
-    if (isRefusal(carried)) return refuse(carried.status, carried.text);
+    if (isRefusal(carried)) return refuse(carried.status, carried.text, carried.headers);
     const branch = statelessBranch(req, this.#opts.node);
     req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);

@@ -100,7 +100,7 @@ export class EdgeSipProxy {
     this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#calls = new CallTable({ capacity: opts.callCapacity });
-    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log });
+    this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, agent: opts.publicHost });
     this.#listener = new SipTlsListener({
       address: opts.listen.address,
       port: opts.listen.port,
@@ -226,7 +226,7 @@ export class EdgeSipProxy {
       addPath(req, this.#ownUri(token));
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(token));
     const carried = carry(req, this.#calls, this.#media, false, conn.id, () => this.#media!.clientSide);
-    if (isRefusal(carried)) return this.#refuse(conn, req, carried.status, carried.text);
+    if (isRefusal(carried)) return this.#refuse(conn, req, carried.status, carried.text, carried.headers);
     req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, viaParams), 'top');
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
