@@ -79,6 +79,7 @@ class Space {
 
 /** The embedded default: one process, no other service. Expired entries are dropped on read, on count and by a sweep. */
 export class MemoryStore implements Store {
+  readonly shared = false;
   readonly #spaces = new Map<string, Space>();
   readonly #sweep: NodeJS.Timeout;
   readonly #channels = new EventEmitter();

@@ -56,6 +56,7 @@ export class StoreUnavailable extends Error {
 }
 
 export class RedisStore implements Store {
+  readonly shared = true;
   readonly #opts: RedisStoreOptions;
   readonly #log: Logger;
   readonly #redis: RedisWithScripts;

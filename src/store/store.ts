@@ -4,6 +4,8 @@
  * embedded default is one process's memory (memory.ts). Namespaces keep planes apart.
  */
 export interface Store {
+  /** Whether other nodes share this store (Redis): a cluster. Memory is one process's own. */
+  readonly shared: boolean;
   get<T>(ns: string, key: string): Promise<T | undefined>;
   /** ttlMs: the entry vanishes after this long (omitted: kept until deleted). */
   set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void>;
