@@ -199,3 +199,35 @@ test('the store field is checked where it is written: bad URLs are refused by fi
   assert.match(problem('redis-sentinel://10.0.0.5:26379'), /store: redis-sentinel:\/\/ needs the master name/);
   assert.match(problem('redis://a:1,b:2'), /store: redis:\/\/ names one server/);
 });
+
+test('two cores on one Redis share X-Auth sessions, the credentials cache and rate control', async (t) => {
+  if (!redis) return t.skip(missing);
+  const { Authorizer } = await import('../../src/http/authorize.js');
+  const { TokenKeys } = await import('../../src/http/index.js');
+  const asked: string[] = [];
+  const core = async () =>
+    new Authorizer(
+      await node(redis!.url, 'auth'),
+      { credentialsRefreshMs: 60_000, cleanupMs: 60_000, maxAuthorizationsPerPeriod: 3, rateControlPeriodMs: 60_000 },
+      async (user, password) => {
+        asked.push(user);
+        return password === 'good';
+      },
+      new TokenKeys(async () => '{"keys":[]}'),
+    );
+  const [c1, c2] = [await core(), await core()];
+  t.after(() => (c1.close(), c2.close()));
+  const basic = (u: string, p: string) => ({ authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
+  const first = await c1.authorize(basic('ann', 'good'), { issueSession: true });
+  assert.ok(first.ok && first.via === 'basic' && first.session);
+  const viaSession = await c2.authorize({ cookie: `X-Auth=${first.ok ? first.session : ''}` }, { issueSession: false });
+  assert.deepEqual(viaSession, { ok: true, user: 'ann', via: 'session' }, "core2 honours the session core1 issued");
+  const cached = await c2.authorize(basic('ann', 'good'), { issueSession: false });
+  assert.ok(cached.ok && cached.via === 'cached', "core2 finds core1's credential check in the cache (the cluster's salt)");
+  assert.deepEqual(asked, ['ann'], 'call control was asked once for the cluster');
+  const third = await c1.authorize(basic('ann', 'good'), { issueSession: false });
+  assert.ok(third.ok);
+  const fourth = await c2.authorize(basic('ann', 'good'), { issueSession: false });
+  assert.equal(fourth.ok, false, 'the fourth authorization in the period is refused whichever core counts it');
+  assert.equal(!fourth.ok && fourth.status, 429);
+});
