@@ -1,30 +1,16 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../log/index.js';
-import type { MessageChannel, MessageFramer } from './channel.js';
+import type { MessageChannel } from './channel.js';
 import { ChannelHandlers, isKind } from './handlers.js';
 import type { ChannelKind } from './handshake.js';
-import type { TlsFiles } from '../host/index.js';
 import type { ChannelHandler, ChannelSource, LinkStatus } from './types.js';
-import { EdgeLink, type EdgePeer } from './edge-link.js';
+import { EdgeLink, type EdgeLinkOptions, type EdgePeer } from './edge-link.js';
 
 export type { EdgePeer };
 
-export interface TraversalClientOptions {
-  node: string;
-  tls: TlsFiles;
+/** Every link's options (EdgeLinkOptions: who core is, credentials, timers, the SIP framer) and the peers. */
+export interface TraversalClientOptions extends EdgeLinkOptions {
   /** Peer 1 … Peer 6: the edge cluster's nodes. Core links to every one of them at once. */
   peers: EdgePeer[];
-  username: string;
-  password: string;
-  keepaliveMs: number;
-  reconnectInitialMs: number;
-  reconnectMaxMs: number;
-  connectTimeoutMs: number;
-  /** The local address core dials from (source_address); default: the one the route picks. */
-  localAddress?: string;
-  /** Frames the SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
-  framer: () => MessageFramer;
-  log: Logger;
 }
 
 /**

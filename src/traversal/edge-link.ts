@@ -23,7 +23,9 @@ export interface EdgeLinkOptions {
   reconnectInitialMs: number;
   reconnectMaxMs: number;
   connectTimeoutMs: number;
+  /** The local address core dials from (source_address); default: the one the route picks. */
   localAddress?: string;
+  /** Frames the SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
   framer: () => MessageFramer;
   log: Logger;
 }
