@@ -71,7 +71,12 @@ const edgeMedia = z.strictObject({ ...mediaFields, public_address: z.ipv4().opti
  * whenever it has sent nothing for this long: a client that speaks first is heard, and a one-way silence (mute, hold)
  * does not let the firewall's flow expire. RFC 6263's default, 15 s, is inside conntrack's 30 s for an unanswered flow.
  */
-const coreMedia = z.strictObject({ ...mediaFields, keepalive_s: z.number().min(1).max(300).default(15) }).refine(mediaRange, rangeError).prefault({});
+const coreMedia = z.strictObject({
+  ...mediaFields,
+  keepalive_s: z.number().min(1).max(300).default(15),
+  /** An answered call's stream silent for timeout_s: `report` logs and counts it; `hangup` also ends the call with a BYE each way. */
+  timeout_action: z.enum(['report', 'hangup']).default('report'),
+}).refine(mediaRange, rangeError).prefault({});
 
 const keepalive = seconds(15, 0.1);
 

@@ -10,7 +10,7 @@ import { NonceIssuer, digestResponse, parseDigest } from './digest.js';
 import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
 import { Bindings, type Binding } from './call-control-bindings.js';
-import { uasResponse } from './uas.js';
+import { sendAnswers, type UasAnswer } from './uas.js';
 
 export interface CallControlOptions {
   address: string;
@@ -37,7 +37,7 @@ export interface RequestResult {
  * A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user, and sees
  * the ACK too (an SDP answer may ride it), whose result is ignored.
  */
-export type InsidePhone = (req: SipRequest) => { status: number; body?: string };
+export type InsidePhone = (req: SipRequest) => UasAnswer;
 
 /** An INVITE dialog as the lab's side of it knows it: enough to send a request inside it. */
 export interface Dialog {
@@ -67,6 +67,10 @@ export class CallControl {
   readonly ports = { tcp: 0, tls: 0 };
   /** Inside phones by user name (the lab's desk phone when a client calls it). */
   readonly phones = new Map<string, InsidePhone>();
+  /** Call forward all: a call to the key goes to the value's user instead (what Unified CM does for a forwarded line). */
+  readonly forwards = new Map<string, string>();
+  /** Phones' INVITEs whose final answer is still to come, by Call-ID: a CANCEL turns it into 487. */
+  readonly #ringing = new Map<string, { cancel(): boolean }>();
 
   constructor(opts: CallControlOptions) {
     this.#opts = opts;
@@ -239,8 +243,11 @@ export class CallControl {
     // routing): a call between two remote clients goes back out through core, over the connection core opened here.
     const next = req.routes()[0]?.uri;
     if (next) return this.#forwardAlongRoute(req, conn, next);
+    if (req.uri.kind !== 'sip') return void conn.send(answer(req, 416, 'Only sip: URIs are routed'));
+    // Call forward all: a new call for a forwarded user goes to the user it is forwarded to.
+    const forwardedTo = req.uri.user && !tagOf(req.to()) ? this.forwards.get(req.uri.user) : undefined;
+    if (forwardedTo) req.uri = { ...req.uri, user: forwardedTo };
     const uri = req.uri;
-    if (uri.kind !== 'sip') return void conn.send(answer(req, 416, 'Only sip: URIs are routed'));
     const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
     // A phone registered here may give, in a dialog, the Contact of the connection it opened rather than the one it
     // registered (RFC 5626 flows): that connection is the way to it.
@@ -251,7 +258,19 @@ export class CallControl {
       if (req.method === 'ACK') return void phone(req); // seen (it may carry an SDP answer), never answered
       // The phone sits behind call control: its Contact names call control, which brings the dialog's requests here.
       const contact = `<sip:${uri.user}@${conn.localAddress}:${conn.localPort};transport=${conn.transport}>`;
-      return void conn.send(uasResponse(req, phone(req), contact, PHONE_TAG).serialize());
+      const send = (res: SipResponse) => conn.send(res.serialize());
+      if (req.method === 'CANCEL') {
+        // RFC 3261 §9.2: 200 to the CANCEL; an INVITE still unanswered gets 487.
+        const ringing = this.#ringing.get(req.callId());
+        phone(req);
+        send(createResponse(req, ringing ? 200 : 481, ringing ? {} : { reason: 'Call/Transaction Does Not Exist' }));
+        ringing?.cancel();
+        this.#ringing.delete(req.callId());
+        return;
+      }
+      const handle = sendAnswers(req, phone(req), contact, PHONE_TAG, send);
+      if (req.method === 'INVITE') this.#ringing.set(req.callId(), handle);
+      return;
     }
     if (!target) {
       // OPTIONS to the registrar itself is a keepalive/capabilities probe.

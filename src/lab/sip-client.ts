@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { SipError, SipRequest, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, type SipResponse } from '../sip/message/index.js';
 import { DigestCredentials, parseChallenge } from './digest.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
-import { uasResponse, type UasAnswer } from './uas.js';
+import { sendAnswers, type UasAnswer } from './uas.js';
 
 export interface SipClientOptions {
   host: string;
@@ -47,9 +47,11 @@ export class SipClient {
   readonly #instance = randomUUID();
   readonly #pending = new Map<string, (r: SipResult) => void>();
   readonly #requestListeners: Array<(req: SipRequest) => void> = [];
+  readonly #provisionalListeners: Array<(res: SipResponse) => void> = [];
   #conn: StreamSipConnection | undefined;
   readonly #credentials: DigestCredentials;
   #cseq = 1;
+  #lastInvite: SipRequest | undefined;
   #refresh: NodeJS.Timeout | undefined;
   /** Set when the 401 challenge was met at least once (tests check the flow was really challenged). */
   challenged = 0;
@@ -86,6 +88,11 @@ export class SipClient {
     this.#requestListeners.push(listener);
   }
 
+  /** Provisional responses (a 183 with early media's SDP) to this client's requests. */
+  onProvisional(listener: (res: SipResponse) => void): void {
+    this.#provisionalListeners.push(listener);
+  }
+
   /** REGISTER, answering one digest challenge; resolves with the final response. */
   async register(expiresS = this.opts.expiresS ?? 3600): Promise<SipResult> {
     let r = await this.#send(this.#registerRequest(expiresS));
@@ -110,11 +117,27 @@ export class SipClient {
     clearInterval(this.#refresh);
   }
 
-  /** An out-of-dialog request (MESSAGE, OPTIONS, INVITE) to a URI through the edge. */
-  request(method: string, uri: string, body = '', contentType = 'text/plain'): Promise<SipResult> {
+  /** An out-of-dialog request (MESSAGE, OPTIONS, INVITE) to a URI through the edge; an INVITE carries the client's Contact. */
+  request(method: string, uri: string, body = '', contentType = 'text/plain', headers: Array<[string, string]> = []): Promise<SipResult> {
     const payload = Buffer.from(body, 'utf8');
-    const extra: Array<[string, string]> = payload.length ? [['Content-Type', contentType]] : [];
-    return this.#send(this.#build(method, uri, `<${uri}>`, randomBytes(10).toString('hex'), extra, payload));
+    const extra: Array<[string, string]> = [...headers, ...(payload.length ? [['Content-Type', contentType] as [string, string]] : [])];
+    if (method === 'INVITE' || method === 'SUBSCRIBE') extra.unshift(['Contact', this.#contact()]);
+    const req = this.#build(method, uri, `<${uri}>`, randomBytes(10).toString('hex'), extra, payload);
+    if (method === 'INVITE') this.#lastInvite = req;
+    return this.#send(req);
+  }
+
+  /**
+   * CANCELs the last INVITE this client sent (RFC 3261 §9.1: its request-URI, Call-ID, From, To, CSeq number and
+   * top Via, CSeq method CANCEL); resolves with the CANCEL's own final response.
+   */
+  cancel(): Promise<SipResult> {
+    const invite = this.#lastInvite;
+    if (!invite) return Promise.resolve({ status: 0, reason: 'no INVITE to cancel' });
+    const headers: Array<[string, string]> = [];
+    for (const name of ['via', 'route', 'max-forwards', 'from', 'to', 'call-id']) for (const v of invite.headerList(name)) headers.push([name, v]);
+    headers.push(['CSeq', `${invite.cseq().seq} CANCEL`], ['Content-Length', '0']);
+    return this.#send(new SipRequest('CANCEL', invite.uri, fields(headers), Buffer.alloc(0)));
   }
 
   /**
@@ -132,6 +155,20 @@ export class SipClient {
     return this.#conn?.send(req.serialize()) ?? false;
   }
 
+  /**
+   * A request inside the dialog `res` (the 2xx of this client's INVITE) formed: to its Contact, along its route set
+   * reversed, with the next CSeq; a re-INVITE carries the client's Contact. Resolves with the final response.
+   */
+  inDialog(method: string, res: SipResponse, body = '', contentType = 'application/sdp'): Promise<SipResult> {
+    const payload = Buffer.from(body, 'utf8');
+    const contact = res.contacts();
+    const target = contact !== '*' && contact[0] ? formatUri(contact[0].uri) : formatUri(res.to().uri);
+    const extra: Array<[string, string]> = res.headerList('record-route').reverse().map((r): [string, string] => ['Route', r]);
+    if (method === 'INVITE' || method === 'UPDATE') extra.push(['Contact', this.#contact()]);
+    if (payload.length) extra.push(['Content-Type', contentType]);
+    return this.#send(this.#build(method, target, res.header('to')!, res.callId(), extra, payload));
+  }
+
   /** Sends raw bytes on the connection (bad-input tests). */
   sendRaw(data: Buffer | string): boolean {
     return this.#conn?.send(data) ?? false;
@@ -140,6 +177,11 @@ export class SipClient {
   close(): void {
     this.stopRefresh();
     this.#conn?.close('client closing');
+  }
+
+  /** Where requests in its dialogs reach it: its own TLS connection to the edge (RFC 5626 ;ob). */
+  #contact(): string {
+    return `<sip:${this.opts.user}@${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};transport=tls;ob>`;
   }
 
   #registerRequest(expiresS: number): SipRequest {
@@ -173,7 +215,8 @@ export class SipClient {
   }
 
   #send(req: SipRequest): Promise<SipResult> {
-    const branch = getParam(req.topVia().params, 'branch')!;
+    // A CANCEL shares its INVITE's branch: the two are told apart by their CSeq method.
+    const branch = `${getParam(req.topVia().params, 'branch')!}|${req.method}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => done({ status: 408, reason: 'Request Timeout (client)' }), this.opts.timeoutMs ?? 8000);
       const done = (r: SipResult) => {
@@ -199,15 +242,17 @@ export class SipClient {
       throw err;
     }
     if (!msg.isRequest) {
-      if (msg.status < 200) return;
-      this.#pending.get(getParam(msg.topVia().params, 'branch') ?? '')?.({ status: msg.status, reason: msg.reason, response: msg });
+      if (msg.status < 200) {
+        for (const l of this.#provisionalListeners) l(msg);
+        return;
+      }
+      this.#pending.get(`${getParam(msg.topVia().params, 'branch') ?? ''}|${msg.cseq().method}`)?.({ status: msg.status, reason: msg.reason, response: msg });
       return;
     }
     this.received.set(msg.method, (this.received.get(msg.method) ?? 0) + 1);
     for (const l of this.#requestListeners) l(msg);
     if (msg.method === 'ACK') return;
     const a = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
-    const contact = `<sip:${this.opts.user}@${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};transport=tls;ob>`;
-    this.#conn?.send(uasResponse(msg, typeof a === 'number' ? { status: a } : a, contact, this.#tag).serialize());
+    sendAnswers(msg, typeof a === 'number' ? { status: a } : a, this.#contact(), this.#tag, (res) => this.#conn?.send(res.serialize()));
   }
 }

@@ -3,8 +3,8 @@
 // names the edge needs a real DNS server. It answers only the names given and forwards nothing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createSocket } from 'node:dgram';
 import { waitFor } from '../support/log-capture.js';
+import { freeUdpPort } from '../support/node-files.js';
 
 export const DNSMASQ_BIN = '/usr/sbin/dnsmasq';
 
@@ -16,14 +16,6 @@ export interface Dns {
   /** host:port to give a client as its DNS server. */
   server: string;
   close(): Promise<void>;
-}
-
-async function freeUdpPort(address: string): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, address, () => r()));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Serves A records `names` (name → IPv4) on `address`, a free UDP/TCP port; nothing else resolves. */

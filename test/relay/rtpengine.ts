@@ -1,22 +1,15 @@
 // Debian's rtpengine (package rtpengine-daemon), userspace only (--table=-1), on loopback with the same logical
 // interfaces as the relay under test: the reference the differential test and bench:relay compare against.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { NgClient } from '../../bench/media/ng-client.js';
+import { freeUdpPort } from '../support/node-files.js';
+export { freeUdpPort };
 
 export const RTPENGINE_BIN = '/usr/bin/rtpengine';
 
 export function rtpengineMissing(): string | null {
   const r = spawnSync(RTPENGINE_BIN, ['--version'], { encoding: 'utf8' });
   return r.error || r.status !== 0 ? 'rtpengine is not installed (apt-get install rtpengine-daemon)' : null;
-}
-
-export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(0, address, resolve); });
-  const { port } = s.address();
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 export interface Rtpengine {

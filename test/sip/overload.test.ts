@@ -10,8 +10,11 @@ import { overloadAnswer, rawAnswer } from '../../src/sip/routing/index.js';
 import { capturedLogger, waitFor } from '../support/log-capture.js';
 
 const MAX_WAIT_MS = 300;
+/** The burst test's listener waits longer: a busy host can stall a turn for a few hundred ms, which is not overload. */
+const BURST_MAX_WAIT_MS = 3000;
 let ca: string;
 let listener: SipTlsListener;
+let burstListener: SipTlsListener;
 let costMs = 0;
 let handled = 0;
 const sockets: TLSSocket[] = [];
@@ -25,8 +28,8 @@ before(async () => {
   const authority = await CertificateAuthority.create({ commonName: 'sip overload test CA' });
   const tls = await authority.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
   ca = authority.cert;
-  listener = new SipTlsListener({
-    address: '127.0.0.1', port: 0, tls, maxConnections: 10, log: log.log, maxQueueWaitMs: MAX_WAIT_MS,
+  const make = (maxQueueWaitMs: number) => new SipTlsListener({
+    address: '127.0.0.1', port: 0, tls, maxConnections: 10, log: log.log, maxQueueWaitMs,
     // Each message costs costMs of the event loop: the node's capacity is 1 / costMs.
     onMessage: (data, conn) => {
       const until = performance.now() + costMs;
@@ -40,16 +43,20 @@ before(async () => {
       return reply !== null && conn.send(reply);
     },
   });
+  listener = make(MAX_WAIT_MS);
+  burstListener = make(BURST_MAX_WAIT_MS);
   await listener.listen();
+  await burstListener.listen();
 });
 after(async () => {
   for (const s of sockets) s.destroy();
   await listener?.close();
+  await burstListener?.close();
 });
 
-async function send(count: number): Promise<{ ok: number; shed: number; ms: number; shedIds: number[] }> {
+async function send(count: number, to = listener): Promise<{ ok: number; shed: number; ms: number; shedIds: number[] }> {
   const s = await new Promise<TLSSocket>((resolve, reject) => {
-    const c = tlsConnect({ host: '127.0.0.1', port: listener.port, ca, servername: 'edge.example.com' }, () => resolve(c));
+    const c = tlsConnect({ host: '127.0.0.1', port: to.port, ca, servername: 'edge.example.com' }, () => resolve(c));
     c.once('error', reject);
     sockets.push(c);
   });
@@ -67,9 +74,9 @@ async function send(count: number): Promise<{ ok: number; shed: number; ms: numb
 
 test('a burst the node gets through within the wait is handled whole', async () => {
   costMs = 0.1;
-  const before = listener.shed;
-  const r = await send(600); // about 60 ms of work, in batches larger than a turn's
-  assert.deepEqual([r.ok, r.shed, listener.shed - before], [600, 0, 0]);
+  const before = burstListener.shed;
+  const r = await send(600, burstListener); // about 60 ms of work, in batches larger than a turn's
+  assert.deepEqual([r.ok, r.shed, burstListener.shed - before], [600, 0, 0]);
 });
 
 test('load beyond capacity: what waited longer than the limit is answered 503 at once, the wait stays bounded', async (t) => {

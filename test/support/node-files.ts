@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,18 @@ export async function freePort(address = '127.0.0.1'): Promise<number> {
   await new Promise<void>((r) => s.listen(0, address, () => r()));
   const { port } = s.address() as AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A free UDP port on an address, bound, read and released (for a server started as another process). */
+export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, address, resolve);
+  });
+  const { port } = s.address();
+  await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
 }
 

@@ -17,19 +17,33 @@ export interface MediaPolicy {
   answer(leg: Leg, d: SessionDescription): SessionDescription;
 }
 
+/**
+ * ICE ends at the node: each side is told the relay's address and port, which are the only candidates that reach the
+ * other side through the pair (core re-keys SRTP, so media cannot go end to end). Candidates from one side would name
+ * addresses the other cannot reach (an inside phone's, a client's behind its NAT), so ICE attributes are removed and
+ * both sides use plain c=/m= media (RFC 8839: an answer without ICE means no ICE).
+ */
+function withoutIce(d: SessionDescription): SessionDescription {
+  return { ...d, iceLite: false, streams: d.streams.map((s) => (s.ice ? { ...s, ice: undefined } : s)) };
+}
+
 export interface CallMediaOptions {
   engine: MediaEngine;
   log: Logger;
+  /** An answered call's stream went silent for media.timeout_s: what the node does beyond reporting it (core: hang up). */
+  onTimeout?: (leg: Leg) => void;
 }
 
 export class CallMedia {
   protected readonly engine: MediaEngine;
   protected readonly log: Logger;
+  readonly #onTimeout: ((leg: Leg) => void) | undefined;
   readonly counters = { relaysOpened: 0, relaysClosed: 0, mediaTimeouts: 0, authFailures: 0, offersRefused: 0, answersUnusable: 0 };
 
   constructor(opts: CallMediaOptions) {
     this.engine = opts.engine;
     this.log = opts.log;
+    this.#onTimeout = opts.onTimeout;
   }
 
   /** Opens stream `index` of `leg` (closing what was there): throws the engine's error (an exhausted range) as is. */
@@ -46,11 +60,13 @@ export class CallMedia {
         this.counters.authFailures += count;
         this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, count }, 'media SRTP authentication failures: packets dropped');
       },
-      // Report only: a call on hold may be silent, and the SIP dialog (BYE, session timers, flow) decides its end.
+      // Reported; ended only where the node is told to (core's media.timeout_action: hangup): a call on hold may
+      // be silent, and otherwise the SIP dialog (BYE, session timers, flow) decides its end.
       timeout: (stream, side, silentMs) => {
         if (!leg.answered) return;
         this.counters.mediaTimeouts++;
         this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, silentMs }, 'media timeout on an answered call');
+        this.#onTimeout?.(leg);
       },
       closed: () => this.counters.relaysClosed++,
     };
@@ -73,12 +89,12 @@ export class CallMedia {
     // A PRACK during a delayed offer answers the offer a reliable 18x carried (RFC 3262 §5); otherwise it offers.
     if (req.method === 'PRACK' && leg.delayed !== undefined) {
       leg.delayed = undefined;
-      return void this.#unusable(leg, req, (d) => side().answer(leg, d));
+      return void this.#unusable(leg, req, (d) => withoutIce(side().answer(leg, d)));
     }
     if (req.method === 'INVITE') leg.delayed = undefined;
     const fresh = !leg.hasMedia;
     try {
-      req.body = rewriteBody(req.body, (d) => side().offer(leg, d));
+      req.body = rewriteBody(req.body, (d) => withoutIce(side().offer(leg, d)));
       return {};
     } catch (err) {
       this.counters.offersRefused++;
@@ -91,7 +107,7 @@ export class CallMedia {
   #answerInAck(req: SipRequest, leg: Leg, side: () => MediaPolicy): void {
     if (!hasSdp(req) || leg.delayed !== 'answer') return;
     leg.delayed = undefined;
-    this.#unusable(leg, req, (d) => side().answer(leg, d));
+    this.#unusable(leg, req, (d) => withoutIce(side().answer(leg, d)));
   }
 
   /** Runs a rewrite of SDP that cannot be refused (an answer, or a delayed offer in a 2xx): if it fails, the leg has no media and the message passes as it came. */
@@ -122,8 +138,8 @@ export class CallMedia {
     }
     const leg = legOf();
     if (!leg) return;
-    if (leg.delayed !== 'offer' || answeredMethod(res) !== 'INVITE') return this.#unusable(leg, res, (d) => side().answer(leg, d));
-    this.#unusable(leg, res, (d) => side().offer(leg, d));
+    if (leg.delayed !== 'offer' || answeredMethod(res) !== 'INVITE') return this.#unusable(leg, res, (d) => withoutIce(side().answer(leg, d)));
+    this.#unusable(leg, res, (d) => withoutIce(side().offer(leg, d)));
     if (res.status >= 200 && leg.hasMedia) leg.delayed = 'answer';
   }
 

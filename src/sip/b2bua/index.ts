@@ -3,3 +3,4 @@ export { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media
 export { EdgeMedia, type EdgeMediaOptions } from './edge-media.js';
 export { CoreMedia, type Addresses } from './core-media.js';
 export { carriesAnswer, carriesOffer, hasSdp, offerFault } from './sdp-hop.js';
+export { DialogKeeper, type DialogKeeperOptions } from './dialogs.js';

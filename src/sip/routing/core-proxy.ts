@@ -5,7 +5,7 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import { addPath, addRecordRoute, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
 import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { RegistrationCounter } from './registrations.js';
@@ -17,7 +17,7 @@ import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
-import { CoreMedia, type Addresses } from '../b2bua/index.js';
+import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
 import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
 
 export interface CoreSipProxyOptions {
@@ -39,7 +39,7 @@ export interface CoreSipProxyOptions {
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
   callCapacity?: number;
   /** The media engine (the B2BUA's relays) and media.address; without it SDP passes untouched. */
-  media?: { engine: MediaEngine; keepaliveMs: number; address?: string };
+  media?: { engine: MediaEngine; keepaliveMs: number; address?: string; timeoutAction?: 'report' | 'hangup' };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
   log: Logger;
@@ -68,6 +68,8 @@ export class CoreSipProxy {
   readonly #awaiting = new AwaitingAnswers<true>();
   readonly #calls: CallTable;
   readonly #media: CoreMedia | undefined;
+  /** Each leg's dialog, so that core can end a call itself (session timers, media timeouts). */
+  readonly #dialogs: DialogKeeper;
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -78,8 +80,21 @@ export class CoreSipProxy {
     this.#routed = opts.routes().map((r) => targetKey(r.target)).sort().join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
-    this.#calls = new CallTable({ capacity: opts.callCapacity });
-    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log });
+    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#dialogs.forget(key) });
+    this.#dialogs = new DialogKeeper({
+      ownUser: this.#ownUser,
+      node: opts.node,
+      // To the edge the dialog's flow token names (a full mesh), as call control's own requests for the client go.
+      toEdge: (data) => edgeToward(this.#opts.traversal, parseMessage(Buffer.from(data)), VIA_MARK)?.send(data) ?? false,
+      toInside: (id, via, build) => {
+        const conn = this.#pool.byId(id);
+        return conn !== undefined && conn.send(build(via(conn.transport, conn.localAddress, conn.localPort)));
+      },
+      end: (leg, why) => this.#calls.legs.end(leg.key, why),
+      log: this.#log,
+    });
+    const hangUpOnTimeout = opts.media?.timeoutAction === 'hangup';
+    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}) });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
       ...(opts.sourceAddress ? { localAddress: opts.sourceAddress } : {}),
@@ -130,6 +145,7 @@ export class CoreSipProxy {
     const until = Date.now() + STOP_GRACE_MS;
     while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
+    this.#dialogs.close();
     this.#calls.close();
   }
 
@@ -205,6 +221,7 @@ export class CoreSipProxy {
     this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
     const sent = conn.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, false);
+    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, true, conn.id);
     if (!sent) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
@@ -226,7 +243,11 @@ export class CoreSipProxy {
     const conn = this.#pool.byId(connId ?? '');
     if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn, ch)));
     if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
-    else this.#calls.response(res, true);
+    else {
+      this.#calls.response(res, true);
+      const leg = this.#calls.legOf(res, 'to');
+      if (leg) this.#dialogs.response(res, leg, true);
+    }
   }
 
   #fromCallControl(data: Buffer, conn: SipConnection): void | Promise<void> {
@@ -245,6 +266,8 @@ export class CoreSipProxy {
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
       if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
+      // The answer to a request core sent itself (a BYE ending a call) ends here.
+      if (getParam(via.params, VIA_MARK) === 'self') return;
       if (msg.status >= 200) this.#awaiting.answered(getParam(via.params, 'branch') ?? '');
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
@@ -263,6 +286,8 @@ export class CoreSipProxy {
       else {
         this.counters.toEdge++;
         this.#calls.response(msg, false);
+        const leg = this.#calls.legOf(msg, 'from');
+        if (leg) this.#dialogs.response(msg, leg, false);
       }
       return;
     }
@@ -299,7 +324,9 @@ export class CoreSipProxy {
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
     req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
     this.counters.toEdge++;
-    forwarded(req, this.#calls, carried, edge.send(req.serialize()), true);
+    const sent = edge.send(req.serialize());
+    forwarded(req, this.#calls, carried, sent, true);
+    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, false, conn.id);
   }
 
   /**

@@ -97,7 +97,7 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     store: nodeScoped(ctx.store, cfg.name, OWN_NAMESPACES),
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
-    ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
+    ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), timeoutAction: cfg.media.timeout_action, ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
     ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
