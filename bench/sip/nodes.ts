@@ -66,6 +66,15 @@ export class NodeProcess {
     clearTimeout(timer);
   }
 
+  /** kill -9: the node dies as a crashed host's would, nothing said to its peers. */
+  async kill(): Promise<void> {
+    const proc = this.#proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = once(proc, 'exit');
+    proc.kill('SIGKILL');
+    await exited;
+  }
+
   async healthy(): Promise<boolean> {
     try {
       const res = await fetch(`http://127.0.0.1:${this.adminPort}/healthz`, { signal: AbortSignal.timeout(2000) });
@@ -142,68 +151,101 @@ export interface BenchPair {
   close(): Promise<void>;
 }
 
-/** Writes certificates and both YAML files (fixed free ports, so a restart comes back where it was) and starts both. */
-export async function startBenchPair(opts: { domain: string; registrar: { address: string; port: number }; capacity: number }): Promise<BenchPair> {
+export interface BenchCluster {
+  edges: NodeProcess[];
+  cores: NodeProcess[];
+  ca: string;
+  /** Each edge's public SIP TLS port on 127.0.0.1, in the order of `edges`. */
+  sipTlsPorts: number[];
+  close(): Promise<void>;
+}
+
+export interface BenchClusterOptions {
+  domain: string;
+  registrar: { address: string; port: number };
+  capacity: number;
+  edges: number;
+  cores: number;
+  /** The edges' and the cores' store (docs/cluster.md: two stores, one each side of the firewall); memory without. */
+  stores?: { edge: string; core: string };
+}
+
+/**
+ * Writes certificates and each node's YAML file (fixed free ports, so a restart comes back where it was) and starts
+ * the edges, then the cores; every core links to every edge (a full mesh). All on 127.0.0.1, each edge on ports of its own.
+ */
+export async function startBenchCluster(opts: BenchClusterOptions): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-bench-sip-'));
   const ca = await CertificateAuthority.create({ commonName: 'bench:sip CA' });
   const edgeCert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
   const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
   const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
-  const [sipTls, https, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const ports = () => Promise.all(Array.from({ length: 7 }, () => freePort()));
+  const edgePorts = await Promise.all(Array.from({ length: opts.edges }, ports));
   const common = { log: { level: 'warn' }, capacity: { registrations: opts.capacity } };
-  writeFileSync(
-    join(dir, 'edge.yaml'),
-    stringify({
-      role: 'edge',
-      name: 'edge1',
-      ...common,
-      admin: { address: '127.0.0.1', port: edgeAdmin },
-      tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
-      public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
-      sip: { max_connections: opts.capacity + 1000 },
-      traversal: {
-        address: '127.0.0.1',
-        sip_port: tSip,
-        http_tunnel_port: tHttp,
-        xmpp_port: tXmpp,
-        tls_verify_subject_name: 'core.example.com',
-        accounts: [{ username: 'traversal', password_hash: await hashPassword('bench-secret') }],
-      },
+  const shared = (role: 'edge' | 'core') => (opts.stores ? { store: opts.stores[role], cluster: { name: 'bench' } } : {});
+  const account = { username: 'traversal', password_hash: await hashPassword('bench-secret') };
+  const edges = edgePorts.map(([sipTls, https, xmpp, tSip, tHttp, tXmpp, admin], i) => {
+    const yaml = join(dir, `edge${i + 1}.yaml`);
+    writeFileSync(
+      yaml,
+      stringify({
+        role: 'edge',
+        name: `edge${i + 1}`,
+        ...common,
+        ...shared('edge'),
+        admin: { address: '127.0.0.1', port: admin },
+        tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
+        public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
+        sip: { max_connections: opts.capacity + 1000 },
+        traversal: { address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp, tls_verify_subject_name: 'core.example.com', accounts: [account] },
+      }),
+    );
+    return new NodeProcess('edge', yaml, admin!);
+  });
+  const cores = await Promise.all(
+    Array.from({ length: opts.cores }, async (_, i) => {
+      const admin = await freePort();
+      const yaml = join(dir, `core${i + 1}.yaml`);
+      writeFileSync(
+        yaml,
+        stringify({
+          role: 'core',
+          name: `core${i + 1}`,
+          ...common,
+          ...shared('core'),
+          admin: { address: '127.0.0.1', port: admin },
+          tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
+          domains: [{ name: opts.domain, sip_registrations: true }],
+          unified_cm: [{ publisher: opts.registrar.address, nodes: [{ address: opts.registrar.address, sip_port: opts.registrar.port }] }],
+          traversal: {
+            peers: edgePorts.map(([, , , tSip, tHttp, tXmpp]) => ({ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp })),
+            username: 'traversal',
+            password: 'bench-secret',
+            reconnect_initial_s: 0.1,
+            reconnect_max_s: 0.5,
+          },
+        }),
+      );
+      return new NodeProcess('core', yaml, admin);
     }),
   );
-  writeFileSync(
-    join(dir, 'core.yaml'),
-    stringify({
-      role: 'core',
-      name: 'core1',
-      ...common,
-      admin: { address: '127.0.0.1', port: coreAdmin },
-      tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
-      domains: [{ name: opts.domain, sip_registrations: true }],
-      unified_cm: [{ publisher: opts.registrar.address, nodes: [{ address: opts.registrar.address, sip_port: opts.registrar.port }] }],
-      traversal: {
-        peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }],
-        username: 'traversal',
-        password: 'bench-secret',
-        reconnect_initial_s: 0.1,
-        reconnect_max_s: 0.5,
-      },
-    }),
-  );
-  const edge = new NodeProcess('edge', join(dir, 'edge.yaml'), edgeAdmin!);
-  const core = new NodeProcess('core', join(dir, 'core.yaml'), coreAdmin!);
   const close = async () => {
-    await core.stop();
-    await edge.stop();
+    for (const n of [...cores, ...edges]) await n.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await edge.start();
-    await core.start();
+    for (const n of [...edges, ...cores]) await n.start();
   } catch (err) {
     await close();
     throw err;
   }
-  return { edge, core, ca: ca.cert, sipTlsPort: sipTls!, close };
+  return { edges, cores, ca: ca.cert, sipTlsPorts: edgePorts.map((p) => p[0]!), close };
+}
+
+/** One edge and one core in memory (bench:sip's pair). */
+export async function startBenchPair(opts: { domain: string; registrar: { address: string; port: number }; capacity: number }): Promise<BenchPair> {
+  const c = await startBenchCluster({ ...opts, edges: 1, cores: 1 });
+  return { edge: c.edges[0]!, core: c.cores[0]!, ca: c.ca, sipTlsPort: c.sipTlsPorts[0]!, close: c.close };
 }

@@ -70,6 +70,11 @@ export function statusAlarms(doc: StatusDocument, now = Date.now()): Alarm[] {
       out.push({ id: 'traversal.link-down', severity: 'error', message: `traversal link is ${link.state}${why}`, since: sinceIso });
     }
   }
+  const store = doc.store as { state?: unknown; since?: unknown; lastError?: unknown } | undefined;
+  if (store?.state === 'down') {
+    const why = typeof store.lastError === 'string' ? `: ${store.lastError}` : '';
+    out.push({ id: 'store.unreachable', severity: 'error', message: `shared store unreachable${why}; serving what this node holds, its writes wait to be replayed`, since: typeof store.since === 'string' ? store.since : new Date(now).toISOString() });
+  }
   for (const [name, section] of Object.entries(doc)) {
     const figures = sectionFigures(section);
     const cap = capacityOf(figures);

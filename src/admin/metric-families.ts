@@ -200,6 +200,14 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   counter('mra_relay_packets_forwarded_total', 'Relay: media packets forwarded', at('relay.packetsForwarded')),
   gauge('mra_relay_port_pairs_in_use', 'Relay: media port pairs in use', at('relay.portPairsInUse')),
 
+  // The shared store (memory, or Redis in a cluster: docs/cluster.md)
+  gauge('mra_store_up', '1 while the store answers (memory always; Redis: the last command and probe succeeded)', (doc) => (isObject(doc.store) ? [[{}, doc.store.state === 'up' ? 1 : 0]] : [])),
+  gauge('mra_store_latency_seconds', "Round trip of the store's last health probe", (doc) => one(ms(figure(doc, 'store.latencyMs')))),
+  counter('mra_store_errors_total', 'Store commands that failed (timeout, connection); the node answered from what it holds', at('store.errors')),
+  gauge('mra_store_pending_writes', 'Writes made while the store was unreachable, waiting to be replayed', at('store.pending')),
+  counter('mra_store_reconciles_total', 'Times the store came back and this node replayed (or republished) its writes', at('store.reconciles')),
+  gauge('mra_store_entries', 'Entries in the store, by namespace', byKey('namespace', 'store.entries', (k) => k), ['namespace']),
+
   // Domains and discovery (core)
   gauge('mra_domains', "MRA domains: core's configured ones, the edge's as core last sent them", (doc) => (Array.isArray(doc.domains) ? [[{}, doc.domains.length]] : one(figure(doc, 'sip.domains')))),
   gauge('mra_discovery_stale', 'Core: 1 when some cluster is served from an older answer or was not read for 24 h', at('discovery.stale')),

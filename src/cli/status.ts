@@ -31,6 +31,9 @@ export function renderStatus(doc: StatusDoc): string {
     out.push(`traversal link: ${t.state}${t.peer ? ` to ${t.peerNode ?? '?'} at ${t.peer}` : ''} since ${t.since}`);
     out.push(`  channels: ${list(t.channels)}; rtt ${t.rttMs ?? '-'} ms, reconnects ${t.reconnects}, failed attempts ${t.failedAttempts}`);
     if (t.lastError) out.push(`  last error: ${t.lastError}`);
+    // A core of a cluster links to every edge peer: each link on its own line.
+    if (Array.isArray(t.links) && t.links.length > 1)
+      for (const l of t.links) out.push(`  link to ${l.peerNode ?? '?'} at ${l.peer}: ${l.state} since ${l.since}; channels ${list(l.channels)}${l.rttMs !== undefined ? `, rtt ${l.rttMs} ms` : ''}${l.lastError && l.state !== 'up' ? `; ${l.lastError}` : ''}`);
   } else if (t) {
     out.push(`traversal: ${t.state}, ${t.cores.length} core node(s)${t.refused && Object.keys(t.refused).length ? `; refused: ${list(t.refused)}` : ''}`);
     for (const c of t.cores) out.push(`  ${c.node} from ${c.remote} since ${c.since}: ${list(c.channels)}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { insideSchema } from './inside.js';
 import { turnSection } from './turn.js';
+import { clusterSection, storeField } from './cluster.js';
 
 // Defaults follow Expressway's port map, so a site can put us behind its existing firewall rules.
 export const DEFAULT_PORTS = {
@@ -116,6 +117,9 @@ const common = {
   tls,
   media,
   hep,
+  /** Where shared state lives: memory (default) or Redis (docs/cluster.md). */
+  store: storeField,
+  cluster: clusterSection,
 };
 
 const edgeAccount = z.strictObject({
@@ -378,4 +382,5 @@ export const FILE_FIELDS: ReadonlyArray<readonly (string | number)[]> = [
   ['admin', 'tls', 'key_file'],
   ['admin', 'tls', 'client_ca_file'],
   ['turn', 'secret_file'],
+  ['cluster', 'store_password_file'],
 ];

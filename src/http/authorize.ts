@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http2';
-import type { Store } from '../store/index.js';
+import { sharedSecret, type Store } from '../store/index.js';
 import type { TokenKeys } from './token-keys.js';
 
 /** The authorization settings (Configuration > Unified Communications > Configuration > Advanced). */
@@ -37,8 +37,9 @@ const NS_RATE = 'http:authz-rate';
  * control, then cached as a salted hash only), or a self-describing OAuth token (verified locally).
  */
 export class Authorizer {
-  // Per-process salt: a leaked store dump names users but cannot be used to test passwords offline.
-  readonly #salt = randomBytes(16);
+  // A salt a store dump does not hold, so a leaked dump names users but cannot be used to test passwords offline:
+  // the process's own, or in a cluster the cluster's shared secret, so a check cached by one core serves them all.
+  readonly #salt: Promise<Buffer>;
   readonly #timer: NodeJS.Timeout;
   readonly stats = { basic: 0, cached: 0, token: 0, session: 0, failed: 0, rateLimited: 0, challenged: 0 };
 
@@ -48,6 +49,8 @@ export class Authorizer {
     private readonly checkCredentials: CredentialCheck,
     private readonly tokens: TokenKeys,
   ) {
+    this.#salt = store.shared ? sharedSecret(store, 'credentials-salt') : Promise.resolve(randomBytes(16));
+    this.#salt.catch(() => {}); // a store that fails here fails the first Basic check, which says so
     this.#timer = setInterval(() => void this.cleanup(), settings.cleanupMs);
     this.#timer.unref();
   }
@@ -121,7 +124,7 @@ export class Authorizer {
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     if (await this.#rateLimited(user)) return this.#limit(user);
-    const key = createHash('sha256').update(this.#salt).update(user).update('\0').update(password).digest('base64url');
+    const key = createHash('sha256').update(await this.#salt).update(user).update('\0').update(password).digest('base64url');
     const cached = await this.store.get<Entry>(NS_CREDENTIALS, key);
     if (cached && cached.expires > Date.now()) {
       this.stats.cached++;

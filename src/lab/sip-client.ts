@@ -22,6 +22,11 @@ export interface SipClientOptions {
   /** Answer to requests from the inside: a status, or a status with a body (an SDP answer); default 200 for all but INVITE (486). */
   answer?: (req: SipRequest) => number | SipAnswer;
   timeoutMs?: number;
+  /**
+   * A Contact that does not change with the connection (`sip:user@<contactHost>;ob`): a client given every edge of a
+   * cluster (DNS SRV) that moves to another one keeps its one binding, its Path replaced by the refresh (RFC 5626).
+   */
+  contactHost?: string;
 }
 
 export type SipAnswer = UasAnswer;
@@ -57,12 +62,18 @@ export class SipClient {
     this.#credentials = new DigestCredentials(opts.user, opts.password);
   }
 
-  connect(): Promise<void> {
+  /** Connects to the edge of the options, or to another one (`to`): the registration's Call-ID, tag and instance stay. */
+  connect(to?: { host: string; port: number }, onClose?: () => void): Promise<void> {
+    const target = to ?? this.opts;
     return new Promise((resolve, reject) => {
-      const socket: TLSSocket = connect({ host: this.opts.host, port: this.opts.port, ca: this.opts.ca, servername: this.opts.servername }, () => {
+      const socket: TLSSocket = connect({ host: target.host, port: target.port, ca: this.opts.ca, servername: this.opts.servername }, () => {
         socket.off('error', reject);
-        this.#conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
-        this.#conn.onClose(() => this.#failPending('connection closed'));
+        const conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
+        this.#conn = conn;
+        conn.onClose(() => {
+          this.#failPending('connection closed');
+          onClose?.();
+        });
         resolve();
       });
       socket.once('error', reject);
@@ -176,7 +187,7 @@ export class SipClient {
   #registerRequest(expiresS: number): SipRequest {
     const uri = `sip:${this.opts.domain}`;
     const extra: Array<[string, string]> = [
-      ['Contact', `<sip:${this.opts.user}@${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`],
+      ['Contact', `<sip:${this.opts.user}@${this.opts.contactHost ?? `${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0}`};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`],
       ['Expires', String(expiresS)],
       ['Supported', 'path, outbound'],
     ];

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { CoreConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
-import { MemoryStore } from '../store/index.js';
 import { TraversalClient } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { attachHttpCore } from '../http/index.js';
@@ -11,6 +10,7 @@ import { attachDomains } from '../domains/index.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
+import { openStore } from './store.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
 import { VERSION } from './version.js';
@@ -20,7 +20,7 @@ import { attachDiagnostics, hepFeed } from '../diag/index.js';
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
 export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
   const tls = loadTls(cfg, log);
-  const store = new MemoryStore();
+  const store = await openStore(cfg, log);
   const hep = hepFeed(cfg, log);
   const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;

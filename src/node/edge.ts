@@ -1,6 +1,5 @@
 import type { EdgeConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
-import { MemoryStore } from '../store/index.js';
 import { TraversalServer } from '../traversal/index.js';
 import { startAdmin } from '../admin/index.js';
 import { createHttpEdge } from '../http/index.js';
@@ -9,6 +8,7 @@ import { attachTurnEdge } from '../turn/index.js';
 import { attachXmppEdge } from '../xmpp/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
+import { openStore } from './store.js';
 import { startIntrusionProtection } from './intrusion.js';
 import { startMediaEngine } from './media.js';
 import type { RunningNode } from './running-node.js';
@@ -19,7 +19,7 @@ import { attachDiagnostics, hepFeed } from '../diag/index.js';
 /** The edge (Expressway-E role): listens for core on the traversal ports; never dials inward. */
 export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNode & { traversal: TraversalServer }> {
   const tls = loadTls(cfg, log);
-  const store = new MemoryStore();
+  const store = await openStore(cfg, log);
   const hep = hepFeed(cfg, log);
   const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
   const { ctx } = node;

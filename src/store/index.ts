@@ -1,2 +1,5 @@
-export type { Store } from './store.js';
+export type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
 export { MemoryStore } from './memory.js';
+export { RedisStore, StoreUnavailable, type RedisStoreOptions } from './redis.js';
+export { parseStoreUrl, describeTarget, type StoreTarget } from './store-url.js';
+export { sharedSecret, nodeScoped } from './shared.js';

@@ -1,4 +1,5 @@
-import type { Store } from './store.js';
+import { EventEmitter } from 'node:events';
+import type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
 
 interface Entry {
   key: string;
@@ -78,8 +79,13 @@ class Space {
 
 /** The embedded default: one process, no other service. Expired entries are dropped on read, on count and by a sweep. */
 export class MemoryStore implements Store {
+  readonly shared = false;
   readonly #spaces = new Map<string, Space>();
   readonly #sweep: NodeJS.Timeout;
+  readonly #channels = new EventEmitter();
+  readonly #since = new Date().toISOString();
+  /** Fencing tokens handed out, per lease namespace. */
+  readonly #fences = new Map<string, number>();
   #closed = false;
 
   constructor(sweepMs = 30_000, private readonly now: () => number = Date.now) {
@@ -91,8 +97,22 @@ export class MemoryStore implements Store {
   }
 
   /** For the status page: where state lives and how many entries each namespace holds (expired ones until the sweep). */
-  describe(): { kind: string; entries: Record<string, number> } {
-    return { kind: 'memory (this process)', entries: Object.fromEntries([...this.#spaces].map(([ns, s]) => [ns, s.map.size])) };
+  describe(): StoreDescription {
+    return { kind: 'memory (this process)', ...this.health(), entries: Object.fromEntries([...this.#spaces].map(([ns, s]) => [ns, s.map.size])) };
+  }
+
+  health(): StoreHealth {
+    return { state: 'up', since: this.#since, latencyMs: 0, errors: 0, pending: 0, reconciles: 0 };
+  }
+
+  onReconciled(): void {}
+
+  /** Every live entry with its expiry (ms since epoch, Infinity when kept): what a Redis store republishes. */
+  snapshot(): Array<{ ns: string; key: string; value: unknown; expires: number }> {
+    const now = this.now();
+    const out: Array<{ ns: string; key: string; value: unknown; expires: number }> = [];
+    for (const [ns, space] of this.#spaces) for (const e of space.map.values()) if (e.expires > now) out.push({ ns, key: e.key, value: e.value, expires: e.expires });
+    return out;
   }
 
   #space(ns: string): Space {
@@ -123,6 +143,59 @@ export class MemoryStore implements Store {
   async set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void> {
     this.#check();
     this.#space(ns).put({ key, value, expires: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+  }
+
+  async setIfAbsent<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<boolean> {
+    this.#check();
+    if (this.#live(ns, key) !== undefined) return false;
+    await this.set(ns, key, value, ttlMs);
+    return true;
+  }
+
+  async acquire(ns: string, key: string, owner: string, ttlMs: number): Promise<Lease | null> {
+    this.#check();
+    const held = this.#live(ns, key)?.value as Lease | undefined;
+    if (held && held.owner !== owner) return null;
+    const lease = held ?? { owner, token: this.#fence(ns) };
+    this.#space(ns).put({ key, value: lease, expires: this.now() + ttlMs });
+    return { ...lease };
+  }
+
+  async renew(ns: string, key: string, lease: Lease, ttlMs: number): Promise<boolean> {
+    this.#check();
+    const held = this.#live(ns, key)?.value as Lease | undefined;
+    if (!held || held.owner !== lease.owner || held.token !== lease.token) return false;
+    this.#space(ns).put({ key, value: held, expires: this.now() + ttlMs });
+    return true;
+  }
+
+  async release(ns: string, key: string, lease: Lease): Promise<boolean> {
+    this.#check();
+    const held = this.#live(ns, key)?.value as Lease | undefined;
+    if (!held || held.owner !== lease.owner || held.token !== lease.token) return false;
+    return this.#spaces.get(ns)!.map.delete(key);
+  }
+
+  async holder(ns: string, key: string): Promise<Lease | undefined> {
+    this.#check();
+    const held = this.#live(ns, key)?.value as Lease | undefined;
+    return held && { ...held };
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.#check();
+    this.#channels.emit(channel, message);
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): () => void {
+    this.#channels.on(channel, listener);
+    return () => this.#channels.off(channel, listener);
+  }
+
+  #fence(ns: string): number {
+    const n = (this.#fences.get(ns) ?? 0) + 1;
+    this.#fences.set(ns, n);
+    return n;
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
@@ -167,5 +240,6 @@ export class MemoryStore implements Store {
     this.#closed = true;
     clearInterval(this.#sweep);
     this.#spaces.clear();
+    this.#channels.removeAllListeners();
   }
 }

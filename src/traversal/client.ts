@@ -1,185 +1,106 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../log/index.js';
-import { dialChannel, describeDialError } from './dial.js';
-import { MessageChannel, StreamChannel, type MessageFramer } from './channel.js';
+import type { MessageChannel } from './channel.js';
 import { ChannelHandlers, isKind } from './handlers.js';
-import { backoffDelay } from './backoff.js';
 import type { ChannelKind } from './handshake.js';
-import type { TlsFiles } from '../host/index.js';
 import type { ChannelHandler, ChannelSource, LinkStatus } from './types.js';
+import { EdgeLink, type EdgeLinkOptions, type EdgePeer } from './edge-link.js';
 
-export interface EdgePeer {
-  address: string;
-  ports: Record<ChannelKind, number>;
-}
+export type { EdgePeer };
 
-export interface TraversalClientOptions {
-  node: string;
-  tls: TlsFiles;
-  /** Peer 1 … Peer 6, tried in order; on loss the next one is tried first. */
+/** Every link's options (EdgeLinkOptions: who core is, credentials, timers, the SIP framer) and the peers. */
+export interface TraversalClientOptions extends EdgeLinkOptions {
+  /** Peer 1 … Peer 6: the edge cluster's nodes. Core links to every one of them at once. */
   peers: EdgePeer[];
-  username: string;
-  password: string;
-  keepaliveMs: number;
-  reconnectInitialMs: number;
-  reconnectMaxMs: number;
-  connectTimeoutMs: number;
-  /** The local address core dials from (source_address); default: the one the route picks. */
-  localAddress?: string;
-  /** Frames the SIP channel's stream (the SIP plane's framer, handed in by the composition root). */
-  framer: () => MessageFramer;
-  log: Logger;
 }
 
 /**
- * The core side of the link: it dials out and keeps the link up. The SIP channel is the link's heartbeat; the
- * HTTP tunnel and XMPP channels are opened to the same edge peer once it is up, for the planes that asked.
+ * The core side of the traversal: one EdgeLink per edge peer, all up at once (a full mesh: every core peer keeps a
+ * link to every edge peer). A plane's handler gets each channel of its kind from every edge; SIP towards a client
+ * goes over the link to the edge that holds the client's flow (the SIP plane chooses, `link(node)`).
  */
 export class TraversalClient extends EventEmitter<{ status: [LinkStatus] }> implements ChannelSource {
-  readonly #log: Logger;
   readonly #handlers = new ChannelHandlers();
-  readonly #streams = new Map<ChannelKind, StreamChannel>();
-  readonly #streamAttempts = new Map<ChannelKind, number>();
-  readonly #timers = new Set<NodeJS.Timeout>();
-  #sip: MessageChannel | undefined;
-  #peerIndex = 0;
-  #attempt = 0;
-  #everUp = false;
-  #stopped = true;
-  #status: LinkStatus = {
-    state: 'down',
-    since: new Date().toISOString(),
-    reconnects: 0,
-    failedAttempts: 0,
-    channels: { sip: 'down', http: 'down', xmpp: 'down' },
-  };
+  readonly #links: EdgeLink[];
+  #since = new Date().toISOString();
+  #state: LinkStatus['state'] = 'down';
 
-  constructor(private readonly opts: TraversalClientOptions) {
+  constructor(opts: TraversalClientOptions) {
     super();
     if (opts.peers.length === 0 || opts.peers.length > 6) throw new RangeError('between 1 and 6 edge peers');
-    this.#log = opts.log.child({ plane: 'traversal' });
+    this.#links = opts.peers.map((p) => new EdgeLink(p, opts, this.#handlers));
+    for (const l of this.#links)
+      l.on('status', () => {
+        const state = this.#aggregateState();
+        if (state !== this.#state) {
+          this.#state = state;
+          this.#since = new Date().toISOString();
+        }
+        this.emit('status', this.status());
+      });
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#schedule(0, () => this.#connect());
+    for (const l of this.#links) l.start();
   }
 
-  /** The plane's handler runs each time a channel of its kind is (re)established. */
+  /** The plane's handler runs each time a channel of its kind is (re)established, on every edge's link. */
   onChannel<K extends ChannelKind>(kind: K, handler: ChannelHandler<K>): void {
     this.#handlers.add(kind, handler);
-    const open = kind === 'sip' ? this.#sip : this.#streams.get(kind);
-    if (open && isKind(open, kind)) handler(open);
-    else if (kind !== 'sip' && this.#sip) void this.#openStream(kind);
+    for (const l of this.#links) {
+      const open = kind === 'sip' ? l.sip : l.stream(kind);
+      if (open && isKind(open, kind)) handler(open);
+      else if (kind !== 'sip') l.want(kind as Exclude<ChannelKind, 'sip'>);
+    }
   }
 
-  /** The SIP channel while the link is up. */
+  /** A SIP channel while some link is up: the first peer's that is. */
   sip(): MessageChannel | undefined {
-    return this.#sip;
+    for (const l of this.#links) if (l.sip && !l.sip.closed) return l.sip;
+    return undefined;
   }
 
+  /** The SIP channel to the edge node of that name, while its link is up. */
+  link(edgeNode: string): MessageChannel | undefined {
+    for (const l of this.#links) if (l.sip && !l.sip.closed && l.sip.info.peerNode === edgeNode) return l.sip;
+    return undefined;
+  }
+
+  /** Every SIP channel up now, one per edge. */
+  links(): MessageChannel[] {
+    return this.#links.flatMap((l) => (l.sip && !l.sip.closed ? [l.sip] : []));
+  }
+
+  /**
+   * The whole: up while any link is; `peer`, `peerNode` and `rttMs` are the first live link's, the counts are
+   * summed, a channel kind is up while any link has it; `links` has each link as it is.
+   */
   status(): LinkStatus {
-    return { ...this.#status, rttMs: this.#sip?.rttMs, channels: { ...this.#status.channels } };
+    const links = this.#links.map((l) => l.status());
+    const first = links.find((l) => l.state === 'up') ?? links[0]!;
+    const anyUp = (k: ChannelKind) => (links.some((l) => l.channels[k] === 'up') ? 'up' : 'down');
+    const lastError = links.find((l) => l.state !== 'up' && l.lastError)?.lastError;
+    return {
+      state: this.#state,
+      since: this.#since,
+      ...(first.peer ? { peer: first.peer } : {}),
+      ...(first.peerNode ? { peerNode: first.peerNode } : {}),
+      ...(first.rttMs !== undefined ? { rttMs: first.rttMs } : {}),
+      reconnects: links.reduce((n, l) => n + l.reconnects, 0),
+      failedAttempts: links.reduce((n, l) => n + l.failedAttempts, 0),
+      ...(lastError ? { lastError } : {}),
+      channels: { sip: anyUp('sip'), http: anyUp('http'), xmpp: anyUp('xmpp') },
+      linksUp: links.filter((l) => l.state === 'up').length,
+      links,
+    };
   }
 
-  #setStatus(patch: Partial<LinkStatus>): void {
-    const changed = patch.state !== undefined && patch.state !== this.#status.state;
-    this.#status = { ...this.#status, ...patch, ...(changed ? { since: new Date().toISOString() } : {}) };
-    this.emit('status', this.status());
-  }
-
-  #schedule(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      if (!this.#stopped) fn();
-    }, ms);
-    this.#timers.add(t);
-  }
-
-  async #connect(): Promise<void> {
-    const peer = this.opts.peers[this.#peerIndex]!;
-    const where = `${peer.address}:${peer.ports.sip}`;
-    this.#setStatus({ state: 'connecting', peer: where });
-    let channel: MessageChannel;
-    try {
-      const dialed = await dialChannel(peer, 'sip', this.opts);
-      if (this.#stopped) return void dialed.socket.destroy();
-      channel = new MessageChannel(dialed.info, dialed.socket, this.opts.framer(), {
-        role: 'pinger',
-        intervalMs: this.opts.keepaliveMs,
-        onDead: (why) => channel.close(why),
-      });
-    } catch (err) {
-      const why = describeDialError(err);
-      this.#log.warn({ peer: where, err: why, attempt: this.#attempt + 1 }, 'traversal link attempt failed');
-      this.#setStatus({ state: 'down', lastError: why, failedAttempts: this.#status.failedAttempts + 1 });
-      this.#peerIndex = (this.#peerIndex + 1) % this.opts.peers.length;
-      this.#schedule(backoffDelay(this.#attempt++, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => this.#connect());
-      return;
-    }
-    this.#sip = channel;
-    this.#attempt = 0;
-    const reconnects = this.#status.reconnects + (this.#everUp ? 1 : 0);
-    this.#everUp = true;
-    this.#setStatus({ state: 'up', peer: where, peerNode: channel.info.peerNode, reconnects, failedAttempts: 0, lastError: undefined, channels: { ...this.#status.channels, sip: 'up' } });
-    this.#log.info({ peer: where, edge: channel.info.peerNode }, 'traversal link up');
-    channel.once('close', (reason) => this.#lost(channel, reason));
-    this.#handlers.deliver(channel);
-    // The tunnels are kept up whether or not a plane uses them yet: status then proves the whole port path.
-    void this.#openStream('http');
-    void this.#openStream('xmpp');
-  }
-
-  #lost(channel: MessageChannel, reason: string): void {
-    if (this.#sip !== channel) return;
-    this.#sip = undefined;
-    for (const s of this.#streams.values()) s.close('traversal link down');
-    this.#log.warn({ peer: this.#status.peer, reason }, 'traversal link down');
-    this.#setStatus({ state: 'down', lastError: reason, channels: { sip: 'down', http: 'down', xmpp: 'down' } });
-    if (this.#stopped) return;
-    // Fail over: the next peer first, at once; backoff applies from the first failed attempt on.
-    this.#peerIndex = (this.#peerIndex + 1) % this.opts.peers.length;
-    this.#schedule(0, () => this.#connect());
-  }
-
-  async #openStream(kind: Exclude<ChannelKind, 'sip'>): Promise<void> {
-    const sip = this.#sip;
-    if (!sip || this.#streams.has(kind)) return;
-    const peer = this.opts.peers[this.#peerIndex]!;
-    let channel: StreamChannel;
-    try {
-      const dialed = await dialChannel(peer, kind, this.opts);
-      if (this.#stopped || this.#sip !== sip) return void dialed.socket.destroy();
-      channel = new StreamChannel(dialed.info, dialed.socket);
-    } catch (err) {
-      const n = this.#streamAttempts.get(kind) ?? 0;
-      this.#streamAttempts.set(kind, n + 1);
-      this.#log.warn({ channel: kind, err: describeDialError(err) }, 'traversal channel attempt failed');
-      if (this.#sip === sip)
-        this.#schedule(backoffDelay(n, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#openStream(kind));
-      return;
-    }
-    this.#streamAttempts.set(kind, 0);
-    this.#streams.set(kind, channel);
-    this.#setStatus({ channels: { ...this.#status.channels, [kind]: 'up' } });
-    this.#log.info({ channel: kind, edge: channel.info.peerNode }, 'traversal channel up');
-    channel.once('close', (reason) => {
-      this.#streams.delete(kind);
-      this.#setStatus({ channels: { ...this.#status.channels, [kind]: 'down' } });
-      if (this.#sip !== sip || this.#stopped) return;
-      this.#log.warn({ channel: kind, reason }, 'traversal channel down; reopening');
-      this.#schedule(backoffDelay(0, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#openStream(kind));
-    });
-    this.#handlers.deliver(channel);
+  #aggregateState(): LinkStatus['state'] {
+    const states = this.#links.map((l) => l.status().state);
+    return states.includes('up') ? 'up' : states.includes('connecting') ? 'connecting' : 'down';
   }
 
   /** Stops dialling and closes every channel. */
   async close(): Promise<void> {
-    this.#stopped = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    for (const s of this.#streams.values()) s.close('core shutting down');
-    this.#sip?.close('core shutting down');
+    for (const l of this.#links) l.close();
   }
 }

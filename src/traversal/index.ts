@@ -3,6 +3,7 @@
 // run the multiplexed tunnel (tunnel/) on their stream channels.
 export { TraversalServer, type TraversalServerOptions } from './server.js';
 export { TraversalClient, type TraversalClientOptions, type EdgePeer } from './client.js';
+export { EdgeLink } from './edge-link.js';
 export { Channel, MessageChannel, StreamChannel, type ChannelInfo, type FramedEvent, type MessageFramer } from './channel.js';
 export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';

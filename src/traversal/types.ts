@@ -22,7 +22,7 @@ export type ChannelHandlers = { [K in ChannelKind]: Array<ChannelHandler<K>> };
 
 export type ChannelState = 'up' | 'down';
 
-/** The core's view: one link to one edge peer at a time, with failover across the configured peers. */
+/** The core's view: its links to the edge peers (each one's in `links`), summed up in the fields above them. */
 export interface LinkStatus extends LinkSection {
   state: 'up' | 'connecting' | 'down';
   /** The edge peer in use or being tried, address:port of its SIP traversal listener. */
@@ -39,6 +39,10 @@ export interface LinkStatus extends LinkSection {
   failedAttempts: number;
   lastError?: string;
   channels: Record<ChannelKind, ChannelState>;
+  /** Core: links up now, one per edge peer at most. */
+  linksUp?: number;
+  /** Core: each edge peer's link. */
+  links?: LinkStatus[];
 }
 
 /** The edge's view: every core node that holds channels to it. */

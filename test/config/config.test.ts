@@ -163,6 +163,12 @@ test('the examples validate', () => {
     const cfg = loadConfig(join(process.env.MRA_ROOT ?? '.', 'examples', f));
     assert.equal(cfg.role, f.replace('.yaml', ''));
   }
+  // The example pair of clusters (docs/cluster.md): two edges and two cores on one Redis.
+  for (const f of ['edge1', 'edge2', 'core1', 'core2']) {
+    const cfg = loadConfig(join(process.env.MRA_ROOT ?? '.', 'examples/cluster', `${f}.yaml`));
+    assert.equal(`${cfg.role}${f.slice(-1)}`, f);
+    assert.match((cfg as { store: string }).store, /^redis:\/\//);
+  }
 });
 
 test('mra-edge check-config exits 2 and prints file, line and field', () => {

@@ -21,7 +21,7 @@ test('a relay listener that throws is logged with its code and counted; the rela
   t.after(() => fx.cleanup());
   const engine = await startMediaEngine(fx.node.ctx, '127.0.0.1', false, fx.log);
   // Core's SIP publishes the media section (and with it the engine's figures), as a running node does.
-  attachCoreSip(fx.node.ctx, { onChannel: () => {}, sip: () => undefined }, undefined, undefined, engine);
+  attachCoreSip(fx.node.ctx, { onChannel: () => {}, sip: () => undefined, link: () => undefined, links: () => [] }, undefined, undefined, engine);
   const media = () => (fx.node.status() as { media: { listenerFailures: number; relays: number } }).media;
   assert.equal(media().listenerFailures, 0);
 

@@ -62,6 +62,7 @@ test('the figures are the status document\'s, in base units and with labels for 
   const { samples } = parseExposition(await scrape(port));
   const value = (name: string, labels: Record<string, string> = {}) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
   assert.equal(value('mra_node_info', { node: 'core1' }), 1);
+  assert.equal(value('mra_store_up'), 1, 'the lab keeps its state in memory, which always answers');
   assert.equal(value('mra_sip_registrations'), doc.sip.registrations);
   assert.equal(value('mra_sip_registrations_limit'), 2500);
   assert.equal(value('mra_traversal_link_up'), 1);

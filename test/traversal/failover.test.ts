@@ -63,7 +63,7 @@ test('a silent edge is detected within two keepalive periods and the link is re-
   await waitFor('link back', () => c.client.status().state === 'up' && c.client.status().reconnects === 1, 5000);
 });
 
-test('with two edge peers, core fails over to the other when the first goes away', async (t) => {
+test('with two edge peers, core links to both at once (a full mesh) and keeps the other when one goes away', async (t) => {
   const { ca, edge, core } = await pki();
   const a = await startEdgeServer({ tls: tlsOf(edge, ca.cert), node: 'edgeA' });
   const b = await startEdgeServer({ tls: tlsOf(edge, ca.cert), node: 'edgeB' });
@@ -80,11 +80,18 @@ test('with two edge peers, core fails over to the other when the first goes away
     await b.server.close();
   });
   c.client.start();
-  await waitFor('link to A', () => c.client.status().peerNode === 'edgeA' && c.client.status().state === 'up');
-  await a.server.close();
-  await waitFor('link to B', () => c.client.status().peerNode === 'edgeB' && c.client.status().state === 'up');
-  assert.equal(c.client.status().reconnects, 1);
+  await waitFor('links to A and B', () => c.client.status().linksUp === 2);
+  assert.equal(a.server.status().cores[0]?.node, 'core1');
   assert.equal(b.server.status().cores[0]?.node, 'core1');
+  assert.deepEqual(c.client.links().map((ch) => ch.info.peerNode).sort(), ['edgeA', 'edgeB']);
+  assert.equal(c.client.link('edgeB')?.info.peerNode, 'edgeB');
+  await a.server.close();
+  await waitFor('A gone, B kept', () => c.client.status().linksUp === 1 && c.client.status().state === 'up');
+  assert.equal(c.client.status().peerNode, 'edgeB');
+  assert.equal(c.client.link('edgeA'), undefined);
+  const links = c.client.status().links!;
+  assert.equal(links.find((l) => l.peerNode === 'edgeA')?.state !== 'up', true, 'the link to A is shown down');
+  assert.equal(links.find((l) => l.peerNode === 'edgeB')?.reconnects, 0, 'the link to B never dropped');
 });
 
 function startEdgeProcess(yaml: string): ChildProcess {

@@ -23,3 +23,20 @@ test('altered and foreign tokens are refused whether or not the genuine one is k
   assert.deepEqual(new FlowTokens().check(t), { fault: 'stale' }, 'another process (epoch) cannot check it');
   assert.deepEqual(tokens.check('not a token!'), { fault: 'forged' });
 });
+
+test("a token names its edge in clear (core routes by it); with the cluster's key a peer's token is stale, an altered one forged", () => {
+  const key = Buffer.alloc(32, 7);
+  const a = new FlowTokens({ node: 'edge1', key });
+  const b = new FlowTokens({ node: 'edge2', key });
+  const t = a.issue('c1');
+  assert.equal(FlowTokens.edgeOf(t), 'edge1');
+  assert.equal(FlowTokens.edgeOf(b.issue('c1')), 'edge2');
+  assert.equal(FlowTokens.edgeOf(new FlowTokens().issue('c1')), undefined, 'a single edge names none');
+  assert.equal(FlowTokens.edgeOf('not a token!'), undefined);
+  assert.deepEqual(b.check(t), { fault: 'stale' }, "edge2 verifies edge1's token: genuine, but no flow of its own");
+  const raw = Buffer.from(t, 'base64url');
+  raw[raw.length - 1] = raw[raw.length - 1]! ^ 1; // the connection id
+  assert.deepEqual(b.check(raw.toString('base64url')), { fault: 'forged' }, 'an altered token of a peer is forged');
+  assert.deepEqual(a.check(raw.toString('base64url')), { fault: 'forged' });
+  assert.deepEqual(new FlowTokens({ node: 'edge1' }).check(raw.toString('base64url')), { fault: 'stale' }, 'without the key it cannot tell');
+});

@@ -6,6 +6,8 @@ import type { Counts, WorkerCommand, WorkerPlan, WorkerReply, WorkerStats } from
 
 export interface LoadClientsOptions {
   target: SipTarget;
+  /** The other servers each client was given, tried in turn when its connection drops (a cluster's edges). */
+  alternates?: SipTarget[];
   domain: string;
   password: string;
   /** Users are `${prefix}${n}` for n in [first, first + count). */
@@ -107,6 +109,7 @@ export class LoadClients {
       workers.push(
         new LoadWorker({
           target: opts.target,
+          ...(opts.alternates ? { alternates: opts.alternates } : {}),
           domain: opts.domain,
           password: opts.password,
           prefix: opts.users.prefix,

@@ -4,6 +4,7 @@ import type { SipTarget } from './registering-client.js';
 
 export interface WorkerPlan {
   target: SipTarget;
+  alternates?: SipTarget[];
   domain: string;
   password: string;
   /** The users this worker drives: `${prefix}${index}` for each index listed. */

@@ -32,6 +32,11 @@ export interface RegisterOutcome {
 
 export interface RegisteringClientOptions {
   target: SipTarget;
+  /**
+   * The other servers the client was given (a cluster's edges, as DNS SRV gives them): when its connection drops or a
+   * connect fails it connects to the next one, in turn.
+   */
+  alternates?: readonly SipTarget[];
   identity: ClientIdentity;
   expiresS: number;
   /** Give up on a transaction after this long (Timer F is 32 s; load runs want to know sooner). */
@@ -72,11 +77,24 @@ export class RegisteringClient {
   #pending: Pending | null = null;
   #closeListeners: Array<() => void> = [];
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #targets: readonly SipTarget[];
+  /** Which of #targets the client connects to next. */
+  #at = 0;
   readonly received = new Map<string, number>();
 
   constructor(opts: RegisteringClientOptions) {
     this.#opts = opts;
     this.#credentials = new DigestCredentials(opts.identity.user, opts.identity.password);
+    this.#targets = [opts.target, ...(opts.alternates ?? [])];
+  }
+
+  /** The server the client is connected to, or connects to next. */
+  get target(): SipTarget {
+    return this.#targets[this.#at]!;
+  }
+
+  #next(): void {
+    this.#at = (this.#at + 1) % this.#targets.length;
   }
 
   get connected(): boolean {
@@ -93,7 +111,7 @@ export class RegisteringClient {
 
   connect(timeoutMs = 10_000): Promise<void> {
     if (this.connected) return Promise.resolve();
-    const t = this.#opts.target;
+    const t = this.target;
     return new Promise((resolve, reject) => {
       const sock =
         t.transport === 'tls'
@@ -121,6 +139,7 @@ export class RegisteringClient {
         clearTimeout(timer);
         if (!settled) {
           settled = true;
+          this.#next();
           reject(err);
         }
       });
@@ -128,9 +147,14 @@ export class RegisteringClient {
         clearTimeout(timer);
         if (!settled) {
           settled = true;
+          this.#next();
           reject(new Error(`connection to ${t.host}:${t.port} closed during setup`));
         }
-        if (this.#socket === sock) this.#socket = null;
+        if (this.#socket === sock) {
+          // Lost, not closed by the client: the next connect goes to the next server it was given.
+          this.#socket = null;
+          this.#next();
+        }
         this.#settle(null);
         for (const cb of this.#closeListeners) cb();
       });
@@ -170,15 +194,17 @@ export class RegisteringClient {
   }
 
   close(): void {
-    this.#socket?.destroy();
+    // Let go first: the socket's close event then sees a connection the client ended, not one it lost.
+    const sock = this.#socket;
     this.#socket = null;
+    sock?.destroy();
   }
 
   #buildRegister(expiresS: number): SipRequest {
     const { user, domain } = this.#opts.identity;
     const sock = this.#socket;
     const local = sock ? `${sock.localAddress}:${sock.localPort}` : 'invalid';
-    const transport = this.#opts.target.transport.toUpperCase();
+    const transport = this.target.transport.toUpperCase();
     const branch = `z9hG4bK${randomBytes(8).toString('hex')}`;
     const uri = `sip:${domain}`;
     const lines = [
@@ -189,7 +215,7 @@ export class RegisteringClient {
       `To: <sip:${user}@${domain}>`,
       `Call-ID: ${this.#callId}`,
       `CSeq: ${++this.#cseq} REGISTER`,
-      `Contact: <sip:${user}@${local};transport=${this.#opts.target.transport};ob>;+sip.instance="${this.#instance}";expires=${expiresS}`,
+      `Contact: <sip:${user}@${local};transport=${this.target.transport};ob>;+sip.instance="${this.#instance}";expires=${expiresS}`,
       'Supported: path, outbound',
       `Expires: ${expiresS}`,
       'User-Agent: mra-edge-load',

@@ -45,6 +45,7 @@ interface Keeper {
 const keepers: Keeper[] = plan.indices.map((i) => {
   const client = new RegisteringClient({
     target: plan.target,
+    ...(plan.alternates ? { alternates: plan.alternates } : {}),
     identity: { user: `${plan.prefix}${i}`, domain: plan.domain, password: plan.password },
     expiresS: plan.expiresS,
     timeoutMs: plan.timeoutMs,

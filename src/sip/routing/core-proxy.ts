@@ -5,7 +5,7 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import { addPath, addRecordRoute, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
 import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
 import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
 import { RegistrationCounter } from './registrations.js';
@@ -18,12 +18,13 @@ import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
 import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
+import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
 
 export interface CoreSipProxyOptions {
   node: string;
   /** Sees each message to and from call control (a HEP feed). */
   tap?: SipTap;
-  traversal: Pick<TraversalClient, 'onChannel' | 'sip'>;
+  traversal: Pick<TraversalClient, 'onChannel' | 'sip' | 'link' | 'links'>;
   domains: DomainTable;
   /** The call-control nodes core may route to now (discovery's, else the configuration's): read per request. */
   routes: () => readonly CallControlRoute[];
@@ -83,7 +84,8 @@ export class CoreSipProxy {
     this.#dialogs = new DialogKeeper({
       ownUser: this.#ownUser,
       node: opts.node,
-      toEdge: (data) => this.#opts.traversal.sip()?.send(data) ?? false,
+      // To the edge the dialog's flow token names (a full mesh), as call control's own requests for the client go.
+      toEdge: (data) => edgeToward(this.#opts.traversal, parseMessage(Buffer.from(data)), VIA_MARK)?.send(data) ?? false,
       toInside: (id, via, build) => {
         const conn = this.#pool.byId(id);
         return conn?.send(build(via(conn.transport, conn.localAddress, conn.localPort))) ?? false;
@@ -149,7 +151,7 @@ export class CoreSipProxy {
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
   publishDomains(): void {
-    this.#opts.traversal.sip()?.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
+    for (const edge of this.#opts.traversal.links()) edge.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
   }
 
   #edgeChannel(ch: MessageChannel): void {
@@ -167,7 +169,7 @@ export class CoreSipProxy {
       (reply) => ch.send(reply),
       (err) => this.#log.warn({ status: err.status, reason: err.reason }, 'sip message from edge refused'),
       { check: 'none' },
-      (msg) => (msg.isRequest ? this.#requestFromEdge(msg, ch) : this.#responseFromEdge(msg)),
+      (msg) => (msg.isRequest ? this.#requestFromEdge(msg, ch) : this.#responseFromEdge(msg, ch)),
     );
   }
 
@@ -210,10 +212,10 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    const carried = carry(req, this.#calls, this.#media, false, null, () => this.#media!.clientSide(this.#addresses(conn)));
+    const carried = carry(req, this.#calls, this.#media, false, null, () => this.#media!.clientSide(this.#addresses(conn, ch)));
     if (isRefusal(carried)) return refuse(carried.status, carried.text, carried.headers);
     const branch = statelessBranch(req, this.#opts.node);
-    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], ...viaExtra]), 'top');
+    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], [VIA_FROM_EDGE, ch.info.peerNode], ...viaExtra]), 'top');
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
     this.counters.toCallControl++;
     this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
@@ -228,7 +230,7 @@ export class CoreSipProxy {
   }
 
   /** A client's answer (via the edge) to a request from call control: back on the connection it came from. */
-  #responseFromEdge(res: SipResponse): void {
+  #responseFromEdge(res: SipResponse, ch: MessageChannel): void {
     const via = ownTopVia(res, VIA_MARK);
     if (!via) return void this.#log.warn({ status: res.status }, 'sip response from edge not for this core dropped');
     const connId = getParam(via.params, VIA_MARK);
@@ -239,7 +241,7 @@ export class CoreSipProxy {
     }
     removeTopVia(res);
     const conn = this.#pool.byId(connId ?? '');
-    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn)));
+    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn, ch)));
     if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else {
       this.#calls.response(res, true);
@@ -260,7 +262,7 @@ export class CoreSipProxy {
   }
 
   async #callControlMessage(msg: SipMessage, conn: SipConnection): Promise<void> {
-    const edge = this.#opts.traversal.sip();
+    const edge = edgeToward(this.#opts.traversal, msg, VIA_MARK);
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
       if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
@@ -270,7 +272,7 @@ export class CoreSipProxy {
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      this.#media?.answer(msg, () => this.#calls.legOf(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn)));
+      this.#media?.answer(msg, () => this.#calls.legOf(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn, edge)));
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
@@ -313,7 +315,7 @@ export class CoreSipProxy {
       if (req.method !== 'ACK') conn.send(answer(req, 430, 'Traversal link to the edge is down'));
       return;
     }
-    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, null, () => this.#media!.insideSide(this.#addresses(conn)));
+    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, null, () => this.#media!.insideSide(this.#addresses(conn, edge)));
     if (isRefusal(carried)) {
       this.#log.warn({ callId: req.callId(), conn: conn.remote, status: carried.status, reason: carried.text }, 'sip request toward a client refused');
       return void conn.send(answer(req, carried.status, carried.text, carried.headers));
@@ -331,9 +333,9 @@ export class CoreSipProxy {
    * Where core's relays are, as each side sees it: media.address when set, else the local address of the
    * connection towards that side (the call-control connection, the traversal link), which routes back to core.
    */
-  #addresses(conn: SipConnection): Addresses {
+  #addresses(conn: SipConnection, edge?: MessageChannel): Addresses {
     const own = this.#opts.media?.address;
-    const link = this.#opts.traversal.sip()?.info;
+    const link = (edge ?? this.#opts.traversal.sip())?.info;
     const fixed = own !== undefined && own !== '0.0.0.0' ? own : undefined;
     return { inside: fixed ?? conn.localAddress, edge: fixed ?? link?.localAddress ?? '0.0.0.0', edgeHost: link ? link.remote.slice(0, link.remote.lastIndexOf(':')) : '0.0.0.0' };
   }

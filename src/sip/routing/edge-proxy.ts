@@ -12,6 +12,7 @@ import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
 import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
 import { RegistrationCounter } from './registrations.js';
+import { chooseCore, namedCore } from './core-choice.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
@@ -40,6 +41,10 @@ export interface EdgeSipProxyOptions {
   /** A client's request that waited this long in the queue is answered 503 at once (sip.max_queue_wait_s; 0: never). */
   maxQueueWaitMs?: number;
   store: Store;
+  /** This edge's name (flow tokens carry it, so core sends a client's requests over the link to this edge). */
+  node?: string;
+  /** The cluster's flow-token key (the store's shared secret), so every edge can verify a peer's tokens. */
+  flowKey?: Buffer;
   capacity: number;
   /** Call legs this node carries; a new call beyond them gets 503 (capacity.calls). */
   callCapacity?: number;
@@ -51,6 +56,8 @@ export interface EdgeSipProxyOptions {
 }
 
 const VIA_MARK = 'mra-edge';
+/** In the edge's Via on a request from core: which core sent it, so the client's answer goes back to that one. */
+const VIA_CORE = 'mra-core-node';
 /** Requests that form a dialog: the edge stays on its route so in-dialog requests find the client's flow. */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 const RETRY_AFTER: [string, string] = ['Retry-After', '5'];
@@ -68,7 +75,7 @@ interface InFlight {
 export class EdgeSipProxy {
   readonly #opts: EdgeSipProxyOptions;
   readonly #log: Logger;
-  readonly #tokens = new FlowTokens();
+  readonly #tokens: FlowTokens;
   readonly #listener: SipTlsListener;
   readonly #registrations: RegistrationCounter;
   readonly #cores: MessageChannel[] = [];
@@ -98,6 +105,7 @@ export class EdgeSipProxy {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
     this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
+    this.#tokens = new FlowTokens({ ...(opts.node ? { node: opts.node } : {}), ...(opts.flowKey ? { key: opts.flowKey } : {}) });
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#calls = new CallTable({ capacity: opts.callCapacity });
     this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, agent: opts.publicHost });
@@ -168,9 +176,9 @@ export class EdgeSipProxy {
     this.#calls.close();
   }
 
-  #core(): MessageChannel | undefined {
-    for (let i = this.#cores.length - 1; i >= 0; i--) if (!this.#cores[i]!.closed) return this.#cores[i];
-    return undefined;
+  /** The core for a client's request: the one its dialog names while up, else by its Call-ID (core-choice.ts). */
+  #core(req: SipRequest | SipResponse, named?: string): MessageChannel | undefined {
+    return chooseCore(this.#cores, req.callId(), named);
   }
 
   #refuse(conn: SipConnection, req: SipRequest, status: number, text: string, headers: Array<[string, string]> = []): void {
@@ -209,7 +217,8 @@ export class EdgeSipProxy {
     }
     while (req.routes().length > 0 && this.#isOwn(req.routes()[0]!.uri)) req.removeFirstValue('route');
     const domains = this.#domains;
-    const core = this.#core();
+    const named = inDialog ? namedCore(req) : undefined;
+    const core = this.#core(req, named);
     if (!domains || !core) return this.#refuse(conn, req, 503, core ? 'Domain table not yet received from core' : 'No traversal link to core', [RETRY_AFTER]);
     // Whatever a client wrote in this header is replaced: the id is the edge's to give. A registration's id is a
     // hash of its AOR and Call-ID (RegistrationCounter's key): the edge counts by it, and carries it in its Via so
@@ -231,7 +240,7 @@ export class EdgeSipProxy {
     req.setHeader(CORRELATION_HEADER, corr);
     this.#log.debug({ corr, callId: req.callId(), conn: conn.id, method: req.method }, 'sip request to core');
     // The link may have gone while the Store answered: the client hears so now rather than time out.
-    const ch = this.#core() ?? core;
+    const ch = core.closed ? (this.#core(req, named) ?? core) : core;
     const sent = ch.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, false, conn.id);
     if (!sent) {
@@ -276,10 +285,11 @@ export class EdgeSipProxy {
 
   /** A client's answer to a request from the inside: drop the edge's Via and hand it to core. */
   #responseFromClient(res: SipResponse, conn: SipConnection): void {
-    if (!ownTopVia(res, VIA_MARK)) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
+    const via = ownTopVia(res, VIA_MARK);
+    if (!via) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
     this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide);
-    if (!this.#core()?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
+    if (!this.#core(res, getParam(via.params, VIA_CORE) ?? undefined)?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
 
@@ -344,7 +354,7 @@ export class EdgeSipProxy {
     }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
-    req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core']]), 'top');
+    req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core'], [VIA_CORE, ch.info.peerNode]]), 'top');
     this.counters.toClients++;
     forwarded(req, this.#calls, carried, conn.send(req.serialize()), true, conn.id);
   }

@@ -10,12 +10,15 @@ import { CoreSipProxy } from './core-proxy.js';
 import { callControlRoutes, configuredRoutes, type CallControlCluster } from './call-control-routes.js';
 import type { MediaEngine } from '../../media/index.js';
 import { dnsNames, ipAddressNames } from '../../certs/index.js';
+import { nodeScoped, sharedSecret } from '../../store/index.js';
 import type { MediaStatus, SipStatus } from './status.js';
 
 export type { EdgeSipProxy, CoreSipProxy };
 export type { MediaStatus, SipStatus } from './status.js';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
+/** What each node counts against its own capacity: in a cluster's store, kept apart per node (docs/cluster.md). */
+const OWN_NAMESPACES = ['sip-registrations'];
 
 const specific = (address: string | undefined): string | undefined => (address === undefined || WILDCARD.has(address) ? undefined : address);
 
@@ -37,7 +40,10 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Cha
     maxConnections: cfg.sip.max_connections,
     tlsThreads: cfg.sip.tls_threads,
     maxQueueWaitMs: Math.round(cfg.sip.max_queue_wait_s * 1000),
-    store: ctx.store,
+    store: nodeScoped(ctx.store, cfg.name, OWN_NAMESPACES),
+    node: cfg.name,
+    // In a cluster every edge verifies its peers' flow tokens (docs/cluster.md); alone, a key of its own.
+    ...(ctx.store.shared ? { flowKey: await sharedSecret(ctx.store, 'flow-token') } : {}),
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
     ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
@@ -74,7 +80,7 @@ export interface CallControlDiscovery {
  * Routes SIP from the traversal link to call control and back: to the Unified CM nodes discovery found, or
  * the configured unified_cm[].nodes for a cluster discovery has no answer for (or without discovery at all).
  */
-export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip'>, domains?: DomainTable, discovery?: CallControlDiscovery, engine?: MediaEngine): CoreSipProxy {
+export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip' | 'link' | 'links'>, domains?: DomainTable, discovery?: CallControlDiscovery, engine?: MediaEngine): CoreSipProxy {
   const { cfg } = ctx;
   const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, tlsVerify: c.tls_verify, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
   // Derived once per discovery answer, not per request: the result object is replaced whole on each refresh.
@@ -88,7 +94,7 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     tls: ctx.tls,
     idleTimeoutMs: cfg.sip.idle_timeout_s * 1000,
     ...(cfg.source_address ? { sourceAddress: cfg.source_address } : {}),
-    store: ctx.store,
+    store: nodeScoped(ctx.store, cfg.name, OWN_NAMESPACES),
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
     ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), timeoutAction: cfg.media.timeout_action, ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
