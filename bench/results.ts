@@ -10,7 +10,8 @@ export function writeSection(root: string, name: string, body: string): string {
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
   const a = text.indexOf(start);
   const b = text.indexOf(end);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
+  text =
+    a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, text);
   return file;
 }

@@ -12,15 +12,22 @@ const ifStale = process.argv.includes('--if-stale');
 const say = (msg) => process.stderr.write(`[build-native] ${msg}\n`);
 const run = (cmd, argv) => {
   const r = spawnSync(cmd, argv, { stdio: 'inherit', cwd: root });
-  if (r.status !== 0) { say(`${cmd} ${argv.join(' ')} failed`); process.exit(r.status || 1); }
+  if (r.status !== 0) {
+    say(`${cmd} ${argv.join(' ')} failed`);
+    process.exit(r.status || 1);
+  }
 };
 
 function hashOf(paths) {
   const h = createHash('sha256');
   const walk = (p) => {
     if (!existsSync(p)) return;
-    if (statSync(p).isDirectory()) { for (const e of readdirSync(p).sort()) walk(join(p, e)); return; }
-    h.update(p.slice(root.length)); h.update(readFileSync(p));
+    if (statSync(p).isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(join(p, e));
+      return;
+    }
+    h.update(p.slice(root.length));
+    h.update(readFileSync(p));
   };
   for (const p of paths) walk(join(root, p));
   return h.digest('hex');
@@ -31,9 +38,20 @@ if (existsSync(join(root, 'scripts/build-libsrtp.sh'))) run('bash', [join(root, 
 
 const stamp = join(root, 'build/.mra-native-hash');
 const want = hashOf(['native', 'CMakeLists.txt', 'scripts/build-native.mjs', '.deps/libsrtp/STAMP']);
-if (ifStale && existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(join(root, 'build/Release'))) process.exit(0);
-if (!existsSync(join(root, 'CMakeLists.txt'))) { say('no CMakeLists.txt yet: nothing to build'); process.exit(0); }
+if (ifStale && existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(join(root, 'build/Release')))
+  process.exit(0);
+if (!existsSync(join(root, 'CMakeLists.txt'))) {
+  say('no CMakeLists.txt yet: nothing to build');
+  process.exit(0);
+}
 say('building the native addon with cmake-js');
-run(process.execPath, [join(root, 'node_modules/cmake-js/bin/cmake-js'), 'compile', '--config', 'Release', '--parallel', '2']);
+run(process.execPath, [
+  join(root, 'node_modules/cmake-js/bin/cmake-js'),
+  'compile',
+  '--config',
+  'Release',
+  '--parallel',
+  '2',
+]);
 mkdirSync(dirname(stamp), { recursive: true });
 writeFileSync(stamp, want);

@@ -19,7 +19,10 @@ if (args.has('--bench') || (process.env.npm_lifecycle_event ?? '').startsWith('b
 // A child silent this long gets a "still working" line from us.
 const QUIET_MS = 10_000;
 
-const elapsed = (ms) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')} s`);
+const elapsed = (ms) =>
+  ms < 60_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : `${Math.floor(ms / 60_000)} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')} s`;
 let label = 'setup';
 const say = (msg) => process.stderr.write(`[${label}] ${msg}\n`);
 
@@ -101,7 +104,21 @@ async function ensureApt() {
   try {
     // One -q: apt prints each download (Get:n …) and each package it unpacks and sets up, without progress bars.
     await run('flock', ['/tmp/mra-apt.lock', 'apt-get', 'update', '-q'], { env, what: 'apt-get update' });
-    await run('flock', ['/tmp/mra-apt.lock', 'apt-get', 'install', '-y', '-q', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends', ...missing], { env, what: 'apt-get install' });
+    await run(
+      'flock',
+      [
+        '/tmp/mra-apt.lock',
+        'apt-get',
+        'install',
+        '-y',
+        '-q',
+        '-o',
+        'Dpkg::Use-Pty=0',
+        '--no-install-recommends',
+        ...missing,
+      ],
+      { env, what: 'apt-get install' },
+    );
   } finally {
     removePolicy();
   }
@@ -127,7 +144,13 @@ function hashOf(paths) {
 function stale(stamp, inputs) {
   const want = hashOf(inputs);
   const have = existsSync(stamp) ? readFileSync(stamp, 'utf8') : '';
-  return { stale: want !== have, mark: () => { mkdirSync(dirname(stamp), { recursive: true }); writeFileSync(stamp, want); } };
+  return {
+    stale: want !== have,
+    mark: () => {
+      mkdirSync(dirname(stamp), { recursive: true });
+      writeFileSync(stamp, want);
+    },
+  };
 }
 
 async function ensureNodeModules() {
@@ -140,7 +163,9 @@ async function ensureNodeModules() {
 }
 
 async function ensureNative() {
-  await run(process.execPath, [join(root, 'scripts/build-native.mjs'), '--if-stale'], { what: 'the libsrtp and native builds' });
+  await run(process.execPath, [join(root, 'scripts/build-native.mjs'), '--if-stale'], {
+    what: 'the libsrtp and native builds',
+  });
   return 'built or up to date';
 }
 

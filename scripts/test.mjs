@@ -12,13 +12,20 @@ let failed = false;
 
 // The linter (biome.json) first: seconds, and a finding fails the run like a failing test.
 if (suite !== 'soak') {
-  console.log('lint: biome (biome.json)');
-  const r = spawnSync(join(root, 'node_modules/.bin/biome'), ['lint', '--error-on-warnings', '--no-errors-on-unmatched'], { stdio: 'inherit', cwd: root });
+  console.log('lint and format check: biome (biome.json)');
+  const r = spawnSync(
+    join(root, 'node_modules/.bin/biome'),
+    ['ci', '--error-on-warnings', '--no-errors-on-unmatched'],
+    { stdio: 'inherit', cwd: root },
+  );
   if (r.status !== 0) failed = true;
 }
 
 if (suite !== 'soak' && existsSync(join(root, 'build/CTestTestfile.cmake'))) {
-  const r = spawnSync('ctest', ['--test-dir', 'build', '--output-on-failure', '-C', 'Release'], { stdio: 'inherit', cwd: root });
+  const r = spawnSync('ctest', ['--test-dir', 'build', '--output-on-failure', '-C', 'Release'], {
+    stdio: 'inherit',
+    cwd: root,
+  });
   if (r.status !== 0) failed = true;
 }
 
@@ -47,11 +54,20 @@ const batches = [
   { files: sources.filter((p) => !alone.includes(p)).map(compiled), concurrency: 2 },
   { files: alone.map(compiled), concurrency: 1 },
 ].filter((b) => b.files.length > 0);
-if (batches.length === 0) { console.error('no test files found'); process.exit(1); }
+if (batches.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
 for (const b of batches) {
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${b.concurrency}`, '--test-timeout=180000', ...b.files], {
-    stdio: 'inherit', cwd: root, env: { ...process.env, MRA_ROOT: root },
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--test', `--test-concurrency=${b.concurrency}`, '--test-timeout=180000', ...b.files],
+    {
+      stdio: 'inherit',
+      cwd: root,
+      env: { ...process.env, MRA_ROOT: root },
+    },
+  );
   if (r.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

@@ -5,7 +5,16 @@
 // Last line: RESULT bench:calls ours=<calls per core of edge+core> reference=<calls per core of Kamailio+rtpengine>.
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { CapacityError, CRITERIA, callsPerCore, runCapacity, atCapacity, writeReport, type CapacityRun, type PairShareRun } from '../../src/capacity/index.js';
+import {
+  CapacityError,
+  CRITERIA,
+  callsPerCore,
+  runCapacity,
+  atCapacity,
+  writeReport,
+  type CapacityRun,
+  type PairShareRun,
+} from '../../src/capacity/index.js';
 import { writeSection } from '../results.js';
 
 const root = process.env.MRA_ROOT ?? process.cwd();
@@ -24,7 +33,8 @@ const write = !args.includes('--no-write');
 const OUT = join(root, 'bench/calls');
 const TARGETS = { ratio: 3, perCore: 500, cps: 100 };
 
-const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '–');
+const f = (x: number, d = 0) =>
+  Number.isFinite(x) ? x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '–';
 const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
 
 /** The highest offered set-up rate a pair carried with every call answered. */
@@ -47,7 +57,9 @@ function summary(run: CapacityRun, command: string, perCore: { ours: number; ref
   for (const r of audio) {
     const s = atCapacity(r);
     const nodes = r.nodes;
-    L.push(`| ${r.label} | ${f(r.capacity)} | ${s ? nodes.map((n) => `${n} ${f(s.cores[n] ?? NaN, 2)}`).join(', ') : '–'} | ${f(callsPerCore(r))} | ${s ? nodes.map((n) => `${n} ${f(s.cpuMsPerCallSecond[n] ?? NaN, 3)}`).join(', ') : '–'} | ${s ? nodes.map((n) => `${n} ${f(s.memoryPerCallKb[n] ?? NaN, 1)}`).join(', ') : '–'} | ${r.limitedBy} | ${f(bestRate(r))} |`);
+    L.push(
+      `| ${r.label} | ${f(r.capacity)} | ${s ? nodes.map((n) => `${n} ${f(s.cores[n] ?? NaN, 2)}`).join(', ') : '–'} | ${f(callsPerCore(r))} | ${s ? nodes.map((n) => `${n} ${f(s.cpuMsPerCallSecond[n] ?? NaN, 3)}`).join(', ') : '–'} | ${s ? nodes.map((n) => `${n} ${f(s.memoryPerCallKb[n] ?? NaN, 1)}`).join(', ') : '–'} | ${r.limitedBy} | ${f(bestRate(r))} |`,
+    );
   }
   const ours = audio.find((r) => r.pair === 'ours');
   const ratio = perCore.reference > 0 ? perCore.ours / perCore.reference : NaN;
@@ -57,7 +69,9 @@ function summary(run: CapacityRun, command: string, perCore: { ours: number; ref
     '',
     `The full report (every step, set-up rates, cost against load, per Expressway size, measured and derived rows): [bench/calls/capacity.md](calls/capacity.md).`,
     '',
-    ...['capacity-vs-share', 'loss-vs-calls', 'p99-vs-calls', 'cpu-per-call', 'setup-vs-rate'].map((p) => `![${p}](calls/${p}.svg)`),
+    ...['capacity-vs-share', 'loss-vs-calls', 'p99-vs-calls', 'cpu-per-call', 'setup-vs-rate'].map(
+      (p) => `![${p}](calls/${p}.svg)`,
+    ),
     '',
     '```',
     `RESULT bench:calls ours=${perCore.ours.toFixed(0)} reference=${perCore.reference.toFixed(0)} ratio=${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}`,
@@ -88,7 +102,9 @@ async function main(): Promise<void> {
       return (p) => {
         if (Date.now() - last < 5000) return;
         last = Date.now();
-        process.stderr.write(`[bench:calls] ${p.pair}: step ${p.calls} · ${p.phase} · ${p.up} up${p.lossPercent === undefined ? '' : ` · loss ${p.lossPercent.toFixed(3)} %`}\n`);
+        process.stderr.write(
+          `[bench:calls] ${p.pair}: step ${p.calls} · ${p.phase} · ${p.up} up${p.lossPercent === undefined ? '' : ` · loss ${p.lossPercent.toFixed(3)} %`}\n`,
+        );
       };
     })(),
   });
@@ -100,6 +116,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench:calls: ${err instanceof CapacityError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(
+    `bench:calls: ${err instanceof CapacityError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+  );
   process.exit(1);
 });

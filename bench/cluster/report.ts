@@ -33,9 +33,18 @@ export interface Figures {
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
 const ms = (v: number) => (v >= 100 ? n0(v) : v.toFixed(1));
-const fails = (f: Record<string, number>) => (Object.keys(f).length ? Object.entries(f).map(([k, v]) => `${k}: ${v}`).join(', ') : 'none');
+const fails = (f: Record<string, number>) =>
+  Object.keys(f).length
+    ? Object.entries(f)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')
+    : 'none';
 
-export function report(f: Figures, run: { command: string; date: string; machine: string; cores: number; load: [number, number] }, root: string | null): { body: string; result: string } {
+export function report(
+  f: Figures,
+  run: { command: string; date: string; machine: string; cores: number; load: [number, number] },
+  root: string | null,
+): { body: string; result: string } {
   const mean = (setup: Round['setup'], pick: (r: Round) => number) => {
     const rs = f.rounds.filter((r) => r.setup === setup);
     return rs.reduce((a, r) => a + pick(r), 0) / Math.max(1, rs.length);
@@ -46,19 +55,27 @@ export function report(f: Figures, run: { command: string; date: string; machine
   const cpuRatio = mean('2 + 2 on Redis', (r) => r.cpuMsPerReg) / mean('1 + 1 in memory', (r) => r.cpuMsPerReg);
   const edge = f.failovers.find((x) => x.which === 'edge');
   const core = f.failovers.find((x) => x.which === 'core');
-  const back = (x: Failover | undefined) => (!x ? 'not run' : x.allBackMs === null ? `**not all within ${x.limitS} s** (${n0(x.registered)} were)` : `**${(x.allBackMs / 1000).toFixed(2)} s**`);
+  const back = (x: Failover | undefined) =>
+    !x
+      ? 'not run'
+      : x.allBackMs === null
+        ? `**not all within ${x.limitS} s** (${n0(x.registered)} were)`
+        : `**${(x.allBackMs / 1000).toFixed(2)} s**`;
   const lines = [
     '## bench:cluster — registrations through 2 edges + 2 cores on Redis against 1 + 1 in memory, and failover',
     '',
     `Command: \`${run.command}\` · date: ${run.date} · machine: ${run.machine} · load average (1 min) at start / end: ${run.load[0].toFixed(1)} / ${run.load[1].toFixed(1)}${run.load[0] > 1 ? ' — other work was running when this run started; the rounds alternate so both setups share it' : ''}`,
     '',
-    'Everything on one machine and its 2 cores: the load clients (src/lab/load/, one worker thread per half, one TLS connection per client, digest with the nonce cached), every node as its own `mra-edge` process (log level warn), Kamailio 5.6.3 (test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM over TCP, one instance per setup started alike. The cluster keeps its state in two redis-servers (the edges\' and the cores\', append-only, as docs/cluster.md deploys them): registrations counted per node, flow tokens under the cluster\'s key, each edge choosing a core per Call-ID among the cores up. Half the clients are given edge1 first and half edge2 (each holds the other as its alternate, as DNS SRV gives them both); in the pair both halves use its one edge.',
+    "Everything on one machine and its 2 cores: the load clients (src/lab/load/, one worker thread per half, one TLS connection per client, digest with the nonce cached), every node as its own `mra-edge` process (log level warn), Kamailio 5.6.3 (test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM over TCP, one instance per setup started alike. The cluster keeps its state in two redis-servers (the edges' and the cores', append-only, as docs/cluster.md deploys them): registrations counted per node, flow tokens under the cluster's key, each edge choosing a core per Call-ID among the cores up. Half the clients are given edge1 first and half edge2 (each holds the other as its alternate, as DNS SRV gives them both); in the pair both halves use its one edge.",
     '',
     `### Registrations per second (closed loop, ${f.tpClients} clients, ${f.loopS} s per round after a ${f.warmupS} s unmeasured warm-up of each setup; rounds alternate)`,
     '',
     '| round | setup | reg/s | p50 / p99 latency (ms) | server CPU per registration (edges + cores + Kamailio) | failures |',
     '|---:|---|---:|---:|---:|---|',
-    ...f.rounds.map((r, i) => `| ${i + 1} | ${r.setup} | ${n0(r.perSecond)} | ${ms(r.p50)} / ${ms(r.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms | ${fails(r.failures)} |`),
+    ...f.rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.setup} | ${n0(r.perSecond)} | ${ms(r.p50)} / ${ms(r.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms | ${fails(r.failures)} |`,
+    ),
     '',
     `Mean: 2 + 2 on Redis ${n0(ours)} reg/s, 1 + 1 in memory ${n0(reference)} reg/s: **ratio ${ratio.toFixed(2)}** — target ≥ 0.8 (${ratio >= 0.8 ? 'meets' : 'misses'}). Server CPU per registration: the cluster's is ${cpuRatio.toFixed(2)}× the pair's (the Redis round trips, and four processes sharing the 2 cores where the pair has two; the two redis-servers' own CPU is not counted).`,
     '',
@@ -73,5 +90,8 @@ export function report(f: Figures, run: { command: string; date: string; machine
   ];
   const body = lines.join('\n');
   if (root !== null) writeSection(root, 'cluster', body);
-  return { body, result: `RESULT bench:cluster ours=${Math.round(ours)} reference=${Math.round(reference)} ratio=${ratio.toFixed(3)}` };
+  return {
+    body,
+    result: `RESULT bench:cluster ours=${Math.round(ours)} reference=${Math.round(reference)} ratio=${ratio.toFixed(3)}`,
+  };
 }

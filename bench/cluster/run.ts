@@ -14,7 +14,9 @@ import { report, type Failover, type Round } from './report.js';
 
 const DOMAIN = 'example.com';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const TRIAL = ['BENCH_CLUSTER_CLIENTS', 'BENCH_CLUSTER_HOLD', 'BENCH_CLUSTER_LOOP_S'].some((n) => process.env[n] !== undefined);
+const TRIAL = ['BENCH_CLUSTER_CLIENTS', 'BENCH_CLUSTER_HOLD', 'BENCH_CLUSTER_LOOP_S'].some(
+  (n) => process.env[n] !== undefined,
+);
 /** Closed-loop clients per round, split in two halves (one per edge in the cluster; both on the one edge of the pair). */
 const TP_CLIENTS = env('BENCH_CLUSTER_CLIENTS', 200);
 const LOOP_MS = env('BENCH_CLUSTER_LOOP_S', 8) * 1000;
@@ -32,7 +34,13 @@ const log = (msg: string) => process.stderr.write(`[bench:cluster ${new Date().t
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function targets(c: BenchCluster): SipTarget[] {
-  return c.sipTlsPorts.map((port) => ({ host: '127.0.0.1', port, transport: 'tls', ca: c.ca, servername: 'edge.example.com' }));
+  return c.sipTlsPorts.map((port) => ({
+    host: '127.0.0.1',
+    port,
+    transport: 'tls',
+    ca: c.ca,
+    servername: 'edge.example.com',
+  }));
 }
 
 /**
@@ -43,37 +51,66 @@ function groups(c: BenchCluster, prefix: string, count: number, expiresS: number
   const t = targets(c);
   const orders = [t, [...t].reverse()];
   return orders.map((order, g) =>
-    LoadClients.create({ target: order[0]!, alternates: order.slice(1), domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix: `${prefix}g${g}-`, count: Math.ceil(count / 2) }, expiresS, timeoutMs: 30_000, connectTimeoutMs: 30_000, workers: 1 }),
+    LoadClients.create({
+      target: order[0]!,
+      alternates: order.slice(1),
+      domain: DOMAIN,
+      password: KAMAILIO_PASSWORD,
+      users: { prefix: `${prefix}g${g}-`, count: Math.ceil(count / 2) },
+      expiresS,
+      timeoutMs: 30_000,
+      connectTimeoutMs: 30_000,
+      workers: 1,
+    }),
   );
 }
 
 async function waitMesh(c: BenchCluster): Promise<void> {
   const want = c.edges.length;
   for (let i = 0; i < 400; i++) {
-    const ups = await Promise.all(c.cores.map(async (core) => ((await core.status()).traversal as { linksUp?: number } | undefined)?.linksUp ?? 0));
+    const ups = await Promise.all(
+      c.cores.map(async (core) => ((await core.status()).traversal as { linksUp?: number } | undefined)?.linksUp ?? 0),
+    );
     if (ups.every((n) => n >= want)) return;
     await sleep(50);
   }
   throw new Error(`the cores did not link to all ${want} edges`);
 }
 
-async function throughput(setup: Round['setup'], c: BenchCluster, kam: Kamailio, prefix: string, warmupMs: number): Promise<Round> {
+async function throughput(
+  setup: Round['setup'],
+  c: BenchCluster,
+  kam: Kamailio,
+  prefix: string,
+  warmupMs: number,
+): Promise<Round> {
   const load = groups(c, prefix, TP_CLIENTS, 3600);
   const cpu = () => [...c.edges, ...c.cores].reduce((a, n) => a + n.cpuSeconds(), 0) + treeCpuSeconds(kam.pid);
   try {
     const conn = await Promise.all(load.map((l) => l.connect(100)));
     const connected = conn.reduce((a, x) => a + x.connected, 0);
-    if (connected !== TP_CLIENTS) throw new Error(`${setup}: ${connected}/${TP_CLIENTS} connected: ${conn.flatMap((x) => x.errors).join('; ')}`);
+    if (connected !== TP_CLIENTS)
+      throw new Error(`${setup}: ${connected}/${TP_CLIENTS} connected: ${conn.flatMap((x) => x.errors).join('; ')}`);
     const first = await Promise.all(load.map((l) => l.registerOnce()));
-    if (first.some((f) => Object.keys(f.failures).length > 0)) throw new Error(`${setup}: first registration failed: ${JSON.stringify(first.map((f) => f.failures))}`);
+    if (first.some((f) => Object.keys(f.failures).length > 0))
+      throw new Error(`${setup}: first registration failed: ${JSON.stringify(first.map((f) => f.failures))}`);
     if (warmupMs > 0) await Promise.all(load.map((l) => l.loop(warmupMs)));
     const cpu0 = cpu();
     const r = await Promise.all(load.map((l) => l.loop(LOOP_MS)));
     const ok = r.reduce((a, x) => a + x.ok, 0);
     const failures: Record<string, number> = {};
     for (const x of r) for (const [k, n] of Object.entries(x.failures)) failures[k] = (failures[k] ?? 0) + n;
-    const round: Round = { setup, perSecond: r.reduce((a, x) => a + x.perSecond, 0), p50: Math.max(...r.map((x) => x.latency.p50)), p99: Math.max(...r.map((x) => x.latency.p99)), failures, cpuMsPerReg: ((cpu() - cpu0) * 1000) / Math.max(1, ok) };
-    log(`${setup}: ${Math.round(round.perSecond)} reg/s, p50 ${round.p50.toFixed(1)} ms, ${round.cpuMsPerReg.toFixed(3)} ms CPU per registration, failures ${JSON.stringify(failures)}`);
+    const round: Round = {
+      setup,
+      perSecond: r.reduce((a, x) => a + x.perSecond, 0),
+      p50: Math.max(...r.map((x) => x.latency.p50)),
+      p99: Math.max(...r.map((x) => x.latency.p99)),
+      failures,
+      cpuMsPerReg: ((cpu() - cpu0) * 1000) / Math.max(1, ok),
+    };
+    log(
+      `${setup}: ${Math.round(round.perSecond)} reg/s, p50 ${round.p50.toFixed(1)} ms, ${round.cpuMsPerReg.toFixed(3)} ms CPU per registration, failures ${JSON.stringify(failures)}`,
+    );
     return round;
   } finally {
     await Promise.all(load.map((l) => l.close()));
@@ -83,12 +120,19 @@ async function throughput(setup: Round['setup'], c: BenchCluster, kam: Kamailio,
 const sum = (s: LoadStats[], k: 'registered' | 'connected') => s.reduce((a, x) => a + x[k], 0);
 function failuresSince(a: LoadStats[], b: LoadStats[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [i, s] of b.entries()) for (const [k, n] of Object.entries(s.failures)) if (n - (a[i]!.failures[k] ?? 0) > 0) out[k] = (out[k] ?? 0) + n - (a[i]!.failures[k] ?? 0);
+  for (const [i, s] of b.entries())
+    for (const [k, n] of Object.entries(s.failures))
+      if (n - (a[i]!.failures[k] ?? 0) > 0) out[k] = (out[k] ?? 0) + n - (a[i]!.failures[k] ?? 0);
   return out;
 }
 
 /** From the kill -9 until every held client is registered again (polling the load workers every 50 ms). */
-async function failover(which: Failover['which'], load: LoadClients[], kill: () => Promise<void>, after?: () => Promise<void>): Promise<Failover> {
+async function failover(
+  which: Failover['which'],
+  load: LoadClients[],
+  kill: () => Promise<void>,
+  after?: () => Promise<void>,
+): Promise<Failover> {
   const before = await Promise.all(load.map((l) => l.stats()));
   const t0 = performance.now();
   await kill();
@@ -106,8 +150,17 @@ async function failover(which: Failover['which'], load: LoadClients[], kill: () 
     await sleep(50);
   }
   const end = await Promise.all(load.map((l) => l.stats()));
-  const f: Failover = { which, allBackMs, lowest, registered: sum(end, 'registered'), failures: failuresSince(before, end), limitS: FAILOVER_LIMIT_MS / 1000 };
-  log(`${which}: all ${HOLD} registered ${allBackMs === null ? `NOT within ${f.limitS} s` : `after ${(allBackMs / 1000).toFixed(2)} s`} (lowest ${lowest}); failures ${JSON.stringify(f.failures)}`);
+  const f: Failover = {
+    which,
+    allBackMs,
+    lowest,
+    registered: sum(end, 'registered'),
+    failures: failuresSince(before, end),
+    limitS: FAILOVER_LIMIT_MS / 1000,
+  };
+  log(
+    `${which}: all ${HOLD} registered ${allBackMs === null ? `NOT within ${f.limitS} s` : `after ${(allBackMs / 1000).toFixed(2)} s`} (lowest ${lowest}); failures ${JSON.stringify(f.failures)}`,
+  );
   return f;
 }
 
@@ -128,15 +181,30 @@ async function main(): Promise<string> {
     // The edges' Redis and the cores' (one each side of the firewall), append-only as docs/cluster.md deploys them.
     redis.push(await RedisServer.start({ persistence: 'aof' }), await RedisServer.start({ persistence: 'aof' }));
     const capacity = 2 * (TP_CLIENTS + HOLD) + 1000;
-    const reference = await startBenchCluster({ domain: DOMAIN, registrar: { address: kamRef.address, port: kamRef.tcpPort }, capacity, edges: 1, cores: 1 });
+    const reference = await startBenchCluster({
+      domain: DOMAIN,
+      registrar: { address: kamRef.address, port: kamRef.tcpPort },
+      capacity,
+      edges: 1,
+      cores: 1,
+    });
     open.push(reference);
-    const ours = await startBenchCluster({ domain: DOMAIN, registrar: { address: kamOurs.address, port: kamOurs.tcpPort }, capacity, edges: 2, cores: 2, stores: { edge: redis[0]!.url, core: redis[1]!.url } });
+    const ours = await startBenchCluster({
+      domain: DOMAIN,
+      registrar: { address: kamOurs.address, port: kamOurs.tcpPort },
+      capacity,
+      edges: 2,
+      cores: 2,
+      stores: { edge: redis[0]!.url, core: redis[1]!.url },
+    });
     open.push(ours);
     await waitMesh(reference);
     await waitMesh(ours);
     await sleep(500);
 
-    log(`throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_SETUP} rounds each, alternating`);
+    log(
+      `throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_SETUP} rounds each, alternating`,
+    );
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS_PER_SETUP; i++) {
       rounds.push(await throughput('1 + 1 in memory', reference, kamRef, `ref${i}-`, i === 0 ? WARMUP_MS : 0));
@@ -158,10 +226,27 @@ async function main(): Promise<string> {
     await sleep(2000);
     // The clients' connections to the edge left stand; the registrations the dead core bound are reached again once
     // refreshed through a live core (docs/cluster.md): here every client refreshes at once, right after the kill.
-    failovers.push(await failover('core', hold, () => ours.cores[0]!.kill(), () => Promise.all(hold.map((l) => l.refreshNow())).then(() => undefined)));
+    failovers.push(
+      await failover(
+        'core',
+        hold,
+        () => ours.cores[0]!.kill(),
+        () => Promise.all(hold.map((l) => l.refreshNow())).then(() => undefined),
+      ),
+    );
 
-    const run = { command: 'npm run bench:cluster', date: started.toISOString(), machine: machine(), cores: availableParallelism(), load: [loadBefore, loadavg()[0]!] as [number, number] };
-    const { body, result } = report({ tpClients: TP_CLIENTS, loopS: LOOP_MS / 1000, warmupS: WARMUP_MS / 1000, hold: HOLD, rounds, failovers }, run, TRIAL ? null : root);
+    const run = {
+      command: 'npm run bench:cluster',
+      date: started.toISOString(),
+      machine: machine(),
+      cores: availableParallelism(),
+      load: [loadBefore, loadavg()[0]!] as [number, number],
+    };
+    const { body, result } = report(
+      { tpClients: TP_CLIENTS, loopS: LOOP_MS / 1000, warmupS: WARMUP_MS / 1000, hold: HOLD, rounds, failovers },
+      run,
+      TRIAL ? null : root,
+    );
     if (TRIAL) log('trial sizes: bench/RESULTS.md left as it was');
     process.stdout.write(`${body}\n`);
     return result;

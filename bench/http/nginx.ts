@@ -56,7 +56,12 @@ http {
 export class NginxChain {
   readonly #procs: ChildProcess[] = [];
 
-  static async start(dir: string, hops: NginxHop[], tls: Record<string, { cert: string; key: string }>, ca: string): Promise<NginxChain> {
+  static async start(
+    dir: string,
+    hops: NginxHop[],
+    tls: Record<string, { cert: string; key: string }>,
+    ca: string,
+  ): Promise<NginxChain> {
     const chain = new NginxChain();
     for (const hop of hops) {
       const file = join(dir, `${hop.name}.conf`);

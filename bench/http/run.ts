@@ -64,13 +64,22 @@ function machineTicks(): { busy: number; steal: number; total: number } {
 }
 
 async function startUpstream(dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, [join(root, 'dist/bench/http/upstream.js'), JSON.stringify({ cert: join(dir, 'inside.pem'), key: join(dir, 'inside.key'), host: '127.0.0.1' })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'dist/bench/http/upstream.js'),
+      JSON.stringify({ cert: join(dir, 'inside.pem'), key: join(dir, 'inside.key'), host: '127.0.0.1' }),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const [line] = (await once(createInterface({ input: proc.stdout! }), 'line')) as [string];
   return { proc, port: (JSON.parse(line) as { port: number }).port };
 }
 
 async function writeYaml(dir: string, upstreamPort: number) {
-  const [https, sipTls, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const [https, sipTls, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(
+    Array.from({ length: 8 }, () => freePort()),
+  );
   writeFileSync(
     join(dir, 'edge.yaml'),
     stringify({
@@ -82,10 +91,21 @@ async function writeYaml(dir: string, upstreamPort: number) {
       public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
       // wrk's connections each send as fast as they are answered; the per-connection cap is for abuse, not this.
       http: { max_requests_per_connection_per_s: 100_000 },
-      traversal: { address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('bench-secret') }] },
+      traversal: {
+        address: '127.0.0.1',
+        sip_port: tSip,
+        http_tunnel_port: tHttp,
+        xmpp_port: tXmpp,
+        tls_verify_subject_name: 'core.example.com',
+        accounts: [{ username: 'traversal', password_hash: await hashPassword('bench-secret') }],
+      },
     }),
   );
-  const cucm = { publisher: '127.0.0.1', https_port: upstreamPort, nodes: [{ address: '127.0.0.1', https_port: upstreamPort }] };
+  const cucm = {
+    publisher: '127.0.0.1',
+    https_port: upstreamPort,
+    nodes: [{ address: '127.0.0.1', https_port: upstreamPort }],
+  };
   writeFileSync(
     join(dir, 'core.yaml'),
     stringify({
@@ -96,7 +116,13 @@ async function writeYaml(dir: string, upstreamPort: number) {
       tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
       domains: [{ name: DOMAIN, sip_registrations: true }],
       unified_cm: [cucm],
-      traversal: { peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }], username: 'traversal', password: 'bench-secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
+      traversal: {
+        peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }],
+        username: 'traversal',
+        password: 'bench-secret',
+        reconnect_initial_s: 0.1,
+        reconnect_max_s: 0.5,
+      },
     }),
   );
   return { https: https!, edgeAdmin: edgeAdmin!, coreAdmin: coreAdmin! };
@@ -109,39 +135,77 @@ interface Subject {
 }
 
 /** One measured run of a subject: CPU of its servers read around wrk. */
-async function measure(subject: Subject, headers: Record<string, string>, round: number, connections = CONNECTIONS, pauseMs?: number, scriptDir?: string): Promise<Row> {
+async function measure(
+  subject: Subject,
+  headers: Record<string, string>,
+  round: number,
+  connections = CONNECTIONS,
+  pauseMs?: number,
+  scriptDir?: string,
+): Promise<Row> {
   const each = () => subject.pids().map((p) => treeCpuSeconds(p));
   const c0 = each();
   const m0 = machineTicks();
   const t0 = performance.now();
-  const { figures, output } = await runWrk(subject.url, { threads: THREADS, connections, seconds: SECONDS, headers, nice: WRK_NICE, ...(pauseMs !== undefined ? { pauseMs, settleMs: SETTLE_MS, scriptDir } : {}) });
+  const { figures, output } = await runWrk(subject.url, {
+    threads: THREADS,
+    connections,
+    seconds: SECONDS,
+    headers,
+    nice: WRK_NICE,
+    ...(pauseMs !== undefined ? { pauseMs, settleMs: SETTLE_MS, scriptDir } : {}),
+  });
   const wall = (performance.now() - t0) / 1000;
   // Per process, in cores: a single-threaded process near 1.0 (or near its share of a loaded machine) is the bottleneck.
   const cores = each().map((c, i) => (c - c0[i]!) / wall);
   const m1 = machineTicks();
   const machineCores = (availableParallelism() * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total);
   const stealCores = (availableParallelism() * (m1.steal - m0.steal)) / Math.max(1, m1.total - m0.total);
-  const row = { subject: subject.name, figures, cpuS: cores.reduce((a, b) => a + b, 0) * wall, cores, wrkCores: figures.wrkCpuS / wall, machineCores, stealCores };
-  log(`round ${round} ${subject.name}: ${Math.round(figures.rps)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, non-2xx ${figures.non2xx}, socket errors ${figures.socketErrors}, cores per process ${cores.map((c) => c.toFixed(2)).join(' / ')}, wrk ${row.wrkCores.toFixed(2)}, machine busy ${machineCores.toFixed(2)} of ${availableParallelism()}, steal ${stealCores.toFixed(2)}`);
-  if (figures.non2xx > figures.requests * 0.01) throw new Error(`${subject.name}: ${figures.non2xx} of ${figures.requests} answers were not 2xx:\n${output}`);
+  const row = {
+    subject: subject.name,
+    figures,
+    cpuS: cores.reduce((a, b) => a + b, 0) * wall,
+    cores,
+    wrkCores: figures.wrkCpuS / wall,
+    machineCores,
+    stealCores,
+  };
+  log(
+    `round ${round} ${subject.name}: ${Math.round(figures.rps)} req/s, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms, non-2xx ${figures.non2xx}, socket errors ${figures.socketErrors}, cores per process ${cores.map((c) => c.toFixed(2)).join(' / ')}, wrk ${row.wrkCores.toFixed(2)}, machine busy ${machineCores.toFixed(2)} of ${availableParallelism()}, steal ${stealCores.toFixed(2)}`,
+  );
+  if (figures.non2xx > figures.requests * 0.01)
+    throw new Error(`${subject.name}: ${figures.non2xx} of ${figures.requests} answers were not 2xx:\n${output}`);
   return row;
 }
 
 /** Each subject's rounds, the subjects taking turns, so load from anything else on the machine falls on all alike. */
-async function alternate(subjects: Subject[], rounds: number, run: (s: Subject, round: number) => Promise<Row>): Promise<Row[][]> {
+async function alternate(
+  subjects: Subject[],
+  rounds: number,
+  run: (s: Subject, round: number) => Promise<Row>,
+): Promise<Row[][]> {
   const all: Row[][] = subjects.map(() => []);
-  for (let round = 1; round <= rounds; round++) for (const [i, s] of subjects.entries()) all[i]!.push(await run(s, round));
+  for (let round = 1; round <= rounds; round++)
+    for (const [i, s] of subjects.entries()) all[i]!.push(await run(s, round));
   return all;
 }
 
-const medianBy = (rows: Row[], figure: (r: Row) => number): Row => [...rows].sort((a, b) => figure(a) - figure(b))[Math.floor(rows.length / 2)]!;
+const medianBy = (rows: Row[], figure: (r: Row) => number): Row =>
+  [...rows].sort((a, b) => figure(a) - figure(b))[Math.floor(rows.length / 2)]!;
 
 /** Alternating rounds after a warm-up; each subject's row is its median round by requests/s. */
 async function compare(subjects: Subject[], headers: Record<string, string>): Promise<{ rows: Row[]; all: Row[][] }> {
   // Warm-up at the full connection count, so the proxies' upstream pools are full and the JIT has run before any
   // round. wrk cannot keep connections from one run to the next: every round opens its 1,000 TLS connections
   // anew, for every path alike, and rounds are long enough (20 s) that this start is a small part of them.
-  for (const s of subjects) await runWrk(s.url, { threads: THREADS, connections: CONNECTIONS, seconds: WARMUP_SECONDS, headers, nice: WRK_NICE });
+  for (const s of subjects)
+    await runWrk(s.url, {
+      threads: THREADS,
+      connections: CONNECTIONS,
+      seconds: WARMUP_SECONDS,
+      headers,
+      nice: WRK_NICE,
+    });
   const all = await alternate(subjects, ROUNDS, (s, round) => measure(s, headers, round));
   return { rows: all.map((r) => medianBy(r, (x) => x.figures.rps)), all };
 }
@@ -151,17 +215,26 @@ function table(rows: Row[]): string {
   return [
     '| path | requests/s | p50 | p99 | non-2xx | socket errors | answer (bytes on the wire) | CPU s (servers) | CPU ms per 1k requests | cores per process | wrk cores | machine busy (cores) | host steal (cores) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.subject} | **${n(r.figures.rps)}** | ${n(r.figures.p50Ms, 1)} ms | **${n(r.figures.p99Ms, 1)} ms** | ${r.figures.non2xx} | ${r.figures.socketErrors} | ${n(r.figures.bytesPerRequest)} | ${n(r.cpuS, 1)} | ${n((r.cpuS * 1e6) / Math.max(1, r.figures.requests), 1)} | ${r.cores.map((c) => c.toFixed(2)).join(' / ')} | ${r.wrkCores.toFixed(2)} | ${r.machineCores.toFixed(2)} | ${r.stealCores.toFixed(2)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.subject} | **${n(r.figures.rps)}** | ${n(r.figures.p50Ms, 1)} ms | **${n(r.figures.p99Ms, 1)} ms** | ${r.figures.non2xx} | ${r.figures.socketErrors} | ${n(r.figures.bytesPerRequest)} | ${n(r.cpuS, 1)} | ${n((r.cpuS * 1e6) / Math.max(1, r.figures.requests), 1)} | ${r.cores.map((c) => c.toFixed(2)).join(' / ')} | ${r.wrkCores.toFixed(2)} | ${r.machineCores.toFixed(2)} | ${r.stealCores.toFixed(2)} |`,
+    ),
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const load0 = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load0 = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   const dir = mkdtempSync(join(tmpdir(), 'mra-bench-http-'));
   const stops: Array<() => unknown> = [() => rmSync(dir, { recursive: true, force: true })];
   try {
     const ca = await CertificateAuthority.create({ commonName: 'bench:http CA' });
-    for (const [name, cn] of [['edge', 'edge.example.com'], ['core', 'core.example.com'], ['inside', 'inside.example.com']] as const) {
+    for (const [name, cn] of [
+      ['edge', 'edge.example.com'],
+      ['core', 'core.example.com'],
+      ['inside', 'inside.example.com'],
+    ] as const) {
       const c = await ca.issue({ commonName: cn, dnsNames: [cn], ipAddresses: ['127.0.0.1'] });
       writeFileSync(join(dir, `${name}.pem`), c.cert);
       writeFileSync(join(dir, `${name}.key`), c.key, { mode: 0o600 });
@@ -173,7 +246,10 @@ async function main(): Promise<void> {
     const ports = await writeYaml(dir, upstream.port);
     const edge = new NodeProcess('edge', join(dir, 'edge.yaml'), ports.edgeAdmin);
     const core = new NodeProcess('core', join(dir, 'core.yaml'), ports.coreAdmin);
-    stops.push(() => edge.stop(), () => core.stop());
+    stops.push(
+      () => edge.stop(),
+      () => core.stop(),
+    );
     await edge.start();
     await core.start();
     const end = Date.now() + 15_000;
@@ -186,10 +262,13 @@ async function main(): Promise<void> {
     const agent = new Agent({ connect: { ca: ca.cert, servername: 'edge.example.com' } });
     stops.push(() => agent.close());
     const edgeBase = `https://127.0.0.1:${ports.https}`;
-    const signIn = await request(`${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_config?service_name=_cisco-uds`, {
-      dispatcher: agent,
-      headers: { authorization: `Basic ${Buffer.from(`${USER.id}:${USER.password}`).toString('base64')}` },
-    });
+    const signIn = await request(
+      `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_config?service_name=_cisco-uds`,
+      {
+        dispatcher: agent,
+        headers: { authorization: `Basic ${Buffer.from(`${USER.id}:${USER.password}`).toString('base64')}` },
+      },
+    );
     const signInText = await signIn.body.text();
     if (signIn.statusCode !== 200) throw new Error(`sign-in failed: ${signIn.statusCode} ${signInText}`);
     const cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(signIn.headers['set-cookie']))![0];
@@ -201,43 +280,73 @@ async function main(): Promise<void> {
 
     if (process.env.BENCH_HTTP_HOLD) {
       // For profiling by hand: the chain stays up until stdin closes (Ctrl-D), wrk and perf pointed at it.
-      log(`holding: edge pid ${edge.pid}, core pid ${core.pid}, inside pid ${upstream.proc.pid}; wrk -H 'cookie: ${cookie}' ${edgeBase}${path}`);
+      log(
+        `holding: edge pid ${edge.pid}, core pid ${core.pid}, inside pid ${upstream.proc.pid}; wrk -H 'cookie: ${cookie}' ${edgeBase}${path}`,
+      );
       process.stdin.resume();
       await once(process.stdin, 'end');
       return;
     }
     const [nginxEdge, nginxCore] = await Promise.all([freePort(), freePort()]);
-    const tls = { edge: { cert: join(dir, 'edge.pem'), key: join(dir, 'edge.key') }, core: { cert: join(dir, 'core.pem'), key: join(dir, 'core.key') } };
-    const nginx = await NginxChain.start(dir, [{ name: 'core', listen: nginxCore!, upstream: upstream.port, stripRoute: true }, { name: 'edge', listen: nginxEdge!, upstream: nginxCore!, stripRoute: false }], tls, join(dir, 'ca.pem'));
+    const tls = {
+      edge: { cert: join(dir, 'edge.pem'), key: join(dir, 'edge.key') },
+      core: { cert: join(dir, 'core.pem'), key: join(dir, 'core.key') },
+    };
+    const nginx = await NginxChain.start(
+      dir,
+      [
+        { name: 'core', listen: nginxCore!, upstream: upstream.port, stripRoute: true },
+        { name: 'edge', listen: nginxEdge!, upstream: nginxCore!, stripRoute: false },
+      ],
+      tls,
+      join(dir, 'ca.pem'),
+    );
     stops.push(() => nginx.stop());
     const nginxUrl = `https://127.0.0.1:${nginxEdge}${path}`;
     const nginxProbe = await request(nginxUrl, { dispatcher: agent, headers: { cookie } });
-    if (nginxProbe.statusCode !== 200 || (await nginxProbe.body.text()) !== body) throw new Error(`probe through nginx: ${nginxProbe.statusCode}`);
+    if (nginxProbe.statusCode !== 200 || (await nginxProbe.body.text()) !== body)
+      throw new Error(`probe through nginx: ${nginxProbe.statusCode}`);
 
     const nginxPids = () => [nginx.pids()[1]!, nginx.pids()[0]!, upstream.proc.pid!];
     const oursPids = () => [edge.pid, core.pid, upstream.proc.pid!];
     const { rows, all } = await compare(
       [
-        { name: 'inside server direct (ceiling)', url: `https://127.0.0.1:${upstream.port}/cucm-uds/user/${USER.id}`, pids: () => [upstream.proc.pid!] },
+        {
+          name: 'inside server direct (ceiling)',
+          url: `https://127.0.0.1:${upstream.port}/cucm-uds/user/${USER.id}`,
+          pids: () => [upstream.proc.pid!],
+        },
         { name: 'nginx edge → nginx core → inside', url: nginxUrl, pids: nginxPids },
         { name: 'ours: edge → tunnel → core → inside', url: edgeBase + path, pids: oursPids },
         // Where the time goes: the same edge and tunnel, answered by core itself (no inside hop, no session look-up).
-        { name: 'ours, answered by core (get_edge_sso)', url: `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_sso`, pids: oursPids },
+        {
+          name: 'ours, answered by core (get_edge_sso)',
+          url: `${edgeBase}/${Buffer.from(DOMAIN).toString('base64url')}/get_edge_sso`,
+          pids: oursPids,
+        },
       ],
       { cookie },
     );
     // The same path without the handshake storm at the start of the round (see "Where the time goes").
-    const oursFew = await measure({ name: `ours at ${FEW} connections (one round)`, url: edgeBase + path, pids: oursPids }, { cookie }, 1, FEW);
+    const oursFew = await measure(
+      { name: `ours at ${FEW} connections (one round)`, url: edgeBase + path, pids: oursPids },
+      { cookie },
+      1,
+      FEW,
+    );
     // p99 at 1,000 connections that the chain carries rather than all it can take: each connection pauses between
     // its requests, so the rate is about 1,000 ÷ the pause (the target's "p99 under 20 ms at 1,000 connections").
     // One round's p99 rests on its slowest 1 % (about 150 requests): a stall of the host's (steal) in it moves it by
     // tens of ms, so the paths alternate for several rounds and each row is its median round by p99.
-    const pacedName = (name: string) => `${name}, ${CONNECTIONS} connections pausing ${PAUSES} ms (median of ${PACED_ROUNDS} rounds by p99)`;
+    const pacedName = (name: string) =>
+      `${name}, ${CONNECTIONS} connections pausing ${PAUSES} ms (median of ${PACED_ROUNDS} rounds by p99)`;
     const pacedSubjects: Subject[] = [
       { name: pacedName('nginx'), url: nginxUrl, pids: nginxPids },
       { name: pacedName('ours'), url: edgeBase + path, pids: oursPids },
     ];
-    const pacedAll = await alternate(pacedSubjects, PACED_ROUNDS, (s, round) => measure(s, { cookie }, round, CONNECTIONS, PAUSE_MS, dir));
+    const pacedAll = await alternate(pacedSubjects, PACED_ROUNDS, (s, round) =>
+      measure(s, { cookie }, round, CONNECTIONS, PAUSE_MS, dir),
+    );
     const [nginxPaced, oursPaced] = pacedAll.map((r) => medianBy(r, (x) => x.figures.p99Ms)) as [Row, Row];
     const ours = rows[2]!;
     const ref = rows[1]!;
@@ -274,7 +383,9 @@ CPU split over the whole run (warm-ups included): edge ${split.edge.toFixed(1)} 
 ${GAP}`;
     const file = writeSection(root, 'http', sectionBody);
     log(`wrote ${file}`);
-    process.stdout.write(`RESULT bench:http ours=${Math.round(ours.figures.rps)} reference=${Math.round(ref.figures.rps)} ratio=${ratio.toFixed(2)}\n`);
+    process.stdout.write(
+      `RESULT bench:http ours=${Math.round(ours.figures.rps)} reference=${Math.round(ref.figures.rps)} ratio=${ratio.toFixed(2)}\n`,
+    );
   } finally {
     for (const stop of stops.reverse()) {
       try {

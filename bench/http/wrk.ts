@@ -62,7 +62,17 @@ export interface WrkOptions {
 
 /** wrk -t threads -c connections for seconds, with headers; rejects when wrk fails or prints no rate. */
 export function runWrk(url: string, o: WrkOptions): Promise<{ figures: WrkFigures; output: string }> {
-  const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.seconds}s`, '--latency', '--timeout', '5s'];
+  const args = [
+    '-t',
+    String(o.threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.seconds}s`,
+    '--latency',
+    '--timeout',
+    '5s',
+  ];
   if (o.pauseMs !== undefined) {
     const script = join(o.scriptDir ?? tmpdir(), `wrk-pause-${o.pauseMs}.lua`);
     // Each thread's first delay() calls are its connections' first requests: those wait until every connection's TLS
@@ -70,15 +80,18 @@ export function runWrk(url: string, o: WrkOptions): Promise<{ figures: WrkFigure
     // opening all its connections at once.
     const perThread = Math.ceil(o.connections / o.threads);
     const settle = o.settleMs ?? 0;
-    writeFileSync(script, [
-      'local firsts = 0',
-      'function delay()',
-      '  firsts = firsts + 1',
-      `  if firsts <= ${perThread} then return ${settle} + math.random(0, ${Math.round(o.pauseMs)}) end`,
-      `  return math.random(${Math.round(o.pauseMs / 2)}, ${Math.round((o.pauseMs * 3) / 2)})`,
-      'end',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      script,
+      [
+        'local firsts = 0',
+        'function delay()',
+        '  firsts = firsts + 1',
+        `  if firsts <= ${perThread} then return ${settle} + math.random(0, ${Math.round(o.pauseMs)}) end`,
+        `  return math.random(${Math.round(o.pauseMs / 2)}, ${Math.round((o.pauseMs * 3) / 2)})`,
+        'end',
+        '',
+      ].join('\n'),
+    );
     args.push('-s', script);
   }
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);

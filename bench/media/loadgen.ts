@@ -6,14 +6,29 @@ import type { ChildProcess } from 'node:child_process';
 import { pinned, readLines, stopChild, type StreamPlan } from './subject.js';
 
 export interface TrialCounts {
-  sent: number; sendErrors: number; received: number; foreign: number; authFail: number; stale: number;
-  silentStreams: number; minStream: number; maxStream: number; elapsedS: number; p50Us: number; p99Us: number; maxUs: number;
+  sent: number;
+  sendErrors: number;
+  received: number;
+  foreign: number;
+  authFail: number;
+  stale: number;
+  silentStreams: number;
+  minStream: number;
+  maxStream: number;
+  elapsedS: number;
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
   /** kgen only: NET_RX softirq ns on the charged core outside the charged processes, over the trial and its drain. */
   netRxNs?: number;
 }
 
 export class LoadGenerator {
-  private constructor(private readonly child: ChildProcess, readonly txPort: number, readonly rxPort: number) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly txPort: number,
+    readonly rxPort: number,
+  ) {}
 
   /** loadgen.c on loopback, or (kernel rows) `ip netns exec <ns> kgen ...`: the same line protocol. */
   static async start(binary: string, args: string[] = []): Promise<LoadGenerator> {
@@ -24,7 +39,9 @@ export class LoadGenerator {
     return new LoadGenerator(child, ports.txPort, ports.rxPort);
   }
 
-  get pid(): number { return this.child.pid!; }
+  get pid(): number {
+    return this.child.pid!;
+  }
 
   async #ask<T>(line: string, timeoutMs = 15000): Promise<T> {
     const reply = readLines(this.child, (l) => l.length >= 1, `load generator '${line.split(' ')[0]}'`, timeoutMs);

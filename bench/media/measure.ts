@@ -4,19 +4,26 @@ import { cpuSeconds } from './cpu.js';
 import type { LoadGenerator } from './loadgen.js';
 
 /** What a relay has spent so far: CPU seconds, and for the kernel rows what the BPF program itself ran. */
-export interface CpuSample { seconds: number; bpfNs?: number; bpfRuns?: number }
+export interface CpuSample {
+  seconds: number;
+  bpfNs?: number;
+  bpfRuns?: number;
+}
 
 /**
  * Reads a relay's CPU: its processes' time, and for the kernel rows (`softirq`) the NET_RX softirq time the
  * generator measures on the relay core outside those processes (bench/media/kernel/meter.ts).
  */
-export interface CpuMeter { sample(): CpuSample; readonly softirq?: { core: number; pids: number[] } }
+export interface CpuMeter {
+  sample(): CpuSample;
+  readonly softirq?: { core: number; pids: number[] };
+}
 
 /** utime + stime of one process, every thread. */
 export const processMeter = (pid: number): CpuMeter => ({ sample: () => ({ seconds: cpuSeconds(pid) }) });
 
-export const LOSS_FREE = 0.001;  // "loss-free": under 0.1 % lost
-const DRAIN_S = 0.3;  // loadgen.c's DRAIN_MS: it keeps receiving that long after the last send
+export const LOSS_FREE = 0.001; // "loss-free": under 0.1 % lost
+const DRAIN_S = 0.3; // loadgen.c's DRAIN_MS: it keeps receiving that long after the last send
 
 export interface Trial {
   offeredPps: number;
@@ -46,10 +53,17 @@ export interface SearchResult {
 }
 
 /** The relay as the search sees it: how to read its CPU, and how to get it forwarding again after an overload. */
-export interface SearchTarget { readonly meter: CpuMeter; recover(): Promise<void> }
+export interface SearchTarget {
+  readonly meter: CpuMeter;
+  recover(): Promise<void>;
+}
 
 export interface SearchOptions {
-  trialMs: number; startPps: number; growth: number; maxTrials: number; refineSteps: number;
+  trialMs: number;
+  startPps: number;
+  growth: number;
+  maxTrials: number;
+  refineSteps: number;
   /** Epoch ms after which no new trial starts: the whole run is bounded in time. */
   deadline: number;
 }
@@ -67,7 +81,13 @@ export async function settle(meter: CpuMeter, maxMs = 3000): Promise<void> {
   }
 }
 
-export async function trial(gen: LoadGenerator, meter: CpuMeter, pps: number, ms: number, size: number): Promise<Trial> {
+export async function trial(
+  gen: LoadGenerator,
+  meter: CpuMeter,
+  pps: number,
+  ms: number,
+  size: number,
+): Promise<Trial> {
   await settle(meter);
   if (meter.softirq) await gen.charge(meter.softirq.core, meter.softirq.pids);
   const before = meter.sample();
@@ -95,8 +115,13 @@ export async function trial(gen: LoadGenerator, meter: CpuMeter, pps: number, ms
  * then bisect between the last loss-free rate and the first lossy one. Bounded by maxTrials in all.
  * Growing from below, not probing from overload, so no relay is judged after an overload it has not recovered from.
  */
-export async function lossFreeSearch(gen: LoadGenerator, target: SearchTarget, size: number, o: SearchOptions,
-  onTrial: (t: Trial) => void = () => {}): Promise<SearchResult> {
+export async function lossFreeSearch(
+  gen: LoadGenerator,
+  target: SearchTarget,
+  size: number,
+  o: SearchOptions,
+  onTrial: (t: Trial) => void = () => {},
+): Promise<SearchResult> {
   const trials: Trial[] = [];
   let best: Trial | null = null;
   let generatorBound = false;
@@ -112,17 +137,24 @@ export async function lossFreeSearch(gen: LoadGenerator, target: SearchTarget, s
   };
   for (let pps = o.startPps; trials.length < o.maxTrials && Date.now() < o.deadline; pps *= o.growth) {
     const t = await run(pps);
-    if (!lossFree(t)) { hi = pps; break; }
+    if (!lossFree(t)) {
+      hi = pps;
+      break;
+    }
     lo = pps;
     // Short of the offer and no more than last time: the generator is at its ceiling (a busy machine can also
     // starve it for one trial, hence the second condition).
     const previous = trials.at(-2);
-    if (t.sentPps < 0.9 * pps && (!previous || t.sentPps < 1.05 * previous.sentPps)) { generatorBound = true; break; }
+    if (t.sentPps < 0.9 * pps && (!previous || t.sentPps < 1.05 * previous.sentPps)) {
+      generatorBound = true;
+      break;
+    }
   }
   for (let step = 0; hi > 0 && step < o.refineSteps && trials.length < o.maxTrials && Date.now() < o.deadline; step++) {
     const mid = (lo + hi) / 2;
     const t = await run(mid);
-    if (lossFree(t)) lo = mid; else hi = mid;
+    if (lossFree(t)) lo = mid;
+    else hi = mid;
   }
   return { best, trials, generatorBound, lowRate: trials[0] ?? null };
 }

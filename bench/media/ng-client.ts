@@ -20,21 +20,34 @@ export class NgClient {
   readonly #pending = new Map<string, { resolve: (d: Dict) => void; reject: (e: Error) => void }>();
   #seq = 0;
 
-  constructor(private readonly port: number, private readonly host = '127.0.0.1', bindAddress?: string) {
+  constructor(
+    private readonly port: number,
+    private readonly host = '127.0.0.1',
+    bindAddress?: string,
+  ) {
     this.#socket = createSocket('udp4');
     if (bindAddress) this.#socket.bind(0, bindAddress);
     this.#socket.on('message', (msg) => this.#onMessage(msg));
-    this.#socket.on('error', (err) => { for (const p of this.#pending.values()) p.reject(err); });
+    this.#socket.on('error', (err) => {
+      for (const p of this.#pending.values()) p.reject(err);
+    });
     this.#socket.unref();
   }
 
   /** Sends one command and resolves with the reply, whatever its result. Retransmits (same cookie) until a reply. */
-  async send(dict: Record<string, NgInput>, timeoutMs = 3000, cookie = `${randomBytes(4).toString('hex')}${(++this.#seq).toString(36)}`): Promise<Dict> {
+  async send(
+    dict: Record<string, NgInput>,
+    timeoutMs = 3000,
+    cookie = `${randomBytes(4).toString('hex')}${(++this.#seq).toString(36)}`,
+  ): Promise<Dict> {
     const packet = ngFrame(cookie, dict);
     return new Promise<Dict>((resolve, reject) => {
       const send = (): void => this.#socket.send(packet, this.port, this.host);
       const retry = setInterval(send, 500);
-      const deadline = setTimeout(() => finish(new Error(`no answer to '${String(dict.command)}' in ${timeoutMs} ms`)), timeoutMs);
+      const deadline = setTimeout(
+        () => finish(new Error(`no answer to '${String(dict.command)}' in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const finish = (err: Error | null, reply?: Dict): void => {
         clearInterval(retry);
         clearTimeout(deadline);
@@ -67,10 +80,11 @@ export class NgClient {
       return;
     }
     const waiter = this.#pending.get(cookie);
-    if (!waiter) return;  // a late reply to a retransmission
+    if (!waiter) return; // a late reply to a retransmission
     try {
       const reply = textOf(ngDecode(ngParseDatagram(msg).body));
-      if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) throw new Error('reply is not a dictionary');
+      if (reply === null || typeof reply !== 'object' || Array.isArray(reply))
+        throw new Error('reply is not a dictionary');
       waiter.resolve(reply);
     } catch (err) {
       waiter.reject(err as Error);

@@ -10,27 +10,41 @@ import { MediaEngine, type KernelPathMode } from '../../src/media/index.js';
 import type { Mode } from './subject.js';
 
 interface HostArgs {
-  streams: number; mode: Mode; rxPort: number; txKey: string | null; portMin: number; portMax: number;
-  bindAddress?: string; rxAddress?: string; kernelPath?: KernelPathMode;
+  streams: number;
+  mode: Mode;
+  rxPort: number;
+  txKey: string | null;
+  portMin: number;
+  portMax: number;
+  bindAddress?: string;
+  rxAddress?: string;
+  kernelPath?: KernelPathMode;
 }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as HostArgs;
   if (!Number.isInteger(args.streams) || args.streams < 1) throw new TypeError('streams must be a positive integer');
-  if (!['plain', 'rtp-srtp', 'srtp-srtp', 'edge'].includes(args.mode)) throw new TypeError(`unknown mode ${String(args.mode)}`);
+  if (!['plain', 'rtp-srtp', 'srtp-srtp', 'edge'].includes(args.mode))
+    throw new TypeError(`unknown mode ${String(args.mode)}`);
   const rxAddress = args.rxAddress ?? '127.0.0.1';
   const engine = await MediaEngine.create({
-    workers: 1, muxPairs: args.mode === 'edge' ? 1 : 0, bindAddress: args.bindAddress ?? '127.0.0.1', portMin: args.portMin,
-    portMax: args.portMax, mediaTimeoutMs: 0, kernelPath: args.kernelPath ?? 'off',
+    workers: 1,
+    muxPairs: args.mode === 'edge' ? 1 : 0,
+    bindAddress: args.bindAddress ?? '127.0.0.1',
+    portMin: args.portMin,
+    portMax: args.portMax,
+    mediaTimeoutMs: 0,
+    kernelPath: args.kernelPath ?? 'off',
   });
   const ports: number[] = [];
   const rxKeys: string[] = [];
   for (let i = 0; i < args.streams; i++) {
     const relay = engine.createRelay({
       a: { latch: true },
-      b: args.mode === 'edge'
-        ? { mux: true, remote: { address: rxAddress, port: args.rxPort + 2 * i } }
-        : { latch: false, remote: { address: rxAddress, port: args.rxPort } },
+      b:
+        args.mode === 'edge'
+          ? { mux: true, remote: { address: rxAddress, port: args.rxPort + 2 * i } }
+          : { latch: false, remote: { address: rxAddress, port: args.rxPort } },
       timeoutMs: 0,
     });
     if (args.mode === 'rtp-srtp' || args.mode === 'srtp-srtp') {
@@ -44,14 +58,20 @@ async function main(): Promise<void> {
     }
     ports.push(relay.ports.a.rtp);
   }
-  process.stdout.write(`${JSON.stringify({ ports, rxKeys, srtpBackend: engine.info.srtpBackend, kernelPath: engine.info.kernelPath })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ports, rxKeys, srtpBackend: engine.info.srtpBackend, kernelPath: engine.info.kernelPath })}\n`,
+  );
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     if (line.trim() !== 'stats') return;
     const w = engine.workerStats()[0]!;
-    process.stdout.write(`${JSON.stringify({ packetsIn: w.packetsIn, kernelInstalls: w.kernelInstalls, kernelRemovals: w.kernelRemovals, kernelRefusals: w.kernelRefusals })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ packetsIn: w.packetsIn, kernelInstalls: w.kernelInstalls, kernelRemovals: w.kernelRemovals, kernelRefusals: w.kernelRefusals })}\n`,
+    );
   });
-  lines.on('close', () => { void engine.close().then(() => process.exit(0)); });
+  lines.on('close', () => {
+    void engine.close().then(() => process.exit(0));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -3,8 +3,14 @@ export const SUITE = 'AES_CM_128_HMAC_SHA1_80';
 
 export function audioSdp(opts: { port: number; srtp: boolean; key?: Buffer; cryptoTag?: number }): string {
   const lines = [
-    'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=bench', 'c=IN IP4 127.0.0.1', 't=0 0',
-    `m=audio ${opts.port} ${opts.srtp ? 'RTP/SAVP' : 'RTP/AVP'} 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv',
+    'v=0',
+    'o=- 1 1 IN IP4 127.0.0.1',
+    's=bench',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=audio ${opts.port} ${opts.srtp ? 'RTP/SAVP' : 'RTP/AVP'} 0`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=sendrecv',
   ];
   if (opts.srtp) {
     if (!opts.key) throw new TypeError('an SRTP SDP needs a key');

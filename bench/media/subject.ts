@@ -29,16 +29,26 @@ export interface Subject {
 
 // Every child the bench starts, so none outlives it (rtpengine, unlike our tools, does not exit when stdin closes).
 const children = new Set<ChildProcess>();
-process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => { for (const c of children) c.kill('SIGKILL'); process.exit(130); });
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
 }
 
 /**
  * The kernel rows: the relay runs in a namespace of its own (bench/media/kernel/netns.ts) on `relayAddress` and
  * sends to the generator's `genAddress`; `kernelPath` is our engine's switch.
  */
-export interface Placement { ns: string; relayAddress: string; genAddress: string; kernelPath: 'auto' | 'off' }
+export interface Placement {
+  ns: string;
+  relayAddress: string;
+  genAddress: string;
+  kernelPath: 'auto' | 'off';
+}
 
 /** A relay process on the relay core: pinned(), inside the placement's namespace when there is one. */
 export function pinnedRelay(cmd: string, args: string[], placement?: Placement): ChildProcess {
@@ -59,10 +69,24 @@ export function pinned(cmd: string, args: string[], core: 'relay' | 'generator')
   const cores = availableParallelism();
   const cpu = core === 'relay' ? cores - 1 : 0;
   const pin = cores > 1 ? ['taskset', '-c', String(cpu)] : [];
-  const [file, argv] = process.getuid?.() === 0
-    ? ['setsid', ['sh', '-c', `echo ${BENCH_NICE} > /proc/$$/autogroup 2>/dev/null; exec "$@"`, 'sh',
-      ...pin, 'nice', '-n', String(BENCH_NICE), cmd, ...args]]
-    : [pin[0] ?? cmd, [...pin.slice(1), ...(pin.length ? [cmd] : []), ...args]];
+  const [file, argv] =
+    process.getuid?.() === 0
+      ? [
+          'setsid',
+          [
+            'sh',
+            '-c',
+            `echo ${BENCH_NICE} > /proc/$$/autogroup 2>/dev/null; exec "$@"`,
+            'sh',
+            ...pin,
+            'nice',
+            '-n',
+            String(BENCH_NICE),
+            cmd,
+            ...args,
+          ],
+        ]
+      : [pin[0] ?? cmd, [...pin.slice(1), ...(pin.length ? [cmd] : []), ...args]];
   const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -70,12 +94,20 @@ export function pinned(cmd: string, args: string[], core: 'relay' | 'generator')
 }
 
 /** Resolves with the child's stdout lines until `done` says enough; rejects on exit or deadline. */
-export function readLines(child: ChildProcess, done: (lines: string[]) => boolean, what: string, timeoutMs = 30000): Promise<string[]> {
+export function readLines(
+  child: ChildProcess,
+  done: (lines: string[]) => boolean,
+  what: string,
+  timeoutMs = 30000,
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const lines: string[] = [];
     let rest = '';
     let stderr = '';
-    const timer = setTimeout(() => finish(new Error(`${what}: no answer in ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${what}: no answer in ${timeoutMs} ms; stderr: ${stderr.slice(-500)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       rest += chunk.toString();
       let nl: number;
@@ -85,14 +117,18 @@ export function readLines(child: ChildProcess, done: (lines: string[]) => boolea
         if (done(lines)) return finish(null);
       }
     };
-    const onErr = (chunk: Buffer): void => { stderr += chunk.toString(); };
-    const onExit = (code: number | null): void => finish(new Error(`${what} exited (${code}); stderr: ${stderr.slice(-500)}`));
+    const onErr = (chunk: Buffer): void => {
+      stderr += chunk.toString();
+    };
+    const onExit = (code: number | null): void =>
+      finish(new Error(`${what} exited (${code}); stderr: ${stderr.slice(-500)}`));
     const finish = (err: Error | null): void => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
       child.stderr?.off('data', onErr);
       child.off('exit', onExit);
-      if (err) reject(err); else resolve(lines);
+      if (err) reject(err);
+      else resolve(lines);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onErr);

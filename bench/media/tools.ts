@@ -26,7 +26,10 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
     return { cflags: [`-I${join(prefix, 'include')}`], libs: [join(prefix, 'lib/libsrtp2.a'), '-lcrypto'] };
   }
   const pc = spawnSync('pkg-config', ['--cflags', '--libs', 'libsrtp2'], { encoding: 'utf8' });
-  if (pc.status !== 0) throw new Error('no libsrtp for the load generator: build .deps/libsrtp (scripts/build-libsrtp.sh) or install libsrtp2-dev');
+  if (pc.status !== 0)
+    throw new Error(
+      'no libsrtp for the load generator: build .deps/libsrtp (scripts/build-libsrtp.sh) or install libsrtp2-dev',
+    );
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
@@ -48,17 +51,27 @@ export function buildTools(): { reflector: string; loadgen: string } {
  * clang). Null with the reason when this machine lacks clang or libbpf (scripts/apt-packages.txt installs both).
  */
 export function buildKernelTools(): { kgen: string; sink: string } | { missing: string } {
-  for (const [cmd, pkg] of [['clang', 'clang'], ['cc', 'build-essential']] as const) {
+  for (const [cmd, pkg] of [
+    ['clang', 'clang'],
+    ['cc', 'build-essential'],
+  ] as const) {
     if (spawnSync(cmd, ['--version']).status !== 0) return { missing: `no ${cmd} (Debian package ${pkg})` };
   }
   if (!existsSync('/usr/include/bpf/libbpf.h')) return { missing: 'no libbpf headers (Debian package libbpf-dev)' };
   const dir = join(root, 'bench/media/kernel');
   const sink = join(toolDir, 'sink.bpf.o');
-  const fresh = (out: string, src: string) => existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(join(dir, 'sink.h')).mtimeMs, statSync(COMMON).mtimeMs);
+  const fresh = (out: string, src: string) =>
+    existsSync(out) &&
+    statSync(out).mtimeMs >
+      Math.max(statSync(src).mtimeMs, statSync(join(dir, 'sink.h')).mtimeMs, statSync(COMMON).mtimeMs);
   mkdirSync(toolDir, { recursive: true });
   if (!fresh(sink, join(dir, 'sink.bpf.c'))) {
     const arch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';
-    execFileSync('clang', ['-O2', '-g', '-Wall', '-target', 'bpf', `-I/usr/include/${arch}`, '-c', join(dir, 'sink.bpf.c'), '-o', sink], { stdio: 'inherit' });
+    execFileSync(
+      'clang',
+      ['-O2', '-g', '-Wall', '-target', 'bpf', `-I/usr/include/${arch}`, '-c', join(dir, 'sink.bpf.c'), '-o', sink],
+      { stdio: 'inherit' },
+    );
   }
   const kgen = join(toolDir, 'kgen');
   if (!fresh(kgen, join(dir, 'kgen.c'))) {

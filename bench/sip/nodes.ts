@@ -38,7 +38,9 @@ export class NodeProcess {
   async start(): Promise<void> {
     // BENCH_SIP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles both nodes (NODE_OPTIONS refuses --cpu-prof).
     const extra = process.env.BENCH_SIP_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const proc = spawn(process.execPath, [...extra, CLI, this.role, '-c', this.yaml], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...extra, CLI, this.role, '-c', this.yaml], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#proc = proc;
     // BENCH_NODE_OUT=<dir> also keeps each node's whole output (e.g. with --trace-gc) in <dir>/<role>.out.
     const out = process.env.BENCH_NODE_OUT ? join(process.env.BENCH_NODE_OUT, `${this.role}.out`) : undefined;
@@ -94,7 +96,8 @@ export class NodeProcess {
     try {
       const res = await fetch(`http://127.0.0.1:${this.adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
       const text = await res.text();
-      const read = (name: string) => Number(new RegExp(`^mra_process_${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+      const read = (name: string) =>
+        Number(new RegExp(`^mra_process_${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
       return { max: read('nodejs_eventloop_lag_max_seconds'), p99: read('nodejs_eventloop_lag_p99_seconds') };
     } catch {
       return null;
@@ -121,7 +124,9 @@ export function rssOf(pid: number): number {
  * ListenOverflows, for the whole network namespace): each one costs the client a SYN retransmission (1 s, 3 s, 7 s...).
  */
 export function listenOverflows(): number {
-  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('TcpExt:'));
+  const lines = readFileSync('/proc/net/netstat', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('TcpExt:'));
   const names = lines[0]?.split(/\s+/) ?? [];
   const values = lines[1]?.split(/\s+/) ?? [];
   return Number(values[names.indexOf('ListenOverflows')] ?? NaN);
@@ -177,14 +182,25 @@ export interface BenchClusterOptions {
 export async function startBenchCluster(opts: BenchClusterOptions): Promise<BenchCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-bench-sip-'));
   const ca = await CertificateAuthority.create({ commonName: 'bench:sip CA' });
-  const edgeCert = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
+  const edgeCert = await ca.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
+  const files: Record<string, string> = {
+    'ca.pem': ca.cert,
+    'edge.pem': edgeCert.cert,
+    'edge.key': edgeCert.key,
+    'core.pem': coreCert.cert,
+    'core.key': coreCert.key,
+  };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
   const ports = () => Promise.all(Array.from({ length: 7 }, () => freePort()));
   const edgePorts = await Promise.all(Array.from({ length: opts.edges }, ports));
   const common = { log: { level: 'warn' }, capacity: { registrations: opts.capacity } };
-  const shared = (role: 'edge' | 'core') => (opts.stores ? { store: opts.stores[role], cluster: { name: 'bench' } } : {});
+  const shared = (role: 'edge' | 'core') =>
+    opts.stores ? { store: opts.stores[role], cluster: { name: 'bench' } } : {};
   const account = { username: 'traversal', password_hash: await hashPassword('bench-secret') };
   const edges = edgePorts.map(([sipTls, https, xmpp, tSip, tHttp, tXmpp, admin], i) => {
     const yaml = join(dir, `edge${i + 1}.yaml`);
@@ -199,7 +215,14 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
         tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
         public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
         sip: { max_connections: opts.capacity + 1000 },
-        traversal: { address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp, tls_verify_subject_name: 'core.example.com', accounts: [account] },
+        traversal: {
+          address: '127.0.0.1',
+          sip_port: tSip,
+          http_tunnel_port: tHttp,
+          xmpp_port: tXmpp,
+          tls_verify_subject_name: 'core.example.com',
+          accounts: [account],
+        },
       }),
     );
     return new NodeProcess('edge', yaml, admin!);
@@ -218,9 +241,19 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
           admin: { address: '127.0.0.1', port: admin },
           tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
           domains: [{ name: opts.domain, sip_registrations: true }],
-          unified_cm: [{ publisher: opts.registrar.address, nodes: [{ address: opts.registrar.address, sip_port: opts.registrar.port }] }],
+          unified_cm: [
+            {
+              publisher: opts.registrar.address,
+              nodes: [{ address: opts.registrar.address, sip_port: opts.registrar.port }],
+            },
+          ],
           traversal: {
-            peers: edgePorts.map(([, , , tSip, tHttp, tXmpp]) => ({ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp })),
+            peers: edgePorts.map(([, , , tSip, tHttp, tXmpp]) => ({
+              address: '127.0.0.1',
+              sip_port: tSip,
+              http_tunnel_port: tHttp,
+              xmpp_port: tXmpp,
+            })),
             username: 'traversal',
             password: 'bench-secret',
             reconnect_initial_s: 0.1,
@@ -245,7 +278,11 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
 }
 
 /** One edge and one core in memory (bench:sip's pair). */
-export async function startBenchPair(opts: { domain: string; registrar: { address: string; port: number }; capacity: number }): Promise<BenchPair> {
+export async function startBenchPair(opts: {
+  domain: string;
+  registrar: { address: string; port: number };
+  capacity: number;
+}): Promise<BenchPair> {
   const c = await startBenchCluster({ ...opts, edges: 1, cores: 1 });
   return { edge: c.edges[0]!, core: c.cores[0]!, ca: c.ca, sipTlsPort: c.sipTlsPorts[0]!, close: c.close };
 }

@@ -33,19 +33,49 @@ function threadTicks(pid: number): { main: number; other: number } {
 
 async function main(): Promise<void> {
   const ca = await CertificateAuthority.create({ commonName: 'probe CA' });
-  const kamCert = await ca.issue({ commonName: 'kamailio.example.com', dnsNames: ['kamailio.example.com'], ipAddresses: ['127.0.0.1'] });
+  const kamCert = await ca.issue({
+    commonName: 'kamailio.example.com',
+    dnsNames: ['kamailio.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   const kam = await startKamailio({ auth: true, tls: kamCert, shmMb: 1024 });
-  const pair = await startBenchPair({ domain: 'example.com', registrar: { address: kam.address, port: kam.tcpPort }, capacity: 10_000 });
+  const pair = await startBenchPair({
+    domain: 'example.com',
+    registrar: { address: kam.address, port: kam.tcpPort },
+    capacity: 10_000,
+  });
   try {
-    for (let i = 0; i < 200 && !JSON.stringify((await pair.edge.status()).traversal ?? {}).includes('"sip":"up"'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !JSON.stringify((await pair.edge.status()).traversal ?? {}).includes('"sip":"up"'); i++)
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
-    const target: SipTarget = { host: '127.0.0.1', port: pair.sipTlsPort, transport: 'tls', ca: pair.ca, servername: 'edge.example.com' };
-    const load = LoadClients.create({ target, domain: 'example.com', password: KAMAILIO_PASSWORD, users: { prefix: 'probe', count: CLIENTS }, expiresS: 3600, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
+    const target: SipTarget = {
+      host: '127.0.0.1',
+      port: pair.sipTlsPort,
+      transport: 'tls',
+      ca: pair.ca,
+      servername: 'edge.example.com',
+    };
+    const load = LoadClients.create({
+      target,
+      domain: 'example.com',
+      password: KAMAILIO_PASSWORD,
+      users: { prefix: 'probe', count: CLIENTS },
+      expiresS: 3600,
+      timeoutMs: 30_000,
+      connectTimeoutMs: 30_000,
+    });
     await load.connect(100);
     await load.registerOnce();
     await load.loop(10_000);
     for (let round = 1; round <= ROUNDS; round++) {
-      const perf = process.env.BENCH_SIP_PERF && round === ROUNDS ? spawn('perf', ['record', '-F', '999', '-g', '-o', '/tmp/sip-probe.perf', '-p', `${pair.edge.pid},${pair.core.pid}`], { stdio: 'ignore' }) : null;
+      const perf =
+        process.env.BENCH_SIP_PERF && round === ROUNDS
+          ? spawn(
+              'perf',
+              ['record', '-F', '999', '-g', '-o', '/tmp/sip-probe.perf', '-p', `${pair.edge.pid},${pair.core.pid}`],
+              { stdio: 'ignore' },
+            )
+          : null;
       const e0 = threadTicks(pair.edge.pid);
       const c0 = threadTicks(pair.core.pid);
       const k0 = treeCpuSeconds(kam.pid);

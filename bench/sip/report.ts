@@ -57,10 +57,19 @@ export interface Figures {
 const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
 const ms = (v: number) => (v >= 100 ? n0(v) : v.toFixed(1));
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
-const fails = (f: Record<string, number>) => (Object.keys(f).length ? Object.entries(f).map(([k, v]) => `${k}: ${v}`).join(', ') : 'none');
+const fails = (f: Record<string, number>) =>
+  Object.keys(f).length
+    ? Object.entries(f)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')
+    : 'none';
 const meets = (ok: boolean) => (ok ? 'meets' : 'misses');
 
-export function report(f: Figures, run: { command: string; date: string; machine: string; cores: number; load: [number, number] }, root: string | null): { body: string; result: string } {
+export function report(
+  f: Figures,
+  run: { command: string; date: string; machine: string; cores: number; load: [number, number] },
+  root: string | null,
+): { body: string; result: string } {
   const mean = (path: Round['path']) => {
     const rs = f.rounds.filter((r) => r.path === path);
     return rs.reduce((a, r) => a + r.perSecond, 0) / Math.max(1, rs.length);
@@ -83,13 +92,22 @@ export function report(f: Figures, run: { command: string; date: string; machine
     '',
     `Command: \`${run.command}\` · date: ${run.date} · machine: ${run.machine} · load average (1 min) at start / end: ${run.load[0].toFixed(1)} / ${run.load[1].toFixed(1)}${run.load[0] > 1 ? ' — other work was running when this run started (the bench itself adds about 2); it lowers the absolute rates, and the rounds alternate so both paths share it' : ''}`,
     '',
-    'Everything on one machine: the load clients (the project\'s own, src/lab/load/, in worker threads, one TLS connection per client, digest with the nonce cached between refreshes), the edge and the core (one `mra-edge` process each, log level warn), and Kamailio 5.6.3 (Debian, test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM, one instance per path started alike (the direct path\'s own, and the one behind the pair): on one shared instance the direct path\'s TLS connections, whose OpenSSL state Kamailio keeps in its shared memory, left the allocator fragmented, and the pair\'s rounds that followed paid for it (Kamailio at 0.14-0.16 ms per registration behind the pair, against 0.09-0.10 ms on an instance of its own, while the direct path\'s cost did not change). Kamailio runs one TCP/TLS worker (`-N 1`): Debian\'s 5.6.3 with OpenSSL 3 corrupts its shared memory when two TLS workers handshake at once (kamailio issue #3791), so the reference has one worker process. It also runs with its default memory manager (`qm`): with `-x tlsf` it spent about 40 % less CPU per registration on both paths here (200-client loop: direct 119 → 71 µs, behind the pair 96 → 45 µs), which makes the direct path faster by more than the pair and the ratio lower (0.61 → 0.51 in that loop). The table is Debian\'s default, as an operator would run it; that choice favours us.',
+    "Everything on one machine: the load clients (the project's own, src/lab/load/, in worker threads, one TLS connection per client, digest with the nonce cached between refreshes), the edge and the core (one `mra-edge` process each, log level warn), and Kamailio 5.6.3 (Debian, test/interop/kamailio/kamailio.cfg: digest auth, usrloc in memory, Path stored) as Unified CM, one instance per path started alike (the direct path's own, and the one behind the pair): on one shared instance the direct path's TLS connections, whose OpenSSL state Kamailio keeps in its shared memory, left the allocator fragmented, and the pair's rounds that followed paid for it (Kamailio at 0.14-0.16 ms per registration behind the pair, against 0.09-0.10 ms on an instance of its own, while the direct path's cost did not change). Kamailio runs one TCP/TLS worker (`-N 1`): Debian's 5.6.3 with OpenSSL 3 corrupts its shared memory when two TLS workers handshake at once (kamailio issue #3791), so the reference has one worker process. It also runs with its default memory manager (`qm`): with `-x tlsf` it spent about 40 % less CPU per registration on both paths here (200-client loop: direct 119 → 71 µs, behind the pair 96 → 45 µs), which makes the direct path faster by more than the pair and the ratio lower (0.61 → 0.51 in that loop). The table is Debian's default, as an operator would run it; that choice favours us.",
     '',
     `### Registrations per second (closed loop, ${f.tpClients} clients, ${f.loopS} s per round after a ${f.warmupS} s unmeasured warm-up of each path; rounds alternate)`,
     '',
     '| round | path | reg/s | p50 / p90 / p99 latency (ms) | server CPU per registration | failures |',
     '|---:|---|---:|---:|---:|---|',
-    ...f.rounds.map((r, i) => `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms${Object.keys(r.cpuSplit).length > 1 ? ` (${Object.entries(r.cpuSplit).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')})` : ''} | ${fails(r.failures)} |`),
+    ...f.rounds.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms${
+          Object.keys(r.cpuSplit).length > 1
+            ? ` (${Object.entries(r.cpuSplit)
+                .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+                .join(', ')})`
+            : ''
+        } | ${fails(r.failures)} |`,
+    ),
     '',
     `Each alternation (the pair's round ÷ the direct round just before it): ${f.rounds.flatMap((r, i) => (i > 0 && r.path === 'edge + core to Kamailio' && f.rounds[i - 1]!.path === 'direct to Kamailio TLS' ? [(r.perSecond / f.rounds[i - 1]!.perSecond).toFixed(2)] : [])).join(', ')}.`,
     '',
@@ -110,10 +128,18 @@ export function report(f: Figures, run: { command: string; date: string; machine
     `| CPU at steady state: Kamailio (share of one core) | ${pct(h.cpuCores.kamailio)} | |`,
     `| edge event-loop delay at steady state (max / p99) | ${h.steadyLoopDelay ? `${ms(h.steadyLoopDelay.max)} / ${ms(h.steadyLoopDelay.p99)} ms` : 'n/a'} | |`,
     ...f.recovery.map((r) => {
-      const what = r.which === 'core' ? 'core restart (SIGTERM, start again; then every client refreshes at once)' : 'edge restart (SIGTERM drops every TLS connection; clients reconnect after 0–3 s jitter, retry every ~1 s)';
-      const back = r.allBackMs === null ? `**not all back within ${r.limitS} s** (${n0(r.registered)} were)` : `**${ms(r.allBackMs / 1000)} s**`;
+      const what =
+        r.which === 'core'
+          ? 'core restart (SIGTERM, start again; then every client refreshes at once)'
+          : 'edge restart (SIGTERM drops every TLS connection; clients reconnect after 0–3 s jitter, retry every ~1 s)';
+      const back =
+        r.allBackMs === null
+          ? `**not all back within ${r.limitS} s** (${n0(r.registered)} were)`
+          : `**${ms(r.allBackMs / 1000)} s**`;
       const target = r.which === 'edge' ? `≤ 30 s (${meets(r.allBackMs !== null && r.allBackMs <= 30_000)})` : '';
-      const marks = ['50', '90', '99'].map((p) => `${p} % at ${r.percentMs[p] === undefined ? '—' : `${ms(r.percentMs[p]! / 1000)} s`}`).join(', ');
+      const marks = ['50', '90', '99']
+        .map((p) => `${p} % at ${r.percentMs[p] === undefined ? '—' : `${ms(r.percentMs[p]! / 1000)} s`}`)
+        .join(', ');
       return `| ${what}: from the process spawn to all ${n0(f.clients)} registered | ${back} (process up after ${ms(r.startedMs / 1000)} s; ${marks}; failures meanwhile: ${fails(r.failures)}; kernel ListenOverflows ${n0(r.listenOverflows)}; edge event-loop delay max ${ms(r.edgeLoopDelay.max)} ms, p99 ${ms(r.edgeLoopDelay.p99)} ms, admin scrape up to ${ms(r.edgeLoopDelay.scrapeMax)} ms; load generator ${r.generatorCpuCores.toFixed(2)} cores) | ${target} |`;
     }),
     '',
@@ -121,5 +147,8 @@ export function report(f: Figures, run: { command: string; date: string; machine
   ];
   const body = lines.join('\n');
   if (root !== null) writeSection(root, 'sip', body);
-  return { body, result: `RESULT bench:sip ours=${Math.round(ours)} reference=${Math.round(reference)} ratio=${ratio.toFixed(3)}` };
+  return {
+    body,
+    result: `RESULT bench:sip ours=${Math.round(ours)} reference=${Math.round(reference)} ratio=${ratio.toFixed(3)}`,
+  };
 }

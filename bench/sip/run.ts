@@ -15,7 +15,9 @@ import { tlsFloorKb } from './tls-floor.js';
 const DOMAIN = 'example.com';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 /** A run with any size lowered is a trial: it prints its table but leaves bench/RESULTS.md alone. */
-const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 'BENCH_SIP_STEADY_S'].some((n) => process.env[n] !== undefined);
+const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 'BENCH_SIP_STEADY_S'].some(
+  (n) => process.env[n] !== undefined,
+);
 const CLIENTS = env('BENCH_SIP_CLIENTS', 10_000);
 const TP_CLIENTS = env('BENCH_SIP_TP_CLIENTS', 200);
 const LOOP_MS = env('BENCH_SIP_LOOP_S', 8) * 1000;
@@ -46,27 +48,55 @@ function diffFailures(a: Record<string, number>, b: Record<string, number>): Rec
  * Closed-loop registrations/s with TP_CLIENTS clients on their own TLS connections, and the servers' CPU.
  * warmupMs: an unmeasured loop first (a fresh Node process runs its first seconds of load unoptimised).
  */
-async function throughput(name: Round['path'], target: SipTarget, prefix: string, servers: () => Record<string, number>, warmupMs = 0): Promise<Round> {
-  const load = LoadClients.create({ target, domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix, count: TP_CLIENTS }, expiresS: 3600, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
+async function throughput(
+  name: Round['path'],
+  target: SipTarget,
+  prefix: string,
+  servers: () => Record<string, number>,
+  warmupMs = 0,
+): Promise<Round> {
+  const load = LoadClients.create({
+    target,
+    domain: DOMAIN,
+    password: KAMAILIO_PASSWORD,
+    users: { prefix, count: TP_CLIENTS },
+    expiresS: 3600,
+    timeoutMs: 30_000,
+    connectTimeoutMs: 30_000,
+  });
   try {
     const c = await load.connect(100);
-    if (c.connected !== TP_CLIENTS) throw new Error(`${name}: ${c.connected}/${TP_CLIENTS} connected: ${c.errors.join('; ')}`);
+    if (c.connected !== TP_CLIENTS)
+      throw new Error(`${name}: ${c.connected}/${TP_CLIENTS} connected: ${c.errors.join('; ')}`);
     const first = await load.registerOnce();
-    if (first.ok !== TP_CLIENTS) throw new Error(`${name}: first registration failed: ${JSON.stringify(first.failures)}`);
+    if (first.ok !== TP_CLIENTS)
+      throw new Error(`${name}: first registration failed: ${JSON.stringify(first.failures)}`);
     if (warmupMs > 0) await load.loop(warmupMs);
     const cpu0 = servers();
     const r = await load.loop(LOOP_MS);
     const cpu1 = servers();
-    log(`${name}: ${Math.round(r.perSecond)} reg/s, p50 ${r.latency.p50.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`);
+    log(
+      `${name}: ${Math.round(r.perSecond)} reg/s, p50 ${r.latency.p50.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`,
+    );
     const perReg = (s: number) => (s * 1000) / Math.max(1, r.ok);
     const split = Object.fromEntries(Object.keys(cpu1).map((k) => [k, perReg(cpu1[k]! - cpu0[k]!)]));
-    return { path: name, perSecond: r.perSecond, latency: r.latency, failures: r.failures, cpuMsPerReg: Object.values(split).reduce((a, b) => a + b, 0), cpuSplit: split };
+    return {
+      path: name,
+      perSecond: r.perSecond,
+      latency: r.latency,
+      failures: r.failures,
+      cpuMsPerReg: Object.values(split).reduce((a, b) => a + b, 0),
+      cpuSplit: split,
+    };
   } finally {
     await load.close();
   }
 }
 
-async function loopDelayWhile(pair: BenchPair, until: Promise<unknown>): Promise<{ max: number; p99: number; scrapeMax: number }> {
+async function loopDelayWhile(
+  pair: BenchPair,
+  until: Promise<unknown>,
+): Promise<{ max: number; p99: number; scrapeMax: number }> {
   const worst = { max: 0, p99: 0, scrapeMax: 0 };
   let done = false;
   void until.finally(() => (done = true));
@@ -85,7 +115,11 @@ async function loopDelayWhile(pair: BenchPair, until: Promise<unknown>): Promise
 }
 
 /** All clients register again: the time from the restarted process's spawn until every one is registered. */
-async function recovery(load: LoadClients, pair: BenchPair, which: 'core' | 'edge'): Promise<Figures['recovery'][number]> {
+async function recovery(
+  load: LoadClients,
+  pair: BenchPair,
+  which: 'core' | 'edge',
+): Promise<Figures['recovery'][number]> {
   const before: LoadStats = await load.stats();
   const node = which === 'core' ? pair.core : pair.edge;
   await node.stop();
@@ -114,7 +148,9 @@ async function recovery(load: LoadClients, pair: BenchPair, which: 'core' | 'edg
   const total = ms === null ? null : performance.now() - t0;
   const after = await load.stats();
   const cpu = process.cpuUsage(cpu0);
-  log(`${which} restart: all registered ${total === null ? `NOT within ${RECOVERY_LIMIT_MS / 1000} s` : `after ${(total / 1000).toFixed(1)} s`}; failures ${JSON.stringify(diffFailures(before.failures, after.failures))}`);
+  log(
+    `${which} restart: all registered ${total === null ? `NOT within ${RECOVERY_LIMIT_MS / 1000} s` : `after ${(total / 1000).toFixed(1)} s`}; failures ${JSON.stringify(diffFailures(before.failures, after.failures))}`,
+  );
   return {
     which,
     startedMs,
@@ -135,7 +171,11 @@ async function main(): Promise<string> {
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   const ca = await CertificateAuthority.create({ commonName: 'bench:sip Kamailio CA' });
-  const kamCert = await ca.issue({ commonName: 'kamailio.example.com', dnsNames: ['kamailio.example.com'], ipAddresses: ['127.0.0.1'] });
+  const kamCert = await ca.issue({
+    commonName: 'kamailio.example.com',
+    dnsNames: ['kamailio.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   let kam: Kamailio | null = null;
   let kamDirect: Kamailio | null = null;
   let pair: BenchPair | null = null;
@@ -143,13 +183,19 @@ async function main(): Promise<string> {
   try {
     const floorConnections = Math.min(2000, CLIENTS);
     const floorKb = await tlsFloorKb(floorConnections);
-    log(`a bare Node tls.Server holds ${floorKb.toFixed(1)} KB per idle TLS connection (${floorConnections} connections)`);
+    log(
+      `a bare Node tls.Server holds ${floorKb.toFixed(1)} KB per idle TLS connection (${floorConnections} connections)`,
+    );
     // One Kamailio per path, alike: on one shared instance the direct path's TLS connections (OpenSSL's state lives in
     // Kamailio's shared memory) left its allocator fragmented, and the pair's rounds that followed paid for it: Kamailio
     // cost 0.14-0.16 ms per registration behind the pair then, against 0.09-0.10 on an instance of its own.
     kam = await startKamailio({ auth: true, tls: kamCert, shmMb: 1024 });
     kamDirect = await startKamailio({ auth: true, tls: kamCert, shmMb: 1024 });
-    pair = await startBenchPair({ domain: DOMAIN, registrar: { address: kam.address, port: kam.tcpPort }, capacity: CLIENTS + 2 * TP_CLIENTS + 1000 });
+    pair = await startBenchPair({
+      domain: DOMAIN,
+      registrar: { address: kam.address, port: kam.tcpPort },
+      capacity: CLIENTS + 2 * TP_CLIENTS + 1000,
+    });
     const p = pair;
     const k = kam;
     const kd = kamDirect;
@@ -157,13 +203,27 @@ async function main(): Promise<string> {
     const sipUp = async () => JSON.stringify((await p.edge.status()).traversal ?? {}).includes('"sip":"up"');
     for (let i = 0; i < 200 && !(await sipUp()); i++) await sleep(50);
     await sleep(500);
-    const direct: SipTarget = { host: kd.address, port: kd.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' };
-    const viaEdge: SipTarget = { host: '127.0.0.1', port: p.sipTlsPort, transport: 'tls', ca: p.ca, servername: 'edge.example.com' };
+    const direct: SipTarget = {
+      host: kd.address,
+      port: kd.tlsPort!,
+      transport: 'tls',
+      ca: ca.cert,
+      servername: 'kamailio.example.com',
+    };
+    const viaEdge: SipTarget = {
+      host: '127.0.0.1',
+      port: p.sipTlsPort,
+      transport: 'tls',
+      ca: p.ca,
+      servername: 'edge.example.com',
+    };
     const kamCpu = () => treeCpuSeconds(k.pid);
     const directCpu = () => ({ kamailio: treeCpuSeconds(kd.pid) });
     const pairCpu = () => ({ edge: p.edge.cpuSeconds(), core: p.core.cpuSeconds(), kamailio: kamCpu() });
 
-    log(`throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_PATH} rounds each`);
+    log(
+      `throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_PATH} rounds each`,
+    );
     const rounds: Round[] = [];
     // Each path's first round starts with WARMUP_MS of unmeasured load, the same for both.
     for (let i = 0; i < ROUNDS_PER_PATH; i++) {
@@ -182,7 +242,15 @@ async function main(): Promise<string> {
     await sleep(1000);
     log(`holding ${CLIENTS} TLS clients through the edge`);
     const rss0 = { edge: p.edge.rssBytes(), core: p.core.rssBytes() };
-    hold = LoadClients.create({ target: viaEdge, domain: DOMAIN, password: KAMAILIO_PASSWORD, users: { prefix: 'hold', count: CLIENTS }, expiresS: EXPIRES_S, timeoutMs: 30_000, connectTimeoutMs: 30_000 });
+    hold = LoadClients.create({
+      target: viaEdge,
+      domain: DOMAIN,
+      password: KAMAILIO_PASSWORD,
+      users: { prefix: 'hold', count: CLIENTS },
+      expiresS: EXPIRES_S,
+      timeoutMs: 30_000,
+      connectTimeoutMs: 30_000,
+    });
     const h = hold;
     let t = performance.now();
     const c = await h.connect(100);
@@ -190,7 +258,9 @@ async function main(): Promise<string> {
     t = performance.now();
     const first: LoadSummary = await h.registerOnce(250);
     const registerMs = performance.now() - t;
-    log(`${c.connected} connected in ${(connectMs / 1000).toFixed(1)} s, ${first.ok} registered in ${(registerMs / 1000).toFixed(1)} s ${JSON.stringify(first.failures)}`);
+    log(
+      `${c.connected} connected in ${(connectMs / 1000).toFixed(1)} s, ${first.ok} registered in ${(registerMs / 1000).toFixed(1)} s ${JSON.stringify(first.failures)}`,
+    );
     await h.hold(REFRESH_MS, RECONNECT);
     await sleep(10_000);
     await p.edge.loopDelayMs(); // resets the node's histogram: the window below starts clean
@@ -230,11 +300,19 @@ async function main(): Promise<string> {
       },
       recovery: [],
     };
-    log(`steady: ${figures.hold.refreshesPerS.toFixed(0)} refreshes/s, edge ${(figures.hold.cpuCores.edge * 100).toFixed(1)} % core ${(figures.hold.cpuCores.core * 100).toFixed(1)} % of a core`);
+    log(
+      `steady: ${figures.hold.refreshesPerS.toFixed(0)} refreshes/s, edge ${(figures.hold.cpuCores.edge * 100).toFixed(1)} % core ${(figures.hold.cpuCores.core * 100).toFixed(1)} % of a core`,
+    );
     figures.recovery.push(await recovery(h, p, 'core'));
     figures.recovery.push(await recovery(h, p, 'edge'));
 
-    const run = { command: 'npm run bench:sip', date: started.toISOString(), machine: machine(), cores: availableParallelism(), load: [loadBefore, loadavg()[0]!] as [number, number] };
+    const run = {
+      command: 'npm run bench:sip',
+      date: started.toISOString(),
+      machine: machine(),
+      cores: availableParallelism(),
+      load: [loadBefore, loadavg()[0]!] as [number, number],
+    };
     const { body, result } = report(figures, run, TRIAL ? null : root);
     if (TRIAL) log('trial sizes: bench/RESULTS.md left as it was');
     process.stdout.write(`${body}\n`);

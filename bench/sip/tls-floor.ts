@@ -17,7 +17,9 @@ if (process.argv[2] === CHILD_FLAG) {
     s.on('error', () => {});
     s.on('data', () => {});
   });
-  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send!({ port: (server.address() as AddressInfo).port }));
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () =>
+    process.send!({ port: (server.address() as AddressInfo).port }),
+  );
   // Each request for a figure waits a moment so the handshakes' garbage can be collected first.
   process.on('message', () => {
     (globalThis as { gc?: () => void }).gc?.();
@@ -30,11 +32,16 @@ if (process.argv[2] === CHILD_FLAG) {
 export async function tlsFloorKb(count: number): Promise<number> {
   const ca = await CertificateAuthority.create({ commonName: 'bench:sip TLS floor CA' });
   const leaf = await ca.issue({ commonName: 'floor.example.com', ipAddresses: ['127.0.0.1'] });
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, JSON.stringify({ cert: leaf.cert, key: leaf.key })], { execArgv: ['--expose-gc'] });
-  const reply = () => new Promise<Reply>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as Reply));
-    child.once('exit', (code) => reject(new Error(`TLS floor server exited (${code})`)));
-  });
+  const child: ChildProcess = fork(
+    fileURLToPath(import.meta.url),
+    [CHILD_FLAG, JSON.stringify({ cert: leaf.cert, key: leaf.key })],
+    { execArgv: ['--expose-gc'] },
+  );
+  const reply = () =>
+    new Promise<Reply>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as Reply));
+      child.once('exit', (code) => reject(new Error(`TLS floor server exited (${code})`)));
+    });
   const sockets: TLSSocket[] = [];
   try {
     const { port } = (await reply()) as { port: number };
@@ -42,15 +49,17 @@ export async function tlsFloorKb(count: number): Promise<number> {
     const before = ((await reply()) as { rss: number }).rss;
     for (let i = 0; i < count; i += 100) {
       await Promise.all(
-        Array.from({ length: Math.min(100, count - i) }, () =>
-          new Promise<void>((resolve, reject) => {
-            const s = connect({ port, host: '127.0.0.1', ca: ca.cert }, () => {
-              s.write('\r\n\r\n');
-              resolve();
-            });
-            s.once('error', reject);
-            sockets.push(s);
-          }),
+        Array.from(
+          { length: Math.min(100, count - i) },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const s = connect({ port, host: '127.0.0.1', ca: ca.cert }, () => {
+                s.write('\r\n\r\n');
+                resolve();
+              });
+              s.once('error', reject);
+              sockets.push(s);
+            }),
         ),
       );
     }

@@ -3,9 +3,14 @@ import type { ChildProcess } from 'node:child_process';
 import { readLines, stopChild } from '../media/subject.js';
 
 export class LineChild {
-  constructor(readonly child: ChildProcess, readonly what: string) {}
+  constructor(
+    readonly child: ChildProcess,
+    readonly what: string,
+  ) {}
 
-  get pid(): number { return this.child.pid!; }
+  get pid(): number {
+    return this.child.pid!;
+  }
 
   /** The first line the child prints by itself (its ports). */
   async hello<T>(timeoutMs = 30000): Promise<T> {
@@ -26,5 +31,7 @@ export class LineChild {
     return parsed;
   }
 
-  close(): Promise<void> { return stopChild(this.child, 10000); }
+  close(): Promise<void> {
+    return stopChild(this.child, 10000);
+  }
 }

@@ -7,8 +7,16 @@ import { pinned } from '../media/subject.js';
 import { LineChild } from './line-child.js';
 
 export interface TurnTrial {
-  sent: number; sendErrors: number; toPeer: number; toClient: number; stale: number; foreign: number;
-  silentAllocations: number; elapsedS: number; p50Us: number; p99Us: number;
+  sent: number;
+  sendErrors: number;
+  toPeer: number;
+  toClient: number;
+  stale: number;
+  foreign: number;
+  silentAllocations: number;
+  elapsedS: number;
+  p50Us: number;
+  p99Us: number;
 }
 
 /** build/bench/turn-loadgen, compiled with Debian's cc when its sources are newer (OpenSSL's libcrypto for the credentials). */
@@ -17,7 +25,9 @@ export function buildLoadgen(): string {
   const out = join(toolDir, 'turn-loadgen');
   if (existsSync(out) && statSync(out).mtimeMs > Math.max(...sources)) return out;
   mkdirSync(toolDir, { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', out, join(root, 'bench/turn/loadgen.c'), '-lcrypto'], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', out, join(root, 'bench/turn/loadgen.c'), '-lcrypto'], {
+    stdio: 'inherit',
+  });
   return out;
 }
 
@@ -31,7 +41,13 @@ export class TurnLoadGenerator {
   }
 
   /** `count` allocations with a channel each; clients from 127.<clientNet>.0.0, peers from 127.<peerNet>.0.0. */
-  setup(port: number, secret: string, count: number, clientNet: number, peerNet: number): Promise<{ allocations: number; ms: number }> {
+  setup(
+    port: number,
+    secret: string,
+    count: number,
+    clientNet: number,
+    peerNet: number,
+  ): Promise<{ allocations: number; ms: number }> {
     return this.line.ask(`setup ${port} ${secret} ${count} ${clientNet} ${peerNet}`, 120_000);
   }
 

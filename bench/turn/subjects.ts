@@ -28,12 +28,22 @@ export function rssOf(pid: number): number {
 
 const host = join(dirname(fileURLToPath(import.meta.url)), 'ours-host.js');
 
-export interface OursStats { allocations: number; relayPorts: number; portPairsInUse: number; toPeerPackets: number; toClientPackets: number }
+export interface OursStats {
+  allocations: number;
+  relayPorts: number;
+  portPairsInUse: number;
+  toPeerPackets: number;
+  toClientPackets: number;
+}
 
 export class OursTurn implements TurnSubject {
   readonly name = 'ours';
   readonly label: string;
-  private constructor(private readonly line: LineChild, readonly port: number, io: string) {
+  private constructor(
+    private readonly line: LineChild,
+    readonly port: number,
+    io: string,
+  ) {
     this.label = `ours (one native TURN thread, ${io})`;
   }
 
@@ -44,27 +54,56 @@ export class OursTurn implements TurnSubject {
     return new OursTurn(line, hello.port, hello.io);
   }
 
-  get pid(): number { return this.line.pid; }
-  rss(): number { return rssOf(this.pid); }
-  stats(): Promise<OursStats> { return this.line.ask<OursStats>('stats'); }
-  close(): Promise<void> { return this.line.close(); }
+  get pid(): number {
+    return this.line.pid;
+  }
+  rss(): number {
+    return rssOf(this.pid);
+  }
+  stats(): Promise<OursStats> {
+    return this.line.ask<OursStats>('stats');
+  }
+  close(): Promise<void> {
+    return this.line.close();
+  }
 }
 
 export class Coturn implements TurnSubject {
   readonly name = 'coturn';
   readonly label: string;
-  private constructor(private readonly line: LineChild, readonly port: number, private readonly dir: string, version: string) {
+  private constructor(
+    private readonly line: LineChild,
+    readonly port: number,
+    private readonly dir: string,
+    version: string,
+  ) {
     this.label = `coturn ${version} (one relay thread)`;
   }
 
   static async start(port: number, range: [number, number], maxAllocations: number): Promise<Coturn> {
     const dir = mkdtempSync(join(tmpdir(), 'mra-bench-coturn-'));
     const args = [
-      '-n', '--no-cli', '--no-tls', '--no-dtls', '--no-rfc5780', '--no-stdout-log', `--log-file=${join(dir, 'turn.log')}`, '--simple-log',
-      `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`,
-      '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1', `--min-port=${range[0]}`, `--max-port=${range[1]}`,
-      '--use-auth-secret', `--static-auth-secret=${SECRET}`, '--realm=bench.example.com', '--allow-loopback-peers',
-      '--relay-threads=1', `--total-quota=${maxAllocations}`,
+      '-n',
+      '--no-cli',
+      '--no-tls',
+      '--no-dtls',
+      '--no-rfc5780',
+      '--no-stdout-log',
+      `--log-file=${join(dir, 'turn.log')}`,
+      '--simple-log',
+      `--pidfile=${join(dir, 'turnserver.pid')}`,
+      `--db=${join(dir, 'turndb')}`,
+      '--listening-ip=127.0.0.1',
+      `--listening-port=${port}`,
+      '--relay-ip=127.0.0.1',
+      `--min-port=${range[0]}`,
+      `--max-port=${range[1]}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${SECRET}`,
+      '--realm=bench.example.com',
+      '--allow-loopback-peers',
+      '--relay-threads=1',
+      `--total-quota=${maxAllocations}`,
     ];
     const child = pinned('turnserver', args, 'relay');
     const c = new Coturn(new LineChild(child, 'coturn'), port, dir, coturnVersion());
@@ -72,8 +111,12 @@ export class Coturn implements TurnSubject {
     return c;
   }
 
-  get pid(): number { return this.line.pid; }
-  rss(): number { return rssOf(this.pid); }
+  get pid(): number {
+    return this.line.pid;
+  }
+  rss(): number {
+    return rssOf(this.pid);
+  }
   async close(): Promise<void> {
     this.line.child.kill('SIGTERM');
     await this.line.close();
@@ -91,7 +134,7 @@ function coturnVersion(): string {
 async function waitListening(port: number, pid: number): Promise<void> {
   const probe = await TurnClient.open({ address: '127.0.0.1', port });
   try {
-    for (const end = Date.now() + 30_000; Date.now() < end;) {
+    for (const end = Date.now() + 30_000; Date.now() < end; ) {
       if (await probe.transact(probe.build(METHOD.binding, []), 250)) return;
       try {
         process.kill(pid, 0);

@@ -3,7 +3,14 @@
  * start-up, a publisher that does not answer); the rest are read off the status document each time it is
  * built (link down, capacity, staleness), so they clear by themselves when the figure recovers.
  */
-import { capacityOf, linkFigures, sectionFigures, type Alarm, type AlarmSeverity, type StatusDocument } from '../host/index.js';
+import {
+  capacityOf,
+  linkFigures,
+  sectionFigures,
+  type Alarm,
+  type AlarmSeverity,
+  type StatusDocument,
+} from '../host/index.js';
 
 export type { Alarm, AlarmSeverity };
 
@@ -67,13 +74,23 @@ export function statusAlarms(doc: StatusDocument, now = Date.now()): Alarm[] {
     if (Number.isNaN(downSince) || now - downSince >= LINK_DOWN_GRACE_MS) {
       const sinceIso = Number.isNaN(downSince) ? new Date(now).toISOString() : new Date(downSince).toISOString();
       const why = link.lastError !== undefined ? `: ${link.lastError}` : '';
-      out.push({ id: 'traversal.link-down', severity: 'error', message: `traversal link is ${link.state}${why}`, since: sinceIso });
+      out.push({
+        id: 'traversal.link-down',
+        severity: 'error',
+        message: `traversal link is ${link.state}${why}`,
+        since: sinceIso,
+      });
     }
   }
   const store = doc.store as { state?: unknown; since?: unknown; lastError?: unknown } | undefined;
   if (store?.state === 'down') {
     const why = typeof store.lastError === 'string' ? `: ${store.lastError}` : '';
-    out.push({ id: 'store.unreachable', severity: 'error', message: `shared store unreachable${why}; serving what this node holds, its writes wait to be replayed`, since: typeof store.since === 'string' ? store.since : new Date(now).toISOString() });
+    out.push({
+      id: 'store.unreachable',
+      severity: 'error',
+      message: `shared store unreachable${why}; serving what this node holds, its writes wait to be replayed`,
+      since: typeof store.since === 'string' ? store.since : new Date(now).toISOString(),
+    });
   }
   for (const [name, section] of Object.entries(doc)) {
     const figures = sectionFigures(section);
@@ -81,11 +98,21 @@ export function statusAlarms(doc: StatusDocument, now = Date.now()): Alarm[] {
     if (cap && cap.limit > 0 && cap.used / cap.limit > CAPACITY_ALARM_SHARE) {
       const pct = Math.round((cap.used / cap.limit) * 100);
       const label = cap.what ? `${name} ${cap.what}` : name;
-      out.push({ id: `${name}.capacity`, severity: 'warning', message: `${label}: ${cap.used} of ${cap.limit} in use (${pct}%, above ${CAPACITY_ALARM_SHARE * 100}%)`, since: new Date(now).toISOString() });
+      out.push({
+        id: `${name}.capacity`,
+        severity: 'warning',
+        message: `${label}: ${cap.used} of ${cap.limit} in use (${pct}%, above ${CAPACITY_ALARM_SHARE * 100}%)`,
+        since: new Date(now).toISOString(),
+      });
     }
     if (figures.stale) {
       const why = figures.staleReason ?? 'not refreshed in time';
-      out.push({ id: `${name}.stale`, severity: 'warning', message: `${name} is stale: ${why}`, since: new Date(now).toISOString() });
+      out.push({
+        id: `${name}.stale`,
+        severity: 'warning',
+        message: `${name} is stale: ${why}`,
+        since: new Date(now).toISOString(),
+      });
     }
   }
   return out;

@@ -9,7 +9,9 @@ const isObject = (v: unknown): v is Entry => typeof v === 'object' && v !== null
 const ADDRESS_FIELDS = ['aor', 'client', 'peer', 'jid'] as const;
 
 function addresses(e: Entry): string[] {
-  return ADDRESS_FIELDS.map((f) => e[f]).filter((v): v is string => typeof v === 'string').map((v) => v.toLowerCase());
+  return ADDRESS_FIELDS.map((f) => e[f])
+    .filter((v): v is string => typeof v === 'string')
+    .map((v) => v.toLowerCase());
 }
 
 export function matchesAddress(e: Entry, user: string | null, domain: string | null): boolean {
@@ -36,7 +38,8 @@ export interface Call {
 /** The calls through this node, from the status document's call legs grouped by Call-ID; `id` picks one (or those it starts). */
 export function callsOf(doc: Entry, params: URLSearchParams): Call[] {
   const legs: Entry[] = [];
-  for (const section of Object.values(doc)) if (isObject(section) && Array.isArray(section.callList)) legs.push(...section.callList.filter(isObject));
+  for (const section of Object.values(doc))
+    if (isObject(section) && Array.isArray(section.callList)) legs.push(...section.callList.filter(isObject));
   const byId = new Map<string, Entry[]>();
   for (const l of legs) {
     const id = String(l.callId ?? '');
@@ -44,6 +47,10 @@ export function callsOf(doc: Entry, params: URLSearchParams): Call[] {
   }
   const id = params.get('id');
   return [...byId]
-    .filter(([callId, ls]) => (!id || callId === id || callId.startsWith(id)) && ls.some((l) => matchesAddress(l, params.get('user'), params.get('domain'))))
+    .filter(
+      ([callId, ls]) =>
+        (!id || callId === id || callId.startsWith(id)) &&
+        ls.some((l) => matchesAddress(l, params.get('user'), params.get('domain'))),
+    )
     .map(([callId, ls]) => ({ callId, legs: ls }));
 }

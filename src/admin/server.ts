@@ -49,7 +49,11 @@ const MAX_BODY = 4096;
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(code, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -119,7 +123,8 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     const name = /^\/api\/actions\/([a-z0-9-]+)$/.exec(path)?.[1];
     const run = name ? control.action(name) : undefined;
     if (!run) return send(res, 404, { error: `no such action: ${path}` });
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return send(res, 400, { error: 'body must be a JSON object' });
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return send(res, 400, { error: 'body must be a JSON object' });
     try {
       return send(res, 200, { action: name, result: await run(body as Record<string, unknown>) });
     } catch (err) {
@@ -131,7 +136,8 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     // The page is static and holds no data; its script sends the token for everything it reads.
-    if (req.method === 'GET' && (path === '/' || path === '/status')) return sendText(res, 200, 'text/html; charset=utf-8', STATUS_PAGE);
+    if (req.method === 'GET' && (path === '/' || path === '/status'))
+      return sendText(res, 200, 'text/html; charset=utf-8', STATUS_PAGE);
     if (!authorized(req, opts.token)) return send(res, 401, { error: 'missing or wrong bearer token' });
     if (req.method === 'POST') return post(path, req, res);
     if (req.method !== 'GET') return send(res, 405, { error: `method ${req.method} not allowed` });
@@ -143,8 +149,13 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     if (path === '/api/calls') return send(res, 200, callsOf(opts.status() as Record<string, unknown>, params));
     const call = /^\/api\/calls\/([^/]+)$/.exec(path)?.[1];
     if (call !== undefined) {
-      const found = callsOf(opts.status() as Record<string, unknown>, new URLSearchParams({ id: decodeURIComponent(call) }));
-      return found.length ? send(res, 200, found[0]) : send(res, 404, { error: `no call ${decodeURIComponent(call)} through this node` });
+      const found = callsOf(
+        opts.status() as Record<string, unknown>,
+        new URLSearchParams({ id: decodeURIComponent(call) }),
+      );
+      return found.length
+        ? send(res, 200, found[0])
+        : send(res, 404, { error: `no call ${decodeURIComponent(call)} through this node` });
     }
     const query = /^\/api\/([a-z][a-z0-9-]*)$/.exec(path)?.[1];
     const list = query ? opts.control?.query?.(query) : undefined;
@@ -152,7 +163,10 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     return send(res, 404, { error: `no such resource: ${path}` });
   }
 
-  if (!opts.tls && !isLoopback(opts.address)) throw new Error(`admin API on ${opts.address}: off loopback it needs TLS (admin.tls) and a token or client certificates`);
+  if (!opts.tls && !isLoopback(opts.address))
+    throw new Error(
+      `admin API on ${opts.address}: off loopback it needs TLS (admin.tls) and a token or client certificates`,
+    );
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       opts.log.error({ err: err.message, url: req.url }, 'admin request failed');
@@ -161,9 +175,19 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     });
   };
   const server = opts.tls
-    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}) }, onRequest)
+    ? createHttpsServer(
+        {
+          cert: opts.tls.cert,
+          key: opts.tls.key,
+          minVersion: 'TLSv1.2',
+          ...(opts.tls.clientCa ? { ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
     : createHttpServer(onRequest);
-  server.on('tlsClientError', (err, socket) => opts.log.warn({ remote: socket.remoteAddress, err: err.message }, 'admin API TLS handshake failed'));
+  server.on('tlsClientError', (err, socket) =>
+    opts.log.warn({ remote: socket.remoteAddress, err: err.message }, 'admin API TLS handshake failed'),
+  );
   server.headersTimeout = 5000;
   server.requestTimeout = 10000;
   await new Promise<void>((resolve, reject) => {
@@ -171,7 +195,10 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     server.listen(opts.port, opts.address, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  opts.log.info({ address: opts.address, port, tls: !!opts.tls, clientCertificates: !!opts.tls?.clientCa, token: !!opts.token }, 'admin API listening');
+  opts.log.info(
+    { address: opts.address, port, tls: !!opts.tls, clientCertificates: !!opts.tls?.clientCa, token: !!opts.token },
+    'admin API listening',
+  );
   return {
     port,
     close: () =>

@@ -63,7 +63,10 @@ export const secureProto = (proto: string): string => proto.replace(/^RTP\/AVP/,
 export const plainProto = (proto: string): string => proto.replace(/^RTP\/SAVP/, 'RTP/AVP');
 
 /** Where a stream receives RTP and, when it says or implies it, RTCP. */
-export function streamEndpoints(s: Pick<StreamDescription, 'address' | 'port' | 'rtcpMux' | 'rtcpPort'>, address = s.address): { rtp: Transport; rtcp?: Transport } {
+export function streamEndpoints(
+  s: Pick<StreamDescription, 'address' | 'port' | 'rtcpMux' | 'rtcpPort'>,
+  address = s.address,
+): { rtp: Transport; rtcp?: Transport } {
   const rtp = { address, port: s.port };
   if (s.rtcpMux) return { rtp, rtcp: rtp };
   return s.rtcpPort === undefined ? { rtp } : { rtp, rtcp: { address, port: s.rtcpPort } };

@@ -120,7 +120,14 @@ export class Leg implements LegInit {
   }
 
   /** Opens the stream of m= line `at.index` (closing what was there); throws the engine's error (an exhausted range) as it is. */
-  openStream(engine: MediaEngine, at: { index: number; media: string }, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string): MediaStream {
+  openStream(
+    engine: MediaEngine,
+    at: { index: number; media: string },
+    a: LegOptions,
+    b: LegOptions,
+    events: StreamEvents,
+    fixedRemote?: string,
+  ): MediaStream {
     if (this.#closed) throw new Error(`leg ${this.key} is closed`);
     this.closeStream(at.index);
     const stream = new MediaStream(engine, `${this.key}#${at.index}#${randomUUID()}`, at, a, b, events, fixedRemote);

@@ -1,6 +1,15 @@
 // One relayed m= line of a leg: the engine's relay and what was told to it (remotes, keys), recorded as plain data so
 // that the stream can be listed, stored and rebuilt elsewhere. Packets never come here.
-import type { Endpoint, LegName, LegOptions, LegStats, MediaEngine, Relay, SrtpKey, SrtpSuite } from '../media/index.js';
+import type {
+  Endpoint,
+  LegName,
+  LegOptions,
+  LegStats,
+  MediaEngine,
+  Relay,
+  SrtpKey,
+  SrtpSuite,
+} from '../media/index.js';
 
 /** An SDES key a policy made or took, and the a=crypto tag it goes under. Key||salt in base64: plain data. */
 export interface StreamKey {
@@ -41,7 +50,8 @@ export interface StreamEvents {
   closed(stream: MediaStream): void;
 }
 
-const keyText = (k: SrtpKey | null | undefined) => (k ? { suite: k.suite, key: typeof k.key === 'string' ? k.key : k.key.toString('base64') } : null);
+const keyText = (k: SrtpKey | null | undefined) =>
+  k ? { suite: k.suite, key: typeof k.key === 'string' ? k.key : k.key.toString('base64') } : null;
 
 export class MediaStream {
   readonly index: number;
@@ -54,13 +64,24 @@ export class MediaStream {
   readonly #events: StreamEvents;
 
   /** Opens the relay: throws the engine's error (an exhausted range) as it is. */
-  constructor(engine: MediaEngine, id: string, at: { index: number; media: string }, a: LegOptions, b: LegOptions, events: StreamEvents, fixedRemote?: string) {
+  constructor(
+    engine: MediaEngine,
+    id: string,
+    at: { index: number; media: string },
+    a: LegOptions,
+    b: LegOptions,
+    events: StreamEvents,
+    fixedRemote?: string,
+  ) {
     this.index = at.index;
     this.media = at.media;
     this.fixedRemote = fixedRemote;
     this.relay = engine.createRelay({ id, a, b });
     this.#events = events;
-    this.#legs = { a: { options: a, recv: null, send: null, latched: null }, b: { options: b, recv: null, send: null, latched: null } };
+    this.#legs = {
+      a: { options: a, recv: null, send: null, latched: null },
+      b: { options: b, recv: null, send: null, latched: null },
+    };
     this.relay.on('latched', (e) => (this.#legs[e.leg].latched = `${e.address}:${e.port}`));
     this.relay.on('authFailures', (e) => {
       this.authFailures += e.count;

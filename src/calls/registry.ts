@@ -44,7 +44,15 @@ export class CallRegistry {
   readonly #timer: NodeJS.Timeout;
   readonly #onEnded: NonNullable<CallRegistryOptions['onEnded']>;
   readonly capacity: number | null;
-  readonly ended: Record<LegEnd, number> = { bye: 0, failed: 0, flowClosed: 0, unconfirmed: 0, timedOut: 0, sessionExpired: 0, mediaTimeout: 0 };
+  readonly ended: Record<LegEnd, number> = {
+    bye: 0,
+    failed: 0,
+    flowClosed: 0,
+    unconfirmed: 0,
+    timedOut: 0,
+    sessionExpired: 0,
+    mediaTimeout: 0,
+  };
 
   constructor(opts: CallRegistryOptions = {}) {
     this.#setupMs = opts.setupMs ?? 180_000;
@@ -113,8 +121,10 @@ export class CallRegistry {
   sweep(): void {
     const now = this.#now();
     for (const [key, leg] of this.#legs) {
-      if (leg.state === 'active' && !leg.confirmed && now - leg.answeredAt! >= this.#ackMs) this.end(key, 'unconfirmed');
-      else if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs) this.end(key, 'timedOut');
+      if (leg.state === 'active' && !leg.confirmed && now - leg.answeredAt! >= this.#ackMs)
+        this.end(key, 'unconfirmed');
+      else if (leg.state === 'setup' ? now - leg.since >= this.#setupMs : now - leg.lastSeen >= this.#idleMs)
+        this.end(key, 'timedOut');
     }
   }
 

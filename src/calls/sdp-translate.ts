@@ -16,7 +16,8 @@ function direction(section: { hasAttribute(name: string): boolean }): Direction 
 }
 
 /** The first value of `name` in the m= section, else in the session. */
-const either = (m: Section, session: Section, name: string): string | undefined => m.attributes(name)[0] ?? session.attributes(name)[0];
+const either = (m: Section, session: Section, name: string): string | undefined =>
+  m.attributes(name)[0] ?? session.attributes(name)[0];
 
 function ice(m: Section, session: Section): IceDescription | undefined {
   const ufrag = either(m, session, 'ice-ufrag');
@@ -27,7 +28,8 @@ function ice(m: Section, session: Section): IceDescription | undefined {
 }
 
 function dtls(m: Section, session: Section): StreamDescription['dtls'] {
-  const fingerprints = m.attributes('fingerprint').length > 0 ? m.attributes('fingerprint') : session.attributes('fingerprint');
+  const fingerprints =
+    m.attributes('fingerprint').length > 0 ? m.attributes('fingerprint') : session.attributes('fingerprint');
   if (fingerprints.length === 0) return undefined;
   const setup = either(m, session, 'setup');
   return { ...(setup !== undefined ? { setup } : {}), fingerprints };
@@ -77,7 +79,13 @@ export function describe(sdp: Sdp): SessionDescription {
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 const sameIce = (a: IceDescription | undefined, b: IceDescription | undefined) =>
-  a === b || (a !== undefined && b !== undefined && a.ufrag === b.ufrag && a.pwd === b.pwd && a.options === b.options && sameList(a.candidates, b.candidates));
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.ufrag === b.ufrag &&
+    a.pwd === b.pwd &&
+    a.options === b.options &&
+    sameList(a.candidates, b.candidates));
 
 /**
  * Writes `out` into `sdp`, whose description was `before` (describe(sdp)): each stream's transport where it moved,
@@ -87,12 +95,18 @@ const sameIce = (a: IceDescription | undefined, b: IceDescription | undefined) =
 export function apply(sdp: Sdp, before: SessionDescription, out: SessionDescription): void {
   const iceChanged = out.streams.some((s) => !sameIce(s.ice, before.streams[s.index]?.ice));
   if (iceChanged) for (const name of ['ice-ufrag', 'ice-pwd', 'ice-options']) sdp.removeAttributes(name);
-  if (out.streams.some((s) => before.streams[s.index]?.dtls && !s.dtls)) for (const name of DTLS_ATTRIBUTES) sdp.removeAttributes(name);
+  if (out.streams.some((s) => before.streams[s.index]?.dtls && !s.dtls))
+    for (const name of DTLS_ATTRIBUTES) sdp.removeAttributes(name);
   for (const s of out.streams) {
     const m = sdp.media[s.index];
     const was = before.streams[s.index];
     if (!m || !was) throw new RangeError(`no m= line ${s.index + 1} to write`);
-    if (s.port !== was.port || s.address !== was.address || s.proto !== was.proto || (s.rtcpPort !== undefined && s.rtcpPort !== was.rtcpPort))
+    if (
+      s.port !== was.port ||
+      s.address !== was.address ||
+      s.proto !== was.proto ||
+      (s.rtcpPort !== undefined && s.rtcpPort !== was.rtcpPort)
+    )
       m.setTransport(s.address, s.port, s.proto, s.rtcpPort);
     if (s.rtcpMux !== was.rtcpMux) {
       m.removeAttributes('rtcp-mux');

@@ -49,7 +49,10 @@ export interface CallOutcome {
 function offerSdp(address: string, ports: number[], keys: Buffer[]): string {
   const lines = ['v=0', `o=- ${Date.now()} 1 IN IP4 ${address}`, 's=-', `c=IN IP4 ${address}`, 't=0 0'];
   keys.forEach((key, k) => {
-    lines.push(k === 0 ? `m=audio ${ports[0]} RTP/SAVP 0` : `m=video ${ports[1]} RTP/SAVP 96`, k === 0 ? 'a=rtpmap:0 PCMU/8000' : 'a=rtpmap:96 H264/90000');
+    lines.push(
+      k === 0 ? `m=audio ${ports[0]} RTP/SAVP 0` : `m=video ${ports[1]} RTP/SAVP 96`,
+      k === 0 ? 'a=rtpmap:0 PCMU/8000' : 'a=rtpmap:96 H264/90000',
+    );
     if (k === 0) lines.push('a=ptime:20');
     lines.push('a=sendrecv', `a=crypto:1 ${SUITE} inline:${key.toString('base64')}`);
   });
@@ -58,7 +61,12 @@ function offerSdp(address: string, ports: number[], keys: Buffer[]): string {
 
 function phoneAnswer(address: string, ports: number[], lines: number): string {
   const out = ['v=0', `o=- ${Date.now()} 1 IN IP4 ${address}`, 's=-', `c=IN IP4 ${address}`, 't=0 0'];
-  for (let k = 0; k < lines; k++) out.push(k === 0 ? `m=audio ${ports[0]} RTP/AVP 0` : `m=video ${ports[1]} RTP/AVP 96`, k === 0 ? 'a=rtpmap:0 PCMU/8000' : 'a=rtpmap:96 H264/90000', 'a=sendrecv');
+  for (let k = 0; k < lines; k++)
+    out.push(
+      k === 0 ? `m=audio ${ports[0]} RTP/AVP 0` : `m=video ${ports[1]} RTP/AVP 96`,
+      k === 0 ? 'a=rtpmap:0 PCMU/8000' : 'a=rtpmap:96 H264/90000',
+      'a=sendrecv',
+    );
   return `${out.join('\r\n')}\r\n`;
 }
 
@@ -82,7 +90,10 @@ export class CallLoad {
     try {
       const media = Sdp.parse(req.body).media;
       if (media.length !== this.streams || media.some((m) => m.proto !== 'RTP/AVP')) return { status: 488 };
-      this.#offers.set(req.callId(), media.map((m) => m.port));
+      this.#offers.set(
+        req.callId(),
+        media.map((m) => m.port),
+      );
       return { status: 200, body: phoneAnswer(this.#o.insideAddress, this.#o.gen.ports.inside, media.length) };
     } catch {
       return { status: 488 };
@@ -90,7 +101,10 @@ export class CallLoad {
   };
 
   /** Connects and registers clients (and installs their phones) until there are `n`. */
-  async ensureClients(n: number, concurrency = 50): Promise<{ added: number; failures: Record<string, number>; ms: number }> {
+  async ensureClients(
+    n: number,
+    concurrency = 50,
+  ): Promise<{ added: number; failures: Record<string, number>; ms: number }> {
     const started = performance.now();
     const failures: Record<string, number> = {};
     const first = this.clients.length;
@@ -157,7 +171,12 @@ export class CallLoad {
   async end(call: LiveCall): Promise<CallOutcome> {
     const bye = await call.client!.bye(call.dialog!);
     const media = await this.#o.gen.del(call.id);
-    return { status: 200, setupMs: call.setupMs, media, ...(bye.status === 200 ? {} : { failure: `bye ${bye.status}` }) };
+    return {
+      status: 200,
+      setupMs: call.setupMs,
+      media,
+      ...(bye.status === 200 ? {} : { failure: `bye ${bye.status}` }),
+    };
   }
 
   close(): void {

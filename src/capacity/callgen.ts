@@ -74,9 +74,13 @@ export const VIDEO = { bytes: 1200, intervalUs: Math.round((1200 * 8 * 1e6) / 1_
 
 function srtpFlags(): { cflags: string[]; libs: string[] } {
   const prefix = join(repoRoot, '.deps/libsrtp');
-  if (existsSync(join(prefix, 'lib/libsrtp2.a'))) return { cflags: [`-I${join(prefix, 'include')}`], libs: [join(prefix, 'lib/libsrtp2.a'), '-lcrypto'] };
+  if (existsSync(join(prefix, 'lib/libsrtp2.a')))
+    return { cflags: [`-I${join(prefix, 'include')}`], libs: [join(prefix, 'lib/libsrtp2.a'), '-lcrypto'] };
   const pc = spawnSync('pkg-config', ['--cflags', '--libs', 'libsrtp2'], { encoding: 'utf8' });
-  if (pc.status !== 0) throw new CapacityError('the call generator needs libsrtp: run `node scripts/setup.mjs` (it builds .deps/libsrtp) or install libsrtp2-dev');
+  if (pc.status !== 0)
+    throw new CapacityError(
+      'the call generator needs libsrtp: run `node scripts/setup.mjs` (it builds .deps/libsrtp) or install libsrtp2-dev',
+    );
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
@@ -88,9 +92,13 @@ export function buildCallgen(): string {
   mkdirSync(dirname(bin), { recursive: true });
   const { cflags, libs } = srtpFlags();
   try {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...cflags, '-o', bin, src, ...libs, '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...cflags, '-o', bin, src, ...libs, '-lm'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   } catch (err) {
-    throw new CapacityError(`cannot build the call generator (cc ${src}): ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).slice(0, 2000)}`);
+    throw new CapacityError(
+      `cannot build the call generator (cc ${src}): ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).slice(0, 2000)}`,
+    );
   }
   return bin;
 }
@@ -121,13 +129,16 @@ export class CallGenerator {
    * Starts the generator, bound to `bind` (client side, inside side). `wrap` puts it under a command prefix
    * (taskset, nice) so it runs where the plan wants it.
    */
-  static async start(opts: { bind?: [string, string]; dest?: [string, string]; wrap?: string[] } = {}): Promise<CallGenerator> {
+  static async start(
+    opts: { bind?: [string, string]; dest?: [string, string]; wrap?: string[] } = {},
+  ): Promise<CallGenerator> {
     const bin = buildCallgen();
     const args = [bin, ...(opts.bind ?? ['127.0.0.1', '127.0.0.1'])];
     const [cmd, ...rest] = [...(opts.wrap ?? []), ...args];
     const gen = new CallGenerator(spawn(cmd!, rest, { stdio: ['pipe', 'pipe', 'pipe'] }));
     const hello = await gen.#next();
-    if (!Array.isArray(hello.client) || !Array.isArray(hello.inside)) throw new CapacityError(`call generator: ${String(hello.error ?? JSON.stringify(hello))}`);
+    if (!Array.isArray(hello.client) || !Array.isArray(hello.inside))
+      throw new CapacityError(`call generator: ${String(hello.error ?? JSON.stringify(hello))}`);
     gen.ports = { client: hello.client as number[], inside: hello.inside as number[] };
     if (opts.dest) await gen.#ask(`dest ${opts.dest[0]} ${opts.dest[1]}`);
     return gen;
@@ -162,13 +173,17 @@ export class CallGenerator {
     const reply = this.#next();
     this.#child.stdin!.write(`${line}\n`);
     const r = await reply;
-    if (typeof r.error === 'string') throw new CapacityError(`call generator '${line.split(' ').slice(0, 2).join(' ')}': ${r.error}`);
+    if (typeof r.error === 'string')
+      throw new CapacityError(`call generator '${line.split(' ').slice(0, 2).join(' ')}': ${r.error}`);
     return r;
   }
 
   /** Starts a call's media both ways. */
   async add(id: string, streams: StreamPlan[]): Promise<void> {
-    const parts = streams.map((s) => `${s.clientPort} ${s.clientTxKey.toString('hex')} ${s.clientRxKey.toString('hex')} ${s.insidePort} ${s.bytes} ${s.intervalUs}`);
+    const parts = streams.map(
+      (s) =>
+        `${s.clientPort} ${s.clientTxKey.toString('hex')} ${s.clientRxKey.toString('hex')} ${s.insidePort} ${s.bytes} ${s.intervalUs}`,
+    );
     await this.#ask(`add ${id} ${streams.length} ${parts.join(' ')}`);
   }
 

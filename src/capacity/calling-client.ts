@@ -3,10 +3,21 @@
 // dialog's route set (RFC 3261 §12.1.2), and BYE inside the dialog. Requests from the far side get 200.
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SipError, SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, tagOf, type SipResponse } from '../sip/message/index.js';
+import {
+  SipError,
+  SipRequest,
+  createResponse,
+  fields,
+  formatUri,
+  generateBranch,
+  generateTag,
+  getParam,
+  parseMessage,
+  tagOf,
+  type SipResponse,
+} from '../sip/message/index.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
 import { DigestCredentials, parseChallenge } from '../lab/index.js';
-
 
 /** The pair's client-facing SIP over TLS. */
 export interface SipFace {
@@ -67,12 +78,22 @@ export class CallingClient {
 
   connect(timeoutMs = 15_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket: TLSSocket = connect({ host: this.#face.host, port: this.#face.port, ca: this.#face.ca, servername: this.#face.servername });
-      const timer = setTimeout(() => socket.destroy(new Error(`TLS connect to ${this.#face.host}:${this.#face.port} timed out`)), timeoutMs);
+      const socket: TLSSocket = connect({
+        host: this.#face.host,
+        port: this.#face.port,
+        ca: this.#face.ca,
+        servername: this.#face.servername,
+      });
+      const timer = setTimeout(
+        () => socket.destroy(new Error(`TLS connect to ${this.#face.host}:${this.#face.port} timed out`)),
+        timeoutMs,
+      );
       socket.once('secureConnect', () => {
         clearTimeout(timer);
         socket.off('error', reject);
-        this.#conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
+        this.#conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) =>
+          this.#onMessage(data),
+        );
         this.#conn.onClose(() => {
           for (const done of [...this.#pending.values()]) done({ status: 503, reason: 'connection closed', ms: 0 });
         });
@@ -105,7 +126,16 @@ export class CallingClient {
   async invite(uri: string, sdp: string, callId: string): Promise<Transaction & { dialog?: ClientDialog }> {
     const fromTag = generateTag();
     const body = Buffer.from(sdp);
-    const req = this.#request('INVITE', uri, `<${uri}>`, fromTag, callId, 1, [['Content-Type', 'application/sdp']], body);
+    const req = this.#request(
+      'INVITE',
+      uri,
+      `<${uri}>`,
+      fromTag,
+      callId,
+      1,
+      [['Content-Type', 'application/sdp']],
+      body,
+    );
     const r = await this.#send(req);
     const res = r.response;
     if (!res || r.status < 200 || r.status >= 300) return r;
@@ -131,25 +161,58 @@ export class CallingClient {
 
   #inDialog(method: string, d: ClientDialog, cseq: number): SipRequest {
     const routes = d.routes.map((r): [string, string] => ['Route', r]);
-    return this.#request(method, d.target, `<${d.remote}>;tag=${d.toTag}`, d.fromTag, d.callId, cseq, routes, Buffer.alloc(0));
+    return this.#request(
+      method,
+      d.target,
+      `<${d.remote}>;tag=${d.toTag}`,
+      d.fromTag,
+      d.callId,
+      cseq,
+      routes,
+      Buffer.alloc(0),
+    );
   }
 
   #registerRequest(expiresS: number): SipRequest {
     const uri = `sip:${this.#domain}`;
     const c = this.#conn;
     const extra: Array<[string, string]> = [
-      ['Contact', `<sip:${this.#user}@${c?.localAddress ?? 'invalid'}:${c?.localPort ?? 0};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`],
+      [
+        'Contact',
+        `<sip:${this.#user}@${c?.localAddress ?? 'invalid'}:${c?.localPort ?? 0};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`,
+      ],
       ['Expires', String(expiresS)],
       ['Supported', 'path, outbound'],
     ];
     const auth = this.#credentials.authorization('REGISTER', uri);
     if (auth) extra.push(['Authorization', auth]);
-    return this.#request('REGISTER', uri, `<sip:${this.aor}>`, `${this.#regCallId}r`, this.#regCallId, this.#regCseq++, extra, Buffer.alloc(0));
+    return this.#request(
+      'REGISTER',
+      uri,
+      `<sip:${this.aor}>`,
+      `${this.#regCallId}r`,
+      this.#regCallId,
+      this.#regCseq++,
+      extra,
+      Buffer.alloc(0),
+    );
   }
 
-  #request(method: string, uri: string, to: string, fromTag: string, callId: string, cseq: number, extra: Array<[string, string]>, body: Buffer): SipRequest {
+  #request(
+    method: string,
+    uri: string,
+    to: string,
+    fromTag: string,
+    callId: string,
+    cseq: number,
+    extra: Array<[string, string]>,
+    body: Buffer,
+  ): SipRequest {
     const c = this.#conn;
-    const contact: Array<[string, string]> = method === 'INVITE' ? [['Contact', `<sip:${this.#user}@${c?.localAddress ?? 'invalid'}:${c?.localPort ?? 0};transport=tls;ob>`]] : [];
+    const contact: Array<[string, string]> =
+      method === 'INVITE'
+        ? [['Contact', `<sip:${this.#user}@${c?.localAddress ?? 'invalid'}:${c?.localPort ?? 0};transport=tls;ob>`]]
+        : [];
     return new SipRequest(
       method,
       uri,
@@ -172,7 +235,10 @@ export class CallingClient {
     const branch = getParam(req.topVia().params, 'branch')!;
     const started = performance.now();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done({ status: 408, reason: 'no final response in time', ms: performance.now() - started }), this.#timeoutMs);
+      const timer = setTimeout(
+        () => done({ status: 408, reason: 'no final response in time', ms: performance.now() - started }),
+        this.#timeoutMs,
+      );
       const done = (r: Transaction) => {
         clearTimeout(timer);
         this.#pending.delete(branch);
@@ -192,7 +258,13 @@ export class CallingClient {
       throw err;
     }
     if (!msg.isRequest) {
-      if (msg.status >= 200) this.#pending.get(getParam(msg.topVia().params, 'branch') ?? '')?.({ status: msg.status, reason: msg.reason, response: msg, ms: 0 });
+      if (msg.status >= 200)
+        this.#pending.get(getParam(msg.topVia().params, 'branch') ?? '')?.({
+          status: msg.status,
+          reason: msg.reason,
+          response: msg,
+          ms: 0,
+        });
       return;
     }
     if (msg.method === 'ACK') return;

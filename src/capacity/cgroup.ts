@@ -22,11 +22,14 @@ export function findHierarchy(mountinfo = readMountinfo()): Hierarchy | { missin
     const mountPoint = left.split(' ')[4]!;
     const [fstype, , superOptions = ''] = right.split(' ');
     if (fstype === 'cgroup2') v2 ??= mountPoint;
-    if (fstype === 'cgroup') for (const opt of superOptions.split(',')) if (['cpu', 'cpuacct', 'cpuset'].includes(opt)) v1[opt] ??= mountPoint;
+    if (fstype === 'cgroup')
+      for (const opt of superOptions.split(',')) if (['cpu', 'cpuacct', 'cpuset'].includes(opt)) v1[opt] ??= mountPoint;
   }
   if (v2 && controllersOf(v2).includes('cpu') && controllersOf(v2).includes('cpuset')) return { version: 2, root: v2 };
   if (v1.cpu && v1.cpuacct && v1.cpuset) return { version: 1, cpu: v1.cpu, cpuacct: v1.cpuacct, cpuset: v1.cpuset };
-  return { missing: `no cgroup hierarchy with the cpu, cpuacct and cpuset controllers is mounted (cgroup v1) and no cgroup v2 root offers cpu and cpuset (${v2 ?? 'no cgroup2 mount'})` };
+  return {
+    missing: `no cgroup hierarchy with the cpu, cpuacct and cpuset controllers is mounted (cgroup v1) and no cgroup v2 root offers cpu and cpuset (${v2 ?? 'no cgroup2 mount'})`,
+  };
 }
 
 function readMountinfo(): string {
@@ -52,8 +55,10 @@ export function machineCpus(): number {
 
 /** Refuses a share the machine cannot give: not a number, not above zero, or more cores than it has. */
 export function checkShare(share: number, cpus = machineCpus(), what = 'share'): void {
-  if (!Number.isFinite(share) || share <= 0) throw new CapacityError(`${what} must be a number of cores above 0, got ${share}`);
-  if (share > cpus) throw new CapacityError(`${what} ${share} is more than this machine's ${cpus} CPU${cpus === 1 ? '' : 's'}`);
+  if (!Number.isFinite(share) || share <= 0)
+    throw new CapacityError(`${what} must be a number of cores above 0, got ${share}`);
+  if (share > cpus)
+    throw new CapacityError(`${what} ${share} is more than this machine's ${cpus} CPU${cpus === 1 ? '' : 's'}`);
 }
 
 /**
@@ -61,10 +66,14 @@ export function checkShare(share: number, cpus = machineCpus(), what = 'share'):
  * load generator runs) stays free while the nodes' shares leave it free. Two nodes with 0.5 each on 2 CPUs share
  * CPU 1; 1 core each takes both, and the generator then shares CPU 0 with the second node (the plan says so).
  */
-export function planCpus(shares: number[], cpus = machineCpus()): { nodes: number[][]; generator: number[]; shared: boolean } {
+export function planCpus(
+  shares: number[],
+  cpus = machineCpus(),
+): { nodes: number[][]; generator: number[]; shared: boolean } {
   shares.forEach((s, i) => checkShare(s, cpus, `node ${i + 1}'s share`));
   const total = shares.reduce((a, b) => a + b, 0);
-  if (total > cpus + 1e-9) throw new CapacityError(`the nodes' shares add up to ${total} cores, more than this machine's ${cpus}`);
+  if (total > cpus + 1e-9)
+    throw new CapacityError(`the nodes' shares add up to ${total} cores, more than this machine's ${cpus}`);
   const nodes: number[][] = [];
   let free = cpus - 1; // the highest CPU with room
   let room = 1; // room left on CPU `free`
@@ -77,10 +86,16 @@ export function planCpus(shares: number[], cpus = machineCpus()): { nodes: numbe
     if (s <= room + 1e-9 && width === 1) {
       nodes.push([free]);
       room -= s;
-      if (room < 1e-9) { free -= 1; room = 1; }
+      if (room < 1e-9) {
+        free -= 1;
+        room = 1;
+      }
       continue;
     }
-    if (room < 1) { free -= 1; room = 1; }
+    if (room < 1) {
+      free -= 1;
+      room = 1;
+    }
     const set = Array.from({ length: width }, (_, i) => free - i).filter((c) => c >= 0);
     nodes.push(set.length ? set : [0]);
     free -= width;
@@ -103,7 +118,10 @@ export class CpuJail {
     public share: number,
   ) {
     const leaf = name;
-    this.#dirs = hierarchy.version === 1 ? [join(hierarchy.cpu, leaf), join(hierarchy.cpuacct, leaf), join(hierarchy.cpuset, leaf)] : [join(hierarchy.root, leaf)];
+    this.#dirs =
+      hierarchy.version === 1
+        ? [join(hierarchy.cpu, leaf), join(hierarchy.cpuacct, leaf), join(hierarchy.cpuset, leaf)]
+        : [join(hierarchy.root, leaf)];
     this.#procs = join(this.#dirs[0]!, 'cgroup.procs');
   }
 
@@ -177,9 +195,12 @@ export class CpuJail {
   /** Times the cgroup was held back by its quota, and for how long (what shows a node at its share). */
   throttled(): { periods: number; seconds: number } {
     const h = this.hierarchy;
-    const text = readFirst([h.version === 1 ? join(h.cpu, this.name, 'cpu.stat') : join(h.root, this.name, 'cpu.stat')]) ?? '';
+    const text =
+      readFirst([h.version === 1 ? join(h.cpu, this.name, 'cpu.stat') : join(h.root, this.name, 'cpu.stat')]) ?? '';
     const get = (k: string) => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-    return h.version === 1 ? { periods: get('nr_throttled'), seconds: get('throttled_time') / 1e9 } : { periods: get('nr_throttled'), seconds: get('throttled_usec') / 1e6 };
+    return h.version === 1
+      ? { periods: get('nr_throttled'), seconds: get('throttled_time') / 1e9 }
+      : { periods: get('nr_throttled'), seconds: get('throttled_usec') / 1e6 };
   }
 
   pids(): number[] {

@@ -12,12 +12,19 @@ export interface CapacityCommandOptions extends CapacityCliOptions {
 
 function progressLine(p: Progress): string {
   const loss = p.lossPercent === undefined ? '' : ` · loss ${p.lossPercent.toFixed(3)} %`;
-  const cpu = p.cpu ? ` · CPU ${Object.entries(p.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ')}` : '';
+  const cpu = p.cpu
+    ? ` · CPU ${Object.entries(p.cpu)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(' ')}`
+    : '';
   return `${p.pair}: step ${p.calls} calls · ${p.phase} · ${p.up} up${loss}${cpu}`;
 }
 
 /** Runs the command; resolves with the report's path. Option errors throw CapacityError before anything starts. */
-export async function capacityCommand(o: CapacityCommandOptions, write: (s: string) => void = (s) => process.stderr.write(s)): Promise<string> {
+export async function capacityCommand(
+  o: CapacityCommandOptions,
+  write: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<string> {
   const { run: opts, sizes } = capacityOptions(o);
   const out = resolve(o.out ?? 'capacity-report');
   const tty = process.stderr.isTTY === true;
@@ -35,7 +42,12 @@ export async function capacityCommand(o: CapacityCommandOptions, write: (s: stri
   });
   const argv = process.argv.slice(2).join(' ');
   const report = await writeReport(run, out, `mra-edge ${argv}`.trim(), { sizes });
-  write(`${tty ? '\r\x1b[K' : ''}[capacity] report: ${out}/capacity.md (plots: ${report.files.filter((f) => f.endsWith('.svg')).join(', ')})\n`);
-  for (const r of run.runs) write(`[capacity] ${r.label} at ${r.share} core per node${r.video ? ' (video)' : ''}: ${r.capacity} concurrent calls (${Math.round(callsPerCore(r))} per core); above it: ${r.limitedBy}\n`);
+  write(
+    `${tty ? '\r\x1b[K' : ''}[capacity] report: ${out}/capacity.md (plots: ${report.files.filter((f) => f.endsWith('.svg')).join(', ')})\n`,
+  );
+  for (const r of run.runs)
+    write(
+      `[capacity] ${r.label} at ${r.share} core per node${r.video ? ' (video)' : ''}: ${r.capacity} concurrent calls (${Math.round(callsPerCore(r))} per core); above it: ${r.limitedBy}\n`,
+    );
   return `${out}/capacity.md`;
 }

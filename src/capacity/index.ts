@@ -6,11 +6,29 @@ export { capacityOptions, type CapacityCliOptions } from './options.js';
 export { capacityCommand } from './command.js';
 export { CapacityError } from './errors.js';
 export { CpuJail, findHierarchy, planCpus, checkShare, machineCpus, type Hierarchy } from './cgroup.js';
-export { CallGenerator, buildCallgen, AUDIO, VIDEO, type StreamPlan, type CallMediaFigures, type WindowFigures, type FlowFigures } from './callgen.js';
+export {
+  CallGenerator,
+  buildCallgen,
+  AUDIO,
+  VIDEO,
+  type StreamPlan,
+  type CallMediaFigures,
+  type WindowFigures,
+  type FlowFigures,
+} from './callgen.js';
 export { CallLoad, isLive, type LiveCall, type CallOutcome } from './call-load.js';
 export { CallingClient, type SipFace } from './calling-client.js';
 export { StepLadder } from './ladder.js';
-export { runStep, runRate, CRITERIA, type StepResult, type RateResult, type Progress, type StepEnv, type StepLoad } from './step.js';
+export {
+  runStep,
+  runRate,
+  CRITERIA,
+  type StepResult,
+  type RateResult,
+  type Progress,
+  type StepEnv,
+  type StepLoad,
+} from './step.js';
 export { EXPRESSWAY_SIZES, sizeNamed, deriveCalls, deriveRegistrations, type SizeKey } from './sizes.js';
 export { startOurs } from './ours.js';
 export { startReference, referenceMissing } from './reference.js';

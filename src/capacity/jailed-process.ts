@@ -42,10 +42,23 @@ export class JailedProcess implements MeasuredNode {
   }
 
   /** Starts `cmd args` inside a new cgroup `jailName` at `share` cores on `cpus`. */
-  static start(o: { name: string; jailName: string; share: number; cpus: number[]; cmd: string; args: string[]; env?: NodeJS.ProcessEnv; stdin?: boolean }): JailedProcess {
+  static start(o: {
+    name: string;
+    jailName: string;
+    share: number;
+    cpus: number[];
+    cmd: string;
+    args: string[];
+    env?: NodeJS.ProcessEnv;
+    stdin?: boolean;
+  }): JailedProcess {
     const jail = CpuJail.create({ name: o.jailName, share: o.share, cpus: o.cpus });
     const [file, argv] = jail.wrap(o.cmd, o.args);
-    const child = spawn(file, argv, { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env: o.env ?? process.env });
+    const child = spawn(file, argv, {
+      stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: o.env ?? process.env,
+    });
     return new JailedProcess(o.name, jail, child);
   }
 
@@ -105,7 +118,8 @@ export async function waitReady(p: JailedProcess, ready: () => Promise<boolean>,
   const end = Date.now() + timeoutMs;
   while (!(await ready())) {
     if (p.exited) throw new Error(`${p.name} exited during start-up:\n${p.log().slice(-3000)}`);
-    if (Date.now() > end) throw new Error(`${p.name} was not ready within ${timeoutMs / 1000} s:\n${p.log().slice(-3000)}`);
+    if (Date.now() > end)
+      throw new Error(`${p.name} was not ready within ${timeoutMs / 1000} s:\n${p.log().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -26,7 +26,8 @@ export class StepLadder {
   #next: number | null;
 
   constructor(o: LadderOptions) {
-    if (!Number.isInteger(o.start) || o.start < 1 || o.max < o.start) throw new RangeError(`a ladder needs 1 ≤ start ≤ max, got ${o.start}..${o.max}`);
+    if (!Number.isInteger(o.start) || o.start < 1 || o.max < o.start)
+      throw new RangeError(`a ladder needs 1 ≤ start ≤ max, got ${o.start}..${o.max}`);
     this.#o = o;
     this.#next = o.start;
   }
@@ -68,7 +69,9 @@ export class StepLadder {
   /** Why the first size above the capacity failed, or that none did within `max`. */
   get limitedBy(): string {
     const failed = this.results.filter((r) => !r.pass).sort((a, b) => a.calls - b.calls)[0];
-    return failed ? `${failed.calls} calls: ${failed.why.join('; ')}` : `none failed up to ${this.#o.max} calls (the largest step asked for)`;
+    return failed
+      ? `${failed.calls} calls: ${failed.why.join('; ')}`
+      : `none failed up to ${this.#o.max} calls (the largest step asked for)`;
   }
 
   /** The step at the capacity (its cost figures are the per-call cost the model uses). */

@@ -25,7 +25,11 @@ async function sipLinkUp(adminPort: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${adminPort}/api/status`, { signal: AbortSignal.timeout(2000) });
     const s = (await res.json()) as { traversal?: unknown; sip?: { domains?: unknown } };
-    return JSON.stringify(s.traversal ?? {}).includes('"sip":"up"') && s.sip?.domains !== null && s.sip?.domains !== undefined;
+    return (
+      JSON.stringify(s.traversal ?? {}).includes('"sip":"up"') &&
+      s.sip?.domains !== null &&
+      s.sip?.domains !== undefined
+    );
   } catch {
     return false;
   }
@@ -36,9 +40,17 @@ export async function startOurs(o: PairOptions): Promise<PairUnderTest> {
   const ca = await CertificateAuthority.create({ commonName: 'mra-edge capacity CA' });
   const edgeCert = await ca.issue({ commonName: EDGE_NAME, dnsNames: [EDGE_NAME], ipAddresses: ['127.0.0.1'] });
   const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
+  const files: Record<string, string> = {
+    'ca.pem': ca.cert,
+    'edge.pem': edgeCert.cert,
+    'edge.key': edgeCert.key,
+    'core.pem': coreCert.cert,
+    'core.key': coreCert.key,
+  };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
-  const [sipTls, https, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const [sipTls, https, xmpp, tSip, tHttp, tXmpp, edgeAdmin, coreAdmin] = await Promise.all(
+    Array.from({ length: 8 }, () => freePort()),
+  );
   const limits = { registrations: o.maxCalls + 100, calls: 2 * o.maxCalls + 100 };
   const common = { size: 'large', log: { level: o.logLevel ?? 'warn' }, capacity: limits };
   const [edgeMedia, coreMedia] = o.mediaPorts;
@@ -74,7 +86,9 @@ export async function startOurs(o: PairOptions): Promise<PairUnderTest> {
       source_address: '127.0.0.1',
       media: { address: '127.0.0.1', port_min: coreMedia![0], port_max: coreMedia![1] },
       domains: [{ name: o.domain, sip_registrations: true }],
-      unified_cm: [{ publisher: o.callControl.address, nodes: [{ address: o.callControl.address, sip_port: o.callControl.port }] }],
+      unified_cm: [
+        { publisher: o.callControl.address, nodes: [{ address: o.callControl.address, sip_port: o.callControl.port }] },
+      ],
       traversal: {
         peers: [{ address: '127.0.0.1', sip_port: tSip, http_tunnel_port: tHttp, xmpp_port: tXmpp }],
         username: 'traversal',
@@ -92,7 +106,14 @@ export async function startOurs(o: PairOptions): Promise<PairUnderTest> {
   };
   try {
     for (const [i, role] of (['edge', 'core'] as const).entries()) {
-      const node = JailedProcess.start({ name: role, jailName: `mra-capacity-${o.tag}-${role}`, share: o.shares[i]!, cpus: o.cpus[i]!, cmd: process.execPath, args: [cli, role, '-c', join(dir, `${role}.yaml`)] });
+      const node = JailedProcess.start({
+        name: role,
+        jailName: `mra-capacity-${o.tag}-${role}`,
+        share: o.shares[i]!,
+        cpus: o.cpus[i]!,
+        cmd: process.execPath,
+        args: [cli, role, '-c', join(dir, `${role}.yaml`)],
+      });
       nodes.push(node);
       // A node at a quarter of a core takes a few seconds to load; the quota is what it is from the first instruction.
       await waitReady(node, () => healthy(role === 'edge' ? edgeAdmin! : coreAdmin!), 60_000);

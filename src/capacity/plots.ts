@@ -36,7 +36,12 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
   const largest = Math.max(...run.runs.map((r) => r.share));
 
   // Capacity against the share each node had.
-  const cap: Row[] = run.runs.map((r) => ({ pair: r.label, share: r.share, calls: r.capacity, kind: r.video ? 'video' : 'audio' }));
+  const cap: Row[] = run.runs.map((r) => ({
+    pair: r.label,
+    share: r.share,
+    calls: r.capacity,
+    kind: r.video ? 'video' : 'audio',
+  }));
   out.push({
     file: 'capacity-vs-share.svg',
     title: 'Capacity (concurrent calls) against the CPU share of each node',
@@ -45,7 +50,11 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'share', type: 'quantitative', title: 'cores per node (quota)' },
-        y: { field: 'calls', type: 'quantitative', title: `concurrent calls at 0 failed set-up, loss < ${run.options.criteria.maxLossPercent} %, p99 < ${run.options.criteria.maxP99Ms} ms` },
+        y: {
+          field: 'calls',
+          type: 'quantitative',
+          title: `concurrent calls at 0 failed set-up, loss < ${run.options.criteria.maxLossPercent} %, p99 < ${run.options.criteria.maxP99Ms} ms`,
+        },
         color: { field: 'pair', type: 'nominal', title: null },
         strokeDash: { field: 'kind', type: 'nominal', title: null },
       },
@@ -64,8 +73,20 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
     })),
   );
   for (const [field, file, title, threshold, yTitle] of [
-    ['loss', 'loss-vs-calls.svg', 'Loss against concurrent calls', run.options.criteria.maxLossPercent, 'loss in the window, worse direction (%)'],
-    ['p99', 'p99-vs-calls.svg', 'p99 latency through the pair against concurrent calls', run.options.criteria.maxP99Ms, 'p99 one-way latency, worse direction (ms)'],
+    [
+      'loss',
+      'loss-vs-calls.svg',
+      'Loss against concurrent calls',
+      run.options.criteria.maxLossPercent,
+      'loss in the window, worse direction (%)',
+    ],
+    [
+      'p99',
+      'p99-vs-calls.svg',
+      'p99 latency through the pair against concurrent calls',
+      run.options.criteria.maxP99Ms,
+      'p99 one-way latency, worse direction (ms)',
+    ],
   ] as const) {
     out.push({
       file,
@@ -92,7 +113,17 @@ export async function plots(run: CapacityRun): Promise<Plot[]> {
   // CPU per call per node against load, at the largest share: flat lines are linear cost.
   const cpu: Row[] = audio
     .filter((r) => r.share === largest)
-    .flatMap((r) => r.steps.filter((s) => s.up > 0).flatMap((s) => Object.entries(s.cpuMsPerCallSecond).map(([node, ms]) => ({ node: `${r.label}: ${node}`, calls: s.calls, ms: finite(ms) }))));
+    .flatMap((r) =>
+      r.steps
+        .filter((s) => s.up > 0)
+        .flatMap((s) =>
+          Object.entries(s.cpuMsPerCallSecond).map(([node, ms]) => ({
+            node: `${r.label}: ${node}`,
+            calls: s.calls,
+            ms: finite(ms),
+          })),
+        ),
+    );
   out.push({
     file: 'cpu-per-call.svg',
     title: `CPU per call per node against concurrent calls (${largest} core per node)`,

@@ -17,9 +17,12 @@ const NAME = 'kamailio.example.com';
 
 /** Why the reference cannot run here (a package missing), or null. */
 export function referenceMissing(): string | null {
-  if (spawnSync(KAMAILIO_BIN, ['-v']).status !== 0) return 'kamailio is not installed (apt-get install kamailio kamailio-tls-modules)';
-  if (spawnSync('test', ['-f', '/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so']).status !== 0) return 'kamailio-tls-modules is not installed';
-  if (spawnSync('rtpengine', ['--version']).status !== 0) return 'rtpengine is not installed (apt-get install rtpengine-daemon)';
+  if (spawnSync(KAMAILIO_BIN, ['-v']).status !== 0)
+    return 'kamailio is not installed (apt-get install kamailio kamailio-tls-modules)';
+  if (spawnSync('test', ['-f', '/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so']).status !== 0)
+    return 'kamailio-tls-modules is not installed';
+  if (spawnSync('rtpengine', ['--version']).status !== 0)
+    return 'rtpengine is not installed (apt-get install rtpengine-daemon)';
   return null;
 }
 
@@ -58,7 +61,21 @@ export async function startReference(o: PairOptions): Promise<PairUnderTest> {
   writeFileSync(join(dir, 'cert.pem'), cert.cert);
   writeFileSync(join(dir, 'key.pem'), cert.key, { mode: 0o600 });
   const tlsCfg = join(dir, 'tls.cfg');
-  writeFileSync(tlsCfg, ['[server:default]', 'method = TLSv1.2+', 'verify_certificate = no', 'require_certificate = no', `certificate = ${join(dir, 'cert.pem')}`, `private_key = ${join(dir, 'key.pem')}`, '[client:default]', 'method = TLSv1.2+', 'verify_certificate = no', ''].join('\n'));
+  writeFileSync(
+    tlsCfg,
+    [
+      '[server:default]',
+      'method = TLSv1.2+',
+      'verify_certificate = no',
+      'require_certificate = no',
+      `certificate = ${join(dir, 'cert.pem')}`,
+      `private_key = ${join(dir, 'key.pem')}`,
+      '[client:default]',
+      'method = TLSv1.2+',
+      'verify_certificate = no',
+      '',
+    ].join('\n'),
+  );
   const [tlsPort, tcpPort, ngPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const [media] = o.mediaPorts;
   const nodes: JailedProcess[] = [];
@@ -74,7 +91,20 @@ export async function startReference(o: PairOptions): Promise<PairUnderTest> {
       share: o.shares[1],
       cpus: o.cpus[1],
       cmd: 'rtpengine',
-      args: ['--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${media![0]}`, `--port-max=${media![1]}`, `--num-threads=${threads}`, '--log-stderr', '--log-level=4', '--timeout=600', '--delete-delay=0'],
+      args: [
+        '--config-file=none',
+        '--foreground',
+        '--table=-1',
+        '--interface=127.0.0.1',
+        `--listen-ng=127.0.0.1:${ngPort}`,
+        `--port-min=${media![0]}`,
+        `--port-max=${media![1]}`,
+        `--num-threads=${threads}`,
+        '--log-stderr',
+        '--log-level=4',
+        '--timeout=600',
+        '--delete-delay=0',
+      ],
     });
     nodes.push(rtpengine);
     await waitReady(rtpengine, () => pong(ngPort!), 30_000);
@@ -87,10 +117,34 @@ export async function startReference(o: PairOptions): Promise<PairUnderTest> {
       cpus: o.cpus[0],
       cmd: KAMAILIO_BIN,
       args: [
-        '-f', join(repoRoot, 'src/capacity/reference/kamailio.cfg'), '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir,
-        '-m', '1024', '-M', '32', '-N', '1', '-n', '2',
-        '-l', `tls:127.0.0.1:${tlsPort}`, '-l', `tcp:127.0.0.1:${tcpPort}`,
-        '-A', `TLS_CONFIG="${tlsCfg}"`, '-A', `CALL_CONTROL="sip:${o.callControl.address}:${o.callControl.port};transport=tcp"`, '-A', `RTPE_SOCK="udp:127.0.0.1:${ngPort}"`,
+        '-f',
+        join(repoRoot, 'src/capacity/reference/kamailio.cfg'),
+        '-DD',
+        '-E',
+        '-Y',
+        dir,
+        '-P',
+        join(dir, 'kamailio.pid'),
+        '-w',
+        dir,
+        '-m',
+        '1024',
+        '-M',
+        '32',
+        '-N',
+        '1',
+        '-n',
+        '2',
+        '-l',
+        `tls:127.0.0.1:${tlsPort}`,
+        '-l',
+        `tcp:127.0.0.1:${tcpPort}`,
+        '-A',
+        `TLS_CONFIG="${tlsCfg}"`,
+        '-A',
+        `CALL_CONTROL="sip:${o.callControl.address}:${o.callControl.port};transport=tcp"`,
+        '-A',
+        `RTPE_SOCK="udp:127.0.0.1:${ngPort}"`,
       ],
     });
     nodes.push(kamailio);
@@ -100,5 +154,11 @@ export async function startReference(o: PairOptions): Promise<PairUnderTest> {
     throw err;
   }
   // The report lists the SIP node first, as ours lists the edge.
-  return { kind: 'reference', label: 'Kamailio + rtpengine', face: { host: '127.0.0.1', port: tlsPort!, ca: cert.ca, servername: NAME }, nodes: [nodes[1]!, nodes[0]!], close };
+  return {
+    kind: 'reference',
+    label: 'Kamailio + rtpengine',
+    face: { host: '127.0.0.1', port: tlsPort!, ca: cert.ca, servername: NAME },
+    nodes: [nodes[1]!, nodes[0]!],
+    close,
+  };
 }

@@ -68,22 +68,30 @@ export interface CapacityRun {
 }
 
 const DEFAULT_PORTS: Record<PairKind, Array<[number, number]>> = {
-  ours: [[36000, 43999], [44000, 59999]],
+  ours: [
+    [36000, 43999],
+    [44000, 59999],
+  ],
   reference: [[10000, 25999]],
 };
 
 function cpuInfo(): { model: string; mhz: number } {
   const text = readFileSync('/proc/cpuinfo', 'utf8');
-  return { model: /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? 'unknown', mhz: Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(text)?.[1] ?? NaN) };
+  return {
+    model: /^model name\s*:\s*(.+)$/m.exec(text)?.[1]?.trim() ?? 'unknown',
+    mhz: Number(/^cpu MHz\s*:\s*([\d.]+)$/m.exec(text)?.[1] ?? NaN),
+  };
 }
 
 /** Refuses what cannot run before anything starts: no cgroups, no build, a reference whose packages are missing. */
 export function preflight(o: Pick<CapacityRunOptions, 'pairs' | 'shares'>): string {
   const h = findHierarchy();
   if ('missing' in h) throw new CapacityError(`cannot hold the nodes to a share: ${h.missing}`);
-  if (process.getuid?.() !== 0) throw new CapacityError('the capacity search makes cgroups for the nodes: run it as root');
+  if (process.getuid?.() !== 0)
+    throw new CapacityError('the capacity search makes cgroups for the nodes: run it as root');
   for (const s of o.shares) planCpus([s, s]);
-  if (o.pairs.includes('ours') && !existsSync(join(repoRoot, 'dist/src/cli/main.js'))) throw new CapacityError('our pair runs from the build: run `npm run build` first');
+  if (o.pairs.includes('ours') && !existsSync(join(repoRoot, 'dist/src/cli/main.js')))
+    throw new CapacityError('our pair runs from the build: run `npm run build` first');
   if (o.pairs.includes('reference')) {
     const missing = referenceMissing();
     if (missing) throw new CapacityError(`the reference pair cannot run: ${missing}`);
@@ -103,20 +111,45 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
     machine: { cpus: availableParallelism(), model: info.model, mhz: info.mhz, kernel: release(), cgroup },
     hostLoad: { start: loadavg(), end: [] },
     generatorCpus: {},
-    options: { pairs: o.pairs, shares: o.shares, ladder: o.ladder, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, rates: o.rates, rateSeconds: o.rateSeconds, rateHoldMs: o.rateHoldMs, video: o.video, criteria: o.criteria, ...(o.budgetMs ? { budgetMs: o.budgetMs } : {}) },
+    options: {
+      pairs: o.pairs,
+      shares: o.shares,
+      ladder: o.ladder,
+      cps: o.cps,
+      settleMs: o.settleMs,
+      windowMs: o.windowMs,
+      rates: o.rates,
+      rateSeconds: o.rateSeconds,
+      rateHoldMs: o.rateHoldMs,
+      video: o.video,
+      criteria: o.criteria,
+      ...(o.budgetMs ? { budgetMs: o.budgetMs } : {}),
+    },
     runs: [],
     cut: [],
   };
   const users: Record<string, string> = {};
-  const callControl = await new CallControl({ address: '127.0.0.1', port: 0, users, log: createLogger({ level: 'error', node: 'capacity-call-control' }) }).start();
+  const callControl = await new CallControl({
+    address: '127.0.0.1',
+    port: 0,
+    users,
+    log: createLogger({ level: 'error', node: 'capacity-call-control' }),
+  }).start();
   const largest = Math.max(...o.shares);
   try {
     for (const share of o.shares) {
       const plan = planCpus([share, share]);
-      const wrap = ['taskset', '-c', plan.generator.join(','), ...(process.getuid?.() === 0 ? ['nice', '-n', '-15'] : [])];
+      const wrap = [
+        'taskset',
+        '-c',
+        plan.generator.join(','),
+        ...(process.getuid?.() === 0 ? ['nice', '-n', '-15'] : []),
+      ];
       const gen = await CallGenerator.start({ wrap });
       run.generatorCpus[String(share)] = plan.generator;
-      log(`share ${share} core per node: nodes on CPU ${plan.nodes.map((c) => c.join('+')).join(' and ')}, generator on CPU ${plan.generator.join(',')}${plan.shared ? ' (shared with a node: the machine has no CPU to spare)' : ''}`);
+      log(
+        `share ${share} core per node: nodes on CPU ${plan.nodes.map((c) => c.join('+')).join(' and ')}, generator on CPU ${plan.generator.join(',')}${plan.shared ? ' (shared with a node: the machine has no CPU to spare)' : ''}`,
+      );
       const pairs: PairUnderTest[] = [];
       try {
         for (const kind of o.pairs) {
@@ -137,7 +170,17 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
           const entries = pairs.map((pair) => ({
             pair,
             ladder: new StepLadder(o.ladder),
-            load: new CallLoad({ face: pair.face, domain: 'example.com', callControl, users, gen, prefix: `${pair.kind[0]}${Math.round(share * 100)}${video ? 'v' : 'a'}`, clientAddress: '127.0.0.1', insideAddress: '127.0.0.1', video }),
+            load: new CallLoad({
+              face: pair.face,
+              domain: 'example.com',
+              callControl,
+              users,
+              gen,
+              prefix: `${pair.kind[0]}${Math.round(share * 100)}${video ? 'v' : 'a'}`,
+              clientAddress: '127.0.0.1',
+              insideAddress: '127.0.0.1',
+              video,
+            }),
             rates: [] as RateResult[],
           }));
           try {
@@ -151,9 +194,18 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
                   e.ladder.record({ calls, pass: false, why: ['not run: the time budget was spent'] } as StepResult);
                   continue;
                 }
-                const r = await runStep({ pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, { calls, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, criteria: o.criteria });
+                const r = await runStep(
+                  { pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
+                  { calls, cps: o.cps, settleMs: o.settleMs, windowMs: o.windowMs, criteria: o.criteria },
+                );
                 e.ladder.record(r);
-                log(`${e.pair.label} ${share} core${video ? ' video' : ''}: ${calls} calls ${r.pass ? 'pass' : `FAIL (${r.why.join('; ')})`}; loss ${Math.max(r.lossPercent.up, r.lossPercent.down).toFixed(3)} %, p99 ${r.latencyMs.p99.toFixed(2)} ms, cores ${Object.entries(r.cores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ')}, host load ${r.host.load1.toFixed(1)}`);
+                log(
+                  `${e.pair.label} ${share} core${video ? ' video' : ''}: ${calls} calls ${r.pass ? 'pass' : `FAIL (${r.why.join('; ')})`}; loss ${Math.max(r.lossPercent.up, r.lossPercent.down).toFixed(3)} %, p99 ${r.latencyMs.p99.toFixed(2)} ms, cores ${Object.entries(
+                    r.cores,
+                  )
+                    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+                    .join(' ')}, host load ${r.host.load1.toFixed(1)}`,
+                );
               }
             }
             if (share === largest && !video && o.rates.length) {
@@ -163,9 +215,16 @@ export async function runCapacity(o: CapacityRunOptions): Promise<CapacityRun> {
                     run.cut.push(`${e.pair.label}: set-up at ${cps} calls/s`);
                     continue;
                   }
-                  const r = await runRate({ pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) }, cps, o.rateSeconds, o.rateHoldMs);
+                  const r = await runRate(
+                    { pair: e.pair, load: e.load, gen, ...(o.onProgress ? { onProgress: o.onProgress } : {}) },
+                    cps,
+                    o.rateSeconds,
+                    o.rateHoldMs,
+                  );
                   e.rates.push(r);
-                  log(`${e.pair.label} set-up at ${cps}/s: achieved ${r.achievedCps.toFixed(0)}/s, p50 ${r.setup.p50Ms.toFixed(1)} ms, p99 ${r.setup.p99Ms.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`);
+                  log(
+                    `${e.pair.label} set-up at ${cps}/s: achieved ${r.achievedCps.toFixed(0)}/s, p50 ${r.setup.p50Ms.toFixed(1)} ms, p99 ${r.setup.p99Ms.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`,
+                  );
                 }
               }
             }

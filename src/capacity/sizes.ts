@@ -12,15 +12,38 @@ export interface ExpresswaySize {
   /** Said when the vCPU count is not Cisco's own figure. */
   vcpuNote?: string;
   /** Per node: X8 (the seeds) and current releases (X14). */
-  cisco: { audio: number; video: number; registrations: number; x14: { audio: number; video: number; registrations: number } };
+  cisco: {
+    audio: number;
+    video: number;
+    registrations: number;
+    x14: { audio: number; video: number; registrations: number };
+  };
 }
 
 export type SizeKey = 'small' | 'medium' | 'large' | 'ce1200';
 
 export const EXPRESSWAY_SIZES: Record<SizeKey, ExpresswaySize> = {
-  small: { key: 'small', label: 'Small VM', vcpu: 2, ghz: 1.8, cisco: { audio: 200, video: 100, registrations: 2500, x14: { audio: 40, video: 20, registrations: 200 } } },
-  medium: { key: 'medium', label: 'Medium VM', vcpu: 2, ghz: 2.4, cisco: { audio: 200, video: 100, registrations: 2500, x14: { audio: 200, video: 100, registrations: 3000 } } },
-  large: { key: 'large', label: 'Large VM', vcpu: 8, ghz: 3.2, cisco: { audio: 1000, video: 500, registrations: 2500, x14: { audio: 1000, video: 500, registrations: 3500 } } },
+  small: {
+    key: 'small',
+    label: 'Small VM',
+    vcpu: 2,
+    ghz: 1.8,
+    cisco: { audio: 200, video: 100, registrations: 2500, x14: { audio: 40, video: 20, registrations: 200 } },
+  },
+  medium: {
+    key: 'medium',
+    label: 'Medium VM',
+    vcpu: 2,
+    ghz: 2.4,
+    cisco: { audio: 200, video: 100, registrations: 2500, x14: { audio: 200, video: 100, registrations: 3000 } },
+  },
+  large: {
+    key: 'large',
+    label: 'Large VM',
+    vcpu: 8,
+    ghz: 3.2,
+    cisco: { audio: 1000, video: 500, registrations: 2500, x14: { audio: 1000, video: 500, registrations: 3500 } },
+  },
   ce1200: {
     key: 'ce1200',
     label: 'CE1200 appliance',
@@ -34,7 +57,8 @@ export const EXPRESSWAY_SIZES: Record<SizeKey, ExpresswaySize> = {
 /** The size named, or a clear error listing the sizes there are. */
 export function sizeNamed(name: string): ExpresswaySize {
   const s = EXPRESSWAY_SIZES[name.toLowerCase() as SizeKey];
-  if (!s) throw new CapacityError(`unknown Expressway size "${name}": one of ${Object.keys(EXPRESSWAY_SIZES).join(', ')}`);
+  if (!s)
+    throw new CapacityError(`unknown Expressway size "${name}": one of ${Object.keys(EXPRESSWAY_SIZES).join(', ')}`);
   return s;
 }
 
@@ -70,18 +94,37 @@ export const VIDEO_PPS = 1_500_000 / 8 / 1200;
  * calls = floor(vcpu × utilisation ÷ max(cores per call)). A video call costs an audio call's CPU scaled by its
  * packets (50 + 156 a second each way, against 50) when no video run was measured.
  */
-export function deriveCalls(measured: MeasuredCapacity[], vcpu: number): { audio: number; video: number; utilisation: number; coresPerCall: number } {
+export function deriveCalls(
+  measured: MeasuredCapacity[],
+  vcpu: number,
+): { audio: number; video: number; utilisation: number; coresPerCall: number } {
   const audio = measured.filter((m) => !m.video && m.calls > 0);
   // Only a share whose search found the limit tells how much of a node is usable; without one nothing is derived.
   const bounded = audio.filter((m) => m.bounded);
-  if (!audio.length || !bounded.length) return { audio: NaN, video: NaN, utilisation: NaN, coresPerCall: audio.length ? Math.max(...audio.reduce((a, b) => (b.share > a.share ? b : a)).coresPerCall) : NaN };
+  if (!audio.length || !bounded.length)
+    return {
+      audio: NaN,
+      video: NaN,
+      utilisation: NaN,
+      coresPerCall: audio.length ? Math.max(...audio.reduce((a, b) => (b.share > a.share ? b : a)).coresPerCall) : NaN,
+    };
   // The cost at the largest share measured: the steps closest to a whole node.
   const base = audio.reduce((a, b) => (b.share > a.share ? b : a));
   const perCall = Math.max(...base.coresPerCall);
-  const utilisation = Math.min(1, bounded.reduce((a, m) => a + (m.calls * Math.max(...m.coresPerCall)) / m.share, 0) / bounded.length);
-  const videoRun = measured.filter((m) => m.video && m.calls > 0).reduce<MeasuredCapacity | undefined>((a, b) => (!a || b.share > a.share ? b : a), undefined);
+  const utilisation = Math.min(
+    1,
+    bounded.reduce((a, m) => a + (m.calls * Math.max(...m.coresPerCall)) / m.share, 0) / bounded.length,
+  );
+  const videoRun = measured
+    .filter((m) => m.video && m.calls > 0)
+    .reduce<MeasuredCapacity | undefined>((a, b) => (!a || b.share > a.share ? b : a), undefined);
   const videoPerCall = videoRun ? Math.max(...videoRun.coresPerCall) : (perCall * (AUDIO_PPS + VIDEO_PPS)) / AUDIO_PPS;
-  return { audio: Math.floor((vcpu * utilisation) / perCall), video: Math.floor((vcpu * utilisation) / videoPerCall), utilisation, coresPerCall: perCall };
+  return {
+    audio: Math.floor((vcpu * utilisation) / perCall),
+    video: Math.floor((vcpu * utilisation) / videoPerCall),
+    utilisation,
+    coresPerCall: perCall,
+  };
 }
 
 /**
@@ -89,9 +132,16 @@ export function deriveCalls(measured: MeasuredCapacity[], vcpu: number): { audio
  * a little before its 120 s expiry) within the same utilisation, and memory within half the size's reserved RAM
  * (small 4 GB, medium 6 GB, large and CE1200 8 GB); the lower of the two.
  */
-export function deriveRegistrations(cpuMsPerRegistration: number, memoryKbPerRegistration: number, size: ExpresswaySize, utilisation: number, refreshS = 115): number {
+export function deriveRegistrations(
+  cpuMsPerRegistration: number,
+  memoryKbPerRegistration: number,
+  size: ExpresswaySize,
+  utilisation: number,
+  refreshS = 115,
+): number {
   const ramGb = size.key === 'small' ? 4 : size.key === 'medium' ? 6 : 8;
-  const byCpu = cpuMsPerRegistration > 0 ? (size.vcpu * utilisation * refreshS * 1000) / cpuMsPerRegistration : Infinity;
+  const byCpu =
+    cpuMsPerRegistration > 0 ? (size.vcpu * utilisation * refreshS * 1000) / cpuMsPerRegistration : Infinity;
   const byMemory = memoryKbPerRegistration > 0 ? (ramGb * 1024 * 1024 * 0.5) / memoryKbPerRegistration : Infinity;
   const n = Math.min(byCpu, byMemory);
   return Number.isFinite(n) ? Math.floor(n) : NaN;

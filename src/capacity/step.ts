@@ -132,14 +132,19 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   const regCpu0 = Object.fromEntries(pair.nodes.map((n) => [n.name, n.cpuSeconds()]));
   const regMem0 = Object.fromEntries(pair.nodes.map((n) => [n.name, n.memoryBytes()]));
   const reg = await load.ensureClients(plan.calls);
-  const registration = reg.added > 0
-    ? {
-        count: reg.added,
-        ms: reg.ms,
-        cpuMsPer: Object.fromEntries(pair.nodes.map((n) => [n.name, (1000 * (n.cpuSeconds() - regCpu0[n.name]!)) / reg.added])),
-        memoryKbPer: Object.fromEntries(pair.nodes.map((n) => [n.name, (n.memoryBytes() - regMem0[n.name]!) / 1024 / reg.added])),
-      }
-    : undefined;
+  const registration =
+    reg.added > 0
+      ? {
+          count: reg.added,
+          ms: reg.ms,
+          cpuMsPer: Object.fromEntries(
+            pair.nodes.map((n) => [n.name, (1000 * (n.cpuSeconds() - regCpu0[n.name]!)) / reg.added]),
+          ),
+          memoryKbPer: Object.fromEntries(
+            pair.nodes.map((n) => [n.name, (n.memoryBytes() - regMem0[n.name]!) / 1024 / reg.added]),
+          ),
+        }
+      : undefined;
   const failures: Record<string, number> = {};
   const fail = (k: string) => (failures[k] = (failures[k] ?? 0) + 1);
   for (const [k, n] of Object.entries(reg.failures)) failures[`register ${k}`] = n;
@@ -161,8 +166,12 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   });
   clearInterval(ticker);
   const live = placed.filter(isLive) as LiveCall[];
-  const setupCpuMsPerCall = Object.fromEntries(pair.nodes.map((n) => [n.name, (1000 * (n.cpuSeconds() - rampCpu0[n.name]!)) / Math.max(1, live.length)]));
-  const setupTimes = [...placed.map((r) => r.setupMs).filter((x): x is number => x !== undefined)].sort((a, b) => a - b);
+  const setupCpuMsPerCall = Object.fromEntries(
+    pair.nodes.map((n) => [n.name, (1000 * (n.cpuSeconds() - rampCpu0[n.name]!)) / Math.max(1, live.length)]),
+  );
+  const setupTimes = [...placed.map((r) => r.setupMs).filter((x): x is number => x !== undefined)].sort(
+    (a, b) => a - b,
+  );
 
   await sleep(plan.settleMs);
   // The window: CPU, memory and the generator's counters over the same span.
@@ -178,14 +187,20 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   for (let t = 0; t < windowTicks; t++) {
     await sleep(plan.windowMs / windowTicks);
     const elapsed = (performance.now() - w0) / 1000;
-    progress({ phase: 'measuring', up: live.length, cpu: Object.fromEntries(pair.nodes.map((n) => [n.name, (n.cpuSeconds() - cpu0[n.name]!) / elapsed])) });
+    progress({
+      phase: 'measuring',
+      up: live.length,
+      cpu: Object.fromEntries(pair.nodes.map((n) => [n.name, (n.cpuSeconds() - cpu0[n.name]!) / elapsed])),
+    });
     if (t === Math.floor(windowTicks / 2)) for (const n of pair.nodes) memory[n.name] = n.memoryBytes();
   }
   await gen.windowEnd();
   const seconds = (performance.now() - w0) / 1000;
   const cores = Object.fromEntries(pair.nodes.map((n) => [n.name, (n.cpuSeconds() - cpu0[n.name]!) / seconds]));
   const periods = (seconds * 1e6) / 100_000;
-  const throttledPercent = Object.fromEntries(pair.nodes.map((n) => [n.name, (100 * (n.throttled().periods - thr0[n.name]!)) / periods]));
+  const throttledPercent = Object.fromEntries(
+    pair.nodes.map((n) => [n.name, (100 * (n.throttled().periods - thr0[n.name]!)) / periods]),
+  );
   const generatorCores = (loadSideSeconds(gen) - side0) / seconds;
   const busyCores = (machineBusySeconds() - busy0) / seconds;
   await sleep(300); // what was stamped in the window and is still on its way
@@ -200,7 +215,8 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   for (const e of ended) {
     if (e.failure) fail(e.failure);
     for (const s of e.media?.streams ?? []) {
-      for (const f of [s.up, s.down]) if (f.sent > 0) worstCallLoss = Math.max(worstCallLoss, (100 * (f.sent - f.received)) / f.sent);
+      for (const f of [s.up, s.down])
+        if (f.sent > 0) worstCallLoss = Math.max(worstCallLoss, (100 * (f.sent - f.received)) / f.sent);
     }
   }
 
@@ -213,7 +229,9 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
   };
   const why: string[] = [];
   const criteria = plan.criteria ?? CRITERIA;
-  const setupFailures = Object.entries(failures).filter(([k]) => !k.startsWith('bye')).reduce((a, [, n]) => a + n, 0);
+  const setupFailures = Object.entries(failures)
+    .filter(([k]) => !k.startsWith('bye'))
+    .reduce((a, [, n]) => a + n, 0);
   if (setupFailures > 0) why.push(`${setupFailures} failed set-up${setupFailures > 1 ? 's' : ''}`);
   const worstLoss = Math.max(lossPercent.up, lossPercent.down);
   if (!(worstLoss < criteria.maxLossPercent)) why.push(`loss ${worstLoss.toFixed(3)} % ≥ ${criteria.maxLossPercent} %`);
@@ -225,12 +243,20 @@ export async function runStep(env: StepEnv, plan: StepPlan): Promise<StepResult>
     calls: plan.calls,
     cps: plan.cps,
     up: live.length,
-    setup: { p50Ms: percentile(setupTimes, 50), p99Ms: percentile(setupTimes, 99), maxMs: setupTimes.at(-1) ?? NaN, achievedCps: live.length / Math.max(0.001, (lastUp - rampStart) / 1000) },
+    setup: {
+      p50Ms: percentile(setupTimes, 50),
+      p99Ms: percentile(setupTimes, 99),
+      maxMs: setupTimes.at(-1) ?? NaN,
+      achievedCps: live.length / Math.max(0.001, (lastUp - rampStart) / 1000),
+    },
     failures,
     window,
     lossPercent,
     latencyMs,
-    jitterMs: { mean: Math.max(window.up.jitterMeanUs, window.down.jitterMeanUs) / 1000, max: Math.max(window.up.jitterMaxUs, window.down.jitterMaxUs) / 1000 },
+    jitterMs: {
+      mean: Math.max(window.up.jitterMeanUs, window.down.jitterMeanUs) / 1000,
+      max: Math.max(window.up.jitterMaxUs, window.down.jitterMaxUs) / 1000,
+    },
     worstCallLossPercent: worstCallLoss,
     cores,
     setupCpuMsPerCall,

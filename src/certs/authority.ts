@@ -1,7 +1,15 @@
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { x509, type CryptoKey } from './x509-lib.js';
 import { parseBundle, type ParsedCert } from './pem.js';
-import { assertHash, generateKeyPair, importSigningKey, privateKeyToPem, signingAlgorithm, type HashAlg, type KeyType } from './keys.js';
+import {
+  assertHash,
+  generateKeyPair,
+  importSigningKey,
+  privateKeyToPem,
+  signingAlgorithm,
+  type HashAlg,
+  type KeyType,
+} from './keys.js';
 import { assertSanName, isHostname, isIpAddress, readSans, sanExtension, uniqueNames } from './names.js';
 
 export interface PemPair {
@@ -43,14 +51,19 @@ function validity(o: SigningOptions, defaultDays: number): { notBefore: Date; no
   if (!Number.isFinite(days) || days <= 0) throw new TypeError(`days must be a positive number; got ${String(o.days)}`);
   const notBefore = o.notBefore ?? new Date(Date.now() - SKEW_MS);
   const notAfter = o.notAfter ?? new Date(notBefore.getTime() + days * DAY_MS);
-  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw new TypeError('notBefore/notAfter must be valid dates');
-  if (notAfter <= notBefore) throw new TypeError(`notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()))
+    throw new TypeError('notBefore/notAfter must be valid dates');
+  if (notAfter <= notBefore)
+    throw new TypeError(`notAfter (${notAfter.toISOString()}) must be after notBefore (${notBefore.toISOString()})`);
   return { notBefore, notAfter };
 }
 
 const CA_EXTENSIONS = () => [
   new x509.BasicConstraintsExtension(true, undefined, true),
-  new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+  new x509.KeyUsagesExtension(
+    x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+    true,
+  ),
 ];
 
 function leafExtensions(names: string[], opts: SigningOptions, isRsa: boolean): x509.Extension[] {
@@ -60,14 +73,18 @@ function leafExtensions(names: string[], opts: SigningOptions, isRsa: boolean): 
   ];
   // RSA key exchange needs keyEncipherment; ECDHE with an ECDSA key needs only signatures.
   const keyUsage = x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0);
-  const out: x509.Extension[] = [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(keyUsage, true)];
+  const out: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(keyUsage, true),
+  ];
   if (usages.length) out.push(new x509.ExtendedKeyUsageExtension(usages, false));
   if (names.length) out.push(sanExtension(names));
   return out;
 }
 
 function assertCommonName(cn: unknown): asserts cn is string {
-  if (typeof cn !== 'string' || cn.trim() === '' || cn.length > 64) throw new TypeError('commonName must be 1 to 64 characters');
+  if (typeof cn !== 'string' || cn.trim() === '' || cn.length > 64)
+    throw new TypeError('commonName must be 1 to 64 characters');
 }
 
 /** A CA that issues the nodes' certificates: the lab's own, or an operator's loaded from PEM. */
@@ -86,7 +103,12 @@ export class CertificateAuthority {
     this.#chain = chain;
   }
 
-  static async create(opts: { commonName: string; days?: number; keyType?: KeyType; hash?: HashAlg }): Promise<CertificateAuthority> {
+  static async create(opts: {
+    commonName: string;
+    days?: number;
+    keyType?: KeyType;
+    hash?: HashAlg;
+  }): Promise<CertificateAuthority> {
     assertCommonName(opts.commonName);
     const hash = opts.hash ?? 'SHA-256';
     const keys = await generateKeyPair(opts.keyType, hash);
@@ -100,7 +122,10 @@ export class CertificateAuthority {
       signingAlgorithm: signingAlgorithm(keys.privateKey, hash),
       extensions: [...CA_EXTENSIONS(), await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)],
     });
-    return new CertificateAuthority({ cert: `${cert.toString('pem')}\n`, key: await privateKeyToPem(keys.privateKey) }, cert);
+    return new CertificateAuthority(
+      { cert: `${cert.toString('pem')}\n`, key: await privateKeyToPem(keys.privateKey) },
+      cert,
+    );
   }
 
   /** pair.cert may be a bundle: the CA first, then the certificates above it up to (not needing) the root. */
@@ -137,7 +162,8 @@ export class CertificateAuthority {
     assertHash(hash);
     for (const n of opts.dnsNames ?? []) assertSanName(n, 'dnsNames');
     for (const n of opts.ipAddresses ?? []) {
-      if (typeof n !== 'string' || !isIpAddress(n)) throw new TypeError(`ipAddresses: "${String(n)}" is not an IP address`);
+      if (typeof n !== 'string' || !isIpAddress(n))
+        throw new TypeError(`ipAddresses: "${String(n)}" is not an IP address`);
     }
     // RFC 6125 clients read only the SAN, so the CN goes there too when it is a host name.
     const cnAsName = isHostname(opts.commonName) ? [opts.commonName] : [];
@@ -163,14 +189,29 @@ export class CertificateAuthority {
   }
 
   /** A subordinate CA signed by this one, for sites (and tests) whose node certificates come from an intermediate. */
-  async issueIntermediate(opts: { commonName: string; days?: number; keyType?: KeyType; hash?: HashAlg }): Promise<CertificateAuthority> {
+  async issueIntermediate(opts: {
+    commonName: string;
+    days?: number;
+    keyType?: KeyType;
+    hash?: HashAlg;
+  }): Promise<CertificateAuthority> {
     assertCommonName(opts?.commonName);
     const keys = await generateKeyPair(opts.keyType, opts.hash ?? 'SHA-256');
-    const cert = await this.#sign([{ CN: [opts.commonName] }], keys.publicKey, { days: opts.days ?? 1825, hash: opts.hash }, CA_EXTENSIONS());
+    const cert = await this.#sign(
+      [{ CN: [opts.commonName] }],
+      keys.publicKey,
+      { days: opts.days ?? 1825, hash: opts.hash },
+      CA_EXTENSIONS(),
+    );
     return CertificateAuthority.load({ cert, key: await privateKeyToPem(keys.privateKey) });
   }
 
-  async #sign(subject: x509.JsonName | x509.Name, publicKey: x509.PublicKeyType, opts: SigningOptions, extensions: x509.Extension[]): Promise<string> {
+  async #sign(
+    subject: x509.JsonName | x509.Name,
+    publicKey: x509.PublicKeyType,
+    opts: SigningOptions,
+    extensions: x509.Extension[],
+  ): Promise<string> {
     const hash = opts.hash ?? 'SHA-256';
     assertHash(hash);
     const { notBefore, notAfter } = validity(opts, 365);

@@ -45,7 +45,11 @@ export interface CsrOptions {
   hash?: HashAlg;
 }
 
-function names(list: string[] | undefined, what: string, check: (n: string) => void = (n) => assertSanName(n, what)): string[] {
+function names(
+  list: string[] | undefined,
+  what: string,
+  check: (n: string) => void = (n) => assertSanName(n, what),
+): string[] {
   if (list === undefined) return [];
   if (!Array.isArray(list)) throw new TypeError(`${what} must be a list of names`);
   for (const n of list) check(n);
@@ -54,7 +58,8 @@ function names(list: string[] | undefined, what: string, check: (n: string) => v
 
 function fqdnOnly(what: string, why: string) {
   return (n: string) => {
-    if (typeof n !== 'string' || !isFqdn(n.replace(/\.$/, ''))) throw new TypeError(`${what}: "${String(n)}" must be an FQDN (e.g. name.example.com); ${why}`);
+    if (typeof n !== 'string' || !isFqdn(n.replace(/\.$/, '')))
+      throw new TypeError(`${what}: "${String(n)}" must be an FQDN (e.g. name.example.com); ${why}`);
   };
 }
 
@@ -63,9 +68,11 @@ const isPrivateDomain = (d: string) => /\.local\.?$/i.test(d) || /^local\.?$/i.t
 
 function edgeSans(i: EdgeCertInputs): string[] {
   const format = i.registrationDomainFormat ?? 'dns';
-  if (format !== 'dns' && format !== 'collab-edge') throw new TypeError(`registrationDomainFormat must be "dns" or "collab-edge"; got ${String(format)}`);
+  if (format !== 'dns' && format !== 'collab-edge')
+    throw new TypeError(`registrationDomainFormat must be "dns" or "collab-edge"; got ${String(format)}`);
   const domains = names(i.registrationDomains, 'registrationDomains', (n) => {
-    if (typeof n !== 'string' || !isHostname(n.replace(/\.$/, ''))) throw new TypeError(`registrationDomains: "${String(n)}" is not a domain name`);
+    if (typeof n !== 'string' || !isHostname(n.replace(/\.$/, '')))
+      throw new TypeError(`registrationDomains: "${String(n)}" is not a domain name`);
   }).filter((d) => !isPrivateDomain(d));
   return [
     ...names(i.aliases, 'aliases'),
@@ -90,11 +97,15 @@ function coreSans(i: CoreCertInputs): string[] {
  * `requiredNames` when validating the certificate that came back from the CA.
  */
 export function sansForRole(inputs: RoleCertInputs): string[] {
-  if (inputs?.role !== 'edge' && inputs?.role !== 'core') throw new TypeError(`role must be "edge" or "core"; got ${String((inputs as { role?: unknown } | undefined)?.role)}`);
+  if (inputs?.role !== 'edge' && inputs?.role !== 'core')
+    throw new TypeError(
+      `role must be "edge" or "core"; got ${String((inputs as { role?: unknown } | undefined)?.role)}`,
+    );
   fqdnOnly('fqdn', 'it is the name peers and clients connect to')(inputs.fqdn);
   const roleNames = inputs.role === 'edge' ? edgeSans(inputs) : coreSans(inputs);
   const ips = names(inputs.ipAddresses, 'ipAddresses', (n) => {
-    if (typeof n !== 'string' || !isIpAddress(n)) throw new TypeError(`ipAddresses: "${String(n)}" is not an IP address`);
+    if (typeof n !== 'string' || !isIpAddress(n))
+      throw new TypeError(`ipAddresses: "${String(n)}" is not an IP address`);
   });
   return uniqueNames([inputs.fqdn, ...roleNames, ...ips]);
 }
@@ -103,10 +114,13 @@ export function sansForRole(inputs: RoleCertInputs): string[] {
  * A new key and a PKCS#10 request for one node (one per peer: a CSR's key belongs to that peer only),
  * asking for the SANs of its role and both TLS EKUs, as Expressway's CSR generator does.
  */
-export async function createCsr(opts: RoleCertInputs & CsrOptions): Promise<{ csr: string; key: string; sans: string[] }> {
+export async function createCsr(
+  opts: RoleCertInputs & CsrOptions,
+): Promise<{ csr: string; key: string; sans: string[] }> {
   const sans = sansForRole(opts);
   const commonName = opts.commonName ?? opts.fqdn;
-  if (typeof commonName !== 'string' || commonName.trim() === '' || commonName.length > 64) throw new TypeError('commonName must be 1 to 64 characters');
+  if (typeof commonName !== 'string' || commonName.trim() === '' || commonName.length > 64)
+    throw new TypeError('commonName must be 1 to 64 characters');
   const hash = opts.hash ?? 'SHA-256';
   assertHash(hash);
   const keys = await generateKeyPair(opts.keyType, hash);
@@ -118,7 +132,10 @@ export async function createCsr(opts: RoleCertInputs & CsrOptions): Promise<{ cs
     extensions: [
       sanExtension(sans),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0), true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0),
+        true,
+      ),
     ],
   });
   return { csr: `${csr.toString('pem')}\n`, key: await privateKeyToPem(keys.privateKey), sans };

@@ -18,11 +18,13 @@ const FAMILIES = {
 } as const satisfies Record<KeyType, KeyFamily>;
 
 export function assertKeyType(k: unknown): asserts k is KeyType {
-  if (!KEY_TYPES.includes(k as KeyType)) throw new TypeError(`key type must be one of ${KEY_TYPES.join(', ')}; got ${String(k)}`);
+  if (!KEY_TYPES.includes(k as KeyType))
+    throw new TypeError(`key type must be one of ${KEY_TYPES.join(', ')}; got ${String(k)}`);
 }
 
 export function assertHash(h: unknown): asserts h is HashAlg {
-  if (!HASH_ALGS.includes(h as HashAlg)) throw new TypeError(`hash must be one of ${HASH_ALGS.join(', ')}; got ${String(h)}`);
+  if (!HASH_ALGS.includes(h as HashAlg))
+    throw new TypeError(`hash must be one of ${HASH_ALGS.join(', ')}; got ${String(h)}`);
 }
 
 function importParams(f: KeyFamily, hash: HashAlg): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
@@ -47,7 +49,10 @@ export async function generateKeyPair(type: KeyType = 'ecdsa-p256', hash: HashAl
 
 export async function privateKeyToPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await subtle.exportKey('pkcs8', key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
 }
 
 function familyOf(k: KeyObject): KeyFamily {
@@ -55,7 +60,9 @@ function familyOf(k: KeyObject): KeyFamily {
   if (k.asymmetricKeyType === 'rsa') return { kind: 'rsa', modulusLength: d.modulusLength ?? 0 };
   if (k.asymmetricKeyType === 'ec' && d.namedCurve === 'prime256v1') return { kind: 'ec', namedCurve: 'P-256' };
   if (k.asymmetricKeyType === 'ec' && d.namedCurve === 'secp384r1') return { kind: 'ec', namedCurve: 'P-384' };
-  throw new TypeError(`unsupported private key (${k.asymmetricKeyType ?? 'unknown'} ${d.namedCurve ?? ''}): use ECDSA P-256/P-384 or RSA`);
+  throw new TypeError(
+    `unsupported private key (${k.asymmetricKeyType ?? 'unknown'} ${d.namedCurve ?? ''}): use ECDSA P-256/P-384 or RSA`,
+  );
 }
 
 /**

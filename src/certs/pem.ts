@@ -10,7 +10,10 @@ export interface ParsedCert {
 }
 
 export function parseOne(input: string | Buffer): ParsedCert {
-  return { node: new NodeX509(input), asn: new x509.X509Certificate(typeof input === 'string' ? input : new Uint8Array(input)) };
+  return {
+    node: new NodeX509(input),
+    asn: new x509.X509Certificate(typeof input === 'string' ? input : new Uint8Array(input)),
+  };
 }
 
 /**

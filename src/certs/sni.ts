@@ -33,6 +33,9 @@ export type SniCallback = (servername: string, cb: (err: Error | null, ctx?: Sec
  * client asked for, else (undefined) the listener's own. HTTPS and XMPP listeners share it.
  */
 export function sniCallback(domainCerts: ReadonlyArray<{ cert: string; key: string }>): SniCallback {
-  const contexts: Array<{ names: string[]; ctx: SecureContext }> = domainCerts.map((c) => ({ names: dnsNames(c.cert), ctx: createSecureContext({ cert: c.cert, key: c.key }) }));
+  const contexts: Array<{ names: string[]; ctx: SecureContext }> = domainCerts.map((c) => ({
+    names: dnsNames(c.cert),
+    ctx: createSecureContext({ cert: c.cert, key: c.key }),
+  }));
   return (servername, cb) => cb(null, contexts.find((c) => c.names.some((n) => nameCovers(n, servername)))?.ctx);
 }

@@ -33,11 +33,19 @@ function validityProblems(c: ParsedCert, now: Date, nearExpiryDays?: number): Ce
   const from = new Date(c.node.validFrom);
   const to = new Date(c.node.validTo);
   const who = describe(c);
-  if (now < from) return [problem('not-yet-valid', `certificate ${who} is not valid until ${from.toISOString()}; check this machine's clock (NTP) or reissue it`)];
+  if (now < from)
+    return [
+      problem(
+        'not-yet-valid',
+        `certificate ${who} is not valid until ${from.toISOString()}; check this machine's clock (NTP) or reissue it`,
+      ),
+    ];
   if (now > to) return [problem('expired', `certificate ${who} expired on ${day(to)}; issue a new one`)];
   if (nearExpiryDays !== undefined && to.getTime() - now.getTime() < nearExpiryDays * DAY_MS) {
     const left = Math.floor((to.getTime() - now.getTime()) / DAY_MS);
-    return [problem('near-expiry', `certificate ${who} expires on ${day(to)} (${left} days left); renew it before then`)];
+    return [
+      problem('near-expiry', `certificate ${who} expires on ${day(to)} (${left} days left); renew it before then`),
+    ];
   }
   return [];
 }
@@ -51,10 +59,20 @@ function ekuProblems(c: ParsedCert, serverAuth: boolean, clientAuth: boolean): C
   const has = (oid: string) => ekus.includes(oid) || ekus.includes(ANY_EKU);
   const out: CertProblem[] = [];
   if (serverAuth && !has(SERVER_AUTH)) {
-    out.push(problem('missing-server-auth', `certificate ${describe(c)} lacks the serverAuth (TLS Web Server Authentication) extended key usage; reissue it with both serverAuth and clientAuth`));
+    out.push(
+      problem(
+        'missing-server-auth',
+        `certificate ${describe(c)} lacks the serverAuth (TLS Web Server Authentication) extended key usage; reissue it with both serverAuth and clientAuth`,
+      ),
+    );
   }
   if (clientAuth && !has(CLIENT_AUTH)) {
-    out.push(problem('missing-client-auth', `certificate ${describe(c)} lacks the clientAuth (TLS Web Client Authentication) extended key usage, which the traversal link needs; reissue it with both serverAuth and clientAuth and make sure the CA does not strip it`));
+    out.push(
+      problem(
+        'missing-client-auth',
+        `certificate ${describe(c)} lacks the clientAuth (TLS Web Client Authentication) extended key usage, which the traversal link needs; reissue it with both serverAuth and clientAuth and make sure the CA does not strip it`,
+      ),
+    );
   }
   return out;
 }
@@ -75,7 +93,12 @@ function chainProblem(chain: ParsedCert[], anchors: ParsedCert[], now: Date): Ce
     const anchor = anchors.find((a) => issuedBy(current, a));
     if (anchor) {
       const [stale] = validityProblems(anchor, now);
-      return stale ? problem('chain-untrusted', `the CA ${describe(anchor)} that signs this certificate is not valid now: ${stale.message}`) : undefined;
+      return stale
+        ? problem(
+            'chain-untrusted',
+            `the CA ${describe(anchor)} that signs this certificate is not valid now: ${stale.message}`,
+          )
+        : undefined;
     }
     const next = rest.find((i) => i !== current && issuedBy(current, i));
     if (!next) break;
@@ -109,17 +132,32 @@ export function validateNodeCertificate(opts: {
   try {
     key = createPrivateKey(opts.keyPem);
   } catch (err) {
-    out.push(problem('unreadable', `private key is not a readable unencrypted PEM key (password-protected keys are not supported): ${(err as Error).message}`));
+    out.push(
+      problem(
+        'unreadable',
+        `private key is not a readable unencrypted PEM key (password-protected keys are not supported): ${(err as Error).message}`,
+      ),
+    );
   }
   if (key && !leaf.node.checkPrivateKey(key)) {
-    out.push(problem('key-mismatch', `private key does not belong to certificate ${describe(leaf)}; use the key generated with its CSR (each peer has its own)`));
+    out.push(
+      problem(
+        'key-mismatch',
+        `private key does not belong to certificate ${describe(leaf)}; use the key generated with its CSR (each peer has its own)`,
+      ),
+    );
   }
   out.push(...validityProblems(leaf, now, opts.nearExpiryDays ?? 30));
   out.push(...ekuProblems(leaf, true, true));
   const sans = readSans(leaf.asn);
   const missing = (opts.requiredNames ?? []).filter((n) => !sansCover(sans, n));
   if (missing.length) {
-    out.push(problem('san-missing', `certificate ${describe(leaf)} has no SAN entry for ${missing.join(', ')} (SAN: ${[...sans.dns, ...sans.ip].join(', ') || 'none'}); reissue it with these names`));
+    out.push(
+      problem(
+        'san-missing',
+        `certificate ${describe(leaf)} has no SAN entry for ${missing.join(', ')} (SAN: ${[...sans.dns, ...sans.ip].join(', ') || 'none'}); reissue it with these names`,
+      ),
+    );
   }
   if (opts.caPem !== undefined) {
     let anchors: ParsedCert[] | undefined;
@@ -153,12 +191,20 @@ export function checkPeerCertificate(opts: {
   } catch (err) {
     return [problem('unreadable', `peer certificate is not readable: ${(err as Error).message}`)];
   }
-  const out = [...validityProblems(c, opts.now ?? new Date()), ...ekuProblems(c, opts.requireServerAuth ?? false, opts.requireClientAuth)];
+  const out = [
+    ...validityProblems(c, opts.now ?? new Date()),
+    ...ekuProblems(c, opts.requireServerAuth ?? false, opts.requireClientAuth),
+  ];
   const want = canonicalName(opts.subjectName ?? '');
   const sans = readSans(c.asn);
   const cns = c.asn.subjectName.getField('CN').map(canonicalName);
   if (want === '' || !(sansCover(sans, want) || cns.includes(want))) {
-    out.push(problem('san-missing', `peer certificate ${describe(c)} does not carry the TLS verify subject name "${opts.subjectName}" in its SAN or CN (SAN: ${sans.dns.join(', ') || 'none'}); reissue it with that name, or correct the subject name`));
+    out.push(
+      problem(
+        'san-missing',
+        `peer certificate ${describe(c)} does not carry the TLS verify subject name "${opts.subjectName}" in its SAN or CN (SAN: ${sans.dns.join(', ') || 'none'}); reissue it with that name, or correct the subject name`,
+      ),
+    );
   }
   return out;
 }

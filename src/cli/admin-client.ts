@@ -45,11 +45,22 @@ const read = (file: string, what: string) => {
 export function targetFromConfig(cfg: NodeConfig, file: string, o: TargetOptions): AdminTarget {
   const a = cfg.admin;
   const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
-  const token = process.env.MRA_ADMIN_TOKEN || a.token || (a.token_file ? read(a.token_file, 'admin.token_file').trim() : undefined);
-  const t: AdminTarget = { url: new URL(`${a.tls ? 'https' : 'http'}://${hostForUrl(host)}:${a.port}/`), from: `admin.address and admin.port of ${file}`, ...(token ? { token } : {}) };
+  const token =
+    process.env.MRA_ADMIN_TOKEN ||
+    a.token ||
+    (a.token_file ? read(a.token_file, 'admin.token_file').trim() : undefined);
+  const t: AdminTarget = {
+    url: new URL(`${a.tls ? 'https' : 'http'}://${hostForUrl(host)}:${a.port}/`),
+    from: `admin.address and admin.port of ${file}`,
+    ...(token ? { token } : {}),
+  };
   if (a.tls) {
     const cert = read(a.tls.cert_file, 'admin.tls.cert_file');
-    t.ca = [...('tls' in cfg ? [read(cfg.tls.ca_file, 'tls.ca_file')] : []), cert, ...(o.ca ? [read(o.ca, '--ca')] : [])];
+    t.ca = [
+      ...('tls' in cfg ? [read(cfg.tls.ca_file, 'tls.ca_file')] : []),
+      cert,
+      ...(o.ca ? [read(o.ca, '--ca')] : []),
+    ];
     t.pin = new X509Certificate(cert).fingerprint256;
   }
   return withClientCert(t, o);
@@ -62,9 +73,13 @@ export function targetFromUrl(url: string, from: string, o: TargetOptions): Admi
   } catch {
     throw new AdminUnreachable(`--url ${url} is not a URL (e.g. https://edge1.example.com:9090)`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AdminUnreachable(`--url ${url}: the admin API speaks http or https`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new AdminUnreachable(`--url ${url}: the admin API speaks http or https`);
   const token = process.env.MRA_ADMIN_TOKEN || undefined;
-  return withClientCert({ url: u, from, ...(token ? { token } : {}), ...(o.ca ? { ca: [read(o.ca, '--ca')] } : {}) }, o);
+  return withClientCert(
+    { url: u, from, ...(token ? { token } : {}), ...(o.ca ? { ca: [read(o.ca, '--ca')] } : {}) },
+    o,
+  );
 }
 
 function withClientCert(t: AdminTarget, o: TargetOptions): AdminTarget {
@@ -78,17 +93,33 @@ export interface AdminAnswer {
 }
 
 /** One request to the admin API; rejects with AdminUnreachable when no answer came (refused, TLS, timeout). */
-export function adminRequest(t: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<AdminAnswer> {
+export function adminRequest(
+  t: AdminTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<AdminAnswer> {
   const url = new URL(path.replace(/^\//, ''), t.url);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const opts: RequestOptions = {
     method,
-    headers: { accept: 'application/json', ...(t.token ? { authorization: `Bearer ${t.token}` } : {}), ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
+    headers: {
+      accept: 'application/json',
+      ...(t.token ? { authorization: `Bearer ${t.token}` } : {}),
+      ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+    },
     timeout: 5000,
     ...(t.ca ? { ca: t.ca } : {}),
     ...(t.cert && t.key ? { cert: t.cert, key: t.key } : {}),
     // Pinned: the certificate the node's own configuration names, whatever name the address has.
-    ...(t.pin ? { checkServerIdentity: (_host: string, cert: { fingerprint256: string }) => (cert.fingerprint256 === t.pin ? undefined : new Error(`the admin API's certificate is not the one in the configuration (${cert.fingerprint256})`)) } : {}),
+    ...(t.pin
+      ? {
+          checkServerIdentity: (_host: string, cert: { fingerprint256: string }) =>
+            cert.fingerprint256 === t.pin
+              ? undefined
+              : new Error(`the admin API's certificate is not the one in the configuration (${cert.fingerprint256})`),
+        }
+      : {}),
   };
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, opts, (res) => {
@@ -113,7 +144,12 @@ export function adminRequest(t: AdminTarget, method: 'GET' | 'POST', path: strin
 }
 
 function unreachable(t: AdminTarget, err: Error & { code?: string }): AdminUnreachable {
-  const why = err.code === 'ECONNREFUSED' ? 'connection refused: is the node running, and is this its admin address?' : err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || /certificate required/i.test(err.message) ? 'the admin API asks for a client certificate (admin.tls.client_ca_file): give --cert and --key' : `${err.code ? `${err.code}: ` : ''}${err.message}`;
+  const why =
+    err.code === 'ECONNREFUSED'
+      ? 'connection refused: is the node running, and is this its admin address?'
+      : err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || /certificate required/i.test(err.message)
+        ? 'the admin API asks for a client certificate (admin.tls.client_ca_file): give --cert and --key'
+        : `${err.code ? `${err.code}: ` : ''}${err.message}`;
   return new AdminUnreachable(`admin API at ${t.url.origin} (${t.from}) unreachable: ${why}`);
 }
 

@@ -1,7 +1,16 @@
 // How each operator command runs against a node's admin API: which node it asks, its options, and its exit codes
 // (0 done, 1 the node said no, 2 no node answered or the usage or configuration is wrong).
 import type { Command } from 'commander';
-import { AdminUnreachable, DEFAULT_ADMIN_URL, adminRequest, refusal, targetFromConfig, targetFromUrl, type AdminTarget, type TargetOptions } from './admin-client.js';
+import {
+  AdminUnreachable,
+  DEFAULT_ADMIN_URL,
+  adminRequest,
+  refusal,
+  targetFromConfig,
+  targetFromUrl,
+  type AdminTarget,
+  type TargetOptions,
+} from './admin-client.js';
 import { EXIT_CONFIG, loadOrExit } from './load-config.js';
 
 export interface Common extends TargetOptions {
@@ -14,7 +23,9 @@ function target(o: Common): AdminTarget {
   const env = process.env.MRA_ADMIN_URL;
   if (env) return targetFromUrl(env, 'MRA_ADMIN_URL', o);
   // Never a silent guess: say which node this asks, and how to ask another.
-  process.stderr.write(`mra-edge: no -c <config> or --url given: asking ${DEFAULT_ADMIN_URL} (the default admin.port on this host)\n`);
+  process.stderr.write(
+    `mra-edge: no -c <config> or --url given: asking ${DEFAULT_ADMIN_URL} (the default admin.port on this host)\n`,
+  );
   return targetFromUrl(DEFAULT_ADMIN_URL, 'the default, as no -c or --url was given', o);
 }
 
@@ -28,7 +39,9 @@ export const adminOptions = (c: Command) =>
     .option('--json', "print the API's JSON answer");
 
 /** Runs one command: unreachable or refused is a clear line on stderr and its exit code. */
-export function run<O extends Common>(body: (t: AdminTarget, o: O, ...args: Array<string | undefined>) => Promise<number>) {
+export function run<O extends Common>(
+  body: (t: AdminTarget, o: O, ...args: Array<string | undefined>) => Promise<number>,
+) {
   return async (...args: unknown[]) => {
     const cmd = args.at(-1) as Command;
     const o = cmd.opts() as O;
@@ -45,7 +58,8 @@ export function run<O extends Common>(body: (t: AdminTarget, o: O, ...args: Arra
 
 export class UsageError extends Error {}
 
-export const print = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
+export const print = (v: unknown) =>
+  process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
 
 export async function get(t: AdminTarget, path: string): Promise<unknown> {
   const a = await adminRequest(t, 'GET', path);
@@ -53,7 +67,11 @@ export async function get(t: AdminTarget, path: string): Promise<unknown> {
   return a.body;
 }
 
-export async function post(t: AdminTarget, path: string, body: unknown = {}): Promise<{ ok: boolean; body: unknown; text: string }> {
+export async function post(
+  t: AdminTarget,
+  path: string,
+  body: unknown = {},
+): Promise<{ ok: boolean; body: unknown; text: string }> {
   const a = await adminRequest(t, 'POST', path, body);
   return { ok: a.status === 200, body: a.body, text: refusal(a) };
 }

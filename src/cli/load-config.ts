@@ -7,7 +7,10 @@ export const EXIT_CONFIG = 2;
 export function loadOrExit(file: string, role?: 'edge' | 'core' | 'relay'): NodeConfig {
   try {
     const cfg = loadConfig(file);
-    if (role && cfg.role !== role) throw new ConfigError(file, [{ field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` }]);
+    if (role && cfg.role !== role)
+      throw new ConfigError(file, [
+        { field: 'role', message: `is "${cfg.role}", but this command starts a ${role} node` },
+      ]);
     return cfg;
   } catch (err) {
     if (err instanceof ConfigError) {

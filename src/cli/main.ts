@@ -35,7 +35,12 @@ async function runNode(role: Role, file: string): Promise<void> {
   const log = createLogger({ level: cfg.log.level, node: cfg.name });
   let node: RunningNode;
   try {
-    node = cfg.role === 'edge' ? await startEdge(cfg, log) : cfg.role === 'core' ? await startCore(cfg, log) : await startRelay(cfg, log);
+    node =
+      cfg.role === 'edge'
+        ? await startEdge(cfg, log)
+        : cfg.role === 'core'
+          ? await startCore(cfg, log)
+          : await startRelay(cfg, log);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, `${role} failed to start`);
     process.exit(1);
@@ -75,7 +80,11 @@ program
   .option('-d, --dir <dir>', 'where the lab keeps its CA, certificates and password', '.lab')
   .option('--ephemeral-ports', 'let the OS choose every port (several labs side by side)')
   .option('--log-level <level>', 'log level', 'info')
-  .option('--clients <n>', 'simulated remote clients that sign in, register and stay online over XMPP (0 for none)', '3')
+  .option(
+    '--clients <n>',
+    'simulated remote clients that sign in, register and stay online over XMPP (0 for none)',
+    '3',
+  )
   .action(async (o: { dir: string; ephemeralPorts?: boolean; logLevel: string; clients: string }) => {
     const clients = Number(o.clients);
     if (!Number.isInteger(clients) || clients < 0 || clients > 100) {
@@ -84,7 +93,12 @@ program
     }
     // Loaded only here: the lab's simulated servers are no part of a node (nothing else of the product imports src/lab).
     const { startLab } = await import('../lab/index.js');
-    const lab = await startLab({ dir: o.dir, ports: o.ephemeralPorts ? 'ephemeral' : 'standard', logLevel: o.logLevel, clients });
+    const lab = await startLab({
+      dir: o.dir,
+      ports: o.ephemeralPorts ? 'ephemeral' : 'standard',
+      logLevel: o.logLevel,
+      clients,
+    });
     process.stderr.write(
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
         `  mra-edge status --url http://127.0.0.1:${lab.core.ports.admin}   (core; edge: --url http://127.0.0.1:${lab.edge.ports.admin})\n` +
@@ -107,10 +121,19 @@ addAdminCommands(program);
 
 program
   .command('capacity')
-  .description('search the capacity of a pair held to CPU shares on this machine and write a report with plots (docs/capacity.md; root, cgroups)')
-  .option('--pair <pair>', 'ours (the built-in lab pair: edge + core), reference (Kamailio + rtpengine) or both', 'ours')
+  .description(
+    'search the capacity of a pair held to CPU shares on this machine and write a report with plots (docs/capacity.md; root, cgroups)',
+  )
+  .option(
+    '--pair <pair>',
+    'ours (the built-in lab pair: edge + core), reference (Kamailio + rtpengine) or both',
+    'ours',
+  )
   .option('--shares <list>', 'cores each node is held to, one search each', '0.25,0.5,1')
-  .option('--size <size>', 'compare with this Expressway size only: small, medium, large or ce1200 (measured at its vCPU when they fit)')
+  .option(
+    '--size <size>',
+    'compare with this Expressway size only: small, medium, large or ce1200 (measured at its vCPU when they fit)',
+  )
   .option('--start <calls>', 'first step of concurrent calls', '50')
   .option('--max-calls <calls>', 'largest step', '4000')
   .option('--refine <n>', 'bisection steps after the first failure', '2')
@@ -119,9 +142,16 @@ program
   .option('--settle <s>', 'seconds between the last call up and the window', '2')
   .option('--rates <list>', 'set-up rates to try at the largest share (calls/s), or none', '25,50,100,200')
   .option('--video', 'also search with video calls (a second m= line, 1.5 Mbit/s) at the largest share')
-  .option('--max-p99 <ms>', 'a step fails when its p99 latency through the pair reaches this (the issue\'s criterion: 10)', '10')
+  .option(
+    '--max-p99 <ms>',
+    "a step fails when its p99 latency through the pair reaches this (the issue's criterion: 10)",
+    '10',
+  )
   .option('--budget <minutes>', 'start no new step after this long')
-  .option('--media-ports <ranges>', 'UDP ranges of the nodes: edge=A-B,core=C-D,rtpengine=E-F (default edge 36000-43999, core 44000-59999, rtpengine 10000-25999)')
+  .option(
+    '--media-ports <ranges>',
+    'UDP ranges of the nodes: edge=A-B,core=C-D,rtpengine=E-F (default edge 36000-43999, core 44000-59999, rtpengine 10000-25999)',
+  )
   .option('-o, --out <dir>', 'where the report (capacity.md) and its SVG plots go', 'capacity-report')
   .action(async (o: Record<string, string | boolean | undefined>) => {
     // Loaded only here: the capacity tool drives the lab and its generator, which no node carries.
@@ -167,14 +197,18 @@ program
 
 program
   .command('hash-password')
-  .description("print the scrypt hash of a traversal password for the edge's accounts (reads stdin without an argument)")
+  .description(
+    "print the scrypt hash of a traversal password for the edge's accounts (reads stdin without an argument)",
+  )
   .argument('[password]')
   .action(async (password?: string) => {
     let pw = password;
     if (pw === undefined) {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      pw = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     }
     if (!pw) {
       process.stderr.write('empty password\n');

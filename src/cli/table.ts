@@ -1,8 +1,18 @@
 /** Rows as aligned columns, the way kamcmd and rtpengine-ctl print lists; no value is ever cut. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly unknown[]>): string {
-  const cells = [header, ...rows.map((r) => r.map((v) => (v === undefined || v === null || v === '' ? '-' : String(v))))];
+  const cells = [
+    header,
+    ...rows.map((r) => r.map((v) => (v === undefined || v === null || v === '' ? '-' : String(v)))),
+  ];
   const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** "3 s", "4 min", "2 h 5 min", "3 d": how long ago an ISO time was. */

@@ -3,8 +3,11 @@ import { z } from 'zod';
 // The core's model of the inside: MRA domains and the servers behind them (Expressway-C's
 // "Configuration > Domains" and "Unified Communications > Unified CM / IM and Presence / Unity Connection servers").
 
-const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a DNS name');
-const port = (fallback: number) => z.number().int().min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(fallback);
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'must be a DNS name');
+const port = (fallback: number) =>
+  z.number().int().min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(fallback);
 
 export const domainSchema = z.strictObject({
   name: hostName,

@@ -21,7 +21,9 @@ export class ConfigError extends MraError {
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.field || '(top level)'}: ${p.message}`).join('\n'));
+    super(
+      problems.map((p) => `${file}${p.line ? `:${p.line}` : ''}: ${p.field || '(top level)'}: ${p.message}`).join('\n'),
+    );
     this.name = 'ConfigError';
   }
 }
@@ -48,20 +50,30 @@ function lineOf(doc: Document, lc: LineCounter, path: Path, key?: string): numbe
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return `is required (${issue.message})`;
-  if (issue.code === 'invalid_value' && 'values' in issue) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined)
+    return `is required (${issue.message})`;
+  if (issue.code === 'invalid_value' && 'values' in issue)
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message;
 }
 
 /** Checks the schema cannot express: cross-field rules and files that must exist. */
 function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
-  if (cfg.media.port_min >= cfg.media.port_max) out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
+  if (cfg.media.port_min >= cfg.media.port_max)
+    out.push({ path: ['media', 'port_max'], message: 'must be above media.port_min' });
   if (!isLoopback(cfg.admin.address)) {
     const where = `admin.address ${cfg.admin.address} is not loopback`;
-    if (!cfg.admin.tls) out.push({ path: ['admin', 'tls'], message: `is required when ${where}: the admin API then serves HTTPS only (cert_file, key_file)` });
+    if (!cfg.admin.tls)
+      out.push({
+        path: ['admin', 'tls'],
+        message: `is required when ${where}: the admin API then serves HTTPS only (cert_file, key_file)`,
+      });
     if (!cfg.admin.token && !cfg.admin.token_file && !cfg.admin.tls?.client_ca_file)
-      out.push({ path: ['admin', 'token'], message: `(or admin.token_file, or admin.tls.client_ca_file for client certificates) is required when ${where}` });
+      out.push({
+        path: ['admin', 'token'],
+        message: `(or admin.token_file, or admin.tls.client_ca_file for client certificates) is required when ${where}`,
+      });
   }
   if (cfg.role === 'relay') out.push(...relayProblems(cfg));
   if (cfg.role === 'edge') out.push(...turnProblems(cfg));
@@ -74,7 +86,11 @@ function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path;
     if (!existsSync(abs) || !statSync(abs).isFile()) out.push({ path, message: `file not found: ${abs}` });
   }
   for (const [path, value] of addressFields(cfg))
-    if (value !== 'localhost' && !isIP(value) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(value))
+    if (
+      value !== 'localhost' &&
+      !isIP(value) &&
+      !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(value)
+    )
       out.push({ path, message: `not a host name or IP address: ${JSON.stringify(value)}` });
   return out;
 }
@@ -86,8 +102,10 @@ export function isLoopback(address: string): boolean {
 
 function addressFields(cfg: NodeConfig): Array<[Path, string]> {
   const out: Array<[Path, string]> = [[['admin', 'address'], cfg.admin.address]];
-  if (cfg.role === 'edge') out.push([['public', 'address'], cfg.public.address], [['traversal', 'address'], cfg.traversal.address]);
-  else if (cfg.role === 'core') cfg.traversal.peers.forEach((p, i) => out.push([['traversal', 'peers', i, 'address'], p.address]));
+  if (cfg.role === 'edge')
+    out.push([['public', 'address'], cfg.public.address], [['traversal', 'address'], cfg.traversal.address]);
+  else if (cfg.role === 'core')
+    cfg.traversal.peers.forEach((p, i) => out.push([['traversal', 'peers', i, 'address'], p.address]));
   else {
     out.push([['ng', 'udp', 'address'], cfg.ng.udp.address]);
     if (cfg.ng.tcp) out.push([['ng', 'tcp', 'address'], cfg.ng.tcp.address]);
@@ -100,7 +118,8 @@ function addressFields(cfg: NodeConfig): Array<[Path, string]> {
 function relayProblems(cfg: RelayConfig): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];
   cfg.interfaces.forEach((i, n) => {
-    if (cfg.interfaces.findIndex((o) => o.name === i.name) !== n) out.push({ path: ['interfaces', n, 'name'], message: `"${i.name}" is named twice` });
+    if (cfg.interfaces.findIndex((o) => o.name === i.name) !== n)
+      out.push({ path: ['interfaces', n, 'name'], message: `"${i.name}" is named twice` });
   });
   cfg.ng.allow.forEach((entry, n) => {
     const [addr, bits, more] = entry.split('/');
@@ -112,13 +131,27 @@ function relayProblems(cfg: RelayConfig): Array<{ path: Path; message: string }>
   return out;
 }
 
-const valueAt = (o: unknown, path: Path): unknown => path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], o);
+const valueAt = (o: unknown, path: Path): unknown =>
+  path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], o);
 
 /** Every file field this configuration has: the fixed ones, plus each SNI certificate of the edge's HTTPS listener. */
 function fileFields(cfg: NodeConfig): Path[] {
-  if (cfg.role === 'relay') return cfg.ng.tls ? [['ng', 'tls', 'cert_file'], ['ng', 'tls', 'key_file'], ['ng', 'tls', 'ca_file']] : [];
+  if (cfg.role === 'relay')
+    return cfg.ng.tls
+      ? [
+          ['ng', 'tls', 'cert_file'],
+          ['ng', 'tls', 'key_file'],
+          ['ng', 'tls', 'ca_file'],
+        ]
+      : [];
   const domainCerts = (cfg.http as { domain_certs?: unknown[] } | undefined)?.domain_certs ?? [];
-  return [...FILE_FIELDS, ...domainCerts.flatMap((_, i) => [['http', 'domain_certs', i, 'cert_file'], ['http', 'domain_certs', i, 'key_file']])];
+  return [
+    ...FILE_FIELDS,
+    ...domainCerts.flatMap((_, i) => [
+      ['http', 'domain_certs', i, 'cert_file'],
+      ['http', 'domain_certs', i, 'key_file'],
+    ]),
+  ];
 }
 
 /** File fields are made absolute against the configuration file's folder, so a node can run from anywhere. */
@@ -126,7 +159,8 @@ function resolveFiles(cfg: NodeConfig, baseDir: string): NodeConfig {
   const copy = structuredClone(cfg);
   for (const path of fileFields(copy)) {
     const v = valueAt(copy, path);
-    if (typeof v === 'string' && !isAbsolute(v)) (valueAt(copy, path.slice(0, -1)) as Record<string | number, unknown>)[path.at(-1)!] = resolve(baseDir, v);
+    if (typeof v === 'string' && !isAbsolute(v))
+      (valueAt(copy, path.slice(0, -1)) as Record<string | number, unknown>)[path.at(-1)!] = resolve(baseDir, v);
   }
   return copy;
 }
@@ -136,7 +170,14 @@ export function parseConfig(text: string, file: string): NodeConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0)
-    throw new ConfigError(file, doc.errors.map((e) => ({ line: e.linePos?.[0]?.line, field: '', message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column (\d+):?$/, ' (column $1)')}` })));
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({
+        line: e.linePos?.[0]?.line,
+        field: '',
+        message: `YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column (\d+):?$/, ' (column $1)')}`,
+      })),
+    );
   const raw: unknown = doc.toJS() ?? {};
   const parsed = nodeSchema.safeParse(raw);
   if (!parsed.success) {
@@ -144,15 +185,27 @@ export function parseConfig(text: string, file: string): NodeConfig {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys)
-          problems.push({ line: lineOf(doc, lc, issue.path as Path, key), field: fieldName([...(issue.path as Path), key]), message: 'unknown field' });
-      } else problems.push({ line: lineOf(doc, lc, issue.path as Path), field: fieldName(issue.path as Path), message: describe(issue) });
+          problems.push({
+            line: lineOf(doc, lc, issue.path as Path, key),
+            field: fieldName([...(issue.path as Path), key]),
+            message: 'unknown field',
+          });
+      } else
+        problems.push({
+          line: lineOf(doc, lc, issue.path as Path),
+          field: fieldName(issue.path as Path),
+          message: describe(issue),
+        });
     }
     throw new ConfigError(file, problems);
   }
   const baseDir = dirname(resolve(file));
   const semantic = semanticProblems(parsed.data, baseDir);
   if (semantic.length > 0)
-    throw new ConfigError(file, semantic.map((p) => ({ line: lineOf(doc, lc, p.path), field: fieldName(p.path), message: p.message })));
+    throw new ConfigError(
+      file,
+      semantic.map((p) => ({ line: lineOf(doc, lc, p.path), field: fieldName(p.path), message: p.message })),
+    );
   return resolveFiles(parsed.data, baseDir);
 }
 
@@ -170,8 +223,15 @@ export function loadConfig(file: string): NodeConfig {
 export function buildConfig(input: unknown, origin: string, baseDir = process.cwd()): NodeConfig {
   const parsed = nodeSchema.safeParse(input);
   if (!parsed.success)
-    throw new ConfigError(origin, parsed.error.issues.map((i) => ({ field: fieldName(i.path as Path), message: describe(i) })));
+    throw new ConfigError(
+      origin,
+      parsed.error.issues.map((i) => ({ field: fieldName(i.path as Path), message: describe(i) })),
+    );
   const semantic = semanticProblems(parsed.data, baseDir);
-  if (semantic.length > 0) throw new ConfigError(origin, semantic.map((p) => ({ field: fieldName(p.path), message: p.message })));
+  if (semantic.length > 0)
+    throw new ConfigError(
+      origin,
+      semantic.map((p) => ({ field: fieldName(p.path), message: p.message })),
+    );
   return resolveFiles(parsed.data, baseDir);
 }

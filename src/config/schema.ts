@@ -17,7 +17,12 @@ export const DEFAULT_PORTS = {
 
 /** 0 asks the OS for any free port: meant for tests, where many nodes share one machine. */
 const port = (fallback: number) =>
-  z.number({ error: 'must be a port number' }).int('must be a whole number').min(0, 'must be from 0 to 65535').max(65535, 'must be from 0 to 65535').default(fallback);
+  z
+    .number({ error: 'must be a port number' })
+    .int('must be a whole number')
+    .min(0, 'must be from 0 to 65535')
+    .max(65535, 'must be from 0 to 65535')
+    .default(fallback);
 
 const address = z.string().min(1, 'must be a host name or IP address');
 const filePath = z.string().min(1, 'must be a file path');
@@ -45,7 +50,10 @@ const admin = z
      */
     tls: z.strictObject({ cert_file: filePath, key_file: filePath, client_ca_file: filePath.optional() }).optional(),
   })
-  .refine((a) => a.token === undefined || a.token_file === undefined, { message: 'give at most one of token or token_file', path: ['token'] })
+  .refine((a) => a.token === undefined || a.token_file === undefined, {
+    message: 'give at most one of token or token_file',
+    path: ['token'],
+  })
   .prefault({});
 
 const log = z
@@ -67,22 +75,31 @@ const mediaFields = {
   kernel_path: z.enum(['auto', 'off']).default('auto'),
 };
 const mediaRange = (m: { port_min: number; port_max: number }) => m.port_min > 0 && m.port_max >= m.port_min + 3;
-const rangeError = { message: 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)', path: ['port_max'] };
+const rangeError = {
+  message: 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)',
+  path: ['port_max'],
+};
 const media = z.strictObject(mediaFields).refine(mediaRange, rangeError).prefault({});
 /** The edge's: plus the address it writes into the SDP it sends clients (a NAT's public address). */
-const edgeMedia = z.strictObject({ ...mediaFields, public_address: z.ipv4().optional() }).refine(mediaRange, rangeError).prefault({});
+const edgeMedia = z
+  .strictObject({ ...mediaFields, public_address: z.ipv4().optional() })
+  .refine(mediaRange, rangeError)
+  .prefault({});
 /**
  * Core's: plus the keepalive on its legs towards the edge. Core sends first (the DMZ firewall drops what the edge
  * starts inwards), so each such leg sends a 0-byte datagram (RFC 6263 §4.1) as soon as it knows the edge's port and
  * whenever it has sent nothing for this long: a client that speaks first is heard, and a one-way silence (mute, hold)
  * does not let the firewall's flow expire. RFC 6263's default, 15 s, is inside conntrack's 30 s for an unanswered flow.
  */
-const coreMedia = z.strictObject({
-  ...mediaFields,
-  keepalive_s: z.number().min(1).max(300).default(15),
-  /** An answered call's stream silent for timeout_s: `report` logs and counts it; `hangup` also ends the call with a BYE each way. */
-  timeout_action: z.enum(['report', 'hangup']).default('report'),
-}).refine(mediaRange, rangeError).prefault({});
+const coreMedia = z
+  .strictObject({
+    ...mediaFields,
+    keepalive_s: z.number().min(1).max(300).default(15),
+    /** An answered call's stream silent for timeout_s: `report` logs and counts it; `hangup` also ends the call with a BYE each way. */
+    timeout_action: z.enum(['report', 'hangup']).default('report'),
+  })
+  .refine(mediaRange, rangeError)
+  .prefault({});
 
 const keepalive = seconds(15, 0.1);
 
@@ -102,12 +119,17 @@ const hep = z
  * Registrations this node accepts (Expressway: 2,500 for every OVA size; newer releases allow more), and call legs
  * (a Large node's 500 video calls; 1,000 if they are all audio).
  */
-const capacity = z.strictObject({ registrations: z.number().int().min(1).default(2500), calls: z.number().int().min(1).default(500) }).prefault({});
+const capacity = z
+  .strictObject({ registrations: z.number().int().min(1).default(2500), calls: z.number().int().min(1).default(500) })
+  .prefault({});
 
 const common = {
   capacity,
   /** Node name: its host name in this deployment (edge1, core1). */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, 'must be a host-name-like label').default('node1'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/, 'must be a host-name-like label')
+    .default('node1'),
   /** Expressway OVA size: sets the number of multiplexed media port pairs (large: 6, small/medium: 1). */
   size: z.enum(['small', 'medium', 'large']).default('small'),
   /** Start in maintenance mode: refuse new registrations, sign-ins and calls; the admin API turns it off. */
@@ -125,12 +147,24 @@ const common = {
 const edgeAccount = z.strictObject({
   username: z.string().min(1),
   /** scrypt$N$r$p$salt$hash as printed by `mra-edge hash-password`; the edge never stores the password. */
-  password_hash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be the output of `mra-edge hash-password`'),
+  password_hash: z
+    .string()
+    .regex(
+      /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/,
+      'must be the output of `mra-edge hash-password`',
+    ),
 });
 
 /** The HTTPS edge proxy (docs/http.md): listener limits and intrusion protection on the edge. */
 const intrusionCategory = (trigger: number, window_s: number, block_s: number) =>
-  z.strictObject({ enabled: z.boolean().default(true), trigger: z.number().int().min(1).default(trigger), window_s: seconds(window_s, 1), block_s: seconds(block_s, 1) }).prefault({});
+  z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      trigger: z.number().int().min(1).default(trigger),
+      window_s: seconds(window_s, 1),
+      block_s: seconds(block_s, 1),
+    })
+    .prefault({});
 const edgeHttp = z
   .strictObject({
     /** The edge's public host name as written into the edge configuration (default: its certificate's first DNS name). */
@@ -313,7 +347,8 @@ export const coreSchema = z.strictObject({
  * The relay (docs/relay.md): the media engine on its own, driven over rtpengine's ng control protocol by Kamailio's or
  * OpenSIPS's rtpengine module. No traversal link and no certificate of its own (ng.tls has one when TLS is wanted).
  */
-const ngListener = (fallback: number) => z.strictObject({ address: address.default('127.0.0.1'), port: port(fallback) });
+const ngListener = (fallback: number) =>
+  z.strictObject({ address: address.default('127.0.0.1'), port: port(fallback) });
 export const relaySchema = z.strictObject({
   role: z.literal('relay'),
   name: common.name,
@@ -328,12 +363,14 @@ export const relaySchema = z.strictObject({
    * the default; media.address is where the ports are bound (default 0.0.0.0, every interface).
    */
   interfaces: z
-    .array(z.strictObject({
-      name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be a name of letters, digits, _ . -'),
-      address: z.ipv4(),
-      /** Written into SDP instead of `address` (a NAT's public address). */
-      advertised_address: z.ipv4().optional(),
-    }))
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be a name of letters, digits, _ . -'),
+        address: z.ipv4(),
+        /** Written into SDP instead of `address` (a NAT's public address). */
+        advertised_address: z.ipv4().optional(),
+      }),
+    )
     .min(1, 'needs at least one interface'),
   ng: z
     .strictObject({
@@ -342,7 +379,14 @@ export const relaySchema = z.strictObject({
       /** Optional: the same messages over TCP (rtpengine's --listen-tcp-ng). */
       tcp: ngListener(2223).optional(),
       /** Optional: over TLS; with ca_file, clients must present a certificate it signed. */
-      tls: z.strictObject({ ...ngListener(2224).shape, cert_file: filePath, key_file: filePath, ca_file: filePath.optional() }).optional(),
+      tls: z
+        .strictObject({
+          ...ngListener(2224).shape,
+          cert_file: filePath,
+          key_file: filePath,
+          ca_file: filePath.optional(),
+        })
+        .optional(),
       /** Control sources allowed (addresses or CIDR blocks); anything else is refused. */
       allow: z.array(z.string().min(1)).min(1, 'needs at least one address or CIDR block').default(['127.0.0.1']),
       /** Offers per second beyond which an offer is refused (load limit), so a flood cannot take every port. */

@@ -18,9 +18,12 @@ export function captureFilter(tcpPorts: readonly number[], media?: { min: number
 
 /** Starts tcpdump, or says why there is no capture (not installed, not allowed): the bundle is made either way. */
 export async function startCapture(file: string, filter: string): Promise<Capture | { unavailable: string }> {
-  if (spawnSync('tcpdump', ['--version'], { stdio: 'ignore' }).error) return { unavailable: 'tcpdump is not installed (apt-get install tcpdump)' };
+  if (spawnSync('tcpdump', ['--version'], { stdio: 'ignore' }).error)
+    return { unavailable: 'tcpdump is not installed (apt-get install tcpdump)' };
   if (!filter) return { unavailable: 'no port to capture' };
-  const child: ChildProcess = spawn('tcpdump', ['-i', 'any', '-n', '-U', '-s', '0', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn('tcpdump', ['-i', 'any', '-n', '-U', '-s', '0', '-w', file, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   // tcpdump says "listening on any" once the capture runs; an exit before that is its refusal.
@@ -31,14 +34,19 @@ export async function startCapture(file: string, filter: string): Promise<Captur
   ]);
   if (!ready) {
     child.kill('SIGKILL');
-    return { unavailable: `tcpdump did not start: ${err.trim().split('\n').pop() ?? 'no reason given'} (it needs root or CAP_NET_RAW)` };
+    return {
+      unavailable: `tcpdump did not start: ${err.trim().split('\n').pop() ?? 'no reason given'} (it needs root or CAP_NET_RAW)`,
+    };
   }
   return {
     async stop() {
       const exited = child.exitCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      const summary = err.split('\n').filter((l) => /packets (captured|received|dropped)/.test(l)).join('; ');
+      const summary = err
+        .split('\n')
+        .filter((l) => /packets (captured|received|dropped)/.test(l))
+        .join('; ');
       return { file, note: `tcpdump -i any '${filter}'${summary ? `: ${summary}` : ''}` };
     },
   };

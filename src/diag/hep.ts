@@ -110,12 +110,25 @@ export class HepFeed {
   }
 
   /** The SIP planes' tap: each message in or out of a connection, as the connection's two ends see it. */
-  readonly tap = (direction: 'in' | 'out', data: Buffer | string, conn: { remote: string; localAddress: string; localPort: number; transport: 'tcp' | 'tls' }): void => {
+  readonly tap = (
+    direction: 'in' | 'out',
+    data: Buffer | string,
+    conn: { remote: string; localAddress: string; localPort: number; transport: 'tcp' | 'tls' },
+  ): void => {
     const payload = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     if (payload.length > MAX_PAYLOAD) return;
     const remote = hostPort(conn.remote);
     const local = { address: conn.localAddress, port: conn.localPort };
-    const packet = encodeHep({ protocol: 6, src: direction === 'in' ? remote : local, dst: direction === 'in' ? local : remote, timeMs: Date.now(), payloadType: 1, agentId: this.target.agentId, ...(this.target.password ? { password: this.target.password } : {}), payload });
+    const packet = encodeHep({
+      protocol: 6,
+      src: direction === 'in' ? remote : local,
+      dst: direction === 'in' ? local : remote,
+      timeMs: Date.now(),
+      payloadType: 1,
+      agentId: this.target.agentId,
+      ...(this.target.password ? { password: this.target.password } : {}),
+      payload,
+    });
     this.#socket.send(packet, this.target.port, this.target.address, (err) => {
       if (err) this.#warn(err);
       else this.sent++;
@@ -125,7 +138,10 @@ export class HepFeed {
   #warn(err: Error): void {
     if (this.#warned) return;
     this.#warned = true;
-    this.log.warn({ collector: `${this.target.address}:${this.target.port}`, err: err.message }, 'HEP feed: cannot send to the collector (said once)');
+    this.log.warn(
+      { collector: `${this.target.address}:${this.target.port}`, err: err.message },
+      'HEP feed: cannot send to the collector (said once)',
+    );
   }
 
   close(): void {

@@ -14,9 +14,17 @@ export { captureFilter } from './capture.js';
 export { HepFeed, encodeHep, type HepMessage, type HepTarget } from './hep.js';
 
 /** The node's HEP feed when its configuration names a collector (hep:), else undefined. */
-export function hepFeed(cfg: { hep?: { address: string; port: number; agent_id: number; password?: string | undefined } | undefined }, log: Logger): HepFeed | undefined {
+export function hepFeed(
+  cfg: { hep?: { address: string; port: number; agent_id: number; password?: string | undefined } | undefined },
+  log: Logger,
+): HepFeed | undefined {
   const h = cfg.hep;
-  return h ? new HepFeed({ address: h.address, port: h.port, agentId: h.agent_id, ...(h.password ? { password: h.password } : {}) }, log) : undefined;
+  return h
+    ? new HepFeed(
+        { address: h.address, port: h.port, agentId: h.agent_id, ...(h.password ? { password: h.password } : {}) },
+        log,
+      )
+    : undefined;
 }
 
 /**
@@ -50,7 +58,11 @@ interface Bundle {
   notes: Record<string, string>;
 }
 
-export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: () => Record<string, unknown>, opts: DiagnosticsOptions): void {
+export function attachDiagnostics(
+  ctx: NodeContext<{ name: string }>,
+  status: () => Record<string, unknown>,
+  opts: DiagnosticsOptions,
+): void {
   let running: Running | undefined;
   let last: Bundle | undefined;
 
@@ -66,7 +78,11 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
 
     mkdirSync(join(work, 'status'));
     let n = 0;
-    const snapshot = (label: string) => writeFileSync(join(work, 'status', `${String(n++).padStart(3, '0')}-${label}.json`), `${JSON.stringify(status(), null, 2)}\n`);
+    const snapshot = (label: string) =>
+      writeFileSync(
+        join(work, 'status', `${String(n++).padStart(3, '0')}-${label}.json`),
+        `${JSON.stringify(status(), null, 2)}\n`,
+      );
     snapshot('start');
     const timer = setInterval(() => snapshot(new Date().toISOString().replace(/[:.]/g, '-')), SNAPSHOT_MS);
     timer.unref();
@@ -86,7 +102,10 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
     let capture: Capture | undefined;
     if (input.capture === false) notes.capture = 'not asked for';
     else {
-      const c = await startCapture(join(work, 'capture.pcap'), captureFilter(opts.ports(), input.media === true ? opts.media : undefined));
+      const c = await startCapture(
+        join(work, 'capture.pcap'),
+        captureFilter(opts.ports(), input.media === true ? opts.media : undefined),
+      );
       if ('unavailable' in c) notes.capture = `none: ${c.unavailable}`;
       else {
         capture = c;
@@ -101,7 +120,8 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
       keys = createWriteStream(join(work, 'tls-keys.log'), { mode: 0o600 });
       const out = keys;
       tlsKeyLog.start((line) => void out.write(line));
-      notes.tlsKeys = 'NSS key log of the HTTPS listener and the traversal link (not of the native SIP TLS listener); it decrypts capture.pcap: keep the bundle as secret as the keys';
+      notes.tlsKeys =
+        'NSS key log of the HTTPS listener and the traversal link (not of the native SIP TLS listener); it decrypts capture.pcap: keep the bundle as secret as the keys';
     }
     ctx.log.warn({ dir: work, capture: !!capture, tlsKeys: !!keys }, 'diagnostic logging started');
 
@@ -126,11 +146,19 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
         }
         const doc = status();
         const stoppedAt = new Date().toISOString();
-        writeFileSync(join(work, 'manifest.json'), `${JSON.stringify({ node: doc.node, role: doc.role, version: doc.version, startedAt: since, stoppedAt, notes }, null, 2)}\n`);
+        writeFileSync(
+          join(work, 'manifest.json'),
+          `${JSON.stringify({ node: doc.node, role: doc.role, version: doc.version, startedAt: since, stoppedAt, notes }, null, 2)}\n`,
+        );
         const bundle = `${work}.tar.gz`;
         const tar = spawnSync('tar', ['-czf', bundle, '-C', dirname(work), basename(work)], { encoding: 'utf8' });
-        if (tar.status !== 0) throw new Error(`tar could not write ${bundle}: ${tar.stderr || tar.error?.message}; the files are in ${work}`);
-        const files = spawnSync('tar', ['-tzf', bundle], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f && !f.endsWith('/'));
+        if (tar.status !== 0)
+          throw new Error(
+            `tar could not write ${bundle}: ${tar.stderr || tar.error?.message}; the files are in ${work}`,
+          );
+        const files = spawnSync('tar', ['-tzf', bundle], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter((f) => f && !f.endsWith('/'));
         rmSync(work, { recursive: true, force: true });
         ctx.log.warn({ bundle }, 'diagnostic logging stopped');
         return { bundle, bytes: statSync(bundle).size, files, notes };
@@ -139,7 +167,8 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
   }
 
   ctx.addAction('diag-start', async (input) => {
-    if (running) throw new Error(`diagnostic logging is already running since ${running.since} (${running.work}); stop it first`);
+    if (running)
+      throw new Error(`diagnostic logging is already running since ${running.since} (${running.work}); stop it first`);
     running = await start(input);
     return { since: running.since, dir: running.work, notes: running.notes };
   });
@@ -150,7 +179,11 @@ export function attachDiagnostics(ctx: NodeContext<{ name: string }>, status: ()
     last = await r.stop();
     return last;
   });
-  ctx.addStatus('diagnostics', () => (running ? { running: true, since: running.since, dir: running.work } : { running: false, lastBundle: last?.bundle ?? null }));
+  ctx.addStatus('diagnostics', () =>
+    running
+      ? { running: true, since: running.since, dir: running.work }
+      : { running: false, lastBundle: last?.bundle ?? null },
+  );
   ctx.onClose(async () => {
     if (running) await running.stop().catch(() => undefined);
     running = undefined;

@@ -9,5 +9,10 @@ export const REDACTED = '***redacted***';
 export function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.test(k) && v !== undefined && v !== null ? REDACTED : redact(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEYS.test(k) && v !== undefined && v !== null ? REDACTED : redact(v),
+    ]),
+  );
 }

@@ -11,7 +11,12 @@ export const AXL_NS_PREFIX = 'http://www.cisco.com/AXL/API/';
 export const AXL_PATH = '/axl/';
 
 export type AxlOperation = 'listProcessNode' | 'listCallManager' | 'executeSQLQuery' | 'listTokenSigningKey';
-export const AXL_OPERATIONS: readonly AxlOperation[] = ['listProcessNode', 'listCallManager', 'executeSQLQuery', 'listTokenSigningKey'];
+export const AXL_OPERATIONS: readonly AxlOperation[] = [
+  'listProcessNode',
+  'listCallManager',
+  'executeSQLQuery',
+  'listTokenSigningKey',
+];
 
 /** The SQL discovery sends in executeSQLQuery: the cluster security mode (0 non-secure, 1 mixed). */
 export const SECURITY_MODE_SQL = "select paramvalue from processconfig where paramname = 'ClusterSecurityMode'";

@@ -1,8 +1,27 @@
 import { EventEmitter } from 'node:events';
 import type { SectionStatus } from '../host/index.js';
 import type { Logger } from '../log/index.js';
-import { DiscoveryError, listCallManagers, listProcessNodes, listTokenSigningKeys, probeHttps, readMixedMode, type AxlTarget } from './axl-client.js';
-import { automaticRules, insideNodes, neighborZones, sipRoutes, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type NeighborZone, type SipRoute } from './derive.js';
+import {
+  DiscoveryError,
+  listCallManagers,
+  listProcessNodes,
+  listTokenSigningKeys,
+  probeHttps,
+  readMixedMode,
+  type AxlTarget,
+} from './axl-client.js';
+import {
+  automaticRules,
+  insideNodes,
+  neighborZones,
+  sipRoutes,
+  type AutomaticRule,
+  type ClusterKind,
+  type DiscoveredNode,
+  type InsideNode,
+  type NeighborZone,
+  type SipRoute,
+} from './derive.js';
 
 export interface StaticNodeConfig {
   address: string;
@@ -155,8 +174,10 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
     const max = this.#opts.staleAfterMs ?? 24 * 3_600_000;
     for (const s of this.#states.values()) {
       if (s.lastAttempt === undefined) continue;
-      if (!s.ok) return `${s.kind} publisher ${s.publisher} last failed at ${s.lastAttempt} (${s.error ?? 'unknown error'})`;
-      if (s.lastSuccess && now - Date.parse(s.lastSuccess) > max) return `${s.kind} publisher ${s.publisher} not read since ${s.lastSuccess}`;
+      if (!s.ok)
+        return `${s.kind} publisher ${s.publisher} last failed at ${s.lastAttempt} (${s.error ?? 'unknown error'})`;
+      if (s.lastSuccess && now - Date.parse(s.lastSuccess) > max)
+        return `${s.kind} publisher ${s.publisher} not read since ${s.lastSuccess}`;
     }
     return undefined;
   }
@@ -172,27 +193,52 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
       clusters: r.clusters,
       nodes: r.nodes.map((n) => ({ name: n.name, kind: n.kind, publisher: n.publisher, source: n.source })),
       zones: r.zones.map((z) => z.name),
-      rules: r.rules.map((x) => `${x.type} ${x.scheme}://${x.host}:${x.port}${x.path} (${x.match}, ${x.methods.join('/')})`),
+      rules: r.rules.map(
+        (x) => `${x.type} ${x.scheme}://${x.host}:${x.port}${x.path} (${x.match}, ${x.methods.join('/')})`,
+      ),
     };
   }
 
   async #readCluster(c: ClusterConfig): Promise<void> {
     if (this.#stop.signal.aborted) return;
-    const t: AxlTarget = { host: c.publisher, port: c.https_port, username: c.username, password: c.password, tlsVerify: c.tls_verify, ca: this.#opts.ca, timeoutMs: this.#opts.timeoutMs ?? 10_000, signal: this.#stop.signal, ...(this.#opts.localAddress ? { localAddress: this.#opts.localAddress } : {}) };
+    const t: AxlTarget = {
+      host: c.publisher,
+      port: c.https_port,
+      username: c.username,
+      password: c.password,
+      tlsVerify: c.tls_verify,
+      ca: this.#opts.ca,
+      timeoutMs: this.#opts.timeoutMs ?? 10_000,
+      signal: this.#stop.signal,
+      ...(this.#opts.localAddress ? { localAddress: this.#opts.localAddress } : {}),
+    };
     const state = this.#states.get(c)!;
     state.lastAttempt = new Date().toISOString();
     try {
       const facts = await this.#ask(c, t);
       this.#facts.set(c, facts);
-      Object.assign(state, { ok: true, nodes: facts.nodes.length, lastSuccess: new Date().toISOString(), error: undefined }, c.kind === 'unified_cm' ? { mixedMode: facts.mixedMode } : {});
+      Object.assign(
+        state,
+        { ok: true, nodes: facts.nodes.length, lastSuccess: new Date().toISOString(), error: undefined },
+        c.kind === 'unified_cm' ? { mixedMode: facts.mixedMode } : {},
+      );
       this.#opts.clearAlarm(alarmId(c));
-      this.#opts.log.info({ cluster: c.kind, publisher: c.publisher, nodes: facts.nodes.map((n) => n.name), mixedMode: facts.mixedMode }, 'discovery read cluster');
+      this.#opts.log.info(
+        { cluster: c.kind, publisher: c.publisher, nodes: facts.nodes.map((n) => n.name), mixedMode: facts.mixedMode },
+        'discovery read cluster',
+      );
     } catch (err) {
       if (this.#stop.signal.aborted) return;
       const why = err instanceof DiscoveryError ? err.message : `unexpected answer: ${(err as Error).message}`;
       Object.assign(state, { ok: false, error: why });
-      const kept = this.#facts.has(c) ? 'keeping the nodes from the last good answer' : 'using only the configured static nodes';
-      this.#opts.alarm(alarmId(c), 'error', `discovery of ${c.kind} publisher ${c.publisher}:${c.https_port} failed: ${why}; ${kept}`);
+      const kept = this.#facts.has(c)
+        ? 'keeping the nodes from the last good answer'
+        : 'using only the configured static nodes';
+      this.#opts.alarm(
+        alarmId(c),
+        'error',
+        `discovery of ${c.kind} publisher ${c.publisher}:${c.https_port} failed: ${why}; ${kept}`,
+      );
       this.#opts.log.error({ cluster: c.kind, publisher: c.publisher, err: why }, 'discovery failed');
     }
   }
@@ -203,12 +249,17 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
       return { nodes: [this.#node(c, c.publisher, 'discovered')], mixedMode: false, keys: [] };
     }
     const processNodes = await listProcessNodes(t);
-    if (processNodes.length === 0) throw new DiscoveryError('garbage', 'listProcessNode: the publisher listed no nodes');
+    if (processNodes.length === 0)
+      throw new DiscoveryError('garbage', 'listProcessNode: the publisher listed no nodes');
     let mixedMode = false;
     let keys: Array<Record<string, unknown>> = [];
     const sip = new Map<string, { sip?: number; sipTls?: number }>();
     if (c.kind === 'unified_cm') {
-      const [managers, mixed, signing] = await Promise.all([listCallManagers(t), readMixedMode(t), listTokenSigningKeys(t)]);
+      const [managers, mixed, signing] = await Promise.all([
+        listCallManagers(t),
+        readMixedMode(t),
+        listTokenSigningKeys(t),
+      ]);
       for (const m of managers) sip.set(m.node.toLowerCase(), { sip: m.sipPort, sipTls: m.sipTlsPort });
       mixedMode = mixed;
       keys = signing;
@@ -217,7 +268,12 @@ export class Discovery extends EventEmitter<{ change: [DiscoveryResult] }> {
     return { nodes, mixedMode, keys };
   }
 
-  #node(c: ClusterConfig, name: string, source: DiscoveredNode['source'], sip?: { sip?: number; sipTls?: number }): DiscoveredNode {
+  #node(
+    c: ClusterConfig,
+    name: string,
+    source: DiscoveredNode['source'],
+    sip?: { sip?: number; sipTls?: number },
+  ): DiscoveredNode {
     // A static entry for the same address says which ports differ from the product defaults.
     const st = c.nodes.find((n) => n.address.toLowerCase() === name.toLowerCase());
     return {

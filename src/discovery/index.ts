@@ -5,10 +5,40 @@ import type { CoreConfig } from '../config/index.js';
 import type { NodeContext } from '../host/index.js';
 import { Discovery, type ClusterConfig } from './discovery.js';
 
-export { Discovery, type ClusterConfig, type ClusterState, type DiscoveryResult, type DiscoveryStatus, type DiscoveryOptions, type StaticNodeConfig } from './discovery.js';
+export {
+  Discovery,
+  type ClusterConfig,
+  type ClusterState,
+  type DiscoveryResult,
+  type DiscoveryStatus,
+  type DiscoveryOptions,
+  type StaticNodeConfig,
+} from './discovery.js';
 export { DiscoveryError, type AxlTarget } from './axl-client.js';
-export { SEARCH_RULE_PRIORITY, type AutomaticRule, type ClusterKind, type DiscoveredNode, type InsideNode, type InsideNodeType, type NeighborZone, type SipRoute } from './derive.js';
-export { AXL_PATH, AXL_NS, SECURITY_MODE_SQL, soapEnvelope, soapFault, parseXml, descendants, textOf, xmlEscape, requestOperation, type AxlOperation, type XmlNode } from './axl-xml.js';
+export {
+  SEARCH_RULE_PRIORITY,
+  type AutomaticRule,
+  type ClusterKind,
+  type DiscoveredNode,
+  type InsideNode,
+  type InsideNodeType,
+  type NeighborZone,
+  type SipRoute,
+} from './derive.js';
+export {
+  AXL_PATH,
+  AXL_NS,
+  SECURITY_MODE_SQL,
+  soapEnvelope,
+  soapFault,
+  parseXml,
+  descendants,
+  textOf,
+  xmlEscape,
+  requestOperation,
+  type AxlOperation,
+  type XmlNode,
+} from './axl-xml.js';
 
 type InsideClusters = Pick<CoreConfig, 'unified_cm' | 'im_presence' | 'unity_connection'>;
 
@@ -37,7 +67,10 @@ export const AUTO_REFRESH_MS = 3_600_000;
  * refresh started at once (not awaited: a slow publisher must not hold the node's start-up), and one every
  * hour after. Planes consume `result()` and the 'change' event; sign-ins may await `whenFresh()`.
  */
-export function attachDiscovery(ctx: NodeContext<CoreConfig>, opts: { timeoutMs?: number; staleAfterMs?: number; refreshEveryMs?: number } = {}): Discovery {
+export function attachDiscovery(
+  ctx: NodeContext<CoreConfig>,
+  opts: { timeoutMs?: number; staleAfterMs?: number; refreshEveryMs?: number } = {},
+): Discovery {
   const discovery = new Discovery({
     clusters: clustersFromConfig(ctx.cfg),
     ca: ctx.tls.ca,

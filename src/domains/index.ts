@@ -63,12 +63,17 @@ export class DomainTable {
   }
 
   withFlag(flag: DomainFlag): DomainEntry[] {
-    if (!DOMAIN_FLAGS.includes(flag)) throw new TypeError(`unknown domain service ${String(flag)}; one of ${DOMAIN_FLAGS.join(', ')}`);
+    if (!DOMAIN_FLAGS.includes(flag))
+      throw new TypeError(`unknown domain service ${String(flag)}; one of ${DOMAIN_FLAGS.join(', ')}`);
     return this.entries().filter((e) => e[flag] === true);
   }
 
   status(): DomainsStatus {
-    return this.entries().map((e) => ({ name: e.name, deployment: e.deployment, services: DOMAIN_FLAGS.filter((f) => e[f] === true).map((f) => SERVICE_NAMES[f]) }));
+    return this.entries().map((e) => ({
+      name: e.name,
+      deployment: e.deployment,
+      services: DOMAIN_FLAGS.filter((f) => e[f] === true).map((f) => SERVICE_NAMES[f]),
+    }));
   }
 
   toJSON(): DomainEntry[] {
@@ -76,8 +81,17 @@ export class DomainTable {
   }
 
   /** From the configuration's domains[] (extra fields such as on_node are not the edge's business). */
-  static fromConfig(domains: ReadonlyArray<{ name: string; sip_registrations: boolean; im_presence: boolean; deployment: string }>): DomainTable {
-    return new DomainTable(domains.map((d) => ({ name: d.name, sip_registrations: d.sip_registrations, im_presence: d.im_presence, deployment: d.deployment })));
+  static fromConfig(
+    domains: ReadonlyArray<{ name: string; sip_registrations: boolean; im_presence: boolean; deployment: string }>,
+  ): DomainTable {
+    return new DomainTable(
+      domains.map((d) => ({
+        name: d.name,
+        sip_registrations: d.sip_registrations,
+        im_presence: d.im_presence,
+        deployment: d.deployment,
+      })),
+    );
   }
 
   /** From JSON received on the wire; throws a plain Error naming what is wrong. */
@@ -88,16 +102,31 @@ export class DomainTable {
       data.map((d: unknown, i) => {
         const e = d as Partial<DomainEntry>;
         if (typeof e?.name !== 'string' || e.name === '') throw new Error(`domain ${i}: name missing`);
-        return { name: e.name, sip_registrations: e.sip_registrations === true, im_presence: e.im_presence === true, deployment: typeof e.deployment === 'string' ? e.deployment : 'default' };
+        return {
+          name: e.name,
+          sip_registrations: e.sip_registrations === true,
+          im_presence: e.im_presence === true,
+          deployment: typeof e.deployment === 'string' ? e.deployment : 'default',
+        };
       }),
     );
   }
 }
 
-type ConfiguredDomain = { name: string; sip_registrations: boolean; im_presence: boolean; deployment: string; on_node?: boolean; xmpp_federation?: boolean };
+type ConfiguredDomain = {
+  name: string;
+  sip_registrations: boolean;
+  im_presence: boolean;
+  deployment: string;
+  on_node?: boolean;
+  xmpp_federation?: boolean;
+};
 
 /** Core's full table (all four services), published as the "domains" status section. */
-export function attachDomains(ctx: { cfg: { domains?: readonly ConfiguredDomain[] }; addStatus(section: string, read: () => unknown): void }): DomainTable {
+export function attachDomains(ctx: {
+  cfg: { domains?: readonly ConfiguredDomain[] };
+  addStatus(section: string, read: () => unknown): void;
+}): DomainTable {
   const table = new DomainTable((ctx.cfg.domains ?? []).map((d) => ({ ...d })));
   ctx.addStatus('domains', () => table.status());
   return table;

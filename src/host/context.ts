@@ -12,7 +12,11 @@ export interface NodeContext<C> {
   cfg: C;
   log: Logger;
   /** When set (a HEP feed to Homer), the SIP planes hand it each message they take in or send outside the link. */
-  sipTap?: (direction: 'in' | 'out', data: Buffer | string, conn: { remote: string; localAddress: string; localPort: number; transport: 'tcp' | 'tls' }) => void;
+  sipTap?: (
+    direction: 'in' | 'out',
+    data: Buffer | string,
+    conn: { remote: string; localAddress: string; localPort: number; transport: 'tcp' | 'tls' },
+  ) => void;
   store: Store;
   tls: TlsFiles;
   /**

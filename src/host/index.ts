@@ -4,7 +4,12 @@
 export type { NodeContext } from './context.js';
 export type { TlsFiles } from './tls.js';
 export type { Alarm, AlarmSeverity } from './alarms.js';
-export { IntrusionProtection, type IntrusionCategory, type CategorySettings, type IntrusionStatus } from './intrusion.js';
+export {
+  IntrusionProtection,
+  type IntrusionCategory,
+  type CategorySettings,
+  type IntrusionStatus,
+} from './intrusion.js';
 export {
   CAPACITY_COUNTS,
   TRAFFIC,

@@ -83,13 +83,21 @@ export class IntrusionProtection {
     this.#failures.delete(key);
     this.#blocked.set(a, { category, since: now, until: now + s.blockMs });
     this.#blocks++;
-    this.log.warn({ address: a, category, failures: times.length, blockS: s.blockMs / 1000 }, 'intrusion protection: address blocked');
+    this.log.warn(
+      { address: a, category, failures: times.length, blockS: s.blockMs / 1000 },
+      'intrusion protection: address blocked',
+    );
     return true;
   }
 
   status(): IntrusionStatus {
     return {
-      blocked: [...this.#blocked].map(([address, b]) => ({ address, category: b.category, since: new Date(b.since).toISOString(), until: new Date(b.until).toISOString() })),
+      blocked: [...this.#blocked].map(([address, b]) => ({
+        address,
+        category: b.category,
+        since: new Date(b.since).toISOString(),
+        until: new Date(b.until).toISOString(),
+      })),
       failures: { ...this.#totals },
       blocks: this.#blocks,
     };
@@ -122,6 +130,7 @@ export function addExemption(list: BlockList, entry: string): void {
   const type = family === 6 ? 'ipv6' : 'ipv4';
   if (bits === undefined) return list.addAddress(addr, type);
   const n = Number(bits);
-  if (!/^\d{1,3}$/.test(bits) || n > (family === 6 ? 128 : 32)) throw new Error(`intrusion exemption "${entry}" has a bad prefix length`);
+  if (!/^\d{1,3}$/.test(bits) || n > (family === 6 ? 128 : 32))
+    throw new Error(`intrusion exemption "${entry}" has a bad prefix length`);
   list.addSubnet(addr, n, type);
 }

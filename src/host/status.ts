@@ -67,7 +67,8 @@ export function sectionFigures(section: unknown): SectionStatus {
   }
   const cap = section.capacity;
   if (typeof cap === 'number') out.capacity = cap;
-  else if (isObject(cap) && typeof cap.used === 'number' && typeof cap.limit === 'number') out.capacity = { used: cap.used, limit: cap.limit };
+  else if (isObject(cap) && typeof cap.used === 'number' && typeof cap.limit === 'number')
+    out.capacity = { used: cap.used, limit: cap.limit };
   if (section.stale === true) out.stale = true;
   if (typeof section.staleReason === 'string') out.staleReason = section.staleReason;
   return out;
@@ -75,8 +76,13 @@ export function sectionFigures(section: unknown): SectionStatus {
 
 /** The traversal section's link figures, when it has them. */
 export function linkFigures(section: unknown): LinkSection | undefined {
-  if (!isObject(section) || (section.state !== 'up' && section.state !== 'down' && section.state !== 'connecting')) return undefined;
-  return { state: section.state, ...(typeof section.since === 'string' ? { since: section.since } : {}), ...(typeof section.lastError === 'string' ? { lastError: section.lastError } : {}) };
+  if (!isObject(section) || (section.state !== 'up' && section.state !== 'down' && section.state !== 'connecting'))
+    return undefined;
+  return {
+    state: section.state,
+    ...(typeof section.since === 'string' ? { since: section.since } : {}),
+    ...(typeof section.lastError === 'string' ? { lastError: section.lastError } : {}),
+  };
 }
 
 /** A section's count against its capacity, with what it counts when the capacity is a flat limit. */

@@ -65,8 +65,10 @@ export function parseAllowCsv(text: string, deployments: readonly string[] = ['d
     if (f.length !== 5) throw new CsvError(n + 1, `expected 5 values, found ${f.length}`);
     const [url, deployment, methods, match, description] = f as [string, string, string, string, string];
     if (!url) throw new CsvError(n + 1, 'Url is required');
-    if (!deployment && deployments.length > 1) throw new CsvError(n + 1, 'Deployment is required when there is more than one');
-    if (deployment && !deployments.includes(deployment)) throw new CsvError(n + 1, `unknown deployment "${deployment}"`);
+    if (!deployment && deployments.length > 1)
+      throw new CsvError(n + 1, 'Deployment is required when there is more than one');
+    if (deployment && !deployments.includes(deployment))
+      throw new CsvError(n + 1, `unknown deployment "${deployment}"`);
     const m = (match || 'prefix').toLowerCase();
     if (m !== 'exact' && m !== 'prefix') throw new CsvError(n + 1, 'MatchType must be exact or prefix');
     try {
@@ -90,6 +92,10 @@ function quote(v: string): string {
 }
 
 export function formatAllowCsv(rules: readonly AllowRule[]): string {
-  const rows = rules.map((r) => [ruleUrl(r), r.deployment, r.methods === 'default' ? '' : r.methods.join(','), r.match, r.description].map(quote).join(','));
+  const rows = rules.map((r) =>
+    [ruleUrl(r), r.deployment, r.methods === 'default' ? '' : r.methods.join(','), r.match, r.description]
+      .map(quote)
+      .join(','),
+  );
   return `${[CSV_HEADER, ...rows].join('\n')}\n`;
 }

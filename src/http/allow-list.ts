@@ -63,13 +63,29 @@ const AUTOMATIC: Record<InsideNodeType, AutomaticRow[]> = {
     { scheme: 'https', port: 'https', path: '/EPASSoap/service/v80', match: 'exact', methods: ['POST'] },
     { scheme: 'https', port: 'https', path: '/cup-uds/', match: 'prefix', methods: ['GET'] },
   ],
-  unity_connection: [{ scheme: 'https', port: 'voicemail', path: '/vmrest/', match: 'prefix', methods: ['GET', 'POST', 'PUT', 'DELETE'] }],
+  unity_connection: [
+    {
+      scheme: 'https',
+      port: 'voicemail',
+      path: '/vmrest/',
+      match: 'prefix',
+      methods: ['GET', 'POST', 'PUT', 'DELETE'],
+    },
+  ],
 };
 
 /** One rule per (node, service): the plain node list comes from discovery or, until it runs, the configuration. */
 export function automaticRules(nodes: readonly InsideNode[]): AllowRule[] {
   return nodes.flatMap((n) =>
-    AUTOMATIC[n.type].map((r) => ({ ...r, port: n.ports?.[r.port] ?? DEFAULT_SERVICE_PORTS[r.port], host: n.address.toLowerCase(), deployment: n.deployment ?? 'default', description: `automatic: ${n.type}`, automatic: true, type: n.type })),
+    AUTOMATIC[n.type].map((r) => ({
+      ...r,
+      port: n.ports?.[r.port] ?? DEFAULT_SERVICE_PORTS[r.port],
+      host: n.address.toLowerCase(),
+      deployment: n.deployment ?? 'default',
+      description: `automatic: ${n.type}`,
+      automatic: true,
+      type: n.type,
+    })),
   );
 }
 
@@ -128,7 +144,13 @@ export class AllowList {
     return { automatic: this.#automatic, editable: this.#editable };
   }
 
-  addRule(input: { url: string; methods?: readonly string[] | 'default'; match?: MatchType; deployment?: string; description?: string }): AllowRule {
+  addRule(input: {
+    url: string;
+    methods?: readonly string[] | 'default';
+    match?: MatchType;
+    deployment?: string;
+    description?: string;
+  }): AllowRule {
     const rule: AllowRule = {
       ...parseRuleUrl(input.url),
       match: input.match ?? 'prefix',
@@ -163,7 +185,11 @@ export class AllowList {
       const methods = rule.methods === 'default' ? this.#defaults : rule.methods;
       if (methods.includes(t.method)) return { allowed: true, rule };
     }
-    if (pathMatched) return { allowed: false, reason: `method ${t.method} is not allowed for ${t.scheme}://${host}:${t.port}${t.path}` };
+    if (pathMatched)
+      return {
+        allowed: false,
+        reason: `method ${t.method} is not allowed for ${t.scheme}://${host}:${t.port}${t.path}`,
+      };
     return { allowed: false, reason: `${t.scheme}://${host}:${t.port}${t.path} is not on the HTTP allow list` };
   }
 }

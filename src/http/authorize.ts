@@ -70,14 +70,24 @@ export class Authorizer {
       }
       // Not a guess (a session id is 122 random bits): a client after a core restart or expiry, not an intruder.
       this.stats.failed++;
-      return { ok: false, status: 401, reason: 'X-Auth session is unknown or has expired; sign in again', staleSession: true };
+      return {
+        ok: false,
+        status: 401,
+        reason: 'X-Auth session is unknown or has expired; sign in again',
+        staleSession: true,
+      };
     }
     if (!auth) {
       // The first request of an HTTP Basic exchange carries nothing and is answered with the challenge
       // (RFC 9110 11.6.1): not a failed attempt, so intrusion protection does not count it (as Expressway counts
       // only rejected credentials and tokens in "HTTP proxy authorization failure").
       this.stats.challenged++;
-      return { ok: false, status: 401, reason: 'authorization required (Basic credentials, a bearer token, or an X-Auth session)', noCredentials: true };
+      return {
+        ok: false,
+        status: 401,
+        reason: 'authorization required (Basic credentials, a bearer token, or an X-Auth session)',
+        noCredentials: true,
+      };
     }
     const [scheme, value = ''] = auth.trim().split(/\s+/, 2) as [string, string?];
     let result: Authorization;
@@ -86,7 +96,10 @@ export class Authorizer {
     else return this.#fail(401, `authorization scheme ${scheme.slice(0, 16)} is not supported`);
     if (result.ok && opts.issueSession) {
       result.session = randomUUID();
-      await this.store.set<Entry>(NS_SESSIONS, result.session, { user: result.user, expires: Date.now() + this.settings.credentialsRefreshMs });
+      await this.store.set<Entry>(NS_SESSIONS, result.session, {
+        user: result.user,
+        expires: Date.now() + this.settings.credentialsRefreshMs,
+      });
     }
     return result;
   }
@@ -102,7 +115,8 @@ export class Authorizer {
   async cleanup(now = Date.now()): Promise<number> {
     let removed = 0;
     for (const ns of [NS_CREDENTIALS, NS_SESSIONS]) {
-      for (const [k, e] of await this.store.entries<Entry>(ns)) if (e.expires <= now && (await this.store.delete(ns, k))) removed++;
+      for (const [k, e] of await this.store.entries<Entry>(ns))
+        if (e.expires <= now && (await this.store.delete(ns, k))) removed++;
     }
     return removed;
   }
@@ -124,7 +138,12 @@ export class Authorizer {
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     if (await this.#rateLimited(user)) return this.#limit(user);
-    const key = createHash('sha256').update(await this.#salt).update(user).update('\0').update(password).digest('base64url');
+    const key = createHash('sha256')
+      .update(await this.#salt)
+      .update(user)
+      .update('\0')
+      .update(password)
+      .digest('base64url');
     const cached = await this.store.get<Entry>(NS_CREDENTIALS, key);
     if (cached && cached.expires > Date.now()) {
       this.stats.cached++;
@@ -134,10 +153,17 @@ export class Authorizer {
     try {
       good = await this.checkCredentials(user, password);
     } catch (err) {
-      return { ok: false, status: 502, reason: `call control could not check the credentials: ${(err as Error).message}` };
+      return {
+        ok: false,
+        status: 502,
+        reason: `call control could not check the credentials: ${(err as Error).message}`,
+      };
     }
     if (!good) return this.#fail(401, 'user name or password not accepted by call control');
-    await this.store.set<Entry>(NS_CREDENTIALS, key, { user, expires: Date.now() + this.settings.credentialsRefreshMs });
+    await this.store.set<Entry>(NS_CREDENTIALS, key, {
+      user,
+      expires: Date.now() + this.settings.credentialsRefreshMs,
+    });
     this.stats.basic++;
     return { ok: true, user, via: 'basic' };
   }

@@ -28,10 +28,16 @@ export class CallControl {
     const first = this.clusters[0];
     if (!first) return undefined;
     if (this.clusters.length === 1) return first;
-    const { status, text } = await this.upstreams.fetchText(`${this.#base(first)}/cucm-uds/clusterUser?username=${encodeURIComponent(user)}`);
+    const { status, text } = await this.upstreams.fetchText(
+      `${this.#base(first)}/cucm-uds/clusterUser?username=${encodeURIComponent(user)}`,
+    );
     if (status !== 200) return first;
     const home = /<homeCluster>([^<]*)<\/homeCluster>/.exec(text)?.[1]?.trim().toLowerCase();
-    return this.clusters.find((c) => c.publisher.toLowerCase() === home || c.nodes.some((n) => n.address.toLowerCase() === home)) ?? first;
+    return (
+      this.clusters.find(
+        (c) => c.publisher.toLowerCase() === home || c.nodes.some((n) => n.address.toLowerCase() === home),
+      ) ?? first
+    );
   }
 
   /** A node of the user's home cluster, round robin (the seeds' `userUdsServer`). */
@@ -46,7 +52,9 @@ export class CallControl {
     const c = await this.homeCluster(user);
     if (!c) throw new Error('no call control cluster is configured');
     const basic = Buffer.from(`${user}:${password}`).toString('base64');
-    const { status } = await this.upstreams.fetchText(`${this.#base(c)}/cucm-uds/user/${encodeURIComponent(user)}`, { authorization: `Basic ${basic}` });
+    const { status } = await this.upstreams.fetchText(`${this.#base(c)}/cucm-uds/user/${encodeURIComponent(user)}`, {
+      authorization: `Basic ${basic}`,
+    });
     if (status === 200) return true;
     if (status === 401 || status === 403 || status === 404) return false;
     throw new Error(`call control answered ${status}`);

@@ -26,8 +26,18 @@ export interface CoreProxyDeps {
 
 const TEXT = { 'content-type': 'text/plain; charset=utf-8' };
 
-function refuse(status: number, reason: string, verdict?: TunnelAnswer['verdict'], extra: Record<string, string> = {}): TunnelAnswer {
-  return { status, headers: { ...TEXT, 'cache-control': 'no-store', ...extra }, body: `${reason}\n`, ...(verdict ? { verdict } : {}) };
+function refuse(
+  status: number,
+  reason: string,
+  verdict?: TunnelAnswer['verdict'],
+  extra: Record<string, string> = {},
+): TunnelAnswer {
+  return {
+    status,
+    headers: { ...TEXT, 'cache-control': 'no-store', ...extra },
+    body: `${reason}\n`,
+    ...(verdict ? { verdict } : {}),
+  };
 }
 
 /**
@@ -53,10 +63,20 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     }
     if (route.kind === 'edge-sso') {
       if (req.method !== 'GET') return refuse(405, 'get_edge_sso takes GET', undefined, { allow: 'GET' });
-      return { status: 200, headers: { 'content-type': 'application/xml' }, body: `<?xml version="1.0" encoding="UTF-8"?><getEdgeSsoResponse version="1.0"><sso>${deps.ssoEnabled}</sso></getEdgeSsoResponse>` };
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/xml' },
+        body: `<?xml version="1.0" encoding="UTF-8"?><getEdgeSsoResponse version="1.0"><sso>${deps.ssoEnabled}</sso></getEdgeSsoResponse>`,
+      };
     }
     if (route.kind === 'service') {
-      const verdict = deps.allowList.check({ method: req.method, scheme: route.scheme, host: route.host, port: route.port, path: route.path });
+      const verdict = deps.allowList.check({
+        method: req.method,
+        scheme: route.scheme,
+        host: route.host,
+        port: route.port,
+        path: route.path,
+      });
       if (!verdict.allowed) {
         log.warn({ ...where, reason: verdict.reason }, 'http request refused by the allow list');
         return refuse(403, verdict.reason, 'not-allowed');
@@ -65,15 +85,30 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     else if ((deps.maintenance() || req.edgeMaintenance) && !(await deps.authorizer.sessionUser(req.headers))) {
       // A new sign-in; clients already signed in keep their X-Auth session and carry on.
       log.info({ ...where }, 'sign-in refused: maintenance mode');
-      return refuse(503, `${deps.maintenance() ? deps.coreNode : 'the edge'} is in maintenance mode: new sign-ins are refused; try another node or retry later`, undefined, { 'retry-after': '60' });
+      return refuse(
+        503,
+        `${deps.maintenance() ? deps.coreNode : 'the edge'} is in maintenance mode: new sign-ins are refused; try another node or retry later`,
+        undefined,
+        { 'retry-after': '60' },
+      );
     }
 
     if (route.kind === 'edge-config' && deps.ready) await deps.ready();
     const auth = await deps.authorizer.authorize(req.headers, { issueSession: route.kind === 'edge-config' });
     if (!auth.ok) {
       log.warn({ ...where, status: auth.status, reason: auth.reason }, 'http request not authorized');
-      const verdict = auth.status === 401 && !auth.staleSession && !auth.noCredentials ? 'auth-failed' : auth.status === 429 ? 'rate-limited' : undefined;
-      return refuse(auth.status, auth.reason, verdict, auth.status === 401 ? { 'www-authenticate': 'Basic realm="mra-edge"' } : {});
+      const verdict =
+        auth.status === 401 && !auth.staleSession && !auth.noCredentials
+          ? 'auth-failed'
+          : auth.status === 429
+            ? 'rate-limited'
+            : undefined;
+      return refuse(
+        auth.status,
+        auth.reason,
+        verdict,
+        auth.status === 401 ? { 'www-authenticate': 'Basic realm="mra-edge"' } : {},
+      );
     }
 
     if (route.kind === 'edge-config') {
@@ -85,7 +120,10 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
         services: deps.services(),
         ...(uds ? { userUds: { address: uds.address, port: uds.httpsPort } } : {}),
       });
-      const headers: Record<string, string | string[]> = { 'content-type': 'application/xml', 'cache-control': 'no-store' };
+      const headers: Record<string, string | string[]> = {
+        'content-type': 'application/xml',
+        'cache-control': 'no-store',
+      };
       if (auth.session) headers['set-cookie'] = `X-Auth=${auth.session}; Path=/; Secure; HttpOnly; SameSite=Strict`;
       log.info({ ...where, user: auth.user, via: auth.via }, 'edge configuration served');
       return { status: 200, headers, body: xml };
@@ -94,11 +132,16 @@ export function coreProxyHandler(deps: CoreProxyDeps): TunnelHandler {
     // A session or token speaks for one user: it may read that user's UDS record, not a colleague's.
     const named = /^\/cucm-uds\/user\/([^/]+)/.exec(route.path)?.[1];
     if (named !== undefined && decodeURIComponent(named).toLowerCase() !== auth.user.toLowerCase()) {
-      log.warn({ ...where, user: auth.user }, 'http request refused: another user\'s record');
+      log.warn({ ...where, user: auth.user }, "http request refused: another user's record");
       return refuse(403, `signed in as ${auth.user}: the record of another user is not available`);
     }
     // req.body is made on first use: a GET or HEAD has none to pass.
     const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : req.body;
-    return deps.upstreams.forward(req.method, { scheme: route.scheme, host: route.host, port: route.port, pathAndQuery: route.path + route.search }, req.headers, body);
+    return deps.upstreams.forward(
+      req.method,
+      { scheme: route.scheme, host: route.host, port: route.port, pathAndQuery: route.path + route.search },
+      req.headers,
+      body,
+    );
   };
 }

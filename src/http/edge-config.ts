@@ -31,7 +31,10 @@ export function edgeConfigXml(input: EdgeConfigInput): string {
     .map(
       (s) =>
         `<service><name>${xmlEscape(s.name)}</name>${s.servers
-          .map((v) => `<server><priority>${v.priority ?? 10}</priority><weight>${v.weight ?? 10}</weight><port>${v.port}</port><address>${xmlEscape(v.address)}</address></server>`)
+          .map(
+            (v) =>
+              `<server><priority>${v.priority ?? 10}</priority><weight>${v.weight ?? 10}</weight><port>${v.port}</port><address>${xmlEscape(v.address)}</address></server>`,
+          )
           .join('')}</service>`,
     )
     .join('');

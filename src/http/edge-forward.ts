@@ -1,5 +1,13 @@
 import type { EdgeRequest, EdgeResponse } from './edge-exchange.js';
-import { HOP_BY_HOP, MAINTENANCE_HEADER, MRA_HEADER_PREFIX, VERDICT_HEADER, type EdgeTunnel, type TunnelHeaders, type Verdict } from '../traversal/index.js';
+import {
+  HOP_BY_HOP,
+  MAINTENANCE_HEADER,
+  MRA_HEADER_PREFIX,
+  VERDICT_HEADER,
+  type EdgeTunnel,
+  type TunnelHeaders,
+  type Verdict,
+} from '../traversal/index.js';
 
 /** Answers up to this size are gathered whole before they go to the client; core sends them as one frame. */
 const SMALL_ANSWER = 64 * 1024;
@@ -17,7 +25,13 @@ export interface ForwardInfo {
  * with core's verdict once the response has ended. A client never waits on a tunnel that is not there: it is
  * answered 503 (or 502 when the tunnel drops the request) with Retry-After.
  */
-export function forward(tunnel: EdgeTunnel, req: EdgeRequest, res: EdgeResponse, body: Buffer, info: ForwardInfo): Promise<Verdict> {
+export function forward(
+  tunnel: EdgeTunnel,
+  req: EdgeRequest,
+  res: EdgeResponse,
+  body: Buffer,
+  info: ForwardInfo,
+): Promise<Verdict> {
   const headers: TunnelHeaders = {
     [`${MRA_HEADER_PREFIX}client-address`]: info.clientAddress,
     [`${MRA_HEADER_PREFIX}edge`]: info.edgeIdentity,
@@ -79,7 +93,12 @@ export function forward(tunnel: EdgeTunnel, req: EdgeRequest, res: EdgeResponse,
       },
     });
     if (typeof opened === 'string') {
-      unavailable(res, opened === 'no-tunnel' ? 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly' : 'the HTTP tunnel is busy or closing; retry shortly');
+      unavailable(
+        res,
+        opened === 'no-tunnel'
+          ? 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly'
+          : 'the HTTP tunnel is busy or closing; retry shortly',
+      );
       return resolve(undefined);
     }
     const upstream = opened;
@@ -97,15 +116,32 @@ function copyRequestHeaders(from: EdgeRequest['headers'], to: TunnelHeaders): vo
     const v = from[k];
     // Client-sent x-mra-* headers would otherwise pass as the edge's own word to core.
     // content-length is the edge's to state: the body is already read whole (a chunked one has none).
-    if (k.startsWith(':') || k === 'host' || k === 'content-length' || HOP_BY_HOP.has(k) || k.startsWith(MRA_HEADER_PREFIX) || v === undefined) continue;
+    if (
+      k.startsWith(':') ||
+      k === 'host' ||
+      k === 'content-length' ||
+      HOP_BY_HOP.has(k) ||
+      k.startsWith(MRA_HEADER_PREFIX) ||
+      v === undefined
+    )
+      continue;
     to[k] = v;
   }
 }
 
 /** A short plain-text answer with its length, so a keep-alive client knows where it ends. */
-export function answerText(res: EdgeResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+export function answerText(
+  res: EdgeResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 

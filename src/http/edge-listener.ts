@@ -50,9 +50,11 @@ export class EdgeListener {
     tlsKeyLog.watch(this.#tls);
     const h1 = new H1Server(limits, opts.handler, log);
     this.#h1 = h1;
-    const h2 = createH2Server({ settings: { maxConcurrentStreams: 128, maxHeaderListSize: limits.maxHeaderBytes } }, (req, res) =>
-      // Rate per connection: the session is the connection (req.socket is a per-stream proxy).
-      this.#dispatchH2(req, res, req.stream.session ?? req.stream),
+    const h2 = createH2Server(
+      { settings: { maxConcurrentStreams: 128, maxHeaderListSize: limits.maxHeaderBytes } },
+      (req, res) =>
+        // Rate per connection: the session is the connection (req.socket is a per-stream proxy).
+        this.#dispatchH2(req, res, req.stream.session ?? req.stream),
     );
     h2.on('session', (session) => {
       session.setTimeout(limits.idleTimeoutMs, () => session.close());
@@ -69,7 +71,9 @@ export class EdgeListener {
       if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
       else h1.take(socket);
     });
-    this.#tls.on('tlsClientError', (err, socket) => log.debug({ remote: socket.remoteAddress, err: err.message }, 'https TLS handshake failed'));
+    this.#tls.on('tlsClientError', (err, socket) =>
+      log.debug({ remote: socket.remoteAddress, err: err.message }, 'https TLS handshake failed'),
+    );
   }
 
   async listen(): Promise<number> {

@@ -61,7 +61,10 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
     async attach(traversal) {
       const tunnel = new EdgeTunnel(log);
       ctx.onClose(() => tunnel.close());
-      traversal.onChannel('http', (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)));
+      traversal.onChannel(
+        'http',
+        (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)),
+      );
       const routes = new RouteCache();
       const listener = new EdgeListener({
         address: cfg.public.address,
@@ -87,13 +90,21 @@ export function createHttpEdge(ctx: NodeContext<EdgeConfig>, intrusion: Intrusio
             routes.parse(req.url ?? '', () => true);
           } catch (err) {
             if (!(err instanceof RouteError)) throw err;
-            log.info({ client, target: (req.url ?? '').slice(0, 200), code: err.code, reason: err.message }, 'http request refused at the edge');
+            log.info(
+              { client, target: (req.url ?? '').slice(0, 200), code: err.code, reason: err.message },
+              'http request refused at the edge',
+            );
             if (err.status === 400) intrusion.fail('allow_list', client);
             const { status, body: text } = httpAnswer(err);
             return void answerText(res, status, text);
           }
-          if (!tunnel.up) return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
-          void forward(tunnel, req, res, body, { clientAddress: client, edgeIdentity: identity, maintenance: ctx.maintenance() }).then((verdict) => {
+          if (!tunnel.up)
+            return void unavailable(res, 'the inside is not reachable at the moment (no HTTP tunnel); retry shortly');
+          void forward(tunnel, req, res, body, {
+            clientAddress: client,
+            edgeIdentity: identity,
+            maintenance: ctx.maintenance(),
+          }).then((verdict) => {
             // A rate-limited sign-in is a failed one too: guessing passwords fast must not escape the count.
             if (verdict === 'auth-failed' || verdict === 'rate-limited') intrusion.fail('http_auth', client);
             else if (verdict === 'not-allowed') intrusion.fail('allow_list', client);

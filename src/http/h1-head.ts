@@ -57,14 +57,16 @@ export function parseRequestHead(buf: Buffer, maxBytes: number): RequestHead | u
   if (minor === 1 && headers.host === undefined) throw new H1Error(400, 'Host is required');
   const te = headers['transfer-encoding'] as string | undefined;
   const cl = headers['content-length'] as string | undefined;
-  if (te !== undefined && cl !== undefined) throw new H1Error(400, 'Content-Length together with Transfer-Encoding is not accepted');
+  if (te !== undefined && cl !== undefined)
+    throw new H1Error(400, 'Content-Length together with Transfer-Encoding is not accepted');
   let body: RequestHead['body'] = { length: 0 };
   if (te !== undefined) {
     if (te.toLowerCase() !== 'chunked') throw new H1Error(501, 'only chunked transfer coding is accepted');
     body = 'chunked';
   } else if (cl !== undefined) body = contentLength(cl);
   const expect = headers.expect as string | undefined;
-  if (expect !== undefined && expect.toLowerCase() !== '100-continue') throw new H1Error(417, 'only Expect: 100-continue is understood');
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue')
+    throw new H1Error(417, 'only Expect: 100-continue is understood');
   return {
     method: line[1]!,
     target: line[2]!,

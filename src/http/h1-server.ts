@@ -34,10 +34,13 @@ export class H1Server {
     readonly handler: EdgeRequestHandler,
     readonly log: Logger,
   ) {
-    this.#sweep = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.#conns) if (now > c.deadline) c.timeout();
-    }, Math.max(100, Math.min(1000, limits.headerTimeoutMs / 2)));
+    this.#sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const c of this.#conns) if (now > c.deadline) c.timeout();
+      },
+      Math.max(100, Math.min(1000, limits.headerTimeoutMs / 2)),
+    );
     this.#sweep.unref();
   }
 
@@ -114,15 +117,20 @@ class H1Connection {
       head = parseRequestHead(buf, limits.maxHeaderBytes);
     } catch (err) {
       if (!(err instanceof H1Error)) throw err;
-      log.info({ remote: this.socket.remoteAddress, status: err.status, code: err.code, err: err.message }, 'http client error');
+      log.info(
+        { remote: this.socket.remoteAddress, status: err.status, code: err.code, err: err.message },
+        'http client error',
+      );
       const { status, body } = httpAnswer(err);
       return this.#refuse(status, body);
     }
     if (!head) return;
     this.#buf = undefined;
     const rest = head.length < buf.length ? buf.subarray(head.length) : undefined;
-    if (overRate(this, limits.maxRequestsPerConnectionPerS)) return this.#refuse(429, 'too many requests on this connection\n', { 'retry-after': '1' });
-    if (head.body !== 'chunked' && head.body.length > limits.maxBodyBytes) return this.#refuse(413, `request body larger than ${limits.maxBodyBytes} bytes\n`);
+    if (overRate(this, limits.maxRequestsPerConnectionPerS))
+      return this.#refuse(429, 'too many requests on this connection\n', { 'retry-after': '1' });
+    if (head.body !== 'chunked' && head.body.length > limits.maxBodyBytes)
+      return this.#refuse(413, `request body larger than ${limits.maxBodyBytes} bytes\n`);
     this.#head = head;
     if (head.body === 'chunked') this.#chunked = new ChunkedBody(limits.maxBodyBytes);
     else if (head.body.length === 0) return this.#dispatch(EMPTY, rest);
@@ -240,7 +248,9 @@ class H1Response extends EventEmitter implements EdgeResponse {
       s.write(this.#headHead(this.#chunked ? 'transfer-encoding: chunked\r\n' : ''), 'latin1');
     }
     if (this.head || chunk.length === 0) return true;
-    const ok = this.#chunked ? (s.write(`${chunk.length.toString(16)}\r\n`), s.write(chunk), s.write('\r\n')) : s.write(chunk);
+    const ok = this.#chunked
+      ? (s.write(`${chunk.length.toString(16)}\r\n`), s.write(chunk), s.write('\r\n'))
+      : s.write(chunk);
     if (!ok) s.once('drain', () => this.emit('drain'));
     return ok;
   }

@@ -66,7 +66,14 @@ export class InsideClient {
   readonly secureContext: SecureContext;
 
   constructor(opts: InsideClientOptions) {
-    this.opts = { connectTimeoutMs: 5_000, headersTimeoutMs: 30_000, bodyTimeoutMs: 60_000, connections: 256, keepAliveMs: 30_000, ...opts };
+    this.opts = {
+      connectTimeoutMs: 5_000,
+      headersTimeoutMs: 30_000,
+      bodyTimeoutMs: 60_000,
+      connections: 256,
+      keepAliveMs: 30_000,
+      ...opts,
+    };
     this.secureContext = createSecureContext({ ca: opts.ca });
     // One timer for every connection's deadline (connect, head, body, idle), not one per request.
     this.#sweep = setInterval(() => {
@@ -168,7 +175,15 @@ class Pool {
   #open(): Conn {
     const socket =
       this.scheme === 'https'
-        ? tlsConnect({ host: this.host, port: this.port, secureContext: this.client.secureContext, rejectUnauthorized: true, ALPNProtocols: ['http/1.1'], ...(isIP(this.host) ? {} : { servername: this.host }), ...this.#from })
+        ? tlsConnect({
+            host: this.host,
+            port: this.port,
+            secureContext: this.client.secureContext,
+            rejectUnauthorized: true,
+            ALPNProtocols: ['http/1.1'],
+            ...(isIP(this.host) ? {} : { servername: this.host }),
+            ...this.#from,
+          })
         : tcpConnect({ host: this.host, port: this.port, ...this.#from });
     const conn = new Conn(this, socket);
     this.#all.add(conn);
@@ -256,7 +271,8 @@ class Conn {
         else if (head.body === 'chunked') this.#chunked = new ChunkedBody(Infinity);
         ex.handler.onHead(head.status, head.headers);
         if (ex.done) return;
-        if (head.body === 'none' || (typeof head.body === 'object' && head.body.length === 0)) return this.#finish(buf.length > head.length);
+        if (head.body === 'none' || (typeof head.body === 'object' && head.body.length === 0))
+          return this.#finish(buf.length > head.length);
         if (buf.length > head.length) this.#body(buf.subarray(head.length));
         return;
       }
@@ -318,7 +334,13 @@ class Conn {
       return void ex.handler.onEnd();
     }
     // A kept-alive connection the server had closed just as it was reused: nothing was answered, so once more.
-    if (this.#used && !this.#head && !this.#buf && !ex.retried && (ex.req.method === 'GET' || ex.req.method === 'HEAD')) {
+    if (
+      this.#used &&
+      !this.#head &&
+      !this.#buf &&
+      !ex.retried &&
+      (ex.req.method === 'GET' || ex.req.method === 'HEAD')
+    ) {
       ex.retried = true;
       ex.conn = undefined;
       return this.pool.run(ex);

@@ -16,7 +16,15 @@ export class RouteError extends HttpError {
 
 export type EdgeRoute =
   | { kind: 'edge-config' | 'edge-sso'; domain: string; search: string }
-  | { kind: 'service'; domain: string; scheme: 'http' | 'https'; host: string; port: number; path: string; search: string };
+  | {
+      kind: 'service';
+      domain: string;
+      scheme: 'http' | 'https';
+      host: string;
+      port: number;
+      path: string;
+      search: string;
+    };
 
 const B64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -32,12 +40,15 @@ export function decodeRoutingSegment(segment: string): string {
   if (!B64.test(segment) || segment.length > 1024) throw new RouteError(400, 'routing segment is not base64');
   const bare = segment.replace(/=+$/, '');
   if (bare.length % 4 === 1) throw new RouteError(400, 'routing segment has an impossible base64 length');
-  if (segment.includes('=') && segment.length % 4 !== 0) throw new RouteError(400, 'routing segment has wrong base64 padding');
+  if (segment.includes('=') && segment.length % 4 !== 0)
+    throw new RouteError(400, 'routing segment has wrong base64 padding');
   const std = bare.replace(/-/g, '+').replace(/_/g, '/');
   const bytes = Buffer.from(std, 'base64');
-  if (bytes.toString('base64').replace(/=+$/, '') !== std) throw new RouteError(400, 'routing segment is not canonical base64');
+  if (bytes.toString('base64').replace(/=+$/, '') !== std)
+    throw new RouteError(400, 'routing segment is not canonical base64');
   // Printable ASCII only: a domain or a host route never carries anything else.
-  if (!/^[\x21-\x7e]+$/.test(bytes.toString('latin1'))) throw new RouteError(400, 'routing segment does not decode to printable text');
+  if (!/^[\x21-\x7e]+$/.test(bytes.toString('latin1')))
+    throw new RouteError(400, 'routing segment does not decode to printable text');
   return bytes.toString('latin1');
 }
 
@@ -68,9 +79,18 @@ export function parseEdgeTarget(target: string, isDomain: (name: string) => bool
   if (scheme !== 'http' && scheme !== 'https') throw new RouteError(400, 'service route scheme must be http or https');
   const host = hostRaw.toLowerCase();
   if (!isHostName(host)) throw new RouteError(400, 'service route host is not a host name');
-  if (!/^[1-9]\d{0,4}$/.test(portText) || Number(portText) > 65535) throw new RouteError(400, 'service route port is not a port number');
+  if (!/^[1-9]\d{0,4}$/.test(portText) || Number(portText) > 65535)
+    throw new RouteError(400, 'service route port is not a port number');
   if (!isDomain(domain)) throw new RouteError(404, `domain ${domain} is not served here`);
-  return { kind: 'service', domain, scheme, host, port: Number(portText), path: normalizePath(rest || '/'), search: checkSearch(search) };
+  return {
+    kind: 'service',
+    domain,
+    scheme,
+    host,
+    port: Number(portText),
+    path: normalizePath(rest || '/'),
+    search: checkSearch(search),
+  };
 }
 
 /**
@@ -106,7 +126,8 @@ export class RouteCache {
 }
 
 function checkSearch(search: string): string {
-  if (/[\x00-\x20\x7f\\]/.test(search)) throw new RouteError(400, 'query carries control characters, spaces or backslashes');
+  if (/[\x00-\x20\x7f\\]/.test(search))
+    throw new RouteError(400, 'query carries control characters, spaces or backslashes');
   return search;
 }
 
@@ -118,7 +139,8 @@ function checkSearch(search: string): string {
 export function normalizePath(raw: string): string {
   if (/[\x00-\x20\x7f]/.test(raw)) throw new RouteError(400, 'path carries control characters or spaces');
   if (raw.includes('\\')) throw new RouteError(400, 'path carries a backslash');
-  if (/%(2f|2e|5c|25|00)/i.test(raw)) throw new RouteError(400, 'path carries an encoded slash, dot, backslash or percent sign');
+  if (/%(2f|2e|5c|25|00)/i.test(raw))
+    throw new RouteError(400, 'path carries an encoded slash, dot, backslash or percent sign');
   let decoded: string;
   try {
     decoded = decodeURIComponent(raw);
@@ -146,7 +168,13 @@ export function normalizePath(raw: string): string {
 }
 
 /** The inverse, for clients, tests and the lab: builds the path Jabber would send. */
-export function encodeServiceRoute(domain: string, scheme: 'http' | 'https', host: string, port: number, padded = false): string {
+export function encodeServiceRoute(
+  domain: string,
+  scheme: 'http' | 'https',
+  host: string,
+  port: number,
+  padded = false,
+): string {
   const b = Buffer.from(`${domain}/${scheme}/${host}/${port}`).toString('base64');
   return padded ? b : b.replace(/=+$/, '');
 }

@@ -20,7 +20,13 @@ export interface UpstreamTarget {
 export class Upstreams {
   readonly #client: InsideClient;
 
-  constructor(opts: { ca: string; headersTimeoutMs?: number; bodyTimeoutMs?: number; connections?: number; localAddress?: string }) {
+  constructor(opts: {
+    ca: string;
+    headersTimeoutMs?: number;
+    bodyTimeoutMs?: number;
+    connections?: number;
+    localAddress?: string;
+  }) {
     this.#client = new InsideClient({
       ca: opts.ca,
       connectTimeoutMs: 5_000,
@@ -34,14 +40,30 @@ export class Upstreams {
     });
   }
 
-  async forward(method: string, target: UpstreamTarget, headers: TunnelRequestHeaders, body: Readable | undefined): Promise<TunnelAnswer> {
+  async forward(
+    method: string,
+    target: UpstreamTarget,
+    headers: TunnelRequestHeaders,
+    body: Readable | undefined,
+  ): Promise<TunnelAnswer> {
     const out: Record<string, string | string[]> = {};
     for (const k in headers) {
       const v = headers[k];
-      if (k.startsWith(':') || k === 'host' || HOP_BY_HOP.has(k) || k.startsWith(MRA_HEADER_PREFIX) || k === 'content-length' || v === undefined) continue;
+      if (
+        k.startsWith(':') ||
+        k === 'host' ||
+        HOP_BY_HOP.has(k) ||
+        k.startsWith(MRA_HEADER_PREFIX) ||
+        k === 'content-length' ||
+        v === undefined
+      )
+        continue;
       if (k === 'cookie') {
         // The X-Auth session belongs to the edge proxy; the inside server never needs it.
-        const kept = String(v).split(/;\s*/).filter((c) => !/^x-auth=/i.test(c)).join('; ');
+        const kept = String(v)
+          .split(/;\s*/)
+          .filter((c) => !/^x-auth=/i.test(c))
+          .join('; ');
         if (kept) out[k] = kept;
         continue;
       }
@@ -52,10 +74,22 @@ export class Upstreams {
       // The edge read the body whole (within its limit) before sending it: it leaves here as one write too.
       const data = hasBody && body ? await readAll(body) : undefined;
       if (hasBody) out['content-length'] = String(data?.length ?? 0);
-      return await this.#exchange({ scheme: target.scheme, host: target.host, port: target.port, method, path: target.pathAndQuery, headers: out, ...(data ? { body: data } : {}) });
+      return await this.#exchange({
+        scheme: target.scheme,
+        host: target.host,
+        port: target.port,
+        method,
+        path: target.pathAndQuery,
+        headers: out,
+        ...(data ? { body: data } : {}),
+      });
     } catch (err) {
       const timeout = err instanceof InsideError && err.kind === 'timeout';
-      return { status: timeout ? 504 : 502, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `inside server ${target.host}:${target.port} ${timeout ? 'did not answer in time' : 'is unreachable'}: ${(err as Error).message}\n` };
+      return {
+        status: timeout ? 504 : 502,
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: `inside server ${target.host}:${target.port} ${timeout ? 'did not answer in time' : 'is unreachable'}: ${(err as Error).message}\n`,
+      };
     }
   }
 
@@ -106,7 +140,14 @@ export class Upstreams {
   async fetchText(url: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
     const u = new URL(url);
     const scheme = u.protocol === 'http:' ? 'http' : 'https';
-    const answer = await this.#exchange({ scheme, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (scheme === 'http' ? 80 : 443)), method: 'GET', path: u.pathname + u.search, headers });
+    const answer = await this.#exchange({
+      scheme,
+      host: u.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(u.port || (scheme === 'http' ? 80 : 443)),
+      method: 'GET',
+      path: u.pathname + u.search,
+      headers,
+    });
     const body = answer.body instanceof Readable ? await readAll(answer.body) : (answer.body ?? '');
     return { status: answer.status, text: body.toString() };
   }

@@ -1,6 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
-import { AXL_PATH, SECURITY_MODE_SQL, requestOperation, soapEnvelope, soapFault, textOf, xmlEscape, type AxlOperation, type XmlNode } from '../discovery/index.js';
+import {
+  AXL_PATH,
+  SECURITY_MODE_SQL,
+  requestOperation,
+  soapEnvelope,
+  soapFault,
+  textOf,
+  xmlEscape,
+  type AxlOperation,
+  type XmlNode,
+} from '../discovery/index.js';
 
 /**
  * The lab publisher's answers to discovery: the AXL-style subset of docs/discovery.md, read from a cluster
@@ -32,7 +42,14 @@ export const LAB_AXL_CREDENTIALS = { username: 'axladmin', password: 'lab-axl-pa
 
 /** One call-control node at `address`, non-secure, signing tokens with `keys` (default: a fresh ES256 key). */
 export function labCluster(address: string, keys?: Array<Record<string, unknown>>): LabCluster {
-  const jwks = keys ?? [{ ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }), kid: 'lab-cucm-1', alg: 'ES256', use: 'sig' }];
+  const jwks = keys ?? [
+    {
+      ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+      kid: 'lab-cucm-1',
+      alg: 'ES256',
+      use: 'sig',
+    },
+  ];
   return {
     nodes: [{ name: address, role: 'CUCM Voice/Video', sipPort: 5060, sipTlsPort: 5061 }],
     mixedMode: false,
@@ -51,19 +68,36 @@ function answer(cluster: LabCluster, op: AxlOperation, body: XmlNode): string {
   switch (op) {
     case 'listProcessNode':
       return ret(
-        ['<processNode><name>EnterpriseWideData</name><processNodeRole>CUCM Voice/Video</processNodeRole></processNode>', ...cluster.nodes.map((n) => `<processNode><name>${xmlEscape(n.name)}</name><processNodeRole>${xmlEscape(n.role ?? 'CUCM Voice/Video')}</processNodeRole></processNode>`)].join(''),
+        [
+          '<processNode><name>EnterpriseWideData</name><processNodeRole>CUCM Voice/Video</processNodeRole></processNode>',
+          ...cluster.nodes.map(
+            (n) =>
+              `<processNode><name>${xmlEscape(n.name)}</name><processNodeRole>${xmlEscape(n.role ?? 'CUCM Voice/Video')}</processNodeRole></processNode>`,
+          ),
+        ].join(''),
       );
     case 'listCallManager':
       return ret(
         cluster.nodes
-          .map((n) => `<callManager><name>CM_${xmlEscape(n.name)}</name><processNodeName>${xmlEscape(n.name)}</processNodeName><ports><sipPorts><sipPhonePort>${n.sipPort ?? 5060}</sipPhonePort><sipPhoneSecuredPort>${n.sipTlsPort ?? 5061}</sipPhoneSecuredPort></sipPorts></ports></callManager>`)
+          .map(
+            (n) =>
+              `<callManager><name>CM_${xmlEscape(n.name)}</name><processNodeName>${xmlEscape(n.name)}</processNodeName><ports><sipPorts><sipPhonePort>${n.sipPort ?? 5060}</sipPhonePort><sipPhoneSecuredPort>${n.sipTlsPort ?? 5061}</sipPhoneSecuredPort></sipPorts></ports></callManager>`,
+          )
           .join(''),
       );
     case 'executeSQLQuery':
-      if (textOf(body, 'sql') !== SECURITY_MODE_SQL) throw new Error('the lab publisher answers only the ClusterSecurityMode query');
+      if (textOf(body, 'sql') !== SECURITY_MODE_SQL)
+        throw new Error('the lab publisher answers only the ClusterSecurityMode query');
       return ret(`<row><paramvalue>${cluster.mixedMode ? 1 : 0}</paramvalue></row>`);
     case 'listTokenSigningKey':
-      return ret(cluster.tokenKeys.map((k) => `<tokenSigningKey><kid>${xmlEscape(k.kid)}</kid><jwk>${xmlEscape(JSON.stringify(k.jwk))}</jwk></tokenSigningKey>`).join(''));
+      return ret(
+        cluster.tokenKeys
+          .map(
+            (k) =>
+              `<tokenSigningKey><kid>${xmlEscape(k.kid)}</kid><jwk>${xmlEscape(JSON.stringify(k.jwk))}</jwk></tokenSigningKey>`,
+          )
+          .join(''),
+      );
   }
 }
 
@@ -81,10 +115,10 @@ export function handleAxl(cluster: LabCluster, req: IncomingMessage, res: Server
     setTimeout(() => handleAxl({ ...cluster, delayMs: 0 }, req, res), ms);
     return true;
   }
-  if (req.method !== 'POST') return reply(res, 405, soapFault('AXL takes POST')), true;
+  if (req.method !== 'POST') return (reply(res, 405, soapFault('AXL takes POST')), true);
   if (!authorized(req, cluster)) {
     res.writeHead(401, { 'www-authenticate': 'Basic realm="Cisco AXL"' });
-    return res.end(), true;
+    return (res.end(), true);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -93,7 +127,8 @@ export function handleAxl(cluster: LabCluster, req: IncomingMessage, res: Server
     if (size <= MAX_BODY) chunks.push(c);
   });
   req.on('end', () => {
-    if (cluster.misbehave === 'garbage') return reply(res, 200, '<html><body>Service Temporarily Unavailable</body></html>');
+    if (cluster.misbehave === 'garbage')
+      return reply(res, 200, '<html><body>Service Temporarily Unavailable</body></html>');
     if (cluster.misbehave === 'fault') return reply(res, 500, soapFault('Database is not available'));
     if (size > MAX_BODY) return reply(res, 413, soapFault('request too large'));
     const request = requestOperation(Buffer.concat(chunks).toString('utf8'));

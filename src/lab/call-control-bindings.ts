@@ -16,10 +16,22 @@ export class Bindings {
   readonly #byAor = new Map<string, Map<string, Binding>>();
   readonly #byContact = new Map<string, Binding>();
 
-  set(aor: string, contact: string, b: { path: string[]; conn: SipConnection; callId: string; expiresS: number }): void {
+  set(
+    aor: string,
+    contact: string,
+    b: { path: string[]; conn: SipConnection; callId: string; expiresS: number },
+  ): void {
     if (b.expiresS <= 0) return this.remove(aor, contact);
     const expiresAt = Date.now() + b.expiresS * 1000;
-    const binding: Binding = { aor, contact, path: b.path, conn: b.conn, callId: b.callId, expiresAt, remainingS: () => Math.max(0, Math.round((expiresAt - Date.now()) / 1000)) };
+    const binding: Binding = {
+      aor,
+      contact,
+      path: b.path,
+      conn: b.conn,
+      callId: b.callId,
+      expiresAt,
+      remainingS: () => Math.max(0, Math.round((expiresAt - Date.now()) / 1000)),
+    };
     let forAor = this.#byAor.get(aor);
     if (!forAor) this.#byAor.set(aor, (forAor = new Map()));
     forAor.set(contact, binding);

@@ -5,7 +5,19 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.js';
-import { SipRequest, createResponse, fields, formatUri, generateBranch, generateTag, getParam, parseUri, removeTopVia, tagOf, type SipResponse } from '../sip/message/index.js';
+import {
+  SipRequest,
+  createResponse,
+  fields,
+  formatUri,
+  generateBranch,
+  generateTag,
+  getParam,
+  parseUri,
+  removeTopVia,
+  tagOf,
+  type SipResponse,
+} from '../sip/message/index.js';
 import { NonceIssuer, digestResponse, parseDigest } from './digest.js';
 import { StreamSipConnection, type SipConnection } from '../sip/transport/index.js';
 import { answer, aorOf, hopFault, parseOrAnswer, statelessBranch, viaValue } from '../sip/routing/index.js';
@@ -78,12 +90,21 @@ export class CallControl {
   }
 
   async start(): Promise<this> {
-    this.ports.tcp = await this.#listen(createTcpServer((s) => this.#accept(s, 'tcp')), this.#opts.port);
+    this.ports.tcp = await this.#listen(
+      createTcpServer((s) => this.#accept(s, 'tcp')),
+      this.#opts.port,
+    );
     if (this.#opts.tls) {
       const t = this.#opts.tls;
-      this.ports.tls = await this.#listen(createTlsServer({ cert: t.cert, key: t.key }, (s) => this.#accept(s, 'tls')), t.port);
+      this.ports.tls = await this.#listen(
+        createTlsServer({ cert: t.cert, key: t.key }, (s) => this.#accept(s, 'tls')),
+        t.port,
+      );
     }
-    this.#log.info({ address: this.#opts.address, ports: this.ports, users: Object.keys(this.#opts.users).length }, 'lab call control up');
+    this.#log.info(
+      { address: this.#opts.address, ports: this.ports, users: Object.keys(this.#opts.users).length },
+      'lab call control up',
+    );
     return this;
   }
 
@@ -98,11 +119,21 @@ export class CallControl {
    * Sends a request (OPTIONS, MESSAGE, INVITE...) to a registered user along its Path; resolves with the final
    * status. With `dialog` (from an earlier result) the request is sent inside that dialog (a BYE).
    */
-  request(aor: string, method: string, body = '', contentType = 'text/plain', timeoutMs = 8000, headers: Array<[string, string]> = [], dialog?: Dialog): Promise<RequestResult> {
+  request(
+    aor: string,
+    method: string,
+    body = '',
+    contentType = 'text/plain',
+    timeoutMs = 8000,
+    headers: Array<[string, string]> = [],
+    dialog?: Dialog,
+  ): Promise<RequestResult> {
     const binding = this.bindings.lookup(aor)[0];
     if (!binding) return Promise.resolve({ status: 480, reason: 'Not registered' });
     const branch = generateBranch();
-    const d: Dialog = dialog ? { ...dialog, cseq: dialog.cseq + 1 } : { callId: randomBytes(10).toString('hex'), fromTag: generateTag(), toTag: null, cseq: 1 };
+    const d: Dialog = dialog
+      ? { ...dialog, cseq: dialog.cseq + 1 }
+      : { callId: randomBytes(10).toString('hex'), fromTag: generateTag(), toTag: null, cseq: 1 };
     const req = this.#build(binding, aor, method, d, branch, body, contentType, headers);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -112,9 +143,15 @@ export class CallControl {
       this.#pending.set(branch, (res) => {
         clearTimeout(timer);
         this.#pending.delete(branch);
-        resolve({ status: res.status, reason: res.reason, dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) }, body: res.body });
+        resolve({
+          status: res.status,
+          reason: res.reason,
+          dialog: { ...d, toTag: d.toTag ?? tagOf(res.to()) },
+          body: res.body,
+        });
       });
-      if (!binding.conn.send(req.serialize())) this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
+      if (!binding.conn.send(req.serialize()))
+        this.#pending.get(branch)!(createResponse(req, 503, { reason: 'Flow to core gone' }));
     });
   }
 
@@ -125,16 +162,33 @@ export class CallControl {
   ack(aor: string, dialog: Dialog, body = '', contentType = 'application/sdp'): boolean {
     const binding = this.bindings.lookup(aor)[0];
     if (!binding) return false;
-    return binding.conn.send(this.#build(binding, aor, 'ACK', dialog, generateBranch(), body, contentType, []).serialize());
+    return binding.conn.send(
+      this.#build(binding, aor, 'ACK', dialog, generateBranch(), body, contentType, []).serialize(),
+    );
   }
 
-  #build(binding: Binding, aor: string, method: string, d: Dialog, branch: string, body: string, contentType: string, headers: Array<[string, string]>): SipRequest {
+  #build(
+    binding: Binding,
+    aor: string,
+    method: string,
+    d: Dialog,
+    branch: string,
+    body: string,
+    contentType: string,
+    headers: Array<[string, string]>,
+  ): SipRequest {
     const payload = Buffer.from(body, 'utf8');
     return new SipRequest(
       method,
       binding.contact,
       fields([
-        ['Via', viaValue(binding.conn.transport, binding.conn.localAddress, binding.conn.localPort, [['branch', branch], [MARK, 'origin']])],
+        [
+          'Via',
+          viaValue(binding.conn.transport, binding.conn.localAddress, binding.conn.localPort, [
+            ['branch', branch],
+            [MARK, 'origin'],
+          ]),
+        ],
         ...binding.path.map((p) => ['Route', p] as const),
         ['Max-Forwards', '70'],
         ['From', `<sip:callcontrol@${aor.split('@')[1]}>;tag=${d.fromTag}`],
@@ -159,14 +213,20 @@ export class CallControl {
 
   #accept(socket: import('node:net').Socket, transport: 'tcp' | 'tls'): void {
     socket.on('error', () => {});
-    const conn = new StreamSipConnection(socket, transport, { idleTimeoutMs: 0 }, (data, c) => this.#onMessage(data, c));
+    const conn = new StreamSipConnection(socket, transport, { idleTimeoutMs: 0 }, (data, c) =>
+      this.#onMessage(data, c),
+    );
     this.#connections.set(conn.id, conn);
     conn.onClose(() => this.#connections.delete(conn.id));
   }
 
   #onMessage(data: Buffer, conn: SipConnection): void {
     // The lab answers a malformed message and logs nothing: the proxies in front of it log their own refusals.
-    const msg = parseOrAnswer(data, (reply) => conn.send(reply), () => {});
+    const msg = parseOrAnswer(
+      data,
+      (reply) => conn.send(reply),
+      () => {},
+    );
     if (!msg) return;
     if (!msg.isRequest) return this.#onResponse(msg);
     if (msg.method === 'REGISTER') return this.#register(msg, conn);
@@ -193,9 +253,17 @@ export class CallControl {
     if (verdict !== 'ok') {
       const stale = verdict === 'stale' ? ', stale=true' : '';
       this.#log.debug({ aor, verdict }, 'lab registrar challenge');
-      return void conn.send(answer(req, 401, undefined, [['WWW-Authenticate', `Digest realm="${realm}", nonce="${this.#nonces.issue()}", qop="auth", algorithm=MD5${stale}`]]));
+      return void conn.send(
+        answer(req, 401, undefined, [
+          [
+            'WWW-Authenticate',
+            `Digest realm="${realm}", nonce="${this.#nonces.issue()}", qop="auth", algorithm=MD5${stale}`,
+          ],
+        ]),
+      );
     }
-    if (parseDigest(auth!)!.username !== user) return void conn.send(answer(req, 403, 'Authenticated user does not own this address'));
+    if (parseDigest(auth!)!.username !== user)
+      return void conn.send(answer(req, 403, 'Authenticated user does not own this address'));
     const contacts = req.contacts();
     const expiresHeader = req.header('expires');
     const max = this.#opts.maxExpiresS ?? 3600;
@@ -209,9 +277,13 @@ export class CallControl {
       }
     }
     const current = this.bindings.lookup(aor);
-    const headers: Array<[string, string]> = current.map((b) => ['Contact', `<${b.contact}>;expires=${b.remainingS()}`]);
+    const headers: Array<[string, string]> = current.map((b) => [
+      'Contact',
+      `<${b.contact}>;expires=${b.remainingS()}`,
+    ]);
     // RFC 3327 §5.3: the registrar echoes the Path it stored, so the client learns its service route.
-    if (current[0]?.path.length && /\bpath\b/i.test(req.header('supported') ?? '')) headers.push(['Path', current[0].path.join(', ')]);
+    if (current[0]?.path.length && /\bpath\b/i.test(req.header('supported') ?? ''))
+      headers.push(['Path', current[0].path.join(', ')]);
     headers.push(['Date', new Date().toUTCString()]);
     conn.send(createResponse(req, 200, { headers }).serialize());
   }
@@ -223,7 +295,11 @@ export class CallControl {
     if (password === undefined) return 'bad';
     const nonce = this.#nonces.check(p.nonce);
     if (nonce !== 'ok') return nonce;
-    const want = digestResponse({ username: p.username, realm: p.realm, nonce: p.nonce, uri: p.uri, qop: p.qop, nc: p.nc, cnonce: p.cnonce }, password, req.method);
+    const want = digestResponse(
+      { username: p.username, realm: p.realm, nonce: p.nonce, uri: p.uri, qop: p.qop, nc: p.nc, cnonce: p.cnonce },
+      password,
+      req.method,
+    );
     return want === p.response ? 'ok' : 'bad';
   }
 
@@ -248,7 +324,8 @@ export class CallControl {
     const forwardedTo = req.uri.user && !tagOf(req.to()) ? this.forwards.get(req.uri.user) : undefined;
     if (forwardedTo) req.uri = { ...req.uri, user: forwardedTo };
     const uri = req.uri;
-    const target: Binding | undefined = this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
+    const target: Binding | undefined =
+      this.bindings.byContact(formatUri(uri)) ?? this.bindings.lookup(`${uri.user ?? ''}@${uri.host}`.toLowerCase())[0];
     // A phone registered here may give, in a dialog, the Contact of the connection it opened rather than the one it
     // registered (RFC 5626 flows): that connection is the way to it.
     const flow = target ? undefined : this.#connectionFrom(uri);
@@ -275,21 +352,35 @@ export class CallControl {
     if (!target) {
       // OPTIONS to the registrar itself is a keepalive/capabilities probe.
       if (req.method === 'OPTIONS' && !uri.user) return void conn.send(createResponse(req, 200).serialize());
-      if (req.method !== 'ACK') conn.send(answer(req, uri.user && this.#opts.users[uri.user] !== undefined ? 480 : 404, 'No registered contact'));
+      if (req.method !== 'ACK')
+        conn.send(
+          answer(req, uri.user && this.#opts.users[uri.user] !== undefined ? 480 : 404, 'No registered contact'),
+        );
       return;
     }
     req.uri = parseUri(target.contact);
     req.removeHeader('route');
     for (const p of target.path) req.addHeader('route', p);
     if (req.method === 'INVITE' || req.method === 'SUBSCRIBE') {
-      req.addHeader('record-route', `<sip:${conn.localAddress}:${conn.localPort};transport=${conn.transport};lr;${MARK}>`, 'top');
+      req.addHeader(
+        'record-route',
+        `<sip:${conn.localAddress}:${conn.localPort};transport=${conn.transport};lr;${MARK}>`,
+        'top',
+      );
     }
     this.#forward(req, conn, target.conn);
   }
 
   /** Forwards `req` (from `from`) on the connection `to`, with call control's Via naming where the answer goes back. */
   #forward(req: SipRequest, from: SipConnection, to: SipConnection): void {
-    req.addHeader('via', viaValue(to.transport, to.localAddress, to.localPort, [['branch', statelessBranch(req, 'lab')], [MARK, from.id]]), 'top');
+    req.addHeader(
+      'via',
+      viaValue(to.transport, to.localAddress, to.localPort, [
+        ['branch', statelessBranch(req, 'lab')],
+        [MARK, from.id],
+      ]),
+      'top',
+    );
     if (!to.send(req.serialize()) && req.method !== 'ACK') from.send(answer(req, 480, 'Flow to the contact gone'));
   }
 

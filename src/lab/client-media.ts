@@ -32,7 +32,7 @@ export class ClientMedia {
     this.#address = o.address;
     this.#log = o.log;
     echo.on('message', (data, from) => {
-      if (data.length < 12 || data[1]! >= 192 && data[1]! <= 223) return;
+      if (data.length < 12 || (data[1]! >= 192 && data[1]! <= 223)) return;
       data.writeUInt32BE(0x1abc0000 | (from.port & 0xffff), 8);
       echo.send(data, from.port, from.address);
     });
@@ -40,7 +40,14 @@ export class ClientMedia {
 
   static async start(o: ClientMediaOptions): Promise<ClientMedia> {
     // A client terminates its SRTP: nothing of it could pass through the kernel, so no BPF program is loaded for it.
-    const engine = await MediaEngine.create({ workers: 1, muxPairs: 0, bindAddress: o.address, portMin: o.portMin, portMax: o.portMax, kernelPath: 'off' });
+    const engine = await MediaEngine.create({
+      workers: 1,
+      muxPairs: 0,
+      bindAddress: o.address,
+      portMin: o.portMin,
+      portMax: o.portMax,
+      kernelPath: 'off',
+    });
     const echo = dgram.createSocket('udp4');
     echo.bind(0, o.address);
     await once(echo, 'listening');
@@ -60,10 +67,23 @@ export class ClientMedia {
       const key = randomBytes(SRTP_SUITES[suite].keySaltLength);
       this.end(req.callId());
       const echo = this.#echo.address();
-      const relay = this.#engine.createRelay({ a: { remote: { address: m.address, port: m.port }, rtcpMux: m.rtcpMux }, b: { remote: { address: echo.address, port: echo.port } } });
+      const relay = this.#engine.createRelay({
+        a: { remote: { address: m.address, port: m.port }, rtcpMux: m.rtcpMux },
+        b: { remote: { address: echo.address, port: echo.port } },
+      });
       relay.setKeys('a', { recv: { suite, key: offered.keySalt }, send: { suite, key } });
       this.#calls.set(req.callId(), relay);
-      const body = ['v=0', `o=lab-client 1 1 IN IP4 ${this.#address}`, 's=-', `c=IN IP4 ${this.#address}`, 't=0 0', `m=audio ${relay.ports.a.rtp} ${m.proto} ${m.formats.join(' ')}`, 'a=sendrecv', `a=crypto:${formatCrypto(offered.tag, suite, key)}`, ''].join('\r\n');
+      const body = [
+        'v=0',
+        `o=lab-client 1 1 IN IP4 ${this.#address}`,
+        's=-',
+        `c=IN IP4 ${this.#address}`,
+        't=0 0',
+        `m=audio ${relay.ports.a.rtp} ${m.proto} ${m.formats.join(' ')}`,
+        'a=sendrecv',
+        `a=crypto:${formatCrypto(offered.tag, suite, key)}`,
+        '',
+      ].join('\r\n');
       return { status: 200, body };
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, 'lab client could not answer the offer');

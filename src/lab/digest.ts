@@ -33,7 +33,8 @@ export function parseDigest(value: string): Record<string, string> | null {
   const m = /^\s*Digest\s+/i.exec(value);
   if (!m) return null;
   const out: Record<string, string> = {};
-  for (const p of value.slice(m[0].length).matchAll(PARAM)) out[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  for (const p of value.slice(m[0].length).matchAll(PARAM))
+    out[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   return out;
 }
 
@@ -44,7 +45,14 @@ export function parseChallenge(value: string): DigestChallenge | null {
   const algorithm = p.algorithm ?? 'MD5';
   if (algorithm.toUpperCase() !== 'MD5') return null;
   const qops = p.qop?.split(',').map((q) => q.trim().toLowerCase());
-  return { realm: p.realm, nonce: p.nonce, opaque: p.opaque, algorithm, qop: qops?.includes('auth') ? 'auth' : undefined, stale: p.stale?.toLowerCase() === 'true' };
+  return {
+    realm: p.realm,
+    nonce: p.nonce,
+    opaque: p.opaque,
+    algorithm,
+    qop: qops?.includes('auth') ? 'auth' : undefined,
+    stale: p.stale?.toLowerCase() === 'true',
+  };
 }
 
 function answerWith(ha1: string, p: DigestInput, method: string): string {
@@ -88,8 +96,19 @@ export class DigestCredentials {
     const c = this.#challenge;
     if (!c) return null;
     const input: DigestInput = { username: this.username, realm: c.realm, nonce: c.nonce, uri };
-    if (c.qop) Object.assign(input, { qop: 'auth', nc: (++this.#nc).toString(16).padStart(8, '0'), cnonce: randomBytes(8).toString('hex') });
-    const parts = [`Digest username="${this.username}"`, `realm="${c.realm}"`, `nonce="${c.nonce}"`, `uri="${uri}"`, `response="${answerWith(this.#ha1, input, method)}"`];
+    if (c.qop)
+      Object.assign(input, {
+        qop: 'auth',
+        nc: (++this.#nc).toString(16).padStart(8, '0'),
+        cnonce: randomBytes(8).toString('hex'),
+      });
+    const parts = [
+      `Digest username="${this.username}"`,
+      `realm="${c.realm}"`,
+      `nonce="${c.nonce}"`,
+      `uri="${uri}"`,
+      `response="${answerWith(this.#ha1, input, method)}"`,
+    ];
     if (input.qop) parts.push('qop=auth', `nc=${input.nc}`, `cnonce="${input.cnonce}"`);
     parts.push(`algorithm=${c.algorithm}`);
     if (c.opaque !== undefined) parts.push(`opaque="${c.opaque}"`);

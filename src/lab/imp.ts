@@ -67,7 +67,8 @@ export class LabImp {
 
   /** Ends every session as a service going down does (stream error system-shutdown); clients may come back. */
   endSessions(): void {
-    for (const s of this.#sessions) if (s.out.writable) s.out.end(streamError('system-shutdown', 'IM and Presence is restarting'));
+    for (const s of this.#sessions)
+      if (s.out.writable) s.out.end(streamError('system-shutdown', 'IM and Presence is restarting'));
   }
 
   close(): Promise<void> {
@@ -96,7 +97,8 @@ export class LabImp {
       try {
         framer.write(chunk);
       } catch (err) {
-        const e = err instanceof XmppFramingError ? err : new XmppFramingError('internal-server-error', (err as Error).message);
+        const e =
+          err instanceof XmppFramingError ? err : new XmppFramingError('internal-server-error', (err as Error).message);
         s.out.end(streamError(e.condition, e.message));
       }
     };
@@ -105,10 +107,12 @@ export class LabImp {
   }
 
   #header(s: Session, attrs: Record<string, string>): void {
-    if ((attrs.to ?? '').toLowerCase() !== this.o.domain.toLowerCase()) throw new XmppFramingError('host-unknown', `this service is ${this.o.domain}`);
+    if ((attrs.to ?? '').toLowerCase() !== this.o.domain.toLowerCase())
+      throw new XmppFramingError('host-unknown', `this service is ${this.o.domain}`);
     let features = '';
     if (s.phase === 'plain') features = `<starttls xmlns='${NS.tls}'><required/></starttls>`;
-    else if (s.phase === 'tls') features = `<mechanisms xmlns='${NS.sasl}'><mechanism>PLAIN</mechanism>${this.o.tokens ? '<mechanism>X-OAUTH2</mechanism>' : ''}</mechanisms>`;
+    else if (s.phase === 'tls')
+      features = `<mechanisms xmlns='${NS.sasl}'><mechanism>PLAIN</mechanism>${this.o.tokens ? '<mechanism>X-OAUTH2</mechanism>' : ''}</mechanisms>`;
     else features = `<bind xmlns='${NS.bind}'/><session xmlns='${NS.session}'><optional/></session>`;
     s.out.write(`${streamHeader({ from: this.o.domain, id: s.id })}<stream:features>${features}</stream:features>`);
   }
@@ -126,7 +130,12 @@ export class LabImp {
     }
     if (s.phase === 'tls') {
       if (!el.is('auth', NS.sasl)) throw new XmppFramingError('policy-violation', 'authenticate first');
-      const user = el.attrs.mechanism === 'PLAIN' ? this.#checkPlain(el.text) : el.attrs.mechanism === 'X-OAUTH2' ? this.#checkToken(el.text) : undefined;
+      const user =
+        el.attrs.mechanism === 'PLAIN'
+          ? this.#checkPlain(el.text)
+          : el.attrs.mechanism === 'X-OAUTH2'
+            ? this.#checkToken(el.text)
+            : undefined;
       if (!user) {
         this.#log.info({ session: s.id }, 'lab IM&P: sign-in refused');
         return void s.out.write(`<failure xmlns='${NS.sasl}'><not-authorized/></failure>`);
@@ -158,13 +167,23 @@ export class LabImp {
 
   #bind(s: Session, iq: XmlElement): void {
     const b = iq.child('bind', NS.bind);
-    if (!b || iq.attrs.type !== 'set') return void s.out.write(x('iq', { type: 'error', id: iq.attrs.id }, x('error', { type: 'cancel' }, x('not-allowed', { xmlns: NS.stanzas }))).toString());
+    if (!b || iq.attrs.type !== 'set')
+      return void s.out.write(
+        x(
+          'iq',
+          { type: 'error', id: iq.attrs.id },
+          x('error', { type: 'cancel' }, x('not-allowed', { xmlns: NS.stanzas })),
+        ).toString(),
+      );
     const resource = b.child('resource')?.text || randomBytes(4).toString('hex');
     s.jid = `${s.user}@${this.o.domain}/${resource}`;
     // A second session with the same full JID replaces the first (RFC 6120 §7.7.2.2, the simplest choice).
-    for (const other of this.#sessions) if (other !== s && other.jid === s.jid) other.out.end(streamError('conflict', 'replaced by a new session'));
+    for (const other of this.#sessions)
+      if (other !== s && other.jid === s.jid) other.out.end(streamError('conflict', 'replaced by a new session'));
     s.phase = 'bound';
-    s.out.write(x('iq', { type: 'result', id: iq.attrs.id }, x('bind', { xmlns: NS.bind }, x('jid', {}, s.jid))).toString());
+    s.out.write(
+      x('iq', { type: 'result', id: iq.attrs.id }, x('bind', { xmlns: NS.bind }, x('jid', {}, s.jid))).toString(),
+    );
     this.#log.info({ jid: s.jid }, 'lab IM&P: resource bound');
   }
 
@@ -176,18 +195,35 @@ export class LabImp {
     const out = new XmlElement(p.name, { ...p.attrs, from: s.jid! }, p.children).toString();
     for (const other of this.#bound()) if (other !== s) other.out.write(out);
     // Who else is online, once, when the user first becomes available.
-    if (first) for (const other of this.#bound()) if (other !== s && other.presence) s.out.write(new XmlElement('presence', { ...other.presence.attrs, from: other.jid!, to: s.jid! }, other.presence.children).toString());
+    if (first)
+      for (const other of this.#bound())
+        if (other !== s && other.presence)
+          s.out.write(
+            new XmlElement(
+              'presence',
+              { ...other.presence.attrs, from: other.jid!, to: s.jid! },
+              other.presence.children,
+            ).toString(),
+          );
   }
 
   #route(s: Session, st: XmlElement): void {
     const to = st.attrs.to ?? '';
     if (!to || to.toLowerCase() === this.o.domain.toLowerCase()) return this.#serverIq(s, st);
-    const targets = to.includes('/') ? this.#bound().filter((o) => o.jid === to) : this.#bound().filter((o) => bare(o.jid!) === bare(to));
+    const targets = to.includes('/')
+      ? this.#bound().filter((o) => o.jid === to)
+      : this.#bound().filter((o) => bare(o.jid!) === bare(to));
     this.routed.push(`${s.jid} -> ${to} ${st.name}`);
     if (this.routed.length > 10_000) this.routed.splice(0, 5_000);
     if (targets.length === 0) {
       if (st.attrs.type === 'error' || st.is('presence')) return;
-      return void s.out.write(x(st.name, { type: 'error', from: to, to: s.jid, id: st.attrs.id }, x('error', { type: 'cancel' }, x('service-unavailable', { xmlns: NS.stanzas }))).toString());
+      return void s.out.write(
+        x(
+          st.name,
+          { type: 'error', from: to, to: s.jid, id: st.attrs.id },
+          x('error', { type: 'cancel' }, x('service-unavailable', { xmlns: NS.stanzas })),
+        ).toString(),
+      );
     }
     const out = new XmlElement(st.name, { ...st.attrs, from: s.jid! }, st.children).toString();
     for (const t of targets) t.out.write(out);
@@ -197,7 +233,13 @@ export class LabImp {
   #serverIq(s: Session, iq: XmlElement): void {
     if (!iq.is('iq') || (iq.attrs.type !== 'get' && iq.attrs.type !== 'set')) return;
     const known = iq.child('session', NS.session) || iq.child('ping', 'urn:xmpp:ping');
-    const answer = known ? x('iq', { type: 'result', id: iq.attrs.id, from: this.o.domain }) : x('iq', { type: 'error', id: iq.attrs.id, from: this.o.domain }, x('error', { type: 'cancel' }, x('service-unavailable', { xmlns: NS.stanzas })));
+    const answer = known
+      ? x('iq', { type: 'result', id: iq.attrs.id, from: this.o.domain })
+      : x(
+          'iq',
+          { type: 'error', id: iq.attrs.id, from: this.o.domain },
+          x('error', { type: 'cancel' }, x('service-unavailable', { xmlns: NS.stanzas })),
+        );
     s.out.write(answer.toString());
   }
 
@@ -207,7 +249,9 @@ export class LabImp {
 
   #gone(s: Session): void {
     if (!this.#sessions.delete(s)) return;
-    if (s.presence && s.jid) for (const other of this.#bound()) other.out.write(x('presence', { type: 'unavailable', from: s.jid }).toString());
+    if (s.presence && s.jid)
+      for (const other of this.#bound())
+        other.out.write(x('presence', { type: 'unavailable', from: s.jid }).toString());
     if (s.jid) this.#log.info({ jid: s.jid }, 'lab IM&P: session ended');
   }
 }

@@ -1,6 +1,11 @@
 import type { Server as TcpServer, AddressInfo } from 'node:net';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { LabTokenIssuer } from './tokens.js';
 import { labUdsHandler } from './uds.js';
 import { labTftpHandler } from './tftp.js';
@@ -68,10 +73,23 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
   let callControl: CallControl | undefined;
   let imp: LabImp | undefined;
   try {
-    imp = await new LabImp({ address: opts.address, port: port('imp'), tls: opts.tls, domain: opts.domain ?? 'lab.example.com', tokens, log }).start();
+    imp = await new LabImp({
+      address: opts.address,
+      port: port('imp'),
+      tls: opts.tls,
+      domain: opts.domain ?? 'lab.example.com',
+      tokens,
+      log,
+    }).start();
     started.imp = imp.port;
     // Call control: the lab registrar and proxy (TCP 5060, TLS 5061 for a mixed-mode core).
-    callControl = await new CallControl({ address: opts.address, port: port('callControlSip'), tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 }, users: { ...LAB_SIP_USERS, ...LAB_INSIDE_PHONE_USERS }, log }).start();
+    callControl = await new CallControl({
+      address: opts.address,
+      port: port('callControlSip'),
+      tls: { ...opts.tls, port: opts.ports === 'standard' ? 5061 : 0 },
+      users: { ...LAB_SIP_USERS, ...LAB_INSIDE_PHONE_USERS },
+      log,
+    }).start();
     started.callControlSip = callControl.ports.tcp;
     for (const n of cluster.nodes) n.sipPort = started.callControlSip;
     // UDS (and IM&P's SOAP login, and the OAuth issuer) and voicemail over HTTPS; TFTP files over plain HTTP.
@@ -86,7 +104,10 @@ export async function startInsideServers(opts: InsideServersOptions): Promise<In
         if (seen.length < 100_000) seen.push(`${name} ${req.method} ${req.url}`);
         handler(req, res);
       };
-      const server = name === 'tftp' ? createHttpServer(counted) : createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, counted);
+      const server =
+        name === 'tftp'
+          ? createHttpServer(counted)
+          : createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, counted);
       servers.push(server);
       started[name] = await listen(server, port(name), opts.address);
     }

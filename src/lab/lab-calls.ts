@@ -23,7 +23,8 @@ export interface LabCallsOptions {
   log: Logger;
 }
 
-const offer = (address: string, port: number) => `v=0\r\no=lab 1 1 IN IP4 ${address}\r\ns=lab desk phone\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n`;
+const offer = (address: string, port: number) =>
+  `v=0\r\no=lab 1 1 IN IP4 ${address}\r\ns=lab desk phone\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n`;
 
 export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void }> {
   const log = o.log.child({ lab: 'desk phone' });
@@ -44,7 +45,10 @@ export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void
     const m = answer && answer.length > 0 ? Sdp.parse(answer).media.find((x) => !x.disabled) : undefined;
     if (!m) return;
     let seq = 1;
-    talking = setInterval(() => socket.send(rtpPacket(seq++, 0x0de5c000, { fill: 0xff }), m.port, m.address), 1000 / (o.packetsPerSecond ?? 5));
+    talking = setInterval(
+      () => socket.send(rtpPacket(seq++, 0x0de5c000, { fill: 0xff }), m.port, m.address),
+      1000 / (o.packetsPerSecond ?? 5),
+    );
     talking.unref();
   };
   const later = (ms: number, fn: () => Promise<void>) => {

@@ -43,7 +43,12 @@ async function loadOrCreateCa(caFile: string, caKeyFile: string): Promise<Certif
   const [cert, key] = await Promise.all([readIfPresent(caFile), readIfPresent(caKeyFile)]);
   if (cert !== undefined && key !== undefined) {
     const stale = validateNodeCertificate({ certPem: cert, keyPem: key, nearExpiryDays: RENEW_DAYS }).filter(
-      (p) => p.code === 'unreadable' || p.code === 'key-mismatch' || p.code === 'expired' || p.code === 'not-yet-valid' || p.code === 'near-expiry',
+      (p) =>
+        p.code === 'unreadable' ||
+        p.code === 'key-mismatch' ||
+        p.code === 'expired' ||
+        p.code === 'not-yet-valid' ||
+        p.code === 'near-expiry',
     );
     if (stale.length === 0) {
       try {
@@ -98,12 +103,16 @@ export async function labPki(dir: string): Promise<LabPki> {
     caFile,
     node(name, dnsNames, ipAddresses = []) {
       if (typeof name !== 'string' || !FILE_NAME.test(name)) {
-        return Promise.reject(new TypeError(`lab node name "${String(name)}" must be letters, digits, '.', '_' or '-' (it names a file)`));
+        return Promise.reject(
+          new TypeError(`lab node name "${String(name)}" must be letters, digits, '.', '_' or '-' (it names a file)`),
+        );
       }
       if (!Array.isArray(dnsNames) || !Array.isArray(ipAddresses)) {
         return Promise.reject(new TypeError('dnsNames and ipAddresses must be arrays of names'));
       }
-      const run = (pending.get(name) ?? Promise.resolve()).catch(() => undefined).then(() => ensureNode(name, dnsNames, ipAddresses));
+      const run = (pending.get(name) ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => ensureNode(name, dnsNames, ipAddresses));
       pending.set(name, run);
       return run;
     },

@@ -12,8 +12,22 @@ export interface LabUser {
 }
 
 export const LAB_USERS: readonly LabUser[] = [
-  { id: 'mdude', password: 'thispasswdwillbereset', firstName: 'Mobile', lastName: 'Dude', directoryNumber: '+15551001', device: 'CSFMDUDE' },
-  { id: 'jdoe', password: 'lab-password-2', firstName: 'Jane', lastName: 'Doe', directoryNumber: '+15551002', device: 'CSFJDOE' },
+  {
+    id: 'mdude',
+    password: 'thispasswdwillbereset',
+    firstName: 'Mobile',
+    lastName: 'Dude',
+    directoryNumber: '+15551001',
+    device: 'CSFMDUDE',
+  },
+  {
+    id: 'jdoe',
+    password: 'lab-password-2',
+    firstName: 'Jane',
+    lastName: 'Doe',
+    directoryNumber: '+15551002',
+    device: 'CSFJDOE',
+  },
 ];
 
 export function findUser(id: string): LabUser | undefined {

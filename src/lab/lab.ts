@@ -56,8 +56,21 @@ function labInside(p: InsideServers['ports']) {
   return {
     domains: [{ name: LAB_DOMAIN, sip_registrations: true, im_presence: true }],
     unified_cm: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [node] }],
-    im_presence: [{ publisher: LAB_ADDRESSES.inside, https_port: p.uds, ...LAB_AXL_CREDENTIALS, nodes: [{ ...node, xmpp_port: p.imp }] }],
-    unity_connection: [{ publisher: LAB_ADDRESSES.inside, https_port: p.voicemail, nodes: [{ address: LAB_ADDRESSES.inside, https_port: p.voicemail }] }],
+    im_presence: [
+      {
+        publisher: LAB_ADDRESSES.inside,
+        https_port: p.uds,
+        ...LAB_AXL_CREDENTIALS,
+        nodes: [{ ...node, xmpp_port: p.imp }],
+      },
+    ],
+    unity_connection: [
+      {
+        publisher: LAB_ADDRESSES.inside,
+        https_port: p.voicemail,
+        nodes: [{ address: LAB_ADDRESSES.inside, https_port: p.voicemail }],
+      },
+    ],
   };
 }
 
@@ -122,7 +135,14 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
         source_address: LAB_ADDRESSES.core,
         media: { address: LAB_ADDRESSES.core, ...opts.media?.core },
         traversal: {
-          peers: [{ address: LAB_ADDRESSES.edge, sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],
+          peers: [
+            {
+              address: LAB_ADDRESSES.edge,
+              sip_port: edge.ports.traversalSip,
+              http_tunnel_port: edge.ports.httpTunnel,
+              xmpp_port: edge.ports.xmppTraversal,
+            },
+          ],
           username: 'traversal',
           password,
           keepalive_s,
@@ -134,18 +154,37 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
     ) as CoreConfig;
     core = await startCore(coreConfig, logFor('core1'));
     const range = opts.media?.clients ?? { port_min: 36000, port_max: 59999 };
-    clientMedia = await ClientMedia.start({ address: LAB_ADDRESSES.internet, portMin: range.port_min, portMax: range.port_max, log: logFor('lab') });
+    clientMedia = await ClientMedia.start({
+      address: LAB_ADDRESSES.internet,
+      portMin: range.port_min,
+      portMax: range.port_max,
+      log: logFor('lab'),
+    });
     const media = clientMedia;
     const clients = startSimulatedClients({
       answer: (req) => media.answer(req),
-      edge: { host: LAB_ADDRESSES.edge, servername: edgeName, httpsPort: edge.ports.https!, sipTlsPort: edge.ports.sipTls!, xmppPort: edge.ports.xmpp! },
+      edge: {
+        host: LAB_ADDRESSES.edge,
+        servername: edgeName,
+        httpsPort: edge.ports.https!,
+        sipTlsPort: edge.ports.sipTls!,
+        xmppPort: edge.ports.xmpp!,
+      },
       ca: readFileSync(pki.caFile, 'utf8'),
       domain: LAB_DOMAIN,
       count: opts.clients,
       log: logFor('lab'),
     });
     // A desk phone inside calls the first simulated user (who picks up), so a call shows beside the registrations.
-    const deskPhone = opts.clients === 0 || opts.deskPhone === false ? undefined : await startLabCalls({ callControl: inside.callControl, aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`, address: LAB_ADDRESSES.inside, log: logFor('lab') });
+    const deskPhone =
+      opts.clients === 0 || opts.deskPhone === false
+        ? undefined
+        : await startLabCalls({
+            callControl: inside.callControl,
+            aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`,
+            address: LAB_ADDRESSES.inside,
+            log: logFor('lab'),
+          });
     const started = { edge, core, inside, clients, media };
     return {
       ...started,

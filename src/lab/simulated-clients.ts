@@ -53,12 +53,24 @@ export interface SimulatedClients {
 const SIGN_IN_TIMEOUT_MS = 8000;
 
 /** GET /<base64 domain>/get_edge_config with Basic credentials: the first request of an MRA sign-in. */
-function signIn(o: SimulatedClientsOptions, user: { id: string; password: string }): Promise<{ status: number; reason: string }> {
+function signIn(
+  o: SimulatedClientsOptions,
+  user: { id: string; password: string },
+): Promise<{ status: number; reason: string }> {
   const path = `/${Buffer.from(o.domain).toString('base64url')}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`;
   const auth = `Basic ${Buffer.from(`${user.id}:${user.password}`).toString('base64')}`;
   return new Promise((resolve) => {
     const req = request(
-      { host: o.edge.host, port: o.edge.httpsPort, servername: o.edge.servername, ca: o.ca, path, headers: { authorization: auth, host: o.edge.servername }, timeout: SIGN_IN_TIMEOUT_MS, agent: false },
+      {
+        host: o.edge.host,
+        port: o.edge.httpsPort,
+        servername: o.edge.servername,
+        ca: o.ca,
+        path,
+        headers: { authorization: auth, host: o.edge.servername },
+        timeout: SIGN_IN_TIMEOUT_MS,
+        agent: false,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '' }));
@@ -79,8 +91,23 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
   let closed = false;
   const clients = Array.from({ length: count }, (_, i) => {
     const [user, password] = sipUsers[i % sipUsers.length]!;
-    const state: SimulatedClientState = { aor: `${user}@${o.domain}`, signInUser: LAB_USERS[i % LAB_USERS.length]!.id, phase: 'signing-in', attempts: 0, xmpp: 'off' };
-    return { i, state, user, password, directory: LAB_USERS[i % LAB_USERS.length]!, sip: undefined as SipClient | undefined, timer: undefined as NodeJS.Timeout | undefined, im: undefined as XmppClient | undefined };
+    const state: SimulatedClientState = {
+      aor: `${user}@${o.domain}`,
+      signInUser: LAB_USERS[i % LAB_USERS.length]!.id,
+      phase: 'signing-in',
+      attempts: 0,
+      xmpp: 'off',
+    };
+    return {
+      i,
+      state,
+      user,
+      password,
+      directory: LAB_USERS[i % LAB_USERS.length]!,
+      sip: undefined as SipClient | undefined,
+      timer: undefined as NodeJS.Timeout | undefined,
+      im: undefined as XmppClient | undefined,
+    };
   });
 
   type Client = (typeof clients)[number];
@@ -95,7 +122,17 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
   async function chat(c: Client): Promise<void> {
     if (closed || o.edge.xmppPort === undefined || c.state.xmpp !== 'off') return;
     c.state.xmpp = 'connecting';
-    const im = new XmppClient({ host: o.edge.host, port: o.edge.xmppPort, servername: o.edge.servername, ca: o.ca, domain: o.domain, user: c.directory.id, password: c.directory.password, resource: `lab-${c.i}`, timeoutMs: 8000 });
+    const im = new XmppClient({
+      host: o.edge.host,
+      port: o.edge.xmppPort,
+      servername: o.edge.servername,
+      ca: o.ca,
+      domain: o.domain,
+      user: c.directory.id,
+      password: c.directory.password,
+      resource: `lab-${c.i}`,
+      timeoutMs: 8000,
+    });
     c.im = im;
     im.once('closed', () => {
       c.state.xmpp = 'off';
@@ -126,7 +163,18 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
     if (closed) return;
     if (!c.sip?.connected) {
       c.sip?.close();
-      c.sip = new SipClient({ host: o.edge.host, port: o.edge.sipTlsPort, servername: o.edge.servername, ca: o.ca, user: c.user, password: c.password, domain: o.domain, expiresS: o.expiresS ?? 300, timeoutMs: 5000, answer: o.answer ?? (() => 200) });
+      c.sip = new SipClient({
+        host: o.edge.host,
+        port: o.edge.sipTlsPort,
+        servername: o.edge.servername,
+        ca: o.ca,
+        user: c.user,
+        password: c.password,
+        domain: o.domain,
+        expiresS: o.expiresS ?? 300,
+        timeoutMs: 5000,
+        answer: o.answer ?? (() => 200),
+      });
       try {
         await c.sip.connect();
       } catch (err) {
@@ -138,7 +186,8 @@ export function startSimulatedClients(o: SimulatedClientsOptions): SimulatedClie
     const r = await c.sip.register();
     c.state.last = `SIP ${r.status} ${r.reason}`;
     if (r.status >= 200 && r.status < 300) {
-      if (c.state.phase !== 'registered') log.info({ aor: c.state.aor, signIn: c.directory.id }, 'simulated client registered');
+      if (c.state.phase !== 'registered')
+        log.info({ aor: c.state.aor, signIn: c.directory.id }, 'simulated client registered');
       c.state.phase = 'registered';
       // Re-register before expiry, as clients do; a failed refresh (link lost, maintenance) starts over.
       return later(c, (o.expiresS ?? 300) * 800);

@@ -3,7 +3,17 @@
 // connection. Tests use it directly; the load clients run many of these in worker threads.
 import { connect, type TLSSocket } from 'node:tls';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SipError, SipRequest, fields, formatUri, generateBranch, generateTag, getParam, parseMessage, type SipResponse } from '../sip/message/index.js';
+import {
+  SipError,
+  SipRequest,
+  fields,
+  formatUri,
+  generateBranch,
+  generateTag,
+  getParam,
+  parseMessage,
+  type SipResponse,
+} from '../sip/message/index.js';
 import { DigestCredentials, parseChallenge } from './digest.js';
 import { StreamSipConnection } from '../sip/transport/index.js';
 import { sendAnswers, type UasAnswer } from './uas.js';
@@ -66,16 +76,21 @@ export class SipClient {
   connect(to?: { host: string; port: number }, onClose?: () => void): Promise<void> {
     const target = to ?? this.opts;
     return new Promise((resolve, reject) => {
-      const socket: TLSSocket = connect({ host: target.host, port: target.port, ca: this.opts.ca, servername: this.opts.servername }, () => {
-        socket.off('error', reject);
-        const conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) => this.#onMessage(data));
-        this.#conn = conn;
-        conn.onClose(() => {
-          this.#failPending('connection closed');
-          onClose?.();
-        });
-        resolve();
-      });
+      const socket: TLSSocket = connect(
+        { host: target.host, port: target.port, ca: this.opts.ca, servername: this.opts.servername },
+        () => {
+          socket.off('error', reject);
+          const conn = new StreamSipConnection(socket, 'tls', { idleTimeoutMs: 0, headerTimeoutMs: 0 }, (data) =>
+            this.#onMessage(data),
+          );
+          this.#conn = conn;
+          conn.onClose(() => {
+            this.#failPending('connection closed');
+            onClose?.();
+          });
+          resolve();
+        },
+      );
       socket.once('error', reject);
     });
   }
@@ -118,9 +133,18 @@ export class SipClient {
   }
 
   /** An out-of-dialog request (MESSAGE, OPTIONS, INVITE) to a URI through the edge; an INVITE carries the client's Contact. */
-  request(method: string, uri: string, body = '', contentType = 'text/plain', headers: Array<[string, string]> = []): Promise<SipResult> {
+  request(
+    method: string,
+    uri: string,
+    body = '',
+    contentType = 'text/plain',
+    headers: Array<[string, string]> = [],
+  ): Promise<SipResult> {
     const payload = Buffer.from(body, 'utf8');
-    const extra: Array<[string, string]> = [...headers, ...(payload.length ? [['Content-Type', contentType] as [string, string]] : [])];
+    const extra: Array<[string, string]> = [
+      ...headers,
+      ...(payload.length ? [['Content-Type', contentType] as [string, string]] : []),
+    ];
     if (method === 'INVITE' || method === 'SUBSCRIBE') extra.unshift(['Contact', this.#contact()]);
     const req = this.#build(method, uri, `<${uri}>`, randomBytes(10).toString('hex'), extra, payload);
     if (method === 'INVITE') this.#lastInvite = req;
@@ -135,7 +159,8 @@ export class SipClient {
     const invite = this.#lastInvite;
     if (!invite) return Promise.resolve({ status: 0, reason: 'no INVITE to cancel' });
     const headers: Array<[string, string]> = [];
-    for (const name of ['via', 'route', 'max-forwards', 'from', 'to', 'call-id']) for (const v of invite.headerList(name)) headers.push([name, v]);
+    for (const name of ['via', 'route', 'max-forwards', 'from', 'to', 'call-id'])
+      for (const v of invite.headerList(name)) headers.push([name, v]);
     headers.push(['CSeq', `${invite.cseq().seq} CANCEL`], ['Content-Length', '0']);
     return this.#send(new SipRequest('CANCEL', invite.uri, fields(headers), Buffer.alloc(0)));
   }
@@ -148,9 +173,15 @@ export class SipClient {
     const payload = Buffer.from(body, 'utf8');
     const contact = res.contacts();
     const target = contact !== '*' && contact[0] ? formatUri(contact[0].uri) : uri;
-    const routes = res.headerList('record-route').reverse().map((r): [string, string] => ['Route', r]);
+    const routes = res
+      .headerList('record-route')
+      .reverse()
+      .map((r): [string, string] => ['Route', r]);
     const cseq = Number.parseInt(res.header('cseq') ?? '0', 10);
-    const extra: Array<[string, string]> = [...routes, ...(payload.length ? [['Content-Type', 'application/sdp'] as [string, string]] : [])];
+    const extra: Array<[string, string]> = [
+      ...routes,
+      ...(payload.length ? [['Content-Type', 'application/sdp'] as [string, string]] : []),
+    ];
     const req = this.#build('ACK', target, res.header('to') ?? `<${uri}>`, res.callId(), extra, payload, cseq);
     return this.#conn?.send(req.serialize()) ?? false;
   }
@@ -163,7 +194,10 @@ export class SipClient {
     const payload = Buffer.from(body, 'utf8');
     const contact = res.contacts();
     const target = contact !== '*' && contact[0] ? formatUri(contact[0].uri) : formatUri(res.to().uri);
-    const extra: Array<[string, string]> = res.headerList('record-route').reverse().map((r): [string, string] => ['Route', r]);
+    const extra: Array<[string, string]> = res
+      .headerList('record-route')
+      .reverse()
+      .map((r): [string, string] => ['Route', r]);
     if (method === 'INVITE' || method === 'UPDATE') extra.push(['Contact', this.#contact()]);
     if (payload.length) extra.push(['Content-Type', contentType]);
     return this.#send(this.#build(method, target, res.header('to')!, res.callId(), extra, payload));
@@ -187,7 +221,10 @@ export class SipClient {
   #registerRequest(expiresS: number): SipRequest {
     const uri = `sip:${this.opts.domain}`;
     const extra: Array<[string, string]> = [
-      ['Contact', `<sip:${this.opts.user}@${this.opts.contactHost ?? `${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0}`};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`],
+      [
+        'Contact',
+        `<sip:${this.opts.user}@${this.opts.contactHost ?? `${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0}`};transport=tls;ob>;reg-id=1;+sip.instance="<urn:uuid:${this.#instance}>"`,
+      ],
       ['Expires', String(expiresS)],
       ['Supported', 'path, outbound'],
     ];
@@ -196,12 +233,23 @@ export class SipClient {
     return this.#build('REGISTER', uri, `<sip:${this.aor}>`, this.#callId, extra, Buffer.alloc(0));
   }
 
-  #build(method: string, uri: string, to: string, callId: string, extra: Array<[string, string]>, body: Buffer, cseq = this.#cseq++): SipRequest {
+  #build(
+    method: string,
+    uri: string,
+    to: string,
+    callId: string,
+    extra: Array<[string, string]>,
+    body: Buffer,
+    cseq = this.#cseq++,
+  ): SipRequest {
     return new SipRequest(
       method,
       uri,
       fields([
-        ['Via', `SIP/2.0/TLS ${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};branch=${generateBranch()};rport`],
+        [
+          'Via',
+          `SIP/2.0/TLS ${this.#conn?.localAddress ?? 'invalid'}:${this.#conn?.localPort ?? 0};branch=${generateBranch()};rport`,
+        ],
         ['Max-Forwards', '70'],
         ['From', `<sip:${this.aor}>;tag=${this.#tag}`],
         ['To', to],
@@ -218,7 +266,10 @@ export class SipClient {
     // A CANCEL shares its INVITE's branch: the two are told apart by their CSeq method.
     const branch = `${getParam(req.topVia().params, 'branch')!}|${req.method}`;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => done({ status: 408, reason: 'Request Timeout (client)' }), this.opts.timeoutMs ?? 8000);
+      const timer = setTimeout(
+        () => done({ status: 408, reason: 'Request Timeout (client)' }),
+        this.opts.timeoutMs ?? 8000,
+      );
       const done = (r: SipResult) => {
         clearTimeout(timer);
         this.#pending.delete(branch);
@@ -246,13 +297,19 @@ export class SipClient {
         for (const l of this.#provisionalListeners) l(msg);
         return;
       }
-      this.#pending.get(`${getParam(msg.topVia().params, 'branch') ?? ''}|${msg.cseq().method}`)?.({ status: msg.status, reason: msg.reason, response: msg });
+      this.#pending.get(`${getParam(msg.topVia().params, 'branch') ?? ''}|${msg.cseq().method}`)?.({
+        status: msg.status,
+        reason: msg.reason,
+        response: msg,
+      });
       return;
     }
     this.received.set(msg.method, (this.received.get(msg.method) ?? 0) + 1);
     for (const l of this.#requestListeners) l(msg);
     if (msg.method === 'ACK') return;
     const a = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
-    sendAnswers(msg, typeof a === 'number' ? { status: a } : a, this.#contact(), this.#tag, (res) => this.#conn?.send(res.serialize()));
+    sendAnswers(msg, typeof a === 'number' ? { status: a } : a, this.#contact(), this.#tag, (res) =>
+      this.#conn?.send(res.serialize()),
+    );
   }
 }

@@ -6,14 +6,27 @@ import { sendText, sendXml } from './lab-http.js';
  * The lab's TFTP HTTP service (6970): device configuration files (`<device>.cnf.xml`), `global-settings.xml`
  * and `jabber-config.xml`, as a Jabber client downloads them after UDS.
  */
-export function labTftpHandler(opts: { callControlHost: string; domain: string }): (req: IncomingMessage, res: ServerResponse) => void {
+export function labTftpHandler(opts: {
+  callControlHost: string;
+  domain: string;
+}): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n', { allow: 'GET' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendText(res, 405, 'method not allowed\n', { allow: 'GET' });
     const path = new URL(req.url ?? '/', 'http://lab').pathname;
     if (path === '/jabber-config.xml') {
-      return sendXml(res, 200, `<config version="1.0"><Client><PrtLogServerUrl/></Client><Policies><EnableTelephony>true</EnableTelephony><EnableVoicemail>true</EnableVoicemail></Policies><Presence><PresenceServerAddress>${esc(opts.callControlHost)}</PresenceServerAddress></Presence></config>`);
+      return sendXml(
+        res,
+        200,
+        `<config version="1.0"><Client><PrtLogServerUrl/></Client><Policies><EnableTelephony>true</EnableTelephony><EnableVoicemail>true</EnableVoicemail></Policies><Presence><PresenceServerAddress>${esc(opts.callControlHost)}</PresenceServerAddress></Presence></config>`,
+      );
     }
-    if (path === '/global-settings.xml') return sendXml(res, 200, `<globalSettings><domain>${esc(opts.domain)}</domain><sipPort>5060</sipPort></globalSettings>`);
+    if (path === '/global-settings.xml')
+      return sendXml(
+        res,
+        200,
+        `<globalSettings><domain>${esc(opts.domain)}</domain><sipPort>5060</sipPort></globalSettings>`,
+      );
     const m = /^\/([A-Za-z0-9-]+)\.cnf\.xml$/.exec(path);
     const user = m && LAB_USERS.find((u) => u.device === m[1]!.toUpperCase());
     if (!user) return sendText(res, 404, `lab tftp: ${path} not found\n`);

@@ -17,7 +17,13 @@ export interface UasAnswer {
  * Sends `a` for `req` through `send`: its provisional answer first when it has one, then the final one (after
  * finalAfterMs). Every answer in the dialog carries the same To tag.
  */
-export function sendAnswers(req: SipRequest, a: UasAnswer, contact: string, toTag: string, send: (res: SipResponse) => void): { cancel(): boolean } {
+export function sendAnswers(
+  req: SipRequest,
+  a: UasAnswer,
+  contact: string,
+  toTag: string,
+  send: (res: SipResponse) => void,
+): { cancel(): boolean } {
   if (a.early) send(uasResponse(req, a.early, contact, toTag));
   let pending = true;
   const final = () => {

@@ -40,19 +40,32 @@ export function labUdsHandler(opts: LabUdsOptions): (req: IncomingMessage, res: 
       if (req.method !== 'GET') return sendText(res, 405, 'method not allowed\n', { allow: 'GET' });
       if (path === '/cucm-uds/clusterUser') {
         const user = findUser(url.searchParams.get('username') ?? '');
-        return sendXml(res, 200, user ? `<getUserResult><user><homeCluster>${esc(opts.host)}</homeCluster><phoneCount>1</phoneCount></user><result found="true"/></getUserResult>` : '<getUserResult><result found="false"/></getUserResult>');
+        return sendXml(
+          res,
+          200,
+          user
+            ? `<getUserResult><user><homeCluster>${esc(opts.host)}</homeCluster><phoneCount>1</phoneCount></user><result found="true"/></getUserResult>`
+            : '<getUserResult><result found="false"/></getUserResult>',
+        );
       }
       if (path === '/cucm-uds/servers') {
         // A lab-only knob: lets a test stand in for a slow inside server without a server of its own.
         const delay = Math.min(Number(url.searchParams.get('labDelayMs') ?? 0) || 0, 30_000);
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-        return sendXml(res, 200, `<servers version="14.0.1" uri="${esc(base)}/servers"><server>${esc(opts.host)}</server></servers>`);
+        return sendXml(
+          res,
+          200,
+          `<servers version="14.0.1" uri="${esc(base)}/servers"><server>${esc(opts.host)}</server></servers>`,
+        );
       }
       const m = /^\/cucm-uds\/user\/([^/]+)(\/devices)?$/.exec(path);
       if (m) {
         const user = findUser(decodeURIComponent(m[1]!));
         if (!user) return sendXml(res, 404, '<error>user not found</error>');
-        if (await authorizationFails(req, user.id)) return sendText(res, 401, 'credentials not accepted\n', { 'www-authenticate': 'Basic realm="Cisco Web Services Realm"' });
+        if (await authorizationFails(req, user.id))
+          return sendText(res, 401, 'credentials not accepted\n', {
+            'www-authenticate': 'Basic realm="Cisco Web Services Realm"',
+          });
         if (m[2]) {
           return sendXml(
             res,
@@ -88,7 +101,21 @@ async function epasLogin(req: IncomingMessage, res: ServerResponse): Promise<voi
   const user = /<username>([^<]*)<\/username>/.exec(body)?.[1] ?? '';
   const password = /<password>([^<]*)<\/password>/.exec(body)?.[1] ?? '';
   const good = basicUser(`Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
-  const envelope = (inner: string) => `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`;
-  if (!good) return sendXml(res, 500, envelope('<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Invalid user name or password</faultstring></soapenv:Fault>'));
-  sendXml(res, 200, envelope(`<loginResponse xmlns="urn:cisco:epas:soap"><success><userid>${esc(good.id)}</userid><sessionkey>${Buffer.from(`${good.id}:${Date.now()}`).toString('base64url')}</sessionkey></success></loginResponse>`));
+  const envelope = (inner: string) =>
+    `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`;
+  if (!good)
+    return sendXml(
+      res,
+      500,
+      envelope(
+        '<soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Invalid user name or password</faultstring></soapenv:Fault>',
+      ),
+    );
+  sendXml(
+    res,
+    200,
+    envelope(
+      `<loginResponse xmlns="urn:cisco:epas:soap"><success><userid>${esc(good.id)}</userid><sessionkey>${Buffer.from(`${good.id}:${Date.now()}`).toString('base64url')}</sessionkey></success></loginResponse>`,
+    ),
+  );
 }

@@ -40,7 +40,12 @@ export class XmppStreamError extends Error {
   }
 }
 
-type Waiter = { pred: (el: XmlElement) => boolean; resolve: (el: XmlElement) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
+type Waiter = {
+  pred: (el: XmlElement) => boolean;
+  resolve: (el: XmlElement) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+};
 
 export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [XmppStreamError | undefined] }> {
   jid: string | undefined;
@@ -65,7 +70,12 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
 
   /** Connects and opens the plain stream up to its features (tests stop here to misbehave). */
   async open(): Promise<XmlElement> {
-    const socket = tcpConnect({ host: this.o.host, port: this.o.port, noDelay: true, ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}) });
+    const socket = tcpConnect({
+      host: this.o.host,
+      port: this.o.port,
+      noDelay: true,
+      ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
+    });
     this.#attach(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -103,12 +113,21 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
 
   async authenticate(resume?: Resumption): Promise<string> {
     const features = await this.waitFor((el) => el.is('features', NS.stream));
-    const mechanisms = features.child('mechanisms', NS.sasl)?.children.map((c) => (typeof c === 'string' ? '' : c.text)) ?? [];
+    const mechanisms =
+      features.child('mechanisms', NS.sasl)?.children.map((c) => (typeof c === 'string' ? '' : c.text)) ?? [];
     const mechanism = this.o.token ? 'X-OAUTH2' : 'PLAIN';
-    if (!mechanisms.includes(mechanism)) throw new Error(`the server offers no SASL ${mechanism} (${mechanisms.join(', ')})`);
-    this.send(x('auth', { xmlns: NS.sasl, mechanism }, Buffer.from(`\0${this.o.user}\0${this.o.token ?? this.o.password}`).toString('base64')));
+    if (!mechanisms.includes(mechanism))
+      throw new Error(`the server offers no SASL ${mechanism} (${mechanisms.join(', ')})`);
+    this.send(
+      x(
+        'auth',
+        { xmlns: NS.sasl, mechanism },
+        Buffer.from(`\0${this.o.user}\0${this.o.token ?? this.o.password}`).toString('base64'),
+      ),
+    );
     const outcome = await this.waitFor((el) => el.ns === NS.sasl && (el.local === 'success' || el.local === 'failure'));
-    if (outcome.local === 'failure') throw new Error(`SASL failure: ${outcome.children.map((c) => (typeof c === 'string' ? c : c.local)).join(' ')}`);
+    if (outcome.local === 'failure')
+      throw new Error(`SASL failure: ${outcome.children.map((c) => (typeof c === 'string' ? c : c.local)).join(' ')}`);
     this.sendRaw(streamHeader({ to: this.o.domain }));
     await this.waitFor((el) => el.is('features', NS.stream));
     if (resume) {
@@ -118,7 +137,9 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
       this.jid = resume.jid;
       return resume.jid;
     }
-    this.send(x('iq', { type: 'set', id: 'bind1' }, x('bind', { xmlns: NS.bind }, x('resource', {}, this.o.resource ?? 'lab'))));
+    this.send(
+      x('iq', { type: 'set', id: 'bind1' }, x('bind', { xmlns: NS.bind }, x('resource', {}, this.o.resource ?? 'lab'))),
+    );
     const bound = await this.waitFor((el) => el.is('iq') && el.attrs.id === 'bind1');
     const jid = bound.child('bind', NS.bind)?.child('jid')?.text;
     if (bound.attrs.type !== 'result' || !jid) throw new Error(`bind failed: ${bound.toString()}`);
@@ -140,7 +161,12 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
     if (i >= 0) return Promise.resolve(this.#inbox.splice(i, 1)[0]!);
     if (this.#closed) return Promise.reject(this.streamError ?? new Error('the stream is closed'));
     return new Promise((resolve, reject) => {
-      const w: Waiter = { pred, resolve, reject, timer: setTimeout(() => this.#drop(w, new Error('no such stanza in time')), timeoutMs) };
+      const w: Waiter = {
+        pred,
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#drop(w, new Error('no such stanza in time')), timeoutMs),
+      };
       this.#waiters.push(w);
     });
   }
@@ -173,14 +199,17 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
 
   #attach(socket: Socket | TLSSocket): void {
     this.#socket = socket;
-    const framer = new XmppFramer({
-      streamStart: () => {},
-      element: (el) => this.#element(el, framer),
-      streamEnd: () => {
-        this.#serverEnded = true;
-        socket.end();
+    const framer = new XmppFramer(
+      {
+        streamStart: () => {},
+        element: (el) => this.#element(el, framer),
+        streamEnd: () => {
+          this.#serverEnded = true;
+          socket.end();
+        },
       },
-    }, 16 * 1024 * 1024);
+      16 * 1024 * 1024,
+    );
     socket.on('data', (chunk: Buffer) => {
       try {
         framer.write(chunk);
@@ -194,8 +223,13 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
 
   #element(el: XmlElement, framer: XmppFramer): void {
     if (el.is('error', NS.stream)) {
-      const cond = el.children.find((c): c is XmlElement => typeof c !== 'string' && c.ns === NS.streamErrors && c.local !== 'text');
-      this.streamError = new XmppStreamError(cond?.local ?? 'undefined-condition', el.child('text', NS.streamErrors)?.text ?? '');
+      const cond = el.children.find(
+        (c): c is XmlElement => typeof c !== 'string' && c.ns === NS.streamErrors && c.local !== 'text',
+      );
+      this.streamError = new XmppStreamError(
+        cond?.local ?? 'undefined-condition',
+        el.child('text', NS.streamErrors)?.text ?? '',
+      );
       return;
     }
     if (el.is('success', NS.sasl)) framer.restart();
@@ -213,7 +247,8 @@ export class XmppClient extends EventEmitter<{ stanza: [XmlElement]; closed: [Xm
     if (this.#closed) return;
     this.#closed = true;
     this.#socket?.destroy();
-    for (const w of [...this.#waiters]) this.#drop(w, err ?? new Error(this.#serverEnded ? 'the server ended the stream' : 'the connection closed'));
+    for (const w of [...this.#waiters])
+      this.#drop(w, err ?? new Error(this.#serverEnded ? 'the server ended the stream' : 'the connection closed'));
     this.emit('closed', err);
     this.#markClosed();
   }

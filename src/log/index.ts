@@ -34,7 +34,10 @@ export function logControlOf(log: Logger): LogControl | undefined {
   return controls.get(log);
 }
 
-export function logFormat(env: NodeJS.ProcessEnv = process.env, tty = process.stdout.isTTY === true): 'json' | 'pretty' {
+export function logFormat(
+  env: NodeJS.ProcessEnv = process.env,
+  tty = process.stdout.isTTY === true,
+): 'json' | 'pretty' {
   const f = env.MRA_LOG_FORMAT;
   if (f === 'json' || f === 'pretty') return f;
   return tty ? 'pretty' : 'json';
@@ -46,7 +49,18 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const taps = new Set<(line: string) => void>();
   const format = opts.format ?? (opts.destination ? 'json' : logFormat());
   // Lines are JSON up to here, whatever the terminal gets: the tap (a diagnostic bundle) always reads JSON.
-  const out: { write(s: string): unknown } = opts.destination ?? (format === 'pretty' ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,node,plane', messageFormat: '{node}{if plane} {plane}{end}: {msg}', singleLine: true, sync: true }) : pino.destination(1));
+  const out: { write(s: string): unknown } =
+    opts.destination ??
+    (format === 'pretty'
+      ? pretty({
+          colorize: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,node,plane',
+          messageFormat: '{node}{if plane} {plane}{end}: {msg}',
+          singleLine: true,
+          sync: true,
+        })
+      : pino.destination(1));
   const destination = {
     write(line: string) {
       out.write(line);

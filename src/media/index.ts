@@ -3,7 +3,23 @@ export { MediaEngine } from './engine.js';
 export { Relay } from './relay.js';
 export { KERNEL_PATH_MODES, SRTP_SUITES } from './types.js';
 export type {
-  AuthFailuresEvent, EngineTraffic, Endpoint, KernelPathStatus, LatchedEvent, LegName, LegOptions, LegStats, MediaEngineOptions, RelayEvents,
-  KernelPathMode, RelayOptions, RelayPorts, RelayStats, SrtpKey, SrtpSuite, TimeoutEvent, WorkerStats,
+  AuthFailuresEvent,
+  EngineTraffic,
+  Endpoint,
+  KernelPathStatus,
+  LatchedEvent,
+  LegName,
+  LegOptions,
+  LegStats,
+  MediaEngineOptions,
+  RelayEvents,
+  KernelPathMode,
+  RelayOptions,
+  RelayPorts,
+  RelayStats,
+  SrtpKey,
+  SrtpSuite,
+  TimeoutEvent,
+  WorkerStats,
 } from './types.js';
 export type { NativeInfo as MediaEngineInfo, NativeKernelPath as KernelPathInfo } from './native.js';

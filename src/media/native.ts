@@ -1,7 +1,10 @@
 // Types the media engine's side of the native addon. Only src/media/ imports this.
 import { nativeExport } from '../native/addon.js';
 
-export interface NativeEndpoint { address: string; port: number }
+export interface NativeEndpoint {
+  address: string;
+  port: number;
+}
 
 export interface NativeLeg {
   mux?: boolean;
@@ -14,7 +17,10 @@ export interface NativeLeg {
   keepaliveMs?: number;
 }
 
-export interface NativeKey { suite: string; keySalt: Buffer }
+export interface NativeKey {
+  suite: string;
+  keySalt: Buffer;
+}
 
 export interface NativeEvent {
   type: 'latched' | 'relatched' | 'timeout' | 'authFailures' | 'closed';
@@ -27,30 +33,53 @@ export interface NativeEvent {
 }
 
 export interface NativeDrops {
-  invalid: number; auth: number; replay: number; foreign: number; noRemote: number; protect: number; send: number;
+  invalid: number;
+  auth: number;
+  replay: number;
+  foreign: number;
+  noRemote: number;
+  protect: number;
+  send: number;
 }
 
 export interface NativeLegStats {
-  packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number; rtcpIn: number; rtcpOut: number;
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
   /** The RTCP share of bytesIn and bytesOut. */
-  rtcpBytesIn: number; rtcpBytesOut: number;
+  rtcpBytesIn: number;
+  rtcpBytesOut: number;
   /** RTP received on this leg, RFC 3550 A.3: packets its sequence numbers say were sent, and those that never came. */
-  rtpExpected: number; rtpLost: number;
+  rtpExpected: number;
+  rtpLost: number;
   /** 0-byte keepalive datagrams (RFC 6263 §4.1) received, and sent by a leg with `keepaliveMs`. */
-  keepalivesIn: number; keepalivesOut: number;
+  keepalivesIn: number;
+  keepalivesOut: number;
   drops: NativeDrops;
   /** Which path carries the RTP this leg receives now: `kernel` once the stream is installed there (docs/media.md). */
   path: 'kernel' | 'user';
 }
 
 export interface NativeWorkerStats {
-  packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number;
-  unknownMux: number; receiveErrors: number; sendErrors: number; loops: number;
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  unknownMux: number;
+  receiveErrors: number;
+  sendErrors: number;
+  loops: number;
   /** Streams this worker put into the kernel path, took back out, and could not put in (no route, table full). */
-  kernelInstalls: number; kernelRemovals: number; kernelRefusals: number;
+  kernelInstalls: number;
+  kernelRemovals: number;
+  kernelRefusals: number;
   /** Packets and bytes the kernel forwarded for this worker's streams (not in packetsIn/packetsOut: user space
    * never read them), as folded into the legs' counters every tick. */
-  kernelPackets: number; kernelBytes: number;
+  kernelPackets: number;
+  kernelBytes: number;
 }
 
 export interface NativeKernelPath {
@@ -89,7 +118,10 @@ export interface NativeConfig {
 }
 
 export interface NativeEngine {
-  createRelay(id: string, opts: { a: NativeLeg; b: NativeLeg; timeoutMs?: number }): { worker: number; a: number; b: number };
+  createRelay(
+    id: string,
+    opts: { a: NativeLeg; b: NativeLeg; timeoutMs?: number },
+  ): { worker: number; a: number; b: number };
   setKeys(id: string, leg: 0 | 1, recv: NativeKey | null, send: NativeKey | null): void;
   setRemote(id: string, leg: 0 | 1, rtp: NativeEndpoint, rtcp: NativeEndpoint | null): void;
   setRtcpMux(id: string, leg: 0 | 1, rtcpMux: boolean): void;

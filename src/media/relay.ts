@@ -2,7 +2,15 @@
 import { EventEmitter } from 'node:events';
 import { ListenerFailed } from '../host/index.js';
 import type { NativeEngine, NativeEvent, NativeKey } from './native.js';
-import { SRTP_SUITES, type Endpoint, type LegName, type RelayEvents, type RelayPorts, type RelayStats, type SrtpKey } from './types.js';
+import {
+  SRTP_SUITES,
+  type Endpoint,
+  type LegName,
+  type RelayEvents,
+  type RelayPorts,
+  type RelayStats,
+  type SrtpKey,
+} from './types.js';
 
 const legIndex = (leg: LegName): 0 | 1 => {
   if (leg !== 'a' && leg !== 'b') throw new TypeError(`leg must be 'a' or 'b', got ${String(leg)}`);
@@ -46,7 +54,9 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.ports = { a: { rtp: created.a, rtcp: created.a + 1 }, b: { rtp: created.b, rtcp: created.b + 1 } };
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** SDES keys for one leg: `recv` unprotects what arrives on it, `send` protects what leaves; null = plain. */
   setKeys(leg: LegName, keys: { recv?: SrtpKey | null; send?: SrtpKey | null }): void {
@@ -77,7 +87,9 @@ export class Relay extends EventEmitter<RelayEvents> {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    this.#closing = new Promise<void>((resolve) => { this.#resolveClosed = resolve; });
+    this.#closing = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
     if (!this.native.destroyRelay(this.id)) this.engineClosed();
     return this.#closing;
   }
@@ -88,11 +100,23 @@ export class Relay extends EventEmitter<RelayEvents> {
     switch (ev.type) {
       case 'latched':
       case 'relatched':
-        this.emit('latched', { leg, rtcp: ev.rtcp, address: ev.address ?? '', port: ev.port ?? 0, relatch: ev.type === 'relatched' });
+        this.emit('latched', {
+          leg,
+          rtcp: ev.rtcp,
+          address: ev.address ?? '',
+          port: ev.port ?? 0,
+          relatch: ev.type === 'relatched',
+        });
         break;
-      case 'timeout': this.emit('timeout', { leg, silentMs: ev.count }); break;
-      case 'authFailures': this.emit('authFailures', { leg, count: ev.count }); break;
-      case 'closed': this.engineClosed(); break;
+      case 'timeout':
+        this.emit('timeout', { leg, silentMs: ev.count });
+        break;
+      case 'authFailures':
+        this.emit('authFailures', { leg, count: ev.count });
+        break;
+      case 'closed':
+        this.engineClosed();
+        break;
     }
   }
 

@@ -13,10 +13,16 @@ export const SRTP_SUITES = {
 
 export type SrtpSuite = keyof typeof SRTP_SUITES;
 
-export interface Endpoint { address: string; port: number }
+export interface Endpoint {
+  address: string;
+  port: number;
+}
 
 /** Master key || master salt: a Buffer, or the base64 text of an SDES `inline:` key. */
-export interface SrtpKey { suite: SrtpSuite; key: Buffer | string }
+export interface SrtpKey {
+  suite: SrtpSuite;
+  key: Buffer | string;
+}
 
 export type LegName = 'a' | 'b';
 
@@ -90,27 +96,52 @@ export interface KernelPathStatus {
   /** Flows in the kernel now: one per direction of a stream (the RTP one leg receives). */
   flows: number;
   /** Packets and bytes the kernel forwarded (at most a worker tick, 100 ms, behind). */
-  packets: number; bytes: number;
+  packets: number;
+  bytes: number;
   /** Flows put in, taken back out, and streams that qualified but could not go in (no route, a full table). */
-  installs: number; removals: number; refusals: number;
+  installs: number;
+  removals: number;
+  refusals: number;
 }
 
 /** The engine's totals for a status section: packets and bytes through user space and the kernel path. */
 export interface EngineTraffic {
-  packetsIn: number; packetsOut: number; bytesIn: number; bytesOut: number;
-  unknownMux: number; socketErrors: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  unknownMux: number;
+  socketErrors: number;
   kernelPath: KernelPathStatus;
 }
 
 export type LegStats = NativeLegStats;
 export type WorkerStats = NativeWorkerStats;
-export interface RelayStats { a: LegStats; b: LegStats }
+export interface RelayStats {
+  a: LegStats;
+  b: LegStats;
+}
 
-export interface RelayPorts { rtp: number; rtcp: number }
+export interface RelayPorts {
+  rtp: number;
+  rtcp: number;
+}
 
-export interface LatchedEvent { leg: LegName; rtcp: boolean; address: string; port: number; relatch: boolean }
-export interface TimeoutEvent { leg: LegName; silentMs: number }
-export interface AuthFailuresEvent { leg: LegName; count: number }
+export interface LatchedEvent {
+  leg: LegName;
+  rtcp: boolean;
+  address: string;
+  port: number;
+  relatch: boolean;
+}
+export interface TimeoutEvent {
+  leg: LegName;
+  silentMs: number;
+}
+export interface AuthFailuresEvent {
+  leg: LegName;
+  count: number;
+}
 
 export interface RelayEvents {
   latched: [LatchedEvent];

@@ -6,6 +6,12 @@ import type { AdminTls } from '../admin/index.js';
 export function adminSecurity(cfg: NodeConfig): { token?: string; tls?: AdminTls } {
   const a = cfg.admin;
   const token = a.token ?? (a.token_file ? readFileSync(a.token_file, 'utf8').trim() : undefined);
-  const tls = a.tls ? { cert: readFileSync(a.tls.cert_file, 'utf8'), key: readFileSync(a.tls.key_file, 'utf8'), ...(a.tls.client_ca_file ? { clientCa: readFileSync(a.tls.client_ca_file, 'utf8') } : {}) } : undefined;
+  const tls = a.tls
+    ? {
+        cert: readFileSync(a.tls.cert_file, 'utf8'),
+        key: readFileSync(a.tls.key_file, 'utf8'),
+        ...(a.tls.client_ca_file ? { clientCa: readFileSync(a.tls.client_ca_file, 'utf8') } : {}),
+      }
+    : undefined;
   return { ...(token ? { token } : {}), ...(tls ? { tls } : {}) };
 }

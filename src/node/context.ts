@@ -15,9 +15,20 @@ export interface ContextHandle<C> {
   acknowledge(id: string): boolean;
 }
 
-type ContextMethods = 'addStatus' | 'onClose' | 'maintenance' | 'onMaintenance' | 'alarm' | 'clearAlarm' | 'addAction' | 'addQuery';
+type ContextMethods =
+  | 'addStatus'
+  | 'onClose'
+  | 'maintenance'
+  | 'onMaintenance'
+  | 'alarm'
+  | 'clearAlarm'
+  | 'addAction'
+  | 'addQuery';
 
-export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, header: Record<string, unknown>): ContextHandle<C> {
+export function createContext<C>(
+  base: Omit<NodeContext<C>, ContextMethods>,
+  header: Record<string, unknown>,
+): ContextHandle<C> {
   const sections = new Map<string, () => unknown>();
   const steps: Array<() => Promise<void> | void> = [];
   const board = new AlarmBoard();
@@ -43,7 +54,10 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
       doc.drain = drain;
       if (drain.drained && !drainedLogged) {
         drainedLogged = true;
-        base.log.warn({ maintenance: true, registrations: drain.registrations }, 'maintenance mode: drained, no calls or chat sessions left; the node can be stopped');
+        base.log.warn(
+          { maintenance: true, registrations: drain.registrations },
+          'maintenance mode: drained, no calls or chat sessions left; the node can be stopped',
+        );
       }
     }
     return doc;
@@ -97,7 +111,10 @@ export function createContext<C>(base: Omit<NodeContext<C>, ContextMethods>, hea
       maintenance = on;
       maintenanceSince = on ? new Date().toISOString() : undefined;
       watchDrain(on);
-      base.log.warn({ maintenance: on }, on ? 'maintenance mode on: refusing new registrations, sign-ins and calls' : 'maintenance mode off');
+      base.log.warn(
+        { maintenance: on },
+        on ? 'maintenance mode on: refusing new registrations, sign-ins and calls' : 'maintenance mode off',
+      );
       for (const cb of maintenanceWatchers) {
         try {
           cb(on);

@@ -18,16 +18,26 @@ import { adminSecurity } from './admin-options.js';
 import { attachDiagnostics, hepFeed } from '../diag/index.js';
 
 /** The core (Expressway-C role): dials the edge and keeps the traversal link up. */
-export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
+export async function startCore(
+  cfg: CoreConfig,
+  log: Logger,
+): Promise<RunningNode & { traversal: TraversalClient; discovery: Discovery }> {
   const tls = loadTls(cfg, log);
   const store = await openStore(cfg, log);
   const hep = hepFeed(cfg, log);
-  const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() });
+  const node = createContext(
+    { cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) },
+    { node: cfg.name, role: 'core', version: VERSION, started: new Date().toISOString() },
+  );
   const { ctx } = node;
   ctx.onClose(() => store.close());
   if (hep) {
     ctx.onClose(() => hep.close());
-    ctx.addStatus('hep', () => ({ collector: `${cfg.hep!.address}:${cfg.hep!.port}`, agentId: cfg.hep!.agent_id, sent: hep.sent }));
+    ctx.addStatus('hep', () => ({
+      collector: `${cfg.hep!.address}:${cfg.hep!.port}`,
+      agentId: cfg.hep!.agent_id,
+      sent: hep.sent,
+    }));
   }
   ctx.addStatus('store', () => store.describe());
   try {
@@ -35,7 +45,10 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     const traversal = new TraversalClient({
       node: cfg.name,
       tls,
-      peers: t.peers.map((p) => ({ address: p.address, ports: { sip: p.sip_port, http: p.http_tunnel_port, xmpp: p.xmpp_port } })),
+      peers: t.peers.map((p) => ({
+        address: p.address,
+        ports: { sip: p.sip_port, http: p.http_tunnel_port, xmpp: p.xmpp_port },
+      })),
       username: t.username,
       password: t.password ?? readFileSync(t.password_file!, 'utf8').trim(),
       keepaliveMs: t.keepalive_s * 1000,
@@ -60,13 +73,37 @@ export async function startCore(cfg: CoreConfig, log: Logger): Promise<RunningNo
     attachCoreSip(ctx, traversal, domains, discovery, media);
     attachXmppCore(ctx, traversal, domains, discovery);
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
+    const admin = await startAdmin({
+      address: cfg.admin.address,
+      port: cfg.admin.port,
+      ...adminSecurity(cfg),
+      log,
+      status: () => node.status(),
+      control: node,
+    });
     ctx.onClose(() => admin.close());
     // Core's traffic is what it dials: the edge's traversal ports and the inside servers' ports.
-    const dialled = [...t.peers.flatMap((p) => [p.sip_port, p.http_tunnel_port, p.xmpp_port]), ...[...cfg.unified_cm, ...cfg.im_presence, ...cfg.unity_connection].flatMap((c) => [c.https_port, ...c.nodes.flatMap((n) => [n.sip_port, n.sip_tls_port, n.https_port, n.tftp_port, n.xmpp_port])])];
-    attachDiagnostics(ctx, () => node.status(), { ports: () => dialled, media: { min: cfg.media.port_min, max: cfg.media.port_max } });
+    const dialled = [
+      ...t.peers.flatMap((p) => [p.sip_port, p.http_tunnel_port, p.xmpp_port]),
+      ...[...cfg.unified_cm, ...cfg.im_presence, ...cfg.unity_connection].flatMap((c) => [
+        c.https_port,
+        ...c.nodes.flatMap((n) => [n.sip_port, n.sip_tls_port, n.https_port, n.tftp_port, n.xmpp_port]),
+      ]),
+    ];
+    attachDiagnostics(ctx, () => node.status(), {
+      ports: () => dialled,
+      media: { min: cfg.media.port_min, max: cfg.media.port_max },
+    });
     traversal.start();
-    return { role: 'core', name: cfg.name, ports: { admin: admin.port }, status: () => node.status(), traversal, discovery, close: () => node.close() };
+    return {
+      role: 'core',
+      name: cfg.name,
+      ports: { admin: admin.port },
+      status: () => node.status(),
+      traversal,
+      discovery,
+      close: () => node.close(),
+    };
   } catch (err) {
     await node.close();
     throw err;

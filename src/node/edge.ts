@@ -21,12 +21,19 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
   const tls = loadTls(cfg, log);
   const store = await openStore(cfg, log);
   const hep = hepFeed(cfg, log);
-  const node = createContext({ cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) }, { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() });
+  const node = createContext(
+    { cfg, log, store, tls, ...(hep ? { sipTap: hep.tap } : {}) },
+    { node: cfg.name, role: 'edge', version: VERSION, started: new Date().toISOString() },
+  );
   const { ctx } = node;
   ctx.onClose(() => store.close());
   if (hep) {
     ctx.onClose(() => hep.close());
-    ctx.addStatus('hep', () => ({ collector: `${cfg.hep!.address}:${cfg.hep!.port}`, agentId: cfg.hep!.agent_id, sent: hep.sent }));
+    ctx.addStatus('hep', () => ({
+      collector: `${cfg.hep!.address}:${cfg.hep!.port}`,
+      agentId: cfg.hep!.agent_id,
+      sent: hep.sent,
+    }));
   }
   ctx.addStatus('store', () => store.describe());
   try {
@@ -54,20 +61,45 @@ export async function startEdge(cfg: EdgeConfig, log: Logger): Promise<RunningNo
     watchCertificates(ctx, tls);
     const httpsPort = await httpEdge.attach(traversal);
     // One address for both faces unless they differ (then every interface): media.address chooses otherwise.
-    const mediaBind = cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
+    const mediaBind =
+      cfg.media.address ?? (cfg.public.address === cfg.traversal.address ? cfg.public.address : '0.0.0.0');
     const media = await startMediaEngine(ctx, mediaBind, true, log);
     const turn = attachTurnEdge(ctx, { media, mediaBind });
     const sip = await attachEdgeSip(ctx, traversal, media, mediaBind);
-    const xmppPort = await attachXmppEdge(ctx, { traversal, domains: () => sip.domainTable, intrusion, domainCerts: httpEdge.domainCerts });
+    const xmppPort = await attachXmppEdge(ctx, {
+      traversal,
+      domains: () => sip.domainTable,
+      intrusion,
+      domainCerts: httpEdge.domainCerts,
+    });
     httpEdge.setPublicPorts({ sipTls: sip.port, xmpp: xmppPort });
 
-    const admin = await startAdmin({ address: cfg.admin.address, port: cfg.admin.port, ...adminSecurity(cfg), log, status: () => node.status(), control: node });
+    const admin = await startAdmin({
+      address: cfg.admin.address,
+      port: cfg.admin.port,
+      ...adminSecurity(cfg),
+      log,
+      status: () => node.status(),
+      control: node,
+    });
     ctx.onClose(() => admin.close());
-    attachDiagnostics(ctx, () => node.status(), { ports: () => [httpsPort, sip.port, xmppPort, ports.sip, ports.http, ports.xmpp], media: { min: cfg.media.port_min, max: cfg.media.port_max } });
+    attachDiagnostics(ctx, () => node.status(), {
+      ports: () => [httpsPort, sip.port, xmppPort, ports.sip, ports.http, ports.xmpp],
+      media: { min: cfg.media.port_min, max: cfg.media.port_max },
+    });
     return {
       role: 'edge',
       name: cfg.name,
-      ports: { https: httpsPort, sipTls: sip.port, xmpp: xmppPort, traversalSip: ports.sip, httpTunnel: ports.http, xmppTraversal: ports.xmpp, admin: admin.port, ...(turn ? { turn: turn.ports.udp } : {}) },
+      ports: {
+        https: httpsPort,
+        sipTls: sip.port,
+        xmpp: xmppPort,
+        traversalSip: ports.sip,
+        httpTunnel: ports.http,
+        xmppTraversal: ports.xmpp,
+        admin: admin.port,
+        ...(turn ? { turn: turn.ports.udp } : {}),
+      },
       status: () => node.status(),
       traversal,
       close: () => node.close(),

@@ -5,7 +5,13 @@ import { MemoryStore, RedisStore, StoreUnavailable, parseStoreUrl, type Store } 
 /** What a node's configuration says of its store (edge and core share the fields; the relay keeps memory). */
 export interface StoreSettings {
   store: string;
-  cluster: { name: string; store_password_file?: string | undefined; store_timeout_ms: number; store_connect_timeout_s: number; on_store_unreachable: 'fail' | 'degraded' };
+  cluster: {
+    name: string;
+    store_password_file?: string | undefined;
+    store_timeout_ms: number;
+    store_connect_timeout_s: number;
+    on_store_unreachable: 'fail' | 'degraded';
+  };
 }
 
 /**
@@ -18,15 +24,29 @@ export async function openStore(cfg: StoreSettings, log: Logger): Promise<Store>
   if (target.kind === 'memory') return new MemoryStore();
   const c = cfg.cluster;
   const password = c.store_password_file ? readFileSync(c.store_password_file, 'utf8').trim() : undefined;
-  const store = new RedisStore({ target, cluster: c.name, commandTimeoutMs: c.store_timeout_ms, probeMs: 1000, ...(password !== undefined ? { password } : {}), log });
+  const store = new RedisStore({
+    target,
+    cluster: c.name,
+    commandTimeoutMs: c.store_timeout_ms,
+    probeMs: 1000,
+    ...(password !== undefined ? { password } : {}),
+    log,
+  });
   try {
     await store.connect(c.store_connect_timeout_s * 1000);
   } catch (err) {
     if (!(err instanceof StoreUnavailable) || c.on_store_unreachable !== 'degraded') {
       await store.close();
-      throw err instanceof StoreUnavailable ? new StoreUnavailable(`${err.message}; start Redis, check store: and cluster.store_password_file, or set cluster.on_store_unreachable: degraded`) : err;
+      throw err instanceof StoreUnavailable
+        ? new StoreUnavailable(
+            `${err.message}; start Redis, check store: and cluster.store_password_file, or set cluster.on_store_unreachable: degraded`,
+          )
+        : err;
     }
-    log.error({ err: err.message }, 'store unreachable at start: starting degraded (cluster.on_store_unreachable), serving from this node alone until it answers');
+    log.error(
+      { err: err.message },
+      'store unreachable at start: starting degraded (cluster.on_store_unreachable), serving from this node alone until it answers',
+    );
   }
   return store;
 }

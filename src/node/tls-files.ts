@@ -33,8 +33,8 @@ interface Held {
 
 function check(held: readonly Held[], ca: string, now?: Date): ScopedProblem[] {
   return held.flatMap((h) =>
-    validateNodeCertificate({ certPem: h.cert, keyPem: h.key, caPem: ca, requiredNames: h.requiredNames, now }).map((p) =>
-      h.field ? { ...p, message: `${h.field}: ${p.message}`, scope: h.scope } : p,
+    validateNodeCertificate({ certPem: h.cert, keyPem: h.key, caPem: ca, requiredNames: h.requiredNames, now }).map(
+      (p) => (h.field ? { ...p, message: `${h.field}: ${p.message}`, scope: h.scope } : p),
     ),
   );
 }
@@ -48,7 +48,14 @@ function readDomainCerts(cfg: NodeConfig): Held[] {
   return cfg.http.domain_certs.map((d, i) => {
     const field = `http.domain_certs[${i}]`;
     try {
-      return { cert: readFileSync(d.cert_file, 'utf8'), key: readFileSync(d.key_file, 'utf8'), name: field, field: `${field} (${d.cert_file})`, scope: `domain_certs.${i}`, requiredNames: [] };
+      return {
+        cert: readFileSync(d.cert_file, 'utf8'),
+        key: readFileSync(d.key_file, 'utf8'),
+        name: field,
+        field: `${field} (${d.cert_file})`,
+        scope: `domain_certs.${i}`,
+        requiredNames: [],
+      };
     } catch (err) {
       throw new Error(`${field}: ${(err as Error).message}`);
     }
@@ -85,7 +92,10 @@ const alarmId = (p: ScopedProblem) => `certificate.${p.scope ? `${p.scope}.` : '
  * Each certificate problem is an alarm too ("certificate.<code>", or "certificate.<scope>.<code>" for a domain
  * certificate), so it stays visible after start-up logs scroll away.
  */
-export function raiseCertificateAlarms(ctx: Pick<NodeContext<unknown>, 'alarm'>, problems: readonly ScopedProblem[]): void {
+export function raiseCertificateAlarms(
+  ctx: Pick<NodeContext<unknown>, 'alarm'>,
+  problems: readonly ScopedProblem[],
+): void {
   for (const p of problems) ctx.alarm(alarmId(p), p.code === 'near-expiry' ? 'warning' : 'error', p.message);
 }
 
@@ -93,7 +103,11 @@ export function raiseCertificateAlarms(ctx: Pick<NodeContext<unknown>, 'alarm'>,
  * Raises the start-up problems, then re-runs the checks every few hours while the node runs: a certificate
  * that comes within 30 days of expiry (or expires) raises its alarm without a restart.
  */
-export function watchCertificates(ctx: Pick<NodeContext<unknown>, 'alarm' | 'clearAlarm' | 'onClose' | 'log'>, tls: Pick<LoadedTls, 'problems' | 'recheck'>, everyMs = RECHECK_MS): { recheck(now?: Date): void } {
+export function watchCertificates(
+  ctx: Pick<NodeContext<unknown>, 'alarm' | 'clearAlarm' | 'onClose' | 'log'>,
+  tls: Pick<LoadedTls, 'problems' | 'recheck'>,
+  everyMs = RECHECK_MS,
+): { recheck(now?: Date): void } {
   let raised = new Set(tls.problems.map(alarmId));
   raiseCertificateAlarms(ctx, tls.problems);
   const recheck = (now?: Date) => {

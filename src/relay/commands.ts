@@ -11,7 +11,15 @@ import { mediaOptions, type MediaOptions } from './flags.js';
 import { NgError, NgRequest, canonical } from './request.js';
 import { RelayMedia } from './media-policy.js';
 import { callFigures } from './query.js';
-import { Dialogue, dialogueForAnswer, dialogueForOffer, other, type NgCall, type RelayInterface, type SideName } from './dialogue.js';
+import {
+  Dialogue,
+  dialogueForAnswer,
+  dialogueForOffer,
+  other,
+  type NgCall,
+  type RelayInterface,
+  type SideName,
+} from './dialogue.js';
 
 export interface RelayCommandsOptions {
   engine: MediaEngine;
@@ -67,13 +75,20 @@ export class RelayCommands {
       }
       this.counters.commands[command as Command]++;
       switch (command as Command) {
-        case 'ping': return { result: 'pong' };
-        case 'offer': return this.#offer(req);
-        case 'answer': return this.#answer(req);
-        case 'delete': return this.#delete(req);
-        case 'query': return this.#query(req);
-        case 'list': return this.#list(req);
-        case 'statistics': return this.#statistics();
+        case 'ping':
+          return { result: 'pong' };
+        case 'offer':
+          return this.#offer(req);
+        case 'answer':
+          return this.#answer(req);
+        case 'delete':
+          return this.#delete(req);
+        case 'query':
+          return this.#query(req);
+        case 'list':
+          return this.#list(req);
+        case 'statistics':
+          return this.#statistics();
       }
     } catch (err) {
       if (!(err instanceof NgError)) throw err;
@@ -87,7 +102,10 @@ export class RelayCommands {
   #iface(name: string | undefined): RelayInterface {
     if (name === undefined) return this.#o.interfaces[0]!;
     const i = this.#o.interfaces.find((x) => x.name === name);
-    if (!i) throw new NgError(`Unknown interface "${name}": this relay has ${this.#o.interfaces.map((x) => x.name).join(', ')}`);
+    if (!i)
+      throw new NgError(
+        `Unknown interface "${name}": this relay has ${this.#o.interfaces.map((x) => x.name).join(', ')}`,
+      );
     return i;
   }
 
@@ -108,7 +126,10 @@ export class RelayCommands {
     if (this.#window.second !== second) this.#window = { second, offers: 0 };
     if (++this.#window.offers > this.#o.maxOffersPerS) {
       this.counters.offersRateLimited++;
-      return this.#limit(req, `Offer rate limit reached: more than ${this.#o.maxOffersPerS} offers in one second (ng.max_offers_per_s)`);
+      return this.#limit(
+        req,
+        `Offer rate limit reached: more than ${this.#o.maxOffersPerS} offers in one second (ng.max_offers_per_s)`,
+      );
     }
     const o = mediaOptions(req, 'offer');
     let call = this.calls.get(callId);
@@ -127,8 +148,19 @@ export class RelayCommands {
     if (!d) {
       const now = this.#now();
       call ??= { callId, created: now, lastSignal: now, dialogues: [] };
-      const leg = this.#o.registry.open({ callId, client: `${from}#${++this.#branches}`, peer: to ?? '', direction: 'from client', flow: null });
-      d = new Dialogue(leg, via, { tags: [from], iface: this.#iface(o.direction[0]), created: now, proto: new Map() }, { tags: to ? [to] : [], iface: this.#iface(o.direction[1]), created: now, proto: new Map() });
+      const leg = this.#o.registry.open({
+        callId,
+        client: `${from}#${++this.#branches}`,
+        peer: to ?? '',
+        direction: 'from client',
+        flow: null,
+      });
+      d = new Dialogue(
+        leg,
+        via,
+        { tags: [from], iface: this.#iface(o.direction[0]), created: now, proto: new Map() },
+        { tags: to ? [to] : [], iface: this.#iface(o.direction[1]), created: now, proto: new Map() },
+      );
     } else if (o.direction.length > 0) {
       // A re-offer may move either side to another interface (rtpengine remembers the first one otherwise).
       const f = d.sideOf(from)!;
@@ -191,7 +223,8 @@ export class RelayCommands {
     if (err instanceof SdpError) return new NgError(`Failed to parse SDP: ${err.message}`);
     if (err instanceof NgError) return err;
     // The engine's own refusals (an exhausted port range) are the proxy's business too.
-    if (err instanceof Error && /port|range|closed/i.test(err.message)) return new NgError(`Ran out of ports: ${err.message}`);
+    if (err instanceof Error && /port|range|closed/i.test(err.message))
+      return new NgError(`Ran out of ports: ${err.message}`);
     return err as Error;
   }
 
@@ -291,7 +324,12 @@ export class RelayCommands {
     return {
       result: 'ok',
       statistics: {
-        currentstatistics: { sessionsown: this.calls.size, sessionsforeign: 0, sessionstotal: this.calls.size, transcodedmedia: 0 },
+        currentstatistics: {
+          sessionsown: this.calls.size,
+          sessionsforeign: 0,
+          sessionstotal: this.calls.size,
+          transcodedmedia: 0,
+        },
         totalstatistics: {
           uptime: String(Math.floor((this.#now() - this.#started) / 1000)),
           managedsessions: c.callsDeleted + c.callsTimedOut + this.calls.size,
@@ -304,9 +342,14 @@ export class RelayCommands {
           endedlegs: { ...ended },
         },
         controlstatistics: {
-          totalpingcount: c.commands.ping, totaloffercount: c.commands.offer, totalanswercount: c.commands.answer,
-          totaldeletecount: c.commands.delete, totalquerycount: c.commands.query, totallistcount: c.commands.list,
-          totalstatistics: c.commands.statistics, totalerrorcount: c.errors,
+          totalpingcount: c.commands.ping,
+          totaloffercount: c.commands.offer,
+          totalanswercount: c.commands.answer,
+          totaldeletecount: c.commands.delete,
+          totalquerycount: c.commands.query,
+          totallistcount: c.commands.list,
+          totalstatistics: c.commands.statistics,
+          totalerrorcount: c.errors,
         },
       },
     };
@@ -334,7 +377,11 @@ export class RelayCommands {
    */
   #events(d: Dialogue): StreamEvents {
     return {
-      authFailures: (stream, side, count) => this.#o.log.warn({ plane: 'relay', leg: d.leg.key, stream: stream.index, side, count }, 'relay SRTP authentication failures: packets dropped'),
+      authFailures: (stream, side, count) =>
+        this.#o.log.warn(
+          { plane: 'relay', leg: d.leg.key, stream: stream.index, side, count },
+          'relay SRTP authentication failures: packets dropped',
+        ),
       timeout: (stream, side) => {
         const st = stream.stats();
         if (!st || !d.leg.answered) return;
@@ -346,7 +393,10 @@ export class RelayCommands {
         });
         if (!allSilent) return;
         const call = this.calls.get(d.leg.callId);
-        this.#o.log.info({ plane: 'relay', callId: d.leg.callId, leg: d.leg.key }, 'relay media timeout on every leg: dialogue ended');
+        this.#o.log.info(
+          { plane: 'relay', callId: d.leg.callId, leg: d.leg.key },
+          'relay media timeout on every leg: dialogue ended',
+        );
         if (call) this.#end(call, [d], 'timedOut');
       },
       closed: () => {},

@@ -45,7 +45,12 @@ export class Dialogue {
   /** A media timeout per relay leg (`<index><side>`), with the packets it had then: all silent ends the dialogue. */
   readonly silent = new Map<string, number>();
 
-  constructor(readonly leg: Leg, readonly via: string | undefined, a: Side, b: Side) {
+  constructor(
+    readonly leg: Leg,
+    readonly via: string | undefined,
+    a: Side,
+    b: Side,
+  ) {
     this.a = a;
     this.b = b;
   }
@@ -94,9 +99,16 @@ export interface NgCall {
  * The dialogue an offer from `from` (to `to`, on `via`) belongs to: the pair of tags if both are known; else the
  * branch `from` offered on (same via-branch, or any when none is given). Undefined: a new dialogue.
  */
-export function dialogueForOffer(call: NgCall, from: string, to: string | undefined, via: string | undefined): Dialogue | undefined {
+export function dialogueForOffer(
+  call: NgCall,
+  from: string,
+  to: string | undefined,
+  via: string | undefined,
+): Dialogue | undefined {
   if (to !== undefined) {
-    const pair = call.dialogues.find((d) => d.sideOf(from) !== undefined && d.sideOf(to) !== undefined && d.sideOf(from) !== d.sideOf(to));
+    const pair = call.dialogues.find(
+      (d) => d.sideOf(from) !== undefined && d.sideOf(to) !== undefined && d.sideOf(from) !== d.sideOf(to),
+    );
     if (pair) return pair;
   }
   const mine = call.dialogues.filter((d) => d.a.tags.includes(from) && (to === undefined || d.unanswered));
@@ -105,8 +117,15 @@ export function dialogueForOffer(call: NgCall, from: string, to: string | undefi
 }
 
 /** The dialogue an answer from `to` to `from`'s offer belongs to (see Dialogue for forks). */
-export function dialogueForAnswer(call: NgCall, from: string, to: string, via: string | undefined): Dialogue | undefined {
-  const pair = call.dialogues.find((d) => d.sideOf(from) !== undefined && d.sideOf(to) !== undefined && d.sideOf(from) !== d.sideOf(to));
+export function dialogueForAnswer(
+  call: NgCall,
+  from: string,
+  to: string,
+  via: string | undefined,
+): Dialogue | undefined {
+  const pair = call.dialogues.find(
+    (d) => d.sideOf(from) !== undefined && d.sideOf(to) !== undefined && d.sideOf(from) !== d.sideOf(to),
+  );
   if (pair) return pair;
   const offered = call.dialogues.filter((d) => d.offer !== undefined && d.tag(d.offer.from) === from);
   const branch = via !== undefined ? offered.filter((d) => d.via === via) : offered;

@@ -5,16 +5,38 @@
 // removed (the relay is the only address either side sees, and it is no ICE agent); so is any m= line it cannot
 // relay (not RTP), with a warning.
 import type { LegOptions, MediaEngine } from '../media/index.js';
-import { isWildcard, moved, relayable, streamEndpoints, type MediaStream, type SessionDescription, type StreamDescription, type StreamEvents, type StreamKey } from '../calls/index.js';
+import {
+  isWildcard,
+  moved,
+  relayable,
+  streamEndpoints,
+  type MediaStream,
+  type SessionDescription,
+  type StreamDescription,
+  type StreamEvents,
+  type StreamKey,
+} from '../calls/index.js';
 import type { MediaOptions } from './flags.js';
 import { NgError } from './request.js';
-import { cryptoLine, isSecure, keyFor, srtpKey, suitesToOffer, theirKey, usableCrypto, type UsableCrypto } from './sdes.js';
+import {
+  cryptoLine,
+  isSecure,
+  keyFor,
+  srtpKey,
+  suitesToOffer,
+  theirKey,
+  usableCrypto,
+  type UsableCrypto,
+} from './sdes.js';
 import { other, type Dialogue, type SideName } from './dialogue.js';
 
 const SIDE_LEG: LegOptions = { rtcpMux: false, latch: true };
 
 export class RelayMedia {
-  constructor(private readonly engine: MediaEngine, private readonly events: (d: Dialogue) => StreamEvents) {}
+  constructor(
+    private readonly engine: MediaEngine,
+    private readonly events: (d: Dialogue) => StreamEvents,
+  ) {}
 
   /** Where a side receives: its SDP's address, unless SIP-source-address or media-address say otherwise. */
   #remoteAddress(s: StreamDescription, o: MediaOptions): string | undefined {
@@ -27,7 +49,12 @@ export class RelayMedia {
     if (address === undefined) return;
     const e = streamEndpoints(s, address);
     const was = stream.toData().legs[side].options;
-    if (was.remote?.address === e.rtp.address && was.remote.port === e.rtp.port && was.remoteRtcp?.port === e.rtcp?.port) return;
+    if (
+      was.remote?.address === e.rtp.address &&
+      was.remote.port === e.rtp.port &&
+      was.remoteRtcp?.port === e.rtcp?.port
+    )
+      return;
     stream.setRemote(side, e.rtp, e.rtcp);
   }
 
@@ -42,20 +69,34 @@ export class RelayMedia {
   }
 
   /** An offer from side `from` of `d`: opens (or keeps) a relay per RTP m= line and describes it to the other side. */
-  offer(d: Dialogue, from: SideName, desc: SessionDescription, o: MediaOptions): { out: SessionDescription; warnings: string[] } {
+  offer(
+    d: Dialogue,
+    from: SideName,
+    desc: SessionDescription,
+    o: MediaOptions,
+  ): { out: SessionDescription; warnings: string[] } {
     const to = other(from);
     const warnings: string[] = [];
     const suites = this.engine.info.srtpSuites;
     // Checked whole before any relay opens or changes, so a refused offer leaves everything as it was.
     const plan = desc.streams.map((s) => {
       if (s.port === 0) return undefined;
-      if (/^UDP\/TLS\//.test(s.proto)) throw new NgError(`m= line ${s.index + 1}: ${s.proto} (DTLS-SRTP) is not supported: SDES only`);
+      if (/^UDP\/TLS\//.test(s.proto))
+        throw new NgError(`m= line ${s.index + 1}: ${s.proto} (DTLS-SRTP) is not supported: SDES only`);
       if (!relayable(s)) return null;
       const theirs = isSecure(s.proto) ? usableCrypto(s, suites) : [];
-      if (isSecure(s.proto) && theirs.length === 0) throw new NgError(`m= line ${s.index + 1}: no a=crypto with a suite this relay supports`);
+      if (isSecure(s.proto) && theirs.length === 0)
+        throw new NgError(`m= line ${s.index + 1}: no a=crypto with a suite this relay supports`);
       const proto = o.transport ?? d.side(to).proto.get(s.index) ?? s.proto;
-      const offer = isSecure(proto) ? suitesToOffer(theirs.map((c) => c.suite), suites, o.sdes) : [];
-      if (isSecure(proto) && (o.sdes.off || offer.length === 0)) throw new NgError(`m= line ${s.index + 1}: ${proto} asked for, but the SDES flags leave no suite to offer`);
+      const offer = isSecure(proto)
+        ? suitesToOffer(
+            theirs.map((c) => c.suite),
+            suites,
+            o.sdes,
+          )
+        : [];
+      if (isSecure(proto) && (o.sdes.off || offer.length === 0))
+        throw new NgError(`m= line ${s.index + 1}: ${proto} asked for, but the SDES flags leave no suite to offer`);
       return { s, theirs, proto, offer };
     });
     const offered = new Map<number, StreamKey[]>();
@@ -64,7 +105,8 @@ export class RelayMedia {
       const p = plan[i];
       if (p === undefined || p === null) {
         d.leg.closeStream(s.index);
-        if (p === null) warnings.push(`m= line ${s.index + 1} (${s.media} ${s.proto}) rejected: this relay carries RTP only`);
+        if (p === null)
+          warnings.push(`m= line ${s.index + 1} (${s.media} ${s.proto}) rejected: this relay carries RTP only`);
         // A disabled RTP line takes the profile asked for all the same (rtpengine does).
         const proto = /^RTP\/S?AVPF?$/.test(s.proto) ? (o.transport ?? s.proto) : s.proto;
         return { ...s, port: 0, proto, crypto: [], ice: undefined, dtls: undefined };
@@ -75,8 +117,17 @@ export class RelayMedia {
         // A new relay learns the offerer's address as it opens: one call into the engine, not two.
         const address = this.#remoteAddress(s, o);
         const e = address === undefined ? undefined : streamEndpoints(s, address);
-        const offerer: LegOptions = { ...SIDE_LEG, ...(e ? { remote: e.rtp, ...(e.rtcp ? { remoteRtcp: e.rtcp } : {}) } : {}) };
-        stream = d.leg.openStream(this.engine, s, from === 'a' ? offerer : SIDE_LEG, from === 'b' ? offerer : SIDE_LEG, this.events(d));
+        const offerer: LegOptions = {
+          ...SIDE_LEG,
+          ...(e ? { remote: e.rtp, ...(e.rtcp ? { remoteRtcp: e.rtcp } : {}) } : {}),
+        };
+        stream = d.leg.openStream(
+          this.engine,
+          s,
+          from === 'a' ? offerer : SIDE_LEG,
+          from === 'b' ? offerer : SIDE_LEG,
+          this.events(d),
+        );
       }
       d.side(from).proto.set(s.index, s.proto);
       d.side(to).proto.set(s.index, p.proto);
@@ -93,19 +144,34 @@ export class RelayMedia {
         return keyFor(suite, tag, stream.keys[to]);
       });
       offered.set(s.index, keys);
-      const mux = s.rtcpMux ? !o.rtcpMux.has('demux') && !o.rtcpMux.has('reject') : o.rtcpMux.has('offer') || o.rtcpMux.has('require');
+      const mux = s.rtcpMux
+        ? !o.rtcpMux.has('demux') && !o.rtcpMux.has('reject')
+        : o.rtcpMux.has('offer') || o.rtcpMux.has('require');
       muxOffered.set(s.index, mux);
       const port = stream.relay.ports[to].rtp;
       const out = moved(s, this.#addressFor(d, to, s.address, o)!, port, p.proto);
-      return { ...out, rtcpMux: mux, ...(s.rtcpPort !== undefined ? { rtcpPort: port + 1 } : {}), crypto: keys.map((k) => cryptoLine(k, o.sdes.pad)), ice: undefined, dtls: undefined };
+      return {
+        ...out,
+        rtcpMux: mux,
+        ...(s.rtcpPort !== undefined ? { rtcpPort: port + 1 } : {}),
+        crypto: keys.map((k) => cryptoLine(k, o.sdes.pad)),
+        ice: undefined,
+        dtls: undefined,
+      };
     });
     d.offer = { from, streams: desc.streams, options: o, offered, muxOffered };
-    if (desc.streams.some((s) => s.ice) && !o.iceRemoveAsked) warnings.push('ICE removed: this relay is no ICE agent, both sides see only its address');
+    if (desc.streams.some((s) => s.ice) && !o.iceRemoveAsked)
+      warnings.push('ICE removed: this relay is no ICE agent, both sides see only its address');
     return { out: this.#session(d, to, desc, streams, o), warnings };
   }
 
   /** The answer from side `to` to the dialogue's last offer: keys and remotes set, and the answer the offerer gets. */
-  answer(d: Dialogue, answerer: SideName, desc: SessionDescription, o: MediaOptions): { out: SessionDescription; warnings: string[] } {
+  answer(
+    d: Dialogue,
+    answerer: SideName,
+    desc: SessionDescription,
+    o: MediaOptions,
+  ): { out: SessionDescription; warnings: string[] } {
     const offer = d.offer;
     if (!offer || offer.from === answerer) throw new NgError(`no offer from tag "${d.tag(other(answerer))}" to answer`);
     const from = offer.from;
@@ -121,9 +187,12 @@ export class RelayMedia {
       let theirs: UsableCrypto | undefined;
       if (isSecure(r.proto)) {
         const answered = usableCrypto(r, suites);
-        theirs = answered.find((c) => keys.some((k) => k.tag === c.tag && k.suite === c.suite)) ?? answered.find((c) => keys.some((k) => k.suite === c.suite));
+        theirs =
+          answered.find((c) => keys.some((k) => k.tag === c.tag && k.suite === c.suite)) ??
+          answered.find((c) => keys.some((k) => k.suite === c.suite));
         mine = theirs && keys.find((k) => k.suite === theirs!.suite);
-        if (!theirs || !mine) throw new NgError(`m= line ${r.index + 1}: the answer's a=crypto matches no suite that was offered`);
+        if (!theirs || !mine)
+          throw new NgError(`m= line ${r.index + 1}: the answer's a=crypto matches no suite that was offered`);
       }
       const offerers = isSecure(s.proto) ? usableCrypto(s, suites) : [];
       const forOfferer = offerers.find((c) => c.suite === theirs?.suite) ?? offerers[0];
@@ -134,17 +203,28 @@ export class RelayMedia {
       if (!c) {
         if (r.port === 0) d.leg.closeStream(r.index);
         // Refused towards the offerer in the profile it offered.
-        return { ...r, port: 0, proto: offer.streams[r.index]?.proto ?? r.proto, crypto: [], ice: undefined, dtls: undefined };
+        return {
+          ...r,
+          port: 0,
+          proto: offer.streams[r.index]?.proto ?? r.proto,
+          crypto: [],
+          ice: undefined,
+          dtls: undefined,
+        };
       }
       const { stream, s } = c;
       this.#setRemote(stream, answerer, r, o);
       d.side(answerer).proto.set(r.index, r.proto);
-      stream.setKeys(answerer, c.theirs ? { recv: theirKey(c.theirs), send: srtpKey(c.mine!) } : { recv: null, send: null });
+      stream.setKeys(
+        answerer,
+        c.theirs ? { recv: theirKey(c.theirs), send: srtpKey(c.mine!) } : { recv: null, send: null },
+      );
       if (c.mine) stream.keys[answerer] = c.mine;
       else delete stream.keys[answerer];
       const answererMux = r.rtcpMux && (offer.muxOffered.get(r.index) ?? false);
       this.#setMux(stream, answerer, answererMux);
-      const offererMux = s.rtcpMux && !muxFlags.has('reject') && (muxFlags.has('demux') || muxFlags.has('accept') || answererMux);
+      const offererMux =
+        s.rtcpMux && !muxFlags.has('reject') && (muxFlags.has('demux') || muxFlags.has('accept') || answererMux);
       this.#setMux(stream, from, offererMux);
       let crypto: string[] = [];
       if (c.forOfferer) {
@@ -156,10 +236,21 @@ export class RelayMedia {
         delete stream.keys[from];
         stream.setKeys(from, { recv: null, send: null });
       }
-      const proto = o.transportAccept ? (isSecure(s.proto) ? r.proto.replace(/^RTP\/AVP/, 'RTP/SAVP') : r.proto.replace(/^RTP\/SAVP/, 'RTP/AVP')) : s.proto;
+      const proto = o.transportAccept
+        ? isSecure(s.proto)
+          ? r.proto.replace(/^RTP\/AVP/, 'RTP/SAVP')
+          : r.proto.replace(/^RTP\/SAVP/, 'RTP/AVP')
+        : s.proto;
       const port = stream.relay.ports[from].rtp;
       const out = moved(r, this.#addressFor(d, from, r.address, o)!, port, proto);
-      return { ...out, rtcpMux: offererMux, ...(r.rtcpPort !== undefined ? { rtcpPort: offererMux ? port : port + 1 } : {}), crypto, ice: undefined, dtls: undefined };
+      return {
+        ...out,
+        rtcpMux: offererMux,
+        ...(r.rtcpPort !== undefined ? { rtcpPort: offererMux ? port : port + 1 } : {}),
+        crypto,
+        ice: undefined,
+        dtls: undefined,
+      };
     });
     d.leg.state = 'active';
     d.leg.confirmed = true;
@@ -170,7 +261,13 @@ export class RelayMedia {
     return { out: this.#session(d, from, desc, streams, o), warnings: [] };
   }
 
-  #session(d: Dialogue, to: SideName, desc: SessionDescription, streams: StreamDescription[], o: MediaOptions): SessionDescription {
+  #session(
+    d: Dialogue,
+    to: SideName,
+    desc: SessionDescription,
+    streams: StreamDescription[],
+    o: MediaOptions,
+  ): SessionDescription {
     const address = this.#addressFor(d, to, desc.address, o);
     return {
       ...desc,

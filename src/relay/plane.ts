@@ -41,7 +41,16 @@ export async function attachRelay(ctx: NodeContext<RelayConfig>, engine: MediaEn
   const server = await NgServer.start({
     udp: ng.udp,
     ...(ng.tcp ? { tcp: ng.tcp } : {}),
-    ...(ng.tls ? { tls: { ...ng.tls, cert: readFileSync(ng.tls.cert_file, 'utf8'), key: readFileSync(ng.tls.key_file, 'utf8'), ...(ng.tls.ca_file ? { ca: readFileSync(ng.tls.ca_file, 'utf8') } : {}) } } : {}),
+    ...(ng.tls
+      ? {
+          tls: {
+            ...ng.tls,
+            cert: readFileSync(ng.tls.cert_file, 'utf8'),
+            key: readFileSync(ng.tls.key_file, 'utf8'),
+            ...(ng.tls.ca_file ? { ca: readFileSync(ng.tls.ca_file, 'utf8') } : {}),
+          },
+        }
+      : {}),
     allowed: allowList(ng.allow),
     cookieCacheMs: ng.cookie_cache_s * 1000,
     maxMessageBytes: ng.max_message_bytes,
@@ -58,7 +67,13 @@ export async function attachRelay(ctx: NodeContext<RelayConfig>, engine: MediaEn
     capacity: cfg.capacity.calls,
     ng: { ports: server.ports, ...server.counters, cachedReplies: server.cachedReplies },
     commands: { ...c.counters.commands },
-    refused: { errors: c.counters.errors, unknownCommands: c.counters.unknownCommands, rateLimited: c.counters.offersRateLimited, atCapacity: c.counters.offersAtCapacity, maintenance: c.counters.offersInMaintenance },
+    refused: {
+      errors: c.counters.errors,
+      unknownCommands: c.counters.unknownCommands,
+      rateLimited: c.counters.offersRateLimited,
+      atCapacity: c.counters.offersAtCapacity,
+      maintenance: c.counters.offersInMaintenance,
+    },
     ended: { deleted: c.counters.callsDeleted, timedOut: c.counters.callsTimedOut, legs: { ...registry.ended } },
     packetsForwarded: c.relayed().packets,
     kernelPath: engine.traffic().kernelPath,

@@ -9,7 +9,10 @@ import type { Dialogue, NgCall, SideName } from './dialogue.js';
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const errors = (l: LegStats) => Object.values(l.drops).reduce((a, b) => a + b, 0);
 
-interface Totals { RTP: { packets: number; bytes: number; errors: number }; RTCP: { packets: number; bytes: number; errors: number } }
+interface Totals {
+  RTP: { packets: number; bytes: number; errors: number };
+  RTCP: { packets: number; bytes: number; errors: number };
+}
 
 function endpoint(address: string, port: number) {
   return { family: 'IPv4', address, port };
@@ -32,7 +35,11 @@ function sideMedias(d: Dialogue, side: SideName, totals: Totals): NgInput[] {
     totals.RTCP.bytes += rtcp.bytes;
     const signalled = leg.options.remote;
     const latched = leg.latched ? leg.latched.split(':') : undefined;
-    const where = latched ? endpoint(latched[0]!, Number(latched[1])) : signalled ? endpoint(signalled.address, signalled.port) : undefined;
+    const where = latched
+      ? endpoint(latched[0]!, Number(latched[1]))
+      : signalled
+        ? endpoint(signalled.address, signalled.port)
+        : undefined;
     const mux = leg.options.rtcpMux ?? false;
     const crypto = leg.recv?.suite;
     const proto = d.side(side).proto.get(stream.index) ?? 'RTP/AVP';
@@ -42,7 +49,14 @@ function sideMedias(d: Dialogue, side: SideName, totals: Totals): NgInput[] {
       'local address': d.side(side).iface.address,
       family: 'IPv4',
       ...(where ? { endpoint: kind === 'RTP' || mux ? where : { ...where, port: where.port + 1 } } : {}),
-      ...(signalled ? { 'advertised endpoint': endpoint(signalled.address, kind === 'RTCP' && !mux ? (leg.options.remoteRtcp?.port ?? signalled.port + 1) : signalled.port) } : {}),
+      ...(signalled
+        ? {
+            'advertised endpoint': endpoint(
+              signalled.address,
+              kind === 'RTCP' && !mux ? (leg.options.remoteRtcp?.port ?? signalled.port + 1) : signalled.port,
+            ),
+          }
+        : {}),
       ...(crypto ? { 'crypto suite': crypto } : {}),
       flags: [kind, ...(where ? ['filled'] : []), ...(leg.latched ? ['confirmed'] : [])],
       stats,
@@ -75,5 +89,10 @@ export function callFigures(call: NgCall, dialogues: readonly Dialogue[] = call.
         medias: sideMedias(d, side, totals),
       };
     }
-  return { created: seconds(call.created), 'last signal': seconds(call.lastSignal), tags, totals: totals as unknown as NgInput };
+  return {
+    created: seconds(call.created),
+    'last signal': seconds(call.lastSignal),
+    tags,
+    totals: totals as unknown as NgInput,
+  };
 }

@@ -10,10 +10,15 @@ export class NgError extends Error {
   }
 }
 
-const text = (v: NgValue | undefined): string | undefined => (Buffer.isBuffer(v) ? v.toString('latin1') : typeof v === 'number' ? String(v) : undefined);
+const text = (v: NgValue | undefined): string | undefined =>
+  Buffer.isBuffer(v) ? v.toString('latin1') : typeof v === 'number' ? String(v) : undefined;
 
 /** A flag's or key's canonical spelling: lower case, words joined by hyphens. */
-export const canonical = (name: string): string => name.trim().toLowerCase().replace(/[\s_]+/g, '-');
+export const canonical = (name: string): string =>
+  name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_]+/g, '-');
 
 export class NgRequest {
   readonly #dict: Map<string, NgValue>;
@@ -67,11 +72,12 @@ export class NgRequest {
   list(key: string): string[] {
     const v = this.#dict.get(key);
     if (v === undefined) return [];
-    if (Array.isArray(v)) return v.map((x) => {
-      const s = text(x);
-      if (s === undefined) throw new NgError(`"${key}" must list strings`);
-      return s;
-    });
+    if (Array.isArray(v))
+      return v.map((x) => {
+        const s = text(x);
+        if (s === undefined) throw new NgError(`"${key}" must list strings`);
+        return s;
+      });
     const s = text(v);
     if (s === undefined) throw new NgError(`"${key}" must be a string or a list of strings`);
     return [s];

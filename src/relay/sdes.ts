@@ -8,7 +8,12 @@ import type { SdesOptions } from './flags.js';
 
 /** rtpengine's order (crypto.c), less what the engine cannot run (AES-192, F8, NULL). */
 export const OFFER_ORDER: readonly SrtpSuite[] = [
-  'AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32',
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+  'AES_CM_128_HMAC_SHA1_80',
+  'AES_CM_128_HMAC_SHA1_32',
 ];
 
 export type UsableCrypto = SdpCrypto & { suite: SrtpSuite };
@@ -20,12 +25,21 @@ export function usableCrypto(s: StreamDescription, engineSuites: readonly string
     .map((value, i) => parseCrypto(value, `m= line ${s.index + 1}, a=crypto ${i + 1}`))
     .filter((c): c is UsableCrypto => {
       const info = SRTP_SUITES[c.suite as SrtpSuite];
-      return info !== undefined && engineSuites.includes(c.suite) && c.keySalt.length === info.keySaltLength && !c.unsupportedParams;
+      return (
+        info !== undefined &&
+        engineSuites.includes(c.suite) &&
+        c.keySalt.length === info.keySaltLength &&
+        !c.unsupportedParams
+      );
     });
 }
 
 /** The suites to offer a side: the offerer's first (in its order), then the rest of ours unless SDES-nonew. */
-export function suitesToOffer(offered: readonly SrtpSuite[], engineSuites: readonly string[], o: SdesOptions): SrtpSuite[] {
+export function suitesToOffer(
+  offered: readonly SrtpSuite[],
+  engineSuites: readonly string[],
+  o: SdesOptions,
+): SrtpSuite[] {
   const ours = OFFER_ORDER.filter((s) => engineSuites.includes(s));
   const list = o.nonew && offered.length > 0 ? [...offered] : [...new Set([...offered, ...ours])];
   if (o.only) return list.filter((s) => o.only!.includes(s));
@@ -34,7 +48,9 @@ export function suitesToOffer(offered: readonly SrtpSuite[], engineSuites: reado
 
 /** `have` again when it is of `suite` (a re-offer keeps its key: RFC 3711 §3.2, one context), else a new key. */
 export function keyFor(suite: SrtpSuite, tag: number, have?: StreamKey): StreamKey {
-  return have?.suite === suite ? { ...have, tag } : { suite, key: randomBytes(SRTP_SUITES[suite].keySaltLength).toString('base64'), tag };
+  return have?.suite === suite
+    ? { ...have, tag }
+    : { suite, key: randomBytes(SRTP_SUITES[suite].keySaltLength).toString('base64'), tag };
 }
 
 /** The a=crypto value; rtpengine leaves base64 padding out unless asked (SDES-pad). */

@@ -21,7 +21,12 @@ export function parseCrypto(value: string, where: string): SdpCrypto {
   const [key, ...rest] = keys[0]!.slice('inline:'.length).split('|');
   if (!key || !BASE64.test(key)) throw new SdpSyntaxError(`${where}: a=crypto key is not base64`);
   const mki = rest.some((p) => p.includes(':'));
-  return { tag: Number(m[1]), suite: m[2]!, keySalt: Buffer.from(key, 'base64'), unsupportedParams: mki || keys.length > 1 || m[4]!.trim() !== '' };
+  return {
+    tag: Number(m[1]),
+    suite: m[2]!,
+    keySalt: Buffer.from(key, 'base64'),
+    unsupportedParams: mki || keys.length > 1 || m[4]!.trim() !== '',
+  };
 }
 
 export function formatCrypto(tag: number, suite: string, keySalt: Buffer): string {

@@ -88,7 +88,8 @@ class Section {
   }
 
   removeAttributes(name: string): void {
-    for (let i = this.lines.length - 1; i >= 0; i--) if (this.lines[i]!.text.startsWith('a=') && attributeName(this.lines[i]!.text) === name) this.lines.splice(i, 1);
+    for (let i = this.lines.length - 1; i >= 0; i--)
+      if (this.lines[i]!.text.startsWith('a=') && attributeName(this.lines[i]!.text) === name) this.lines.splice(i, 1);
   }
 
   /** Appends `a=<name>[:value]`, with the line ending the section already uses. */
@@ -103,7 +104,9 @@ class Section {
 
   /** Replaces each `a=<name>` value by what `rewrite` returns for it (the line keeps its place and ending). */
   rewriteAttributes(name: string, rewrite: (value: string) => string): void {
-    for (const l of this.lines) if (l.text.startsWith('a=') && attributeName(l.text) === name) l.text = `a=${name}:${rewrite(l.text.slice(l.text.indexOf(':') + 1))}`;
+    for (const l of this.lines)
+      if (l.text.startsWith('a=') && attributeName(l.text) === name)
+        l.text = `a=${name}:${rewrite(l.text.slice(l.text.indexOf(':') + 1))}`;
   }
 
   protected connectionLine(): Line | undefined {
@@ -130,8 +133,10 @@ export class MediaDescription extends Section {
     if (m[3] !== undefined && m[3] !== '1') throw new SdpError(`${where}: port ranges are not supported`);
     const own = this.connectionLine();
     const address = own ? connectionAddress(own, where) : sessionAddress;
-    if (address === undefined && Number(m[2]) !== 0) throw new SdpSyntaxError(`${where}: no c= line for it or for the session`);
-    if (lines.slice(1).some((l) => l.text.startsWith('c=') && l !== own)) throw new SdpSyntaxError(`${where}: more than one c= line`);
+    if (address === undefined && Number(m[2]) !== 0)
+      throw new SdpSyntaxError(`${where}: no c= line for it or for the session`);
+    if (lines.slice(1).some((l) => l.text.startsWith('c=') && l !== own))
+      throw new SdpSyntaxError(`${where}: more than one c= line`);
     this.#address = address ?? '0.0.0.0';
   }
 
@@ -139,15 +144,29 @@ export class MediaDescription extends Section {
     return MEDIA.exec(this.lines[0]!.text)!;
   }
 
-  get media(): string { return this.#fields()[1]!; }
-  get port(): number { return Number(this.#fields()[2]); }
-  get proto(): string { return this.#fields()[4]!; }
-  get formats(): string[] { return this.#fields()[5]!.trim().split(' '); }
+  get media(): string {
+    return this.#fields()[1]!;
+  }
+  get port(): number {
+    return Number(this.#fields()[2]);
+  }
+  get proto(): string {
+    return this.#fields()[4]!;
+  }
+  get formats(): string[] {
+    return this.#fields()[5]!.trim().split(' ');
+  }
   /** Where this stream is received: its own c= address, else the session's. */
-  get address(): string { return this.#address; }
+  get address(): string {
+    return this.#address;
+  }
   /** Disabled (port 0): nothing is relayed for it. */
-  get disabled(): boolean { return this.port === 0; }
-  get rtcpMux(): boolean { return this.hasAttribute('rtcp-mux'); }
+  get disabled(): boolean {
+    return this.port === 0;
+  }
+  get rtcpMux(): boolean {
+    return this.hasAttribute('rtcp-mux');
+  }
 
   /** The a=rtcp port (RFC 3605), if given. */
   get rtcpPort(): number | undefined {
@@ -189,7 +208,10 @@ export class Sdp extends Section {
     }
     let end = lines.length;
     while (end > 0 && lines[end - 1]!.text === '') end--;
-    const trailer = lines.slice(end).map((l) => l.eol).join('');
+    const trailer = lines
+      .slice(end)
+      .map((l) => l.eol)
+      .join('');
     lines.length = end;
     if (lines.length === 0) throw new SdpSyntaxError('empty SDP body');
     if (lines[0]!.text !== 'v=0') throw new SdpSyntaxError('first line is not v=0');
@@ -199,7 +221,8 @@ export class Sdp extends Section {
     }
     const firstMedia = lines.findIndex((l) => l.text.startsWith('m='));
     const session = firstMedia < 0 ? lines : lines.slice(0, firstMedia);
-    for (const type of ['o=', 's=', 't=']) if (!session.some((l) => l.text.startsWith(type))) throw new SdpSyntaxError(`no ${type} line`);
+    for (const type of ['o=', 's=', 't='])
+      if (!session.some((l) => l.text.startsWith(type))) throw new SdpSyntaxError(`no ${type} line`);
     const sessionC = session.filter((l) => l.text.startsWith('c='));
     if (sessionC.length > 1) throw new SdpSyntaxError('more than one session-level c= line');
     const sessionAddress = sessionC[0] ? connectionAddress(sessionC[0], 'session') : undefined;

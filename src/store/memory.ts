@@ -88,7 +88,10 @@ export class MemoryStore implements Store {
   readonly #fences = new Map<string, number>();
   #closed = false;
 
-  constructor(sweepMs = 30_000, private readonly now: () => number = Date.now) {
+  constructor(
+    sweepMs = 30_000,
+    private readonly now: () => number = Date.now,
+  ) {
     this.#sweep = setInterval(() => {
       const t = this.now();
       for (const space of this.#spaces.values()) space.dropExpired(t);
@@ -98,7 +101,11 @@ export class MemoryStore implements Store {
 
   /** For the status page: where state lives and how many entries each namespace holds (expired ones until the sweep). */
   describe(): StoreDescription {
-    return { kind: 'memory (this process)', ...this.health(), entries: Object.fromEntries([...this.#spaces].map(([ns, s]) => [ns, s.map.size])) };
+    return {
+      kind: 'memory (this process)',
+      ...this.health(),
+      entries: Object.fromEntries([...this.#spaces].map(([ns, s]) => [ns, s.map.size])),
+    };
   }
 
   health(): StoreHealth {
@@ -111,7 +118,9 @@ export class MemoryStore implements Store {
   snapshot(): Array<{ ns: string; key: string; value: unknown; expires: number }> {
     const now = this.now();
     const out: Array<{ ns: string; key: string; value: unknown; expires: number }> = [];
-    for (const [ns, space] of this.#spaces) for (const e of space.map.values()) if (e.expires > now) out.push({ ns, key: e.key, value: e.value, expires: e.expires });
+    for (const [ns, space] of this.#spaces)
+      for (const e of space.map.values())
+        if (e.expires > now) out.push({ ns, key: e.key, value: e.value, expires: e.expires });
     return out;
   }
 

@@ -70,7 +70,14 @@ export class RedisStore implements Store {
   readonly #counts: Record<string, number> = {};
   readonly #reconciled: Array<(why: string) => void> = [];
   readonly #probe: NodeJS.Timeout;
-  #health: StoreHealth = { state: 'down', since: new Date().toISOString(), latencyMs: null, errors: 0, pending: 0, reconciles: 0 };
+  #health: StoreHealth = {
+    state: 'down',
+    since: new Date().toISOString(),
+    latencyMs: null,
+    errors: 0,
+    pending: 0,
+    reconciles: 0,
+  };
   /** The epoch key's value as this node last saw it: another (or none) means Redis lost what it held. */
   #epoch: string | undefined;
   #reconciling: Promise<void> | undefined;
@@ -94,9 +101,16 @@ export class RedisStore implements Store {
       retryStrategy: (times) => Math.min(100 * times, 1000),
       lazyConnect: true,
     };
-    this.#redis = (t.kind === 'sentinel'
-      ? new Redis({ ...common, sentinels: t.sentinels, name: t.master, ...(t.password ?? opts.password ? { sentinelPassword: t.password ?? opts.password } : {}) })
-      : new Redis({ ...common, host: t.host, port: t.port, ...(t.tls ? { tls: {} } : {}) })) as RedisWithScripts;
+    this.#redis = (
+      t.kind === 'sentinel'
+        ? new Redis({
+            ...common,
+            sentinels: t.sentinels,
+            name: t.master,
+            ...((t.password ?? opts.password) ? { sentinelPassword: t.password ?? opts.password } : {}),
+          })
+        : new Redis({ ...common, host: t.host, port: t.port, ...(t.tls ? { tls: {} } : {}) })
+    ) as RedisWithScripts;
     for (const [name, script, keys] of SCRIPTS) this.#redis.defineCommand(name, { numberOfKeys: keys, lua: script });
     this.#redis.on('error', (err: Error) => this.#failed(err));
     this.#redis.on('ready', () => void this.#cameBack());
@@ -111,7 +125,15 @@ export class RedisStore implements Store {
     this.#redis.connect().catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailable(`${describeTarget(this.#opts.target)} did not answer within ${withinMs} ms${this.#health.lastError ? ` (${this.#health.lastError})` : ''}`)), withinMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new StoreUnavailable(
+              `${describeTarget(this.#opts.target)} did not answer within ${withinMs} ms${this.#health.lastError ? ` (${this.#health.lastError})` : ''}`,
+            ),
+          ),
+        withinMs,
+      );
     });
     try {
       await Promise.race([ready, late]);
@@ -149,14 +171,24 @@ export class RedisStore implements Store {
 
   async set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void> {
     await this.#mirror.set(ns, key, value, ttlMs);
-    await this.#write(ns, key, () => this.#redis.mraSet(this.#key(ns, key), this.#index(ns), key, JSON.stringify(value), String(ttlMs ?? 0), '0'));
+    await this.#write(ns, key, () =>
+      this.#redis.mraSet(this.#key(ns, key), this.#index(ns), key, JSON.stringify(value), String(ttlMs ?? 0), '0'),
+    );
   }
 
   async setIfAbsent<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<boolean> {
     this.#known.add(ns);
     if (this.#health.state === 'up') {
       try {
-        const set = (await this.#redis.mraSet(this.#key(ns, key), this.#index(ns), key, JSON.stringify(value), String(ttlMs ?? 0), '1')) === 1;
+        const set =
+          (await this.#redis.mraSet(
+            this.#key(ns, key),
+            this.#index(ns),
+            key,
+            JSON.stringify(value),
+            String(ttlMs ?? 0),
+            '1',
+          )) === 1;
         if (set) await this.#mirror.set(ns, key, value, ttlMs);
         return set;
       } catch (err) {
@@ -171,14 +203,21 @@ export class RedisStore implements Store {
   async delete(ns: string, key: string): Promise<boolean> {
     const local = await this.#mirror.delete(ns, key);
     let remote = false;
-    await this.#write(ns, key, async () => (remote = (await this.#redis.mraDelete(this.#key(ns, key), this.#index(ns), key)) > 0));
+    await this.#write(
+      ns,
+      key,
+      async () => (remote = (await this.#redis.mraDelete(this.#key(ns, key), this.#index(ns), key)) > 0),
+    );
     return this.#health.state === 'up' ? remote : local;
   }
 
   async incr(ns: string, key: string, ttlMs: number): Promise<number> {
     const local = await this.#mirror.incr(ns, key, ttlMs);
     // Counters are not replayed: while Redis is away each node counts on its own (docs/cluster.md).
-    return this.#read(() => this.#redis.mraIncr(this.#key(ns, key), this.#index(ns), key, String(ttlMs)), async () => local);
+    return this.#read(
+      () => this.#redis.mraIncr(this.#key(ns, key), this.#index(ns), key, String(ttlMs)),
+      async () => local,
+    );
   }
 
   async entries<T>(ns: string): Promise<Array<[string, T]>> {
@@ -196,14 +235,24 @@ export class RedisStore implements Store {
 
   async count(ns: string): Promise<number> {
     this.#known.add(ns);
-    return this.#read(() => this.#redis.mraCount(this.#index(ns)), () => this.#mirror.count(ns));
+    return this.#read(
+      () => this.#redis.mraCount(this.#index(ns)),
+      () => this.#mirror.count(ns),
+    );
   }
 
   async acquire(ns: string, key: string, owner: string, ttlMs: number): Promise<Lease | null> {
     this.#known.add(ns);
     if (this.#health.state === 'up') {
       try {
-        const v = await this.#redis.mraAcquire(this.#key(ns, key), this.#index(ns), `${this.#prefix}f:${ns}`, key, owner, String(ttlMs));
+        const v = await this.#redis.mraAcquire(
+          this.#key(ns, key),
+          this.#index(ns),
+          `${this.#prefix}f:${ns}`,
+          key,
+          owner,
+          String(ttlMs),
+        );
         const lease = v === null ? null : (JSON.parse(v) as Lease);
         if (lease) await this.#mirror.set(ns, key, lease, ttlMs);
         return lease;
@@ -221,7 +270,15 @@ export class RedisStore implements Store {
   async renew(ns: string, key: string, lease: Lease, ttlMs: number): Promise<boolean> {
     if (this.#health.state === 'up') {
       try {
-        const ok = (await this.#redis.mraRenew(this.#key(ns, key), this.#index(ns), key, lease.owner, String(lease.token), String(ttlMs))) === 1;
+        const ok =
+          (await this.#redis.mraRenew(
+            this.#key(ns, key),
+            this.#index(ns),
+            key,
+            lease.owner,
+            String(lease.token),
+            String(ttlMs),
+          )) === 1;
         if (ok) await this.#mirror.set(ns, key, lease, ttlMs);
         else await this.#mirror.delete(ns, key);
         return ok;
@@ -237,7 +294,12 @@ export class RedisStore implements Store {
 
   async release(ns: string, key: string, lease: Lease): Promise<boolean> {
     await this.#mirror.delete(ns, key);
-    return this.#read(async () => (await this.#redis.mraRelease(this.#key(ns, key), this.#index(ns), key, lease.owner, String(lease.token))) === 1, async () => false);
+    return this.#read(
+      async () =>
+        (await this.#redis.mraRelease(this.#key(ns, key), this.#index(ns), key, lease.owner, String(lease.token))) ===
+        1,
+      async () => false,
+    );
   }
 
   async holder(ns: string, key: string): Promise<Lease | undefined> {
@@ -246,12 +308,19 @@ export class RedisStore implements Store {
 
   async publish(channel: string, message: string): Promise<void> {
     // At most once: a message published while Redis is away is lost (what it announces is in the store anyway).
-    await this.#read(async () => void (await this.#redis.publish(this.#channel(channel), message)), async () => undefined);
+    await this.#read(
+      async () => void (await this.#redis.publish(this.#channel(channel), message)),
+      async () => undefined,
+    );
   }
 
   subscribe(channel: string, listener: (message: string) => void): () => void {
     if (!this.#subscriber) {
-      const sub = (this.#subscriber = this.#redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, lazyConnect: false }));
+      const sub = (this.#subscriber = this.#redis.duplicate({
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
+        lazyConnect: false,
+      }));
       sub.on('error', () => {}); // the main connection reports; this one reconnects and resubscribes by itself
       sub.on('message', (ch: string, message: string) => this.#channels.emit(ch, message));
     }
@@ -271,7 +340,8 @@ export class RedisStore implements Store {
     this.#channels.removeAllListeners();
     this.#subscriber?.disconnect();
     // Writes still waiting cannot be replayed any more: say how many, so a stop during an outage is visible.
-    if (this.#pending.size > 0) this.#log.warn({ pending: this.#pending.size }, 'store closed with writes not replayed to Redis');
+    if (this.#pending.size > 0)
+      this.#log.warn({ pending: this.#pending.size }, 'store closed with writes not replayed to Redis');
     this.#redis.disconnect();
     await this.#mirror.close();
   }
@@ -374,7 +444,9 @@ export class RedisStore implements Store {
       this.#health = { ...this.#health, state: 'up', since: wasDown ? new Date().toISOString() : this.#health.since };
       if (!first) {
         this.#health.reconciles++;
-        const why = lost ? 'Redis came back without its data: this node republished what it holds' : 'Redis reachable again: writes made meanwhile replayed';
+        const why = lost
+          ? 'Redis came back without its data: this node republished what it holds'
+          : 'Redis reachable again: writes made meanwhile replayed';
         this.#log.warn({ replayed, lost }, why);
         for (const l of this.#reconciled) l(why);
       } else this.#log.info({ store: describeTarget(this.#opts.target) }, 'store connected');
@@ -387,9 +459,21 @@ export class RedisStore implements Store {
   async #republish(ns: string, key: string, value: unknown, expires: number): Promise<number> {
     const ttl = expires === Infinity ? 0 : Math.round(expires - Date.now());
     if (expires !== Infinity && ttl <= 0) return 0;
-    const isLease = typeof value === 'object' && value !== null && 'owner' in value && 'token' in value && Object.keys(value).length === 2;
+    const isLease =
+      typeof value === 'object' &&
+      value !== null &&
+      'owner' in value &&
+      'token' in value &&
+      Object.keys(value).length === 2;
     if (isLease) await this.#redis.mraFenceFloor(`${this.#prefix}f:${ns}`, String((value as Lease).token));
-    await this.#redis.mraSet(this.#key(ns, key), this.#index(ns), key, JSON.stringify(value), String(ttl), isLease ? '1' : '0');
+    await this.#redis.mraSet(
+      this.#key(ns, key),
+      this.#index(ns),
+      key,
+      JSON.stringify(value),
+      String(ttl),
+      isLease ? '1' : '0',
+    );
     return 1;
   }
 

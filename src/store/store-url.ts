@@ -5,7 +5,14 @@
 export type StoreTarget =
   | { kind: 'memory' }
   | { kind: 'redis'; host: string; port: number; db: number; tls: boolean; username?: string; password?: string }
-  | { kind: 'sentinel'; sentinels: Array<{ host: string; port: number }>; master: string; db: number; username?: string; password?: string };
+  | {
+      kind: 'sentinel';
+      sentinels: Array<{ host: string; port: number }>;
+      master: string;
+      db: number;
+      username?: string;
+      password?: string;
+    };
 
 const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
 
@@ -13,9 +20,22 @@ const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/;
 export function parseStoreUrl(text: string): StoreTarget {
   if (text === 'memory') return { kind: 'memory' };
   const m = /^(redis|rediss|redis-sentinel):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/]+)(?:\/(.*))?$/.exec(text);
-  if (!m) throw new Error('must be "memory", redis://host[:port][/db], rediss://… or redis-sentinel://host:port[,host:port…]/master[/db]');
-  const [, scheme, user, pass, hosts, rest = ''] = m as unknown as [string, string, string | undefined, string | undefined, string, string | undefined];
-  const auth = { ...(user ? { username: decodeURIComponent(user) } : {}), ...(pass !== undefined ? { password: decodeURIComponent(pass) } : {}) };
+  if (!m)
+    throw new Error(
+      'must be "memory", redis://host[:port][/db], rediss://… or redis-sentinel://host:port[,host:port…]/master[/db]',
+    );
+  const [, scheme, user, pass, hosts, rest = ''] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+    string,
+    string | undefined,
+  ];
+  const auth = {
+    ...(user ? { username: decodeURIComponent(user) } : {}),
+    ...(pass !== undefined ? { password: decodeURIComponent(pass) } : {}),
+  };
   const db = (s: string | undefined): number => {
     if (s === undefined || s === '') return 0;
     if (!/^\d{1,2}$/.test(s) || Number(s) > 15) throw new Error(`database "${s}" must be a number from 0 to 15`);
@@ -24,7 +44,10 @@ export function parseStoreUrl(text: string): StoreTarget {
   const endpoints = hosts.split(',').map((h) => endpoint(h, scheme === 'redis-sentinel' ? 26379 : 6379));
   if (scheme === 'redis-sentinel') {
     const [master, d, ...extra] = rest.split('/');
-    if (!master || !/^[A-Za-z0-9_.-]{1,64}$/.test(master)) throw new Error('redis-sentinel:// needs the master name Sentinel monitors after the hosts: redis-sentinel://h1:26379,h2:26379/mymaster');
+    if (!master || !/^[A-Za-z0-9_.-]{1,64}$/.test(master))
+      throw new Error(
+        'redis-sentinel:// needs the master name Sentinel monitors after the hosts: redis-sentinel://h1:26379,h2:26379/mymaster',
+      );
     if (extra.length) throw new Error(`unexpected path after the database: /${extra.join('/')}`);
     return { kind: 'sentinel', sentinels: endpoints, master, db: db(d), ...auth };
   }

@@ -96,7 +96,12 @@ export class MessageChannel extends Channel {
   #lastHeard = Date.now();
   rttMs: number | undefined;
 
-  constructor(info: ChannelInfo, socket: TLSSocket, framer: MessageFramer, private readonly keepalive: KeepaliveOptions) {
+  constructor(
+    info: ChannelInfo,
+    socket: TLSSocket,
+    framer: MessageFramer,
+    private readonly keepalive: KeepaliveOptions,
+  ) {
     super(info, socket);
     this.#framer = framer;
     this.#writer = new TickWriter(socket);

@@ -56,7 +56,10 @@ export async function dialChannel(
   socket.setNoDelay(true);
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)), opts.connectTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no TLS connection within ${opts.connectTimeoutMs} ms`)),
+        opts.connectTimeoutMs,
+      );
       socket.once('secureConnect', () => {
         clearTimeout(timer);
         resolve();
@@ -66,13 +69,21 @@ export async function dialChannel(
         reject(err);
       });
     });
-    socket.write(line({ mra: PROTOCOL, channel: kind, username: opts.username, password: opts.password, node: opts.node }));
+    socket.write(
+      line({ mra: PROTOCOL, channel: kind, username: opts.username, password: opts.password, node: opts.node }),
+    );
     const reply = parseReply(await readLine(socket, opts.connectTimeoutMs));
     if (!reply.ok) throw new TraversalRefused(reply.error, reply.reason);
     socket.on('error', () => {});
     return {
       socket,
-      info: { kind, peerNode: reply.node, remote: `${socket.remoteAddress}:${socket.remotePort}`, localAddress: socket.localAddress, since: new Date() },
+      info: {
+        kind,
+        peerNode: reply.node,
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        localAddress: socket.localAddress,
+        since: new Date(),
+      },
     };
   } catch (err) {
     socket.destroy();

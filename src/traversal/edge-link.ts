@@ -55,7 +55,14 @@ export class EdgeLink extends EventEmitter<{ status: [LinkStatus] }> {
     super();
     this.#log = opts.log.child({ plane: 'traversal' });
     this.#where = `${peer.address}:${peer.ports.sip}`;
-    this.#status = { state: 'down', peer: this.#where, since: new Date().toISOString(), reconnects: 0, failedAttempts: 0, channels: { sip: 'down', http: 'down', xmpp: 'down' } };
+    this.#status = {
+      state: 'down',
+      peer: this.#where,
+      since: new Date().toISOString(),
+      reconnects: 0,
+      failedAttempts: 0,
+      channels: { sip: 'down', http: 'down', xmpp: 'down' },
+    };
   }
 
   start(): void {
@@ -111,14 +118,24 @@ export class EdgeLink extends EventEmitter<{ status: [LinkStatus] }> {
       const why = describeDialError(err);
       this.#log.warn({ peer: this.#where, err: why, attempt: this.#attempt + 1 }, 'traversal link attempt failed');
       this.#setStatus({ state: 'down', lastError: why, failedAttempts: this.#status.failedAttempts + 1 });
-      this.#schedule(backoffDelay(this.#attempt++, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#connect());
+      this.#schedule(
+        backoffDelay(this.#attempt++, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs),
+        () => void this.#connect(),
+      );
       return;
     }
     this.#sip = channel;
     this.#attempt = 0;
     const reconnects = this.#status.reconnects + (this.#everUp ? 1 : 0);
     this.#everUp = true;
-    this.#setStatus({ state: 'up', peerNode: channel.info.peerNode, reconnects, failedAttempts: 0, lastError: undefined, channels: { ...this.#status.channels, sip: 'up' } });
+    this.#setStatus({
+      state: 'up',
+      peerNode: channel.info.peerNode,
+      reconnects,
+      failedAttempts: 0,
+      lastError: undefined,
+      channels: { ...this.#status.channels, sip: 'up' },
+    });
     this.#log.info({ peer: this.#where, edge: channel.info.peerNode }, 'traversal link up');
     channel.once('close', (reason) => this.#lost(channel, reason));
     this.handlers.deliver(channel);
@@ -149,8 +166,15 @@ export class EdgeLink extends EventEmitter<{ status: [LinkStatus] }> {
     } catch (err) {
       const n = this.#streamAttempts.get(kind) ?? 0;
       this.#streamAttempts.set(kind, n + 1);
-      this.#log.warn({ peer: this.#where, channel: kind, err: describeDialError(err) }, 'traversal channel attempt failed');
-      if (this.#sip === sip) this.#schedule(backoffDelay(n, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#openStream(kind));
+      this.#log.warn(
+        { peer: this.#where, channel: kind, err: describeDialError(err) },
+        'traversal channel attempt failed',
+      );
+      if (this.#sip === sip)
+        this.#schedule(
+          backoffDelay(n, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs),
+          () => void this.#openStream(kind),
+        );
       return;
     }
     this.#streamAttempts.set(kind, 0);
@@ -162,7 +186,10 @@ export class EdgeLink extends EventEmitter<{ status: [LinkStatus] }> {
       this.#setStatus({ channels: { ...this.#status.channels, [kind]: 'down' } });
       if (this.#sip !== sip || this.#stopped) return;
       this.#log.warn({ peer: this.#where, channel: kind, reason }, 'traversal channel down; reopening');
-      this.#schedule(backoffDelay(0, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs), () => void this.#openStream(kind));
+      this.#schedule(
+        backoffDelay(0, this.opts.reconnectInitialMs, this.opts.reconnectMaxMs),
+        () => void this.#openStream(kind),
+      );
     });
     this.handlers.deliver(channel);
   }

@@ -3,7 +3,10 @@ import type { ChannelKind } from './handshake.js';
 import type { ChannelHandler, ChannelOfKind } from './types.js';
 
 /** A channel is of the kind its handshake named: the SIP channel is made a MessageChannel, the others StreamChannels. */
-export function isKind<K extends ChannelKind>(channel: MessageChannel | StreamChannel, kind: K): channel is ChannelOfKind[K] {
+export function isKind<K extends ChannelKind>(
+  channel: MessageChannel | StreamChannel,
+  kind: K,
+): channel is ChannelOfKind[K] {
   return channel.info.kind === kind;
 }
 

@@ -30,7 +30,8 @@ const MAX_LINE = 4096;
 const REFUSALS: readonly RefusalCode[] = ['certificate', 'credentials', 'protocol', 'channel'];
 
 /** A refusal's stable code, e.g. MRA_TRAVERSAL_CREDENTIALS; one the edge names that this release does not know is PROTOCOL. */
-export const refusalCode = (kind: string): string => `MRA_TRAVERSAL_${(REFUSALS.includes(kind as RefusalCode) || kind === 'timeout' || kind === 'closed' ? kind : 'protocol').toUpperCase()}`;
+export const refusalCode = (kind: string): string =>
+  `MRA_TRAVERSAL_${(REFUSALS.includes(kind as RefusalCode) || kind === 'timeout' || kind === 'closed' ? kind : 'protocol').toUpperCase()}`;
 
 export class HandshakeError extends MraError {
   constructor(
@@ -70,13 +71,21 @@ export function readLine(stream: Duplex, timeoutMs: number): Promise<string> {
       while ((chunk = stream.read() as Buffer | null) !== null) {
         buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
         const nl = buf.indexOf(10);
-        if (nl >= 0) return done(null, { line: buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''), rest: buf.subarray(nl + 1) });
+        if (nl >= 0)
+          return done(null, {
+            line: buf.subarray(0, nl).toString('utf8').replace(/\r$/, ''),
+            rest: buf.subarray(nl + 1),
+          });
         if (buf.length > MAX_LINE) return done(new HandshakeError('protocol', 'handshake line too long'));
       }
     };
     const onClose = () => done(new HandshakeError('closed', 'connection closed during the handshake'));
-    const onError = (err: Error) => done(new HandshakeError('closed', `connection error during the handshake: ${err.message}`));
-    const timer = setTimeout(() => done(new HandshakeError('timeout', `no handshake within ${timeoutMs} ms`)), timeoutMs);
+    const onError = (err: Error) =>
+      done(new HandshakeError('closed', `connection error during the handshake: ${err.message}`));
+    const timer = setTimeout(
+      () => done(new HandshakeError('timeout', `no handshake within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     stream.on('readable', onReadable);
     stream.once('close', onClose);
     stream.once('error', onError);
@@ -94,7 +103,10 @@ function parseJsonLine(line: string, what: string): unknown {
 /** A peer of another release names its version: refused with both named, not as a stranger. */
 function sameRelease(mra: unknown, peer: 'core' | 'the edge', self: 'edge' | 'core'): void {
   if (typeof mra === 'string' && ANY_VERSION.test(mra) && mra !== PROTOCOL)
-    throw new HandshakeError('protocol', `${peer} speaks ${mra}, this ${self} ${PROTOCOL}: edge and core must run the same release`);
+    throw new HandshakeError(
+      'protocol',
+      `${peer} speaks ${mra}, this ${self} ${PROTOCOL}: edge and core must run the same release`,
+    );
 }
 
 export function parseHello(line: string): Hello {
@@ -103,7 +115,8 @@ export function parseHello(line: string): Hello {
   if (h?.mra !== PROTOCOL) throw new HandshakeError('protocol', `expected protocol ${PROTOCOL}`);
   if (!CHANNEL_KINDS.includes(h.channel as ChannelKind)) throw new HandshakeError('protocol', 'unknown channel kind');
   for (const f of ['username', 'password', 'node'] as const)
-    if (typeof h[f] !== 'string' || h[f]!.length === 0 || h[f]!.length > 256) throw new HandshakeError('protocol', `hello field ${f} missing or too long`);
+    if (typeof h[f] !== 'string' || h[f]!.length === 0 || h[f]!.length > 256)
+      throw new HandshakeError('protocol', `hello field ${f} missing or too long`);
   return h as Hello;
 }
 
@@ -116,4 +129,3 @@ export function parseReply(line: string): Reply {
 }
 
 export const line = (msg: Hello | Reply): string => `${JSON.stringify(msg)}\n`;
-

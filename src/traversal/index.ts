@@ -4,11 +4,25 @@
 export { TraversalServer, type TraversalServerOptions } from './server.js';
 export { TraversalClient, type TraversalClientOptions, type EdgePeer } from './client.js';
 export { EdgeLink } from './edge-link.js';
-export { Channel, MessageChannel, StreamChannel, type ChannelInfo, type FramedEvent, type MessageFramer } from './channel.js';
+export {
+  Channel,
+  MessageChannel,
+  StreamChannel,
+  type ChannelInfo,
+  type FramedEvent,
+  type MessageFramer,
+} from './channel.js';
 export { TraversalRefused } from './dial.js';
 export { hashPassword, verifyPassword } from './credentials.js';
 export { CHANNEL_KINDS, type ChannelKind } from './handshake.js';
-export type { LinkStatus, EdgeLinkStatus, TraversalStatus, ChannelHandler, ChannelOfKind, ChannelSource } from './types.js';
+export type {
+  LinkStatus,
+  EdgeLinkStatus,
+  TraversalStatus,
+  ChannelHandler,
+  ChannelOfKind,
+  ChannelSource,
+} from './types.js';
 export {
   CoreTunnel,
   EdgeTunnel,

@@ -4,7 +4,16 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { tlsKeyLog, type Logger } from '../log/index.js';
 import { checkPeerCertificate } from '../certs/index.js';
 import { verifyPassword } from './credentials.js';
-import { type HandshakeError, PROTOCOL, line, parseHello, readLine, type ChannelKind, type Hello, type RefusalCode } from './handshake.js';
+import {
+  type HandshakeError,
+  PROTOCOL,
+  line,
+  parseHello,
+  readLine,
+  type ChannelKind,
+  type Hello,
+  type RefusalCode,
+} from './handshake.js';
 import { MessageChannel, StreamChannel, type Channel, type ChannelInfo, type MessageFramer } from './channel.js';
 import { ChannelHandlers } from './handlers.js';
 import type { TlsFiles } from '../host/index.js';
@@ -52,7 +61,12 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
   /** Starts the three listeners; resolves with the ports actually bound. */
   async start(): Promise<Record<ChannelKind, number>> {
     const bound = {} as Record<ChannelKind, number>;
-    const context = createSecureContext({ cert: this.opts.tls.cert, key: this.opts.tls.key, ca: this.opts.tls.ca, minVersion: 'TLSv1.2' });
+    const context = createSecureContext({
+      cert: this.opts.tls.cert,
+      key: this.opts.tls.key,
+      ca: this.opts.tls.ca,
+      minVersion: 'TLSv1.2',
+    });
     for (const kind of Object.keys(this.opts.ports) as ChannelKind[]) {
       const server = createServer((raw) => this.#handshake(kind, raw, context));
       await new Promise<void>((resolve, reject) => {
@@ -81,10 +95,18 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
     raw.once('close', () => this.#sockets.delete(raw));
     if (this.#closing) return void raw.destroy();
     raw.setNoDelay(true); // small SIP messages back to back: no Nagle wait for the peer's delayed ACK (dial.ts)
-    const socket = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+    const socket = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     tlsKeyLog.onSocket(socket);
     const remote = raw.remoteAddress ?? '';
-    const timer = setTimeout(() => socket.destroy(new Error(`no TLS handshake within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(new Error(`no TLS handshake within ${this.opts.handshakeTimeoutMs} ms`)),
+      this.opts.handshakeTimeoutMs,
+    );
     timer.unref();
     socket.once('secure', () => {
       clearTimeout(timer);
@@ -93,7 +115,14 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
     socket.on('error', (err: Error & { code?: string }) => {
       clearTimeout(timer);
       if (socket.listenerCount('secure') === 0) return; // after the handshake: the channel's own business
-      if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') this.#refused(kind, `${remote}:${raw.remotePort}`, remote, 'certificate', 'presented no client certificate: refused in the TLS handshake');
+      if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')
+        this.#refused(
+          kind,
+          `${remote}:${raw.remotePort}`,
+          remote,
+          'certificate',
+          'presented no client certificate: refused in the TLS handshake',
+        );
       else this.#log.warn({ channel: kind, remote, err: err.message }, 'traversal TLS handshake failed');
     });
   }
@@ -162,23 +191,42 @@ export class TraversalServer extends EventEmitter<{ channel: [Channel] }> implem
     const cert = socket.getPeerX509Certificate();
     if (!cert) return 'core presented no client certificate';
     // OpenSSL's verdict on the chain, read as tls.Server itself reads it (it is not on a TLSSocket's public face).
-    const verifyError = (socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } })._handle.verifyError();
+    const verifyError = (
+      socket as unknown as { _handle: { verifyError(): (Error & { code?: string }) | null } }
+    )._handle.verifyError();
     // Our own checks name the fault in the operator's words; OpenSSL's code (e.g. INVALID_PURPOSE) is kept beside.
-    const problems = checkPeerCertificate({ certPem: cert.toString(), subjectName: this.opts.subjectName, requireClientAuth: true });
+    const problems = checkPeerCertificate({
+      certPem: cert.toString(),
+      subjectName: this.opts.subjectName,
+      requireClientAuth: true,
+    });
     const named = problems.map((p) => p.message).join('; ');
-    if (verifyError) return named ? `${named} (${verifyError.code ?? verifyError.message})` : `core certificate not trusted: ${verifyError.code ?? verifyError.message}`;
+    if (verifyError)
+      return named
+        ? `${named} (${verifyError.code ?? verifyError.message})`
+        : `core certificate not trusted: ${verifyError.code ?? verifyError.message}`;
     return named || undefined;
   }
 
   status(): EdgeLinkStatus {
     const cores = new Map<string, EdgeLinkStatus['cores'][number]>();
     for (const ch of this.#channels) {
-      const c = cores.get(ch.info.peerNode) ?? { node: ch.info.peerNode, remote: ch.info.remote, since: ch.info.since.toISOString(), channels: {} };
+      const c = cores.get(ch.info.peerNode) ?? {
+        node: ch.info.peerNode,
+        remote: ch.info.remote,
+        since: ch.info.since.toISOString(),
+        channels: {},
+      };
       c.channels[ch.info.kind] = 'up';
       cores.set(ch.info.peerNode, c);
     }
     const list = [...cores.values()];
-    return { state: list.some((c) => c.channels.sip === 'up') ? 'up' : 'down', cores: list, refused: { ...this.#refusals }, ...(this.#lastRefusal ? { lastError: `last refused: ${this.#lastRefusal}` } : {}) };
+    return {
+      state: list.some((c) => c.channels.sip === 'up') ? 'up' : 'down',
+      cores: list,
+      refused: { ...this.#refusals },
+      ...(this.#lastRefusal ? { lastError: `last refused: ${this.#lastRefusal}` } : {}),
+    };
   }
 
   /** Stops listening and closes every channel. */

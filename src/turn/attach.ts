@@ -24,12 +24,16 @@ function secretsOf(t: EdgeConfig['turn']): string[] {
   let fromFile: string[] = [];
   if (t.secret_file) {
     try {
-      fromFile = readFileSync(t.secret_file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+      fromFile = readFileSync(t.secret_file, 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, '').trim())
+        .filter(Boolean);
     } catch (err) {
       throw new TurnError(`turn.secret_file: ${t.secret_file}: ${(err as Error).message}`);
     }
   }
-  if (fromFile.some((s) => s.length < 16)) throw new TurnError(`turn.secret_file: ${t.secret_file}: every secret must be at least 16 characters`);
+  if (fromFile.some((s) => s.length < 16))
+    throw new TurnError(`turn.secret_file: ${t.secret_file}: every secret must be at least 16 characters`);
   const secrets = [...t.secrets, ...fromFile];
   if (secrets.length === 0) throw new TurnError(`turn.secret_file: ${t.secret_file} holds no secret`);
   return secrets;
@@ -40,27 +44,36 @@ export function attachTurnEdge(ctx: NodeContext<EdgeConfig>, deps: TurnDeps): Tu
   const { cfg } = ctx;
   const t = cfg.turn;
   if (!t.enabled) return undefined;
-  const advertised = [cfg.media.public_address, cfg.public.address, deps.mediaBind].find((a) => a !== undefined && isIPv4(a) && a !== '0.0.0.0');
-  if (!advertised) throw new TurnError('turn: the relayed address to give clients is unknown: set media.public_address (or public.address to an IPv4 address)');
+  const advertised = [cfg.media.public_address, cfg.public.address, deps.mediaBind].find(
+    (a) => a !== undefined && isIPv4(a) && a !== '0.0.0.0',
+  );
+  if (!advertised)
+    throw new TurnError(
+      'turn: the relayed address to give clients is unknown: set media.public_address (or public.address to an IPv4 address)',
+    );
   let server: TurnServer;
   try {
-    server = TurnServer.start(deps.media, {
-      address: t.address ?? deps.mediaBind,
-      port: t.port,
-      tcp: t.tcp,
-      relayAddress: deps.mediaBind,
-      advertisedAddress: advertised,
-      realm: t.realm,
-      secrets: secretsOf(t),
-      defaultLifetimeS: t.default_lifetime_s,
-      maxLifetimeS: t.max_lifetime_s,
-      nonceLifetimeS: t.nonce_lifetime_s,
-      maxAllocations: t.max_allocations ?? ALLOCATIONS_BY_SIZE[cfg.size],
-      maxAllocationsPerUser: t.max_allocations_per_user,
-      threads: t.threads,
-      allowPeers: t.allow_peers,
-      denyPeers: t.deny_peers,
-    }, ctx.log);
+    server = TurnServer.start(
+      deps.media,
+      {
+        address: t.address ?? deps.mediaBind,
+        port: t.port,
+        tcp: t.tcp,
+        relayAddress: deps.mediaBind,
+        advertisedAddress: advertised,
+        realm: t.realm,
+        secrets: secretsOf(t),
+        defaultLifetimeS: t.default_lifetime_s,
+        maxLifetimeS: t.max_lifetime_s,
+        nonceLifetimeS: t.nonce_lifetime_s,
+        maxAllocations: t.max_allocations ?? ALLOCATIONS_BY_SIZE[cfg.size],
+        maxAllocationsPerUser: t.max_allocations_per_user,
+        threads: t.threads,
+        allowPeers: t.allow_peers,
+        denyPeers: t.deny_peers,
+      },
+      ctx.log,
+    );
   } catch (err) {
     throw err instanceof TurnError ? err : new TurnError(`turn: ${(err as Error).message}`, err);
   }

@@ -10,10 +10,16 @@ export interface TurnCredentials {
   expires: number;
 }
 
-export function turnCredentials(secret: string, user: string, ttlS: number, nowS = Math.floor(Date.now() / 1000)): TurnCredentials {
+export function turnCredentials(
+  secret: string,
+  user: string,
+  ttlS: number,
+  nowS = Math.floor(Date.now() / 1000),
+): TurnCredentials {
   if (!secret) throw new TypeError('a TURN secret must not be empty');
   if (!user || user.includes('\0')) throw new TypeError('a TURN user must be a non-empty string');
-  if (!Number.isInteger(ttlS) || ttlS < 1) throw new TypeError('a TURN credential lifetime must be a whole number of seconds');
+  if (!Number.isInteger(ttlS) || ttlS < 1)
+    throw new TypeError('a TURN credential lifetime must be a whole number of seconds');
   const expires = nowS + ttlS;
   const username = `${expires}:${user}`;
   return { username, password: createHmac('sha1', secret).update(username).digest('base64'), expires };

@@ -30,15 +30,45 @@ export interface NativeTurnConfig {
 
 /** Counters (since start) and gauges (now), summed over the server's threads: MRA_TURN_COUNTERS in turn_config.hpp. */
 export interface NativeTurnStats {
-  allocations: number; permissions: number; channels: number; tcpConnections: number; relayPorts: number; reservations: number;
-  allocationsCreated: number; allocationsRefreshed: number; allocationsDeleted: number; allocationsExpired: number; allocationsClosed: number;
-  permissionsCreated: number; channelsBound: number; requests: number; indications: number;
-  toPeerPackets: number; toPeerBytes: number; toClientPackets: number; toClientBytes: number;
-  challenges: number; authFailures: number; badRequests: number; wrongCredentials: number; staleNonces: number; mismatches: number;
-  forbidden: number; unknownAttributes: number; unsupportedTransport: number; addressFamily: number; quotaRefusals: number;
-  capacityRefusals: number; malformed: number; noAllocation: number; noPermission: number; tooBig: number; sendErrors: number;
+  allocations: number;
+  permissions: number;
+  channels: number;
+  tcpConnections: number;
+  relayPorts: number;
+  reservations: number;
+  allocationsCreated: number;
+  allocationsRefreshed: number;
+  allocationsDeleted: number;
+  allocationsExpired: number;
+  allocationsClosed: number;
+  permissionsCreated: number;
+  channelsBound: number;
+  requests: number;
+  indications: number;
+  toPeerPackets: number;
+  toPeerBytes: number;
+  toClientPackets: number;
+  toClientBytes: number;
+  challenges: number;
+  authFailures: number;
+  badRequests: number;
+  wrongCredentials: number;
+  staleNonces: number;
+  mismatches: number;
+  forbidden: number;
+  unknownAttributes: number;
+  unsupportedTransport: number;
+  addressFamily: number;
+  quotaRefusals: number;
+  capacityRefusals: number;
+  malformed: number;
+  noAllocation: number;
+  noPermission: number;
+  tooBig: number;
+  sendErrors: number;
   receiveErrors: number;
-  tcpAccepted: number; tcpClosed: number;
+  tcpAccepted: number;
+  tcpClosed: number;
 }
 
 export interface NativeTurnServer {

@@ -62,10 +62,24 @@ export interface TurnStatus extends SectionStatus {
   bytes: { toPeers: number; toClients: number };
   allocationsEnded: { deleted: number; expired: number; connectionClosed: number };
   refused: {
-    authFailures: number; wrongCredentials: number; staleNonces: number; badRequests: number; quota: number;
-    capacity: number; forbiddenPeers: number; mismatches: number; other: number;
+    authFailures: number;
+    wrongCredentials: number;
+    staleNonces: number;
+    badRequests: number;
+    quota: number;
+    capacity: number;
+    forbiddenPeers: number;
+    mismatches: number;
+    other: number;
   };
-  dropped: { malformed: number; noAllocation: number; noPermission: number; tooBig: number; sendErrors: number; receiveErrors: number };
+  dropped: {
+    malformed: number;
+    noAllocation: number;
+    noPermission: number;
+    tooBig: number;
+    sendErrors: number;
+    receiveErrors: number;
+  };
 }
 
 export class TurnServer {
@@ -116,13 +130,30 @@ export class TurnServer {
       denyPeers: opts.denyPeers ?? [],
     };
     const NativeTurnServerClass = loadNativeTurnServer();
-    const server = new TurnServer(new NativeTurnServerClass(engine.nativeHandle, config), config.realm, config.maxAllocations);
-    log?.[server.io === 'io_uring' ? 'info' : 'warn']({ plane: 'turn', port: server.ports.udp, tcp: config.tcp, io: server.io, relayAddress: config.advertisedAddress, realm: config.realm, maxAllocations: config.maxAllocations, threads: config.threads },
-      'TURN server listening');
+    const server = new TurnServer(
+      new NativeTurnServerClass(engine.nativeHandle, config),
+      config.realm,
+      config.maxAllocations,
+    );
+    log?.[server.io === 'io_uring' ? 'info' : 'warn'](
+      {
+        plane: 'turn',
+        port: server.ports.udp,
+        tcp: config.tcp,
+        io: server.io,
+        relayAddress: config.advertisedAddress,
+        realm: config.realm,
+        maxAllocations: config.maxAllocations,
+        threads: config.threads,
+      },
+      'TURN server listening',
+    );
     return server;
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   stats(): TurnStats {
     if (this.#closed) throw new Error('TURN server is closed');
@@ -143,13 +174,30 @@ export class TurnServer {
       relayPorts: s.relayPorts,
       packets: { toPeers: s.toPeerPackets, toClients: s.toClientPackets },
       bytes: { toPeers: s.toPeerBytes, toClients: s.toClientBytes },
-      allocationsEnded: { deleted: s.allocationsDeleted, expired: s.allocationsExpired, connectionClosed: s.allocationsClosed },
+      allocationsEnded: {
+        deleted: s.allocationsDeleted,
+        expired: s.allocationsExpired,
+        connectionClosed: s.allocationsClosed,
+      },
       refused: {
-        authFailures: s.authFailures, wrongCredentials: s.wrongCredentials, staleNonces: s.staleNonces, badRequests: s.badRequests,
-        quota: s.quotaRefusals, capacity: s.capacityRefusals, forbiddenPeers: s.forbidden, mismatches: s.mismatches,
+        authFailures: s.authFailures,
+        wrongCredentials: s.wrongCredentials,
+        staleNonces: s.staleNonces,
+        badRequests: s.badRequests,
+        quota: s.quotaRefusals,
+        capacity: s.capacityRefusals,
+        forbiddenPeers: s.forbidden,
+        mismatches: s.mismatches,
         other: s.unknownAttributes + s.unsupportedTransport + s.addressFamily,
       },
-      dropped: { malformed: s.malformed, noAllocation: s.noAllocation, noPermission: s.noPermission, tooBig: s.tooBig, sendErrors: s.sendErrors, receiveErrors: s.receiveErrors },
+      dropped: {
+        malformed: s.malformed,
+        noAllocation: s.noAllocation,
+        noPermission: s.noPermission,
+        tooBig: s.tooBig,
+        sendErrors: s.sendErrors,
+        receiveErrors: s.receiveErrors,
+      },
     };
   }
 

@@ -14,13 +14,15 @@ export class TickWriter {
   constructor(private readonly stream: Pick<Writable, 'write' | 'destroyed'>) {}
 
   write(data: Buffer | string): void {
-    if (this.#pending.push(typeof data === 'string' ? Buffer.from(data) : data) === 1) process.nextTick(flushWriter, this);
+    if (this.#pending.push(typeof data === 'string' ? Buffer.from(data) : data) === 1)
+      process.nextTick(flushWriter, this);
   }
 
   /** @internal the nextTick half of write(). */
   flush(): void {
     const pending = this.#pending;
     this.#pending = [];
-    if (pending.length > 0 && !this.stream.destroyed) this.stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+    if (pending.length > 0 && !this.stream.destroyed)
+      this.stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
   }
 }

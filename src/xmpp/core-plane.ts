@@ -29,9 +29,17 @@ export interface XmppDiscovery {
 }
 
 /** IM and Presence nodes for a deployment: the configured ones, then any more discovery found (on 5222). */
-export function impNodes(cfg: Pick<CoreConfig, 'im_presence'>, deployment: string, discovered: DiscoveryResult | undefined): ImpNode[] {
+export function impNodes(
+  cfg: Pick<CoreConfig, 'im_presence'>,
+  deployment: string,
+  discovered: DiscoveryResult | undefined,
+): ImpNode[] {
   const clusters = cfg.im_presence.filter((c) => c.deployment === deployment);
-  const nodes: ImpNode[] = clusters.flatMap((c) => (c.nodes.length ? c.nodes.map((n) => ({ address: n.address, port: n.xmpp_port, tlsVerify: c.tls_verify })) : [{ address: c.publisher, port: 5222, tlsVerify: c.tls_verify }]));
+  const nodes: ImpNode[] = clusters.flatMap((c) =>
+    c.nodes.length
+      ? c.nodes.map((n) => ({ address: n.address, port: n.xmpp_port, tlsVerify: c.tls_verify }))
+      : [{ address: c.publisher, port: 5222, tlsVerify: c.tls_verify }],
+  );
   const known = new Set(nodes.map((n) => n.address.toLowerCase()));
   for (const n of discovered?.insideNodes ?? []) {
     if (n.type !== 'im_presence' || n.deployment !== deployment || known.has(n.address.toLowerCase())) continue;
@@ -46,14 +54,20 @@ export function impNodes(cfg: Pick<CoreConfig, 'im_presence'>, deployment: strin
  * tunnel stream (one remote client's XMPP session) to an IM and Presence node over STARTTLS. Core reads none of
  * the stream: SASL, bind and stanzas are between the client and IM&P.
  */
-export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: ChannelSource, domains: DomainTable, discovery?: XmppDiscovery): void {
+export function attachXmppCore(
+  ctx: NodeContext<CoreConfig>,
+  traversal: ChannelSource,
+  domains: DomainTable,
+  discovery?: XmppDiscovery,
+): void {
   const { cfg } = ctx;
   const log = ctx.log.child({ plane: 'xmpp' });
   const book = new StreamBook<CoreStream>();
   let next = 0;
 
   const relay = async (req: TunnelRequest): Promise<TunnelAnswer> => {
-    if (req.method !== 'POST' || req.target !== '/xmpp') return { status: 404, body: 'the xmpp tunnel carries XMPP streams only\n' };
+    if (req.method !== 'POST' || req.target !== '/xmpp')
+      return { status: 404, body: 'the xmpp tunnel carries XMPP streams only\n' };
     if (ctx.maintenance()) {
       book.refused('maintenance');
       return { status: 503, body: 'this core node is in maintenance mode\n' };
@@ -82,7 +96,14 @@ export function attachXmppCore(ctx: NodeContext<CoreConfig>, traversal: ChannelS
       book.refused('imp-unreachable');
       return { status: 502, body: `no IM and Presence node reachable for ${domain}\n` };
     }
-    const s: CoreStream = { remote: req.clientAddress, domain, imp, since: new Date().toISOString(), bytesIn: 0, bytesOut: 0 };
+    const s: CoreStream = {
+      remote: req.clientAddress,
+      domain,
+      imp,
+      since: new Date().toISOString(),
+      bytesIn: 0,
+      bytesOut: 0,
+    };
     book.add(s);
     const tls = conn;
     tls.on('error', (err) => log.debug({ err: err.message, imp }, 'xmpp: IM and Presence connection error'));

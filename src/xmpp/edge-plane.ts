@@ -32,14 +32,31 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
   const x = cfg.xmpp;
   const tunnel = new EdgeTunnel(log, 'xmpp', XMPP_STREAM_WINDOW);
   ctx.onClose(() => tunnel.close());
-  deps.traversal.onChannel('xmpp', (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)));
+  deps.traversal.onChannel(
+    'xmpp',
+    (ch) => void tunnel.attach(ch.stream, ch.info.peerNode, (cb) => ch.once('close', cb)),
+  );
   const book = new StreamBook<EdgeXmppStream>();
-  const tls = { secureContext: createSecureContext({ cert: ctx.tls.cert, key: ctx.tls.key, minVersion: 'TLSv1.2' }), SNICallback: sniCallback(deps.domainCerts) };
+  const tls = {
+    secureContext: createSecureContext({ cert: ctx.tls.cert, key: ctx.tls.key, minVersion: 'TLSv1.2' }),
+    SNICallback: sniCallback(deps.domainCerts),
+  };
   const admit = (domain: string): Refusal | undefined => {
-    if (ctx.maintenance()) return { condition: 'system-shutdown', text: 'this node is in maintenance mode; sign in through another', reason: 'maintenance' };
+    if (ctx.maintenance())
+      return {
+        condition: 'system-shutdown',
+        text: 'this node is in maintenance mode; sign in through another',
+        reason: 'maintenance',
+      };
     const table = deps.domains();
-    if (!table) return { condition: 'remote-connection-failed', text: 'the inside is not reachable at the moment; retry shortly', reason: 'no-link' };
-    if (!table.allows(domain, 'im_presence')) return { condition: 'host-unknown', text: `IM and Presence is not served for ${domain}`, reason: 'host-unknown' };
+    if (!table)
+      return {
+        condition: 'remote-connection-failed',
+        text: 'the inside is not reachable at the moment; retry shortly',
+        reason: 'no-link',
+      };
+    if (!table.allows(domain, 'im_presence'))
+      return { condition: 'host-unknown', text: `IM and Presence is not served for ${domain}`, reason: 'host-unknown' };
     return undefined;
   };
   const server: Server = createServer({ noDelay: true }, (socket) => {
@@ -53,7 +70,12 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
       tls,
       open: (method, path, headers) => tunnel.open(method, path, headers),
       authFailed: (a) => deps.intrusion.fail('xmpp', a),
-      limits: { maxStanzaChars: x.max_stanza_chars, maxStanzasPerS: x.max_stanzas_per_s, handshakeTimeoutMs: x.handshake_timeout_s * 1000, idleTimeoutMs: x.idle_timeout_s * 1000 },
+      limits: {
+        maxStanzaChars: x.max_stanza_chars,
+        maxStanzasPerS: x.max_stanzas_per_s,
+        handshakeTimeoutMs: x.handshake_timeout_s * 1000,
+        idleTimeoutMs: x.idle_timeout_s * 1000,
+      },
       log,
       ended: (s, reason) => book.remove(s, reason),
     });
@@ -69,10 +91,20 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
         server.close(() => resolve());
       }),
   );
-  ctx.addStatus('xmpp', (): XmppStatus => ({
-    port,
-    ...book.status((s) => ({ jid: s.jid ?? null, domain: s.domain ?? null, remote: s.remote, since: s.since, stanzasIn: s.stanzasIn, stanzasOut: s.stanzasOut })),
-    tunnel: tunnel.status(),
-  }));
+  ctx.addStatus(
+    'xmpp',
+    (): XmppStatus => ({
+      port,
+      ...book.status((s) => ({
+        jid: s.jid ?? null,
+        domain: s.domain ?? null,
+        remote: s.remote,
+        since: s.since,
+        stanzasIn: s.stanzasIn,
+        stanzasOut: s.stanzasOut,
+      })),
+      tunnel: tunnel.status(),
+    }),
+  );
   return port;
 }

@@ -88,11 +88,21 @@ export class EdgeXmppStream {
     this.#out = socket;
     socket.setNoDelay(true);
     socket.setTimeout(d.limits.idleTimeoutMs, () => this.close('connection-timeout', 'idle for too long', 'idle'));
-    this.#handshake = setTimeout(() => this.close('connection-timeout', 'sign-in not completed in time', 'handshake-timeout'), d.limits.handshakeTimeoutMs);
+    this.#handshake = setTimeout(
+      () => this.close('connection-timeout', 'sign-in not completed in time', 'handshake-timeout'),
+      d.limits.handshakeTimeoutMs,
+    );
     this.#handshake.unref();
     socket.on('error', () => this.#destroy());
     socket.on('close', () => this.#destroy());
-    const plain = new XmppFramer({ streamStart: (a, ns) => this.#plainHeader(a, ns), element: (el) => this.#plainElement(el), streamEnd: () => this.close() }, d.limits.maxStanzaChars);
+    const plain = new XmppFramer(
+      {
+        streamStart: (a, ns) => this.#plainHeader(a, ns),
+        element: (el) => this.#plainElement(el),
+        streamEnd: () => this.close(),
+      },
+      d.limits.maxStanzaChars,
+    );
     this.#onPlain = (chunk) => {
       try {
         plain.write(chunk);
@@ -111,7 +121,10 @@ export class EdgeXmppStream {
     if (condition && this.#out.writable) {
       const head = this.#headerSent ? '' : streamHeader({ from: this.domain, id: this.id });
       this.#out.write(head + streamError(condition, text));
-      this.d.log.info({ remote: this.remote, jid: this.jid, condition, reason }, 'xmpp stream closed with a stream error');
+      this.d.log.info(
+        { remote: this.remote, jid: this.jid, condition, reason },
+        'xmpp stream closed with a stream error',
+      );
     }
     if (this.#out.writable) this.#out.end();
     if (this.#upstream && !this.#upstream.closed) this.#upstream.destroy();
@@ -141,7 +154,8 @@ export class EdgeXmppStream {
   }
 
   #checkHeader(attrs: Record<string, string>, ns: string): string {
-    if (ns !== NS.client) throw new XmppFramingError('invalid-namespace', `the stream's default namespace must be ${NS.client}`);
+    if (ns !== NS.client)
+      throw new XmppFramingError('invalid-namespace', `the stream's default namespace must be ${NS.client}`);
     if (attrs.version !== '1.0') throw new XmppFramingError('unsupported-version', 'XMPP version 1.0 is required');
     const to = attrs.to;
     if (!to) throw new XmppFramingError('host-unknown', 'the stream header names no domain (to)');
@@ -154,16 +168,23 @@ export class EdgeXmppStream {
     const refusal = this.d.admit(to);
     if (refusal) throw new XmppFramingError(refusal.condition, refusal.text, refusal.reason);
     this.#headerSent = true;
-    this.socket.write(`${streamHeader({ from: to, id: this.id })}<stream:features><starttls xmlns='${NS.tls}'><required/></starttls></stream:features>`);
+    this.socket.write(
+      `${streamHeader({ from: to, id: this.id })}<stream:features><starttls xmlns='${NS.tls}'><required/></starttls></stream:features>`,
+    );
   }
 
   #plainElement(el: XmlElement): void {
     if (this.#closed || this.#client) return;
-    if (!el.is('starttls', NS.tls)) throw new XmppFramingError('policy-violation', 'STARTTLS is required first', 'no-tls');
+    if (!el.is('starttls', NS.tls))
+      throw new XmppFramingError('policy-violation', 'STARTTLS is required first', 'no-tls');
     this.socket.off('data', this.#onPlain);
     this.socket.write(`<proceed xmlns='${NS.tls}'/>`);
     this.#headerSent = false;
-    const tls = new TLSSocket(this.socket, { isServer: true, secureContext: this.d.tls.secureContext, SNICallback: this.d.tls.SNICallback });
+    const tls = new TLSSocket(this.socket, {
+      isServer: true,
+      secureContext: this.d.tls.secureContext,
+      SNICallback: this.d.tls.SNICallback,
+    });
     this.#out = tls;
     this.socket.setTimeout(0);
     tls.setTimeout(this.d.limits.idleTimeoutMs, () => this.close('connection-timeout', 'idle for too long', 'idle'));
@@ -172,7 +193,14 @@ export class EdgeXmppStream {
       this.#destroy();
     });
     tls.on('close', () => this.#destroy());
-    const framer = new XmppFramer({ streamStart: (a, ns) => this.#secureHeader(a, ns), element: (e) => this.#clientElement(e), streamEnd: () => {} }, this.d.limits.maxStanzaChars);
+    const framer = new XmppFramer(
+      {
+        streamStart: (a, ns) => this.#secureHeader(a, ns),
+        element: (e) => this.#clientElement(e),
+        streamEnd: () => {},
+      },
+      this.d.limits.maxStanzaChars,
+    );
     this.#client = framer;
     tls.on('data', (chunk: Buffer) => {
       if (this.#closed) return;
@@ -193,14 +221,24 @@ export class EdgeXmppStream {
 
   #secureHeader(attrs: Record<string, string>, ns: string): void {
     const to = this.#checkHeader(attrs, ns);
-    if (to.toLowerCase() !== this.domain?.toLowerCase()) throw new XmppFramingError('host-unknown', 'the domain changed during the session');
+    if (to.toLowerCase() !== this.domain?.toLowerCase())
+      throw new XmppFramingError('host-unknown', 'the domain changed during the session');
     if (this.#upstream) {
-      if (!this.#restartAllowed) throw new XmppFramingError('bad-format', 'a stream restart the service did not ask for');
+      if (!this.#restartAllowed)
+        throw new XmppFramingError('bad-format', 'a stream restart the service did not ask for');
       this.#restartAllowed = false;
       return;
     }
-    const up = this.d.open('POST', '/xmpp', { [`${MRA_HEADER_PREFIX}client-address`]: this.remote, [XMPP_DOMAIN_HEADER]: to });
-    if (!up) throw new XmppFramingError('remote-connection-failed', 'the inside is not reachable at the moment; retry shortly', 'no-link');
+    const up = this.d.open('POST', '/xmpp', {
+      [`${MRA_HEADER_PREFIX}client-address`]: this.remote,
+      [XMPP_DOMAIN_HEADER]: to,
+    });
+    if (!up)
+      throw new XmppFramingError(
+        'remote-connection-failed',
+        'the inside is not reachable at the moment; retry shortly',
+        'no-link',
+      );
     this.#upstream = up;
     const server = new XmppFramer({
       streamStart: () => (this.#headerSent = true),
@@ -209,8 +247,14 @@ export class EdgeXmppStream {
     });
     up.on('response', (h) => {
       const status = Number(h[':status']);
-      if (status === 503) this.close('system-shutdown', 'the inside node is in maintenance mode; sign in again shortly', 'maintenance');
-      else if (status !== 200) this.close('remote-connection-failed', `the IM and Presence service is not reachable (core answered ${status})`, 'inside-unreachable');
+      if (status === 503)
+        this.close('system-shutdown', 'the inside node is in maintenance mode; sign in again shortly', 'maintenance');
+      else if (status !== 200)
+        this.close(
+          'remote-connection-failed',
+          `the IM and Presence service is not reachable (core answered ${status})`,
+          'inside-unreachable',
+        );
     });
     up.on('data', (chunk: Buffer) => this.#fromCore(chunk, server));
     up.on('error', () => {});
@@ -225,7 +269,12 @@ export class EdgeXmppStream {
     this.stanzasIn++;
     const now = Date.now();
     if (now - this.#rate.start >= 1000) this.#rate = { start: now, count: 0 };
-    if (++this.#rate.count > this.d.limits.maxStanzasPerS) throw new XmppFramingError('policy-violation', `more than ${this.d.limits.maxStanzasPerS} stanzas a second`, 'rate');
+    if (++this.#rate.count > this.d.limits.maxStanzasPerS)
+      throw new XmppFramingError(
+        'policy-violation',
+        `more than ${this.d.limits.maxStanzasPerS} stanzas a second`,
+        'rate',
+      );
   }
 
   #toCore(text: string): void {

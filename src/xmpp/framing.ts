@@ -104,7 +104,10 @@ export class XmppFramer {
       }
       this.#writing = false;
     }
-    if (this.#base + this.#fed - this.#completed > this.maxElementChars) throw this.#fail(new XmppFramingError('policy-violation', `element larger than ${this.maxElementChars} characters`));
+    if (this.#base + this.#fed - this.#completed > this.maxElementChars)
+      throw this.#fail(
+        new XmppFramingError('policy-violation', `element larger than ${this.maxElementChars} characters`),
+      );
   }
 
   /** The next characters begin a new stream (called from element(), or between writes). */
@@ -123,7 +126,8 @@ export class XmppFramer {
   }
 
   #fail(err: unknown): XmppFramingError {
-    this.#failed = err instanceof XmppFramingError ? err : new XmppFramingError('not-well-formed', (err as Error).message);
+    this.#failed =
+      err instanceof XmppFramingError ? err : new XmppFramingError('not-well-formed', (err as Error).message);
     return this.#failed;
   }
 
@@ -151,8 +155,10 @@ export class XmppFramer {
     const attrs: Record<string, string> = {};
     for (const a of Object.values(tag.attributes)) attrs[a.name] = a.value;
     if (this.#stack.length === 0) {
-      if (tag.local !== 'stream') throw new XmppFramingError('bad-format', `the stream must begin with <stream:stream>, not <${tag.name}>`);
-      if (tag.uri !== NS.stream) throw new XmppFramingError('invalid-namespace', `the stream element must be in ${NS.stream}`);
+      if (tag.local !== 'stream')
+        throw new XmppFramingError('bad-format', `the stream must begin with <stream:stream>, not <${tag.name}>`);
+      if (tag.uri !== NS.stream)
+        throw new XmppFramingError('invalid-namespace', `the stream element must be in ${NS.stream}`);
       this.#stack.push(new XmlElement(tag.name, attrs, [], tag.uri));
       this.#completed = this.#position();
       this.h.streamStart(attrs, tag.ns[''] ?? '');
@@ -167,7 +173,8 @@ export class XmppFramer {
   #text(t: string): void {
     if (this.#stack.length > 1) return void this.#stack[this.#stack.length - 1]!.children.push(t);
     // Between elements only whitespace (keepalives) may stand.
-    if (this.#stack.length === 1 && t.trim() !== '') throw new XmppFramingError('bad-format', 'text outside any element');
+    if (this.#stack.length === 1 && t.trim() !== '')
+      throw new XmppFramingError('bad-format', 'text outside any element');
   }
 
   #close(): void {
@@ -179,7 +186,8 @@ export class XmppFramer {
       return this.h.streamEnd();
     }
     if (this.#stack.length > 1) return;
-    if (pos - this.#stanzaStart > this.maxElementChars) throw new XmppFramingError('policy-violation', `element larger than ${this.maxElementChars} characters`);
+    if (pos - this.#stanzaStart > this.maxElementChars)
+      throw new XmppFramingError('policy-violation', `element larger than ${this.maxElementChars} characters`);
     this.#completed = pos;
     this.h.element(el);
     if (this.#restartWanted) throw RESTART;

@@ -15,9 +15,20 @@ export interface ImpNode {
  * client's domain, STARTTLS (required: the client's SASL credentials cross this hop), and the TLS handshake.
  * The stream is then ready for the client's own restarted stream header, which core relays as it came.
  */
-export function connectImp(node: ImpNode, domain: string, ca: string, timeoutMs: number, localAddress?: string): Promise<TLSSocket> {
+export function connectImp(
+  node: ImpNode,
+  domain: string,
+  ca: string,
+  timeoutMs: number,
+  localAddress?: string,
+): Promise<TLSSocket> {
   return new Promise<TLSSocket>((resolve, reject) => {
-    let current: Socket = tcpConnect({ host: node.address, port: node.port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+    let current: Socket = tcpConnect({
+      host: node.address,
+      port: node.port,
+      noDelay: true,
+      ...(localAddress ? { localAddress } : {}),
+    });
     const fail = (why: string) => {
       clearTimeout(timer);
       current.destroy();
@@ -35,7 +46,14 @@ export function connectImp(node: ImpNode, domain: string, ca: string, timeoutMs:
       const plain = current;
       plain.removeAllListeners('data');
       plain.removeAllListeners('close');
-      const tls = tlsConnect({ socket: plain, ca, host: node.address, ...(isIP(node.address) ? {} : { servername: node.address }), rejectUnauthorized: node.tlsVerify, minVersion: 'TLSv1.2' });
+      const tls = tlsConnect({
+        socket: plain,
+        ca,
+        host: node.address,
+        ...(isIP(node.address) ? {} : { servername: node.address }),
+        rejectUnauthorized: node.tlsVerify,
+        minVersion: 'TLSv1.2',
+      });
       current = tls;
       tls.on('error', (err) => fail(`TLS: ${err.message}`));
       tls.once('secureConnect', () => {
@@ -46,7 +64,11 @@ export function connectImp(node: ImpNode, domain: string, ca: string, timeoutMs:
         resolve(tls);
       });
     };
-    const framer = new XmppFramer({ streamStart: () => {}, element: step, streamEnd: () => fail('the node closed its stream') });
+    const framer = new XmppFramer({
+      streamStart: () => {},
+      element: step,
+      streamEnd: () => fail('the node closed its stream'),
+    });
     current.on('data', (chunk: Buffer) => {
       try {
         framer.write(chunk);

@@ -33,6 +33,11 @@ export class StreamBook<S> {
   status<T>(view: (s: S) => T): StreamsStatus<T> {
     // A Set keeps insertion order: the newest are at its end.
     const newest = [...this.#streams].slice(-STREAM_LIST_MAX).reverse();
-    return { streams: this.#streams.size, total: this.#total, refused: { ...this.#refused }, streamList: newest.map(view) };
+    return {
+      streams: this.#streams.size,
+      total: this.#total,
+      refused: { ...this.#refused },
+      streamList: newest.map(view),
+    };
   }
 }

@@ -56,10 +56,18 @@ export class XmlElement {
 }
 
 /** Builds an element: `x('message', { to }, x('body', {}, 'hi'))`. */
-export function x(name: string, attrs: Record<string, string | undefined> = {}, ...children: Array<XmlElement | string | undefined>): XmlElement {
+export function x(
+  name: string,
+  attrs: Record<string, string | undefined> = {},
+  ...children: Array<XmlElement | string | undefined>
+): XmlElement {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined) clean[k] = v;
-  return new XmlElement(name, clean, children.filter((c): c is XmlElement | string => c !== undefined));
+  return new XmlElement(
+    name,
+    clean,
+    children.filter((c): c is XmlElement | string => c !== undefined),
+  );
 }
 
 /** The opening tag of a stream (its element never closes until the stream ends). */

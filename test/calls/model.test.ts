@@ -27,26 +27,56 @@ after(async () => {
   await engine.close();
 });
 
-const crypto = (tag: number, key = randomBytes(30)) => `${tag} AES_CM_128_HMAC_SHA1_80 inline:${key.toString('base64')}`;
+const crypto = (tag: number, key = randomBytes(30)) =>
+  `${tag} AES_CM_128_HMAC_SHA1_80 inline:${key.toString('base64')}`;
 function stream(index: number, media: string, port: number, extra: Partial<StreamDescription> = {}): StreamDescription {
-  return { index, media, address: '127.0.0.1', port, proto: 'RTP/AVP', formats: ['0'], rtcpMux: false, direction: 'sendrecv', crypto: [], ...extra };
+  return {
+    index,
+    media,
+    address: '127.0.0.1',
+    port,
+    proto: 'RTP/AVP',
+    formats: ['0'],
+    rtcpMux: false,
+    direction: 'sendrecv',
+    crypto: [],
+    ...extra,
+  };
 }
 const session = (...streams: StreamDescription[]): SessionDescription => ({ address: '127.0.0.1', streams });
 let n = 0;
-const newLeg = (): Leg => registry.open({ callId: `call-${++n}`, client: 'alice@example.com', peer: 'desk@example.com', direction: 'to client', flow: null });
+const newLeg = (): Leg =>
+  registry.open({
+    callId: `call-${++n}`,
+    client: 'alice@example.com',
+    peer: 'desk@example.com',
+    direction: 'to client',
+    flow: null,
+  });
 
-test('an inside offer and the client\'s answer: core keys what it sends the client, takes the client\'s key, and plain RTP stays inside', () => {
+test("an inside offer and the client's answer: core keys what it sends the client, takes the client's key, and plain RTP stays inside", () => {
   const leg = newLeg();
   const toClient = core.offerFromInside(leg, session(stream(0, 'audio', 40000)), at);
   const s = toClient.streams[0]!;
   assert.equal(s.proto, 'RTP/SAVP');
-  assert.equal(s.port, leg.streams[0]!.relay.ports.b.rtp, 'the client is offered core\'s edge leg');
+  assert.equal(s.port, leg.streams[0]!.relay.ports.b.rtp, "the client is offered core's edge leg");
   assert.match(s.crypto[0]!, /^1 AES_CM_128_HMAC_SHA1_80 inline:/);
   const clientKey = crypto(1);
-  const toInside = core.answerFromEdge(leg, session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: [clientKey] })), at);
-  assert.deepEqual([toInside.streams[0]!.proto, toInside.streams[0]!.crypto, toInside.streams[0]!.port], ['RTP/AVP', [], leg.streams[0]!.relay.ports.a.rtp]);
+  const toInside = core.answerFromEdge(
+    leg,
+    session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: [clientKey] })),
+    at,
+  );
+  assert.deepEqual(
+    [toInside.streams[0]!.proto, toInside.streams[0]!.crypto, toInside.streams[0]!.port],
+    ['RTP/AVP', [], leg.streams[0]!.relay.ports.a.rtp],
+  );
   const data = leg.toData().streams[0]!;
-  assert.equal(data.legs.b.recv?.key, clientKey.split('inline:')[1], 'what core receives from the client: the client\'s key');
+  assert.equal(
+    data.legs.b.recv?.key,
+    clientKey.split('inline:')[1],
+    "what core receives from the client: the client's key",
+  );
   assert.equal(data.legs.b.send?.key, data.keys.edge!.key, 'what it sends: its own');
   assert.equal(data.legs.a.recv, null, 'inside: plain');
   assert.equal(leg.answered, true);
@@ -59,7 +89,11 @@ test('hold and resume (a=sendonly, then sendrecv): the same relay, ports and key
   const held = core.offerFromInside(leg, session(stream(0, 'audio', 40000, { direction: 'sendonly' })), at);
   assert.equal(leg.streams[0]!.relay, relay, 'no new relay for a hold');
   assert.equal(held.streams[0]!.direction, 'sendonly');
-  assert.deepEqual([held.streams[0]!.port, held.streams[0]!.crypto], [first.streams[0]!.port, first.streams[0]!.crypto], 'the client keeps port and key');
+  assert.deepEqual(
+    [held.streams[0]!.port, held.streams[0]!.crypto],
+    [first.streams[0]!.port, first.streams[0]!.crypto],
+    'the client keeps port and key',
+  );
   const resumed = core.offerFromInside(leg, session(stream(0, 'audio', 40002)), at);
   assert.equal(leg.streams[0]!.relay, relay);
   assert.equal(resumed.streams[0]!.direction, 'sendrecv');
@@ -70,12 +104,23 @@ test('a second m= line (video) gets its own relay; the audio one is untouched; a
   const leg = newLeg();
   core.offerFromInside(leg, session(stream(0, 'audio', 40000)), at);
   const audio = leg.streams[0]!.relay;
-  const both = core.offerFromInside(leg, session(stream(0, 'audio', 40000), stream(1, 'video', 40010, { formats: ['96'] })), at);
+  const both = core.offerFromInside(
+    leg,
+    session(stream(0, 'audio', 40000), stream(1, 'video', 40010, { formats: ['96'] })),
+    at,
+  );
   assert.equal(leg.relays, 2);
   assert.equal(leg.streams[0]!.relay, audio);
   assert.notEqual(both.streams[1]!.port, both.streams[0]!.port);
   assert.notEqual(both.streams[1]!.crypto[0], both.streams[0]!.crypto[0], 'each stream its own key');
-  core.answerFromEdge(leg, session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: [crypto(1)] }), stream(1, 'video', 0, { proto: 'RTP/SAVP' })), at);
+  core.answerFromEdge(
+    leg,
+    session(
+      stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: [crypto(1)] }),
+      stream(1, 'video', 0, { proto: 'RTP/SAVP' }),
+    ),
+    at,
+  );
   assert.equal(leg.relays, 1);
   assert.equal(leg.streams[0]!.relay, audio);
   assert.equal(leg.streams[1], undefined);
@@ -92,26 +137,44 @@ test('a re-key: the client answers a re-offer with a new key; core takes it for 
   const after = leg.toData().streams[0]!;
   assert.equal(after.legs.b.recv?.key, newKey.split('inline:')[1]);
   assert.notEqual(after.legs.b.recv?.key, before.legs.b.recv?.key);
-  assert.equal(after.legs.b.send?.key, before.legs.b.send?.key, 'core\'s own key stays');
+  assert.equal(after.legs.b.send?.key, before.legs.b.send?.key, "core's own key stays");
 });
 
 test('an offer without a key core can use is refused with the reason, and leaves no relay on a new leg', () => {
   const leg = newLeg();
-  assert.throws(() => core.offerFromClient(leg, session(stream(0, 'audio', 36000)), at), (e: unknown) => e instanceof SdpError && /media encryption is forced/.test((e as Error).message));
+  assert.throws(
+    () => core.offerFromClient(leg, session(stream(0, 'audio', 36000)), at),
+    (e: unknown) => e instanceof SdpError && /media encryption is forced/.test((e as Error).message),
+  );
   assert.equal(leg.relays, 0);
-  assert.throws(() => core.offerFromClient(leg, session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: ['1 AES_CM_128_HMAC_SHA1_80 inline:***'] })), at), /m= line 1, a=crypto 1: a=crypto key is not base64/);
+  assert.throws(
+    () =>
+      core.offerFromClient(
+        leg,
+        session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: ['1 AES_CM_128_HMAC_SHA1_80 inline:***'] })),
+        at,
+      ),
+    /m= line 1, a=crypto 1: a=crypto key is not base64/,
+  );
 });
 
-test('the edge: a client\'s offer waits for core\'s answer, which opens the relay on the mux pair; the leg serialises and closes with its relays', async (t) => {
+test("the edge: a client's offer waits for core's answer, which opens the relay on the mux pair; the leg serialises and closes with its relays", async (t) => {
   const edgeEngine = await startEngine(mediaRange().port_min, { muxPairs: 1 });
   t.after(() => edgeEngine.close());
   const edge = new EdgeMedia({ engine: edgeEngine, log, muxAddress: '127.0.0.1', publicAddress: '198.51.100.7' });
   const leg = newLeg();
-  const toCore = edge.offerFromClient(leg, session(stream(0, 'audio', 50000, { proto: 'RTP/SAVP', crypto: [crypto(1)] })));
+  const toCore = edge.offerFromClient(
+    leg,
+    session(stream(0, 'audio', 50000, { proto: 'RTP/SAVP', crypto: [crypto(1)] })),
+  );
   assert.equal(leg.relays, 0);
   assert.equal(toCore.streams[0]!.port, edgeEngine.info.muxPorts[leg.muxPair!]);
   assert.deepEqual(toCore.streams[0]!.crypto, leg.pendingOffer![0]!.crypto, 'a=crypto passes untouched');
-  const toClient = edge.answerToClient(leg, session(stream(0, 'audio', 40020, { proto: 'RTP/SAVP', crypto: [crypto(1)] })), '127.0.0.1');
+  const toClient = edge.answerToClient(
+    leg,
+    session(stream(0, 'audio', 40020, { proto: 'RTP/SAVP', crypto: [crypto(1)] })),
+    '127.0.0.1',
+  );
   assert.equal(leg.relays, 1);
   assert.deepEqual([toClient.address, toClient.streams[0]!.address], ['198.51.100.7', '198.51.100.7']);
   const data = JSON.parse(JSON.stringify(leg.toData()));
@@ -123,4 +186,3 @@ test('the edge: a client\'s offer waits for core\'s answer, which opens the rela
   assert.equal(relay.closed, true);
   assert.equal(edge.counters.relaysClosed, 1);
 });
-

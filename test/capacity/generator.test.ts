@@ -23,7 +23,13 @@ let relayInside = 0;
 
 before(async () => {
   const range = mediaRange();
-  engine = await MediaEngine.create({ workers: 1, muxPairs: 0, bindAddress: '127.0.0.1', portMin: range.port_min, portMax: range.port_max });
+  engine = await MediaEngine.create({
+    workers: 1,
+    muxPairs: 0,
+    bindAddress: '127.0.0.1',
+    portMin: range.port_min,
+    portMax: range.port_max,
+  });
   gen = await CallGenerator.start();
   // The impairing hop: what the relay sends inside passes here on its way to the generator.
   hop = dgram.createSocket('udp4');
@@ -68,7 +74,9 @@ test('loss counts exactly the packets dropped on purpose; jitter and latency sho
   relayInside = relay.ports.b.rtp;
   try {
     // The inside end sends through the hop too: the relay's inside leg hears only the remote it was given.
-    await gen.add('planted', [{ clientPort: relay.ports.a.rtp, clientTxKey: tx, clientRxKey: rx, insidePort: hop.address().port, ...AUDIO }]);
+    await gen.add('planted', [
+      { clientPort: relay.ports.a.rtp, clientTxKey: tx, clientRxKey: rx, insidePort: hop.address().port, ...AUDIO },
+    ]);
     await gen.windowStart();
     await new Promise((r) => setTimeout(r, 2000));
     await gen.windowEnd();
@@ -79,11 +87,18 @@ test('loss counts exactly the packets dropped on purpose; jitter and latency sho
     const { up, down } = call.streams[0]!;
     // Up (client → inside) crossed the hop: every packet the hop did not drop arrived.
     assert.ok(up.sent >= 90, `about 50 packets a second for 2 s and more: ${up.sent}`);
-    assert.equal(up.sent - up.received, planted.dropped, `lost ${up.sent - up.received}, dropped on purpose ${planted.dropped}`);
+    assert.equal(
+      up.sent - up.received,
+      planted.dropped,
+      `lost ${up.sent - up.received}, dropped on purpose ${planted.dropped}`,
+    );
     assert.equal(up.received, planted.forwarded);
     assert.equal(up.authFail, 0);
     // Every other packet 40 ms late: |D| is about 40 ms at every packet, and J tends to it (RFC 3550 A.8).
-    assert.ok(up.jitterUs > 0.6 * DELAY_MS * 1000 && up.jitterUs < 1.4 * DELAY_MS * 1000, `jitter up ${up.jitterUs} µs against ${DELAY_MS} ms planted`);
+    assert.ok(
+      up.jitterUs > 0.6 * DELAY_MS * 1000 && up.jitterUs < 1.4 * DELAY_MS * 1000,
+      `jitter up ${up.jitterUs} µs against ${DELAY_MS} ms planted`,
+    );
     assert.ok(up.maxUs >= DELAY_MS * 1000, `the delayed packets' latency: max ${up.maxUs} µs`);
     // Down (inside → client) was not impaired: no loss, SRTP verified, jitter far below the planted delay.
     assert.equal(down.sent, down.received, 'nothing lost the clean way');
@@ -103,7 +118,15 @@ test('a client that cannot decrypt what the pair sends counts authentication fai
   const tx = randomBytes(30);
   const relay = relayFor(tx, randomBytes(30), gen.ports.inside[0]!);
   try {
-    await gen.add('wrong-key', [{ clientPort: relay.ports.a.rtp, clientTxKey: tx, clientRxKey: randomBytes(30), insidePort: relay.ports.b.rtp, ...AUDIO }]);
+    await gen.add('wrong-key', [
+      {
+        clientPort: relay.ports.a.rtp,
+        clientTxKey: tx,
+        clientRxKey: randomBytes(30),
+        insidePort: relay.ports.b.rtp,
+        ...AUDIO,
+      },
+    ]);
     await new Promise((r) => setTimeout(r, 500));
     await gen.stop('wrong-key');
     await new Promise((r) => setTimeout(r, 200));
@@ -118,8 +141,18 @@ test('a client that cannot decrypt what the pair sends counts authentication fai
 });
 
 test('the generator refuses a bad command with the reason and goes on', async () => {
-  await assert.rejects(gen.add('bad', [{ clientPort: 0, clientTxKey: randomBytes(30), clientRxKey: randomBytes(30), insidePort: 9, ...AUDIO }]), /bad port/);
-  await assert.rejects(gen.add('short', [{ clientPort: 9, clientTxKey: randomBytes(10), clientRxKey: randomBytes(30), insidePort: 9, ...AUDIO }]), /bad key/);
+  await assert.rejects(
+    gen.add('bad', [
+      { clientPort: 0, clientTxKey: randomBytes(30), clientRxKey: randomBytes(30), insidePort: 9, ...AUDIO },
+    ]),
+    /bad port/,
+  );
+  await assert.rejects(
+    gen.add('short', [
+      { clientPort: 9, clientTxKey: randomBytes(10), clientRxKey: randomBytes(30), insidePort: 9, ...AUDIO },
+    ]),
+    /bad key/,
+  );
   await assert.rejects(gen.del('nobody'), /no such call/);
   await assert.rejects(gen.windowRead(), /the window has not ended|no window/);
 });

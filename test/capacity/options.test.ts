@@ -5,11 +5,26 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CapacityError, CpuJail, StepLadder, capacityOptions, checkShare, deriveCalls, findHierarchy, planCpus, sizeNamed, type StepResult } from '../../src/capacity/index.js';
+import {
+  CapacityError,
+  CpuJail,
+  StepLadder,
+  capacityOptions,
+  checkShare,
+  deriveCalls,
+  findHierarchy,
+  planCpus,
+  sizeNamed,
+  type StepResult,
+} from '../../src/capacity/index.js';
 import { runCli } from '../support/cli-run.js';
 
 test('bad arguments get a clear error naming the option: an unknown size, a share over the machine, a bad pair or number', () => {
-  const refuse = (o: Parameters<typeof capacityOptions>[0], message: RegExp) => assert.throws(() => capacityOptions(o, 2), (e: unknown) => e instanceof CapacityError && message.test(e.message));
+  const refuse = (o: Parameters<typeof capacityOptions>[0], message: RegExp) =>
+    assert.throws(
+      () => capacityOptions(o, 2),
+      (e: unknown) => e instanceof CapacityError && message.test(e.message),
+    );
   refuse({ size: 'huge' }, /unknown Expressway size "huge": one of small, medium, large, ce1200/);
   refuse({ shares: '3' }, /--shares 3 is more than this machine's 2 CPUs/);
   refuse({ shares: '0.5,x' }, /--shares must be a comma-separated list/);
@@ -36,8 +51,21 @@ test('good arguments: the defaults, both pairs, a size measured at its own share
   assert.deepEqual(b.run.rates, []);
   assert.deepEqual(b.sizes, ['medium']);
   assert.deepEqual(d.run.criteria, { maxLossPercent: 0.1, maxP99Ms: 10 }, "the issue's criteria by default");
-  assert.deepEqual(capacityOptions({ mediaPorts: 'edge=30000-30099,core=30100-30199,rtpengine=30200-30299' }, 2).run.mediaPorts, { ours: [[30000, 30099], [30100, 30199]], reference: [[30200, 30299]] });
-  assert.deepEqual(capacityOptions({ size: 'large' }, 2).run.shares, [0.25, 0.5, 1], 'a large node does not fit: derived, not measured');
+  assert.deepEqual(
+    capacityOptions({ mediaPorts: 'edge=30000-30099,core=30100-30199,rtpengine=30200-30299' }, 2).run.mediaPorts,
+    {
+      ours: [
+        [30000, 30099],
+        [30100, 30199],
+      ],
+      reference: [[30200, 30299]],
+    },
+  );
+  assert.deepEqual(
+    capacityOptions({ size: 'large' }, 2).run.shares,
+    [0.25, 0.5, 1],
+    'a large node does not fit: derived, not measured',
+  );
 });
 
 test('the command line refuses a bad argument with exit 2 and one line saying why, before anything starts', async () => {
@@ -64,13 +92,21 @@ test('cgroup v1 is found in mountinfo by its controllers; v2 when its root offer
     '36 25 0:31 / /sys/fs/cgroup/cpuset rw,relatime shared:10 - cgroup cgroup rw,cpuset',
     '37 25 0:32 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
   ].join('\n');
-  assert.deepEqual(findHierarchy(v1), { version: 1, cpu: '/sys/fs/cgroup/cpu,cpuacct', cpuacct: '/sys/fs/cgroup/cpu,cpuacct', cpuset: '/sys/fs/cgroup/cpuset' });
+  assert.deepEqual(findHierarchy(v1), {
+    version: 1,
+    cpu: '/sys/fs/cgroup/cpu,cpuacct',
+    cpuacct: '/sys/fs/cgroup/cpu,cpuacct',
+    cpuset: '/sys/fs/cgroup/cpuset',
+  });
   const root = mkdtempSync(join(tmpdir(), 'mra-cg2-'));
   try {
     writeFileSync(join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
     assert.deepEqual(findHierarchy(`40 1 0:27 / ${root} rw,nosuid - cgroup2 cgroup2 rw`), { version: 2, root });
     writeFileSync(join(root, 'cgroup.controllers'), 'io memory\n');
-    assert.match((findHierarchy(`40 1 0:27 / ${root} rw - cgroup2 cgroup2 rw`) as { missing: string }).missing, /no cgroup v2 root offers cpu and cpuset/);
+    assert.match(
+      (findHierarchy(`40 1 0:27 / ${root} rw - cgroup2 cgroup2 rw`) as { missing: string }).missing,
+      /no cgroup v2 root offers cpu and cpuset/,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -87,12 +123,19 @@ test("a cgroup v2 jail writes cpu.max, the cpuset and a weight, enables the pare
     assert.equal(readFileSync(join(dir, 'cpu.weight'), 'utf8'), '10000');
     jail.setShare(0.5);
     assert.equal(readFileSync(join(dir, 'cpu.max'), 'utf8'), '50000 100000');
-    writeFileSync(join(dir, 'cpu.stat'), 'usage_usec 2500000\nuser_usec 2000000\nnr_throttled 7\nthrottled_usec 300000\n');
+    writeFileSync(
+      join(dir, 'cpu.stat'),
+      'usage_usec 2500000\nuser_usec 2000000\nnr_throttled 7\nthrottled_usec 300000\n',
+    );
     assert.equal(jail.cpuSeconds(), 2.5);
     assert.deepEqual(jail.throttled(), { periods: 7, seconds: 0.3 });
     const [cmd, argv] = jail.wrap('/bin/true', ['x']);
     assert.equal(cmd, 'sh');
-    assert.match(argv[1]!, new RegExp(`echo \\$\\$ > '${dir}/cgroup.procs' && exec setpriv --pdeathsig TERM -- "\\$@"`), 'the node ends with the run that started it');
+    assert.match(
+      argv[1]!,
+      new RegExp(`echo \\$\\$ > '${dir}/cgroup.procs' && exec setpriv --pdeathsig TERM -- "\\$@"`),
+      'the node ends with the run that started it',
+    );
     assert.throws(() => jail.setShare(2), /more than this machine's 1 CPU/);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -105,7 +148,10 @@ test("a cgroup v2 jail writes cpu.max, the cpuset and a weight, enables the pare
     writeFileSync(join(h.cpuset, 'cpuset.mems'), '0-1\n');
     const jail = CpuJail.create({ name: 'mra-test-edge', share: 0.25, cpus: [1], hierarchy: h });
     const read = (dir: string, file: string) => readFileSync(join(dir, 'mra-test-edge', file), 'utf8');
-    assert.deepEqual([read(h.cpu, 'cpu.cfs_period_us'), read(h.cpu, 'cpu.cfs_quota_us'), read(h.cpu, 'cpu.shares')], ['100000', '25000', '262144']);
+    assert.deepEqual(
+      [read(h.cpu, 'cpu.cfs_period_us'), read(h.cpu, 'cpu.cfs_quota_us'), read(h.cpu, 'cpu.shares')],
+      ['100000', '25000', '262144'],
+    );
     assert.deepEqual([read(h.cpuset, 'cpuset.mems'), read(h.cpuset, 'cpuset.cpus')], ['0-1', '1']);
     writeFileSync(join(h.cpuacct, 'mra-test-edge', 'cpuacct.usage'), '1500000000\n');
     assert.equal(jail.cpuSeconds(), 1.5);
@@ -115,7 +161,8 @@ test("a cgroup v2 jail writes cpu.max, the cpuset and a weight, enables the pare
   }
 });
 
-const step = (calls: number, pass: boolean): StepResult => ({ calls, pass, why: pass ? [] : ['loss 1 %'] }) as StepResult;
+const step = (calls: number, pass: boolean): StepResult =>
+  ({ calls, pass, why: pass ? [] : ['loss 1 %'] }) as StepResult;
 
 test('the ladder doubles until a step fails, bisects, and keeps the largest step that passed', () => {
   const l = new StepLadder({ start: 50, max: 4000, refine: 2 });
@@ -137,7 +184,7 @@ test('the ladder doubles until a step fails, bisects, and keeps the largest step
   assert.match(top.limitedBy, /none failed up to 20 calls/);
 });
 
-test('the per-size model: linear in vCPU at the busier node\'s cost, scaled by the utilisation reached; nothing derived without a limit', () => {
+test("the per-size model: linear in vCPU at the busier node's cost, scaled by the utilisation reached; nothing derived without a limit", () => {
   const m = [
     { share: 0.5, calls: 100, coresPerCall: [0.002, 0.004], video: false, bounded: true }, // busier node 0.4 of 0.5: utilisation 0.8
     { share: 1, calls: 240, coresPerCall: [0.002, 0.0035], video: false, bounded: true }, // 0.84 of 1
@@ -146,5 +193,12 @@ test('the per-size model: linear in vCPU at the busier node\'s cost, scaled by t
   assert.ok(Math.abs(d.utilisation - 0.82) < 1e-9);
   assert.equal(d.audio, Math.floor((8 * 0.82) / 0.0035));
   assert.equal(d.video, Math.floor((8 * 0.82) / ((0.0035 * (50 + 156.25)) / 50)), 'video by packets when no video run');
-  assert.ok(Number.isNaN(deriveCalls(m.map((x) => ({ ...x, bounded: false })), 8).audio));
+  assert.ok(
+    Number.isNaN(
+      deriveCalls(
+        m.map((x) => ({ ...x, bounded: false })),
+        8,
+      ).audio,
+    ),
+  );
 });

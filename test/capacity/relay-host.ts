@@ -6,7 +6,14 @@ import { MediaEngine, type Relay } from '../../src/media/index.js';
 
 const SUITE = 'AES_CM_128_HMAC_SHA1_80';
 const [min, max] = (process.argv[2] ?? '').split('-').map(Number);
-const engine = await MediaEngine.create({ workers: 1, muxPairs: 0, bindAddress: '127.0.0.1', portMin: min!, portMax: max!, mediaTimeoutMs: 0 });
+const engine = await MediaEngine.create({
+  workers: 1,
+  muxPairs: 0,
+  bindAddress: '127.0.0.1',
+  portMin: min!,
+  portMax: max!,
+  mediaTimeoutMs: 0,
+});
 const relays = new Map<string, Relay>();
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 say({ ready: true });
@@ -15,8 +22,15 @@ for await (const line of createInterface({ input: process.stdin })) {
   try {
     if (cmd === 'add') {
       const [clientPort, insidePort, clientKey, pairKey] = rest;
-      const relay = engine.createRelay({ a: { remote: { address: '127.0.0.1', port: Number(clientPort) } }, b: { remote: { address: '127.0.0.1', port: Number(insidePort) } }, timeoutMs: 0 });
-      relay.setKeys('a', { recv: { suite: SUITE, key: Buffer.from(clientKey!, 'hex') }, send: { suite: SUITE, key: Buffer.from(pairKey!, 'hex') } });
+      const relay = engine.createRelay({
+        a: { remote: { address: '127.0.0.1', port: Number(clientPort) } },
+        b: { remote: { address: '127.0.0.1', port: Number(insidePort) } },
+        timeoutMs: 0,
+      });
+      relay.setKeys('a', {
+        recv: { suite: SUITE, key: Buffer.from(clientKey!, 'hex') },
+        send: { suite: SUITE, key: Buffer.from(pairKey!, 'hex') },
+      });
       relays.set(id, relay);
       say({ id, client: relay.ports.a.rtp, inside: relay.ports.b.rtp });
     } else if (cmd === 'del') {

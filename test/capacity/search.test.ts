@@ -7,11 +7,27 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { VIDEO, CallGenerator, JailedProcess, StepLadder, findHierarchy, runStep, type CallOutcome, type LiveCall, type StepLoad, type StepResult } from '../../src/capacity/index.js';
+import {
+  VIDEO,
+  CallGenerator,
+  JailedProcess,
+  StepLadder,
+  findHierarchy,
+  runStep,
+  type CallOutcome,
+  type LiveCall,
+  type StepLoad,
+  type StepResult,
+} from '../../src/capacity/index.js';
 import { mediaRange } from '../support/media-range.js';
 
 const ROOT = process.env.MRA_ROOT ?? process.cwd();
-const skip = process.getuid?.() !== 0 ? 'needs root (cgroups)' : 'missing' in findHierarchy() ? 'no cgroup hierarchy with cpu and cpuset' : false;
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root (cgroups)'
+    : 'missing' in findHierarchy()
+      ? 'no cgroup hierarchy with cpu and cpuset'
+      : false;
 const SHARE = 0.02;
 /**
  * Judged by loss: a relay over its quota queues, then drops what it cannot carry. Its p99 is not what is planted: a
@@ -54,9 +70,14 @@ class RelayLoad implements StepLoad {
     const id = `r${++this.#n}`;
     const [tx, rx] = [randomBytes(30), randomBytes(30)];
     const started = performance.now();
-    const r = await this.#ask(`add ${id} ${this.gen.ports.client[0]} ${this.gen.ports.inside[0]} ${tx.toString('hex')} ${rx.toString('hex')}`, id);
+    const r = await this.#ask(
+      `add ${id} ${this.gen.ports.client[0]} ${this.gen.ports.inside[0]} ${tx.toString('hex')} ${rx.toString('hex')}`,
+      id,
+    );
     if (r.error) return { status: 500, failure: String(r.error) };
-    await this.gen.add(id, [{ clientPort: Number(r.client), clientTxKey: tx, clientRxKey: rx, insidePort: Number(r.inside), ...VIDEO }]);
+    await this.gen.add(id, [
+      { clientPort: Number(r.client), clientTxKey: tx, clientRxKey: rx, insidePort: Number(r.inside), ...VIDEO },
+    ]);
     return { id, setupMs: performance.now() - started };
   }
 
@@ -76,7 +97,15 @@ before(async () => {
   if (skip) return;
   gen = await CallGenerator.start();
   const range = mediaRange();
-  host = JailedProcess.start({ name: 'relay', jailName: `mra-capacity-test-${process.pid}-relay`, share: 1, cpus: [0], cmd: process.execPath, args: [join(ROOT, 'dist/test/capacity/relay-host.js'), `${range.port_min}-${range.port_max}`], stdin: true });
+  host = JailedProcess.start({
+    name: 'relay',
+    jailName: `mra-capacity-test-${process.pid}-relay`,
+    share: 1,
+    cpus: [0],
+    cmd: process.execPath,
+    args: [join(ROOT, 'dist/test/capacity/relay-host.js'), `${range.port_min}-${range.port_max}`],
+    stdin: true,
+  });
   // Started at a whole core (Node's start-up is not what is planted), held to 2 % once it is ready.
   await new Promise<void>((resolve, reject) => {
     host.stdio.stdout!.once('data', () => resolve());
@@ -89,20 +118,36 @@ after(async () => {
   await gen?.close();
 });
 
-test('the search stops at the limit of a relay held to 2 % of a core: media failed above it, every step below passed', { skip }, async (t) => {
+test('the search stops at the limit of a relay held to 2 % of a core: media failed above it, every step below passed', {
+  skip,
+}, async (t) => {
   const load = new RelayLoad(host, gen);
   const ladder = new StepLadder({ start: 2, max: 32, refine: 1 });
   for (let calls = ladder.next(); calls !== null; calls = ladder.next()) {
-    ladder.record(await runStep({ pair: { label: "relay at 0.02 core", nodes: [host] }, load, gen }, { calls, cps: 200, settleMs: 300, windowMs: 1500, criteria: PLANTED }));
+    ladder.record(
+      await runStep(
+        { pair: { label: 'relay at 0.02 core', nodes: [host] }, load, gen },
+        { calls, cps: 200, settleMs: 300, windowMs: 1500, criteria: PLANTED },
+      ),
+    );
   }
   const steps = ladder.results;
-  const table = steps.map((s: StepResult) => `${s.calls}: ${s.pass ? 'pass' : s.why.join('; ')} (relay ${s.cores.relay?.toFixed(3)} cores, throttled ${s.throttledPercent.relay?.toFixed(0)} %)`).join('\n');
+  const table = steps
+    .map(
+      (s: StepResult) =>
+        `${s.calls}: ${s.pass ? 'pass' : s.why.join('; ')} (relay ${s.cores.relay?.toFixed(3)} cores, throttled ${s.throttledPercent.relay?.toFixed(0)} %)`,
+    )
+    .join('\n');
   t.diagnostic(`capacity ${ladder.capacity}:\n${table}`);
   assert.ok(ladder.capacity >= 1 && ladder.capacity < 32, `a limit below the largest step:\n${table}`);
   const failed = steps.filter((s) => !s.pass && s.calls > ladder.capacity).sort((a, b) => a.calls - b.calls)[0]!;
   assert.ok(failed, table);
-  assert.ok(failed.why.some((w) => /^loss/.test(w)) && failed.why.every((w) => /^(loss|p99)/.test(w)), `failed on loss, not set-up:\n${table}`);
+  assert.ok(
+    failed.why.some((w) => /^loss/.test(w)) && failed.why.every((w) => /^(loss|p99)/.test(w)),
+    `failed on loss, not set-up:\n${table}`,
+  );
   assert.ok(failed.throttledPercent.relay! > 0, `the quota held the relay back where it failed:\n${table}`);
   assert.ok(failed.cores.relay! <= SHARE * 1.5, `the relay used no more than its share: ${failed.cores.relay}`);
-  for (const s of steps.filter((x) => x.calls <= ladder.capacity)) assert.ok(s.pass, `${s.calls} calls, at or below the capacity, passed:\n${table}`);
+  for (const s of steps.filter((x) => x.calls <= ladder.capacity))
+    assert.ok(s.pass, `${s.calls} calls, at or below the capacity, passed:\n${table}`);
 });

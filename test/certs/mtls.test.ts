@@ -38,15 +38,18 @@ interface Ends {
 async function handshake(t: { after: (fn: () => Promise<void> | void) => void }, e: Ends): Promise<Outcome> {
   const { server, client, ca, host = '127.0.0.1', servername } = e;
   const out: Outcome = {};
-  const srv = createServer({ cert: server.cert, key: server.key, ca, requestCert: true, rejectUnauthorized: e.rejectUnauthorized }, (s: TLSSocket) => {
-    if (!s.authorized) {
-      out.serverAuthError = String(s.authorizationError);
-      s.destroy();
-      return;
-    }
-    out.serverSawSubject = s.getPeerX509Certificate()?.subject;
-    s.end('hello core\n');
-  });
+  const srv = createServer(
+    { cert: server.cert, key: server.key, ca, requestCert: true, rejectUnauthorized: e.rejectUnauthorized },
+    (s: TLSSocket) => {
+      if (!s.authorized) {
+        out.serverAuthError = String(s.authorizationError);
+        s.destroy();
+        return;
+      }
+      out.serverSawSubject = s.getPeerX509Certificate()?.subject;
+      s.end('hello core\n');
+    },
+  );
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');
   t.after(() => new Promise<void>((r) => srv.close(() => r())));
@@ -72,12 +75,24 @@ test('issued certificates complete a mutual TLS handshake on loopback, by IP SAN
   assert.equal(byIp.clientError, undefined);
   assert.equal(byIp.clientGot, 'hello core\n');
   assert.match(byIp.serverSawSubject ?? '', /CN=core\.example\.com/);
-  const byName = await handshake(t, { server: edge, client: core, ca: ca.cert, servername: EDGE, rejectUnauthorized: true });
+  const byName = await handshake(t, {
+    server: edge,
+    client: core,
+    ca: ca.cert,
+    servername: EDGE,
+    rejectUnauthorized: true,
+  });
   assert.equal(byName.clientGot, 'hello core\n');
 });
 
 test('the server certificate must carry the name the client dials', async (t) => {
-  const r = await handshake(t, { server: edge, client: core, ca: ca.cert, servername: 'other.example.com', rejectUnauthorized: true });
+  const r = await handshake(t, {
+    server: edge,
+    client: core,
+    ca: ca.cert,
+    servername: 'other.example.com',
+    rejectUnauthorized: true,
+  });
   assert.equal(r.clientGot, undefined);
   assert.equal((r.clientError as NodeJS.ErrnoException | undefined)?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
 });
@@ -96,7 +111,10 @@ test('a client certificate from another CA is refused by the server', async (t) 
 test('a client certificate without the clientAuth EKU is refused by the TLS stack itself', async (t) => {
   // Worth knowing for the traversal link: OpenSSL checks the purpose before our own check ever runs.
   const serverOnly = await ca.issue({ commonName: CORE, dnsNames: [CORE], clientAuth: false });
-  assert.deepEqual(checkPeerCertificate({ certPem: serverOnly.cert, subjectName: CORE, requireClientAuth: true }).map((p) => p.code), ['missing-client-auth']);
+  assert.deepEqual(
+    checkPeerCertificate({ certPem: serverOnly.cert, subjectName: CORE, requireClientAuth: true }).map((p) => p.code),
+    ['missing-client-auth'],
+  );
   const r = await handshake(t, { server: edge, client: serverOnly, ca: ca.cert, rejectUnauthorized: false });
   assert.equal(r.clientGot, undefined);
   assert.equal(r.serverAuthError, 'INVALID_PURPOSE');
@@ -104,7 +122,12 @@ test('a client certificate without the clientAuth EKU is refused by the TLS stac
 
 test('RSA certificates with SHA-384 and SHA-512 signatures work for mutual TLS too', async (t) => {
   const rsaCa = await CertificateAuthority.create({ commonName: 'rsa test CA', keyType: 'rsa-2048', hash: 'SHA-384' });
-  const rsaEdge = await rsaCa.issue({ commonName: EDGE, ipAddresses: ['127.0.0.1'], keyType: 'rsa-2048', hash: 'SHA-512' });
+  const rsaEdge = await rsaCa.issue({
+    commonName: EDGE,
+    ipAddresses: ['127.0.0.1'],
+    keyType: 'rsa-2048',
+    hash: 'SHA-512',
+  });
   const rsaCore = await rsaCa.issue({ commonName: CORE, keyType: 'rsa-2048', hash: 'SHA-384' });
   const r = await handshake(t, { server: rsaEdge, client: rsaCore, ca: rsaCa.cert, rejectUnauthorized: true });
   assert.equal(r.clientError, undefined);

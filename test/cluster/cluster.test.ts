@@ -59,7 +59,9 @@ before(async () => {
   await topo.run(topo.dmz, 'ip', ['addr', 'add', `${EDGES[1]!.public}/24`, 'dev', 'to-internet']);
   await topo.run(topo.dmz, 'ip', ['addr', 'add', `${EDGES[1]!.traversal}/24`, 'dev', 'to-inside']);
   await topo.run(topo.inside, 'ip', ['addr', 'add', `${CORES[1]!.address}/24`, 'dev', 'to-dmz']);
-  const wrap = (ns: string) => (cmd: string, args: string[]): [string, string[]] => ['ip', ['netns', 'exec', ns, cmd, ...args]];
+  const wrap =
+    (ns: string) =>
+    (cmd: string, args: string[]): [string, string[]] => ['ip', ['netns', 'exec', ns, cmd, ...args]];
   const dmzRedis = await RedisServer.start({ port: 6379, wrap: wrap(topo.dmz.ns!) });
   const insideRedis = await RedisServer.start({ port: 6379, wrap: wrap(topo.inside.ns!) });
   redis.push(dmzRedis, insideRedis);
@@ -72,38 +74,92 @@ before(async () => {
     writeFileSync(join(dir, `${name}.key`), c.key, { mode: 0o600 });
   };
   writeFileSync(join(dir, 'ca.pem'), ca.cert);
-  await issue('edge', 'edge.example.com', EDGES.flatMap((e) => [e.public, e.traversal]));
+  await issue(
+    'edge',
+    'edge.example.com',
+    EDGES.flatMap((e) => [e.public, e.traversal]),
+  );
   await issue('core', 'core.example.com', []);
-  const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
-  const traversal = { sip_port: PORTS.traversalSip, http_tunnel_port: PORTS.httpTunnel, xmpp_port: PORTS.xmppTraversal };
+  const tls = (n: string) => ({
+    cert_file: join(dir, `${n}.pem`),
+    key_file: join(dir, `${n}.key`),
+    ca_file: join(dir, 'ca.pem'),
+  });
+  const traversal = {
+    sip_port: PORTS.traversalSip,
+    http_tunnel_port: PORTS.httpTunnel,
+    xmpp_port: PORTS.xmppTraversal,
+  };
   const account = { username: 'traversal', password_hash: await hashPassword('secret') };
 
-  inside = start(topo.inside, 'inside', [join(TOOLS, 'inside.js'), CORES[0]!.address, String(PORTS.callControl), String(CLIENTS)]);
+  inside = start(topo.inside, 'inside', [
+    join(TOOLS, 'inside.js'),
+    CORES[0]!.address,
+    String(PORTS.callControl),
+    String(CLIENTS),
+  ]);
   await inside.lines.next('call control listening', (o) => o.event === 'listening');
   for (const e of EDGES) {
     const file = join(dir, `${e.name}.yaml`);
-    writeFileSync(file, stringify({
-      role: 'edge', name: e.name, admin: { address: '127.0.0.1', port: 0 }, tls: tls('edge'), media: mediaRange(),
-      store: `redis://127.0.0.1:${dmzRedis.port}/0`, cluster: { name: 'site' },
-      public: { address: e.public, sip_tls_port: PORTS.sip, https_port: 0, xmpp_port: 0 },
-      traversal: { address: e.traversal, ...traversal, tls_verify_subject_name: 'core.example.com', accounts: [account] },
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        role: 'edge',
+        name: e.name,
+        admin: { address: '127.0.0.1', port: 0 },
+        tls: tls('edge'),
+        media: mediaRange(),
+        store: `redis://127.0.0.1:${dmzRedis.port}/0`,
+        cluster: { name: 'site' },
+        public: { address: e.public, sip_tls_port: PORTS.sip, https_port: 0, xmpp_port: 0 },
+        traversal: {
+          address: e.traversal,
+          ...traversal,
+          tls_verify_subject_name: 'core.example.com',
+          accounts: [account],
+        },
+      }),
+    );
     nodes.set(e.name, start(topo.dmz, e.name, [CLI, 'edge', '-c', file]));
   }
   for (const c of CORES) {
     const file = join(dir, `${c.name}.yaml`);
-    writeFileSync(file, stringify({
-      role: 'core', name: c.name, admin: { address: '127.0.0.1', port: 0 }, tls: tls('core'), media: mediaRange(), source_address: c.address,
-      store: `redis://127.0.0.1:${insideRedis.port}/0`, cluster: { name: 'site' },
-      domains: [{ name: 'example.com', sip_registrations: true }],
-      unified_cm: [{ publisher: CORES[0]!.address, nodes: [{ address: CORES[0]!.address, sip_port: PORTS.callControl }] }],
-      traversal: { peers: EDGES.map((e) => ({ address: e.traversal, ...traversal })), username: 'traversal', password: 'secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
-    }));
+    writeFileSync(
+      file,
+      stringify({
+        role: 'core',
+        name: c.name,
+        admin: { address: '127.0.0.1', port: 0 },
+        tls: tls('core'),
+        media: mediaRange(),
+        source_address: c.address,
+        store: `redis://127.0.0.1:${insideRedis.port}/0`,
+        cluster: { name: 'site' },
+        domains: [{ name: 'example.com', sip_registrations: true }],
+        unified_cm: [
+          { publisher: CORES[0]!.address, nodes: [{ address: CORES[0]!.address, sip_port: PORTS.callControl }] },
+        ],
+        traversal: {
+          peers: EDGES.map((e) => ({ address: e.traversal, ...traversal })),
+          username: 'traversal',
+          password: 'secret',
+          reconnect_initial_s: 0.1,
+          reconnect_max_s: 0.5,
+        },
+      }),
+    );
     nodes.set(c.name, start(topo.inside, c.name, [CLI, 'core', '-c', file]));
   }
   // Every edge hears the domain table from every core: the full mesh is up.
   for (const e of EDGES)
-    for (const c of CORES) await nodes.get(e.name)!.lines.next(`${e.name} to hear from ${c.name}`, (o) => o.msg === 'domain table received from core' && o.core === c.name, 30_000);
+    for (const c of CORES)
+      await nodes
+        .get(e.name)!
+        .lines.next(
+          `${e.name} to hear from ${c.name}`,
+          (o) => o.msg === 'domain table received from core' && o.core === c.name,
+          30_000,
+        );
 });
 
 function start(host: Topology['dmz'], label: string, args: string[]): { proc: ChildProcess; lines: LineReader } {
@@ -127,43 +183,100 @@ after(async () => {
 let reachId = 0;
 async function reachAll(): Promise<{ id: number; ok: number; failed: string[] }> {
   const id = ++reachId;
-  inside!.proc.stdin!.write(`${JSON.stringify({ id, reach: Array.from({ length: CLIENTS }, (_, i) => `u${i}@example.com`) })}\n`);
-  return (await inside!.lines.next(`reach #${id}`, (o) => o.id === id, 30_000)) as { id: number; ok: number; failed: string[] };
+  inside!.proc.stdin!.write(
+    `${JSON.stringify({ id, reach: Array.from({ length: CLIENTS }, (_, i) => `u${i}@example.com`) })}\n`,
+  );
+  return (await inside!.lines.next(`reach #${id}`, (o) => o.id === id, 30_000)) as {
+    id: number;
+    ok: number;
+    failed: string[];
+  };
 }
 
-test('clients given both edges register through both, over both cores, and the inside reaches every one', { timeout: 120_000 }, async (t) => {
+test('clients given both edges register through both, over both cores, and the inside reaches every one', {
+  timeout: 120_000,
+}, async (t) => {
   if (!topo) return t.skip(skip);
   // Waited for, not read at once: a core's log reaches the test through its own pipe, after the edge's may.
   for (const c of CORES) {
     const core = nodes.get(c.name)!;
-    for (const e of EDGES) await core.lines.next(`${c.name} links to ${e.name}`, (o) => o.msg === 'traversal link up' && o.edge === e.name, 10_000);
+    for (const e of EDGES)
+      await core.lines.next(
+        `${c.name} links to ${e.name}`,
+        (o) => o.msg === 'traversal link up' && o.edge === e.name,
+        10_000,
+      );
   }
-  clients = start(topo.internet, 'clients', [join(TOOLS, 'clients.js'), join(dir, 'ca.pem'), String(CLIENTS), EDGES.map((e) => `${e.public}:${PORTS.sip}`).join(',')]);
-  await until(`${CLIENTS} registrations`, () => count(clients!.lines, (o) => o.event === 'registered' && o.status === 200) >= CLIENTS, 60_000);
-  assert.equal(count(clients.lines, (o) => o.event === 'registered' && o.status !== 200), 0, JSON.stringify(clients.lines.all().filter((o) => o.status !== 200).slice(0, 3)));
-  for (const e of EDGES) assert.equal(count(clients.lines, (o) => o.event === 'registered' && o.edge === `${e.public}:${PORTS.sip}`), CLIENTS / 2, `half the clients on ${e.name}`);
+  clients = start(topo.internet, 'clients', [
+    join(TOOLS, 'clients.js'),
+    join(dir, 'ca.pem'),
+    String(CLIENTS),
+    EDGES.map((e) => `${e.public}:${PORTS.sip}`).join(','),
+  ]);
+  await until(
+    `${CLIENTS} registrations`,
+    () => count(clients!.lines, (o) => o.event === 'registered' && o.status === 200) >= CLIENTS,
+    60_000,
+  );
+  assert.equal(
+    count(clients.lines, (o) => o.event === 'registered' && o.status !== 200),
+    0,
+    JSON.stringify(
+      clients.lines
+        .all()
+        .filter((o) => o.status !== 200)
+        .slice(0, 3),
+    ),
+  );
+  for (const e of EDGES)
+    assert.equal(
+      count(clients.lines, (o) => o.event === 'registered' && o.edge === `${e.public}:${PORTS.sip}`),
+      CLIENTS / 2,
+      `half the clients on ${e.name}`,
+    );
   // The load is shared: each core bound some of the registrations (the edges choose by Call-ID).
   const bound = CORES.map((c) => count(nodes.get(c.name)!.lines, (o) => o.msg === 'sip registration bound'));
-  for (const [i, n] of bound.entries()) assert.ok(n > 0, `${CORES[i]!.name} bound ${n} registrations (of ${CLIENTS}, ${bound.join(' + ')})`);
+  for (const [i, n] of bound.entries())
+    assert.ok(n > 0, `${CORES[i]!.name} bound ${n} registrations (of ${CLIENTS}, ${bound.join(' + ')})`);
   const reached = await reachAll();
   assert.deepEqual(reached, { id: reached.id, ok: CLIENTS, failed: [] });
 });
 
-test('kill -9 one edge: its clients register again through the other edge at once, and the inside reaches them all', { timeout: 120_000 }, async (t) => {
+test('kill -9 one edge: its clients register again through the other edge at once, and the inside reaches them all', {
+  timeout: 120_000,
+}, async (t) => {
   if (!topo || !clients) return t.skip(skip || 'no clients registered');
   const before = count(clients.lines, (o) => o.event === 'registered' && o.status === 200);
   const dead = nodes.get('edge1')!;
   const killedAt = Date.now();
   dead.proc.kill('SIGKILL');
   const other = `${EDGES[1]!.public}:${PORTS.sip}`;
-  await until('the dead edge\'s clients to register through the other', () => count(clients!.lines, (o) => o.event === 'registered' && o.status === 200) >= before + CLIENTS / 2, 60_000);
+  await until(
+    "the dead edge's clients to register through the other",
+    () => count(clients!.lines, (o) => o.event === 'registered' && o.status === 200) >= before + CLIENTS / 2,
+    60_000,
+  );
   const tookMs = Date.now() - killedAt;
-  console.log(`# ${CLIENTS / 2} clients registered through ${other} ${tookMs} ms after edge1's death (their refresh is 600 s)`);
-  assert.equal(count(clients.lines, (o) => o.event === 'registered' && o.status !== 200), 0);
-  const moved = clients.lines.all().filter((o) => o.event === 'registered' && o.status === 200).slice(before);
-  assert.ok(moved.every((o) => o.edge === other), 'every one through the edge that is left');
+  console.log(
+    `# ${CLIENTS / 2} clients registered through ${other} ${tookMs} ms after edge1's death (their refresh is 600 s)`,
+  );
+  assert.equal(
+    count(clients.lines, (o) => o.event === 'registered' && o.status !== 200),
+    0,
+  );
+  const moved = clients.lines
+    .all()
+    .filter((o) => o.event === 'registered' && o.status === 200)
+    .slice(before);
+  assert.ok(
+    moved.every((o) => o.edge === other),
+    'every one through the edge that is left',
+  );
   const reached = await reachAll();
   assert.deepEqual(reached.failed, [], 'the inside reaches every client, through the edge left');
   assert.equal(reached.ok, CLIENTS);
-  for (const c of CORES) await nodes.get(c.name)!.lines.next(`${c.name} to see edge1 go`, (o) => o.msg === 'traversal link down' && o.edge === 'edge1', 10_000);
+  for (const c of CORES)
+    await nodes
+      .get(c.name)!
+      .lines.next(`${c.name} to see edge1 go`, (o) => o.msg === 'traversal link down' && o.edge === 'edge1', 10_000);
 });

@@ -107,7 +107,11 @@ test('a partition (Redis stops answering): the node serves what it holds, raises
     assert.equal(await a.get('reg', 'during'), 2);
     await a.delete('reg', 'before');
     assert.equal(await a.renew('calls', 'c', lease, 10_000), true, 'its own lease is kept while partitioned');
-    assert.equal(await a.acquire('calls', 'other', 'core1', 10_000), null, 'no lease it did not hold is taken while partitioned');
+    assert.equal(
+      await a.acquire('calls', 'other', 'core1', 10_000),
+      null,
+      'no lease it did not hold is taken while partitioned',
+    );
     assert.ok(a.health().pending >= 2, `pending ${a.health().pending}`);
     assert.equal(a.describe().state, 'down');
   } finally {
@@ -129,7 +133,10 @@ test('Redis restarted with its append-only file keeps the state; without persist
   const lease = (await a.acquire('calls', 'c1', 'core1', 60_000))!;
   await new Promise((r) => setTimeout(r, 1200)); // appendfsync everysec
   await redis.restart();
-  await until('both reconnect', () => a.health().state === 'up' && b.health().state === 'up' && a.health().reconciles >= 1);
+  await until(
+    'both reconnect',
+    () => a.health().state === 'up' && b.health().state === 'up' && a.health().reconciles >= 1,
+  );
   assert.equal(await a.get('reg', 'bob'), 'b', 'persisted');
   assert.equal(await a.count('reg'), 2);
 
@@ -156,13 +163,26 @@ test('Redis restarted with its append-only file keeps the state; without persist
 test('Redis unreachable at start: a clear error, or a degraded start that comes up when Redis does', async (t) => {
   if (!redis) return t.skip(missing);
   const port = await freePort();
-  const cluster = { name: 'late', store_timeout_ms: 300, store_connect_timeout_s: 0.5, on_store_unreachable: 'fail' as const };
+  const cluster = {
+    name: 'late',
+    store_timeout_ms: 300,
+    store_connect_timeout_s: 0.5,
+    on_store_unreachable: 'fail' as const,
+  };
   await assert.rejects(openStore({ store: `redis://127.0.0.1:${port}/0`, cluster }, log), (err: Error) => {
     assert.ok(err instanceof StoreUnavailable);
-    assert.match(err.message, new RegExp(`redis \\(redis://127\\.0\\.0\\.1:${port}/0\\) did not answer within 500 ms.*ECONNREFUSED.*on_store_unreachable: degraded`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `redis \\(redis://127\\.0\\.0\\.1:${port}/0\\) did not answer within 500 ms.*ECONNREFUSED.*on_store_unreachable: degraded`,
+      ),
+    );
     return true;
   });
-  const degraded = await openStore({ store: `redis://127.0.0.1:${port}/0`, cluster: { ...cluster, on_store_unreachable: 'degraded' } }, log);
+  const degraded = await openStore(
+    { store: `redis://127.0.0.1:${port}/0`, cluster: { ...cluster, on_store_unreachable: 'degraded' } },
+    log,
+  );
   opened.push(degraded);
   assert.equal(degraded.health().state, 'down');
   await degraded.set('reg', 'early', 1, 60_000);
@@ -180,7 +200,8 @@ test('Redis unreachable at start: a clear error, or a degraded start that comes 
 test('the store field is checked where it is written: bad URLs are refused by field, with the reason', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mra-store-cfg-'));
   for (const f of ['c.pem', 'k.pem', 'ca.pem']) writeFileSync(join(dir, f), 'x');
-  const yaml = (store: string) => `role: core\nstore: ${JSON.stringify(store)}\ntls: { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem }\ntraversal: { peers: [{ address: 192.0.2.1 }], username: u, password: p }\n`;
+  const yaml = (store: string) =>
+    `role: core\nstore: ${JSON.stringify(store)}\ntls: { cert_file: c.pem, key_file: k.pem, ca_file: ca.pem }\ntraversal: { peers: [{ address: 192.0.2.1 }], username: u, password: p }\n`;
   const problem = (store: string) => {
     try {
       parseConfig(yaml(store), join(dir, 'core.yaml'));
@@ -221,9 +242,12 @@ test('two cores on one Redis share X-Auth sessions, the credentials cache and ra
   const first = await c1.authorize(basic('ann', 'good'), { issueSession: true });
   assert.ok(first.ok && first.via === 'basic' && first.session);
   const viaSession = await c2.authorize({ cookie: `X-Auth=${first.ok ? first.session : ''}` }, { issueSession: false });
-  assert.deepEqual(viaSession, { ok: true, user: 'ann', via: 'session' }, "core2 honours the session core1 issued");
+  assert.deepEqual(viaSession, { ok: true, user: 'ann', via: 'session' }, 'core2 honours the session core1 issued');
   const cached = await c2.authorize(basic('ann', 'good'), { issueSession: false });
-  assert.ok(cached.ok && cached.via === 'cached', "core2 finds core1's credential check in the cache (the cluster's salt)");
+  assert.ok(
+    cached.ok && cached.via === 'cached',
+    "core2 finds core1's credential check in the cache (the cluster's salt)",
+  );
   assert.deepEqual(asked, ['ann'], 'call control was asked once for the cluster');
   const third = await c1.authorize(basic('ann', 'good'), { issueSession: false });
   assert.ok(third.ok);

@@ -99,23 +99,31 @@ test('a required field that is absent is reported', () => {
 
 test('core: more than six edge peers is refused', () => {
   const peers = Array.from({ length: 7 }, (_, i) => `    - address: edge${i}.example.com`).join('\n');
-  const e = problemsOf(`role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal:\n  username: t\n  password: p\n  peers:\n${peers}\n`);
+  const e = problemsOf(
+    `role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal:\n  username: t\n  password: p\n  peers:\n${peers}\n`,
+  );
   assert.deepEqual(e.problems[0], { line: 7, field: 'traversal.peers', message: 'at most 6 edge peers' });
 });
 
 test('core: exactly one of password and password_file', () => {
-  const e = problemsOf('role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal:\n  username: t\n  peers: [{address: edge.example.com}]\n');
+  const e = problemsOf(
+    'role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal:\n  username: t\n  peers: [{address: edge.example.com}]\n',
+  );
   assert.equal(e.problems[0]?.field, 'traversal.password');
   assert.match(e.problems[0]!.message, /exactly one of password or password_file/);
 });
 
 test('media, overload and XMPP settings out of range name their field', () => {
   const range = problemsOf(edgeYaml('media:\n  port_min: 40000\n  port_max: 40002\n'));
-  assert.deepEqual([range.problems[0]?.field, range.problems[0]?.message], ['media.port_max', 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)']);
+  assert.deepEqual(
+    [range.problems[0]?.field, range.problems[0]?.message],
+    ['media.port_max', 'port_min..port_max must hold at least two port pairs (and port_min must not be 0)'],
+  );
   assert.equal(problemsOf(edgeYaml('sip:\n  max_queue_wait_s: -1\n')).problems[0]?.field, 'sip.max_queue_wait_s');
   assert.equal(problemsOf(edgeYaml('xmpp:\n  max_stanza_chars: 10\n')).problems[0]?.field, 'xmpp.max_stanza_chars');
   assert.equal(problemsOf(edgeYaml('capacity:\n  calls: 0\n')).problems[0]?.field, 'capacity.calls');
-  const core = 'role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal: {username: t, password: p, peers: [{address: edge.example.com}]}\n';
+  const core =
+    'role: core\ntls: {cert_file: edge.crt, key_file: edge.key, ca_file: ca.crt}\ntraversal: {username: t, password: p, peers: [{address: edge.example.com}]}\n';
   assert.equal(problemsOf(`${core}media:\n  keepalive_s: 0\n`).problems[0]?.field, 'media.keepalive_s');
   // keepalive_s is core's: the edge sends none, and says so rather than ignore it.
   assert.equal(problemsOf(edgeYaml('media:\n  keepalive_s: 15\n')).problems[0]?.field, 'media.keepalive_s');
@@ -126,24 +134,69 @@ test('media, overload and XMPP settings out of range name their field', () => {
 
 test('off loopback the admin API needs TLS and a token or client certificates, else the node does not start', () => {
   const e = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n'));
-  assert.deepEqual(e.problems.map((p) => p.field), ['admin.tls', 'admin.token']);
-  assert.match(e.message, /admin\.tls: is required when admin\.address 0\.0\.0\.0 is not loopback: the admin API then serves HTTPS only/);
+  assert.deepEqual(
+    e.problems.map((p) => p.field),
+    ['admin.tls', 'admin.token'],
+  );
+  assert.match(
+    e.message,
+    /admin\.tls: is required when admin\.address 0\.0\.0\.0 is not loopback: the admin API then serves HTTPS only/,
+  );
   // A token alone (the old rule) is not enough: it would travel in clear.
   const tokenOnly = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n'));
-  assert.deepEqual(tokenOnly.problems.map((p) => p.field), ['admin.tls']);
-  const tlsOnly = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key}\n'));
-  assert.deepEqual(tlsOnly.problems.map((p) => p.field), ['admin.token']);
+  assert.deepEqual(
+    tokenOnly.problems.map((p) => p.field),
+    ['admin.tls'],
+  );
+  const tlsOnly = problemsOf(
+    edgeYaml('admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key}\n'),
+  );
+  assert.deepEqual(
+    tlsOnly.problems.map((p) => p.field),
+    ['admin.token'],
+  );
   const file = join(dir, 'edge.yaml');
-  assert.equal(parseConfig(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: edge.crt, key_file: edge.key}\n'), file).admin.tls?.cert_file, join(dir, 'edge.crt'));
-  assert.equal(parseConfig(edgeYaml('admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key, client_ca_file: ca.crt}\n'), file).admin.address, '0.0.0.0');
-  assert.equal(parseConfig(edgeYaml('admin:\n  address: 127.0.0.1\n'), file).admin.tls, undefined, 'loopback: plain HTTP is fine');
+  assert.equal(
+    parseConfig(
+      edgeYaml(
+        'admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: edge.crt, key_file: edge.key}\n',
+      ),
+      file,
+    ).admin.tls?.cert_file,
+    join(dir, 'edge.crt'),
+  );
+  assert.equal(
+    parseConfig(
+      edgeYaml(
+        'admin:\n  address: 0.0.0.0\n  tls: {cert_file: edge.crt, key_file: edge.key, client_ca_file: ca.crt}\n',
+      ),
+      file,
+    ).admin.address,
+    '0.0.0.0',
+  );
+  assert.equal(
+    parseConfig(edgeYaml('admin:\n  address: 127.0.0.1\n'), file).admin.tls,
+    undefined,
+    'loopback: plain HTTP is fine',
+  );
   const both = problemsOf(edgeYaml('admin:\n  token: a-long-enough-admin-token\n  token_file: edge.key\n'));
   assert.equal(both.problems[0]?.field, 'admin.token');
-  const missing = problemsOf(edgeYaml('admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: nope.pem, key_file: edge.key}\n'));
-  assert.deepEqual(missing.problems.map((p) => p.field), ['admin.tls.cert_file']);
+  const missing = problemsOf(
+    edgeYaml(
+      'admin:\n  address: 0.0.0.0\n  token: a-long-enough-admin-token\n  tls: {cert_file: nope.pem, key_file: edge.key}\n',
+    ),
+  );
+  assert.deepEqual(
+    missing.problems.map((p) => p.field),
+    ['admin.tls.cert_file'],
+  );
   // The CLI says so and exits 2 before any port is opened.
   writeFileSync(join(dir, 'open-admin.yaml'), edgeYaml('admin:\n  address: 0.0.0.0\n'));
-  const r = spawnSync(process.execPath, [join(process.env.MRA_ROOT ?? process.cwd(), 'dist/src/cli/main.js'), 'edge', '-c', join(dir, 'open-admin.yaml')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [join(process.env.MRA_ROOT ?? process.cwd(), 'dist/src/cli/main.js'), 'edge', '-c', join(dir, 'open-admin.yaml')],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 2);
   assert.match(r.stderr, /configuration error:[\s\S]*open-admin\.yaml:\d+: admin\.tls: is required/);
 });
@@ -155,7 +208,10 @@ test('YAML syntax errors carry the line', () => {
 });
 
 test('loadConfig names an unreadable file', () => {
-  assert.throws(() => loadConfig(join(dir, 'nope.yaml')), (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.message));
+  assert.throws(
+    () => loadConfig(join(dir, 'nope.yaml')),
+    (err: unknown) => err instanceof ConfigError && /cannot read/.test(err.message),
+  );
 });
 
 test('the examples validate', () => {
@@ -178,6 +234,10 @@ test('mra-edge check-config exits 2 and prints file, line and field', () => {
   const r = spawnSync(process.execPath, [cli, 'check-config', file], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /bad\.yaml:13: public\.https_port: must be from 0 to 65535/);
-  const ok = spawnSync(process.execPath, [cli, 'check-config', join(process.env.MRA_ROOT ?? '.', 'examples/edge.yaml')], { encoding: 'utf8' });
+  const ok = spawnSync(
+    process.execPath,
+    [cli, 'check-config', join(process.env.MRA_ROOT ?? '.', 'examples/edge.yaml')],
+    { encoding: 'utf8' },
+  );
   assert.equal(ok.status, 0, ok.stderr);
 });

@@ -29,7 +29,9 @@ function load(text: string) {
 
 test('http.domain_certs paths resolve against the configuration folder; absolute ones stay', () => {
   const abs = join(dir, 'sni/a.pem');
-  const cfg = load(yaml(`    - {cert_file: sni/a.pem, key_file: ./sni/a.key}\n    - {cert_file: ${abs}, key_file: sni/a.key}\n`));
+  const cfg = load(
+    yaml(`    - {cert_file: sni/a.pem, key_file: ./sni/a.key}\n    - {cert_file: ${abs}, key_file: sni/a.key}\n`),
+  );
   assert.equal(cfg.role, 'edge');
   if (cfg.role !== 'edge') return;
   assert.deepEqual(cfg.http.domain_certs, [
@@ -40,7 +42,9 @@ test('http.domain_certs paths resolve against the configuration folder; absolute
 
 test('a missing http.domain_certs file is named with its entry, field and line', () => {
   try {
-    load(yaml('    - {cert_file: sni/a.pem, key_file: sni/a.key}\n    - {cert_file: sni/a.pem, key_file: sni/gone.key}\n'));
+    load(
+      yaml('    - {cert_file: sni/a.pem, key_file: sni/a.key}\n    - {cert_file: sni/a.pem, key_file: sni/gone.key}\n'),
+    );
     assert.fail('configuration was accepted');
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));

@@ -15,14 +15,23 @@ function list(): AllowList {
   return l;
 }
 
-const at = (method: string, scheme: 'http' | 'https', host: string, port: number, path: string) => ({ method, scheme, host, port, path });
+const at = (method: string, scheme: 'http' | 'https', host: string, port: number, path: string) => ({
+  method,
+  scheme,
+  host,
+  port,
+  path,
+});
 
 test('automatic rules admit what Jabber fetches from each node type, and nothing beside it', () => {
   const l = list();
   assert.ok(l.check(at('GET', 'https', 'cucm-pub.ucdemolab.com', 8443, '/cucm-uds/user/mdude')).allowed);
   assert.ok(l.check(at('GET', 'http', 'cucm-pub.ucdemolab.com', 6970, '/CSFMDUDE.cnf.xml')).allowed);
   assert.ok(l.check(at('POST', 'https', 'imp1.ucdemolab.com', 8443, '/EPASSoap/service/v80')).allowed);
-  assert.ok(l.check(at('GET', 'https', 'cuc.ucdemolab.com', 8444, '/vmrest/mailbox')).allowed, 'node port overrides the default');
+  assert.ok(
+    l.check(at('GET', 'https', 'cuc.ucdemolab.com', 8444, '/vmrest/mailbox')).allowed,
+    'node port overrides the default',
+  );
 
   const no = (t: ReturnType<typeof at>, why: RegExp) => {
     const v = l.check(t);
@@ -44,10 +53,17 @@ test('editable rules: exact or prefix, default or chosen methods, removable; aut
   assert.ok(l.check(at('GET', 'https', 'photos.ucdemolab.com', 443, '/pics/mdude.jpg')).allowed);
   assert.equal(l.check(at('POST', 'https', 'photos.ucdemolab.com', 443, '/pics/mdude.jpg')).allowed, false);
   l.setDefaultMethods(['GET', 'POST']);
-  assert.ok(l.check(at('POST', 'https', 'photos.ucdemolab.com', 443, '/pics/mdude.jpg')).allowed, 'changing the defaults changes rules that use them');
+  assert.ok(
+    l.check(at('POST', 'https', 'photos.ucdemolab.com', 443, '/pics/mdude.jpg')).allowed,
+    'changing the defaults changes rules that use them',
+  );
   assert.ok(l.check(at('HEAD', 'https', 'update.ucdemolab.com', 8080, '/jabber/update.xml')).allowed);
   assert.equal(l.check(at('GET', 'https', 'update.ucdemolab.com', 8080, '/jabber/update.xml.bak')).allowed, false);
-  assert.equal(l.removeRule('https://cucm-pub.ucdemolab.com:8443/cucm-uds/'), false, 'automatic rules cannot be removed');
+  assert.equal(
+    l.removeRule('https://cucm-pub.ucdemolab.com:8443/cucm-uds/'),
+    false,
+    'automatic rules cannot be removed',
+  );
   assert.equal(l.removeRule('https://photos.ucdemolab.com:443/pics/'), true);
   assert.equal(l.check(at('GET', 'https', 'photos.ucdemolab.com', 443, '/pics/mdude.jpg')).allowed, false);
   assert.throws(() => l.addRule({ url: 'https://user@evil.example/' }), /not an http\(s\)/);
@@ -56,7 +72,7 @@ test('editable rules: exact or prefix, default or chosen methods, removable; aut
   assert.throws(() => l.addRule({ url: 'https://x.example/', methods: ['GET', 'bad method'] }), /not an HTTP method/);
 });
 
-test('CSV upload and export in the seeds\' format round-trip', () => {
+test("CSV upload and export in the seeds' format round-trip", () => {
   const csv = [
     'Url,Deployment,HttpMethods,MatchType,Description',
     'https://photos.ucdemolab.com/pics/,,"GET,PUT",prefix,"Directory photo host"',
@@ -78,7 +94,11 @@ test('CSV upload and export in the seeds\' format round-trip', () => {
 });
 
 test('bad CSV is refused with the line and the reason', () => {
-  const bad = (body: string, why: RegExp, deployments?: string[]) => assert.throws(() => parseAllowCsv(`Url,Deployment,HttpMethods,MatchType,Description\n${body}`, deployments), (e: unknown) => e instanceof CsvError && why.test(e.message));
+  const bad = (body: string, why: RegExp, deployments?: string[]) =>
+    assert.throws(
+      () => parseAllowCsv(`Url,Deployment,HttpMethods,MatchType,Description\n${body}`, deployments),
+      (e: unknown) => e instanceof CsvError && why.test(e.message),
+    );
   bad('https://x.example/,,GET,fuzzy,', /line 2: MatchType must be exact or prefix/);
   bad(',,GET,prefix,', /line 2: Url is required/);
   bad('https://x.example/,,"GET,prefix,', /line 2: unterminated quoted value/);

@@ -20,7 +20,9 @@ test('a sign-in during a discovery refresh is answered after the refresh ends, w
   const refresh = rig.core.discovery.refresh().then(() => order.push('refresh done'));
   assert.equal(rig.core.discovery.refreshing, true);
   const signIn = rig
-    .get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, { authorization: basicOf(MDUDE.id, MDUDE.password) })
+    .get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, {
+      authorization: basicOf(MDUDE.id, MDUDE.password),
+    })
     .then((r) => (order.push('sign-in answered'), r));
   const [r] = await Promise.all([signIn, refresh]);
   assert.equal(r.status, 200, r.text);

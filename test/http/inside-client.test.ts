@@ -32,7 +32,9 @@ before(async () => {
     req.on('end', () => {
       switch (req.url) {
         case '/sized':
-          return void res.writeHead(200, { 'content-type': 'text/plain', 'x-n': String(n) }).end(`sized ${req.method} ${body}`);
+          return void res
+            .writeHead(200, { 'content-type': 'text/plain', 'x-n': String(n) })
+            .end(`sized ${req.method} ${body}`);
         case '/chunked':
           res.writeHead(200);
           res.write('one,');
@@ -71,7 +73,12 @@ after(() => {
   server.close();
 });
 
-function get(client: InsideClient, path: string, method = 'GET', body?: Buffer): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+function get(
+  client: InsideClient,
+  path: string,
+  method = 'GET',
+  body?: Buffer,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers = {};
@@ -94,7 +101,7 @@ test('keep-alive: requests one after another share a connection; the pool holds 
   const b = await get(client, '/sized', 'POST', Buffer.from('body!'));
   assert.equal(a.text, 'sized GET ');
   assert.equal(b.text, 'sized POST body!');
-  assert.equal(b.headers['x-n'], '2', 'the second request came on the first one\'s connection');
+  assert.equal(b.headers['x-n'], '2', "the second request came on the first one's connection");
   requestsOnSocket = new WeakMap();
   const many = await Promise.all(Array.from({ length: 10 }, () => get(client, '/sized')));
   assert.ok(many.every((r) => r.status === 200));
@@ -137,7 +144,12 @@ test('timeouts are InsideError timeout; an abort ends the inside request; a fore
   client.close();
 
   const stranger = new Upstreams({ ca: foreignCa });
-  const r = await stranger.forward('GET', { scheme: 'https', host: '127.0.0.1', port, pathAndQuery: '/sized' }, {}, undefined);
+  const r = await stranger.forward(
+    'GET',
+    { scheme: 'https', host: '127.0.0.1', port, pathAndQuery: '/sized' },
+    {},
+    undefined,
+  );
   assert.equal(r.status, 502);
   assert.match(String(r.body), /is unreachable: .*certificate/);
   stranger.close();

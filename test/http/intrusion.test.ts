@@ -24,7 +24,11 @@ test('N failures within the window block the address for the block time, then it
 });
 
 test('exempted addresses and CIDR blocks are never blocked; a disabled category never blocks', (t) => {
-  const ip = new IntrusionProtection({ http_auth: cat, allow_list: { ...cat, enabled: false } }, ['203.0.113.0/24', '2001:db8::1'], capturedLogger().log);
+  const ip = new IntrusionProtection(
+    { http_auth: cat, allow_list: { ...cat, enabled: false } },
+    ['203.0.113.0/24', '2001:db8::1'],
+    capturedLogger().log,
+  );
   t.after(() => ip.close());
   for (let i = 0; i < 50; i++) {
     assert.equal(ip.fail('http_auth', '203.0.113.99'), false);

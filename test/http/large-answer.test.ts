@@ -25,7 +25,10 @@ before(async () => {
     res.once('close', () => {
       if (!res.writableFinished) aborted.push(req.url ?? '');
     });
-    if (req.url === '/files/sized') return void res.writeHead(200, { 'content-length': BIG.length, 'content-type': 'application/octet-stream' }).end(BIG);
+    if (req.url === '/files/sized')
+      return void res
+        .writeHead(200, { 'content-length': BIG.length, 'content-type': 'application/octet-stream' })
+        .end(BIG);
     if (req.url === '/files/unsized') {
       // Chunked, in pieces with pauses, as a generated file would be.
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -48,9 +51,13 @@ before(async () => {
   files.listen(0, '127.0.0.1');
   await once(files, 'listening');
   const port = (files.address() as AddressInfo).port;
-  rig = await startRig({ coreHttp: { allow_list: { rules: [{ url: `http://127.0.0.1:${port}/files/`, methods: ['GET'] }] } } });
+  rig = await startRig({
+    coreHttp: { allow_list: { rules: [{ url: `http://127.0.0.1:${port}/files/`, methods: ['GET'] }] } },
+  });
   route = b64(`${DOMAIN}/http/127.0.0.1/${port}`);
-  const signIn = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+  const signIn = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+  });
   assert.equal(signIn.status, 200, signIn.text);
   cookie = /X-Auth=[0-9a-f-]+/.exec(String(signIn.headers['set-cookie']))![0];
 });

@@ -28,7 +28,11 @@ before(async () => {
   dir = files.dir;
   await files.issue('inside', 'cucm.example.com', [net.inside.address]);
 
-  const lab = net.spawnNode(net.inside, [join(TOOLS, 'inside.js'), net.inside.address, join(dir, 'inside.pem'), join(dir, 'inside.key'), DOMAIN], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lab = net.spawnNode(
+    net.inside,
+    [join(TOOLS, 'inside.js'), net.inside.address, join(dir, 'inside.pem'), join(dir, 'inside.key'), DOMAIN],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   inside = (await jsonLines(lab).next('the inside servers', (o) => o.event === 'listening')).ports as typeof inside;
 
   edgeHttps = files.ports.https;
@@ -39,9 +43,17 @@ before(async () => {
     im_presence: [{ publisher: net.inside.address, https_port: inside.uds, nodes: node(inside.uds) }],
     unity_connection: [{ publisher: net.inside.address, https_port: inside.voicemail, nodes: node(inside.voicemail) }],
   });
-  const edge = jsonLines(net.spawnNode(net.dmz, [CLI, 'edge', '-c', yaml.edge], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const core = jsonLines(net.spawnNode(net.inside, [CLI, 'core', '-c', yaml.core], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const said = (lines: LineReader) => lines.all().map((l) => `${l.msg} ${l.reason ?? l.err ?? ''}`).join(' | ');
+  const edge = jsonLines(
+    net.spawnNode(net.dmz, [CLI, 'edge', '-c', yaml.edge], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  const core = jsonLines(
+    net.spawnNode(net.inside, [CLI, 'core', '-c', yaml.core], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  const said = (lines: LineReader) =>
+    lines
+      .all()
+      .map((l) => `${l.msg} ${l.reason ?? l.err ?? ''}`)
+      .join(' | ');
   try {
     await edge.next('the HTTP tunnel', (o) => o.msg === 'http tunnel up', 30_000);
     await core.next('the token keys', (o) => /token signing keys/.test(String(o.msg)), 15_000);
@@ -54,11 +66,33 @@ after(async () => {
   files?.remove();
 });
 
-async function signIn(mode: 'basic' | 'token'): Promise<Map<string, { status: number; body: string; setCookie: unknown }>> {
-  const args = { edge: net.dmzPublicAddress, port: edgeHttps, ca: join(dir, 'ca.pem'), servername: 'edge.example.com', domain: DOMAIN, inside: net.inside.address, ports: inside, user: USER.id, password: USER.password, mode };
-  const client = jsonLines(net.spawnNode(net.internet, [join(TOOLS, 'client.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+async function signIn(
+  mode: 'basic' | 'token',
+): Promise<Map<string, { status: number; body: string; setCookie: unknown }>> {
+  const args = {
+    edge: net.dmzPublicAddress,
+    port: edgeHttps,
+    ca: join(dir, 'ca.pem'),
+    servername: 'edge.example.com',
+    domain: DOMAIN,
+    inside: net.inside.address,
+    ports: inside,
+    user: USER.id,
+    password: USER.password,
+    mode,
+  };
+  const client = jsonLines(
+    net.spawnNode(net.internet, [join(TOOLS, 'client.js'), JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   await client.next(`the ${mode} sign-in sequence`, (o) => o.event === 'done', 30_000);
-  const steps = new Map(client.all().filter((o) => o.step).map((o) => [String(o.step), o as unknown as { status: number; body: string; setCookie: unknown }]));
+  const steps = new Map(
+    client
+      .all()
+      .filter((o) => o.step)
+      .map((o) => [String(o.step), o as unknown as { status: number; body: string; setCookie: unknown }]),
+  );
   for (const [name, s] of steps) assert.equal(s.status, 200, `${mode} ${name}: ${s.body}`);
   return steps;
 }
@@ -67,15 +101,27 @@ function checkSequence(steps: Awaited<ReturnType<typeof signIn>>, mode: string):
   const xml = (name: string) => steps.get(name)!.body;
   const cfg = xml('get_edge_config');
   const root = 'getEdgeConfigResponse';
-  for (const kind of ['sipEdgeServer', 'xmppEdgeServer', 'httpEdgeServer']) assert.deepEqual(xmlValues(cfg, `${root}/edgeConfig/${kind}/server/address`), ['edge.example.com'], `${mode} ${kind}`);
+  for (const kind of ['sipEdgeServer', 'xmppEdgeServer', 'httpEdgeServer'])
+    assert.deepEqual(
+      xmlValues(cfg, `${root}/edgeConfig/${kind}/server/address`),
+      ['edge.example.com'],
+      `${mode} ${kind}`,
+    );
   assert.deepEqual(xmlValues(cfg, `${root}/edgeConfig/httpEdgeServer/server/tlsPort`), [String(edgeHttps)]);
   assert.equal(xmlValues(cfg, `${root}/edgeConfig/sipRequest/route`).length, 1, 'one route per core node');
   assert.deepEqual(xmlValues(cfg, `${root}/serviceConfig/service/name`), ['_cisco-uds', '_cuplogin']);
-  assert.deepEqual(xmlValues(cfg, `${root}/serviceConfig/service/server/address`), [net.inside.address, net.inside.address]);
-  assert.deepEqual(xmlValues(cfg, `${root}/serviceConfig/service/server/port`), [String(inside.uds), String(inside.uds)]);
+  assert.deepEqual(xmlValues(cfg, `${root}/serviceConfig/service/server/address`), [
+    net.inside.address,
+    net.inside.address,
+  ]);
+  assert.deepEqual(xmlValues(cfg, `${root}/serviceConfig/service/server/port`), [
+    String(inside.uds),
+    String(inside.uds),
+  ]);
   assert.equal(xmlValue(cfg, `${root}/userUdsServer/server/address`), net.inside.address);
   assert.equal(xmlValue(cfg, `${root}/userUdsServer/server/tlsPort`), String(inside.uds));
-  if (mode === 'basic') assert.match(String(steps.get('get_edge_config')!.setCookie), /^X-Auth=[0-9a-f-]{36}; Path=\/; Secure; HttpOnly/);
+  if (mode === 'basic')
+    assert.match(String(steps.get('get_edge_config')!.setCookie), /^X-Auth=[0-9a-f-]{36}; Path=\/; Secure; HttpOnly/);
 
   assert.equal(xmlValue(xml('clusterUser'), 'getUserResult/user/homeCluster'), net.inside.address);
   assert.deepEqual(xmlValues(xml('servers'), 'servers/server'), [net.inside.address]);
@@ -94,11 +140,15 @@ function checkSequence(steps: Awaited<ReturnType<typeof signIn>>, mode: string):
   assert.equal(xmlValue(xml('voicemail'), 'Mailbox/Alias'), 'mdude');
 }
 
-test('sign-in from internet through the edge in dmz to the inside, with Basic credentials', { timeout: 60_000 }, async () => {
+test('sign-in from internet through the edge in dmz to the inside, with Basic credentials', {
+  timeout: 60_000,
+}, async () => {
   checkSequence(await signIn('basic'), 'basic');
 });
 
-test('sign-in from internet with a token from call control, every request carrying it', { timeout: 60_000 }, async () => {
+test('sign-in from internet with a token from call control, every request carrying it', {
+  timeout: 60_000,
+}, async () => {
   const steps = await signIn('token');
   assert.equal((JSON.parse(steps.get('token')!.body) as { token_type: string }).token_type, 'Bearer');
   checkSequence(steps, 'token');

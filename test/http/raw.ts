@@ -4,9 +4,21 @@ import { connect } from 'node:tls';
  * Sends exact bytes to the edge over TLS (HTTP/1.1) and returns what came back before the edge closed or the
  * time ran out: for requests no well-behaved client library would send.
  */
-export function rawExchange(port: number, ca: string, bytes: string | Buffer, opts: { localAddress?: string; waitMs?: number } = {}): Promise<{ text: string; status: number; closed: boolean }> {
+export function rawExchange(
+  port: number,
+  ca: string,
+  bytes: string | Buffer,
+  opts: { localAddress?: string; waitMs?: number } = {},
+): Promise<{ text: string; status: number; closed: boolean }> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, ca, servername: 'edge.lab.example.com', ALPNProtocols: ['http/1.1'], ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+    const s = connect({
+      host: '127.0.0.1',
+      port,
+      ca,
+      servername: 'edge.lab.example.com',
+      ALPNProtocols: ['http/1.1'],
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     let text = '';
     let closed = false;
     const finish = () => {

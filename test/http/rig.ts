@@ -13,7 +13,8 @@ import { mediaRange } from '../support/media-range.js';
 export const DOMAIN = 'lab.example.com';
 export const EDGE_NAME = 'edge.lab.example.com';
 export const MDUDE = { id: 'mdude', password: 'thispasswdwillbereset' };
-export const basicOf = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export const basicOf = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 export const b64 = (s: string, padded = false) => {
   const t = Buffer.from(s).toString('base64');
   return padded ? t : t.replace(/=+$/, '');
@@ -36,7 +37,13 @@ export interface Rig {
   route(service: 'uds' | 'tftp' | 'voicemail', opts?: { padded?: boolean; urlSafe?: boolean }): string;
   /** A client with its own source address (127.0.0.x), as a distinct remote host. */
   client(localAddress?: string): Agent;
-  get(path: string, headers?: Record<string, string>, client?: Dispatcher, method?: string, body?: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }>;
+  get(
+    path: string,
+    headers?: Record<string, string>,
+    client?: Dispatcher,
+    method?: string,
+    body?: string,
+  ): Promise<{ status: number; headers: Record<string, unknown>; text: string }>;
   restartCore(): Promise<void>;
   stopCore(): Promise<void>;
   close(): Promise<void>;
@@ -62,8 +69,18 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const ca = await CertificateAuthority.create({ commonName: 'mra-edge http test CA' });
   const edgeCert = await ca.issue({ commonName: EDGE_NAME, dnsNames: [EDGE_NAME], ipAddresses: ['127.0.0.1'] });
   const coreCert = await ca.issue({ commonName: 'core.lab.example.com', dnsNames: ['core.lab.example.com'] });
-  const insideCert = await ca.issue({ commonName: 'cucm.lab.example.com', dnsNames: ['cucm.lab.example.com'], ipAddresses: ['127.0.0.1'] });
-  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edgeCert.cert, 'edge.key': edgeCert.key, 'core.pem': coreCert.cert, 'core.key': coreCert.key };
+  const insideCert = await ca.issue({
+    commonName: 'cucm.lab.example.com',
+    dnsNames: ['cucm.lab.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const files: Record<string, string> = {
+    'ca.pem': ca.cert,
+    'edge.pem': edgeCert.cert,
+    'edge.key': edgeCert.key,
+    'core.pem': coreCert.cert,
+    'core.key': coreCert.key,
+  };
   for (const [n, body] of Object.entries(files)) writeFileSync(join(dir, n), body, { mode: 0o600 });
   const domainCerts: Record<string, unknown> = {};
   if (opts.domainCertNames) {
@@ -73,9 +90,19 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     domainCerts.domain_certs = [{ cert_file: join(dir, 'domain.pem'), key_file: join(dir, 'domain.key') }];
   }
   const impPort = opts.imp ? await opts.imp(ca) : undefined;
-  const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
+  const tls = (n: string) => ({
+    cert_file: join(dir, `${n}.pem`),
+    key_file: join(dir, `${n}.key`),
+    ca_file: join(dir, 'ca.pem'),
+  });
 
-  const inside = await startInsideServers({ address: '127.0.0.1', ports: 'ephemeral', tls: { cert: insideCert.cert, key: insideCert.key }, log: capturedLogger('lab').log, domain: DOMAIN });
+  const inside = await startInsideServers({
+    address: '127.0.0.1',
+    ports: 'ephemeral',
+    tls: { cert: insideCert.cert, key: insideCert.key },
+    log: capturedLogger('lab').log,
+    domain: DOMAIN,
+  });
   const edgeLog = capturedLogger('edge1');
   const coreLog = capturedLogger('core1');
   const edgeCfg = buildConfig(
@@ -86,7 +113,14 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       admin: { port: 0 },
       tls: tls('edge'),
       public: { address: '127.0.0.1', sip_tls_port: 0, https_port: 0, xmpp_port: 0 },
-      traversal: { address: '127.0.0.1', sip_port: 0, http_tunnel_port: 0, xmpp_port: 0, tls_verify_subject_name: 'core.lab.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('traversal-secret') }] },
+      traversal: {
+        address: '127.0.0.1',
+        sip_port: 0,
+        http_tunnel_port: 0,
+        xmpp_port: 0,
+        tls_verify_subject_name: 'core.lab.example.com',
+        accounts: [{ username: 'traversal', password_hash: await hashPassword('traversal-secret') }],
+      },
       http: { ...(opts.edgeHttp ?? {}), ...domainCerts },
       xmpp: opts.edgeXmpp ?? {},
     },
@@ -102,7 +136,14 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       admin: { port: 0 },
       tls: tls('core'),
       traversal: {
-        peers: [{ address: '127.0.0.1', sip_port: edge.ports.traversalSip, http_tunnel_port: edge.ports.httpTunnel, xmpp_port: edge.ports.xmppTraversal }],
+        peers: [
+          {
+            address: '127.0.0.1',
+            sip_port: edge.ports.traversalSip,
+            http_tunnel_port: edge.ports.httpTunnel,
+            xmpp_port: edge.ports.xmppTraversal,
+          },
+        ],
         username: 'traversal',
         password: 'traversal-secret',
         reconnect_initial_s: 0.1,
@@ -110,16 +151,40 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       },
       domains: [{ name: DOMAIN, sip_registrations: true, im_presence: true }],
       unified_cm: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [node] }],
-      im_presence: [{ publisher: '127.0.0.1', https_port: inside.ports.uds, nodes: [{ ...node, xmpp_port: impPort ?? inside.ports.imp }] }],
-      unity_connection: [{ publisher: '127.0.0.1', https_port: inside.ports.voicemail, nodes: [{ address: '127.0.0.1', https_port: inside.ports.voicemail }] }],
+      im_presence: [
+        {
+          publisher: '127.0.0.1',
+          https_port: inside.ports.uds,
+          nodes: [{ ...node, xmpp_port: impPort ?? inside.ports.imp }],
+        },
+      ],
+      unity_connection: [
+        {
+          publisher: '127.0.0.1',
+          https_port: inside.ports.voicemail,
+          nodes: [{ address: '127.0.0.1', https_port: inside.ports.voicemail }],
+        },
+      ],
       http: opts.coreHttp ?? {},
     },
     'http test core',
   ) as CoreConfig;
   let core = await startCore(coreCfg, coreLog.log);
-  const tunnelUp = () => waitFor('http tunnel up', () => (edge.status() as { http?: { tunnel: { sessions: number } } }).http?.tunnel.sessions === 1, 15_000);
+  const tunnelUp = () =>
+    waitFor(
+      'http tunnel up',
+      () => (edge.status() as { http?: { tunnel: { sessions: number } } }).http?.tunnel.sessions === 1,
+      15_000,
+    );
   await tunnelUp();
-  await waitFor('token keys fetched', () => ((core.status() as { http: { authorization: { tokenKeys: number } } }).http.authorization.tokenKeys > 0 ? true : undefined), 10_000);
+  await waitFor(
+    'token keys fetched',
+    () =>
+      (core.status() as { http: { authorization: { tokenKeys: number } } }).http.authorization.tokenKeys > 0
+        ? true
+        : undefined,
+    10_000,
+  );
 
   const agents: Agent[] = [];
   const client = (localAddress?: string) => {
@@ -151,7 +216,12 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     },
     client,
     async get(path, headers = {}, dispatcher = main, method = 'GET', body) {
-      const r = await request(base + path, { dispatcher, headers, method: method as 'GET', ...(body !== undefined ? { body } : {}) });
+      const r = await request(base + path, {
+        dispatcher,
+        headers,
+        method: method as 'GET',
+        ...(body !== undefined ? { body } : {}),
+      });
       return { status: r.statusCode, headers: r.headers, text: await r.body.text() };
     },
     async stopCore() {

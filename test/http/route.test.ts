@@ -1,10 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RouteError, decodeRoutingSegment, encodeServiceRoute, normalizePath, parseEdgeTarget } from '../../src/http/index.js';
+import {
+  RouteError,
+  decodeRoutingSegment,
+  encodeServiceRoute,
+  normalizePath,
+  parseEdgeTarget,
+} from '../../src/http/index.js';
 
 const isLab = (d: string) => d === 'ucdemolab.com';
 
-test('the seeds\' routing segments decode, padded or not, standard or URL-safe', () => {
+test("the seeds' routing segments decode, padded or not, standard or URL-safe", () => {
   assert.equal(decodeRoutingSegment('dWNkZW1vbGFiLmNvbQ'), 'ucdemolab.com');
   assert.equal(decodeRoutingSegment('dWNkZW1vbGFiLmNvbQ=='), 'ucdemolab.com');
   const route = 'ucdemolab.com/https/cucm-pub.ucdemolab.com/8443';
@@ -13,15 +19,31 @@ test('the seeds\' routing segments decode, padded or not, standard or URL-safe',
   assert.equal(decodeRoutingSegment(Buffer.from(route).toString('base64url')), route);
   // A segment whose base64 has + and / in the standard alphabet, so both alphabets are really exercised.
   assert.ok(/[+/]/.test(Buffer.from('ucdemolab.com/http/w~~~.x/8443').toString('base64')));
-  assert.equal(decodeRoutingSegment(Buffer.from('ucdemolab.com/http/w~~~.x/8443').toString('base64')), 'ucdemolab.com/http/w~~~.x/8443');
-  assert.equal(decodeRoutingSegment(Buffer.from('ucdemolab.com/http/w~~~.x/8443').toString('base64url')), 'ucdemolab.com/http/w~~~.x/8443');
+  assert.equal(
+    decodeRoutingSegment(Buffer.from('ucdemolab.com/http/w~~~.x/8443').toString('base64')),
+    'ucdemolab.com/http/w~~~.x/8443',
+  );
+  assert.equal(
+    decodeRoutingSegment(Buffer.from('ucdemolab.com/http/w~~~.x/8443').toString('base64url')),
+    'ucdemolab.com/http/w~~~.x/8443',
+  );
 });
 
 test('edge-config and service routes parse; anything else is 400 or 404 with a reason', () => {
-  assert.deepEqual(parseEdgeTarget('/dWNkZW1vbGFiLmNvbQ/get_edge_config?service_name=_cisco-uds', isLab), { kind: 'edge-config', domain: 'ucdemolab.com', search: '?service_name=_cisco-uds' });
+  assert.deepEqual(parseEdgeTarget('/dWNkZW1vbGFiLmNvbQ/get_edge_config?service_name=_cisco-uds', isLab), {
+    kind: 'edge-config',
+    domain: 'ucdemolab.com',
+    search: '?service_name=_cisco-uds',
+  });
   const seg = encodeServiceRoute('ucdemolab.com', 'https', 'cucm-pub.ucdemolab.com', 8443);
   assert.deepEqual(parseEdgeTarget(`/${seg}/cucm-uds/clusterUser?username=mdude`, isLab), {
-    kind: 'service', domain: 'ucdemolab.com', scheme: 'https', host: 'cucm-pub.ucdemolab.com', port: 8443, path: '/cucm-uds/clusterUser', search: '?username=mdude',
+    kind: 'service',
+    domain: 'ucdemolab.com',
+    scheme: 'https',
+    host: 'cucm-pub.ucdemolab.com',
+    port: 8443,
+    path: '/cucm-uds/clusterUser',
+    search: '?username=mdude',
   });
   const status = (target: string) => {
     try {
@@ -56,7 +78,21 @@ test('paths are decoded once with dot-segments resolved; encoded slashes, dots, 
   assert.equal(normalizePath('/cucm-uds/./user/x/../mdude'), '/cucm-uds/user/mdude');
   assert.equal(normalizePath('/a/b/..'), '/a/');
   assert.equal(normalizePath('/a%20b/c%3Ad'), '/a%20b/c:d');
-  for (const bad of ['/../etc/passwd', '/a/../../x', '/a/%2e%2e/x', '/a%2fb', '/a%2Fb', '/a/%252e%252e/x', '/a\\b', '/a%5cb', '/a%0d%0aX', '/a\r\nb', '/a b', '/a%zz', '/a%00b']) {
+  for (const bad of [
+    '/../etc/passwd',
+    '/a/../../x',
+    '/a/%2e%2e/x',
+    '/a%2fb',
+    '/a%2Fb',
+    '/a/%252e%252e/x',
+    '/a\\b',
+    '/a%5cb',
+    '/a%0d%0aX',
+    '/a\r\nb',
+    '/a b',
+    '/a%zz',
+    '/a%00b',
+  ]) {
     assert.throws(() => normalizePath(bad), RouteError, bad);
   }
 });

@@ -17,7 +17,13 @@ function authorizer(settings: Partial<ConstructorParameters<typeof Authorizer>[1
   const asked: string[] = [];
   const a = new Authorizer(
     store,
-    { credentialsRefreshMs: 300, cleanupMs: 60_000, maxAuthorizationsPerPeriod: 0, rateControlPeriodMs: 1000, ...settings },
+    {
+      credentialsRefreshMs: 300,
+      cleanupMs: 60_000,
+      maxAuthorizationsPerPeriod: 0,
+      rateControlPeriodMs: 1000,
+      ...settings,
+    },
     async (user, password) => {
       asked.push(user);
       return user === 'mdude' && password === MDUDE.password;
@@ -55,7 +61,12 @@ test('the X-Auth session names one user and expires with the refresh interval', 
   assert.equal(await a.sessionUser({ cookie }), 'mdude');
   await sleep(350);
   const late = await a.authorize({ cookie }, { issueSession: false });
-  assert.deepEqual(late, { ok: false, status: 401, reason: 'X-Auth session is unknown or has expired; sign in again', staleSession: true });
+  assert.deepEqual(late, {
+    ok: false,
+    status: 401,
+    reason: 'X-Auth session is unknown or has expired; sign in again',
+    staleSession: true,
+  });
   assert.equal(await a.sessionUser({ cookie }), undefined);
   assert.equal(await a.cleanup(), 2, 'the session and the cached credential are swept');
 });
@@ -78,16 +89,25 @@ const csvDir = mkdtempSync(join(tmpdir(), 'mra-http-csv-'));
 const csvFile = join(csvDir, 'allow.csv');
 before(async () => {
   writeFileSync(csvFile, `${CSV_HEADER}\n`);
-  rig = await startRig({ coreHttp: { authorization: { max_authorizations_per_period: 4, rate_control_period_s: 60 }, allow_list: { csv_file: csvFile } } });
+  rig = await startRig({
+    coreHttp: {
+      authorization: { max_authorizations_per_period: 4, rate_control_period_s: 60 },
+      allow_list: { csv_file: csvFile },
+    },
+  });
 });
 after(async () => {
   await rig?.close();
   rmSync(csvDir, { recursive: true, force: true });
 });
 
-const signIn = (headers: Record<string, string>) => rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, headers);
+const signIn = (headers: Record<string, string>) =>
+  rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, headers);
 async function maintenance(node: 'edge' | 'core', on: boolean): Promise<void> {
-  const r = await request(`http://127.0.0.1:${rig[node].ports.admin}/api/maintenance`, { method: 'POST', body: JSON.stringify({ on }) });
+  const r = await request(`http://127.0.0.1:${rig[node].ports.admin}/api/maintenance`, {
+    method: 'POST',
+    body: JSON.stringify({ on }),
+  });
   assert.equal(r.statusCode, 200, await r.body.text());
 }
 
@@ -116,7 +136,7 @@ test('maintenance mode refuses new sign-ins with 503 and keeps signed-in clients
   assert.ok(rig.coreLog.lines().some((l) => l.msg === 'sign-in refused: maintenance mode'));
 });
 
-test('a session reads its own user record, not a colleague\'s', async () => {
+test("a session reads its own user record, not a colleague's", async () => {
   const r = await signIn({ authorization: basicOf('jdoe', 'lab-password-2') });
   const cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(r.headers['set-cookie']))![0];
   const own = await rig.get(`/${rig.route('uds')}/cucm-uds/user/jdoe/devices`, { cookie });
@@ -128,7 +148,7 @@ test('a session reads its own user record, not a colleague\'s', async () => {
   assert.equal(rig.inside.seen.filter((l) => /user\/mdude/.test(l)).length, before, 'call control never saw it');
 });
 
-test('authorization rate control through the edge: the user\'s next sign-in in the period is 429', async () => {
+test("authorization rate control through the edge: the user's next sign-in in the period is 429", async () => {
   // jdoe has signed in twice above (limit 4 per 60 s): two more are admitted, the next is not.
   const headers = { authorization: basicOf('jdoe', 'lab-password-2') };
   assert.equal((await signIn(headers)).status, 200);
@@ -142,7 +162,13 @@ test('authorization rate control through the edge: the user\'s next sign-in in t
 test('allow-list CSV: upload (the file, then the reload action) admits a path; export gives it back; a bad file is refused by line', async () => {
   const action = async (name: string) => {
     const r = await request(`http://127.0.0.1:${rig.core.ports.admin}/api/actions/${name}`, { method: 'POST' });
-    return { status: r.statusCode, body: (await r.body.json()) as { result?: { csv?: string; rules?: number; automatic?: string[] }; error?: string } };
+    return {
+      status: r.statusCode,
+      body: (await r.body.json()) as {
+        result?: { csv?: string; rules?: number; automatic?: string[] };
+        error?: string;
+      },
+    };
   };
   const r = await signIn(basic);
   const cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(r.headers['set-cookie']))![0];
@@ -158,7 +184,10 @@ test('allow-list CSV: upload (the file, then the reload action) admits a path; e
   assert.ok(rig.inside.seen.some((l) => l.includes('/photos/mdude.jpg')));
   const exported = await action('http-allow-list-export');
   assert.equal(exported.body.result?.csv, `${CSV_HEADER}\n${rule},default,GET,prefix,"Directory photos, lab"\n`);
-  assert.ok(exported.body.result?.automatic?.some((u) => u.endsWith('/cucm-uds/')), 'automatic rules are listed, not exported as editable');
+  assert.ok(
+    exported.body.result?.automatic?.some((u) => u.endsWith('/cucm-uds/')),
+    'automatic rules are listed, not exported as editable',
+  );
 
   writeFileSync(csvFile, `${CSV_HEADER}\n${rule},,GET,fuzzy,\n`);
   const bad = await action('http-allow-list-reload');

@@ -45,12 +45,21 @@ async function signInSequence(headers: Record<string, string>): Promise<void> {
   assert.equal(xmlValue(r.text, 'config/Policies/EnableTelephony'), 'true');
 
   const soap = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><login><username>mdude</username><password>${MDUDE.password}</password></login></soapenv:Body></soapenv:Envelope>`;
-  r = await rig.get(`/${uds}/EPASSoap/service/v80`, { ...headers, 'content-type': 'text/xml' }, undefined, 'POST', soap);
+  r = await rig.get(
+    `/${uds}/EPASSoap/service/v80`,
+    { ...headers, 'content-type': 'text/xml' },
+    undefined,
+    'POST',
+    soap,
+  );
   assert.equal(r.status, 200, r.text);
   assert.equal(xmlValue(r.text, 'soapenv:Envelope/soapenv:Body/loginResponse/success/userid'), 'mdude');
   assert.ok(xmlValue(r.text, 'soapenv:Envelope/soapenv:Body/loginResponse/success/sessionkey').length > 8);
 
-  r = await rig.get(`/${rig.route('voicemail')}/vmrest/mailbox`, { ...headers, authorization: basicOf(MDUDE.id, MDUDE.password) });
+  r = await rig.get(`/${rig.route('voicemail')}/vmrest/mailbox`, {
+    ...headers,
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+  });
   assert.equal(r.status, 200, r.text);
   assert.equal(xmlValue(r.text, 'Mailbox/Alias'), 'mdude');
 }
@@ -62,15 +71,23 @@ function checkEdgeConfig(xml: string): void {
   }
   assert.deepEqual(xmlValues(xml, `${root}/edgeConfig/httpEdgeServer/server/tlsPort`), [String(rig.edge.ports.https)]);
   assert.equal(xmlValues(xml, `${root}/edgeConfig/sipRequest/route`).length, 1, 'one route string per core node');
-  assert.match(xmlValue(xml, `${root}/edgeConfig/sipRequest/route`), /^&lt;sip:core1@edge\.lab\.example\.com:\d+;transport=tls;lr&gt;$/);
+  assert.match(
+    xmlValue(xml, `${root}/edgeConfig/sipRequest/route`),
+    /^&lt;sip:core1@edge\.lab\.example\.com:\d+;transport=tls;lr&gt;$/,
+  );
   assert.deepEqual(xmlValues(xml, `${root}/serviceConfig/service/name`), ['_cisco-uds', '_cuplogin']);
-  assert.deepEqual(xmlValues(xml, `${root}/serviceConfig/service/server/port`), [String(rig.inside.ports.uds), String(rig.inside.ports.uds)]);
+  assert.deepEqual(xmlValues(xml, `${root}/serviceConfig/service/server/port`), [
+    String(rig.inside.ports.uds),
+    String(rig.inside.ports.uds),
+  ]);
   assert.equal(xmlValue(xml, `${root}/userUdsServer/server/address`), '127.0.0.1');
   assert.equal(xmlValue(xml, `${root}/userUdsServer/server/tlsPort`), String(rig.inside.ports.uds));
 }
 
 test('sign-in with Basic credentials: edge config, X-Auth session, then UDS, TFTP files, EPASSoap and voicemail', async () => {
-  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, {
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+  });
   assert.equal(r.status, 200, r.text);
   checkEdgeConfig(r.text);
   const setCookie = String(r.headers['set-cookie']);
@@ -83,14 +100,18 @@ test('sign-in with Basic credentials: edge config, X-Auth session, then UDS, TFT
 
 test('padded and url-safe routing segments name the same domain', async () => {
   for (const seg of [b64(DOMAIN, true), b64(DOMAIN)]) {
-    const r = await rig.get(`/${seg}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+    const r = await rig.get(`/${seg}/get_edge_config?service_name=_cisco-uds`, {
+      authorization: basicOf(MDUDE.id, MDUDE.password),
+    });
     assert.equal(r.status, 200, `${seg}: ${r.text}`);
   }
 });
 
 test('sign-in with an OAuth token: the token authorizes every request, a forged or expired one is 401', async () => {
   const token = rig.inside.tokens.accessToken('mdude');
-  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: `Bearer ${token}` });
+  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+    authorization: `Bearer ${token}`,
+  });
   assert.equal(r.status, 200, r.text);
   checkEdgeConfig(r.text);
   await signInSequence({ authorization: `Bearer ${token}` });
@@ -111,11 +132,26 @@ test('a token got through the edge from call control (password grant) and refres
   const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
   const path = `/${rig.route('uds')}/ssosp/oauth/token`;
   // The token endpoint itself needs an authorized caller: Basic here, as a client would during sign-in.
-  const auth = { authorization: basicOf(MDUDE.id, MDUDE.password), 'content-type': 'application/x-www-form-urlencoded' };
-  const r = await rig.get(path, auth, undefined, 'POST', form({ grant_type: 'password', username: 'mdude', password: MDUDE.password }));
+  const auth = {
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+  const r = await rig.get(
+    path,
+    auth,
+    undefined,
+    'POST',
+    form({ grant_type: 'password', username: 'mdude', password: MDUDE.password }),
+  );
   assert.equal(r.status, 200, r.text);
   const t = JSON.parse(r.text) as { access_token: string; refresh_token: string };
-  const again = await rig.get(path, auth, undefined, 'POST', form({ grant_type: 'refresh_token', refresh_token: t.refresh_token }));
+  const again = await rig.get(
+    path,
+    auth,
+    undefined,
+    'POST',
+    form({ grant_type: 'refresh_token', refresh_token: t.refresh_token }),
+  );
   assert.equal(again.status, 200, again.text);
   const fresh = (JSON.parse(again.text) as { access_token: string }).access_token;
   const u = await rig.get(`/${rig.route('uds')}/cucm-uds/user/mdude`, { authorization: `Bearer ${fresh}` });
@@ -123,10 +159,14 @@ test('a token got through the edge from call control (password grant) and refres
 });
 
 test('wrong password is 401, and the edge never sees a session for it', async () => {
-  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf('mdude', 'wrong') });
+  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+    authorization: basicOf('mdude', 'wrong'),
+  });
   assert.equal(r.status, 401);
   assert.equal(r.headers['set-cookie'], undefined);
-  const s = await rig.get(`/${rig.route('uds')}/cucm-uds/servers`, { cookie: 'X-Auth=00000000-0000-4000-8000-000000000000' });
+  const s = await rig.get(`/${rig.route('uds')}/cucm-uds/servers`, {
+    cookie: 'X-Auth=00000000-0000-4000-8000-000000000000',
+  });
   assert.equal(s.status, 401);
   assert.match(s.text, /X-Auth session is unknown/);
 });

@@ -11,11 +11,16 @@ async function issuer(kid = 'cucm-1') {
   const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
   const now = Math.floor(Date.now() / 1000);
   const sign = (claims: JWTPayload, header: Record<string, unknown> = {}) =>
-    new SignJWT({ sub: 'mdude', iss: ISSUER, aud: 'mra-edge', iat: now, exp: now + 3600, ...claims }).setProtectedHeader({ alg: 'ES256', kid, ...header }).sign(privateKey);
+    new SignJWT({ sub: 'mdude', iss: ISSUER, aud: 'mra-edge', iat: now, exp: now + 3600, ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid, ...header })
+      .sign(privateKey);
   return { jwks: JSON.stringify({ keys: [jwk] }), sign, now };
 }
 
-async function keysFor(jwks: string, rules: ConstructorParameters<typeof TokenKeys>[1] = { issuers: [ISSUER], audience: 'mra-edge', clockToleranceS: 30 }) {
+async function keysFor(
+  jwks: string,
+  rules: ConstructorParameters<typeof TokenKeys>[1] = { issuers: [ISSUER], audience: 'mra-edge', clockToleranceS: 30 },
+) {
   const keys = new TokenKeys(async () => jwks, rules);
   await keys.refresh();
   return keys;
@@ -29,7 +34,9 @@ test('a good token passes; bad iss, aud, nbf, exp, signature, key and algorithm 
 
   const other = await issuer(); // the same kid, another key: a forgery
   const tampered = (await iss.sign({})).split('.');
-  tampered[1] = Buffer.from(JSON.stringify({ sub: 'admin', iss: ISSUER, aud: 'mra-edge', exp: iss.now + 3600 })).toString('base64url');
+  tampered[1] = Buffer.from(
+    JSON.stringify({ sub: 'admin', iss: ISSUER, aud: 'mra-edge', exp: iss.now + 3600 }),
+  ).toString('base64url');
   const cases: Array<[string, Promise<string> | string, RegExp]> = [
     ['another issuer', iss.sign({ iss: 'https://evil.example.net' }), /issuer \(iss\)/],
     ['no issuer', iss.sign({ iss: undefined }), /iss/],
@@ -41,7 +48,11 @@ test('a good token passes; bad iss, aud, nbf, exp, signature, key and algorithm 
     ['signed by another key under the same kid', other.sign({}), /signature does not verify/],
     ['claims changed after signing', tampered.join('.'), /signature does not verify/],
     ['an unknown key', iss.sign({}, { kid: 'nobody' }), /unknown key/],
-    ['alg none', `${Buffer.from('{"alg":"none","kid":"cucm-1"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'mdude', iss: ISSUER, aud: 'mra-edge', exp: iss.now + 60 })).toString('base64url')}.`, /algorithm|not a JWS/],
+    [
+      'alg none',
+      `${Buffer.from('{"alg":"none","kid":"cucm-1"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'mdude', iss: ISSUER, aud: 'mra-edge', exp: iss.now + 60 })).toString('base64url')}.`,
+      /algorithm|not a JWS/,
+    ],
     ['garbage', 'not.a.token', /not a JWS|token/],
   ];
   for (const [name, token, reason] of cases) {
@@ -54,7 +65,11 @@ test('a good token passes; bad iss, aud, nbf, exp, signature, key and algorithm 
 test('a small clock skew is tolerated on exp and nbf, a larger one is not', async () => {
   const iss = await issuer();
   const keys = await keysFor(iss.jwks);
-  assert.equal((await keys.verify(await iss.sign({ exp: iss.now - 10 }))).ok, true, 'expired 10 s ago: within 30 s of skew');
+  assert.equal(
+    (await keys.verify(await iss.sign({ exp: iss.now - 10 }))).ok,
+    true,
+    'expired 10 s ago: within 30 s of skew',
+  );
   assert.equal((await keys.verify(await iss.sign({ nbf: iss.now + 10 }))).ok, true, 'valid in 10 s: within the skew');
   assert.equal((await keys.verify(await iss.sign({ exp: iss.now - 40 }))).ok, false);
   const strict = await keysFor(iss.jwks, { issuers: [ISSUER], audience: 'mra-edge', clockToleranceS: 0 });

@@ -11,7 +11,9 @@ let rig: Rig;
 let cookie = '';
 before(async () => {
   rig = await startRig({ edgeHttp: { max_body_bytes: 4096 }, domainCertNames: [DOMAIN, `conf.${DOMAIN}`] });
-  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+  });
   cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(r.headers['set-cookie']))![0];
 });
 after(async () => rig?.close());
@@ -44,7 +46,10 @@ test('HTTP/2 on the edge port: one connection carries the sign-in and concurrent
     assert.equal((session.socket as unknown as { alpnProtocol: string }).alpnProtocol, 'h2');
     const h2get = (path: string, headers: Record<string, string> = {}, body?: string) =>
       new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
-        const s = session.request({ ':path': path, ':method': body === undefined ? 'GET' : 'POST', ...headers }, { endStream: body === undefined });
+        const s = session.request(
+          { ':path': path, ':method': body === undefined ? 'GET' : 'POST', ...headers },
+          { endStream: body === undefined },
+        );
         let text = '';
         let head: Record<string, unknown> = {};
         s.setEncoding('utf8');
@@ -54,13 +59,21 @@ test('HTTP/2 on the edge port: one connection carries the sign-in and concurrent
         s.on('error', reject);
         if (body !== undefined) s.end(body);
       });
-    const cfg = await h2get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+    const cfg = await h2get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+      authorization: basicOf(MDUDE.id, MDUDE.password),
+    });
     assert.equal(cfg.status, 200, cfg.text);
     const h2cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(cfg.headers['set-cookie']))![0];
-    const many = await Promise.all(Array.from({ length: 20 }, () => h2get(`/${rig.route('uds')}/cucm-uds/user/mdude`, { cookie: h2cookie })));
+    const many = await Promise.all(
+      Array.from({ length: 20 }, () => h2get(`/${rig.route('uds')}/cucm-uds/user/mdude`, { cookie: h2cookie })),
+    );
     for (const r of many) assert.equal(xmlValue(r.text, 'user/userName'), 'mdude');
     const soap = `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><login><username>mdude</username><password>${MDUDE.password}</password></login></soapenv:Body></soapenv:Envelope>`;
-    const login = await h2get(`/${rig.route('uds')}/EPASSoap/service/v80`, { cookie: h2cookie, 'content-type': 'text/xml' }, soap);
+    const login = await h2get(
+      `/${rig.route('uds')}/EPASSoap/service/v80`,
+      { cookie: h2cookie, 'content-type': 'text/xml' },
+      soap,
+    );
     assert.equal(login.status, 200, login.text);
     const seenBefore = rig.inside.seen.filter((l) => l.includes('EPASSoap')).length;
     const big = await h2get(`/${rig.route('uds')}/EPASSoap/service/v80`, { cookie: h2cookie }, 'x'.repeat(10_000));
@@ -71,9 +84,15 @@ test('HTTP/2 on the edge port: one connection carries the sign-in and concurrent
   }
 });
 
-test('SNI: a client asking for the domain gets the domain certificate, any other name the edge\'s own', async () => {
+test("SNI: a client asking for the domain gets the domain certificate, any other name the edge's own", async () => {
   const peer = async (servername: string) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: rig.httpsPort, ca: rig.ca, servername, checkServerIdentity: () => undefined });
+    const s = tlsConnect({
+      host: '127.0.0.1',
+      port: rig.httpsPort,
+      ca: rig.ca,
+      servername,
+      checkServerIdentity: () => undefined,
+    });
     s.on('error', () => {});
     await once(s, 'secureConnect');
     const c: PeerCertificate = s.getPeerCertificate();
@@ -82,7 +101,11 @@ test('SNI: a client asking for the domain gets the domain certificate, any other
   };
   assert.match(await peer(DOMAIN), new RegExp(`DNS:${DOMAIN.replace(/\./g, '\\.')}`));
   assert.match(await peer(`conf.${DOMAIN}`), /DNS:conf\.lab\.example\.com/);
-  assert.ok(nameCovers('*.lab.example.com', 'conf.lab.example.com') && !nameCovers('*.lab.example.com', 'a.conf.lab.example.com'), 'a wildcard covers one label');
+  assert.ok(
+    nameCovers('*.lab.example.com', 'conf.lab.example.com') &&
+      !nameCovers('*.lab.example.com', 'a.conf.lab.example.com'),
+    'a wildcard covers one label',
+  );
   assert.match(await peer(EDGE_NAME), /DNS:edge\.lab\.example\.com/);
   assert.doesNotMatch(await peer('other.example.org'), /DNS:lab\.example\.com/);
 });
@@ -104,7 +127,9 @@ test('the tunnel drops and comes back: clients see only answers or a retryable 5
   await rig.restartCore();
   const up = statuses.length;
   // Sessions lived in the stopped core; signing in again is what a client does after a 401.
-  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, { authorization: basicOf(MDUDE.id, MDUDE.password) });
+  const r = await rig.get(`/${b64(DOMAIN)}/get_edge_config?service_name=_cisco-uds`, {
+    authorization: basicOf(MDUDE.id, MDUDE.password),
+  });
   assert.equal(r.status, 200, r.text);
   cookie = /X-Auth=[0-9a-f-]{36}/.exec(String(r.headers['set-cookie']))![0];
   while (!statuses.slice(up).includes(200)) await new Promise((r) => setTimeout(r, 5));
@@ -115,6 +140,9 @@ test('the tunnel drops and comes back: clients see only answers or a retryable 5
   // Until the tunnel was back: 502/503 only (401s are the stale session once it is back, before `up` was read).
   const away = statuses.slice(down + 1, up);
   const back = away.indexOf(401) < 0 ? away.length : away.indexOf(401);
-  assert.ok(away.slice(0, back).every((s) => s === 502 || s === 503) && away.slice(back).every((s) => s === 401), `while core was away: ${away}`);
+  assert.ok(
+    away.slice(0, back).every((s) => s === 502 || s === 503) && away.slice(back).every((s) => s === 401),
+    `while core was away: ${away}`,
+  );
   assert.ok(kinds.has(503), 'the tunnel-down answer was seen');
 });

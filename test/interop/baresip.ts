@@ -19,7 +19,9 @@ const MODULES = '/usr/lib/baresip/modules';
 export function baresipMissing(): string | null {
   const r = spawnSync(BARESIP_BIN, ['-h'], { encoding: 'utf8' });
   if (r.error) return 'baresip is not installed (apt-get install baresip-core)';
-  return spawnSync('test', ['-f', join(MODULES, 'ctrl_tcp.so')]).status === 0 ? null : 'baresip-core has no ctrl_tcp module';
+  return spawnSync('test', ['-f', join(MODULES, 'ctrl_tcp.so')]).status === 0
+    ? null
+    : 'baresip-core has no ctrl_tcp module';
 }
 
 export interface BaresipOptions {
@@ -191,11 +193,16 @@ export class Baresip {
 
   /** Resolves once the account is registered (ctrl_tcp's events of the start are gone before it connects: ask). */
   registered(timeoutMs = 10_000): Promise<string> {
-    return waitFor('baresip registered', async () => {
-      const r = await this.command('reginfo');
-      // "> sip:user@domain   ESC[32mOK ESC[;m  Expires 600s": green OK once the registrar said 200.
-      return /\x1b\[32mOK\b/.test(r.data) ? r.data : undefined;
-    }, timeoutMs, 200);
+    return waitFor(
+      'baresip registered',
+      async () => {
+        const r = await this.command('reginfo');
+        // "> sip:user@domain   ESC[32mOK ESC[;m  Expires 600s": green OK once the registrar said 200.
+        return /\x1b\[32mOK\b/.test(r.data) ? r.data : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** Resolves with the first event (from index `from`) that `match` accepts. */
@@ -221,10 +228,15 @@ export class Baresip {
    * it (baresip's srtp drops one that fails) and only while the stream's direction lets it receive.
    */
   rtpTotals(since: number, timeoutMs = 10_000): Promise<{ sent: number; received: number }> {
-    return waitFor('baresip\'s RTP totals of the call', () => {
-      const m = /audio\s+Transmit:\s+Receive:\s+packets:\s+(\d+)\s+(\d+)/.exec(this.#out.slice(since));
-      return m ? { sent: Number(m[1]), received: Number(m[2]) } : undefined;
-    }, timeoutMs, 50);
+    return waitFor(
+      "baresip's RTP totals of the call",
+      () => {
+        const m = /audio\s+Transmit:\s+Receive:\s+packets:\s+(\d+)\s+(\d+)/.exec(this.#out.slice(since));
+        return m ? { sent: Number(m[1]), received: Number(m[2]) } : undefined;
+      },
+      timeoutMs,
+      50,
+    );
   }
 
   async close(): Promise<void> {
@@ -277,7 +289,11 @@ export function analyse(wav: Buffer): Audio {
         if ((prev < 0 && v >= 0) || (prev >= 0 && v < 0)) crossings++;
         prev = v;
       }
-      return { samples: frames, rms: frames ? Math.sqrt(sum / frames) : 0, hz: frames ? (crossings / 2) * (rate / frames) : 0 };
+      return {
+        samples: frames,
+        rms: frames ? Math.sqrt(sum / frames) : 0,
+        hz: frames ? (crossings / 2) * (rate / frames) : 0,
+      };
     }
     off += 8 + size + (size & 1);
   }

@@ -21,17 +21,33 @@ export interface Dns {
 /** Serves A records `names` (name → IPv4) on `address`, a free UDP/TCP port; nothing else resolves. */
 export async function startDns(names: Record<string, string>, address = '127.0.0.1'): Promise<Dns> {
   const port = await freeUdpPort(address);
-  const args = ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--pid-file=',
-    `--listen-address=${address}`, '--bind-interfaces', `--port=${port}`, '--log-facility=-',
-    ...Object.entries(names).map(([name, ip]) => `--address=/${name}/${ip}`)];
+  const args = [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--user=root',
+    '--pid-file=',
+    `--listen-address=${address}`,
+    '--bind-interfaces',
+    `--port=${port}`,
+    '--log-facility=-',
+    ...Object.entries(names).map(([name, ip]) => `--address=/${name}/${ip}`),
+  ];
   const proc: ChildProcess = spawn(DNSMASQ_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (d) => (log += d));
   proc.stderr!.on('data', (d) => (log += d));
-  await waitFor('dnsmasq started', () => {
-    if (proc.exitCode !== null) throw new Error(`dnsmasq exited (${proc.exitCode}): ${log}`);
-    return /started, version/.test(log);
-  }, 5000, 50);
+  await waitFor(
+    'dnsmasq started',
+    () => {
+      if (proc.exitCode !== null) throw new Error(`dnsmasq exited (${proc.exitCode}): ${log}`);
+      return /started, version/.test(log);
+    },
+    5000,
+    50,
+  );
   return {
     server: `${address}:${port}`,
     async close() {

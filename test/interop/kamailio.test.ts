@@ -16,7 +16,11 @@ let ca: CertificateAuthority;
 before(async () => {
   if (missing) return;
   ca = await CertificateAuthority.create({ commonName: 'interop test CA' });
-  const cert = await ca.issue({ commonName: 'kamailio.example.com', dnsNames: ['kamailio.example.com'], ipAddresses: ['127.0.0.1'] });
+  const cert = await ca.issue({
+    commonName: 'kamailio.example.com',
+    dnsNames: ['kamailio.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   kam = await startKamailio({ auth: true, tls: cert });
 });
 after(async () => kam?.close());
@@ -24,7 +28,13 @@ after(async () => kam?.close());
 test('a TLS client is challenged by Kamailio, registers with digest, and refreshes on cached credentials', async (t) => {
   if (!kam) return t.skip(missing ?? 'kamailio did not start');
   const client = new RegisteringClient({
-    target: { host: '127.0.0.1', port: kam.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' },
+    target: {
+      host: '127.0.0.1',
+      port: kam.tlsPort!,
+      transport: 'tls',
+      ca: ca.cert,
+      servername: 'kamailio.example.com',
+    },
     identity: { user: 'alice', domain: 'example.com', password: KAMAILIO_PASSWORD },
     expiresS: 120,
     timeoutMs: 5000,
@@ -32,15 +42,29 @@ test('a TLS client is challenged by Kamailio, registers with digest, and refresh
   t.after(() => client.close());
   await client.connect();
   const first = await client.register();
-  assert.deepEqual([first.status, first.challenged], [200, true], 'the first REGISTER is challenged, the answer accepted');
+  assert.deepEqual(
+    [first.status, first.challenged],
+    [200, true],
+    'the first REGISTER is challenged, the answer accepted',
+  );
   const refresh = await client.register();
-  assert.deepEqual([refresh.status, refresh.challenged], [200, false], 'a refresh reuses the nonce without a new challenge');
+  assert.deepEqual(
+    [refresh.status, refresh.challenged],
+    [200, false],
+    'a refresh reuses the nonce without a new challenge',
+  );
 });
 
 test('a wrong password ends in 401, not a loop of challenges', async (t) => {
   if (!kam) return t.skip(missing ?? 'kamailio did not start');
   const client = new RegisteringClient({
-    target: { host: '127.0.0.1', port: kam.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' },
+    target: {
+      host: '127.0.0.1',
+      port: kam.tlsPort!,
+      transport: 'tls',
+      ca: ca.cert,
+      servername: 'kamailio.example.com',
+    },
     identity: { user: 'mallory', domain: 'example.com', password: 'not-the-password' },
     expiresS: 120,
     timeoutMs: 5000,
@@ -55,7 +79,13 @@ test('a wrong password ends in 401, not a loop of challenges', async (t) => {
 test('an OPTIONS sent into Kamailio for a registered user reaches the client over its own TLS connection', async (t) => {
   if (!kam) return t.skip(missing ?? 'kamailio did not start');
   const client = new RegisteringClient({
-    target: { host: '127.0.0.1', port: kam.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' },
+    target: {
+      host: '127.0.0.1',
+      port: kam.tlsPort!,
+      transport: 'tls',
+      ca: ca.cert,
+      servername: 'kamailio.example.com',
+    },
     identity: { user: 'bob', domain: 'example.com', password: KAMAILIO_PASSWORD },
     expiresS: 120,
     timeoutMs: 5000,
@@ -67,14 +97,25 @@ test('an OPTIONS sent into Kamailio for a registered user reaches the client ove
   const res = await sendOverTcp({ host: '127.0.0.1', port: kam.tcpPort, method: 'OPTIONS', to: 'sip:bob@example.com' });
   assert.equal(res.status, 200, 'the client answered');
   assert.equal(client.received.get('OPTIONS'), 1);
-  const unknown = await sendOverTcp({ host: '127.0.0.1', port: kam.tcpPort, method: 'OPTIONS', to: 'sip:nobody@example.com' });
+  const unknown = await sendOverTcp({
+    host: '127.0.0.1',
+    port: kam.tcpPort,
+    method: 'OPTIONS',
+    to: 'sip:nobody@example.com',
+  });
   assert.equal(unknown.status, 404, 'an unregistered user is not found');
 });
 
 test('200 load clients in worker threads, one TLS connection each, register with digest and hold with refreshes', async (t) => {
   if (!kam) return t.skip(missing ?? 'kamailio did not start');
   const load = LoadClients.create({
-    target: { host: '127.0.0.1', port: kam.tlsPort!, transport: 'tls', ca: ca.cert, servername: 'kamailio.example.com' },
+    target: {
+      host: '127.0.0.1',
+      port: kam.tlsPort!,
+      transport: 'tls',
+      ca: ca.cert,
+      servername: 'kamailio.example.com',
+    },
     domain: 'example.com',
     password: KAMAILIO_PASSWORD,
     users: { prefix: 'load', count: 200 },
@@ -93,10 +134,15 @@ test('200 load clients in worker threads, one TLS connection each, register with
   assert.deepEqual(loop.failures, {});
   await load.hold(300);
   // Each refresh adds to ok: wait (bounded, the machine may be busy) until 200 more than before holding.
-  const s = await waitFor('200 refreshes', async () => {
-    const now = await load.stats();
-    return now.ok >= once.ok + loop.ok + 200 ? now : null;
-  }, 20_000, 100);
+  const s = await waitFor(
+    '200 refreshes',
+    async () => {
+      const now = await load.stats();
+      return now.ok >= once.ok + loop.ok + 200 ? now : null;
+    },
+    20_000,
+    100,
+  );
   assert.deepEqual(s.failures, {});
   assert.equal(s.registered, 200);
 });

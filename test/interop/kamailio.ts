@@ -76,7 +76,16 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
   const tlsPort = opts.tls ? await freePort(address) : null;
   const udpPort = opts.udp ? await freePort(address) : null;
   const args = ['-f', opts.cfg ?? KAMAILIO_CFG, '-DD', '-E', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir];
-  args.push('-m', String(opts.shmMb ?? 256), '-M', '16', '-N', String(opts.tcpChildren ?? (opts.tls ? 1 : 2)), '-n', '1');
+  args.push(
+    '-m',
+    String(opts.shmMb ?? 256),
+    '-M',
+    '16',
+    '-N',
+    String(opts.tcpChildren ?? (opts.tls ? 1 : 2)),
+    '-n',
+    '1',
+  );
   args.push('-l', `tcp:${address}:${tcpPort}`);
   if (udpPort) args.push('-l', `udp:${address}:${udpPort}`);
   for (const [name, value] of Object.entries(opts.defines ?? {})) args.push('-A', `${name}="${value}"`);
@@ -108,10 +117,14 @@ export async function startKamailio(opts: KamailioOptions = {}): Promise<Kamaili
   const group = proc.pid!;
   // When this process dies by a signal (a test-runner timeout, Ctrl-C) no 'exit' handler runs: a watchdog
   // outside it kills the group then, so no Kamailio outlives the test or bench that started it.
-  const watchdog = spawn('sh', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 -${group} 2>/dev/null`], {
-    stdio: 'ignore',
-    detached: true,
-  });
+  const watchdog = spawn(
+    'sh',
+    ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 -${group} 2>/dev/null`],
+    {
+      stdio: 'ignore',
+      detached: true,
+    },
+  );
   watchdog.unref();
   const killGroup = (signal: NodeJS.Signals) => {
     try {

@@ -19,7 +19,11 @@ before(async () => {
     // Short, so the resumption test proves a resumed stream is not cut off as unfinished.
     edgeXmpp: { handshake_timeout_s: 3 },
     imp: async (ca) => {
-      const cert = await ca.issue({ commonName: `imp.${DOMAIN}`, dnsNames: [`imp.${DOMAIN}`], ipAddresses: ['127.0.0.1'] });
+      const cert = await ca.issue({
+        commonName: `imp.${DOMAIN}`,
+        dnsNames: [`imp.${DOMAIN}`],
+        ipAddresses: ['127.0.0.1'],
+      });
       prosody = await startProsody({ address: '127.0.0.1', domain: DOMAIN, tls: cert, users: [MDUDE, JDOE] });
       return prosody.port;
     },
@@ -46,21 +50,30 @@ test('two users sign in to Prosody through the pair (SASL PLAIN over the STARTTL
   assert.equal(m.child('body')?.text, 'hello Prosody & co');
   b.send(x('iq', { type: 'get', id: 'ping1', to: DOMAIN }, x('ping', { xmlns: 'urn:xmpp:ping' })));
   assert.equal((await b.waitFor((el) => el.attrs.id === 'ping1')).attrs.type, 'result');
-  const listed = edgeXmpp(rig!).streamList.map((s) => s.jid).sort();
+  const listed = edgeXmpp(rig!)
+    .streamList.map((s) => s.jid)
+    .sort();
   assert.deepEqual(listed, [a.jid, b.jid].sort());
   assert.equal(coreXmpp(rig!).streams, 2);
   await a.close();
   await b.close();
-  await waitFor('both streams closed at both nodes', () => edgeXmpp(rig!).streams === 0 && coreXmpp(rig!).streams === 0, 5000);
+  await waitFor(
+    'both streams closed at both nodes',
+    () => edgeXmpp(rig!).streams === 0 && coreXmpp(rig!).streams === 0,
+    5000,
+  );
 });
 
-test('a wrong password is Prosody\'s SASL failure, and the edge counts it for intrusion protection', async (t) => {
+test("a wrong password is Prosody's SASL failure, and the edge counts it for intrusion protection", async (t) => {
   if (missing) return t.skip(missing);
   const before = (rig!.edge.status() as { intrusion: { failures: { xmpp: number } } }).intrusion.failures.xmpp;
   const c = client(rig!, { id: MDUDE.id, password: 'not-it' });
   await assert.rejects(c.connect(), /SASL failure: not-authorized/);
   c.destroy();
-  assert.equal((rig!.edge.status() as { intrusion: { failures: { xmpp: number } } }).intrusion.failures.xmpp, before + 1);
+  assert.equal(
+    (rig!.edge.status() as { intrusion: { failures: { xmpp: number } } }).intrusion.failures.xmpp,
+    before + 1,
+  );
 });
 
 test('a session Prosody keeps (XEP-0198) resumes through the pair after the connection drops, and stays past the handshake timeout', async (t) => {

@@ -17,21 +17,29 @@ export interface Prosody {
 
 /** A reason string when Debian's prosody is not installed. */
 export function prosodyMissing(): string | null {
-  return spawnSync('test', ['-x', PROSODY_BIN]).status === 0 ? null : 'prosody is not installed (apt-get install prosody)';
+  return spawnSync('test', ['-x', PROSODY_BIN]).status === 0
+    ? null
+    : 'prosody is not installed (apt-get install prosody)';
 }
 
 const lua = (s: string) => JSON.stringify(s);
 /** Prosody's file store names a host's folder with every non-alphanumeric character as %xx. */
 const encoded = (s: string) => s.replace(/[^a-zA-Z0-9]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
-export async function startProsody(o: { address: string; domain: string; tls: { cert: string; key: string }; users: ReadonlyArray<{ id: string; password: string }> }): Promise<Prosody> {
+export async function startProsody(o: {
+  address: string;
+  domain: string;
+  tls: { cert: string; key: string };
+  users: ReadonlyArray<{ id: string; password: string }>;
+}): Promise<Prosody> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-prosody-'));
   const port = await freePort();
   writeFileSync(join(dir, 'cert.pem'), o.tls.cert);
   writeFileSync(join(dir, 'key.pem'), o.tls.key, { mode: 0o600 });
   const accounts = join(dir, 'data', encoded(o.domain), 'accounts');
   mkdirSync(accounts, { recursive: true });
-  for (const u of o.users) writeFileSync(join(accounts, `${u.id.toLowerCase()}.dat`), `return {\n\t["password"] = ${lua(u.password)};\n};\n`);
+  for (const u of o.users)
+    writeFileSync(join(accounts, `${u.id.toLowerCase()}.dat`), `return {\n\t["password"] = ${lua(u.password)};\n};\n`);
   const ssl = `{ certificate = ${lua(join(dir, 'cert.pem'))}, key = ${lua(join(dir, 'key.pem'))} }`;
   writeFileSync(
     join(dir, 'prosody.cfg.lua'),
@@ -59,7 +67,9 @@ export async function startProsody(o: { address: string; domain: string; tls: { 
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(PROSODY_BIN, ['--config', join(dir, 'prosody.cfg.lua'), '-F'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(PROSODY_BIN, ['--config', join(dir, 'prosody.cfg.lua'), '-F'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stdout!.on('data', (d) => (log += d));
   child.stderr!.on('data', (d) => (log += d));

@@ -38,7 +38,10 @@ export async function sendOverTcp(opts: {
     sock.write(Buffer.concat([Buffer.from(head), body]));
     const framer = new SipStreamFramer();
     return await new Promise<SipResponse>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no final response to ${opts.method} ${opts.to}`)), opts.timeoutMs ?? 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`no final response to ${opts.method} ${opts.to}`)),
+        opts.timeoutMs ?? 10_000,
+      );
       sock.on('data', (chunk: Buffer) => {
         for (const ev of framer.push(chunk)) {
           if (ev.kind !== 'message') continue;

@@ -16,7 +16,12 @@ let relay: TlsRelay | null = null;
 before(async () => {
   if (missing) return;
   setup = await startPairWithKamailio();
-  relay = await startTlsRelay({ host: '127.0.0.1', port: setup.pair.edge.ports.sipTls!, ca: setup.pair.ca, servername: 'edge.example.com' });
+  relay = await startTlsRelay({
+    host: '127.0.0.1',
+    port: setup.pair.edge.ports.sipTls!,
+    ca: setup.pair.ca,
+    servername: 'edge.example.com',
+  });
 });
 after(async () => {
   await relay?.close();
@@ -29,7 +34,17 @@ const AUTH = { user: 'sipp', password: KAMAILIO_PASSWORD };
 test('sipp registers 60 users with digest, each over its own TLS connection to the edge', async (t) => {
   if (!setup || !relay) return t.skip(missing ?? 'setup failed');
   const before = relay.opened;
-  const r = await runSipp({ scenario: 'register-digest.xml', target: { host: '127.0.0.1', port: relay.port }, users: users('sippn', 60), auth: AUTH, domain: DOMAIN, calls: 60, rate: 100, limit: 20, mode: 'tn' });
+  const r = await runSipp({
+    scenario: 'register-digest.xml',
+    target: { host: '127.0.0.1', port: relay.port },
+    users: users('sippn', 60),
+    auth: AUTH,
+    domain: DOMAIN,
+    calls: 60,
+    rate: 100,
+    limit: 20,
+    mode: 'tn',
+  });
   assert.equal(r.status, 0, `sipp exit status; errors: ${r.errors}`);
   assert.deepEqual([r.successful, r.failed], [60, 0]);
   assert.equal(relay.opened - before, 60, 'one TLS connection per registration');
@@ -37,14 +52,34 @@ test('sipp registers 60 users with digest, each over its own TLS connection to t
 
 test('sipp registers 200 users one after another over a single TLS connection', async (t) => {
   if (!setup || !relay) return t.skip(missing ?? 'setup failed');
-  const r = await runSipp({ scenario: 'register-digest.xml', target: { host: '127.0.0.1', port: relay.port }, users: users('sipp1-', 200), auth: AUTH, domain: DOMAIN, calls: 200, rate: 400, limit: 50, mode: 't1' });
+  const r = await runSipp({
+    scenario: 'register-digest.xml',
+    target: { host: '127.0.0.1', port: relay.port },
+    users: users('sipp1-', 200),
+    auth: AUTH,
+    domain: DOMAIN,
+    calls: 200,
+    rate: 400,
+    limit: 50,
+    mode: 't1',
+  });
   assert.equal(r.status, 0, `sipp exit status; errors: ${r.errors}`);
   assert.deepEqual([r.successful, r.failed], [200, 0]);
 });
 
 test('with a wrong password every sipp call fails on the second 401 and sipp exits 1', async (t) => {
   if (!setup || !relay) return t.skip(missing ?? 'setup failed');
-  const r = await runSipp({ scenario: 'register-digest.xml', target: { host: '127.0.0.1', port: relay.port }, users: users('sippbad', 10), auth: { user: 'sipp', password: 'wrong' }, domain: DOMAIN, calls: 10, rate: 100, limit: 10, mode: 't1' });
+  const r = await runSipp({
+    scenario: 'register-digest.xml',
+    target: { host: '127.0.0.1', port: relay.port },
+    users: users('sippbad', 10),
+    auth: { user: 'sipp', password: 'wrong' },
+    domain: DOMAIN,
+    calls: 10,
+    rate: 100,
+    limit: 10,
+    mode: 't1',
+  });
   assert.equal(r.status, 1, `sipp exit status; errors: ${r.errors}`);
   assert.deepEqual([r.successful, r.failed], [0, 10]);
   assert.match(r.errors, /401/, 'sipp saw the second challenge where it expected 200');

@@ -48,24 +48,44 @@ export async function runSipp(opts: {
     const stats = join(dir, 'stats.csv');
     const args = [
       `${opts.target.host}:${opts.target.port}`,
-      '-sf', join(SIPP_SCENARIOS, opts.scenario),
-      '-t', opts.mode,
+      '-sf',
+      join(SIPP_SCENARIOS, opts.scenario),
+      '-t',
+      opts.mode,
       // tn opens a socket per call; sipp refuses to start when its default cap (50,000) exceeds ulimit -n.
-      '-max_socket', String(Math.max(opts.limit * 2, 64)),
-      '-i', '127.0.0.1',
-      '-inf', inf,
-      '-key', 'domain', opts.domain,
-      '-au', opts.auth.user,
-      '-ap', opts.auth.password,
-      '-m', String(opts.calls),
-      '-r', String(opts.rate),
-      '-l', String(opts.limit),
-      '-recv_timeout', '5000',
-      '-timeout', `${opts.timeoutS ?? 30}s`,
+      '-max_socket',
+      String(Math.max(opts.limit * 2, 64)),
+      '-i',
+      '127.0.0.1',
+      '-inf',
+      inf,
+      '-key',
+      'domain',
+      opts.domain,
+      '-au',
+      opts.auth.user,
+      '-ap',
+      opts.auth.password,
+      '-m',
+      String(opts.calls),
+      '-r',
+      String(opts.rate),
+      '-l',
+      String(opts.limit),
+      '-recv_timeout',
+      '5000',
+      '-timeout',
+      `${opts.timeoutS ?? 30}s`,
       '-timeout_error',
       '-nostdin',
-      '-trace_stat', '-stf', stats, '-fd', '1',
-      '-trace_err', '-error_file', join(dir, 'errors.log'),
+      '-trace_stat',
+      '-stf',
+      stats,
+      '-fd',
+      '1',
+      '-trace_err',
+      '-error_file',
+      join(dir, 'errors.log'),
     ];
     const proc = spawn(SIPP_BIN, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -82,7 +102,12 @@ export async function runSipp(opts: {
     const header = lines[0]?.split(';') ?? [];
     const last = lines.at(-1)?.split(';') ?? [];
     const column = (name: string) => Number(last[header.indexOf(name)] ?? NaN);
-    return { status, successful: column('SuccessfulCall(C)'), failed: column('FailedCall(C)'), errors: (read('errors.log') + stderr).slice(-2000) };
+    return {
+      status,
+      successful: column('SuccessfulCall(C)'),
+      failed: column('FailedCall(C)'),
+      errors: (read('errors.log') + stderr).slice(-2000),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

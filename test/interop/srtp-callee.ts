@@ -48,7 +48,19 @@ export class SrtpCallee {
     const headers = (name: string) => lines.filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
     const reply = (status: string, extra: string[] = [], sdp = '') => {
       const to = headers('To')[0]!;
-      const msg = [`SIP/2.0 ${status}`, ...headers('Via'), ...headers('Record-Route'), ...headers('From'), to.includes('tag=') ? to : `${to};tag=callee1`, ...headers('Call-ID'), ...headers('CSeq'), ...extra, `Content-Length: ${Buffer.byteLength(sdp)}`, '', sdp].join('\r\n');
+      const msg = [
+        `SIP/2.0 ${status}`,
+        ...headers('Via'),
+        ...headers('Record-Route'),
+        ...headers('From'),
+        to.includes('tag=') ? to : `${to};tag=callee1`,
+        ...headers('Call-ID'),
+        ...headers('CSeq'),
+        ...extra,
+        `Content-Length: ${Buffer.byteLength(sdp)}`,
+        '',
+        sdp,
+      ].join('\r\n');
       this.sip.send(msg, port, address);
     };
     if (method === 'INVITE') {
@@ -60,11 +72,26 @@ export class SrtpCallee {
       const relayKey = Buffer.from(crypto[2]!, 'base64');
       this.#remote = { address: c, port: Number(m) };
       this.#session = new SrtpSession({
-        keys: { localMasterKey: this.#key.subarray(0, 16), localMasterSalt: this.#key.subarray(16), remoteMasterKey: relayKey.subarray(0, 16), remoteMasterSalt: relayKey.subarray(16) },
+        keys: {
+          localMasterKey: this.#key.subarray(0, 16),
+          localMasterSalt: this.#key.subarray(16),
+          remoteMasterKey: relayKey.subarray(0, 16),
+          remoteMasterSalt: relayKey.subarray(16),
+        },
         profile: ProtectionProfileAes128CmHmacSha1_80,
       });
-      const sdp = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${this.media.address().port} RTP/SAVP 0`,
-        'a=rtpmap:0 PCMU/8000', `a=crypto:${crypto[1]} ${SUITE} inline:${this.#key.toString('base64')}`, 'a=sendrecv', ''].join('\r\n');
+      const sdp = [
+        'v=0',
+        'o=- 1 1 IN IP4 127.0.0.1',
+        's=-',
+        'c=IN IP4 127.0.0.1',
+        't=0 0',
+        `m=audio ${this.media.address().port} RTP/SAVP 0`,
+        'a=rtpmap:0 PCMU/8000',
+        `a=crypto:${crypto[1]} ${SUITE} inline:${this.#key.toString('base64')}`,
+        'a=sendrecv',
+        '',
+      ].join('\r\n');
       reply('200 OK', [`Contact: <sip:callee@127.0.0.1:${this.sipPort}>`, 'Content-Type: application/sdp'], sdp);
     } else if (method === 'ACK') {
       void this.#play();

@@ -26,7 +26,11 @@ test('a TLS client registers through edge and core to Kamailio: challenged, Path
   assert.equal(r.status, 200, r.reason);
   assert.equal(client.challenged, 1, 'Kamailio challenged and the answer went through unchanged');
   const path = r.response?.header('path') ?? '';
-  assert.match(path, /^<sip:mra-core1@[^>]+;lr[^>]*>,\s*<sip:[^>]+;transport=tls;lr;ob>$/, 'Kamailio echoes core then edge in Path');
+  assert.match(
+    path,
+    /^<sip:mra-core1@[^>]+;lr[^>]*>,\s*<sip:[^>]+;transport=tls;lr;ob>$/,
+    'Kamailio echoes core then edge in Path',
+  );
   const refresh = await client.register();
   assert.equal(refresh.status, 200);
   assert.equal(client.challenged, 1, 'the refresh reused the nonce');
@@ -39,13 +43,24 @@ test('OPTIONS and MESSAGE from the inside follow the stored Path to the client; 
   assert.equal((await client.register()).status, 200);
   const o = await sendOverTcp({ host: kam.address, port: kam.tcpPort, method: 'OPTIONS', to: `sip:dave@${DOMAIN}` });
   assert.equal(o.status, 200);
-  const m = await sendOverTcp({ host: kam.address, port: kam.tcpPort, method: 'MESSAGE', to: `sip:dave@${DOMAIN}`, body: 'hello from inside' });
+  const m = await sendOverTcp({
+    host: kam.address,
+    port: kam.tcpPort,
+    method: 'MESSAGE',
+    to: `sip:dave@${DOMAIN}`,
+    body: 'hello from inside',
+  });
   assert.equal(m.status, 200);
   assert.deepEqual([client.received.get('OPTIONS'), client.received.get('MESSAGE')], [1, 1]);
   client.close();
   // The edge must answer for a flow that died, never open a connection towards the client.
   const gone = await waitFor('a final answer for the dropped flow', async () => {
-    const res = await sendOverTcp({ host: kam.address, port: kam.tcpPort, method: 'OPTIONS', to: `sip:dave@${DOMAIN}` });
+    const res = await sendOverTcp({
+      host: kam.address,
+      port: kam.tcpPort,
+      method: 'OPTIONS',
+      to: `sip:dave@${DOMAIN}`,
+    });
     return res.status === 200 ? null : res;
   });
   assert.equal(gone.status, 430);
@@ -54,7 +69,13 @@ test('OPTIONS and MESSAGE from the inside follow the stored Path to the client; 
 test('300 load clients in worker threads register through the pair to Kamailio and hold with refreshes', async (t) => {
   if (!setup) return t.skip(missing!);
   const load = LoadClients.create({
-    target: { host: '127.0.0.1', port: setup.pair.edge.ports.sipTls!, transport: 'tls', ca: setup.pair.ca, servername: 'edge.example.com' },
+    target: {
+      host: '127.0.0.1',
+      port: setup.pair.edge.ports.sipTls!,
+      transport: 'tls',
+      ca: setup.pair.ca,
+      servername: 'edge.example.com',
+    },
     domain: DOMAIN,
     password: KAMAILIO_PASSWORD,
     users: { prefix: 'pairload', count: 300 },
@@ -69,14 +90,24 @@ test('300 load clients in worker threads register through the pair to Kamailio a
   assert.equal(once.ok, 300, JSON.stringify(once.failures));
   await load.hold(400);
   // Bounded wait rather than a fixed sleep: on a busy machine the pair refreshes slower than every 400 ms.
-  const s = await waitFor('300 refreshes', async () => {
-    const now = await load.stats();
-    return now.ok >= 600 ? now : null;
-  }, 20_000, 100);
+  const s = await waitFor(
+    '300 refreshes',
+    async () => {
+      const now = await load.stats();
+      return now.ok >= 600 ? now : null;
+    },
+    20_000,
+    100,
+  );
   assert.deepEqual(s.failures, {});
   assert.equal(s.registered, 300);
   // One client reached from the inside while the rest refresh around it.
-  const o = await sendOverTcp({ host: setup.kam.address, port: setup.kam.tcpPort, method: 'OPTIONS', to: `sip:pairload7@${DOMAIN}` });
+  const o = await sendOverTcp({
+    host: setup.kam.address,
+    port: setup.kam.tcpPort,
+    method: 'OPTIONS',
+    to: `sip:pairload7@${DOMAIN}`,
+  });
   assert.equal(o.status, 200);
   assert.equal((await load.stats()).received.OPTIONS, 1);
 });

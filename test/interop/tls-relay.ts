@@ -13,7 +13,12 @@ export interface TlsRelay {
   close(): Promise<void>;
 }
 
-export async function startTlsRelay(opts: { host: string; port: number; ca: string; servername?: string }): Promise<TlsRelay> {
+export async function startTlsRelay(opts: {
+  host: string;
+  port: number;
+  ca: string;
+  servername?: string;
+}): Promise<TlsRelay> {
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
     sockets.add(s);

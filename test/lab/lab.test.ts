@@ -11,7 +11,9 @@ import { CLI } from '../support/node-files.js';
 
 test('mra-edge lab brings core, edge and inside servers up, and mra-edge status reports the link up', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mra-lab-'));
-  const lab = spawn(process.execPath, [CLI, 'lab', '--dir', dir, '--ephemeral-ports', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lab = spawn(process.execPath, [CLI, 'lab', '--dir', dir, '--ephemeral-ports', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   lab.stderr!.on('data', (d) => (err += d));
   lab.stdout!.resume();
@@ -26,43 +28,68 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   assert.match(sans, /DNS:lab\.example\.com(,|$)/);
   const url = `http://127.0.0.1:${banner[1]}`;
 
-  const status = await waitFor('link up in mra-edge status', () => {
-    const r = spawnSync(process.execPath, [CLI, 'status', '--url', url], { encoding: 'utf8' });
-    return r.status === 0 ? r.stdout : undefined;
-  }, 20_000, 200);
+  const status = await waitFor(
+    'link up in mra-edge status',
+    () => {
+      const r = spawnSync(process.execPath, [CLI, 'status', '--url', url], { encoding: 'utf8' });
+      return r.status === 0 ? r.stdout : undefined;
+    },
+    20_000,
+    200,
+  );
   assert.match(status, /traversal link: up to edge1/);
   assert.match(status, /channels: sip up, http up, xmpp up/);
 
-  const json = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', url, '--json'], { encoding: 'utf8' }).stdout);
+  const json = JSON.parse(
+    spawnSync(process.execPath, [CLI, 'status', '--url', url, '--json'], { encoding: 'utf8' }).stdout,
+  );
   assert.equal(json.role, 'core');
   assert.equal(json.traversal.state, 'up');
 
   // The simulated remote clients sign in and register through the edge: both nodes count them.
   const edgeUrl = `http://127.0.0.1:${/edge \{[^}]*"admin":(\d+)/.exec(err)![1]}`;
   const registered = (u: string) => {
-    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
+    const doc = JSON.parse(
+      spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}',
+    );
     return (doc.sip?.registrations ?? 0) as number;
   };
   await waitFor('3 registrations on the edge', () => registered(edgeUrl) >= 3 || undefined, 30_000, 300);
   await waitFor('3 registrations on core', () => registered(url) >= 3 || undefined, 10_000, 300);
   assert.match(err, /simulated clients +3 signing in, registering and online over XMPP/);
   // ...and each keeps an XMPP session through the edge to the lab's IM and Presence.
-  const streams = (u: string) => (JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}').xmpp?.streams ?? 0) as number;
+  const streams = (u: string) =>
+    (JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}')
+      .xmpp?.streams ?? 0) as number;
   await waitFor('3 XMPP streams on the edge', () => streams(edgeUrl) >= 3 || undefined, 30_000, 300);
   assert.equal(streams(url), 3, 'core relays the same 3 streams to IM and Presence');
 
   // The lab's desk phone calls the first simulated user, who picks up: a call leg on each node.
   const calls = (u: string) => {
-    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
-    return ((doc.sip?.callList ?? []) as Array<{ state: string; client: string }>).filter((l) => l.state === 'active').map((l) => l.client);
+    const doc = JSON.parse(
+      spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}',
+    );
+    return ((doc.sip?.callList ?? []) as Array<{ state: string; client: string }>)
+      .filter((l) => l.state === 'active')
+      .map((l) => l.client);
   };
-  assert.deepEqual(await waitFor('the desk phone\'s call on core', () => (calls(url).length ? calls(url) : undefined), 30_000, 300), ['alice@lab.example.com']);
-  assert.deepEqual(await waitFor('the call on the edge', () => (calls(edgeUrl).length ? calls(edgeUrl) : undefined), 5000, 200), ['alice@lab.example.com']);
+  assert.deepEqual(
+    await waitFor("the desk phone's call on core", () => (calls(url).length ? calls(url) : undefined), 30_000, 300),
+    ['alice@lab.example.com'],
+  );
+  assert.deepEqual(
+    await waitFor('the call on the edge', () => (calls(edgeUrl).length ? calls(edgeUrl) : undefined), 5000, 200),
+    ['alice@lab.example.com'],
+  );
 
   // Its media flows each way: the desk phone's RTP reaches alice as SRTP and her echo comes back, on both nodes.
   const flowing = (u: string) => {
-    const doc = JSON.parse(spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}');
-    const s = doc.sip?.callList?.[0]?.media?.[0] as { a: { packetsIn: number; packetsOut: number }; b: { packetsIn: number; packetsOut: number } } | undefined;
+    const doc = JSON.parse(
+      spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}',
+    );
+    const s = doc.sip?.callList?.[0]?.media?.[0] as
+      | { a: { packetsIn: number; packetsOut: number }; b: { packetsIn: number; packetsOut: number } }
+      | undefined;
     return s && s.a.packetsIn > 0 && s.a.packetsOut > 0 && s.b.packetsIn > 0 && s.b.packetsOut > 0 ? true : undefined;
   };
   await waitFor('packets each way on core', () => flowing(url), 10_000, 300);

@@ -34,11 +34,17 @@ export class Peer {
     return p;
   }
 
-  get port(): number { return this.socket.address().port; }
-  get endpoint(): { address: string; port: number } { return { address: LOOPBACK, port: this.port }; }
+  get port(): number {
+    return this.socket.address().port;
+  }
+  get endpoint(): { address: string; port: number } {
+    return { address: LOOPBACK, port: this.port };
+  }
 
   send(data: Buffer, port: number): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(data, port, LOOPBACK, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.send(data, port, LOOPBACK, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** Resolves when `count` packets have arrived in total, or rejects after `ms`. */
@@ -49,17 +55,24 @@ export class Peer {
       if (left <= 0) throw new Error(`expected ${count} packets, got ${this.received.length}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }
 
-  close(): void { this.socket.close(); }
+  close(): void {
+    this.socket.close();
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function openFds(): number { return readdirSync('/proc/self/fd').length; }
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
 
 /** Each test file gets its own slice of the media range so files can run side by side. */
 export function startEngine(portMin: number, opts: MediaEngineOptions = {}): Promise<MediaEngine> {

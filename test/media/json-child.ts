@@ -14,7 +14,10 @@ export class JsonChild {
   #waiters = new Set<() => void>();
   #stderr = '';
 
-  constructor(readonly child: ChildProcess, readonly label: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly label: string,
+  ) {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.#stderr += d));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let m: Message;
@@ -35,13 +38,16 @@ export class JsonChild {
       this.#waiters.forEach((w) => w());
     });
     child.once('exit', (code, signal) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`${this.label} exited (${code ?? signal}): ${this.#stderr.trim()}`));
+      for (const p of this.#pending.values())
+        p.reject(new Error(`${this.label} exited (${code ?? signal}): ${this.#stderr.trim()}`));
       this.#pending.clear();
       this.#waiters.forEach((w) => w());
     });
   }
 
-  get exited(): boolean { return this.child.exitCode !== null || this.child.signalCode !== null; }
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
 
   request<T extends Message = Message>(cmd: string, fields: Record<string, unknown> = {}, ms = WAIT_MS): Promise<T> {
     const id = this.#next++;
@@ -51,8 +57,14 @@ export class JsonChild {
         reject(new Error(`${this.label}: no answer to ${cmd} in ${ms} ms; ${this.#stderr.trim()}`));
       }, ms);
       this.#pending.set(id, {
-        resolve: (m) => { clearTimeout(timer); resolve(m as T); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       this.child.stdin!.write(`${JSON.stringify({ id, cmd, ...fields })}\n`);
     });
@@ -66,7 +78,11 @@ export class JsonChild {
         if (found) return done(() => resolve(found));
         if (this.exited) done(() => reject(new Error(`${this.label} exited before ${what}: ${this.#stderr.trim()}`)));
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`${this.label}: no ${what} in ${ms} ms; saw ${JSON.stringify(this.events)}`))), ms);
+      const timer = setTimeout(
+        () =>
+          done(() => reject(new Error(`${this.label}: no ${what} in ${ms} ms; saw ${JSON.stringify(this.events)}`))),
+        ms,
+      );
       const done = (settle: () => void) => {
         clearTimeout(timer);
         this.#waiters.delete(check);

@@ -39,7 +39,10 @@ describe('kernel path on loopback', () => {
     await stream(a, relay.ports.a.rtp, 7, 0, 30);
     await b.waitFor(30);
     await intoKernel(relay, 'a');
-    assert.ok(b.received.every((p) => p.data.length === 172), 'forwarded unchanged');
+    assert.ok(
+      b.received.every((p) => p.data.length === 172),
+      'forwarded unchanged',
+    );
     // Keys said again unchanged (a re-INVITE's answer, the ng relay's repeated offer: still no key) change nothing,
     // so the stream stays in the kernel.
     relay.setKeys('a', { recv: null, send: null });
@@ -55,7 +58,10 @@ describe('kernel path on loopback', () => {
     const userBefore = engine.workerStats()[0]!.packetsIn;
     await stream(a, relay.ports.a.rtp, 7, 50, 30);
     await b.waitFor(80);
-    assert.ok(b.received.slice(50).every((p) => p.data.length === 182), 'each now carries an SRTP tag');
+    assert.ok(
+      b.received.slice(50).every((p) => p.data.length === 182),
+      'each now carries an SRTP tag',
+    );
     assert.equal(engine.workerStats()[0]!.packetsIn - userBefore, 30, 'user space read every one');
     assert.equal(relay.stats().a.path, 'user', 'and the stream stays there: it needs a key');
     // The key taken away again: the stream needs nothing but addresses once more and goes back into the kernel.
@@ -63,7 +69,10 @@ describe('kernel path on loopback', () => {
     await sleep(20);
     await stream(a, relay.ports.a.rtp, 7, 80, 20);
     await b.waitFor(100);
-    assert.ok(b.received.slice(80).every((p) => p.data.length === 172), 'unprotected again');
+    assert.ok(
+      b.received.slice(80).every((p) => p.data.length === 172),
+      'unprotected again',
+    );
     await intoKernel(relay, 'a');
     assert.equal(relay.stats().a.packetsIn, 100);
     await relay.close();
@@ -105,7 +114,7 @@ describe('kernel path on loopback', () => {
     a.close(), b.close(), c.close();
   });
 
-  test('the engine\'s totals for status count what the kernel forwarded, once, and its flows', async (t) => {
+  test("the engine's totals for status count what the kernel forwarded, once, and its flows", async (t) => {
     if (skip) return t.skip(skip);
     const [a, b] = [await Peer.open(), await Peer.open()];
     const relay = engine.createRelay({ a: {}, b: { remote: b.endpoint, latch: false } });
@@ -139,7 +148,11 @@ describe('kernel path on loopback', () => {
   test('a kernel-forwarded stream is not a media timeout, and keeps the peer leg from sending keepalives', async (t) => {
     if (skip) return t.skip(skip);
     const [a, b] = [await Peer.open(), await Peer.open()];
-    const relay = engine.createRelay({ a: {}, b: { remote: b.endpoint, latch: false, keepaliveMs: 300 }, timeoutMs: 400 });
+    const relay = engine.createRelay({
+      a: {},
+      b: { remote: b.endpoint, latch: false, keepaliveMs: 300 },
+      timeoutMs: 400,
+    });
     const timeouts: string[] = [];
     relay.on('timeout', (e) => timeouts.push(e.leg));
     await stream(a, relay.ports.a.rtp, 10, 0, 20);
@@ -151,9 +164,13 @@ describe('kernel path on loopback', () => {
       await sleep(20);
     }
     assert.ok(!timeouts.includes('a'), 'leg a was not silent');
-    assert.equal(b.received.filter((p) => p.data.length === 0).length, keepalivesBefore, 'no keepalive while media flowed');
+    assert.equal(
+      b.received.filter((p) => p.data.length === 0).length,
+      keepalivesBefore,
+      'no keepalive while media flowed',
+    );
     assert.equal(relay.stats().a.path, 'kernel');
-    await until(() => timeouts.includes('a'), 2000);  // and once it stops, the timeout comes
+    await until(() => timeouts.includes('a'), 2000); // and once it stops, the timeout comes
     await relay.close();
     a.close(), b.close();
   });

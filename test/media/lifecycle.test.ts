@@ -9,7 +9,9 @@ const BATCH = 100; // 200 port pairs: inside this file's 249-pair slice
 
 describe('relay lifecycle', () => {
   let engine: MediaEngine;
-  before(async () => { engine = await startEngine(42000); });
+  before(async () => {
+    engine = await startEngine(42000);
+  });
   after(() => engine.close());
 
   it(`${CYCLES} create/destroy cycles leak no port and no file descriptor`, async (t) => {
@@ -31,7 +33,9 @@ describe('relay lifecycle', () => {
   it('port exhaustion is a clear error and the pool recovers', async () => {
     const capacity = (engine.info.externalLast - engine.info.externalFirst + 1) >> 1;
     const relays: Relay[] = [];
-    assert.throws(() => { for (;;) relays.push(engine.createRelay({ a: {}, b: {} })); }, /port range exhausted/);
+    assert.throws(() => {
+      for (;;) relays.push(engine.createRelay({ a: {}, b: {} }));
+    }, /port range exhausted/);
     assert.equal(relays.length, Math.floor(capacity / 2));
     assert.equal(engine.dump().portPairsInUse, relays.length * 2);
     await Promise.all(relays.map((r) => r.close()));

@@ -21,7 +21,13 @@ test('a relay listener that throws is logged with its code and counted; the rela
   t.after(() => fx.cleanup());
   const engine = await startMediaEngine(fx.node.ctx, '127.0.0.1', false, fx.log);
   // Core's SIP publishes the media section (and with it the engine's figures), as a running node does.
-  attachCoreSip(fx.node.ctx, { onChannel: () => {}, sip: () => undefined, link: () => undefined, links: () => [] }, undefined, undefined, engine);
+  attachCoreSip(
+    fx.node.ctx,
+    { onChannel: () => {}, sip: () => undefined, link: () => undefined, links: () => [] },
+    undefined,
+    undefined,
+    engine,
+  );
   const media = () => (fx.node.status() as { media: { listenerFailures: number; relays: number } }).media;
   assert.equal(media().listenerFailures, 0);
 
@@ -48,7 +54,11 @@ test('a relay listener that throws is logged with its code and counted; the rela
   assert.equal(line.relay, relay.id);
   assert.match(String(line.err), /a listener with a bug/);
   assert.equal(engine.listenerFailures, 1);
-  assert.deepEqual(seen.map((e) => [e.leg, e.port]), [['a', client.port]], 'the next listener still had the event');
+  assert.deepEqual(
+    seen.map((e) => [e.leg, e.port]),
+    [['a', client.port]],
+    'the next listener still had the event',
+  );
   assert.equal(media().listenerFailures, 1, 'counted in the media status section');
   assert.deepEqual(uncaught, [], 'nothing thrown past the engine');
 

@@ -28,7 +28,10 @@ describe('overload', () => {
     engine = await startEngine(43000, { workers: 1, socketBufferBytes: 16384 });
     gen = await LoadGenerator.start(buildTools().loadgen);
     for (let i = 0; i < CALLS; i++) {
-      const relay = engine.createRelay({ a: {}, b: { remote: { address: '127.0.0.1', port: gen.rxPort }, latch: false } });
+      const relay = engine.createRelay({
+        a: {},
+        b: { remote: { address: '127.0.0.1', port: gen.rxPort }, latch: false },
+      });
       // RTP->SRTP: the relay pays a protect per packet the generator does not, so the generator outruns it.
       relay.setKeys('b', { send: { suite: 'AES_256_CM_HMAC_SHA1_80', key: randomBytes(46) } });
       relays.push(relay);
@@ -48,18 +51,23 @@ describe('overload', () => {
     assert.equal(warm.silentStreams, 0, 'every call forwards before the flood');
 
     const before = relays.map((r) => r.stats());
-    const flood = await gen.run(5_000_000, 1500, FLOOD_PAYLOAD);  // as fast as the generator can go
+    const flood = await gen.run(5_000_000, 1500, FLOOD_PAYLOAD); // as fast as the generator can go
     const after = relays.map((r) => r.stats());
     const read = after.reduce((s, st, i) => s + st.a.packetsIn - before[i]!.a.packetsIn, 0);
     const forwarded = after.map((st, i) => st.b.packetsOut - before[i]!.b.packetsOut);
     const total = forwarded.reduce((a, b) => a + b, 0);
 
-    t.diagnostic(`flood: sent ${flood.sent}, relay read ${read}, forwarded ${total}, per call ${Math.min(...forwarded)}..${Math.max(...forwarded)}`);
+    t.diagnostic(
+      `flood: sent ${flood.sent}, relay read ${read}, forwarded ${total}, per call ${Math.min(...forwarded)}..${Math.max(...forwarded)}`,
+    );
     // Not vacuous: the relay must have been offered more than it could take (the kernel dropped at its ports).
     assert.ok(read < flood.sent * 0.97, `not overloaded (read ${read} of ${flood.sent} sent): the test proves nothing`);
     // Keeps forwarding what it reads: no collapse, no internal drop.
     assert.ok(total >= read * 0.99, `forwarded ${total} of ${read} read`);
-    assert.ok(total > 0.03 * flood.sent, `forwarded only ${total} of ${flood.sent} sent: the relay collapsed under the flood, or something else held the CPU`);
+    assert.ok(
+      total > 0.03 * flood.sent,
+      `forwarded only ${total} of ${flood.sent} sent: the relay collapsed under the flood, or something else held the CPU`,
+    );
     // Fair share: the least served call gets at least half the mean.
     const min = Math.min(...forwarded);
     assert.ok(min >= (total / CALLS) * 0.5, `a call was starved: min ${min}, mean ${Math.round(total / CALLS)}`);

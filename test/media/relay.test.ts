@@ -5,7 +5,9 @@ import { Peer, rtcpRr, rtp, sleep, startEngine, until } from './helpers.js';
 
 describe('media relay over real UDP', () => {
   let engine: MediaEngine;
-  before(async () => { engine = await startEngine(40000, { relatch: { packets: 5, silenceMs: 300 }, authReportIntervalMs: 100 }); });
+  before(async () => {
+    engine = await startEngine(40000, { relatch: { packets: 5, silenceMs: 300 }, authReportIntervalMs: 100 });
+  });
   after(() => engine.close());
 
   it('reports the SRTP backend and suites', () => {
@@ -18,7 +20,10 @@ describe('media relay over real UDP', () => {
   it('relays plain RTP both ways, latching the external side', async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { client.close(); core.close(); });
+    t.after(() => {
+      client.close();
+      core.close();
+    });
     const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, latch: false } });
     t.after(() => relay.close());
     assert.ok(relay.ports.a.rtp >= 40002 && relay.ports.a.rtp % 2 === 0);
@@ -44,8 +49,14 @@ describe('media relay over real UDP', () => {
   it('counts RTP loss per leg from sequence numbers, RTCP aside', async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { client.close(); core.close(); });
-    const relay = engine.createRelay({ a: { rtcpMux: true }, b: { remote: core.endpoint, rtcpMux: true, latch: false } });
+    t.after(() => {
+      client.close();
+      core.close();
+    });
+    const relay = engine.createRelay({
+      a: { rtcpMux: true },
+      b: { remote: core.endpoint, rtcpMux: true, latch: false },
+    });
     t.after(() => relay.close());
     // 65530..65535, 0..9 across the wrap, with 65533, 2 and 3 missing and 7 late: 16 expected, 3 lost.
     const seqs = [65530, 65531, 65532, 65534, 65535, 0, 1, 4, 5, 6, 8, 7, 9];
@@ -62,12 +73,19 @@ describe('media relay over real UDP', () => {
     assert.deepEqual([s.a.rtpExpected, s.a.rtpLost], [20, 4]);
   });
 
-  it('keeps a leg\'s path open with 0-byte keepalives when it sends nothing, and never forwards one', async (t) => {
+  it("keeps a leg's path open with 0-byte keepalives when it sends nothing, and never forwards one", async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();
     const later = await Peer.open();
-    t.after(() => { client.close(); core.close(); later.close(); });
-    const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, rtcpMux: true, latch: false, keepaliveMs: 300 } });
+    t.after(() => {
+      client.close();
+      core.close();
+      later.close();
+    });
+    const relay = engine.createRelay({
+      a: {},
+      b: { remote: core.endpoint, rtcpMux: true, latch: false, keepaliveMs: 300 },
+    });
     t.after(() => relay.close());
     // At once, before any media: what opens a firewall's flow from this side.
     await core.waitFor(1, 1000);
@@ -79,7 +97,10 @@ describe('media relay over real UDP', () => {
       await sleep(60);
     }
     await core.waitFor(9);
-    assert.ok(core.received.slice(1, 9).every((r) => r.data.length > 0), 'no keepalive while media flows');
+    assert.ok(
+      core.received.slice(1, 9).every((r) => r.data.length > 0),
+      'no keepalive while media flows',
+    );
     await core.waitFor(10, 1500);
     assert.equal(core.received[9]!.data.length, 0);
     // A new remote gets one at the next tick; a keepalive that arrives is counted and goes no further.
@@ -97,8 +118,14 @@ describe('media relay over real UDP', () => {
   it('relays RTCP on RFC 3550 ports and with rtcp-mux', async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { client.close(); core.close(); });
-    const relay = engine.createRelay({ a: { rtcpMux: true }, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
+    t.after(() => {
+      client.close();
+      core.close();
+    });
+    const relay = engine.createRelay({
+      a: { rtcpMux: true },
+      b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false },
+    });
     t.after(() => relay.close());
     await client.send(rtp(1, 7), relay.ports.a.rtp);
     await client.send(rtcpRr(7), relay.ports.a.rtp); // rtcp-mux: same port
@@ -116,13 +143,21 @@ describe('media relay over real UDP', () => {
     const client = await Peer.open();
     const spoofer = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { client.close(); spoofer.close(); core.close(); });
+    t.after(() => {
+      client.close();
+      spoofer.close();
+      core.close();
+    });
     const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, latch: false } });
     t.after(() => relay.close());
     await client.send(rtp(1, 0xaaaa), relay.ports.a.rtp);
     await core.waitFor(1);
     // Garbage of every shape: short, wrong version, truncated header extension.
-    const garbage = [Buffer.from('hello'), Buffer.alloc(200, 0x41), Buffer.from([0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9])];
+    const garbage = [
+      Buffer.from('hello'),
+      Buffer.alloc(200, 0x41),
+      Buffer.from([0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9]),
+    ];
     for (const g of garbage) await spoofer.send(g, relay.ports.a.rtp);
     // A spoofer with the right SSRC while the client keeps talking: never latched.
     for (let i = 0; i < 20; i++) {
@@ -133,7 +168,10 @@ describe('media relay over real UDP', () => {
     await client.waitFor(1);
     await sleep(50);
     assert.equal(spoofer.received.length, 0, 'nothing reaches the spoofer');
-    assert.ok(core.received.every((r) => r.data[20] !== 0x66), 'no spoofed payload forwarded');
+    assert.ok(
+      core.received.every((r) => r.data[20] !== 0x66),
+      'no spoofed payload forwarded',
+    );
     const s = relay.stats().a;
     assert.equal(s.drops.invalid, 3);
     assert.equal(s.drops.foreign, 20);
@@ -143,7 +181,11 @@ describe('media relay over real UDP', () => {
     const before = await Peer.open();
     const afterNat = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { before.close(); afterNat.close(); core.close(); });
+    t.after(() => {
+      before.close();
+      afterNat.close();
+      core.close();
+    });
     const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, latch: false } });
     t.after(() => relay.close());
     const latched: LatchedEvent[] = [];
@@ -162,8 +204,15 @@ describe('media relay over real UDP', () => {
   it('demultiplexes traversal media on the shared mux port by source, then SSRC', async (t) => {
     const coreLegs = [await Peer.open(), await Peer.open(), await Peer.open()];
     const clients = [await Peer.open(), await Peer.open(), await Peer.open()];
-    t.after(() => { for (const p of [...coreLegs, ...clients]) p.close(); });
-    const relays = coreLegs.map((c, i) => engine.createRelay({ a: { remote: clients[i]!.endpoint }, b: { mux: true, remote: c.endpoint, ssrc: 0x5000 + i } }));
+    t.after(() => {
+      for (const p of [...coreLegs, ...clients]) p.close();
+    });
+    const relays = coreLegs.map((c, i) =>
+      engine.createRelay({
+        a: { remote: clients[i]!.endpoint },
+        b: { mux: true, remote: c.endpoint, ssrc: 0x5000 + i },
+      }),
+    );
     t.after(() => Promise.all(relays.map((r) => r.close())));
     for (const r of relays) assert.equal(r.ports.b.rtp, 40000);
     for (let i = 0; i < 3; i++) await coreLegs[i]!.send(rtp(1, 0x5000 + i, { fill: i }), 40000);
@@ -183,7 +232,10 @@ describe('media relay over real UDP', () => {
     await clients[2]!.send(rtp(1, 0x77), relays[2]!.ports.a.rtp);
     await coreLegs[2]!.waitFor(1);
     assert.equal(coreLegs[2]!.received[0]!.port, 40000);
-    assert.throws(() => engine.createRelay({ a: {}, b: { mux: true, remote: coreLegs[0]!.endpoint } }), /already receives/);
+    assert.throws(
+      () => engine.createRelay({ a: {}, b: { mux: true, remote: coreLegs[0]!.endpoint } }),
+      /already receives/,
+    );
   });
 
   it('emits a media timeout when a leg goes silent', async (t) => {
@@ -201,13 +253,22 @@ describe('media relay over real UDP', () => {
     assert.throws(() => engine.createRelay({ a: {}, b: { remote: { address: 'not-an-ip', port: 5 } } }), TypeError);
     assert.throws(() => engine.createRelay({ a: {}, b: { remote: { address: '127.0.0.1', port: 70000 } } }), TypeError);
     assert.throws(() => engine.createRelay({ a: { mux: true }, b: {} }), /needs the remote/);
-    assert.throws(() => engine.createRelay({ a: { mux: { pair: 3 }, remote: { address: '127.0.0.1', port: 9 } }, b: {} }), /muxPair 3/);
+    assert.throws(
+      () => engine.createRelay({ a: { mux: { pair: 3 }, remote: { address: '127.0.0.1', port: 9 } }, b: {} }),
+      /muxPair 3/,
+    );
     const r = engine.createRelay({ id: 'dup', a: {}, b: {} });
     assert.throws(() => engine.createRelay({ id: 'dup', a: {}, b: {} }), /already exists/);
-    assert.throws(() => r.setKeys('a', { recv: { suite: 'AES_CM_128_HMAC_SHA1_80', key: Buffer.alloc(3) } }), /30 bytes/);
+    assert.throws(
+      () => r.setKeys('a', { recv: { suite: 'AES_CM_128_HMAC_SHA1_80', key: Buffer.alloc(3) } }),
+      /30 bytes/,
+    );
     assert.throws(() => r.setKeys('c' as 'a', {}), TypeError);
     await r.close();
     assert.throws(() => r.stats(), /closed/);
-    await assert.rejects(() => import('../../src/media/index.js').then((m) => m.MediaEngine.create({ portMin: 40001 })), TypeError);
+    await assert.rejects(
+      () => import('../../src/media/index.js').then((m) => m.MediaEngine.create({ portMin: 40001 })),
+      TypeError,
+    );
   });
 });

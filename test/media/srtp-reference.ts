@@ -2,7 +2,10 @@
 // that shares no code with libsrtp, for the suites werift lacks (AES-256, the 32-bit tags).
 import { createCipheriv, createHmac } from 'node:crypto';
 
-export interface CmSuite { keyLength: 16 | 32; tagLength: 10 | 4 }
+export interface CmSuite {
+  keyLength: 16 | 32;
+  tagLength: 10 | 4;
+}
 
 function aesCtr(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   const c = createCipheriv(key.length === 32 ? 'aes-256-ctr' : 'aes-128-ctr', key, iv);
@@ -25,7 +28,10 @@ export class ReferenceSrtp {
   #roc = 0;
   #lastSeq = -1;
 
-  constructor(private readonly suite: CmSuite, keySalt: Buffer) {
+  constructor(
+    private readonly suite: CmSuite,
+    keySalt: Buffer,
+  ) {
     const masterKey = keySalt.subarray(0, suite.keyLength);
     const masterSalt = keySalt.subarray(suite.keyLength, suite.keyLength + 14);
     this.#key = derive(masterKey, masterSalt, 0x00, suite.keyLength);

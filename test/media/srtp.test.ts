@@ -5,7 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  ProtectionProfileAeadAes128Gcm, ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtcpSession, SrtpSession,
+  ProtectionProfileAeadAes128Gcm,
+  ProtectionProfileAes128CmHmacSha1_80,
+  RtpPacket,
+  SrtcpSession,
+  SrtpSession,
 } from 'werift-rtp';
 import type { MediaEngine, SrtpSuite } from '../../src/media/index.js';
 import { Peer, rtcpRr, rtp, startEngine, until } from './helpers.js';
@@ -19,8 +23,10 @@ const SUITES: { suite: SrtpSuite; profile: number; keyLength: number; saltLength
 /** werift endpoint: protects with `send`, unprotects with `recv` (each a key||salt). */
 function wSession(s: (typeof SUITES)[number], send: Buffer, recv: Buffer) {
   const keys = {
-    localMasterKey: send.subarray(0, s.keyLength), localMasterSalt: send.subarray(s.keyLength),
-    remoteMasterKey: recv.subarray(0, s.keyLength), remoteMasterSalt: recv.subarray(s.keyLength),
+    localMasterKey: send.subarray(0, s.keyLength),
+    localMasterSalt: send.subarray(s.keyLength),
+    remoteMasterKey: recv.subarray(0, s.keyLength),
+    remoteMasterSalt: recv.subarray(s.keyLength),
   };
   return { rtp: new SrtpSession({ keys, profile: s.profile }), rtcp: new SrtcpSession({ keys, profile: s.profile }) };
 }
@@ -41,18 +47,24 @@ const protect = (session: SrtpSession, packet: Buffer): Buffer => {
 // 40 packets from 65510: the sequence number wraps and the rollover counter must follow on both sides.
 const FIRST_SEQ = 65510;
 const COUNT = 40;
-const stream = (ssrc: number) => Array.from({ length: COUNT }, (_, i) => rtp(FIRST_SEQ + i, ssrc, { ts: i * 160, fill: i }));
+const stream = (ssrc: number) =>
+  Array.from({ length: COUNT }, (_, i) => rtp(FIRST_SEQ + i, ssrc, { ts: i * 160, fill: i }));
 
 describe('SRTP transforms and interop with werift', () => {
   let engine: MediaEngine;
-  before(async () => { engine = await startEngine(41000, { authReportIntervalMs: 100 }); });
+  before(async () => {
+    engine = await startEngine(41000, { authReportIntervalMs: 100 });
+  });
   after(() => engine.close());
 
   for (const { suite, cm } of CM_SUITES) {
     it(`${suite}: byte-exact with an RFC 3711 reference both ways, across a sequence wrap`, async (t) => {
       const client = await Peer.open();
       const core = await Peer.open();
-      t.after(() => { client.close(); core.close(); });
+      t.after(() => {
+        client.close();
+        core.close();
+      });
       const kOut = randomBytes(cm.keyLength + 14);
       const kIn = randomBytes(cm.keyLength + 14);
       const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, latch: false } });
@@ -73,14 +85,20 @@ describe('SRTP transforms and interop with werift', () => {
       const ref = new ReferenceSrtp(cm, kIn);
       for (const p of sent) await client.send(ref.protect(p), relay2.ports.a.rtp);
       await back.waitFor(COUNT);
-      assert.deepEqual(back.received.map((r) => r.data), sent);
+      assert.deepEqual(
+        back.received.map((r) => r.data),
+        sent,
+      );
     });
   }
 
-  it('a setKeys that repeats a leg\'s key keeps its SRTP session (the SRTCP index goes on); a new key starts a new one', async (t) => {
+  it("a setKeys that repeats a leg's key keeps its SRTP session (the SRTCP index goes on); a new key starts a new one", async (t) => {
     const client = await Peer.open();
     const core = await Peer.open();
-    t.after(() => { client.close(); core.close(); });
+    t.after(() => {
+      client.close();
+      core.close();
+    });
     const k = randomBytes(30);
     const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
     t.after(() => relay.close());
@@ -110,9 +128,15 @@ describe('SRTP transforms and interop with werift', () => {
     it(`${s.suite}: RTP -> SRTP, werift unprotects what we protect`, async (t) => {
       const client = await Peer.open();
       const core = await Peer.open();
-      t.after(() => { client.close(); core.close(); });
+      t.after(() => {
+        client.close();
+        core.close();
+      });
       const k = randomBytes(keyLen);
-      const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
+      const relay = engine.createRelay({
+        a: {},
+        b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false },
+      });
       t.after(() => relay.close());
       relay.setKeys('b', { send: { suite: s.suite, key: k.toString('base64') } });
       const w = wSession(s, randomBytes(keyLen), k);
@@ -130,9 +154,15 @@ describe('SRTP transforms and interop with werift', () => {
     it(`${s.suite}: SRTP -> RTP, we unprotect what werift protects`, async (t) => {
       const client = await Peer.open();
       const core = await Peer.open();
-      t.after(() => { client.close(); core.close(); });
+      t.after(() => {
+        client.close();
+        core.close();
+      });
       const k = randomBytes(keyLen);
-      const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
+      const relay = engine.createRelay({
+        a: {},
+        b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false },
+      });
       t.after(() => relay.close());
       relay.setKeys('a', { recv: { suite: s.suite, key: k } });
       const w = wSession(s, k, randomBytes(keyLen));
@@ -149,10 +179,17 @@ describe('SRTP transforms and interop with werift', () => {
       const client = await Peer.open();
       const core = await Peer.open();
       const attacker = await Peer.open();
-      t.after(() => { client.close(); core.close(); attacker.close(); });
+      t.after(() => {
+        client.close();
+        core.close();
+        attacker.close();
+      });
       const kA = randomBytes(keyLen);
       const kB = randomBytes(keyLen);
-      const relay = engine.createRelay({ a: {}, b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false } });
+      const relay = engine.createRelay({
+        a: {},
+        b: { remote: core.endpoint, remoteRtcp: core.endpoint, latch: false },
+      });
       t.after(() => relay.close());
       relay.setKeys('a', { recv: { suite: s.suite, key: kA } });
       relay.setKeys('b', { send: { suite: s.suite, key: kB } });
@@ -168,7 +205,10 @@ describe('SRTP transforms and interop with werift', () => {
       const sent = stream(0x99);
       for (const p of sent) await client.send(protect(wClient.rtp, p), relay.ports.a.rtp);
       await core.waitFor(COUNT);
-      assert.deepEqual(core.received.map((r) => wCore.rtp.decrypt(r.data)), sent);
+      assert.deepEqual(
+        core.received.map((r) => wCore.rtp.decrypt(r.data)),
+        sent,
+      );
       await until(() => failures.reduce((a, b) => a + b, 0) === 200);
       assert.equal(relay.stats().a.drops.auth, 200);
       assert.equal(attacker.received.length, 0);

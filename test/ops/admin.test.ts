@@ -10,7 +10,14 @@ import { stringify } from 'yaml';
 import { runCli } from '../support/cli-run.js';
 
 async function adminFor(fx: Awaited<ReturnType<typeof coreFixture>>, token?: string) {
-  const admin = await startAdmin({ address: '127.0.0.1', port: 0, token, log: fx.log, status: () => fx.node.status(), control: fx.node });
+  const admin = await startAdmin({
+    address: '127.0.0.1',
+    port: 0,
+    token,
+    log: fx.log,
+    status: () => fx.node.status(),
+    control: fx.node,
+  });
   fx.node.ctx.onClose(() => admin.close());
   const base = `http://127.0.0.1:${admin.port}`;
   const call = async (method: string, path: string, body?: string, auth = token) => {
@@ -107,8 +114,16 @@ test('a token-protected admin API refuses data without the token but serves the 
   t.after(() => fx.cleanup());
   const token = 'ops-test-token-0123456789';
   const { call } = await adminFor(fx, token);
-  for (const [method, path] of [['GET', '/api/status'], ['GET', '/metrics'], ['POST', '/api/maintenance']] as const) {
-    assert.equal((await call(method, path, method === 'POST' ? '{"on":true}' : undefined, 'wrong-token-0123456789xx')).status, 401, path);
+  for (const [method, path] of [
+    ['GET', '/api/status'],
+    ['GET', '/metrics'],
+    ['POST', '/api/maintenance'],
+  ] as const) {
+    assert.equal(
+      (await call(method, path, method === 'POST' ? '{"on":true}' : undefined, 'wrong-token-0123456789xx')).status,
+      401,
+      path,
+    );
   }
   assert.equal(fx.node.ctx.maintenance(), false);
   const page = await call('GET', '/', undefined, undefined);
@@ -141,7 +156,10 @@ test('/metrics is Prometheus text with the same figures as /api/status', async (
   assert.equal(value('mra_maintenance_mode'), 0);
   assert.equal(value('mra_alarm', { id: 'test.example', severity: 'warning' }), 1);
   assert.equal(value('mra_alarms', { severity: 'warning' }), 1);
-  assert.ok(samples.some((s) => s.name === 'process_cpu_seconds_total'), 'process metrics under their usual names');
+  assert.ok(
+    samples.some((s) => s.name === 'process_cpu_seconds_total'),
+    'process metrics under their usual names',
+  );
   assert.ok(!samples.some((s) => /process_process|^mra_status$/.test(s.name)), 'no doubled prefix, no catch-all gauge');
   assert.equal(value('mra_intrusion_blocks_total'), undefined, "an edge's family is not on core");
   registrations = 8;
@@ -169,27 +187,56 @@ test('off loopback the admin API is HTTPS: refused without TLS, a client without
   const fx = await coreFixture();
   t.after(() => fx.cleanup());
   const status = () => fx.node.status();
-  await assert.rejects(startAdmin({ address: '0.0.0.0', port: 0, token: 'ops-test-token-0123456789', log: fx.log, status }), /off loopback it needs TLS/);
+  await assert.rejects(
+    startAdmin({ address: '0.0.0.0', port: 0, token: 'ops-test-token-0123456789', log: fx.log, status }),
+    /off loopback it needs TLS/,
+  );
 
   const adminCert = await fx.ca.issue({ commonName: 'admin.core.example.com', dnsNames: ['admin.core.example.com'] });
   const operator = await fx.ca.issue({ commonName: 'operator', dnsNames: ['operator.example.com'] });
   const token = 'ops-test-token-0123456789';
-  const admin = await startAdmin({ address: '0.0.0.0', port: 0, token, tls: { cert: adminCert.cert, key: adminCert.key, clientCa: fx.ca.cert }, log: fx.log, status, control: fx.node });
+  const admin = await startAdmin({
+    address: '0.0.0.0',
+    port: 0,
+    token,
+    tls: { cert: adminCert.cert, key: adminCert.key, clientCa: fx.ca.cert },
+    log: fx.log,
+    status,
+    control: fx.node,
+  });
   t.after(() => admin.close());
   const ask = (opts: { cert?: string; key?: string; token?: string }) =>
     new Promise<{ status?: number; error?: string }>((resolve) => {
-      const req = httpsRequest({ host: '127.0.0.1', port: admin.port, path: '/api/status', ca: fx.ca.cert, servername: 'admin.core.example.com', ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}), headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode });
-      });
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: admin.port,
+          path: '/api/status',
+          ca: fx.ca.cert,
+          servername: 'admin.core.example.com',
+          ...(opts.cert ? { cert: opts.cert, key: opts.key } : {}),
+          headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+        },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode });
+        },
+      );
       req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
       req.end();
     });
-  assert.match((await ask({ token })).error ?? '', /CERTIFICATE_REQUIRED|ECONNRESET/, 'no client certificate: refused in the TLS handshake');
+  assert.match(
+    (await ask({ token })).error ?? '',
+    /CERTIFICATE_REQUIRED|ECONNRESET/,
+    'no client certificate: refused in the TLS handshake',
+  );
   assert.equal((await ask({ cert: operator.cert, key: operator.key })).status, 401, 'a certificate, but no token');
   assert.equal((await ask({ cert: operator.cert, key: operator.key, token })).status, 200);
   await waitFor('the refusal in the log', () => fx.logLines().some((l) => l.msg === 'admin API TLS handshake failed'));
-  const plain = await fetch(`http://127.0.0.1:${admin.port}/api/status`).then((r) => r.status, (err: Error) => err.message);
+  const plain = await fetch(`http://127.0.0.1:${admin.port}/api/status`).then(
+    (r) => r.status,
+    (err: Error) => err.message,
+  );
   assert.notEqual(plain, 200, 'plain HTTP gets nothing');
 
   // The CLI with the node's configuration: HTTPS, the token, the admin certificate pinned (its name is not the address).
@@ -199,7 +246,21 @@ test('off loopback the admin API is HTTPS: refused without TLS, a client without
   writeFileSync(join(fx.dir, 'operator.key'), operator.key);
   writeFileSync(join(fx.dir, 'token'), `${token}\n`);
   const yaml = join(fx.dir, 'core.yaml');
-  writeFileSync(yaml, stringify({ role: 'core', name: 'core1', admin: { address: '0.0.0.0', port: admin.port, token_file: 'token', tls: { cert_file: 'admin.pem', key_file: 'admin.key', client_ca_file: 'ca.pem' } }, tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' }, traversal: { peers: [{ address: '127.0.0.1' }], username: 't', password: 'p' } }));
+  writeFileSync(
+    yaml,
+    stringify({
+      role: 'core',
+      name: 'core1',
+      admin: {
+        address: '0.0.0.0',
+        port: admin.port,
+        token_file: 'token',
+        tls: { cert_file: 'admin.pem', key_file: 'admin.key', client_ca_file: 'ca.pem' },
+      },
+      tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
+      traversal: { peers: [{ address: '127.0.0.1' }], username: 't', password: 'p' },
+    }),
+  );
   const cli = async (...args: string[]) => {
     const r = await runCli(args);
     return { status: r.code, stdout: r.out, stderr: r.err };
@@ -207,13 +268,30 @@ test('off loopback the admin API is HTTPS: refused without TLS, a client without
   const noCert = await cli('status', '-c', yaml);
   assert.equal(noCert.status, 2);
   assert.match(noCert.stderr, /asks for a client certificate \(admin\.tls\.client_ca_file\): give --cert and --key/);
-  const ok = await cli('status', '-c', yaml, '--cert', join(fx.dir, 'operator.pem'), '--key', join(fx.dir, 'operator.key'), '--json');
+  const ok = await cli(
+    'status',
+    '-c',
+    yaml,
+    '--cert',
+    join(fx.dir, 'operator.pem'),
+    '--key',
+    join(fx.dir, 'operator.key'),
+    '--json',
+  );
   assert.equal(ok.status, 1, `the answer came (exit 1: this fixture has no traversal link): ${ok.stderr}`);
   assert.equal(JSON.parse(ok.stdout).node, 'core1');
   // Another certificate of the same CA in the configuration: the pin refuses the server's.
   const other = await fx.ca.issue({ commonName: 'other', dnsNames: ['other.example.com'] });
   writeFileSync(join(fx.dir, 'admin.pem'), other.cert);
-  const pinned = await cli('status', '-c', yaml, '--cert', join(fx.dir, 'operator.pem'), '--key', join(fx.dir, 'operator.key'));
+  const pinned = await cli(
+    'status',
+    '-c',
+    yaml,
+    '--cert',
+    join(fx.dir, 'operator.pem'),
+    '--key',
+    join(fx.dir, 'operator.key'),
+  );
   assert.equal(pinned.status, 2);
   assert.match(pinned.stderr, /certificate is not the one in the configuration/);
 });

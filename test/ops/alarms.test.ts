@@ -20,7 +20,9 @@ test('certificate alarms: near expiry is a warning; expired and a missing client
   assert.equal(a?.severity, 'warning');
   assert.match(a!.message, /expires on .* \(\d+ days left\); renew it/);
 
-  const bad = await coreFixture({ cert: { clientAuth: false, notBefore: new Date(Date.now() - 40 * DAY), notAfter: new Date(Date.now() - DAY) } });
+  const bad = await coreFixture({
+    cert: { clientAuth: false, notBefore: new Date(Date.now() - 40 * DAY), notAfter: new Date(Date.now() - DAY) },
+  });
   t.after(() => bad.cleanup());
   raiseCertificateAlarms(bad.node.ctx, bad.tlsProblems);
   const ids = alarmsOf(bad.node.status()).map((x) => `${x.id}/${x.severity}`);
@@ -41,13 +43,26 @@ test('certificate expiry is re-checked while the node runs: near expiry, then ex
   assert.deepEqual(ids(), [], '60 days left: nothing yet');
   watch.recheck(new Date(Date.now() + 40 * DAY));
   assert.deepEqual(ids(), ['certificate.near-expiry/warning']);
-  assert.ok(fx.logLines().some((l) => l.problem === 'near-expiry'), 'logged when it first appears');
+  assert.ok(
+    fx.logLines().some((l) => l.problem === 'near-expiry'),
+    'logged when it first appears',
+  );
   watch.recheck(new Date(Date.now() + 61 * DAY));
   assert.deepEqual(ids(), ['certificate.expired/error'], 'near expiry gives way to expired');
 });
 
 test('link down: a core whose edge does not answer raises traversal.link-down once the grace time has passed', async (t) => {
-  const fx = await coreFixture({ config: { traversal: { peers: [{ address: '127.0.0.1', sip_port: await freePort() }], username: 'traversal', password: 'secret', reconnect_initial_s: 0.05, connect_timeout_s: 0.5 } } });
+  const fx = await coreFixture({
+    config: {
+      traversal: {
+        peers: [{ address: '127.0.0.1', sip_port: await freePort() }],
+        username: 'traversal',
+        password: 'secret',
+        reconnect_initial_s: 0.05,
+        connect_timeout_s: 0.5,
+      },
+    },
+  });
   t.after(() => fx.cleanup());
   const core = await startCore(fx.cfg, fx.log);
   t.after(() => core.close());
@@ -87,11 +102,16 @@ test('capacity: registrations through a real edge above 80% of capacity.registra
   assert.equal(a.severity, 'warning');
   assert.match(a.message, /sip registrations: 2 of 2 in use \(100%, above 80%\)/);
   assert.equal((await bob.register(0)).status, 200);
-  await waitFor('the alarm clears below the threshold', () => !edgeAlarms().some((x) => x.id === 'sip.capacity') || undefined);
+  await waitFor(
+    'the alarm clears below the threshold',
+    () => !edgeAlarms().some((x) => x.id === 'sip.capacity') || undefined,
+  );
 });
 
 test('discovery re-reads the publishers by itself (hourly by default), so staleness means a failing publisher', async (t) => {
-  const fx = await coreFixture({ config: { unified_cm: [{ publisher: '127.0.0.1', https_port: await freePort(), username: 'axl', password: 'x' }] } });
+  const fx = await coreFixture({
+    config: { unified_cm: [{ publisher: '127.0.0.1', https_port: await freePort(), username: 'axl', password: 'x' }] },
+  });
   t.after(() => fx.cleanup());
   const d = attachDiscovery(fx.node.ctx, { timeoutMs: 500, refreshEveryMs: 100 });
   await d.whenFresh();
@@ -103,7 +123,9 @@ test('discovery re-reads the publishers by itself (hourly by default), so stalen
 
 test('discovery stale: a publisher that does not answer raises its own alarm and discovery.stale', async (t) => {
   const port = await freePort();
-  const fx = await coreFixture({ config: { unified_cm: [{ publisher: '127.0.0.1', https_port: port, username: 'axl', password: 'x' }] } });
+  const fx = await coreFixture({
+    config: { unified_cm: [{ publisher: '127.0.0.1', https_port: port, username: 'axl', password: 'x' }] },
+  });
   t.after(() => fx.cleanup());
   const discovery = attachDiscovery(fx.node.ctx, { timeoutMs: 500 });
   await discovery.whenFresh();
@@ -112,12 +134,28 @@ test('discovery stale: a publisher that does not answer raises its own alarm and
   const refreshed = await fx.node.action('discovery-refresh')!();
   assert.equal((refreshed as { nodes: number }).nodes, 1, 'the admin action re-runs discovery and answers what it has');
   const nodes = (fx.node.status().discovery as { nodes: Array<{ name: string; source: string }> }).nodes;
-  assert.deepEqual(nodes.map((n) => `${n.name}/${n.source}`), ['127.0.0.1/static'], 'never read: the publisher alone, as configured');
+  assert.deepEqual(
+    nodes.map((n) => `${n.name}/${n.source}`),
+    ['127.0.0.1/static'],
+    'never read: the publisher alone, as configured',
+  );
 });
 
 test("the edge's link-down alarm carries the last refused attempt's reason", () => {
   const started = new Date(Date.now() - 60_000).toISOString();
-  const [alarm] = statusAlarms({ started, traversal: { state: 'down', cores: [], refused: { certificate: 3 }, lastError: 'last refused: 2026-01-01T00:00:00.000Z from 198.18.2.2:40000: presented no client certificate: refused in the TLS handshake' } });
+  const [alarm] = statusAlarms({
+    started,
+    traversal: {
+      state: 'down',
+      cores: [],
+      refused: { certificate: 3 },
+      lastError:
+        'last refused: 2026-01-01T00:00:00.000Z from 198.18.2.2:40000: presented no client certificate: refused in the TLS handshake',
+    },
+  });
   assert.equal(alarm?.id, 'traversal.link-down');
-  assert.match(alarm!.message, /traversal link is down: last refused: .* from 198\.18\.2\.2:40000: presented no client certificate/);
+  assert.match(
+    alarm!.message,
+    /traversal link is down: last refused: .* from 198\.18\.2\.2:40000: presented no client certificate/,
+  );
 });

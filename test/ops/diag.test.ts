@@ -19,7 +19,13 @@ let lab: Lab;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mra-diag-test-'));
-  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', clients: 0, media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() } });
+  lab = await startLab({
+    dir: join(dir, 'lab'),
+    ports: 'ephemeral',
+    logLevel: 'silent',
+    clients: 0,
+    media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() },
+  });
 });
 
 after(async () => {
@@ -34,16 +40,26 @@ function signIn(): Promise<number> {
   const ca = readFileSync(lab.configs.edge.tls.ca_file, 'utf8');
   const user = LAB_USERS[0]!;
   return new Promise((resolve, reject) => {
-    const req = request({ host: lab.configs.edge.public.address, port: lab.edge.ports.https, servername: 'edge.lab.example.com', ca, path: `/${Buffer.from('lab.example.com').toString('base64')}/get_edge_config?service_name=_cisco-uds`, headers: { authorization: `Basic ${Buffer.from(`${user.id}:${user.password}`).toString('base64')}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      {
+        host: lab.configs.edge.public.address,
+        port: lab.edge.ports.https,
+        servername: 'edge.lab.example.com',
+        ca,
+        path: `/${Buffer.from('lab.example.com').toString('base64')}/get_edge_config?service_name=_cisco-uds`,
+        headers: { authorization: `Basic ${Buffer.from(`${user.id}:${user.password}`).toString('base64')}` },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
-test('diag start and stop: one bundle with debug logs, status snapshots, the redacted configuration, a capture of the node\'s ports and TLS keys, and no secret', async () => {
+test("diag start and stop: one bundle with debug logs, status snapshots, the redacted configuration, a capture of the node's ports and TLS keys, and no secret", async () => {
   const edge = `http://127.0.0.1:${lab.edge.ports.admin}`;
   const out = join(dir, 'bundles');
   const started = await cli('diag', 'start', '--tls-keys', '--dir', out, '--url', edge);
@@ -56,7 +72,17 @@ test('diag start and stop: one bundle with debug logs, status snapshots, the red
 
   // Traffic while it runs: a sign-in over HTTPS and a SIP registration.
   assert.equal(await signIn(), 200);
-  const sip = new SipClient({ host: lab.configs.edge.public.address, port: lab.edge.ports.sipTls!, servername: 'edge.lab.example.com', ca: readFileSync(lab.configs.edge.tls.ca_file, 'utf8'), user: 'alice', password: LAB_SIP_USERS.alice!, domain: 'lab.example.com', expiresS: 120, timeoutMs: 5000 });
+  const sip = new SipClient({
+    host: lab.configs.edge.public.address,
+    port: lab.edge.ports.sipTls!,
+    servername: 'edge.lab.example.com',
+    ca: readFileSync(lab.configs.edge.tls.ca_file, 'utf8'),
+    user: 'alice',
+    password: LAB_SIP_USERS.alice!,
+    domain: 'lab.example.com',
+    expiresS: 120,
+    timeoutMs: 5000,
+  });
   try {
     await sip.connect();
     assert.equal((await sip.register()).status, 200);
@@ -66,11 +92,20 @@ test('diag start and stop: one bundle with debug logs, status snapshots, the red
   }
   const stopped = await cli('diag', 'stop', '--url', edge, '--json');
   assert.equal(stopped.code, 0, stopped.err);
-  const result = JSON.parse(stopped.out) as { bundle: string; bytes: number; files: string[]; notes: Record<string, string> };
+  const result = JSON.parse(stopped.out) as {
+    bundle: string;
+    bytes: number;
+    files: string[];
+    notes: Record<string, string>;
+  };
   assert.ok(result.bundle.startsWith(out) && result.bundle.endsWith('.tar.gz'), result.bundle);
   assert.equal(statSync(result.bundle).size, result.bytes);
   assert.match(result.notes.capture!, /^tcpdump -i any 'tcp port \d+/);
-  assert.doesNotMatch(result.notes.capture!, new RegExp(`port ${lab.edge.ports.admin}\\b`), 'the admin port (its token travels there) is not captured');
+  assert.doesNotMatch(
+    result.notes.capture!,
+    new RegExp(`port ${lab.edge.ports.admin}\\b`),
+    'the admin port (its token travels there) is not captured',
+  );
 
   const x = join(dir, 'x');
   spawnSync('mkdir', ['-p', x]);
@@ -79,9 +114,18 @@ test('diag start and stop: one bundle with debug logs, status snapshots, the red
   const manifest = JSON.parse(readFileSync(join(root, 'manifest.json'), 'utf8'));
   assert.equal(manifest.node, 'edge1');
   assert.ok(Date.parse(manifest.stoppedAt) > Date.parse(manifest.startedAt));
-  const logLines = readFileSync(join(root, 'node.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: number; msg: string });
-  assert.ok(logLines.some((l) => l.level === 20), 'debug lines, though the node logs nothing by default (silent)');
-  assert.ok(logLines.some((l) => l.msg === 'sip registration bound'), 'the registration made during the interval');
+  const logLines = readFileSync(join(root, 'node.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { level: number; msg: string });
+  assert.ok(
+    logLines.some((l) => l.level === 20),
+    'debug lines, though the node logs nothing by default (silent)',
+  );
+  assert.ok(
+    logLines.some((l) => l.msg === 'sip registration bound'),
+    'the registration made during the interval',
+  );
   const snapshots = readdirSync(join(root, 'status'));
   assert.ok(snapshots.length >= 2, snapshots.join());
   assert.equal(JSON.parse(readFileSync(join(root, 'status', snapshots[0]!), 'utf8')).node, 'edge1');
@@ -93,7 +137,11 @@ test('diag start and stop: one bundle with debug logs, status snapshots, the red
   assert.ok([0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1].includes(pcap.readUInt32LE(0)), 'a pcap file');
   assert.ok(pcap.length > 24 + 16 * 10, `packets were captured (${pcap.length} bytes)`);
   const keys = readFileSync(join(root, 'tls-keys.log'), 'utf8');
-  assert.match(keys, /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]+$/m, 'NSS key log lines of the sign-in');
+  assert.match(
+    keys,
+    /^(CLIENT_HANDSHAKE_TRAFFIC_SECRET|CLIENT_RANDOM) [0-9a-f]{64} [0-9a-f]+$/m,
+    'NSS key log lines of the sign-in',
+  );
 
   // No secret in any file of the bundle: not the traversal password or its hash, not an AXL or user password, not a Basic credential.
   const secrets = [
@@ -104,7 +152,10 @@ test('diag start and stop: one bundle with debug logs, status snapshots, the red
     LAB_USERS[0]!.password,
     Buffer.from(`${LAB_USERS[0]!.id}:${LAB_USERS[0]!.password}`).toString('base64'),
   ];
-  const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
+  const files = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)],
+    );
   for (const f of files(root)) {
     const text = readFileSync(f).toString('latin1');
     for (const s of secrets) assert.ok(!text.includes(s), `${f.slice(root.length)} holds a secret (${s.slice(0, 4)}…)`);
@@ -120,13 +171,25 @@ test("core's bundle redacts its traversal and AXL passwords and captures the por
   const core = `http://127.0.0.1:${lab.core.ports.admin}`;
   assert.equal((await cli('diag', 'start', '--dir', join(dir, 'core-bundles'), '--url', core)).code, 0);
   assert.equal((await cli('discovery', 'refresh', '--url', core)).code, 0);
-  const stopped = JSON.parse((await cli('diag', 'stop', '--url', core, '--json')).out) as { bundle: string; notes: Record<string, string> };
-  assert.match(stopped.notes.capture!, new RegExp(`tcp port ${lab.configs.core.traversal.peers[0]!.sip_port}\\b`), 'the edge\'s traversal port');
-  assert.match(stopped.notes.capture!, new RegExp(`tcp port ${lab.inside.ports.uds}\\b`), 'the publisher\'s HTTPS port');
-  const config = JSON.parse(spawnSync('tar', ['-xzOf', stopped.bundle, '--wildcards', '*/config.json'], { encoding: 'utf8' }).stdout);
+  const stopped = JSON.parse((await cli('diag', 'stop', '--url', core, '--json')).out) as {
+    bundle: string;
+    notes: Record<string, string>;
+  };
+  assert.match(
+    stopped.notes.capture!,
+    new RegExp(`tcp port ${lab.configs.core.traversal.peers[0]!.sip_port}\\b`),
+    "the edge's traversal port",
+  );
+  assert.match(stopped.notes.capture!, new RegExp(`tcp port ${lab.inside.ports.uds}\\b`), "the publisher's HTTPS port");
+  const config = JSON.parse(
+    spawnSync('tar', ['-xzOf', stopped.bundle, '--wildcards', '*/config.json'], { encoding: 'utf8' }).stdout,
+  );
   assert.equal(config.traversal.password, REDACTED);
   assert.equal(config.unified_cm[0].password, REDACTED);
   assert.equal(config.unified_cm[0].username, LAB_AXL_CREDENTIALS.username);
   const everything = spawnSync('tar', ['-xzOf', stopped.bundle], { encoding: 'latin1' }).stdout;
-  assert.ok(!everything.includes(LAB_AXL_CREDENTIALS.password), 'the AXL password appears nowhere, not even in the capture of the discovery refresh');
+  assert.ok(
+    !everything.includes(LAB_AXL_CREDENTIALS.password),
+    'the AXL password appears nowhere, not even in the capture of the discovery refresh',
+  );
 });

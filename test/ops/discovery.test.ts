@@ -33,12 +33,28 @@ after(async () => {
 });
 
 function cucm(overrides: Partial<ClusterConfig> = {}): ClusterConfig {
-  return { kind: 'unified_cm', publisher: ADDRESS, https_port: inside.ports.uds, ...LAB_AXL_CREDENTIALS, tls_verify: true, deployment: 'default', nodes: [], ...overrides };
+  return {
+    kind: 'unified_cm',
+    publisher: ADDRESS,
+    https_port: inside.ports.uds,
+    ...LAB_AXL_CREDENTIALS,
+    tls_verify: true,
+    deployment: 'default',
+    nodes: [],
+    ...overrides,
+  };
 }
 
 function discovery(clusters: ClusterConfig[], timeoutMs = 3000) {
   const alarms = new AlarmBoard();
-  const d = new Discovery({ clusters, ca, timeoutMs, alarm: (id, s, m) => alarms.raise(id, s, m), clearAlarm: (id) => alarms.clear(id), log: capturedLogger().log });
+  const d = new Discovery({
+    clusters,
+    ca,
+    timeoutMs,
+    alarm: (id, s, m) => alarms.raise(id, s, m),
+    clearAlarm: (id) => alarms.clear(id),
+    log: capturedLogger().log,
+  });
   return { d, alarms };
 }
 
@@ -57,8 +73,15 @@ test('discovery reads the lab publisher: nodes, CEtcp zones, search rules at pri
   assert.equal(z2.priority, 45);
   const uds = r.rules.find((x) => x.host === 'cucm2.lab.example.com' && x.path === '/cucm-uds/')!;
   assert.equal(uds.port, inside.ports.uds);
-  assert.ok(r.rules.some((x) => x.host === 'cucm2.lab.example.com' && x.type === 'tftp' && x.port === 6970 && x.scheme === 'http'));
-  assert.deepEqual(r.tokenKeys[0]!.keys.map((k) => k.kid), [inside.tokens.kid]);
+  assert.ok(
+    r.rules.some(
+      (x) => x.host === 'cucm2.lab.example.com' && x.type === 'tftp' && x.port === 6970 && x.scheme === 'http',
+    ),
+  );
+  assert.deepEqual(
+    r.tokenKeys[0]!.keys.map((k) => k.kid),
+    [inside.tokens.kid],
+  );
   assert.ok(r.insideNodes.some((n) => n.type === 'unified_cm' && n.address === 'cucm2.lab.example.com'));
   assert.deepEqual(alarms.list(), []);
   assert.equal(d.status().stale, false);
@@ -74,12 +97,18 @@ test('mixed mode adds CEtls zones; removing a node and refreshing removes its zo
   const changes: number[] = [];
   d.on('change', (r) => changes.push(r.zones.length));
   let r = await d.refresh();
-  assert.deepEqual(r.zones.map((z) => z.name).sort(), [`CEtcp-${ADDRESS}`, `CEtls-${ADDRESS}`, 'CEtcp-cucm2.lab.example.com', 'CEtls-cucm2.lab.example.com'].sort());
+  assert.deepEqual(
+    r.zones.map((z) => z.name).sort(),
+    [`CEtcp-${ADDRESS}`, `CEtls-${ADDRESS}`, 'CEtcp-cucm2.lab.example.com', 'CEtls-cucm2.lab.example.com'].sort(),
+  );
   assert.equal(r.zones.find((z) => z.name === `CEtls-${ADDRESS}`)!.tlsVerify, true);
   inside.cluster.nodes = inside.cluster.nodes.filter((n) => n.name !== 'cucm2.lab.example.com');
   inside.cluster.mixedMode = false;
   r = await d.refresh();
-  assert.deepEqual(r.zones.map((z) => z.name), [`CEtcp-${ADDRESS}`]);
+  assert.deepEqual(
+    r.zones.map((z) => z.name),
+    [`CEtcp-${ADDRESS}`],
+  );
   assert.equal(r.rules.filter((x) => x.host === 'cucm2.lab.example.com').length, 0);
   assert.deepEqual(changes, [4, 1]);
 });
@@ -87,7 +116,15 @@ test('mixed mode adds CEtls zones; removing a node and refreshing removes its zo
 test('a cluster not read for staleAfterMs is stale although its last answer was good: discovery.stale', async () => {
   inside.cluster.nodes = [{ name: ADDRESS }];
   const alarms = new AlarmBoard();
-  const d = new Discovery({ clusters: [cucm()], ca, timeoutMs: 3000, staleAfterMs: 300, alarm: (id, s, m) => alarms.raise(id, s, m), clearAlarm: (id) => alarms.clear(id), log: capturedLogger().log });
+  const d = new Discovery({
+    clusters: [cucm()],
+    ca,
+    timeoutMs: 3000,
+    staleAfterMs: 300,
+    alarm: (id, s, m) => alarms.raise(id, s, m),
+    clearAlarm: (id) => alarms.clear(id),
+    log: capturedLogger().log,
+  });
   await d.refresh();
   assert.equal(d.status().stale, false);
   assert.deepEqual(statusAlarms({ discovery: d.status() }), []);
@@ -108,7 +145,10 @@ test('new sign-ins wait for a running refresh instead of failing', async () => {
   assert.equal(d.refreshing, true);
   const fresh = await d.whenFresh();
   assert.equal(d.refreshing, false);
-  assert.deepEqual(fresh.nodes.map((n) => n.name), [ADDRESS]);
+  assert.deepEqual(
+    fresh.nodes.map((n) => n.name),
+    [ADDRESS],
+  );
   assert.equal(await running, fresh);
 });
 
@@ -119,10 +159,16 @@ test('a publisher answering garbage is an alarm naming it, keeps the last good n
   inside.cluster.misbehave = 'garbage';
   try {
     const r = await d.refresh();
-    assert.deepEqual(r.nodes.map((n) => n.name), [ADDRESS]);
+    assert.deepEqual(
+      r.nodes.map((n) => n.name),
+      [ADDRESS],
+    );
     const [a] = alarms.list();
     assert.equal(a?.id, `discovery.unified_cm.${ADDRESS}`);
-    assert.match(a!.message, /not an AXL listProcessNodeResponse envelope.*keeping the nodes from the last good answer/);
+    assert.match(
+      a!.message,
+      /not an AXL listProcessNodeResponse envelope.*keeping the nodes from the last good answer/,
+    );
     const st = d.status();
     assert.equal(st.stale, true);
     assert.match(String(st.staleReason), /last failed/);
@@ -144,10 +190,30 @@ test('a SOAP fault, wrong credentials, a silent and an absent publisher are each
   for (const [name, cfg, misbehave, want] of cases) {
     inside.cluster.misbehave = misbehave;
     try {
-      const { d, alarms } = discovery([cucm({ ...cfg(), nodes: [{ address: 'static.lab.example.com', sip_port: 5060, sip_tls_port: 5061, https_port: 8443, tftp_port: 6970 }] })], 300);
+      const { d, alarms } = discovery(
+        [
+          cucm({
+            ...cfg(),
+            nodes: [
+              {
+                address: 'static.lab.example.com',
+                sip_port: 5060,
+                sip_tls_port: 5061,
+                https_port: 8443,
+                tftp_port: 6970,
+              },
+            ],
+          }),
+        ],
+        300,
+      );
       const r = await d.refresh();
       assert.match(alarms.list()[0]?.message ?? '', want, name);
-      assert.deepEqual(r.nodes.map((n) => `${n.name}/${n.source}`), ['static.lab.example.com/static'], `${name}: static nodes still served`);
+      assert.deepEqual(
+        r.nodes.map((n) => `${n.name}/${n.source}`),
+        ['static.lab.example.com/static'],
+        `${name}: static nodes still served`,
+      );
     } finally {
       inside.cluster.misbehave = undefined;
     }
@@ -157,7 +223,14 @@ test('a SOAP fault, wrong credentials, a silent and an absent publisher are each
 test('TLS verify refuses a publisher whose certificate the CA file does not vouch for', async () => {
   const other = await labPki(join(dir, 'other-pki'));
   const alarms = new AlarmBoard();
-  const strict = new Discovery({ clusters: [cucm()], ca: readFileSync(other.caFile, 'utf8'), timeoutMs: 2000, alarm: (id, s, m) => alarms.raise(id, s, m), clearAlarm: () => {}, log: capturedLogger().log });
+  const strict = new Discovery({
+    clusters: [cucm()],
+    ca: readFileSync(other.caFile, 'utf8'),
+    timeoutMs: 2000,
+    alarm: (id, s, m) => alarms.raise(id, s, m),
+    clearAlarm: () => {},
+    log: capturedLogger().log,
+  });
   await strict.refresh();
   assert.match(alarms.list()[0]?.message ?? '', /certificate refused/);
   const lax = discovery([cucm({ tls_verify: false })]);

@@ -7,8 +7,22 @@ const table = () => {
   const t = attachDomains({
     cfg: {
       domains: [
-        { name: 'Example.COM', sip_registrations: true, im_presence: true, on_node: false, xmpp_federation: false, deployment: 'default' },
-        { name: 'partner.example.net', sip_registrations: false, im_presence: false, on_node: false, xmpp_federation: true, deployment: 'dmz' },
+        {
+          name: 'Example.COM',
+          sip_registrations: true,
+          im_presence: true,
+          on_node: false,
+          xmpp_federation: false,
+          deployment: 'default',
+        },
+        {
+          name: 'partner.example.net',
+          sip_registrations: false,
+          im_presence: false,
+          on_node: false,
+          xmpp_federation: true,
+          deployment: 'dmz',
+        },
       ],
     },
     addStatus: (name, read) => sections.set(name, read),
@@ -28,8 +42,14 @@ test('lookup ignores case and a trailing dot; unknown names and non-strings are 
 
 test('withFlag lists the domains offering a service; an unknown service is a clear TypeError', () => {
   const { t } = table();
-  assert.deepEqual(t.withFlag('xmpp_federation').map((d) => d.name), ['partner.example.net']);
-  assert.deepEqual(t.withFlag('im_presence').map((d) => d.name), ['Example.COM']);
+  assert.deepEqual(
+    t.withFlag('xmpp_federation').map((d) => d.name),
+    ['partner.example.net'],
+  );
+  assert.deepEqual(
+    t.withFlag('im_presence').map((d) => d.name),
+    ['Example.COM'],
+  );
   assert.deepEqual(t.withFlag('on_node'), []);
   assert.throws(() => t.withFlag('voicemail' as never), /unknown domain service voicemail/);
   assert.equal(t.list().length, 2);
@@ -38,7 +58,14 @@ test('withFlag lists the domains offering a service; an unknown service is a cle
 test('the "domains" status section names each service as the product does', () => {
   const { sections } = table();
   assert.deepEqual(sections.get('domains')!(), [
-    { name: 'Example.COM', deployment: 'default', services: ['SIP registrations and provisioning on Unified CM', 'IM and Presence Service registrations and provisioning'] },
+    {
+      name: 'Example.COM',
+      deployment: 'default',
+      services: [
+        'SIP registrations and provisioning on Unified CM',
+        'IM and Presence Service registrations and provisioning',
+      ],
+    },
     { name: 'partner.example.net', deployment: 'dmz', services: ['XMPP federation'] },
   ]);
 });

@@ -25,7 +25,9 @@ export interface CoreFixture {
  * A core node's context as core.ts builds it (real configuration, real certificate files, real TLS check),
  * without the traversal link, so admin and alarm tests can drive it directly.
  */
-export async function coreFixture(opts: { cert?: Partial<IssueOptions>; config?: Partial<CoreConfigInput> } = {}): Promise<CoreFixture> {
+export async function coreFixture(
+  opts: { cert?: Partial<IssueOptions>; config?: Partial<CoreConfigInput> } = {},
+): Promise<CoreFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-ops-'));
   const ca = await CertificateAuthority.create({ commonName: 'mra-edge ops test CA' });
   const core = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'], ...opts.cert });
@@ -47,7 +49,10 @@ export async function coreFixture(opts: { cert?: Partial<IssueOptions>; config?:
   const { log, lines } = capturedLogger('core1');
   const tls = loadTls(cfg, log);
   const store = new MemoryStore();
-  const node = createContext({ cfg, log, store, tls }, { node: cfg.name, role: 'core', started: new Date().toISOString() });
+  const node = createContext(
+    { cfg, log, store, tls },
+    { node: cfg.name, role: 'core', started: new Date().toISOString() },
+  );
   return {
     dir,
     cfg,
@@ -65,7 +70,10 @@ export async function coreFixture(opts: { cert?: Partial<IssueOptions>; config?:
 }
 
 /** A Prometheus text exposition, parsed: every sample with its labels, and the TYPE of each family. */
-export function parseExposition(text: string): { samples: Array<{ name: string; labels: Record<string, string>; value: number }>; types: Map<string, string> } {
+export function parseExposition(text: string): {
+  samples: Array<{ name: string; labels: Record<string, string>; value: number }>;
+  types: Map<string, string>;
+} {
   const samples: Array<{ name: string; labels: Record<string, string>; value: number }> = [];
   const types = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -79,7 +87,13 @@ export function parseExposition(text: string): { samples: Array<{ name: string; 
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
     // The format spells these without regard to case (prom-client writes "Nan").
     const special = /^([+-]?)(nan|inf)$/i.exec(m[3]!);
-    const value = special ? (special[2]!.toLowerCase() === 'nan' ? NaN : special[1] === '-' ? -Infinity : Infinity) : Number(m[3]);
+    const value = special
+      ? special[2]!.toLowerCase() === 'nan'
+        ? NaN
+        : special[1] === '-'
+          ? -Infinity
+          : Infinity
+      : Number(m[3]);
     if (!special && Number.isNaN(value)) throw new Error(`not a number in: ${line}`);
     samples.push({ name: m[1]!, labels, value });
   }

@@ -51,11 +51,30 @@ test('the Dockerfile: two stages on Node 20, a non-root runtime with an exec-for
   const text = readFileSync(join(DOCKER, 'Dockerfile'), 'utf8');
   const ins = instructions(text);
   const ops = ins.map((i) => i.op);
-  const known = new Set(['FROM', 'RUN', 'COPY', 'WORKDIR', 'ENV', 'EXPOSE', 'USER', 'HEALTHCHECK', 'STOPSIGNAL', 'ENTRYPOINT', 'CMD', 'ARG', 'LABEL']);
+  const known = new Set([
+    'FROM',
+    'RUN',
+    'COPY',
+    'WORKDIR',
+    'ENV',
+    'EXPOSE',
+    'USER',
+    'HEALTHCHECK',
+    'STOPSIGNAL',
+    'ENTRYPOINT',
+    'CMD',
+    'ARG',
+    'LABEL',
+  ]);
   for (const i of ins) assert.ok(known.has(i.op), `line ${i.line}: ${i.op}`);
   const froms = ins.filter((i) => i.op === 'FROM');
   assert.equal(froms.length, 2, 'a build stage and a runtime stage');
-  for (const f of froms) assert.match(f.args, /^node:20-bookworm-slim( AS \w+)?$/, `the engines' Node (>= 20.18) on Debian bookworm: ${f.args}`);
+  for (const f of froms)
+    assert.match(
+      f.args,
+      /^node:20-bookworm-slim( AS \w+)?$/,
+      `the engines' Node (>= 20.18) on Debian bookworm: ${f.args}`,
+    );
   const stages = froms.map((f) => / AS (\w+)$/.exec(f.args)?.[1]).filter(Boolean);
   const runtime = ins.slice(ins.indexOf(froms[1]!));
 
@@ -64,7 +83,10 @@ test('the Dockerfile: two stages on Node 20, a non-root runtime with an exec-for
     if (from) assert.ok(stages.includes(from), `line ${c.line}: --from=${from} names a stage`);
     else {
       const sources = c.args.split(' ').slice(0, -1);
-      const rules = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      const rules = readFileSync(join(DOCKER, 'Dockerfile.dockerignore'), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
       for (const s of sources) {
         assert.ok(existsSync(join(ROOT, s)), `line ${c.line}: ${s} exists in the repository`);
         assert.ok(!ignored(rules, s), `line ${c.line}: ${s} is not excluded by Dockerfile.dockerignore`);
@@ -73,27 +95,57 @@ test('the Dockerfile: two stages on Node 20, a non-root runtime with an exec-for
   }
   assert.ok(!ops.includes('ADD'), 'COPY only: nothing fetched at build time by ADD');
   for (const r of ins.filter((i) => i.op === 'RUN' && /apt-get install/.test(i.args))) {
-    assert.match(r.args, /apt-get update && apt-get install -y --no-install-recommends /, `line ${r.line}: update and install in one layer, no recommends`);
+    assert.match(
+      r.args,
+      /apt-get update && apt-get install -y --no-install-recommends /,
+      `line ${r.line}: update and install in one layer, no recommends`,
+    );
     assert.match(r.args, /rm -rf \/var\/lib\/apt\/lists\/\*$/, `line ${r.line}: the package lists are not kept`);
   }
-  assert.ok(ins.some((i) => i.op === 'RUN' && /^npm ci\b/.test(i.args)), 'npm ci from the lock file, not npm install');
-  assert.ok(ins.some((i) => i.op === 'RUN' && /node scripts\/build-native\.mjs/.test(i.args)), 'the native addon (and libsrtp) built as the setup builds them');
-  assert.ok(ins.some((i) => i.op === 'RUN' && /npm prune --omit=dev/.test(i.args)), 'no dev dependencies in the image');
-  assert.deepEqual(runtime.filter((i) => i.op === 'USER').map((i) => i.args), ['node'], 'the runtime runs as a user, not root');
+  assert.ok(
+    ins.some((i) => i.op === 'RUN' && /^npm ci\b/.test(i.args)),
+    'npm ci from the lock file, not npm install',
+  );
+  assert.ok(
+    ins.some((i) => i.op === 'RUN' && /node scripts\/build-native\.mjs/.test(i.args)),
+    'the native addon (and libsrtp) built as the setup builds them',
+  );
+  assert.ok(
+    ins.some((i) => i.op === 'RUN' && /npm prune --omit=dev/.test(i.args)),
+    'no dev dependencies in the image',
+  );
+  assert.deepEqual(
+    runtime.filter((i) => i.op === 'USER').map((i) => i.args),
+    ['node'],
+    'the runtime runs as a user, not root',
+  );
   const entry = runtime.find((i) => i.op === 'ENTRYPOINT')!;
-  assert.deepEqual(JSON.parse(entry.args), ['node', '/opt/mra-edge/dist/src/cli/main.js'], 'exec form: SIGTERM reaches node, which drains');
+  assert.deepEqual(
+    JSON.parse(entry.args),
+    ['node', '/opt/mra-edge/dist/src/cli/main.js'],
+    'exec form: SIGTERM reaches node, which drains',
+  );
   assert.ok(runtime.some((i) => i.op === 'HEALTHCHECK' && /\/healthz/.test(i.args)));
   const exposed = runtime.find((i) => i.op === 'EXPOSE')!.args.split(' ');
-  for (const p of ['5061/tcp', '8443/tcp', '5222/tcp', '7001/tcp', '2222/tcp', '7400/tcp', '36000-59999/udp']) assert.ok(exposed.includes(p), `EXPOSE ${p}`);
+  for (const p of ['5061/tcp', '8443/tcp', '5222/tcp', '7001/tcp', '2222/tcp', '7400/tcp', '36000-59999/udp'])
+    assert.ok(exposed.includes(p), `EXPOSE ${p}`);
   assert.match(text, /--network host/, 'the header says to run it with host networking');
 });
 
 test('compose runs each role with host networking and a read-only configuration; the roles it names are CLI commands', () => {
-  const compose = parse(readFileSync(join(DOCKER, 'compose.yaml'), 'utf8')) as { services: Record<string, { network_mode: string; command: string[]; volumes: string[] }> };
+  const compose = parse(readFileSync(join(DOCKER, 'compose.yaml'), 'utf8')) as {
+    services: Record<string, { network_mode: string; command: string[]; volumes: string[] }>;
+  };
   for (const [name, s] of Object.entries(compose.services)) {
     assert.equal(s.network_mode, 'host', `${name}: media needs the host's own addresses and 24,000 UDP ports`);
-    assert.ok(s.volumes.every((v) => v.endsWith(':ro')), `${name}: configuration mounted read-only`);
-    assert.ok(existsSync(join(ROOT, 'examples', s.command.at(-1)!.replace('/etc/mra-edge/', ''))), `${name}: ${s.command.at(-1)} is an example file`);
+    assert.ok(
+      s.volumes.every((v) => v.endsWith(':ro')),
+      `${name}: configuration mounted read-only`,
+    );
+    assert.ok(
+      existsSync(join(ROOT, 'examples', s.command.at(-1)!.replace('/etc/mra-edge/', ''))),
+      `${name}: ${s.command.at(-1)} is an example file`,
+    );
     const help = spawnSync(process.execPath, [CLI, s.command[0]!, '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, `${name}: mra-edge ${s.command[0]} exists`);
   }
@@ -102,7 +154,8 @@ test('compose runs each role with host networking and a read-only configuration;
 test('systemd units: systemd-analyze finds nothing wrong (and does flag a broken unit); edge, core and relay run their commands', (t) => {
   const units = ['mra-edge.service', 'mra-core.service', 'mra-relay.service'].map((u) => join(SYSTEMD, u));
   if (!existsSync('/usr/bin/systemd-analyze')) return t.skip('systemd-analyze is not installed');
-  const verify = (files: string[]) => spawnSync('systemd-analyze', ['verify', '--man=no', ...files], { encoding: 'utf8' });
+  const verify = (files: string[]) =>
+    spawnSync('systemd-analyze', ['verify', '--man=no', ...files], { encoding: 'utf8' });
   const good = verify(units);
   assert.deepEqual([good.status, good.stderr.trim()], [0, ''], 'systemd-analyze verify');
   const dir = mkdtempSync(join(tmpdir(), 'mra-units-'));
@@ -113,7 +166,13 @@ test('systemd units: systemd-analyze finds nothing wrong (and does flag a broken
 
   for (const role of ['edge', 'core', 'relay']) {
     const unit = readFileSync(join(SYSTEMD, `mra-${role}.service`), 'utf8');
-    assert.match(unit, new RegExp(`^ExecStart=/usr/bin/env node /opt/mra-edge/dist/src/cli/main\\.js ${role} -c /etc/mra-edge/${role}\\.yaml$`, 'm'));
+    assert.match(
+      unit,
+      new RegExp(
+        `^ExecStart=/usr/bin/env node /opt/mra-edge/dist/src/cli/main\\.js ${role} -c /etc/mra-edge/${role}\\.yaml$`,
+        'm',
+      ),
+    );
     assert.match(unit, /^ExecStartPre=.* check-config /m);
     assert.match(unit, /^RestartPreventExitStatus=2$/m, 'a configuration error is not restarted');
     assert.match(unit, /^User=mra$/m);
@@ -127,8 +186,14 @@ test('systemd units: systemd-analyze finds nothing wrong (and does flag a broken
 
 test('the image builds and answers --version where a container runtime runs (none on this machine: skipped, and said)', (t) => {
   const info = spawnSync('docker', ['info'], { encoding: 'utf8' });
-  if (info.error || info.status !== 0) return t.skip(`no container runtime: ${(info.error?.message ?? info.stderr.trim().split('\n').pop()) || 'docker info failed'}`);
-  const build = spawnSync('docker', ['build', '-f', join(DOCKER, 'Dockerfile'), '-t', 'mra-edge:test', ROOT], { encoding: 'utf8', timeout: 20 * 60_000 });
+  if (info.error || info.status !== 0)
+    return t.skip(
+      `no container runtime: ${(info.error?.message ?? info.stderr.trim().split('\n').pop()) || 'docker info failed'}`,
+    );
+  const build = spawnSync('docker', ['build', '-f', join(DOCKER, 'Dockerfile'), '-t', 'mra-edge:test', ROOT], {
+    encoding: 'utf8',
+    timeout: 20 * 60_000,
+  });
   assert.equal(build.status, 0, build.stderr.slice(-2000));
   const run = spawnSync('docker', ['run', '--rm', 'mra-edge:test', '--version'], { encoding: 'utf8' });
   assert.match(run.stdout, /^mra-edge \d+\.\d+\.\d+/);

@@ -11,7 +11,16 @@ import { audioSdp } from '../support/sdp.js';
 import { mediaRange } from '../support/media-range.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 // Screenshots stay after the run for a person to look at (gitignored).
 const ARTEFACTS = join(process.env.MRA_ROOT ?? process.cwd(), 'test-artefacts', 'status-page');
 
@@ -21,12 +30,24 @@ let browser: BrowserContext;
 let page: Page;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
   dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
   mkdirSync(ARTEFACTS, { recursive: true });
   // The tests place their own call (maintenance mode): the lab's periodic desk phone would race them.
-  lab = await startLab({ dir: join(dir, 'lab'), ports: 'ephemeral', logLevel: 'silent', deskPhone: false, media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() } });
-  browser = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
+  lab = await startLab({
+    dir: join(dir, 'lab'),
+    ports: 'ephemeral',
+    logLevel: 'silent',
+    deskPhone: false,
+    media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() },
+  });
+  browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1280, height: 900 },
+  });
   page = await browser.newPage();
 });
 
@@ -54,7 +75,9 @@ const SHARE_IN_PAGE = `async ({ data, rgb }) => {
 
 /** Share of a PNG's pixels near `rgb`, measured by the browser itself (no image library needed here). */
 async function colourShare(png: Buffer, rgb: [number, number, number]): Promise<number> {
-  return page.evaluate(`(${SHARE_IN_PAGE})(${JSON.stringify({ data: png.toString('base64'), rgb })})`) as Promise<number>;
+  return page.evaluate(
+    `(${SHARE_IN_PAGE})(${JSON.stringify({ data: png.toString('base64'), rgb })})`,
+  ) as Promise<number>;
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -76,7 +99,11 @@ function keepScreenshot(png: Buffer, name: string, minHeight: number, width = 12
 const sectionText = (id: string) => page.locator(`#${id}`).innerText();
 /** Waits until a section's rendered text matches (the page polls /api/status every second). */
 const waitText = (id: string, re: RegExp, timeout = 15_000) =>
-  page.waitForFunction(`new RegExp(${JSON.stringify(re.source)}).test(document.getElementById(${JSON.stringify(id)})?.innerText ?? '')`, undefined, { timeout });
+  page.waitForFunction(
+    `new RegExp(${JSON.stringify(re.source)}).test(document.getElementById(${JSON.stringify(id)})?.innerText ?? '')`,
+    undefined,
+    { timeout },
+  );
 
 test('the core status page shows the link up, registered clients, domains, discovered zones and rules', async () => {
   const url = `http://127.0.0.1:${lab.core.ports.admin}/`;
@@ -106,8 +133,12 @@ test('the core status page shows the link up, registered clients, domains, disco
 
   // /metrics of the same running core carries the figures the page shows.
   const { samples } = parseExposition(await (await fetch(`${url}metrics`)).text());
-  const doc = (await (await fetch(`${url}api/status`)).json()) as { sip: { registrations: number }; discovery: { zones: string[] } };
-  const metric = (name: string, labels: Record<string, string> = {}) => samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
+  const doc = (await (await fetch(`${url}api/status`)).json()) as {
+    sip: { registrations: number };
+    discovery: { zones: string[] };
+  };
+  const metric = (name: string, labels: Record<string, string> = {}) =>
+    samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v))?.value;
   assert.equal(metric('mra_traversal_link_up'), 1);
   assert.equal(metric('mra_sip_registrations'), doc.sip.registrations);
   assert.equal(metric('mra_sip_registrations'), 3);
@@ -125,7 +156,10 @@ test('an alarm appears live on the page and clears when its cause goes away', as
     await waitText('alarms', /discovery\.unified_cm\.127\.0\.3\.1[\s\S]*not an AXL/, 5000);
     assert.match(await sectionText('alarms'), /discovery\.stale/);
     const row = page.locator('#alarms tr.alarm-error').first();
-    assert.ok((await colourShare(await row.screenshot(), [0xb3, 0x26, 0x1e])) > 0.005, 'an error alarm is drawn in red');
+    assert.ok(
+      (await colourShare(await row.screenshot(), [0xb3, 0x26, 0x1e])) > 0.005,
+      'an error alarm is drawn in red',
+    );
     keepScreenshot(await page.screenshot({ fullPage: true }), 'core-alarm.png', 900);
   } finally {
     lab.inside.cluster.misbehave = undefined;
@@ -145,7 +179,17 @@ test('maintenance mode on the edge: the page says so live, a call and the chat s
   keepScreenshot(await page.screenshot({ fullPage: true }), 'edge-status.png', 700);
 
   const client = () =>
-    new SipClient({ host: lab.configs.edge.public.address, port: lab.edge.ports.sipTls!, servername: 'edge.lab.example.com', ca: readFileSync(lab.configs.edge.tls.ca_file, 'utf8'), user: 'alice', password: 'alice-pw', domain: 'lab.example.com', expiresS: 120, timeoutMs: 5000 });
+    new SipClient({
+      host: lab.configs.edge.public.address,
+      port: lab.edge.ports.sipTls!,
+      servername: 'edge.lab.example.com',
+      ca: readFileSync(lab.configs.edge.tls.ca_file, 'utf8'),
+      user: 'alice',
+      password: 'alice-pw',
+      domain: 'lab.example.com',
+      expiresS: 120,
+      timeoutMs: 5000,
+    });
   let r = await fetch(`${edge}/api/maintenance`, { method: 'POST', body: '{"on":true}' });
   assert.equal(r.status, 200);
   await page.locator('#maint').filter({ hasText: '(Maintenance mode)' }).waitFor({ timeout: 5000 });
@@ -154,13 +198,29 @@ test('maintenance mode on the edge: the page says so live, a call and the chat s
   // A call from the inside that alice picks up holds the edge up until its BYE.
   const call = await lab.inside.callControl.request('alice@lab.example.com', 'INVITE', audioSdp(), 'application/sdp');
   assert.equal(call.status, 200, call.reason);
-  await page.locator('#drain').filter({ hasText: 'draining: sip.calls 1, media.calls 1, xmpp.streams 3' }).waitFor({ timeout: 5000 });
-  assert.match(await sectionText('s-sip'), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
-  assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
-  await page.locator('#drain').filter({ hasText: /^draining: xmpp\.streams 3$/ }).waitFor({ timeout: 5000 });
+  await page
+    .locator('#drain')
+    .filter({ hasText: 'draining: sip.calls 1, media.calls 1, xmpp.streams 3' })
+    .waitFor({ timeout: 5000 });
+  assert.match(
+    await sectionText('s-sip'),
+    /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/,
+  );
+  assert.equal(
+    (await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog))
+      .status,
+    200,
+  );
+  await page
+    .locator('#drain')
+    .filter({ hasText: /^draining: xmpp\.streams 3$/ })
+    .waitFor({ timeout: 5000 });
   // IM&P ends the chat sessions; the clients' attempts to come back are refused while the edge is in maintenance.
   lab.inside.imp.endSessions();
-  await page.locator('#drain').filter({ hasText: /drained: .*safe to stop \(3 registrations/ }).waitFor({ timeout: 5000 });
+  await page
+    .locator('#drain')
+    .filter({ hasText: /drained: .*safe to stop \(3 registrations/ })
+    .waitFor({ timeout: 5000 });
   const late = client();
   try {
     await late.connect();
@@ -173,7 +233,11 @@ test('maintenance mode on the edge: the page says so live, a call and the chat s
   }
   r = await fetch(`${edge}/api/maintenance`, { method: 'POST', body: '{"on":false}' });
   assert.equal(r.status, 200);
-  await page.waitForFunction("document.getElementById('maint').textContent === '' && document.getElementById('drain').textContent === ''", undefined, { timeout: 5000 });
+  await page.waitForFunction(
+    "document.getElementById('maint').textContent === '' && document.getElementById('drain').textContent === ''",
+    undefined,
+    { timeout: 5000 },
+  );
   const back = client();
   try {
     await back.connect();
@@ -191,13 +255,18 @@ test('removing a lab node and refreshing removes its zone from the core page', a
   const core = `http://127.0.0.1:${lab.core.ports.admin}`;
   lab.inside.cluster.nodes.push({ name: 'cucm2.lab.example.com' });
   let r = await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
-  assert.deepEqual(((await r.json()) as { result: { zones: string[] } }).result.zones, ['CEtcp-127.0.3.1', 'CEtcp-cucm2.lab.example.com']);
+  assert.deepEqual(((await r.json()) as { result: { zones: string[] } }).result.zones, [
+    'CEtcp-127.0.3.1',
+    'CEtcp-cucm2.lab.example.com',
+  ]);
   await page.goto(`${core}/`);
   await page.locator('#s-discovery').filter({ hasText: 'CEtcp-cucm2.lab.example.com' }).waitFor({ timeout: 5000 });
   lab.inside.cluster.nodes.pop();
   r = await fetch(`${core}/api/actions/discovery-refresh`, { method: 'POST' });
   assert.equal(r.status, 200);
-  await page.waitForFunction("!document.getElementById('s-discovery').innerText.includes('cucm2')", undefined, { timeout: 5000 });
+  await page.waitForFunction("!document.getElementById('s-discovery').innerText.includes('cucm2')", undefined, {
+    timeout: 5000,
+  });
 });
 
 /** Every cell and section of the overview whose content is wider than its box: none may be (nothing cut off). */
@@ -210,7 +279,10 @@ const CLIPPED_IN_PAGE = `(() => {
 })()`;
 
 test('no value is cut off: at 1280 and at 900 px every cell of both pages shows its whole value (the TLS counters with their numbers)', async () => {
-  for (const [node, port] of [['core', lab.core.ports.admin], ['edge', lab.edge.ports.admin]] as const) {
+  for (const [node, port] of [
+    ['core', lab.core.ports.admin],
+    ['edge', lab.edge.ports.admin],
+  ] as const) {
     for (const width of [1280, 900]) {
       await page.setViewportSize({ width, height: 900 });
       await page.goto(`http://127.0.0.1:${port}/`);
@@ -253,7 +325,10 @@ test('calls: a live call is listed, found by search, and its legs show their med
     await page.goto(`http://127.0.0.1:${lab.core.ports.admin}/`);
     await page.click('#tab-calls');
     await page.locator('#call-list button.call').first().waitFor({ timeout: 10_000 });
-    assert.match(await page.locator('#call-list').innerText(), /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/);
+    assert.match(
+      await page.locator('#call-list').innerText(),
+      /alice@lab\.example\.com\s+callcontrol@lab\.example\.com\s+to client\s+active/,
+    );
     await page.fill('#call-user', 'bob');
     await page.click('#call-form button');
     await page.locator('#call-list').filter({ hasText: 'no calls' }).waitFor({ timeout: 5000 });
@@ -264,10 +339,18 @@ test('calls: a live call is listed, found by search, and its legs show their med
     const detail = await page.locator('#call-detail').innerText();
     assert.match(detail, /alice@lab\.example\.com ↔ callcontrol@lab\.example\.com/);
     assert.match(detail, /Packets in[\s\S]*Loss %[\s\S]*SRTP auth failures[\s\S]*Latched to/);
-    assert.equal(await page.locator('#call-detail table.media tr').count(), 3, 'a header and sides a and b of the one stream');
+    assert.equal(
+      await page.locator('#call-detail table.media tr').count(),
+      3,
+      'a header and sides a and b of the one stream',
+    );
     keepScreenshot(await page.screenshot({ fullPage: true }), 'core-call-media.png', 400);
   } finally {
-    assert.equal((await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog)).status, 200);
+    assert.equal(
+      (await lab.inside.callControl.request('alice@lab.example.com', 'BYE', '', 'text/plain', 5000, [], call.dialog))
+        .status,
+      200,
+    );
   }
 });
 
@@ -281,7 +364,10 @@ test('alarms: Acknowledge marks one, it stays until its cause goes; maintenance 
     const button = page.locator('#alarms button.ack[data-id="discovery.unified_cm.127.0.3.1"]');
     await button.waitFor({ timeout: 5000 });
     await button.click();
-    await page.locator('#alarms tr', { hasText: 'discovery.unified_cm.127.0.3.1' }).filter({ hasText: 'acknowledged' }).waitFor({ timeout: 5000 });
+    await page
+      .locator('#alarms tr', { hasText: 'discovery.unified_cm.127.0.3.1' })
+      .filter({ hasText: 'acknowledged' })
+      .waitFor({ timeout: 5000 });
     await page.click('#tab-alarms');
     await page.locator('#alarm-list').filter({ hasText: 'acknowledged' }).waitFor({ timeout: 5000 });
     assert.ok((await page.locator('#alarm-list button.ack').count()) >= 1, 'the others can still be acknowledged');

@@ -18,7 +18,9 @@ function plain(v: unknown): Plain {
   throw new TypeError(`unexpected ${typeof v}`);
 }
 
-const asciiKey = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_ 0123456789ABCZ'.split('')), maxLength: 12 }).filter((k) => k !== '__proto__');
+const asciiKey = fc
+  .string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-_ 0123456789ABCZ'.split('')), maxLength: 12 })
+  .filter((k) => k !== '__proto__');
 const { value: arbValue } = fc.letrec<{ value: NgValue }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small' },
@@ -30,7 +32,11 @@ const { value: arbValue } = fc.letrec<{ value: NgValue }>((tie) => ({
 }));
 
 const onlyAsciiKeys = (v: NgValue): boolean =>
-  Buffer.isBuffer(v) || typeof v === 'number' ? true : Array.isArray(v) ? v.every(onlyAsciiKeys) : Object.entries(v).every(([k, x]) => /^[\x20-\x7e]*$/.test(k) && k !== '__proto__' && onlyAsciiKeys(x));
+  Buffer.isBuffer(v) || typeof v === 'number'
+    ? true
+    : Array.isArray(v)
+      ? v.every(onlyAsciiKeys)
+      : Object.entries(v).every(([k, x]) => /^[\x20-\x7e]*$/.test(k) && k !== '__proto__' && onlyAsciiKeys(x));
 
 /** Ours either decodes or throws NgDecodeError; when it decodes, the package decodes the same value. */
 function agreesOrRefuses(bytes: Buffer): void {
@@ -61,13 +67,22 @@ describe('ng bencode codec', () => {
   });
 
   it('decodes what the package encodes', () => {
-    fc.assert(fc.property(arbValue, (v) => assert.deepEqual(plain(decode(Buffer.from(bencode.encode(v)))), plain(v))), { numRuns: 1000 });
+    fc.assert(
+      fc.property(arbValue, (v) => assert.deepEqual(plain(decode(Buffer.from(bencode.encode(v)))), plain(v))),
+      { numRuns: 1000 },
+    );
   });
 
   it('random bytes: the same value as the package, or a clear NgDecodeError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (a) => agreesOrRefuses(Buffer.from(a))), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (a) => agreesOrRefuses(Buffer.from(a))),
+      { numRuns: 5000 },
+    );
     const alphabet = fc.constantFrom(...'ilde0123456789:-ab'.split(''));
-    fc.assert(fc.property(fc.string({ unit: alphabet, maxLength: 40 }), (s) => agreesOrRefuses(Buffer.from(s, 'latin1'))), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 40 }), (s) => agreesOrRefuses(Buffer.from(s, 'latin1'))),
+      { numRuns: 5000 },
+    );
   });
 
   it('damaged encodings: a cut is "truncated" or an error, a changed byte agrees or is refused', () => {
@@ -88,19 +103,34 @@ describe('ng bencode codec', () => {
 
   it('refuses what rtpengine would misread, naming the byte', () => {
     for (const [bad, why] of [
-      ['i03e', /bad integer/], ['i-0e', /bad integer/], ['i99999999999999999e', /out of range|bad integer/], ['ie', /bad integer/],
-      ['d1:ai1e1:ai2ee', /duplicate key "a"/], ['di1ei2ee', /key is not a byte string/], ['5:abc', /truncated/],
-      ['4:spamx', /trailing bytes/], ['x', /unexpected byte 0x78/], ['01:a', /bad string length/],
+      ['i03e', /bad integer/],
+      ['i-0e', /bad integer/],
+      ['i99999999999999999e', /out of range|bad integer/],
+      ['ie', /bad integer/],
+      ['d1:ai1e1:ai2ee', /duplicate key "a"/],
+      ['di1ei2ee', /key is not a byte string/],
+      ['5:abc', /truncated/],
+      ['4:spamx', /trailing bytes/],
+      ['x', /unexpected byte 0x78/],
+      ['01:a', /bad string length/],
       ['l'.repeat(40) + 'e'.repeat(40), /nested deeper than 32/],
     ] as const)
-      assert.throws(() => decode(Buffer.from(bad)), (err: Error) => err instanceof NgDecodeError && why.test(err.message), bad);
+      assert.throws(
+        () => decode(Buffer.from(bad)),
+        (err: Error) => err instanceof NgDecodeError && why.test(err.message),
+        bad,
+      );
   });
 
   it('leaves byte strings as bytes: an SDP body in latin1 comes out as it went in', () => {
     const sdp = Buffer.from('v=0\r\ns=caf\xe9\r\n', 'latin1');
     const d = decode(encode({ sdp })) as { sdp: Buffer };
     assert.deepEqual(d.sdp, sdp);
-    assert.equal(Object.getPrototypeOf(decode(Buffer.from('d9:__proto__i1ee'))), null, 'a dictionary has no prototype to pollute');
+    assert.equal(
+      Object.getPrototypeOf(decode(Buffer.from('d9:__proto__i1ee'))),
+      null,
+      'a dictionary has no prototype to pollute',
+    );
   });
 });
 
@@ -118,18 +148,31 @@ describe('ng framing', () => {
 
   it('a stream cut at any points gives the same frames', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.stringMatching(/^[a-z0-9_]{1,12}$/), arbValue.map((v) => ({ v }))), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 8 }), (msgs, cuts) => {
-        const wire = Buffer.concat(msgs.map(([c, d]) => frame(c, d as never)));
-        const points = [...new Set(cuts.map((c) => c % wire.length))].sort((a, b) => a - b);
-        const framer = new NgStreamFramer(1 << 20);
-        const got = [];
-        let last = 0;
-        for (const p of [...points, wire.length]) {
-          got.push(...framer.push(wire.subarray(last, p)));
-          last = p;
-        }
-        assert.deepEqual(got.map((f) => [f.cookie, plain(decode(f.body))]), msgs.map(([c, d]) => [c, plain(decode(encode(d as never)))]));
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.stringMatching(/^[a-z0-9_]{1,12}$/),
+            arbValue.map((v) => ({ v })),
+          ),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (msgs, cuts) => {
+          const wire = Buffer.concat(msgs.map(([c, d]) => frame(c, d as never)));
+          const points = [...new Set(cuts.map((c) => c % wire.length))].sort((a, b) => a - b);
+          const framer = new NgStreamFramer(1 << 20);
+          const got = [];
+          let last = 0;
+          for (const p of [...points, wire.length]) {
+            got.push(...framer.push(wire.subarray(last, p)));
+            last = p;
+          }
+          assert.deepEqual(
+            got.map((f) => [f.cookie, plain(decode(f.body))]),
+            msgs.map(([c, d]) => [c, plain(decode(encode(d as never)))]),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -137,6 +180,9 @@ describe('ng framing', () => {
   it('a stream that can never frame, or grows past the cap, is an error', () => {
     assert.throws(() => new NgStreamFramer(1000).push(Buffer.from('c1 x')), NgDecodeError);
     assert.throws(() => new NgStreamFramer(1000).push(Buffer.from('x'.repeat(100))), /cookie longer than 64/);
-    assert.throws(() => new NgStreamFramer(100).push(Buffer.from(`c1 d3:sdp500:${'v'.repeat(200)}`)), /larger than 100 bytes/);
+    assert.throws(
+      () => new NgStreamFramer(100).push(Buffer.from(`c1 d3:sdp500:${'v'.repeat(200)}`)),
+      /larger than 100 bytes/,
+    );
   });
 });

@@ -11,7 +11,7 @@ import { CLI } from '../support/node-files.js';
 
 const minimal = 'role: relay\ninterfaces:\n  - name: internal\n    address: 10.0.0.5\n';
 
-test('a minimal relay configuration takes rtpengine\'s defaults', () => {
+test("a minimal relay configuration takes rtpengine's defaults", () => {
   const cfg = parseConfig(minimal, 'relay.yaml');
   assert.equal(cfg.role, 'relay');
   if (cfg.role !== 'relay') return;
@@ -24,19 +24,29 @@ test('a minimal relay configuration takes rtpengine\'s defaults', () => {
 
 test('a wrong relay configuration names each field and its line', () => {
   const text = `${minimal}  - name: internal\n    address: 10.0.0.6\nng:\n  allow: [10.0.0.0/33, bogus]\n  max_offers_per_s: 0\n  tls: { port: 2224 }\n  bogus: 1\n`;
-  assert.throws(() => parseConfig(text, 'relay.yaml'), (err: ConfigError) => {
-    assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /relay\.yaml:\d+: ng\.max_offers_per_s: /);
-    assert.match(err.message, /ng\.tls\.cert_file: is required/);
-    assert.match(err.message, /relay\.yaml:11: ng\.bogus: unknown field/);
-    return true;
-  });
-  assert.throws(() => parseConfig(`${minimal}  - name: internal\n    address: 10.0.0.6\nng:\n  allow: [10.0.0.0/33, bogus]\n`, 'relay.yaml'), (err: ConfigError) => {
-    assert.match(err.message, /relay\.yaml:5: interfaces\[1\]\.name: "internal" is named twice/);
-    assert.match(err.message, /ng\.allow\[0\]: not an address or CIDR block: "10\.0\.0\.0\/33"/);
-    assert.match(err.message, /ng\.allow\[1\]: not an address or CIDR block: "bogus"/);
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(text, 'relay.yaml'),
+    (err: ConfigError) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /relay\.yaml:\d+: ng\.max_offers_per_s: /);
+      assert.match(err.message, /ng\.tls\.cert_file: is required/);
+      assert.match(err.message, /relay\.yaml:11: ng\.bogus: unknown field/);
+      return true;
+    },
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        `${minimal}  - name: internal\n    address: 10.0.0.6\nng:\n  allow: [10.0.0.0/33, bogus]\n`,
+        'relay.yaml',
+      ),
+    (err: ConfigError) => {
+      assert.match(err.message, /relay\.yaml:5: interfaces\[1\]\.name: "internal" is named twice/);
+      assert.match(err.message, /ng\.allow\[0\]: not an address or CIDR block: "10\.0\.0\.0\/33"/);
+      assert.match(err.message, /ng\.allow\[1\]: not an address or CIDR block: "bogus"/);
+      return true;
+    },
+  );
   assert.throws(() => parseConfig('role: relay\n', 'relay.yaml'), /interfaces: is required/);
 });
 

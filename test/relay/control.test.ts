@@ -17,7 +17,8 @@ import { textOf } from '../../bench/media/ng-client.js';
 import { until } from '../media/helpers.js';
 import { partySdp, startRelayNode } from './relay-node.js';
 
-const offer = (id: string, extra: Record<string, unknown> = {}) => ({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: partySdp(9000), ...extra }) as never;
+const offer = (id: string, extra: Record<string, unknown> = {}) =>
+  ({ command: 'offer', 'call-id': id, 'from-tag': 'a', sdp: partySdp(9000), ...extra }) as never;
 
 /** Sends raw datagrams from `bind` and collects what comes back within `ms`. */
 async function datagrams(port: number, bind: string, packets: Buffer[], ms = 300): Promise<Buffer[]> {
@@ -33,7 +34,11 @@ async function datagrams(port: number, bind: string, packets: Buffer[], ms = 300
 }
 
 /** Writes `chunks` on a stream one by one and reads frames until `count` replies came or it closed. */
-async function streamExchange(socket: import('node:net').Socket, chunks: Buffer[], count: number): Promise<{ replies: Array<[string, unknown]>; closed: boolean }> {
+async function streamExchange(
+  socket: import('node:net').Socket,
+  chunks: Buffer[],
+  count: number,
+): Promise<{ replies: Array<[string, unknown]>; closed: boolean }> {
   const framer = new NgStreamFramer(1 << 20);
   const replies: Array<[string, unknown]> = [];
   let closed = false;
@@ -62,7 +67,13 @@ describe('ng control socket', () => {
     dir = mkdtempSync(join(tmpdir(), 'mra-relay-tls-'));
     const pki = await labPki(dir);
     const cert = await pki.node('relay', ['relay.example.com'], ['127.0.0.1']);
-    relay = await startRelayNode({ ng: { tcp: { port: 0 }, tls: { port: 0, cert_file: cert.certFile, key_file: cert.keyFile }, allow: ['127.0.0.1', '127.0.0.128/26'] } });
+    relay = await startRelayNode({
+      ng: {
+        tcp: { port: 0 },
+        tls: { port: 0, cert_file: cert.certFile, key_file: cert.keyFile },
+        allow: ['127.0.0.1', '127.0.0.128/26'],
+      },
+    });
   });
   after(async () => {
     await relay?.close();
@@ -76,7 +87,10 @@ describe('ng control socket', () => {
     const before = relay.status().ng as { notAllowed: number };
     const got = await datagrams(port, '127.0.0.3', [small, padded]);
     assert.equal(got.length, 1);
-    assert.deepEqual(textOf(ngDecode(got[0]!.subarray(3))), { result: 'error', 'error-reason': 'control source not allowed' });
+    assert.deepEqual(textOf(ngDecode(got[0]!.subarray(3))), {
+      result: 'error',
+      'error-reason': 'control source not allowed',
+    });
     assert.equal(got[0]!.subarray(0, 3).toString(), 'c2 ');
     assert.equal((relay.status().ng as { notAllowed: number }).notAllowed - before.notAllowed, 2);
     const inBlock = await datagrams(port, '127.0.0.130', [small]);
@@ -85,20 +99,39 @@ describe('ng control socket', () => {
 
   it('answers malformed bencode with an error and goes on; a datagram without a cookie is dropped', async () => {
     const port = relay.node.relay.ports.udp;
-    const got = await datagrams(port, '127.0.0.1', [Buffer.from('m1 d7:command4:ping'), Buffer.from('m2 di5e4:pinge'), Buffer.from('nocookie'), Buffer.from('m3 d7:command4:pinge')]);
+    const got = await datagrams(port, '127.0.0.1', [
+      Buffer.from('m1 d7:command4:ping'),
+      Buffer.from('m2 di5e4:pinge'),
+      Buffer.from('nocookie'),
+      Buffer.from('m3 d7:command4:pinge'),
+    ]);
     const replies = got.map((g) => [g.toString('latin1').split(' ')[0], textOf(ngDecode(g.subarray(3)))]);
-    assert.deepEqual(replies.map((r) => r[0]), ['m1', 'm2', 'm3']);
-    assert.match(String((replies[0]![1] as Record<string, string>)['error-reason']), /could not decode the bencode dictionary: malformed bencode at byte \d+: truncated/);
+    assert.deepEqual(
+      replies.map((r) => r[0]),
+      ['m1', 'm2', 'm3'],
+    );
+    assert.match(
+      String((replies[0]![1] as Record<string, string>)['error-reason']),
+      /could not decode the bencode dictionary: malformed bencode at byte \d+: truncated/,
+    );
     assert.match(String((replies[1]![1] as Record<string, string>)['error-reason']), /key is not a byte string/);
     assert.deepEqual(replies[2]![1], { result: 'pong' });
   });
 
   it('frames TCP however the stream is cut, and closes a stream that cannot be framed', async () => {
-    const wire = Buffer.concat([ngFrame('t1', { command: 'ping' }), ngFrame('t2', { command: 'list' }), ngFrame('t3', { command: 'ping' })]);
+    const wire = Buffer.concat([
+      ngFrame('t1', { command: 'ping' }),
+      ngFrame('t2', { command: 'list' }),
+      ngFrame('t3', { command: 'ping' }),
+    ]);
     const s = tcpConnect(relay.node.relay.ports.tcp!, '127.0.0.1');
     await once(s, 'connect');
     const r = await streamExchange(s, [wire.subarray(0, 5), wire.subarray(5, 30), wire.subarray(30)], 3);
-    assert.deepEqual(r.replies, [['t1', { result: 'pong' }], ['t2', { result: 'ok', calls: [] }], ['t3', { result: 'pong' }]]);
+    assert.deepEqual(r.replies, [
+      ['t1', { result: 'pong' }],
+      ['t2', { result: 'ok', calls: [] }],
+      ['t3', { result: 'pong' }],
+    ]);
     const bad = await streamExchange(s, [Buffer.from('t4 x')], 1);
     assert.match(String((bad.replies[0]![1] as Record<string, string>)['error-reason']), /cannot frame the stream/);
     s.destroy();
@@ -127,14 +160,23 @@ describe('offer limits', () => {
 
   it('a flood of offers meets the rate cap with a clear error, or load limit for a proxy that supports it', async () => {
     const replies = [];
-    for (let i = 0; i < 12; i++) replies.push(await relay.ng.send(offer(`flood-${i}`, i % 2 ? { supports: ['load limit'] } : {})));
+    for (let i = 0; i < 12; i++)
+      replies.push(await relay.ng.send(offer(`flood-${i}`, i % 2 ? { supports: ['load limit'] } : {})));
     const accepted = replies.filter((r) => r.result === 'ok').length;
     const limited = replies.filter((r) => r.result !== 'ok');
     assert.ok(limited.length >= 2, 'two windows of a second hold at most 10 offers');
     for (const [i, r] of replies.entries()) {
       if (r.result === 'ok') continue;
-      if (i % 2) assert.deepEqual(r, { result: 'load limit', message: 'Offer rate limit reached: more than 5 offers in one second (ng.max_offers_per_s)' });
-      else assert.deepEqual(r, { result: 'error', 'error-reason': 'Offer rate limit reached: more than 5 offers in one second (ng.max_offers_per_s)' });
+      if (i % 2)
+        assert.deepEqual(r, {
+          result: 'load limit',
+          message: 'Offer rate limit reached: more than 5 offers in one second (ng.max_offers_per_s)',
+        });
+      else
+        assert.deepEqual(r, {
+          result: 'error',
+          'error-reason': 'Offer rate limit reached: more than 5 offers in one second (ng.max_offers_per_s)',
+        });
     }
     assert.equal(relay.status().portPairsInUse, accepted * 2, 'a refused offer opened nothing');
     for (const r of replies.keys()) await relay.ng.send({ command: 'delete', 'call-id': `flood-${r}` });
@@ -147,9 +189,15 @@ describe('offer limits', () => {
     assert.deepEqual(full, { result: 'error', 'error-reason': 'Parallel session limit reached (capacity.calls)' });
     assert.equal((await relay.ng.send(offer('cap-0'))).result, 'ok', 'a re-offer on a call it holds');
     await relay.ng.command({ command: 'delete', 'call-id': 'cap-2' });
-    const res = await fetch(`http://127.0.0.1:${relay.node.ports.admin}/api/maintenance`, { method: 'POST', body: '{"on":true}' });
+    const res = await fetch(`http://127.0.0.1:${relay.node.ports.admin}/api/maintenance`, {
+      method: 'POST',
+      body: '{"on":true}',
+    });
     assert.equal(res.status, 200);
-    assert.deepEqual(await relay.ng.send(offer('m-1', { supports: ['load limit'] })), { result: 'load limit', message: 'Maintenance mode: this relay takes no new calls' });
+    assert.deepEqual(await relay.ng.send(offer('m-1', { supports: ['load limit'] })), {
+      result: 'load limit',
+      message: 'Maintenance mode: this relay takes no new calls',
+    });
     assert.equal((await relay.ng.send(offer('cap-1'))).result, 'ok');
     const drain = (relay.node.status() as { drain: { active: Record<string, number>; drained: boolean } }).drain;
     assert.equal(drain.active['relay.calls'], 2, 'maintenance mode waits for the calls the relay holds');

@@ -33,11 +33,22 @@ export async function startRtpengine(opts: {
 }): Promise<Rtpengine> {
   const ngPort = await freeUdpPort();
   const args = [
-    '--config-file=none', '--foreground', '--table=-1', ...opts.interfaces.map((i) => `--interface=${i.name}/${i.address}`),
-    `--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${opts.portMin}`, `--port-max=${opts.portMax}`, `--num-threads=${opts.threads ?? 1}`,
-    '--log-stderr', '--log-level=4', '--timeout=600', '--delete-delay=0',
+    '--config-file=none',
+    '--foreground',
+    '--table=-1',
+    ...opts.interfaces.map((i) => `--interface=${i.name}/${i.address}`),
+    `--listen-ng=127.0.0.1:${ngPort}`,
+    `--port-min=${opts.portMin}`,
+    `--port-max=${opts.portMax}`,
+    `--num-threads=${opts.threads ?? 1}`,
+    '--log-stderr',
+    '--log-level=4',
+    '--timeout=600',
+    '--delete-delay=0',
   ];
-  const child = opts.spawnWith ? opts.spawnWith(RTPENGINE_BIN, args) : spawn(RTPENGINE_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = opts.spawnWith
+    ? opts.spawnWith(RTPENGINE_BIN, args)
+    : spawn(RTPENGINE_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-8000)));
   child.stdout?.resume();

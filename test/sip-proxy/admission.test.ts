@@ -7,10 +7,15 @@ import { startPair, type Pair } from './pair.js';
 import { waitFor } from '../support/log-capture.js';
 
 const reasonOf = (r: { response?: { header(n: string): string | undefined } }) => r.response?.header('reason') ?? '';
-const refusedBy = (log: Pair['edgeLog'], reason: RegExp) => log.lines().some((l) => l.msg === 'sip request refused' && reason.test(String(l.reason)));
+const refusedBy = (log: Pair['edgeLog'], reason: RegExp) =>
+  log.lines().some((l) => l.msg === 'sip request refused' && reason.test(String(l.reason)));
 
 async function setMaintenance(pair: Pair, on: boolean, node: 'edge' | 'core' = 'edge'): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${pair[node].ports.admin}/api/maintenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ on }) });
+  const res = await fetch(`http://127.0.0.1:${pair[node].ports.admin}/api/maintenance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ on }),
+  });
   assert.equal(res.status, 200, await res.text());
 }
 
@@ -63,10 +68,18 @@ test('in maintenance mode the edge refuses new registrations 503 and keeps the e
   const refused = await bob.register();
   assert.equal(refused.status, 503);
   assert.match(reasonOf(refused), /text="Maintenance mode: new registrations refused"/);
-  assert.equal(refused.response?.header('retry-after'), undefined, 'no Retry-After: the client should try another node');
+  assert.equal(
+    refused.response?.header('retry-after'),
+    undefined,
+    'no Retry-After: the client should try another node',
+  );
   assert.ok(refusedBy(pair.edgeLog, /Maintenance mode/));
   assert.equal((await alice.register()).status, 200, 'a refresh of an existing registration passes');
-  assert.equal((await pair.callControl.request('alice@example.com', 'OPTIONS')).status, 200, 'the inside still reaches alice');
+  assert.equal(
+    (await pair.callControl.request('alice@example.com', 'OPTIONS')).status,
+    200,
+    'the inside still reaches alice',
+  );
   const call = await alice.request('INVITE', 'sip:bob@example.com', 'v=0\r\n', 'application/sdp');
   assert.equal(call.status, 503, 'a new call is refused too');
   assert.match(reasonOf(call), /text="Maintenance mode: new calls refused"/);

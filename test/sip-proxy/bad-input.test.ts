@@ -16,7 +16,8 @@ after(async () => {
   await pair?.close();
 });
 
-const refusals = () => pair.edgeLog.lines().filter((l) => l.msg === 'sip request refused' || l.msg === 'sip message refused');
+const refusals = () =>
+  pair.edgeLog.lines().filter((l) => l.msg === 'sip request refused' || l.msg === 'sip message refused');
 
 async function expectAnswer(bytes: string, status: number, reason: RegExp): Promise<void> {
   const before = refusals().length;
@@ -30,12 +31,24 @@ async function expectAnswer(bytes: string, status: number, reason: RegExp): Prom
 }
 
 test('a malformed request gets 400 with a Reason phrase naming the fault', async () => {
-  await expectAnswer(register({ extra: ['CSeq: 1 REGISTER'] }), 400, /^SIP\/2\.0 400 Bad Request - Multiple CSeq header fields/);
-  await expectAnswer(register().replace('From: <sip:alice@example.com>;tag=abc', 'From: <sip:alice@exa mple.com'), 400, /^SIP\/2\.0 400 Bad Request - /);
+  await expectAnswer(
+    register({ extra: ['CSeq: 1 REGISTER'] }),
+    400,
+    /^SIP\/2\.0 400 Bad Request - Multiple CSeq header fields/,
+  );
+  await expectAnswer(
+    register().replace('From: <sip:alice@example.com>;tag=abc', 'From: <sip:alice@exa mple.com'),
+    400,
+    /^SIP\/2\.0 400 Bad Request - /,
+  );
 });
 
 test('a too-large request gets 513', async () => {
-  await expectAnswer(register({ body: 'x'.repeat(100_000), extra: ['Content-Type: text/plain'] }), 513, /^SIP\/2\.0 513 Message Too Large/);
+  await expectAnswer(
+    register({ body: 'x'.repeat(100_000), extra: ['Content-Type: text/plain'] }),
+    513,
+    /^SIP\/2\.0 513 Message Too Large/,
+  );
 });
 
 test('Max-Forwards 0 gets 483 and is not forwarded', async () => {
@@ -43,13 +56,29 @@ test('Max-Forwards 0 gets 483 and is not forwarded', async () => {
 });
 
 test('an unknown domain gets 404, a domain without SIP registrations 403, each with a Reason', async () => {
-  await expectAnswer(register({ domain: 'unknown.example.org' }), 404, /Reason: SIP;cause=404;text="Domain not served: unknown\.example\.org"/);
-  await expectAnswer(register({ domain: 'closed.example.com' }), 403, /Reason: SIP;cause=403;text="SIP registrations not enabled for closed\.example\.com"/);
+  await expectAnswer(
+    register({ domain: 'unknown.example.org' }),
+    404,
+    /Reason: SIP;cause=404;text="Domain not served: unknown\.example\.org"/,
+  );
+  await expectAnswer(
+    register({ domain: 'closed.example.com' }),
+    403,
+    /Reason: SIP;cause=403;text="SIP registrations not enabled for closed\.example\.com"/,
+  );
 });
 
 test('a REGISTER with a forged Path or a Route to an inside host is refused 403', async () => {
-  await expectAnswer(register({ extra: ['Path: <sip:127.0.0.1:5060;lr>'] }), 403, /text="Path header not accepted from a client"/);
-  await expectAnswer(register({ extra: ['Route: <sip:10.0.0.5:5060;lr>'] }), 403, /text="Route to a host other than the edge"/);
+  await expectAnswer(
+    register({ extra: ['Path: <sip:127.0.0.1:5060;lr>'] }),
+    403,
+    /text="Path header not accepted from a client"/,
+  );
+  await expectAnswer(
+    register({ extra: ['Route: <sip:10.0.0.5:5060;lr>'] }),
+    403,
+    /text="Route to a host other than the edge"/,
+  );
   assert.equal(pair.callControl.bindings.size, 0, 'nothing reached the registrar');
 });
 
@@ -63,7 +92,9 @@ test('a slowloris on 5061 is closed after the header timeout, and the edge keeps
   } finally {
     clearInterval(drip);
   }
-  await waitFor('the slowloris close to be logged', () => pair.edgeLog.lines().some((l) => l.msg === 'sip connection closed' && /header timeout/.test(String(l.reason))));
+  await waitFor('the slowloris close to be logged', () =>
+    pair.edgeLog.lines().some((l) => l.msg === 'sip connection closed' && /header timeout/.test(String(l.reason))),
+  );
   const alice = await pair.client('alice');
   assert.equal((await alice.register()).status, 200, 'another client still registers');
   await expectAnswer(register({ maxForwards: 0 }), 483, /483/);

@@ -9,7 +9,9 @@ let pair: Pair;
 let setup: Awaited<ReturnType<typeof startPairWithCallControlRelay>> | undefined;
 before(async () => {
   // Call control's answers arrive with `X-MRA-Bound: 0` added after their status line.
-  setup = await startPairWithCallControlRelay({ rewriteAnswer: (text) => text.replace(/^(SIP\/2\.0 [^\r]*\r\n)/gm, '$1X-MRA-Bound: 0\r\n') });
+  setup = await startPairWithCallControlRelay({
+    rewriteAnswer: (text) => text.replace(/^(SIP\/2\.0 [^\r]*\r\n)/gm, '$1X-MRA-Bound: 0\r\n'),
+  });
   pair = setup.pair;
 });
 after(() => setup?.close());

@@ -22,7 +22,11 @@ const coreDoc = () => pair.core.status() as { sip: Sip; drain?: { drained: boole
 const coreSip = () => coreDoc().sip;
 
 async function setMaintenance(on: boolean): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${pair.core.ports.admin}/api/maintenance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ on }) });
+  const res = await fetch(`http://127.0.0.1:${pair.core.ports.admin}/api/maintenance`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ on }),
+  });
   assert.equal(res.status, 200, await res.text());
 }
 
@@ -77,7 +81,9 @@ test('a refused INVITE ends both legs at once; a client that disconnects ends it
   assert.equal((await alice.register()).status, 200);
   assert.equal((await carol.request('INVITE', 'sip:alice@example.com', SDP, 'application/sdp')).status, 200);
   await waitFor('both legs active on the edge', () => edgeSip().calls === 2);
-  const directions = edgeSip().callList.map((l) => `${String(l.client)} ${String(l.direction)}`).sort();
+  const directions = edgeSip()
+    .callList.map((l) => `${String(l.client)} ${String(l.direction)}`)
+    .sort();
   assert.deepEqual(directions, ['alice@example.com to client', 'carol@example.com from client']);
   await waitFor('core to list both legs', () => coreSip().calls === 2);
 

@@ -21,27 +21,47 @@ const MEDIA_TIMEOUT_S = 4;
 let pair: Pair;
 before(async () => {
   // Core ends calls whose media stops instead of only reporting them.
-  pair = await startPair({ core: { media: { ...mediaRange(), address: '127.0.0.1', timeout_s: MEDIA_TIMEOUT_S, timeout_action: 'hangup' } } });
+  pair = await startPair({
+    core: { media: { ...mediaRange(), address: '127.0.0.1', timeout_s: MEDIA_TIMEOUT_S, timeout_action: 'hangup' } },
+  });
 });
 after(async () => pair?.close());
 
 type Media = { calls: number; relays: number };
-type Sip = { calls: number; callList: Array<{ kind: string; state: string; confirmed: boolean }>; callsEnded: Record<string, number> };
+type Sip = {
+  calls: number;
+  callList: Array<{ kind: string; state: string; confirmed: boolean }>;
+  callsEnded: Record<string, number>;
+};
 const media = (n: 'edge' | 'core') => (pair[n].status() as { media: Media }).media;
 const sip = (n: 'edge' | 'core') => (pair[n].status() as { sip: Sip }).sip;
-const portPairs = (n: 'edge' | 'core') => (pair[n].status() as { media: { portPairsInUse: number } }).media.portPairsInUse;
+const portPairs = (n: 'edge' | 'core') =>
+  (pair[n].status() as { media: { portPairsInUse: number } }).media.portPairsInUse;
 const NODES = ['edge', 'core'] as const;
 
 async function idle(): Promise<void> {
-  await waitFor('no call and no relay on either node', () => NODES.every((n) => media(n).calls === 0 && media(n).relays === 0), 10_000);
+  await waitFor(
+    'no call and no relay on either node',
+    () => NODES.every((n) => media(n).calls === 0 && media(n).relays === 0),
+    10_000,
+  );
 }
 
 const key = () => randomBytes(30);
-const savp = (port: number, k: Buffer, extra?: string) => audioSdp(port, { proto: 'RTP/SAVP', key: k, ...(extra ? { extra } : {}) });
+const savp = (port: number, k: Buffer, extra?: string) =>
+  audioSdp(port, { proto: 'RTP/SAVP', key: k, ...(extra ? { extra } : {}) });
 const mLine = (body: Buffer | string, i = 0) => Sdp.parse(body).media[i]!;
 /** `packet` protected as the client protects it, under its own key `k` (werift's SRTP, not libsrtp). */
 function protect(k: Buffer, packet: Buffer): Buffer {
-  const session = new SrtpSession({ profile: ProtectionProfileAes128CmHmacSha1_80, keys: { localMasterKey: k.subarray(0, 16), localMasterSalt: k.subarray(16), remoteMasterKey: k.subarray(0, 16), remoteMasterSalt: k.subarray(16) } });
+  const session = new SrtpSession({
+    profile: ProtectionProfileAes128CmHmacSha1_80,
+    keys: {
+      localMasterKey: k.subarray(0, 16),
+      localMasterSalt: k.subarray(16),
+      remoteMasterKey: k.subarray(0, 16),
+      remoteMasterSalt: k.subarray(16),
+    },
+  });
   const p = RtpPacket.deSerialize(packet);
   return session.encrypt(p.payload, p.header);
 }
@@ -65,7 +85,7 @@ function desk(t: TestContext, answer: (req: SipRequest) => UasAnswer): SipReques
   return seen;
 }
 
-test('an offer in UPDATE and its answer in the 2xx are rewritten as an INVITE\'s: the same relay and key for the client, core\'s port for the inside', async (t) => {
+test("an offer in UPDATE and its answer in the 2xx are rewritten as an INVITE's: the same relay and key for the client, core's port for the inside", async (t) => {
   await idle();
   const k = key();
   const seen: Sdp[] = [];
@@ -77,24 +97,52 @@ test('an offer in UPDATE and its answer in the 2xx are rewritten as an INVITE\'s
   const invite = await pair.callControl.request('alice@example.com', 'INVITE', audioSdp(40100), 'application/sdp');
   assert.equal(invite.status, 200);
   assert.ok(pair.callControl.ack('alice@example.com', invite.dialog!));
-  const update = await pair.callControl.request('alice@example.com', 'UPDATE', audioSdp(40102), 'application/sdp', 5000, [], invite.dialog);
+  const update = await pair.callControl.request(
+    'alice@example.com',
+    'UPDATE',
+    audioSdp(40102),
+    'application/sdp',
+    5000,
+    [],
+    invite.dialog,
+  );
   assert.equal(update.status, 200, update.reason);
   const [first, second] = [seen[0]!.media[0]!, seen[1]!.media[0]!];
   assert.equal(second.port, first.port, 'the client keeps the edge port');
   assert.equal(second.proto, 'RTP/SAVP');
-  assert.deepEqual(parseCrypto(second.attributes('crypto')[0]!, 'update').keySalt, parseCrypto(first.attributes('crypto')[0]!, 'invite').keySalt, 'and core\'s key');
+  assert.deepEqual(
+    parseCrypto(second.attributes('crypto')[0]!, 'update').keySalt,
+    parseCrypto(first.attributes('crypto')[0]!, 'invite').keySalt,
+    "and core's key",
+  );
   const answered = mLine(update.body!);
-  assert.deepEqual([answered.proto, answered.attributes('crypto').length, answered.port], ['RTP/AVP', 0, mLine(invite.body!).port], 'the inside: plain RTP, core\'s same port');
+  assert.deepEqual(
+    [answered.proto, answered.attributes('crypto').length, answered.port],
+    ['RTP/AVP', 0, mLine(invite.body!).port],
+    "the inside: plain RTP, core's same port",
+  );
   assert.equal(NODES.map((n) => media(n).relays).join(), '1,1', 'no new relay for the UPDATE');
-  assert.equal((await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], update.dialog)).status, 200);
+  assert.equal(
+    (await pair.callControl.request('alice@example.com', 'BYE', '', 'text/plain', 5000, [], update.dialog)).status,
+    200,
+  );
   await idle();
 });
 
-test('early media: the 183\'s answer sets media up before the 200, whose different answer is followed', async (t) => {
+test("early media: the 183's answer sets media up before the 200, whose different answer is followed", async (t) => {
   await idle();
   const [phoneA, phoneB, client] = await Promise.all([Peer.open(), Peer.open(), Peer.open()]);
   t.after(() => [phoneA, phoneB, client].forEach((p) => p.close()));
-  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(phoneB.port), early: { status: 183, body: audioSdp(phoneA.port) }, finalAfterMs: 800 } : { status: 200 }));
+  const seen = desk(t, (req) =>
+    req.method === 'INVITE'
+      ? {
+          status: 200,
+          body: audioSdp(phoneB.port),
+          early: { status: 183, body: audioSdp(phoneA.port) },
+          finalAfterMs: 800,
+        }
+      : { status: 200 },
+  );
   const c = await alice(t);
   const early: Sdp[] = [];
   c.onProvisional((res) => res.status === 183 && early.push(Sdp.parse(res.body)));
@@ -139,9 +187,22 @@ test('hold and resume from the client (a=sendonly, then c=0.0.0.0, then sendrecv
   assert.equal(resumed.status, 200);
   c.ack('sip:desk@example.com', resumed.response!);
   const offers = seen.filter((r) => r.method === 'INVITE').map((r) => mLine(r.body));
-  assert.deepEqual(offers.map((m) => [m.hasAttribute('sendonly'), m.address]), [[false, '127.0.0.1'], [true, '127.0.0.1'], [true, '127.0.0.1'], [false, '127.0.0.1']], 'hold by address reaches the inside as a=sendonly at core\'s address');
-  assert.equal(new Set(offers.map((m) => m.port)).size, 1, 'core\'s port never changes');
-  assert.equal(new Set([first, held, byAddress, resumed].map((r) => mLine(r.response!.body).port)).size, 1, 'nor the edge\'s');
+  assert.deepEqual(
+    offers.map((m) => [m.hasAttribute('sendonly'), m.address]),
+    [
+      [false, '127.0.0.1'],
+      [true, '127.0.0.1'],
+      [true, '127.0.0.1'],
+      [false, '127.0.0.1'],
+    ],
+    "hold by address reaches the inside as a=sendonly at core's address",
+  );
+  assert.equal(new Set(offers.map((m) => m.port)).size, 1, "core's port never changes");
+  assert.equal(
+    new Set([first, held, byAddress, resumed].map((r) => mLine(r.response!.body).port)).size,
+    1,
+    "nor the edge's",
+  );
   assert.equal(NODES.map((n) => media(n).relays).join(), '1,1');
   assert.equal((await c.inDialog('BYE', resumed.response!)).status, 200);
   await idle();
@@ -151,7 +212,10 @@ test('a video call: each stream its own relay, the legs counted as video; BFCP t
   await idle();
   const seen = desk(t, (req) => {
     if (req.method !== 'INVITE') return { status: 200 };
-    return { status: 200, body: `${audioSdp(40300)}m=video 40310 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=application 0 UDP/BFCP *\r\n` };
+    return {
+      status: 200,
+      body: `${audioSdp(40300)}m=video 40310 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=application 0 UDP/BFCP *\r\n`,
+    };
   });
   const c = await alice(t);
   const offer = `${savp(42000, key())}m=video 42010 RTP/SAVP 96\r\na=rtpmap:96 H264/90000\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key().toString('base64')}\r\nm=application 42020 UDP/BFCP *\r\na=floorctrl:c-s\r\n`;
@@ -159,9 +223,24 @@ test('a video call: each stream its own relay, the legs counted as video; BFCP t
   assert.equal(r.status, 200, r.reason);
   c.ack('sip:desk@example.com', r.response!);
   const inside = Sdp.parse(seen[0]!.body).media;
-  assert.deepEqual(inside.map((m) => [m.media, m.proto, m.port > 0]), [['audio', 'RTP/AVP', true], ['video', 'RTP/AVP', true], ['application', 'UDP/BFCP', false]], 'BFCP is turned off towards the inside');
+  assert.deepEqual(
+    inside.map((m) => [m.media, m.proto, m.port > 0]),
+    [
+      ['audio', 'RTP/AVP', true],
+      ['video', 'RTP/AVP', true],
+      ['application', 'UDP/BFCP', false],
+    ],
+    'BFCP is turned off towards the inside',
+  );
   const answer = Sdp.parse(r.response!.body).media;
-  assert.deepEqual(answer.map((m) => [m.media, m.proto]), [['audio', 'RTP/SAVP'], ['video', 'RTP/SAVP'], ['application', 'UDP/BFCP']]);
+  assert.deepEqual(
+    answer.map((m) => [m.media, m.proto]),
+    [
+      ['audio', 'RTP/SAVP'],
+      ['video', 'RTP/SAVP'],
+      ['application', 'UDP/BFCP'],
+    ],
+  );
   assert.notEqual(answer[0]!.port, answer[1]!.port);
   for (const n of NODES) {
     assert.equal(media(n).relays, 2, `${n}: a relay per RTP stream`);
@@ -175,7 +254,11 @@ test('a video call: each stream its own relay, the legs counted as video; BFCP t
 test('CANCEL of a ringing call: 200 to the CANCEL, 487 to the INVITE, nothing left; a CANCEL crossing the 200 leaves the call to its BYE', async (t) => {
   await idle();
   let ringFor = 5000;
-  desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(40400), early: { status: 180 }, finalAfterMs: ringFor } : { status: 200 }));
+  desk(t, (req) =>
+    req.method === 'INVITE'
+      ? { status: 200, body: audioSdp(40400), early: { status: 180 }, finalAfterMs: ringFor }
+      : { status: 200 },
+  );
   const c = await alice(t);
   const ringing = new Promise<void>((r) => c.onProvisional((res) => res.status === 180 && r()));
   const call = c.request('INVITE', 'sip:desk@example.com', savp(43000, key()), 'application/sdp');
@@ -191,7 +274,10 @@ test('CANCEL of a ringing call: 200 to the CANCEL, 487 to the INVITE, nothing le
   const answered = await c.request('INVITE', 'sip:desk@example.com', savp(43000, key()), 'application/sdp');
   assert.equal(answered.status, 200);
   const late = await c.cancel();
-  assert.ok(late.status === 200 || late.status === 481, `a CANCEL after the 200 is answered (${late.status}) and changes nothing`);
+  assert.ok(
+    late.status === 200 || late.status === 481,
+    `a CANCEL after the 200 is answered (${late.status}) and changes nothing`,
+  );
   c.ack('sip:desk@example.com', answered.response!);
   await waitFor('core to list the call as active', () => sip('core').callList[0]?.state === 'active', 3000, 50);
   assert.equal((await c.inDialog('BYE', answered.response!)).status, 200);
@@ -203,7 +289,11 @@ test('a BYE crossing a re-INVITE: the BYE is answered and ends the call, the re-
   const pairs = { edge: portPairs('edge'), core: portPairs('core') };
   let invites = 0;
   // The phone answers the call at once and the re-INVITE only after 1.5 s: the client's BYE overtakes that answer.
-  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(40450), ...(invites++ > 0 ? { finalAfterMs: 1500 } : {}) } : { status: 200 }));
+  const seen = desk(t, (req) =>
+    req.method === 'INVITE'
+      ? { status: 200, body: audioSdp(40450), ...(invites++ > 0 ? { finalAfterMs: 1500 } : {}) }
+      : { status: 200 },
+  );
   const c = await alice(t);
   const k = key();
   const first = await c.request('INVITE', 'sip:desk@example.com', savp(43100, k), 'application/sdp');
@@ -212,7 +302,11 @@ test('a BYE crossing a re-INVITE: the BYE is answered and ends the call, the re-
   await waitFor('core to list the call as active', () => sip('core').callList[0]?.state === 'active', 3000, 50);
   const reinvite = c.inDialog('INVITE', first.response!, savp(43100, k, 'a=sendonly'));
   await waitFor('the re-INVITE at the phone', () => seen.filter((r) => r.method === 'INVITE').length === 2, 3000, 20);
-  assert.equal((await c.inDialog('BYE', first.response!)).status, 200, 'the BYE is answered while the re-INVITE is pending');
+  assert.equal(
+    (await c.inDialog('BYE', first.response!)).status,
+    200,
+    'the BYE is answered while the re-INVITE is pending',
+  );
   const late = await reinvite;
   t.diagnostic(`the re-INVITE crossed by the BYE was answered ${late.status}`);
   assert.ok(late.status >= 200, `the re-INVITE gets a final answer (${late.status}), never a hang`);
@@ -227,7 +321,9 @@ test('a BYE crossing a re-INVITE: the BYE is answered and ends the call, the re-
 test('rejections and forwarding: 486 and 603 free everything; call control forwards a line to another phone', async (t) => {
   await idle();
   let status = 486;
-  desk(t, (req) => (req.method === 'INVITE' ? (status === 200 ? { status, body: audioSdp(40500) } : { status }) : { status: 200 }));
+  desk(t, (req) =>
+    req.method === 'INVITE' ? (status === 200 ? { status, body: audioSdp(40500) } : { status }) : { status: 200 },
+  );
   const c = await alice(t);
   for (const s of [486, 603]) {
     status = s;
@@ -244,12 +340,17 @@ test('rejections and forwarding: 486 and 603 free everything; call control forwa
   await idle();
 });
 
-test('DTMF: SIP INFO passes both nodes, and RFC 4733 telephone-events pass core\'s SRTP B2BUA as plain RTP with their payload intact', async (t) => {
+test("DTMF: SIP INFO passes both nodes, and RFC 4733 telephone-events pass core's SRTP B2BUA as plain RTP with their payload intact", async (t) => {
   await idle();
   const phone = await Peer.open();
   const client = await Peer.open();
-  t.after(() => { phone.close(); client.close(); });
-  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(phone.port) } : { status: 200 }));
+  t.after(() => {
+    phone.close();
+    client.close();
+  });
+  const seen = desk(t, (req) =>
+    req.method === 'INVITE' ? { status: 200, body: audioSdp(phone.port) } : { status: 200 },
+  );
   const c = await alice(t);
   const k = key();
   const r = await c.request('INVITE', 'sip:desk@example.com', savp(client.port, k), 'application/sdp');
@@ -272,12 +373,24 @@ test('session timers: a call whose session is not refreshed in time is ended by 
   const byes: SipRequest[] = [];
   desk(t, (req) => {
     if (req.method === 'BYE') byes.push(req);
-    return req.method === 'INVITE' || req.method === 'UPDATE' ? { status: 200, body: audioSdp(40600), headers: [['Session-Expires', '2;refresher=uac'], ['Require', 'timer']] } : { status: 200 };
+    return req.method === 'INVITE' || req.method === 'UPDATE'
+      ? {
+          status: 200,
+          body: audioSdp(40600),
+          headers: [
+            ['Session-Expires', '2;refresher=uac'],
+            ['Require', 'timer'],
+          ],
+        }
+      : { status: 200 };
   });
   const c = await alice(t);
   const clientByes: SipRequest[] = [];
   c.onRequest((req) => req.method === 'BYE' && clientByes.push(req));
-  const r = await c.request('INVITE', 'sip:desk@example.com', savp(45000, key()), 'application/sdp', [['Session-Expires', '2;refresher=uac'], ['Supported', 'timer']]);
+  const r = await c.request('INVITE', 'sip:desk@example.com', savp(45000, key()), 'application/sdp', [
+    ['Session-Expires', '2;refresher=uac'],
+    ['Supported', 'timer'],
+  ]);
   assert.equal(r.status, 200);
   c.ack('sip:desk@example.com', r.response!);
   // A refresh (an UPDATE, no SDP) within the interval keeps the call.
@@ -287,7 +400,8 @@ test('session timers: a call whose session is not refreshed in time is ended by 
   assert.equal(sip('core').calls, 1, 'refreshed: still up after the first interval');
   // Then none: core ends it.
   await waitFor('a BYE at each side', () => clientByes.length === 1 && byes.length === 1, 5000);
-  for (const bye of [clientByes[0]!, byes[0]!]) assert.match(bye.header('reason') ?? '', /text="Session timer expired without a refresh"/);
+  for (const bye of [clientByes[0]!, byes[0]!])
+    assert.match(bye.header('reason') ?? '', /text="Session timer expired without a refresh"/);
   await idle();
   assert.equal(sip('core').callsEnded.sessionExpired, 1);
   assert.ok(sip('edge').callsEnded.bye! >= 1, 'the edge saw the BYE to the client go by');
@@ -314,8 +428,11 @@ test('media timeout with timeout_action hangup: a call whose media stops is ende
 
 test('ICE ends at the pair: candidates from either side are removed, and each side is given the relay', async (t) => {
   await idle();
-  const ice = (port: number) => `a=ice-ufrag:Fx9q\r\na=ice-pwd:asd88fgpdd777uzjYhagZg4k\r\na=candidate:1 1 UDP 2130706431 10.9.8.7 ${port} typ host`;
-  const seen = desk(t, (req) => (req.method === 'INVITE' ? { status: 200, body: audioSdp(40800, { extra: ice(40800) }) } : { status: 200 }));
+  const ice = (port: number) =>
+    `a=ice-ufrag:Fx9q\r\na=ice-pwd:asd88fgpdd777uzjYhagZg4k\r\na=candidate:1 1 UDP 2130706431 10.9.8.7 ${port} typ host`;
+  const seen = desk(t, (req) =>
+    req.method === 'INVITE' ? { status: 200, body: audioSdp(40800, { extra: ice(40800) }) } : { status: 200 },
+  );
   const c = await alice(t);
   const r = await c.request('INVITE', 'sip:desk@example.com', savp(47000, key(), ice(47000)), 'application/sdp');
   assert.equal(r.status, 200, r.reason);

@@ -24,12 +24,28 @@ let B: string;
 before(async () => {
   const ca = await CertificateAuthority.create({ commonName: 'lab publisher CA' });
   const cert = await ca.issue({ commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'] });
-  inside = await startInsideServers({ address: '127.0.0.1', ports: 'ephemeral', tls: { cert: cert.cert, key: cert.key }, log: capturedLogger('inside').log });
+  inside = await startInsideServers({
+    address: '127.0.0.1',
+    ports: 'ephemeral',
+    tls: { cert: cert.cert, key: cert.key },
+    log: capturedLogger('inside').log,
+  });
   inside.cluster.misbehave = 'fault';
-  nodeB = await new CallControl({ address: '127.0.0.2', port: 0, users: USERS, log: capturedLogger('cc-b').log }).start();
+  nodeB = await new CallControl({
+    address: '127.0.0.2',
+    port: 0,
+    users: USERS,
+    log: capturedLogger('cc-b').log,
+  }).start();
   A = `tcp:127.0.0.1:${inside.ports.callControlSip}`;
   B = `tcp:127.0.0.2:${nodeB.ports.tcp}`;
-  const cluster = { publisher: '127.0.0.1', https_port: inside.ports.uds, tls_verify: false, ...LAB_AXL_CREDENTIALS, nodes: [{ address: '127.0.0.2', sip_port: nodeB.ports.tcp }] };
+  const cluster = {
+    publisher: '127.0.0.1',
+    https_port: inside.ports.uds,
+    tls_verify: false,
+    ...LAB_AXL_CREDENTIALS,
+    nodes: [{ address: '127.0.0.2', sip_port: nodeB.ports.tcp }],
+  };
   pair = await startPair({ core: { unified_cm: [cluster] }, logLevel: 'debug' });
   discovery = (pair.core as unknown as { discovery: Discovery }).discovery;
 });
@@ -39,14 +55,19 @@ after(async () => {
   await inside?.close();
 });
 
-const hops = () => pair.coreLog.lines().filter((l) => l.msg === 'sip request to call control' && l.method === 'REGISTER');
+const hops = () =>
+  pair.coreLog.lines().filter((l) => l.msg === 'sip request to call control' && l.method === 'REGISTER');
 
 /** Registers (or refreshes) and says which node (`tcp:<address>:<port>`) core sent the REGISTER to. */
 async function registerAt(client: SipClient): Promise<string> {
   const r = await client.register();
   assert.equal(r.status, 200, r.reason);
   const callId = r.response!.callId();
-  return String(hops().filter((l) => l.callId === callId).at(-1)?.callControl);
+  return String(
+    hops()
+      .filter((l) => l.callId === callId)
+      .at(-1)?.callControl,
+  );
 }
 
 test('while the publisher has not answered, the configured nodes serve', async () => {
@@ -60,15 +81,25 @@ test('while the publisher has not answered, the configured nodes serve', async (
 test('the publisher answers: its nodes replace the configured ones; a node that joins takes only its users', async () => {
   inside.cluster.misbehave = undefined;
   await discovery.refresh();
-  await waitFor('core to route to the discovered node', () => JSON.stringify((pair.core.status() as { sip: { callControl?: string[] } }).sip.callControl) === JSON.stringify([A]));
+  await waitFor(
+    'core to route to the discovered node',
+    () =>
+      JSON.stringify((pair.core.status() as { sip: { callControl?: string[] } }).sip.callControl) ===
+      JSON.stringify([A]),
+  );
   const alice = await pair.client('alice');
   const bob = await pair.client('bob');
   assert.equal(await registerAt(alice), A);
   assert.equal(await registerAt(bob), A, 'the configured node B is not in the answer, so nothing goes there');
 
-  inside.cluster.nodes.push({ name: '127.0.0.2', role: 'CUCM Voice/Video', sipPort: nodeB.ports.tcp, sipTlsPort: 5061 });
+  inside.cluster.nodes.push({
+    name: '127.0.0.2',
+    role: 'CUCM Voice/Video',
+    sipPort: nodeB.ports.tcp,
+    sipTlsPort: 5061,
+  });
   await discovery.refresh();
-  assert.equal(await registerAt(alice), B, 'alice\'s refresh moved to the node that joined');
+  assert.equal(await registerAt(alice), B, "alice's refresh moved to the node that joined");
   assert.equal(await registerAt(bob), A, 'bob stays on his node');
   assert.equal(nodeB.bindings.lookup('alice@example.com').length, 1);
   const options = await nodeB.request('alice@example.com', 'OPTIONS');
@@ -78,13 +109,23 @@ test('the publisher answers: its nodes replace the configured ones; a node that 
   inside.cluster.nodes = inside.cluster.nodes.filter((n) => n.name !== '127.0.0.1');
   await discovery.refresh();
   const before = hops().length;
-  assert.equal(await registerAt(bob), B, 'bob\'s node left the cluster: his refresh goes to the node left');
+  assert.equal(await registerAt(bob), B, "bob's node left the cluster: his refresh goes to the node left");
   assert.equal(await registerAt(alice), B);
-  assert.deepEqual(hops().slice(before).filter((l) => l.callControl === A), [], 'the removed node got no new request');
-  await waitFor('core to let the removed node\'s connection go', () => pair.coreLog.lines().some((l) => l.msg === 'sip connection to a node that left the cluster closed' && l.callControl === A));
+  assert.deepEqual(
+    hops()
+      .slice(before)
+      .filter((l) => l.callControl === A),
+    [],
+    'the removed node got no new request',
+  );
+  await waitFor("core to let the removed node's connection go", () =>
+    pair.coreLog
+      .lines()
+      .some((l) => l.msg === 'sip connection to a node that left the cluster closed' && l.callControl === A),
+  );
 });
 
-test('the publisher turning on mixed mode moves core to the nodes\' TLS search rules', async () => {
+test("the publisher turning on mixed mode moves core to the nodes' TLS search rules", async () => {
   inside.cluster.mixedMode = true;
   await discovery.refresh();
   const routed = () => (pair.core.status() as { sip: { callControl?: string[] } }).sip.callControl;

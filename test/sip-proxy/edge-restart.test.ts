@@ -10,7 +10,8 @@ before(async () => {
 });
 after(async () => pair?.close());
 
-const flowFailures = () => pair.edgeLog.lines().filter((l) => l.msg === 'sip flow failed: flow token from an earlier edge process').length;
+const flowFailures = () =>
+  pair.edgeLog.lines().filter((l) => l.msg === 'sip flow failed: flow token from an earlier edge process').length;
 
 /** Rewrites the edge's flow token in the registrar's stored Path for `aor` (the Route the inside will send). */
 function editToken(aor: string, edit: (token: string) => string): void {

@@ -28,5 +28,9 @@ test('a request in flight when the traversal link is cut is answered 503 by the 
   assert.match(r.response?.header('reason') ?? '', /Traversal link to core lost/);
   assert.equal(r.response?.header('retry-after'), '5');
   assert.ok(Date.now() - started < 2800);
-  await waitFor('the edge to log it', () => pair.edgeLog.lines().some((l) => l.msg === 'sip requests in flight answered 503: traversal channel closed' && l.answered === 1));
+  await waitFor('the edge to log it', () =>
+    pair.edgeLog
+      .lines()
+      .some((l) => l.msg === 'sip requests in flight answered 503: traversal channel closed' && l.answered === 1),
+  );
 });

@@ -11,7 +11,8 @@ let setup: Awaited<ReturnType<typeof startPairWithCallControlRelay>> | undefined
 before(async () => {
   // Call control's 200s for alice carry a Contact whose URI has an unterminated angle bracket.
   setup = await startPairWithCallControlRelay({
-    rewriteAnswer: (text) => (/^SIP\/2\.0 200[\s\S]*alice@/.test(text) ? text.replace(/\r\nContact: <([^>\r]*)>/i, '\r\nContact: <$1') : text),
+    rewriteAnswer: (text) =>
+      /^SIP\/2\.0 200[\s\S]*alice@/.test(text) ? text.replace(/\r\nContact: <([^>\r]*)>/i, '\r\nContact: <$1') : text,
   });
   pair = setup.pair;
 });
@@ -23,7 +24,9 @@ test('a malformed Contact in call control’s 200 is refused at core as it is re
   // A stateless proxy cannot answer a response: it is dropped (RFC 3261 §16.7), and the client's timer ends it.
   assert.equal(r.status, 408, `the malformed answer was not passed on: ${r.status} ${r.reason}`);
   await waitFor('core to report the fault', () =>
-    pair.coreLog.lines().some((l) => l.msg === 'sip message from call control refused' && /Contact|angle/i.test(String(l.reason))),
+    pair.coreLog
+      .lines()
+      .some((l) => l.msg === 'sip message from call control refused' && /Contact|angle/i.test(String(l.reason))),
   );
   const bob = await pair.client('bob');
   assert.equal((await bob.register(600)).status, 200, 'another client registers through the same core');

@@ -3,7 +3,11 @@ import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 
 export interface LineReader {
-  next(what: string, match: (o: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  next(
+    what: string,
+    match: (o: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   all(): Array<Record<string, unknown>>;
 }
 

@@ -15,7 +15,11 @@ let pair: Pair;
 const clients: SipClient[] = [];
 before(async () => {
   Object.assign(USERS, users);
-  pair = await startPair({ relay: true, edge: { capacity: { registrations: CLIENTS + 10 } }, core: { capacity: { registrations: CLIENTS + 10 } } });
+  pair = await startPair({
+    relay: true,
+    edge: { capacity: { registrations: CLIENTS + 10 } },
+    core: { capacity: { registrations: CLIENTS + 10 } },
+  });
 });
 after(async () => pair?.close());
 
@@ -42,14 +46,23 @@ test(`${CLIENTS} registered clients survive a traversal link cut`, { timeout: 12
   assert.deepEqual(statuses(toClients), [430], 'requests toward clients fail at once with 430 Flow Failed');
   const refreshes = await inBatches(sample, 50, (c) => c.register());
   assert.deepEqual(statuses(refreshes), [503], 'refreshes meanwhile get 503 from the edge');
-  assert.ok(refreshes.every((r) => r.response?.header('retry-after')), '503 carries Retry-After');
+  assert.ok(
+    refreshes.every((r) => r.response?.header('retry-after')),
+    '503 carries Retry-After',
+  );
 
   pair.link!.restore();
   await waitFor('the link to come back', () => pair.core.traversal.sip() !== undefined, 15_000);
-  await waitFor('core to send the domain table again on the new channel', () => pair.edgeLog.lines().filter((l) => l.msg === 'domain table received from core').length === 2);
+  await waitFor(
+    'core to send the domain table again on the new channel',
+    () => pair.edgeLog.lines().filter((l) => l.msg === 'domain table received from core').length === 2,
+  );
   const back = await inBatches(clients, 100, (c) => c.register());
   assert.deepEqual(statuses(back), [200], "every client's next refresh succeeds");
-  assert.ok(clients.every((c) => c.connected), 'no client lost its TLS connection to the edge');
+  assert.ok(
+    clients.every((c) => c.connected),
+    'no client lost its TLS connection to the edge',
+  );
   const after = await inBatches(sample, 50, (c) => pair.callControl.request(c.aor, 'MESSAGE', 'back'));
   assert.deepEqual(statuses(after), [200], 'the inside reaches the clients again');
 });

@@ -18,7 +18,10 @@ export interface LinkRelayOptions {
 }
 
 /** `target` is read as each connection comes in, so a test may fill in its port after starting the relay. */
-export async function startLinkRelay(target: { host: string; port: number }, opts: LinkRelayOptions = {}): Promise<LinkRelay> {
+export async function startLinkRelay(
+  target: { host: string; port: number },
+  opts: LinkRelayOptions = {},
+): Promise<LinkRelay> {
   const { answerDelayMs = 0, rewriteAnswer } = opts;
   const later = (f: () => void) => (answerDelayMs > 0 ? void setTimeout(f, answerDelayMs) : f());
   const sockets = new Set<Socket>();
@@ -37,7 +40,13 @@ export async function startLinkRelay(target: { host: string; port: number }, opt
     inbound.pipe(outbound);
     if (answerDelayMs === 0 && !rewriteAnswer) return void outbound.pipe(inbound);
     // Answers are short and come whole in one segment on loopback; a rewrite sees each one entire.
-    outbound.on('data', (chunk: Buffer) => later(() => inbound.destroyed || inbound.write(rewriteAnswer ? Buffer.from(rewriteAnswer(chunk.toString('latin1')), 'latin1') : chunk)));
+    outbound.on('data', (chunk: Buffer) =>
+      later(
+        () =>
+          inbound.destroyed ||
+          inbound.write(rewriteAnswer ? Buffer.from(rewriteAnswer(chunk.toString('latin1')), 'latin1') : chunk),
+      ),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return {

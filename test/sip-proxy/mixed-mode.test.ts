@@ -16,7 +16,11 @@ test('core registers the client with a mixed-mode cluster over TLS and the insid
   const r = await alice.register();
   assert.equal(r.status, 200, r.reason);
   assert.equal(alice.challenged, 1);
-  assert.match(r.response!.header('path')!, /^<sip:mra-core1@127\.0\.0\.1:\d+;transport=tls;lr;ob>, /, 'core\'s Path names its TLS connection');
+  assert.match(
+    r.response!.header('path')!,
+    /^<sip:mra-core1@127\.0\.0\.1:\d+;transport=tls;lr;ob>, /,
+    "core's Path names its TLS connection",
+  );
   const [binding] = pair.callControl.bindings.lookup('alice@example.com');
   assert.equal(binding?.conn.transport, 'tls', 'the REGISTER reached call control over TLS');
   assert.equal((await pair.callControl.request('alice@example.com', 'MESSAGE', 'over TLS')).status, 200);
@@ -34,7 +38,7 @@ test('tls_verify on: call control with a certificate core does not trust is refu
   }
 });
 
-test('tls_verify off (the cluster\'s TLS verify mode): the same call control is reached over TLS', async () => {
+test("tls_verify off (the cluster's TLS verify mode): the same call control is reached over TLS", async () => {
   const lax = await startPair({ mixedMode: true, untrustedCallControl: { tlsVerify: false } });
   try {
     const r = await (await lax.client('alice')).register();

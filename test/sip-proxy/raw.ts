@@ -65,7 +65,9 @@ export function rawConnect(port: number, ca: string): Promise<RawConnection> {
 }
 
 /** A REGISTER as bytes, with fields to override or add; Content-Length follows the body. */
-export function register(opts: { domain?: string; user?: string; maxForwards?: number; extra?: string[]; body?: string; branch?: string } = {}): string {
+export function register(
+  opts: { domain?: string; user?: string; maxForwards?: number; extra?: string[]; body?: string; branch?: string } = {},
+): string {
   const domain = opts.domain ?? 'example.com';
   const user = opts.user ?? 'alice';
   const body = opts.body ?? '';

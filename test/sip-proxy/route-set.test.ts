@@ -43,14 +43,21 @@ test('an INVITE from the inside reaches the client with the edge and core record
   const alice = await pair.client('alice');
   assert.equal((await alice.register()).status, 200);
   const seen = new Promise<SipRequest>((r) => alice.onRequest((req) => req.method === 'INVITE' && r(req)));
-  assert.equal((await pair.callControl.request('alice@example.com', 'INVITE', audioSdp(), 'application/sdp')).status, 486);
+  assert.equal(
+    (await pair.callControl.request('alice@example.com', 'INVITE', audioSdp(), 'application/sdp')).status,
+    486,
+  );
   recorded = (await seen).headerList('record-route');
   assert.equal(recorded.length, 2, recorded.join(' | '));
-  assert.match(recorded[0]!, /^<sip:[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=tls;lr;ob>$/, 'the edge, naming alice\'s flow');
+  assert.match(
+    recorded[0]!,
+    /^<sip:[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=tls;lr;ob>$/,
+    "the edge, naming alice's flow",
+  );
   assert.match(recorded[1]!, /^<sip:mra-core1@127\.0\.0\.1:\d+;transport=tcp;lr;ob>$/, 'then core');
 });
 
-test('a client\'s in-dialog request along the recorded route passes the edge and core', async () => {
+test("a client's in-dialog request along the recorded route passes the edge and core", async () => {
   assert.equal(recorded.length, 2, 'needs the route the previous test recorded');
   raw.send(message(recorded, true));
   const got = await raw.next();
@@ -71,7 +78,11 @@ test('in a dialog, a Route past the edge to an inside host is refused by core', 
     assert.equal(got.status, 403);
     assert.match(got.text, /text="Route to a host that is not call control"/);
   }
-  assert.ok(pair.coreLog.lines().some((l) => l.msg === 'sip request refused' && l.reason === 'Route to a host that is not call control'));
+  assert.ok(
+    pair.coreLog
+      .lines()
+      .some((l) => l.msg === 'sip request refused' && l.reason === 'Route to a host that is not call control'),
+  );
 });
 
 test('out of a dialog, any Route past the edge is refused by the edge', async () => {
@@ -84,7 +95,7 @@ test('out of a dialog, any Route past the edge is refused by the edge', async ()
   }
 });
 
-test('a Route naming the edge by any of its names passes: its certificate\'s DNS name and IP address, a domain it serves; any other name is refused', async () => {
+test("a Route naming the edge by any of its names passes: its certificate's DNS name and IP address, a domain it serves; any other name is refused", async () => {
   assert.equal(recorded.length, 2, 'needs alice registered by the first test');
   const port = pair.edge.ports.sipTls!;
   for (const name of ['edge.example.com', 'EDGE.example.com', '127.0.0.1', 'example.com']) {
@@ -97,7 +108,11 @@ test('a Route naming the edge by any of its names passes: its certificate\'s DNS
   raw.send(message([`<sip:core1@edge.example.com:${port};transport=tls;lr>`], false));
   const viaRoute = await raw.next();
   if (viaRoute !== 'closed') assert.equal(viaRoute.status, 200, viaRoute.text);
-  for (const other of [`<sip:other.example.com:${port};transport=tls;lr>`, `<sip:edge.example.com:${port + 1};transport=tls;lr>`, '<sip:edge.example.com;transport=tls;lr>']) {
+  for (const other of [
+    `<sip:other.example.com:${port};transport=tls;lr>`,
+    `<sip:edge.example.com:${port + 1};transport=tls;lr>`,
+    '<sip:edge.example.com;transport=tls;lr>',
+  ]) {
     raw.send(message([other], false));
     const got = await raw.next();
     assert.notEqual(got, 'closed');
@@ -114,4 +129,3 @@ test('in a dialog between two remote clients (edge, core, call control, core, ed
   assert.notEqual(got, 'closed');
   if (got !== 'closed') assert.equal(got.status, 200, got.text);
 });
-

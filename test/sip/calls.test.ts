@@ -4,31 +4,50 @@ import assert from 'node:assert/strict';
 import { parseMessage, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { CallTable, legKey } from '../../src/sip/routing/calls.js';
 
-function request(method: string, opts: { from?: string; to?: string; toTag?: string; callId?: string } = {}): SipRequest {
-  return parseMessage(Buffer.from([
-    `${method} sip:${opts.to ?? 'bob'}@example.com SIP/2.0`,
-    'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
-    'Max-Forwards: 70',
-    `From: <sip:${opts.from ?? 'alice'}@example.com>;tag=f1`,
-    `To: <sip:${opts.to ?? 'bob'}@example.com>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
-    `Call-ID: ${opts.callId ?? 'c1'}`,
-    `CSeq: 1 ${method}`,
-    'Content-Length: 0',
-    '', '',
-  ].join('\r\n')), { stream: true }) as SipRequest;
+function request(
+  method: string,
+  opts: { from?: string; to?: string; toTag?: string; callId?: string } = {},
+): SipRequest {
+  return parseMessage(
+    Buffer.from(
+      [
+        `${method} sip:${opts.to ?? 'bob'}@example.com SIP/2.0`,
+        'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
+        'Max-Forwards: 70',
+        `From: <sip:${opts.from ?? 'alice'}@example.com>;tag=f1`,
+        `To: <sip:${opts.to ?? 'bob'}@example.com>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
+        `Call-ID: ${opts.callId ?? 'c1'}`,
+        `CSeq: 1 ${method}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+    { stream: true },
+  ) as SipRequest;
 }
 
-function response(status: number, method: string, opts: { from?: string; to?: string; callId?: string } = {}): SipResponse {
-  return parseMessage(Buffer.from([
-    `SIP/2.0 ${status} X`,
-    'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
-    `From: <sip:${opts.from ?? 'alice'}@example.com>;tag=f1`,
-    `To: <sip:${opts.to ?? 'bob'}@example.com>;tag=t1`,
-    `Call-ID: ${opts.callId ?? 'c1'}`,
-    `CSeq: 1 ${method}`,
-    'Content-Length: 0',
-    '', '',
-  ].join('\r\n')), { stream: true }) as SipResponse;
+function response(
+  status: number,
+  method: string,
+  opts: { from?: string; to?: string; callId?: string } = {},
+): SipResponse {
+  return parseMessage(
+    Buffer.from(
+      [
+        `SIP/2.0 ${status} X`,
+        'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
+        `From: <sip:${opts.from ?? 'alice'}@example.com>;tag=f1`,
+        `To: <sip:${opts.to ?? 'bob'}@example.com>;tag=t1`,
+        `Call-ID: ${opts.callId ?? 'c1'}`,
+        `CSeq: 1 ${method}`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
+    { stream: true },
+  ) as SipResponse;
 }
 
 test('an INVITE from a client opens a leg keyed by the caller; its 2xx makes it active; a BYE either way ends it', (t) => {
@@ -38,7 +57,10 @@ test('an INVITE from a client opens a leg keyed by the caller; its 2xx makes it 
   calls.request(request('REGISTER'), false);
   assert.equal(calls.size, 0, 'REGISTER is no call');
   calls.request(request('INVITE'), false, 'flow-a');
-  assert.deepEqual(calls.list().map((l) => [l.client, l.peer, l.direction, l.state, l.flow]), [['alice@example.com', 'bob@example.com', 'from client', 'setup', 'flow-a']]);
+  assert.deepEqual(
+    calls.list().map((l) => [l.client, l.peer, l.direction, l.state, l.flow]),
+    [['alice@example.com', 'bob@example.com', 'from client', 'setup', 'flow-a']],
+  );
   calls.response(response(180, 'INVITE'), false);
   assert.equal(calls.list()[0]!.state, 'setup', 'a provisional answer does not');
   now = 2000;
@@ -82,12 +104,22 @@ test('a leg never answered ends after the setup time, an answered one after the 
   calls.response(response(200, 'INVITE', { callId: 'other-flow' }), false);
   now = 1000;
   calls.sweep();
-  assert.deepEqual(calls.list().map((l) => l.callId).sort(), ['other-flow', 'talking']);
+  assert.deepEqual(
+    calls
+      .list()
+      .map((l) => l.callId)
+      .sort(),
+    ['other-flow', 'talking'],
+  );
   now = 4000;
   calls.request(request('UPDATE', { callId: 'talking', toTag: 't1' }), false);
   now = 5000;
   calls.sweep();
-  assert.deepEqual(calls.list().map((l) => l.callId), ['talking'], 'an in-dialog request keeps a leg alive');
+  assert.deepEqual(
+    calls.list().map((l) => l.callId),
+    ['talking'],
+    'an in-dialog request keeps a leg alive',
+  );
   assert.equal(calls.ended.timedOut, 2);
   calls.flowClosed('f1');
   assert.equal(calls.size, 0);
@@ -111,7 +143,10 @@ test('an answered leg whose 2xx is never ACKed ends after 64·T1; one whose ACK 
   assert.equal(calls.size, 2, 'not before 64·T1');
   now = 32_000;
   calls.sweep();
-  assert.deepEqual(calls.list().map((l) => l.callId), ['acked']);
+  assert.deepEqual(
+    calls.list().map((l) => l.callId),
+    ['acked'],
+  );
   assert.equal(calls.ended.unconfirmed, 1);
   assert.deepEqual(ended, [legKey('never-acked', 'alice@example.com')], 'its media goes with it');
 });
@@ -120,16 +155,23 @@ test('a call message whose From or To does not parse is counted, never thrown in
   const calls = new CallTable();
   t.after(() => calls.close());
   // Parsed as a hop parses what it passes on: the fault is found only when the table reads From.
-  const broken = (start: string) => parseMessage(Buffer.from([
-    start,
-    'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
-    'From: <sip:alice@example.com;tag=f1',
-    'To: <sip:bob@example.com>;tag=t1',
-    'Call-ID: c1',
-    'CSeq: 1 INVITE',
-    'Content-Length: 0',
-    '', '',
-  ].join('\r\n')), { stream: true, essentials: false });
+  const broken = (start: string) =>
+    parseMessage(
+      Buffer.from(
+        [
+          start,
+          'Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bKa1',
+          'From: <sip:alice@example.com;tag=f1',
+          'To: <sip:bob@example.com>;tag=t1',
+          'Call-ID: c1',
+          'CSeq: 1 INVITE',
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n'),
+      ),
+      { stream: true, essentials: false },
+    );
   assert.doesNotThrow(() => calls.request(broken('INVITE sip:bob@example.com SIP/2.0') as SipRequest, false));
   assert.equal(calls.size, 0);
   calls.request(request('INVITE', { callId: 'c1', from: 'carol', to: 'alice' }), true);
@@ -143,7 +185,8 @@ test('every way a leg ends tells onEnded its key (the media relays go with it), 
   const ended: string[] = [];
   const calls = new CallTable({ now: () => now, setupMs: 1000, capacity: 3, onEnded: (key) => ended.push(key) });
   t.after(() => calls.close());
-  for (const callId of ['bye', 'failed', 'flow']) calls.request(request('INVITE', { callId }), false, callId === 'flow' ? 'f1' : null);
+  for (const callId of ['bye', 'failed', 'flow'])
+    calls.request(request('INVITE', { callId }), false, callId === 'flow' ? 'f1' : null);
   assert.equal(calls.has(legKey('bye', 'alice@example.com')), true);
   assert.equal(calls.atCapacity(request('INVITE', { callId: 'fourth' })), true, 'a fourth call is over capacity');
   assert.equal(calls.atCapacity(request('INVITE', { callId: 'bye', toTag: 't1' })), false, 'a re-INVITE never is');
@@ -154,7 +197,12 @@ test('every way a leg ends tells onEnded its key (the media relays go with it), 
   calls.request(request('INVITE', { callId: 'open' }), true);
   now = 1000;
   calls.sweep();
-  assert.deepEqual(ended, ['bye', 'failed', 'flow', 'slow', 'open'].map((c) => legKey(c, 'alice@example.com').replace('open|alice', 'open|bob')));
+  assert.deepEqual(
+    ended,
+    ['bye', 'failed', 'flow', 'slow', 'open'].map((c) =>
+      legKey(c, 'alice@example.com').replace('open|alice', 'open|bob'),
+    ),
+  );
   calls.request(request('INVITE', { callId: 'last' }), false);
   calls.close();
   assert.equal(ended.at(-1), legKey('last', 'alice@example.com'));

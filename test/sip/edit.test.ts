@@ -28,7 +28,14 @@ function lines(b: Buffer): string[] {
 test('a proxy hop (Via, Path, Record-Route, Max-Forwards) rewrites only what it touches', () => {
   const original = torture('wsinv');
   const m = parseMessage(original) as SipRequest;
-  addVia(m, { protocolName: 'SIP', protocolVersion: '2.0', transport: 'TLS', host: 'edge.example.com', port: 5061, params: [{ name: 'branch', value: 'z9hG4bKedge1' }] });
+  addVia(m, {
+    protocolName: 'SIP',
+    protocolVersion: '2.0',
+    transport: 'TLS',
+    host: 'edge.example.com',
+    port: 5061,
+    params: [{ name: 'branch', value: 'z9hG4bKedge1' }],
+  });
   addPath(m, parseUri('sip:edge.example.com:5061;transport=tls') as SipUri, [{ name: 'ob', value: null }]);
   addRecordRoute(m, parseUri('sip:edge.example.com') as SipUri);
   assert.equal(decrementMaxForwards(m), 67);
@@ -37,14 +44,21 @@ test('a proxy hop (Via, Path, Record-Route, Max-Forwards) rewrites only what it 
   assert.equal(again.vias().length, 4);
   assert.equal(again.topVia().host, 'edge.example.com');
   const path = again.paths()[0]!;
-  assert.deepEqual((path.uri as SipUri).params.map((p) => p.name), ['transport', 'lr']);
+  assert.deepEqual(
+    (path.uri as SipUri).params.map((p) => p.name),
+    ['transport', 'lr'],
+  );
   assert.deepEqual(path.params, [{ name: 'ob', value: null }]);
   assert.equal(again.recordRoutes().length, 1);
   assert.equal(again.maxForwards(), 67);
   assert.deepEqual(again.body, m.body);
   // Folded, oddly spaced fields nobody touched are still there byte for byte.
   const text = out.toString('latin1');
-  for (const raw of ['TO :\r\n sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n\r\n', 'NewFangledHeader:   newfangled value\r\n continued newfangled value\r\n', 'v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n']) {
+  for (const raw of [
+    'TO :\r\n sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n\r\n',
+    'NewFangledHeader:   newfangled value\r\n continued newfangled value\r\n',
+    'v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n',
+  ]) {
     assert.ok(text.includes(raw), raw);
   }
   assert.ok(!text.includes('MaX-fOrWaRdS: 0068'));
@@ -57,13 +71,19 @@ test('removeTopVia takes the first value of a comma list and leaves the rest in 
   m.addHeader('via', 'SIP/2.0/TCP a.example.com;branch=z9hG4bKa, SIP/2.0/TCP b.example.com;branch=z9hG4bKb', 'top');
   const removed = removeTopVia(m);
   assert.equal(removed?.host, 'a.example.com');
-  assert.deepEqual(m.vias().map((v) => v.host), ['b.example.com', '192.0.2.2', 'spindle.example.com', '192.168.255.111']);
+  assert.deepEqual(
+    m.vias().map((v) => v.host),
+    ['b.example.com', '192.0.2.2', 'spindle.example.com', '192.168.255.111'],
+  );
   assert.equal(parseMessage(m.serialize()).vias().length, 4);
 });
 
 test('Max-Forwards 0 is 483; absent it is set to 70 (RFC 3261 §16.6 step 3)', () => {
   const zero = parseMessage(torture('zeromf')) as SipRequest;
-  assert.throws(() => decrementMaxForwards(zero), (e: unknown) => e instanceof SipError && e.status === 483 && e.reason === 'Too Many Hops');
+  assert.throws(
+    () => decrementMaxForwards(zero),
+    (e: unknown) => e instanceof SipError && e.status === 483 && e.reason === 'Too Many Hops',
+  );
   const none = parseMessage(torture('inv2543')) as SipRequest;
   assert.equal(decrementMaxForwards(none), 70);
   assert.equal(none.header('max-forwards'), '70');
@@ -106,18 +126,21 @@ test('generated branches carry the magic cookie and are unique', () => {
 });
 
 test('IPv6 references (RFC 5118): in URIs with and without a port, in Via sent-by and in received', () => {
-  const data = Buffer.from([
-    'REGISTER sip:[2001:db8::10]:5070;transport=tcp SIP/2.0',
-    'Via: SIP/2.0/TCP [2001:db8::9:1]:5061;branch=z9hG4bKas3-111;received=2001:db8::9:255',
-    'Max-Forwards: 70',
-    'From: "Caller" <sip:caller@[2001:db8::1]>;tag=1',
-    'To: <sip:user@[2001:db8::10:5070]>',
-    'Contact: <sip:user@[::ffff:192.0.2.1]:5060>',
-    'Call-ID: v6.1',
-    'CSeq: 1 REGISTER',
-    'Content-Length: 0',
-    '', '',
-  ].join('\r\n'));
+  const data = Buffer.from(
+    [
+      'REGISTER sip:[2001:db8::10]:5070;transport=tcp SIP/2.0',
+      'Via: SIP/2.0/TCP [2001:db8::9:1]:5061;branch=z9hG4bKas3-111;received=2001:db8::9:255',
+      'Max-Forwards: 70',
+      'From: "Caller" <sip:caller@[2001:db8::1]>;tag=1',
+      'To: <sip:user@[2001:db8::10:5070]>',
+      'Contact: <sip:user@[::ffff:192.0.2.1]:5060>',
+      'Call-ID: v6.1',
+      'CSeq: 1 REGISTER',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n'),
+  );
   const m = parseMessage(data) as SipRequest;
   m.validate();
   const ruri = m.uri as SipUri;
@@ -128,7 +151,9 @@ test('IPv6 references (RFC 5118): in URIs with and without a port, in Via sent-b
   assert.deepEqual([(m.to().uri as SipUri).host, (m.to().uri as SipUri).port], ['[2001:db8::10:5070]', null]);
   const contact = m.contacts();
   assert.ok(contact !== '*' && (contact[0]!.uri as SipUri).port === 5060);
-  assert.throws(() => parseMessage(Buffer.from(data.toString().replace('[2001:db8::10]:5070', '[2001:db8::10:5070'))), { status: 400 });
+  assert.throws(() => parseMessage(Buffer.from(data.toString().replace('[2001:db8::10]:5070', '[2001:db8::10:5070'))), {
+    status: 400,
+  });
 });
 
 test('escapes decode to bytes, so multi-octet UTF-8 survives', () => {

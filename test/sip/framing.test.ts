@@ -28,23 +28,36 @@ test('any chunking of a stream of messages and keepalives yields the same messag
     { weight: 1, arbitrary: fc.constant(PING) },
   );
   fc.assert(
-    fc.property(fc.array(item, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 30 }), (items, rawCuts) => {
-      const data = Buffer.concat(items);
-      const events = feed(data, rawCuts.map((c) => c % (data.length + 1)));
-      const messages = events.filter((e) => e.kind === 'message').map((e) => (e as { data: Buffer }).data);
-      assert.deepEqual(messages, items.filter((b) => b !== PING));
-      // A ping cut exactly between its two CRLFs reads as two pongs; the CRLFs are never lost or invented.
-      const crlfs = events.reduce((n, e) => n + (e.kind === 'ping' ? 2 : e.kind === 'pong' ? 1 : 0), 0);
-      assert.equal(crlfs, 2 * items.filter((b) => b === PING).length);
-      assert.ok(!events.some((e) => e.kind === 'error'));
-    }),
+    fc.property(
+      fc.array(item, { minLength: 1, maxLength: 8 }),
+      fc.array(fc.nat(), { maxLength: 30 }),
+      (items, rawCuts) => {
+        const data = Buffer.concat(items);
+        const events = feed(
+          data,
+          rawCuts.map((c) => c % (data.length + 1)),
+        );
+        const messages = events.filter((e) => e.kind === 'message').map((e) => (e as { data: Buffer }).data);
+        assert.deepEqual(
+          messages,
+          items.filter((b) => b !== PING),
+        );
+        // A ping cut exactly between its two CRLFs reads as two pongs; the CRLFs are never lost or invented.
+        const crlfs = events.reduce((n, e) => n + (e.kind === 'ping' ? 2 : e.kind === 'pong' ? 1 : 0), 0);
+        assert.equal(crlfs, 2 * items.filter((b) => b === PING).length);
+        assert.ok(!events.some((e) => e.kind === 'error'));
+      },
+    ),
     { numRuns: 300 },
   );
 });
 
 test('byte-at-a-time delivery reassembles a binary body with CR, LF and NUL inside', () => {
   const data = torture('mpart01');
-  const events = feed(data, Array.from({ length: data.length }, (_, i) => i));
+  const events = feed(
+    data,
+    Array.from({ length: data.length }, (_, i) => i),
+  );
   assert.deepEqual(events, [{ kind: 'message', data }]);
 });
 
@@ -52,7 +65,11 @@ test('CRLFCRLF between messages is a ping, a lone CRLF a pong (RFC 5626 §3.5.1)
   const framer = new SipStreamFramer();
   assert.deepEqual(framer.push(PING), [{ kind: 'ping' }]);
   assert.deepEqual(framer.push(PONG), [{ kind: 'pong' }]);
-  assert.deepEqual(framer.push(Buffer.concat([PING, PONG, MESSAGES[4]!])), [{ kind: 'ping' }, { kind: 'pong' }, { kind: 'message', data: MESSAGES[4] }]);
+  assert.deepEqual(framer.push(Buffer.concat([PING, PONG, MESSAGES[4]!])), [
+    { kind: 'ping' },
+    { kind: 'pong' },
+    { kind: 'message', data: MESSAGES[4] },
+  ]);
   // A CR that may start a ping is held until the next byte decides.
   assert.deepEqual(framer.push(Buffer.from('\r\n\r')), []);
   assert.deepEqual(framer.push(Buffer.from('\n')), [{ kind: 'ping' }]);

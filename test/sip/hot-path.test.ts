@@ -3,7 +3,13 @@
 // plain way: each case compares against a fresh parse or the text built by hand.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SipStreamFramer, parseMessage, parseNameAddr, removeTopVia, type SipRequest } from '../../src/sip/message/index.js';
+import {
+  SipStreamFramer,
+  parseMessage,
+  parseNameAddr,
+  removeTopVia,
+  type SipRequest,
+} from '../../src/sip/message/index.js';
 
 const REGISTER = [
   'REGISTER sip:example.com SIP/2.0',
@@ -48,11 +54,26 @@ test('an edited message serializes to exactly the untouched fields, the new ones
   m.addHeader('via', 'SIP/2.0/TLS core.invalid;branch=z9hG4bKcore', 'top');
   m.addHeader('X-Note', 'café ✓');
   const expected = REGISTER.replace('Max-Forwards: 70', 'Max-Forwards: 69')
-    .replace('REGISTER sip:example.com SIP/2.0\r\n', 'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS core.invalid;branch=z9hG4bKcore\r\n')
+    .replace(
+      'REGISTER sip:example.com SIP/2.0\r\n',
+      'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS core.invalid;branch=z9hG4bKcore\r\n',
+    )
     .replace('Content-Length: 4\r\n', 'Content-Length: 4\r\nX-Note: café ✓\r\n');
   assert.equal(m.serialize().toString('utf8'), expected);
-  m.uri = { kind: 'sip', scheme: 'sip', user: null, password: null, host: 'registrar.example.com', port: null, params: [], headers: null };
-  assert.equal(m.serialize().toString('utf8'), expected.replace('REGISTER sip:example.com', 'REGISTER sip:registrar.example.com'));
+  m.uri = {
+    kind: 'sip',
+    scheme: 'sip',
+    user: null,
+    password: null,
+    host: 'registrar.example.com',
+    port: null,
+    params: [],
+    headers: null,
+  };
+  assert.equal(
+    m.serialize().toString('utf8'),
+    expected.replace('REGISTER sip:example.com', 'REGISTER sip:registrar.example.com'),
+  );
 });
 
 test('popping the top Via or Route leaves the parsed lists equal to a fresh parse of the result', () => {
@@ -74,13 +95,22 @@ test('setHeader replaces a single field where it stands and folds duplicates int
   const m = parseMessage(Buffer.from(REGISTER, 'latin1')) as SipRequest;
   const at = m.headers.findIndex((h) => h.key === 'max-forwards');
   m.setHeader('Max-Forwards', '5');
-  assert.equal(m.headers.findIndex((h) => h.key === 'max-forwards'), at);
+  assert.equal(
+    m.headers.findIndex((h) => h.key === 'max-forwards'),
+    at,
+  );
   assert.equal(m.maxForwards(), 5);
   m.addHeader('x-a', '1');
   m.addHeader('x-b', '2');
   m.addHeader('x-a', '3');
   m.setHeader('x-a', '4');
-  assert.deepEqual(m.headers.slice(-2).map((h) => [h.name, h.value]), [['X-A', '4'], ['X-B', '2']]);
+  assert.deepEqual(
+    m.headers.slice(-2).map((h) => [h.name, h.value]),
+    [
+      ['X-A', '4'],
+      ['X-B', '2'],
+    ],
+  );
 });
 
 test('quoted strings keep their escapes unescaped and fail when unterminated', () => {

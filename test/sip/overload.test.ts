@@ -26,23 +26,33 @@ const options = (n: number) =>
 
 before(async () => {
   const authority = await CertificateAuthority.create({ commonName: 'sip overload test CA' });
-  const tls = await authority.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
-  ca = authority.cert;
-  const make = (maxQueueWaitMs: number) => new SipTlsListener({
-    address: '127.0.0.1', port: 0, tls, maxConnections: 10, log: log.log, maxQueueWaitMs,
-    // Each message costs costMs of the event loop: the node's capacity is 1 / costMs.
-    onMessage: (data, conn) => {
-      const until = performance.now() + costMs;
-      while (performance.now() < until);
-      handled++;
-      conn.send(rawAnswer(data, 200, 'OK')!);
-    },
-    // The edge's own rule: a 503 for new work, nothing for a response, an ACK or a request inside a dialog.
-    onShed: (data, conn) => {
-      const reply = overloadAnswer(data);
-      return reply !== null && conn.send(reply);
-    },
+  const tls = await authority.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: ['127.0.0.1'],
   });
+  ca = authority.cert;
+  const make = (maxQueueWaitMs: number) =>
+    new SipTlsListener({
+      address: '127.0.0.1',
+      port: 0,
+      tls,
+      maxConnections: 10,
+      log: log.log,
+      maxQueueWaitMs,
+      // Each message costs costMs of the event loop: the node's capacity is 1 / costMs.
+      onMessage: (data, conn) => {
+        const until = performance.now() + costMs;
+        while (performance.now() < until);
+        handled++;
+        conn.send(rawAnswer(data, 200, 'OK')!);
+      },
+      // The edge's own rule: a 503 for new work, nothing for a response, an ACK or a request inside a dialog.
+      onShed: (data, conn) => {
+        const reply = overloadAnswer(data);
+        return reply !== null && conn.send(reply);
+      },
+    });
   listener = make(MAX_WAIT_MS);
   burstListener = make(BURST_MAX_WAIT_MS);
   await listener.listen();
@@ -54,7 +64,10 @@ after(async () => {
   await burstListener?.close();
 });
 
-async function send(count: number, to = listener): Promise<{ ok: number; shed: number; ms: number; shedIds: number[] }> {
+async function send(
+  count: number,
+  to = listener,
+): Promise<{ ok: number; shed: number; ms: number; shedIds: number[] }> {
   const s = await new Promise<TLSSocket>((resolve, reject) => {
     const c = tlsConnect({ host: '127.0.0.1', port: to.port, ca, servername: 'edge.example.com' }, () => resolve(c));
     c.once('error', reject);
@@ -68,7 +81,10 @@ async function send(count: number, to = listener): Promise<{ ok: number; shed: n
   await waitFor(`${count} answers`, () => answers() === count, 20_000);
   const ms = performance.now() - t0;
   s.destroy();
-  const shedIds = text.split('SIP/2.0 503 ').slice(1).map((r) => Number(/Call-ID: c(\d+)/.exec(r)?.[1]));
+  const shedIds = text
+    .split('SIP/2.0 503 ')
+    .slice(1)
+    .map((r) => Number(/Call-ID: c(\d+)/.exec(r)?.[1]));
   return { ok: text.split('SIP/2.0 200 ').length - 1, shed: shedIds.length, ms, shedIds };
 }
 
@@ -87,7 +103,11 @@ test('load beyond capacity: what waited longer than the limit is answered 503 at
   t.diagnostic(`handled ${r.ok}, shed ${r.shed}, all answered in ${Math.round(r.ms)} ms`);
   assert.equal(r.ok + r.shed, 1500, 'every request answered');
   assert.ok(r.shed > 0 && listener.shed - before === r.shed, `some shed (${r.shed}) and counted`);
-  assert.deepEqual(r.shedIds.filter((n) => !(n > 0) || n % 10 === 0), [], 'no request inside a dialog was shed');
+  assert.deepEqual(
+    r.shedIds.filter((n) => !(n > 0) || n % 10 === 0),
+    [],
+    'no request inside a dialog was shed',
+  );
   assert.equal(handled, r.ok);
   assert.ok(r.ok * costMs >= MAX_WAIT_MS / 2, `the node kept working at its rate meanwhile (${r.ok} handled)`);
   // Not a wall-clock bound (a busy host stretches it): most of the excess was answered 503, not worked through late.

@@ -2,8 +2,20 @@
 // transaction tests drive. Messages are framed, parsed and serialized exactly as a transport would.
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import { SipRequest, SipStreamFramer, fields, generateBranch, parseMessage, type SipMessage } from '../../src/sip/message/index.js';
-import { TransactionLayer, type Send, type TransactionLayerOptions, type TransactionUser } from '../support/sip-transaction/index.js';
+import {
+  SipRequest,
+  SipStreamFramer,
+  fields,
+  generateBranch,
+  parseMessage,
+  type SipMessage,
+} from '../../src/sip/message/index.js';
+import {
+  TransactionLayer,
+  type Send,
+  type TransactionLayerOptions,
+  type TransactionUser,
+} from '../support/sip-transaction/index.js';
 
 export interface Element {
   layer: TransactionLayer;
@@ -38,7 +50,10 @@ function attach(socket: Socket, layer: TransactionLayer, received: SipMessage[])
   return send;
 }
 
-export async function pair(serverUser: TransactionUser, options: { server?: TransactionLayerOptions; client?: TransactionLayerOptions; clientUser?: TransactionUser } = {}): Promise<Pair> {
+export async function pair(
+  serverUser: TransactionUser,
+  options: { server?: TransactionLayerOptions; client?: TransactionLayerOptions; clientUser?: TransactionUser } = {},
+): Promise<Pair> {
   const server: Server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -67,15 +82,20 @@ export async function pair(serverUser: TransactionUser, options: { server?: Tran
 
 export function request(method: string, options: { branch?: string; cseq?: number; callId?: string } = {}): SipRequest {
   const body = Buffer.alloc(0);
-  return new SipRequest(method, 'sip:bob@example.com', fields([
-    ['Via', `SIP/2.0/TCP 127.0.0.1:5060;branch=${options.branch ?? generateBranch()}`],
-    ['Max-Forwards', '70'],
-    ['From', '<sip:alice@example.com>;tag=a1'],
-    ['To', '<sip:bob@example.com>'],
-    ['Call-ID', options.callId ?? `call-${Math.random().toString(36).slice(2)}`],
-    ['CSeq', `${options.cseq ?? 1} ${method}`],
-    ['Content-Length', '0'],
-  ]), body);
+  return new SipRequest(
+    method,
+    'sip:bob@example.com',
+    fields([
+      ['Via', `SIP/2.0/TCP 127.0.0.1:5060;branch=${options.branch ?? generateBranch()}`],
+      ['Max-Forwards', '70'],
+      ['From', '<sip:alice@example.com>;tag=a1'],
+      ['To', '<sip:bob@example.com>'],
+      ['Call-ID', options.callId ?? `call-${Math.random().toString(36).slice(2)}`],
+      ['CSeq', `${options.cseq ?? 1} ${method}`],
+      ['Content-Length', '0'],
+    ]),
+    body,
+  );
 }
 
 /** Resolves when cond() holds, polling on the event loop; rejects after ms so a broken test cannot hang. */

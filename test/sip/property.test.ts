@@ -26,23 +26,29 @@ const host = fc.oneof(hostname, ipv4, ipv6);
 const port = fc.option(fc.integer({ min: 1, max: 65535 }), { nil: null });
 const userChars = fc.stringMatching(/^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-F]{2}){1,12}$/);
 const paramChars = fc.stringMatching(/^(?:[A-Za-z0-9\-_.!~*'()[\]/:&+$]|%[0-9A-F]{2}){1,12}$/);
-const uriParam: fc.Arbitrary<Param> = fc.record({ name: paramChars, value: fc.option(paramChars, { nil: null }) }, { noNullPrototype: true });
+const uriParam: fc.Arbitrary<Param> = fc.record(
+  { name: paramChars, value: fc.option(paramChars, { nil: null }) },
+  { noNullPrototype: true },
+);
 const printable = fc.string({ unit: fc.constantFrom(...'abcXYZ 09,;:<>@"\\/?=é€\t'.split('')), maxLength: 16 });
 const headerParam: fc.Arbitrary<Param> = fc.oneof(
   fc.record({ name: token, value: fc.option(token, { nil: null }) }, { noNullPrototype: true }),
   fc.record({ name: token, value: printable, quoted: fc.constant(true) }, { noNullPrototype: true }),
 );
 
-const sipUri: fc.Arbitrary<SipUri> = fc.record({
-  kind: fc.constant('sip' as const),
-  scheme: fc.constantFrom('sip' as const, 'sips' as const),
-  user: fc.option(userChars, { nil: null }),
-  password: fc.constant(null),
-  host,
-  port,
-  params: fc.array(uriParam, { maxLength: 3 }),
-  headers: fc.constant(null),
-}, { noNullPrototype: true });
+const sipUri: fc.Arbitrary<SipUri> = fc.record(
+  {
+    kind: fc.constant('sip' as const),
+    scheme: fc.constantFrom('sip' as const, 'sips' as const),
+    user: fc.option(userChars, { nil: null }),
+    password: fc.constant(null),
+    host,
+    port,
+    params: fc.array(uriParam, { maxLength: 3 }),
+    headers: fc.constant(null),
+  },
+  { noNullPrototype: true },
+);
 
 const display = fc.oneof(
   fc.constant({ displayName: null, displayQuoted: false }),
@@ -54,28 +60,39 @@ const nameAddr: fc.Arbitrary<NameAddr> = fc
   .tuple(display, sipUri, fc.array(headerParam, { maxLength: 3 }))
   .map(([d, uri, params]) => ({ ...d, uri, params, angle: true }));
 
-const via: fc.Arbitrary<Via> = fc.record({
-  protocolName: fc.constant('SIP'),
-  protocolVersion: fc.constant('2.0'),
-  transport: fc.constantFrom('UDP', 'TCP', 'TLS', 'WSS', 'SCTP'),
-  host,
-  port,
-  params: fc.tuple(token, fc.array(headerParam, { maxLength: 2 })).map(([b, rest]) => [{ name: 'branch', value: `z9hG4bK${b}` }, ...rest]),
-}, { noNullPrototype: true });
+const via: fc.Arbitrary<Via> = fc.record(
+  {
+    protocolName: fc.constant('SIP'),
+    protocolVersion: fc.constant('2.0'),
+    transport: fc.constantFrom('UDP', 'TCP', 'TLS', 'WSS', 'SCTP'),
+    host,
+    port,
+    params: fc
+      .tuple(token, fc.array(headerParam, { maxLength: 2 }))
+      .map(([b, rest]) => [{ name: 'branch', value: `z9hG4bK${b}` }, ...rest]),
+  },
+  { noNullPrototype: true },
+);
 
-const request = fc.record({
-  method: token,
-  uri: sipUri,
-  vias: fc.array(via, { minLength: 1, maxLength: 4 }),
-  from: nameAddr,
-  to: nameAddr,
-  callId: fc.stringMatching(/^[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}]{1,20}(?:@[A-Za-z0-9.]{1,10})?$/),
-  seq: fc.integer({ min: 0, max: 0x7fffffff }),
-  maxForwards: fc.integer({ min: 0, max: 255 }),
-  contacts: fc.array(nameAddr, { maxLength: 3 }),
-  extra: fc.array(fc.tuple(fc.stringMatching(/^X-[A-Za-z0-9-]{1,10}$/), fc.stringMatching(/^[!-~](?:[ -~]{0,20}[!-~])?$/)), { maxLength: 3 }),
-  body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
-}, { noNullPrototype: true });
+const request = fc.record(
+  {
+    method: token,
+    uri: sipUri,
+    vias: fc.array(via, { minLength: 1, maxLength: 4 }),
+    from: nameAddr,
+    to: nameAddr,
+    callId: fc.stringMatching(/^[A-Za-z0-9\-.!%*_+`'~()<>:\\"/[\]?{}]{1,20}(?:@[A-Za-z0-9.]{1,10})?$/),
+    seq: fc.integer({ min: 0, max: 0x7fffffff }),
+    maxForwards: fc.integer({ min: 0, max: 255 }),
+    contacts: fc.array(nameAddr, { maxLength: 3 }),
+    extra: fc.array(
+      fc.tuple(fc.stringMatching(/^X-[A-Za-z0-9-]{1,10}$/), fc.stringMatching(/^[!-~](?:[ -~]{0,20}[!-~])?$/)),
+      { maxLength: 3 },
+    ),
+    body: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+  },
+  { noNullPrototype: true },
+);
 
 test('parse(serialize(m)) == m for generated requests', () => {
   fc.assert(
@@ -127,10 +144,26 @@ function neverThrowsForeign(data: Buffer): void {
 }
 
 test('random bytes never throw anything but SipError', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => neverThrowsForeign(Buffer.from(b))), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), (b) => neverThrowsForeign(Buffer.from(b))),
+    { numRuns: 2000 },
+  );
 });
 
-const NAMES = ['wsinv', 'intmeth', 'esc01', 'escnull', 'esc02', 'longreq', 'mpart01', 'unreason', 'escruri', 'regescrt', 'inv2543', 'multi01'];
+const NAMES = [
+  'wsinv',
+  'intmeth',
+  'esc01',
+  'escnull',
+  'esc02',
+  'longreq',
+  'mpart01',
+  'unreason',
+  'escruri',
+  'regescrt',
+  'inv2543',
+  'multi01',
+];
 
 test('mutated torture messages never throw anything but SipError', () => {
   const mutation = fc.record({

@@ -24,10 +24,19 @@ const msg = (n: number, body = '') =>
 
 before(async () => {
   const authority = await CertificateAuthority.create({ commonName: 'sip tls listener test CA' });
-  tls = await authority.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
+  tls = await authority.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   ca = authority.cert;
   listener = new SipTlsListener({
-    address: '127.0.0.1', port: 0, tls, maxConnections: 50, handshakeTimeoutMs: 400, threads: 2,
+    address: '127.0.0.1',
+    port: 0,
+    tls,
+    maxConnections: 50,
+    handshakeTimeoutMs: 400,
+    threads: 2,
     limits: { headerTimeoutMs: 400, idleTimeoutMs: 0, maxHeaderBytes: 4096, maxBodyBytes: 8192 },
     log: log.log,
     onMessage: (data, conn) => {
@@ -45,7 +54,9 @@ after(async () => {
 
 function dial(): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: listener.port, ca, servername: 'edge.example.com' }, () => resolve(s));
+    const s = tlsConnect({ host: '127.0.0.1', port: listener.port, ca, servername: 'edge.example.com' }, () =>
+      resolve(s),
+    );
     s.once('error', reject);
     sockets.push(s);
   });
@@ -75,7 +86,10 @@ test('messages arrive whole however the bytes are cut, and a reply goes back on 
     await new Promise((r) => setTimeout(r, 5));
   }
   await waitFor('three messages', () => got.length === 3);
-  assert.deepEqual(got.map((g) => g.text), [msg(1), msg(2, 'v=0\r\n'), msg(3, 'x'.repeat(3000))]);
+  assert.deepEqual(
+    got.map((g) => g.text),
+    [msg(1), msg(2, 'v=0\r\n'), msg(3, 'x'.repeat(3000))],
+  );
   const conn = got[0]!.conn;
   assert.equal(conn.transport, 'tls');
   assert.equal(conn.remote, `127.0.0.1:${s.localPort}`);
@@ -86,7 +100,9 @@ test('messages arrive whole however the bytes are cut, and a reply goes back on 
   assert.equal(conn.send(Buffer.from('SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n')), true);
   assert.equal(await reply, 'SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n'.repeat(2));
   s.destroy();
-  await waitFor('the peer close to reach JS', () => closedIds.some((c) => c.id === conn.id && c.reason === 'connection closed'));
+  await waitFor('the peer close to reach JS', () =>
+    closedIds.some((c) => c.id === conn.id && c.reason === 'connection closed'),
+  );
   assert.equal(conn.closed, true);
   assert.equal(conn.send(msg(4)), false, 'a closed connection refuses to send');
   assert.equal(listener.connection(conn.id), undefined);
@@ -106,7 +122,11 @@ test('a wave of messages is handled a bounded number per turn, in order, so the 
   let turn = 0;
   onEach = () => {
     // Microtasks run as soon as the code that handles events returns to the loop: one run per turn.
-    if (turn++ === 0) queueMicrotask(() => { perTurn.push(turn); turn = 0; });
+    if (turn++ === 0)
+      queueMicrotask(() => {
+        perTurn.push(turn);
+        turn = 0;
+      });
   };
   try {
     await waitFor('the whole wave', () => got.length === N);
@@ -114,7 +134,11 @@ test('a wave of messages is handled a bounded number per turn, in order, so the 
     onEach = undefined;
   }
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(got.map((g) => g.text), Array.from({ length: N }, (_, i) => msg(i + 1)), 'every message, in order');
+  assert.deepEqual(
+    got.map((g) => g.text),
+    Array.from({ length: N }, (_, i) => msg(i + 1)),
+    'every message, in order',
+  );
   // Not vacuous: a full turn's worth was waiting at least once.
   assert.equal(Math.max(...perTurn), EVENTS_PER_TURN, `per turn: ${perTurn.join(', ')}`);
   assert.ok(perTurn.length >= 4, `per turn: ${perTurn.join(', ')}`);
@@ -141,7 +165,13 @@ test('a message left unfinished is cut off after the header timeout (slowloris),
   s.write('REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/TLS x;branch=z9hG4bK1\r\n');
   await closed(s);
   await waitFor('the header-timeout close to be logged', () =>
-    log.lines().some((l) => l.msg === 'sip connection closed' && /message incomplete after 400 ms \(header timeout\)/.test(String(l.reason))),
+    log
+      .lines()
+      .some(
+        (l) =>
+          l.msg === 'sip connection closed' &&
+          /message incomplete after 400 ms \(header timeout\)/.test(String(l.reason)),
+      ),
   );
 });
 
@@ -153,8 +183,14 @@ test('an unframeable stream (no Content-Length, headers past the limit) is close
   b.write(`OPTIONS sip:x@example.com SIP/2.0\r\nX-Long: ${'a'.repeat(5000)}`);
   await closed(b);
   await waitFor('both closes logged', () => {
-    const reasons = log.lines().filter((l) => l.msg === 'sip connection closed').map((l) => String(l.reason));
-    return reasons.includes('unframeable stream: 400 Missing Content-Length on a stream transport') && reasons.includes('unframeable stream: 513 Message Too Large (headers)');
+    const reasons = log
+      .lines()
+      .filter((l) => l.msg === 'sip connection closed')
+      .map((l) => String(l.reason));
+    return (
+      reasons.includes('unframeable stream: 400 Missing Content-Length on a stream transport') &&
+      reasons.includes('unframeable stream: 513 Message Too Large (headers)')
+    );
   });
 });
 
@@ -180,15 +216,36 @@ test('a client that starts its handshake and stalls is closed after the handshak
 });
 
 test('a second listener on the same port, and a key that does not match, fail with the cause', async () => {
-  const again = new SipTlsListener({ address: '127.0.0.1', port: listener.port, tls, maxConnections: 1, log: log.log, onMessage: () => {} });
+  const again = new SipTlsListener({
+    address: '127.0.0.1',
+    port: listener.port,
+    tls,
+    maxConnections: 1,
+    log: log.log,
+    onMessage: () => {},
+  });
   await assert.rejects(again.listen(), /in use/i);
   const other = await CertificateAuthority.create({ commonName: 'another CA' });
-  const mismatched = new SipTlsListener({ address: '127.0.0.1', port: 0, tls: { cert: tls.cert, key: other.key }, maxConnections: 1, log: log.log, onMessage: () => {} });
+  const mismatched = new SipTlsListener({
+    address: '127.0.0.1',
+    port: 0,
+    tls: { cert: tls.cert, key: other.key },
+    maxConnections: 1,
+    log: log.log,
+    onMessage: () => {},
+  });
   await assert.rejects(mismatched.listen(), /key/i);
   // A port held by some other program is refused the same way (no SO_REUSEPORT sharing).
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const taken = new SipTlsListener({ address: '127.0.0.1', port: (server.address() as AddressInfo).port, tls, maxConnections: 1, log: log.log, onMessage: () => {} });
+  const taken = new SipTlsListener({
+    address: '127.0.0.1',
+    port: (server.address() as AddressInfo).port,
+    tls,
+    maxConnections: 1,
+    log: log.log,
+    onMessage: () => {},
+  });
   await assert.rejects(taken.listen(), /in use/i);
   await new Promise<void>((r) => server.close(() => r()));
 });

@@ -55,14 +55,27 @@ test('clerr on a stream: the framer waits for the rest of the body instead of fa
 test('ncl and mcl01 on a stream: framing cannot continue, the connection must close', () => {
   for (const name of ['ncl', 'mcl01']) {
     const events = new SipStreamFramer().push(torture(name));
-    assert.deepEqual(events.map((e) => e.kind), ['error'], name);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['error'],
+      name,
+    );
   }
 });
 
 test('parser limits: header bytes, header count and body size are 513, never a crash', () => {
   const big = torture('longreq');
-  assert.throws(() => parseMessage(big, { limits: { maxHeaderBytes: 1024 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /header section/.test(e.reason));
-  assert.throws(() => parseMessage(big, { limits: { maxHeaders: 20 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /too many header fields/.test(e.reason));
-  assert.throws(() => parseMessage(torture('mpart01'), { limits: { maxBodyBytes: 500 } }), (e: unknown) => e instanceof SipError && e.status === 513 && /body/.test(e.reason));
+  assert.throws(
+    () => parseMessage(big, { limits: { maxHeaderBytes: 1024 } }),
+    (e: unknown) => e instanceof SipError && e.status === 513 && /header section/.test(e.reason),
+  );
+  assert.throws(
+    () => parseMessage(big, { limits: { maxHeaders: 20 } }),
+    (e: unknown) => e instanceof SipError && e.status === 513 && /too many header fields/.test(e.reason),
+  );
+  assert.throws(
+    () => parseMessage(torture('mpart01'), { limits: { maxBodyBytes: 500 } }),
+    (e: unknown) => e instanceof SipError && e.status === 513 && /body/.test(e.reason),
+  );
   assert.doesNotThrow(() => parseMessage(big));
 });

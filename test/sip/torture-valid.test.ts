@@ -50,11 +50,14 @@ test('3.1.1.1 wsinv: folding, compact forms, odd whitespace, escapes in quotes',
   assert.equal(tagOf(m.from()), '98asjd8');
   assert.equal(m.maxForwards(), 68);
   assert.deepEqual(m.cseq(), { seq: 9, method: 'INVITE' });
-  assert.deepEqual(m.vias().map((v) => [v.transport, v.host, getParam(v.params, 'branch')]), [
-    ['UDP', '192.0.2.2', '390skdjuw'],
-    ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
-    ['UDP', '192.168.255.111', 'z9hG4bK30239'],
-  ]);
+  assert.deepEqual(
+    m.vias().map((v) => [v.transport, v.host, getParam(v.params, 'branch')]),
+    [
+      ['UDP', '192.0.2.2', '390skdjuw'],
+      ['TCP', 'spindle.example.com', 'z9hG4bK9ikj8'],
+      ['UDP', '192.168.255.111', 'z9hG4bK30239'],
+    ],
+  );
   assert.equal(m.header('subject'), '');
   assert.equal(m.header('NewFangledHeader'), 'newfangled value continued newfangled value');
   assert.equal(m.header('UnknownHeaderWithUnusualValue'), ';;,,;;,;');
@@ -81,7 +84,7 @@ test('3.1.1.2 intmeth: the whole token and word alphabets, NUL in a quoted strin
   assert.equal(m.from().displayName, "token1~` token2'+_ token3*%!.-");
   assert.equal(getParam(m.from().params, "fromParam''~+*_!.-%"), 'работающий');
   assert.equal(tagOf(m.from()), "_token~1'+`*%!-.");
-  assert.equal(m.callId(), "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{");
+  assert.equal(m.callId(), 'intmeth.word%ZK-!.*_+\'@word`~)(><:\\/"][?}{');
   assert.equal(m.cseq().seq, 139122385);
   assert.equal(m.maxForwards(), 255);
   assert.equal(m.header("extensionHeader-!.%*+_`'~"), '\ufeff大停電');
@@ -100,7 +103,10 @@ test('3.1.1.3 esc01 and 3.1.1.4 escnull: escapes kept as written, decoded on req
 
   const n = req('escnull');
   assert.equal(unescapeUri(sip(n.to().uri).user!), 'null-\x00-null');
-  assert.deepEqual(contacts(n).map((c) => unescapeUri(sip(c.uri).user!)), ['\x00', '\x00\x00']);
+  assert.deepEqual(
+    contacts(n).map((c) => unescapeUri(sip(c.uri).user!)),
+    ['\x00', '\x00\x00'],
+  );
 });
 
 test('3.1.1.5 esc02: % is not an escape in a method, a display name or a header name', () => {
@@ -117,7 +123,12 @@ test('3.1.1.6 lwsdisp, 3.1.1.9 semiuri, 3.1.1.10 transports', () => {
   assert.equal(unescapeUri(sip(s.uri).user!), 'user;par=u@example.net');
   assert.deepEqual(sip(s.uri).params, []);
   assert.equal(s.headerList('accept').length, 6);
-  assert.deepEqual(req('transports').vias().map((v) => v.transport), ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP']);
+  assert.deepEqual(
+    req('transports')
+      .vias()
+      .map((v) => v.transport),
+    ['UDP', 'SCTP', 'TLS', 'UNKNOWN', 'TCP'],
+  );
 });
 
 test('3.1.1.7 longreq: 34 Via values across every spelling of the name, long values intact', () => {
@@ -190,7 +201,7 @@ test('3.3.11 zeromf: Max-Forwards 0 is answered 483 by a proxy', () => {
   assert.throws(() => decrementMaxForwards(m), { status: 483 });
 });
 
-test('3.3.12/13 cparam01/02: a parameter after an addr-spec is the header\'s; inside <> it is the URI\'s', () => {
+test("3.3.12/13 cparam01/02: a parameter after an addr-spec is the header's; inside <> it is the URI's", () => {
   const [c1] = contacts(req('cparam01'));
   assert.deepEqual(c1!.params, [{ name: 'unknownparam', value: null }]);
   assert.deepEqual(sip(c1!.uri).params, []);

@@ -3,26 +3,48 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type SipRequest, createResponse, type SipResponse } from '../../src/sip/message/index.js';
-import type { InviteClientTransaction, ClientTransactionUser, ServerTransaction } from '../support/sip-transaction/index.js';
+import type {
+  InviteClientTransaction,
+  ClientTransactionUser,
+  ServerTransaction,
+} from '../support/sip-transaction/index.js';
 import { pair, request, until } from './peer.js';
 
-function collector(): ClientTransactionUser & { responses: number[]; timeouts: number; errors: Error[]; ended: boolean } {
+function collector(): ClientTransactionUser & {
+  responses: number[];
+  timeouts: number;
+  errors: Error[];
+  ended: boolean;
+} {
   const c = {
     responses: [] as number[],
     timeouts: 0,
     errors: [] as Error[],
     ended: false,
-    onResponse(res: SipResponse) { c.responses.push(res.status); },
-    onTimeout() { c.timeouts++; },
-    onTransportError(err: Error) { c.errors.push(err); },
-    onTerminated() { c.ended = true; },
+    onResponse(res: SipResponse) {
+      c.responses.push(res.status);
+    },
+    onTimeout() {
+      c.timeouts++;
+    },
+    onTransportError(err: Error) {
+      c.errors.push(err);
+    },
+    onTerminated() {
+      c.ended = true;
+    },
   };
   return c;
 }
 
 test('non-INVITE: request, 200, both transactions end at once (Timers J and K are zero on TCP)', async (t) => {
   const seen: ServerTransaction[] = [];
-  const p = await pair({ onRequest: (txn) => { seen.push(txn); txn.respond(createResponse(txn.request, 200)); } });
+  const p = await pair({
+    onRequest: (txn) => {
+      seen.push(txn);
+      txn.respond(createResponse(txn.request, 200));
+    },
+  });
   t.after(() => p.close());
   const user = collector();
   const txn = p.client.layer.sendRequest(request('OPTIONS'), p.client.send, user);
@@ -49,7 +71,10 @@ test('server absorbs retransmissions: the TU sees the request once, the last res
   seen[0]!.respond(createResponse(req, 200, { toTag: 't' }));
   p.client.socket.write(req.serialize()); // Completed (Timer J running): the 200 again
   await until(() => p.client.received.length === 4);
-  assert.deepEqual(p.client.received.map((m) => (m as SipResponse).status), [100, 100, 200, 200]);
+  assert.deepEqual(
+    p.client.received.map((m) => (m as SipResponse).status),
+    [100, 100, 200, 200],
+  );
   assert.equal(seen.length, 1);
   assert.equal(seen[0]!.state, 'completed');
   assert.throws(() => seen[0]!.respond(createResponse(req, 500)), /cannot respond in completed/);
@@ -72,7 +97,11 @@ test('INVITE rejected: the client transaction ACKs the 486 itself and the server
   assert.deepEqual(user.responses, [180, 486]);
   const ack = p.server.received[1] as SipRequest;
   assert.equal(ack.method, 'ACK');
-  assert.equal(ack.topVia().params[0]!.value, invite.topVia().params[0]!.value, 'same branch as the INVITE (§17.1.1.3)');
+  assert.equal(
+    ack.topVia().params[0]!.value,
+    invite.topVia().params[0]!.value,
+    'same branch as the INVITE (§17.1.1.3)',
+  );
   assert.equal(ack.to().params[0]!.value, 'b1', 'To tag of the response');
   assert.deepEqual(ack.cseq(), { seq: 1, method: 'ACK' });
   assert.equal(acksToTu, 0);
@@ -82,7 +111,10 @@ test('INVITE accepted: 2xx goes to the TU, its ACK (new branch) goes to the TU, 
   const acks: SipRequest[] = [];
   let invites = 0;
   const p = await pair({
-    onRequest: (txn) => { invites++; txn.respond(createResponse(txn.request, 200, { toTag: 'b2' })); },
+    onRequest: (txn) => {
+      invites++;
+      txn.respond(createResponse(txn.request, 200, { toTag: 'b2' }));
+    },
     onAck: (ack) => acks.push(ack),
   });
   t.after(() => p.close());
@@ -102,7 +134,10 @@ test('INVITE accepted: 2xx goes to the TU, its ACK (new branch) goes to the TU, 
 test('CANCEL matches its INVITE by branch and sent-by; the TU answers 200 and 487', async (t) => {
   let pending: ServerTransaction | undefined;
   const p = await pair({
-    onRequest: (txn) => { pending = txn; txn.respond(createResponse(txn.request, 180, { toTag: 'c1' })); },
+    onRequest: (txn) => {
+      pending = txn;
+      txn.respond(createResponse(txn.request, 180, { toTag: 'c1' }));
+    },
     onCancel: (cancelTxn, invite) => {
       assert.equal(invite, pending);
       cancelTxn.respond(createResponse(cancelTxn.request, 200));
@@ -145,7 +180,17 @@ test('Timer F: a non-INVITE with no answer times out after 64*T1', async (t) => 
 
 test('Timer B: an INVITE with no response at all times out; a provisional stops it', async (t) => {
   let held: ServerTransaction | undefined;
-  const p = await pair({ onRequest: (txn) => { if (txn.request.cseq().seq === 2) { held = txn; txn.respond(createResponse(txn.request, 183, { toTag: 'x' })); } } }, { client: { timers: { T1: 5 } }, server: { timers: { trying: 10_000 } } });
+  const p = await pair(
+    {
+      onRequest: (txn) => {
+        if (txn.request.cseq().seq === 2) {
+          held = txn;
+          txn.respond(createResponse(txn.request, 183, { toTag: 'x' }));
+        }
+      },
+    },
+    { client: { timers: { T1: 5 } }, server: { timers: { trying: 10_000 } } },
+  );
   t.after(() => p.close());
   const silent = collector();
   const ringing = collector();
@@ -162,12 +207,19 @@ test('Timer B: an INVITE with no response at all times out; a provisional stops 
 
 test('Timer H: a non-2xx final that is never ACKed ends the server transaction with a timeout', async (t) => {
   let timedOut = false;
-  const p = await pair({
-    onRequest: (txn) => {
-      txn.events = { onTimeout: () => { timedOut = true; } };
-      txn.respond(createResponse(txn.request, 404));
+  const p = await pair(
+    {
+      onRequest: (txn) => {
+        txn.events = {
+          onTimeout: () => {
+            timedOut = true;
+          },
+        };
+        txn.respond(createResponse(txn.request, 404));
+      },
     },
-  }, { server: { timers: { T1: 5 } } });
+    { server: { timers: { T1: 5 } } },
+  );
   t.after(() => p.close());
   p.client.socket.write(request('INVITE').serialize()); // raw: nobody will ACK
   await until(() => timedOut);
@@ -186,7 +238,13 @@ test('a transport failure is reported to the TU and ends the transaction', async
   const p = await pair({ onRequest: () => {} });
   t.after(() => p.close());
   const user = collector();
-  const txn = p.client.layer.sendRequest(request('OPTIONS'), () => { throw new Error('flow gone'); }, user);
+  const txn = p.client.layer.sendRequest(
+    request('OPTIONS'),
+    () => {
+      throw new Error('flow gone');
+    },
+    user,
+  );
   assert.equal(txn.state, 'terminated');
   assert.equal(user.errors[0]?.message, 'flow gone');
   assert.deepEqual(p.client.layer.counts, { client: 0, server: 0 });

@@ -20,9 +20,21 @@ const open: TLSSocket[] = [];
 
 before(async () => {
   const authority = await CertificateAuthority.create({ commonName: 'sip transport test CA' });
-  const cert = await authority.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: ['127.0.0.1'] });
+  const cert = await authority.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: ['127.0.0.1'],
+  });
   ca = authority.cert;
-  listener = new SipTlsListener({ address: '127.0.0.1', port: 0, tls: cert, maxConnections: 2, limits: { idleTimeoutMs: 400, headerTimeoutMs: 0 }, log: log.log, onMessage: () => {} });
+  listener = new SipTlsListener({
+    address: '127.0.0.1',
+    port: 0,
+    tls: cert,
+    maxConnections: 2,
+    limits: { idleTimeoutMs: 400, headerTimeoutMs: 0 },
+    log: log.log,
+    onMessage: () => {},
+  });
   await listener.listen();
 });
 after(async () => {
@@ -56,7 +68,9 @@ test('beyond max_connections a new connection is closed and logged; the ones hel
     // Refused at accept, before any handshake: the client sees its socket close; the log line follows it.
     const c = await dial().catch(() => null);
     if (c) await closed(c);
-    await waitFor('the refusal to be logged', () => log.lines().some((l) => l.msg === 'sip connection refused: connection limit'));
+    await waitFor('the refusal to be logged', () =>
+      log.lines().some((l) => l.msg === 'sip connection refused: connection limit'),
+    );
     assert.equal(listener.connectionCount, 2);
     assert.ok(!a.destroyed && !b.destroyed);
   } finally {
@@ -69,7 +83,9 @@ test('beyond max_connections a new connection is closed and logged; the ones hel
 test('a connection with nothing to say is closed after the idle timeout, and logged', async () => {
   const s = await dial();
   await closed(s);
-  await waitFor('the idle close to be logged', () => log.lines().some((l) => l.msg === 'sip connection closed' && l.reason === 'idle timeout'));
+  await waitFor('the idle close to be logged', () =>
+    log.lines().some((l) => l.msg === 'sip connection closed' && l.reason === 'idle timeout'),
+  );
 });
 
 test('the outbound pool reuses one connection per target and reports an unreachable one', async () => {
@@ -89,7 +105,10 @@ test('the outbound pool reuses one connection per target and reports an unreacha
     assert.notEqual(z, x, 'a closed connection is replaced');
     await waitFor('the server to see two connections', () => accepted.length === 2);
     const gone = await freePort();
-    await assert.rejects(pool.get({ transport: 'tcp', host: '127.0.0.1', port: gone }), new RegExp(`cannot reach tcp:127\\.0\\.0\\.1:${gone}`));
+    await assert.rejects(
+      pool.get({ transport: 'tcp', host: '127.0.0.1', port: gone }),
+      new RegExp(`cannot reach tcp:127\\.0\\.0\\.1:${gone}`),
+    );
     await assert.rejects(pool.get({ transport: 'tls', host: '127.0.0.1', port }), /no TLS material/);
   } finally {
     pool.close();
@@ -98,10 +117,12 @@ test('the outbound pool reuses one connection per target and reports an unreacha
   }
 });
 
-test('the pool\'s CRLF keepalives keep a connection inside the peer\'s idle timeout', async () => {
+test("the pool's CRLF keepalives keep a connection inside the peer's idle timeout", async () => {
   const peers: StreamSipConnection[] = [];
   // The far end closes anything idle for 300 ms, as call control or a firewall would.
-  const server: Server = createServer((s) => peers.push(new StreamSipConnection(s, 'tcp', { idleTimeoutMs: 300 }, () => {})));
+  const server: Server = createServer((s) =>
+    peers.push(new StreamSipConnection(s, 'tcp', { idleTimeoutMs: 300 }, () => {})),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const pool = new SipConnectionPool({ onMessage: () => {}, keepaliveMs: 100, limits: { idleTimeoutMs: 300 } });
   try {
@@ -129,7 +150,9 @@ test('the TLS listener asks the kernel for a large accept backlog, so a reconnec
 test('messages sent in one tick arrive whole and in order (one batched write)', async () => {
   const got: string[] = [];
   const peers: StreamSipConnection[] = [];
-  const server: Server = createServer((s) => peers.push(new StreamSipConnection(s, 'tcp', {}, (data) => got.push(data.toString('latin1')))));
+  const server: Server = createServer((s) =>
+    peers.push(new StreamSipConnection(s, 'tcp', {}, (data) => got.push(data.toString('latin1')))),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const pool = new SipConnectionPool({ onMessage: () => {} });
   try {
@@ -137,7 +160,10 @@ test('messages sent in one tick arrive whole and in order (one batched write)', 
     const msg = (n: number) => `OPTIONS sip:x@example.com SIP/2.0\r\nCSeq: ${n} OPTIONS\r\nContent-Length: 0\r\n\r\n`;
     for (let n = 1; n <= 50; n++) assert.equal(conn.send(msg(n)), true);
     await waitFor('all 50 messages', () => got.length === 50);
-    assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => msg(i + 1)));
+    assert.deepEqual(
+      got,
+      Array.from({ length: 50 }, (_, i) => msg(i + 1)),
+    );
     conn.close('test');
     assert.equal(conn.send(msg(51)), false, 'a closed connection refuses to send');
   } finally {

@@ -27,8 +27,13 @@ describe('overload, measured', () => {
   before(async () => {
     for (let i = 0; i < 2; i++) neighbours.push(pinned('sh', ['-c', 'while :; do :; done'], 'relay'));
     gen = await LoadGenerator.start(buildTools().loadgen);
-    session = new SubjectSession(() => new OursSubject('rtp-srtp', [21000, 21000 + 4 * STREAMS + 99]), 'rtp-srtp', gen, STREAMS,
-      (msg) => process.stderr.write(`[soak] ${msg}\n`));
+    session = new SubjectSession(
+      () => new OursSubject('rtp-srtp', [21000, 21000 + 4 * STREAMS + 99]),
+      'rtp-srtp',
+      gen,
+      STREAMS,
+      (msg) => process.stderr.write(`[soak] ${msg}\n`),
+    );
     await session.start();
   });
   after(async () => {
@@ -37,9 +42,17 @@ describe('overload, measured', () => {
     await gen?.close();
   });
 
-  it('offered 1.5x and 3x its capacity, forwards about its capacity, fairly, on every port', { timeout: 600_000 }, async (t) => {
-    const search = await lossFreeSearch(gen, session, SIZE,
-      { trialMs: 2000, startPps: 20000, growth: 1.5, maxTrials: 9, refineSteps: 2, deadline: Date.now() + 180_000 });
+  it('offered 1.5x and 3x its capacity, forwards about its capacity, fairly, on every port', {
+    timeout: 600_000,
+  }, async (t) => {
+    const search = await lossFreeSearch(gen, session, SIZE, {
+      trialMs: 2000,
+      startPps: 20000,
+      growth: 1.5,
+      maxTrials: 9,
+      refineSteps: 2,
+      deadline: Date.now() + 180_000,
+    });
     assert.ok(search.best, 'no loss-free rate found');
     const lossFree = search.best.forwardedPps;
     // What it sustains when saturated: a relay that sleeps now and then gets more than its share of a contended
@@ -47,9 +60,14 @@ describe('overload, measured', () => {
     await settle(session.meter, 20_000);
     const saturated = await gen.run(1.25 * lossFree, OVERLOAD_MS, SIZE);
     const capacity = saturated.received / saturated.elapsedS;
-    t.diagnostic(`${SIZE} B, ${STREAMS} calls, RTP->SRTP: loss-free ${Math.round(lossFree)} pps` +
-      `${search.generatorBound ? ' (generator-bound)' : ''}; capacity (forwarded when offered 1.25x that) ${Math.round(capacity)} pps`);
-    assert.ok(capacity >= 0.5 * lossFree, `capacity ${Math.round(capacity)} collapsed from the loss-free ${Math.round(lossFree)}`);
+    t.diagnostic(
+      `${SIZE} B, ${STREAMS} calls, RTP->SRTP: loss-free ${Math.round(lossFree)} pps` +
+        `${search.generatorBound ? ' (generator-bound)' : ''}; capacity (forwarded when offered 1.25x that) ${Math.round(capacity)} pps`,
+    );
+    assert.ok(
+      capacity >= 0.5 * lossFree,
+      `capacity ${Math.round(capacity)} collapsed from the loss-free ${Math.round(lossFree)}`,
+    );
 
     for (const factor of [1.5, 3]) {
       // The previous overload's queues (4 MB a socket) drain first, or this trial would count them against it.
@@ -58,17 +76,28 @@ describe('overload, measured', () => {
       const sent = c.sent / c.elapsedS;
       const forwarded = c.received / c.elapsedS;
       const mean = c.received / STREAMS;
-      t.diagnostic(`offered ${factor}x: sent ${Math.round(sent)} pps (${(sent / capacity).toFixed(2)}x), forwarded ` +
-        `${Math.round(forwarded)} pps (${(forwarded / capacity).toFixed(2)}x capacity), loss ${(100 * (1 - c.received / c.sent)).toFixed(1)} %, ` +
-        `per call ${c.minStream}..${c.maxStream} (mean ${Math.round(mean)}), silent calls ${c.silentStreams}`);
+      t.diagnostic(
+        `offered ${factor}x: sent ${Math.round(sent)} pps (${(sent / capacity).toFixed(2)}x), forwarded ` +
+          `${Math.round(forwarded)} pps (${(forwarded / capacity).toFixed(2)}x capacity), loss ${(100 * (1 - c.received / c.sent)).toFixed(1)} %, ` +
+          `per call ${c.minStream}..${c.maxStream} (mean ${Math.round(mean)}), silent calls ${c.silentStreams}`,
+      );
       // Not vacuous: the relay really was offered more than it sustains. On two cores the generator, which pays
       // the kernel's send cost per packet, may top out below 3x: then the achieved factor is what is reported.
-      assert.ok(sent >= 1.2 * capacity, `the generator offered only ${(sent / capacity).toFixed(2)}x capacity: no overload to judge`);
+      assert.ok(
+        sent >= 1.2 * capacity,
+        `the generator offered only ${(sent / capacity).toFixed(2)}x capacity: no overload to judge`,
+      );
       // No cliff: about its capacity still comes out.
-      assert.ok(forwarded >= 0.8 * capacity, `forwarded ${Math.round(forwarded)} pps under ${factor}x, capacity ${Math.round(capacity)}`);
+      assert.ok(
+        forwarded >= 0.8 * capacity,
+        `forwarded ${Math.round(forwarded)} pps under ${factor}x, capacity ${Math.round(capacity)}`,
+      );
       // Fair: every call served, none below half the mean.
       assert.equal(c.silentStreams, 0, `${c.silentStreams} calls got nothing under ${factor}x`);
-      assert.ok(c.minStream >= 0.5 * mean, `a call was starved under ${factor}x: ${c.minStream} vs mean ${Math.round(mean)}`);
+      assert.ok(
+        c.minStream >= 0.5 * mean,
+        `a call was starved under ${factor}x: ${c.minStream} vs mean ${Math.round(mean)}`,
+      );
     }
 
     // Every port still read: a gentle rate gets through loss-free once the queues have drained.

@@ -54,17 +54,34 @@ export function coturnMissing(): string | undefined {
 
 export class Coturn {
   output = '';
-  private constructor(readonly proc: ChildProcess, readonly dir: string, readonly opts: CoturnOptions) {}
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly dir: string,
+    readonly opts: CoturnOptions,
+  ) {}
 
   static async start(opts: CoturnOptions): Promise<Coturn> {
     const dir = mkdtempSync(join(tmpdir(), 'mra-coturn-'));
     const args = [
-      '-n', '--no-cli', '--no-tls', '--no-dtls', '--no-rfc5780', '--log-file=stdout', '--simple-log',
-      `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`,
-      `--listening-ip=${opts.address}`, `--listening-port=${opts.port}`, `--relay-ip=${opts.address}`,
-      `--min-port=${opts.relayPorts[0]}`, `--max-port=${opts.relayPorts[1]}`,
-      '--use-auth-secret', `--static-auth-secret=${opts.secret}`, `--realm=${opts.realm}`,
-      '--allow-loopback-peers', '--no-multicast-peers',
+      '-n',
+      '--no-cli',
+      '--no-tls',
+      '--no-dtls',
+      '--no-rfc5780',
+      '--log-file=stdout',
+      '--simple-log',
+      `--pidfile=${join(dir, 'turnserver.pid')}`,
+      `--db=${join(dir, 'turndb')}`,
+      `--listening-ip=${opts.address}`,
+      `--listening-port=${opts.port}`,
+      `--relay-ip=${opts.address}`,
+      `--min-port=${opts.relayPorts[0]}`,
+      `--max-port=${opts.relayPorts[1]}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${opts.secret}`,
+      `--realm=${opts.realm}`,
+      '--allow-loopback-peers',
+      '--no-multicast-peers',
       `--relay-threads=${opts.threads ?? 1}`,
       `--stale-nonce=${opts.staleNonceS ?? 600}`,
       `--max-allocate-lifetime=${opts.maxLifetimeS ?? 3600}`,
@@ -77,13 +94,19 @@ export class Coturn {
     const [cmd, argv] = opts.wrap ? opts.wrap('turnserver', args) : ['turnserver', args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const c = new Coturn(proc, dir, opts);
-    proc.stdout!.on('data', (d: Buffer) => { c.output = (c.output + d.toString()).slice(-200_000); });
-    proc.stderr!.on('data', (d: Buffer) => { c.output = (c.output + d.toString()).slice(-200_000); });
+    proc.stdout!.on('data', (d: Buffer) => {
+      c.output = (c.output + d.toString()).slice(-200_000);
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      c.output = (c.output + d.toString()).slice(-200_000);
+    });
     await c.#ready();
     return c;
   }
 
-  get pid(): number { return this.proc.pid!; }
+  get pid(): number {
+    return this.proc.pid!;
+  }
 
   /** Ready when a Binding request on its UDP port is answered. */
   async #ready(): Promise<void> {
@@ -91,7 +114,8 @@ export class Coturn {
     const probe = await TurnClient.open({ address: this.opts.address, port: this.opts.port });
     try {
       while (Date.now() < deadline) {
-        if (this.proc.exitCode !== null) throw new Error(`coturn exited (${this.proc.exitCode}):\n${this.output.slice(-2000)}`);
+        if (this.proc.exitCode !== null)
+          throw new Error(`coturn exited (${this.proc.exitCode}):\n${this.output.slice(-2000)}`);
         if (await probe.transact(probe.build(METHOD.binding, []), 200)) return;
       }
       throw new Error(`coturn did not answer on ${this.opts.address}:${this.opts.port}:\n${this.output.slice(-2000)}`);

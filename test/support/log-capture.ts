@@ -2,7 +2,11 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/log/index.js';
 
 /** A real pino logger whose lines the test can read back. */
-export function capturedLogger(node = 'test'): { log: Logger; lines: () => Array<Record<string, unknown>>; text: () => string } {
+export function capturedLogger(node = 'test'): {
+  log: Logger;
+  lines: () => Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const chunks: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -21,7 +25,12 @@ export function capturedLogger(node = 'test'): { log: Logger; lines: () => Array
 }
 
 /** Polls until `check` returns a truthy value or the time is up; the error names what was awaited. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

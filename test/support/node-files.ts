@@ -53,12 +53,29 @@ export async function writePairFiles(opts: {
 }): Promise<PairFiles> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-pair-'));
   const ca = await CertificateAuthority.create({ commonName: 'mra-edge test CA' });
-  const edge = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: opts.edgeAddresses });
+  const edge = await ca.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: opts.edgeAddresses,
+  });
   const core = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = { 'ca.pem': ca.cert, 'edge.pem': edge.cert, 'edge.key': edge.key, 'core.pem': core.cert, 'core.key': core.key, 'password': 'traversal-secret\n' };
+  const files: Record<string, string> = {
+    'ca.pem': ca.cert,
+    'edge.pem': edge.cert,
+    'edge.key': edge.key,
+    'core.pem': core.cert,
+    'core.key': core.key,
+    password: 'traversal-secret\n',
+  };
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
   // Off loopback the admin API is HTTPS with a token (the node's own certificate serves it here).
-  const admin = (a: { address: string; port: number }, node: 'edge' | 'core') => ({ address: a.address, port: a.port, ...(a.address.startsWith('127.') ? {} : { token: 'test-admin-token-0123456789', tls: { cert_file: `${node}.pem`, key_file: `${node}.key` } }) });
+  const admin = (a: { address: string; port: number }, node: 'edge' | 'core') => ({
+    address: a.address,
+    port: a.port,
+    ...(a.address.startsWith('127.')
+      ? {}
+      : { token: 'test-admin-token-0123456789', tls: { cert_file: `${node}.pem`, key_file: `${node}.key` } }),
+  });
   const edgeYaml = join(dir, 'edge.yaml');
   writeFileSync(
     edgeYaml,
@@ -81,7 +98,10 @@ export async function writePairFiles(opts: {
     }),
   );
   const coreYaml = join(dir, 'core.yaml');
-  const peers = [{ address: opts.edgeAddresses[0], sip: opts.traversal.sip, http: opts.traversal.http, xmpp: opts.traversal.xmpp }, ...(opts.extraPeers ?? [])];
+  const peers = [
+    { address: opts.edgeAddresses[0], sip: opts.traversal.sip, http: opts.traversal.http, xmpp: opts.traversal.xmpp },
+    ...(opts.extraPeers ?? []),
+  ];
   writeFileSync(
     coreYaml,
     stringify({

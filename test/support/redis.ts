@@ -60,8 +60,23 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     const persistence = this.opts.persistence ?? 'aof';
-    const args = ['--port', String(this.port), '--bind', this.address, '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', this.opts.wrap ? 'notice' : 'warning',
-      ...(persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'])];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      this.address,
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      this.opts.wrap ? 'notice' : 'warning',
+      ...(persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no']),
+    ];
     const [cmd, argv] = this.opts.wrap ? this.opts.wrap('redis-server', args) : ['redis-server', args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;

@@ -6,19 +6,57 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
 
-export const METHOD = { binding: 0x001, allocate: 0x003, refresh: 0x004, send: 0x006, data: 0x007, createPermission: 0x008, channelBind: 0x009 } as const;
+export const METHOD = {
+  binding: 0x001,
+  allocate: 0x003,
+  refresh: 0x004,
+  send: 0x006,
+  data: 0x007,
+  createPermission: 0x008,
+  channelBind: 0x009,
+} as const;
 export const ATTR = {
-  username: 0x0006, messageIntegrity: 0x0008, errorCode: 0x0009, unknownAttributes: 0x000a, channelNumber: 0x000c, lifetime: 0x000d,
-  xorPeerAddress: 0x0012, data: 0x0013, realm: 0x0014, nonce: 0x0015, xorRelayedAddress: 0x0016, requestedAddressFamily: 0x0017,
-  evenPort: 0x0018, requestedTransport: 0x0019, dontFragment: 0x001a, messageIntegritySha256: 0x001c, passwordAlgorithm: 0x001d,
-  xorMappedAddress: 0x0020, reservationToken: 0x0022, passwordAlgorithms: 0x8002, software: 0x8022, fingerprint: 0x8028,
+  username: 0x0006,
+  messageIntegrity: 0x0008,
+  errorCode: 0x0009,
+  unknownAttributes: 0x000a,
+  channelNumber: 0x000c,
+  lifetime: 0x000d,
+  xorPeerAddress: 0x0012,
+  data: 0x0013,
+  realm: 0x0014,
+  nonce: 0x0015,
+  xorRelayedAddress: 0x0016,
+  requestedAddressFamily: 0x0017,
+  evenPort: 0x0018,
+  requestedTransport: 0x0019,
+  dontFragment: 0x001a,
+  messageIntegritySha256: 0x001c,
+  passwordAlgorithm: 0x001d,
+  xorMappedAddress: 0x0020,
+  reservationToken: 0x0022,
+  passwordAlgorithms: 0x8002,
+  software: 0x8022,
+  fingerprint: 0x8028,
 } as const;
 const COOKIE = 0x2112a442;
 
 export type StunClass = 'request' | 'indication' | 'success' | 'error';
-export interface Attr { type: number; value: Buffer }
-export interface StunMessage { method: number; cls: StunClass; tid: Buffer; attrs: Attr[]; raw: Buffer }
-export interface Endpoint { address: string; port: number }
+export interface Attr {
+  type: number;
+  value: Buffer;
+}
+export interface StunMessage {
+  method: number;
+  cls: StunClass;
+  tid: Buffer;
+  attrs: Attr[];
+  raw: Buffer;
+}
+export interface Endpoint {
+  address: string;
+  port: number;
+}
 
 const CLASSES: StunClass[] = ['request', 'indication', 'success', 'error'];
 const pad4 = (n: number) => (n + 3) & ~3;
@@ -49,13 +87,25 @@ export function xorAddress(type: number, e: Endpoint): Attr {
 export function readXorAddress(a: Attr | undefined): Endpoint | undefined {
   if (a?.value.length !== 8 || a.value[1] !== 1) return undefined;
   const ip = (a.value.readUInt32BE(4) ^ COOKIE) >>> 0;
-  return { address: [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.'), port: a.value.readUInt16BE(2) ^ (COOKIE >>> 16) };
+  return {
+    address: [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.'),
+    port: a.value.readUInt16BE(2) ^ (COOKIE >>> 16),
+  };
 }
 
-export interface Integrity { key: Buffer; sha256?: boolean }
+export interface Integrity {
+  key: Buffer;
+  sha256?: boolean;
+}
 
 /** A STUN message with attributes in order, then MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT when asked. */
-export function encode(method: number, cls: StunClass, tid: Buffer, attrs: Attr[], opts: { integrity?: Integrity; fingerprint?: boolean } = {}): Buffer {
+export function encode(
+  method: number,
+  cls: StunClass,
+  tid: Buffer,
+  attrs: Attr[],
+  opts: { integrity?: Integrity; fingerprint?: boolean } = {},
+): Buffer {
   const parts: Buffer[] = [];
   let length = 0;
   const header = Buffer.alloc(20);
@@ -77,7 +127,9 @@ export function encode(method: number, cls: StunClass, tid: Buffer, attrs: Attr[
   if (opts.integrity) {
     const sha = opts.integrity.sha256 === true;
     length += 4 + (sha ? 32 : 20);
-    const mac = createHmac(sha ? 'sha256' : 'sha1', opts.integrity.key).update(sofar()).digest();
+    const mac = createHmac(sha ? 'sha256' : 'sha1', opts.integrity.key)
+      .update(sofar())
+      .digest();
     length -= 4 + (sha ? 32 : 20);
     push({ type: sha ? ATTR.messageIntegritySha256 : ATTR.messageIntegrity, value: mac });
   }
@@ -112,7 +164,7 @@ export function decode(raw: Buffer): StunMessage | undefined {
   const method = (t & 0x000f) | ((t >> 1) & 0x0070) | ((t >> 2) & 0x0f80);
   const cls = CLASSES[((t >> 4) & 1) | ((t >> 7) & 2)]!;
   const attrs: Attr[] = [];
-  for (let p = 20; p + 4 <= 20 + length;) {
+  for (let p = 20; p + 4 <= 20 + length; ) {
     const type = raw.readUInt16BE(p);
     const len = raw.readUInt16BE(p + 2);
     attrs.push({ type, value: raw.subarray(p + 4, p + 4 + len) });
@@ -136,11 +188,16 @@ export function integrityOk(m: StunMessage, key: Buffer): boolean {
   const offset = a.value.byteOffset - m.raw.byteOffset - 4;
   const copy = Buffer.from(m.raw.subarray(0, offset));
   copy.writeUInt16BE(offset + 4 + a.value.length - 20, 2);
-  return createHmac(a.type === ATTR.messageIntegrity ? 'sha1' : 'sha256', key).update(copy).digest().equals(a.value);
+  return createHmac(a.type === ATTR.messageIntegrity ? 'sha1' : 'sha256', key)
+    .update(copy)
+    .digest()
+    .equals(a.value);
 }
 
 export function longTermKey(username: string, realm: string, password: string, sha256 = false): Buffer {
-  return createHash(sha256 ? 'sha256' : 'md5').update(`${username}:${realm}:${password}`).digest();
+  return createHash(sha256 ? 'sha256' : 'md5')
+    .update(`${username}:${realm}:${password}`)
+    .digest();
 }
 
 export interface Reply {
@@ -175,7 +232,10 @@ export class TurnClient {
   #tcpBuffer = Buffer.alloc(0);
   #onReceive: Array<() => void> = [];
 
-  private constructor(readonly server: Endpoint, public opts: ClientOptions) {}
+  private constructor(
+    readonly server: Endpoint,
+    public opts: ClientOptions,
+  ) {}
 
   static async open(server: Endpoint, opts: ClientOptions = {}): Promise<TurnClient> {
     const c = new TurnClient(server, opts);
@@ -217,13 +277,21 @@ export class TurnClient {
 
   #onMessage(d: Buffer): void {
     if (d[0]! >= 0x40 && d[0]! < 0x80) {
-      this.received.push({ kind: 'channel', channel: d.readUInt16BE(0), data: Buffer.from(d.subarray(4, 4 + d.readUInt16BE(2))) });
+      this.received.push({
+        kind: 'channel',
+        channel: d.readUInt16BE(0),
+        data: Buffer.from(d.subarray(4, 4 + d.readUInt16BE(2))),
+      });
     } else {
       const m = decode(Buffer.from(d));
       if (!m) return;
       const w = this.#waiting.get(m.tid.toString('hex'));
       if (m.cls === 'indication' && m.method === METHOD.data) {
-        this.received.push({ kind: 'data', peer: readXorAddress(find(m, ATTR.xorPeerAddress)), data: Buffer.from(find(m, ATTR.data)?.value ?? []) });
+        this.received.push({
+          kind: 'data',
+          peer: readXorAddress(find(m, ATTR.xorPeerAddress)),
+          data: Buffer.from(find(m, ATTR.data)?.value ?? []),
+        });
       } else if (w) {
         this.#waiting.delete(m.tid.toString('hex'));
         w(m);
@@ -244,8 +312,14 @@ export class TurnClient {
   async transact(b: Buffer, ms = 2000): Promise<StunMessage | undefined> {
     const tid = b.subarray(8, 20).toString('hex');
     const answer = new Promise<StunMessage | undefined>((resolve) => {
-      const t = setTimeout(() => { this.#waiting.delete(tid); resolve(undefined); }, ms);
-      this.#waiting.set(tid, (m) => { clearTimeout(t); resolve(m); });
+      const t = setTimeout(() => {
+        this.#waiting.delete(tid);
+        resolve(undefined);
+      }, ms);
+      this.#waiting.set(tid, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
     });
     this.sendRaw(b);
     return answer;
@@ -275,12 +349,18 @@ export class TurnClient {
     const codes: number[] = [];
     for (let attempt = 0; ; attempt++) {
       const msg = await this.transact(this.build(method, attrs, attempt === 0 ? tid : undefined));
-      if (!msg) throw new Error(`no answer to method 0x${method.toString(16)} from ${this.server.address}:${this.server.port}`);
+      if (!msg)
+        throw new Error(`no answer to method 0x${method.toString(16)} from ${this.server.address}:${this.server.port}`);
       const err = errorOf(msg);
       codes.push(err?.code ?? 0);
       const nonce = find(msg, ATTR.nonce);
       const realm = find(msg, ATTR.realm);
-      const retry = err && (err.code === 401 || err.code === 438) && nonce && this.opts.credentials && attempt < 2 &&
+      const retry =
+        err &&
+        (err.code === 401 || err.code === 438) &&
+        nonce &&
+        this.opts.credentials &&
+        attempt < 2 &&
         // A 401 after credentials were sent under this very nonce is the answer, not a challenge.
         (err.code === 438 || this.nonce === undefined);
       if (nonce) this.nonce = nonce.value.toString();
@@ -290,8 +370,16 @@ export class TurnClient {
   }
 
   async allocate(extra: Attr[] = [], tid?: Buffer): Promise<Reply & { relayed?: Endpoint; lifetime?: number }> {
-    const r = await this.request(METHOD.allocate, [attr(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])), ...extra], tid);
-    return { ...r, relayed: readXorAddress(find(r.msg, ATTR.xorRelayedAddress)), lifetime: find(r.msg, ATTR.lifetime)?.value.readUInt32BE(0) };
+    const r = await this.request(
+      METHOD.allocate,
+      [attr(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])), ...extra],
+      tid,
+    );
+    return {
+      ...r,
+      relayed: readXorAddress(find(r.msg, ATTR.xorRelayedAddress)),
+      lifetime: find(r.msg, ATTR.lifetime)?.value.readUInt32BE(0),
+    };
   }
 
   refresh(lifetime?: number): Promise<Reply> {
@@ -299,7 +387,10 @@ export class TurnClient {
   }
 
   createPermission(...peers: Endpoint[]): Promise<Reply> {
-    return this.request(METHOD.createPermission, peers.map((p) => xorAddress(ATTR.xorPeerAddress, p)));
+    return this.request(
+      METHOD.createPermission,
+      peers.map((p) => xorAddress(ATTR.xorPeerAddress, p)),
+    );
   }
 
   channelBind(channel: number, peer: Endpoint): Promise<Reply> {
@@ -309,7 +400,12 @@ export class TurnClient {
   }
 
   sendIndication(peer: Endpoint, data: Buffer): void {
-    this.sendRaw(encode(METHOD.send, 'indication', randomBytes(12), [xorAddress(ATTR.xorPeerAddress, peer), attr(ATTR.data, data)]));
+    this.sendRaw(
+      encode(METHOD.send, 'indication', randomBytes(12), [
+        xorAddress(ATTR.xorPeerAddress, peer),
+        attr(ATTR.data, data),
+      ]),
+    );
   }
 
   channelData(channel: number, data: Buffer): void {
@@ -328,7 +424,10 @@ export class TurnClient {
       if (left <= 0) throw new Error(`expected ${count} relayed packets, got ${this.received.length}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
-        this.#onReceive.push(() => { clearTimeout(t); r(); });
+        this.#onReceive.push(() => {
+          clearTimeout(t);
+          r();
+        });
       });
     }
   }

@@ -58,7 +58,12 @@ function installExitHook(): void {
   process.once('exit', () => deleteNamespacesSync([...live]));
 }
 
-function makeNetwork(hosts: Record<HostName, Host>, firewall: boolean, procs: ProcessSet, cleanup: () => Promise<void>): Network {
+function makeNetwork(
+  hosts: Record<HostName, Host>,
+  firewall: boolean,
+  procs: ProcessSet,
+  cleanup: () => Promise<void>,
+): Network {
   const own = new Set(Object.values(hosts));
   let destroyed: Promise<void> | null = null;
   const check = (host: Host, what: string) => {
@@ -89,8 +94,12 @@ function makeNetwork(hosts: Record<HostName, Host>, firewall: boolean, procs: Pr
 
 async function unavailable(procs: ProcessSet): Promise<string | null> {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'network namespaces need root (run the tests as root for the three-host topology)';
-  for (const [cmd, flag, pkg] of [['ip', '-V', 'iproute2'], ['nft', '--version', 'nftables']] as const) {
+  if (process.getuid?.() !== 0)
+    return 'network namespaces need root (run the tests as root for the three-host topology)';
+  for (const [cmd, flag, pkg] of [
+    ['ip', '-V', 'iproute2'],
+    ['nft', '--version', 'nftables'],
+  ] as const) {
     const r = await procs.run(null, cmd, [flag]).catch(() => null);
     if (r === null || r.code !== 0) return `${cmd} is not installed (Debian package ${pkg})`;
   }
@@ -134,7 +143,11 @@ export async function createTopology(prefix: string): Promise<Topology | { skip:
 }
 
 /** Loopback aliases Linux answers on without configuration (all of 127/8 is local). */
-export const LOOPBACK_ADDRESSES: Record<HostName, string> = { internet: '127.0.1.1', dmz: '127.0.2.1', inside: '127.0.3.1' };
+export const LOOPBACK_ADDRESSES: Record<HostName, string> = {
+  internet: '127.0.1.1',
+  dmz: '127.0.2.1',
+  inside: '127.0.3.1',
+};
 
 /**
  * Three "hosts" on loopback aliases for tests that need distinct addresses but not the firewall, and for
@@ -143,7 +156,12 @@ export const LOOPBACK_ADDRESSES: Record<HostName, string> = { internet: '127.0.1
 export function loopbackHosts(): Network {
   const procs = new ProcessSet();
   const host = (name: HostName): Host => ({ name, ns: null, address: LOOPBACK_ADDRESSES[name] });
-  return makeNetwork({ internet: host('internet'), dmz: host('dmz'), inside: host('inside') }, false, procs, async () => {});
+  return makeNetwork(
+    { internet: host('internet'), dmz: host('dmz'), inside: host('inside') },
+    false,
+    procs,
+    async () => {},
+  );
 }
 
 /** The namespace topology when this machine can make it, otherwise loopback hosts and the reason why. */

@@ -26,7 +26,10 @@ test('loopback hosts give three distinct addresses that carry TCP and UDP, witho
   assert.deepEqual(await wrong.outcome(), { event: 'error', code: 'ECONNREFUSED' });
 
   const media = await listen(net, net.dmz, 'udp', net.dmzPublicAddress);
-  assert.deepEqual(await udpSend(net, net.internet, net.dmzPublicAddress, media.port, 'rtp', 1_500).outcome(), { event: 'data', text: 'rtp' });
+  assert.deepEqual(await udpSend(net, net.internet, net.dmzPublicAddress, media.port, 'rtp', 1_500).outcome(), {
+    event: 'data',
+    text: 'rtp',
+  });
 });
 
 test('a network refuses hosts that are not its own and any spawn after destroy, and destroy ends its processes', async () => {
@@ -63,15 +66,20 @@ test('createNetwork falls back to loopback with the reason when namespaces canno
 
   if (process.getuid?.() !== 0) return t.skip('needs root to run a child as an unprivileged user');
   // The same library run as an unprivileged user must skip, naming why, not fail.
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./tools/hold-topology.js', import.meta.url)), 'loopbacknobody'], {
-    uid: 65534,
-    gid: 65534,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./tools/hold-topology.js', import.meta.url)), 'loopbacknobody'],
+    {
+      uid: 65534,
+      gid: 65534,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const [code] = (await once(child, 'exit')) as [number];
-  if (/EACCES|Cannot find module/.test(stderr)) return t.skip(`the build is not readable by nobody: ${stderr.split('\n')[0]}`);
+  if (/EACCES|Cannot find module/.test(stderr))
+    return t.skip(`the build is not readable by nobody: ${stderr.split('\n')[0]}`);
   assert.equal(code, 1, stderr);
   assert.match(stderr, /hold-topology: network namespaces need root/);
 });

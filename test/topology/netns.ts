@@ -15,7 +15,12 @@ export const ADDRESSES = {
 const PREFIX_LENGTH = 24;
 
 /** Interfaces are named for where they lead; the names live inside the namespaces, so topologies cannot clash. */
-export const LINKS = { internetToDmz: 'to-dmz', dmzToInternet: 'to-internet', dmzToInside: 'to-inside', insideToDmz: 'to-dmz' } as const;
+export const LINKS = {
+  internetToDmz: 'to-dmz',
+  dmzToInternet: 'to-internet',
+  dmzToInside: 'to-inside',
+  insideToDmz: 'to-dmz',
+} as const;
 
 export const FIREWALL_TABLE = 'mra_dmz_firewall';
 
@@ -46,7 +51,9 @@ let created = 0;
 /** `mra-<prefix>-<pid>-<n>-<host>`: the pid says whether a leftover's owner is still alive. */
 export function namespaceNames(prefix: string): Namespaces {
   if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) {
-    throw new TypeError(`topology prefix ${JSON.stringify(prefix)} is not allowed: use 1-20 lowercase letters and digits, starting with a letter`);
+    throw new TypeError(
+      `topology prefix ${JSON.stringify(prefix)} is not allowed: use 1-20 lowercase letters and digits, starting with a letter`,
+    );
   }
   const base = `mra-${prefix}-${process.pid}-${created++}`;
   return { internet: `${base}-internet`, dmz: `${base}-dmz`, inside: `${base}-inside` };
@@ -77,9 +84,17 @@ export function staleNamespaces(prefix: string, listed: string): string[] {
 export class TopologyUnavailable extends Error {}
 
 /** What the kernel or the sandbox says when it refuses, as opposed to a mistake in the commands themselves. */
-const REFUSED = /Operation not permitted|Permission denied|not supported|Cannot open netlink socket|mount --make-shared/i;
+const REFUSED =
+  /Operation not permitted|Permission denied|not supported|Cannot open netlink socket|mount --make-shared/i;
 
-async function must(procs: ProcessSet, what: string, ns: string | null, cmd: string, args: string[], input?: string): Promise<void> {
+async function must(
+  procs: ProcessSet,
+  what: string,
+  ns: string | null,
+  cmd: string,
+  args: string[],
+  input?: string,
+): Promise<void> {
   const r = await procs.run(ns, cmd, args, input);
   if (r.code === 0) return;
   const message = `${what}: ${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`;
@@ -95,7 +110,8 @@ export async function deleteNamespaces(procs: ProcessSet, names: string[]): Prom
     names.map(async (ns) => {
       killAll((await procs.run(null, 'ip', ['netns', 'pids', ns])).stdout);
       const r = await procs.run(null, 'ip', ['netns', 'delete', ns]);
-      if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(`cannot delete namespace ${ns}: ${r.stderr.trim()}`);
+      if (r.code !== 0 && !/No such file/.test(r.stderr))
+        throw new Error(`cannot delete namespace ${ns}: ${r.stderr.trim()}`);
     }),
   );
 }
@@ -111,7 +127,10 @@ export function deleteNamespacesSync(names: string[]): void {
 
 /** Kills the pids `ip netns pids` listed: only processes in this library's own namespaces. */
 function killAll(listed: string): void {
-  for (const pid of listed.split('\n').map(Number).filter((p) => p > 0 && p !== process.pid)) {
+  for (const pid of listed
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0 && p !== process.pid)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -122,33 +141,82 @@ function killAll(listed: string): void {
 
 /** Builds the three namespaces, their links, addresses and the firewall. Throws with the failing step. */
 export async function buildNamespaces(procs: ProcessSet, ns: Namespaces): Promise<void> {
-  await Promise.all(Object.values(ns).map((name) => must(procs, `create namespace ${name}`, null, 'ip', ['netns', 'add', name])));
+  await Promise.all(
+    Object.values(ns).map((name) => must(procs, `create namespace ${name}`, null, 'ip', ['netns', 'add', name])),
+  );
   // Each veth pair is created straight into its two namespaces, so no name ever appears in the host's namespace.
   await Promise.all([
-    must(procs, 'link internet-dmz', null, 'ip', ['-n', ns.internet, 'link', 'add', LINKS.internetToDmz, 'type', 'veth', 'peer', 'name', LINKS.dmzToInternet, 'netns', ns.dmz]),
-    must(procs, 'link inside-dmz', null, 'ip', ['-n', ns.inside, 'link', 'add', LINKS.insideToDmz, 'type', 'veth', 'peer', 'name', LINKS.dmzToInside, 'netns', ns.dmz]),
+    must(procs, 'link internet-dmz', null, 'ip', [
+      '-n',
+      ns.internet,
+      'link',
+      'add',
+      LINKS.internetToDmz,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      LINKS.dmzToInternet,
+      'netns',
+      ns.dmz,
+    ]),
+    must(procs, 'link inside-dmz', null, 'ip', [
+      '-n',
+      ns.inside,
+      'link',
+      'add',
+      LINKS.insideToDmz,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      LINKS.dmzToInside,
+      'netns',
+      ns.dmz,
+    ]),
   ]);
   const batch = (lines: string[]) => `${lines.join('\n')}\n`;
   // Only connected routes, no default route: internet reaches the edge's public face and nothing behind it;
   // inside reaches the edge's traversal face; the edge reaches both and forwards nothing between them.
   await Promise.all([
-    must(procs, 'address internet', null, 'ip', ['-n', ns.internet, '-batch', '-'], batch([
-      'link set lo up',
-      `address add ${ADDRESSES.internet}/${PREFIX_LENGTH} dev ${LINKS.internetToDmz}`,
-      `link set ${LINKS.internetToDmz} up`,
-    ])),
-    must(procs, 'address dmz', null, 'ip', ['-n', ns.dmz, '-batch', '-'], batch([
-      'link set lo up',
-      `address add ${ADDRESSES.dmzPublic}/${PREFIX_LENGTH} dev ${LINKS.dmzToInternet}`,
-      `address add ${ADDRESSES.dmzTraversal}/${PREFIX_LENGTH} dev ${LINKS.dmzToInside}`,
-      `link set ${LINKS.dmzToInternet} up`,
-      `link set ${LINKS.dmzToInside} up`,
-    ])),
-    must(procs, 'address inside', null, 'ip', ['-n', ns.inside, '-batch', '-'], batch([
-      'link set lo up',
-      `address add ${ADDRESSES.inside}/${PREFIX_LENGTH} dev ${LINKS.insideToDmz}`,
-      `link set ${LINKS.insideToDmz} up`,
-    ])),
+    must(
+      procs,
+      'address internet',
+      null,
+      'ip',
+      ['-n', ns.internet, '-batch', '-'],
+      batch([
+        'link set lo up',
+        `address add ${ADDRESSES.internet}/${PREFIX_LENGTH} dev ${LINKS.internetToDmz}`,
+        `link set ${LINKS.internetToDmz} up`,
+      ]),
+    ),
+    must(
+      procs,
+      'address dmz',
+      null,
+      'ip',
+      ['-n', ns.dmz, '-batch', '-'],
+      batch([
+        'link set lo up',
+        `address add ${ADDRESSES.dmzPublic}/${PREFIX_LENGTH} dev ${LINKS.dmzToInternet}`,
+        `address add ${ADDRESSES.dmzTraversal}/${PREFIX_LENGTH} dev ${LINKS.dmzToInside}`,
+        `link set ${LINKS.dmzToInternet} up`,
+        `link set ${LINKS.dmzToInside} up`,
+      ]),
+    ),
+    must(
+      procs,
+      'address inside',
+      null,
+      'ip',
+      ['-n', ns.inside, '-batch', '-'],
+      batch([
+        'link set lo up',
+        `address add ${ADDRESSES.inside}/${PREFIX_LENGTH} dev ${LINKS.insideToDmz}`,
+        `link set ${LINKS.insideToDmz} up`,
+      ]),
+    ),
     // New namespaces start with forwarding off on most kernels; the edge being a proxy and not a router must
     // not depend on that default. /proc/sys/net shows the writer's namespace; sh is there when procps is not.
     must(procs, 'edge forwards nothing', ns.dmz, 'sh', ['-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward']),

@@ -14,11 +14,21 @@ export interface PairFiles {
   dir: string;
   ca: CertificateAuthority;
   /** The edge's ports, chosen free: its public face (SIP TLS, HTTPS, XMPP) and the three traversal channels. */
-  ports: { sipTls: number; https: number; xmpp: number; traversalSip: number; httpTunnel: number; xmppTraversal: number };
+  ports: {
+    sipTls: number;
+    https: number;
+    xmpp: number;
+    traversalSip: number;
+    httpTunnel: number;
+    xmppTraversal: number;
+  };
   /** Issues `<name>.pem` / `<name>.key` for an inside server. */
   issue(name: string, commonName: string, ipAddresses: string[]): Promise<void>;
   /** Writes edge.yaml (public ports not listed in `open` are 0) and core.yaml (`inside`: domains and clusters). */
-  writeConfigs(open: ReadonlyArray<'sipTls' | 'https' | 'xmpp'>, inside: Record<string, unknown>): Promise<{ edge: string; core: string }>;
+  writeConfigs(
+    open: ReadonlyArray<'sipTls' | 'https' | 'xmpp'>,
+    inside: Record<string, unknown>,
+  ): Promise<{ edge: string; core: string }>;
   remove(): void;
 }
 
@@ -33,8 +43,19 @@ export async function pairFiles(net: Network, label: string): Promise<PairFiles>
   writeFileSync(join(dir, 'ca.pem'), ca.cert);
   await issue('edge', 'edge.example.com', [net.dmzPublicAddress, net.dmzTraversalAddress]);
   await issue('core', 'core.example.com', []);
-  const ports = { sipTls: await freePort(), https: await freePort(), xmpp: await freePort(), traversalSip: await freePort(), httpTunnel: await freePort(), xmppTraversal: await freePort() };
-  const tls = (n: string) => ({ cert_file: join(dir, `${n}.pem`), key_file: join(dir, `${n}.key`), ca_file: join(dir, 'ca.pem') });
+  const ports = {
+    sipTls: await freePort(),
+    https: await freePort(),
+    xmpp: await freePort(),
+    traversalSip: await freePort(),
+    httpTunnel: await freePort(),
+    xmppTraversal: await freePort(),
+  };
+  const tls = (n: string) => ({
+    cert_file: join(dir, `${n}.pem`),
+    key_file: join(dir, `${n}.key`),
+    ca_file: join(dir, 'ca.pem'),
+  });
   return {
     dir,
     ca,
@@ -43,7 +64,11 @@ export async function pairFiles(net: Network, label: string): Promise<PairFiles>
     async writeConfigs(open, inside) {
       const pub = (k: 'sipTls' | 'https' | 'xmpp') => (open.includes(k) ? ports[k] : 0);
       const files = { edge: join(dir, 'edge.yaml'), core: join(dir, 'core.yaml') };
-      const traversal = { sip_port: ports.traversalSip, http_tunnel_port: ports.httpTunnel, xmpp_port: ports.xmppTraversal };
+      const traversal = {
+        sip_port: ports.traversalSip,
+        http_tunnel_port: ports.httpTunnel,
+        xmpp_port: ports.xmppTraversal,
+      };
       writeFileSync(
         files.edge,
         stringify({
@@ -52,8 +77,18 @@ export async function pairFiles(net: Network, label: string): Promise<PairFiles>
           admin: { address: '127.0.0.1', port: 0 },
           tls: tls('edge'),
           media: mediaRange(),
-          public: { address: net.dmzPublicAddress, sip_tls_port: pub('sipTls'), https_port: pub('https'), xmpp_port: pub('xmpp') },
-          traversal: { address: net.dmzTraversalAddress, ...traversal, tls_verify_subject_name: 'core.example.com', accounts: [{ username: 'traversal', password_hash: await hashPassword('secret') }] },
+          public: {
+            address: net.dmzPublicAddress,
+            sip_tls_port: pub('sipTls'),
+            https_port: pub('https'),
+            xmpp_port: pub('xmpp'),
+          },
+          traversal: {
+            address: net.dmzTraversalAddress,
+            ...traversal,
+            tls_verify_subject_name: 'core.example.com',
+            accounts: [{ username: 'traversal', password_hash: await hashPassword('secret') }],
+          },
         }),
       );
       writeFileSync(
@@ -66,7 +101,13 @@ export async function pairFiles(net: Network, label: string): Promise<PairFiles>
           tls: tls('core'),
           media: mediaRange(),
           ...inside,
-          traversal: { peers: [{ address: net.dmzTraversalAddress, ...traversal }], username: 'traversal', password: 'secret', reconnect_initial_s: 0.1, reconnect_max_s: 0.5 },
+          traversal: {
+            peers: [{ address: net.dmzTraversalAddress, ...traversal }],
+            username: 'traversal',
+            password: 'secret',
+            reconnect_initial_s: 0.1,
+            reconnect_max_s: 0.5,
+          },
         }),
       );
       return files;

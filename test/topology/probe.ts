@@ -26,7 +26,10 @@ export class Probe {
   private readonly waiters = new Set<() => void>();
   private stderr = '';
 
-  constructor(readonly child: ChildProcess, readonly label: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly label: string,
+  ) {
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
@@ -46,10 +49,26 @@ export class Probe {
         const found = this.events.find(match);
         if (found) return done(() => resolve(found));
         if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          return done(() => reject(new Error(`${this.label} exited before ${what}; saw ${JSON.stringify(this.events)} ${this.stderr.trim()}`)));
+          return done(() =>
+            reject(
+              new Error(
+                `${this.label} exited before ${what}; saw ${JSON.stringify(this.events)} ${this.stderr.trim()}`,
+              ),
+            ),
+          );
         }
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`${this.label}: no ${what} within ${ms} ms; saw ${JSON.stringify(this.events)} ${this.stderr.trim()}`))), ms);
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `${this.label}: no ${what} within ${ms} ms; saw ${JSON.stringify(this.events)} ${this.stderr.trim()}`,
+              ),
+            ),
+          ),
+        ms,
+      );
       const done = (settle: () => void) => {
         clearTimeout(timer);
         this.waiters.delete(check);
@@ -67,7 +86,10 @@ export class Probe {
 
   /** Everything received so far, joined: TCP may split or merge lines. */
   received(): string {
-    return this.events.filter((e) => e.event === 'data').map((e) => e.text ?? '').join('');
+    return this.events
+      .filter((e) => e.event === 'data')
+      .map((e) => e.text ?? '')
+      .join('');
   }
 
   /** Waits until the bytes received so far contain `text`. */
@@ -94,7 +116,13 @@ function start(net: Network, host: Host, args: string[]): Probe {
 }
 
 /** A listener on `host` bound to `address`; resolves once it is listening, with its port. */
-export async function listen(net: Network, host: Host, proto: 'tcp' | 'udp', address: string, greeting?: string): Promise<{ probe: Probe; port: number }> {
+export async function listen(
+  net: Network,
+  host: Host,
+  proto: 'tcp' | 'udp',
+  address: string,
+  greeting?: string,
+): Promise<{ probe: Probe; port: number }> {
   const probe = start(net, host, [`${proto}-listen`, address, ...(greeting ? [greeting] : [])]);
   const ev = await probe.until((e) => e.event === 'listening' || e.event === 'error', 'listening');
   if (ev.event !== 'listening') throw new Error(`${probe.label} cannot listen on ${address}: ${ev.code}`);

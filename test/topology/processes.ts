@@ -19,9 +19,12 @@ export class ProcessSet {
 
   /** `ns === null` runs in the test's own namespace (the loopback fallback). */
   spawn(ns: string | null, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
-    if (typeof cmd !== 'string' || cmd.length === 0) throw new TypeError('spawn: the command must be a non-empty string');
-    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError(`spawn ${cmd}: args must be an array of strings`);
-    const child = ns === null ? spawnChild(cmd, args, opts) : spawnChild('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+    if (typeof cmd !== 'string' || cmd.length === 0)
+      throw new TypeError('spawn: the command must be a non-empty string');
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string'))
+      throw new TypeError(`spawn ${cmd}: args must be an array of strings`);
+    const child =
+      ns === null ? spawnChild(cmd, args, opts) : spawnChild('ip', ['netns', 'exec', ns, cmd, ...args], opts);
     this.children.add(child);
     const forget = () => this.children.delete(child);
     child.once('exit', forget);
@@ -37,7 +40,9 @@ export class ProcessSet {
       let stderr = '';
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.once('error', (err) => reject(new Error(`cannot run ${cmd}${ns ? ` in namespace ${ns}` : ''}: ${err.message}`)));
+      child.once('error', (err) =>
+        reject(new Error(`cannot run ${cmd}${ns ? ` in namespace ${ns}` : ''}: ${err.message}`)),
+      );
       child.once('close', (code, signal) => {
         if (signal === 'SIGTERM' && code === null) stderr += `\n(${cmd} killed after ${RUN_TIMEOUT_MS} ms)`;
         resolve({ code: code ?? -1, stdout, stderr });

@@ -60,7 +60,10 @@ test('dmz cannot open a connection into inside, and the one inside opened stays 
   const result = await attempt.outcome();
   assert.equal(result.event, 'timeout', `a dropped SYN gets no answer at all, got ${JSON.stringify(result)}`);
   assert.ok((await dropped(topo)) > before, 'the firewall counted the dropped connection');
-  assert.ok(!server.probe.events.some((e) => e.event === 'accepted' && e.remote !== topo!.inside.address), 'nothing from dmz was accepted');
+  assert.ok(
+    !server.probe.events.some((e) => e.event === 'accepted' && e.remote !== topo!.inside.address),
+    'nothing from dmz was accepted',
+  );
 
   core.send('still up');
   await core.receive('still up');
@@ -104,7 +107,10 @@ test('internet reaches neither inside nor the traversal face of dmz', async (t) 
   const traversal = await listen(topo, topo.dmz, 'tcp', topo.dmzTraversalAddress);
   t.after(() => Promise.all([server.probe.stop(), traversal.probe.stop()]));
 
-  for (const [address, port] of [[topo.inside.address, server.port], [topo.dmzTraversalAddress, traversal.port]] as const) {
+  for (const [address, port] of [
+    [topo.inside.address, server.port],
+    [topo.dmzTraversalAddress, traversal.port],
+  ] as const) {
     const attempt = tcpConnect(topo, topo.internet, address, port, DROP_BOUND_MS);
     const result = await attempt.outcome();
     // Internet has no route behind the edge: the kernel refuses at once rather than sending anything.
@@ -115,7 +121,9 @@ test('internet reaches neither inside nor the traversal face of dmz', async (t) 
 });
 
 function namespaces(): string[] {
-  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0] ?? '');
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' ')[0] ?? '');
 }
 
 test('destroy ends its processes and leaves no namespace behind, and is idempotent', async (t) => {
@@ -123,34 +131,50 @@ test('destroy ends its processes and leaves no namespace behind, and is idempote
   const own = await createTopology('topologydestroy');
   assert.ok(!('skip' in own));
   const names = [own.internet.ns!, own.dmz.ns!, own.inside.ns!];
-  assert.deepEqual(names.filter((n) => namespaces().includes(n)), names);
+  assert.deepEqual(
+    names.filter((n) => namespaces().includes(n)),
+    names,
+  );
   const sleeper = own.spawn(own.dmz, 'sleep', ['600']);
   const exited = once(sleeper, 'exit');
 
   await Promise.all([own.destroy(), own.destroy()]);
   await exited;
   await own.destroy();
-  assert.deepEqual(names.filter((n) => namespaces().includes(n)), []);
+  assert.deepEqual(
+    names.filter((n) => namespaces().includes(n)),
+    [],
+  );
   assert.throws(() => own.spawn(own.dmz, 'true', []), /destroyed/);
 });
 
 test('namespaces left by a killed run are removed by the next run', async (t) => {
   if (!topo) return t.skip(skip!);
-  const holder = spawn(process.execPath, [fileURLToPath(new URL('./tools/hold-topology.js', import.meta.url)), 'topologystale'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const holder = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./tools/hold-topology.js', import.meta.url)), 'topologystale'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   t.after(() => holder.kill('SIGKILL'));
   const [line] = (await once(holder.stdout!.setEncoding('utf8'), 'data')) as [string];
   const leftover = JSON.parse(line) as string[];
   const gone = once(holder, 'exit');
   holder.kill('SIGKILL'); // no destroy(), no exit hook: what a crashed or timed-out test file leaves
   await gone;
-  assert.deepEqual(leftover.filter((n) => namespaces().includes(n)), leftover);
+  assert.deepEqual(
+    leftover.filter((n) => namespaces().includes(n)),
+    leftover,
+  );
 
   const next = await createTopology('topologystale');
   assert.ok(!('skip' in next));
   t.after(() => next.destroy());
-  assert.deepEqual(leftover.filter((n) => namespaces().includes(n)), []);
+  assert.deepEqual(
+    leftover.filter((n) => namespaces().includes(n)),
+    [],
+  );
 });
 
 test('a prefix that could not name a namespace is refused clearly', async () => {

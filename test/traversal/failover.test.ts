@@ -42,7 +42,11 @@ test('a silent edge is detected within two keepalive periods and the link is re-
   const keepaliveMs = 300;
   const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert), keepaliveMs });
   const proxy = await blackholeProxy(e.ports.sip);
-  const c = coreClient({ tls: tlsOf(core, ca.cert), peers: [{ address: EDGE_ADDRESS, ports: { ...e.ports, sip: proxy.port } }], keepaliveMs });
+  const c = coreClient({
+    tls: tlsOf(core, ca.cert),
+    peers: [{ address: EDGE_ADDRESS, ports: { ...e.ports, sip: proxy.port } }],
+    keepaliveMs,
+  });
   t.after(async () => {
     await c.client.close();
     proxy.close();
@@ -83,7 +87,13 @@ test('with two edge peers, core links to both at once (a full mesh) and keeps th
   await waitFor('links to A and B', () => c.client.status().linksUp === 2);
   assert.equal(a.server.status().cores[0]?.node, 'core1');
   assert.equal(b.server.status().cores[0]?.node, 'core1');
-  assert.deepEqual(c.client.links().map((ch) => ch.info.peerNode).sort(), ['edgeA', 'edgeB']);
+  assert.deepEqual(
+    c.client
+      .links()
+      .map((ch) => ch.info.peerNode)
+      .sort(),
+    ['edgeA', 'edgeB'],
+  );
   assert.equal(c.client.link('edgeB')?.info.peerNode, 'edgeB');
   await a.server.close();
   await waitFor('A gone, B kept', () => c.client.status().linksUp === 1 && c.client.status().state === 'up');
@@ -114,7 +124,11 @@ test('kill the edge process: core notices at once, and reconnects when the edge 
   const cap = capturedLogger('core1');
   const client = new TraversalClient({
     node: 'core1',
-    tls: { cert: readFileSync(join(files.dir, 'core.pem'), 'utf8'), key: readFileSync(join(files.dir, 'core.key'), 'utf8'), ca },
+    tls: {
+      cert: readFileSync(join(files.dir, 'core.pem'), 'utf8'),
+      key: readFileSync(join(files.dir, 'core.key'), 'utf8'),
+      ca,
+    },
     peers: [{ address: EDGE_ADDRESS, ports }],
     username: 'traversal',
     password: 'traversal-secret',
@@ -150,7 +164,12 @@ test('kill the edge process: core notices at once, and reconnects when the edge 
 
 test('SIGTERM drains an edge node and exits 0', async (t) => {
   const ports = { sip: await freePort(), http: await freePort(), xmpp: await freePort() };
-  const files = await writePairFiles({ edgeAddresses: [EDGE_ADDRESS], traversal: ports, coreAdmin: { address: '127.0.0.1', port: 0 }, edgeAdmin: { address: '127.0.0.1', port: 0 } });
+  const files = await writePairFiles({
+    edgeAddresses: [EDGE_ADDRESS],
+    traversal: ports,
+    coreAdmin: { address: '127.0.0.1', port: 0 },
+    edgeAdmin: { address: '127.0.0.1', port: 0 },
+  });
   t.after(() => files.cleanup());
   const edge = startEdgeProcess(files.edgeYaml);
   let out = '';

@@ -30,10 +30,30 @@ test('bad handshakes are refused with a named reason and the connection closed',
   const cases: Array<[string, string | Buffer, number, RegExp]> = [
     ['garbage', 'hello there\n', e.ports.sip, /not JSON/],
     ['wrong protocol', '{"mra":"other/9"}\n', e.ports.sip, /expected protocol/],
-    ['a core of another release', '{"mra":"mra-traversal/1","channel":"sip","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /core speaks mra-traversal\/1, this edge mra-traversal\/2: edge and core must run the same release/],
-    ['unknown channel', '{"mra":"mra-traversal/2","channel":"ftp","username":"traversal","password":"x","node":"c"}\n', e.ports.sip, /unknown channel/],
-    ['channel on the wrong port', '{"mra":"mra-traversal/2","channel":"xmpp","username":"traversal","password":"right-password","node":"c"}\n', e.ports.sip, /carries sip channels/],
-    ['missing field', '{"mra":"mra-traversal/2","channel":"sip","username":"traversal","node":"c"}\n', e.ports.sip, /password missing/],
+    [
+      'a core of another release',
+      '{"mra":"mra-traversal/1","channel":"sip","username":"traversal","password":"right-password","node":"c"}\n',
+      e.ports.sip,
+      /core speaks mra-traversal\/1, this edge mra-traversal\/2: edge and core must run the same release/,
+    ],
+    [
+      'unknown channel',
+      '{"mra":"mra-traversal/2","channel":"ftp","username":"traversal","password":"x","node":"c"}\n',
+      e.ports.sip,
+      /unknown channel/,
+    ],
+    [
+      'channel on the wrong port',
+      '{"mra":"mra-traversal/2","channel":"xmpp","username":"traversal","password":"right-password","node":"c"}\n',
+      e.ports.sip,
+      /carries sip channels/,
+    ],
+    [
+      'missing field',
+      '{"mra":"mra-traversal/2","channel":"sip","username":"traversal","node":"c"}\n',
+      e.ports.sip,
+      /password missing/,
+    ],
     ['an endless line', Buffer.alloc(5000, 'a'), e.ports.http, /too long/],
   ];
   for (const [name, bytes, port, reason] of cases) {
@@ -43,7 +63,11 @@ test('bad handshakes are refused with a named reason and the connection closed',
     assert.equal(reply?.ok, false, name);
     assert.match(String(reply?.reason), reason, name);
   }
-  assert.equal(e.lines().filter((l) => l.msg === 'traversal connection refused').length, cases.length, 'each refusal is logged');
+  assert.equal(
+    e.lines().filter((l) => l.msg === 'traversal connection refused').length,
+    cases.length,
+    'each refusal is logged',
+  );
   assert.equal(e.server.status().cores.length, 0, 'no channel came of any of them');
 });
 
@@ -62,17 +86,26 @@ test('a core that reaches an edge of another release reports both versions and k
   const { ca, edge, core } = await pki();
   // An edge of the release before: it answers every hello with its own version's refusal.
   const old = createServer({ cert: edge.cert, key: edge.key, ca: ca.cert, requestCert: true }, (s) => {
-    s.once('data', () => s.end('{"mra":"mra-traversal/1","ok":false,"error":"protocol","reason":"expected protocol mra-traversal/1"}\n'));
+    s.once('data', () =>
+      s.end('{"mra":"mra-traversal/1","ok":false,"error":"protocol","reason":"expected protocol mra-traversal/1"}\n'),
+    );
     s.on('error', () => {});
   });
   old.listen(0, EDGE_ADDRESS);
   await once(old, 'listening');
   t.after(() => old.close());
   const port = (old.address() as AddressInfo).port;
-  const c = coreClient({ tls: tlsOf(core, ca.cert), peers: [{ address: EDGE_ADDRESS, ports: { sip: port, http: port, xmpp: port } }] });
+  const c = coreClient({
+    tls: tlsOf(core, ca.cert),
+    peers: [{ address: EDGE_ADDRESS, ports: { sip: port, http: port, xmpp: port } }],
+  });
   t.after(() => c.client.close());
   c.client.start();
-  await waitFor('core reports the version mismatch', () => /the edge speaks mra-traversal\/1, this core mra-traversal\/2: edge and core must run the same release/.test(c.client.status().lastError ?? ''));
+  await waitFor('core reports the version mismatch', () =>
+    /the edge speaks mra-traversal\/1, this core mra-traversal\/2: edge and core must run the same release/.test(
+      c.client.status().lastError ?? '',
+    ),
+  );
   assert.notEqual(c.client.status().state, 'up');
   const before = c.client.status().failedAttempts;
   await waitFor('another attempt', () => c.client.status().failedAttempts > before);
@@ -83,7 +116,11 @@ test('a client with no certificate is refused in the TLS handshake itself: it ne
   const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
   t.after(() => e.server.close());
   const s = connect({ host: EDGE_ADDRESS, port: e.ports.sip, ca: ca.cert, servername: 'edge.example.com' });
-  s.on('secureConnect', () => s.write('{"mra":"mra-traversal/2","channel":"sip","username":"traversal","password":"right-password","node":"x"}\n'));
+  s.on('secureConnect', () =>
+    s.write(
+      '{"mra":"mra-traversal/2","channel":"sip","username":"traversal","password":"right-password","node":"x"}\n',
+    ),
+  );
   let data = '';
   s.on('data', (d) => (data += d));
   const [err] = (await once(s, 'error')) as [NodeJS.ErrnoException];

@@ -6,7 +6,8 @@ import type { MessageChannel, StreamChannel, Channel } from '../../src/traversal
 import { waitFor } from '../support/log-capture.js';
 import { CORE_NAME, EDGE_ADDRESS, coreClient, pki, startEdgeServer, tlsOf } from './pair.js';
 
-const OPTIONS = 'OPTIONS sip:edge.example.com SIP/2.0\r\nVia: SIP/2.0/TLS core.example.com;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:core@example.com>;tag=1\r\nTo: <sip:edge@example.com>\r\nCall-ID: abc@core\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
+const OPTIONS =
+  'OPTIONS sip:edge.example.com SIP/2.0\r\nVia: SIP/2.0/TLS core.example.com;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:core@example.com>;tag=1\r\nTo: <sip:edge@example.com>\r\nCall-ID: abc@core\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n';
 
 test('the link comes up, carries SIP both ways and opens the HTTP and XMPP channels', async (t) => {
   const { ca, edge, core } = await pki();
@@ -17,9 +18,15 @@ test('the link comes up, carries SIP both ways and opens the HTTP and XMPP chann
     await e.server.close();
   });
 
-  const edgeSip = new Promise<MessageChannel>((resolve) => e.server.onChannel('sip', (ch) => resolve(ch as MessageChannel)));
-  const edgeHttp = new Promise<StreamChannel>((resolve) => e.server.onChannel('http', (ch) => resolve(ch as StreamChannel)));
-  const coreHttp = new Promise<StreamChannel>((resolve) => c.client.onChannel('http', (ch) => resolve(ch as StreamChannel)));
+  const edgeSip = new Promise<MessageChannel>((resolve) =>
+    e.server.onChannel('sip', (ch) => resolve(ch as MessageChannel)),
+  );
+  const edgeHttp = new Promise<StreamChannel>((resolve) =>
+    e.server.onChannel('http', (ch) => resolve(ch as StreamChannel)),
+  );
+  const coreHttp = new Promise<StreamChannel>((resolve) =>
+    c.client.onChannel('http', (ch) => resolve(ch as StreamChannel)),
+  );
   const coreXmpp = new Promise<Channel>((resolve) => c.client.onChannel('xmpp', resolve));
   c.client.start();
 
@@ -54,7 +61,11 @@ test('the link comes up, carries SIP both ways and opens the HTTP and XMPP chann
 test('keepalive pings are answered and the round trip is measured', async (t) => {
   const { ca, edge, core } = await pki();
   const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert), keepaliveMs: 100 });
-  const c = coreClient({ tls: tlsOf(core, ca.cert), peers: [{ address: EDGE_ADDRESS, ports: e.ports }], keepaliveMs: 100 });
+  const c = coreClient({
+    tls: tlsOf(core, ca.cert),
+    peers: [{ address: EDGE_ADDRESS, ports: e.ports }],
+    keepaliveMs: 100,
+  });
   t.after(async () => {
     await c.client.close();
     await e.server.close();
@@ -67,10 +78,22 @@ test('keepalive pings are answered and the round trip is measured', async (t) =>
 });
 
 /** Each refusal: the edge logs which check failed, core reports it and keeps retrying at a bounded pace. */
-async function refused(t: import('node:test').TestContext, core: { cert: string; key: string }, caForCore: string, password: string, expect: RegExp) {
+async function refused(
+  t: import('node:test').TestContext,
+  core: { cert: string; key: string },
+  caForCore: string,
+  password: string,
+  expect: RegExp,
+) {
   const { ca, edge } = await pki();
   const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
-  const c = coreClient({ tls: { cert: core.cert, key: core.key, ca: caForCore }, peers: [{ address: EDGE_ADDRESS, ports: e.ports }], password, reconnectInitialMs: 200, reconnectMaxMs: 400 });
+  const c = coreClient({
+    tls: { cert: core.cert, key: core.key, ca: caForCore },
+    peers: [{ address: EDGE_ADDRESS, ports: e.ports }],
+    password,
+    reconnectInitialMs: 200,
+    reconnectMaxMs: 400,
+  });
   t.after(async () => {
     await c.client.close();
     await e.server.close();
@@ -89,7 +112,10 @@ async function refused(t: import('node:test').TestContext, core: { cert: string;
   assert.ok(attempts <= 12, `without a busy loop (${attempts} attempts in 1.5 s)`);
   assert.equal(c.client.status().state === 'up', false);
   assert.equal(sipChannels, 0, 'no plane ever saw a channel');
-  assert.ok(c.lines().some((l) => l.msg === 'traversal link attempt failed' && expect.test(String(l.err))), 'core logs the reason');
+  assert.ok(
+    c.lines().some((l) => l.msg === 'traversal link attempt failed' && expect.test(String(l.err))),
+    'core logs the reason',
+  );
 }
 
 test('a wrong traversal password is refused', async (t) => {
@@ -112,7 +138,12 @@ test('a core certificate without the clientAuth EKU is refused', async (t) => {
 test('an expired core certificate is refused', async (t) => {
   const { ca } = await pki();
   const day = 86_400_000;
-  const expired = await ca.issue({ commonName: CORE_NAME, dnsNames: [CORE_NAME], notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) });
+  const expired = await ca.issue({
+    commonName: CORE_NAME,
+    dnsNames: [CORE_NAME],
+    notBefore: new Date(Date.now() - 30 * day),
+    notAfter: new Date(Date.now() - day),
+  });
   await refused(t, expired, ca.cert, 'right-password', /expired/i);
 });
 
@@ -127,12 +158,17 @@ test('core refuses an edge whose certificate it cannot verify', async (t) => {
   const { ca, edge, core } = await pki();
   const rogue = await CertificateAuthority.create({ commonName: 'rogue CA' });
   const e = await startEdgeServer({ tls: tlsOf(edge, ca.cert) });
-  const c = coreClient({ tls: { cert: core.cert, key: core.key, ca: rogue.cert }, peers: [{ address: EDGE_ADDRESS, ports: e.ports }] });
+  const c = coreClient({
+    tls: { cert: core.cert, key: core.key, ca: rogue.cert },
+    peers: [{ address: EDGE_ADDRESS, ports: e.ports }],
+  });
   t.after(async () => {
     await c.client.close();
     await e.server.close();
   });
   c.client.start();
-  await waitFor('core reports the edge certificate', () => /edge certificate rejected|certificate/.test(c.client.status().lastError ?? ''));
+  await waitFor('core reports the edge certificate', () =>
+    /edge certificate rejected|certificate/.test(c.client.status().lastError ?? ''),
+  );
   assert.notEqual(c.client.status().state, 'up');
 });

@@ -73,7 +73,10 @@ test('requests and answers: a body sent with the head is held until core listens
         }),
     ),
   );
-  assert.deepEqual(answers.map((a) => a.h), [0, 1, 2].map((i) => ({ got: String(body.length), path: `/r${i}` })));
+  assert.deepEqual(
+    answers.map((a) => a.h),
+    [0, 1, 2].map((i) => ({ got: String(body.length), path: `/r${i}` })),
+  );
   await waitFor(() => session.size === 0);
   session.close();
 });
@@ -100,7 +103,13 @@ test('a stream whose reader stalls holds only its own window; the others go on',
   assert.equal(stalledGot, STREAM_WINDOW, 'no more than its window while stalled');
   const t0 = Date.now();
   const got = await Promise.all(
-    Array.from({ length: 20 }, () => new Promise<string>((resolve) => session.open({ m: 'GET', p: '/x', h: {} }, true, { data: (c, end) => end && resolve(c.toString()) }))),
+    Array.from(
+      { length: 20 },
+      () =>
+        new Promise<string>((resolve) =>
+          session.open({ m: 'GET', p: '/x', h: {} }, true, { data: (c, end) => end && resolve(c.toString()) }),
+        ),
+    ),
   );
   assert.deepEqual(new Set(got), new Set(['small']));
   assert.ok(Date.now() - t0 < 1000);
@@ -137,7 +146,7 @@ test('resets cross both ways; the tunnel going resets every open stream; core re
   assert.ok(session.closed);
 });
 
-test('a peer sending beyond a stream\'s window is cut off', async () => {
+test("a peer sending beyond a stream's window is cut off", async () => {
   onCoreStream = (st) => {
     st.listen({ data: () => {} });
     st.pause(); // core's reader is full: it credits nothing back
@@ -147,7 +156,8 @@ test('a peer sending beyond a stream\'s window is cut off', async () => {
   await new Promise((r) => setImmediate(r)); // the head leaves first (frames go out once per tick)
   // Forged frames straight on the socket: the window is not the sender's to ignore.
   const chunk = Buffer.alloc(60_000);
-  for (let sent = 0; sent <= STREAM_WINDOW * 2; sent += chunk.length) session.socket.write(frame(FrameType.Data, 0, st.id, chunk));
+  for (let sent = 0; sent <= STREAM_WINDOW * 2; sent += chunk.length)
+    session.socket.write(frame(FrameType.Data, 0, st.id, chunk));
   await waitFor(() => session.closed);
 });
 
@@ -171,13 +181,20 @@ test('a session built with a smaller window (the xmpp tunnel) holds that much of
   small.listen(0, '127.0.0.1');
   await once(small, 'listening');
   t.after(() => small.close());
-  const s = connect({ host: '127.0.0.1', port: (small.address() as AddressInfo).port, ca: authority.cert, servername: 'core.test' });
+  const s = connect({
+    host: '127.0.0.1',
+    port: (small.address() as AddressInfo).port,
+    ca: authority.cert,
+    servername: 'core.test',
+  });
   await once(s, 'secureConnect');
   const session = new MuxSession(s, { role: 'edge', streamWindow: WINDOW });
   t.after(() => session.close());
   let got = 0;
   let ended = false;
-  const st = session.open({ m: 'GET', p: '/', h: {} }, true, { data: (chunk, end) => ((got += chunk.length), (ended ||= end)) })!;
+  const st = session.open({ m: 'GET', p: '/', h: {} }, true, {
+    data: (chunk, end) => ((got += chunk.length), (ended ||= end)),
+  })!;
   st.pause();
   await waitFor(() => got >= WINDOW);
   await new Promise((r) => setTimeout(r, 50));
@@ -202,7 +219,9 @@ test('stream ids start again at 1 after 2^32-1, and core takes that wrap but not
   for (const p of ['/a', '/b', '/c', '/d']) {
     answers.push(
       await new Promise((resolve) => {
-        const st = session.open({ m: 'GET', p, h: {} }, true, { head: (h) => resolve((h.h as Record<string, string>).path) })!;
+        const st = session.open({ m: 'GET', p, h: {} }, true, {
+          head: (h) => resolve((h.h as Record<string, string>).path),
+        })!;
         ids.push(st.id);
       }),
     );

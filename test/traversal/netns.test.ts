@@ -53,21 +53,38 @@ test('the link comes up across the DMZ firewall, and the edge cannot open any co
   const core = topo.spawnNode(topo.inside, [CLI, 'core', '-c', files.coreYaml], { stdio: 'ignore' });
   assert.ok(edge.pid && core.pid);
 
-  const up = await waitFor('link up with every channel', async () => {
-    const s = await coreStatus();
-    return s?.traversal.state === 'up' && Object.values(s.traversal.channels).every((c) => c === 'up') ? s : undefined;
-  }, 20_000, 200);
+  const up = await waitFor(
+    'link up with every channel',
+    async () => {
+      const s = await coreStatus();
+      return s?.traversal.state === 'up' && Object.values(s.traversal.channels).every((c) => c === 'up')
+        ? s
+        : undefined;
+    },
+    20_000,
+    200,
+  );
   assert.equal(up.traversal.peer, `${topo.dmzTraversalAddress}:7001`);
 
   // The core's admin API listens on the inside address: reachable from inside, not from the DMZ.
   assert.equal(await tryConnect('inside', topo.inside.address, CORE_ADMIN_PORT), 'connected');
-  assert.equal(await tryConnect('dmz', topo.inside.address, CORE_ADMIN_PORT), 'timeout', 'the firewall drops dmz → inside');
+  assert.equal(
+    await tryConnect('dmz', topo.inside.address, CORE_ADMIN_PORT),
+    'timeout',
+    'the firewall drops dmz → inside',
+  );
   const counters = await topo.run(topo.inside, 'nft', ['list', 'chain', 'inet', 'mra_dmz_firewall', 'input']);
   assert.match(counters.stdout, /ct state new counter packets [1-9]/, 'it was the firewall that dropped it');
 
   const still = await coreStatus();
   assert.equal(still?.traversal.state, 'up', 'the link, opened from inside, still works');
-  const edgeStatus = await topo.run(topo.dmz, process.execPath, [CLI, 'status', '--url', 'http://127.0.0.1:9092', '--json']);
+  const edgeStatus = await topo.run(topo.dmz, process.execPath, [
+    CLI,
+    'status',
+    '--url',
+    'http://127.0.0.1:9092',
+    '--json',
+  ]);
   assert.equal(edgeStatus.code, 0, edgeStatus.stderr);
   assert.equal(JSON.parse(edgeStatus.stdout).traversal.cores[0].node, 'core1');
 });

@@ -18,7 +18,11 @@ let shared: Promise<Pki> | undefined;
 export function pki(): Promise<Pki> {
   shared ??= (async () => {
     const ca = await CertificateAuthority.create({ commonName: 'mra-edge test CA' });
-    const edge = await ca.issue({ commonName: 'edge.example.com', dnsNames: ['edge.example.com'], ipAddresses: [EDGE_ADDRESS] });
+    const edge = await ca.issue({
+      commonName: 'edge.example.com',
+      dnsNames: ['edge.example.com'],
+      ipAddresses: [EDGE_ADDRESS],
+    });
     const core = await ca.issue({ commonName: CORE_NAME, dnsNames: [CORE_NAME] });
     return { ca, edge, core };
   })();

@@ -22,7 +22,10 @@ const COTURN_DIFFERS = {
 const DENIED = '127.0.0.99';
 
 /** Runs `scenario` against ours then coturn (started with `cfg`), checks ours let go of everything. */
-async function both(cfg: TurnTestConfig, scenario: (s: Subject) => Promise<Transcript>): Promise<{ ours: Transcript; coturn: Transcript }> {
+async function both(
+  cfg: TurnTestConfig,
+  scenario: (s: Subject) => Promise<Transcript>,
+): Promise<{ ours: Transcript; coturn: Transcript }> {
   const ours = await startOurs(cfg);
   let oursT: Transcript;
   try {
@@ -41,7 +44,11 @@ async function both(cfg: TurnTestConfig, scenario: (s: Subject) => Promise<Trans
 
 async function assertNothingHeld(ours: Ours): Promise<void> {
   // A deleted allocation's socket closes at the end of the worker's turn: wait for it, then require all of it.
-  await waitFor('the TURN server to let go of everything', () => ours.held().allocations === 0 && ours.held().portPairs === 0, 3000);
+  await waitFor(
+    'the TURN server to let go of everything',
+    () => ours.held().allocations === 0 && ours.held().portPairs === 0,
+    3000,
+  );
   assert.deepEqual(ours.held(), { allocations: 0, permissions: 0, channels: 0, relayPorts: 0, portPairs: 0 });
 }
 
@@ -53,22 +60,41 @@ describe('TURN protocol, ours against coturn', { skip: missing }, () => {
       const { ours, coturn } = await both({ deniedPeers: [DENIED] }, (s) => basics(s.endpoint, transport, DENIED));
       assert.deepEqual(ours, expectedBasics(transport));
       // Where coturn departs from RFC 8656 the transcripts differ, and only there.
-      assert.deepEqual({ ...ours, ...COTURN_DIFFERS[transport] }, coturn, 'coturn answered the same scenario differently');
+      assert.deepEqual(
+        { ...ours, ...COTURN_DIFFERS[transport] },
+        coturn,
+        'coturn answered the same scenario differently',
+      );
     });
   }
 
   it('malformed STUN and ChannelData are dropped without an answer, and the server goes on', async () => {
     const { ours, coturn } = await both({}, (s) => malformed(s.endpoint));
     assert.deepEqual(ours, {
-      empty: 'dropped', garbage: 'dropped', short: 'dropped', badLength: 'dropped', badCookie: 'dropped', badAttribute: 'answered',
-      badFingerprint: 'dropped', channelDataNoAllocation: 'dropped', channelDataShort: 'dropped', bindingAfter: 'success',
+      empty: 'dropped',
+      garbage: 'dropped',
+      short: 'dropped',
+      badLength: 'dropped',
+      badCookie: 'dropped',
+      badAttribute: 'answered',
+      badFingerprint: 'dropped',
+      channelDataNoAllocation: 'dropped',
+      channelDataShort: 'dropped',
+      bindingAfter: 'success',
     });
     assert.deepEqual(ours, coturn);
   });
 
   it('quotas: 486 Allocation Quota Reached per user and in all', async () => {
     const { ours, coturn } = await both({ userQuota: 2, totalQuota: 4 }, (s) => quotas(s.endpoint));
-    assert.deepEqual(ours, { alice: [0, 0, 486], bob: [0, 0], carol: [486], aliceRenewed: 486, deleteOne: 0, carolAfterDelete: 0 });
+    assert.deepEqual(ours, {
+      alice: [0, 0, 486],
+      bob: [0, 0],
+      carol: [486],
+      aliceRenewed: 486,
+      deleteOne: 0,
+      carolAfterDelete: 0,
+    });
     assert.deepEqual(ours, coturn);
   });
 
@@ -80,7 +106,14 @@ describe('TURN protocol, ours against coturn', { skip: missing }, () => {
 
   it('an allocation nobody refreshes expires, and its port goes back', async () => {
     const { ours, coturn } = await both({ maxLifetimeS: 2 }, (s) => expiry(s.endpoint, 2));
-    assert.deepEqual(ours, { allocate: [401, 0], lifetime: 2, permission: [0], refreshAfterExpiry: 437, allocateAgain: [0], delete: [0] });
+    assert.deepEqual(ours, {
+      allocate: [401, 0],
+      lifetime: 2,
+      permission: [0],
+      refreshAfterExpiry: 437,
+      allocateAgain: [0],
+      delete: [0],
+    });
     assert.deepEqual(ours, coturn);
   });
 });

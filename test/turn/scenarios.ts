@@ -5,7 +5,19 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { sleep } from '../media/helpers.js';
 import { turnCredentials } from '../../src/turn/index.js';
-import { ATTR, METHOD, TurnClient, attr, encode, errorOf, find, integrityOk, readXorAddress, type ClientOptions, type Endpoint } from '../support/turn-client.js';
+import {
+  ATTR,
+  METHOD,
+  TurnClient,
+  attr,
+  encode,
+  errorOf,
+  find,
+  integrityOk,
+  readXorAddress,
+  type ClientOptions,
+  type Endpoint,
+} from '../support/turn-client.js';
 import { LOOPBACK, REALM, SECRET } from './subjects.js';
 
 export type Transcript = Record<string, unknown>;
@@ -24,20 +36,33 @@ export class Peer {
     return new Peer(socket);
   }
 
-  get endpoint(): Endpoint { return { address: this.socket.address().address, port: this.socket.address().port }; }
-  get port(): number { return this.endpoint.port; }
+  get endpoint(): Endpoint {
+    return { address: this.socket.address().address, port: this.socket.address().port };
+  }
+  get port(): number {
+    return this.endpoint.port;
+  }
   send(data: Buffer, port: number, address = LOOPBACK): Promise<void> {
-    return new Promise((resolve, reject) => this.socket.send(data, port, address, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.send(data, port, address, (err) => (err ? reject(err) : resolve())),
+    );
   }
   async waitFor(count: number, ms = 3000): Promise<void> {
-    if (!(await settle(() => this.received.length >= count, ms))) throw new Error(`expected ${count} packets at the peer, got ${this.received.length}`);
+    if (!(await settle(() => this.received.length >= count, ms)))
+      throw new Error(`expected ${count} packets at the peer, got ${this.received.length}`);
   }
-  close(): void { this.socket.close(); }
+  close(): void {
+    this.socket.close();
+  }
 }
 
 export const credentials = (user: string, ttlS = 3600, secret = SECRET) => turnCredentials(secret, user, ttlS);
 
-export async function client(server: Endpoint, user: string | undefined, opts: ClientOptions = {}): Promise<TurnClient> {
+export async function client(
+  server: Endpoint,
+  user: string | undefined,
+  opts: ClientOptions = {},
+): Promise<TurnClient> {
   return TurnClient.open(server, { ...opts, ...(user ? { credentials: credentials(user) } : {}) });
 }
 
@@ -65,11 +90,20 @@ export async function basics(server: Endpoint, transport: 'udp' | 'tcp', denied:
   try {
     // STUN Binding needs no credentials.
     const binding = await c.transact(c.build(METHOD.binding, []));
-    t.binding = binding && { cls: binding.cls, mapped: JSON.stringify(readXorAddress(find(binding, ATTR.xorMappedAddress))) === JSON.stringify(c.local) };
+    t.binding = binding && {
+      cls: binding.cls,
+      mapped: JSON.stringify(readXorAddress(find(binding, ATTR.xorMappedAddress))) === JSON.stringify(c.local),
+    };
 
     // No credentials: challenged with REALM and NONCE.
-    const bare = await c.transact(encode(METHOD.allocate, 'request', randomBytes(12), [attr(ATTR.requestedTransport, UDP)]));
-    t.challenge = bare && { code: errorOf(bare)?.code, realm: find(bare, ATTR.realm)?.value.toString(), nonce: find(bare, ATTR.nonce) !== undefined };
+    const bare = await c.transact(
+      encode(METHOD.allocate, 'request', randomBytes(12), [attr(ATTR.requestedTransport, UDP)]),
+    );
+    t.challenge = bare && {
+      code: errorOf(bare)?.code,
+      realm: find(bare, ATTR.realm)?.value.toString(),
+      nonce: find(bare, ATTR.nonce) !== undefined,
+    };
 
     const wrong = await client(server, undefined, { transport });
     clients.push(wrong);
@@ -85,12 +119,19 @@ export async function basics(server: Endpoint, transport: 'udp' | 'tcp', denied:
     t.otherSecret = (await otherSecret.allocate()).codes;
 
     const allocated = await c.allocate();
-    t.allocate = { codes: allocated.codes, relayed: allocated.relayed?.address, integrity: integrityOk(allocated.msg, c.key) };
+    t.allocate = {
+      codes: allocated.codes,
+      relayed: allocated.relayed?.address,
+      integrity: integrityOk(allocated.msg, c.key),
+    };
     const relayed = allocated.relayed!;
     t.allocateAgain = (await c.allocate()).codes;
     // A retransmission (same transaction) of the Allocate that made it: its success again.
     const again = await c.transact(c.build(METHOD.allocate, [attr(ATTR.requestedTransport, UDP)], allocated.msg.tid));
-    t.allocateRetransmitted = again && { code: errorOf(again)?.code ?? 0, same: JSON.stringify(readXorAddress(find(again, ATTR.xorRelayedAddress))) === JSON.stringify(relayed) };
+    t.allocateRetransmitted = again && {
+      code: errorOf(again)?.code ?? 0,
+      same: JSON.stringify(readXorAddress(find(again, ATTR.xorRelayedAddress))) === JSON.stringify(relayed),
+    };
     t.refresh = (await c.refresh(600)).codes;
 
     // Data from a peer without a permission goes nowhere.
@@ -114,7 +155,11 @@ export async function basics(server: Endpoint, transport: 'udp' | 'tcp', denied:
     t.channelToPeer = peer.received[1]!.data.toString();
     await peer.send(Buffer.from('channel to client'), relayed.port);
     await c.waitReceived(2);
-    t.channelToClient = { kind: c.received[1]!.kind, channel: c.received[1]!.channel, data: c.received[1]!.data.toString() };
+    t.channelToClient = {
+      kind: c.received[1]!.kind,
+      channel: c.received[1]!.channel,
+      data: c.received[1]!.data.toString(),
+    };
     t.channelRebindSame = (await c.channelBind(0x4001, { address: LOOPBACK, port: peer.port })).codes;
     t.channelToOtherPeer = (await c.channelBind(0x4001, other.endpoint)).codes;
     t.peerOnOtherChannel = (await c.channelBind(0x4002, { address: LOOPBACK, port: peer.port })).codes;
@@ -131,11 +176,18 @@ export async function basics(server: Endpoint, transport: 'udp' | 'tcp', denied:
     // A TCP relay (RFC 6062) on a client of its own: coturn makes one, which would change what follows.
     const tcpRelay = await client(server, 'alice', { transport });
     clients.push(tcpRelay);
-    t.tcpTransport = (await tcpRelay.request(METHOD.allocate, [attr(ATTR.requestedTransport, Buffer.from([6, 0, 0, 0]))])).code;
+    t.tcpTransport = (
+      await tcpRelay.request(METHOD.allocate, [attr(ATTR.requestedTransport, Buffer.from([6, 0, 0, 0]))])
+    ).code;
     const fresh = await client(server, 'alice', { transport });
     clients.push(fresh);
     t.noTransport = (await fresh.request(METHOD.allocate, [])).codes;
-    t.ipv6 = (await fresh.request(METHOD.allocate, [attr(ATTR.requestedTransport, UDP), attr(ATTR.requestedAddressFamily, Buffer.from([2, 0, 0, 0]))])).codes;
+    t.ipv6 = (
+      await fresh.request(METHOD.allocate, [
+        attr(ATTR.requestedTransport, UDP),
+        attr(ATTR.requestedAddressFamily, Buffer.from([2, 0, 0, 0])),
+      ])
+    ).codes;
     t.permissionWithoutAllocation = (await fresh.createPermission({ address: LOOPBACK, port: peer.port })).codes;
     t.refreshWithoutAllocation = (await fresh.refresh()).codes;
 
@@ -204,13 +256,23 @@ export async function malformed(server: Endpoint): Promise<Transcript> {
     const badCookie = Buffer.from(good);
     badCookie.writeUInt32BE(0xdeadbeef, 4);
     const badAttribute = encode(METHOD.binding, 'request', randomBytes(12), [attr(ATTR.software, 'x')]);
-    badAttribute.writeUInt16BE(200, 22);  // the attribute claims more than the message holds
+    badAttribute.writeUInt16BE(200, 22); // the attribute claims more than the message holds
     const badFingerprint = encode(METHOD.binding, 'request', randomBytes(12), [], { fingerprint: true });
     badFingerprint[badFingerprint.length - 1]! ^= 1;
-    const inputs = { empty: Buffer.alloc(0), garbage: randomBytes(64), short: good.subarray(0, 12), badLength, badCookie, badAttribute, badFingerprint,
-      channelDataNoAllocation: Buffer.from([0x40, 0x01, 0x00, 0x04, 1, 2, 3, 4]), channelDataShort: Buffer.from([0x40, 0x01, 0x00, 0x40]) };
+    const inputs = {
+      empty: Buffer.alloc(0),
+      garbage: randomBytes(64),
+      short: good.subarray(0, 12),
+      badLength,
+      badCookie,
+      badAttribute,
+      badFingerprint,
+      channelDataNoAllocation: Buffer.from([0x40, 0x01, 0x00, 0x04, 1, 2, 3, 4]),
+      channelDataShort: Buffer.from([0x40, 0x01, 0x00, 0x40]),
+    };
     const t: Transcript = {};
-    for (const [name, bytes] of Object.entries(inputs)) t[name] = (await c.transact(bytes, 200)) ? 'answered' : 'dropped';
+    for (const [name, bytes] of Object.entries(inputs))
+      t[name] = (await c.transact(bytes, 200)) ? 'answered' : 'dropped';
     const after = await c.transact(c.build(METHOD.binding, []));
     t.bindingAfter = after?.cls;
     return t;

@@ -26,10 +26,14 @@ describe('our TURN server', () => {
     await ours.close();
     ours = await startOurs(cfg);
   };
-  beforeEach(async () => { ours = await startOurs({ permissionLifetimeS: 2, channelLifetimeS: 3 }); });
+  beforeEach(async () => {
+    ours = await startOurs({ permissionLifetimeS: 2, channelLifetimeS: 3 });
+  });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();
-    await waitFor('nothing held', () => ours.held().allocations === 0 && ours.held().portPairs === 0, 3000).catch(() => undefined);
+    await waitFor('nothing held', () => ours.held().allocations === 0 && ours.held().portPairs === 0, 3000).catch(
+      () => undefined,
+    );
     const held = ours.held();
     await ours.close();
     assert.deepEqual(held, { allocations: 0, permissions: 0, channels: 0, relayPorts: 0, portPairs: 0 });
@@ -50,8 +54,11 @@ describe('our TURN server', () => {
     await tampered.transact(tampered.build(METHOD.binding, []));
     tampered.nonce = c.nonce;
     tampered.realm = REALM;
-    const req = tampered.build(METHOD.allocate, [attr(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])),
-      attr(ATTR.passwordAlgorithms, Buffer.from([0, 2, 0, 0])), attr(ATTR.passwordAlgorithm, Buffer.from([0, 2, 0, 0]))]);
+    const req = tampered.build(METHOD.allocate, [
+      attr(ATTR.requestedTransport, Buffer.from([17, 0, 0, 0])),
+      attr(ATTR.passwordAlgorithms, Buffer.from([0, 2, 0, 0])),
+      attr(ATTR.passwordAlgorithm, Buffer.from([0, 2, 0, 0])),
+    ]);
     const refused = await tampered.transact(req);
     assert.equal(errorOf(refused!)?.code, 400);
     assert.equal((await c.refresh(0)).code, 0);
@@ -81,8 +88,14 @@ describe('our TURN server', () => {
     assert.equal(b.relayed!.port, a.relayed!.port + 1);
     const third = await open();
     const used = await third.allocate([attr(ATTR.reservationToken, token)]);
-    assert.deepEqual([used.code, used.reason], [508, 'Insufficient Capacity: the reservation token is unknown or expired']);
-    assert.equal((await third.allocate([attr(ATTR.reservationToken, randomBytes(8)), attr(ATTR.evenPort, Buffer.from([0]))])).code, 400);
+    assert.deepEqual(
+      [used.code, used.reason],
+      [508, 'Insufficient Capacity: the reservation token is unknown or expired'],
+    );
+    assert.equal(
+      (await third.allocate([attr(ATTR.reservationToken, randomBytes(8)), attr(ATTR.evenPort, Buffer.from([0]))])).code,
+      400,
+    );
     for (const c of [rtp, rtcp]) assert.equal((await c.refresh(0)).code, 0);
   });
 
@@ -96,7 +109,11 @@ describe('our TURN server', () => {
     await c.waitReceived(1);
     assert.equal(c.received[0]!.kind, 'channel');
     // Permission lifetime 2 s, channel 3 s (options of this test): after both, the peer is not heard.
-    await waitFor('permission and channel to expire', () => ours.held().permissions === 0 && ours.held().channels === 0, 6000);
+    await waitFor(
+      'permission and channel to expire',
+      () => ours.held().permissions === 0 && ours.held().channels === 0,
+      6000,
+    );
     await peer.send(Buffer.from('expired'), relayed!.port);
     await sleep(300);
     assert.equal(c.received.length, 1);
@@ -105,7 +122,7 @@ describe('our TURN server', () => {
     peer.close();
   });
 
-  it('a TCP client\'s allocation ends with its connection', async () => {
+  it("a TCP client's allocation ends with its connection", async () => {
     const c = await open('alice', { transport: 'tcp' });
     assert.equal((await c.allocate()).code, 0);
     assert.equal(ours.held().allocations, 1);
@@ -130,7 +147,10 @@ describe('our TURN server', () => {
     ours.turn.setAccepting(false);
     const after = await open('bob');
     const refused = await after.allocate();
-    assert.deepEqual([refused.code, refused.reason], [508, 'Insufficient Capacity: the server is in maintenance mode and takes no new allocations']);
+    assert.deepEqual(
+      [refused.code, refused.reason],
+      [508, 'Insufficient Capacity: the server is in maintenance mode and takes no new allocations'],
+    );
     assert.equal((await before.createPermission(peer.endpoint)).code, 0);
     await peer.send(Buffer.from('still relayed'), relayed!.port);
     await before.waitReceived(1);
@@ -144,11 +164,37 @@ describe('our TURN server', () => {
     await ours.close();
     // A range of 4 ports (2 pairs): 4 allocations, the fifth refused.
     const range = mediaRange();
-    const engine = await MediaEngine.create({ workers: 1, bindAddress: LOOPBACK, portMin: range.port_min, portMax: range.port_min + 3, muxPairs: 0 });
-    const turn = TurnServer.start(engine, { address: LOOPBACK, port: 0, relayAddress: LOOPBACK, realm: REALM, secrets: [SECRET] });
-    ours = { ...ours, turn, engine, endpoint: { address: LOOPBACK, port: turn.ports.udp },
-      held: () => ({ allocations: turn.stats().allocations, permissions: turn.stats().permissions, channels: turn.stats().channels, relayPorts: turn.stats().relayPorts, portPairs: engine.dump().portPairsInUse }),
-      close: async () => { await turn.close(); await engine.close(); } };
+    const engine = await MediaEngine.create({
+      workers: 1,
+      bindAddress: LOOPBACK,
+      portMin: range.port_min,
+      portMax: range.port_min + 3,
+      muxPairs: 0,
+    });
+    const turn = TurnServer.start(engine, {
+      address: LOOPBACK,
+      port: 0,
+      relayAddress: LOOPBACK,
+      realm: REALM,
+      secrets: [SECRET],
+    });
+    ours = {
+      ...ours,
+      turn,
+      engine,
+      endpoint: { address: LOOPBACK, port: turn.ports.udp },
+      held: () => ({
+        allocations: turn.stats().allocations,
+        permissions: turn.stats().permissions,
+        channels: turn.stats().channels,
+        relayPorts: turn.stats().relayPorts,
+        portPairs: engine.dump().portPairsInUse,
+      }),
+      close: async () => {
+        await turn.close();
+        await engine.close();
+      },
+    };
     const got: TurnClient[] = [];
     for (let i = 0; i < 4; i++) {
       const c = await open(`user${i}`);
@@ -158,8 +204,15 @@ describe('our TURN server', () => {
     assert.equal(engine.dump().portPairsInUse, 2);
     const fifth = await open('user4');
     const refused = await fifth.allocate();
-    assert.deepEqual([refused.code, refused.reason], [508, 'Insufficient Capacity: no relay port is free in the media range']);
-    assert.throws(() => engine.createRelay({ a: {}, b: {} }), /port range exhausted/, 'TURN and calls draw from the one pool');
+    assert.deepEqual(
+      [refused.code, refused.reason],
+      [508, 'Insufficient Capacity: no relay port is free in the media range'],
+    );
+    assert.throws(
+      () => engine.createRelay({ a: {}, b: {} }),
+      /port range exhausted/,
+      'TURN and calls draw from the one pool',
+    );
     for (const c of got) assert.equal((await c.refresh(0)).code, 0);
     await waitFor('the pool to empty', () => engine.dump().portPairsInUse === 0);
     assert.equal((await fifth.allocate()).code, 0);
@@ -211,14 +264,35 @@ describe('our TURN server', () => {
       [{ maxAllocations: 0 }, /maxAllocations must be an integer/],
     ];
     for (const [opts, message] of bad) {
-      assert.throws(() => TurnServer.start(ours.engine, { address: LOOPBACK, port: 0, relayAddress: LOOPBACK, realm: REALM, secrets: [SECRET], ...opts }), (err: Error) => {
-        assert.ok(err instanceof TypeError, `${err.name}: ${err.message}`);
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () =>
+          TurnServer.start(ours.engine, {
+            address: LOOPBACK,
+            port: 0,
+            relayAddress: LOOPBACK,
+            realm: REALM,
+            secrets: [SECRET],
+            ...opts,
+          }),
+        (err: Error) => {
+          assert.ok(err instanceof TypeError, `${err.name}: ${err.message}`);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     }
     // A port another server holds: an Error naming it.
-    assert.throws(() => TurnServer.start(ours.engine, { address: LOOPBACK, port: ours.endpoint.port, relayAddress: LOOPBACK, realm: REALM, secrets: [SECRET] }), /cannot open the TURN port \d+\/udp/);
+    assert.throws(
+      () =>
+        TurnServer.start(ours.engine, {
+          address: LOOPBACK,
+          port: ours.endpoint.port,
+          relayAddress: LOOPBACK,
+          realm: REALM,
+          secrets: [SECRET],
+        }),
+      /cannot open the TURN port \d+\/udp/,
+    );
     assert.equal(ours.engine.dump().portPairsInUse, 0);
   });
 
@@ -252,17 +326,27 @@ describe('our TURN server', () => {
     peer.close();
   });
 
-  it('batches relay sockets\' I/O through io_uring where the kernel allows it', () => {
+  it("batches relay sockets' I/O through io_uring where the kernel allows it", () => {
     const allowed = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '0';
     assert.equal(ours.turn.io, allowed ? 'io_uring' : 'system calls');
     assert.equal(ours.turn.status().io, ours.turn.io);
   });
 
-  it('the relayed address named is the advertised one (a NAT\'s public address)', async () => {
+  it("the relayed address named is the advertised one (a NAT's public address)", async () => {
     await restart({});
-    const turn = TurnServer.start(ours.engine, { address: LOOPBACK, port: 0, relayAddress: LOOPBACK, advertisedAddress: '198.51.100.7', realm: REALM, secrets: [SECRET] });
+    const turn = TurnServer.start(ours.engine, {
+      address: LOOPBACK,
+      port: 0,
+      relayAddress: LOOPBACK,
+      advertisedAddress: '198.51.100.7',
+      realm: REALM,
+      secrets: [SECRET],
+    });
     try {
-      const c = await TurnClient.open({ address: LOOPBACK, port: turn.ports.udp }, { credentials: credentials('alice') });
+      const c = await TurnClient.open(
+        { address: LOOPBACK, port: turn.ports.udp },
+        { credentials: credentials('alice') },
+      );
       clients.push(c);
       const a = await c.allocate();
       assert.equal(a.relayed!.address, '198.51.100.7');

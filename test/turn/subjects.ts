@@ -43,7 +43,13 @@ export interface Ours extends Subject {
 
 export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
   const range = mediaRange();
-  const engine = await MediaEngine.create({ workers: 1, bindAddress: LOOPBACK, portMin: range.port_min, portMax: range.port_max, muxPairs: 0 });
+  const engine = await MediaEngine.create({
+    workers: 1,
+    bindAddress: LOOPBACK,
+    portMin: range.port_min,
+    portMax: range.port_max,
+    muxPairs: 0,
+  });
   const max = cfg.maxLifetimeS ?? 3600;
   let turn: TurnServer;
   try {
@@ -78,7 +84,13 @@ export async function startOurs(cfg: TurnTestConfig = {}): Promise<Ours> {
     engine,
     held() {
       const s = turn.stats();
-      return { allocations: s.allocations, permissions: s.permissions, channels: s.channels, relayPorts: s.relayPorts, portPairs: engine.dump().portPairsInUse };
+      return {
+        allocations: s.allocations,
+        permissions: s.permissions,
+        channels: s.channels,
+        relayPorts: s.relayPorts,
+        portPairs: engine.dump().portPairsInUse,
+      };
     },
     async close() {
       await turn.close();

@@ -14,23 +14,60 @@ const missing = coturnMissing();
 const MESSAGES = 20;
 const LIFETIME_S = 20;
 
-interface Outcome { exit: number | null; sent: number; received: number; lost: number; output: string }
+interface Outcome {
+  exit: number | null;
+  sent: number;
+  received: number;
+  lost: number;
+  output: string;
+}
 
-function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ exit: number | null; output: string; kill: () => void }> {
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ exit: number | null; output: string; kill: () => void }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  return new Promise((resolve) => child.on('exit', (exit) => { clearTimeout(timer); resolve({ exit, output, kill: () => child.kill() }); }));
+  return new Promise((resolve) =>
+    child.on('exit', (exit) => {
+      clearTimeout(timer);
+      resolve({ exit, output, kill: () => child.kill() });
+    }),
+  );
 }
 
 async function uclient(server: Subject, peerPort: number, args: string[], secret = SECRET): Promise<Outcome> {
-  const { exit, output } = await run('turnutils_uclient', ['-W', secret, '-u', 'alice', '-p', String(server.endpoint.port),
-    '-e', LOOPBACK, '-r', String(peerPort), '-n', String(MESSAGES), '-z', '10', ...args, LOOPBACK]);
+  const { exit, output } = await run('turnutils_uclient', [
+    '-W',
+    secret,
+    '-u',
+    'alice',
+    '-p',
+    String(server.endpoint.port),
+    '-e',
+    LOOPBACK,
+    '-r',
+    String(peerPort),
+    '-n',
+    String(MESSAGES),
+    '-z',
+    '10',
+    ...args,
+    LOOPBACK,
+  ]);
   const totals = /start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/.exec(output);
   const lost = /Total lost packets (\d+)/.exec(output);
-  return { exit, sent: Number(totals?.[1] ?? -1), received: Number(totals?.[2] ?? -1), lost: Number(lost?.[1] ?? -1), output };
+  return {
+    exit,
+    sent: Number(totals?.[1] ?? -1),
+    received: Number(totals?.[2] ?? -1),
+    lost: Number(lost?.[1] ?? -1),
+    output,
+  };
 }
 
 describe('turnutils_uclient through ours and through coturn', { skip: missing }, () => {
@@ -66,11 +103,20 @@ describe('turnutils_uclient through ours and through coturn', { skip: missing },
     it(name, async () => {
       const before = ours.turn.stats();
       // Both at once (they share only the echoing peer): uclient's run takes seconds of its own timers.
-      const [mine, theirs] = await Promise.all([uclient(ours, peerPort, [...args, '-m', String(clients)]), uclient(coturn, peerPort, [...args, '-m', String(clients)])]);
-      assert.deepEqual({ exit: mine.exit, sent: mine.sent, received: mine.received, lost: mine.lost },
-        { exit: 0, sent: expected, received: expected, lost: 0 }, mine.output.slice(-1500));
-      assert.deepEqual({ exit: theirs.exit, sent: theirs.sent, received: theirs.received, lost: theirs.lost },
-        { exit: 0, sent: expected, received: expected, lost: 0 }, theirs.output.slice(-1500));
+      const [mine, theirs] = await Promise.all([
+        uclient(ours, peerPort, [...args, '-m', String(clients)]),
+        uclient(coturn, peerPort, [...args, '-m', String(clients)]),
+      ]);
+      assert.deepEqual(
+        { exit: mine.exit, sent: mine.sent, received: mine.received, lost: mine.lost },
+        { exit: 0, sent: expected, received: expected, lost: 0 },
+        mine.output.slice(-1500),
+      );
+      assert.deepEqual(
+        { exit: theirs.exit, sent: theirs.sent, received: theirs.received, lost: theirs.lost },
+        { exit: 0, sent: expected, received: expected, lost: 0 },
+        theirs.output.slice(-1500),
+      );
       const after = ours.turn.stats();
       assert.equal(after.toPeerPackets - before.toPeerPackets, expected);
       assert.equal(after.toClientPackets - before.toClientPackets, expected);
@@ -80,7 +126,9 @@ describe('turnutils_uclient through ours and through coturn', { skip: missing },
 
   it('bad credentials (another secret): 401, no allocation, on both', async () => {
     const before = ours.turn.stats();
-    for (const o of await Promise.all([ours, coturn].map((s) => uclient(s, peerPort, ['-m', '1'], 'not-the-shared-secret')))) {
+    for (const o of await Promise.all(
+      [ours, coturn].map((s) => uclient(s, peerPort, ['-m', '1'], 'not-the-shared-secret')),
+    )) {
       assert.notEqual(o.exit, 0);
       assert.match(o.output, /Cannot complete Allocation/);
     }
@@ -90,10 +138,14 @@ describe('turnutils_uclient through ours and through coturn', { skip: missing },
   });
 
   it('afterwards ours holds nothing: every allocation ended, every port back in the pool', async () => {
-    await waitFor('allocations and reservations to expire', () => {
-      const h = ours.held();
-      return h.allocations === 0 && h.relayPorts === 0 && h.portPairs === 0;
-    }, (LIFETIME_S + 5) * 1000);
+    await waitFor(
+      'allocations and reservations to expire',
+      () => {
+        const h = ours.held();
+        return h.allocations === 0 && h.relayPorts === 0 && h.portPairs === 0;
+      },
+      (LIFETIME_S + 5) * 1000,
+    );
     assert.deepEqual(ours.held(), { allocations: 0, permissions: 0, channels: 0, relayPorts: 0, portPairs: 0 });
     assert.ok(ours.turn.stats().allocationsExpired > 0, 'what uclient left behind expired');
   });

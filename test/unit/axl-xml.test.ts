@@ -16,7 +16,10 @@ test('AXL answers are read by element and namespace, whatever prefixes the publi
   assert.equal(body.local, 'listProcessNodeResponse');
   assert.equal(body.ns, AXL);
   const nodes = descendants(body, 'processNode');
-  assert.deepEqual(nodes.map((n) => textOf(n, 'name')), ['cucm1.example.com', 'cucm2.example.com', 'a&b']);
+  assert.deepEqual(
+    nodes.map((n) => textOf(n, 'name')),
+    ['cucm1.example.com', 'cucm2.example.com', 'a&b'],
+  );
   assert.equal(textOf(nodes[1]!, 'processNodeRole'), 'IM & Presence');
   assert.equal(textOf(nodes[2]!, 'processNodeRole'), undefined);
 });
@@ -24,7 +27,10 @@ test('AXL answers are read by element and namespace, whatever prefixes the publi
 test('malformed XML, a DOCTYPE and runaway nesting are refused, not guessed at', () => {
   assert.throws(() => parseXml('<a><b></a>'), /not well-formed XML/);
   assert.throws(() => parseXml('<html><body>Service Temporarily Unavailable</body>'), /not well-formed XML/);
-  assert.throws(() => parseXml('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'), /DOCTYPE|not well-formed/);
+  assert.throws(
+    () => parseXml('<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'),
+    /DOCTYPE|not well-formed/,
+  );
   assert.throws(() => parseXml(`${'<a>'.repeat(40)}${'</a>'.repeat(40)}`), /nested deeper/);
   assert.throws(() => parseXml(''), /XML/);
 });
@@ -35,6 +41,12 @@ test('a request names its operation only inside a SOAP envelope with an AXL name
   assert.equal(textOf(ok!.body, 'sql'), 'select 1');
   assert.equal(requestOperation('<listProcessNode/>'), undefined, 'no envelope');
   assert.equal(requestOperation(soapEnvelope('dropTable', '')), undefined, 'not in the subset');
-  assert.equal(requestOperation('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><listProcessNode xmlns="urn:other"/></soapenv:Body></soapenv:Envelope>'), undefined, 'another namespace');
+  assert.equal(
+    requestOperation(
+      '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><listProcessNode xmlns="urn:other"/></soapenv:Body></soapenv:Envelope>',
+    ),
+    undefined,
+    'another namespace',
+  );
   assert.equal(requestOperation('<<<'), undefined);
 });

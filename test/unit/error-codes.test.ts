@@ -47,7 +47,11 @@ test('XMPP: a refused stream is a stream error condition, its code the condition
 
 test('traversal, configuration, listeners, and errors of others', () => {
   assert.equal(new TraversalRefused('credentials', 'bad password').code, 'MRA_TRAVERSAL_CREDENTIALS');
-  assert.equal(new TraversalRefused('something new', 'x').code, 'MRA_TRAVERSAL_PROTOCOL', 'a refusal this release does not know');
+  assert.equal(
+    new TraversalRefused('something new', 'x').code,
+    'MRA_TRAVERSAL_PROTOCOL',
+    'a refusal this release does not know',
+  );
   assert.equal(new ConfigError('a.yaml', [{ field: 'role', message: 'is required' }]).code, 'MRA_CONFIG');
   const failed = new ListenerFailed('relay latched', new TypeError('bug'));
   assert.equal(failed.code, 'MRA_LISTENER_FAILED');

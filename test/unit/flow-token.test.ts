@@ -10,7 +10,11 @@ test('a connection keeps one token while it lives; after forget() the token stil
   assert.deepEqual(tokens.check(t), { connectionId: 'c1' });
   tokens.forget('c1');
   tokens.forget('c1'); // twice is harmless
-  assert.deepEqual(tokens.check(t), { connectionId: 'c1' }, 'still this process\'s token: the caller finds the connection gone (430)');
+  assert.deepEqual(
+    tokens.check(t),
+    { connectionId: 'c1' },
+    "still this process's token: the caller finds the connection gone (430)",
+  );
   assert.equal(tokens.verify(t), 'c1');
 });
 
@@ -38,5 +42,9 @@ test("a token names its edge in clear (core routes by it); with the cluster's ke
   raw[raw.length - 1] = raw[raw.length - 1]! ^ 1; // the connection id
   assert.deepEqual(b.check(raw.toString('base64url')), { fault: 'forged' }, 'an altered token of a peer is forged');
   assert.deepEqual(a.check(raw.toString('base64url')), { fault: 'forged' });
-  assert.deepEqual(new FlowTokens({ node: 'edge1' }).check(raw.toString('base64url')), { fault: 'stale' }, 'without the key it cannot tell');
+  assert.deepEqual(
+    new FlowTokens({ node: 'edge1' }).check(raw.toString('base64url')),
+    { fault: 'stale' },
+    'without the key it cannot tell',
+  );
 });

@@ -27,7 +27,10 @@ test('IdTable takes the whole u32 range of stream ids, 0 and 2^32-1 included', (
   for (const id of [0, 1, 2 ** 31 + 1, 2 ** 32 - 1]) t.set(id, id);
   assert.equal(t.size, 4);
   for (const id of [0, 1, 2 ** 31 + 1, 2 ** 32 - 1]) assert.equal(t.get(id), id);
-  assert.deepEqual(t.values().sort((a, b) => a - b), [0, 1, 2 ** 31 + 1, 2 ** 32 - 1]);
+  assert.deepEqual(
+    t.values().sort((a, b) => a - b),
+    [0, 1, 2 ** 31 + 1, 2 ** 32 - 1],
+  );
 });
 
 test('IdTable under churn (one in, one out, ids rising) holds exactly the live entries', () => {
@@ -41,7 +44,13 @@ test('IdTable under churn (one in, one out, ids rising) holds exactly the live e
     if (live.delete(end)) assert.equal(t.delete(end), true);
   }
   assert.equal(t.size, live.size);
-  assert.deepEqual(t.values().map((v) => v.id).sort((a, b) => a - b), [...live].sort((a, b) => a - b));
+  assert.deepEqual(
+    t
+      .values()
+      .map((v) => v.id)
+      .sort((a, b) => a - b),
+    [...live].sort((a, b) => a - b),
+  );
 });
 
 test('IdTable.values() is a copy: entries deleted while it is walked are all still visited', () => {

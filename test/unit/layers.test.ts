@@ -39,9 +39,15 @@ function sources(dir: string, out: string[] = []): string[] {
 function importsOf(file: string): Import[] {
   const text = readFileSync(file, 'utf8');
   const out: Import[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'|(?:^|\n)\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g)) {
+  for (const m of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'|(?:^|\n)\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g,
+  )) {
     const spec = m[1] ?? m[2] ?? m[3]!;
-    out.push({ from: relative(ROOT, file), to: relative(ROOT, resolve(dirname(file), spec)).replace(/\.js$/, ''), dynamic: m[3] !== undefined });
+    out.push({
+      from: relative(ROOT, file),
+      to: relative(ROOT, resolve(dirname(file), spec)).replace(/\.js$/, ''),
+      dynamic: m[3] !== undefined,
+    });
   }
   return out;
 }
@@ -56,14 +62,26 @@ test('the sources are read (the check below would pass on nothing)', () => {
 });
 
 test('product code never imports the lab, tests or benches statically', () => {
-  const bad = all.filter((i) => (i.to.startsWith('test/') || i.to.startsWith('bench/')) || (!isTool(i.from) && isTool(i.to) && !i.dynamic));
+  const bad = all.filter(
+    (i) => i.to.startsWith('test/') || i.to.startsWith('bench/') || (!isTool(i.from) && isTool(i.to) && !i.dynamic),
+  );
   assert.deepEqual(bad, []);
-  assert.deepEqual(all.filter((i) => i.dynamic && folderOf(i.from) !== 'cli'), [], 'only the CLI loads code on demand');
+  assert.deepEqual(
+    all.filter((i) => i.dynamic && folderOf(i.from) !== 'cli'),
+    [],
+    'only the CLI loads code on demand',
+  );
 });
 
 test('no plane imports the composition roots; the kernel imports no plane', () => {
-  assert.deepEqual(across.filter((i) => ROOTS.has(folderOf(i.to)!) && !ROOTS.has(folderOf(i.from)!) && !isTool(i.from)), []);
-  assert.deepEqual(across.filter((i) => folderOf(i.from) === 'host' && !HOST_USES.has(folderOf(i.to)!)), []);
+  assert.deepEqual(
+    across.filter((i) => ROOTS.has(folderOf(i.to)!) && !ROOTS.has(folderOf(i.from)!) && !isTool(i.from)),
+    [],
+  );
+  assert.deepEqual(
+    across.filter((i) => folderOf(i.from) === 'host' && !HOST_USES.has(folderOf(i.to)!)),
+    [],
+  );
 });
 
 test("a folder reaches another only through its index.ts (the lab may use a plane's sub-faces)", () => {

@@ -72,7 +72,7 @@ test('count agrees with a plain model over a random sequence of sets, deletes, c
   const s = new MemoryStore(60_000, () => now);
   const model = new Map<string, number>(); // key -> expiry
   let seed = 7;
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
   for (let i = 0; i < 5000; i++) {
     const key = `k${rand(300)}`;
     const op = rand(10);

@@ -64,7 +64,8 @@ test('the same events however the bytes are cut (inside tags, entities, multi-by
       assert.equal(r.text, SESSION);
       // The gate releases whole elements and whitespace only: together, exactly what came.
       assert.equal(r.released.join(''), SESSION);
-      for (const piece of r.released) assert.match(piece, /(>|^)\s*$/, `released mid-element: ${JSON.stringify(piece)}`);
+      for (const piece of r.released)
+        assert.match(piece, /(>|^)\s*$/, `released mid-element: ${JSON.stringify(piece)}`);
     }),
     { numRuns: 300 },
   );
@@ -90,15 +91,22 @@ test('bad input is refused with the condition RFC 6120 names, and stays refused'
   assert.equal(refusal(`<message/>`).condition, 'bad-format');
   assert.equal(refusal(`<stream:stream xmlns:stream='urn:other'>`).condition, 'invalid-namespace');
   assert.equal(refusal(`${HEADER}free text<presence/>`).condition, 'bad-format');
-  assert.equal(refusal(`${HEADER}<message><body>${'x'.repeat(2000)}</body></message>`, 1024).condition, 'policy-violation');
-  assert.equal(refusal(`${HEADER}<message><body>${'x'.repeat(2000)}`, 1024).condition, 'policy-violation', 'an element never closed is cut off at the limit too');
+  assert.equal(
+    refusal(`${HEADER}<message><body>${'x'.repeat(2000)}</body></message>`, 1024).condition,
+    'policy-violation',
+  );
+  assert.equal(
+    refusal(`${HEADER}<message><body>${'x'.repeat(2000)}`, 1024).condition,
+    'policy-violation',
+    'an element never closed is cut off at the limit too',
+  );
   const { f } = read([Buffer.from(HEADER)]);
   assert.throws(() => f.write(Buffer.from('<a></b>')), XmppFramingError);
   assert.throws(() => f.write(Buffer.from('<a/>')), XmppFramingError, 'a failed reader keeps failing');
 });
 
 test('whitespace keepalives between stanzas are fine and small stanzas under the limit pass', () => {
-  const many = `${HEADER}${' \n'.repeat(50)}${"<presence/> ".repeat(200)}`;
+  const many = `${HEADER}${' \n'.repeat(50)}${'<presence/> '.repeat(200)}`;
   const { events } = read([Buffer.from(many)], 1024);
   assert.equal(events.length, 201);
 });

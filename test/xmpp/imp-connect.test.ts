@@ -20,21 +20,39 @@ before(async () => {
   ca = await CertificateAuthority.create({ commonName: 'imp test CA' });
   const rogue = await CertificateAuthority.create({ commonName: 'someone else' });
   const log = capturedLogger('imp').log;
-  imp = await new LabImp({ address: '127.0.0.1', port: 0, tls: await ca.issue({ commonName: 'imp.example.com', dnsNames: ['imp.example.com'], ipAddresses: ['127.0.0.1'] }), domain: DOMAIN, log }).start();
-  rogueImp = await new LabImp({ address: '127.0.0.1', port: 0, tls: await rogue.issue({ commonName: 'imp.example.com', dnsNames: ['imp.example.com'], ipAddresses: ['127.0.0.1'] }), domain: DOMAIN, log }).start();
+  imp = await new LabImp({
+    address: '127.0.0.1',
+    port: 0,
+    tls: await ca.issue({ commonName: 'imp.example.com', dnsNames: ['imp.example.com'], ipAddresses: ['127.0.0.1'] }),
+    domain: DOMAIN,
+    log,
+  }).start();
+  rogueImp = await new LabImp({
+    address: '127.0.0.1',
+    port: 0,
+    tls: await rogue.issue({
+      commonName: 'imp.example.com',
+      dnsNames: ['imp.example.com'],
+      ipAddresses: ['127.0.0.1'],
+    }),
+    domain: DOMAIN,
+    log,
+  }).start();
 });
 after(async () => {
   await imp?.close();
   await rogueImp?.close();
 });
 
-test('core opens a TLS stream to IM&P over STARTTLS, ready for the client\'s own stream header', async () => {
+test("core opens a TLS stream to IM&P over STARTTLS, ready for the client's own stream header", async () => {
   const tls = await connectImp({ address: '127.0.0.1', port: imp.port, tlsVerify: true }, DOMAIN, ca.cert, 5000);
   const features = new Promise<string>((resolve) => {
     const f = new XmppFramer({ streamStart: () => {}, element: (el) => resolve(el.toString()), streamEnd: () => {} });
     tls.on('data', (c: Buffer) => f.write(c));
   });
-  tls.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${DOMAIN}' version='1.0'>`);
+  tls.write(
+    `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='${DOMAIN}' version='1.0'>`,
+  );
   assert.match(await features, /<mechanism>PLAIN<\/mechanism>/, 'IM&P offers SASL: the stream is under TLS');
   tls.destroy();
 });
@@ -42,19 +60,34 @@ test('core opens a TLS stream to IM&P over STARTTLS, ready for the client\'s own
 test('core refuses an IM&P node without STARTTLS, with a certificate it does not trust, or not listening', async () => {
   // A node that offers only SASL in the clear.
   const plain: Server = createServer((s) => {
-    s.on('data', () => s.write(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`));
+    s.on('data', () =>
+      s.write(
+        `<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`,
+      ),
+    );
     s.on('error', () => {});
   });
-  const plainPort = await new Promise<number>((r) => plain.listen(0, '127.0.0.1', () => r((plain.address() as { port: number }).port)));
+  const plainPort = await new Promise<number>((r) =>
+    plain.listen(0, '127.0.0.1', () => r((plain.address() as { port: number }).port)),
+  );
   try {
-    await assert.rejects(connectImp({ address: '127.0.0.1', port: plainPort, tlsVerify: true }, DOMAIN, ca.cert, 5000), /offers no STARTTLS/);
+    await assert.rejects(
+      connectImp({ address: '127.0.0.1', port: plainPort, tlsVerify: true }, DOMAIN, ca.cert, 5000),
+      /offers no STARTTLS/,
+    );
   } finally {
     plain.close();
   }
-  await assert.rejects(connectImp({ address: '127.0.0.1', port: rogueImp.port, tlsVerify: true }, DOMAIN, ca.cert, 5000), /TLS: .*certificate/);
+  await assert.rejects(
+    connectImp({ address: '127.0.0.1', port: rogueImp.port, tlsVerify: true }, DOMAIN, ca.cert, 5000),
+    /TLS: .*certificate/,
+  );
   // tls_verify: false still encrypts, and accepts the certificate.
   (await connectImp({ address: '127.0.0.1', port: rogueImp.port, tlsVerify: false }, DOMAIN, ca.cert, 5000)).destroy();
-  await assert.rejects(connectImp({ address: '127.0.0.1', port: await freePort(), tlsVerify: true }, DOMAIN, ca.cert, 5000), /ECONNREFUSED/);
+  await assert.rejects(
+    connectImp({ address: '127.0.0.1', port: await freePort(), tlsVerify: true }, DOMAIN, ca.cert, 5000),
+    /ECONNREFUSED/,
+  );
 });
 
 test('the IM&P nodes for a deployment: configured ones with their XMPP port, the publisher alone, then discovered ones on 5222', () => {
@@ -63,11 +96,20 @@ test('the IM&P nodes for a deployment: configured ones with their XMPP port, the
     tls: { cert_file: '/dev/null', key_file: '/dev/null', ca_file: '/dev/null' },
     traversal: { peers: [{ address: 'edge.example.com' }], username: 'u', password: 'p' },
     im_presence: [
-      { publisher: 'imp1.example.com', nodes: [{ address: 'imp1.example.com', xmpp_port: 15222 }, { address: 'imp2.example.com' }] },
+      {
+        publisher: 'imp1.example.com',
+        nodes: [{ address: 'imp1.example.com', xmpp_port: 15222 }, { address: 'imp2.example.com' }],
+      },
       { publisher: 'imp-b.example.com', deployment: 'b', tls_verify: false },
     ],
   });
-  const discovered = { insideNodes: [{ type: 'im_presence', address: 'IMP2.example.com', ports: {}, deployment: 'default' }, { type: 'im_presence', address: 'imp3.example.com', ports: {}, deployment: 'default' }, { type: 'unified_cm', address: 'cucm.example.com', ports: {}, deployment: 'default' }] } as unknown as DiscoveryResult;
+  const discovered = {
+    insideNodes: [
+      { type: 'im_presence', address: 'IMP2.example.com', ports: {}, deployment: 'default' },
+      { type: 'im_presence', address: 'imp3.example.com', ports: {}, deployment: 'default' },
+      { type: 'unified_cm', address: 'cucm.example.com', ports: {}, deployment: 'default' },
+    ],
+  } as unknown as DiscoveryResult;
   assert.deepEqual(impNodes(cfg, 'default', discovered), [
     { address: 'imp1.example.com', port: 15222, tlsVerify: true },
     { address: 'imp2.example.com', port: 5222, tlsVerify: true },

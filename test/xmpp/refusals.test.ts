@@ -10,7 +10,10 @@ import { startXmppRig, waitForXmppReady, client, edgeXmpp, coreXmpp, setMaintena
 
 let rig: Rig;
 before(async () => {
-  rig = await startXmppRig({ edgeXmpp: { max_stanza_chars: 4096, max_stanzas_per_s: 20, handshake_timeout_s: 3 }, edgeHttp: { intrusion: { xmpp: { trigger: 2 } } } });
+  rig = await startXmppRig({
+    edgeXmpp: { max_stanza_chars: 4096, max_stanzas_per_s: 20, handshake_timeout_s: 3 },
+    edgeHttp: { intrusion: { xmpp: { trigger: 2 } } },
+  });
 });
 after(async () => {
   await rig?.close();
@@ -34,17 +37,25 @@ test('a domain the pair does not serve for IM and Presence is refused with host-
 test('anything but STARTTLS on the plain stream is refused with policy-violation', async () => {
   const c = client(rig, MDUDE);
   await c.open();
-  assert.equal(await refusedWith(c, async () => c.send(x('auth', { xmlns: 'urn:ietf:params:xml:ns:xmpp-sasl', mechanism: 'PLAIN' }, 'AG1kdWRlAHg='))), 'policy-violation');
+  assert.equal(
+    await refusedWith(c, async () =>
+      c.send(x('auth', { xmlns: 'urn:ietf:params:xml:ns:xmpp-sasl', mechanism: 'PLAIN' }, 'AG1kdWRlAHg=')),
+    ),
+    'policy-violation',
+  );
   assert.equal(edgeXmpp(rig).refused['no-tls'], 1);
 });
 
-test('bad XML ends that client\'s stream with not-well-formed; another user\'s session carries on', async () => {
+test("bad XML ends that client's stream with not-well-formed; another user's session carries on", async () => {
   const good = client(rig, JDOE);
   await good.connect();
   const bad = client(rig, MDUDE);
   await bad.connect();
   await waitFor('both online at IM&P', () => rig.inside.imp.online().length === 2, 5000);
-  assert.equal(await refusedWith(bad, async () => bad.sendRaw("<message to='jdoe@lab.example.com'><body>oops</bdy></message>")), 'not-well-formed');
+  assert.equal(
+    await refusedWith(bad, async () => bad.sendRaw("<message to='jdoe@lab.example.com'><body>oops</bdy></message>")),
+    'not-well-formed',
+  );
   await waitFor('IM&P session of the bad client gone', () => rig.inside.imp.online().length === 1, 5000);
   good.send(ping('p1'));
   assert.equal((await good.waitFor((el) => el.attrs.id === 'p1')).attrs.type, 'result');
@@ -72,7 +83,12 @@ test('a stanza over xmpp.max_stanza_chars ends the stream with policy-violation;
 test('more than xmpp.max_stanzas_per_s stanzas in a second end the stream with policy-violation', async () => {
   const c = client(rig, MDUDE);
   await c.connect();
-  assert.equal(await refusedWith(c, async () => c.sendRaw(Array.from({ length: 25 }, (_, i) => ping(`r${i}`).toString()).join(''))), 'policy-violation');
+  assert.equal(
+    await refusedWith(c, async () =>
+      c.sendRaw(Array.from({ length: 25 }, (_, i) => ping(`r${i}`).toString()).join('')),
+    ),
+    'policy-violation',
+  );
   assert.equal(edgeXmpp(rig).refused.rate, 1);
 });
 
@@ -92,8 +108,12 @@ test('repeated SASL failures from one address block it (intrusion protection, ca
   // The failure that reaches the trigger ends its stream as well.
   const second = client(rig, { id: MDUDE.id, password: 'guess-2' }, from);
   assert.equal(await refusedWith(second, () => second.connect()), 'policy-violation');
-  const intrusion = (rig.edge.status() as { intrusion: { blocked: Array<{ address: string; category: string }> } }).intrusion;
-  assert.deepEqual(intrusion.blocked.map((b) => [b.address, b.category]), [['127.0.0.9', 'xmpp']]);
+  const intrusion = (rig.edge.status() as { intrusion: { blocked: Array<{ address: string; category: string }> } })
+    .intrusion;
+  assert.deepEqual(
+    intrusion.blocked.map((b) => [b.address, b.category]),
+    [['127.0.0.9', 'xmpp']],
+  );
   // New connections from it are dropped before a byte is read, even with the right password.
   const third = client(rig, MDUDE, from);
   await assert.rejects(third.connect());

@@ -36,7 +36,10 @@ test('two users sign in through the pair, see each other online and exchange a m
   const st = edgeXmpp(rig);
   assert.equal(st.streams, 2);
   const listed = st.streamList.find((s) => s.jid === a.jid);
-  assert.ok(listed && listed.remote === '127.0.0.1' && listed.stanzasIn >= 4 && listed.stanzasOut >= 4, JSON.stringify(st.streamList));
+  assert.ok(
+    listed && listed.remote === '127.0.0.1' && listed.stanzasIn >= 4 && listed.stanzasOut >= 4,
+    JSON.stringify(st.streamList),
+  );
   assert.equal(coreXmpp(rig).streams, 2);
   assert.match(coreXmpp(rig).streamList[0]!.imp, /^127\.0\.0\.1:\d+$/);
   // The same figures in Prometheus text, through the status document.
@@ -44,14 +47,14 @@ test('two users sign in through the pair, see each other online and exchange a m
   assert.match(metrics, /^mra_xmpp_streams\{role="edge"\} 2$/m);
 
   await a.close();
-  assert.equal(a.streamError, undefined, 'an ordinary end: IM&P\'s </stream:stream>, no stream error');
+  assert.equal(a.streamError, undefined, "an ordinary end: IM&P's </stream:stream>, no stream error");
   await b.waitFor((el) => el.is('presence') && el.attrs.type === 'unavailable' && el.attrs.from === a.jid);
   await b.close();
   await waitFor('streams gone at both nodes', () => edgeXmpp(rig).streams === 0 && coreXmpp(rig).streams === 0, 5000);
   assert.deepEqual(rig.inside.imp.online(), []);
 });
 
-test('a wrong password is the IM&P service\'s SASL failure, passed through and counted by intrusion protection', async () => {
+test("a wrong password is the IM&P service's SASL failure, passed through and counted by intrusion protection", async () => {
   const c = client(rig, { id: MDUDE.id, password: 'wrong' });
   await assert.rejects(c.connect(), /SASL failure: not-authorized/);
   c.destroy();

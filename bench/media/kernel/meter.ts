@@ -11,10 +11,15 @@ import type { CpuMeter, CpuSample } from '../measure.js';
 
 /** run_time_ns and run_cnt of the BPF programs a process holds (the engine's media_forward). */
 function bpfRunStats(pid: number): { ns: number; runs: number } {
-  let ns = 0, runs = 0;
+  let ns = 0,
+    runs = 0;
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
     let text: string;
-    try { text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'); } catch { continue; }
+    try {
+      text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
     if (!/^prog_type:/m.test(text) || /^link_type:/m.test(text)) continue;
     ns += Number(/^run_time_ns:\s+(\d+)/m.exec(text)?.[1] ?? 0);
     runs += Number(/^run_cnt:\s+(\d+)/m.exec(text)?.[1] ?? 0);
@@ -27,12 +32,14 @@ export function relayCoreMeter(pids: number[], core: number, withBpf: boolean): 
   return {
     softirq: { core, pids },
     sample: (): CpuSample => {
-      let seconds = 0, bpfNs = 0, bpfRuns = 0;
+      let seconds = 0,
+        bpfNs = 0,
+        bpfRuns = 0;
       for (const pid of pids) {
         seconds += cpuSeconds(pid);
         if (!withBpf) continue;
         const bpf = bpfRunStats(pid);
-        bpfNs += bpf.ns, bpfRuns += bpf.runs;
+        (bpfNs += bpf.ns), (bpfRuns += bpf.runs);
       }
       return withBpf ? { seconds, bpfNs, bpfRuns } : { seconds };
     },

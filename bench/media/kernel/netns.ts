@@ -20,10 +20,16 @@ export interface BenchLink {
 
 const PREFIX = 'mra-bench';
 const ip = (args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
-const inNs = (ns: string, cmd: string, args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' });
+const inNs = (ns: string, cmd: string, args: string[]): string =>
+  execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8' });
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Namespaces an earlier run left behind (killed before it could remove them). */
@@ -48,7 +54,13 @@ export function createLink(): BenchLink {
   const genNs = `${PREFIX}-${process.pid}-gen`;
   const relayNs = `${PREFIX}-${process.pid}-relay`;
   const link: BenchLink = {
-    genNs, relayNs, genIf: 'kb-gen', relayIf: 'kb-relay', genAddress: '198.18.9.1', relayAddress: '198.18.9.2', relayMac: '',
+    genNs,
+    relayNs,
+    genIf: 'kb-gen',
+    relayIf: 'kb-relay',
+    genAddress: '198.18.9.1',
+    relayAddress: '198.18.9.2',
+    relayMac: '',
     relayCore: availableParallelism() - 1,
     destroy: () => {
       for (const ns of [genNs, relayNs]) spawnSync('ip', ['netns', 'delete', ns]);
@@ -59,7 +71,10 @@ export function createLink(): BenchLink {
     ip(['netns', 'add', genNs]);
     ip(['netns', 'add', relayNs]);
     ip(['link', 'add', link.genIf, 'netns', genNs, 'type', 'veth', 'peer', 'name', link.relayIf, 'netns', relayNs]);
-    for (const [ns, dev, addr] of [[genNs, link.genIf, link.genAddress], [relayNs, link.relayIf, link.relayAddress]] as const) {
+    for (const [ns, dev, addr] of [
+      [genNs, link.genIf, link.genAddress],
+      [relayNs, link.relayIf, link.relayAddress],
+    ] as const) {
       ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
       ip(['-n', ns, 'link', 'set', dev, 'up']);
       ip(['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -68,7 +83,9 @@ export function createLink(): BenchLink {
     const mask = (core: number) => (1 << core).toString(16);
     inNs(relayNs, 'sh', ['-c', `echo ${mask(link.relayCore)} > /sys/class/net/${link.relayIf}/queues/rx-0/rps_cpus`]);
     inNs(genNs, 'sh', ['-c', `echo ${mask(0)} > /sys/class/net/${link.genIf}/queues/rx-0/rps_cpus`]);
-    link.relayMac = (JSON.parse(ip(['-n', relayNs, '-j', 'link', 'show', link.relayIf])) as Array<{ address: string }>)[0]!.address;
+    link.relayMac = (
+      JSON.parse(ip(['-n', relayNs, '-j', 'link', 'show', link.relayIf])) as Array<{ address: string }>
+    )[0]!.address;
   } catch (err) {
     link.destroy();
     throw err;

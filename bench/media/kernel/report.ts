@@ -4,13 +4,26 @@ import type { Trial } from '../measure.js';
 import type { Mode } from '../subject.js';
 import type { KernelKind, KernelRow } from './stage.js';
 
-const NAME: Record<KernelKind, string> = { reflector: 'reflector (userspace limit)', 'ours-kernel': 'ours, kernel path', 'ours-user': 'ours, user space' };
+const NAME: Record<KernelKind, string> = {
+  reflector: 'reflector (userspace limit)',
+  'ours-kernel': 'ours, kernel path',
+  'ours-user': 'ours, user space',
+};
 const PATH: Partial<Record<Mode, string>> = { plain: 'RTP→RTP', edge: 'SRTP pass-through (edge: external → mux)' };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 export const KERNEL_TARGET = 3;
 
-export function kernelPerCore(rows: KernelRow[], kind: KernelKind, mode: Mode, size: number, streams: number): number | null {
-  return rows.find((r) => r.kind === kind && r.mode === mode && r.size === size && r.streams === streams)?.result?.best?.ppsPerCore ?? null;
+export function kernelPerCore(
+  rows: KernelRow[],
+  kind: KernelKind,
+  mode: Mode,
+  size: number,
+  streams: number,
+): number | null {
+  return (
+    rows.find((r) => r.kind === kind && r.mode === mode && r.size === size && r.streams === streams)?.result?.best
+      ?.ppsPerCore ?? null
+  );
 }
 
 export function kernelTable(rows: KernelRow[]): string {
@@ -23,16 +36,31 @@ export function kernelTable(rows: KernelRow[]): string {
     const b = r.result?.best;
     const notes = [
       r.error ? `failed: ${r.error.split('\n')[0]!.slice(0, 120)}` : '',
-      r.result && r.result.trials.length === 0 ? 'skipped: the run\'s time budget was spent' : r.result && !b ? 'no loss-free rate found' : '',
+      r.result && r.result.trials.length === 0
+        ? "skipped: the run's time budget was spent"
+        : r.result && !b
+          ? 'no loss-free rate found'
+          : '',
       // Short of the offer at the best rate also means the generator, not the relay, stopped there.
-      r.result?.generatorBound || (b && b.sentPps < 0.9 * b.offeredPps) ? 'generator-bound: the generator could not saturate it' : '',
+      r.result?.generatorBound || (b && b.sentPps < 0.9 * b.offeredPps)
+        ? 'generator-bound: the generator could not saturate it'
+        : '',
       r.note ?? '',
     ].filter(Boolean);
     const cells = b
-      ? [fmt(b.forwardedPps), b.cores.toFixed(2), `**${fmt(b.ppsPerCore)}**`, b.bpfNsPerPacket ? `${fmt(b.bpfNsPerPacket)} ns` : '–',
-        `${(b.loss * 100).toFixed(3)} %`, lat(r.result?.lowRate), lat(b)]
+      ? [
+          fmt(b.forwardedPps),
+          b.cores.toFixed(2),
+          `**${fmt(b.ppsPerCore)}**`,
+          b.bpfNsPerPacket ? `${fmt(b.bpfNsPerPacket)} ns` : '–',
+          `${(b.loss * 100).toFixed(3)} %`,
+          lat(r.result?.lowRate),
+          lat(b),
+        ]
       : ['–', '–', '–', '–', '–', lat(r.result?.lowRate), '–'];
-    lines.push(`| ${NAME[r.kind]} | ${PATH[r.mode] ?? r.mode} | ${fmt(r.streams)} | ${r.size} B | ${cells.join(' | ')} | ${notes.join('; ')} |`);
+    lines.push(
+      `| ${NAME[r.kind]} | ${PATH[r.mode] ?? r.mode} | ${fmt(r.streams)} | ${r.size} B | ${cells.join(' | ')} | ${notes.join('; ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -46,7 +74,9 @@ export function kernelRatioLines(rows: KernelRow[], sizes: number[], streams: nu
         const ours = kernelPerCore(rows, 'ours-kernel', mode, size, n);
         const v = ours !== null && ref ? ours / ref : null;
         const verdict = v === null ? '' : v >= KERNEL_TARGET ? ' (meets)' : ' (misses)';
-        out.push(`- ${fmt(n)} streams, ${size} B: ours kernel path ${PATH[mode]} / reflector: ${v === null ? 'n/a' : `${v.toFixed(2)}×`} — target ≥ ${KERNEL_TARGET}${verdict}`);
+        out.push(
+          `- ${fmt(n)} streams, ${size} B: ours kernel path ${PATH[mode]} / reflector: ${v === null ? 'n/a' : `${v.toFixed(2)}×`} — target ≥ ${KERNEL_TARGET}${verdict}`,
+        );
       }
     }
   }

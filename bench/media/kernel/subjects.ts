@@ -11,7 +11,12 @@ import { relayCoreMeter } from './meter.js';
 const WARM_PACKETS = 12;
 
 export class KernelOursSubject extends OursSubject {
-  constructor(mode: Mode, portRange: [number, number], placement: Placement, private readonly core: number) {
+  constructor(
+    mode: Mode,
+    portRange: [number, number],
+    placement: Placement,
+    private readonly core: number,
+  ) {
     super(mode, portRange, placement);
   }
 
@@ -29,15 +34,22 @@ export class KernelOursSubject extends OursSubject {
       w = await this.workerStats();
     }
     const inKernel = w.kernelInstalls - w.kernelRemovals;
-    if (inKernel < streams) throw new Error(`only ${inKernel} of ${streams} streams went into the kernel (refusals ${w.kernelRefusals})`);
+    if (inKernel < streams)
+      throw new Error(`only ${inKernel} of ${streams} streams went into the kernel (refusals ${w.kernelRefusals})`);
     return `all ${streams} streams in the kernel after ${w.packetsIn} packets through user space`;
   }
 }
 
 export class NetnsReflectorSubject extends ReflectorSubject {
-  constructor(binary: string, placement: Placement, private readonly core: number) {
+  constructor(
+    binary: string,
+    placement: Placement,
+    private readonly core: number,
+  ) {
     super(binary, placement);
   }
 
-  get meter(): CpuMeter { return relayCoreMeter([this.pid], this.core, false); }
+  get meter(): CpuMeter {
+    return relayCoreMeter([this.pid], this.core, false);
+  }
 }

@@ -5,30 +5,50 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
-import { pinnedRelay, readLines, stopChild, type Mode, type Placement, type StreamPlan, type Subject } from '../subject.js';
+import {
+  pinnedRelay,
+  readLines,
+  stopChild,
+  type Mode,
+  type Placement,
+  type StreamPlan,
+  type Subject,
+} from '../subject.js';
 
 const host = join(dirname(fileURLToPath(import.meta.url)), '../ours-host.js');
-const MAX_FDS = 16000;  // of the 20,000 a process gets here, room kept for Node's own
+const MAX_FDS = 16000; // of the 20,000 a process gets here, room kept for Node's own
 
-export interface EngineCounters { packetsIn: number; kernelInstalls: number; kernelRemovals: number; kernelRefusals: number }
+export interface EngineCounters {
+  packetsIn: number;
+  kernelInstalls: number;
+  kernelRemovals: number;
+  kernelRefusals: number;
+}
 
 export class OursSubject implements Subject {
   readonly name: string;
   srtpBackend = '';
   #children: ChildProcess[] = [];
 
-  constructor(private readonly mode: Mode, private readonly portRange: [number, number], protected readonly placement?: Placement) {
+  constructor(
+    private readonly mode: Mode,
+    private readonly portRange: [number, number],
+    protected readonly placement?: Placement,
+  ) {
     this.name = `ours ${mode}${placement ? ` (${placement.kernelPath === 'auto' ? 'kernel path' : 'user space'})` : ''}`;
   }
 
-  get pid(): number { return this.pids[0]!; }
+  get pid(): number {
+    return this.pids[0]!;
+  }
   get pids(): number[] {
-    if (this.#children.length === 0 || this.#children.some((c) => !c.pid)) throw new Error('our relay host not started');
+    if (this.#children.length === 0 || this.#children.some((c) => !c.pid))
+      throw new Error('our relay host not started');
     return this.#children.map((c) => c.pid!);
   }
 
   async setup(streams: number, gen: { rxPort: number; txKey: Buffer | null }): Promise<StreamPlan> {
-    const socketsPerStream = this.mode === 'edge' ? 2 : 4;  // the edge's leg B is on the shared mux pair
+    const socketsPerStream = this.mode === 'edge' ? 2 : 4; // the edge's leg B is on the shared mux pair
     const hosts = Math.ceil((streams * socketsPerStream) / MAX_FDS);
     const span = Math.floor((this.portRange[1] - this.portRange[0] + 1) / hosts / 2) * 2;
     const plan: StreamPlan = { ports: [] };
@@ -36,9 +56,19 @@ export class OursSubject implements Subject {
     for (let h = 0, first = 0; h < hosts; h++) {
       const share = Math.ceil((streams - first) / (hosts - h));
       const args = {
-        streams: share, mode: this.mode, rxPort: gen.rxPort + (this.mode === 'edge' ? 2 * first : 0), txKey: gen.txKey?.toString('hex') ?? null,
-        portMin: this.portRange[0] + h * span, portMax: this.portRange[0] + (h + 1) * span - 1,
-        ...(this.placement ? { bindAddress: this.placement.relayAddress, rxAddress: this.placement.genAddress, kernelPath: this.placement.kernelPath } : {}),
+        streams: share,
+        mode: this.mode,
+        rxPort: gen.rxPort + (this.mode === 'edge' ? 2 * first : 0),
+        txKey: gen.txKey?.toString('hex') ?? null,
+        portMin: this.portRange[0] + h * span,
+        portMax: this.portRange[0] + (h + 1) * span - 1,
+        ...(this.placement
+          ? {
+              bindAddress: this.placement.relayAddress,
+              rxAddress: this.placement.genAddress,
+              kernelPath: this.placement.kernelPath,
+            }
+          : {}),
       };
       const child = pinnedRelay(process.execPath, [host, JSON.stringify(args)], this.placement);
       this.#children.push(child);

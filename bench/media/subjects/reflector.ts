@@ -6,7 +6,10 @@ export class ReflectorSubject implements Subject {
   readonly name = 'reflector (C, recvmmsg/sendmmsg)';
   #child: ChildProcess | undefined;
 
-  constructor(private readonly binary: string, private readonly placement?: Placement) {}
+  constructor(
+    private readonly binary: string,
+    private readonly placement?: Placement,
+  ) {}
 
   get pid(): number {
     if (!this.#child?.pid) throw new Error('reflector not started');

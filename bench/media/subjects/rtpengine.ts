@@ -23,7 +23,10 @@ async function inPool(count: number, fn: (i: number) => Promise<void>): Promise<
 
 async function freeUdpPort(): Promise<number> {
   const s = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => { s.once('error', reject); s.bind(0, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', resolve);
+  });
   const { port } = s.address();
   await new Promise<void>((resolve) => s.close(() => resolve()));
   return port;
@@ -36,7 +39,10 @@ export class RtpengineSubject implements Subject {
   #calls: string[] = [];
   #log = '';
 
-  constructor(private readonly mode: Mode, private readonly portRange: [number, number]) {
+  constructor(
+    private readonly mode: Mode,
+    private readonly portRange: [number, number],
+  ) {
     this.name = `rtpengine ${mode}`;
   }
 
@@ -46,14 +52,30 @@ export class RtpengineSubject implements Subject {
   }
 
   async setup(streams: number, gen: { txPort: number; rxPort: number; txKey: Buffer | null }): Promise<StreamPlan> {
-    if (this.portRange[1] - this.portRange[0] + 1 < streams * 4) throw new Error(`rtpengine needs ${streams * 4} ports, the range has fewer`);
+    if (this.portRange[1] - this.portRange[0] + 1 < streams * 4)
+      throw new Error(`rtpengine needs ${streams * 4} ports, the range has fewer`);
     const ngPort = await freeUdpPort();
-    this.#child = pinned('rtpengine', [
-      '--config-file=none', '--foreground', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`,
-      `--port-min=${this.portRange[0]}`, `--port-max=${this.portRange[1]}`, '--num-threads=1',
-      '--log-stderr', '--log-level=4', '--timeout=600', '--delete-delay=0',
-    ], 'relay');
-    this.#child.stderr!.on('data', (d: Buffer) => { this.#log = (this.#log + d.toString()).slice(-4000); });
+    this.#child = pinned(
+      'rtpengine',
+      [
+        '--config-file=none',
+        '--foreground',
+        '--table=-1',
+        '--interface=127.0.0.1',
+        `--listen-ng=127.0.0.1:${ngPort}`,
+        `--port-min=${this.portRange[0]}`,
+        `--port-max=${this.portRange[1]}`,
+        '--num-threads=1',
+        '--log-stderr',
+        '--log-level=4',
+        '--timeout=600',
+        '--delete-delay=0',
+      ],
+      'relay',
+    );
+    this.#child.stderr!.on('data', (d: Buffer) => {
+      this.#log = (this.#log + d.toString()).slice(-4000);
+    });
     this.#child.stdout!.resume();
     this.#ng = new NgClient(ngPort);
     await this.#waitForPong();
@@ -78,23 +100,38 @@ export class RtpengineSubject implements Subject {
     }
   }
 
-  async #createCall(i: number, gen: { txPort: number; rxPort: number; txKey: Buffer | null }, plan: StreamPlan): Promise<void> {
+  async #createCall(
+    i: number,
+    gen: { txPort: number; rxPort: number; txKey: Buffer | null },
+    plan: StreamPlan,
+  ): Promise<void> {
     const callId = `mra-bench-${process.pid}-${i}`;
     const rxSrtp = this.mode !== 'plain';
     const txSrtp = this.mode === 'srtp-srtp';
     const offer = await this.#ng!.command({
-      command: 'offer', 'call-id': callId, 'from-tag': 'rx',
+      command: 'offer',
+      'call-id': callId,
+      'from-tag': 'rx',
       sdp: audioSdp({ port: gen.rxPort, srtp: rxSrtp, key: randomBytes(30) }),
       'transport-protocol': txSrtp ? 'RTP/SAVP' : 'RTP/AVP',
-      ICE: 'remove', replace: ['origin', 'session-connection'],
+      ICE: 'remove',
+      replace: ['origin', 'session-connection'],
     });
     this.#calls.push(callId);
     const offered = String(offer.sdp);
     if (txSrtp && !gen.txKey) throw new Error('srtp-srtp needs the generator key');
     const answer = await this.#ng!.command({
-      command: 'answer', 'call-id': callId, 'from-tag': 'rx', 'to-tag': 'tx',
-      sdp: audioSdp({ port: gen.txPort, srtp: txSrtp, ...(txSrtp ? { key: gen.txKey!, cryptoTag: sdpCrypto(offered).tag } : {}) }),
-      ICE: 'remove', replace: ['origin', 'session-connection'],
+      command: 'answer',
+      'call-id': callId,
+      'from-tag': 'rx',
+      'to-tag': 'tx',
+      sdp: audioSdp({
+        port: gen.txPort,
+        srtp: txSrtp,
+        ...(txSrtp ? { key: gen.txKey!, cryptoTag: sdpCrypto(offered).tag } : {}),
+      }),
+      ICE: 'remove',
+      replace: ['origin', 'session-connection'],
     });
     plan.ports[i] = sdpAudioPort(offered);
     if (plan.rxKeys) plan.rxKeys[i] = sdpCrypto(String(answer.sdp)).key;
@@ -114,5 +151,7 @@ export class RtpengineSubject implements Subject {
   }
 
   /** rtpengine's last log lines, for error reports. */
-  get log(): string { return this.#log; }
+  get log(): string {
+    return this.#log;
+  }
 }

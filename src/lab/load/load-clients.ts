@@ -43,7 +43,11 @@ function summarise(parts: Counts[]): LoadSummary {
     h.add({ counts: p.histogram });
     for (const [k, n] of Object.entries(p.failures)) failures[k] = (failures[k] ?? 0) + n;
   }
-  return { ok, failures, latency: { p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.percentile(100) } };
+  return {
+    ok,
+    failures,
+    latency: { p50: h.percentile(50), p90: h.percentile(90), p99: h.percentile(99), max: h.percentile(100) },
+  };
 }
 
 class LoadWorker {
@@ -99,7 +103,8 @@ export class LoadClients {
 
   static create(opts: LoadClientsOptions): LoadClients {
     const count = opts.users.count;
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`users.count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`users.count must be a positive integer, got ${count}`);
     const n = Math.max(1, Math.min(opts.workers ?? availableParallelism(), count));
     const first = opts.users.first ?? 0;
     const workers: LoadWorker[] = [];
@@ -147,7 +152,12 @@ export class LoadClients {
 
   /** From now on clients refresh every `refreshMs` and reconnect (after a random delay) when dropped. */
   async hold(refreshMs: number, opts: { retryMs?: number; reconnectJitterMs?: number } = {}): Promise<void> {
-    await this.#all({ cmd: 'hold', refreshMs, retryMs: opts.retryMs ?? 1000, reconnectJitterMs: opts.reconnectJitterMs ?? 1000 });
+    await this.#all({
+      cmd: 'hold',
+      refreshMs,
+      retryMs: opts.retryMs ?? 1000,
+      reconnectJitterMs: opts.reconnectJitterMs ?? 1000,
+    });
   }
 
   /** Every client forgets that it is registered and registers now (retrying while holding). */
@@ -172,7 +182,11 @@ export class LoadClients {
    * Milliseconds until every client is registered again, polled every `everyMs`; null if not within
    * `timeoutMs`. `onPoll` sees each count on the way (for time-to-50 % and the like).
    */
-  async waitAllRegistered(timeoutMs: number, everyMs = 100, onPoll?: (registered: number, ms: number) => void): Promise<number | null> {
+  async waitAllRegistered(
+    timeoutMs: number,
+    everyMs = 100,
+    onPoll?: (registered: number, ms: number) => void,
+  ): Promise<number | null> {
     const started = performance.now();
     while (performance.now() - started < timeoutMs) {
       const { registered } = await this.stats();

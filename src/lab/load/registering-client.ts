@@ -1,7 +1,14 @@
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SipStreamFramer, parseMessage, createResponse, branchOf, SipRequest, type SipResponse } from '../../sip/message/index.js';
+import {
+  SipStreamFramer,
+  parseMessage,
+  createResponse,
+  branchOf,
+  SipRequest,
+  type SipResponse,
+} from '../../sip/message/index.js';
 import { DigestCredentials, parseChallenge } from '../digest.js';
 
 /** Where a client connects: the edge's 5061, Kamailio's TLS port, or a TCP port in tests. */
@@ -115,7 +122,13 @@ export class RegisteringClient {
     return new Promise((resolve, reject) => {
       const sock =
         t.transport === 'tls'
-          ? tlsConnect({ host: t.host, port: t.port, secureContext: contextFor(t.ca), servername: t.servername, rejectUnauthorized: t.ca !== undefined })
+          ? tlsConnect({
+              host: t.host,
+              port: t.port,
+              secureContext: contextFor(t.ca),
+              servername: t.servername,
+              rejectUnauthorized: t.ca !== undefined,
+            })
           : tcpConnect({ host: t.host, port: t.port });
       const ready = t.transport === 'tls' ? 'secureConnect' : 'connect';
       const timer = setTimeout(() => sock.destroy(new Error(`connect to ${t.host}:${t.port} timed out`)), timeoutMs);
@@ -182,13 +195,19 @@ export class RegisteringClient {
         const value = res.header(res.status === 401 ? 'www-authenticate' : 'proxy-authenticate');
         const challenge = value ? parseChallenge(value) : null;
         // A second challenge for a fresh answer means the password is wrong; stale=true means only the nonce aged.
-        if (!challenge || (challenged && !challenge.stale)) return { status: res.status, latencyMs: performance.now() - started, challenged };
+        if (!challenge || (challenged && !challenge.stale))
+          return { status: res.status, latencyMs: performance.now() - started, challenged };
         this.#credentials.accept(challenge);
         challenged = true;
         continue;
       }
       const retryAfter = Number.parseInt(res.header('retry-after') ?? '', 10);
-      return { status: res.status, latencyMs: performance.now() - started, challenged, ...(retryAfter >= 0 ? { retryAfterS: retryAfter } : {}) };
+      return {
+        status: res.status,
+        latencyMs: performance.now() - started,
+        challenged,
+        ...(retryAfter >= 0 ? { retryAfterS: retryAfter } : {}),
+      };
     }
     return { status: 401, latencyMs: performance.now() - started, challenged };
   }

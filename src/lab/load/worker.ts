@@ -88,7 +88,10 @@ async function keep(k: Keeper): Promise<void> {
     if (!holding) return;
     // A server that names a time with Retry-After gets at least that long, spread so the retries do not return
     // as one wave; otherwise retry after about retryMs.
-    const retry = r.retryAfterS !== undefined ? r.retryAfterS * 1000 * (1 + 0.5 * Math.random()) : holding.retryMs * (0.5 + Math.random());
+    const retry =
+      r.retryAfterS !== undefined
+        ? r.retryAfterS * 1000 * (1 + 0.5 * Math.random())
+        : holding.retryMs * (0.5 + Math.random());
     schedule(k, k.registered ? holding.refreshMs : retry);
   } finally {
     k.busy = false;
@@ -181,6 +184,11 @@ async function run(c: WorkerCommand): Promise<unknown> {
 parentPort!.on('message', (msg: { id: number; command: WorkerCommand }) => {
   run(msg.command).then(
     (result) => parentPort!.postMessage({ id: msg.id, ok: true, result } satisfies WorkerReply),
-    (err: unknown) => parentPort!.postMessage({ id: msg.id, ok: false, error: (err as Error)?.message ?? String(err) } satisfies WorkerReply),
+    (err: unknown) =>
+      parentPort!.postMessage({
+        id: msg.id,
+        ok: false,
+        error: (err as Error)?.message ?? String(err),
+      } satisfies WorkerReply),
   );
 });

@@ -2,7 +2,8 @@
 import { BlockList, isIP } from 'node:net';
 
 /** IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 client behind a dual-stack socket. */
-const normal = (address: string): string => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
+const normal = (address: string): string =>
+  address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 
 /** A check built from addresses and CIDR blocks (validated by the configuration's loader). */
 export function allowList(entries: readonly string[]): (address: string) => boolean {

@@ -3,14 +3,19 @@
 // decoder that meets the end of its input says so apart from a malformed one, so a TCP stream can wait for more.
 
 export type NgValue = Buffer | number | NgValue[] | NgDict;
-export interface NgDict { [key: string]: NgValue }
+export interface NgDict {
+  [key: string]: NgValue;
+}
 
 /** What the encoder takes: text is written as UTF-8. */
 export type NgInput = string | Buffer | number | boolean | NgInput[] | { [key: string]: NgInput | undefined };
 
 /** Input that is not bencode; `at` is the byte where it stopped making sense. */
 export class NgDecodeError extends Error {
-  constructor(message: string, readonly at: number) {
+  constructor(
+    message: string,
+    readonly at: number,
+  ) {
     super(`malformed bencode at byte ${at}: ${message}`);
     this.name = 'NgDecodeError';
   }
@@ -19,12 +24,20 @@ export class NgDecodeError extends Error {
 /** Deeper than this, input is an attack, not a control message (rtpengine's messages nest three levels). */
 export const MAX_DEPTH = 32;
 const INCOMPLETE = Symbol('incomplete');
-const I = 0x69, L = 0x6c, D = 0x64, E = 0x65, COLON = 0x3a;
+const I = 0x69,
+  L = 0x6c,
+  D = 0x64,
+  E = 0x65,
+  COLON = 0x3a;
 const INTEGER = /^-?(?:0|[1-9][0-9]{0,15})$/;
 
 class Reader {
   pos: number;
-  constructor(readonly buf: Buffer, start: number, readonly build: boolean) {
+  constructor(
+    readonly buf: Buffer,
+    start: number,
+    readonly build: boolean,
+  ) {
     this.pos = start;
   }
 
@@ -151,7 +164,9 @@ export function encode(value: NgInput): Buffer {
       parts.push(Buffer.from('e'));
     } else if (v !== null && typeof v === 'object') {
       parts.push(Buffer.from('d'));
-      const keys = Object.keys(v).filter((k) => v[k] !== undefined).map((k) => [Buffer.from(k, 'utf8'), k] as const);
+      const keys = Object.keys(v)
+        .filter((k) => v[k] !== undefined)
+        .map((k) => [Buffer.from(k, 'utf8'), k] as const);
       keys.sort((a, b) => Buffer.compare(a[0], b[0]));
       for (const [raw, k] of keys) {
         parts.push(Buffer.from(`${raw.length}:`, 'latin1'), raw);

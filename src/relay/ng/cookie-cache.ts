@@ -4,7 +4,11 @@
 export class CookieCache {
   readonly #entries = new Map<string, { reply: Buffer; at: number }>();
 
-  constructor(private readonly keepMs: number, private readonly maxEntries = 100_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly keepMs: number,
+    private readonly maxEntries = 100_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get size(): number {
     return this.#entries.size;

@@ -62,7 +62,11 @@ export class NgStreamFramer {
     for (;;) {
       // Whitespace between messages (a client's newline) is no message.
       let start = 0;
-      while (start < this.#buf.length && (this.#buf[start] === 0x0a || this.#buf[start] === 0x0d || this.#buf[start] === 0x20)) start++;
+      while (
+        start < this.#buf.length &&
+        (this.#buf[start] === 0x0a || this.#buf[start] === 0x0d || this.#buf[start] === 0x20)
+      )
+        start++;
       if (start > 0) this.#buf = this.#buf.subarray(start);
       if (this.#buf.length === 0) break;
       const space = this.#buf.indexOf(0x20);

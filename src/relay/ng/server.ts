@@ -62,7 +62,12 @@ export class NgServer {
       if (opts.tcp) s.ports.tcp = await s.#listen(createTcpServer(), opts.tcp, 'tcp');
       if (opts.tls) {
         const t = opts.tls;
-        const server = createTlsServer({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}), minVersion: 'TLSv1.2' });
+        const server = createTlsServer({
+          cert: t.cert,
+          key: t.key,
+          ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          minVersion: 'TLSv1.2',
+        });
         s.ports.tls = await s.#listen(server, t, 'tls', 'secureConnection');
       }
     } catch (err) {
@@ -110,7 +115,10 @@ export class NgServer {
     this.#servers.push(server);
     server.on(event, (socket: Socket) => this.#connection(socket, transport));
     server.on('tlsClientError', (err: Error, socket: Socket) => {
-      this.#opts.log.warn({ plane: 'relay', transport, remote: socket.remoteAddress, err: err.message }, 'ng TLS handshake failed');
+      this.#opts.log.warn(
+        { plane: 'relay', transport, remote: socket.remoteAddress, err: err.message },
+        'ng TLS handshake failed',
+      );
     });
     return listenOn(server, at.port, at.address);
   }
@@ -158,7 +166,10 @@ export class NgServer {
         this.#malformed(source, err);
         reply = error(`could not decode the bencode dictionary: ${err.message}`);
       } else {
-        this.#opts.log.error({ plane: 'relay', source: source.address, err: (err as Error).stack }, 'ng command failed');
+        this.#opts.log.error(
+          { plane: 'relay', source: source.address, err: (err as Error).stack },
+          'ng command failed',
+        );
         reply = error(`internal error: ${(err as Error).message}`);
       }
     }
@@ -169,7 +180,10 @@ export class NgServer {
 
   #malformed(source: NgSource, err: Error): void {
     this.counters.malformed++;
-    this.#opts.log.warn({ plane: 'relay', source: `${source.address}:${source.port}`, transport: source.transport, err: err.message }, 'ng message malformed');
+    this.#opts.log.warn(
+      { plane: 'relay', source: `${source.address}:${source.port}`, transport: source.transport, err: err.message },
+      'ng message malformed',
+    );
   }
 
   /** Counts and logs (at most once a second) a source not in ng.allow; the reply to give it, if it had a cookie. */
@@ -178,7 +192,10 @@ export class NgServer {
     const now = Date.now();
     if (now - this.#lastRefusalLog >= 1000) {
       this.#lastRefusalLog = now;
-      this.#opts.log.warn({ plane: 'relay', source: source.address, transport: source.transport }, 'ng control from a source not in ng.allow: refused');
+      this.#opts.log.warn(
+        { plane: 'relay', source: source.address, transport: source.transport },
+        'ng control from a source not in ng.allow: refused',
+      );
     }
     if (!msg) return undefined;
     try {
@@ -191,7 +208,9 @@ export class NgServer {
 
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
-    await Promise.all(this.#servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+    await Promise.all(
+      this.#servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
+    );
     await new Promise<void>((resolve) => {
       try {
         this.#udp.close(() => resolve());

@@ -4,7 +4,13 @@
 // policy (edge-media.ts, core-media.ts), which opens, re-points, keys and closes the leg's relays.
 import type { Logger } from '../../log/index.js';
 import type { LegOptions, MediaEngine } from '../../media/index.js';
-import { rewriteBody, type Leg, type MediaStream, type SessionDescription, type StreamEvents } from '../../calls/index.js';
+import {
+  rewriteBody,
+  type Leg,
+  type MediaStream,
+  type SessionDescription,
+  type StreamEvents,
+} from '../../calls/index.js';
 import type { SipMessage, SipRequest, SipResponse } from '../message/index.js';
 import { answeredMethod, carriesAnswer, carriesOffer, hasSdp, offerFault, type OfferFault } from './sdp-hop.js';
 
@@ -41,7 +47,14 @@ export class CallMedia {
   protected readonly log: Logger;
   readonly #onTimeout: ((leg: Leg) => void) | undefined;
   readonly #agent: string;
-  readonly counters = { relaysOpened: 0, relaysClosed: 0, mediaTimeouts: 0, authFailures: 0, offersRefused: 0, answersUnusable: 0 };
+  readonly counters = {
+    relaysOpened: 0,
+    relaysClosed: 0,
+    mediaTimeouts: 0,
+    authFailures: 0,
+    offersRefused: 0,
+    answersUnusable: 0,
+  };
 
   constructor(opts: CallMediaOptions) {
     this.engine = opts.engine;
@@ -51,7 +64,13 @@ export class CallMedia {
   }
 
   /** Opens stream `index` of `leg` (closing what was there): throws the engine's error (an exhausted range) as is. */
-  protected openStream(leg: Leg, at: { index: number; media: string }, a: LegOptions, b: LegOptions, fixedRemote?: string): MediaStream {
+  protected openStream(
+    leg: Leg,
+    at: { index: number; media: string },
+    a: LegOptions,
+    b: LegOptions,
+    fixedRemote?: string,
+  ): MediaStream {
     const stream = leg.openStream(this.engine, at, a, b, this.#events(leg), fixedRemote);
     this.counters.relaysOpened++;
     return stream;
@@ -62,14 +81,20 @@ export class CallMedia {
     return {
       authFailures: (stream, side, count) => {
         this.counters.authFailures += count;
-        this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, count }, 'media SRTP authentication failures: packets dropped');
+        this.log.warn(
+          { plane: 'media', leg: leg.key, stream: stream.index, side, count },
+          'media SRTP authentication failures: packets dropped',
+        );
       },
       // Reported; ended only where the node is told to (core's media.timeout_action: hangup): a call on hold may
       // be silent, and otherwise the SIP dialog (BYE, session timers, flow) decides its end.
       timeout: (stream, side, silentMs) => {
         if (!leg.answered) return;
         this.counters.mediaTimeouts++;
-        this.log.warn({ plane: 'media', leg: leg.key, stream: stream.index, side, silentMs }, 'media timeout on an answered call');
+        this.log.warn(
+          { plane: 'media', leg: leg.key, stream: stream.index, side, silentMs },
+          'media timeout on an answered call',
+        );
         this.#onTimeout?.(leg);
       },
       closed: () => this.counters.relaysClosed++,
@@ -143,7 +168,8 @@ export class CallMedia {
     }
     const leg = legOf();
     if (!leg) return;
-    if (leg.delayed !== 'offer' || answeredMethod(res) !== 'INVITE') return this.#unusable(leg, res, (d) => withoutIce(side().answer(leg, d)));
+    if (leg.delayed !== 'offer' || answeredMethod(res) !== 'INVITE')
+      return this.#unusable(leg, res, (d) => withoutIce(side().answer(leg, d)));
     this.#unusable(leg, res, (d) => withoutIce(side().offer(leg, d)));
     if (res.status >= 200 && leg.hasMedia) leg.delayed = 'answer';
   }
@@ -158,19 +184,38 @@ export class CallMedia {
     for (const stream of leg.streams) {
       const st = stream?.stats();
       if (!stream || !st) continue;
-      out.push({ stream: stream.index, ports: stream.relay.ports, a: legFigures(st.a, stream.latched('a')), b: legFigures(st.b, stream.latched('b')), authFailures: stream.authFailures });
+      out.push({
+        stream: stream.index,
+        ports: stream.relay.ports,
+        a: legFigures(st.a, stream.latched('a')),
+        b: legFigures(st.b, stream.latched('b')),
+        authFailures: stream.authFailures,
+      });
     }
     return out;
   }
 }
 
-function legFigures(l: ReturnType<MediaStream['relay']['stats']>['a'], latched: string | null): Record<string, unknown> {
+function legFigures(
+  l: ReturnType<MediaStream['relay']['stats']>['a'],
+  latched: string | null,
+): Record<string, unknown> {
   const d = l.drops;
   // Loss of the RTP this leg receives (RFC 3550 A.3, from sequence numbers), as a share of what was sent to it.
   const lossPercent = l.rtpExpected > 0 ? Math.round((1000 * l.rtpLost) / l.rtpExpected) / 10 : 0;
   return {
-    packetsIn: l.packetsIn, bytesIn: l.bytesIn, packetsOut: l.packetsOut, bytesOut: l.bytesOut, rtcpIn: l.rtcpIn, rtcpOut: l.rtcpOut,
-    rtpExpected: l.rtpExpected, rtpLost: l.rtpLost, lossPercent, authFailures: d.auth,
-    dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send, latched, path: l.path,
+    packetsIn: l.packetsIn,
+    bytesIn: l.bytesIn,
+    packetsOut: l.packetsOut,
+    bytesOut: l.bytesOut,
+    rtcpIn: l.rtcpIn,
+    rtcpOut: l.rtcpOut,
+    rtpExpected: l.rtpExpected,
+    rtpLost: l.rtpLost,
+    lossPercent,
+    authFailures: d.auth,
+    dropped: d.invalid + d.auth + d.replay + d.foreign + d.noRemote + d.protect + d.send,
+    latched,
+    path: l.path,
   };
 }

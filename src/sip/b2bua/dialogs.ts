@@ -4,7 +4,15 @@
 // would have sent it to the other, and the leg ends with its relays. Everything else of the dialog passes as it came.
 import type { Logger } from '../../log/index.js';
 import type { DialogData, DialogParty, Leg, LegEnd } from '../../calls/index.js';
-import { formatNameAddr, generateBranch, tagOf, type NameAddr, type SipMessage, type SipRequest, type SipResponse } from '../message/index.js';
+import {
+  formatNameAddr,
+  generateBranch,
+  tagOf,
+  type NameAddr,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+} from '../message/index.js';
 
 export interface DialogKeeperOptions {
   /** The user part of core's own Record-Route entries (mra-<node>): where core stands in a recorded route set. */
@@ -14,7 +22,11 @@ export interface DialogKeeperOptions {
   /** Sends towards the client: over the traversal link to the edge, which follows the flow token in the Route. */
   toEdge(data: string): boolean;
   /** Sends towards the inside, over the call-control connection the dialog rides; false when it is gone. */
-  toInside(connectionId: string, via: (transport: string, host: string, port: number) => string, build: (via: string) => string): boolean;
+  toInside(
+    connectionId: string,
+    via: (transport: string, host: string, port: number) => string,
+    build: (via: string) => string,
+  ): boolean;
   /** The leg is over: the call model ends it (its relays close) and counts why. */
   end(leg: Leg, why: LegEnd): void;
   now?: () => number;
@@ -66,16 +78,30 @@ export class DialogKeeper {
     if (req.method === 'ACK' || req.method === 'CANCEL') return;
     const { seq } = req.cseq();
     if (!leg.dialog && req.method === 'INVITE' && tagOf(req.to()) === null) {
-      const caller: DialogParty = { uri: partyUri(req.from()), tag: tagOf(req.from()), contact: contactOf(req), cseq: seq };
+      const caller: DialogParty = {
+        uri: partyUri(req.from()),
+        tag: tagOf(req.from()),
+        contact: contactOf(req),
+        cseq: seq,
+      };
       const callee: DialogParty = { uri: partyUri(req.to()), tag: null, contact: null, cseq: 0 };
-      leg.dialog = { client: fromClient ? caller : callee, inside: fromClient ? callee : caller, toClient: [], toInside: [], insideConnection, sessionExpires: null, refreshedAt: null };
+      leg.dialog = {
+        client: fromClient ? caller : callee,
+        inside: fromClient ? callee : caller,
+        toClient: [],
+        toInside: [],
+        insideConnection,
+        sessionExpires: null,
+        refreshedAt: null,
+      };
       return;
     }
     const d = leg.dialog;
     if (!d) return;
     const sender = fromClient ? d.client : d.inside;
     sender.cseq = Math.max(sender.cseq, seq);
-    if ((req.method === 'INVITE' || req.method === 'UPDATE') && req.has('contact')) sender.contact = contactOf(req) ?? sender.contact;
+    if ((req.method === 'INVITE' || req.method === 'UPDATE') && req.has('contact'))
+      sender.contact = contactOf(req) ?? sender.contact;
   }
 
   /**
@@ -108,7 +134,10 @@ export class DialogKeeper {
     // the caller (the last one), the callee's the one nearest the callee (the first).
     const i = leg.direction === 'from client' ? rr.map(own).lastIndexOf(true) : rr.findIndex(own);
     if (i < 0) return;
-    const towardAnswerer = rr.slice(0, i).reverse().map((n) => formatNameAddr(n));
+    const towardAnswerer = rr
+      .slice(0, i)
+      .reverse()
+      .map((n) => formatNameAddr(n));
     const towardCaller = rr.slice(i + 1).map((n) => formatNameAddr(n));
     if (leg.direction === 'from client') {
       d.toInside = towardAnswerer;
@@ -147,15 +176,29 @@ export class DialogKeeper {
     this.ended[why]++;
     if (d?.client.tag && d.inside.tag && d.client.contact && d.inside.contact) {
       const toClient = this.#bye(leg.callId, d.inside, d.client, d.toClient, ending);
-      const sentOut = this.#opts.toEdge(toClient(`SIP/2.0/TLS ${this.#opts.node}.mra.invalid;branch=${generateBranch()};mra-core=self`));
-      const sentIn = d.insideConnection !== null && this.#opts.toInside(d.insideConnection, (t, host, port) => `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${generateBranch()};mra-core=self`, this.#bye(leg.callId, d.client, d.inside, d.toInside, ending));
+      const sentOut = this.#opts.toEdge(
+        toClient(`SIP/2.0/TLS ${this.#opts.node}.mra.invalid;branch=${generateBranch()};mra-core=self`),
+      );
+      const sentIn =
+        d.insideConnection !== null &&
+        this.#opts.toInside(
+          d.insideConnection,
+          (t, host, port) => `SIP/2.0/${t.toUpperCase()} ${host}:${port};branch=${generateBranch()};mra-core=self`,
+          this.#bye(leg.callId, d.client, d.inside, d.toInside, ending),
+        );
       this.#opts.log.warn({ leg: leg.key, why, byeToClient: sentOut, byeToInside: sentIn }, 'sip call ended by core');
     } else this.#opts.log.warn({ leg: leg.key, why }, 'sip call ended by core (dialog not complete: no BYE sent)');
     this.#opts.end(leg, why);
   }
 
   /** A BYE from `sender` to `target` along `route`, given its Via. */
-  #bye(callId: string, sender: DialogParty, target: DialogParty, route: readonly string[], ending: { cause: number; text: string }): (via: string) => string {
+  #bye(
+    callId: string,
+    sender: DialogParty,
+    target: DialogParty,
+    route: readonly string[],
+    ending: { cause: number; text: string },
+  ): (via: string) => string {
     return (via) =>
       [
         `BYE ${target.contact} SIP/2.0`,

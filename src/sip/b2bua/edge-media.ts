@@ -2,7 +2,16 @@
 // leg (b: the shared traversal pair, demultiplexed by core's address for the call). The client is told the edge's
 // public address and external port, core the edge's mux address and port. a=crypto passes untouched: SRTP is
 // end to end between the client and core, and the edge holds no key.
-import { held, heldByAddress, moved, relayable, streamEndpoints, type Leg, type SessionDescription, type StreamDescription } from '../../calls/index.js';
+import {
+  held,
+  heldByAddress,
+  moved,
+  relayable,
+  streamEndpoints,
+  type Leg,
+  type SessionDescription,
+  type StreamDescription,
+} from '../../calls/index.js';
 import { CallMedia, type CallMediaOptions, type MediaPolicy } from './call-media.js';
 
 export interface EdgeMediaOptions extends CallMediaOptions {
@@ -15,7 +24,8 @@ export interface EdgeMediaOptions extends CallMediaOptions {
 type Endpoints = ReturnType<typeof streamEndpoints>;
 
 /** What goes to core for a client's stream: an old-style hold (c=0.0.0.0) is said with a direction (docs/calls.md). */
-const towardCore = (from: StreamDescription, out: StreamDescription): StreamDescription => (heldByAddress(from) ? { ...out, direction: held(from.direction) } : out);
+const towardCore = (from: StreamDescription, out: StreamDescription): StreamDescription =>
+  heldByAddress(from) ? { ...out, direction: held(from.direction) } : out;
 const fixedKey = (e: Endpoints) => `${e.rtp.address}:${e.rtp.port}`;
 
 export class EdgeMedia extends CallMedia {
@@ -36,15 +46,27 @@ export class EdgeMedia extends CallMedia {
 
   #muxLeg(leg: Leg, core: Endpoints, rtcpMux: boolean) {
     this.#muxPort(leg);
-    return { mux: { pair: leg.muxPair! }, remote: core.rtp, ...(core.rtcp ? { remoteRtcp: core.rtcp } : {}), rtcpMux, latch: false };
+    return {
+      mux: { pair: leg.muxPair! },
+      remote: core.rtp,
+      ...(core.rtcp ? { remoteRtcp: core.rtcp } : {}),
+      rtcpMux,
+      latch: false,
+    };
   }
 
   /** SDP from the client's side: its offers keep their streams for core's answer, its answers set the external legs. */
-  readonly clientSide: MediaPolicy = { offer: (leg, d) => this.offerFromClient(leg, d), answer: (leg, d) => this.answerFromClient(leg, d) };
+  readonly clientSide: MediaPolicy = {
+    offer: (leg, d) => this.offerFromClient(leg, d),
+    answer: (leg, d) => this.answerFromClient(leg, d),
+  };
 
   /** SDP from core's side, towards a client whose connection reached the edge at `localAddress` (what it is told). */
   coreSide(localAddress: string): MediaPolicy {
-    return { offer: (leg, d) => this.offerToClient(leg, d, localAddress), answer: (leg, d) => this.answerToClient(leg, d, localAddress) };
+    return {
+      offer: (leg, d) => this.offerToClient(leg, d, localAddress),
+      answer: (leg, d) => this.answerToClient(leg, d, localAddress),
+    };
   }
 
   /** A stream that is not relayed: an enabled one is turned off (port 0) at `address`. */
@@ -82,7 +104,14 @@ export class EdgeMedia extends CallMedia {
       let stream = leg.streams[s.index];
       if (stream && stream.fixedRemote === fixedKey(core)) {
         if (at) stream.setRemote('a', at.rtp, at.rtcp);
-      } else stream = this.openStream(leg, s, { ...(at ? { remote: at.rtp, ...(at.rtcp ? { remoteRtcp: at.rtcp } : {}) } : {}), rtcpMux: client.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      } else
+        stream = this.openStream(
+          leg,
+          s,
+          { ...(at ? { remote: at.rtp, ...(at.rtcp ? { remoteRtcp: at.rtcp } : {}) } : {}), rtcpMux: client.rtcpMux },
+          this.#muxLeg(leg, core, s.rtcpMux),
+          fixedKey(core),
+        );
       return moved(s, pub, stream.relay.ports.a.rtp);
     });
     leg.answered = true;
@@ -97,7 +126,8 @@ export class EdgeMedia extends CallMedia {
       if (!relayable(s)) return this.#off(s, pub);
       const core = streamEndpoints(s);
       let stream = leg.streams[s.index];
-      if (!stream || stream.fixedRemote !== fixedKey(core)) stream = this.openStream(leg, s, { rtcpMux: s.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
+      if (!stream || stream.fixedRemote !== fixedKey(core))
+        stream = this.openStream(leg, s, { rtcpMux: s.rtcpMux }, this.#muxLeg(leg, core, s.rtcpMux), fixedKey(core));
       return moved(s, pub, stream.relay.ports.a.rtp);
     });
     return { address: pub, streams };

@@ -46,7 +46,8 @@ export function warningHeader(agent: string, text: string): [string, string] {
  * cannot use, both with a Warning from `agent` saying why; 503 when the relay cannot open.
  */
 export function offerFault(err: unknown, agent: string): OfferFault {
-  if (err instanceof SdpSyntaxError) return { status: 400, text: `Malformed SDP: ${err.message}`, headers: [warningHeader(agent, err.message)] };
+  if (err instanceof SdpSyntaxError)
+    return { status: 400, text: `Malformed SDP: ${err.message}`, headers: [warningHeader(agent, err.message)] };
   if (err instanceof SdpError) return { status: 488, text: err.message, headers: [warningHeader(agent, err.message)] };
   if (err instanceof Error) return { status: 503, text: `Media relay unavailable: ${err.message}` };
   throw err;

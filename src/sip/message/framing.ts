@@ -24,7 +24,10 @@ export class SipStreamFramer {
 
   constructor(limits: Partial<FramerLimits> = {}) {
     // Complete limits (a connection's shared object) are kept as given rather than copied per connection.
-    this.#limits = limits.maxHeaderBytes !== undefined && limits.maxBodyBytes !== undefined ? (limits as FramerLimits) : { ...DEFAULT_LIMITS, ...limits };
+    this.#limits =
+      limits.maxHeaderBytes !== undefined && limits.maxBodyBytes !== undefined
+        ? (limits as FramerLimits)
+        : { ...DEFAULT_LIMITS, ...limits };
   }
 
   /** Bytes held of a message not yet complete: what a header timeout (slowloris guard) watches. */
@@ -75,7 +78,10 @@ export class SipStreamFramer {
       this.#need = 0;
       // A message that is the whole buffer (the usual case: one per TLS record) is handed on as it is; one cut
       // from a longer buffer is copied, so a long-lived message does not pin the rest of the chunk.
-      out.push({ kind: 'message', data: total === this.#buf.length ? this.#buf : Buffer.from(this.#buf.subarray(0, total)) });
+      out.push({
+        kind: 'message',
+        data: total === this.#buf.length ? this.#buf : Buffer.from(this.#buf.subarray(0, total)),
+      });
       this.#buf = this.#buf.subarray(total);
     }
     return out;
@@ -124,7 +130,8 @@ const LONG_NAME = 'content-length';
 function valueStart(head: string, p: number): number {
   const first = head.charCodeAt(p) | 0x20;
   let j: number;
-  if (first === 0x6c) j = p + 1; // "l"
+  if (first === 0x6c)
+    j = p + 1; // "l"
   else if (first === 0x63 && matchesLongName(head, p)) j = p + LONG_NAME.length;
   else return -1;
   let c = head.charCodeAt(j);

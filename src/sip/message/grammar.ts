@@ -7,7 +7,8 @@ import { RecentStrings } from './recent-strings.js';
 // code: field names, methods, Via protocol and every parameter name and value are checked, and for such short
 // strings a loop over a table costs less than a regex call.
 const TOKEN_CHARS = new Uint8Array(128);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~") TOKEN_CHARS[c.charCodeAt(0)] = 1;
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
 
 export interface Param {
   name: string;

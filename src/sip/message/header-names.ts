@@ -31,12 +31,20 @@ const DISPLAY: Record<string, string> = {
   cseq: 'CSeq',
   'www-authenticate': 'WWW-Authenticate',
   'mime-version': 'MIME-Version',
-  'rack': 'RAck',
-  'rseq': 'RSeq',
+  rack: 'RAck',
+  rseq: 'RSeq',
 };
 
 /** Single-valued headers: a second occurrence makes a request malformed (RFC 4475 §3.1.2.17). */
-export const SINGLE_VALUED = new Set(['to', 'from', 'call-id', 'cseq', 'max-forwards', 'content-length', 'content-type']);
+export const SINGLE_VALUED = new Set([
+  'to',
+  'from',
+  'call-id',
+  'cseq',
+  'max-forwards',
+  'content-length',
+  'content-type',
+]);
 
 // Senders use a handful of spellings, so the mapping is memoised; the bound keeps hostile input from
 // growing it without limit.
@@ -92,7 +100,9 @@ const DISPLAY_NAMES = new Map<string, string>();
 export function displayName(key: string): string {
   let name = DISPLAY_NAMES.get(key);
   if (name === undefined) {
-    name = Object.hasOwn(DISPLAY, key) ? DISPLAY[key]! : key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    name = Object.hasOwn(DISPLAY, key)
+      ? DISPLAY[key]!
+      : key.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
     if (DISPLAY_NAMES.size < 4096) DISPLAY_NAMES.set(key, name);
   }
   return name;

@@ -8,7 +8,15 @@ export { SipRequest, SipResponse, fields, type SipMessage, type HeaderField, typ
 export { headerKey, displayName as headerDisplayName } from './header-names.js';
 export { getParam, setParam, formatParams, type Param } from './grammar.js';
 export { parseUri, formatUri, unescapeUri, hostKey, type Uri, type SipUri, type AbsoluteUri } from './uri.js';
-export { parseNameAddr, formatNameAddr, parseNameAddrList, nameAddr, tagOf, type NameAddr, type ContactList } from './name-addr.js';
+export {
+  parseNameAddr,
+  formatNameAddr,
+  parseNameAddrList,
+  nameAddr,
+  tagOf,
+  type NameAddr,
+  type ContactList,
+} from './name-addr.js';
 export { parseVia, formatVia, branchOf, sentByKey, MAGIC_COOKIE, type Via } from './via.js';
 export {
   createResponse,

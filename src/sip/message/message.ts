@@ -53,17 +53,39 @@ class ParsedFields {
   /** An edit of this header: what was parsed of it no longer holds. */
   forget(key: string): void {
     switch (key) {
-      case 'via': this.via = this.topVia = undefined; break;
-      case 'from': this.from = undefined; break;
-      case 'to': this.to = undefined; break;
-      case 'call-id': this.callId = undefined; break;
-      case 'cseq': this.cseq = undefined; break;
-      case 'max-forwards': this.maxForwards = undefined; break;
-      case 'content-length': this.contentLength = undefined; break;
-      case 'contact': this.contact = undefined; break;
-      case 'route': this.route = undefined; break;
-      case 'record-route': this.recordRoute = undefined; break;
-      case 'path': this.path = undefined; break;
+      case 'via':
+        this.via = this.topVia = undefined;
+        break;
+      case 'from':
+        this.from = undefined;
+        break;
+      case 'to':
+        this.to = undefined;
+        break;
+      case 'call-id':
+        this.callId = undefined;
+        break;
+      case 'cseq':
+        this.cseq = undefined;
+        break;
+      case 'max-forwards':
+        this.maxForwards = undefined;
+        break;
+      case 'content-length':
+        this.contentLength = undefined;
+        break;
+      case 'contact':
+        this.contact = undefined;
+        break;
+      case 'route':
+        this.route = undefined;
+        break;
+      case 'record-route':
+        this.recordRoute = undefined;
+        break;
+      case 'path':
+        this.path = undefined;
+        break;
     }
   }
 
@@ -78,10 +100,17 @@ class ParsedFields {
         this.via = this.via?.slice(1);
         this.topVia = this.via?.[0];
         break;
-      case 'route': this.route = this.route?.slice(1); break;
-      case 'record-route': this.recordRoute = this.recordRoute?.slice(1); break;
-      case 'path': this.path = this.path?.slice(1); break;
-      default: this.forget(key);
+      case 'route':
+        this.route = this.route?.slice(1);
+        break;
+      case 'record-route':
+        this.recordRoute = this.recordRoute?.slice(1);
+        break;
+      case 'path':
+        this.path = this.path?.slice(1);
+        break;
+      default:
+        this.forget(key);
     }
   }
 }
@@ -129,7 +158,11 @@ abstract class SipMessageBase {
 
   /** Values of a comma-list header split into elements across all its fields (e.g. Allow, Supported). */
   headerList(name: string): string[] {
-    return this.headerValues(name).flatMap((v) => splitTopLevel(v, ',', name).map((s) => trimWs(s)).filter((s) => s !== ''));
+    return this.headerValues(name).flatMap((v) =>
+      splitTopLevel(v, ',', name)
+        .map((s) => trimWs(s))
+        .filter((s) => s !== ''),
+    );
   }
 
   has(name: string): boolean {
@@ -267,7 +300,7 @@ abstract class SipMessageBase {
     const key = headerKey(name);
     const field = { name: displayName(key), key, value };
     const first = this.headers.findIndex((h) => h.key === key);
-    if (where === 'top') this.headers.splice(Math.max(first , 0), 0, field);
+    if (where === 'top') this.headers.splice(Math.max(first, 0), 0, field);
     else this.headers.push(field);
     this.#touched(key);
   }
@@ -306,7 +339,8 @@ abstract class SipMessageBase {
     const startRaw = this.#startRaw;
     const startLine = startRaw ? '' : `${this.formatStartLine()}\r\n`;
     let size = (startRaw ? startRaw.length : Buffer.byteLength(startLine)) + 2 + this.#body.length;
-    for (const h of this.headers) size += h.src ? h.end! - h.start! : Buffer.byteLength(h.name) + Buffer.byteLength(h.value) + 4;
+    for (const h of this.headers)
+      size += h.src ? h.end! - h.start! : Buffer.byteLength(h.name) + Buffer.byteLength(h.value) + 4;
     const out = Buffer.allocUnsafe(size);
     let at = startRaw ? startRaw.copy(out, 0) : out.write(startLine, 0, 'utf8');
     let runSrc: Buffer | undefined;
@@ -365,7 +399,14 @@ export class SipRequest extends SipMessageBase {
   #uriText: string;
   #uri: Uri | undefined;
 
-  constructor(method: string, uri: string | Uri, headers: HeaderField[], body: Buffer, original: Buffer | null = null, startRaw: Buffer | null = null) {
+  constructor(
+    method: string,
+    uri: string | Uri,
+    headers: HeaderField[],
+    body: Buffer,
+    original: Buffer | null = null,
+    startRaw: Buffer | null = null,
+  ) {
     super(headers, body, original, startRaw);
     this.method = method;
     this.#uriText = typeof uri === 'string' ? uri : formatUri(uri);
@@ -397,7 +438,14 @@ export class SipResponse extends SipMessageBase {
   readonly status: number;
   readonly reason: string;
 
-  constructor(status: number, reason: string, headers: HeaderField[], body: Buffer, original: Buffer | null = null, startRaw: Buffer | null = null) {
+  constructor(
+    status: number,
+    reason: string,
+    headers: HeaderField[],
+    body: Buffer,
+    original: Buffer | null = null,
+    startRaw: Buffer | null = null,
+  ) {
     super(headers, body, original, startRaw);
     this.status = status;
     this.reason = reason;

@@ -2,7 +2,18 @@
 // §25.1. Parameters after an addr-spec belong to the header, never to the URI, which is why a URI with
 // ';', ',' or '?' must be written inside angle brackets.
 import { badRequest } from './errors.js';
-import { formatParams, getParam, isToken, parseParams, quote, readQuoted, skipWs, splitTopLevel, trimWs, type Param } from './grammar.js';
+import {
+  formatParams,
+  getParam,
+  isToken,
+  parseParams,
+  quote,
+  readQuoted,
+  skipWs,
+  splitTopLevel,
+  trimWs,
+  type Param,
+} from './grammar.js';
 import { formatUri, parseUri, type Uri } from './uri.js';
 
 export interface NameAddr {
@@ -63,7 +74,8 @@ export function formatNameAddr(n: NameAddr): string {
 export function parseNameAddrList(value: string, what: string): NameAddr[] {
   const parts = splitTopLevel(value, ',', what);
   // Every element is checked for emptiness before any is parsed, so the fault reported stays the same.
-  for (let i = 0; i < parts.length; i++) if ((parts[i] = trimWs(parts[i]!)) === '') throw badRequest(`Empty element in ${what}`);
+  for (let i = 0; i < parts.length; i++)
+    if ((parts[i] = trimWs(parts[i]!)) === '') throw badRequest(`Empty element in ${what}`);
   const out: NameAddr[] = [];
   for (const p of parts) out.push(parseNameAddr(p, what));
   return out;

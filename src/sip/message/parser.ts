@@ -60,7 +60,12 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const fields = new FieldReader(data, head, start, ascii, limits?.maxHeaders ?? DEFAULT_PARSE_LIMITS.maxHeaders);
   const headers = fields.read(lineEnd + 2);
 
-  const body = cutBody(data.subarray(end + 4), headers, limits?.maxBodyBytes ?? DEFAULT_PARSE_LIMITS.maxBodyBytes, options.stream === true);
+  const body = cutBody(
+    data.subarray(end + 4),
+    headers,
+    limits?.maxBodyBytes ?? DEFAULT_PARSE_LIMITS.maxBodyBytes,
+    options.stream === true,
+  );
   // The received bytes can be handed on unchanged only if nothing before or after the message was dropped.
   const original = body.length === data.length - end - 4 && start === 0 ? data : null;
   const msg = startLine.startsWith('SIP/')
@@ -106,7 +111,9 @@ class FieldReader {
       const colon = head.indexOf(':', pos);
       if (colon < 0 || colon > next) {
         const c = head.charCodeAt(pos);
-        throw badRequest(c === 32 || c === 9 ? 'Folded line before the first header field' : 'Header field without a colon');
+        throw badRequest(
+          c === 32 || c === 9 ? 'Folded line before the first header field' : 'Header field without a colon',
+        );
       }
       const name = trimWs(head.slice(pos, colon));
       const found = fieldName(name);
@@ -116,7 +123,14 @@ class FieldReader {
         if (seen & found.single) this.repeated ||= name;
         seen |= found.single;
       }
-      headers.push({ name, key: found.key, value: this.#value(colon + 1, next - 1, folded), src: data, start: base + pos, end: base + next + 1 });
+      headers.push({
+        name,
+        key: found.key,
+        value: this.#value(colon + 1, next - 1, folded),
+        src: data,
+        start: base + pos,
+        end: base + next + 1,
+      });
       pos = next + 1;
     }
     return headers;
@@ -156,7 +170,13 @@ function cutBody(rest: Buffer, headers: HeaderField[], maxBody: number, stream: 
   return length === rest.length ? rest : rest.subarray(0, length);
 }
 
-function request(line: string, headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer): SipRequest {
+function request(
+  line: string,
+  headers: HeaderField[],
+  body: Buffer,
+  original: Buffer | null,
+  startRaw: Buffer,
+): SipRequest {
   const parts = line.split(' ');
   if (parts.length !== 3) throw badRequest('Malformed Request-Line');
   const [method, uriText, version] = parts as [string, string, string];
@@ -169,7 +189,13 @@ function request(line: string, headers: HeaderField[], body: Buffer, original: B
   return req;
 }
 
-function response(line: string, headers: HeaderField[], body: Buffer, original: Buffer | null, startRaw: Buffer): SipResponse {
+function response(
+  line: string,
+  headers: HeaderField[],
+  body: Buffer,
+  original: Buffer | null,
+  startRaw: Buffer,
+): SipResponse {
   const m = /^(\S+) (\d{3})(?: (.*))?$/.exec(line);
   if (!m) throw badRequest('Malformed Status-Line');
   checkVersion(m[1]!);

@@ -2,7 +2,17 @@
 // and sent-by (§17.2.3), so this is one of the headers parsed eagerly.
 import { isIP } from 'node:net';
 import { badRequest } from './errors.js';
-import { formatParams, getParam, isHostname, isToken, parseParams, skipWs, splitTopLevel, trimWs, type Param } from './grammar.js';
+import {
+  formatParams,
+  getParam,
+  isHostname,
+  isToken,
+  parseParams,
+  skipWs,
+  splitTopLevel,
+  trimWs,
+  type Param,
+} from './grammar.js';
 import { parsePort } from './uri.js';
 
 export const MAGIC_COOKIE = 'z9hG4bK';
@@ -92,7 +102,9 @@ export function parseTopVia(value: string): Via {
 function viaElements(value: string): string[] {
   // Most Via fields hold one value: no split when nothing in it could be a separator or make the split
   // fail (a quote or '<' is left to splitTopLevel, so its fault and reason stay the same).
-  return !value.includes(',') && !value.includes('"') && !value.includes('<') ? [value] : splitTopLevel(value, ',', 'Via');
+  return !value.includes(',') && !value.includes('"') && !value.includes('<')
+    ? [value]
+    : splitTopLevel(value, ',', 'Via');
 }
 
 function viaElement(text: string): Via {

@@ -28,7 +28,9 @@ export function configuredRoutes(c: CallControlCluster): CallControlRoute[] {
   return c.nodes.map((n) => ({
     deployment: c.deployment,
     host: n.address.toLowerCase(),
-    target: c.mixedMode ? { transport: 'tls', host: n.address, port: n.sipTlsPort, verify: c.tlsVerify } : { transport: 'tcp', host: n.address, port: n.sipPort },
+    target: c.mixedMode
+      ? { transport: 'tls', host: n.address, port: n.sipTlsPort, verify: c.tlsVerify }
+      : { transport: 'tcp', host: n.address, port: n.sipPort },
   }));
 }
 
@@ -38,12 +40,24 @@ export function configuredRoutes(c: CallControlCluster): CallControlRoute[] {
  * did not list get no SIP: the cluster says who is call control once it answers. A cluster never read
  * successfully keeps its configured nodes and mixed_mode.
  */
-export function callControlRoutes(result: Pick<DiscoveryResult, 'nodes' | 'routes' | 'clusters'>, configured: readonly CallControlCluster[]): CallControlRoute[] {
-  const answered = new Set(result.clusters.filter((s) => s.kind === 'unified_cm' && s.lastSuccess !== undefined).map((s) => s.publisher.toLowerCase()));
+export function callControlRoutes(
+  result: Pick<DiscoveryResult, 'nodes' | 'routes' | 'clusters'>,
+  configured: readonly CallControlCluster[],
+): CallControlRoute[] {
+  const answered = new Set(
+    result.clusters
+      .filter((s) => s.kind === 'unified_cm' && s.lastSuccess !== undefined)
+      .map((s) => s.publisher.toLowerCase()),
+  );
   return configured.flatMap((c) => {
     if (!answered.has(c.publisher.toLowerCase())) return configuredRoutes(c);
     return result.nodes
-      .filter((n) => n.kind === 'unified_cm' && n.source === 'discovered' && n.publisher.toLowerCase() === c.publisher.toLowerCase())
+      .filter(
+        (n) =>
+          n.kind === 'unified_cm' &&
+          n.source === 'discovered' &&
+          n.publisher.toLowerCase() === c.publisher.toLowerCase(),
+      )
       .flatMap((n): CallControlRoute[] => {
         const zones = result.routes.filter((r) => r.target.host.toLowerCase() === n.name.toLowerCase());
         const r = zones.find((z) => z.target.transport === 'tls') ?? zones.find((z) => z.target.transport === 'tcp');

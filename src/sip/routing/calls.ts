@@ -27,7 +27,8 @@ export interface CallTableOptions {
 }
 
 /** The key of the leg whose client is in `msg`'s From or To. */
-export const clientLeg = (msg: SipMessage, client: 'from' | 'to'): string => legKey(msg.callId(), addressOf(client === 'from' ? msg.from() : msg.to()));
+export const clientLeg = (msg: SipMessage, client: 'from' | 'to'): string =>
+  legKey(msg.callId(), addressOf(client === 'from' ? msg.from() : msg.to()));
 
 /** A leg a request opened (`fresh`: this request made it; if it is not sent after all, discard it). */
 export interface OpenedLeg {
@@ -46,7 +47,10 @@ export class CallTable {
 
   constructor(opts: CallTableOptions = {}) {
     const { onEnded, ...rest } = opts;
-    this.legs = new CallRegistry({ ...rest, ...(onEnded ? { onEnded: (leg, _why, relays) => onEnded(leg.key, relays) } : {}) });
+    this.legs = new CallRegistry({
+      ...rest,
+      ...(onEnded ? { onEnded: (leg, _why, relays) => onEnded(leg.key, relays) } : {}),
+    });
   }
 
   get size(): number {
@@ -81,7 +85,13 @@ export class CallTable {
       const existing = this.legs.get(legKey(req.callId(), client));
       if (existing) return { leg: existing, fresh: false };
       if (req.method !== 'INVITE' || tagOf(req.to()) !== null) return undefined;
-      const leg = this.legs.open({ callId: req.callId(), client, peer: addressOf(towardClient ? req.from() : req.to()), direction: towardClient ? 'to client' : 'from client', flow });
+      const leg = this.legs.open({
+        callId: req.callId(),
+        client,
+        peer: addressOf(towardClient ? req.from() : req.to()),
+        direction: towardClient ? 'to client' : 'from client',
+        flow,
+      });
       return { leg, fresh: true };
     });
   }
@@ -139,7 +149,18 @@ export class CallTable {
 
   /** The newest legs first, at most `limit` of them (the status page shows a page, not every call). */
   list(limit = 50): CallLeg[] {
-    return this.legs.list(limit).map((l) => ({ callId: l.callId, client: l.client, peer: l.peer, direction: l.direction, flow: l.flow, state: l.state, confirmed: l.confirmed, since: l.since, answeredAt: l.answeredAt, lastSeen: l.lastSeen }));
+    return this.legs.list(limit).map((l) => ({
+      callId: l.callId,
+      client: l.client,
+      peer: l.peer,
+      direction: l.direction,
+      flow: l.flow,
+      state: l.state,
+      confirmed: l.confirmed,
+      since: l.since,
+      answeredAt: l.answeredAt,
+      lastSeen: l.lastSeen,
+    }));
   }
 
   close(): void {
@@ -163,11 +184,30 @@ export function mediaStatus(calls: CallTable, media?: { counters: Record<string,
 }
 
 /** The SIP section's call figures: `calls` (what drain waits for), the newest legs (with their media), and how legs ended. */
-export function callStatus(calls: CallTable, media?: { legStatus(leg: Leg): unknown }): { calls: number; callList: Array<Record<string, unknown>>; callsEnded: CallTable['ended']; callsUnreadable: number } {
+export function callStatus(
+  calls: CallTable,
+  media?: { legStatus(leg: Leg): unknown },
+): {
+  calls: number;
+  callList: Array<Record<string, unknown>>;
+  callsEnded: CallTable['ended'];
+  callsUnreadable: number;
+} {
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
   return {
     calls: calls.size,
-    callList: calls.legs.list().map((l) => ({ client: l.client, peer: l.peer, direction: l.direction, state: l.state, confirmed: l.confirmed, kind: l.kind, since: iso(l.since), answeredAt: iso(l.answeredAt), callId: l.callId, media: media?.legStatus(l) ?? null })),
+    callList: calls.legs.list().map((l) => ({
+      client: l.client,
+      peer: l.peer,
+      direction: l.direction,
+      state: l.state,
+      confirmed: l.confirmed,
+      kind: l.kind,
+      since: iso(l.since),
+      answeredAt: iso(l.answeredAt),
+      callId: l.callId,
+      media: media?.legStatus(l) ?? null,
+    })),
     callsEnded: { ...calls.ended },
     callsUnreadable: calls.unreadable,
   };

@@ -5,7 +5,14 @@
 // binding.
 import { createHash } from 'node:crypto';
 import type { Store } from '../../store/index.js';
-import { formatNameAddr, formatUri, parseUri, type SipMessage, type SipRequest, type SipUri } from '../message/index.js';
+import {
+  formatNameAddr,
+  formatUri,
+  parseUri,
+  type SipMessage,
+  type SipRequest,
+  type SipUri,
+} from '../message/index.js';
 import type { SipConnection } from '../transport/index.js';
 import { requestedExpires } from './registrations.js';
 
@@ -34,7 +41,16 @@ export class ContactRewriter {
       const key = createHash('sha1').update(`${original}|${req.callId()}`).digest('base64url').slice(0, 20);
       const ttl = requestedExpires(c.params, req.header('expires')) * 1000 + GRACE_MS;
       await this.store.set<Stand>(NS, key, { contact: original, path }, ttl);
-      const mine: SipUri = { kind: 'sip', scheme: 'sip', user: `${PREFIX}${key}`, password: null, host: conn.localAddress, port: conn.localPort, params: [{ name: 'transport', value: conn.transport }], headers: null };
+      const mine: SipUri = {
+        kind: 'sip',
+        scheme: 'sip',
+        user: `${PREFIX}${key}`,
+        password: null,
+        host: conn.localAddress,
+        port: conn.localPort,
+        params: [{ name: 'transport', value: conn.transport }],
+        headers: null,
+      };
       out.push(formatNameAddr({ ...c, uri: mine, angle: true }));
     }
     req.setHeader('contact', out.join(', '));

@@ -8,7 +8,11 @@ import type { SipRequest } from '../message/index.js';
  * core its Call-ID hashes to among those up, which shares the load and keeps a registration's refreshes and a call's
  * CANCEL on one core while the set holds. When the named core is gone, the hash picks the one that adopts the dialog.
  */
-export function chooseCore(cores: readonly MessageChannel[], callId: string, named?: string): MessageChannel | undefined {
+export function chooseCore(
+  cores: readonly MessageChannel[],
+  callId: string,
+  named?: string,
+): MessageChannel | undefined {
   const live = cores.filter((c) => !c.closed);
   if (live.length <= 1) return live[0];
   if (named !== undefined) {

@@ -5,9 +5,35 @@ import type { Logger } from '../../log/index.js';
 import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import type { MessageChannel, TraversalClient } from '../../traversal/index.js';
-import { addPath, addRecordRoute, getParam, parseMessage, removeTopVia, tagOf, type SipMessage, type SipRequest, type SipResponse, type SipUri } from '../message/index.js';
+import {
+  addPath,
+  addRecordRoute,
+  getParam,
+  parseMessage,
+  removeTopVia,
+  tagOf,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+  type SipUri,
+} from '../message/index.js';
 import { SipConnectionPool, targetKey, type SipConnection, type SipTap } from '../transport/index.js';
-import { BOUND_HEADER, VIA_REGISTRATION, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, receivedCorrelationId, statelessBranch, viaValue } from './hop.js';
+import {
+  BOUND_HEADER,
+  VIA_REGISTRATION,
+  answer,
+  answerError,
+  aorOf,
+  correlationId,
+  grantedExpires,
+  handleOrAnswer,
+  hopFault,
+  logFailure,
+  ownTopVia,
+  receivedCorrelationId,
+  statelessBranch,
+  viaValue,
+} from './hop.js';
 import { RegistrationCounter } from './registrations.js';
 import { domainNotify, isDomainEvent } from './domain-sync.js';
 import { ContactRewriter } from './contact-rewrite.js';
@@ -77,7 +103,11 @@ export class CoreSipProxy {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
     this.#ownUser = `mra-${opts.node}`;
-    this.#routed = opts.routes().map((r) => targetKey(r.target)).sort().join(' ');
+    this.#routed = opts
+      .routes()
+      .map((r) => targetKey(r.target))
+      .sort()
+      .join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
     this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#dialogs.forget(key) });
@@ -85,7 +115,8 @@ export class CoreSipProxy {
       ownUser: this.#ownUser,
       node: opts.node,
       // To the edge the dialog's flow token names (a full mesh), as call control's own requests for the client go.
-      toEdge: (data) => edgeToward(this.#opts.traversal, parseMessage(Buffer.from(data)), VIA_MARK)?.send(data) ?? false,
+      toEdge: (data) =>
+        edgeToward(this.#opts.traversal, parseMessage(Buffer.from(data)), VIA_MARK)?.send(data) ?? false,
       toInside: (id, via, build) => {
         const conn = this.#pool.byId(id);
         return conn?.send(build(via(conn.transport, conn.localAddress, conn.localPort))) ?? false;
@@ -94,13 +125,22 @@ export class CoreSipProxy {
       log: this.#log,
     });
     const hangUpOnTimeout = opts.media?.timeoutAction === 'hangup';
-    this.#media = opts.media && new CoreMedia({ engine: opts.media.engine, keepaliveMs: opts.media.keepaliveMs, log: this.#log, agent: opts.node, ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}) });
+    this.#media =
+      opts.media &&
+      new CoreMedia({
+        engine: opts.media.engine,
+        keepaliveMs: opts.media.keepaliveMs,
+        log: this.#log,
+        agent: opts.node,
+        ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}),
+      });
     this.#pool = new SipConnectionPool({
       tls: opts.tls,
       ...(opts.sourceAddress ? { localAddress: opts.sourceAddress } : {}),
       limits: { idleTimeoutMs: opts.idleTimeoutMs, headerTimeoutMs: 30_000 },
       keepaliveMs: Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)),
-      onMessage: (data, conn) => logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
+      onMessage: (data, conn) =>
+        logFailure(this.#log, this.#fromCallControl(data, conn), 'sip core: call control message failed'),
       ...(opts.tap ? { tap: opts.tap } : {}),
     });
     opts.traversal.onChannel('sip', (ch) => this.#edgeChannel(ch));
@@ -113,7 +153,15 @@ export class CoreSipProxy {
 
   async status(): Promise<SipStatus> {
     const callControl = this.#opts.routes().map((r) => targetKey(r.target));
-    return { pathHeaders: this.#opts.pathHeaders, callControl, callControlConnections: this.#pool.size, registrations: await this.#registrations.count(), capacity: this.#registrations.capacity, ...callStatus(this.#calls, this.#media), ...this.counters };
+    return {
+      pathHeaders: this.#opts.pathHeaders,
+      callControl,
+      callControlConnections: this.#pool.size,
+      registrations: await this.#registrations.count(),
+      capacity: this.#registrations.capacity,
+      ...callStatus(this.#calls, this.#media),
+      ...this.counters,
+    };
   }
 
   /** The media section: call legs against capacity.calls (the capacity alarm reads it), relays and their counters. */
@@ -143,7 +191,8 @@ export class CoreSipProxy {
     this.#stopping = true;
     this.#awaiting.prune();
     const until = Date.now() + STOP_GRACE_MS;
-    while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0) await new Promise((r) => setTimeout(r, 20));
+    while (this.#awaiting.size > 0 && Date.now() < until && this.#pool.size > 0)
+      await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#dialogs.close();
     this.#calls.close();
@@ -151,7 +200,8 @@ export class CoreSipProxy {
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
   publishDomains(): void {
-    for (const edge of this.#opts.traversal.links()) edge.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
+    for (const edge of this.#opts.traversal.links())
+      edge.send(domainNotify(this.#opts.domains, this.#opts.node, this.#notifySeq++));
   }
 
   #edgeChannel(ch: MessageChannel): void {
@@ -192,13 +242,29 @@ export class CoreSipProxy {
     const first = req.routes()[0];
     if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
     // Core's own hash of the AOR and Call-ID for a registration (the same as the edge's id, not taken on its word).
-    const admitted = await admit(req, { lookup: (d) => this.#opts.domains.lookup(d), registrations: this.#registrations, calls: this.#calls, maintenance: this.#opts.maintenance?.() === true, registrationKey: () => correlationId(req) });
+    const admitted = await admit(req, {
+      lookup: (d) => this.#opts.domains.lookup(d),
+      registrations: this.#registrations,
+      calls: this.#calls,
+      maintenance: this.#opts.maintenance?.() === true,
+      registrationKey: () => correlationId(req),
+    });
     if (isRefusal(admitted)) return refuse(admitted.status, admitted.text, admitted.headers);
     const { domain, registration } = admitted;
     const next = req.routes()[0];
-    const route = (next && this.#nodeOf(next.uri)) ?? homeRoute(this.#opts.routes().filter((r) => r.deployment === domain.deployment), aorOf(req));
+    const route =
+      (next && this.#nodeOf(next.uri)) ??
+      homeRoute(
+        this.#opts.routes().filter((r) => r.deployment === domain.deployment),
+        aorOf(req),
+      );
     if (!route) return refuse(503, `No call control configured for ${domain.name}`, [['Retry-After', '30']]);
-    const viaExtra: Array<[string, string]> = registration ? [['mra-exp', String(registration.expires)], [VIA_REGISTRATION, registration.key]] : [];
+    const viaExtra: Array<[string, string]> = registration
+      ? [
+          ['mra-exp', String(registration.expires)],
+          [VIA_REGISTRATION, registration.key],
+        ]
+      : [];
     let conn = this.#pool.open(route.target);
     if (!conn) {
       try {
@@ -212,13 +278,27 @@ export class CoreSipProxy {
       if (this.#opts.pathHeaders) addPath(req, this.#ownUri(conn));
       else await this.#contacts.rewrite(req, conn);
     } else if (DIALOG_FORMING.has(req.method)) addRecordRoute(req, this.#ownUri(conn));
-    const carried = carry(req, this.#calls, this.#media, false, null, () => this.#media!.clientSide(this.#addresses(conn, ch)));
+    const carried = carry(req, this.#calls, this.#media, false, null, () =>
+      this.#media!.clientSide(this.#addresses(conn, ch)),
+    );
     if (isRefusal(carried)) return refuse(carried.status, carried.text, carried.headers);
     const branch = statelessBranch(req, this.#opts.node);
-    req.addHeader('via', viaValue(conn.transport, conn.localAddress, conn.localPort, [['branch', branch], [VIA_MARK, 'edge'], [VIA_FROM_EDGE, ch.info.peerNode], ...viaExtra]), 'top');
+    req.addHeader(
+      'via',
+      viaValue(conn.transport, conn.localAddress, conn.localPort, [
+        ['branch', branch],
+        [VIA_MARK, 'edge'],
+        [VIA_FROM_EDGE, ch.info.peerNode],
+        ...viaExtra,
+      ]),
+      'top',
+    );
     if (req.method !== 'ACK') this.#awaiting.sent(branch, true);
     this.counters.toCallControl++;
-    this.#log.debug({ corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` }, 'sip request to call control');
+    this.#log.debug(
+      { corr, callId: req.callId(), method: req.method, callControl: `${conn.transport}:${conn.remote}` },
+      'sip request to call control',
+    );
     const sent = conn.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, false);
     if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, true, conn.id);
@@ -236,13 +316,20 @@ export class CoreSipProxy {
     const connId = getParam(via.params, VIA_MARK);
     // The domain-table NOTIFY is core's own request: its answer ends here.
     if (connId === 'self') {
-      if (res.status >= 300) this.#log.warn({ status: res.status, reason: res.reason }, 'edge refused the domain table');
+      if (res.status >= 300)
+        this.#log.warn({ status: res.status, reason: res.reason }, 'edge refused the domain table');
       return;
     }
     removeTopVia(res);
     const conn = this.#pool.byId(connId ?? '');
-    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide(this.#addresses(conn, ch)));
-    if (!conn?.send(res.serialize())) this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
+    if (conn)
+      this.#media?.answer(
+        res,
+        () => this.#calls.legOf(res, 'to'),
+        () => this.#media!.clientSide(this.#addresses(conn, ch)),
+      );
+    if (!conn?.send(res.serialize()))
+      this.#log.info({ status: res.status }, 'sip response dropped: call control connection gone');
     else {
       this.#calls.response(res, true);
       const leg = this.#calls.legOf(res, 'to');
@@ -255,7 +342,11 @@ export class CoreSipProxy {
     return handleOrAnswer(
       data,
       (reply) => conn.send(reply),
-      (err) => this.#log.warn({ conn: conn.remote, status: err.status, reason: err.reason }, 'sip message from call control refused'),
+      (err) =>
+        this.#log.warn(
+          { conn: conn.remote, status: err.status, reason: err.reason },
+          'sip message from call control refused',
+        ),
       { check: 'requests' },
       (msg) => this.#callControlMessage(msg, conn),
     );
@@ -265,14 +356,19 @@ export class CoreSipProxy {
     const edge = edgeToward(this.#opts.traversal, msg, VIA_MARK);
     if (!msg.isRequest) {
       const via = ownTopVia(msg, VIA_MARK);
-      if (!via) return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
+      if (!via)
+        return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
       // The answer to a request core sent itself (a BYE ending a call) ends here.
       if (getParam(via.params, VIA_MARK) === 'self') return;
       if (msg.status >= 200) this.#awaiting.answered(getParam(via.params, 'branch') ?? '');
       removeTopVia(msg);
       // The edge's word, never call control's: it is taken off whatever call control wrote.
       if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      this.#media?.answer(msg, () => this.#calls.legOf(msg, 'from'), () => this.#media!.insideSide(this.#addresses(conn, edge)));
+      this.#media?.answer(
+        msg,
+        () => this.#calls.legOf(msg, 'from'),
+        () => this.#media!.insideSide(this.#addresses(conn, edge)),
+      );
       const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
       if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
         const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
@@ -280,9 +376,15 @@ export class CoreSipProxy {
         await this.#registrations.bound(key, expires, { aor: aorOf(msg) });
         if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
         msg.setHeader(BOUND_HEADER, String(expires));
-        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: msg.callId(), aor: aorOf(msg), expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
-      } else if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
-      if (!edge?.send(msg.serialize())) this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
+        if (this.#log.isLevelEnabled('info'))
+          this.#log.info(
+            { corr: key, callId: msg.callId(), aor: aorOf(msg), expires },
+            expires > 0 ? 'sip registration bound' : 'sip registration removed',
+          );
+      } else if (this.#log.isLevelEnabled('debug'))
+        this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
+      if (!edge?.send(msg.serialize()))
+        this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
       else {
         this.counters.toEdge++;
         this.#calls.response(msg, false);
@@ -298,13 +400,19 @@ export class CoreSipProxy {
     // The domain-table event is core's to send; relayed from the inside it would be an attempt on the edge.
     if (isDomainEvent(req)) {
       this.counters.refused++;
-      this.#log.warn({ method: req.method, callId: req.callId(), conn: conn.remote }, 'sip request refused: domain-table event from call control');
+      this.#log.warn(
+        { method: req.method, callId: req.callId(), conn: conn.remote },
+        'sip request refused: domain-table event from call control',
+      );
       if (req.method !== 'ACK') conn.send(answer(req, 403, 'Event package reserved for the traversal link'));
       return;
     }
     // Path off: the registrar only knows core's stand-in Contact; the client's and the edge's Path come back here.
     if (!this.#opts.pathHeaders && !(await this.#contacts.resolve(req)) && ContactRewriter.isStandIn(req.uri)) {
-      this.#log.info({ method: req.method, callId: req.callId() }, 'sip request toward a client refused: its binding expired');
+      this.#log.info(
+        { method: req.method, callId: req.callId() },
+        'sip request toward a client refused: its binding expired',
+      );
       if (req.method !== 'ACK') conn.send(answer(req, 480, 'Registration for this contact expired'));
       return;
     }
@@ -315,14 +423,26 @@ export class CoreSipProxy {
       if (req.method !== 'ACK') conn.send(answer(req, 430, 'Traversal link to the edge is down'));
       return;
     }
-    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, null, () => this.#media!.insideSide(this.#addresses(conn, edge)));
+    const carried = this.#calls.atCapacity(req)
+      ? CAPACITY_REACHED
+      : carry(req, this.#calls, this.#media, true, null, () => this.#media!.insideSide(this.#addresses(conn, edge)));
     if (isRefusal(carried)) {
-      this.#log.warn({ callId: req.callId(), conn: conn.remote, status: carried.status, reason: carried.text }, 'sip request toward a client refused');
+      this.#log.warn(
+        { callId: req.callId(), conn: conn.remote, status: carried.status, reason: carried.text },
+        'sip request toward a client refused',
+      );
       return void conn.send(answer(req, carried.status, carried.text, carried.headers));
     }
     // In the dialog's later requests call control comes back through core, over the connection it came on.
     if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(conn));
-    req.addHeader('via', viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [['branch', statelessBranch(req, conn.id)], [VIA_MARK, conn.id]]), 'top');
+    req.addHeader(
+      'via',
+      viaValue('TLS', `${this.#opts.node}.mra.invalid`, null, [
+        ['branch', statelessBranch(req, conn.id)],
+        [VIA_MARK, conn.id],
+      ]),
+      'top',
+    );
     this.counters.toEdge++;
     const sent = edge.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, true);
@@ -337,7 +457,11 @@ export class CoreSipProxy {
     const own = this.#opts.media?.address;
     const link = (edge ?? this.#opts.traversal.sip())?.info;
     const fixed = own !== undefined && own !== '0.0.0.0' ? own : undefined;
-    return { inside: fixed ?? conn.localAddress, edge: fixed ?? link?.localAddress ?? '0.0.0.0', edgeHost: link ? link.remote.slice(0, link.remote.lastIndexOf(':')) : '0.0.0.0' };
+    return {
+      inside: fixed ?? conn.localAddress,
+      edge: fixed ?? link?.localAddress ?? '0.0.0.0',
+      edgeHost: link ? link.remote.slice(0, link.remote.lastIndexOf(':')) : '0.0.0.0',
+    };
   }
 
   #track(key: string, conn: SipConnection): void {
@@ -354,7 +478,20 @@ export class CoreSipProxy {
   }
 
   #ownUri(conn: SipConnection): SipUri {
-    return { kind: 'sip', scheme: 'sip', user: this.#ownUser, password: null, host: conn.localAddress, port: conn.localPort, params: [{ name: 'transport', value: conn.transport }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
+    return {
+      kind: 'sip',
+      scheme: 'sip',
+      user: this.#ownUser,
+      password: null,
+      host: conn.localAddress,
+      port: conn.localPort,
+      params: [
+        { name: 'transport', value: conn.transport },
+        { name: 'lr', value: null },
+        { name: 'ob', value: null },
+      ],
+      headers: null,
+    };
   }
 
   #isCallControl(uri: SipRequest['uri']): boolean {

@@ -6,11 +6,39 @@ import type { Store } from '../../store/index.js';
 import type { DomainTable } from '../../domains/index.js';
 import { DomainTable as Table } from '../../domains/index.js';
 import type { MessageChannel } from '../../traversal/index.js';
-import { type SipError, type SipRequest, addPath, addRecordRoute, getParam, removeTopVia, tagOf, type SipResponse, type SipUri } from '../message/index.js';
+import {
+  type SipError,
+  type SipRequest,
+  addPath,
+  addRecordRoute,
+  getParam,
+  removeTopVia,
+  tagOf,
+  type SipResponse,
+  type SipUri,
+} from '../message/index.js';
 import { SipTlsListener, type SipConnection, type ConnectionLimits, type SipTap } from '../transport/index.js';
 import { FlowTokens } from './flow-token.js';
 import { AwaitingAnswers } from './awaiting-answers.js';
-import { BOUND_HEADER, CORRELATION_HEADER, VIA_REGISTRATION, PROXY_PARSE_LIMITS, answer, answerError, aorOf, correlationId, grantedExpires, handleOrAnswer, hopFault, logFailure, ownTopVia, rawAnswer, reasonHeader, statelessBranch, viaValue } from './hop.js';
+import {
+  BOUND_HEADER,
+  CORRELATION_HEADER,
+  VIA_REGISTRATION,
+  PROXY_PARSE_LIMITS,
+  answer,
+  answerError,
+  aorOf,
+  correlationId,
+  grantedExpires,
+  handleOrAnswer,
+  hopFault,
+  logFailure,
+  ownTopVia,
+  rawAnswer,
+  reasonHeader,
+  statelessBranch,
+  viaValue,
+} from './hop.js';
 import { RegistrationCounter } from './registrations.js';
 import { chooseCore, namedCore } from './core-choice.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
@@ -105,7 +133,10 @@ export class EdgeSipProxy {
     this.#opts = opts;
     this.#log = opts.log.child({ plane: 'sip' });
     this.#names = new Set([opts.publicHost, ...(opts.names ?? [])].map((n) => n.toLowerCase()));
-    this.#tokens = new FlowTokens({ ...(opts.node ? { node: opts.node } : {}), ...(opts.flowKey ? { key: opts.flowKey } : {}) });
+    this.#tokens = new FlowTokens({
+      ...(opts.node ? { node: opts.node } : {}),
+      ...(opts.flowKey ? { key: opts.flowKey } : {}),
+    });
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#calls = new CallTable({ capacity: opts.callCapacity });
     this.#media = opts.media && new EdgeMedia({ ...opts.media, log: this.#log, agent: opts.publicHost });
@@ -181,9 +212,26 @@ export class EdgeSipProxy {
     return chooseCore(this.#cores, req.callId(), named);
   }
 
-  #refuse(conn: SipConnection, req: SipRequest, status: number, text: string, headers: Array<[string, string]> = []): void {
+  #refuse(
+    conn: SipConnection,
+    req: SipRequest,
+    status: number,
+    text: string,
+    headers: Array<[string, string]> = [],
+  ): void {
     this.counters.refused++;
-    this.#log.warn({ corr: correlationId(req), callId: req.callId(), conn: conn.id, remote: conn.remote, method: req.method, status, reason: text }, 'sip request refused');
+    this.#log.warn(
+      {
+        corr: correlationId(req),
+        callId: req.callId(),
+        conn: conn.id,
+        remote: conn.remote,
+        method: req.method,
+        status,
+        reason: text,
+      },
+      'sip request refused',
+    );
     if (req.method !== 'ACK') conn.send(answer(req, status, text, headers));
   }
 
@@ -196,7 +244,10 @@ export class EdgeSipProxy {
       (reply) => conn.send(reply),
       (err) => {
         this.counters.refused++;
-        this.#log.warn({ conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason }, 'sip message refused');
+        this.#log.warn(
+          { conn: conn.id, remote: conn.remote, status: err.status, reason: err.reason },
+          'sip message refused',
+        );
       },
       { limits: PROXY_PARSE_LIMITS, check: 'requests' },
       (msg) => (msg.isRequest ? this.#requestFromClient(msg, conn, data) : this.#responseFromClient(msg, conn)),
@@ -213,23 +264,40 @@ export class EdgeSipProxy {
     if (req.has('path')) return this.#refuse(conn, req, 403, 'Path header not accepted from a client');
     const inDialog = tagOf(req.to()) !== null;
     for (const [i, r] of req.routes().entries()) {
-      if (!this.#isOwn(r.uri) && (!inDialog || i === 0)) return this.#refuse(conn, req, 403, 'Route to a host other than the edge');
+      if (!this.#isOwn(r.uri) && (!inDialog || i === 0))
+        return this.#refuse(conn, req, 403, 'Route to a host other than the edge');
     }
     while (req.routes().length > 0 && this.#isOwn(req.routes()[0]!.uri)) req.removeFirstValue('route');
     const domains = this.#domains;
     const named = inDialog ? namedCore(req) : undefined;
     const core = this.#core(req, named);
-    if (!domains || !core) return this.#refuse(conn, req, 503, core ? 'Domain table not yet received from core' : 'No traversal link to core', [RETRY_AFTER]);
+    if (!domains || !core)
+      return this.#refuse(
+        conn,
+        req,
+        503,
+        core ? 'Domain table not yet received from core' : 'No traversal link to core',
+        [RETRY_AFTER],
+      );
     // Whatever a client wrote in this header is replaced: the id is the edge's to give. A registration's id is a
     // hash of its AOR and Call-ID (RegistrationCounter's key): the edge counts by it, and carries it in its Via so
     // the answer is counted without parsing To again.
     const corr = correlationId(req);
-    const admitted = await admit(req, { lookup: (d) => domains.lookup(d), registrations: this.#registrations, calls: this.#calls, maintenance: this.#opts.maintenance?.() === true, registrationKey: () => corr });
+    const admitted = await admit(req, {
+      lookup: (d) => domains.lookup(d),
+      registrations: this.#registrations,
+      calls: this.#calls,
+      maintenance: this.#opts.maintenance?.() === true,
+      registrationKey: () => corr,
+    });
     if (isRefusal(admitted)) return this.#refuse(conn, req, admitted.status, admitted.text, admitted.headers);
 
     const token = this.#tokens.issue(conn.id);
     const branch = statelessBranch(req, conn.id);
-    const viaParams: Array<[string, string]> = [['branch', branch], [VIA_MARK, token]];
+    const viaParams: Array<[string, string]> = [
+      ['branch', branch],
+      [VIA_MARK, token],
+    ];
     if (admitted.registration) {
       viaParams.push(['mra-exp', String(admitted.registration.expires)], [VIA_REGISTRATION, corr]);
       addPath(req, this.#ownUri(token));
@@ -271,15 +339,33 @@ export class EdgeSipProxy {
   #answerInFlight(ch: MessageChannel): void {
     let answered = 0;
     for (const f of this.#inFlight.take((f) => f.ch === ch)) {
-      const reply = rawAnswer(f.data, 503, 'Service Unavailable', [RETRY_AFTER, reasonHeader(503, 'Traversal link to core lost')]);
+      const reply = rawAnswer(f.data, 503, 'Service Unavailable', [
+        RETRY_AFTER,
+        reasonHeader(503, 'Traversal link to core lost'),
+      ]);
       if (reply && f.conn.send(reply)) answered++;
     }
-    if (answered > 0) this.#log.warn({ core: ch.info.peerNode, answered }, 'sip requests in flight answered 503: traversal channel closed');
+    if (answered > 0)
+      this.#log.warn(
+        { core: ch.info.peerNode, answered },
+        'sip requests in flight answered 503: traversal channel closed',
+      );
   }
 
   #refuseError(conn: SipConnection, req: SipRequest, err: SipError): void {
     this.counters.refused++;
-    this.#log.warn({ corr: correlationId(req), callId: req.callId(), conn: conn.id, remote: conn.remote, method: req.method, status: err.status, reason: err.reason }, 'sip request refused');
+    this.#log.warn(
+      {
+        corr: correlationId(req),
+        callId: req.callId(),
+        conn: conn.id,
+        remote: conn.remote,
+        method: req.method,
+        status: err.status,
+        reason: err.reason,
+      },
+      'sip request refused',
+    );
     conn.send(answerError(req, err));
   }
 
@@ -288,8 +374,13 @@ export class EdgeSipProxy {
     const via = ownTopVia(res, VIA_MARK);
     if (!via) return void this.#log.warn({ conn: conn.id }, 'sip response from client without the edge Via dropped');
     removeTopVia(res);
-    this.#media?.answer(res, () => this.#calls.legOf(res, 'to'), () => this.#media!.clientSide);
-    if (!this.#core(res, getParam(via.params, VIA_CORE) ?? undefined)?.send(res.serialize())) this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
+    this.#media?.answer(
+      res,
+      () => this.#calls.legOf(res, 'to'),
+      () => this.#media!.clientSide,
+    );
+    if (!this.#core(res, getParam(via.params, VIA_CORE) ?? undefined)?.send(res.serialize()))
+      this.#log.warn({ conn: conn.id, status: res.status }, 'sip response dropped: no traversal link');
     else this.#calls.response(res, true);
   }
 
@@ -299,7 +390,11 @@ export class EdgeSipProxy {
     return handleOrAnswer(
       data,
       (reply) => ch.send(reply),
-      (err) => this.#log.warn({ core: ch.info.peerNode, status: err.status, reason: err.reason }, 'sip message from core refused'),
+      (err) =>
+        this.#log.warn(
+          { core: ch.info.peerNode, status: err.status, reason: err.reason },
+          'sip message from core refused',
+        ),
       { check: 'none' },
       (msg) => (msg.isRequest ? this.#requestFromCore(msg, ch) : this.#responseFromCore(msg)),
     );
@@ -316,14 +411,18 @@ export class EdgeSipProxy {
       return void ch.send(answer(req, 200));
     }
     if (isDomainEvent(req)) {
-      this.#log.warn({ core: ch.info.peerNode, callId: req.callId() }, 'sip request refused: relayed domain-table event');
+      this.#log.warn(
+        { core: ch.info.peerNode, callId: req.callId() },
+        'sip request refused: relayed domain-table event',
+      );
       return void ch.send(answer(req, 403, 'Event package reserved for the traversal link'));
     }
     const hop = hopFault(req);
     if (hop) return void ch.send(answerError(req, hop));
     // The request follows the Path the client registered: its top Route is this edge, naming the flow.
     const top = req.routes()[0];
-    const token = top && this.#isOwn(top.uri) ? this.#tokens.check((top.uri as SipUri).user ?? '') : { fault: 'forged' as const };
+    const token =
+      top && this.#isOwn(top.uri) ? this.#tokens.check((top.uri as SipUri).user ?? '') : { fault: 'forged' as const };
     // A token from an earlier edge process names a flow that died with it: 430, so the registrar lets the
     // binding go (RFC 5626 §5.3). One this process cannot have made stays 403 (docs/sip.md, Flow token).
     if ('fault' in token && token.fault === 'stale') {
@@ -347,14 +446,28 @@ export class EdgeSipProxy {
       if (req.method !== 'ACK') ch.send(answer(req, 430, 'Client connection gone'));
       return;
     }
-    const carried = this.#calls.atCapacity(req) ? CAPACITY_REACHED : carry(req, this.#calls, this.#media, true, conn.id, () => this.#media!.coreSide(conn.localAddress));
+    const carried = this.#calls.atCapacity(req)
+      ? CAPACITY_REACHED
+      : carry(req, this.#calls, this.#media, true, conn.id, () => this.#media!.coreSide(conn.localAddress));
     if (isRefusal(carried)) {
-      this.#log.warn({ callId: req.callId(), status: carried.status, reason: carried.text }, 'sip request toward a client refused');
+      this.#log.warn(
+        { callId: req.callId(), status: carried.status, reason: carried.text },
+        'sip request toward a client refused',
+      );
       return void ch.send(answer(req, carried.status, carried.text, carried.headers));
     }
     // The client's in-dialog requests then name this edge first, and the inside's find this flow again.
-    if (DIALOG_FORMING.has(req.method) && !tagOf(req.to())) addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
-    req.addHeader('via', viaValue('TLS', this.#opts.publicHost, this.#port, [['branch', statelessBranch(req, connId)], [VIA_MARK, 'core'], [VIA_CORE, ch.info.peerNode]]), 'top');
+    if (DIALOG_FORMING.has(req.method) && !tagOf(req.to()))
+      addRecordRoute(req, this.#ownUri(this.#tokens.issue(connId)));
+    req.addHeader(
+      'via',
+      viaValue('TLS', this.#opts.publicHost, this.#port, [
+        ['branch', statelessBranch(req, connId)],
+        [VIA_MARK, 'core'],
+        [VIA_CORE, ch.info.peerNode],
+      ]),
+      'top',
+    );
     this.counters.toClients++;
     forwarded(req, this.#calls, carried, conn.send(req.serialize()), true, conn.id);
   }
@@ -362,7 +475,8 @@ export class EdgeSipProxy {
   async #responseFromCore(res: SipResponse): Promise<void> {
     const via = ownTopVia(res, VIA_MARK);
     const connId = via ? this.#tokens.verify(getParam(via.params, VIA_MARK) ?? '') : undefined;
-    if (!via || !connId) return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
+    if (!via || !connId)
+      return void this.#log.warn({ status: res.status }, 'sip response from core not for this edge dropped');
     if (res.status >= 200) this.#inFlight.answered(getParam(via.params, 'branch') ?? '');
     removeTopVia(res);
     const conn = this.#listener.connection(connId);
@@ -378,12 +492,29 @@ export class EdgeSipProxy {
         const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
         await this.#registrations.bound(key, expires, { aor: aorOf(res), ...(conn ? { remote: conn.remote } : {}) });
         if (conn) this.#trackKey(conn.id, key, expires > 0);
-        if (this.#log.isLevelEnabled('info')) this.#log.info({ corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires }, expires > 0 ? 'sip registration bound' : 'sip registration removed');
+        if (this.#log.isLevelEnabled('info'))
+          this.#log.info(
+            { corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires },
+            expires > 0 ? 'sip registration bound' : 'sip registration removed',
+          );
       }
     }
-    if (conn) this.#media?.answer(res, () => this.#calls.legOf(res, 'from'), () => this.#media!.coreSide(conn.localAddress));
-    if (this.#log.isLevelEnabled('debug')) this.#log.debug({ corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status }, 'sip response to client');
-    if (!conn?.send(res.serialize())) this.#log.info({ corr: key ?? correlationId(res), status: res.status, conn: connId }, 'sip response dropped: client connection gone');
+    if (conn)
+      this.#media?.answer(
+        res,
+        () => this.#calls.legOf(res, 'from'),
+        () => this.#media!.coreSide(conn.localAddress),
+      );
+    if (this.#log.isLevelEnabled('debug'))
+      this.#log.debug(
+        { corr: key ?? correlationId(res), callId: res.callId(), conn: connId, status: res.status },
+        'sip response to client',
+      );
+    if (!conn?.send(res.serialize()))
+      this.#log.info(
+        { corr: key ?? correlationId(res), status: res.status, conn: connId },
+        'sip response dropped: client connection gone',
+      );
     else this.#calls.response(res, false);
   }
 
@@ -403,7 +534,20 @@ export class EdgeSipProxy {
   }
 
   #ownUri(token: string): SipUri {
-    return { kind: 'sip', scheme: 'sip', user: token, password: null, host: this.#opts.publicHost, port: this.#port, params: [{ name: 'transport', value: 'tls' }, { name: 'lr', value: null }, { name: 'ob', value: null }], headers: null };
+    return {
+      kind: 'sip',
+      scheme: 'sip',
+      user: token,
+      password: null,
+      host: this.#opts.publicHost,
+      port: this.#port,
+      params: [
+        { name: 'transport', value: 'tls' },
+        { name: 'lr', value: null },
+        { name: 'ob', value: null },
+      ],
+      headers: null,
+    };
   }
 
   /**

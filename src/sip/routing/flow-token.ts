@@ -37,7 +37,13 @@ function split(token: string): Parts | undefined {
   if (raw.length <= at + 1) return undefined;
   const len = raw[at]!;
   if (raw.length <= at + 1 + len) return undefined;
-  return { epoch: raw.subarray(0, EPOCH_BYTES), mac: raw.subarray(EPOCH_BYTES, at), node: raw.subarray(at + 1, at + 1 + len).toString('utf8'), id: raw.subarray(at + 1 + len), signed: raw.subarray(at) };
+  return {
+    epoch: raw.subarray(0, EPOCH_BYTES),
+    mac: raw.subarray(EPOCH_BYTES, at),
+    node: raw.subarray(at + 1, at + 1 + len).toString('utf8'),
+    id: raw.subarray(at + 1 + len),
+    signed: raw.subarray(at),
+  };
 }
 
 export class FlowTokens {
@@ -92,7 +98,9 @@ export class FlowTokens {
     const genuine = timingSafeEqual(p.mac, this.#mac(p.signed));
     // Another process's token cannot be checked without the cluster's key: it names no flow here either way.
     if (!ours) return { fault: genuine || !this.#shared ? 'stale' : 'forged' };
-    return genuine && p.node === this.#node.toString('utf8') ? { connectionId: p.id.toString('utf8') } : { fault: 'forged' };
+    return genuine && p.node === this.#node.toString('utf8')
+      ? { connectionId: p.id.toString('utf8') }
+      : { fault: 'forged' };
   }
 
   /** The connection id, or undefined for a token this process did not issue. */

@@ -3,7 +3,22 @@
 import { randomBytes } from 'node:crypto';
 import { errorCode } from '../../host/index.js';
 import type { Logger } from '../../log/index.js';
-import { MAGIC_COOKIE, SipError, type SipRequest, createResponse, decrementMaxForwards, formatVia, getParam, parseMessage, reasonPhrase, type ParseLimits, type NameAddr, type SipMessage, type SipResponse, type Via } from '../message/index.js';
+import {
+  MAGIC_COOKIE,
+  SipError,
+  type SipRequest,
+  createResponse,
+  decrementMaxForwards,
+  formatVia,
+  getParam,
+  parseMessage,
+  reasonPhrase,
+  type ParseLimits,
+  type NameAddr,
+  type SipMessage,
+  type SipResponse,
+  type Via,
+} from '../message/index.js';
 
 /** Parser limits below the transport's framing limits, so a too-large message is cut cleanly and gets 513. */
 export const PROXY_PARSE_LIMITS = { maxHeaderBytes: 16384, maxHeaders: 128, maxBodyBytes: 65536 } as const;
@@ -35,7 +50,12 @@ const COPIED = /^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:/i;
  * The answer to bytes that did not parse: built from the lines a response must echo. Null when the bytes
  * are a response, or lack a Via to send the answer along (nothing can be answered then; the caller logs).
  */
-export function rawAnswer(data: Buffer, status: number, reason: string, headers: Array<[string, string]> = []): Buffer | null {
+export function rawAnswer(
+  data: Buffer,
+  status: number,
+  reason: string,
+  headers: Array<[string, string]> = [],
+): Buffer | null {
   const end = data.indexOf('\r\n\r\n');
   const head = data.toString('latin1', 0, end < 0 ? Math.min(data.length, 16384) : end);
   const lines = head.split('\r\n');
@@ -44,7 +64,10 @@ export function rawAnswer(data: Buffer, status: number, reason: string, headers:
   if (!copied.some((l) => /^(via|v)[ \t]*:/i.test(l))) return null;
   const phrase = reason.replace(/[\r\n]/g, ' ') || reasonPhrase(status);
   const extra = headers.map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  return Buffer.from(`SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\n${extra}Content-Length: 0\r\n\r\n`, 'latin1');
+  return Buffer.from(
+    `SIP/2.0 ${status} ${phrase}\r\n${copied.join('\r\n')}\r\n${extra}Content-Length: 0\r\n\r\n`,
+    'latin1',
+  );
 }
 
 /**
@@ -67,7 +90,12 @@ export interface HopParseOptions {
  * Parses and checks one framed message. A fault (SipError) is reported to `refused` (the caller's log and
  * counters), answered along the raw Via where the bytes allow it, and yields undefined; anything else throws.
  */
-export function parseOrAnswer(data: Buffer, send: (reply: Buffer) => void, refused: (err: SipError) => void, opts: HopParseOptions = {}): SipMessage | undefined {
+export function parseOrAnswer(
+  data: Buffer,
+  send: (reply: Buffer) => void,
+  refused: (err: SipError) => void,
+  opts: HopParseOptions = {},
+): SipMessage | undefined {
   const check = opts.check ?? 'all';
   try {
     const msg = parseMessage(data, { stream: true, limits: opts.limits, essentials: ESSENTIALS[check] });
@@ -99,7 +127,12 @@ export function handleOrAnswer(
   }
 }
 
-function answerFault(data: Buffer, err: unknown, send: (reply: Buffer) => void, refused: (err: SipError) => void): void {
+function answerFault(
+  data: Buffer,
+  err: unknown,
+  send: (reply: Buffer) => void,
+  refused: (err: SipError) => void,
+): void {
   if (!(err instanceof SipError)) throw err;
   refused(err);
   const reply = rawAnswer(data, err.status, err.reason);
@@ -132,8 +165,20 @@ export function statelessBranch(msg: SipMessage, salt: string): string {
   return `${MAGIC_COOKIE}${shortHash(`${getParam(top.params, 'branch') ?? ''}|${top.host}|${top.port ?? ''}|${salt}`, BRANCH_SEED_A, BRANCH_SEED_B)}`;
 }
 
-export function viaValue(transport: string, host: string, port: number | null, params: Array<[string, string]>): string {
-  const via: Via = { protocolName: 'SIP', protocolVersion: '2.0', transport: transport.toUpperCase(), host, port, params: params.map(([name, value]) => ({ name, value })) };
+export function viaValue(
+  transport: string,
+  host: string,
+  port: number | null,
+  params: Array<[string, string]>,
+): string {
+  const via: Via = {
+    protocolName: 'SIP',
+    protocolVersion: '2.0',
+    transport: transport.toUpperCase(),
+    host,
+    port,
+    params: params.map(([name, value]) => ({ name, value })),
+  };
   return formatVia(via);
 }
 
@@ -162,7 +207,12 @@ export function addressOf(n: NameAddr): string {
 /** The longest expiry a registrar granted in a 2xx (its Contact expires params, else Expires; none: 0). */
 export function grantedExpires(res: SipResponse): number {
   const contacts = res.has('contact') ? res.contacts() : [];
-  const values = contacts === '*' ? [] : contacts.map((c) => Number(getParam(c.params, 'expires') ?? res.header('expires') ?? NaN)).filter(Number.isFinite);
+  const values =
+    contacts === '*'
+      ? []
+      : contacts
+          .map((c) => Number(getParam(c.params, 'expires') ?? res.header('expires') ?? NaN))
+          .filter(Number.isFinite);
   if (values.length === 0) return res.has('expires') ? Number(res.header('expires')) || 0 : 0;
   return Math.max(...values);
 }

@@ -20,7 +20,8 @@ const WILDCARD = new Set(['0.0.0.0', '::', '']);
 /** What each node counts against its own capacity: in a cluster's store, kept apart per node (docs/cluster.md). */
 const OWN_NAMESPACES = ['sip-registrations'];
 
-const specific = (address: string | undefined): string | undefined => (address === undefined || WILDCARD.has(address) ? undefined : address);
+const specific = (address: string | undefined): string | undefined =>
+  address === undefined || WILDCARD.has(address) ? undefined : address;
 
 /**
  * Starts the client-facing SIP TLS listener on public.sip_tls_port and takes every core's SIP channel. With a media
@@ -28,7 +29,12 @@ const specific = (address: string | undefined): string | undefined => (address =
  * the address their connection reached), core the traversal address (else the engine's, else core falls back to
  * the address it dials).
  */
-export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: ChannelSource, engine?: MediaEngine, mediaBind?: string): Promise<EdgeSipProxy> {
+export async function attachEdgeSip(
+  ctx: NodeContext<EdgeConfig>,
+  traversal: ChannelSource,
+  engine?: MediaEngine,
+  mediaBind?: string,
+): Promise<EdgeSipProxy> {
   const { cfg } = ctx;
   const publicAddress = specific(cfg.media.public_address) ?? specific(cfg.public.address);
   const proxy = new EdgeSipProxy({
@@ -46,7 +52,15 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Cha
     ...(ctx.store.shared ? { flowKey: await sharedSecret(ctx.store, 'flow-token') } : {}),
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
-    ...(engine ? { media: { engine, muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0', ...(publicAddress ? { publicAddress } : {}) } } : {}),
+    ...(engine
+      ? {
+          media: {
+            engine,
+            muxAddress: specific(cfg.traversal.address) ?? specific(mediaBind) ?? '0.0.0.0',
+            ...(publicAddress ? { publicAddress } : {}),
+          },
+        }
+      : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
     ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
@@ -67,7 +81,9 @@ export async function attachEdgeSip(ctx: NodeContext<EdgeConfig>, traversal: Cha
  */
 export function edgeNames(cfg: EdgeConfig, certPem: string): string[] {
   const fromCert = [...dnsNames(certPem).filter((n) => !n.startsWith('*')), ...ipAddressNames(certPem)];
-  return [cfg.http.public_name, specific(cfg.public.address), specific(cfg.media.public_address), ...fromCert].filter((n): n is string => n !== undefined);
+  return [cfg.http.public_name, specific(cfg.public.address), specific(cfg.media.public_address), ...fromCert].filter(
+    (n): n is string => n !== undefined,
+  );
 }
 
 /** What core's SIP routing needs of discovery: its current answer, and word when it changes. */
@@ -80,9 +96,21 @@ export interface CallControlDiscovery {
  * Routes SIP from the traversal link to call control and back: to the Unified CM nodes discovery found, or
  * the configured unified_cm[].nodes for a cluster discovery has no answer for (or without discovery at all).
  */
-export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<TraversalClient, 'onChannel' | 'sip' | 'link' | 'links'>, domains?: DomainTable, discovery?: CallControlDiscovery, engine?: MediaEngine): CoreSipProxy {
+export function attachCoreSip(
+  ctx: NodeContext<CoreConfig>,
+  traversal: Pick<TraversalClient, 'onChannel' | 'sip' | 'link' | 'links'>,
+  domains?: DomainTable,
+  discovery?: CallControlDiscovery,
+  engine?: MediaEngine,
+): CoreSipProxy {
   const { cfg } = ctx;
-  const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({ publisher: c.publisher, deployment: c.deployment, mixedMode: c.mixed_mode, tlsVerify: c.tls_verify, nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })) }));
+  const clusters: CallControlCluster[] = cfg.unified_cm.map((c) => ({
+    publisher: c.publisher,
+    deployment: c.deployment,
+    mixedMode: c.mixed_mode,
+    tlsVerify: c.tls_verify,
+    nodes: c.nodes.map((n) => ({ address: n.address, sipPort: n.sip_port, sipTlsPort: n.sip_tls_port })),
+  }));
   // Derived once per discovery answer, not per request: the result object is replaced whole on each refresh.
   let routes = discovery ? callControlRoutes(discovery.result(), clusters) : clusters.flatMap(configuredRoutes);
   const proxy = new CoreSipProxy({
@@ -97,7 +125,16 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
     store: nodeScoped(ctx.store, cfg.name, OWN_NAMESPACES),
     capacity: cfg.capacity.registrations,
     callCapacity: cfg.capacity.calls,
-    ...(engine ? { media: { engine, keepaliveMs: Math.round(cfg.media.keepalive_s * 1000), timeoutAction: cfg.media.timeout_action, ...(cfg.media.address ? { address: cfg.media.address } : {}) } } : {}),
+    ...(engine
+      ? {
+          media: {
+            engine,
+            keepaliveMs: Math.round(cfg.media.keepalive_s * 1000),
+            timeoutAction: cfg.media.timeout_action,
+            ...(cfg.media.address ? { address: cfg.media.address } : {}),
+          },
+        }
+      : {}),
     maintenance: () => ctx.maintenance(),
     log: ctx.log,
     ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
@@ -121,7 +158,14 @@ export function attachCoreSip(ctx: NodeContext<CoreConfig>, traversal: Pick<Trav
 function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engine: MediaEngine | undefined): void {
   ctx.addStatus('media', (): MediaStatus => {
     if (!engine || engine.closed) return read();
-    return { ...read(), portPairsInUse: engine.dump().portPairsInUse, muxPorts: engine.info.muxPorts, ...engine.traffic(), listenerFailures: engine.listenerFailures, srtpBackend: engine.info.srtpBackend };
+    return {
+      ...read(),
+      portPairsInUse: engine.dump().portPairsInUse,
+      muxPorts: engine.info.muxPorts,
+      ...engine.traffic(),
+      listenerFailures: engine.listenerFailures,
+      srtpBackend: engine.info.srtpBackend,
+    };
   });
 }
 
@@ -132,7 +176,11 @@ function addMediaStatus(ctx: NodeContext<unknown>, read: () => MediaStatus, engi
 function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<SipStatus>): void {
   // Empty until the first read completes.
   let last: SipStatus | Record<string, never> = {};
-  const refresh = () => void read().then((s) => (last = s), () => {});
+  const refresh = () =>
+    void read().then(
+      (s) => (last = s),
+      () => {},
+    );
   refresh();
   const timer = setInterval(refresh, 1000);
   timer.unref();
@@ -144,5 +192,14 @@ function addSipStatus(ctx: NodeContext<unknown>, read: () => Promise<SipStatus>)
 }
 
 // Hop helpers for other SIP elements (the lab's call control and client, tests).
-export { answer, hopFault, parseOrAnswer, rawAnswer, statelessBranch, viaValue, aorOf, PROXY_PARSE_LIMITS } from './hop.js';
+export {
+  answer,
+  hopFault,
+  parseOrAnswer,
+  rawAnswer,
+  statelessBranch,
+  viaValue,
+  aorOf,
+  PROXY_PARSE_LIMITS,
+} from './hop.js';
 export { overloadAnswer } from './overload.js';

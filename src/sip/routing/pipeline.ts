@@ -57,7 +57,8 @@ export async function admit(req: SipRequest, rules: AdmissionRules): Promise<Adm
     if (admission !== 'ok') return REFUSED_ADMISSION[admission];
     return { domain, registration: { expires, key } };
   }
-  if (rules.maintenance && req.method === 'INVITE' && !tagOf(req.to())) return { status: 503, text: 'Maintenance mode: new calls refused' };
+  if (rules.maintenance && req.method === 'INVITE' && !tagOf(req.to()))
+    return { status: 503, text: 'Maintenance mode: new calls refused' };
   if (rules.calls.atCapacity(req)) return CAPACITY_REACHED;
   return { domain };
 }
@@ -71,7 +72,14 @@ export interface Carried {
  * The call-model step: the request's leg (an INVITE out of a dialog opens one) and its offer rewritten by `policy`.
  * A refused offer leaves no leg or relay behind (a refused re-INVITE leaves the call as it was).
  */
-export function carry(req: SipRequest, calls: CallTable, media: CallMedia | undefined, towardClient: boolean, flow: string | null, policy: () => MediaPolicy): Carried | Refusal {
+export function carry(
+  req: SipRequest,
+  calls: CallTable,
+  media: CallMedia | undefined,
+  towardClient: boolean,
+  flow: string | null,
+  policy: () => MediaPolicy,
+): Carried | Refusal {
   const opened = calls.legFor(req, towardClient, flow);
   const offer = media?.offer(req, opened?.leg, policy);
   if (offer?.fault) {
@@ -82,7 +90,14 @@ export function carry(req: SipRequest, calls: CallTable, media: CallMedia | unde
 }
 
 /** After the send: a request that left is recorded in its leg (BYE ends it, ACK confirms it); one that did not is let go. */
-export function forwarded(req: SipRequest, calls: CallTable, carried: Carried, sent: boolean, towardClient: boolean, flow: string | null = null): void {
+export function forwarded(
+  req: SipRequest,
+  calls: CallTable,
+  carried: Carried,
+  sent: boolean,
+  towardClient: boolean,
+  flow: string | null = null,
+): void {
   if (sent) calls.request(req, towardClient, flow, carried.opened?.leg);
   else calls.unsent(carried.opened);
 }

@@ -25,7 +25,10 @@ interface HeldRegistration extends RegistrationInfo {
  * again soon. Maintenance: 503 without it, which tells the client to fail over to the next server in the
  * SRV set (RFC 3263 §4.3) rather than wait for a node that is being drained.
  */
-export const REFUSED_ADMISSION: Record<Exclude<Admission, 'ok'>, { status: number; text: string; headers: Array<[string, string]> }> = {
+export const REFUSED_ADMISSION: Record<
+  Exclude<Admission, 'ok'>,
+  { status: number; text: string; headers: Array<[string, string]> }
+> = {
   full: { status: 503, text: 'Registration capacity reached', headers: [['Retry-After', '5']] },
   maintenance: { status: 503, text: 'Maintenance mode: new registrations refused', headers: [] },
 };
@@ -54,12 +57,27 @@ export class RegistrationCounter {
   /** `who` is kept beside the expiry so an operator can list the registrations (mra-edge registrations). */
   async bound(key: string, expiresS: number, who: RegistrationInfo = {}): Promise<void> {
     if (expiresS <= 0) await this.store.delete(NS, key);
-    else await this.store.set<HeldRegistration>(NS, key, { ...who, since: (await this.store.get<HeldRegistration>(NS, key))?.since ?? Date.now(), expires: Date.now() + expiresS * 1000 }, expiresS * 1000);
+    else
+      await this.store.set<HeldRegistration>(
+        NS,
+        key,
+        {
+          ...who,
+          since: (await this.store.get<HeldRegistration>(NS, key))?.since ?? Date.now(),
+          expires: Date.now() + expiresS * 1000,
+        },
+        expiresS * 1000,
+      );
   }
 
   /** Every registration held here: AOR, client address (edge), when it was first bound and when it expires. */
   async list(): Promise<Array<RegistrationInfo & { key: string; since: string; expires: string }>> {
-    return (await this.store.entries<HeldRegistration>(NS)).map(([key, r]) => ({ key, ...r, since: new Date(r.since).toISOString(), expires: new Date(r.expires).toISOString() }));
+    return (await this.store.entries<HeldRegistration>(NS)).map(([key, r]) => ({
+      key,
+      ...r,
+      since: new Date(r.since).toISOString(),
+      expires: new Date(r.expires).toISOString(),
+    }));
   }
 
   async unbound(key: string): Promise<void> {
@@ -72,7 +90,11 @@ export class RegistrationCounter {
 }
 
 /** The expiry a REGISTER asks for (RFC 3261 §10.2.1.1): the Contact's expires param, else Expires; 0 for "*". */
-export function requestedExpires(contactParams: ReadonlyArray<{ name: string; value: string | null }> | '*', expiresHeader: string | undefined, fallback = 3600): number {
+export function requestedExpires(
+  contactParams: ReadonlyArray<{ name: string; value: string | null }> | '*',
+  expiresHeader: string | undefined,
+  fallback = 3600,
+): number {
   if (contactParams === '*') return 0;
   const p = contactParams.find((x) => x.name.toLowerCase() === 'expires');
   const text = p?.value ?? expiresHeader;

@@ -2,7 +2,13 @@
 // call control can send requests back over the connection core opened (RFC 5626 §5.3 connection reuse).
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { StreamSipConnection, type SipConnection, type ConnectionHandler, type ConnectionLimits, type SipTap } from './connection.js';
+import {
+  StreamSipConnection,
+  type SipConnection,
+  type ConnectionHandler,
+  type ConnectionLimits,
+  type SipTap,
+} from './connection.js';
 
 export interface SipTarget {
   transport: 'tcp' | 'tls';
@@ -103,7 +109,19 @@ export class SipConnectionPool {
       if (target.transport === 'tls') {
         const t = this.opts.tls;
         if (!t) return reject(new Error(`no TLS material for ${targetKey(target)}`));
-        socket = tlsConnect({ host: target.host, port: target.port, ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: target.verify !== false, servername: isIp(target.host) ? undefined : target.host, ...from }, ready);
+        socket = tlsConnect(
+          {
+            host: target.host,
+            port: target.port,
+            ca: t.ca,
+            cert: t.cert,
+            key: t.key,
+            rejectUnauthorized: target.verify !== false,
+            servername: isIp(target.host) ? undefined : target.host,
+            ...from,
+          },
+          ready,
+        );
       } else socket = tcpConnect({ host: target.host, port: target.port, ...from }, ready);
       socket.once('error', fail);
       socket.setTimeout(timeout, () => fail(new Error(`connect timeout after ${timeout} ms`)));

@@ -13,7 +13,12 @@ export interface ConnectionLimits extends FramerLimits {
 
 // Framing limits sit above the parser's so that a message a little too large is still cut cleanly and can
 // be answered 513; beyond them the stream cannot be trusted and is closed.
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { maxHeaderBytes: 65536, maxBodyBytes: 262144, headerTimeoutMs: 10_000, idleTimeoutMs: 600_000 };
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxHeaderBytes: 65536,
+  maxBodyBytes: 262144,
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 600_000,
+};
 
 export type ConnectionHandler = (data: Buffer, conn: SipConnection) => void;
 
@@ -63,7 +68,12 @@ export class StreamSipConnection implements SipConnection {
   #closed = false;
   closeReason = '';
 
-  constructor(socket: Socket, transport: 'tcp' | 'tls', limits: Partial<ConnectionLimits>, private readonly onMessage: ConnectionHandler) {
+  constructor(
+    socket: Socket,
+    transport: 'tcp' | 'tls',
+    limits: Partial<ConnectionLimits>,
+    private readonly onMessage: ConnectionHandler,
+  ) {
     this.id = `c${(nextId++).toString(36)}`;
     this.transport = transport;
     this.#socket = socket;
@@ -121,8 +131,7 @@ export class StreamSipConnection implements SipConnection {
         this.#headerTimer = undefined;
         this.tap?.('in', ev.data, this);
         this.onMessage(ev.data, this);
-      }
-      else if (ev.kind === 'ping') this.#socket.write('\r\n');
+      } else if (ev.kind === 'ping') this.#socket.write('\r\n');
       else if (ev.kind === 'error') return this.close(`unframeable stream: ${ev.status} ${ev.reason}`);
     }
     this.#armHeaderTimer();
@@ -133,7 +142,10 @@ export class StreamSipConnection implements SipConnection {
       clearTimeout(this.#headerTimer);
       this.#headerTimer = undefined;
     } else if (!this.#headerTimer && this.#limits.headerTimeoutMs > 0) {
-      this.#headerTimer = setTimeout(() => this.close(`message incomplete after ${this.#limits.headerTimeoutMs} ms (header timeout)`), this.#limits.headerTimeoutMs);
+      this.#headerTimer = setTimeout(
+        () => this.close(`message incomplete after ${this.#limits.headerTimeoutMs} ms (header timeout)`),
+        this.#limits.headerTimeoutMs,
+      );
       this.#headerTimer.unref();
     }
   }

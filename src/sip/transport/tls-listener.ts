@@ -6,7 +6,13 @@
 import { nativeExport } from '../../native/addon.js';
 import { LISTEN_BACKLOG } from '../../util/listen.js';
 import type { Logger } from '../../log/index.js';
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionHandler, type ConnectionLimits, type SipConnection, type SipTap } from './connection.js';
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  type ConnectionHandler,
+  type ConnectionLimits,
+  type SipConnection,
+  type SipTap,
+} from './connection.js';
 
 export interface SipTlsListenerOptions {
   address: string;
@@ -38,10 +44,18 @@ type NativeEvent =
   | { type: 'handshakeFailed'; remote: string; reason: string };
 
 export interface SipTlsListenerStats {
-  connections: number; handshaking: number; accepted: number; refused: number; handshakeFailures: number;
-  messagesIn: number; bytesIn: number; messagesOut: number; bytesOut: number;
+  connections: number;
+  handshaking: number;
+  accepted: number;
+  refused: number;
+  handshakeFailures: number;
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
   /** malloc_trim calls after bursts of connections, and the milliseconds they took in all. */
-  memoryTrims: number; memoryTrimMs: number;
+  memoryTrims: number;
+  memoryTrimMs: number;
 }
 
 interface NativeListener {
@@ -53,7 +67,10 @@ interface NativeListener {
   stats(): SipTlsListenerStats;
 }
 
-type NativeListenerClass = new (config: Record<string, string | number>, onEvents: (events: NativeEvent[]) => void) => NativeListener;
+type NativeListenerClass = new (
+  config: Record<string, string | number>,
+  onEvents: (events: NativeEvent[]) => void,
+) => NativeListener;
 
 const ID_PREFIX = 't';
 /** Native events handled per turn of the loop at most (a message costs JavaScript ~0.1 ms: ~25 ms a turn). */
@@ -137,9 +154,18 @@ export class SipTlsListener {
     const Native = nativeExport<NativeListenerClass>('NativeSipTlsListener');
     const native = new Native(
       {
-        address, port, certPem: tls.cert, keyPem: tls.key, threads, backlog: LISTEN_BACKLOG, maxConnections,
-        maxHeaderBytes: this.#limits.maxHeaderBytes, maxBodyBytes: this.#limits.maxBodyBytes,
-        headerTimeoutMs: this.#limits.headerTimeoutMs, idleTimeoutMs: this.#limits.idleTimeoutMs, handshakeTimeoutMs,
+        address,
+        port,
+        certPem: tls.cert,
+        keyPem: tls.key,
+        threads,
+        backlog: LISTEN_BACKLOG,
+        maxConnections,
+        maxHeaderBytes: this.#limits.maxHeaderBytes,
+        maxBodyBytes: this.#limits.maxBodyBytes,
+        headerTimeoutMs: this.#limits.headerTimeoutMs,
+        idleTimeoutMs: this.#limits.idleTimeoutMs,
+        handshakeTimeoutMs,
       },
       (events) => this.#onEvents(events),
     );
@@ -192,7 +218,6 @@ export class SipTlsListener {
     return native.send(num, data);
   }
 
-
   /** @internal a close from this side: the connection is gone for JS at once, the socket soon after. */
   closeConnection(conn: ClientConnection, reason: string): void {
     this.#native?.close(conn.num, reason);
@@ -203,7 +228,8 @@ export class SipTlsListener {
   // messages; handled in one go it would hold the loop for seconds, with core's answers for the first of them
   // waiting behind the last. At most EVENTS_PER_TURN are handled per turn; the rest wait, in order, for the next.
   #onEvents(events: NativeEvent[]): void {
-    if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN) return this.#handle(events, 0, events.length, 0);
+    if (this.#backlog.length === 0 && events.length <= EVENTS_PER_TURN)
+      return this.#handle(events, 0, events.length, 0);
     this.#arrivals.push([this.#backlog.length, performance.now()]);
     if (this.#backlog.length === 0) this.#backlog = events;
     else for (const ev of events) this.#backlog.push(ev);
@@ -265,7 +291,10 @@ export class SipTlsListener {
           break;
         }
         case 'refused':
-          log.warn({ remote: ev.remote, max: this.#opts.maxConnections, reason: ev.reason }, 'sip connection refused: connection limit');
+          log.warn(
+            { remote: ev.remote, max: this.#opts.maxConnections, reason: ev.reason },
+            'sip connection refused: connection limit',
+          );
           break;
         case 'handshakeFailed':
           log.debug({ remote: ev.remote, err: ev.reason }, 'sip tls handshake failed');
@@ -277,7 +306,8 @@ export class SipTlsListener {
   #closed(conn: ClientConnection, reason: string): void {
     if (!this.#connections.delete(conn.num)) return;
     // Guard trips (slowloris, idle, unframeable, a client that does not read) are worth a warning; a hang-up is not.
-    if (/timeout|unframeable|queue full/.test(reason)) this.#opts.log.warn({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
+    if (/timeout|unframeable|queue full/.test(reason))
+      this.#opts.log.warn({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
     else this.#opts.log.debug({ conn: conn.id, remote: conn.remote, reason }, 'sip connection closed');
     conn.finish(reason);
     this.#opts.onConnectionClosed?.(conn);

@@ -4,7 +4,15 @@ import type { Logger } from '../../log/index.js';
 import { MuxDuplex } from './mux-duplex.js';
 import { STREAM_WINDOW } from './mux-frames.js';
 import { DEFAULT_MAX_STREAMS, MuxSession, type MuxStream } from './mux-session.js';
-import { HOP_BY_HOP, MRA_HEADER_PREFIX, VERDICT_HEADER, MAINTENANCE_HEADER, decodeIdentity, type EdgeIdentity, type Verdict } from './protocol.js';
+import {
+  HOP_BY_HOP,
+  MRA_HEADER_PREFIX,
+  VERDICT_HEADER,
+  MAINTENANCE_HEADER,
+  decodeIdentity,
+  type EdgeIdentity,
+  type Verdict,
+} from './protocol.js';
 
 /** Request headers as core receives them: lower-case names, the edge's `x-mra-*` ones included. */
 export type TunnelRequestHeaders = Record<string, string | string[] | undefined>;
@@ -116,7 +124,8 @@ export class CoreTunnel {
       return;
     }
     const out: Record<string, string | string[] | number> = {};
-    for (const [k, v] of Object.entries(answer.headers ?? {})) if (!HOP_BY_HOP.has(k.toLowerCase())) out[k.toLowerCase()] = v;
+    for (const [k, v] of Object.entries(answer.headers ?? {}))
+      if (!HOP_BY_HOP.has(k.toLowerCase())) out[k.toLowerCase()] = v;
     if (answer.verdict) out[VERDICT_HEADER] = answer.verdict;
     const body = answer.body;
     if (body instanceof Readable) {

@@ -44,7 +44,11 @@ export class EdgeTunnel {
       if (i >= 0) this.#sessions.splice(i, 1);
       if (!session.closed) session.close();
     };
-    const session: MuxSession = new MuxSession(stream, { role: 'edge', streamWindow: this.streamWindow, onClose: drop });
+    const session: MuxSession = new MuxSession(stream, {
+      role: 'edge',
+      streamWindow: this.streamWindow,
+      onClose: drop,
+    });
     stream.on('error', (err) => this.log.warn({ peerNode, err: err.message }, `${this.kind} tunnel connection error`));
     onClose(drop);
     this.#sessions.push(session);
@@ -97,4 +101,3 @@ export class EdgeTunnel {
     return undefined;
   }
 }
-

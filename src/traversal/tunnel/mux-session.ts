@@ -1,7 +1,18 @@
 import type { TLSSocket } from 'node:tls';
 import { IdTable } from '../../util/id-table.js';
 import { TickWriter } from '../../util/tick-writer.js';
-import { END, FrameError, FrameReader, FrameType, MAX_DATA_FRAME, MAX_HEAD, STREAM_WINDOW, creditFrame, frame, jsonFrame } from './mux-frames.js';
+import {
+  END,
+  FrameError,
+  FrameReader,
+  FrameType,
+  MAX_DATA_FRAME,
+  MAX_HEAD,
+  STREAM_WINDOW,
+  creditFrame,
+  frame,
+  jsonFrame,
+} from './mux-frames.js';
 
 /** What a stream's user hears (MuxStream.listen). Data that comes before anyone listens waits, uncredited. */
 export interface StreamEvents {
@@ -95,7 +106,8 @@ export class MuxStream {
     if (this.#done) return;
     const end = (flags & END) !== 0;
     if (type === FrameType.Data) {
-      if (this.recvEnd || (this.#allowed -= payload.length) < 0) throw new FrameError(`stream ${this.id}: data beyond its window or end`);
+      if (this.recvEnd || (this.#allowed -= payload.length) < 0)
+        throw new FrameError(`stream ${this.id}: data beyond its window or end`);
       if (end) this.recvEnd = true;
       else this.#unacked += payload.length;
       if (!this.ev.data) return void (this.#early ??= []).push([payload, end]);
@@ -286,7 +298,8 @@ export class MuxSession {
     }
     if (type !== FrameType.Head || this.opts.role !== 'core') return; // a stream already gone here: a race, not an error
     const wrapped = id < this.#lastPeerId && this.#lastPeerId > MAX_STREAM_ID - WRAP_ZONE && id < WRAP_ZONE;
-    if (id % 2 === 0 || (id <= this.#lastPeerId && !wrapped)) throw new FrameError(`stream id ${id} reused or out of order`);
+    if (id % 2 === 0 || (id <= this.#lastPeerId && !wrapped))
+      throw new FrameError(`stream id ${id} reused or out of order`);
     if (payload.length > MAX_HEAD) throw new FrameError('stream head too large');
     this.#lastPeerId = id;
     if (this.#streams.size >= this.#maxStreams) return void this.send(frame(FrameType.Reset, 0, id));

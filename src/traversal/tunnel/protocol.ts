@@ -10,7 +10,17 @@ export const MAINTENANCE_HEADER = 'x-mra-maintenance';
 export type Verdict = 'auth-failed' | 'not-allowed' | 'rate-limited' | undefined;
 
 /** RFC 9110 §7.6.1 connection-specific fields: meaningful on one hop only, never sent through the tunnel. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
 
 /** The edge's public face, as core needs it for the edge-config answer. */
 export interface EdgeIdentity {

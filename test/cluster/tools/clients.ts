@@ -8,13 +8,25 @@ import { SipClient } from '../../../src/lab/sip-client.js';
 
 const [caFile, count, list] = process.argv.slice(2) as [string, string, string];
 const ca = readFileSync(caFile, 'utf8');
-const edges = list.split(',').map((e) => ({ host: e.slice(0, e.lastIndexOf(':')), port: Number(e.slice(e.lastIndexOf(':') + 1)) }));
+const edges = list
+  .split(',')
+  .map((e) => ({ host: e.slice(0, e.lastIndexOf(':')), port: Number(e.slice(e.lastIndexOf(':') + 1)) }));
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let stopping = false;
 
 async function run(i: number): Promise<void> {
   const user = `u${i}`;
-  const client = new SipClient({ host: edges[0]!.host, port: edges[0]!.port, ca, servername: 'edge.example.com', user, password: 'pw', domain: 'example.com', expiresS: 600, contactHost: `${user}.clients.invalid` });
+  const client = new SipClient({
+    host: edges[0]!.host,
+    port: edges[0]!.port,
+    ca,
+    servername: 'edge.example.com',
+    user,
+    password: 'pw',
+    domain: 'example.com',
+    expiresS: 600,
+    contactHost: `${user}.clients.invalid`,
+  });
   let at = i % edges.length;
   const attach = async (): Promise<void> => {
     for (let tries = 0; !stopping; tries++) {

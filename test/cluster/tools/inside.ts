@@ -7,7 +7,12 @@ import { CallControl } from '../../../src/lab/call-control.js';
 
 const [address = '127.0.0.1', port = '0', count = '10'] = process.argv.slice(2);
 const users = Object.fromEntries(Array.from({ length: Number(count) }, (_, i) => [`u${i}`, 'pw']));
-const cc = await new CallControl({ address, port: Number(port), users, log: createLogger({ level: 'warn', destination: process.stderr }) }).start();
+const cc = await new CallControl({
+  address,
+  port: Number(port),
+  users,
+  log: createLogger({ level: 'warn', destination: process.stderr }),
+}).start();
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 out({ event: 'listening', port: cc.ports.tcp });
 createInterface({ input: process.stdin }).on('line', (line) => {

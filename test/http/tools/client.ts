@@ -23,10 +23,23 @@ const base = `https://${a.edge}:${a.port}`;
 const basic = `Basic ${Buffer.from(`${a.user}:${a.password}`).toString('base64')}`;
 const route = (scheme: 'http' | 'https', port: number) => encodeServiceRoute(a.domain, scheme, a.inside, port);
 
-async function step(name: string, path: string, headers: Record<string, string>, method = 'GET', body?: string): Promise<{ status: number; text: string; setCookie: unknown }> {
-  const r = await request(base + path, { dispatcher: agent, method: method as 'GET', headers, ...(body !== undefined ? { body } : {}) });
+async function step(
+  name: string,
+  path: string,
+  headers: Record<string, string>,
+  method = 'GET',
+  body?: string,
+): Promise<{ status: number; text: string; setCookie: unknown }> {
+  const r = await request(base + path, {
+    dispatcher: agent,
+    method: method as 'GET',
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
   const text = await r.body.text();
-  process.stdout.write(`${JSON.stringify({ step: name, status: r.statusCode, body: text, setCookie: r.headers['set-cookie'] ?? null })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ step: name, status: r.statusCode, body: text, setCookie: r.headers['set-cookie'] ?? null })}\n`,
+  );
   return { status: r.statusCode, text, setCookie: r.headers['set-cookie'] };
 }
 
@@ -34,12 +47,22 @@ const uds = route('https', a.ports.uds);
 let auth: Record<string, string> = { authorization: basic };
 if (a.mode === 'token') {
   const form = new URLSearchParams({ grant_type: 'password', username: a.user, password: a.password }).toString();
-  const t = await step('token', `/${uds}/ssosp/oauth/token`, { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, 'POST', form);
+  const t = await step(
+    'token',
+    `/${uds}/ssosp/oauth/token`,
+    { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    'POST',
+    form,
+  );
   auth = { authorization: `Bearer ${(JSON.parse(t.text) as { access_token: string }).access_token}` };
 }
 // Jabber sends the routing segment unpadded (seed 002).
 const domainSegment = Buffer.from(a.domain).toString('base64').replace(/=+$/, '');
-const cfg = await step('get_edge_config', `/${domainSegment}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`, auth);
+const cfg = await step(
+  'get_edge_config',
+  `/${domainSegment}/get_edge_config?service_name=_cisco-uds&service_name=_cuplogin`,
+  auth,
+);
 // After a Basic sign-in the X-Auth session carries the rest; a token client keeps sending its token.
 const session = /X-Auth=[0-9a-f-]{36}/.exec(String(cfg.setCookie))?.[0];
 if (a.mode === 'basic' && session) auth = { cookie: session };

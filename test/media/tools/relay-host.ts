@@ -10,18 +10,32 @@
 import { createInterface } from 'node:readline';
 import { MediaEngine, type LegOptions, type MediaEngineOptions } from '../../../src/media/index.js';
 
-interface Command { id: number; cmd: string; relay?: string; a?: LegOptions; b?: LegOptions; leg?: 'a' | 'b'; remote?: { address: string; port: number } }
+interface Command {
+  id: number;
+  cmd: string;
+  relay?: string;
+  a?: LegOptions;
+  b?: LegOptions;
+  leg?: 'a' | 'b';
+  remote?: { address: string; port: number };
+}
 
-const say = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+const say = (o: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as MediaEngineOptions;
   const engine = await MediaEngine.create(opts);
   say({ event: 'ready', pid: process.pid, info: engine.info });
   const lines = createInterface({ input: process.stdin });
-  lines.on('line', (line) => void handle(JSON.parse(line) as Command).catch((err: unknown) => {
-    say({ id: (JSON.parse(line) as Command).id, error: (err as Error).message });
-  }));
+  lines.on(
+    'line',
+    (line) =>
+      void handle(JSON.parse(line) as Command).catch((err: unknown) => {
+        say({ id: (JSON.parse(line) as Command).id, error: (err as Error).message });
+      }),
+  );
   lines.on('close', () => void engine.close().then(() => process.exit(0)));
 
   async function handle(c: Command): Promise<void> {
@@ -33,15 +47,18 @@ async function main(): Promise<void> {
         r.on('timeout', (e) => say({ event: 'timeout', relay: r.id, ...e }));
         return say({ id: c.id, ports: r.ports });
       }
-      case 'stats': return say({ id: c.id, stats: relay!.stats() });
-      case 'workers': return say({ id: c.id, workers: engine.workerStats() });
+      case 'stats':
+        return say({ id: c.id, stats: relay!.stats() });
+      case 'workers':
+        return say({ id: c.id, workers: engine.workerStats() });
       case 'setRemote':
         relay!.setRemote(c.leg!, c.remote!);
         return say({ id: c.id });
       case 'close':
         await relay!.close();
         return say({ id: c.id });
-      default: throw new TypeError(`unknown command ${c.cmd}`);
+      default:
+        throw new TypeError(`unknown command ${c.cmd}`);
     }
   }
 }

@@ -11,13 +11,29 @@ import { createInterface } from 'node:readline';
 import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 interface Command {
-  id: number; cmd: string; name: string; to?: { address: string; port: number };
-  ssrc?: number; seq?: number; count?: number; gapMs?: number; fill?: number; size?: number; skip?: number[];
+  id: number;
+  cmd: string;
+  name: string;
+  to?: { address: string; port: number };
+  ssrc?: number;
+  seq?: number;
+  count?: number;
+  gapMs?: number;
+  fill?: number;
+  size?: number;
+  skip?: number[];
 }
 
-interface Endpoint { socket: Socket; count: number; sources: Record<string, number>; fills: Record<string, number> }
+interface Endpoint {
+  socket: Socket;
+  count: number;
+  sources: Record<string, number>;
+  fills: Record<string, number>;
+}
 
-const say = (o: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+const say = (o: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
 const address = process.argv[2] ?? '127.0.0.1';
 const endpoints = new Map<string, Endpoint>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +63,9 @@ async function handle(c: Command): Promise<void> {
         const seq = ((c.seq ?? 0) + i) & 0xffff;
         if (skip.has(seq)) continue;
         const packet = rtpPacket(seq, c.ssrc ?? 1, { size: c.size ?? 172, fill: c.fill ?? 0xd5 });
-        await new Promise<void>((resolve, reject) => ep.socket.send(packet, c.to!.port, c.to!.address, (e) => (e ? reject(e) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          ep.socket.send(packet, c.to!.port, c.to!.address, (e) => (e ? reject(e) : resolve())),
+        );
         sent++;
         if (c.gapMs) await sleep(c.gapMs);
       }
@@ -61,7 +79,8 @@ async function handle(c: Command): Promise<void> {
       endpoints.get(c.name)?.socket.close();
       endpoints.delete(c.name);
       return say({ id: c.id });
-    default: throw new TypeError(`unknown command ${c.cmd}`);
+    default:
+      throw new TypeError(`unknown command ${c.cmd}`);
   }
 }
 

@@ -13,7 +13,12 @@ import { Sdp } from '../../../src/sdp/index.js';
 import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
 const [address = '127.0.0.1', port = '0'] = process.argv.slice(2);
-const cc = await new CallControl({ address, port: Number(port), users: LAB_SIP_USERS, log: createLogger({ level: 'warn', destination: process.stderr }) }).start();
+const cc = await new CallControl({
+  address,
+  port: Number(port),
+  users: LAB_SIP_USERS,
+  log: createLogger({ level: 'warn', destination: process.stderr }),
+}).start();
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const socket = dgram.createSocket('udp4');
 socket.bind(0, address);
@@ -26,9 +31,19 @@ const rtp = () => rtpPacket(seq++, 0x0de5c000, { fill: 0xff });
 out({ event: 'listening', port: cc.ports.tcp });
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
-  const cmd = JSON.parse(line) as { id: number; aor?: string; method?: string; body?: string; call?: string; send?: number; bye?: boolean };
+  const cmd = JSON.parse(line) as {
+    id: number;
+    aor?: string;
+    method?: string;
+    body?: string;
+    call?: string;
+    send?: number;
+    bye?: boolean;
+  };
   if (cmd.aor && cmd.method) {
-    void cc.request(cmd.aor, cmd.method, cmd.body ?? '').then((r) => out({ id: cmd.id, ...r, body: undefined, bindings: cc.bindings.size }));
+    void cc
+      .request(cmd.aor, cmd.method, cmd.body ?? '')
+      .then((r) => out({ id: cmd.id, ...r, body: undefined, bindings: cc.bindings.size }));
   } else if (cmd.call) {
     const offer = `v=0\r\no=desk 1 1 IN IP4 ${address}\r\ns=-\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${socket.address().port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
     void cc.request(cmd.call, 'INVITE', offer, 'application/sdp').then((r) => {
@@ -40,7 +55,9 @@ lines.on('line', (line) => {
     for (let i = 0; i < cmd.send; i++) socket.send(rtp(), call.to.port, call.to.address);
     out({ id: cmd.id, sent: cmd.send });
   } else if (cmd.bye && call) {
-    void cc.request(call.aor, 'BYE', '', 'text/plain', 5000, [], call.dialog).then((r) => out({ id: cmd.id, status: r.status }));
+    void cc
+      .request(call.aor, 'BYE', '', 'text/plain', 5000, [], call.dialog)
+      .then((r) => out({ id: cmd.id, status: r.status }));
   }
 });
 lines.on('close', () => void cc.close().then(() => process.exit(0)));

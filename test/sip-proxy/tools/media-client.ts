@@ -12,7 +12,15 @@ import { SipClient } from '../../../src/lab/sip-client.js';
 import { Sdp, parseCrypto } from '../../../src/sdp/index.js';
 import { rtpPacket } from '../../../src/lab/rtp-packet.js';
 
-const [host, port, caFile, user, password, domain, local] = process.argv.slice(2) as [string, string, string, string, string, string, string];
+const [host, port, caFile, user, password, domain, local] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const out = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const socket = dgram.createSocket('udp4');
 socket.bind(0, local);
@@ -31,15 +39,32 @@ socket.on('message', (data, from) => {
   }
 });
 const client = new SipClient({
-  host, port: Number(port), ca: readFileSync(caFile, 'utf8'), user, password, domain, expiresS: 600,
+  host,
+  port: Number(port),
+  ca: readFileSync(caFile, 'utf8'),
+  user,
+  password,
+  domain,
+  expiresS: 600,
   answer: (req) => {
     if (req.method !== 'INVITE') return 200;
     const m = Sdp.parse(req.body).media[0]!;
     const offered = parseCrypto(m.attributes('crypto')[0]!, 'offer');
     edge = { address: m.address, port: m.port };
-    session = new SrtpSession({ profile: ProtectionProfileAes128CmHmacSha1_80, keys: { localMasterKey: key.subarray(0, 16), localMasterSalt: key.subarray(16), remoteMasterKey: offered.keySalt.subarray(0, 16), remoteMasterSalt: offered.keySalt.subarray(16) } });
+    session = new SrtpSession({
+      profile: ProtectionProfileAes128CmHmacSha1_80,
+      keys: {
+        localMasterKey: key.subarray(0, 16),
+        localMasterSalt: key.subarray(16),
+        remoteMasterKey: offered.keySalt.subarray(0, 16),
+        remoteMasterSalt: offered.keySalt.subarray(16),
+      },
+    });
     out({ event: 'offer', proto: m.proto, address: m.address, port: m.port, suite: offered.suite });
-    return { status: 200, body: `v=0\r\no=- 1 1 IN IP4 ${local}\r\ns=-\r\nc=IN IP4 ${local}\r\nt=0 0\r\nm=audio ${socket.address().port} RTP/SAVP 0\r\na=crypto:${offered.tag} ${offered.suite} inline:${key.toString('base64')}\r\n` };
+    return {
+      status: 200,
+      body: `v=0\r\no=- 1 1 IN IP4 ${local}\r\ns=-\r\nc=IN IP4 ${local}\r\nt=0 0\r\nm=audio ${socket.address().port} RTP/SAVP 0\r\na=crypto:${offered.tag} ${offered.suite} inline:${key.toString('base64')}\r\n`,
+    };
   },
 });
 try {

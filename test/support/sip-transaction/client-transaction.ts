@@ -18,7 +18,14 @@ export abstract class ClientTransaction extends Transaction {
   protected readonly user: ClientTransactionUser;
   protected readonly send: Send;
 
-  constructor(id: string, request: SipRequest, send: Send, user: ClientTransactionUser, timers: TimerValues, onTerminated: (t: Transaction) => void) {
+  constructor(
+    id: string,
+    request: SipRequest,
+    send: Send,
+    user: ClientTransactionUser,
+    timers: TimerValues,
+    onTerminated: (t: Transaction) => void,
+  ) {
     super(id, 'calling', timers, (t) => {
       onTerminated(t);
       user.onTerminated?.(t as ClientTransaction);

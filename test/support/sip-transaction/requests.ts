@@ -12,27 +12,37 @@ function topViaText(invite: SipRequest): string {
 }
 
 export function createNon2xxAck(invite: SipRequest, response: SipResponse): SipRequest {
-  return new SipRequest('ACK', invite.uriText, fields([
-    ['Via', topViaText(invite)],
-    ...routes(invite),
-    ['Max-Forwards', '70'],
-    ['From', invite.header('from')!],
-    ['To', response.header('to')!],
-    ['Call-ID', invite.callId()],
-    ['CSeq', `${invite.cseq().seq} ACK`],
-    ['Content-Length', '0'],
-  ]), Buffer.alloc(0));
+  return new SipRequest(
+    'ACK',
+    invite.uriText,
+    fields([
+      ['Via', topViaText(invite)],
+      ...routes(invite),
+      ['Max-Forwards', '70'],
+      ['From', invite.header('from')!],
+      ['To', response.header('to')!],
+      ['Call-ID', invite.callId()],
+      ['CSeq', `${invite.cseq().seq} ACK`],
+      ['Content-Length', '0'],
+    ]),
+    Buffer.alloc(0),
+  );
 }
 
 export function createCancel(invite: SipRequest): SipRequest {
-  return new SipRequest('CANCEL', invite.uriText, fields([
-    ['Via', topViaText(invite)],
-    ...routes(invite),
-    ['Max-Forwards', '70'],
-    ['From', invite.header('from')!],
-    ['To', invite.header('to')!],
-    ['Call-ID', invite.callId()],
-    ['CSeq', `${invite.cseq().seq} CANCEL`],
-    ['Content-Length', '0'],
-  ]), Buffer.alloc(0));
+  return new SipRequest(
+    'CANCEL',
+    invite.uriText,
+    fields([
+      ['Via', topViaText(invite)],
+      ...routes(invite),
+      ['Max-Forwards', '70'],
+      ['From', invite.header('from')!],
+      ['To', invite.header('to')!],
+      ['Call-ID', invite.callId()],
+      ['CSeq', `${invite.cseq().seq} CANCEL`],
+      ['Content-Length', '0'],
+    ]),
+    Buffer.alloc(0),
+  );
 }

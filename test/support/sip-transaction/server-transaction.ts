@@ -19,7 +19,14 @@ export abstract class ServerTransaction extends Transaction {
   protected readonly reply: Send;
   protected lastResponse: SipResponse | null = null;
 
-  constructor(id: string, initial: TransactionState, request: SipRequest, reply: Send, timers: TimerValues, onTerminated: (t: Transaction) => void) {
+  constructor(
+    id: string,
+    initial: TransactionState,
+    request: SipRequest,
+    reply: Send,
+    timers: TimerValues,
+    onTerminated: (t: Transaction) => void,
+  ) {
     super(id, initial, timers, (t) => {
       onTerminated(t);
       (t as ServerTransaction).events.onTerminated?.(t as ServerTransaction);
@@ -64,7 +71,13 @@ export class InviteServerTransaction extends ServerTransaction {
     terminated: [],
   };
 
-  constructor(id: string, request: SipRequest, reply: Send, timers: TimerValues, onTerminated: (t: Transaction) => void) {
+  constructor(
+    id: string,
+    request: SipRequest,
+    reply: Send,
+    timers: TimerValues,
+    onTerminated: (t: Transaction) => void,
+  ) {
     super(id, 'proceeding', request, reply, timers, onTerminated);
     // §17.2.1: answer 100 Trying ourselves if the TU is slow, so the client stops retransmitting.
     this.startTimer('trying', () => {
@@ -123,13 +136,20 @@ export class NonInviteServerTransaction extends ServerTransaction {
     terminated: [],
   };
 
-  constructor(id: string, request: SipRequest, reply: Send, timers: TimerValues, onTerminated: (t: Transaction) => void) {
+  constructor(
+    id: string,
+    request: SipRequest,
+    reply: Send,
+    timers: TimerValues,
+    onTerminated: (t: Transaction) => void,
+  ) {
     super(id, 'trying', request, reply, timers, onTerminated);
   }
 
   respond(res: SipResponse): void {
     const state = this.state;
-    if (state !== 'trying' && state !== 'proceeding') throw new Error(`non-INVITE server transaction ${this.id}: cannot respond in ${state}`);
+    if (state !== 'trying' && state !== 'proceeding')
+      throw new Error(`non-INVITE server transaction ${this.id}: cannot respond in ${state}`);
     this.lastResponse = res;
     if (res.status < 200) {
       this.transition('proceeding');

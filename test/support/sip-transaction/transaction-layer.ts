@@ -3,7 +3,12 @@
 // and response exactly once. CANCEL is matched to its INVITE by §17.2.3 and answered 481 when it has none.
 import type { SipRequest, SipResponse } from '../../../src/sip/message/message.js';
 import { createResponse } from '../../../src/sip/message/proxy.js';
-import { type ClientTransaction, InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transaction.js';
+import {
+  type ClientTransaction,
+  InviteClientTransaction,
+  NonInviteClientTransaction,
+  type ClientTransactionUser,
+} from './client-transaction.js';
 import { clientKey, clientKeyOfResponse, serverKey } from './keys.js';
 import { createCancel } from './requests.js';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transaction.js';
@@ -59,9 +64,10 @@ export class TransactionLayer {
     const done = (t: Transaction): void => {
       if (this.#servers.get(key) === t) this.#servers.delete(key);
     };
-    const txn = req.method === 'INVITE'
-      ? new InviteServerTransaction(key, req, reply, this.#timers, done)
-      : new NonInviteServerTransaction(key, req, reply, this.#timers, done);
+    const txn =
+      req.method === 'INVITE'
+        ? new InviteServerTransaction(key, req, reply, this.#timers, done)
+        : new NonInviteServerTransaction(key, req, reply, this.#timers, done);
     this.#servers.set(key, txn);
     if (req.method === 'CANCEL') {
       const invite = this.#servers.get(serverKey(req, 'INVITE'));
@@ -93,9 +99,10 @@ export class TransactionLayer {
     const done = (t: Transaction): void => {
       if (this.#clients.get(key) === t) this.#clients.delete(key);
     };
-    const txn = req.method === 'INVITE'
-      ? new InviteClientTransaction(key, req, send, user, this.#timers, done)
-      : new NonInviteClientTransaction(key, req, send, user, this.#timers, done);
+    const txn =
+      req.method === 'INVITE'
+        ? new InviteClientTransaction(key, req, send, user, this.#timers, done)
+        : new NonInviteClientTransaction(key, req, send, user, this.#timers, done);
     this.#clients.set(key, txn);
     txn.start();
     return txn;

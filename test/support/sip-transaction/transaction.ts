@@ -3,7 +3,14 @@
 import type { SipMessage } from '../../../src/sip/message/message.js';
 import type { TimerValues } from './timers.js';
 
-export type TransactionState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
+export type TransactionState =
+  | 'calling'
+  | 'trying'
+  | 'proceeding'
+  | 'completed'
+  | 'confirmed'
+  | 'accepted'
+  | 'terminated';
 
 /** Hands a message to the transport; throwing means the transport failed (§17.1.4, §17.2.4). */
 export type Send = (msg: SipMessage) => void;
@@ -15,7 +22,12 @@ export abstract class Transaction {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #onTerminated: (t: Transaction) => void;
 
-  protected constructor(id: string, initial: TransactionState, timers: TimerValues, onTerminated: (t: Transaction) => void) {
+  protected constructor(
+    id: string,
+    initial: TransactionState,
+    timers: TimerValues,
+    onTerminated: (t: Transaction) => void,
+  ) {
     this.id = id;
     this.#state = initial;
     this.timerValues = timers;

@@ -15,7 +15,9 @@ function report(event: string, fields: Record<string, unknown> = {}): void {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`probe: ${message}\nusage: probe tcp-listen|udp-listen ADDRESS | tcp-connect ADDRESS PORT MS | udp-send ADDRESS PORT TEXT MS\n`);
+  process.stderr.write(
+    `probe: ${message}\nusage: probe tcp-listen|udp-listen ADDRESS | tcp-connect ADDRESS PORT MS | udp-send ADDRESS PORT TEXT MS\n`,
+  );
   process.exit(2);
 }
 
@@ -26,7 +28,8 @@ function address(value: string | undefined): string {
 
 function integer(value: string | undefined, what: string, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) usage(`${what} ${JSON.stringify(value)} is not an integer in 1..${max}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    usage(`${what} ${JSON.stringify(value)} is not an integer in 1..${max}`);
   return n;
 }
 

@@ -4,9 +4,28 @@
 import { x } from '../../../src/xmpp/index.js';
 import { XmppClient, LAB_USERS } from '../../../src/lab/index.js';
 
-const o = JSON.parse(process.argv[2] ?? '{}') as { edge: string; port: number; ca: string; servername: string; domain: string };
+const o = JSON.parse(process.argv[2] ?? '{}') as {
+  edge: string;
+  port: number;
+  ca: string;
+  servername: string;
+  domain: string;
+};
 const say = (v: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(v)}\n`);
-const [a, b] = LAB_USERS.slice(0, 2).map((u, i) => new XmppClient({ host: o.edge, port: o.port, servername: o.servername, ca: o.ca, domain: o.domain, user: u.id, password: u.password, resource: `ns-${i}`, timeoutMs: 10_000 }));
+const [a, b] = LAB_USERS.slice(0, 2).map(
+  (u, i) =>
+    new XmppClient({
+      host: o.edge,
+      port: o.port,
+      servername: o.servername,
+      ca: o.ca,
+      domain: o.domain,
+      user: u.id,
+      password: u.password,
+      resource: `ns-${i}`,
+      timeoutMs: 10_000,
+    }),
+);
 try {
   say({ step: 'bound', jid: await a!.connect() });
   say({ step: 'bound', jid: await b!.connect() });
