@@ -3,7 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { pinned, readLines, stopChild, type StreamPlan } from './subject.js';
+import { pinned, readLines, stopChild } from './child.js';
+
+export interface StreamPlan {
+  /** Where stream i is sent (127.0.0.1). */
+  ports: number[];
+  /** Stream i's key||salt for what arrives at the generator, when the subject protects it. */
+  rxKeys?: Buffer[];
+}
 
 export interface TrialCounts {
   sent: number;
