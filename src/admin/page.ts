@@ -42,7 +42,7 @@ table.list th{color:#52606d;font-weight:600;background:#f7f9fa}
 <p id="error" role="alert"></p>
 <div id="view-overview" class="view"><main id="sections">
 <section id="alarms"><h2>Alarms</h2><div class="body muted">loading…</div></section>
-<section id="s-cluster"><h2>Cluster peers</h2><div class="body muted">This node runs alone: clustering comes in a later release, and its peers (address, role, state, last seen) will be listed here.</div></section>
+<section id="s-cluster"><h2>Cluster peers</h2><div class="body muted">This node runs alone.</div></section>
 </main></div>
 <div id="view-registrations" class="view" hidden><section><h2>Registrations</h2>
 <form class="search" id="reg-form"><input id="reg-user" placeholder="user (any part of the name)" aria-label="user"><input id="reg-domain" placeholder="domain" aria-label="domain"><button class="act">Search</button></form>
@@ -134,6 +134,16 @@ function render(doc){
     if(name==='traversal'&&val&&val.state)html='<p id="link-state" class="badge '+(val.state==='up'?'up':'down')+'">link '+esc(val.state)+'</p>'+html;
     s.querySelector('.body').innerHTML=html;
   }
+  document.querySelector('#s-cluster .body').innerHTML=clusterHtml(doc);
+}
+/* The peers of the other role this node is linked with: core lists each edge peer's link, the edge each core. */
+function clusterHtml(doc){
+  const t=doc.traversal||{};
+  const rows=doc.role==='core'?(t.links||[]).map(l=>[l.peerNode||'edge',l.peer||'',l.state,l.since,l.rttMs!=null?l.rttMs+' ms':'']):
+    doc.role==='edge'?(t.cores||[]).map(c=>[c.node,c.remote,'up',c.since,'']):[];
+  const other=doc.role==='core'?'edge':'core';
+  const head=rows.length>1?'<p>Linked with '+rows.length+' '+other+' peers.</p>':'<p class="muted">This node runs alone: one '+other+' peer'+(rows.length?'':' (none linked now)')+'.</p>';
+  return head+(rows.length?'<table class="list"><tr><th>Peer</th><th>Address</th><th>State</th><th>Since</th><th>Round trip</th></tr>'+rows.map(r=>'<tr>'+r.map(x=>'<td>'+esc(String(x))+'</td>').join('')+'</tr>').join('')+'</table>':'');
 }
 const ago=iso=>{const s=Math.max(0,Math.round((Date.now()-Date.parse(iso))/1000));return isNaN(s)?'–':s<60?s+' s':s<3600?Math.floor(s/60)+' min':Math.floor(s/3600)+' h '+Math.floor(s%3600/60)+' min';};
 const filter=(u,d)=>new URLSearchParams({...(u?{user:u}:{}),...(d?{domain:d}:{})}).toString();
