@@ -13,6 +13,12 @@ import { kamailioMissing, startKamailio, type Kamailio } from './kamailio.js';
 import { SIPP_BIN, SIPP_SCENARIOS, sippMissing } from './sipp.js';
 import { SrtpCallee } from './srtp-callee.js';
 import { startRelayNode } from '../relay/relay-node.js';
+import { mediaRange } from '../support/media-range.js';
+
+// sipp's own ports (SIP, and RTP/RTCP for audio and video from -mp up) come from a media slice claimed for this
+// process, below Linux's ephemeral ports: fixed numbers up there were taken by another test's connection
+// (sipp: 'Unable to bind video RTP socket', EADDRINUSE).
+const SIPP_PORTS = mediaRange().port_min;
 
 const missing = kamailioMissing() ?? sippMissing();
 const RELAY_CFG = join(process.env.MRA_ROOT ?? process.cwd(), 'test/interop/kamailio/relay.cfg');
@@ -150,9 +156,9 @@ describe('Kamailio with its rtpengine module, pointed at the relay', { skip: mis
   it('a sipp call with RTP both ways: offer, answer and delete from Kamailio, every packet counted', async () => {
     await withKamailio({}, async (k) => {
       const before = (await relay.ng.command({ command: 'list' })).calls as string[];
-      const uasPort = 33490;
-      const callee = await startCallee(dir, uasPort, 33300);
-      const r = await caller(dir, k, `127.0.0.1:${uasPort}`, 33100);
+      const uasPort = SIPP_PORTS + 190;
+      const callee = await startCallee(dir, uasPort, SIPP_PORTS + 100);
+      const r = await caller(dir, k, `127.0.0.1:${uasPort}`, SIPP_PORTS);
       const c = await callee.done;
       assert.equal(r.status, 0, `caller sipp: ${r.stderr}`);
       assert.equal(c.status, 0, `callee sipp: ${c.stderr}`);
@@ -181,7 +187,7 @@ describe('Kamailio with its rtpengine module, pointed at the relay', { skip: mis
         const callee = new SrtpCallee(PACKETS);
         await callee.start();
         try {
-          const r = await caller(dir, k, `127.0.0.1:${callee.sipPort}`, 33200);
+          const r = await caller(dir, k, `127.0.0.1:${callee.sipPort}`, SIPP_PORTS + 50);
           assert.equal(r.status, 0, `caller sipp: ${r.stderr}`);
           assert.match(
             callee.offer,
