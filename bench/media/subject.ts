@@ -17,7 +17,3 @@ export interface Subject {
   setup(streams: number, gen: { txPort: number; rxPort: number; txKey: Buffer | null }): Promise<StreamPlan>;
   close(): Promise<void>;
 }
-
-// The bench's process helpers live in child.ts (the generator uses them too); said again here for the benches.
-export { BENCH_NICE, type Placement, pinned, pinnedRelay, readLines, stopChild } from './child.js';
-export type { StreamPlan } from './loadgen.js';

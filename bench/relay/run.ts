@@ -14,7 +14,7 @@ import { once } from 'node:events';
 import { stringify } from 'yaml';
 import { cpuModel, cpuSeconds } from '../media/cpu.js';
 import { NgClient } from '../media/ng-client.js';
-import { pinned, stopChild } from '../media/subject.js';
+import { pinned, stopChild } from '../media/child.js';
 import { writeSection } from '../results.js';
 import { startKamailio, type Kamailio } from '../../test/interop/kamailio.js';
 import { SIPP_BIN, SIPP_SCENARIOS } from '../../test/interop/sipp.js';

@@ -1,6 +1,6 @@
 // A child process driven one line at a time: a command on stdin, one JSON line back on stdout.
 import type { ChildProcess } from 'node:child_process';
-import { readLines, stopChild } from '../media/subject.js';
+import { readLines, stopChild } from '../media/child.js';
 
 export class LineChild {
   constructor(

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, toolDir } from '../media/tools.js';
-import { pinned } from '../media/subject.js';
+import { pinned } from '../media/child.js';
 import { LineChild } from './line-child.js';
 
 export interface TurnTrial {

@@ -10,7 +10,7 @@ import { freeTurnPort } from '../../test/support/coturn.js';
 import { writeSection } from '../results.js';
 import { cpuSeconds } from '../media/cpu.js';
 import { machine } from '../media/report.js';
-import { BENCH_NICE } from '../media/subject.js';
+import { BENCH_NICE } from '../media/child.js';
 import { root } from '../media/tools.js';
 import { buildLoadgen, TurnLoadGenerator, type TurnTrial } from './loadgen.js';
 import { Coturn, OursTurn, SECRET, type TurnSubject } from './subjects.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { METHOD, TurnClient } from '../../test/support/turn-client.js';
-import { pinned } from '../media/subject.js';
+import { pinned } from '../media/child.js';
 import { LineChild } from './line-child.js';
 
 export const SECRET = 'bench-turn-secret-0123456789';

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { LoadGenerator } from '../../bench/media/loadgen.js';
 import { lossFreeSearch, settle } from '../../bench/media/measure.js';
 import { SubjectSession } from '../../bench/media/session.js';
-import { pinned } from '../../bench/media/subject.js';
+import { pinned } from '../../bench/media/child.js';
 import type { ChildProcess } from 'node:child_process';
 import { OursSubject } from '../../bench/media/subjects/ours.js';
 import { buildTools } from '../../bench/media/tools.js';

@@ -4,7 +4,8 @@ import { OursSubject } from '../subjects/ours.js';
 import { ReflectorSubject } from '../subjects/reflector.js';
 import type { LoadGenerator } from '../loadgen.js';
 import type { CpuMeter } from '../measure.js';
-import type { Mode, Placement } from '../subject.js';
+import type { Placement } from '../child.js';
+import type { Mode } from '../subject.js';
 import { relayCoreMeter } from './meter.js';
 
 /** Packets each stream sends through user space before timing: more than the engine's kernelAfterPackets (10). */

@@ -5,15 +5,9 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
-import {
-  pinnedRelay,
-  readLines,
-  stopChild,
-  type Mode,
-  type Placement,
-  type StreamPlan,
-  type Subject,
-} from '../subject.js';
+import { pinnedRelay, readLines, stopChild, type Placement } from '../child.js';
+import type { StreamPlan } from '../loadgen.js';
+import type { Mode, Subject } from '../subject.js';
 
 const host = join(dirname(fileURLToPath(import.meta.url)), '../ours-host.js');
 const MAX_FDS = 16000; // of the 20,000 a process gets here, room kept for Node's own

@@ -1,6 +1,8 @@
 // (a) The limit: reflector.c, one socket per stream, no parsing and no crypto.
 import type { ChildProcess } from 'node:child_process';
-import { pinnedRelay, readLines, stopChild, type Placement, type StreamPlan, type Subject } from '../subject.js';
+import { pinnedRelay, readLines, stopChild, type Placement } from '../child.js';
+import type { StreamPlan } from '../loadgen.js';
+import type { Subject } from '../subject.js';
 
 export class ReflectorSubject implements Subject {
   readonly name = 'reflector (C, recvmmsg/sendmmsg)';

@@ -8,7 +8,9 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { NgClient } from '../ng-client.js';
 import { audioSdp, sdpAudioPort, sdpCrypto } from '../sdp.js';
-import { pinned, stopChild, type Mode, type StreamPlan, type Subject } from '../subject.js';
+import { pinned, stopChild } from '../child.js';
+import type { StreamPlan } from '../loadgen.js';
+import type { Mode, Subject } from '../subject.js';
 
 const SETUP_CONCURRENCY = 16;
 
