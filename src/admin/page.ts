@@ -138,12 +138,14 @@ function render(doc){
 }
 /* The peers of the other role this node is linked with: core lists each edge peer's link, the edge each core. */
 function clusterHtml(doc){
+  if(doc.role!=='core'&&doc.role!=='edge')return '<p class="muted">This node runs alone.</p>';
   const t=doc.traversal||{};
-  const rows=doc.role==='core'?(t.links||[]).map(l=>[l.peerNode||'edge',l.peer||'',l.state,l.since,l.rttMs!=null?l.rttMs+' ms':'']):
-    doc.role==='edge'?(t.cores||[]).map(c=>[c.node,c.remote,'up',c.since,'']):[];
+  const peers=doc.role==='core'
+    ?(t.links||[]).map(l=>({Peer:l.peerNode||'edge',Address:l.peer||'',State:l.state,Since:l.since,'Round trip':l.rttMs!=null?l.rttMs+' ms':''}))
+    :(t.cores||[]).map(c=>({Peer:c.node,Address:c.remote,State:'up',Since:c.since,'Round trip':''}));
   const other=doc.role==='core'?'edge':'core';
-  const head=rows.length>1?'<p>Linked with '+rows.length+' '+other+' peers.</p>':'<p class="muted">This node runs alone: one '+other+' peer'+(rows.length?'':' (none linked now)')+'.</p>';
-  return head+(rows.length?'<table class="list"><tr><th>Peer</th><th>Address</th><th>State</th><th>Since</th><th>Round trip</th></tr>'+rows.map(r=>'<tr>'+r.map(x=>'<td>'+esc(String(x))+'</td>').join('')+'</tr>').join('')+'</table>':'');
+  const head=peers.length>1?'<p>Linked with '+peers.length+' '+other+' peers.</p>':'<p class="muted">This node runs alone: one '+other+' peer'+(peers.length?'':' (none linked now)')+'.</p>';
+  return head+(peers.length?listTable(peers):'');
 }
 const ago=iso=>{const s=Math.max(0,Math.round((Date.now()-Date.parse(iso))/1000));return isNaN(s)?'–':s<60?s+' s':s<3600?Math.floor(s/60)+' min':Math.floor(s/3600)+' h '+Math.floor(s%3600/60)+' min';};
 const filter=(u,d)=>new URLSearchParams({...(u?{user:u}:{}),...(d?{domain:d}:{})}).toString();
