@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RtpPacket } from 'werift-rtp';
 import { clientSrtp, protect } from '../support/client-srtp.js';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { digitPackets } from '../../src/lab/dtmf.js';
 import { Sdp, parseCrypto } from '../../src/sdp/index.js';
 import { Peer, rtp } from '../media/helpers.js';
 import { waitFor } from '../support/log-capture.js';
-import { mediaRange } from '../support/media-range.js';
+import { startTestLab } from '../support/lab.js';
 import { SRTP_SUITE } from '../support/sdp.js';
 
 let dir: string;
@@ -26,13 +26,7 @@ let client: SipClient;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mra-inside-phones-'));
   // The scheduled calls are off: this test places its own.
-  lab = await startLab({
-    dir: join(dir, 'lab'),
-    ports: 'ephemeral',
-    logLevel: 'silent',
-    deskPhone: false,
-    media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() },
-  });
+  lab = await startTestLab(dir, { deskPhone: false });
   client = new SipClient({
     host: lab.configs.edge.public.address,
     port: lab.edge.ports.sipTls!,
