@@ -73,6 +73,8 @@ export function newDialog(local?: string): Dialog {
 }
 
 const MARK = 'lab-cc';
+/** How long an INVITE to a phone is remembered after its final answer (64 × T1, RFC 6026's Timer L). */
+const INVITE_KEPT_MS = 32_000;
 /** The To tag inside phones answer with (one per phone would do as well: a dialog is its Call-ID and both tags). */
 const PHONE_TAG = generateTag();
 
@@ -94,7 +96,7 @@ export class CallControl {
   readonly phones = new Map<string, InsidePhone>();
   /** Call forward all: a call to the key goes to the value's user instead (what Unified CM does for a forwarded line). */
   readonly forwards = new Map<string, string>();
-  /** Phones' INVITEs whose final answer is still to come, by Call-ID: a CANCEL turns it into 487. */
+  /** Phones' INVITEs by Call-ID, until 32 s after their final answer: a CANCEL turns one still ringing into 487. */
   readonly #ringing = new Map<string, { cancel(): boolean }>();
 
   constructor(opts: CallControlOptions) {
@@ -359,7 +361,16 @@ export class CallControl {
       }
       const answerWith = (a: UasAnswer) => {
         const handle = sendAnswers(req, a, contact, PHONE_TAG, send);
-        if (req.method === 'INVITE') this.#ringing.set(req.callId(), handle);
+        if (req.method !== 'INVITE') return;
+        const callId = req.callId();
+        this.#ringing.set(callId, handle);
+        // The INVITE's transaction is kept 32 s past its final answer (RFC 6026: a CANCEL crossing the 200 still finds
+        // it), then forgotten, so a lab that runs for days does not keep every call it answered.
+        const forget = setTimeout(
+          () => this.#ringing.get(callId) === handle && this.#ringing.delete(callId),
+          (a.finalAfterMs ?? 0) + INVITE_KEPT_MS,
+        );
+        forget.unref();
       };
       // A phone that opens its media first answers later; one that answers at once is answered in this turn, so a
       // CANCEL right behind its INVITE finds it ringing.
