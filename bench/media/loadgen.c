@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <srtp2/srtp.h>
 
-#include "gen-common.h"
+#include "../../src/capacity/generator.h"
 
 #define BATCH 64
 #define MAX_STREAMS 20000
@@ -51,36 +51,7 @@ static uint8_t sendBuf[BATCH][MAX_PACKET + SRTP_MAX_TRAILER_LEN];
 static uint8_t recvBuf[BATCH][MAX_PACKET + 64];
 
 
-static int openSocket(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  int size = 32 << 20;
-  // Root may exceed rmem_max: the generator must never be the one that drops.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (bind(fd, (struct sockaddr*)&sa, sizeof sa) != 0) return -1;
-  return fd;
-}
-
-static int localPort(int fd) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  getsockname(fd, (struct sockaddr*)&sa, &len);
-  return ntohs(sa.sin_port);
-}
-
-static int parseHex(const char* hex, uint8_t* out, int len) {
-  if ((int)strlen(hex) != 2 * len) return -1;
-  for (int i = 0; i < len; i++) {
-    unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
-    out[i] = (uint8_t)v;
-  }
-  return 0;
-}
+static int openSocket(void) { return openUdpSocket((struct in_addr){.s_addr = htonl(INADDR_LOOPBACK)}); }
 
 static void basePolicy(srtp_policy_t* p, uint8_t* key) {
   memset(p, 0, sizeof *p);
@@ -104,7 +75,7 @@ static void dropTxSrtp(void) {
 
 static void cmdStreams(const char* path) {
   FILE* f = fopen(path, "r");
-  if (!f) return fail("cannot open the streams file");
+  if (!f) return failLine("cannot open the streams file", NULL);
   dropRxSrtp();
   dropTxSrtp();
   txKeySet = 0;  // the tx key goes with the streams: send txkey again after streams
@@ -114,7 +85,7 @@ static void cmdStreams(const char* path) {
     int port = 0;
     key[0] = 0;
     if (sscanf(line, "%d %127s", &port, key) < 1) continue;
-    if (port <= 0 || port > 65535) { fclose(f); return fail("bad port in the streams file"); }
+    if (port <= 0 || port > 65535) { fclose(f); return failLine("bad port in the streams file", NULL); }
     stream_t* s = &streams[n];
     memset(s, 0, sizeof *s);
     s->dest.sin_family = AF_INET;
@@ -122,7 +93,7 @@ static void cmdStreams(const char* path) {
     s->dest.sin_port = htons((uint16_t)port);
     s->seq = (uint16_t)(n * 7919);
     if (key[0]) {
-      if (parseHex(key, s->rxKey, SRTP_KEY_LEN) != 0) { fclose(f); return fail("bad rx key in the streams file"); }
+      if (parseHex(key, s->rxKey, SRTP_KEY_LEN) != 0) { fclose(f); return failLine("bad rx key in the streams file", NULL); }
       s->hasRxKey = 1;
     }
     n++;
@@ -138,12 +109,12 @@ static void cmdTxKey(const char* hex) {
   dropTxSrtp();
   txKeySet = 0;
   if (strcmp(hex, "none") != 0) {
-    if (parseHex(hex, txKey, SRTP_KEY_LEN) != 0) return fail("bad tx key");
+    if (parseHex(hex, txKey, SRTP_KEY_LEN) != 0) return failLine("bad tx key", NULL);
     for (int i = 0; i < streamCount; i++) {
       srtp_policy_t p;
       basePolicy(&p, txKey);
       p.ssrc.type = ssrc_any_outbound;
-      if (srtp_create(&streams[i].tx, &p) != srtp_err_status_ok) return fail("srtp_create failed for the tx key");
+      if (srtp_create(&streams[i].tx, &p) != srtp_err_status_ok) return failLine("srtp_create failed for the tx key", NULL);
     }
     txKeySet = 1;
   }
@@ -225,10 +196,10 @@ static void receiveBatch(counts_t* c, int verify, uint32_t startUs) {
 }
 
 static void cmdRun(double pps, int ms, int size, int verify) {
-  if (streamCount == 0) return fail("no streams");
-  if (pps <= 0 || ms <= 0 || ms > 60000) return fail("rate and duration must be positive (duration at most 60 s)");
-  if (size < 12 || size > MAX_PACKET) return fail("packet size must be 12..1500");
-  if (verify && buildRxSrtp() != 0) return fail("cannot set up the rx SRTP streams");
+  if (streamCount == 0) return failLine("no streams", NULL);
+  if (pps <= 0 || ms <= 0 || ms > 60000) return failLine("rate and duration must be positive (duration at most 60 s)", NULL);
+  if (size < 12 || size > MAX_PACKET) return failLine("packet size must be 12..1500", NULL);
+  if (verify && buildRxSrtp() != 0) return failLine("cannot set up the rx SRTP streams", NULL);
   static struct mmsghdr msgs[BATCH];
   static struct iovec iov[BATCH];
   counts_t c = {0};
@@ -248,7 +219,7 @@ static void cmdRun(double pps, int ms, int size, int verify) {
       const uint32_t stampUs = (uint32_t)(nowNs() / 1000);
       for (int k = 0; k < n; k++) {
         int len = buildPacket(sendBuf[k], next, size, stampUs);
-        if (len < 0) return fail("srtp_protect failed");
+        if (len < 0) return failLine("srtp_protect failed", NULL);
         iov[k].iov_base = sendBuf[k];
         iov[k].iov_len = (size_t)len;
         memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
@@ -300,7 +271,7 @@ int main(void) {
   if (srtp_init() != srtp_err_status_ok) return 2;
   txSock = openSocket();
   rxSock = openSocket();
-  if (txSock < 0 || rxSock < 0) { fail("cannot open the sockets"); return 2; }
+  if (txSock < 0 || rxSock < 0) { failLine("cannot open the sockets", NULL); return 2; }
   printf("{\"txPort\":%d,\"rxPort\":%d}\n", localPort(txSock), localPort(rxSock));
   fflush(stdout);
   char line[1024], arg[900];
@@ -311,7 +282,7 @@ int main(void) {
     else if (sscanf(line, "txkey %899s", arg) == 1) cmdTxKey(arg);
     else if (sscanf(line, "run %lf %d %d %d", &pps, &ms, &size, &verify) == 4) cmdRun(pps, ms, size, verify);
     else if (strncmp(line, "quit", 4) == 0) break;
-    else fail("unknown command");
+    else failLine("unknown command", NULL);
   }
   return 0;
 }

@@ -16,8 +16,8 @@ export const root = ((): string => {
 })();
 
 export const toolDir = join(root, 'build/bench');
-/** The generators' shared header: a change to it rebuilds them. */
-const COMMON = join(root, 'bench/media/gen-common.h');
+/** The generators' shared header (the product's, which the capacity tool's call generator uses too): a change rebuilds them. */
+export const GENERATOR_HEADER = join(root, 'src/capacity/generator.h');
 
 /** libsrtp for the generator: the engine's OpenSSL build when present, else Debian's package. */
 function srtpFlags(): { cflags: string[]; libs: string[] } {
@@ -36,7 +36,8 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
 function build(name: string, extra: { cflags: string[]; libs: string[] }): string {
   const src = join(root, 'bench/media', `${name}.c`);
   const out = join(toolDir, name);
-  if (existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(COMMON).mtimeMs)) return out;
+  if (existsSync(out) && statSync(out).mtimeMs > Math.max(statSync(src).mtimeMs, statSync(GENERATOR_HEADER).mtimeMs))
+    return out;
   mkdirSync(toolDir, { recursive: true });
   execFileSync('cc', ['-O2', '-Wall', '-Wextra', ...extra.cflags, '-o', out, src, ...extra.libs], { stdio: 'inherit' });
   return out;
@@ -63,7 +64,7 @@ export function buildKernelTools(): { kgen: string; sink: string } | { missing: 
   const fresh = (out: string, src: string) =>
     existsSync(out) &&
     statSync(out).mtimeMs >
-      Math.max(statSync(src).mtimeMs, statSync(join(dir, 'sink.h')).mtimeMs, statSync(COMMON).mtimeMs);
+      Math.max(statSync(src).mtimeMs, statSync(join(dir, 'sink.h')).mtimeMs, statSync(GENERATOR_HEADER).mtimeMs);
   mkdirSync(toolDir, { recursive: true });
   if (!fresh(sink, join(dir, 'sink.bpf.c'))) {
     const arch = spawnSync('gcc', ['-print-multiarch'], { encoding: 'utf8' }).stdout.trim() || 'x86_64-linux-gnu';

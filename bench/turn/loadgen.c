@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../media/gen-common.h"
+#include "../../src/capacity/generator.h"
 
 #define HIST_US 1000000  // 1 µs buckets up to 1 s; later arrivals land in the last bucket
 
@@ -61,25 +61,9 @@ static uint32_t hist[HIST_US];
 // picks which of them a datagram comes from. 32 MB buffers (as root beyond rmem_max): the generator must never be
 // the one that drops.
 static int openSocket(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  int size = 32 << 20, one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
-  if (bind(fd, (struct sockaddr*)&sa, sizeof sa) != 0) {
-    close(fd);
-    return -1;
-  }
+  int fd = openUdpSocket((struct in_addr){.s_addr = htonl(INADDR_ANY)}), one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
   return fd;
-}
-
-static uint16_t localPort(int fd) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  getsockname(fd, (struct sockaddr*)&sa, &len);
-  return ntohs(sa.sin_port);
 }
 
 // ---- STUN, just what a client's setup needs ----
@@ -242,7 +226,7 @@ static int setupOne(int i, const char* secret, char* why, size_t whyLen) {
 }
 
 static void cmdSetup(int port, const char* secret, int n, int clientNet, int peerNet) {
-  if (n < 1 || n > MAX_ALLOCATIONS) return fail("count must be 1..20000");
+  if (n < 1 || n > MAX_ALLOCATIONS) return failLine("count must be 1..20000", NULL);
   serverPort = (uint16_t)port;
   count = 0;
   realm[0] = 0;
@@ -366,9 +350,9 @@ static int sendBatch(int dir, int n, int* next, int size, uint32_t stampUs) {
 }
 
 static void cmdRun(double pps, int ms, int size) {
-  if (count == 0) return fail("no allocations");
-  if (pps < 0 || ms <= 0 || ms > 60000) return fail("rate must be >= 0 and duration 1..60000 ms");
-  if (size < 8 || size > MAX_PACKET) return fail("payload size must be 8..1400");
+  if (count == 0) return failLine("no allocations", NULL);
+  if (pps < 0 || ms <= 0 || ms > 60000) return failLine("rate must be >= 0 and duration 1..60000 ms", NULL);
+  if (size < 8 || size > MAX_PACKET) return failLine("payload size must be 8..1400", NULL);
   counts_t c = {0};
   memset(hist, 0, sizeof hist);
   for (int i = 0; i < count; i++) allocs[i].toPeer = allocs[i].toClient = 0;
@@ -422,7 +406,7 @@ int main(void) {
   clientSock = openSocket();
   peerSock = openSocket();
   if (clientSock < 0 || peerSock < 0) {
-    fail("cannot open the sockets");
+    failLine("cannot open the sockets", NULL);
     return 2;
   }
   printf("{\"clientPort\":%d,\"peerPort\":%d}\n", localPort(clientSock), localPort(peerSock));
@@ -435,7 +419,7 @@ int main(void) {
     else if (sscanf(line, "run %lf %d %d", &pps, &ms, &size) == 3) cmdRun(pps, ms, size);
     else if (strncmp(line, "teardown", 8) == 0) cmdTeardown();
     else if (strncmp(line, "quit", 4) == 0) break;
-    else fail("unknown command");
+    else failLine("unknown command", NULL);
   }
   return 0;
 }

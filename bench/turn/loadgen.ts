@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { root, toolDir } from '../media/tools.js';
+import { GENERATOR_HEADER, root, toolDir } from '../media/tools.js';
 import { pinned } from '../media/child.js';
 import { LineChild } from './line-child.js';
 
@@ -21,7 +21,7 @@ export interface TurnTrial {
 
 /** build/bench/turn-loadgen, compiled with Debian's cc when its sources are newer (OpenSSL's libcrypto for the credentials). */
 export function buildLoadgen(): string {
-  const sources = ['bench/turn/loadgen.c', 'bench/media/gen-common.h'].map((f) => statSync(join(root, f)).mtimeMs);
+  const sources = [join(root, 'bench/turn/loadgen.c'), GENERATOR_HEADER].map((f) => statSync(f).mtimeMs);
   const out = join(toolDir, 'turn-loadgen');
   if (existsSync(out) && statSync(out).mtimeMs > Math.max(...sources)) return out;
   mkdirSync(toolDir, { recursive: true });

@@ -157,14 +157,14 @@ async function showRegistrations(){
 async function showCalls(){
   const calls=await api('/api/calls?'+filter($('call-user').value,$('call-domain').value));
   $('call-list').className='';
-  $('call-list').innerHTML=calls.length?'<table class="list"><tr><th>Call-ID</th><th>Client</th><th>Peer</th><th>Direction</th><th>State</th><th>Duration</th><th></th></tr>'+calls.flatMap(c=>c.legs.map(l=>'<tr><td>'+esc(c.callId)+'</td><td>'+esc(l.client)+'</td><td>'+esc(l.peer)+'</td><td>'+esc(l.direction)+'</td><td>'+esc(l.state)+'</td><td>'+ago(l.answeredAt||l.since)+'</td><td><button class="act call" data-id="'+esc(c.callId)+'">Media</button></td></tr>')).join('')+'</table>':'<span class="muted">no calls</span>';
+  $('call-list').innerHTML=calls.length?'<table class="list"><tr><th>Call-ID</th><th>Client</th><th>Peer</th><th>Direction</th><th>State</th><th>Kind</th><th>Duration</th><th></th></tr>'+calls.flatMap(c=>c.legs.map(l=>'<tr><td>'+esc(c.callId)+'</td><td>'+esc(l.client)+'</td><td>'+esc(l.peer)+'</td><td>'+esc(l.direction)+'</td><td>'+esc(l.state)+'</td><td class="kind">'+esc(l.kind||'')+'</td><td>'+ago(l.answeredAt||l.since)+'</td><td><button class="act call" data-id="'+esc(c.callId)+'">Media</button></td></tr>')).join('')+'</table>':'<span class="muted">no calls</span>';
 }
 const SIDE_COLS=[['packetsIn','Packets in'],['packetsOut','Packets out'],['bytesIn','Bytes in'],['bytesOut','Bytes out'],['rtcpIn','RTCP in'],['rtcpOut','RTCP out'],['rtpExpected','RTP expected'],['rtpLost','RTP lost'],['lossPercent','Loss %'],['authFailures','SRTP auth failures'],['dropped','Dropped'],['latched','Latched to'],['path','Path']];
 async function showCall(id){
   const c=await api('/api/calls/'+encodeURIComponent(id));
   const legs=c.legs.map(l=>'<h3>'+esc(l.client)+' ↔ '+esc(l.peer)+' · '+esc(l.direction)+' · '+esc(l.state)+'</h3>'+
     ((l.media||[]).length?'<table class="list media"><tr><th>Stream</th><th>Side</th><th>Ports</th>'+SIDE_COLS.map(([,label])=>'<th>'+label+'</th>').join('')+'</tr>'+
-    l.media.flatMap(s=>['a','b'].map(side=>'<tr><td>'+s.stream+'</td><td>'+side+'</td><td>'+(s.ports&&s.ports[side]?s.ports[side].rtp+'/'+s.ports[side].rtcp:'–')+'</td>'+SIDE_COLS.map(([k])=>'<td>'+scalar(s[side]?s[side][k]:null)+'</td>').join('')+'</tr>')).join('')+'</table>':'<span class="muted">no media</span>'));
+    l.media.flatMap(s=>['a','b'].map(side=>'<tr><td>'+s.stream+(s.media?' '+esc(s.media):'')+'</td><td>'+side+'</td><td>'+(s.ports&&s.ports[side]?s.ports[side].rtp+'/'+s.ports[side].rtcp:'–')+'</td>'+SIDE_COLS.map(([k])=>'<td>'+scalar(s[side]?s[side][k]:null)+'</td>').join('')+'</tr>')).join('')+'</table>':'<span class="muted">no media</span>'));
   $('call-detail').hidden=false;
   $('call-detail').querySelector('h2').textContent='Call '+c.callId;
   $('call-detail').querySelector('.body').innerHTML=legs.join('');

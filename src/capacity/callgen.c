@@ -31,6 +31,8 @@
 #include <unistd.h>
 #include <srtp2/srtp.h>
 
+#include "generator.h"
+
 #define MAX_SLOTS 16384
 #define MAX_STREAMS 2
 #define BATCH 64
@@ -85,46 +87,6 @@ static struct {
 } win;
 static uint64_t foreign;
 
-static uint64_t nowUs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static void fail(const char* what, const char* id) {
-  printf("{\"error\":\"%s\",\"id\":\"%s\"}\n", what, id ? id : "");
-  fflush(stdout);
-}
-
-static int openSocket(struct in_addr host) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  int size = 32 << 20;
-  // Root may exceed rmem_max: the generator must never be the one that drops.
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr = host};
-  if (bind(fd, (struct sockaddr*)&sa, sizeof sa) != 0) return -1;
-  return fd;
-}
-
-static int localPort(int fd) {
-  struct sockaddr_in sa;
-  socklen_t len = sizeof sa;
-  getsockname(fd, (struct sockaddr*)&sa, &len);
-  return ntohs(sa.sin_port);
-}
-
-static int parseHex(const char* hex, uint8_t* out, int len) {
-  if ((int)strlen(hex) != 2 * len) return -1;
-  for (int i = 0; i < len; i++) {
-    unsigned v;
-    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
-    out[i] = (uint8_t)v;
-  }
-  return 0;
-}
-
 static int makeSrtp(srtp_t* ctx, uint8_t* key, int outbound) {
   srtp_policy_t p;
   memset(&p, 0, sizeof p);
@@ -169,15 +131,15 @@ static void freeCall(int slot) {
 static void cmdAdd(char* args) {
   char id[64];
   int n = 0, used = 0;
-  if (sscanf(args, "%63s %d%n", id, &n, &used) != 2 || n < 1 || n > MAX_STREAMS) return fail("add needs an id and 1 or 2 streams", NULL);
-  if (findCall(id) >= 0) return fail("a call with this id exists", id);
+  if (sscanf(args, "%63s %d%n", id, &n, &used) != 2 || n < 1 || n > MAX_STREAMS) return failLine("add needs an id and 1 or 2 streams", NULL);
+  if (findCall(id) >= 0) return failLine("a call with this id exists", id);
   int slot = -1;
   static int cursor = 0;
   for (int i = 0; i < MAX_SLOTS && slot < 0; i++) {
     int j = (cursor + i) % MAX_SLOTS;
     if (!calls[j].used) slot = j;
   }
-  if (slot < 0) return fail("no free call slot", id);
+  if (slot < 0) return failLine("no free call slot", id);
   cursor = slot + 1;
   call_t* c = &calls[slot];
   memset(c, 0, sizeof *c);
@@ -192,15 +154,15 @@ static void cmdAdd(char* args) {
     unsigned interval;
     char txHex[128], rxHex[128];
     uint8_t txKey[KEY_LEN], rxKey[KEY_LEN];
-    if (sscanf(p, "%d %127s %127s %d %d %u%n", &cport, txHex, rxHex, &iport, &bytes, &interval, &adv) != 6) { freeCall(slot); return fail("a stream needs 6 fields", id); }
+    if (sscanf(p, "%d %127s %127s %d %d %u%n", &cport, txHex, rxHex, &iport, &bytes, &interval, &adv) != 6) { freeCall(slot); return failLine("a stream needs 6 fields", id); }
     p += adv;
-    if (cport <= 0 || cport > 65535 || iport <= 0 || iport > 65535) { freeCall(slot); return fail("bad port", id); }
-    if (bytes < 12 || bytes > MAX_PACKET || interval < 1000 || interval > 200000) { freeCall(slot); return fail("bad packet size or interval", id); }
-    if (parseHex(txHex, txKey, KEY_LEN) || parseHex(rxHex, rxKey, KEY_LEN)) { freeCall(slot); return fail("bad key", id); }
+    if (cport <= 0 || cport > 65535 || iport <= 0 || iport > 65535) { freeCall(slot); return failLine("bad port", id); }
+    if (bytes < 12 || bytes > MAX_PACKET || interval < 1000 || interval > 200000) { freeCall(slot); return failLine("bad packet size or interval", id); }
+    if (parseHex(txHex, txKey, KEY_LEN) || parseHex(rxHex, rxKey, KEY_LEN)) { freeCall(slot); return failLine("bad key", id); }
     stream_t* s = &c->s[k];
     s->clientDest = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = clientHost, .sin_port = htons((uint16_t)cport)};
     s->insideDest = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = insideHost, .sin_port = htons((uint16_t)iport)};
-    if (makeSrtp(&s->tx, txKey, 1) || makeSrtp(&s->rx, rxKey, 0)) { c->streams = k + 1; freeCall(slot); return fail("srtp_create failed", id); }
+    if (makeSrtp(&s->tx, txKey, 1) || makeSrtp(&s->rx, rxKey, 0)) { c->streams = k + 1; freeCall(slot); return failLine("srtp_create failed", id); }
     s->bytes = bytes;
     s->intervalUs = interval;
     s->seq[UP] = (uint16_t)rand();
@@ -240,7 +202,7 @@ static void printFlow(const flow_t* f) {
 
 static void cmdStop(const char* id) {
   int slot = findCall(id);
-  if (slot < 0) return fail("no such call", id);
+  if (slot < 0) return failLine("no such call", id);
   calls[slot].sending = 0;
   printf("{\"stopped\":\"%s\"}\n", id);
   fflush(stdout);
@@ -248,7 +210,7 @@ static void cmdStop(const char* id) {
 
 static void cmdDel(const char* id) {
   int slot = findCall(id);
-  if (slot < 0) return fail("no such call", id);
+  if (slot < 0) return failLine("no such call", id);
   call_t* c = &calls[slot];
   printf("{\"deleted\":\"%s\",\"streams\":[", id);
   for (int k = 0; k < c->streams; k++) {
@@ -263,21 +225,6 @@ static void cmdDel(const char* id) {
   freeCall(slot);
 }
 
-static uint32_t winPercentile(const uint32_t* h, uint64_t total, double q) {
-  uint64_t want = (uint64_t)(q * (double)total), seen = 0;
-  for (uint32_t us = 0; us < HIST_US; us++) {
-    seen += h[us];
-    if (seen > want) return us;
-  }
-  return HIST_US;
-}
-
-static uint32_t winHighest(const uint32_t* h) {
-  for (uint32_t us = HIST_US; us-- > 0;)
-    if (h[us]) return us;
-  return 0;
-}
-
 static void cmdWindow(const char* what) {
   if (strcmp(what, "start") == 0) {
     memset(&win, 0, sizeof win);
@@ -285,12 +232,12 @@ static void cmdWindow(const char* what) {
     win.startUs = (uint32_t)nowUs();
     printf("{\"window\":\"started\"}\n");
   } else if (strcmp(what, "end") == 0) {
-    if (!win.open) return fail("no window open", NULL);
+    if (!win.open) return failLine("no window open", NULL);
     win.endUs = (uint32_t)nowUs();
     win.closed = 1;
     printf("{\"window\":\"ended\",\"us\":%u}\n", win.endUs - win.startUs);
   } else if (strcmp(what, "read") == 0) {
-    if (!win.closed) return fail("the window has not ended", NULL);
+    if (!win.closed) return failLine("the window has not ended", NULL);
     // Jitter over the calls up now: the mean and the worst of their current RFC 3550 estimates, per direction.
     double jSum[2] = {0, 0}, jMax[2] = {0, 0};
     int flows[2] = {0, 0}, active = 0;
@@ -311,12 +258,12 @@ static void cmdWindow(const char* what) {
     for (int d = 0; d < 2; d++) {
       printf(",\"%s\":{\"sent\":%llu,\"received\":%llu,\"authFail\":%llu,\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"jitterMeanUs\":%.1f,\"jitterMaxUs\":%.1f}",
              names[d], (unsigned long long)win.sent[d], (unsigned long long)win.received[d], (unsigned long long)win.authFail[d],
-             winPercentile(win.hist[d], win.received[d], 0.5), winPercentile(win.hist[d], win.received[d], 0.99),
-             winHighest(win.hist[d]), flows[d] ? jSum[d] / flows[d] : 0.0, jMax[d]);
+             histPercentile(win.hist[d], HIST_US, win.received[d], 0.5), histPercentile(win.hist[d], HIST_US, win.received[d], 0.99),
+             histHighest(win.hist[d], HIST_US), flows[d] ? jSum[d] / flows[d] : 0.0, jMax[d]);
     }
     printf("}\n");
     win.open = win.closed = 0;
-  } else return fail("window start|end|read", NULL);
+  } else return failLine("window start|end|read", NULL);
   fflush(stdout);
 }
 
@@ -473,10 +420,10 @@ static void command(char* line) {
   else if (sscanf(line, "del %63s", a) == 1) cmdDel(a);
   else if (sscanf(line, "window %63s", a) == 1) cmdWindow(a);
   else if (sscanf(line, "dest %63s %63s", a, b) == 2) {
-    if (inet_pton(AF_INET, a, &clientHost) != 1 || inet_pton(AF_INET, b, &insideHost) != 1) return fail("dest needs two IPv4 addresses", NULL);
+    if (inet_pton(AF_INET, a, &clientHost) != 1 || inet_pton(AF_INET, b, &insideHost) != 1) return failLine("dest needs two IPv4 addresses", NULL);
     printf("{\"dest\":true}\n");
     fflush(stdout);
-  } else fail("unknown command", NULL);
+  } else failLine("unknown command", NULL);
 }
 
 int main(int argc, char** argv) {
@@ -485,13 +432,13 @@ int main(int argc, char** argv) {
   if (srtp_init() != srtp_err_status_ok) return 2;
   // argv: <client bind address> <inside bind address> (default loopback)
   struct in_addr cb = {htonl(INADDR_LOOPBACK)}, ib = {htonl(INADDR_LOOPBACK)};
-  if (argc > 1 && inet_pton(AF_INET, argv[1], &cb) != 1) { fail("bad client bind address", NULL); return 2; }
-  if (argc > 2 && inet_pton(AF_INET, argv[2], &ib) != 1) { fail("bad inside bind address", NULL); return 2; }
+  if (argc > 1 && inet_pton(AF_INET, argv[1], &cb) != 1) { failLine("bad client bind address", NULL); return 2; }
+  if (argc > 2 && inet_pton(AF_INET, argv[2], &ib) != 1) { failLine("bad inside bind address", NULL); return 2; }
   clientHost = insideHost = (struct in_addr){htonl(INADDR_LOOPBACK)};
   for (int k = 0; k < MAX_STREAMS; k++) {
-    clientSock[k] = openSocket(cb);
-    insideSock[k] = openSocket(ib);
-    if (clientSock[k] < 0 || insideSock[k] < 0) { fail("cannot open the sockets", NULL); return 2; }
+    clientSock[k] = openUdpSocket(cb);
+    insideSock[k] = openUdpSocket(ib);
+    if (clientSock[k] < 0 || insideSock[k] < 0) { failLine("cannot open the sockets", NULL); return 2; }
     out[0][k].fd = clientSock[k];
     out[1][k].fd = insideSock[k];
   }

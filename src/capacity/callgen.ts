@@ -84,11 +84,12 @@ function srtpFlags(): { cflags: string[]; libs: string[] } {
   return { cflags: [], libs: pc.stdout.trim().split(/\s+/) };
 }
 
-/** Compiles callgen.c into build/capacity/ unless the binary is newer than the source. */
+/** Compiles callgen.c into build/capacity/ unless the binary is newer than the source and its header. */
 export function buildCallgen(): string {
   const src = join(repoRoot, 'src/capacity/callgen.c');
   const bin = join(repoRoot, 'build/capacity/callgen');
-  if (existsSync(bin) && statSync(bin).mtimeMs > statSync(src).mtimeMs) return bin;
+  const sources = [src, join(repoRoot, 'src/capacity/generator.h')].map((f) => statSync(f).mtimeMs);
+  if (existsSync(bin) && statSync(bin).mtimeMs > Math.max(...sources)) return bin;
   mkdirSync(dirname(bin), { recursive: true });
   const { cflags, libs } = srtpFlags();
   try {

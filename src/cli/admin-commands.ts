@@ -20,7 +20,7 @@ function mediaLine(s: Row): string {
     x
       ? `in ${x.packetsIn} pkts/${x.bytesIn} B, out ${x.packetsOut} pkts/${x.bytesOut} B, lost ${x.rtpLost ?? 0} (${x.lossPercent ?? 0}%), SRTP failures ${x.authFailures ?? 0}, latched ${x.latched ?? '-'}${x.path ? `, ${x.path} path` : ''}`
       : '-';
-  return `    stream ${s.stream}: ports a ${s.ports?.a?.rtp}/${s.ports?.a?.rtcp} b ${s.ports?.b?.rtp}/${s.ports?.b?.rtcp}\n      a: ${side(s.a)}\n      b: ${side(s.b)}`;
+  return `    stream ${s.stream}${s.media ? ` (${s.media})` : ''}: ports a ${s.ports?.a?.rtp}/${s.ports?.a?.rtcp} b ${s.ports?.b?.rtp}/${s.ports?.b?.rtcp}\n      a: ${side(s.a)}\n      b: ${side(s.b)}`;
 }
 
 export function addAdminCommands(program: Command): void {
@@ -97,13 +97,14 @@ export function addAdminCommands(program: Command): void {
               l.peer,
               l.direction,
               l.state,
+              l.kind ?? '',
               age(l.answeredAt ?? l.since),
               (l.media ?? []).reduce((n: number, s: Row) => n + (s.a?.packetsIn ?? 0) + (s.b?.packetsIn ?? 0), 0),
             ]),
           );
           print(
             rows.length
-              ? table(['CALL-ID', 'CLIENT', 'PEER', 'DIRECTION', 'STATE', 'FOR', 'PACKETS IN'], rows)
+              ? table(['CALL-ID', 'CLIENT', 'PEER', 'DIRECTION', 'STATE', 'KIND', 'FOR', 'PACKETS IN'], rows)
               : 'no calls',
           );
           return 0;

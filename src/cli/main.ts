@@ -103,7 +103,13 @@ program
       `lab running: edge ${JSON.stringify(lab.edge.ports)}, core ${JSON.stringify(lab.core.ports)}, inside ${JSON.stringify(lab.inside.ports)}\n` +
         `  mra-edge status --url http://127.0.0.1:${lab.core.ports.admin}   (core; edge: --url http://127.0.0.1:${lab.edge.ports.admin})\n` +
         `  status pages               http://127.0.0.1:${lab.core.ports.admin}/ (core), http://127.0.0.1:${lab.edge.ports.admin}/ (edge)\n` +
-        `  simulated clients          ${clients} signing in, registering and online over XMPP through the edge\n`,
+        `  simulated clients          ${clients} signing in, registering and online over XMPP through the edge\n` +
+        lab.calls
+          .map(
+            (c) =>
+              `  ${`${c.kind} call`.padEnd(27)}${c.from} calls ${c.to} (DTMF, hold, resume): the status pages' Calls tab lists it as ${c.kind}\n`,
+          )
+          .join(''),
     );
     runUntilSignalled(() => lab.close());
   });

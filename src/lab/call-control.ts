@@ -46,10 +46,10 @@ export interface RequestResult {
 }
 
 /**
- * A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user, and sees
- * the ACK too (an SDP answer may ride it), whose result is ignored.
+ * A phone on the inside, registered nowhere but known to call control: it answers what is sent to its user (at once,
+ * or once it has opened its media), and sees the ACK too (an SDP answer may ride it), whose result is ignored.
  */
-export type InsidePhone = (req: SipRequest) => UasAnswer;
+export type InsidePhone = (req: SipRequest) => UasAnswer | Promise<UasAnswer>;
 
 /** An INVITE dialog as the lab's side of it knows it: enough to send a request inside it. */
 export interface Dialog {
@@ -57,9 +57,24 @@ export interface Dialog {
   fromTag: string;
   toTag: string | null;
   cseq: number;
+  /** The user the lab's side is in it (From): an inside phone, or call control itself (the default). */
+  local?: string;
+}
+
+/** A dialog the lab's side is about to form (no To tag, no request yet): `request` with it sends the first one as `local`. */
+export function newDialog(local?: string): Dialog {
+  return {
+    callId: randomBytes(10).toString('hex'),
+    fromTag: generateTag(),
+    toTag: null,
+    cseq: 0,
+    ...(local ? { local } : {}),
+  };
 }
 
 const MARK = 'lab-cc';
+/** How long an INVITE to a phone is remembered after its final answer (64 × T1, RFC 6026's Timer L). */
+const INVITE_KEPT_MS = 32_000;
 /** The To tag inside phones answer with (one per phone would do as well: a dialog is its Call-ID and both tags). */
 const PHONE_TAG = generateTag();
 
@@ -81,7 +96,7 @@ export class CallControl {
   readonly phones = new Map<string, InsidePhone>();
   /** Call forward all: a call to the key goes to the value's user instead (what Unified CM does for a forwarded line). */
   readonly forwards = new Map<string, string>();
-  /** Phones' INVITEs whose final answer is still to come, by Call-ID: a CANCEL turns it into 487. */
+  /** Phones' INVITEs by Call-ID, until 32 s after their final answer: a CANCEL turns one still ringing into 487. */
   readonly #ringing = new Map<string, { cancel(): boolean }>();
 
   constructor(opts: CallControlOptions) {
@@ -131,9 +146,7 @@ export class CallControl {
     const binding = this.bindings.lookup(aor)[0];
     if (!binding) return Promise.resolve({ status: 480, reason: 'Not registered' });
     const branch = generateBranch();
-    const d: Dialog = dialog
-      ? { ...dialog, cseq: dialog.cseq + 1 }
-      : { callId: randomBytes(10).toString('hex'), fromTag: generateTag(), toTag: null, cseq: 1 };
+    const d: Dialog = dialog ? { ...dialog, cseq: dialog.cseq + 1 } : { ...newDialog(), cseq: 1 };
     const req = this.#build(binding, aor, method, d, branch, body, contentType, headers);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -191,7 +204,7 @@ export class CallControl {
         ],
         ...binding.path.map((p) => ['Route', p] as const),
         ['Max-Forwards', '70'],
-        ['From', `<sip:callcontrol@${aor.split('@')[1]}>;tag=${d.fromTag}`],
+        ['From', `<sip:${d.local ?? 'callcontrol'}@${aor.split('@')[1]}>;tag=${d.fromTag}`],
         ['To', `<sip:${aor}>${d.toTag ? `;tag=${d.toTag}` : ''}`],
         ['Call-ID', d.callId],
         ['CSeq', `${d.cseq} ${method}`],
@@ -332,21 +345,38 @@ export class CallControl {
     if (flow) return this.#forward(req, conn, flow);
     const phone = uri.user ? this.phones.get(uri.user) : undefined;
     if (!target && phone) {
-      if (req.method === 'ACK') return void phone(req); // seen (it may carry an SDP answer), never answered
+      // Seen (it may carry an SDP answer), never answered.
+      if (req.method === 'ACK') return void Promise.resolve(phone(req)).catch(() => {});
       // The phone sits behind call control: its Contact names call control, which brings the dialog's requests here.
       const contact = `<sip:${uri.user}@${conn.localAddress}:${conn.localPort};transport=${conn.transport}>`;
       const send = (res: SipResponse) => conn.send(res.serialize());
       if (req.method === 'CANCEL') {
         // RFC 3261 §9.2: 200 to the CANCEL; an INVITE still unanswered gets 487.
         const ringing = this.#ringing.get(req.callId());
-        phone(req);
+        void Promise.resolve(phone(req)).catch(() => {});
         send(createResponse(req, ringing ? 200 : 481, ringing ? {} : { reason: 'Call/Transaction Does Not Exist' }));
         ringing?.cancel();
         this.#ringing.delete(req.callId());
         return;
       }
-      const handle = sendAnswers(req, phone(req), contact, PHONE_TAG, send);
-      if (req.method === 'INVITE') this.#ringing.set(req.callId(), handle);
+      const answerWith = (a: UasAnswer) => {
+        const handle = sendAnswers(req, a, contact, PHONE_TAG, send);
+        if (req.method !== 'INVITE') return;
+        const callId = req.callId();
+        this.#ringing.set(callId, handle);
+        // The INVITE's transaction is kept 32 s past its final answer (RFC 6026: a CANCEL crossing the 200 still finds
+        // it), then forgotten, so a lab that runs for days does not keep every call it answered.
+        const forget = setTimeout(
+          () => this.#ringing.get(callId) === handle && this.#ringing.delete(callId),
+          (a.finalAfterMs ?? 0) + INVITE_KEPT_MS,
+        );
+        forget.unref();
+      };
+      // A phone that opens its media first answers later; one that answers at once is answered in this turn, so a
+      // CANCEL right behind its INVITE finds it ringing.
+      const a = phone(req);
+      if (!(a instanceof Promise)) return answerWith(a);
+      a.then(answerWith, (err: Error) => send(createResponse(req, 500, { reason: `Phone failed: ${err.message}` })));
       return;
     }
     if (!target) {

@@ -1,92 +1,83 @@
-// A desk phone on the inside that calls one of the lab's remote users now and then and hangs up a minute later,
-// so the status pages of `npm start` show a call through core and edge (a leg on each), not only registrations.
-import dgram from 'node:dgram';
+// The lab's scheduled calls, so the status pages of `npm start` show calls through core and edge (a leg on each),
+// not only registrations: each of the lab's inside phones keeps one call up with a remote user (the desk phone an
+// audio call, the video endpoint a video call). In each call the phone dials digits (RFC 4733), puts the call on
+// hold and resumes it, over and over; after `callMs` it calls again and hangs the old call up once the new one is
+// answered, so a call of each kind is listed at all times once the users are registered.
 import type { Logger } from '../log/index.js';
-import { Sdp } from '../sdp/index.js';
-import type { CallControl } from './call-control.js';
-import { rtpPacket } from './rtp-packet.js';
+import { PhoneCall, type LabPhone } from './inside-phone.js';
 
 export interface LabCallsOptions {
-  callControl: CallControl;
-  /** Who is called (a simulated client that picks up). */
-  aor: string;
-  /** The first call, once the user is registered (retried this often until then). */
+  /** Who calls whom: each phone keeps one call to its user (a simulated client that picks up). */
+  calls: Array<{ phone: LabPhone; aor: string }>;
+  /** The first call, once the user is registered (retried this often until then, and after a failed call). */
   firstAfterMs?: number;
-  /** From one call's start to the next one's. */
-  everyMs?: number;
-  /** How long a call lasts before the desk phone sends BYE. */
-  holdMs?: number;
-  /** The desk phone's address (its RTP socket's); its media is plain RTP, as inside phones' often is. */
-  address: string;
-  /** RTP packets a second while a call is up (G.711 sized: 160 bytes of payload). */
-  packetsPerSecond?: number;
+  /** How long one call lasts before the next replaces it. */
+  callMs?: number;
+  /** In each call: the digits dialled after `featuresAfterMs`, a hold after twice that, the resume after thrice. */
+  digits?: string;
+  featuresAfterMs?: number;
+  /** ...and again every `featuresEveryMs` while the call lasts. */
+  featuresEveryMs?: number;
   log: Logger;
 }
 
-const offer = (address: string, port: number) =>
-  `v=0\r\no=lab 1 1 IN IP4 ${address}\r\ns=lab desk phone\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n`;
+export const LAB_CALL_DIGITS = '1234#';
 
-export async function startLabCalls(o: LabCallsOptions): Promise<{ close(): void }> {
-  const log = o.log.child({ lab: 'desk phone' });
-  const firstAfterMs = o.firstAfterMs ?? 5000;
-  const everyMs = o.everyMs ?? 120_000;
-  const holdMs = Math.min(o.holdMs ?? 60_000, everyMs);
+export function startLabCalls(o: LabCallsOptions): { close(): void } {
+  const retryMs = o.firstAfterMs ?? 5000;
+  const callMs = o.callMs ?? 120_000;
+  const step = o.featuresAfterMs ?? 3000;
+  const everyMs = Math.max(o.featuresEveryMs ?? 30_000, 4 * step);
+  const digits = o.digits ?? LAB_CALL_DIGITS;
+  const timers = new Set<NodeJS.Timeout>();
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let talking: NodeJS.Timeout | undefined;
-  const socket = dgram.createSocket('udp4');
-  socket.on('error', (err) => log.warn({ err: err.message }, 'lab desk phone media socket error'));
-  socket.on('message', () => {});
-  await new Promise<void>((resolve) => socket.bind(0, o.address, resolve));
-  const port = socket.address().port;
-  // Sends to where the answer points until the BYE: core's inside leg, which latches and relays it out. G.711 µ-law
-  // silence (0xff) at the default size.
-  const talk = (answer: Buffer | undefined) => {
-    const m = answer && answer.length > 0 ? Sdp.parse(answer).media.find((x) => !x.disabled) : undefined;
-    if (!m) return;
-    let seq = 1;
-    talking = setInterval(
-      () => socket.send(rtpPacket(seq++, 0x0de5c000, { fill: 0xff }), m.port, m.address),
-      1000 / (o.packetsPerSecond ?? 5),
-    );
-    talking.unref();
-  };
-  const later = (ms: number, fn: () => Promise<void>) => {
+  const later = (ms: number, fn: () => Promise<unknown> | undefined) => {
     if (closed) return;
-    timer = setTimeout(() => void fn(), ms);
-    timer.unref();
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) void fn()?.catch((err: Error) => o.log.warn({ err: err.message }, 'lab call step failed'));
+    }, ms);
+    t.unref();
+    timers.add(t);
   };
 
-  const call = async (): Promise<void> => {
-    const started = Date.now();
-    const r = await o.callControl.request(o.aor, 'INVITE', offer(o.address, port), 'application/sdp');
-    if (closed) return;
-    const dialog = r.dialog;
-    if (r.status !== 200 || !dialog) {
-      log.debug({ aor: o.aor, status: r.status, reason: r.reason }, 'lab call not answered');
-      return later(firstAfterMs, call);
-    }
-    log.info({ aor: o.aor, callId: dialog.callId }, 'lab call answered');
-    try {
-      talk(r.body);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'lab call answer SDP unusable: no media');
-    }
-    later(holdMs, async () => {
-      clearInterval(talking);
-      const bye = await o.callControl.request(o.aor, 'BYE', '', 'text/plain', 8000, [], dialog);
-      log.info({ aor: o.aor, callId: dialog.callId, status: bye.status }, 'lab call ended');
-      later(Math.max(0, everyMs - (Date.now() - started)), call);
-    });
+  const keepCalling = ({ phone, aor }: { phone: LabPhone; aor: string }) => {
+    /** Dials; once answered, hangs `previous` up (the call it replaces) and runs the new call's script. */
+    const dial = async (previous?: PhoneCall): Promise<void> => {
+      const r = await phone.call(aor);
+      if (previous) await phone.hangUp(previous);
+      if (closed) {
+        if (r instanceof PhoneCall) await phone.hangUp(r);
+        return;
+      }
+      if (!(r instanceof PhoneCall)) {
+        o.log.debug({ phone: phone.user, aor, status: r.status, reason: r.reason }, 'lab call not answered');
+        return void later(retryMs, () => dial());
+      }
+      const call = r;
+      const cycle = (at: number) => {
+        if (at + 3 * step >= callMs) return;
+        later(at + step, () => phone.sendDigits(call, digits));
+        later(at + 2 * step, () => phone.hold(call, true));
+        later(at + 3 * step, () => phone.hold(call, false));
+        cycle(at + everyMs);
+      };
+      cycle(0);
+      later(callMs, () => (call.over ? undefined : dial(call)));
+      // Ended by the other side (the user gone, the link cut): call again.
+      void call.ended.then(() => {
+        if (call.endedByPeer) later(retryMs, () => dial());
+      });
+    };
+    later(retryMs, () => dial());
   };
 
-  later(firstAfterMs, call);
+  for (const c of o.calls) keepCalling(c);
   return {
     close() {
       closed = true;
-      clearTimeout(timer);
-      clearInterval(talking);
-      socket.close();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
     },
   };
 }

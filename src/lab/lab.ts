@@ -12,6 +12,7 @@ import { startSimulatedClients, type SimulatedClients } from './simulated-client
 import { startLabCalls } from './lab-calls.js';
 import { LAB_SIP_USERS } from './call-control.js';
 import { ClientMedia } from './client-media.js';
+import { LabPhone } from './inside-phone.js';
 import { LAB_ADDRESSES, LAB_ADMIN_PORTS } from './addresses.js';
 
 export interface LabOptions {
@@ -23,7 +24,10 @@ export interface LabOptions {
   keepaliveS?: number;
   /** Simulated remote clients that sign in and register through the edge (default 3; 0 for none). */
   clients?: number;
-  /** The desk phone that calls the first simulated user now and then (default on when there are clients). */
+  /**
+   * The scheduled calls (default on when there are clients): the desk phone keeps an audio call up with the first
+   * simulated user, the video endpoint a video call with the second (src/lab/lab-calls.ts).
+   */
   deskPhone?: boolean;
   /**
    * Media port ranges (default 36000-59999 each, on each host's own alias): tests running labs side by side give
@@ -37,6 +41,12 @@ export interface Lab {
   core: RunningNode;
   inside: InsideServers;
   clients: SimulatedClients;
+  /** The simulated clients' media: what the far end of a call saw (its streams, a hold, the digits heard). */
+  media: ClientMedia;
+  /** The inside phones: `desk` (audio) and `room` (a video endpoint); each answers calls to its user. */
+  phones: { desk: LabPhone; room: LabPhone };
+  /** The scheduled calls, for the banner: who calls whom, audio or video (none when they are off). */
+  calls: Array<{ from: string; to: string; kind: 'audio' | 'video' }>;
   /** The configurations the lab built, as a user would have written them. */
   configs: { edge: EdgeConfig; core: CoreConfig };
   close(): Promise<void>;
@@ -175,22 +185,36 @@ export async function startLab(opts: LabOptions): Promise<Lab> {
       count: opts.clients,
       log: logFor('lab'),
     });
-    // A desk phone inside calls the first simulated user (who picks up), so a call shows beside the registrations.
-    const deskPhone =
-      opts.clients === 0 || opts.deskPhone === false
-        ? undefined
-        : await startLabCalls({
-            callControl: inside.callControl,
-            aor: `${Object.keys(LAB_SIP_USERS)[0]}@${LAB_DOMAIN}`,
-            address: LAB_ADDRESSES.inside,
-            log: logFor('lab'),
-          });
-    const started = { edge, core, inside, clients, media };
+    // The inside phones answer calls to desk@ and room@ the lab's domain; they also call the simulated users (who
+    // pick up), so an audio and a video call show beside the registrations.
+    const phone = (user: string, video: boolean) =>
+      new LabPhone({
+        user,
+        domain: LAB_DOMAIN,
+        address: LAB_ADDRESSES.inside,
+        video,
+        callControl: inside!.callControl,
+        log: logFor('lab'),
+      });
+    const phones = { desk: phone('desk', false), room: phone('room', true) };
+    const users = Object.keys(LAB_SIP_USERS).slice(0, opts.clients ?? Object.keys(LAB_SIP_USERS).length);
+    const calls =
+      users.length === 0 || opts.deskPhone === false
+        ? []
+        : [
+            { phone: phones.desk, aor: `${users[0]}@${LAB_DOMAIN}`, kind: 'audio' as const },
+            { phone: phones.room, aor: `${users[1 % users.length]}@${LAB_DOMAIN}`, kind: 'video' as const },
+          ];
+    const scheduled = calls.length ? startLabCalls({ calls, log: logFor('lab') }) : undefined;
+    const started = { edge, core, inside, clients, media, phones };
     return {
       ...started,
+      calls: calls.map((c) => ({ from: c.phone.aor, to: c.aor, kind: c.kind })),
       configs: { edge: edgeConfig, core: coreConfig },
       async close() {
-        deskPhone?.close();
+        scheduled?.close();
+        phones.desk.close();
+        phones.room.close();
         started.clients.close();
         await started.media.close();
         await started.core.close();

@@ -64,25 +64,23 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
   await waitFor('3 XMPP streams on the edge', () => streams(edgeUrl) >= 3 || undefined, 30_000, 300);
   assert.equal(streams(url), 3, 'core relays the same 3 streams to IM and Presence');
 
-  // The lab's desk phone calls the first simulated user, who picks up: a call leg on each node.
+  // The lab's inside phones call the first two simulated users, who pick up: the desk phone an audio call, the room
+  // endpoint a video call, a leg on each node for each (test/lab/lab-calls.test.ts follows them further).
   const calls = (u: string) => {
     const doc = JSON.parse(
       spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}',
     );
-    return ((doc.sip?.callList ?? []) as Array<{ state: string; client: string }>)
+    return ((doc.sip?.callList ?? []) as Array<{ state: string; client: string; kind: string }>)
       .filter((l) => l.state === 'active')
-      .map((l) => l.client);
+      .map((l) => `${l.client} ${l.kind}`)
+      .sort();
   };
-  assert.deepEqual(
-    await waitFor("the desk phone's call on core", () => (calls(url).length ? calls(url) : undefined), 30_000, 300),
-    ['alice@lab.example.com'],
-  );
-  assert.deepEqual(
-    await waitFor('the call on the edge', () => (calls(edgeUrl).length ? calls(edgeUrl) : undefined), 5000, 200),
-    ['alice@lab.example.com'],
-  );
+  const both = ['alice@lab.example.com audio', 'bob@lab.example.com video'];
+  const listed = (u: string) => (calls(u).length === 2 ? calls(u) : undefined);
+  assert.deepEqual(await waitFor("the inside phones' calls on core", () => listed(url), 30_000, 300), both);
+  assert.deepEqual(await waitFor('the calls on the edge', () => listed(edgeUrl), 5000, 200), both);
 
-  // Its media flows each way: the desk phone's RTP reaches alice as SRTP and her echo comes back, on both nodes.
+  // Media flows each way: a phone's RTP reaches its user as SRTP and the user's echo comes back, on both nodes.
   const flowing = (u: string) => {
     const doc = JSON.parse(
       spawnSync(process.execPath, [CLI, 'status', '--url', u, '--json'], { encoding: 'utf8' }).stdout || '{}',

@@ -120,9 +120,13 @@ test("calls: the desk phone's call listed, filtered, and shown with its legs and
       const r = await cli('calls', '--url', core, '--json');
       const calls = JSON.parse(r.out) as Array<{
         callId: string;
-        legs: Array<{ state: string; media: Array<{ a: { packetsIn: number } }> }>;
+        legs: Array<{ state: string; peer: string; media: Array<{ a: { packetsIn: number } }> }>;
       }>;
-      return calls.find((c) => c.legs.some((l) => l.state === 'active' && (l.media?.[0]?.a.packetsIn ?? 0) > 0));
+      return calls.find((c) =>
+        c.legs.some(
+          (l) => l.peer === 'desk@lab.example.com' && l.state === 'active' && (l.media?.[0]?.a.packetsIn ?? 0) > 0,
+        ),
+      );
     },
     30_000,
     300,
@@ -131,7 +135,7 @@ test("calls: the desk phone's call listed, filtered, and shown with its legs and
   assert.match(
     table.out,
     new RegExp(
-      `^${listed.callId}\\s+alice@lab\\.example\\.com\\s+callcontrol@lab\\.example\\.com\\s+to client\\s+active\\s+\\d+ (s|min)\\s+\\d+$`,
+      `^${listed.callId}\\s+alice@lab\\.example\\.com\\s+desk@lab\\.example\\.com\\s+to client\\s+active\\s+audio\\s+\\d+ (s|min)\\s+\\d+$`,
       'm',
     ),
   );
@@ -156,8 +160,8 @@ test("calls: the desk phone's call listed, filtered, and shown with its legs and
   );
   assert.equal(shown.code, 0, shown.err);
   assert.match(shown.out, new RegExp(`^call ${listed.callId}$`, 'm'));
-  assert.match(shown.out, /^ {2}leg alice@lab\.example\.com ↔ callcontrol@lab\.example\.com, to client, active/m);
-  assert.match(shown.out, /^ {4}stream 0: ports a \d+\/\d+ b \d+\/\d+$/m);
+  assert.match(shown.out, /^ {2}leg alice@lab\.example\.com ↔ desk@lab\.example\.com, to client, active/m);
+  assert.match(shown.out, /^ {4}stream 0 \(audio\): ports a \d+\/\d+ b \d+\/\d+$/m);
   assert.match(
     shown.out,
     /^ {6}a: in \d+ pkts\/\d+ B, out \d+ pkts\/\d+ B, lost \d+ \([\d.]+%\), SRTP failures 0, latched 127\.0\.4\.1:\d+, (kernel|user) path$/m,

@@ -4,11 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startLab, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
 import { SipClient } from '../../src/lab/sip-client.js';
 import { parseExposition } from './helpers.js';
 import { audioSdp } from '../support/sdp.js';
-import { mediaRange } from '../support/media-range.js';
+import { startTestLab } from '../support/lab.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -34,14 +34,8 @@ before(async () => {
     throw new Error(`${CHROMIUM} missing: apt-get install chromium (listed in scripts/apt-packages.txt [test])`);
   dir = mkdtempSync(join(tmpdir(), 'mra-status-page-'));
   mkdirSync(ARTEFACTS, { recursive: true });
-  // The tests place their own call (maintenance mode): the lab's periodic desk phone would race them.
-  lab = await startLab({
-    dir: join(dir, 'lab'),
-    ports: 'ephemeral',
-    logLevel: 'silent',
-    deskPhone: false,
-    media: { edge: mediaRange(), core: mediaRange(), clients: mediaRange() },
-  });
+  // The tests place their own call (maintenance mode): the lab's scheduled calls would race them.
+  lab = await startTestLab(dir, { deskPhone: false });
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,

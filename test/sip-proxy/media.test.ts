@@ -6,7 +6,8 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ProtectionProfileAes128CmHmacSha1_80, RtpPacket, SrtpSession } from 'werift-rtp';
+import type { SrtpSession } from 'werift-rtp';
+import { clientSrtp, protect } from '../support/client-srtp.js';
 import { Sdp, parseCrypto } from '../../src/sdp/index.js';
 import { tagOf, type SipRequest, type SipResponse } from '../../src/sip/message/index.js';
 import { startPair, type Pair } from './pair.js';
@@ -37,22 +38,6 @@ const coreLegs = () => (pair.core.status() as { sip: { callList: Leg[] } }).sip.
 const SUITE = SRTP_SUITE;
 const sdp = audioSdp;
 
-/** werift as the client's SRTP: protects with `send`, unprotects with `recv` (each key||salt). */
-function srtp(send: Buffer, recv: Buffer): SrtpSession {
-  return new SrtpSession({
-    profile: ProtectionProfileAes128CmHmacSha1_80,
-    keys: {
-      localMasterKey: send.subarray(0, 16),
-      localMasterSalt: send.subarray(16),
-      remoteMasterKey: recv.subarray(0, 16),
-      remoteMasterSalt: recv.subarray(16),
-    },
-  });
-}
-const protect = (s: SrtpSession, packet: Buffer) => {
-  const p = RtpPacket.deSerialize(packet);
-  return s.encrypt(p.payload, p.header);
-};
 const stream = (ssrc: number, n: number, from = 1) =>
   Array.from({ length: n }, (_, i) => rtp(from + i, ssrc, { fill: i }));
 
@@ -164,7 +149,7 @@ test("a call from the inside: plain RTP in, SRTP under core's key out to the cli
   assert.ok(answer.port !== client.port);
 
   // Inside -> client: the inside sends first (core opens the traversal flow), the client decrypts with core's key.
-  const session = srtp(clientKey, cryptos[0]!.keySalt);
+  const session = clientSrtp(clientKey, cryptos[0]!.keySalt);
   const sent = stream(0x1111, 10);
   for (const p of sent) await inside.send(p, answer.port);
   await client.waitFor(10);
@@ -337,7 +322,7 @@ test("a delayed offer from the inside (an INVITE without SDP, as in Unified CM's
   assert.deepEqual([m.proto, m.address], ['RTP/SAVP', '127.0.0.1']);
   assert.ok(m.port !== inside.port);
   const coreKey = parseCrypto(m.attributes('crypto')[0]!, 'ack');
-  const session = srtp(clientKey, coreKey.keySalt);
+  const session = clientSrtp(clientKey, coreKey.keySalt);
   await bothWays(session, inside, client, offered.port, m.port, [0x1111, 0x2222]);
   assert.ok(client.received.every((r) => r.port === m.port));
 
@@ -389,7 +374,7 @@ test("a delayed offer from the client: the inside offers in its 200, which reach
     ['RTP/AVP', 0],
     "the client's key stays with core",
   );
-  const session = srtp(clientKey, coreKey.keySalt);
+  const session = clientSrtp(clientKey, coreKey.keySalt);
   await bothWays(session, inside, client, answered.port, offered.port, [0x4444, 0x5555]);
   await hangUp('carol@example.com', insideDialog(r.response!), basePorts);
   assert.equal((await carol.register(0)).status, 200);
@@ -423,7 +408,7 @@ test("a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
   const coreKey = parseCrypto(answer.attributes('crypto')[0]!, 'answer');
   assert.equal(coreKey.tag, 1);
   assert.notDeepEqual(coreKey.keySalt, clientKey);
-  const session = srtp(clientKey, coreKey.keySalt);
+  const session = clientSrtp(clientKey, coreKey.keySalt);
 
   // The inside sends first: core's first packet opens the way through the traversal mux.
   await bothWays(session, inside, client, toInside.port, answer.port, [0x3333, 0x4444]);
@@ -433,7 +418,7 @@ test("a call from the client: its SRTP offer reaches the inside as plain RTP/AVP
   // which holds no key, and core's authentication drops and counts them. The inside gets nothing either way.
   const forger = await Peer.open();
   t.after(() => forger.close());
-  const forged = protect(srtp(randomBytes(30), randomBytes(30)), rtp(6, 0x4444));
+  const forged = protect(clientSrtp(randomBytes(30), randomBytes(30)), rtp(6, 0x4444));
   await forger.send(forged, answer.port);
   await forger.send(randomBytes(40), answer.port);
   await waitFor('the edge to drop both', () => Number(edgeLegs()[0]?.media?.[0]?.a.dropped) === 2);

@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../gen-common.h"
+#include "../../../src/capacity/generator.h"
 #include "sink.h"
 
 #define BATCH 64
@@ -137,13 +137,13 @@ static void stamp(stream_t* s, uint32_t us) {
 
 static void cmdStreams(const char* path) {
   FILE* f = fopen(path, "r");
-  if (!f) return fail("cannot open the streams file");
+  if (!f) return failLine("cannot open the streams file", NULL);
   char line[256];
   int n = 0;
   while (fgets(line, sizeof line, f) && n < SINK_MAX_STREAMS) {
     int port = 0;
     if (sscanf(line, "%d", &port) < 1) continue;
-    if (port <= 0 || port > 65535) { fclose(f); return fail("bad port in the streams file"); }
+    if (port <= 0 || port > 65535) { fclose(f); return failLine("bad port in the streams file", NULL); }
     streams[n].port = (uint16_t)port;
     streams[n].seq = (uint16_t)(n * 7919);
     n++;
@@ -156,10 +156,10 @@ static void cmdStreams(const char* path) {
 }
 
 static void cmdRun(double pps, int ms, int size) {
-  if (streamCount == 0) return fail("no streams");
-  if (pps <= 0 || ms <= 0 || ms > 60000) return fail("rate and duration must be positive (duration at most 60 s)");
-  if (size < 12 || size > MAX_PACKET - 28 - trailer) return fail("packet size must be 12..1472");
-  if (size != builtSize && buildFrames(size) != 0) return fail("cannot build the frames");
+  if (streamCount == 0) return failLine("no streams", NULL);
+  if (pps <= 0 || ms <= 0 || ms > 60000) return failLine("rate and duration must be positive (duration at most 60 s)", NULL);
+  if (size < 12 || size > MAX_PACKET - 28 - trailer) return failLine("packet size must be 12..1472", NULL);
+  if (size != builtSize && buildFrames(size) != 0) return failLine("cannot build the frames", NULL);
   static struct mmsghdr msgs[BATCH];
   static struct iovec iov[BATCH];
   const int frameLen = HDR + size + trailer;
@@ -239,31 +239,31 @@ int main(int argc, char** argv) {
   const int portLo = atoi(argv[6]), portHi = atoi(argv[7]);
   if (!ifindex || inet_pton(AF_INET, argv[3], &srcIp) != 1 || inet_pton(AF_INET, argv[4], &dstIp) != 1 ||
       parseMac(argv[5], dstMac) != 0 || portLo <= 0 || portHi < portLo || portHi > 65535) {
-    fail("bad arguments");
+    failLine("bad arguments", NULL);
     return 2;
   }
   struct ifreq req = {0};
   strncpy(req.ifr_name, ifname, IFNAMSIZ - 1);
   const int probe = socket(AF_INET, SOCK_DGRAM, 0);
-  if (ioctl(probe, SIOCGIFHWADDR, &req) != 0) { fail("cannot read the interface's MAC"); return 1; }
+  if (ioctl(probe, SIOCGIFHWADDR, &req) != 0) { failLine("cannot read the interface's MAC", NULL); return 1; }
   memcpy(srcMac, req.ifr_hwaddr.sa_data, 6);
   close(probe);
 
   // The relay latches on this port: hold it, so nothing else on this host takes it.
   const int hold = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = srcIp, .sin_port = htons(TX_PORT)};
-  if (bind(hold, (struct sockaddr*)&sa, sizeof sa) != 0) { fail("cannot bind the send port"); return 1; }
+  if (bind(hold, (struct sockaddr*)&sa, sizeof sa) != 0) { failLine("cannot bind the send port", NULL); return 1; }
 
   txSock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_ifindex = ifindex, .sll_protocol = 0};
   const int one = 1, buffer = 64 << 20;
-  if (txSock < 0 || bind(txSock, (struct sockaddr*)&ll, sizeof ll) != 0) { fail("cannot open the packet socket"); return 1; }
+  if (txSock < 0 || bind(txSock, (struct sockaddr*)&ll, sizeof ll) != 0) { failLine("cannot open the packet socket", NULL); return 1; }
   setsockopt(txSock, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
   if (setsockopt(txSock, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof buffer) != 0)
     setsockopt(txSock, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
 
   struct bpf_object* obj = bpf_object__open_file(argv[1], NULL);
-  if (!obj || bpf_object__load(obj) != 0) { fail("cannot load the sink program"); return 1; }
+  if (!obj || bpf_object__load(obj) != 0) { failLine("cannot load the sink program", NULL); return 1; }
   const int cfgFd = bpf_object__find_map_fd_by_name(obj, "sink_cfg");
   struct sink_config initial = {.addr = srcIp, .port_lo = (uint16_t)portLo, .port_hi = (uint16_t)portHi, .ssrc_base = SSRC_BASE};
   const uint32_t zero = 0;
@@ -274,15 +274,15 @@ int main(int argc, char** argv) {
   hist = mapOf(obj, "sink_hist", sizeof(uint32_t) * SINK_HIST_US);
   charge = mapOf(obj, "charge", 4096);
   struct bpf_program* prog = bpf_object__find_program_by_name(obj, "sink");
-  if (!counts || !hist || !charge || !prog) { fail("cannot map the sink's counters"); return 1; }
+  if (!counts || !hist || !charge || !prog) { failLine("cannot map the sink's counters", NULL); return 1; }
   charge->cpu = UINT32_MAX;  // nothing charged until told which core
   const char* tracepoints[] = {"softirq_entry", "softirq_exit"};
   for (int i = 0; i < 2; i++) {
     struct bpf_program* tp = bpf_object__find_program_by_name(obj, tracepoints[i]);
-    if (!tp || !bpf_program__attach(tp)) { fail("cannot attach the softirq tracepoints"); return 1; }
+    if (!tp || !bpf_program__attach(tp)) { failLine("cannot attach the softirq tracepoints", NULL); return 1; }
   }
   if (bpf_link_create(bpf_program__fd(prog), ifindex, (enum bpf_attach_type)TCX_INGRESS, NULL) < 0) {
-    fail("cannot attach the sink");
+    failLine("cannot attach the sink", NULL);
     return 1;
   }
   printf("{\"txPort\":%d,\"rxPort\":%d}\n", TX_PORT, portLo);
@@ -298,7 +298,7 @@ int main(int argc, char** argv) {
       cmdStreams(arg);
       if (cfg) cfg->streams = (uint32_t)streamCount;
     } else if (strncmp(line, "txkey ", 6) == 0) {
-      if (strcmp(line + 6, "none") != 0) fail("kgen sends no SRTP");
+      if (strcmp(line + 6, "none") != 0) failLine("kgen sends no SRTP", NULL);
       else printf("{\"ok\":true}\n"), fflush(stdout);
     } else if (sscanf(line, "trailer %d", &n) == 1 && n >= 0 && n <= 64) {
       trailer = n;
@@ -316,7 +316,7 @@ int main(int argc, char** argv) {
     } else if (strcmp(line, "quit") == 0) {
       break;
     } else {
-      fail("unknown command");
+      failLine("unknown command", NULL);
     }
   }
   return 0;

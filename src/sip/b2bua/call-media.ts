@@ -186,6 +186,7 @@ export class CallMedia {
       if (!stream || !st) continue;
       out.push({
         stream: stream.index,
+        media: stream.media,
         ports: stream.relay.ports,
         a: legFigures(st.a, stream.latched('a')),
         b: legFigures(st.b, stream.latched('b')),
