@@ -23,4 +23,4 @@ export {
   type StatusDocument,
   type Traffic,
 } from './status.js';
-export { INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';
+export { BadInput, ChangeConflict, INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';

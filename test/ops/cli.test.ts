@@ -241,7 +241,7 @@ test('allow-list: show, add, export, remove, import; a bad rule is refused with 
   assert.match(auto.err, /automatic rules follow discovery and cannot be removed/);
   const bad = await cli('allow-list', 'add', 'ftp://x', '--url', core);
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /HTTP 500: .*is not an http\(s\):\/\/host/);
+  assert.match(bad.err, /HTTP 400: .*rules\[\d+\]\.url: .*is not an http\(s\):\/\/host/, 'the field named, a 400');
   writeFileSync(join(dir, 'bad.csv'), 'Url,Nope\n');
   assert.match((await cli('allow-list', 'import', join(dir, 'bad.csv'), '--url', core)).err, /line 1: header must be/);
   assert.match((await cli('allow-list', 'show', '--url', edge)).err, /HTTP 404: no such resource/);
