@@ -9,6 +9,8 @@ export {
   type IntrusionCategory,
   type CategorySettings,
   type IntrusionStatus,
+  type IntrusionSharing,
+  type SharedBlock,
 } from './intrusion.js';
 export {
   CAPACITY_COUNTS,
