@@ -1,16 +1,16 @@
 // Peers of one cluster in this process, on 127.0.0.1 with ephemeral ports, configured as an operator would (through
 // the configuration schema), their store a real redis-server: the shared configuration and intrusion tests start
 // cores and edges from here.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { CertificateAuthority } from '../../src/certs/index.js';
 import { buildConfig, type CoreConfig, type EdgeConfig } from '../../src/config/index.js';
 import { startCore, startEdge } from '../../src/node/index.js';
 import { hashPassword } from '../../src/traversal/index.js';
 import { capturedLogger } from '../support/log-capture.js';
 import { mediaRange } from '../support/media-range.js';
+import { writeNodePki } from '../support/node-files.js';
 
 export const EDGE_NAME = 'edge.example.com';
 const SECRET = 'cluster-secret';
@@ -29,17 +29,7 @@ export interface Peers {
 
 export async function startPeers(store: string, cluster: string): Promise<Peers> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-peers-'));
-  const ca = await CertificateAuthority.create({ commonName: 'mra-edge cluster peers CA' });
-  const edgeCert = await ca.issue({ commonName: EDGE_NAME, dnsNames: [EDGE_NAME], ipAddresses: ['127.0.0.1'] });
-  const coreCert = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = {
-    'ca.pem': ca.cert,
-    'edge.pem': edgeCert.cert,
-    'edge.key': edgeCert.key,
-    'core.pem': coreCert.cert,
-    'core.key': coreCert.key,
-  };
-  for (const [n, body] of Object.entries(files)) writeFileSync(join(dir, n), body, { mode: 0o600 });
+  const ca = await writeNodePki(dir, ['127.0.0.1'], 'mra-edge cluster peers CA');
   const tls = (n: string) => ({
     cert_file: join(dir, `${n}.pem`),
     key_file: join(dir, `${n}.key`),
