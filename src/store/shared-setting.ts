@@ -4,6 +4,7 @@
 // peer reads the copy and applies it when its version is newer than the one it holds. Notices are at most once, so
 // each peer also polls the version. In memory (one process, the embedded default) nothing is written to the store:
 // the file's copy is in force and a change is applied here alone, as before clusters.
+import { randomUUID } from 'node:crypto';
 import { ChangeConflict } from '../host/errors.js';
 import type { Logger } from '../log/index.js';
 import type { Store } from './store.js';
@@ -12,6 +13,7 @@ const NS = 'cluster-config';
 const NS_LOCK = 'cluster-config-lock';
 const CHANNEL = 'cluster-config';
 const LOCK_MS = 5000;
+const LOCK_TRIES = 20;
 
 /** The cluster's copy of one setting. */
 export interface SharedCopy<T> {
@@ -110,7 +112,14 @@ export class SharedSetting<T> {
       this.#take(copy, 'change');
       return copy;
     }
-    const lease = await store.acquire(NS_LOCK, name, node, LOCK_MS);
+    // Another peer's change takes a round trip or two: wait for it a little before giving up.
+    // The holder is this change, not this node: two changes at once on one node must not share the lease.
+    const owner = `${node}/${randomUUID()}`;
+    let lease = await store.acquire(NS_LOCK, name, owner, LOCK_MS);
+    for (let tries = 0; !lease && tries < LOCK_TRIES; tries++) {
+      await new Promise((r) => setTimeout(r, 50));
+      lease = await store.acquire(NS_LOCK, name, owner, LOCK_MS);
+    }
     if (!lease) throw new SettingBusy(`${name} is being changed on another peer at this moment; try again`);
     let copy: SharedCopy<T>;
     try {
@@ -171,6 +180,8 @@ export class SharedSetting<T> {
   }
 
   #take(copy: SharedCopy<T>, why: 'start' | 'change' | 'peer'): void {
+    // A newer copy may have come in meanwhile (a peer's change right after this node's own): never go back to an older.
+    if (why !== 'start' && copy.version <= this.#version) return;
     let value: T;
     try {
       value = this.#o.parse(copy.value);
