@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisServer, redisMissing } from '../support/redis.js';
 import { waitFor } from '../support/log-capture.js';
+import { renderStatus, type StatusDoc } from '../../src/cli/status.js';
 import { admin, startPeers, type Peers, type StartedCore, type StartedEdge } from './peers.js';
 
 const missing = redisMissing();
@@ -149,6 +150,11 @@ test('a core started later takes the cluster copy, reports that its file differs
     /this node's configuration file gives other domains than the cluster's \(version \d+, written by core\d/,
   );
   assert.ok(!status(core1).alarms.some((a) => a.id === 'config.domains-differs'), "core1's file is the cluster's");
+  assert.match(
+    renderStatus(core3.status() as StatusDoc),
+    /^shared configuration: domains version \d+ by core\d \(this node's file differs\), allow-list version \d+ by core\d$/m,
+    'mra-edge status says so',
+  );
 
   const pushed = await admin(core3, 'POST', '/api/actions/config-push', { setting: 'domains' });
   assert.equal(pushed.status, 200, JSON.stringify(pushed.body));
