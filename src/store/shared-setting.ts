@@ -217,7 +217,7 @@ export class SharedSetting<T> {
     if (differs === this.#differs) return;
     this.#differs = differs;
     if (!differs) return this.#o.onDiffers?.(undefined);
-    const message = `this node's configuration file gives other ${this.#o.name} than the cluster's (version ${copy.version}, written by ${copy.by} at ${copy.at}): the cluster's copy is in force; change it on any peer (the admin API or mra-edge), or make this file's copy the cluster's with the config-push action`;
+    const message = `this node's configuration file does not match the cluster's ${this.#o.name} (version ${copy.version}, written by ${copy.by} at ${copy.at}): the cluster's copy is in force; change it on any peer (the admin API or mra-edge), or make this file's copy the cluster's with the config-push action`;
     this.#log.warn({ version: copy.version, by: copy.by }, message);
     this.#o.onDiffers?.(message);
   }

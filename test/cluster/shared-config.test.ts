@@ -3,6 +3,9 @@
 // restart (and the edge both are linked to learns the new domains); a core started later takes the cluster's copy and
 // reports that its own file differs; bad input is refused naming the field, and nothing is applied anywhere.
 import { after, before, test } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CSV_HEADER } from '../../src/http/allow-list-csv.js';
 import assert from 'node:assert/strict';
 import { RedisServer, redisMissing } from '../support/redis.js';
 import { waitFor } from '../support/log-capture.js';
@@ -105,6 +108,34 @@ test('an allow-list rule added on one core is in force on the other; one removed
   assert.equal(left.filter((r) => !r.automatic).length, 0);
 });
 
+test("a core with http.allow_list.csv_file keeps it a copy of the cluster's rules, whichever core changed them", async (t) => {
+  if (!redis) return t.skip(missing);
+  const csv = join(peers!.dir, 'core4-allow.csv');
+  writeFileSync(csv, `${CSV_HEADER}\n`);
+  const core4 = await peers!.core('core4', [edge], { domains: [A], http: { allow_list: { csv_file: csv } } });
+  try {
+    const url = 'https://photos.example.com:443/photos/';
+    const add = await admin(core1, 'POST', '/api/actions/http-allow-list-add', {
+      url,
+      description: 'directory photos',
+    });
+    assert.equal(add.status, 200, JSON.stringify(add.body));
+    await waitFor('core4 rewrites its file', () => (readFileSync(csv, 'utf8').includes(url) ? true : undefined));
+    assert.equal(readFileSync(csv, 'utf8'), `${CSV_HEADER}\n${url},default,,prefix,"directory photos"\n`);
+    // The file edited on core4 and reloaded: its rules become the cluster's.
+    writeFileSync(csv, `${CSV_HEADER}\nhttps://photos.example.com:443/other/,,GET,exact,\n`);
+    const reload = await admin(core4, 'POST', '/api/actions/http-allow-list-reload', {});
+    assert.equal(reload.status, 200, JSON.stringify(reload.body));
+    await waitFor('core1 applies the reloaded file', async () => {
+      const rules = (await admin(core1, 'GET', '/api/allow-list')).body as unknown as Array<Record<string, unknown>>;
+      const mine = rules.filter((r) => !r.automatic).map((r) => r.url);
+      return JSON.stringify(mine) === '["https://photos.example.com:443/other/"]' ? true : undefined;
+    });
+  } finally {
+    await core4.close();
+  }
+});
+
 test('bad input is refused with the field named (400), and nothing is applied on any peer', async (t) => {
   if (!redis) return t.skip(missing);
   const before = [version(core1, 'domains'), version(core2, 'domains'), version(core1, 'allow-list')];
@@ -118,12 +149,12 @@ test('bad input is refused with the field named (400), and nothing is applied on
     [
       'http-allow-list-add',
       { url: 'ftp://x.example.com/' },
-      /^http\.allow_list\.rules\[0\]\.url: "ftp:\/\/x\.example\.com\/" is not an http\(s\)/,
+      /^http\.allow_list\.rules\[\d+\]\.url: "ftp:\/\/x\.example\.com\/" is not an http\(s\)/,
     ],
     [
       'http-allow-list-add',
       { url: 'https://x.example.com/', methods: ['G E T'] },
-      /^http\.allow_list\.rules\[0\]\.methods: "G E T" is not an HTTP method$/,
+      /^http\.allow_list\.rules\[\d+\]\.methods: "G E T" is not an HTTP method$/,
     ],
     ['http-allow-list-add', { url: 'https://x.example.com/', match: 'fuzzy' }, /^match must be exact or prefix$/],
     ['config-push', { setting: 'zones' }, /^setting: is required, one of domains, allow-list$/],
@@ -147,12 +178,12 @@ test('a core started later takes the cluster copy, reports that its file differs
   assert.equal(differs?.severity, 'warning');
   assert.match(
     differs!.message,
-    /this node's configuration file gives other domains than the cluster's \(version \d+, written by core\d/,
+    /this node's configuration file does not match the cluster's domains \(version \d+, written by core\d/,
   );
   assert.ok(!status(core1).alarms.some((a) => a.id === 'config.domains-differs'), "core1's file is the cluster's");
   assert.match(
     renderStatus(core3.status() as StatusDoc),
-    /^shared configuration: domains version \d+ by core\d \(this node's file differs\), allow-list version \d+ by core\d$/m,
+    /^shared configuration: domains version \d+ by core\d \(this node's file differs\), allow-list version \d+ by core\d/m,
     'mra-edge status says so',
   );
 
