@@ -6,6 +6,7 @@ export { sharedSecret, nodeScoped } from './shared.js';
 export {
   SharedSetting,
   SettingBusy,
+  SettingUnavailable,
   type SharedCopy,
   type SharedSettingOptions,
   type SharedSettingStatus,

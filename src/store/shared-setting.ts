@@ -5,7 +5,7 @@
 // each peer also polls the version. In memory (one process, the embedded default) nothing is written to the store:
 // the file's copy is in force and a change is applied here alone, as before clusters.
 import { randomUUID } from 'node:crypto';
-import { ChangeConflict } from '../host/errors.js';
+import { ChangeConflict, MraError } from '../host/errors.js';
 import type { Logger } from '../log/index.js';
 import type { Store } from './store.js';
 
@@ -54,6 +54,12 @@ export interface SharedSettingStatus {
   differsFromFile: boolean;
 }
 
+/** The store does not answer: the cluster's copy cannot be changed now (503; the node serves the copy it holds). */
+export class SettingUnavailable extends MraError {
+  readonly code = 'MRA_CONFIG_STORE_DOWN';
+  readonly status = 503;
+}
+
 /** Another peer holds the setting's write lease: the operator tries again (409). */
 export class SettingBusy extends ChangeConflict {
   override readonly code = 'MRA_CONFIG_BUSY';
@@ -69,6 +75,8 @@ export class SharedSetting<T> {
   #source: 'cluster' | 'file' = 'file';
   #unsubscribe: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
+  /** Started degraded: the first copy from the cluster is compared with the file, as a start's would be. */
+  #compareNext = false;
   /** One read of the copy at a time: a notice and a poll arriving together apply it once. */
   #refreshing: Promise<void> | undefined;
 
@@ -90,9 +98,16 @@ export class SharedSetting<T> {
     const local = this.#o.parse(this.#o.local());
     const first: SharedCopy<T> = { version: 1, value: local, by: node, at: new Date().toISOString() };
     if (!store.shared) return this.#take(first, 'start');
-    await store.setIfAbsent(NS, name, first);
-    const copy = (await store.get<SharedCopy<T>>(NS, name)) ?? first;
-    this.#take(copy, 'start');
+    if (store.health().state === 'down') {
+      // Started degraded: the file serves until the store answers, and the poll then takes the cluster's copy (version
+      // 0 here, so that any copy is newer). Nothing is written: a replay must not put this file over the cluster's.
+      this.#take({ ...first, version: 0 }, 'start');
+      this.#source = 'file';
+      this.#compareNext = true;
+    } else {
+      await store.setIfAbsent(NS, name, first);
+      this.#take((await store.get<SharedCopy<T>>(NS, name)) ?? first, 'start');
+    }
     this.#unsubscribe = store.subscribe(CHANNEL, (message) => this.#notice(message));
     if (this.#o.pollMs > 0) {
       this.#poll = setInterval(() => void this.refresh(), this.#o.pollMs);
@@ -113,6 +128,10 @@ export class SharedSetting<T> {
       return copy;
     }
     // Another peer's change takes a round trip or two: wait for it a little before giving up.
+    if (store.health().state === 'down')
+      throw new SettingUnavailable(
+        `the store does not answer: the cluster's ${name} cannot be changed until it does (this node keeps version ${this.#version})`,
+      );
     // The holder is this change, not this node: two changes at once on one node must not share the lease.
     const owner = `${node}/${randomUUID()}`;
     let lease = await store.acquire(NS_LOCK, name, owner, LOCK_MS);
@@ -201,7 +220,10 @@ export class SharedSetting<T> {
     if (why !== 'start') this.#log.info({ version: copy.version, by: copy.by }, 'shared configuration applied');
     // The file matters when the node starts: a difference then is reported. A change made at run time leaves every
     // file behind by design (the cluster's copy is the one changed); it only clears a report the change settled.
-    if (why === 'start' || this.#differs) this.#compare(value, copy);
+    if (why === 'start' || this.#differs || this.#compareNext) {
+      if (why !== 'start') this.#compareNext = false;
+      this.#compare(value, copy);
+    }
   }
 
   /** Reports a configuration file that says otherwise than the copy in force (the cluster's wins: docs/cluster.md). */

@@ -7,13 +7,15 @@ import {
   MemoryStore,
   RedisStore,
   SharedSetting,
+  SettingUnavailable,
   parseStoreUrl,
   type SharedCopy,
   type Store,
 } from '../../src/store/index.js';
 import { BadInput } from '../../src/host/index.js';
 import { createLogger } from '../../src/log/index.js';
-import { RedisServer, redisMissing } from '../support/redis.js';
+import { RedisServer, freePort, redisMissing } from '../support/redis.js';
+import { openStore } from '../../src/node/store.js';
 import { waitFor } from '../support/log-capture.js';
 
 const log = createLogger({ level: 'silent' });
@@ -22,7 +24,11 @@ let redis: RedisServer | undefined;
 const opened: Array<{ close(): unknown }> = [];
 
 async function store(cluster: string): Promise<RedisStore> {
-  const target = parseStoreUrl(redis!.url);
+  return store2(redis!.url, cluster);
+}
+
+async function store2(url: string, cluster: string): Promise<RedisStore> {
+  const target = parseStoreUrl(url);
   assert.ok(target.kind !== 'memory');
   const s = new RedisStore({ target, cluster, commandTimeoutMs: 1000, probeMs: 200, log });
   opened.push(s);
@@ -135,6 +141,52 @@ test('bad input changes nothing; a copy a peer cannot read is refused there and 
     b.held.rejected === undefined ? true : undefined,
   );
   assert.deepEqual(b.held.value, ['x', 'z']);
+});
+
+test('started degraded: the file serves, a change is refused (503), and the cluster copy is taken when the store answers, the file never written over it', async (t) => {
+  if (!redis) return t.skip(missing);
+  const port = await freePort();
+  const cluster = {
+    name: 'degraded',
+    store_timeout_ms: 300,
+    store_connect_timeout_s: 0.3,
+    on_store_unreachable: 'degraded' as const,
+  };
+  const late = await openStore({ store: `redis://127.0.0.1:${port}/0`, cluster }, log);
+  opened.push(late);
+  const p = peer(late, 'core9', ['mine']);
+  await p.setting.start();
+  assert.deepEqual(p.held.value, ['mine'], 'its file serves meanwhile');
+  assert.equal(p.setting.status().source, 'file');
+  await assert.rejects(
+    p.setting.change(['x']),
+    (err: Error) => err instanceof SettingUnavailable && (err as SettingUnavailable).status === 503,
+  );
+  const server = await RedisServer.start({ port });
+  try {
+    const other = await store2(server.url, 'degraded');
+    const copy: SharedCopy<string[]> = { version: 3, value: ['theirs'], by: 'core1', at: new Date().toISOString() };
+    await other.set('cluster-config', 'names', copy);
+    await waitFor(
+      'the late peer takes the cluster copy',
+      () => (p.setting.status().version === 3 ? true : undefined),
+      15_000,
+    );
+    assert.deepEqual(p.held.value, ['theirs']);
+    assert.match(
+      String(p.held.differs),
+      /does not match the cluster's names \(version 3, written by core1/,
+      'its file is reported',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      (await other.get<SharedCopy<string[]>>('cluster-config', 'names'))?.value,
+      ['theirs'],
+      'the file was not written over it',
+    );
+  } finally {
+    await server.stop();
+  }
 });
 
 test('in memory the file is in force, a change applies here alone, and nothing is written to the store', async () => {
