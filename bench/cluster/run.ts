@@ -1,22 +1,36 @@
 // bench:cluster — registrations per second through two edges and two cores sharing state in Redis (the edges' Redis
 // and the cores', as docs/cluster.md deploys them), against one edge and one core in memory, on the same machine in
 // one run, rounds alternating; then the failover figures: clients held through the cluster, kill -9 an edge (its
-// clients move to the other edge they were given) and kill -9 a core (the edges send to the core left).
-// One command: `npm run bench:cluster`. Trial sizes: BENCH_CLUSTER_CLIENTS, BENCH_CLUSTER_HOLD, BENCH_CLUSTER_LOOP_S.
+// clients move to the other edge they were given) and kill -9 a core (the edges send to the core left); last, calls set
+// up per second through two edges and two cores on Redis against one and one in memory, behind the lab's call control,
+// rounds alternating (bench/cluster/calls.ts).
+// One command: `npm run bench:cluster`. Trial sizes: BENCH_CLUSTER_CLIENTS, BENCH_CLUSTER_HOLD, BENCH_CLUSTER_LOOP_S,
+// BENCH_CLUSTER_CALL_LANES, BENCH_CLUSTER_CALL_LOOP_S (the table is then written only with BENCH_CLUSTER_WRITE=1).
 import { availableParallelism, loadavg } from 'node:os';
+import { CallControl } from '../../src/lab/index.js';
 import { LoadClients, type LoadStats, type SipTarget } from '../../src/lab/load/index.js';
+import { createLogger } from '../../src/log/index.js';
+import { mediaRange } from '../../test/support/media-range.js';
 import { KAMAILIO_PASSWORD, kamailioMissing, startKamailio, type Kamailio } from '../../test/interop/kamailio.js';
 import { RedisServer, redisMissing } from '../../test/support/redis.js';
 import { root } from '../media/tools.js';
 import { machine } from '../media/report.js';
 import { startBenchCluster, treeCpuSeconds, type BenchCluster } from '../sip/nodes.js';
-import { report, type Failover, type Round } from './report.js';
+import { CallLanes } from './calls.js';
+import { report, type CallRound, type Failover, type Round } from './report.js';
 
 const DOMAIN = 'example.com';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
-const TRIAL = ['BENCH_CLUSTER_CLIENTS', 'BENCH_CLUSTER_HOLD', 'BENCH_CLUSTER_LOOP_S'].some(
-  (n) => process.env[n] !== undefined,
-);
+const SIZES = [
+  'BENCH_CLUSTER_CLIENTS',
+  'BENCH_CLUSTER_HOLD',
+  'BENCH_CLUSTER_LOOP_S',
+  'BENCH_CLUSTER_CALL_LANES',
+  'BENCH_CLUSTER_CALL_LOOP_S',
+].filter((n) => process.env[n] !== undefined);
+const TRIAL = SIZES.length > 0;
+/** BENCH_CLUSTER_WRITE=1: a run at trial sizes writes its table too (its command names the sizes). */
+const WRITE = !TRIAL || process.env.BENCH_CLUSTER_WRITE === '1';
 /** Closed-loop clients per round, split in two halves (one per edge in the cluster; both on the one edge of the pair). */
 const TP_CLIENTS = env('BENCH_CLUSTER_CLIENTS', 200);
 const LOOP_MS = env('BENCH_CLUSTER_LOOP_S', 8) * 1000;
@@ -29,6 +43,10 @@ const REFRESH_MS = 570_000;
 /** A client whose connection dropped connects to the next edge it was given after up to a second. */
 const RECONNECT = { retryMs: 1000, reconnectJitterMs: 1000 };
 const FAILOVER_LIMIT_MS = 60_000;
+/** Calls: closed-loop lanes (one client and one inside phone each, spread over the edges), and each round's length. */
+const CALL_LANES = env('BENCH_CLUSTER_CALL_LANES', 20);
+const CALL_LOOP_MS = env('BENCH_CLUSTER_CALL_LOOP_S', 8) * 1000;
+const CALL_WARMUP_MS = 4_000;
 
 const log = (msg: string) => process.stderr.write(`[bench:cluster ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -164,6 +182,82 @@ async function failover(
   return f;
 }
 
+/** One round of calls through a setup: lanes registered through its edges, an unmeasured warm-up, then the loop. */
+async function callRound(
+  setup: CallRound['setup'],
+  c: BenchCluster,
+  cc: { callControl: CallControl; users: Record<string, string> },
+  prefix: string,
+  warmupMs: number,
+): Promise<CallRound> {
+  const lanes = await CallLanes.create({
+    faces: targets(c).map((t) => ({ host: t.host, port: t.port, ca: c.ca, servername: 'edge.example.com' })),
+    domain: DOMAIN,
+    callControl: cc.callControl,
+    users: cc.users,
+    prefix,
+    lanes: CALL_LANES,
+  });
+  const cpu = () => [...c.edges, ...c.cores].reduce((a, n) => a + n.cpuSeconds(), 0);
+  try {
+    if (warmupMs > 0) await lanes.loop(warmupMs);
+    const cpu0 = cpu();
+    const f = await lanes.loop(CALL_LOOP_MS);
+    const round: CallRound = { setup, ...f, cpuMsPerCall: ((cpu() - cpu0) * 1000) / Math.max(1, f.ok) };
+    log(
+      `calls, ${setup}: ${round.perSecond.toFixed(1)} calls/s, set-up p50 ${round.p50.toFixed(1)} ms, ${round.cpuMsPerCall.toFixed(2)} ms CPU per call, failures ${JSON.stringify(f.failures)}`,
+    );
+    return round;
+  } finally {
+    lanes.close();
+  }
+}
+
+/** Calls set up per second: 2 + 2 on Redis against 1 + 1 in memory, behind the lab's call control, alternating. */
+async function callRounds(stores: { edge: string; core: string }, capacity: number): Promise<CallRound[]> {
+  const users: Record<string, string> = {};
+  const callControl = await new CallControl({
+    address: '127.0.0.1',
+    port: 0,
+    users,
+    log: createLogger({ level: 'error', node: 'bench-call-control' }),
+  }).start();
+  const open: Array<{ close(): Promise<void> }> = [callControl];
+  try {
+    const registrar = { address: '127.0.0.1', port: callControl.ports.tcp };
+    // Each node its own media ports: relays are made per call on every node of one machine.
+    const media = () => mediaRange();
+    const reference = await startBenchCluster({ domain: DOMAIN, registrar, capacity, edges: 1, cores: 1, media });
+    open.push(reference);
+    const ours = await startBenchCluster({
+      domain: DOMAIN,
+      registrar,
+      capacity,
+      edges: 2,
+      cores: 2,
+      stores,
+      clusterName: 'bench-calls',
+      media,
+    });
+    open.push(ours);
+    await waitMesh(reference);
+    await waitMesh(ours);
+    await sleep(500);
+    log(
+      `calls: ${CALL_LANES} closed-loop lanes (INVITE, 200, ACK, BYE), ${CALL_LOOP_MS / 1000} s per round, ${ROUNDS_PER_SETUP} rounds each, alternating`,
+    );
+    const rounds: CallRound[] = [];
+    for (let i = 0; i < ROUNDS_PER_SETUP; i++) {
+      const warm = i === 0 ? CALL_WARMUP_MS : 0;
+      rounds.push(await callRound('1 + 1 in memory', reference, { callControl, users }, `cref${i}-`, warm));
+      rounds.push(await callRound('2 + 2 on Redis', ours, { callControl, users }, `cours${i}-`, warm));
+    }
+    return rounds;
+  } finally {
+    for (const o of open.reverse()) await o.close();
+  }
+}
+
 async function main(): Promise<string> {
   const missing = kamailioMissing() ?? redisMissing();
   if (missing) throw new Error(`bench:cluster needs Kamailio and redis-server: ${missing}`);
@@ -235,21 +329,35 @@ async function main(): Promise<string> {
       ),
     );
 
+    await Promise.all(hold.map((l) => l.close()));
+    hold = [];
+    await ours.close();
+    open.splice(open.indexOf(ours), 1);
+    const calls = await callRounds({ edge: redis[0]!.url, core: redis[1]!.url }, capacity);
+
     const run = {
-      command: 'npm run bench:cluster',
+      command: `${[...SIZES.map((n) => `${n}=${process.env[n]}`), ...(TRIAL && WRITE ? ['BENCH_CLUSTER_WRITE=1'] : [])].join(' ')}${TRIAL ? ' ' : ''}npm run bench:cluster`,
       date: started.toISOString(),
       machine: machine(),
       cores: availableParallelism(),
       load: [loadBefore, loadavg()[0]!] as [number, number],
     };
-    const { body, result } = report(
-      { tpClients: TP_CLIENTS, loopS: LOOP_MS / 1000, warmupS: WARMUP_MS / 1000, hold: HOLD, rounds, failovers },
+    const { body, results } = report(
+      {
+        tpClients: TP_CLIENTS,
+        loopS: LOOP_MS / 1000,
+        warmupS: WARMUP_MS / 1000,
+        hold: HOLD,
+        rounds,
+        failovers,
+        calls: { lanes: CALL_LANES, loopS: CALL_LOOP_MS / 1000, warmupS: CALL_WARMUP_MS / 1000, rounds: calls },
+      },
       run,
-      TRIAL ? null : root,
+      WRITE ? root : null,
     );
-    if (TRIAL) log('trial sizes: bench/RESULTS.md left as it was');
+    if (!WRITE) log('trial sizes: bench/RESULTS.md left as it was (BENCH_CLUSTER_WRITE=1 writes it)');
     process.stdout.write(`${body}\n`);
-    return result;
+    return results.join('\n');
   } finally {
     await Promise.all(hold.map((l) => l.close()));
     for (const o of open.reverse()) await o.close();

@@ -173,6 +173,10 @@ export interface BenchClusterOptions {
   cores: number;
   /** The edges' and the cores' store (docs/cluster.md: two stores, one each side of the firewall); memory without. */
   stores?: { edge: string; core: string };
+  /** cluster.name on the stores (two clusters sharing the Redis servers keep apart); `bench` when not given. */
+  clusterName?: string;
+  /** Each node's media port range (nodes that carry calls on one machine must not share one); the default without. */
+  media?: (role: 'edge' | 'core', index: number) => { port_min: number; port_max: number };
 }
 
 /**
@@ -200,7 +204,8 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
   const edgePorts = await Promise.all(Array.from({ length: opts.edges }, ports));
   const common = { log: { level: 'warn' }, capacity: { registrations: opts.capacity } };
   const shared = (role: 'edge' | 'core') =>
-    opts.stores ? { store: opts.stores[role], cluster: { name: 'bench' } } : {};
+    opts.stores ? { store: opts.stores[role], cluster: { name: opts.clusterName ?? 'bench' } } : {};
+  const media = (role: 'edge' | 'core', i: number) => (opts.media ? { media: opts.media(role, i) } : {});
   const account = { username: 'traversal', password_hash: await hashPassword('bench-secret') };
   const edges = edgePorts.map(([sipTls, https, xmpp, tSip, tHttp, tXmpp, admin], i) => {
     const yaml = join(dir, `edge${i + 1}.yaml`);
@@ -211,6 +216,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
         name: `edge${i + 1}`,
         ...common,
         ...shared('edge'),
+        ...media('edge', i),
         admin: { address: '127.0.0.1', port: admin },
         tls: { cert_file: 'edge.pem', key_file: 'edge.key', ca_file: 'ca.pem' },
         public: { address: '127.0.0.1', sip_tls_port: sipTls, https_port: https, xmpp_port: xmpp },
@@ -238,6 +244,7 @@ export async function startBenchCluster(opts: BenchClusterOptions): Promise<Benc
           name: `core${i + 1}`,
           ...common,
           ...shared('core'),
+          ...media('core', i),
           admin: { address: '127.0.0.1', port: admin },
           tls: { cert_file: 'core.pem', key_file: 'core.key', ca_file: 'ca.pem' },
           domains: [{ name: opts.domain, sip_registrations: true }],

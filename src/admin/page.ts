@@ -55,7 +55,7 @@ table.list th{color:#52606d;font-weight:600;background:#f7f9fa}
 <script>
 const TITLES={domains:'Domains and services',traversal:'Traversal link',discovery:'Discovered nodes and zones',
 registrations:'Registrations',xmpp:'XMPP streams',calls:'Calls',media:'Calls and media',http:'HTTPS proxy and allow list',
-allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls',turn:'TURN server',store:'State store'};
+allowList:'Allow list',intrusion:'Intrusion protection',sip:'SIP: registrations and calls',turn:'TURN server',store:'State store',sharedConfig:'Shared configuration'};
 const HEADER=['node','role','version','started','maintenance','drain','alarms'];
 /* Expressway's order: the link first, then what rides it; a section a plane adds later goes before the store. */
 const ORDER=['traversal','domains','discovery','sip','media','turn','http','xmpp','intrusion'];

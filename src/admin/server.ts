@@ -8,6 +8,7 @@ import { createMetrics } from './metrics.js';
 import { STATUS_PAGE } from './page.js';
 import { callsOf, filterByAddress } from './queries.js';
 import { isLoopback } from '../config/index.js';
+import { MraError } from '../host/index.js';
 
 /** What the admin API may change on the node; the node's context handle provides it. */
 export interface AdminControl {
@@ -128,8 +129,13 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     try {
       return send(res, 200, { action: name, result: await run(body as Record<string, unknown>) });
     } catch (err) {
-      opts.log.error({ action: name, err: (err as Error).message }, 'admin action failed');
-      return send(res, 500, { action: name, error: (err as Error).message });
+      // An action's own refusal (an MraError with a status: BadInput 400 naming the field, 409, 503) is the operator's to
+      // act on; anything else is the node's fault.
+      const own = err instanceof MraError ? (err as { status?: unknown }).status : undefined;
+      const status = typeof own === 'number' ? own : 500;
+      if (status === 500) opts.log.error({ action: name, err: (err as Error).message }, 'admin action failed');
+      else opts.log.warn({ action: name, err: (err as Error).message }, 'admin action refused');
+      return send(res, status, { action: name, error: (err as Error).message });
     }
   }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { EXIT_CONFIG, loadOrExit } from './load-config.js';
 import { addAdminCommands } from './admin-commands.js';
+import { addConfigCommands } from './config-commands.js';
 import { createLogger } from '../log/index.js';
 import { startCore, startEdge, startRelay, VERSION, type RunningNode } from '../node/index.js';
 import { hashPassword } from '../traversal/index.js';
@@ -124,6 +125,7 @@ program
   });
 
 addAdminCommands(program);
+addConfigCommands(program);
 
 program
   .command('capacity')

@@ -117,9 +117,20 @@ export function renderStatus(doc: StatusDoc): string {
   const i = doc.intrusion;
   if (i)
     out.push(
-      `intrusion protection: ${(i.blocked ?? []).length} address(es) blocked now, ${i.blocks} block(s) in all; failures ${list(i.failures)}`,
+      `intrusion protection${i.shared ? ' (per cluster)' : ''}: ${(i.blocked ?? []).length} address(es) blocked now, ${i.blocks} block(s) in all; failures ${list(i.failures)}`,
     );
   const s = doc.store;
   if (s) out.push(`store: ${s.kind}; ${list(s.entries) || 'empty'}`);
+  // biome-ignore lint/suspicious/noExplicitAny: a section of the untyped status document (see StatusDoc)
+  const shared = Object.entries((doc.sharedConfig ?? {}) as Record<string, any>);
+  if (shared.length)
+    out.push(
+      `shared configuration: ${shared
+        .map(
+          ([name, c]) =>
+            `${name} version ${c.version}${c.by ? ` by ${c.by}` : ''}${c.differsFromFile ? " (this node's file differs)" : ''}`,
+        )
+        .join(', ')}`,
+    );
   return out.join('\n');
 }

@@ -1,4 +1,12 @@
-export { ConfigError, loadConfig, parseConfig, buildConfig, isLoopback, type ConfigProblem } from './load.js';
+export {
+  ConfigError,
+  loadConfig,
+  parseConfig,
+  buildConfig,
+  isLoopback,
+  fieldProblems,
+  type ConfigProblem,
+} from './load.js';
 export {
   DEFAULT_PORTS,
   type NodeConfig,
@@ -10,5 +18,5 @@ export {
   type RelayConfigInput,
 } from './schema.js';
 export { muxPortCount } from './derived.js';
-export type { DomainConfig } from './inside.js';
+export { domainSchema, type DomainConfig } from './inside.js';
 export { DEFAULT_TURN_PORT, DEFAULT_DENIED_PEERS } from './turn.js';

@@ -57,6 +57,18 @@ function describe(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/**
+ * A schema's refusal of a value that came at run time (an admin action's body), one "field: reason" per problem, the
+ * fields named as the configuration file names them under `prefix`.
+ */
+export function fieldProblems(error: z.ZodError, prefix: Path = []): string[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => `${fieldName([...prefix, ...(issue.path as Path), key])}: unknown field`)
+      : [`${fieldName([...prefix, ...(issue.path as Path)]) || '(value)'}: ${describe(issue)}`],
+  );
+}
+
 /** Checks the schema cannot express: cross-field rules and files that must exist. */
 function semanticProblems(cfg: NodeConfig, baseDir: string): Array<{ path: Path; message: string }> {
   const out: Array<{ path: Path; message: string }> = [];

@@ -34,10 +34,30 @@ export type DomainsStatus = Array<{ name: string; deployment: string; services: 
 
 export class DomainTable {
   readonly #byName = new Map<string, DomainEntry>();
+  readonly #watchers: Array<() => void> = [];
 
   constructor(entries: Iterable<DomainEntry>) {
+    this.#fill(entries);
+  }
+
+  #fill(entries: Iterable<DomainEntry>): void {
     // Domain names compare case-insensitively (DNS), so the key is lower case.
     for (const e of entries) this.#byName.set(domainKey(e.name), { ...e });
+  }
+
+  /**
+   * Puts another table in force in place (the cluster's copy, an operator's change): every plane holding this object
+   * sees it at once, and the watchers (core telling its edges) are called.
+   */
+  replace(entries: Iterable<DomainEntry>): void {
+    this.#byName.clear();
+    this.#fill(entries);
+    for (const w of this.#watchers) w();
+  }
+
+  /** Called after each replace(). */
+  onChange(watcher: () => void): void {
+    this.#watchers.push(watcher);
   }
 
   lookup(name: string): DomainEntry | undefined {

@@ -31,3 +31,18 @@ export class ListenerFailed extends MraError {
     this.name = 'ListenerFailed';
   }
 }
+
+/**
+ * An operator's input refused (an admin action's field): the message names the field and why; nothing was applied.
+ * The admin API answers it 400 (`status`), where a fault of the node is a 500.
+ */
+export class BadInput extends MraError {
+  readonly code: string = 'MRA_BAD_INPUT';
+  readonly status: number = 400;
+}
+
+/** The change could not be made now (another peer is making one): 409, the operator tries again. */
+export class ChangeConflict extends BadInput {
+  override readonly code: string = 'MRA_CHANGE_CONFLICT';
+  override readonly status = 409;
+}

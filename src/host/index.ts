@@ -9,6 +9,8 @@ export {
   type IntrusionCategory,
   type CategorySettings,
   type IntrusionStatus,
+  type IntrusionSharing,
+  type SharedBlock,
 } from './intrusion.js';
 export {
   CAPACITY_COUNTS,
@@ -23,4 +25,4 @@ export {
   type StatusDocument,
   type Traffic,
 } from './status.js';
-export { INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';
+export { BadInput, ChangeConflict, INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';

@@ -14,15 +14,46 @@ export interface CategorySettings {
 
 /** The `intrusion` status section: addresses blocked now, failures by category, blocks since the start. */
 export interface IntrusionStatus {
-  blocked: Array<{ address: string; category: IntrusionCategory; since: string; until: string }>;
+  /** `by`: the peer whose count blocked it, for a block this node learnt from the cluster. */
+  blocked: Array<{ address: string; category: IntrusionCategory; since: string; until: string; by?: string }>;
   failures: Record<IntrusionCategory, number>;
+  /** Blocks this node's own count decided. */
   blocks: number;
+  /** Per cluster: failures are counted in the shared store, and a block anywhere is a block on every edge. */
+  shared?: boolean;
+}
+
+/** An address blocked, as peers tell each other. */
+export interface SharedBlock {
+  address: string;
+  category: IntrusionCategory;
+  since: number;
+  until: number;
+  by: string;
+}
+
+/**
+ * Counting per cluster (intrusion-shared.ts): each failure counted in the store, a block announced to every peer.
+ * Without it the node counts alone (the embedded default).
+ */
+export interface IntrusionSharing {
+  /** Counts one failure of `key` in the cluster; resolves to the count in the window that began with the first. */
+  count(key: string, windowMs: number): Promise<number>;
+  /** Forgets a key's count (the address was blocked). */
+  reset(key: string): Promise<void>;
+  /** Stores the block and tells every peer. */
+  announce(block: SharedBlock): Promise<void>;
+  /** Blocks the peers announced (and those in force when this node started, and those a sweep finds). */
+  onBlock(listener: (block: SharedBlock) => void): void;
+  readonly node: string;
+  close(): void;
 }
 
 interface Blocked {
   category: IntrusionCategory;
   since: number;
   until: number;
+  by?: string;
 }
 
 /**
@@ -42,14 +73,17 @@ export class IntrusionProtection {
     private readonly categories: Partial<Record<IntrusionCategory, CategorySettings>>,
     exemptions: readonly string[],
     private readonly log: Logger,
+    private readonly sharing?: IntrusionSharing,
   ) {
     for (const e of exemptions) addExemption(this.#exempt, e);
     this.#timer = setInterval(() => this.#sweep(), 1000);
     this.#timer.unref();
+    sharing?.onBlock((b) => this.#learn(b));
   }
 
   close(): void {
     clearInterval(this.#timer);
+    this.sharing?.close();
   }
 
   isBlocked(address: string, now = Date.now()): boolean {
@@ -74,6 +108,16 @@ export class IntrusionProtection {
     const a = normal(address);
     if (this.isExempt(a) || this.isBlocked(a, now)) return false;
     const key = `${category}|${a}`;
+    if (this.sharing) {
+      // The cluster's count decides, a round trip later: the failure that reaches the trigger on any edge blocks.
+      void this.#failShared(this.sharing, category, s, a, key).catch((err: Error) =>
+        this.log.warn(
+          { err: err.message, address: a, category },
+          'intrusion protection: failure not counted in the store',
+        ),
+      );
+      return false;
+    }
     const times = (this.#failures.get(key) ?? []).filter((t) => t > now - s.windowMs);
     times.push(now);
     if (times.length < s.trigger) {
@@ -97,10 +141,44 @@ export class IntrusionProtection {
         category: b.category,
         since: new Date(b.since).toISOString(),
         until: new Date(b.until).toISOString(),
+        ...(b.by ? { by: b.by } : {}),
       })),
       failures: { ...this.#totals },
       blocks: this.#blocks,
+      ...(this.sharing ? { shared: true } : {}),
     };
+  }
+
+  async #failShared(
+    sharing: IntrusionSharing,
+    category: IntrusionCategory,
+    s: CategorySettings,
+    a: string,
+    key: string,
+  ): Promise<void> {
+    const n = await sharing.count(key, s.windowMs);
+    if (n < s.trigger || this.isBlocked(a)) return;
+    const now = Date.now();
+    const block: SharedBlock = { address: a, category, since: now, until: now + s.blockMs, by: sharing.node };
+    this.#blocked.set(a, { category, since: now, until: block.until });
+    this.#blocks++;
+    this.log.warn(
+      { address: a, category, failures: n, blockS: s.blockMs / 1000, cluster: true },
+      'intrusion protection: address blocked',
+    );
+    await sharing.reset(key);
+    await sharing.announce(block);
+  }
+
+  /** A block a peer decided (or one this node announced, heard back): in force here too, unless exempt here. */
+  #learn(b: SharedBlock): void {
+    const a = normal(b.address);
+    if (b.until <= Date.now() || this.isExempt(a) || this.#blocked.has(a)) return;
+    this.#blocked.set(a, { category: b.category, since: b.since, until: b.until, by: b.by });
+    this.log.warn(
+      { address: a, category: b.category, by: b.by, until: new Date(b.until).toISOString() },
+      'intrusion protection: address blocked by a peer of the cluster',
+    );
   }
 
   #release(address: string, b: Blocked): void {

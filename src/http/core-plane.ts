@@ -60,6 +60,8 @@ export interface HttpCore {
   authorizer: Authorizer;
   /** Replaces the inside node list (discovery's change event): automatic rules and service records follow. */
   setInsideNodes(nodes: readonly InsideNode[]): void;
+  /** Settles when the allow list's editable rules are the cluster's copy (at once in memory; docs/cluster.md). */
+  allowListShared: Promise<void>;
 }
 
 /**
@@ -132,7 +134,7 @@ export function attachHttpCore(
       description: r.description,
     });
   const csvFile = http.allow_list.csv_file;
-  const { loadCsv } = attachAllowListAdmin(ctx, allowList, { ...(csvFile ? { csvFile } : {}), log });
+  const { loadCsv, shared } = attachAllowListAdmin(ctx, allowList, { ...(csvFile ? { csvFile } : {}), log });
   if (csvFile) loadCsv();
   let services: ServiceRecord[] = [];
   const setInsideNodes = (nodes: readonly InsideNode[]) => {
@@ -166,5 +168,5 @@ export function attachHttpCore(
       allowList: { automatic: allowList.rules().automatic.length, editable: allowList.rules().editable.length },
     }),
   );
-  return { allowList, authorizer, setInsideNodes };
+  return { allowList, authorizer, setInsideNodes, allowListShared: shared };
 }

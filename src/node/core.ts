@@ -7,6 +7,7 @@ import { attachHttpCore } from '../http/index.js';
 import { SipStreamFramer, attachCoreSip } from '../sip/index.js';
 import { attachXmppCore } from '../xmpp/index.js';
 import { attachDomains } from '../domains/index.js';
+import { shareDomains } from '../domains/shared.js';
 import { attachDiscovery, type Discovery } from '../discovery/index.js';
 import { loadTls, watchCertificates } from './tls-files.js';
 import { createContext } from './context.js';
@@ -65,12 +66,17 @@ export async function startCore(
     // Planes attach here, each with ctx and the traversal client's onChannel(), before the link starts.
     watchCertificates(ctx, tls);
     const domains = attachDomains(ctx);
+    // The cluster's copy (docs/cluster.md) is in force before any plane serves.
+    await shareDomains(ctx, domains);
     const discovery = attachDiscovery(ctx);
     const httpCore = attachHttpCore(ctx, traversal, domains, { ready: () => discovery.whenFresh() });
+    await httpCore.allowListShared;
     // The allow list's automatic rules and the sign-in service records follow discovery.
     discovery.on('change', (r) => httpCore.setInsideNodes(r.insideNodes));
     const media = await startMediaEngine(ctx, cfg.media.address ?? '0.0.0.0', false, log);
-    attachCoreSip(ctx, traversal, domains, discovery, media);
+    const sip = attachCoreSip(ctx, traversal, domains, discovery, media);
+    // A change of the domains (here or on a peer) reaches every edge this core is linked to at once.
+    domains.onChange(() => sip.publishDomains());
     attachXmppCore(ctx, traversal, domains, discovery);
 
     const admin = await startAdmin({

@@ -69,7 +69,8 @@ export async function attachXmppEdge(ctx: NodeContext<EdgeConfig>, deps: XmppEdg
       admit,
       tls,
       open: (method, path, headers) => tunnel.open(method, path, headers),
-      authFailed: (a) => deps.intrusion.fail('xmpp', a),
+      // Blocked by this failure, or already (by an earlier one, or per cluster a round trip later): the stream ends.
+      authFailed: (a) => deps.intrusion.fail('xmpp', a) || deps.intrusion.isBlocked(a),
       limits: {
         maxStanzaChars: x.max_stanza_chars,
         maxStanzasPerS: x.max_stanzas_per_s,

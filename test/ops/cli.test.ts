@@ -245,10 +245,46 @@ test('allow-list: show, add, export, remove, import; a bad rule is refused with 
   assert.match(auto.err, /automatic rules follow discovery and cannot be removed/);
   const bad = await cli('allow-list', 'add', 'ftp://x', '--url', core);
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /HTTP 500: .*is not an http\(s\):\/\/host/);
+  assert.match(bad.err, /HTTP 400: .*rules\[\d+\]\.url: .*is not an http\(s\):\/\/host/, 'the field named, a 400');
   writeFileSync(join(dir, 'bad.csv'), 'Url,Nope\n');
   assert.match((await cli('allow-list', 'import', join(dir, 'bad.csv'), '--url', core)).err, /line 1: header must be/);
   assert.match((await cli('allow-list', 'show', '--url', edge)).err, /HTTP 404: no such resource/);
+});
+
+test('domains: show, set (a domain added, a service changed), remove; the edge learns each change; bad values refused', async () => {
+  const edgeDomains = () => (lab.edge.status() as { sip?: { domains?: number | null } }).sip?.domains;
+  // The table core sent the edge when the link came up.
+  const before = await waitFor('the edge holds the lab domain table', () => edgeDomains(), 30_000);
+  const shown = await cli('domains', 'show', '--url', core);
+  assert.equal(shown.code, 0, shown.err);
+  assert.match(shown.out, /^DOMAIN\s+DEPLOYMENT\s+SIP_REGISTRATIONS\s+ON_NODE\s+IM_PRESENCE\s+XMPP_FEDERATION$/m);
+  const set = await cli('domains', 'set', 'partner.example.net', '--xmpp-federation', 'on', '--url', core);
+  assert.equal(set.code, 0, set.err);
+  assert.match(set.out, /^set partner\.example\.net; version \d+ \(this node\)$/m);
+  assert.match(
+    (await cli('domains', 'show', '--url', core)).out,
+    /^partner\.example\.net\s+default\s+off\s+off\s+off\s+on$/m,
+  );
+  await waitFor('the edge learns the new domain', () => (edgeDomains() === before + 1 ? true : undefined));
+  const changed = await cli('domains', 'set', 'partner.example.net', '--im-presence', 'on', '--url', core);
+  assert.equal(changed.code, 0, changed.err);
+  assert.match(
+    (await cli('domains', 'show', '--url', core)).out,
+    /^partner\.example\.net\s+default\s+off\s+off\s+on\s+on$/m,
+    'the service named changed, the other kept',
+  );
+  const bad = await cli('domains', 'set', 'bad_name!', '--url', core);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /HTTP 400: name: must be a DNS name/);
+  const usage = await cli('domains', 'set', 'x.example.com', '--im-presence', 'yes', '--url', core);
+  assert.equal(usage.code, 2);
+  assert.match(usage.err, /--im-presence must be on or off, not "yes"/);
+  const removed = await cli('domains', 'remove', 'partner.example.net', '--url', core);
+  assert.match(removed.out, /^removed partner\.example\.net; version \d+ \(this node\)$/m);
+  await waitFor('the edge forgets it', () => (edgeDomains() === before ? true : undefined));
+  const push = await cli('config', 'push', 'domains', '--url', core);
+  assert.equal(push.code, 1, 'in memory there is no cluster copy to push to');
+  assert.match(push.err, /no such action/);
 });
 
 test("alarms: listed, and one acknowledged; an unknown one is the node's 404", async () => {

@@ -31,6 +31,33 @@ export async function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/**
+ * A CA and the nodes' certificates in `dir` as an operator installs them: ca.pem, edge.pem/.key (edge.example.com,
+ * with `edgeAddresses` in its SAN, as core dials it) and core.pem/.key (core.example.com, the subject name edges verify).
+ */
+export async function writeNodePki(
+  dir: string,
+  edgeAddresses: string[],
+  label = 'mra-edge test CA',
+): Promise<CertificateAuthority> {
+  const ca = await CertificateAuthority.create({ commonName: label });
+  const edge = await ca.issue({
+    commonName: 'edge.example.com',
+    dnsNames: ['edge.example.com'],
+    ipAddresses: edgeAddresses,
+  });
+  const core = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
+  const files: Record<string, string> = {
+    'ca.pem': ca.cert,
+    'edge.pem': edge.cert,
+    'edge.key': edge.key,
+    'core.pem': core.cert,
+    'core.key': core.key,
+  };
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
+  return ca;
+}
+
 export interface PairFiles {
   dir: string;
   edgeYaml: string;
@@ -52,22 +79,8 @@ export async function writePairFiles(opts: {
   extraPeers?: Array<{ address: string; sip: number; http: number; xmpp: number }>;
 }): Promise<PairFiles> {
   const dir = mkdtempSync(join(tmpdir(), 'mra-pair-'));
-  const ca = await CertificateAuthority.create({ commonName: 'mra-edge test CA' });
-  const edge = await ca.issue({
-    commonName: 'edge.example.com',
-    dnsNames: ['edge.example.com'],
-    ipAddresses: opts.edgeAddresses,
-  });
-  const core = await ca.issue({ commonName: 'core.example.com', dnsNames: ['core.example.com'] });
-  const files: Record<string, string> = {
-    'ca.pem': ca.cert,
-    'edge.pem': edge.cert,
-    'edge.key': edge.key,
-    'core.pem': core.cert,
-    'core.key': core.key,
-    password: 'traversal-secret\n',
-  };
-  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body, { mode: 0o600 });
+  await writeNodePki(dir, opts.edgeAddresses);
+  writeFileSync(join(dir, 'password'), 'traversal-secret\n', { mode: 0o600 });
   // Off loopback the admin API is HTTPS with a token (the node's own certificate serves it here).
   const admin = (a: { address: string; port: number }, node: 'edge' | 'core') => ({
     address: a.address,
