@@ -170,7 +170,8 @@ export class Leg implements LegInit {
     return this.closeMedia();
   }
 
-  toData(): LegData {
+  /** withCounters: with each stream's SRTP counters, read from the engine (a store write; the status page needs none). */
+  toData(withCounters = false): LegData {
     return {
       key: this.key,
       callId: this.callId,
@@ -188,7 +189,7 @@ export class Leg implements LegInit {
       ...(this.muxPair !== undefined ? { muxPair: this.muxPair } : {}),
       ...(this.delayed ? { delayed: this.delayed } : {}),
       ...(this.dialog ? { dialog: structuredClone(this.dialog) } : {}),
-      streams: this.streams.filter((s): s is MediaStream => s !== undefined).map((s) => s.toData()),
+      streams: this.streams.filter((s): s is MediaStream => s !== undefined).map((s) => s.toData(withCounters)),
     };
   }
 }

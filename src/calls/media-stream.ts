@@ -4,6 +4,7 @@ import type {
   Endpoint,
   LegName,
   LegOptions,
+  LegSrtpIndices,
   LegStats,
   MediaEngine,
   Relay,
@@ -40,6 +41,11 @@ export interface MediaStreamData {
   /** The keys the node's policy keeps for this stream, by role (core: `edge`, what it sends the client; `inside`). */
   keys: Record<string, StreamKey>;
   authFailures: number;
+  /**
+   * Where each relay leg's SRTP stands both ways (rollover counter, highest sequence number per SSRC): what a relay
+   * rebuilt from this data on another node resumes from. Only when asked for (a store write), not for the status page.
+   */
+  srtp?: Record<LegName, LegSrtpIndices>;
 }
 
 /** What a stream's relay reports that its owner counts and logs (it never ends a call by itself). */
@@ -125,7 +131,7 @@ export class MediaStream {
     this.#events.closed(this);
   }
 
-  toData(): MediaStreamData {
+  toData(withCounters = false): MediaStreamData {
     const copy = (l: RelayLegData): RelayLegData => ({ ...l, options: { ...l.options } });
     return {
       index: this.index,
@@ -136,6 +142,7 @@ export class MediaStream {
       ...(this.fixedRemote !== undefined ? { fixedRemote: this.fixedRemote } : {}),
       keys: structuredClone(this.keys),
       authFailures: this.authFailures,
+      ...(withCounters && !this.relay.closed ? { srtp: this.relay.srtpIndices() } : {}),
     };
   }
 }

@@ -43,6 +43,7 @@ import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
+import { StoredCalls } from '../../calls/index.js';
 import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
 import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
 
@@ -68,6 +69,8 @@ export interface CoreSipProxyOptions {
   media?: { engine: MediaEngine; keepaliveMs: number; address?: string; timeoutAction?: 'report' | 'hangup' };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
+  /** A call's lease in the store lapses this long after its last renewal (docs/cluster.md; default 3 s). */
+  callLeaseMs?: number;
   log: Logger;
 }
 
@@ -96,6 +99,8 @@ export class CoreSipProxy {
   readonly #media: CoreMedia | undefined;
   /** Each leg's dialog, so that core can end a call itself (session timers, media timeouts). */
   readonly #dialogs: DialogKeeper;
+  /** Each call's data in the store, under a lease of this core's (docs/cluster.md). */
+  readonly #stored: StoredCalls;
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -110,7 +115,25 @@ export class CoreSipProxy {
       .join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
-    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#dialogs.forget(key) });
+    this.#calls = new CallTable({
+      capacity: opts.callCapacity,
+      onEnded: (key) => {
+        this.#dialogs.forget(key);
+        this.#stored.legEnded(key);
+      },
+    });
+    this.#stored = new StoredCalls({
+      store: opts.store,
+      node: opts.node,
+      registry: this.#calls.legs,
+      ...(opts.callLeaseMs !== undefined ? { leaseMs: opts.callLeaseMs } : {}),
+      mediaAddress: opts.media?.address ?? null,
+      // Another core took the call over: it drives the call now, so this one lets its legs go without a word.
+      onLost: (callId) => {
+        for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
+      },
+      log: this.#log,
+    });
     this.#dialogs = new DialogKeeper({
       ownUser: this.#ownUser,
       node: opts.node,
@@ -195,7 +218,9 @@ export class CoreSipProxy {
       await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#dialogs.close();
+    this.#stored.close();
     this.#calls.close();
+    await this.#stored.settled();
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -301,7 +326,10 @@ export class CoreSipProxy {
     );
     const sent = conn.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, false);
-    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, true, conn.id);
+    if (sent && carried.opened) {
+      this.#dialogs.request(req, carried.opened.leg, true, conn.id);
+      this.#stored.touch(req.callId());
+    }
     if (!sent) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
@@ -333,7 +361,10 @@ export class CoreSipProxy {
     else {
       this.#calls.response(res, true);
       const leg = this.#calls.legOf(res, 'to');
-      if (leg) this.#dialogs.response(res, leg, true);
+      if (leg) {
+        this.#dialogs.response(res, leg, true);
+        this.#stored.touch(leg.callId);
+      }
     }
   }
 
@@ -389,7 +420,10 @@ export class CoreSipProxy {
         this.counters.toEdge++;
         this.#calls.response(msg, false);
         const leg = this.#calls.legOf(msg, 'from');
-        if (leg) this.#dialogs.response(msg, leg, false);
+        if (leg) {
+          this.#dialogs.response(msg, leg, false);
+          this.#stored.touch(leg.callId);
+        }
       }
       return;
     }
@@ -446,7 +480,10 @@ export class CoreSipProxy {
     this.counters.toEdge++;
     const sent = edge.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, true);
-    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, false, conn.id);
+    if (sent && carried.opened) {
+      this.#dialogs.request(req, carried.opened.leg, false, conn.id);
+      this.#stored.touch(req.callId());
+    }
   }
 
   /**
