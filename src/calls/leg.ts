@@ -135,6 +135,35 @@ export class Leg implements LegInit {
     return stream;
   }
 
+  /** Opens stream `d.index` again from its stored data (an adopted call): see MediaStream.restore. */
+  restoreStream(
+    engine: MediaEngine,
+    d: MediaStreamData,
+    events: StreamEvents,
+    bindAddress: string | null,
+  ): MediaStream {
+    if (this.#closed) throw new Error(`leg ${this.key} is closed`);
+    this.closeStream(d.index);
+    const stream = MediaStream.restore(engine, d, events, bindAddress);
+    this.streams[d.index] = stream;
+    return stream;
+  }
+
+  /** A leg as another node left it in the store (an adopted call), without its streams: restoreStream opens them. */
+  static fromData(d: LegData): Leg {
+    const leg = new Leg(d, d.since);
+    leg.state = d.state;
+    leg.confirmed = d.confirmed;
+    leg.answered = d.answered;
+    leg.answeredAt = d.answeredAt;
+    leg.lastSeen = d.lastSeen;
+    leg.pendingOffer = d.pendingOffer && structuredClone(d.pendingOffer);
+    leg.muxPair = d.muxPair;
+    leg.delayed = d.delayed;
+    leg.dialog = d.dialog && structuredClone(d.dialog);
+    return leg;
+  }
+
   /** What the call carries, as Expressway counts calls: video if any relayed stream is, audio if only audio ("audio-only" is one m= line). */
   get kind(): 'video' | 'audio' | 'none' {
     let audio = false;

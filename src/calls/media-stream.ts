@@ -56,6 +56,15 @@ export interface StreamEvents {
   closed(stream: MediaStream): void;
 }
 
+/** An address:port as the latch records it. */
+function endpoint(text: string): Endpoint | undefined {
+  const at = text.lastIndexOf(':');
+  const port = Number(text.slice(at + 1));
+  return at > 0 && Number.isInteger(port) && port > 0 && port < 65536
+    ? { address: text.slice(0, at), port }
+    : undefined;
+}
+
 const keyText = (k: SrtpKey | null | undefined) =>
   k ? { suite: k.suite, key: typeof k.key === 'string' ? k.key : k.key.toString('base64') } : null;
 
@@ -94,6 +103,57 @@ export class MediaStream {
       events.authFailures(this, e.leg, e.count);
     });
     this.relay.on('timeout', (e) => events.timeout(this, e.leg, e.silentMs));
+  }
+
+  /**
+   * Opens the relay again from `d` on this node (a call adopted from a dead core, docs/cluster.md): the same ports, on
+   * `bindAddress` (the dead core's media address, moved here) when given; the same keys, each SRTP direction resuming
+   * at its stored counters; a latching leg sends where it had latched until it latches again.
+   */
+  static restore(
+    engine: MediaEngine,
+    d: MediaStreamData,
+    events: StreamEvents,
+    bindAddress: string | null,
+  ): MediaStream {
+    const options = (leg: LegName): LegOptions => {
+      const l = d.legs[leg];
+      // A mux leg shares the engine's mux pair: its port is not the leg's own to take.
+      if (l.options.mux) return l.options;
+      const latched = l.latched && l.options.latch !== false ? endpoint(l.latched) : undefined;
+      return {
+        ...l.options,
+        ...(latched ? { remote: latched } : {}),
+        port: d.ports[leg].rtp,
+        ...(bindAddress ? { bindAddress } : {}),
+      };
+    };
+    const stream = new MediaStream(
+      engine,
+      d.relayId,
+      { index: d.index, media: d.media },
+      options('a'),
+      options('b'),
+      events,
+      d.fixedRemote,
+    );
+    try {
+      for (const leg of ['a', 'b'] as const) {
+        const { recv, send } = d.legs[leg];
+        if (!recv && !send) continue;
+        const resume = d.srtp?.[leg];
+        stream.setKeys(leg, {
+          recv: recv && { ...recv, ...(resume?.recv.length ? { resume: resume.recv } : {}) },
+          send: send && { ...send, ...(resume?.send.length ? { resume: resume.send } : {}) },
+        });
+      }
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    Object.assign(stream.keys, structuredClone(d.keys));
+    stream.authFailures = d.authFailures;
+    return stream;
   }
 
   get closed(): boolean {

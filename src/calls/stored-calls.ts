@@ -34,6 +34,12 @@ export interface StoredCallsOptions {
   mediaAddress?: string | null;
   /** Another node holds a call's lease now (it lapsed while this node was stalled, and was adopted): let it go. */
   onLost(callId: string): void;
+  /**
+   * A call whose lease lapsed (its core died), now this node's under a new lease: rebuild its legs and relays from the
+   * data and take its signalling over; false (or a throw) when it cannot, and the call is let go. Without it, this
+   * node adopts nothing.
+   */
+  adopt?: (call: StoredCall) => boolean;
   log: Logger;
 }
 
@@ -52,12 +58,19 @@ export class StoredCalls {
   readonly #timer: NodeJS.Timeout;
   #flushing = false;
   #closed = false;
-  readonly counters = { writes: 0, refused: 0, lost: 0, failed: 0 };
+  #scanning = false;
+  readonly counters = { writes: 0, refused: 0, lost: 0, failed: 0, adopted: 0, unadoptable: 0 };
 
   constructor(opts: StoredCallsOptions) {
     this.#opts = opts;
     this.leaseMs = opts.leaseMs ?? 3000;
-    this.#timer = setInterval(() => void this.#renewAll(), Math.max(100, Math.floor(this.leaseMs / 3)));
+    this.#timer = setInterval(
+      () => {
+        void this.#renewAll();
+        void this.#scan();
+      },
+      Math.max(100, Math.floor(this.leaseMs / 3)),
+    );
     this.#timer.unref();
   }
 
@@ -167,6 +180,46 @@ export class StoredCalls {
     this.counters.lost++;
     this.#opts.log.warn({ callId }, 'call lease taken over by another node: this node lets the call go');
     this.#opts.onLost(callId);
+  }
+
+  /**
+   * Calls in the store that nobody holds: their core died (or stopped renewing) a lease's time ago. Each is taken with
+   * a new, higher fencing token, read again under it (the dead core's last write), and adopted. Every node scans; the
+   * lease makes one of them the adopter. The scan reads every call's data: its cost grows with the cluster's calls.
+   */
+  async #scan(): Promise<void> {
+    const adopt = this.#opts.adopt;
+    if (!adopt || this.#scanning || this.#closed) return;
+    this.#scanning = true;
+    const { store, node, registry, log } = this.#opts;
+    try {
+      for (const [callId] of await store.entries<StoredCall>(CALLS_NS)) {
+        if (this.#closed) return;
+        if (this.#held.has(callId) || registry.call(callId) || (await store.holder(CALL_LEASES_NS, callId))) continue;
+        const lease = await store.acquire(CALL_LEASES_NS, callId, node, this.leaseMs);
+        if (!lease) continue;
+        const call = await store.get<StoredCall>(CALLS_NS, callId);
+        let ok = false;
+        try {
+          ok = call !== undefined && adopt(call);
+        } catch (err) {
+          log.warn({ callId, err: (err as Error).message }, 'call could not be adopted');
+        }
+        if (ok) {
+          this.counters.adopted++;
+          this.adopted(callId, lease);
+          continue;
+        }
+        // Nobody can drive it from here: it goes, rather than be tried again at every scan.
+        this.counters.unadoptable++;
+        await store.setFenced(CALLS_NS, callId, undefined, this.#fence(callId, lease));
+        await store.release(CALL_LEASES_NS, callId, lease);
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'calls in the store could not be scanned for adoption');
+    } finally {
+      this.#scanning = false;
+    }
   }
 
   async #renewAll(): Promise<void> {

@@ -7,6 +7,7 @@ import type { LegOptions, MediaEngine } from '../../media/index.js';
 import {
   rewriteBody,
   type Leg,
+  type LegData,
   type MediaStream,
   type SessionDescription,
   type StreamEvents,
@@ -74,6 +75,17 @@ export class CallMedia {
     const stream = leg.openStream(this.engine, at, a, b, this.#events(leg), fixedRemote);
     this.counters.relaysOpened++;
     return stream;
+  }
+
+  /**
+   * Opens `leg`'s streams again from the data another node stored (an adopted call): the same ports on `bindAddress`,
+   * the same keys and SRTP counters. Throws the engine's error (ports in use) as it is; what opened stays on the leg.
+   */
+  restore(leg: Leg, data: LegData, bindAddress: string | null): void {
+    for (const d of data.streams) {
+      leg.restoreStream(this.engine, d, this.#events(leg), bindAddress);
+      this.counters.relaysOpened++;
+    }
   }
 
   /** What a leg's relays report: counted and logged under the leg's key. */

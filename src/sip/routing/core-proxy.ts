@@ -43,7 +43,7 @@ import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
-import { StoredCalls } from '../../calls/index.js';
+import { StoredCalls, type StoredCall } from '../../calls/index.js';
 import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
 import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
 
@@ -101,6 +101,8 @@ export class CoreSipProxy {
   readonly #dialogs: DialogKeeper;
   /** Each call's data in the store, under a lease of this core's (docs/cluster.md). */
   readonly #stored: StoredCalls;
+  /** The Record-Route users (mra-<core>) of the dead cores whose calls this core adopted: its own for those calls. */
+  readonly #adoptedUsers = new Set<string>();
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -132,6 +134,7 @@ export class CoreSipProxy {
       onLost: (callId) => {
         for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
       },
+      adopt: (call) => this.#adopt(call),
       log: this.#log,
     });
     this.#dialogs = new DialogKeeper({
@@ -223,6 +226,36 @@ export class CoreSipProxy {
     await this.#stored.settled();
   }
 
+  /**
+   * A dead core's call, now under this core's lease: its legs and relays as that core left them (the same ports, on
+   * its media address, which keepalived moved here; the same keys and SRTP counters), and its dialogs' requests
+   * accepted here (the dead core's Record-Route user). All of it, or none: what opened is let go on a failure.
+   */
+  #adopt(call: StoredCall): boolean {
+    const legs = [];
+    try {
+      for (const data of call.legs) {
+        const leg = this.#calls.legs.restore(data);
+        if (!leg) continue;
+        legs.push(leg);
+        this.#media?.restore(leg, data, call.mediaAddress);
+      }
+    } catch (err) {
+      for (const leg of legs) this.#calls.legs.discard(leg.key);
+      this.#log.error(
+        { callId: call.callId, from: call.owner, err: (err as Error).message },
+        'call of a dead core could not be adopted: it is let go',
+      );
+      return false;
+    }
+    this.#adoptedUsers.add(`mra-${call.owner}`);
+    this.#log.warn(
+      { callId: call.callId, from: call.owner, legs: legs.length, relays: legs.reduce((n, l) => n + l.relays, 0) },
+      'call adopted from a core whose lease lapsed',
+    );
+    return true;
+  }
+
   /** Tells the edge the domain table again (after a configuration or discovery change). */
   publishDomains(): void {
     for (const edge of this.#opts.traversal.links())
@@ -263,7 +296,8 @@ export class CoreSipProxy {
     // call control (the edge lets only its own entry lead it), and the dialog stays on the node it names. What
     // follows that entry is call control's to follow, not core's: a call between two remote clients was recorded
     // edge, core, call control, core, edge, and its far half leads back out through core to the other client.
-    while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
+    while (this.#isOwn(req.routes()[0]?.uri) || this.#isAdopted(req.routes()[0]?.uri, req))
+      req.removeFirstValue('route');
     const first = req.routes()[0];
     if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
     // Core's own hash of the AOR and Call-ID for a registration (the same as the edge's id, not taken on its word).
@@ -533,6 +567,16 @@ export class CoreSipProxy {
 
   #isCallControl(uri: SipRequest['uri']): boolean {
     return this.#nodeOf(uri) !== undefined;
+  }
+
+  /** A dead core's Record-Route entry in a dialog this core adopted from it. */
+  #isAdopted(uri: SipRequest['uri'] | undefined, req: SipRequest): boolean {
+    return (
+      uri?.kind === 'sip' &&
+      uri.user !== null &&
+      this.#adoptedUsers.has(uri.user) &&
+      this.#calls.legs.call(req.callId()) !== undefined
+    );
   }
 
   #isOwn(uri: SipRequest['uri'] | undefined): boolean {
