@@ -52,6 +52,8 @@ export interface MediaStreamData {
 export interface StreamEvents {
   authFailures(stream: MediaStream, leg: LegName, count: number): void;
   timeout(stream: MediaStream, leg: LegName, silentMs: number): void;
+  /** A relay leg latched, or re-latched, onto a source (a stored call records where it sends). */
+  latched?(stream: MediaStream, leg: LegName): void;
   /** The relay was closed (once per stream, however it came to close). */
   closed(stream: MediaStream): void;
 }
@@ -97,7 +99,10 @@ export class MediaStream {
       a: { options: a, recv: null, send: null, latched: null },
       b: { options: b, recv: null, send: null, latched: null },
     };
-    this.relay.on('latched', (e) => (this.#legs[e.leg].latched = `${e.address}:${e.port}`));
+    this.relay.on('latched', (e) => {
+      this.#legs[e.leg].latched = `${e.address}:${e.port}`;
+      events.latched?.(this, e.leg);
+    });
     this.relay.on('authFailures', (e) => {
       this.authFailures += e.count;
       events.authFailures(this, e.leg, e.count);

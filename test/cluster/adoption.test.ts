@@ -166,4 +166,8 @@ test('kill -9 one core: the other adopts its calls, their SRTP media resumes bot
     if (tries > 50) assert.fail(`left: ${JSON.stringify({ left, busy })}`);
     await sleep(100);
   }
+  const store = ((await s.status('core2')).sip as { callStore: Record<string, number> }).callStore;
+  assert.equal(store.leases, 0, 'core2 holds no call lease');
+  assert.equal(store.adopted, onCore1, "core2's status counts the calls it adopted");
+  assert.equal(store.lost, 0);
 });

@@ -41,12 +41,15 @@ export interface CallMediaOptions {
   onTimeout?: (leg: Leg) => void;
   /** Who a refused offer's Warning names (RFC 3261 §20.43 warn-agent): the node's host name or pseudonym. */
   agent?: string;
+  /** A leg's media changed by itself (a relay latched or re-latched): core writes the call to the store again. */
+  onChange?: (leg: Leg) => void;
 }
 
 export class CallMedia {
   protected readonly engine: MediaEngine;
   protected readonly log: Logger;
   readonly #onTimeout: ((leg: Leg) => void) | undefined;
+  readonly #onChange: ((leg: Leg) => void) | undefined;
   readonly #agent: string;
   readonly counters = {
     relaysOpened: 0,
@@ -61,6 +64,7 @@ export class CallMedia {
     this.engine = opts.engine;
     this.log = opts.log;
     this.#onTimeout = opts.onTimeout;
+    this.#onChange = opts.onChange;
     this.#agent = opts.agent ?? 'mra-edge';
   }
 
@@ -109,6 +113,7 @@ export class CallMedia {
         );
         this.#onTimeout?.(leg);
       },
+      latched: () => this.#onChange?.(leg),
       closed: () => this.counters.relaysClosed++,
     };
   }

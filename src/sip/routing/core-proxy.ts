@@ -158,6 +158,7 @@ export class CoreSipProxy {
         keepaliveMs: opts.media.keepaliveMs,
         log: this.#log,
         agent: opts.node,
+        onChange: (leg) => this.#stored.touch(leg.callId),
         ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}),
       });
     this.#pool = new SipConnectionPool({
@@ -187,6 +188,8 @@ export class CoreSipProxy {
       capacity: this.#registrations.capacity,
       ...callStatus(this.#calls, this.#media),
       ...this.counters,
+      // Calls in the store: leases held, writes, refused and lost leases, calls adopted from dead cores.
+      callStore: { leases: this.#stored.held, ...this.#stored.counters },
     };
   }
 
