@@ -40,6 +40,11 @@ export interface StoredCallsOptions {
    * node adopts nothing.
    */
   adopt?: (call: StoredCall) => boolean;
+  /**
+   * Whether this node is the one to adopt `call` (read before its lease is taken): a core adopts only the calls whose
+   * media address keepalived moved to it, so that in a cluster of three the core that holds the address adopts.
+   */
+  mayAdopt?: (call: StoredCall) => boolean;
   log: Logger;
 }
 
@@ -193,9 +198,10 @@ export class StoredCalls {
     this.#scanning = true;
     const { store, node, registry, log } = this.#opts;
     try {
-      for (const [callId] of await store.entries<StoredCall>(CALLS_NS)) {
+      for (const [callId, seen] of await store.entries<StoredCall>(CALLS_NS)) {
         if (this.#closed) return;
-        if (this.#held.has(callId) || registry.call(callId) || (await store.holder(CALL_LEASES_NS, callId))) continue;
+        if (this.#held.has(callId) || registry.call(callId) || this.#opts.mayAdopt?.(seen) === false) continue;
+        if (await store.holder(CALL_LEASES_NS, callId)) continue;
         const lease = await store.acquire(CALL_LEASES_NS, callId, node, this.leaseMs);
         if (!lease) continue;
         const call = await store.get<StoredCall>(CALLS_NS, callId);

@@ -192,5 +192,57 @@ for (const kind of ['memory', 'redis'] as const) {
       assert.deepEqual(await b.get(CALLS_NS, 'call-2'), { adoptedBy: 'core2' }, "core1 never writes over core2's call");
       assert.equal(stored.held, 0);
     });
+
+    it('a call whose lease lapsed is adopted, with a higher token, by the node that may; the others leave it', async (t) => {
+      if (kind === 'redis' && !redis) return t.skip(missing);
+      const [a, b] = await pair(kind, 'adopt');
+      const dead = new CallRegistry();
+      t.after(() => dead.close());
+      const owner = new StoredCalls({ store: a, node: 'core1', registry: dead, leaseMs: 300, onLost() {}, log });
+      dead.open({
+        callId: 'call-3',
+        client: 'carol@example.com',
+        peer: 'x@example.com',
+        direction: 'to client',
+        flow: null,
+      });
+      owner.touch('call-3');
+      await owner.settled();
+      const first = (await b.holder(CALL_LEASES_NS, 'call-3'))!;
+      owner.close(); // core1 dies: nobody renews its lease
+      const seen: Record<string, StoredCall[]> = { core2: [], core3: [] };
+      const nodes = ['core2', 'core3'].map((node) => {
+        const registry = new CallRegistry();
+        t.after(() => registry.close());
+        const n = new StoredCalls({
+          store: b,
+          node,
+          registry,
+          leaseMs: 300,
+          onLost() {},
+          // core3 holds core1's media address (keepalived moved it there): it adopts, core2 leaves the call.
+          mayAdopt: () => node === 'core3',
+          adopt: (call) => {
+            seen[node]!.push(call);
+            for (const leg of call.legs) registry.restore(leg);
+            return true;
+          },
+          log,
+        });
+        t.after(() => n.close());
+        return n;
+      });
+      const end = Date.now() + 5000;
+      while (seen.core3!.length === 0 && Date.now() < end) await sleep(20);
+      assert.equal(seen.core3!.length, 1, 'core3 adopted the call');
+      assert.equal(seen.core2!.length, 0, 'core2 left it');
+      assert.equal(seen.core3![0]!.owner, 'core1', 'as core1 left it');
+      await nodes[1]!.settled();
+      const now = (await b.holder(CALL_LEASES_NS, 'call-3'))!;
+      assert.equal(now.owner, 'core3');
+      assert.ok(now.token > first.token, 'under a higher token');
+      assert.equal((await b.get<StoredCall>(CALLS_NS, 'call-3'))!.owner, 'core3', 'and written by its new owner');
+      assert.equal(nodes[1]!.counters.adopted, 1);
+    });
   });
 }

@@ -43,6 +43,7 @@ import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
+import { networkInterfaces } from 'node:os';
 import { StoredCalls, type StoredCall } from '../../calls/index.js';
 import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
 import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
@@ -72,6 +73,20 @@ export interface CoreSipProxyOptions {
   /** A call's lease in the store lapses this long after its last renewal (docs/cluster.md; default 3 s). */
   callLeaseMs?: number;
   log: Logger;
+}
+
+/** This host's addresses now (keepalived adds and removes a VIP): read at most every 100 ms (one scan). */
+let local: { at: number; addresses: Set<string> } | undefined;
+function localAddresses(): Set<string> {
+  if (local && Date.now() - local.at < 100) return local.addresses;
+  const addresses = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .map((i) => i?.address)
+      .filter((a): a is string => a !== undefined),
+  );
+  local = { at: Date.now(), addresses };
+  return addresses;
 }
 
 const VIA_MARK = 'mra-core';
@@ -135,6 +150,7 @@ export class CoreSipProxy {
         for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
       },
       adopt: (call) => this.#adopt(call),
+      mayAdopt: (call) => call.mediaAddress === null || localAddresses().has(call.mediaAddress),
       log: this.#log,
     });
     this.#dialogs = new DialogKeeper({
