@@ -258,6 +258,7 @@ export class CoreSipProxy {
         if (!leg) continue;
         legs.push(leg);
         this.#media?.restore(leg, data, call.mediaAddress);
+        this.#dialogs.resume(leg);
       }
     } catch (err) {
       for (const leg of legs) this.#calls.legs.discard(leg.key);
