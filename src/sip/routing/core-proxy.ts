@@ -114,8 +114,11 @@ export class CoreSipProxy {
   readonly #media: CoreMedia | undefined;
   /** Each leg's dialog, so that core can end a call itself (session timers, media timeouts). */
   readonly #dialogs: DialogKeeper;
-  /** Each call's data in the store, under a lease of this core's (docs/cluster.md). */
-  readonly #stored: StoredCalls;
+  /**
+   * Each call's data in the store, under a lease of this core's (docs/cluster.md), when the store is shared: a core
+   * alone on its memory has no peer to adopt its calls, and keeps them once, in its call model.
+   */
+  readonly #stored: StoredCalls | undefined;
   /** The Record-Route users (mra-<core>) of the dead cores whose calls this core adopted: its own for those calls. */
   readonly #adoptedUsers = new Set<string>();
   #stopping = false;
@@ -136,23 +139,25 @@ export class CoreSipProxy {
       capacity: opts.callCapacity,
       onEnded: (key) => {
         this.#dialogs.forget(key);
-        this.#stored.legEnded(key);
+        this.#stored?.legEnded(key);
       },
     });
-    this.#stored = new StoredCalls({
-      store: opts.store,
-      node: opts.node,
-      registry: this.#calls.legs,
-      ...(opts.callLeaseMs !== undefined ? { leaseMs: opts.callLeaseMs } : {}),
-      mediaAddress: opts.media?.address ?? null,
-      // Another core took the call over: it drives the call now, so this one lets its legs go without a word.
-      onLost: (callId) => {
-        for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
-      },
-      adopt: (call) => this.#adopt(call),
-      mayAdopt: (call) => call.mediaAddress === null || localAddresses().has(call.mediaAddress),
-      log: this.#log,
-    });
+    this.#stored = !opts.store.shared
+      ? undefined
+      : new StoredCalls({
+          store: opts.store,
+          node: opts.node,
+          registry: this.#calls.legs,
+          ...(opts.callLeaseMs !== undefined ? { leaseMs: opts.callLeaseMs } : {}),
+          mediaAddress: opts.media?.address ?? null,
+          // Another core took the call over: it drives the call now, so this one lets its legs go without a word.
+          onLost: (callId) => {
+            for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
+          },
+          adopt: (call) => this.#adopt(call),
+          mayAdopt: (call) => call.mediaAddress === null || localAddresses().has(call.mediaAddress),
+          log: this.#log,
+        });
     this.#dialogs = new DialogKeeper({
       ownUser: this.#ownUser,
       node: opts.node,
@@ -174,7 +179,7 @@ export class CoreSipProxy {
         keepaliveMs: opts.media.keepaliveMs,
         log: this.#log,
         agent: opts.node,
-        onChange: (leg) => this.#stored.touch(leg.callId),
+        onChange: (leg) => this.#stored?.touch(leg.callId),
         ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}),
       });
     this.#pool = new SipConnectionPool({
@@ -205,7 +210,7 @@ export class CoreSipProxy {
       ...callStatus(this.#calls, this.#media),
       ...this.counters,
       // Calls in the store: leases held, writes, refused and lost leases, calls adopted from dead cores.
-      callStore: { leases: this.#stored.held, ...this.#stored.counters },
+      ...(this.#stored ? { callStore: { leases: this.#stored.held, ...this.#stored.counters } } : {}),
     };
   }
 
@@ -240,9 +245,9 @@ export class CoreSipProxy {
       await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#dialogs.close();
-    this.#stored.close();
+    this.#stored?.close();
     this.#calls.close();
-    await this.#stored.settled();
+    await this.#stored?.settled();
   }
 
   /**
@@ -382,7 +387,7 @@ export class CoreSipProxy {
     forwarded(req, this.#calls, carried, sent, false);
     if (sent && carried.opened) {
       this.#dialogs.request(req, carried.opened.leg, true, conn.id);
-      this.#stored.touch(req.callId());
+      this.#stored?.touch(req.callId());
     }
     if (!sent) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
@@ -417,7 +422,7 @@ export class CoreSipProxy {
       const leg = this.#calls.legOf(res, 'to');
       if (leg) {
         this.#dialogs.response(res, leg, true);
-        this.#stored.touch(leg.callId);
+        this.#stored?.touch(leg.callId);
       }
     }
   }
@@ -476,7 +481,7 @@ export class CoreSipProxy {
         const leg = this.#calls.legOf(msg, 'from');
         if (leg) {
           this.#dialogs.response(msg, leg, false);
-          this.#stored.touch(leg.callId);
+          this.#stored?.touch(leg.callId);
         }
       }
       return;
@@ -536,7 +541,7 @@ export class CoreSipProxy {
     forwarded(req, this.#calls, carried, sent, true);
     if (sent && carried.opened) {
       this.#dialogs.request(req, carried.opened.leg, false, conn.id);
-      this.#stored.touch(req.callId());
+      this.#stored?.touch(req.callId());
     }
   }
 
