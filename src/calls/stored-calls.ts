@@ -64,6 +64,8 @@ export class StoredCalls {
   #flushing = false;
   #closed = false;
   #scanning = false;
+  /** Each other node's call as the last scan saw it written: a call written again since is alive, unasked. */
+  #written = new Map<string, number>();
   readonly counters = { writes: 0, refused: 0, lost: 0, failed: 0, adopted: 0, unadoptable: 0 };
 
   constructor(opts: StoredCallsOptions) {
@@ -197,10 +199,16 @@ export class StoredCalls {
     if (!adopt || this.#scanning || this.#closed) return;
     this.#scanning = true;
     const { store, node, registry, log } = this.#opts;
+    let written: Map<string, number> | undefined;
     try {
+      written = new Map<string, number>();
       for (const [callId, seen] of await store.entries<StoredCall>(CALLS_NS)) {
         if (this.#closed) return;
-        if (this.#held.has(callId) || registry.call(callId) || this.#opts.mayAdopt?.(seen) === false) continue;
+        if (this.#held.has(callId) || registry.call(callId)) continue;
+        // Its owner writes it at every renewal (each scan's interval): only a call not written since the last scan
+        // may have lost its owner, and only its lease is asked about.
+        written.set(callId, seen.savedAt);
+        if (this.#written.get(callId) !== seen.savedAt || this.#opts.mayAdopt?.(seen) === false) continue;
         if (await store.holder(CALL_LEASES_NS, callId)) continue;
         const lease = await store.acquire(CALL_LEASES_NS, callId, node, this.leaseMs);
         if (!lease) continue;
@@ -224,6 +232,7 @@ export class StoredCalls {
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'calls in the store could not be scanned for adoption');
     } finally {
+      if (written) this.#written = written;
       this.#scanning = false;
     }
   }
