@@ -205,15 +205,28 @@ export async function startSite(prefix: string, opts: SiteOptions): Promise<Site
       nodes.set(c.name, start(topo.inside, c.name, [CLI, 'core', '-c', file]));
     }
     // Every edge hears the domain table from every core: the full mesh is up.
-    for (const e of EDGES)
-      for (const c of CORES)
-        await nodes
-          .get(e.name)!
-          .lines.next(
-            `${e.name} to hear from ${c.name}`,
-            (o) => o.msg === 'domain table received from core' && o.core === c.name,
-            30_000,
-          );
+    try {
+      for (const e of EDGES)
+        for (const c of CORES)
+          await nodes
+            .get(e.name)!
+            .lines.next(
+              `${e.name} to hear from ${c.name}`,
+              (o) => o.msg === 'domain table received from core' && o.core === c.name,
+              30_000,
+            );
+    } catch (err) {
+      // What each node said last: why the mesh did not come up.
+      for (const [name, p] of nodes)
+        console.log(
+          `# ${name}: ${p.lines
+            .all()
+            .slice(-4)
+            .map((o) => JSON.stringify(o))
+            .join(' | ')}`,
+        );
+      throw err;
+    }
     const status = async (node: string) => {
       const host = node.startsWith('edge') ? topo.dmz : topo.inside;
       const r = await topo.run(host, process.execPath, [
