@@ -62,6 +62,16 @@ LegConfig legConfig(const Napi::Value& v) {
   c.remoteRtp = endpoint(o.Get("remote"), "remote");
   c.remoteRtcp = endpoint(o.Get("remoteRtcp"), "remoteRtcp");
   c.keepaliveMs = u32(o, "keepaliveMs", 0, 3600000);
+  c.port = uint16_t(u32(o, "port", 0, 65534));
+  if (c.port % 2 != 0) throw EngineTypeError("port must be even (RTP; RTCP is port + 1)");
+  const Napi::Value bind = o.Get("bindAddress");
+  if (bind.IsString()) {
+    try {
+      c.bindIp = parseIpv4(bind.As<Napi::String>().Utf8Value());
+    } catch (const std::invalid_argument& e) {
+      throw EngineTypeError(std::string("bindAddress: ") + e.what());
+    }
+  }
   if (o.Get("ssrc").IsNumber()) {
     c.haveSsrc = true;
     c.ssrc = u32(o, "ssrc", 0);
@@ -76,7 +86,29 @@ std::optional<KeySpec> keySpec(const Napi::Value& v) {
   if (!o.Get("suite").IsString() || !o.Get("keySalt").IsBuffer())
     throw EngineTypeError("an SRTP key must be {suite: string, keySalt: Buffer}");
   auto buf = o.Get("keySalt").As<Napi::Buffer<uint8_t>>();
-  return KeySpec{o.Get("suite").As<Napi::String>().Utf8Value(), std::vector<uint8_t>(buf.Data(), buf.Data() + buf.Length())};
+  KeySpec spec{o.Get("suite").As<Napi::String>().Utf8Value(), std::vector<uint8_t>(buf.Data(), buf.Data() + buf.Length()), {}};
+  const Napi::Value resume = o.Get("resume");
+  if (resume.IsUndefined() || resume.IsNull()) return spec;
+  if (!resume.IsArray()) throw EngineTypeError("an SRTP key's resume must be an array of {ssrc, roc, seq}");
+  const Napi::Array list = resume.As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    if (!list.Get(i).IsObject()) throw EngineTypeError("an SRTP key's resume must be an array of {ssrc, roc, seq}");
+    const Napi::Object r = list.Get(i).As<Napi::Object>();
+    spec.resume.push_back(SrtpIndex{u32(r, "ssrc", 0), u32(r, "roc", 0), uint16_t(u32(r, "seq", 0, 65535))});
+  }
+  return spec;
+}
+
+Napi::Array indicesArray(Napi::Env env, const std::vector<SrtpIndex>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (size_t k = 0; k < list.size(); ++k) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ssrc", double(list[k].ssrc));
+    o.Set("roc", double(list[k].roc));
+    o.Set("seq", double(list[k].seq));
+    out.Set(uint32_t(k), o);
+  }
+  return out;
 }
 
 std::string stringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -121,6 +153,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
                         InstanceMethod<&NativeEngine::SetRemote>("setRemote"),
                         InstanceMethod<&NativeEngine::SetRtcpMux>("setRtcpMux"),
                         InstanceMethod<&NativeEngine::DestroyRelay>("destroyRelay"),
+                        InstanceMethod<&NativeEngine::SrtpIndices>("srtpIndices"),
                         InstanceMethod<&NativeEngine::Stats>("stats"), InstanceMethod<&NativeEngine::Info>("info"),
                         InstanceMethod<&NativeEngine::WorkerStats>("workerStats"),
                         InstanceMethod<&NativeEngine::Dump>("dump"), InstanceMethod<&NativeEngine::Close>("close")});
@@ -247,6 +280,22 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   Napi::Value DestroyRelay(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value { return Napi::Boolean::New(env, engine().destroyRelay(stringArg(info, 0, "relay id"))); });
+  }
+
+  Napi::Value SrtpIndices(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+      const auto indices = engine().srtpIndices(stringArg(info, 0, "relay id"));
+      if (!indices) return env.Null();
+      Napi::Array legs = Napi::Array::New(env, 2);
+      for (uint32_t i = 0; i < 2; ++i) {
+        Napi::Object leg = Napi::Object::New(env);
+        leg.Set("recv", indicesArray(env, (*indices)[i].in));
+        leg.Set("send", indicesArray(env, (*indices)[i].out));
+        legs.Set(i, leg);
+      }
+      return legs;
+    });
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <chrono>
 #include <future>
 
 namespace mra {
@@ -85,6 +86,10 @@ void Engine::openLeg(Leg& leg, const LegConfig& cfg, int index, Relay* relay) {
     leg.port = uint16_t(cfg_.portMin + 2 * cfg.muxPair);
     return;
   }
+  if (cfg.port != 0) {
+    openExactLeg(leg, cfg);
+    return;
+  }
   // Ports another process holds stay reserved until we have found a free pair, then go back to the pool.
   std::vector<uint16_t> busy;
   int lastErrno = 0;
@@ -108,6 +113,22 @@ void Engine::openLeg(Leg& leg, const LegConfig& cfg, int index, Relay* relay) {
                           ? std::string("cannot open media ports: ") + std::strerror(lastErrno)
                           : "media port range exhausted (" + std::to_string(pool_->capacity()) + " pairs in use)");
   }
+}
+
+void Engine::openExactLeg(Leg& leg, const LegConfig& cfg) {
+  SocketOptions at = cfg_.sockets;
+  if (cfg.bindIp != 0) at.bindIp = cfg.bindIp;
+  const std::string where = formatIpv4(at.bindIp) + ":" + std::to_string(cfg.port) + "/" + std::to_string(cfg.port + 1);
+  if (!pool_->takeSpecific(cfg.port)) throw EngineError("media ports " + where + " are in use by another relay");
+  int rtp = -1, rtcp = -1;
+  if (!openUdpPair(at, cfg.port, rtp, rtcp)) {
+    const std::string why = std::strerror(errno);
+    pool_->releasePair(cfg.port);
+    throw EngineError("cannot open media ports " + where + ": " + why);
+  }
+  leg.port = cfg.port;
+  leg.rtpSocket = SocketRef{rtp, false, &leg, nullptr};
+  leg.rtcpSocket = SocketRef{rtcp, true, &leg, nullptr};
 }
 
 void Engine::releaseSockets(Relay& relay) {
@@ -179,7 +200,7 @@ void Engine::setKeys(const std::string& id, int leg, const std::optional<KeySpec
     const SrtpSuiteInfo* suite = findSrtpSuite(k->suite);
     if (!suite) throw EngineTypeError("unknown SRTP suite '" + k->suite + "'");
     try {
-      return std::make_shared<SrtpSession>(*suite, k->keySalt.data(), k->keySalt.size(), d);
+      return std::make_shared<SrtpSession>(*suite, k->keySalt.data(), k->keySalt.size(), d, k->resume);
     } catch (const std::invalid_argument& e) {
       throw EngineTypeError(e.what());
     }
@@ -252,6 +273,32 @@ bool Engine::destroyRelay(const std::string& id) {
     w.emit(MediaEvent{MediaEvent::Type::Closed, id, 0, false, {}, 0});
   });
   return true;
+}
+
+std::optional<std::array<LegSrtpIndices, 2>> Engine::srtpIndices(const std::string& id) {
+  std::shared_ptr<Relay> relay;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_) return std::nullopt;
+    auto it = relays_.find(id);
+    if (it == relays_.end()) return std::nullopt;
+    relay = it->second;
+  }
+  // The sessions' counts belong to the worker's thread: asked there, after what it had queued for this relay.
+  auto done = std::make_shared<std::promise<std::array<LegSrtpIndices, 2>>>();
+  std::future<std::array<LegSrtpIndices, 2>> result = done->get_future();
+  workers_[size_t(relay->worker)]->post([relay, done](Worker&) {
+    std::array<LegSrtpIndices, 2> out;
+    for (size_t i = 0; i < 2; ++i) {
+      const Leg& l = relay->legs[i];
+      if (l.srtpIn) out[i].in = l.srtpIn->indices();
+      if (l.srtpOut) out[i].out = l.srtpOut->indices();
+    }
+    done->set_value(std::move(out));
+  });
+  if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready)
+    throw EngineError("relay '" + id + "': its worker did not answer for its SRTP counters");
+  return result.get();
 }
 
 std::shared_ptr<const Relay> Engine::find(const std::string& id) const {

@@ -75,6 +75,9 @@ class Engine {
   void setRtcpMux(const std::string& id, int leg, bool rtcpMux);
   // Unknown id: false. The ports are back in the pool when the Closed event for this id is emitted.
   bool destroyRelay(const std::string& id);
+  // Where each leg's SRTP stands (rollover counters, highest sequence numbers), read on the relay's worker; nullopt
+  // for an unknown id. Blocks the caller for at most one worker turn.
+  std::optional<std::array<LegSrtpIndices, 2>> srtpIndices(const std::string& id);
   std::shared_ptr<const Relay> find(const std::string& id) const;
   // The relay's legs' counters with what the kernel counted; nullopt for an unknown id.
   std::optional<std::array<LegSnapshot, 2>> snapshot(const std::string& id) const;
@@ -89,6 +92,7 @@ class Engine {
  private:
   std::shared_ptr<Relay> lookup(const std::string& id) const;
   void openLeg(Leg& leg, const LegConfig& cfg, int index, Relay* relay);
+  void openExactLeg(Leg& leg, const LegConfig& cfg);
   void releaseSockets(Relay& relay);
 
   EngineConfig cfg_;

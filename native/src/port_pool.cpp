@@ -28,11 +28,24 @@ std::optional<uint16_t> PortPool::takePair() {
 
 void PortPool::releasePair(uint16_t rtpPort) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (rtpPort < base_ || (rtpPort - base_) % 2 != 0) return;
   const size_t slot = (rtpPort - base_) / 2;
-  if (slot >= pairs_ || !used_[slot]) return;
+  if (rtpPort < base_ || (rtpPort - base_) % 2 != 0 || slot >= pairs_) {
+    outside_.erase(rtpPort);
+    return;
+  }
+  if (!used_[slot]) return;
   used_[slot] = 0;
   --inUse_;
+}
+
+bool PortPool::takeSpecific(uint16_t rtpPort) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const size_t slot = (rtpPort - base_) / 2;
+  if (rtpPort < base_ || (rtpPort - base_) % 2 != 0 || slot >= pairs_) return outside_.insert(rtpPort).second;
+  if (used_[slot]) return false;
+  used_[slot] = 1;
+  ++inUse_;
+  return true;
 }
 
 size_t PortPool::inUse() const {

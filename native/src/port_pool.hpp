@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace mra {
@@ -16,6 +17,9 @@ class PortPool {
   // Hands out the least recently freed pair so late packets for a closed call do not reach a new one.
   std::optional<uint16_t> takePair();
   void releasePair(uint16_t rtpPort);
+  // Takes exactly `rtpPort`'s pair (an adopted call's): false when it is taken already. A pair outside the range is
+  // kept apart (the sockets' SO_REUSEPORT would let a second bind pass, so the pool is what refuses it).
+  bool takeSpecific(uint16_t rtpPort);
 
   size_t capacity() const { return pairs_; }
   size_t inUse() const;
@@ -27,6 +31,7 @@ class PortPool {
   std::vector<uint8_t> used_;
   size_t next_ = 0;
   size_t inUse_ = 0;
+  std::set<uint16_t> outside_;
 };
 
 }  // namespace mra

@@ -40,6 +40,10 @@ struct LegConfig {
   // RFC 6263 §4.1 keepalive: a 0-byte datagram to the remote whenever nothing was sent for this long (0: never).
   // Core's traversal legs use it to open, and keep open, the DMZ firewall's flow before and between media.
   uint32_t keepaliveMs = 0;
+  // Open exactly this RTP/RTCP pair (an adopted call's, where its peers still send), on `bindIp` when set (host
+  // order; the address a dead peer's keepalived moved here), instead of a pair from the pool. 0: from the pool.
+  uint16_t port = 0;
+  uint32_t bindIp = 0;
 };
 
 // The kernel path's state for the RTP a leg receives (docs/media.md, "Two paths"). The worker owns it; the
@@ -84,11 +88,18 @@ struct Leg {
   int rtcpSendFd() const { return config.rtcpMux ? rtpSocket.fd : rtcpSocket.fd; }
 };
 
-// An SDES key as signalled: the suite and its key||salt.
+// An SDES key as signalled: the suite and its key||salt; `resume`: where its streams stood in another relay (an
+// adopted call), used only when the key starts a new session. The same key is the same key wherever it resumes.
 struct KeySpec {
   std::string suite;
   std::vector<uint8_t> keySalt;
+  std::vector<SrtpIndex> resume;
   bool operator==(const KeySpec& o) const { return suite == o.suite && keySalt == o.keySalt; }
+};
+
+// Each direction's SRTP index of one leg (empty without SRTP that way).
+struct LegSrtpIndices {
+  std::vector<SrtpIndex> in, out;
 };
 
 struct Relay {

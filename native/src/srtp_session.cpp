@@ -74,7 +74,26 @@ std::vector<std::string> availableSrtpSuites() {
 
 std::string srtpBackend() { return std::string(srtp_get_version_string()) + " (" MRA_SRTP_BUILD ")"; }
 
-SrtpSession::SrtpSession(const SrtpSuiteInfo& suite, const uint8_t* keySalt, size_t length, Direction direction)
+uint32_t estimateRoc(uint32_t roc, uint16_t highest, uint16_t seq) {
+  if (highest < 32768) {
+    // A packet from just before the wrap the stream already made (never below ROC 0).
+    if (int(seq) - int(highest) > 32768) return roc > 0 ? roc - 1 : 0;
+    return roc;
+  }
+  if (int(highest) - 32768 > int(seq)) return roc + 1;
+  return roc;
+}
+
+namespace {
+
+uint32_t ssrcOf(const uint8_t* buf) { return uint32_t(buf[8]) << 24 | uint32_t(buf[9]) << 16 | uint32_t(buf[10]) << 8 | buf[11]; }
+uint16_t seqOf(const uint8_t* buf) { return uint16_t(uint16_t(buf[2]) << 8 | buf[3]); }
+uint64_t indexOf(const SrtpIndex& i) { return uint64_t(i.roc) << 16 | i.seq; }
+
+}  // namespace
+
+SrtpSession::SrtpSession(const SrtpSuiteInfo& suite, const uint8_t* keySalt, size_t length, Direction direction,
+                         const std::vector<SrtpIndex>& resume)
     : suite_(suite) {
   if (length != suite.keySaltLength)
     throw std::invalid_argument(std::string(suite.name) + " needs " + std::to_string(suite.keySaltLength) +
@@ -95,6 +114,68 @@ SrtpSession::SrtpSession(const SrtpSuiteInfo& suite, const uint8_t* keySalt, siz
     ctx_ = nullptr;
     throw std::runtime_error(std::string("libsrtp cannot set up ") + suite.name + " (status " + std::to_string(s) + ")");
   }
+  // A resumed SSRC gets its own stream now, so that its ROC can be set before its first packet (libsrtp makes the
+  // streams of ssrc_any only as packets pass, too late to be told).
+  for (const SrtpIndex& r : resume) {
+    if (tracked_.size() == kMaxTracked) break;
+    srtp_policy_t own = policy;
+    own.ssrc.type = ssrc_specific;
+    own.ssrc.value = r.ssrc;
+    own.next = nullptr;
+    const srtp_err_status_t added = srtp_add_stream(ctx_, &own);
+    if (added != srtp_err_status_ok) {
+      srtp_dealloc(ctx_);
+      ctx_ = nullptr;
+      throw std::runtime_error("libsrtp cannot resume SSRC " + std::to_string(r.ssrc) + " (status " + std::to_string(added) + ")");
+    }
+    tracked_.push_back(Tracked{r, true});
+    ++pending_;
+  }
+}
+
+std::vector<SrtpIndex> SrtpSession::indices() const {
+  std::vector<SrtpIndex> out;
+  out.reserve(tracked_.size());
+  for (const Tracked& t : tracked_) out.push_back(t.at);
+  return out;
+}
+
+void SrtpSession::resumeFor(const uint8_t* buf, size_t len) {
+  if (len < 12) return;
+  const uint32_t ssrc = ssrcOf(buf);
+  for (Tracked& t : tracked_) {
+    if (!t.pending || t.at.ssrc != ssrc) continue;
+    const uint32_t roc = estimateRoc(t.at.roc, t.at.seq, seqOf(buf));
+    // ROC 0 is where a new stream starts anyway (and libsrtp reads a pending ROC of 0 as none).
+    if (roc != 0) srtp_set_stream_roc(ctx_, ssrc, roc);
+    return;
+  }
+}
+
+void SrtpSession::track(const uint8_t* buf, size_t len) {
+  if (len < 12) return;
+  const uint32_t ssrc = ssrcOf(buf);
+  const uint16_t seq = seqOf(buf);
+  for (size_t i = 0; i < tracked_.size(); ++i) {
+    Tracked& t = tracked_[i];
+    if (t.at.ssrc != ssrc) continue;
+    const SrtpIndex next{ssrc, estimateRoc(t.at.roc, t.at.seq, seq), seq};
+    if (t.pending) {
+      // The first packet since the resume passed: libsrtp now runs the stream at that index.
+      t.pending = false;
+      --pending_;
+      t.at = next;
+    } else if (indexOf(next) > indexOf(t.at)) {
+      t.at = next;
+    }
+    return;
+  }
+  // A new SSRC: libsrtp starts it at ROC 0 and this sequence number.
+  if (tracked_.size() == kMaxTracked) {
+    if (tracked_.front().pending) --pending_;
+    tracked_.erase(tracked_.begin());
+  }
+  tracked_.push_back(Tracked{SrtpIndex{ssrc, 0, seq}, false});
 }
 
 SrtpSession::~SrtpSession() {
@@ -103,9 +184,13 @@ SrtpSession::~SrtpSession() {
 
 SrtpResult SrtpSession::protectRtp(uint8_t* buf, size_t& len, size_t capacity) {
   if (len + SRTP_MAX_TRAILER_LEN > capacity) return SrtpResult::Error;
+  if (pending_) resumeFor(buf, len);
   int n = int(len);
   const SrtpResult r = toResult(srtp_protect(ctx_, buf, &n));
-  if (r == SrtpResult::Ok) len = size_t(n);
+  if (r == SrtpResult::Ok) {
+    track(buf, len);
+    len = size_t(n);
+  }
   return r;
 }
 
@@ -118,9 +203,13 @@ SrtpResult SrtpSession::protectRtcp(uint8_t* buf, size_t& len, size_t capacity) 
 }
 
 SrtpResult SrtpSession::unprotectRtp(uint8_t* buf, size_t& len) {
+  if (pending_) resumeFor(buf, len);
   int n = int(len);
   const SrtpResult r = toResult(srtp_unprotect(ctx_, buf, &n));
-  if (r == SrtpResult::Ok) len = size_t(n);
+  if (r == SrtpResult::Ok) {
+    track(buf, size_t(n));
+    len = size_t(n);
+  }
   return r;
 }
 

@@ -34,3 +34,10 @@ export {
   type Transport,
 } from './description.js';
 export { apply, describe, rewriteBody } from './sdp-translate.js';
+export {
+  CALLS_NS,
+  CALL_LEASES_NS,
+  StoredCalls,
+  type StoredCall,
+  type StoredCallsOptions,
+} from './stored-calls.js';

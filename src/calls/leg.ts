@@ -135,6 +135,35 @@ export class Leg implements LegInit {
     return stream;
   }
 
+  /** Opens stream `d.index` again from its stored data (an adopted call): see MediaStream.restore. */
+  restoreStream(
+    engine: MediaEngine,
+    d: MediaStreamData,
+    events: StreamEvents,
+    bindAddress: string | null,
+  ): MediaStream {
+    if (this.#closed) throw new Error(`leg ${this.key} is closed`);
+    this.closeStream(d.index);
+    const stream = MediaStream.restore(engine, d, events, bindAddress);
+    this.streams[d.index] = stream;
+    return stream;
+  }
+
+  /** A leg as another node left it in the store (an adopted call), without its streams: restoreStream opens them. */
+  static fromData(d: LegData): Leg {
+    const leg = new Leg(d, d.since);
+    leg.state = d.state;
+    leg.confirmed = d.confirmed;
+    leg.answered = d.answered;
+    leg.answeredAt = d.answeredAt;
+    leg.lastSeen = d.lastSeen;
+    leg.pendingOffer = d.pendingOffer && structuredClone(d.pendingOffer);
+    leg.muxPair = d.muxPair;
+    leg.delayed = d.delayed;
+    leg.dialog = d.dialog && structuredClone(d.dialog);
+    return leg;
+  }
+
   /** What the call carries, as Expressway counts calls: video if any relayed stream is, audio if only audio ("audio-only" is one m= line). */
   get kind(): 'video' | 'audio' | 'none' {
     let audio = false;
@@ -170,7 +199,8 @@ export class Leg implements LegInit {
     return this.closeMedia();
   }
 
-  toData(): LegData {
+  /** withCounters: with each stream's SRTP counters, read from the engine (a store write; the status page needs none). */
+  toData(withCounters = false): LegData {
     return {
       key: this.key,
       callId: this.callId,
@@ -188,7 +218,7 @@ export class Leg implements LegInit {
       ...(this.muxPair !== undefined ? { muxPair: this.muxPair } : {}),
       ...(this.delayed ? { delayed: this.delayed } : {}),
       ...(this.dialog ? { dialog: structuredClone(this.dialog) } : {}),
-      streams: this.streams.filter((s): s is MediaStream => s !== undefined).map((s) => s.toData()),
+      streams: this.streams.filter((s): s is MediaStream => s !== undefined).map((s) => s.toData(withCounters)),
     };
   }
 }

@@ -4,6 +4,7 @@ import type {
   Endpoint,
   LegName,
   LegOptions,
+  LegSrtpIndices,
   LegStats,
   MediaEngine,
   Relay,
@@ -40,14 +41,30 @@ export interface MediaStreamData {
   /** The keys the node's policy keeps for this stream, by role (core: `edge`, what it sends the client; `inside`). */
   keys: Record<string, StreamKey>;
   authFailures: number;
+  /**
+   * Where each relay leg's SRTP stands both ways (rollover counter, highest sequence number per SSRC): what a relay
+   * rebuilt from this data on another node resumes from. Only when asked for (a store write), not for the status page.
+   */
+  srtp?: Record<LegName, LegSrtpIndices>;
 }
 
 /** What a stream's relay reports that its owner counts and logs (it never ends a call by itself). */
 export interface StreamEvents {
   authFailures(stream: MediaStream, leg: LegName, count: number): void;
   timeout(stream: MediaStream, leg: LegName, silentMs: number): void;
+  /** A relay leg latched, or re-latched, onto a source (a stored call records where it sends). */
+  latched?(stream: MediaStream, leg: LegName): void;
   /** The relay was closed (once per stream, however it came to close). */
   closed(stream: MediaStream): void;
+}
+
+/** An address:port as the latch records it. */
+function endpoint(text: string): Endpoint | undefined {
+  const at = text.lastIndexOf(':');
+  const port = Number(text.slice(at + 1));
+  return at > 0 && Number.isInteger(port) && port > 0 && port < 65536
+    ? { address: text.slice(0, at), port }
+    : undefined;
 }
 
 const keyText = (k: SrtpKey | null | undefined) =>
@@ -82,12 +99,66 @@ export class MediaStream {
       a: { options: a, recv: null, send: null, latched: null },
       b: { options: b, recv: null, send: null, latched: null },
     };
-    this.relay.on('latched', (e) => (this.#legs[e.leg].latched = `${e.address}:${e.port}`));
+    this.relay.on('latched', (e) => {
+      this.#legs[e.leg].latched = `${e.address}:${e.port}`;
+      events.latched?.(this, e.leg);
+    });
     this.relay.on('authFailures', (e) => {
       this.authFailures += e.count;
       events.authFailures(this, e.leg, e.count);
     });
     this.relay.on('timeout', (e) => events.timeout(this, e.leg, e.silentMs));
+  }
+
+  /**
+   * Opens the relay again from `d` on this node (a call adopted from a dead core, docs/cluster.md): the same ports, on
+   * `bindAddress` (the dead core's media address, moved here) when given; the same keys, each SRTP direction resuming
+   * at its stored counters; a latching leg sends where it had latched until it latches again.
+   */
+  static restore(
+    engine: MediaEngine,
+    d: MediaStreamData,
+    events: StreamEvents,
+    bindAddress: string | null,
+  ): MediaStream {
+    const options = (leg: LegName): LegOptions => {
+      const l = d.legs[leg];
+      // A mux leg shares the engine's mux pair: its port is not the leg's own to take.
+      if (l.options.mux) return l.options;
+      const latched = l.latched && l.options.latch !== false ? endpoint(l.latched) : undefined;
+      return {
+        ...l.options,
+        ...(latched ? { remote: latched } : {}),
+        port: d.ports[leg].rtp,
+        ...(bindAddress ? { bindAddress } : {}),
+      };
+    };
+    const stream = new MediaStream(
+      engine,
+      d.relayId,
+      { index: d.index, media: d.media },
+      options('a'),
+      options('b'),
+      events,
+      d.fixedRemote,
+    );
+    try {
+      for (const leg of ['a', 'b'] as const) {
+        const { recv, send } = d.legs[leg];
+        if (!recv && !send) continue;
+        const resume = d.srtp?.[leg];
+        stream.setKeys(leg, {
+          recv: recv && { ...recv, ...(resume?.recv.length ? { resume: resume.recv } : {}) },
+          send: send && { ...send, ...(resume?.send.length ? { resume: resume.send } : {}) },
+        });
+      }
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+    Object.assign(stream.keys, structuredClone(d.keys));
+    stream.authFailures = d.authFailures;
+    return stream;
   }
 
   get closed(): boolean {
@@ -125,7 +196,7 @@ export class MediaStream {
     this.#events.closed(this);
   }
 
-  toData(): MediaStreamData {
+  toData(withCounters = false): MediaStreamData {
     const copy = (l: RelayLegData): RelayLegData => ({ ...l, options: { ...l.options } });
     return {
       index: this.index,
@@ -136,6 +207,7 @@ export class MediaStream {
       ...(this.fixedRemote !== undefined ? { fixedRemote: this.fixedRemote } : {}),
       keys: structuredClone(this.keys),
       authFailures: this.authFailures,
+      ...(withCounters && !this.relay.closed ? { srtp: this.relay.srtpIndices() } : {}),
     };
   }
 }

@@ -91,10 +91,22 @@ export class CallRegistry {
     const leg = new Leg(init, this.#now());
     const had = this.#legs.get(leg.key);
     if (had) return had;
+    this.#add(leg);
+    return leg;
+  }
+
+  #add(leg: Leg): void {
     this.#legs.set(leg.key, leg);
     let set = this.#byCall.get(leg.callId);
     if (!set) this.#byCall.set(leg.callId, (set = new Set()));
     set.add(leg);
+  }
+
+  /** A leg as another node left it in the store (an adopted call), streams to be restored on it; null when it is here already. */
+  restore(data: LegData): Leg | null {
+    if (this.#legs.has(data.key)) return null;
+    const leg = Leg.fromData(data);
+    this.#add(leg);
     return leg;
   }
 

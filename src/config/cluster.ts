@@ -40,6 +40,16 @@ export const clusterSection = z
       .min(0.1, 'must be at least 0.1 s')
       .max(300, 'must be at most 300 s')
       .default(10),
+    /**
+     * Core: a call's lease in the store lapses this long after its core stopped renewing it (it died), and a peer core
+     * adopts the call (docs/cluster.md): the longest a core's death silences a call, plus a third of it for the scan.
+     */
+    call_lease_ms: z
+      .number()
+      .int('must be a whole number')
+      .min(300, 'must be at least 300 ms')
+      .max(60000, 'must be at most 60000 ms')
+      .default(3000),
     /** Store unreachable at start: fail (exit 1 with the reason) or start degraded (serve, alarm, reconcile when it comes). */
     on_store_unreachable: z.enum(['fail', 'degraded']).default('fail'),
   })

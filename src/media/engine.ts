@@ -27,6 +27,8 @@ function toNativeLeg(leg: LegOptions | undefined, name: string): NativeLeg {
   if (leg.remoteRtcp) out.remoteRtcp = leg.remoteRtcp;
   if (leg.ssrc !== undefined) out.ssrc = leg.ssrc;
   if (leg.keepaliveMs !== undefined) out.keepaliveMs = leg.keepaliveMs;
+  if (leg.port !== undefined) out.port = leg.port;
+  if (leg.bindAddress !== undefined) out.bindAddress = leg.bindAddress;
   return out;
 }
 

@@ -1,5 +1,6 @@
 // Types the media engine's side of the native addon. Only src/media/ imports this.
 import { nativeExport } from '../native/addon.js';
+import type { LegSrtpIndices, SrtpIndex } from './types.js';
 
 export interface NativeEndpoint {
   address: string;
@@ -15,11 +16,14 @@ export interface NativeLeg {
   remoteRtcp?: NativeEndpoint;
   ssrc?: number;
   keepaliveMs?: number;
+  port?: number;
+  bindAddress?: string;
 }
 
 export interface NativeKey {
   suite: string;
   keySalt: Buffer;
+  resume?: SrtpIndex[];
 }
 
 export interface NativeEvent {
@@ -126,6 +130,7 @@ export interface NativeEngine {
   setRemote(id: string, leg: 0 | 1, rtp: NativeEndpoint, rtcp: NativeEndpoint | null): void;
   setRtcpMux(id: string, leg: 0 | 1, rtcpMux: boolean): void;
   destroyRelay(id: string): boolean;
+  srtpIndices(id: string): [LegSrtpIndices, LegSrtpIndices] | null;
   stats(id: string): [NativeLegStats, NativeLegStats] | null;
   info(): NativeInfo;
   workerStats(): NativeWorkerStats[];

@@ -6,6 +6,7 @@ import {
   SRTP_SUITES,
   type Endpoint,
   type LegName,
+  type LegSrtpIndices,
   type RelayEvents,
   type RelayPorts,
   type RelayStats,
@@ -26,7 +27,7 @@ export function toNativeKey(k: SrtpKey | null | undefined): NativeKey | null {
   if (!Buffer.isBuffer(keySalt) || keySalt.length !== info.keySaltLength) {
     throw new TypeError(`${k.suite} needs ${info.keySaltLength} bytes of key||salt, got ${keySalt?.length ?? 'none'}`);
   }
-  return { suite: k.suite, keySalt };
+  return { suite: k.suite, keySalt, ...(k.resume?.length ? { resume: k.resume } : {}) };
 }
 
 export class Relay extends EventEmitter<RelayEvents> {
@@ -74,6 +75,14 @@ export class Relay extends EventEmitter<RelayEvents> {
   setRtcpMux(leg: LegName, rtcpMux: boolean): void {
     this.#assertOpen();
     this.native.setRtcpMux(this.id, legIndex(leg), rtcpMux);
+  }
+
+  /** Where each leg's SRTP stands both ways (rollover counters, highest sequence numbers): what a rebuilt relay resumes. */
+  srtpIndices(): Record<LegName, LegSrtpIndices> {
+    this.#assertOpen();
+    const s = this.native.srtpIndices(this.id);
+    if (!s) throw new Error(`relay ${this.id} is gone from the engine`);
+    return { a: s[0], b: s[1] };
   }
 
   stats(): RelayStats {

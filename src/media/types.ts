@@ -22,6 +22,24 @@ export interface Endpoint {
 export interface SrtpKey {
   suite: SrtpSuite;
   key: Buffer | string;
+  /**
+   * Where this key's streams stood in another relay (a call adopted from a dead core): each SSRC's RTP continues
+   * from that rollover counter and sequence number instead of ROC 0. Used only when the key starts a new session.
+   */
+  resume?: SrtpIndex[];
+}
+
+/** One SSRC's place in the SRTP packet index (RFC 3711 §3.3.1): rollover counter and highest sequence number. */
+export interface SrtpIndex {
+  ssrc: number;
+  roc: number;
+  seq: number;
+}
+
+/** A leg's SRTP indices: `recv` of what it unprotects, `send` of what it protects (empty without SRTP that way). */
+export interface LegSrtpIndices {
+  recv: SrtpIndex[];
+  send: SrtpIndex[];
 }
 
 export type LegName = 'a' | 'b';
@@ -44,6 +62,12 @@ export interface LegOptions {
    * once when it gets a remote: core's traversal legs open the DMZ firewall's flow before any media, and keep it.
    */
   keepaliveMs?: number;
+  /**
+   * Open exactly this RTP port (RTCP + 1) instead of a pair from the range, on `bindAddress` when given: a call
+   * adopted from a dead core (docs/cluster.md) keeps the ports its peers send to, on the address keepalived moved here.
+   */
+  port?: number;
+  bindAddress?: string;
 }
 
 export interface RelayOptions {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
+import type { Fence, Lease, Store, StoreDescription, StoreHealth } from './store.js';
 
 interface Entry {
   key: string;
@@ -189,6 +189,15 @@ export class MemoryStore implements Store {
     this.#check();
     const held = this.#live(ns, key)?.value as Lease | undefined;
     return held && { ...held };
+  }
+
+  async setFenced<T>(ns: string, key: string, value: T | undefined, fence: Fence, ttlMs?: number): Promise<boolean> {
+    this.#check();
+    const held = this.#live(fence.ns, fence.key)?.value as Lease | undefined;
+    if (!held || held.owner !== fence.lease.owner || held.token !== fence.lease.token) return false;
+    if (value === undefined) await this.delete(ns, key);
+    else await this.set(ns, key, value, ttlMs);
+    return true;
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -71,6 +71,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 return 1`;
 
+/**
+ * A write that depends on a lease. KEYS: value, index, the lease's value key; ARGV: member, json ('': delete), ttlMs
+ * ('0': kept), owner, token. 0 when the lease is no longer that holder's.
+ */
+export const FENCED = `${NOW}
+local cur = redis.call('GET', KEYS[3])
+if not cur then return 0 end
+local l = cjson.decode(cur)
+if l.owner ~= ARGV[4] or tostring(l.token) ~= ARGV[5] then return 0 end
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+  redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
+end
+return 1`;
+
 /** KEYS: value, index; ARGV: member, owner, token. */
 export const RELEASE = `${SAME_HOLDER}
 redis.call('ZREM', KEYS[2], ARGV[1])

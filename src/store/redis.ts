@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../log/index.js';
 import { MemoryStore } from './memory.js';
-import type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
+import type { Fence, Lease, Store, StoreDescription, StoreHealth } from './store.js';
 import { describeTarget, type StoreTarget } from './store-url.js';
 import * as lua from './redis-scripts.js';
 
@@ -36,6 +36,16 @@ type RedisWithScripts = Redis & {
   mraRenew(v: string, i: string, member: string, owner: string, token: string, ttl: string): Promise<number>;
   mraRelease(v: string, i: string, member: string, owner: string, token: string): Promise<number>;
   mraFenceFloor(f: string, token: string): Promise<number>;
+  mraFenced(
+    v: string,
+    i: string,
+    lease: string,
+    member: string,
+    json: string,
+    ttl: string,
+    owner: string,
+    token: string,
+  ): Promise<number>;
 };
 
 const SCRIPTS: Array<[string, string, number]> = [
@@ -48,6 +58,7 @@ const SCRIPTS: Array<[string, string, number]> = [
   ['mraRenew', lua.RENEW, 2],
   ['mraRelease', lua.RELEASE, 2],
   ['mraFenceFloor', lua.FENCE_FLOOR, 1],
+  ['mraFenced', lua.FENCED, 3],
 ];
 
 /** Redis could not be reached when the node started (and the configuration does not allow a degraded start). */
@@ -304,6 +315,36 @@ export class RedisStore implements Store {
 
   async holder(ns: string, key: string): Promise<Lease | undefined> {
     return this.get<Lease>(ns, key);
+  }
+
+  async setFenced<T>(ns: string, key: string, value: T | undefined, fence: Fence, ttlMs?: number): Promise<boolean> {
+    this.#known.add(ns);
+    const { owner, token } = fence.lease;
+    if (this.#health.state === 'up') {
+      try {
+        const ok =
+          (await this.#redis.mraFenced(
+            this.#key(ns, key),
+            this.#index(ns),
+            this.#key(fence.ns, fence.key),
+            key,
+            value === undefined ? '' : JSON.stringify(value),
+            String(ttlMs ?? 0),
+            owner,
+            String(token),
+          )) === 1;
+        if (ok && value === undefined) await this.#mirror.delete(ns, key);
+        else if (ok) await this.#mirror.set(ns, key, value, ttlMs);
+        return ok;
+      } catch (err) {
+        this.#failed(err as Error);
+      }
+    }
+    // Partitioned: a lease this node holds stays its own (acquire above), so it goes on writing what it drives; the
+    // write waits to be replayed like any other.
+    const ok = await this.#mirror.setFenced(ns, key, value, fence, ttlMs);
+    if (ok) this.#queue(ns, key);
+    return ok;
   }
 
   async publish(channel: string, message: string): Promise<void> {

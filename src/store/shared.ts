@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
+import type { Fence, Lease, Store, StoreDescription, StoreHealth } from './store.js';
 
 const NS_SECRETS = 'cluster-secrets';
 
@@ -34,6 +34,8 @@ export function nodeScoped(store: Store, node: string, namespaces: readonly stri
     renew: (ns: string, key: string, lease: Lease, ttlMs: number) => store.renew(n(ns), key, lease, ttlMs),
     release: (ns: string, key: string, lease: Lease) => store.release(n(ns), key, lease),
     holder: (ns: string, key: string) => store.holder(n(ns), key),
+    setFenced: <T>(ns: string, key: string, value: T | undefined, fence: Fence, ttlMs?: number) =>
+      store.setFenced(n(ns), key, value, { ...fence, ns: n(fence.ns) }, ttlMs),
     publish: (channel: string, message: string) => store.publish(channel, message),
     subscribe: (channel: string, listener: (m: string) => void) => store.subscribe(channel, listener),
     health: (): StoreHealth => store.health(),

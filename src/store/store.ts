@@ -27,6 +27,12 @@ export interface Store {
   release(ns: string, key: string, lease: Lease): Promise<boolean>;
   /** Who holds a lease now, if anyone. */
   holder(ns: string, key: string): Promise<Lease | undefined>;
+  /**
+   * Writes `value` (undefined: deletes the entry) only while the lease `fence` names is still held with its owner and
+   * token, in one step: a node whose lease lapsed or was taken over can no longer write what the new holder drives (a
+   * call, docs/cluster.md). False when refused.
+   */
+  setFenced<T>(ns: string, key: string, value: T | undefined, fence: Fence, ttlMs?: number): Promise<boolean>;
   /** Tells every node subscribed to `channel` (this one too); delivery is at most once, nothing is kept. */
   publish(channel: string, message: string): Promise<void>;
   /** Returns the unsubscribe. */
@@ -44,6 +50,13 @@ export interface Store {
 export interface Lease {
   owner: string;
   token: number;
+}
+
+/** The lease a fenced write depends on: where it is, and the holder and token the writer has. */
+export interface Fence {
+  ns: string;
+  key: string;
+  lease: Lease;
 }
 
 export interface StoreHealth {

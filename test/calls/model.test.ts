@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CallRegistry, type Leg, type SessionDescription, type StreamDescription } from '../../src/calls/index.js';
-import { CoreMedia, EdgeMedia } from '../../src/sip/b2bua/index.js';
+import { CoreMedia, DialogKeeper, EdgeMedia } from '../../src/sip/b2bua/index.js';
 import { SdpError } from '../../src/sdp/index.js';
 import type { MediaEngine } from '../../src/media/index.js';
 import { createLogger } from '../../src/log/index.js';
@@ -185,4 +185,58 @@ test("the edge: a client's offer waits for core's answer, which opens the relay 
   registry.end(leg.key, 'bye');
   assert.equal(relay.closed, true);
   assert.equal(edge.counters.relaysClosed, 1);
+});
+
+test('a leg as plain data is restored on another node: its state and dialog, its relays on the same ports with the same keys, its session timer running on', async () => {
+  const leg = newLeg();
+  core.offerFromInside(leg, session(stream(0, 'audio', 40000)), at);
+  core.answerFromEdge(leg, session(stream(0, 'audio', 36000, { proto: 'RTP/SAVP', crypto: [crypto(1)] })), at);
+  leg.state = 'active';
+  leg.dialog = {
+    client: { uri: '<sip:alice@example.com>', tag: 'c', contact: 'sip:alice@192.0.2.1', cseq: 2 },
+    inside: { uri: '<sip:desk@example.com>', tag: 'i', contact: 'sip:desk@192.0.2.2', cseq: 1 },
+    toClient: [],
+    toInside: [],
+    insideConnection: null,
+    sessionExpires: 1,
+    refreshedAt: Date.now() - 800,
+  };
+  const data = leg.toData(true);
+  assert.deepEqual(data.streams[0]!.srtp, { a: { recv: [], send: [] }, b: { recv: [], send: [] } });
+  // The first node dies: its relays and ports are gone before the next node opens them.
+  const relay = leg.streams[0]!.relay;
+  registry.discard(leg.key);
+  await relay.close();
+  const elsewhere = new CallRegistry();
+  const restored = elsewhere.restore(data)!;
+  assert.equal(elsewhere.restore(data), null, 'a leg it has already is not restored twice');
+  core.restore(restored, data, null);
+  const again = restored.toData();
+  assert.deepEqual(
+    { ...again, streams: undefined, lastSeen: 0 },
+    { ...leg.toData(), streams: undefined, lastSeen: 0 },
+    'the same leg, dialog included',
+  );
+  const [was, now] = [data.streams[0]!, again.streams[0]!];
+  assert.deepEqual(now.ports, was.ports, 'the same ports');
+  assert.deepEqual([now.keys, now.legs.b.recv, now.legs.b.send], [was.keys, was.legs.b.recv, was.legs.b.send]);
+  const ended: string[] = [];
+  const keeper = new DialogKeeper({
+    ownUser: 'mra-core2',
+    node: 'core2',
+    toEdge: () => true,
+    toInside: () => false,
+    end: (l, why) => {
+      ended.push(why);
+      elsewhere.end(l.key, why);
+    },
+    log,
+  });
+  keeper.resume(restored);
+  const until = Date.now() + 3000;
+  while (ended.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(ended, ['sessionExpired'], 'the session it was not refreshed in ends on the new node');
+  assert.equal(elsewhere.size, 0);
+  keeper.close();
+  elsewhere.close();
 });

@@ -7,6 +7,7 @@ import type { LegOptions, MediaEngine } from '../../media/index.js';
 import {
   rewriteBody,
   type Leg,
+  type LegData,
   type MediaStream,
   type SessionDescription,
   type StreamEvents,
@@ -40,12 +41,15 @@ export interface CallMediaOptions {
   onTimeout?: (leg: Leg) => void;
   /** Who a refused offer's Warning names (RFC 3261 §20.43 warn-agent): the node's host name or pseudonym. */
   agent?: string;
+  /** A leg's media changed by itself (a relay latched or re-latched): core writes the call to the store again. */
+  onChange?: (leg: Leg) => void;
 }
 
 export class CallMedia {
   protected readonly engine: MediaEngine;
   protected readonly log: Logger;
   readonly #onTimeout: ((leg: Leg) => void) | undefined;
+  readonly #onChange: ((leg: Leg) => void) | undefined;
   readonly #agent: string;
   readonly counters = {
     relaysOpened: 0,
@@ -60,6 +64,7 @@ export class CallMedia {
     this.engine = opts.engine;
     this.log = opts.log;
     this.#onTimeout = opts.onTimeout;
+    this.#onChange = opts.onChange;
     this.#agent = opts.agent ?? 'mra-edge';
   }
 
@@ -74,6 +79,17 @@ export class CallMedia {
     const stream = leg.openStream(this.engine, at, a, b, this.#events(leg), fixedRemote);
     this.counters.relaysOpened++;
     return stream;
+  }
+
+  /**
+   * Opens `leg`'s streams again from the data another node stored (an adopted call): the same ports on `bindAddress`,
+   * the same keys and SRTP counters. Throws the engine's error (ports in use) as it is; what opened stays on the leg.
+   */
+  restore(leg: Leg, data: LegData, bindAddress: string | null): void {
+    for (const d of data.streams) {
+      leg.restoreStream(this.engine, d, this.#events(leg), bindAddress);
+      this.counters.relaysOpened++;
+    }
   }
 
   /** What a leg's relays report: counted and logged under the leg's key. */
@@ -97,6 +113,7 @@ export class CallMedia {
         );
         this.#onTimeout?.(leg);
       },
+      latched: () => this.#onChange?.(leg),
       closed: () => this.counters.relaysClosed++,
     };
   }

@@ -148,6 +148,16 @@ export class DialogKeeper {
     }
   }
 
+  /**
+   * A leg adopted from a dead core: its session timer runs on from the last refresh that core saw (RFC 4028), so an
+   * adopted call that is no longer refreshed still ends.
+   */
+  resume(leg: Leg): void {
+    const d = leg.dialog;
+    if (d?.sessionExpires == null || d.refreshedAt === null) return;
+    this.#arm(leg, Math.max(0, (d.refreshedAt + d.sessionExpires * 1000 - this.#now()) / 1000));
+  }
+
   #arm(leg: Leg, seconds: number): void {
     clearTimeout(this.#timers.get(leg.key));
     const timer = setTimeout(() => {

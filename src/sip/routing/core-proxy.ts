@@ -43,6 +43,8 @@ import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
 import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
 import type { MediaEngine } from '../../media/index.js';
+import { networkInterfaces } from 'node:os';
+import { StoredCalls, type StoredCall } from '../../calls/index.js';
 import { CoreMedia, DialogKeeper, type Addresses } from '../b2bua/index.js';
 import { VIA_FROM_EDGE, edgeToward } from './edge-choice.js';
 
@@ -68,7 +70,23 @@ export interface CoreSipProxyOptions {
   media?: { engine: MediaEngine; keepaliveMs: number; address?: string; timeoutAction?: 'report' | 'hangup' };
   /** Maintenance mode, read as each new registration or call arrives (NodeContext.maintenance). */
   maintenance?: () => boolean;
+  /** A call's lease in the store lapses this long after its last renewal (docs/cluster.md; default 3 s). */
+  callLeaseMs?: number;
   log: Logger;
+}
+
+/** This host's addresses now (keepalived adds and removes a VIP): read at most every 100 ms (one scan). */
+let local: { at: number; addresses: Set<string> } | undefined;
+function localAddresses(): Set<string> {
+  if (local && Date.now() - local.at < 100) return local.addresses;
+  const addresses = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .map((i) => i?.address)
+      .filter((a): a is string => a !== undefined),
+  );
+  local = { at: Date.now(), addresses };
+  return addresses;
 }
 
 const VIA_MARK = 'mra-core';
@@ -96,6 +114,13 @@ export class CoreSipProxy {
   readonly #media: CoreMedia | undefined;
   /** Each leg's dialog, so that core can end a call itself (session timers, media timeouts). */
   readonly #dialogs: DialogKeeper;
+  /**
+   * Each call's data in the store, under a lease of this core's (docs/cluster.md), when the store is shared: a core
+   * alone on its memory has no peer to adopt its calls, and keeps them once, in its call model.
+   */
+  readonly #stored: StoredCalls | undefined;
+  /** The Record-Route users (mra-<core>) of the dead cores whose calls this core adopted: its own for those calls. */
+  readonly #adoptedUsers = new Set<string>();
   #stopping = false;
   readonly counters = { toCallControl: 0, toEdge: 0, refused: 0, linkDown: 0 };
 
@@ -110,7 +135,29 @@ export class CoreSipProxy {
       .join(' ');
     this.#registrations = new RegistrationCounter(opts.store, opts.capacity);
     this.#contacts = new ContactRewriter(opts.store);
-    this.#calls = new CallTable({ capacity: opts.callCapacity, onEnded: (key) => this.#dialogs.forget(key) });
+    this.#calls = new CallTable({
+      capacity: opts.callCapacity,
+      onEnded: (key) => {
+        this.#dialogs.forget(key);
+        this.#stored?.legEnded(key);
+      },
+    });
+    this.#stored = !opts.store.shared
+      ? undefined
+      : new StoredCalls({
+          store: opts.store,
+          node: opts.node,
+          registry: this.#calls.legs,
+          ...(opts.callLeaseMs !== undefined ? { leaseMs: opts.callLeaseMs } : {}),
+          mediaAddress: opts.media?.address ?? null,
+          // Another core took the call over: it drives the call now, so this one lets its legs go without a word.
+          onLost: (callId) => {
+            for (const leg of this.#calls.legs.call(callId)?.legs ?? []) this.#calls.legs.discard(leg.key);
+          },
+          adopt: (call) => this.#adopt(call),
+          mayAdopt: (call) => call.mediaAddress === null || localAddresses().has(call.mediaAddress),
+          log: this.#log,
+        });
     this.#dialogs = new DialogKeeper({
       ownUser: this.#ownUser,
       node: opts.node,
@@ -132,6 +179,7 @@ export class CoreSipProxy {
         keepaliveMs: opts.media.keepaliveMs,
         log: this.#log,
         agent: opts.node,
+        onChange: (leg) => this.#stored?.touch(leg.callId),
         ...(hangUpOnTimeout ? { onTimeout: (leg) => this.#dialogs.hangUp(leg, 'mediaTimeout') } : {}),
       });
     this.#pool = new SipConnectionPool({
@@ -161,6 +209,8 @@ export class CoreSipProxy {
       capacity: this.#registrations.capacity,
       ...callStatus(this.#calls, this.#media),
       ...this.counters,
+      // Calls in the store: leases held, writes, refused and lost leases, calls adopted from dead cores.
+      ...(this.#stored ? { callStore: { leases: this.#stored.held, ...this.#stored.counters } } : {}),
     };
   }
 
@@ -195,7 +245,40 @@ export class CoreSipProxy {
       await new Promise((r) => setTimeout(r, 20));
     this.#pool.close();
     this.#dialogs.close();
+    this.#stored?.close();
     this.#calls.close();
+    await this.#stored?.settled();
+  }
+
+  /**
+   * A dead core's call, now under this core's lease: its legs and relays as that core left them (the same ports, on
+   * its media address, which keepalived moved here; the same keys and SRTP counters), and its dialogs' requests
+   * accepted here (the dead core's Record-Route user). All of it, or none: what opened is let go on a failure.
+   */
+  #adopt(call: StoredCall): boolean {
+    const legs = [];
+    try {
+      for (const data of call.legs) {
+        const leg = this.#calls.legs.restore(data);
+        if (!leg) continue;
+        legs.push(leg);
+        this.#media?.restore(leg, data, call.mediaAddress);
+        this.#dialogs.resume(leg);
+      }
+    } catch (err) {
+      for (const leg of legs) this.#calls.legs.discard(leg.key);
+      this.#log.error(
+        { callId: call.callId, from: call.owner, err: (err as Error).message },
+        'call of a dead core could not be adopted: it is let go',
+      );
+      return false;
+    }
+    this.#adoptedUsers.add(`mra-${call.owner}`);
+    this.#log.warn(
+      { callId: call.callId, from: call.owner, legs: legs.length, relays: legs.reduce((n, l) => n + l.relays, 0) },
+      'call adopted from a core whose lease lapsed',
+    );
+    return true;
   }
 
   /** Tells the edge the domain table again (after a configuration or discovery change). */
@@ -238,7 +321,8 @@ export class CoreSipProxy {
     // call control (the edge lets only its own entry lead it), and the dialog stays on the node it names. What
     // follows that entry is call control's to follow, not core's: a call between two remote clients was recorded
     // edge, core, call control, core, edge, and its far half leads back out through core to the other client.
-    while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');
+    while (this.#isOwn(req.routes()[0]?.uri) || this.#isAdopted(req.routes()[0]?.uri, req))
+      req.removeFirstValue('route');
     const first = req.routes()[0];
     if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
     // Core's own hash of the AOR and Call-ID for a registration (the same as the edge's id, not taken on its word).
@@ -301,7 +385,10 @@ export class CoreSipProxy {
     );
     const sent = conn.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, false);
-    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, true, conn.id);
+    if (sent && carried.opened) {
+      this.#dialogs.request(req, carried.opened.leg, true, conn.id);
+      this.#stored?.touch(req.callId());
+    }
     if (!sent) {
       // The answer goes to the edge, which knows the request by its own Via: core's comes off first.
       removeTopVia(req);
@@ -333,7 +420,10 @@ export class CoreSipProxy {
     else {
       this.#calls.response(res, true);
       const leg = this.#calls.legOf(res, 'to');
-      if (leg) this.#dialogs.response(res, leg, true);
+      if (leg) {
+        this.#dialogs.response(res, leg, true);
+        this.#stored?.touch(leg.callId);
+      }
     }
   }
 
@@ -389,7 +479,10 @@ export class CoreSipProxy {
         this.counters.toEdge++;
         this.#calls.response(msg, false);
         const leg = this.#calls.legOf(msg, 'from');
-        if (leg) this.#dialogs.response(msg, leg, false);
+        if (leg) {
+          this.#dialogs.response(msg, leg, false);
+          this.#stored?.touch(leg.callId);
+        }
       }
       return;
     }
@@ -446,7 +539,10 @@ export class CoreSipProxy {
     this.counters.toEdge++;
     const sent = edge.send(req.serialize());
     forwarded(req, this.#calls, carried, sent, true);
-    if (sent && carried.opened) this.#dialogs.request(req, carried.opened.leg, false, conn.id);
+    if (sent && carried.opened) {
+      this.#dialogs.request(req, carried.opened.leg, false, conn.id);
+      this.#stored?.touch(req.callId());
+    }
   }
 
   /**
@@ -496,6 +592,16 @@ export class CoreSipProxy {
 
   #isCallControl(uri: SipRequest['uri']): boolean {
     return this.#nodeOf(uri) !== undefined;
+  }
+
+  /** A dead core's Record-Route entry in a dialog this core adopted from it. */
+  #isAdopted(uri: SipRequest['uri'] | undefined, req: SipRequest): boolean {
+    return (
+      uri?.kind === 'sip' &&
+      uri.user !== null &&
+      this.#adoptedUsers.has(uri.user) &&
+      this.#calls.legs.call(req.callId()) !== undefined
+    );
   }
 
   #isOwn(uri: SipRequest['uri'] | undefined): boolean {

@@ -136,6 +136,7 @@ export function attachCoreSip(
         }
       : {}),
     maintenance: () => ctx.maintenance(),
+    callLeaseMs: cfg.cluster.call_lease_ms,
     log: ctx.log,
     ...(ctx.sipTap ? { tap: ctx.sipTap } : {}),
   });
