@@ -4,7 +4,7 @@
 // remote leg is TLS with SRTP that core forces, so sipp is the inside end of each call and the remote end is the lab's
 // client with werift's SRTP (tools/srtp-client.ts), one process per remote user:
 // - remote callee: sipp is an inside phone that calls bob through the lab's call control (hold three ways and resume,
-//   RFC 4733 DTMF from Debian's pcap, a session refreshed by UPDATE and re-INVITE, CANCEL, 486);
+//   RFC 4733 DTMF from Debian's pcap, a session refreshed by UPDATE and re-INVITE, early media from bob, CANCEL, 486);
 // - remote caller: sipp is call control itself for the domain uas.example.com (core's route for that deployment), which
 //   carol calls (early media with a reliable 183 and PRACK, an offer in UPDATE, hold and resume, CANCEL, 486);
 // - faults: carol vanishes mid-call (her process killed: no BYE), and core's media timeout ends the call with a BYE to
@@ -330,6 +330,17 @@ test('remote callee: a 2 s session timer refreshed by UPDATE (with a new offer) 
   const s = await counted(bob, 'the three plays', (x) => pt(x, 0) >= 3 * AUDIO, 5000);
   assert.equal(pt(s, 0), 3 * AUDIO);
   assert.equal((await status('core')).sip.callsEnded.sessionExpired ?? 0, expiredBefore, 'core ended no session');
+  await settled();
+});
+
+test('remote callee: a client that answers with early media (183 with SDP, the 200 1.5 s later) hears what the phone plays before the 200', async (t) => {
+  if (!topo) return t.skip(skip);
+  await bob.do({ op: 'answer', mode: 'early' });
+  await bob.stats(true);
+  await passed(sipp('phone-calls-early.xml', 'phone', 'bob'));
+  await bob.do({ op: 'answer', mode: 'accept' });
+  const s = await counted(bob, 'both plays', (x) => pt(x, 0) >= 2 * AUDIO, 5000);
+  assert.deepEqual([pt(s, 0), s.errors], [2 * AUDIO, 0], 'every packet, the early play included');
   await settled();
 });
 

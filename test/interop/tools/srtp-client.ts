@@ -4,7 +4,7 @@
 // the edge sends under core's key and counts it by payload type, and tells apart what comes back of its own (sipp's
 // RTP echo of the client's packets, by SSRC).
 //   argv: host port caFile user password domain localAddress
-// stdin:  {"id":1,"op":"register"} | {"op":"answer","mode":"accept"|"busy"|"ring"} | {"op":"call","uri":"sip:…"}
+// stdin:  {"id":1,"op":"register"} | {"op":"answer","mode":"accept"|"early"|"busy"|"ring"} | {"op":"call","uri":"sip:…"}
 //         {"op":"reinvite","direction":"sendonly"} | {"op":"update"} | {"op":"info"} | {"op":"bye"} | {"op":"cancel"}
 //         {"op":"send","count":20} | {"op":"talk","on":true} | {"op":"stats","reset":true}
 // stdout: each command's outcome with its id ({"event":"result"|"final"|"stats","id":1,…}), and as they happen:
@@ -102,7 +102,7 @@ const ANSWER_DIRECTION: Record<string, string> = {
   sendrecv: 'sendrecv',
 };
 
-let mode: 'accept' | 'busy' | 'ring' = 'accept';
+let mode: 'accept' | 'early' | 'busy' | 'ring' = 'accept';
 /** Whether the call's direction lets this client send (not while it is held, nor with a=inactive). */
 let sending = true;
 const client = new SipClient({
@@ -122,7 +122,8 @@ const client = new SipClient({
           ['Require', 'timer'],
         ]
       : [];
-    if (req.method === 'INVITE' && !tagged(req) && mode !== 'accept')
+    const fresh = req.method === 'INVITE' && !tagged(req);
+    if (fresh && (mode === 'busy' || mode === 'ring'))
       return mode === 'busy' ? 486 : { status: 487, early: { status: 180 }, finalAfterMs: 60_000 };
     if ((req.method !== 'INVITE' && req.method !== 'UPDATE') || req.body.length === 0) return { status: 200, headers };
     const offer = learn(req.body);
@@ -130,7 +131,11 @@ const client = new SipClient({
     const tag = parseCrypto(Sdp.parse(req.body).media[0]!.attributes('crypto')[0]!, 'offer').tag;
     const direction = ANSWER_DIRECTION[offer.direction]!;
     sending = direction === 'sendrecv' || direction === 'sendonly';
-    return { status: 200, body: sdp(direction, tag), headers };
+    const answer = { status: 200, body: sdp(direction, tag), headers };
+    // Early media: the answer in a 183 first, the 200 (with the same answer) 1.5 s later.
+    return fresh && mode === 'early'
+      ? { ...answer, early: { status: 183, body: answer.body }, finalAfterMs: 1500 }
+      : answer;
   },
 });
 const tagged = (req: SipRequest) => /;\s*tag=/i.test(req.header('to') ?? '');
