@@ -6,7 +6,8 @@
 // - remote callee: sipp is an inside phone that calls bob through the lab's call control (hold three ways and resume,
 //   RFC 4733 DTMF from Debian's pcap, a session refreshed by UPDATE and re-INVITE, early media from bob, CANCEL, 486);
 // - remote caller: sipp is call control itself for the domain uas.example.com (core's route for that deployment), which
-//   carol calls (early media with a reliable 183 and PRACK, an offer in UPDATE, hold and resume, CANCEL, 486);
+//   carol calls (early media with a reliable 183 and PRACK, an offer in UPDATE, hold and resume, a session she refreshes,
+//   CANCEL, 486);
 // - faults: carol vanishes mid-call (her process killed: no BYE), and core's media timeout ends the call with a BYE to
 //   sipp; the traversal link is cut mid-call (its TCP connection killed in inside), media goes on, and in-dialog
 //   requests pass both ways once core has dialled again.
@@ -17,6 +18,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { ADDRESSES, createTopology, type Topology } from '../topology/index.js';
 import { pairFiles, type PairFiles } from '../topology/pair-files.js';
@@ -393,6 +395,35 @@ test('remote caller: early media in a reliable 183 (PRACK) flows before the 200;
   assert.deepEqual([pt(s, 0), s.echoed, s.errors], [2 * AUDIO, 20, 0], "all of sipp's audio, and carol's own back");
   assert.equal((await whileSipp(call, carol.do({ op: 'bye' }))).status, 200);
   await passed(call);
+  await settled();
+});
+
+test('remote caller: a 2 s session timer the client refreshes by UPDATE (no offer) and by re-INVITE outlives twice its interval', async (t) => {
+  if (!topo) return t.skip(skip);
+  const expiredBefore = (await status('core')).sip.callsEnded.sessionExpired ?? 0;
+  await carol.stats(true);
+  const mark = carol.mark();
+  const call = sipp('phone-answers-refresh.xml', 'uas');
+  await listening(call);
+  const headers = [
+    ['Session-Expires', '2;refresher=uac'],
+    ['Supported', 'timer'],
+  ];
+  await carol.do({ op: 'talk', on: true });
+  assert.equal((await whileSipp(call, carol.do({ op: 'call', uri: 'sip:desk@uas.example.com', headers }))).status, 200);
+  // A refresh every 1.5 s, the last well past twice the interval since the call began.
+  for (const op of [{ op: 'update', bare: true }, { op: 'reinvite' }]) {
+    await sleep(1500);
+    assert.equal((await whileSipp(call, carol.do({ ...op, headers }))).status, 200, `${op.op} answered`);
+  }
+  await sleep(1500);
+  assert.equal((await whileSipp(call, carol.do({ op: 'bye' }))).status, 200);
+  await carol.do({ op: 'talk', on: false });
+  await passed(call);
+  assert.deepEqual(carol.since(mark, 'request'), [], 'no BYE from core reached the client');
+  assert.equal((await status('core')).sip.callsEnded.sessionExpired ?? 0, expiredBefore, 'core ended no session');
+  const s = await counted(carol, 'the three plays', (x) => pt(x, 0) >= 3 * AUDIO, 5000);
+  assert.deepEqual([pt(s, 0), s.errors], [3 * AUDIO, 0]);
   await settled();
 });
 

@@ -5,7 +5,8 @@
 // RTP echo of the client's packets, by SSRC).
 //   argv: host port caFile user password domain localAddress
 // stdin:  {"id":1,"op":"register"} | {"op":"answer","mode":"accept"|"early"|"busy"|"ring"} | {"op":"call","uri":"sip:…"}
-//         {"op":"reinvite","direction":"sendonly"} | {"op":"update"} | {"op":"info"} | {"op":"bye"} | {"op":"cancel"}
+//         {"op":"reinvite","direction":"sendonly"} | {"op":"update","bare":true} | {"op":"info"} | {"op":"bye"}
+//         {"op":"cancel"}
 //         {"op":"send","count":20} | {"op":"talk","on":true} | {"op":"stats","reset":true}
 // stdout: each command's outcome with its id ({"event":"result"|"final"|"stats","id":1,…}), and as they happen:
 //         {"event":"offer"} (an offer from the inside, answered), {"event":"provisional"}, {"event":"request"}
@@ -193,6 +194,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     direction?: string;
     count?: number;
     on?: boolean;
+    bare?: boolean;
   };
   switch (cmd.op) {
     case 'register':
@@ -221,7 +223,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       void inDialog(cmd.id, 'INVITE', sdp(cmd.direction ?? 'sendrecv'), cmd.headers);
       break;
     case 'update':
-      void inDialog(cmd.id, 'UPDATE', sdp(cmd.direction ?? 'sendrecv'), cmd.headers);
+      // bare: a session refresh with no offer (RFC 4028 §7.4 allows an UPDATE without SDP).
+      void inDialog(cmd.id, 'UPDATE', cmd.bare ? '' : sdp(cmd.direction ?? 'sendrecv'), cmd.headers);
       break;
     case 'info':
       void inDialog(cmd.id, 'INFO', '', cmd.headers);
