@@ -535,6 +535,13 @@ test('fault: the traversal link is cut mid-call; media goes on, core dials again
     counted(carol, 'all of long.pcap at carol', (x) => pt(x, 0) >= LONG && x.echoed > echoed + 10),
   );
   assert.deepEqual([pt(s, 0), s.errors], [LONG, 0]);
+  // sipp waits for the INFO: the call is up on both nodes as before the cut, one leg and one relay each.
+  const [edge, core] = await Promise.all([status('edge'), status('core')]);
+  assert.deepEqual(
+    [edge.sip.calls, edge.media.relays, core.sip.calls, core.media.relays],
+    [1, 1, 1, 1],
+    'neither node ended the call',
+  );
   await carol.do({ op: 'talk', on: false });
   assert.equal((await whileSipp(call, carol.do({ op: 'info' }))).status, 200, 'an INFO from the client reaches sipp');
   await passed(call);
