@@ -6,8 +6,8 @@
 // - remote callee: sipp is an inside phone that calls bob through the lab's call control (hold three ways and resume,
 //   RFC 4733 DTMF from Debian's pcap, a session refreshed by UPDATE and re-INVITE, early media from bob, CANCEL, 486);
 // - remote caller: sipp is call control itself for the domain uas.example.com (core's route for that deployment), which
-//   carol calls (early media with a reliable 183 and PRACK, an offer in UPDATE, hold and resume, a session she refreshes,
-//   CANCEL, 486);
+//   carol calls (early media with a reliable 183 and PRACK, an offer in UPDATE, hold and resume, an offer in a reliable
+//   183 answered in the PRACK, a session she refreshes, CANCEL, 486);
 // - faults: carol vanishes mid-call (her process killed: no BYE), and core's media timeout ends the call with a BYE to
 //   sipp; the traversal link is cut mid-call (its TCP connection killed in inside), media goes on, and in-dialog
 //   requests pass both ways once core has dialled again.
@@ -52,7 +52,7 @@ let bob: Remote;
 let carol: Remote;
 const baseline = { edge: 0, core: 0 };
 
-type Stats = { byPt: Record<string, number>; echoed: number; errors: number };
+type Stats = { byPt: Record<string, number>; echoed: number; errors: number; firstErrors: string[] };
 type NodeStatus = {
   sip: { calls: number; callsEnded: Record<string, number> };
   media: { calls: number; relays: number; portPairsInUse: number };
@@ -225,6 +225,8 @@ function counted(who: Remote, what: string, done: (s: Stats) => boolean, timeout
 }
 
 const pt = (s: Stats, type: number) => s.byPt[String(type)] ?? 0;
+/** The packets the client could not decrypt, described, for an assertion's message. */
+const bad = (s: Stats) => (s.errors ? `; undecryptable: ${s.firstErrors.join(' | ')}` : '');
 
 before(async () => {
   if (missing) return;
@@ -301,7 +303,7 @@ test('remote callee: the inside phone (sipp) calls, plays audio and RFC 4733 DTM
   assert.deepEqual(
     [pt(s, 0), pt(s, 101), s.errors],
     [2 * AUDIO, DTMF, 0],
-    "audio before the hold and after the resume and the DTMF events, all decrypted under core's key",
+    `audio before the hold and after the resume and the DTMF events, all decrypted under core's key${bad(s)}`,
   );
   assert.ok(s.echoed >= 20, `bob heard his own audio back through sipp (${s.echoed} packets)`);
   const offers = bob.since(mark, 'offer');
@@ -342,7 +344,7 @@ test('remote callee: a client that answers with early media (183 with SDP, the 2
   await passed(sipp('phone-calls-early.xml', 'phone', 'bob'));
   await bob.do({ op: 'answer', mode: 'accept' });
   const s = await counted(bob, 'both plays', (x) => pt(x, 0) >= 2 * AUDIO, 5000);
-  assert.deepEqual([pt(s, 0), s.errors], [2 * AUDIO, 0], 'every packet, the early play included');
+  assert.deepEqual([pt(s, 0), s.errors], [2 * AUDIO, 0], `every packet, the early play included${bad(s)}`);
   await settled();
 });
 
@@ -392,7 +394,41 @@ test('remote caller: early media in a reliable 183 (PRACK) flows before the 200;
     call,
     counted(carol, 'the second play and the echo', (x) => pt(x, 0) >= 2 * AUDIO && x.echoed >= 20),
   );
-  assert.deepEqual([pt(s, 0), s.echoed, s.errors], [2 * AUDIO, 20, 0], "all of sipp's audio, and carol's own back");
+  assert.deepEqual(
+    [pt(s, 0), s.echoed, s.errors],
+    [2 * AUDIO, 20, 0],
+    `all of sipp's audio, and carol's own back${bad(s)}`,
+  );
+  assert.equal((await whileSipp(call, carol.do({ op: 'bye' }))).status, 200);
+  await passed(call);
+  await settled();
+});
+
+test('remote caller: an INVITE without SDP gets the offer in a reliable 183 and answers it in the PRACK; media flows to the port that answer gave', async (t) => {
+  if (!topo) return t.skip(skip);
+  await carol.stats(true);
+  const mark = carol.mark();
+  const call = sipp('phone-answers-prack.xml', 'uas');
+  await listening(call);
+  await carol.do({ op: 'talk', on: true });
+  const final = await whileSipp(call, carol.do({ op: 'call', uri: 'sip:desk@uas.example.com', delayed: true }));
+  assert.equal(final.status, 200, JSON.stringify(final));
+  const [offer] = carol.since(mark, 'offer');
+  assert.deepEqual(
+    [offer?.method, offer?.proto, offer?.address],
+    ['PRACK', 'RTP/SAVP', topo.dmzPublicAddress],
+    "the 183's offer reached carol as SRTP at the edge, and she answered it in the PRACK",
+  );
+  assert.deepEqual(
+    carol.since(mark, 'prack').map((o) => o.status),
+    [200],
+  );
+  const s = await whileSipp(
+    call,
+    counted(carol, 'the play and the echo', (x) => pt(x, 0) >= AUDIO && x.echoed > 0),
+  );
+  await carol.do({ op: 'talk', on: false });
+  assert.deepEqual([pt(s, 0), s.errors], [AUDIO, 0], bad(s));
   assert.equal((await whileSipp(call, carol.do({ op: 'bye' }))).status, 200);
   await passed(call);
   await settled();
@@ -423,7 +459,7 @@ test('remote caller: a 2 s session timer the client refreshes by UPDATE (no offe
   assert.deepEqual(carol.since(mark, 'request'), [], 'no BYE from core reached the client');
   assert.equal((await status('core')).sip.callsEnded.sessionExpired ?? 0, expiredBefore, 'core ended no session');
   const s = await counted(carol, 'the three plays', (x) => pt(x, 0) >= 3 * AUDIO, 5000);
-  assert.deepEqual([pt(s, 0), s.errors], [3 * AUDIO, 0]);
+  assert.deepEqual([pt(s, 0), s.errors], [3 * AUDIO, 0], bad(s));
   await settled();
 });
 
@@ -534,7 +570,7 @@ test('fault: the traversal link is cut mid-call; media goes on, core dials again
     call,
     counted(carol, 'all of long.pcap at carol', (x) => pt(x, 0) >= LONG && x.echoed > echoed + 10),
   );
-  assert.deepEqual([pt(s, 0), s.errors], [LONG, 0]);
+  assert.deepEqual([pt(s, 0), s.errors], [LONG, 0], bad(s));
   // sipp waits for the INFO: the call is up on both nodes as before the cut, one leg and one relay each.
   const [edge, core] = await Promise.all([status('edge'), status('core')]);
   assert.deepEqual(

@@ -4,7 +4,8 @@
 // the edge sends under core's key and counts it by payload type, and tells apart what comes back of its own (sipp's
 // RTP echo of the client's packets, by SSRC).
 //   argv: host port caFile user password domain localAddress
-// stdin:  {"id":1,"op":"register"} | {"op":"answer","mode":"accept"|"early"|"busy"|"ring"} | {"op":"call","uri":"sip:…"}
+// stdin:  {"id":1,"op":"register"} | {"op":"answer","mode":"accept"|"early"|"busy"|"ring"}
+//         {"op":"call","uri":"sip:…","delayed":true (no SDP: the offer comes in a reliable 18x, answered in the PRACK)}
 //         {"op":"reinvite","direction":"sendonly"} | {"op":"update","bare":true} | {"op":"info"} | {"op":"bye"}
 //         {"op":"cancel"}
 //         {"op":"send","count":20} | {"op":"talk","on":true} | {"op":"stats","reset":true}
@@ -43,18 +44,26 @@ const key = randomBytes(30);
 let session: SrtpSession | undefined;
 let remoteKey = '';
 let edge: { address: string; port: number } | undefined;
-const received = { byPt: {} as Record<string, number>, echoed: 0, errors: 0 };
+const received = { byPt: {} as Record<string, number>, echoed: 0, errors: 0, firstErrors: [] as string[] };
+/** A packet that did not decrypt: counted, and the first few described (its header is in the clear) for the test to show. */
+function undecryptable(data: Buffer, why: string): void {
+  received.errors++;
+  if (received.firstErrors.length < 5)
+    received.firstErrors.push(
+      `${data.length} bytes, pt ${data[1]! & 0x7f}, ssrc ${data.readUInt32BE(8).toString(16)}, seq ${data.readUInt16BE(2)}: ${why}`,
+    );
+}
 let seq = 1;
 socket.on('message', (data) => {
   // Shorter than an RTP header: a keepalive (RFC 6263), not media.
   if (data.length < 12) return;
-  if (!session) return void received.errors++;
+  if (!session) return undecryptable(data, 'no key yet');
   try {
     const p = RtpPacket.deSerialize(session.decrypt(data));
     if (p.header.ssrc === OWN_SSRC) received.echoed++;
     else received.byPt[p.header.payloadType] = (received.byPt[p.header.payloadType] ?? 0) + 1;
-  } catch {
-    received.errors++;
+  } catch (err) {
+    undecryptable(data, (err as Error).message);
   }
 });
 const decrypted = () => Object.values(received.byPt).reduce((a, b) => a + b, 0);
@@ -127,37 +136,47 @@ const client = new SipClient({
     if (fresh && (mode === 'busy' || mode === 'ring'))
       return mode === 'busy' ? 486 : { status: 487, early: { status: 180 }, finalAfterMs: 60_000 };
     if ((req.method !== 'INVITE' && req.method !== 'UPDATE') || req.body.length === 0) return { status: 200, headers };
-    const offer = learn(req.body);
-    out({ event: 'offer', method: req.method, ...offer });
-    const tag = parseCrypto(Sdp.parse(req.body).media[0]!.attributes('crypto')[0]!, 'offer').tag;
-    const direction = ANSWER_DIRECTION[offer.direction]!;
-    sending = direction === 'sendrecv' || direction === 'sendonly';
-    const answer = { status: 200, body: sdp(direction, tag), headers };
+    const answer = { status: 200, body: answerTo(req.method, req.body), headers };
     // Early media: the answer in a 183 first, the 200 (with the same answer) 1.5 s later.
     return fresh && mode === 'early'
       ? { ...answer, early: { status: 183, body: answer.body }, finalAfterMs: 1500 }
       : answer;
   },
 });
+/** This client's answer to an offer from the inside (an INVITE's, an UPDATE's, a reliable 18x's), reported as it goes. */
+function answerTo(method: string, body: Buffer): string {
+  const offer = learn(body);
+  out({ event: 'offer', method, ...offer });
+  const tag = parseCrypto(Sdp.parse(body).media[0]!.attributes('crypto')[0]!, 'offer').tag;
+  const direction = ANSWER_DIRECTION[offer.direction]!;
+  sending = direction === 'sendrecv' || direction === 'sendonly';
+  return sdp(direction, tag);
+}
 const tagged = (req: SipRequest) => /;\s*tag=/i.test(req.header('to') ?? '');
 client.onRequest((req) => {
   if (req.method !== 'INVITE' && req.method !== 'UPDATE')
     out({ event: 'request', method: req.method, reason: req.header('reason') ?? null });
 });
 
+/** This client's last INVITE went without SDP (a delayed offer): the first reliable 18x with SDP carries the offer. */
+let delayed = false;
 /** The dialog this client's own INVITE formed (its 2xx, or a reliable 18x before it) and the URI it called. */
 let dialog: { uri: string; res?: SipResponse } | undefined;
 client.onProvisional((res) => {
   if (res.cseq().method !== 'INVITE') return;
   const reliable = /\b100rel\b/i.test(res.header('require') ?? '');
-  const media = res.body.length ? learn(res.body) : undefined;
+  // To an INVITE without SDP a reliable 18x's SDP is the offer, answered in the PRACK (RFC 3262 §5); else an answer.
+  const offered = reliable && delayed && res.body.length > 0;
+  const media = res.body.length && !offered ? learn(res.body) : undefined;
   if (dialog && !dialog.res && reliable) dialog.res = res;
   out({ event: 'provisional', status: res.status, reliable, media, decrypted: decrypted() });
   if (reliable) {
     // RFC 3262: a reliable provisional response is acknowledged by a PRACK naming its RSeq and the INVITE's CSeq.
     const rack = `${res.header('rseq')} ${res.cseq().seq} INVITE`;
+    const answer = offered ? answerTo('PRACK', res.body) : '';
+    if (offered) delayed = false;
     void client
-      .inDialog('PRACK', res, '', 'application/sdp', [['RAck', rack]])
+      .inDialog('PRACK', res, answer, 'application/sdp', [['RAck', rack]])
       .then((r) => out({ event: 'prack', status: r.status }));
   }
 });
@@ -195,6 +214,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     count?: number;
     on?: boolean;
     bare?: boolean;
+    delayed?: boolean;
   };
   switch (cmd.op) {
     case 'register':
@@ -209,14 +229,17 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       // The dialog's first response is whatever answers first (a reliable 183 forms it early).
       dialog = { uri };
       sending = true;
-      void client.request('INVITE', uri, sdp('sendrecv'), 'application/sdp', cmd.headers ?? []).then((r) => {
-        const media = r.status === 200 && r.response?.body.length ? learn(r.response.body) : undefined;
-        out({ event: 'final', id: cmd.id, status: r.status, reason: r.reason, media, decrypted: decrypted() });
-        if (r.status === 200 && r.response) {
-          dialog = { uri, res: r.response };
-          client.ack(uri, r.response);
-        } else dialog = undefined;
-      });
+      delayed = cmd.delayed === true;
+      void client
+        .request('INVITE', uri, delayed ? '' : sdp('sendrecv'), 'application/sdp', cmd.headers ?? [])
+        .then((r) => {
+          const media = r.status === 200 && r.response?.body.length ? learn(r.response.body) : undefined;
+          out({ event: 'final', id: cmd.id, status: r.status, reason: r.reason, media, decrypted: decrypted() });
+          if (r.status === 200 && r.response) {
+            dialog = { uri, res: r.response };
+            client.ack(uri, r.response);
+          } else dialog = undefined;
+        });
       break;
     }
     case 'reinvite':
@@ -247,7 +270,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       break;
     case 'stats':
       out({ event: 'stats', id: cmd.id, ...received });
-      if (cmd.reset) Object.assign(received, { byPt: {}, echoed: 0, errors: 0 });
+      if (cmd.reset) Object.assign(received, { byPt: {}, echoed: 0, errors: 0, firstErrors: [] });
       break;
   }
 });
