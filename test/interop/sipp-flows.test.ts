@@ -116,15 +116,30 @@ class Remote {
   }
 }
 
-/** A node's /api/status, read from inside its namespace (its admin API is on that namespace's loopback). */
+/**
+ * A Node process in a node's namespace that reads the node's /api/status for each line it is sent (the admin API is on
+ * that namespace's loopback, out of this process's reach); one per node, so a poll costs a request, not a process.
+ */
+const STATUS_READER = `require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const { id, port } = JSON.parse(line);
+  const say = (o) => process.stdout.write(JSON.stringify({ id, ...o }) + '\\n');
+  fetch('http://127.0.0.1:' + port + '/api/status').then((r) => r.json()).then((status) => say({ status }), (e) => say({ error: e.message }));
+});`;
+const readers: Partial<Record<'edge' | 'core', { proc: ChildProcess; lines: LineReader; next: number }>> = {};
+
 async function status(node: 'edge' | 'core'): Promise<NodeStatus> {
-  const host = node === 'edge' ? topo!.dmz : topo!.inside;
-  const port = node === 'edge' ? ports.edgeAdmin : ports.coreAdmin;
-  const r = await topo!.run(host, process.execPath, [
-    '-e',
-    `fetch('http://127.0.0.1:${port}/api/status').then((r) => r.text()).then((t) => process.stdout.write(t))`,
-  ]);
-  return JSON.parse(r.stdout) as NodeStatus;
+  let r = readers[node];
+  if (!r) {
+    const proc = topo!.spawnNode(node === 'edge' ? topo!.dmz : topo!.inside, ['-e', STATUS_READER], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    r = readers[node] = { proc, lines: jsonLines(proc), next: 0 };
+  }
+  const id = ++r.next;
+  r.proc.stdin!.write(`${JSON.stringify({ id, port: node === 'edge' ? ports.edgeAdmin : ports.coreAdmin })}\n`);
+  const got = await r.lines.next(`${node} status`, (o) => o.id === id, 5000);
+  if (!got.status) throw new Error(`${node} status: ${String(got.error)}`);
+  return got.status as NodeStatus;
 }
 
 /** Both nodes back where they started: no leg, no relay, every port pair returned to the pool. */
@@ -286,6 +301,7 @@ before(async () => {
 
 after(async () => {
   for (const r of [bob, carol]) r?.proc.stdin?.end();
+  for (const r of Object.values(readers)) r.proc.stdin?.end();
   await topo?.destroy();
   files?.remove();
   if (pcapDir) rmSync(pcapDir, { recursive: true, force: true });
