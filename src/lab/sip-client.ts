@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   SipError,
   SipRequest,
+  createResponse,
   fields,
   formatUri,
   generateBranch,
@@ -58,6 +59,8 @@ export class SipClient {
   readonly #pending = new Map<string, (r: SipResult) => void>();
   readonly #requestListeners: Array<(req: SipRequest) => void> = [];
   readonly #provisionalListeners: Array<(res: SipResponse) => void> = [];
+  /** INVITEs from the inside whose final answer is still to come, by Call-ID: a CANCEL turns it into 487. */
+  readonly #ringing = new Map<string, { cancel(): boolean }>();
   #conn: StreamSipConnection | undefined;
   readonly #credentials: DigestCredentials;
   #cseq = 1;
@@ -187,10 +190,17 @@ export class SipClient {
   }
 
   /**
-   * A request inside the dialog `res` (the 2xx of this client's INVITE) formed: to its Contact, along its route set
-   * reversed, with the next CSeq; a re-INVITE carries the client's Contact. Resolves with the final response.
+   * A request inside the dialog `res` (the 2xx, or a reliable 18x, of this client's INVITE) formed: to its Contact,
+   * along its route set reversed, with the next CSeq and `headers` (a PRACK's RAck, Session-Expires); a re-INVITE or
+   * UPDATE carries the client's Contact. Resolves with the final response.
    */
-  inDialog(method: string, res: SipResponse, body = '', contentType = 'application/sdp'): Promise<SipResult> {
+  inDialog(
+    method: string,
+    res: SipResponse,
+    body = '',
+    contentType = 'application/sdp',
+    headers: Array<[string, string]> = [],
+  ): Promise<SipResult> {
     const payload = Buffer.from(body, 'utf8');
     const contact = res.contacts();
     const target = contact !== '*' && contact[0] ? formatUri(contact[0].uri) : formatUri(res.to().uri);
@@ -198,6 +208,7 @@ export class SipClient {
       .headerList('record-route')
       .reverse()
       .map((r): [string, string] => ['Route', r]);
+    extra.push(...headers);
     if (method === 'INVITE' || method === 'UPDATE') extra.push(['Contact', this.#contact()]);
     if (payload.length) extra.push(['Content-Type', contentType]);
     return this.#send(this.#build(method, target, res.header('to')!, res.callId(), extra, payload));
@@ -262,6 +273,26 @@ export class SipClient {
     );
   }
 
+  /**
+   * RFC 3261 §17.1.1.3: a non-2xx final answer to this client's last INVITE is acknowledged in its transaction: the
+   * INVITE's request-URI, top Via, Route, From, Call-ID and CSeq number, the answer's To (with the callee's tag).
+   */
+  #ackFailure(res: SipResponse): void {
+    const invite = this.#lastInvite;
+    if (!invite || invite.callId() !== res.callId() || invite.cseq().seq !== res.cseq().seq) return;
+    const headers: Array<[string, string]> = [['Via', invite.headerList('via')[0]!]];
+    for (const r of invite.headerList('route')) headers.push(['Route', r]);
+    headers.push(
+      ['Max-Forwards', '70'],
+      ['From', invite.header('from')!],
+      ['To', res.header('to')!],
+      ['Call-ID', invite.callId()],
+      ['CSeq', `${invite.cseq().seq} ACK`],
+      ['Content-Length', '0'],
+    );
+    this.#conn?.send(new SipRequest('ACK', invite.uri, fields(headers), Buffer.alloc(0)).serialize());
+  }
+
   #send(req: SipRequest): Promise<SipResult> {
     // A CANCEL shares its INVITE's branch: the two are told apart by their CSeq method.
     const branch = `${getParam(req.topVia().params, 'branch')!}|${req.method}`;
@@ -297,6 +328,7 @@ export class SipClient {
         for (const l of this.#provisionalListeners) l(msg);
         return;
       }
+      if (msg.status >= 300 && msg.cseq().method === 'INVITE') this.#ackFailure(msg);
       this.#pending.get(`${getParam(msg.topVia().params, 'branch') ?? ''}|${msg.cseq().method}`)?.({
         status: msg.status,
         reason: msg.reason,
@@ -306,10 +338,25 @@ export class SipClient {
     }
     this.received.set(msg.method, (this.received.get(msg.method) ?? 0) + 1);
     for (const l of this.#requestListeners) l(msg);
-    if (msg.method === 'ACK') return;
+    if (msg.method === 'ACK') return void this.#ringing.delete(msg.callId());
+    if (msg.method === 'CANCEL') {
+      // RFC 3261 §9.2: 200 to the CANCEL and 487 to the INVITE it names, if that is still unanswered; else 481.
+      const ringing = this.#ringing.get(msg.callId());
+      this.#ringing.delete(msg.callId());
+      this.#conn?.send(
+        createResponse(
+          msg,
+          ringing ? 200 : 481,
+          ringing ? {} : { reason: 'Call/Transaction Does Not Exist' },
+        ).serialize(),
+      );
+      ringing?.cancel();
+      return;
+    }
     const a = this.opts.answer?.(msg) ?? (msg.method === 'INVITE' ? 486 : 200);
-    sendAnswers(msg, typeof a === 'number' ? { status: a } : a, this.#contact(), this.#tag, (res) =>
+    const handle = sendAnswers(msg, typeof a === 'number' ? { status: a } : a, this.#contact(), this.#tag, (res) =>
       this.#conn?.send(res.serialize()),
     );
+    if (msg.method === 'INVITE') this.#ringing.set(msg.callId(), handle);
   }
 }
