@@ -1,4 +1,4 @@
-export type { Lease, Store, StoreDescription, StoreHealth } from './store.js';
+export type { LocalStore, Lease, Store, StoreDescription, StoreHealth } from './store.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore, StoreUnavailable, type RedisStoreOptions } from './redis.js';
 export { parseStoreUrl, describeTarget, type StoreTarget } from './store-url.js';
