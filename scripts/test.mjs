@@ -48,7 +48,8 @@ const sources = collect(join(root, 'test')).filter((p) => {
 });
 const compiled = (p) => join(root, 'dist', relative(root, p)).replace(/\.ts$/, '.js');
 // A test that measures the machine's spare capacity (a flood against the relay) says `// test: alone` and runs after
-// the others, by itself: next to another test file it reads the neighbour's load, not the code under test.
+// the others, by itself: next to another test file it reads the neighbour's load, not the code under test. So does a
+// test whose short leases a neighbour's load would let lapse (test/cluster/adoption).
 const alone = sources.filter((p) => /^\/\/ test: alone$/m.test(readFileSync(p, 'utf8')));
 const batches = [
   { files: sources.filter((p) => !alone.includes(p)).map(compiled), concurrency: 2 },

@@ -1,5 +1,6 @@
 // The bench:sip table for bench/RESULTS.md and the RESULT line.
 import { writeSection } from '../results.js';
+import type { NeighbourShape } from './neighbour.js';
 
 type Latency = { p50: number; p90: number; p99: number; max: number };
 type Delay = { max: number; p99: number };
@@ -13,11 +14,15 @@ export interface Round {
   cpuMsPerReg: number;
   /** The same per process (edge, core, kamailio). */
   cpuSplit: Record<string, number>;
+  /** Cores the controlled neighbour took during the round; null on a quiet round. */
+  neighbourCores: number | null;
 }
 
 export interface Figures {
   clients: number;
   tpClients: number;
+  /** The controlled neighbour beside half the rounds (null: none). */
+  neighbour: NeighbourShape | null;
   /** RSS per idle connection of a bare Node tls.Server (bench/sip/tls-floor.ts), and over how many. */
   tlsFloor: { kb: number; connections: number };
   loopS: number;
@@ -70,14 +75,39 @@ export function report(
   run: { command: string; date: string; machine: string; cores: number; load: [number, number] },
   root: string | null,
 ): { body: string; result: string } {
-  const mean = (path: Round['path']) => {
-    const rs = f.rounds.filter((r) => r.path === path);
-    return rs.reduce((a, r) => a + r.perSecond, 0) / Math.max(1, rs.length);
-  };
-  const cpuOf = (path: Round['path']) => {
-    const rs = f.rounds.filter((r) => r.path === path);
-    return rs.reduce((a, r) => a + r.cpuMsPerReg, 0) / Math.max(1, rs.length);
-  };
+  // The headline is the quiet rounds'; the neighbour's rounds are compared with them below.
+  const of = (path: Round['path'], beside = false) =>
+    f.rounds.filter((r) => r.path === path && (r.neighbourCores !== null) === beside);
+  const avg = (rs: Round[], v: (r: Round) => number) => rs.reduce((a, r) => a + v(r), 0) / Math.max(1, rs.length);
+  const mean = (path: Round['path'], beside = false) => avg(of(path, beside), (r) => r.perSecond);
+  const cpuOf = (path: Round['path'], beside = false) => avg(of(path, beside), (r) => r.cpuMsPerReg);
+  /** The pair's round ÷ the direct round just before it, quiet or beside the neighbour. */
+  const alternations = (beside: boolean) =>
+    f.rounds
+      .flatMap((r, i) => {
+        const prev = f.rounds[i - 1];
+        return prev &&
+          r.path === 'edge + core to Kamailio' &&
+          prev.path === 'direct to Kamailio TLS' &&
+          (r.neighbourCores !== null) === beside
+          ? [(r.perSecond / prev.perSecond).toFixed(2)]
+          : [];
+      })
+      .join(', ');
+  const nb = f.neighbour;
+  const besideRounds = f.rounds.filter((r) => r.neighbourCores !== null);
+  const neighbourText = nb
+    ? (() => {
+        const keep = (path: Round['path']) => mean(path, true) / mean(path);
+        const cpuGrowth = (path: Round['path']) => cpuOf(path, true) / cpuOf(path);
+        const d = 'direct to Kamailio TLS' as const;
+        const o = 'edge + core to Kamailio' as const;
+        return [
+          '',
+          `Beside the controlled neighbour (bench/sip/neighbour.ts: ${nb.processes} processes at nice 0, each spinning ${Math.round(nb.duty * 100)} % of every ${nb.periodMs} ms; it took ${avg(besideRounds, (r) => r.neighbourCores!).toFixed(2)} of the ${run.cores} cores on average during those rounds): each alternation ${alternations(true)}; ratio **${(mean(o, true) / mean(d, true)).toFixed(2)}**. The direct path kept ${pct(keep(d))} of its quiet rate and the pair ${pct(keep(o))}; CPU per registration grew ${cpuGrowth(d).toFixed(2)}× on the direct path and ${cpuGrowth(o).toFixed(2)}× through the pair.`,
+        ];
+      })()
+    : [];
   const ours = mean('edge + core to Kamailio');
   const reference = mean('direct to Kamailio TLS');
   const ratio = ours / reference;
@@ -100,7 +130,7 @@ export function report(
     '|---:|---|---:|---:|---:|---|',
     ...f.rounds.map(
       (r, i) =>
-        `| ${i + 1} | ${r.path} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms${
+        `| ${i + 1} | ${r.path}${r.neighbourCores === null ? '' : `, beside the neighbour (${r.neighbourCores.toFixed(2)} cores)`} | ${n0(r.perSecond)} | ${ms(r.latency.p50)} / ${ms(r.latency.p90)} / ${ms(r.latency.p99)} | ${r.cpuMsPerReg.toFixed(3)} ms${
           Object.keys(r.cpuSplit).length > 1
             ? ` (${Object.entries(r.cpuSplit)
                 .map(([k, v]) => `${k} ${v.toFixed(3)}`)
@@ -109,9 +139,10 @@ export function report(
         } | ${fails(r.failures)} |`,
     ),
     '',
-    `Each alternation (the pair's round ÷ the direct round just before it): ${f.rounds.flatMap((r, i) => (i > 0 && r.path === 'edge + core to Kamailio' && f.rounds[i - 1]!.path === 'direct to Kamailio TLS' ? [(r.perSecond / f.rounds[i - 1]!.perSecond).toFixed(2)] : [])).join(', ')}.`,
+    `Each quiet alternation (the pair's round ÷ the direct round just before it): ${alternations(false)}.`,
     '',
-    `Mean: edge + core ${n0(ours)} reg/s, direct ${n0(reference)} reg/s: **ratio ${ratio.toFixed(2)}** — target ≥ 0.5 (${meets(ratio >= 0.5)}). Server CPU per registration counts Kamailio alone on the direct path, and edge + core + Kamailio through the pair (${(cpuOf('edge + core to Kamailio') / cpuOf('direct to Kamailio TLS')).toFixed(1)}× the direct path's); the load clients share the same ${run.cores} cores, so the rate of either path depends on what else runs, while CPU per registration does much less.`,
+    `Mean of the quiet rounds: edge + core ${n0(ours)} reg/s, direct ${n0(reference)} reg/s: **ratio ${ratio.toFixed(2)}** — target ≥ 0.5 (${meets(ratio >= 0.5)}). Server CPU per registration counts Kamailio alone on the direct path, and edge + core + Kamailio through the pair (${(cpuOf('edge + core to Kamailio') / cpuOf('direct to Kamailio TLS')).toFixed(1)}× the direct path's); the load clients share the same ${run.cores} cores, so the rate of either path depends on what else runs, while CPU per registration does much less.`,
+    ...neighbourText,
     '',
     `### ${n0(f.clients)} TLS clients held through the edge (freshly started edge and core; Expires ${120} s, refresh every 115 s, first refreshes spread over one period)`,
     '',

@@ -1,6 +1,7 @@
 // bench:sip — registrations through edge + core to Kamailio against the same TLS clients straight to Kamailio's
 // TLS module; then 10,000 TLS clients held with refreshes (memory, CPU), and the time for all of them to
 // register again after core restarts and after the edge restarts. One command: `npm run bench:sip`.
+// Each alternation also measures both paths beside a controlled neighbour (neighbour.ts, BENCH_SIP_NEIGHBOUR).
 // Sizes can be lowered for a trial run: BENCH_SIP_CLIENTS, BENCH_SIP_TP_CLIENTS, BENCH_SIP_LOOP_S, BENCH_SIP_STEADY_S.
 import { availableParallelism, loadavg } from 'node:os';
 import { CertificateAuthority } from '../../src/certs/index.js';
@@ -8,6 +9,7 @@ import { LoadClients, type LoadStats, type LoadSummary, type SipTarget } from '.
 import { KAMAILIO_PASSWORD, kamailioMissing, startKamailio, type Kamailio } from '../../test/interop/kamailio.js';
 import { root } from '../media/tools.js';
 import { machine } from '../media/report.js';
+import { Neighbour, neighbourShape, type NeighbourShape } from './neighbour.js';
 import { listenOverflows, startBenchPair, treeCpuSeconds, type BenchPair } from './nodes.js';
 import { report, type Figures, type Round } from './report.js';
 import { tlsFloorKb } from './tls-floor.js';
@@ -15,9 +17,13 @@ import { tlsFloorKb } from './tls-floor.js';
 const DOMAIN = 'example.com';
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 /** A run with any size lowered is a trial: it prints its table but leaves bench/RESULTS.md alone. */
-const TRIAL = ['BENCH_SIP_CLIENTS', 'BENCH_SIP_TP_CLIENTS', 'BENCH_SIP_LOOP_S', 'BENCH_SIP_STEADY_S'].some(
-  (n) => process.env[n] !== undefined,
-);
+const TRIAL = [
+  'BENCH_SIP_CLIENTS',
+  'BENCH_SIP_TP_CLIENTS',
+  'BENCH_SIP_LOOP_S',
+  'BENCH_SIP_STEADY_S',
+  'BENCH_SIP_NEIGHBOUR',
+].some((n) => process.env[n] !== undefined);
 const CLIENTS = env('BENCH_SIP_CLIENTS', 10_000);
 const TP_CLIENTS = env('BENCH_SIP_TP_CLIENTS', 200);
 const LOOP_MS = env('BENCH_SIP_LOOP_S', 8) * 1000;
@@ -26,6 +32,8 @@ const LOOP_MS = env('BENCH_SIP_LOOP_S', 8) * 1000;
  * measured 0.068 and 0.105 ms per registration a round apart): more, shorter alternations average that out.
  */
 const ROUNDS_PER_PATH = 4;
+/** The neighbour beside the second half of each alternation (null: no neighbour rows). */
+const NEIGHBOUR = neighbourShape();
 const WARMUP_MS = 10_000;
 const STEADY_MS = env('BENCH_SIP_STEADY_S', 30) * 1000;
 /** Desktop clients refresh every 115 s; the steady-state window sees that rate, spread over the period. */
@@ -47,6 +55,7 @@ function diffFailures(a: Record<string, number>, b: Record<string, number>): Rec
 /**
  * Closed-loop registrations/s with TP_CLIENTS clients on their own TLS connections, and the servers' CPU.
  * warmupMs: an unmeasured loop first (a fresh Node process runs its first seconds of load unoptimised).
+ * neighbour: a controlled neighbour runs beside the round (started before the clients connect).
  */
 async function throughput(
   name: Round['path'],
@@ -54,6 +63,7 @@ async function throughput(
   prefix: string,
   servers: () => Record<string, number>,
   warmupMs = 0,
+  neighbour: NeighbourShape | null = null,
 ): Promise<Round> {
   const load = LoadClients.create({
     target,
@@ -64,7 +74,9 @@ async function throughput(
     timeoutMs: 30_000,
     connectTimeoutMs: 30_000,
   });
+  let hog: Neighbour | null = null;
   try {
+    if (neighbour) hog = Neighbour.start(neighbour);
     const c = await load.connect(100);
     if (c.connected !== TP_CLIENTS)
       throw new Error(`${name}: ${c.connected}/${TP_CLIENTS} connected: ${c.errors.join('; ')}`);
@@ -73,10 +85,13 @@ async function throughput(
       throw new Error(`${name}: first registration failed: ${JSON.stringify(first.failures)}`);
     if (warmupMs > 0) await load.loop(warmupMs);
     const cpu0 = servers();
+    const hog0 = hog?.cpuSeconds() ?? 0;
+    const t0 = performance.now();
     const r = await load.loop(LOOP_MS);
     const cpu1 = servers();
+    const neighbourCores = hog ? (hog.cpuSeconds() - hog0) / ((performance.now() - t0) / 1000) : null;
     log(
-      `${name}: ${Math.round(r.perSecond)} reg/s, p50 ${r.latency.p50.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`,
+      `${name}${hog ? ` beside the neighbour (${neighbourCores!.toFixed(2)} cores)` : ''}: ${Math.round(r.perSecond)} reg/s, p50 ${r.latency.p50.toFixed(1)} ms, failures ${JSON.stringify(r.failures)}`,
     );
     const perReg = (s: number) => (s * 1000) / Math.max(1, r.ok);
     const split = Object.fromEntries(Object.keys(cpu1).map((k) => [k, perReg(cpu1[k]! - cpu0[k]!)]));
@@ -87,9 +102,11 @@ async function throughput(
       failures: r.failures,
       cpuMsPerReg: Object.values(split).reduce((a, b) => a + b, 0),
       cpuSplit: split,
+      neighbourCores,
     };
   } finally {
     await load.close();
+    await hog?.stop();
   }
 }
 
@@ -225,10 +242,15 @@ async function main(): Promise<string> {
       `throughput: ${TP_CLIENTS} TLS clients, closed loop ${LOOP_MS / 1000} s per round, ${ROUNDS_PER_PATH} rounds each`,
     );
     const rounds: Round[] = [];
-    // Each path's first round starts with WARMUP_MS of unmeasured load, the same for both.
+    // Each path's first round starts with WARMUP_MS of unmeasured load, the same for both. Each alternation is
+    // quiet first, then (unless BENCH_SIP_NEIGHBOUR=0) the same two rounds beside the controlled neighbour.
     for (let i = 0; i < ROUNDS_PER_PATH; i++) {
-      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, directCpu, i === 0 ? WARMUP_MS : 0));
-      rounds.push(await throughput('edge + core to Kamailio', viaEdge, `ours${i}-`, pairCpu, i === 0 ? WARMUP_MS : 0));
+      const w = i === 0 ? WARMUP_MS : 0;
+      rounds.push(await throughput('direct to Kamailio TLS', direct, `ref${i}-`, directCpu, w));
+      rounds.push(await throughput('edge + core to Kamailio', viaEdge, `ours${i}-`, pairCpu, w));
+      if (!NEIGHBOUR) continue;
+      rounds.push(await throughput('direct to Kamailio TLS', direct, `refn${i}-`, directCpu, 0, NEIGHBOUR));
+      rounds.push(await throughput('edge + core to Kamailio', viaEdge, `oursn${i}-`, pairCpu, 0, NEIGHBOUR));
     }
 
     // Fresh processes for the memory figure: after the throughput rounds each heap and malloc arena has room
@@ -275,6 +297,7 @@ async function main(): Promise<string> {
     const figures: Figures = {
       clients: CLIENTS,
       tpClients: TP_CLIENTS,
+      neighbour: NEIGHBOUR,
       tlsFloor: { kb: floorKb, connections: floorConnections },
       loopS: LOOP_MS / 1000,
       warmupS: WARMUP_MS / 1000,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Fence, Lease, Store, StoreDescription, StoreHealth } from './store.js';
+import type { Fence, Lease, LocalStore, Store, StoreDescription, StoreHealth } from './store.js';
 
 interface Entry {
   key: string;
@@ -87,6 +87,29 @@ export class MemoryStore implements Store {
   /** Fencing tokens handed out, per lease namespace. */
   readonly #fences = new Map<string, number>();
   #closed = false;
+  /** The store's own methods without their promises (store.ts LocalStore). */
+  readonly local: LocalStore = {
+    get: <T>(ns: string, key: string) => {
+      this.#check();
+      return this.#live(ns, key)?.value as T | undefined;
+    },
+    set: <T>(ns: string, key: string, value: T, ttlMs?: number) => {
+      this.#check();
+      this.#space(ns).put({ key, value, expires: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+    },
+    delete: (ns: string, key: string) => {
+      this.#check();
+      // Whether a live entry was there: an expired one not yet dropped counts as gone already.
+      return this.#live(ns, key) !== undefined && this.#spaces.get(ns)!.map.delete(key);
+    },
+    count: (ns: string) => {
+      this.#check();
+      const space = this.#spaces.get(ns);
+      if (!space) return 0;
+      space.dropExpired(this.now());
+      return space.map.size;
+    },
+  };
 
   constructor(
     sweepMs = 30_000,
@@ -145,13 +168,11 @@ export class MemoryStore implements Store {
   }
 
   async get<T>(ns: string, key: string): Promise<T | undefined> {
-    this.#check();
-    return this.#live(ns, key)?.value as T | undefined;
+    return this.local.get<T>(ns, key);
   }
 
   async set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void> {
-    this.#check();
-    this.#space(ns).put({ key, value, expires: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+    this.local.set(ns, key, value, ttlMs);
   }
 
   async setIfAbsent<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<boolean> {
@@ -217,9 +238,7 @@ export class MemoryStore implements Store {
   }
 
   async delete(ns: string, key: string): Promise<boolean> {
-    this.#check();
-    // Whether a live entry was there: an expired one not yet dropped counts as gone already.
-    return this.#live(ns, key) !== undefined && this.#spaces.get(ns)!.map.delete(key);
+    return this.local.delete(ns, key);
   }
 
   async incr(ns: string, key: string, ttlMs: number): Promise<number> {
@@ -242,11 +261,7 @@ export class MemoryStore implements Store {
   }
 
   async count(ns: string): Promise<number> {
-    this.#check();
-    const space = this.#spaces.get(ns);
-    if (!space) return 0;
-    space.dropExpired(this.now());
-    return space.map.size;
+    return this.local.count(ns);
   }
 
   /** @internal How many expiries wait in a namespace's queue, stale ones included (tests bound it). */

@@ -21,8 +21,17 @@ export async function sharedSecret(store: Store, name: string): Promise<Buffer> 
 export function nodeScoped(store: Store, node: string, namespaces: readonly string[]): Store {
   const own = new Set(namespaces);
   const n = (ns: string) => (own.has(ns) ? `${ns}@${node}` : ns);
+  const local = store.local;
   return {
     shared: store.shared,
+    ...(local && {
+      local: {
+        get: <T>(ns: string, key: string) => local.get<T>(n(ns), key),
+        set: <T>(ns: string, key: string, value: T, ttlMs?: number) => local.set(n(ns), key, value, ttlMs),
+        delete: (ns: string, key: string) => local.delete(n(ns), key),
+        count: (ns: string) => local.count(n(ns)),
+      },
+    }),
     get: <T>(ns: string, key: string) => store.get<T>(n(ns), key),
     set: <T>(ns: string, key: string, value: T, ttlMs?: number) => store.set(n(ns), key, value, ttlMs),
     setIfAbsent: <T>(ns: string, key: string, value: T, ttlMs?: number) => store.setIfAbsent(n(ns), key, value, ttlMs),

@@ -6,6 +6,12 @@
 export interface Store {
   /** Whether other nodes share this store (Redis): a cluster. Memory is one process's own. */
   readonly shared: boolean;
+  /**
+   * The same reads and writes without a promise, on a store that lives in this process (memory); absent on one
+   * that does not (Redis). A hot path (a REGISTER's admission and its count, at both nodes) uses it when there:
+   * each awaited call cost a promise and a turn of the microtask queue, three per registration at the edge.
+   */
+  readonly local?: LocalStore;
   get<T>(ns: string, key: string): Promise<T | undefined>;
   /** ttlMs: the entry vanishes after this long (omitted: kept until deleted). */
   set<T>(ns: string, key: string, value: T, ttlMs?: number): Promise<void>;
@@ -44,6 +50,14 @@ export interface Store {
   close(): Promise<void>;
   /** Where the state lives and entries per namespace, for the status page (`store` section). */
   describe(): StoreDescription;
+}
+
+/** The synchronous face of an in-process store: the same semantics as the Store's methods of the same names. */
+export interface LocalStore {
+  get<T>(ns: string, key: string): T | undefined;
+  set<T>(ns: string, key: string, value: T, ttlMs?: number): void;
+  delete(ns: string, key: string): boolean;
+  count(ns: string): number;
 }
 
 /** A lease's holder and its fencing token: a later holder always has a higher token, so a stale one is refused. */

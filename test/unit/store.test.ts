@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../src/store/index.js';
+import { MemoryStore, nodeScoped } from '../../src/store/index.js';
+import { RegistrationCounter } from '../../src/sip/routing/registrations.js';
 
 test('values live in their namespace until deleted', async () => {
   const s = new MemoryStore();
@@ -115,3 +116,58 @@ test('a key refreshed far more often than its TTL does not grow the expiry queue
   assert.equal(await s.count('reg'), 0, 'all expire, the rebuilt queue included');
   await s.close();
 });
+
+test('the in-process face (local) reads and writes the same entries as the async one, also through a node-scoped view', async () => {
+  let now = 1_000;
+  const s = new MemoryStore(60_000, () => now);
+  const l = s.local;
+  l.set('sip', 'a', { n: 1 }, 500);
+  assert.deepEqual(await s.get('sip', 'a'), { n: 1 });
+  await s.set('sip', 'b', 'kept');
+  assert.equal(l.get('sip', 'b'), 'kept');
+  assert.equal(l.count('sip'), 2);
+  now += 500;
+  assert.equal(l.get('sip', 'a'), undefined, 'gone at its expiry');
+  assert.equal(l.count('sip'), 1);
+  assert.equal(l.delete('sip', 'a'), false, 'an expired entry counts as gone');
+  assert.equal(l.delete('sip', 'b'), true);
+  assert.equal(await s.count('sip'), 0);
+  const scoped = nodeScoped(s, 'edge1', ['sip']);
+  scoped.local!.set('sip', 'c', 1);
+  assert.equal(await s.get('sip@edge1', 'c'), 1, 'the node-scoped view names its own namespace');
+  assert.equal(await scoped.get('sip', 'c'), 1);
+  assert.equal(scoped.local!.count('sip'), 1);
+  await s.close();
+  assert.throws(() => l.get('sip', 'c'), /closed/);
+});
+
+test('registrations are admitted and counted alike with and without the in-process face', async () => {
+  for (const withLocal of [true, false]) {
+    const s = new MemoryStore();
+    // Without `local` the counter takes the async path a Redis store takes.
+    const store = withLocal ? s : nodeScoped({ ...bindAll(s), local: undefined }, 'n', []);
+    const c = new RegistrationCounter(store, 2);
+    const admit = async (k: string, m = false) => await c.admit(k, m);
+    assert.equal(await admit('r1'), 'ok');
+    await c.bound('r1', 60, { aor: 'alice@example.com' });
+    const since = (await c.list())[0]!.since;
+    await c.bound('r2', 60);
+    assert.equal(await admit('r3'), 'full', `${withLocal}: at capacity a new one is refused`);
+    assert.equal(await admit('r1'), 'ok', 'a refresh always passes');
+    assert.equal(await admit('r3', true), 'maintenance');
+    await c.bound('r1', 120, { aor: 'alice@example.com' });
+    assert.equal((await c.list()).find((r) => r.key === 'r1')!.since, since, 'a refresh keeps when it was first bound');
+    await c.bound('r2', 0);
+    assert.equal(await c.count(), 1);
+    assert.equal(await admit('r3'), 'ok');
+    await s.close();
+  }
+});
+
+/** The store's methods bound to it, as a plain object (so `local` can be left out). */
+function bindAll(s: MemoryStore): import('../../src/store/index.js').Store {
+  const out: Record<string, unknown> = { shared: s.shared };
+  for (const k of Object.getOwnPropertyNames(MemoryStore.prototype))
+    if (k !== 'constructor') out[k] = (s as unknown as Record<string, (...a: unknown[]) => unknown>)[k]!.bind(s);
+  return out as unknown as import('../../src/store/index.js').Store;
+}

@@ -326,13 +326,15 @@ export class CoreSipProxy {
     const first = req.routes()[0];
     if (first && !this.#isCallControl(first.uri)) return refuse(403, 'Route to a host that is not call control');
     // Core's own hash of the AOR and Call-ID for a registration (the same as the edge's id, not taken on its word).
-    const admitted = await admit(req, {
+    const admission = admit(req, {
       lookup: (d) => this.#opts.domains.lookup(d),
       registrations: this.#registrations,
       calls: this.#calls,
       maintenance: this.#opts.maintenance?.() === true,
       registrationKey: () => correlationId(req),
     });
+    // Only a store outside the process (Redis) makes this wait.
+    const admitted = admission instanceof Promise ? await admission : admission;
     if (isRefusal(admitted)) return refuse(admitted.status, admitted.text, admitted.headers);
     const { domain, registration } = admitted;
     const next = req.routes()[0];
@@ -442,51 +444,74 @@ export class CoreSipProxy {
     );
   }
 
-  async #callControlMessage(msg: SipMessage, conn: SipConnection): Promise<void> {
+  #callControlMessage(msg: SipMessage, conn: SipConnection): void | Promise<void> {
     const edge = edgeToward(this.#opts.traversal, msg, VIA_MARK);
-    if (!msg.isRequest) {
-      const via = ownTopVia(msg, VIA_MARK);
-      if (!via)
-        return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
-      // The answer to a request core sent itself (a BYE ending a call) ends here.
-      if (getParam(via.params, VIA_MARK) === 'self') return;
-      if (msg.status >= 200) this.#awaiting.answered(getParam(via.params, 'branch') ?? '');
-      removeTopVia(msg);
-      // The edge's word, never call control's: it is taken off whatever call control wrote.
-      if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
-      this.#media?.answer(
-        msg,
-        () => this.#calls.legOf(msg, 'from'),
-        () => this.#media!.insideSide(this.#addresses(conn, edge)),
-      );
-      const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
-      if (asked !== undefined && msg.status >= 200 && msg.status < 300) {
-        const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
-        const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
-        await this.#registrations.bound(key, expires, { aor: aorOf(msg) });
-        if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
-        msg.setHeader(BOUND_HEADER, String(expires));
-        if (this.#log.isLevelEnabled('info'))
-          this.#log.info(
-            { corr: key, callId: msg.callId(), aor: aorOf(msg), expires },
-            expires > 0 ? 'sip registration bound' : 'sip registration removed',
-          );
-      } else if (this.#log.isLevelEnabled('debug'))
+    return msg.isRequest
+      ? this.#requestFromCallControl(msg, conn, edge)
+      : this.#responseFromCallControl(msg, conn, edge);
+  }
+
+  #responseFromCallControl(
+    msg: SipResponse,
+    conn: SipConnection,
+    edge: MessageChannel | undefined,
+  ): void | Promise<void> {
+    const via = ownTopVia(msg, VIA_MARK);
+    if (!via)
+      return void this.#log.warn({ status: msg.status }, 'sip response from call control not for this core dropped');
+    // The answer to a request core sent itself (a BYE ending a call) ends here.
+    if (getParam(via.params, VIA_MARK) === 'self') return;
+    if (msg.status >= 200) this.#awaiting.answered(getParam(via.params, 'branch') ?? '');
+    removeTopVia(msg);
+    // The edge's word, never call control's: it is taken off whatever call control wrote.
+    if (msg.has(BOUND_HEADER)) msg.removeHeader(BOUND_HEADER);
+    this.#media?.answer(
+      msg,
+      () => this.#calls.legOf(msg, 'from'),
+      () => this.#media!.insideSide(this.#addresses(conn, edge)),
+    );
+    const asked = getParam(via.params, 'mra-exp'); // core's Via on REGISTERs only
+    if (asked === undefined || msg.status < 200 || msg.status >= 300) {
+      if (this.#log.isLevelEnabled('debug'))
         this.#log.debug({ corr: correlationId(msg), callId: msg.callId(), status: msg.status }, 'sip response to edge');
-      if (!edge?.send(msg.serialize()))
-        this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
-      else {
-        this.counters.toEdge++;
-        this.#calls.response(msg, false);
-        const leg = this.#calls.legOf(msg, 'from');
-        if (leg) {
-          this.#dialogs.response(msg, leg, false);
-          this.#stored?.touch(leg.callId);
-        }
-      }
-      return;
+      return this.#responseToEdge(msg, edge);
     }
-    const req = msg;
+    const expires = Math.min(Number(asked ?? 0), grantedExpires(msg));
+    const key = getParam(via.params, VIA_REGISTRATION) ?? correlationId(msg);
+    const stored = this.#registrations.bound(key, expires, { aor: aorOf(msg) });
+    const rest = () => {
+      msg.setHeader(BOUND_HEADER, String(expires));
+      if (this.#log.isLevelEnabled('info'))
+        this.#log.info(
+          { corr: key, callId: msg.callId(), aor: aorOf(msg), expires },
+          expires > 0 ? 'sip registration bound' : 'sip registration removed',
+        );
+      this.#responseToEdge(msg, edge);
+    };
+    // Path on with the memory store (the usual case) waits for nothing: no promise on the way.
+    if (!stored && this.#opts.pathHeaders) return rest();
+    return (async () => {
+      if (stored) await stored;
+      if (!this.#opts.pathHeaders) await this.#contacts.restore(msg);
+      rest();
+    })();
+  }
+
+  #responseToEdge(msg: SipResponse, edge: MessageChannel | undefined): void {
+    if (!edge?.send(msg.serialize()))
+      this.#log.info({ corr: correlationId(msg), status: msg.status }, 'sip response dropped: traversal link down');
+    else {
+      this.counters.toEdge++;
+      this.#calls.response(msg, false);
+      const leg = this.#calls.legOf(msg, 'from');
+      if (leg) {
+        this.#dialogs.response(msg, leg, false);
+        this.#stored?.touch(leg.callId);
+      }
+    }
+  }
+
+  async #requestFromCallControl(req: SipRequest, conn: SipConnection, edge: MessageChannel | undefined): Promise<void> {
     const hop = hopFault(req);
     if (hop) return void conn.send(answerError(req, hop));
     while (this.#isOwn(req.routes()[0]?.uri)) req.removeFirstValue('route');

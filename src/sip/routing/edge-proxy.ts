@@ -44,7 +44,7 @@ import { chooseCore, namedCore } from './core-choice.js';
 import { isDomainEvent, isDomainNotify } from './domain-sync.js';
 import { CallTable, callStatus, mediaStatus } from './calls.js';
 import type { MediaStatus, SipStatus } from './status.js';
-import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal } from './pipeline.js';
+import { CAPACITY_REACHED, admit, carry, forwarded, isRefusal, type Admitted, type Refusal } from './pipeline.js';
 import { overloadAnswer } from './overload.js';
 import type { MediaEngine } from '../../media/index.js';
 import { EdgeMedia } from '../b2bua/index.js';
@@ -254,7 +254,7 @@ export class EdgeSipProxy {
     );
   }
 
-  async #requestFromClient(req: SipRequest, conn: SipConnection, data: Buffer): Promise<void> {
+  #requestFromClient(req: SipRequest, conn: SipConnection, data: Buffer): void | Promise<void> {
     const hop = hopFault(req);
     if (hop) return this.#refuseError(conn, req, hop);
     // A client never legitimately routes through the inside: Path is for proxies (RFC 3327), and out of a
@@ -283,13 +283,29 @@ export class EdgeSipProxy {
     // hash of its AOR and Call-ID (RegistrationCounter's key): the edge counts by it, and carries it in its Via so
     // the answer is counted without parsing To again.
     const corr = correlationId(req);
-    const admitted = await admit(req, {
+    const admission = admit(req, {
       lookup: (d) => domains.lookup(d),
       registrations: this.#registrations,
       calls: this.#calls,
       maintenance: this.#opts.maintenance?.() === true,
       registrationKey: () => corr,
     });
+    // Only a store outside the process (Redis) makes this wait: with memory, no promise on the way.
+    return admission instanceof Promise
+      ? admission.then((a) => this.#forwardFromClient(req, conn, data, a, corr, core, named))
+      : this.#forwardFromClient(req, conn, data, admission, corr, core, named);
+  }
+
+  /** A client's request admitted (or refused) by this node: to core, with the edge's Via, Path or Record-Route. */
+  #forwardFromClient(
+    req: SipRequest,
+    conn: SipConnection,
+    data: Buffer,
+    admitted: Admitted | Refusal,
+    corr: string,
+    core: MessageChannel,
+    named: string | undefined,
+  ): void {
     if (isRefusal(admitted)) return this.#refuse(conn, req, admitted.status, admitted.text, admitted.headers);
 
     const token = this.#tokens.issue(conn.id);
@@ -472,7 +488,7 @@ export class EdgeSipProxy {
     forwarded(req, this.#calls, carried, conn.send(req.serialize()), true, conn.id);
   }
 
-  async #responseFromCore(res: SipResponse): Promise<void> {
+  #responseFromCore(res: SipResponse): void | Promise<void> {
     const via = ownTopVia(res, VIA_MARK);
     const connId = via ? this.#tokens.verify(getParam(via.params, VIA_MARK) ?? '') : undefined;
     if (!via || !connId)
@@ -490,15 +506,33 @@ export class EdgeSipProxy {
         const asked = Number(getParam(via.params, 'mra-exp') ?? 0);
         const granted = told !== undefined && /^\d{1,10}$/.test(told) ? Number(told) : grantedExpires(res);
         const expires = conn && !conn.closed ? Math.min(asked, granted) : 0;
-        await this.#registrations.bound(key, expires, { aor: aorOf(res), ...(conn ? { remote: conn.remote } : {}) });
-        if (conn) this.#trackKey(conn.id, key, expires > 0);
-        if (this.#log.isLevelEnabled('info'))
-          this.#log.info(
-            { corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires },
-            expires > 0 ? 'sip registration bound' : 'sip registration removed',
-          );
+        const stored = this.#registrations.bound(key, expires, {
+          aor: aorOf(res),
+          ...(conn ? { remote: conn.remote } : {}),
+        });
+        const rest = () => {
+          if (conn) this.#trackKey(conn.id, key, expires > 0);
+          if (this.#log.isLevelEnabled('info'))
+            this.#log.info(
+              { corr: key, callId: res.callId(), aor: aorOf(res), conn: connId, expires },
+              expires > 0 ? 'sip registration bound' : 'sip registration removed',
+            );
+          this.#responseToClient(res, conn, connId, key);
+        };
+        // Only a store outside the process (Redis) makes the answer wait for the count.
+        return stored ? stored.then(rest) : rest();
       }
     }
+    this.#responseToClient(res, conn, connId, key);
+  }
+
+  /** Core's answer, the edge's Via off, on the client's own connection (or logged when that is gone). */
+  #responseToClient(
+    res: SipResponse,
+    conn: SipConnection | undefined,
+    connId: string,
+    key: string | undefined | null,
+  ): void {
     if (conn)
       this.#media?.answer(
         res,

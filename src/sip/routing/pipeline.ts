@@ -6,7 +6,7 @@ import type { DomainEntry } from '../../domains/index.js';
 import { tagOf, type SipRequest } from '../message/index.js';
 import type { CallMedia, MediaPolicy } from '../b2bua/index.js';
 import { hostOf } from './hop.js';
-import { REFUSED_ADMISSION, requestedExpires, type RegistrationCounter } from './registrations.js';
+import { REFUSED_ADMISSION, requestedExpires, type Admission, type RegistrationCounter } from './registrations.js';
 import type { CallTable, OpenedLeg } from './calls.js';
 
 /** Why a node will not forward a request: its answer. */
@@ -44,7 +44,7 @@ export interface AdmissionRules {
  * on; a new registration must fit (capacity.registrations, maintenance mode); a new call must fit (maintenance mode,
  * capacity.calls). In that order at both nodes, with the same answers (docs/sip.md "What the edge refuses").
  */
-export async function admit(req: SipRequest, rules: AdmissionRules): Promise<Admitted | Refusal> {
+export function admit(req: SipRequest, rules: AdmissionRules): Admitted | Refusal | Promise<Admitted | Refusal> {
   const name = req.method === 'REGISTER' ? hostOf(req.uri) : hostOf(req.from().uri);
   const domain = name ? rules.lookup(name) : undefined;
   if (!domain) return { status: 404, text: `Domain not served: ${name ?? 'none'}` };
@@ -53,9 +53,11 @@ export async function admit(req: SipRequest, rules: AdmissionRules): Promise<Adm
     const contacts = req.contacts();
     const expires = requestedExpires(contacts === '*' ? '*' : (contacts[0]?.params ?? []), req.header('expires'));
     const key = rules.registrationKey();
-    const admission = expires > 0 ? await rules.registrations.admit(key, rules.maintenance) : 'ok';
-    if (admission !== 'ok') return REFUSED_ADMISSION[admission];
-    return { domain, registration: { expires, key } };
+    const decide = (admission: Admission): Admitted | Refusal =>
+      admission === 'ok' ? { domain, registration: { expires, key } } : REFUSED_ADMISSION[admission];
+    // An in-process store answers at once: no promise on the way (registrations.ts).
+    const admission = expires > 0 ? rules.registrations.admit(key, rules.maintenance) : 'ok';
+    return typeof admission === 'string' ? decide(admission) : admission.then(decide);
   }
   if (rules.maintenance && req.method === 'INVITE' && !tagOf(req.to()))
     return { status: 503, text: 'Maintenance mode: new calls refused' };

@@ -46,26 +46,44 @@ export class RegistrationCounter {
 
   /**
    * Whether a REGISTER for this key may pass: a refresh of a registration held here always may; a new one
-   * not in maintenance mode, and only below capacity.
+   * not in maintenance mode, and only below capacity. Answered at once (no promise) by an in-process store.
    */
-  async admit(key: string, maintenance: boolean): Promise<Admission> {
-    if ((await this.store.get(NS, key)) !== undefined) return 'ok';
-    if (maintenance) return 'maintenance';
-    return (await this.store.count(NS)) < this.capacity ? 'ok' : 'full';
+  admit(key: string, maintenance: boolean): Admission | Promise<Admission> {
+    const local = this.store.local;
+    if (!local) return this.#admitShared(key, maintenance);
+    return this.#admission(local.get(NS, key) !== undefined, maintenance, () => local.count(NS));
   }
 
-  /** `who` is kept beside the expiry so an operator can list the registrations (mra-edge registrations). */
-  async bound(key: string, expiresS: number, who: RegistrationInfo = {}): Promise<void> {
+  async #admitShared(key: string, maintenance: boolean): Promise<Admission> {
+    const held = (await this.store.get(NS, key)) !== undefined;
+    const count = held || maintenance ? 0 : await this.store.count(NS);
+    return this.#admission(held, maintenance, () => count);
+  }
+
+  #admission(held: boolean, maintenance: boolean, count: () => number): Admission {
+    if (held) return 'ok';
+    if (maintenance) return 'maintenance';
+    return count() < this.capacity ? 'ok' : 'full';
+  }
+
+  /**
+   * `who` is kept beside the expiry so an operator can list the registrations (mra-edge registrations). Done at
+   * once (no promise) by an in-process store.
+   */
+  bound(key: string, expiresS: number, who: RegistrationInfo = {}): void | Promise<void> {
+    const local = this.store.local;
+    if (!local) return this.#boundShared(key, expiresS, who);
+    if (expiresS <= 0) local.delete(NS, key);
+    else local.set(NS, key, held(who, local.get<HeldRegistration>(NS, key), expiresS), expiresS * 1000);
+  }
+
+  async #boundShared(key: string, expiresS: number, who: RegistrationInfo): Promise<void> {
     if (expiresS <= 0) await this.store.delete(NS, key);
     else
       await this.store.set<HeldRegistration>(
         NS,
         key,
-        {
-          ...who,
-          since: (await this.store.get<HeldRegistration>(NS, key))?.since ?? Date.now(),
-          expires: Date.now() + expiresS * 1000,
-        },
+        held(who, await this.store.get<HeldRegistration>(NS, key), expiresS),
         expiresS * 1000,
       );
   }
@@ -87,6 +105,11 @@ export class RegistrationCounter {
   count(): Promise<number> {
     return this.store.count(NS);
   }
+}
+
+/** A registration bound for expiresS from now, first bound when `before` was (or now). */
+function held(who: RegistrationInfo, before: HeldRegistration | undefined, expiresS: number): HeldRegistration {
+  return { ...who, since: before?.since ?? Date.now(), expires: Date.now() + expiresS * 1000 };
 }
 
 /** The expiry a REGISTER asks for (RFC 3261 §10.2.1.1): the Contact's expires param, else Expires; 0 for "*". */
