@@ -26,3 +26,11 @@ export {
   type Traffic,
 } from './status.js';
 export { BadInput, ChangeConflict, INTERNAL, ListenerFailed, MraError, errorCode } from './errors.js';
+export {
+  SharedSetting,
+  SettingBusy,
+  SettingUnavailable,
+  type SharedCopy,
+  type SharedSettingOptions,
+  type SharedSettingStatus,
+} from './shared-setting.js';

@@ -1,4 +1,4 @@
-import { SharedSetting, type SharedSettingOptions, type SharedSettingStatus } from '../store/shared-setting.js';
+import { SharedSetting, type SharedSettingOptions, type SharedSettingStatus } from './shared-setting.js';
 import type { NodeContext } from './context.js';
 import { BadInput } from './errors.js';
 

@@ -1,6 +1,18 @@
 // Types the media engine's side of the native addon. Only src/media/ imports this.
 import { nativeExport } from '../native/addon.js';
-import type { LegSrtpIndices, SrtpIndex } from './types.js';
+
+/** One SSRC's place in the SRTP packet index (RFC 3711 §3.3.1): rollover counter and highest sequence number. */
+export interface SrtpIndex {
+  ssrc: number;
+  roc: number;
+  seq: number;
+}
+
+/** A leg's SRTP indices: `recv` of what it unprotects, `send` of what it protects (empty without SRTP that way). */
+export interface LegSrtpIndices {
+  recv: SrtpIndex[];
+  send: SrtpIndex[];
+}
 
 export interface NativeEndpoint {
   address: string;

@@ -1,5 +1,8 @@
 // The media plane's public types: what callers pass in and read out.
-import type { NativeLegStats, NativeWorkerStats } from './native.js';
+import type { LegSrtpIndices, NativeLegStats, NativeWorkerStats, SrtpIndex } from './native.js';
+
+// The engine's own figures, declared beside its binding (native.ts), are part of this API as they are.
+export type { LegSrtpIndices, SrtpIndex };
 
 /** SDES crypto-suites (RFC 4568, RFC 7714); `MediaEngine.info.srtpSuites` lists what this build has. */
 export const SRTP_SUITES = {
@@ -27,19 +30,6 @@ export interface SrtpKey {
    * from that rollover counter and sequence number instead of ROC 0. Used only when the key starts a new session.
    */
   resume?: SrtpIndex[];
-}
-
-/** One SSRC's place in the SRTP packet index (RFC 3711 §3.3.1): rollover counter and highest sequence number. */
-export interface SrtpIndex {
-  ssrc: number;
-  roc: number;
-  seq: number;
-}
-
-/** A leg's SRTP indices: `recv` of what it unprotects, `send` of what it protects (empty without SRTP that way). */
-export interface LegSrtpIndices {
-  recv: SrtpIndex[];
-  send: SrtpIndex[];
 }
 
 export type LegName = 'a' | 'b';

@@ -3,11 +3,3 @@ export { MemoryStore } from './memory.js';
 export { RedisStore, StoreUnavailable, type RedisStoreOptions } from './redis.js';
 export { parseStoreUrl, describeTarget, type StoreTarget } from './store-url.js';
 export { sharedSecret, nodeScoped } from './shared.js';
-export {
-  SharedSetting,
-  SettingBusy,
-  SettingUnavailable,
-  type SharedCopy,
-  type SharedSettingOptions,
-  type SharedSettingStatus,
-} from './shared-setting.js';

@@ -1,17 +1,10 @@
-// A shared setting (src/store/shared-setting.ts) on a real redis-server started here: a copy whose notice was lost is
+// A shared setting (src/host/shared-setting.ts) on a real redis-server started here: a copy whose notice was lost is
 // applied by the version poll; changes made at once on two peers get distinct versions and both peers end on the
 // newest; a copy a peer cannot read is refused with its version kept; in memory nothing is written to the store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  MemoryStore,
-  RedisStore,
-  SharedSetting,
-  SettingUnavailable,
-  parseStoreUrl,
-  type SharedCopy,
-  type Store,
-} from '../../src/store/index.js';
+import { MemoryStore, RedisStore, parseStoreUrl, type Store } from '../../src/store/index.js';
+import { SharedSetting, SettingUnavailable, type SharedCopy } from '../../src/host/index.js';
 import { BadInput } from '../../src/host/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { RedisServer, freePort, redisMissing } from '../support/redis.js';

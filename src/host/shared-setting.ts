@@ -5,9 +5,9 @@
 // each peer also polls the version. In memory (one process, the embedded default) nothing is written to the store:
 // the file's copy is in force and a change is applied here alone, as before clusters.
 import { randomUUID } from 'node:crypto';
-import { ChangeConflict, MraError } from '../host/errors.js';
+import { ChangeConflict, MraError } from './errors.js';
 import type { Logger } from '../log/index.js';
-import type { Store } from './store.js';
+import type { Store } from '../store/index.js';
 
 const NS = 'cluster-config';
 const NS_LOCK = 'cluster-config-lock';
