@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { domainSchema, fieldProblems, type DomainConfig } from '../config/index.js';
-import { shareSetting } from '../host/shared-config.js';
-import { BadInput, type NodeContext } from '../host/index.js';
-import type { DomainTable } from './index.js';
+import { BadInput, shareSetting, type NodeContext } from '../host/index.js';
+import type { DomainTable } from './table.js';
 
 const listSchema = z.array(domainSchema);
 

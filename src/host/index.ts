@@ -34,3 +34,5 @@ export {
   type SharedSettingOptions,
   type SharedSettingStatus,
 } from './shared-setting.js';
+export { shareSetting, type SharingContext } from './shared-config.js';
+export { storeSharing } from './intrusion-shared.js';

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../log/index.js';
-import { BadInput, type NodeContext } from '../host/index.js';
-import { shareSetting, type SharingContext } from '../host/shared-config.js';
+import { BadInput, shareSetting, type NodeContext, type SharingContext } from '../host/index.js';
 import { parseRuleUrl, ruleUrl, type AllowList, type AllowRule, type MatchType } from './allow-list.js';
 import { formatAllowCsv, parseAllowCsv } from './allow-list-csv.js';
 import { docRules, parseAllowListDoc, toDoc, type AllowListDoc } from './allow-list-doc.js';

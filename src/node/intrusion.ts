@@ -1,6 +1,11 @@
 import type { EdgeConfig } from '../config/index.js';
-import { IntrusionProtection, type CategorySettings, type IntrusionCategory, type NodeContext } from '../host/index.js';
-import { storeSharing } from '../host/intrusion-shared.js';
+import {
+  IntrusionProtection,
+  storeSharing,
+  type CategorySettings,
+  type IntrusionCategory,
+  type NodeContext,
+} from '../host/index.js';
 
 const seconds = (s: number) => s * 1000;
 const settings = (c: { enabled: boolean; trigger: number; window_s: number; block_s: number }): CategorySettings => ({

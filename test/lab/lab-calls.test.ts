@@ -94,7 +94,10 @@ test('npm start: the desk phone keeps an audio call and the room endpoint a vide
   }
 
   // The far end: each remote user's SRTP stack (the lab's client media) hears the digits the phone dialled as
-  // telephone-events, decrypted, and answers the phone's hold (a=sendonly) and its resume.
+  // telephone-events, decrypted, and answers the phone's hold (a=sendonly) and its resume. The phone repeats them
+  // every 30 s, so each wait spans a whole cycle: on a busy host the first digits can go before the far end's media is
+  // up (a CI run waited 30 s from the calls flowing, ending just before the second round).
+  const CYCLE_MS = 45_000;
   for (const [phone, aor] of [
     ['desk', 'alice@lab.example.com'],
     ['room', 'bob@lab.example.com'],
@@ -102,20 +105,20 @@ test('npm start: the desk phone keeps an audio call and the room endpoint a vide
     const heard = await waitFor(
       `${aor} hearing ${phone}'s digits`,
       () => logged('lab client heard DTMF', { aor: aor! })[0],
-      30_000,
+      CYCLE_MS,
       200,
     );
     assert.equal(heard.digits, '1234#');
     await waitFor(
       `${aor} seeing ${phone}'s hold`,
       () => logged('lab client: the inside put the call on hold', { aor: aor! })[0],
-      30_000,
+      CYCLE_MS,
       200,
     );
     await waitFor(
       `${aor} seeing ${phone}'s resume`,
       () => logged('lab client: the inside resumed the call', { aor: aor! })[0],
-      30_000,
+      CYCLE_MS,
       200,
     );
     // The phone's side of it: each re-INVITE was answered (200) through core and edge.
