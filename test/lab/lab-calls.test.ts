@@ -65,7 +65,8 @@ test('npm start: the desk phone keeps an audio call and the room endpoint a vide
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v));
 
-  const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 20_000);
+  // The banner comes once the lab is up, its phones' calls placed: two labs start side by side in a full run, on 2 cores.
+  const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 60_000);
   const core = `http://127.0.0.1:${banner[1]}`;
   const edge = `http://127.0.0.1:${/edge \{[^}]*"admin":(\d+)/.exec(err)![1]}`;
   // The console says where to look.

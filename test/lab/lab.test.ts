@@ -21,7 +21,8 @@ test('mra-edge lab brings core, edge and inside servers up, and mra-edge status 
     lab.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 20_000);
+  // The banner comes once the lab is up, its phones' calls placed: two labs start side by side in a full run, on 2 cores.
+  const banner = await waitFor('the lab banner', () => /core \{[^}]*"admin":(\d+)/.exec(err), 60_000);
   // The edge certificate names the lab's domain (the seeds require it on every edge certificate), not only its host.
   const sans = new X509Certificate(readFileSync(join(dir, 'pki/edge.pem'))).subjectAltName ?? '';
   assert.match(sans, /DNS:edge\.lab\.example\.com/);
