@@ -4,17 +4,20 @@
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** Stores `value` under KEYS[1] and indexes member ARGV[1] in KEYS[2]; ARGV: member, json, ttlMs ('0': kept), nx. */
-export const SET = `${NOW}
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local ttl = tonumber(ARGV[3])
+/** Writes json ARGV[2] under KEYS[1] and indexes member ARGV[1] in KEYS[2] by its expiry (ttlMs ARGV[3], '0': kept). */
+const PUT = `local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
   redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
 else
   redis.call('SET', KEYS[1], ARGV[2])
   redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
-end
+end`;
+
+/** Stores `value` under KEYS[1] and indexes member ARGV[1] in KEYS[2]; ARGV: member, json, ttlMs ('0': kept), nx. */
+export const SET = `${NOW}
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+${PUT}
 return 1`;
 
 export const DELETE = `redis.call('ZREM', KEYS[2], ARGV[1])
@@ -59,10 +62,12 @@ redis.call('SET', KEYS[1], v, 'PX', ARGV[3])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
 return v`;
 
-const SAME_HOLDER = `local cur = redis.call('GET', KEYS[1])
+/** Ends the script with 0 unless the lease under `key` is held by `owner` with `token` (Lua expressions). */
+const sameHolder = (key: string, owner: string, token: string) => `local cur = redis.call('GET', ${key})
 if not cur then return 0 end
 local l = cjson.decode(cur)
-if l.owner ~= ARGV[2] or tostring(l.token) ~= ARGV[3] then return 0 end`;
+if l.owner ~= ${owner} or tostring(l.token) ~= ${token} then return 0 end`;
+const SAME_HOLDER = sameHolder('KEYS[1]', 'ARGV[2]', 'ARGV[3]');
 
 /** KEYS: value, index; ARGV: member, owner, token, ttlMs. */
 export const RENEW = `${NOW}
@@ -76,23 +81,13 @@ return 1`;
  * ('0': kept), owner, token. 0 when the lease is no longer that holder's.
  */
 export const FENCED = `${NOW}
-local cur = redis.call('GET', KEYS[3])
-if not cur then return 0 end
-local l = cjson.decode(cur)
-if l.owner ~= ARGV[4] or tostring(l.token) ~= ARGV[5] then return 0 end
+${sameHolder('KEYS[3]', 'ARGV[4]', 'ARGV[5]')}
 if ARGV[2] == '' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('DEL', KEYS[1])
   return 1
 end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
-  redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-  redis.call('ZADD', KEYS[2], '+inf', ARGV[1])
-end
+${PUT}
 return 1`;
 
 /** KEYS: value, index; ARGV: member, owner, token. */
