@@ -133,18 +133,9 @@ export class DomainTable {
   }
 }
 
-type ConfiguredDomain = {
-  name: string;
-  sip_registrations: boolean;
-  im_presence: boolean;
-  deployment: string;
-  on_node?: boolean;
-  xmpp_federation?: boolean;
-};
-
 /** Core's full table (all four services), published as the "domains" status section. */
 export function attachDomains(ctx: {
-  cfg: { domains?: readonly ConfiguredDomain[] };
+  cfg: { domains?: readonly DomainEntry[] };
   addStatus(section: string, read: () => unknown): void;
 }): DomainTable {
   const table = new DomainTable((ctx.cfg.domains ?? []).map((d) => ({ ...d })));
